@@ -1,0 +1,1 @@
+"""HLS model, rendering and parsing, and the catalog/manifest database."""

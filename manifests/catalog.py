@@ -1,0 +1,418 @@
+"""The catalog: videos, jobs with leases, published renditions/objects/playlists, tus uploads."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+
+from manifests.db import Cursor, PostgresDatabase, Row, SqliteDatabase
+from manifests.errors import LeaseLost, VideoNotFound
+from manifests.records import (
+    Job,
+    NewVideo,
+    Publication,
+    Rendition,
+    SideFile,
+    StoredObject,
+    Upload,
+    Video,
+    VideoStatus,
+)
+from manifests.schema import schema_statements
+
+Clock = Callable[[], float]
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def _video(row: Row) -> Video:
+    return Video(
+        id=row["id"],
+        status=row["status"],
+        progress=float(row["progress"]),
+        title=row["title"],
+        source_key=row["source_key"],
+        source_size_bytes=int(row["source_size_bytes"]),
+        segment_duration_s=float(row["segment_duration_s"]),
+        audio_languages=tuple(x for x in row["audio_languages"].split(",") if x),
+        side_files=tuple(SideFile(**s) for s in json.loads(row["side_files"])),
+        job_id=row["job_id"],
+        version=int(row["version"]),
+        error_code=row["error_code"],
+        error_message=row["error_message"],
+        created_at=float(row["created_at"]),
+        updated_at=float(row["updated_at"]),
+    )
+
+
+def _job(row: Row) -> Job:
+    return Job(
+        id=row["id"],
+        video_id=row["video_id"],
+        status=row["status"],
+        attempts=int(row["attempts"]),
+        max_attempts=int(row["max_attempts"]),
+        run_after=float(row["run_after"]),
+        lease_owner=row["lease_owner"],
+        lease_expires=None if row["lease_expires"] is None else float(row["lease_expires"]),
+        last_error=row["last_error"],
+        created_at=float(row["created_at"]),
+        updated_at=float(row["updated_at"]),
+    )
+
+
+def _rendition(row: Row) -> Rendition:
+    width, height = row["width"], row["height"]
+    return Rendition(
+        name=row["name"],
+        kind=row["kind"],
+        bandwidth_bps=int(row["bandwidth_bps"]),
+        average_bandwidth_bps=int(row["average_bandwidth_bps"]),
+        codecs=row["codecs"],
+        resolution=(int(width), int(height)) if width and height else None,
+        frame_rate=None if row["frame_rate"] is None else float(row["frame_rate"]),
+        language=row["language"],
+    )
+
+
+def _object(row: Row) -> StoredObject:
+    return StoredObject(
+        rendition=row["rendition"],
+        name=row["name"],
+        key=row["key"],
+        size_bytes=int(row["size_bytes"]),
+        sha256=row["sha256"],
+        duration_s=None if row["duration_s"] is None else float(row["duration_s"]),
+    )
+
+
+def _upload(row: Row) -> Upload:
+    return Upload(
+        id=row["id"],
+        length_bytes=int(row["length_bytes"]),
+        offset_bytes=int(row["offset_bytes"]),
+        metadata=json.loads(row["metadata"]),
+        created_at=float(row["created_at"]),
+        video_id=row["video_id"],
+    )
+
+
+class Catalog:
+    """All catalog reads and writes. Blocking: call from a thread in async code."""
+
+    def __init__(self, db: SqliteDatabase | PostgresDatabase, *, clock: Clock = time.time) -> None:
+        self.db = db
+        self.clock = clock
+        self._skip_locked = " FOR UPDATE SKIP LOCKED" if db.dialect == "postgresql" else ""
+
+    def create_schema(self) -> None:
+        with self.db.transaction() as cur:
+            if self.db.dialect == "postgresql":
+                # Many processes may start at once; serialise DDL on one advisory lock.
+                cur.execute("SELECT pg_advisory_xact_lock(7305)")
+            for stmt in schema_statements(self.db.dialect):
+                cur.execute(stmt)
+
+    # -- videos -------------------------------------------------------------------------
+
+    def create_video(self, new: NewVideo, *, max_attempts: int = 3) -> tuple[Video, Job]:
+        now = self.clock()
+        job_id = new_id()
+        side = json.dumps(
+            [{"kind": s.kind, "language": s.language, "key": s.key} for s in new.side_files]
+        )
+        with self.db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO videos (id, status, progress, title, source_key, source_size_bytes,"
+                " segment_duration_s, audio_languages, side_files, job_id, created_at, updated_at)"
+                " VALUES (?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    new.id,
+                    new.title,
+                    new.source_key,
+                    new.source_size_bytes,
+                    new.segment_duration_s,
+                    ",".join(new.audio_languages),
+                    side,
+                    job_id,
+                    now,
+                    now,
+                ),
+            )
+            cur.execute(
+                "INSERT INTO jobs (id, video_id, status, attempts, max_attempts, run_after,"
+                " created_at, updated_at) VALUES (?, ?, 'queued', 0, ?, ?, ?, ?)",
+                (job_id, new.id, max_attempts, now, now, now),
+            )
+            video = self._get_video(cur, new.id)
+            job = self._get_job(cur, job_id)
+        assert video is not None
+        assert job is not None
+        return video, job
+
+    @staticmethod
+    def _get_video(cur: Cursor, video_id: str) -> Video | None:
+        cur.execute("SELECT * FROM videos WHERE id = ?", (video_id,))
+        row = cur.one()
+        return _video(row) if row else None
+
+    @staticmethod
+    def _get_job(cur: Cursor, job_id: str) -> Job | None:
+        cur.execute("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        row = cur.one()
+        return _job(row) if row else None
+
+    def get_video(self, video_id: str) -> Video | None:
+        with self.db.transaction() as cur:
+            return self._get_video(cur, video_id)
+
+    def list_videos(self, *, limit: int = 100, offset: int = 0) -> list[Video]:
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT * FROM videos ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+                (limit, offset),
+            )
+            return [_video(r) for r in cur.all()]
+
+    def renditions(self, video_id: str) -> list[Rendition]:
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT * FROM renditions WHERE video_id = ? ORDER BY position", (video_id,)
+            )
+            return [_rendition(r) for r in cur.all()]
+
+    def delete_video(self, video_id: str) -> list[str]:
+        """Remove the video's rows; returns every storage key that belonged to it."""
+        with self.db.transaction() as cur:
+            video = self._get_video(cur, video_id)
+            if video is None:
+                raise VideoNotFound(video_id)
+            cur.execute("SELECT key FROM objects WHERE video_id = ?", (video_id,))
+            keys = [r["key"] for r in cur.all()]
+            keys.append(video.source_key)
+            keys.extend(s.key for s in video.side_files)
+            for table in ("playlists", "objects", "renditions", "jobs"):
+                cur.execute(f"DELETE FROM {table} WHERE video_id = ?", (video_id,))
+            cur.execute("DELETE FROM videos WHERE id = ?", (video_id,))
+        return keys
+
+    # -- published manifests ------------------------------------------------------------
+
+    def playlists(self, video_id: str) -> dict[str, str]:
+        """Every playlist of a ready video (empty until it is published)."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT p.path, p.body FROM playlists p JOIN videos v ON v.id = p.video_id"
+                " WHERE p.video_id = ? AND v.status = 'ready'",
+                (video_id,),
+            )
+            return {r["path"]: r["body"] for r in cur.all()}
+
+    def objects(self, video_id: str) -> list[StoredObject]:
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT o.* FROM objects o JOIN videos v ON v.id = o.video_id"
+                " WHERE o.video_id = ? AND v.status = 'ready' ORDER BY o.rendition, o.name",
+                (video_id,),
+            )
+            return [_object(r) for r in cur.all()]
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def get_job(self, job_id: str) -> Job | None:
+        with self.db.transaction() as cur:
+            return self._get_job(cur, job_id)
+
+    def claim_job(self, worker: str, lease_s: float) -> Job | None:
+        """Take the oldest runnable job: queued and due, or running with an expired lease."""
+        now = self.clock()
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT id FROM jobs WHERE (status = 'queued' AND run_after <= ?)"
+                " OR (status = 'running' AND lease_expires < ?)"
+                " ORDER BY run_after, created_at LIMIT 1" + self._skip_locked,
+                (now, now),
+            )
+            row = cur.one()
+            if row is None:
+                return None
+            cur.execute(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?,"
+                " lease_expires = ?, updated_at = ? WHERE id = ?",
+                (worker, now + lease_s, now, row["id"]),
+            )
+            return self._get_job(cur, row["id"])
+
+    def _check_lease(self, cur: Cursor, job_id: str, worker: str) -> Job:
+        cur.execute("SELECT * FROM jobs WHERE id = ?" + self._skip_locked, (job_id,))
+        row = cur.one()
+        if row is None or row["lease_owner"] != worker or row["status"] != "running":
+            raise LeaseLost(job_id, worker)
+        return _job(row)
+
+    def renew_lease(self, job_id: str, worker: str, lease_s: float) -> None:
+        now = self.clock()
+        with self.db.transaction() as cur:
+            self._check_lease(cur, job_id, worker)
+            cur.execute(
+                "UPDATE jobs SET lease_expires = ?, updated_at = ? WHERE id = ?",
+                (now + lease_s, now, job_id),
+            )
+
+    def set_progress(self, job_id: str, worker: str, status: VideoStatus, progress: float) -> None:
+        now = self.clock()
+        with self.db.transaction() as cur:
+            job = self._check_lease(cur, job_id, worker)
+            cur.execute(
+                "UPDATE videos SET status = ?, progress = ?, updated_at = ?"
+                " WHERE id = ? AND status <> 'ready'",
+                (status, round(max(0.0, min(progress, 100.0)), 1), now, job.video_id),
+            )
+
+    def publish(self, job_id: str, worker: str, publication: Publication) -> Video:
+        """Make a video ready in one transaction: its playlists appear with all their objects."""
+        now = self.clock()
+        with self.db.transaction() as cur:
+            job = self._check_lease(cur, job_id, worker)
+            video_id = job.video_id
+            for table in ("playlists", "objects", "renditions"):
+                cur.execute(f"DELETE FROM {table} WHERE video_id = ?", (video_id,))
+            for position, r in enumerate(publication.renditions):
+                cur.execute(
+                    "INSERT INTO renditions (video_id, name, kind, bandwidth_bps,"
+                    " average_bandwidth_bps, codecs, width, height, frame_rate, language, position)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        video_id,
+                        r.name,
+                        r.kind,
+                        r.bandwidth_bps,
+                        r.average_bandwidth_bps,
+                        r.codecs,
+                        r.resolution[0] if r.resolution else None,
+                        r.resolution[1] if r.resolution else None,
+                        r.frame_rate,
+                        r.language,
+                        position,
+                    ),
+                )
+            for o in publication.objects:
+                cur.execute(
+                    "INSERT INTO objects (video_id, rendition, name, key, size_bytes, sha256,"
+                    " duration_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (video_id, o.rendition, o.name, o.key, o.size_bytes, o.sha256, o.duration_s),
+                )
+            for path, body in publication.playlists.items():
+                cur.execute(
+                    "INSERT INTO playlists (video_id, path, body) VALUES (?, ?, ?)",
+                    (video_id, path, body),
+                )
+            cur.execute(
+                "UPDATE videos SET status = 'ready', progress = 100, version = version + 1,"
+                " error_code = NULL, error_message = NULL, updated_at = ? WHERE id = ?",
+                (now, video_id),
+            )
+            cur.execute(
+                "UPDATE jobs SET status = 'done', lease_owner = NULL, lease_expires = NULL,"
+                " updated_at = ? WHERE id = ?",
+                (now, job_id),
+            )
+            video = self._get_video(cur, video_id)
+        assert video is not None
+        return video
+
+    def fail_job(
+        self,
+        job_id: str,
+        worker: str,
+        *,
+        code: str,
+        message: str,
+        retry_after_s: float | None,
+    ) -> Job:
+        """Give the job back for a retry after a delay, or fail it and its video for good."""
+        now = self.clock()
+        with self.db.transaction() as cur:
+            job = self._check_lease(cur, job_id, worker)
+            error = f"{code}: {message}"
+            if retry_after_s is not None and job.attempts < job.max_attempts:
+                cur.execute(
+                    "UPDATE jobs SET status = 'queued', run_after = ?, lease_owner = NULL,"
+                    " lease_expires = NULL, last_error = ?, updated_at = ? WHERE id = ?",
+                    (now + retry_after_s, error, now, job_id),
+                )
+                cur.execute(
+                    "UPDATE videos SET status = 'queued', progress = 0, updated_at = ?"
+                    " WHERE id = ?",
+                    (now, job.video_id),
+                )
+            else:
+                self._fail(cur, job, code, message, now)
+            updated = self._get_job(cur, job_id)
+        assert updated is not None
+        return updated
+
+    def fail_exhausted(self, job_id: str, worker: str) -> None:
+        """A job claimed more often than allowed (its workers kept dying) fails for good."""
+        now = self.clock()
+        with self.db.transaction() as cur:
+            job = self._check_lease(cur, job_id, worker)
+            message = f"gave up after {job.attempts - 1} attempts"
+            if job.last_error:
+                message += f"; last error: {job.last_error}"
+            self._fail(cur, job, "too_many_attempts", message, now)
+
+    @staticmethod
+    def _fail(cur: Cursor, job: Job, code: str, message: str, now: float) -> None:
+        cur.execute(
+            "UPDATE jobs SET status = 'failed', lease_owner = NULL, lease_expires = NULL,"
+            " last_error = ?, updated_at = ? WHERE id = ?",
+            (f"{code}: {message}", now, job.id),
+        )
+        cur.execute(
+            "UPDATE videos SET status = 'failed', error_code = ?, error_message = ?,"
+            " updated_at = ? WHERE id = ?",
+            (code, message[:2000], now, job.video_id),
+        )
+
+    # -- tus uploads ----------------------------------------------------------------------
+
+    def create_upload(self, length_bytes: int, metadata: dict[str, str]) -> Upload:
+        upload = Upload(
+            id=new_id() + new_id(),
+            length_bytes=length_bytes,
+            offset_bytes=0,
+            metadata=metadata,
+            created_at=self.clock(),
+        )
+        with self.db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO uploads (id, length_bytes, offset_bytes, metadata, created_at)"
+                " VALUES (?, ?, 0, ?, ?)",
+                (upload.id, length_bytes, json.dumps(metadata), upload.created_at),
+            )
+        return upload
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        with self.db.transaction() as cur:
+            cur.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,))
+            row = cur.one()
+            return _upload(row) if row else None
+
+    def set_upload_offset(self, upload_id: str, offset_bytes: int) -> None:
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE uploads SET offset_bytes = ? WHERE id = ?", (offset_bytes, upload_id)
+            )
+
+    def finish_upload(self, upload_id: str, video_id: str) -> None:
+        with self.db.transaction() as cur:
+            cur.execute("UPDATE uploads SET video_id = ? WHERE id = ?", (video_id, upload_id))
+
+    def delete_upload(self, upload_id: str) -> None:
+        with self.db.transaction() as cur:
+            cur.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))

@@ -1,0 +1,61 @@
+"""Pure HLS playlist model (RFC 8216): values only, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MediaType = Literal["AUDIO", "SUBTITLES"]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    uri: str
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPlaylist:
+    segments: tuple[Segment, ...]
+    init_uri: str | None = None
+    playlist_type: Literal["VOD", "EVENT"] | None = "VOD"
+    ended: bool = True
+
+    @property
+    def duration_s(self) -> float:
+        return sum(s.duration_s for s in self.segments)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaTrack:
+    """One EXT-X-MEDIA line: an alternative audio or subtitle rendition."""
+
+    type: MediaType
+    group_id: str
+    name: str
+    uri: str
+    language: str | None = None
+    default: bool = False
+    autoselect: bool = True
+    channels: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One EXT-X-STREAM-INF line and its URI."""
+
+    uri: str
+    bandwidth_bps: int
+    average_bandwidth_bps: int | None = None
+    codecs: str | None = None
+    resolution: tuple[int, int] | None = None
+    frame_rate: float | None = None
+    audio_group: str | None = None
+    subtitles_group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MasterPlaylist:
+    variants: tuple[Variant, ...]
+    media: tuple[MediaTrack, ...] = ()
+    independent_segments: bool = True

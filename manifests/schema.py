@@ -1,0 +1,85 @@
+"""Catalog schema, one text for both dialects (types adapted per dialect)."""
+
+from __future__ import annotations
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS videos (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    progress {real} NOT NULL DEFAULT 0,
+    title TEXT NOT NULL DEFAULT '',
+    source_key TEXT NOT NULL,
+    source_size_bytes {bigint} NOT NULL,
+    segment_duration_s {real} NOT NULL,
+    audio_languages TEXT NOT NULL DEFAULT '',
+    side_files TEXT NOT NULL DEFAULT '[]',
+    job_id TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 0,
+    error_code TEXT,
+    error_message TEXT,
+    created_at {real} NOT NULL,
+    updated_at {real} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    video_id TEXT NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    run_after {real} NOT NULL,
+    lease_owner TEXT,
+    lease_expires {real},
+    last_error TEXT,
+    created_at {real} NOT NULL,
+    updated_at {real} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (status, run_after);
+CREATE TABLE IF NOT EXISTS renditions (
+    video_id TEXT NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    bandwidth_bps {bigint} NOT NULL,
+    average_bandwidth_bps {bigint} NOT NULL,
+    codecs TEXT,
+    width INTEGER,
+    height INTEGER,
+    frame_rate {real},
+    language TEXT,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (video_id, name)
+);
+CREATE TABLE IF NOT EXISTS objects (
+    video_id TEXT NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    rendition TEXT NOT NULL,
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    size_bytes {bigint} NOT NULL,
+    sha256 TEXT NOT NULL,
+    duration_s {real},
+    PRIMARY KEY (video_id, rendition, name)
+);
+CREATE TABLE IF NOT EXISTS playlists (
+    video_id TEXT NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (video_id, path)
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    length_bytes {bigint} NOT NULL,
+    offset_bytes {bigint} NOT NULL,
+    metadata TEXT NOT NULL,
+    created_at {real} NOT NULL,
+    video_id TEXT
+)
+"""
+
+_TYPES = {
+    "sqlite": {"real": "REAL", "bigint": "INTEGER"},
+    "postgresql": {"real": "DOUBLE PRECISION", "bigint": "BIGINT"},
+}
+
+
+def schema_statements(dialect: str) -> list[str]:
+    text = _TABLES.format(**_TYPES[dialect])
+    return [stmt.strip() for stmt in text.split(";") if stmt.strip()]

@@ -1,0 +1,3 @@
+from mediacdn.cli import main
+
+raise SystemExit(main())

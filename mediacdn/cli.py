@@ -1,0 +1,236 @@
+"""The `mediacdn` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from mediacdn.settings import Settings, load_settings
+
+EPILOG = (
+    "Settings come from MEDIACDN_* environment variables (MEDIACDN_DATABASE_URL, "
+    "MEDIACDN_STORAGE_URL, MEDIACDN_API_KEYS, ...) and an optional TOML file (--config or "
+    "MEDIACDN_CONFIG). See README.md."
+)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(config_file=getattr(args, "config", None))
+    return settings.with_overrides(
+        data_dir=getattr(args, "data_dir", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        workers=getattr(args, "workers", None),
+    )
+
+
+def _common(parser: argparse.ArgumentParser, *, server: bool = False) -> None:
+    parser.add_argument("--config", type=Path, help="TOML settings file")
+    parser.add_argument(
+        "--data-dir", type=Path, help="where the embedded defaults keep files (default ./data)"
+    )
+    if server:
+        parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mediacdn.keys import ensure_api_key
+    from origin.app import create_app
+
+    settings, key = ensure_api_key(_settings(args))
+    if key and not os.environ.get("MEDIACDN_API_KEYS"):
+        print(f"API key (from {settings.data_dir / 'api-key'}): {key}", flush=True)
+    app = create_app(settings)
+    print(f"origin listening on http://{settings.host}:{settings.port}", flush=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=args.access_log,
+        lifespan="on",
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from origin.app import open_catalog, open_settings_storage, worker_config
+    from transcoder.worker import TranscodeWorker
+
+    settings = _settings(args)
+    catalog = open_catalog(settings)
+    storage = open_settings_storage(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    config = worker_config(settings)
+    threads = [
+        threading.Thread(target=TranscodeWorker(catalog, storage, config).run, args=(stop,))
+        for _ in range(settings.workers)
+    ]
+    print(
+        f"{len(threads)} worker(s) on {settings.resolved_database_url.split('@')[-1]}", flush=True
+    )
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        for t in threads:
+            t.join(timeout=0.5)
+    return 0
+
+
+def _pairs(values: list[str] | None, flag: str) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for value in values or []:
+        lang, sep, path = value.partition("=")
+        if not sep or not lang or not path:
+            raise SystemExit(f"{flag} takes LANG=FILE, got {value!r}")
+        if not Path(path).is_file():
+            raise SystemExit(f"{flag}: no such file {path!r}")
+        out[lang] = Path(path)
+    return out
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    from mediacdn.keys import read_api_key
+    from mediacdn.upload_client import UploadFailed, upload_video
+
+    settings = _settings(args)
+    key = args.api_key or (settings.api_keys[0] if settings.api_keys else None)
+    key = key or read_api_key(settings.data_dir)
+    if not key:
+        raise SystemExit("no API key: pass --api-key or set MEDIACDN_API_KEYS")
+    if not args.file.is_file():
+        raise SystemExit(f"no such file: {args.file}")
+    options = {}
+    if args.segment_duration:
+        options["segment_duration"] = str(args.segment_duration)
+    if args.audio_languages:
+        options["audio_languages"] = args.audio_languages
+    if args.title:
+        options["title"] = args.title
+    try:
+        result = upload_video(
+            args.server,
+            args.file,
+            key,
+            audio=_pairs(args.audio, "--audio"),
+            subtitles=_pairs(args.subtitles, "--subtitles"),
+            options=options,
+            wait=not args.no_wait,
+        )
+    except UploadFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    status = result.status
+    if status.get("status") == "failed":
+        error = status.get("error") or {}
+        print(
+            f"video {result.video_id} failed: {error.get('code')}: {error.get('message')}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"video {result.video_id}: {status.get('status')}")
+    print(f"playback: {args.server.rstrip('/')}/vod/{result.video_id}/master.m3u8")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from mediacdn.demo import run_demo
+
+    return run_demo(
+        _settings(args), exit_after_ready=args.exit_after_ready, duration_s=args.duration
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mediacdn",
+        description="Adaptive-streaming origin: upload, transcode to HLS (fMP4/CMAF), serve.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the origin API and playback with in-process transcode workers",
+        description="Run the origin: upload API (plain, multipart, tus), jobs, /vod playback, "
+        "/healthz, /metrics, with an in-process worker pool (SQLite + local directory by "
+        "default).",
+        epilog=EPILOG,
+    )
+    _common(serve, server=True)
+    serve.add_argument("--workers", type=int, help="in-process transcode workers (default 1)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser(
+        "worker",
+        help="run transcode workers alone (PostgreSQL + S3 for many hosts)",
+        description="Claim transcode jobs from the database and publish results to storage. "
+        "Run any number on any number of hosts against PostgreSQL and S3.",
+        epilog=EPILOG,
+    )
+    _common(worker)
+    worker.add_argument("--workers", type=int, help="worker threads in this process (default 1)")
+    worker.set_defaults(func=cmd_worker)
+
+    upload = sub.add_parser(
+        "upload",
+        help="upload a video (resumable) and follow its transcode",
+        description="Upload FILE with tus (rerun to resume an interrupted upload), then show "
+        "the transcode's progress until the video is ready.",
+        epilog=EPILOG,
+    )
+    _common(upload)
+    upload.add_argument("file", type=Path, help="the video file")
+    upload.add_argument("--server", default="http://127.0.0.1:8080", help="origin URL")
+    upload.add_argument("--api-key", help="API key (default: MEDIACDN_API_KEYS or data dir)")
+    upload.add_argument(
+        "--audio", action="append", metavar="LANG=FILE", help="an extra audio track (repeatable)"
+    )
+    upload.add_argument(
+        "--subtitles", action="append", metavar="LANG=FILE", help="WebVTT subtitles (repeatable)"
+    )
+    upload.add_argument(
+        "--audio-languages", help="languages of the source's audio tracks, in order (e.g. eng,spa)"
+    )
+    upload.add_argument("--segment-duration", type=float, help="segment length, 2-10 s")
+    upload.add_argument("--title", help="a title for the video")
+    upload.add_argument("--no-wait", action="store_true", help="do not wait for the transcode")
+    upload.set_defaults(func=cmd_upload)
+
+    demo = sub.add_parser(
+        "demo",
+        help="start an origin, upload a generated sample and serve it",
+        description="Start `mediacdn serve` on 127.0.0.1, generate a 1080p sample with two "
+        "audio languages and two subtitle languages, upload it, wait until it is ready, print "
+        "how to play it, and serve until Ctrl-C.",
+        epilog=EPILOG,
+    )
+    _common(demo, server=True)
+    demo.add_argument(
+        "--exit-after-ready", action="store_true", help="stop once the video is ready (for scripts)"
+    )
+    demo.add_argument("--duration", type=float, default=20.0, help="sample length in seconds")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    result: int = args.func(args)
+    return result

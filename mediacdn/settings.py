@@ -1,0 +1,108 @@
+"""One settings object, from MEDIACDN_* environment variables and an optional TOML file."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from transcoder.ladder import LadderPolicy
+
+DEFAULT_LADDER = "1080:5000,720:2800,480:1400,360:800"
+
+
+class Secret(str):
+    """A string that never shows itself in reprs or logs."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self else "Secret('')"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    storage_url: str = ""
+    s3_access_key: Secret = Secret("")
+    s3_secret_key: Secret = Secret("")
+    api_keys: tuple[Secret, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_upload_bytes: int = 4 << 30
+    segment_duration_s: float = 4.0
+    ladder: str = DEFAULT_LADDER
+    audio_bitrate_kbps: int = 128
+    x264_preset: str = "veryfast"
+    workers: int = 1
+    job_lease_s: float = 30.0
+    job_max_attempts: int = 3
+    job_retry_base_s: float = 5.0
+    playlist_max_age_s: int = 10
+    segment_max_age_s: int = 31_536_000
+    cors_origins: tuple[str, ...] = ("*",)
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.segment_duration_s <= 10:
+            raise ValueError("segment_duration_s must be between 2 and 10")
+        LadderPolicy.parse(self.ladder)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'catalog.db').resolve()}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or (self.data_dir / "objects").resolve().as_uri()
+
+    @property
+    def ladder_policy(self) -> LadderPolicy:
+        return LadderPolicy.parse(self.ladder, audio_bitrate_bps=self.audio_bitrate_kbps * 1000)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _convert(name: str, raw: Any, current: Any) -> Any:
+    if name == "api_keys" or name == "cors_origins":
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        values = tuple(str(x).strip() for x in items if str(x).strip())
+        return tuple(Secret(v) for v in values) if name == "api_keys" else values
+    if isinstance(current, Secret):
+        return Secret(str(raw))
+    if isinstance(current, Path):
+        return Path(str(raw))
+    if isinstance(current, bool):
+        return str(raw).lower() in ("1", "true", "yes", "on")
+    if isinstance(current, int):
+        return int(raw)
+    if isinstance(current, float):
+        return float(raw)
+    return str(raw)
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, config_file: Path | None = None
+) -> Settings:
+    """Defaults < TOML file (MEDIACDN_CONFIG or `config_file`) < MEDIACDN_* variables."""
+    env = os.environ if env is None else env
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    names = {f.name for f in fields(Settings)}
+    path = config_file or (Path(env["MEDIACDN_CONFIG"]) if env.get("MEDIACDN_CONFIG") else None)
+    if path is not None:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+        for key, raw in data.items():
+            name = key.replace("-", "_")
+            if name not in names:
+                raise ValueError(f"{path}: unknown setting {key!r}")
+            values[name] = _convert(name, raw, getattr(defaults, name))
+    for name in names:
+        raw = env.get(f"MEDIACDN_{name.upper()}")
+        if raw is not None and raw != "":
+            values[name] = _convert(name, raw, getattr(defaults, name))
+    return Settings(**values)

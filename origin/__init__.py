@@ -1,0 +1,1 @@
+"""The origin: upload API, tus, jobs API, playback serving and object storage."""

@@ -1,0 +1,236 @@
+"""The HTTP API: upload (plain or multipart), list, show, delete videos; show jobs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import anyio.to_thread
+from starlette.datastructures import UploadFile
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from manifests.errors import VideoNotFound
+from manifests.records import Job, Rendition, SideFile, Video
+from origin.auth import require_api_key
+from origin.context import OriginContext
+from origin.errors import ApiError
+from origin.ingest import (
+    SizeLimitedStream,
+    UploadOptions,
+    created_body,
+    new_video_id,
+    parse_options,
+    parse_side_field,
+    side_key,
+    source_key,
+    spool,
+)
+
+MAX_FORM_FIELD_BYTES = 64 << 10
+
+
+class _LimitedRequest(Request):
+    """A request whose body stream enforces the upload size limit, also inside form parsing."""
+
+    limiter: SizeLimitedStream
+
+    def stream(self) -> AsyncGenerator[bytes, None]:
+        return aiter(self.limiter)
+
+
+def rendition_json(r: Rendition) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "kind": r.kind,
+        "bandwidth": r.bandwidth_bps,
+        "average_bandwidth": r.average_bandwidth_bps,
+        "codecs": r.codecs,
+        "resolution": f"{r.resolution[0]}x{r.resolution[1]}" if r.resolution else None,
+        "frame_rate": r.frame_rate,
+        "language": r.language,
+    }
+
+
+def video_json(video: Video, renditions: list[Rendition]) -> dict[str, Any]:
+    error = (
+        {"code": video.error_code, "message": video.error_message or ""}
+        if video.error_code
+        else None
+    )
+    return {
+        "id": video.id,
+        "title": video.title,
+        "status": video.status,
+        "progress": video.progress,
+        "job_id": video.job_id,
+        "segment_duration": video.segment_duration_s,
+        "size_bytes": video.source_size_bytes,
+        "renditions": [rendition_json(r) for r in renditions],
+        "playback": {"hls": f"/vod/{video.id}/master.m3u8"},
+        "error": error,
+        "created_at": video.created_at,
+        "updated_at": video.updated_at,
+    }
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "video_id": job.video_id,
+        "status": job.status,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "last_error": job.last_error,
+        "lease_owner": job.lease_owner,
+        "lease_expires": job.lease_expires,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+    }
+
+
+class VideoApi:
+    def __init__(self, ctx: OriginContext) -> None:
+        self.ctx = ctx
+
+    async def create(self, request: Request) -> Response:
+        ctx = self.ctx
+        require_api_key(request, ctx.settings.api_keys)
+        limit = ctx.settings.max_upload_bytes
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise ApiError(413, "too_large", f"upload is larger than the {limit} byte limit")
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        limited = _LimitedRequest(request.scope, request.receive)
+        limited.limiter = SizeLimitedStream(request.stream(), limit)
+        video_id = new_video_id()
+        try:
+            if content_type == "multipart/form-data":
+                return await self._create_multipart(limited, video_id)
+            if content_type in ("", "application/octet-stream") or content_type.startswith(
+                "video/"
+            ):
+                return await self._create_raw(limited, video_id)
+        except BaseException:
+            await ctx.ingest.discard(video_id)
+            raise
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send the video as the body (video/* or application/octet-stream) "
+            "or as multipart/form-data with a part named 'file'",
+        )
+
+    async def _create_raw(self, request: _LimitedRequest, video_id: str) -> Response:
+        ctx = self.ctx
+        options = parse_options(request.query_params, ctx.settings.segment_duration_s)
+        try:
+            path, size, _ = await spool(aiter(request.limiter), ctx.spool_dir)
+        except ClientDisconnect:
+            raise ApiError(400, "upload_interrupted", "the client went away mid-upload") from None
+        try:
+            if size == 0:
+                raise ApiError(422, "empty_upload", "the uploaded file is empty")
+            await ctx.ingest.store_file(source_key(video_id), path)
+        finally:
+            path.unlink(missing_ok=True)
+        video, job = await ctx.ingest.create_video(video_id, size, options, (), "raw")
+        return self._created(video, job)
+
+    async def _create_multipart(self, request: _LimitedRequest, video_id: str) -> Response:
+        ctx = self.ctx
+        try:
+            form = await request.form(
+                max_files=32, max_fields=64, max_part_size=MAX_FORM_FIELD_BYTES
+            )
+        except ClientDisconnect:
+            raise ApiError(400, "upload_interrupted", "the client went away mid-upload") from None
+        try:
+            fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+            options = parse_options(fields, ctx.settings.segment_duration_s)
+            video = form.get("file")
+            if not isinstance(video, UploadFile):
+                raise ApiError(
+                    422, "missing_file", "multipart uploads need a file part named 'file'"
+                )
+            sides: list[tuple[str, str, UploadFile]] = []
+            for name, value in form.multi_items():
+                side = parse_side_field(name)
+                if side is None:
+                    continue
+                if not isinstance(value, UploadFile):
+                    raise ApiError(422, "invalid_side_file", f"part {name!r} must be a file")
+                sides.append((side[0], side[1], value))
+            size = await self._store_upload(source_key(video_id), video)
+            if size == 0:
+                raise ApiError(422, "empty_upload", "the uploaded file is empty")
+            side_files = []
+            for kind, language, upload in sides:
+                key = side_key(video_id, kind, language)
+                if await self._store_upload(key, upload) == 0:
+                    raise ApiError(422, "empty_upload", f"the {kind} file for {language} is empty")
+                side_files.append(SideFile(kind, language, key))  # type: ignore[arg-type]
+        finally:
+            await form.close()
+        created = await ctx.ingest.create_video(
+            video_id, size, options, tuple(side_files), "multipart"
+        )
+        return self._created(*created)
+
+    async def _store_upload(self, key: str, upload: UploadFile) -> int:
+        storage = self.ctx.storage
+        await upload.seek(0)
+        info = await anyio.to_thread.run_sync(storage.put_stream, key, upload.file, -1)
+        return info.size_bytes
+
+    @staticmethod
+    def _created(video: Video, job: Job) -> Response:
+        body = created_body(video, job)
+        return JSONResponse(body, status_code=201, headers={"location": body["status_url"]})
+
+    async def list(self, request: Request) -> Response:
+        try:
+            limit = min(1000, max(1, int(request.query_params.get("limit", "100"))))
+            offset = max(0, int(request.query_params.get("offset", "0")))
+        except ValueError:
+            raise ApiError(422, "invalid_request", "limit and offset must be integers") from None
+        videos = await anyio.to_thread.run_sync(
+            lambda: self.ctx.catalog.list_videos(limit=limit, offset=offset)
+        )
+        return JSONResponse({"videos": [video_json(v, []) for v in videos]})
+
+    async def show(self, request: Request) -> Response:
+        video_id = request.path_params["video_id"]
+        catalog = self.ctx.catalog
+
+        def load() -> tuple[Video | None, list[Rendition]]:
+            video = catalog.get_video(video_id)
+            return video, catalog.renditions(video_id) if video else []
+
+        video, renditions = await anyio.to_thread.run_sync(load)
+        if video is None:
+            raise ApiError(404, "video_not_found", f"no video {video_id!r}")
+        return JSONResponse(video_json(video, renditions))
+
+    async def delete(self, request: Request) -> Response:
+        require_api_key(request, self.ctx.settings.api_keys)
+        video_id = request.path_params["video_id"]
+        try:
+            await anyio.to_thread.run_sync(self.ctx.catalog.delete_video, video_id)
+        except VideoNotFound:
+            raise ApiError(404, "video_not_found", f"no video {video_id!r}") from None
+        self.ctx.assets.invalidate(video_id)
+        storage = self.ctx.storage
+        for prefix in (f"videos/{video_id}/", f"uploads/{video_id}/"):
+            await anyio.to_thread.run_sync(storage.delete_prefix, prefix)
+        return Response(status_code=204)
+
+    async def show_job(self, request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        job = await anyio.to_thread.run_sync(self.ctx.catalog.get_job, job_id)
+        if job is None:
+            raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+        return JSONResponse(job_json(job))
+
+
+__all__ = ["UploadOptions", "VideoApi"]

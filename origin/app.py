@@ -1,0 +1,207 @@
+"""Build the origin's ASGI app: API, tus, playback, health and metrics, in-process workers."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from manifests.catalog import Catalog
+from manifests.db import open_database
+from mediacdn.settings import Settings
+from origin.api import VideoApi
+from origin.assets import AssetCache
+from origin.context import OriginContext
+from origin.errors import ApiError, code_for_status
+from origin.ingest import Ingest
+from origin.metrics import Metrics
+from origin.openapi import openapi_document
+from origin.playback import PlaybackApp, Receive, Scope, Send
+from origin.storage import Storage, open_storage
+from origin.tus import TusApi
+from transcoder.tools import ffmpeg_path, ffprobe_path
+from transcoder.worker import TranscodeWorker, WorkerConfig
+
+log = logging.getLogger("mediacdn.origin")
+
+
+def open_catalog(settings: Settings) -> Catalog:
+    catalog = Catalog(open_database(settings.resolved_database_url))
+    catalog.create_schema()
+    return catalog
+
+
+def open_settings_storage(settings: Settings) -> Storage:
+    return open_storage(
+        settings.resolved_storage_url,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
+    )
+
+
+def worker_config(settings: Settings) -> WorkerConfig:
+    return WorkerConfig(
+        ffmpeg=ffmpeg_path(),
+        ffprobe=ffprobe_path(),
+        work_dir=(settings.data_dir / "work").resolve(),
+        ladder=settings.ladder_policy,
+        x264_preset=settings.x264_preset,
+        lease_s=settings.job_lease_s,
+        retry_base_s=settings.job_retry_base_s,
+    )
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(
+        {"error": {"code": exc.code, "message": exc.message}},
+        status_code=exc.status,
+        headers={"cache-control": "no-store"},
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse(
+        {"error": {"code": code_for_status(exc.status_code), "message": str(exc.detail)}},
+        status_code=exc.status_code,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse(
+        {"error": {"code": "internal_error", "message": "internal server error"}},
+        status_code=500,
+    )
+
+
+class OriginApp:
+    """Sends /vod/ straight to the playback handler; everything else to Starlette."""
+
+    def __init__(self, api: Starlette, playback: PlaybackApp, ctx: OriginContext) -> None:
+        self.api = api
+        self.playback = playback
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/vod/"):
+            await self.playback(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    catalog: Catalog | None = None,
+    storage: Storage | None = None,
+    workers: int | None = None,
+) -> OriginApp:
+    catalog = catalog or open_catalog(settings)
+    storage = storage or open_settings_storage(settings)
+    metrics = Metrics()
+    data_dir = settings.data_dir.resolve()
+    spool_dir = data_dir / "spool"
+    tus_dir = data_dir / "tus"
+    for d in (spool_dir, tus_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    ctx = OriginContext(
+        settings=settings,
+        catalog=catalog,
+        storage=storage,
+        ingest=Ingest(
+            catalog, storage, metrics, spool_dir=spool_dir, max_attempts=settings.job_max_attempts
+        ),
+        assets=AssetCache(catalog),
+        metrics=metrics,
+        spool_dir=spool_dir,
+        tus_dir=tus_dir,
+    )
+    videos = VideoApi(ctx)
+    tus = TusApi(ctx)
+    playback = PlaybackApp(
+        ctx.assets,
+        storage,
+        metrics,
+        playlist_max_age_s=settings.playlist_max_age_s,
+        segment_max_age_s=settings.segment_max_age_s,
+        cors_origins=settings.cors_origins,
+    )
+    worker_count = settings.workers if workers is None else workers
+
+    async def healthz(request: Request) -> Response:
+        def check() -> None:
+            catalog.get_job("healthz")
+
+        try:
+            await anyio.to_thread.run_sync(check)
+        except Exception as exc:
+            return JSONResponse({"status": "error", "database": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def metrics_page(request: Request) -> Response:
+        return PlainTextResponse(
+            metrics.render({"mediacdn_origin_workers": worker_count}),
+            media_type="text/plain; version=0.0.4",
+        )
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        stop = threading.Event()
+        threads = []
+        if worker_count > 0:
+            config = worker_config(settings)
+            for i in range(worker_count):
+                worker = TranscodeWorker(catalog, storage, config)
+                thread = threading.Thread(
+                    target=worker.run, args=(stop,), name=f"worker-{i}", daemon=True
+                )
+                thread.start()
+                threads.append(thread)
+        try:
+            yield {}
+        finally:
+            stop.set()
+            for thread in threads:
+                await anyio.to_thread.run_sync(thread.join, 15)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
+        Route("/api/openapi.json", openapi, methods=["GET"]),
+        Route("/api/videos", videos.list, methods=["GET"]),
+        Route("/api/videos", videos.create, methods=["POST"]),
+        Route("/api/videos/{video_id}", videos.show, methods=["GET"]),
+        Route("/api/videos/{video_id}", videos.delete, methods=["DELETE"]),
+        Route("/api/jobs/{job_id}", videos.show_job, methods=["GET"]),
+        Route("/api/uploads/", tus.options, methods=["OPTIONS"]),
+        Route("/api/uploads/", tus.create, methods=["POST"]),
+        Route("/api/uploads/{upload_id}", tus.head, methods=["HEAD"]),
+        Route("/api/uploads/{upload_id}", tus.patch, methods=["PATCH"]),
+        Route("/api/uploads/{upload_id}", tus.delete, methods=["DELETE"]),
+        Route("/api/uploads/{upload_id}", tus.options, methods=["OPTIONS"]),
+    ]
+    api = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
+    )
+    return OriginApp(api, playback, ctx)

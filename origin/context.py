@@ -1,0 +1,25 @@
+"""What the origin's handlers share: settings, catalog, storage and helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from manifests.catalog import Catalog
+from mediacdn.settings import Settings
+from origin.assets import AssetCache
+from origin.ingest import Ingest
+from origin.metrics import Metrics
+from origin.storage import Storage
+
+
+@dataclass(frozen=True, slots=True)
+class OriginContext:
+    settings: Settings
+    catalog: Catalog
+    storage: Storage
+    ingest: Ingest
+    assets: AssetCache
+    metrics: Metrics
+    spool_dir: Path
+    tus_dir: Path

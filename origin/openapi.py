@@ -1,0 +1,197 @@
+"""The OpenAPI 3.1 document for the origin's API, served at /api/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _responses(ok: dict[str, Any], *errors: int) -> dict[str, Any]:
+    out: dict[str, Any] = dict(ok)
+    for status in errors:
+        out[str(status)] = {
+            "description": "error",
+            "content": {"application/json": {"schema": _ERROR}},
+        }
+    return out
+
+
+def _json(schema: dict[str, Any], description: str = "ok") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def openapi_document() -> dict[str, Any]:
+    video_id = {"name": "video_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    upload_id = {"name": "upload_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    created = {"201": _json({"$ref": "#/components/schemas/Created"}, "created")}
+    secured: list[dict[str, list[str]]] = [{"apiKey": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "mediacdn origin API", "version": "1.0.0"},
+        "components": {
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        }
+                    },
+                },
+                "Created": {
+                    "type": "object",
+                    "required": ["id", "job_id", "status_url"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "job_id": {"type": "string"},
+                        "status_url": {"type": "string"},
+                    },
+                },
+                "Rendition": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "kind": {"enum": ["video", "audio", "subtitles"]},
+                        "bandwidth": {"type": "integer"},
+                        "average_bandwidth": {"type": "integer"},
+                        "codecs": {"type": ["string", "null"]},
+                        "resolution": {"type": ["string", "null"]},
+                        "frame_rate": {"type": ["number", "null"]},
+                        "language": {"type": ["string", "null"]},
+                    },
+                },
+                "Video": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {
+                            "enum": [
+                                "queued",
+                                "probing",
+                                "transcoding",
+                                "publishing",
+                                "ready",
+                                "failed",
+                            ]
+                        },
+                        "progress": {"type": "number", "minimum": 0, "maximum": 100},
+                        "job_id": {"type": "string"},
+                        "renditions": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Rendition"},
+                        },
+                        "playback": {
+                            "type": "object",
+                            "properties": {"hls": {"type": "string"}},
+                        },
+                        "error": {"oneOf": [{"type": "null"}, _ERROR]},
+                    },
+                },
+            },
+        },
+        "paths": {
+            "/api/videos": {
+                "get": {
+                    "summary": "List videos, newest first",
+                    "parameters": [
+                        {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer"}},
+                    ],
+                    "responses": _responses({"200": _json({"type": "object"})}, 422),
+                },
+                "post": {
+                    "summary": "Upload a video: the raw body, or multipart with a 'file' part",
+                    "description": (
+                        "Extra multipart parts: 'audio:<lang>' (an audio file), "
+                        "'subtitles:<lang>' (WebVTT), 'audio_languages', 'segment_duration' "
+                        "(2-10 s), 'title'. For a raw body, give those as query parameters."
+                    ),
+                    "security": secured,
+                    "parameters": [
+                        {"name": "segment_duration", "in": "query", "schema": {"type": "number"}},
+                        {"name": "audio_languages", "in": "query", "schema": {"type": "string"}},
+                        {"name": "title", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "requestBody": {
+                        "content": {
+                            "video/*": {"schema": {"type": "string", "format": "binary"}},
+                            "application/octet-stream": {
+                                "schema": {"type": "string", "format": "binary"}
+                            },
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"file": {"type": "string", "format": "binary"}},
+                                }
+                            },
+                        }
+                    },
+                    "responses": _responses(created, 400, 401, 403, 413, 415, 422),
+                },
+            },
+            "/api/videos/{video_id}": {
+                "parameters": [video_id],
+                "get": {
+                    "summary": "A video's status, progress, renditions and playback URL",
+                    "responses": _responses(
+                        {"200": _json({"$ref": "#/components/schemas/Video"})}, 404
+                    ),
+                },
+                "delete": {
+                    "summary": "Delete a video, its objects and manifests",
+                    "security": secured,
+                    "responses": _responses({"204": {"description": "deleted"}}, 401, 403, 404),
+                },
+            },
+            "/api/jobs/{job_id}": {
+                "parameters": [
+                    {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "get": {
+                    "summary": "A transcode job",
+                    "responses": _responses({"200": _json({"type": "object"})}, 404),
+                },
+            },
+            "/api/uploads/": {
+                "options": {
+                    "summary": "tus 1.0 capabilities",
+                    "responses": {"204": {"description": "capabilities"}},
+                },
+                "post": {
+                    "summary": "tus creation (and creation-with-upload)",
+                    "security": secured,
+                    "responses": _responses(
+                        {"201": {"description": "created"}}, 400, 401, 403, 412, 413, 422
+                    ),
+                },
+            },
+            "/api/uploads/{upload_id}": {
+                "parameters": [upload_id],
+                "head": {
+                    "summary": "tus offset",
+                    "responses": _responses({"200": {"description": "offset"}}, 404),
+                },
+                "patch": {
+                    "summary": "tus append",
+                    "security": secured,
+                    "responses": _responses(
+                        {"204": {"description": "appended"}}, 401, 403, 404, 409, 415, 460
+                    ),
+                },
+                "delete": {
+                    "summary": "tus termination",
+                    "security": secured,
+                    "responses": _responses({"204": {"description": "deleted"}}, 401, 403, 404),
+                },
+            },
+        },
+    }

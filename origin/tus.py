@@ -1,0 +1,255 @@
+"""Resumable uploads: tus 1.0 (core, creation, creation-with-upload, termination, checksum)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+import anyio.to_thread
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from manifests.records import SideFile, Upload
+from origin.auth import require_api_key
+from origin.context import OriginContext
+from origin.errors import ApiError
+from origin.ingest import (
+    check_language,
+    new_video_id,
+    parse_options,
+    parse_side_field,
+    side_key,
+    source_key,
+)
+
+TUS_VERSION = "1.0.0"
+EXTENSIONS = "creation,creation-with-upload,termination,checksum"
+CHECKSUMS = {"sha1": hashlib.sha1, "md5": hashlib.md5, "sha256": hashlib.sha256}
+
+
+def parse_metadata(header: str | None) -> dict[str, str]:
+    """tus §Upload-Metadata: comma-separated `key base64value` pairs."""
+    metadata: dict[str, str] = {}
+    for item in (header or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, _, value = item.partition(" ")
+        if not key or " " in value.strip():
+            raise ApiError(400, "invalid_metadata", f"bad Upload-Metadata item {item!r}")
+        try:
+            metadata[key] = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise ApiError(
+                400, "invalid_metadata", f"Upload-Metadata {key!r} is not base64 UTF-8"
+            ) from None
+    return metadata
+
+
+def _flush(f: BinaryIO) -> None:
+    f.flush()
+    os.fsync(f.fileno())
+
+
+class TusApi:
+    def __init__(self, ctx: OriginContext) -> None:
+        self.ctx = ctx
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _headers(self, **extra: str) -> dict[str, str]:
+        return {"tus-resumable": TUS_VERSION, "cache-control": "no-store", **extra}
+
+    def _check_version(self, request: Request) -> None:
+        # tus §Tus-Resumable: a version we do not support → 412 with Tus-Version.
+        if request.headers.get("tus-resumable") != TUS_VERSION:
+            raise ApiError(412, "tus_version", f"this server speaks tus {TUS_VERSION}")
+
+    def _staging(self, upload_id: str) -> Path:
+        return self.ctx.tus_dir / upload_id
+
+    async def options(self, request: Request) -> Response:
+        return Response(
+            status_code=204,
+            headers=self._headers(
+                **{
+                    "tus-version": TUS_VERSION,
+                    "tus-extension": EXTENSIONS,
+                    "tus-max-size": str(self.ctx.settings.max_upload_bytes),
+                    "tus-checksum-algorithm": ",".join(CHECKSUMS),
+                }
+            ),
+        )
+
+    async def create(self, request: Request) -> Response:
+        require_api_key(request, self.ctx.settings.api_keys)
+        self._check_version(request)
+        raw_length = request.headers.get("upload-length")
+        if request.headers.get("upload-defer-length"):
+            raise ApiError(400, "defer_length", "Upload-Defer-Length is not supported")
+        if raw_length is None or not raw_length.isdigit():
+            raise ApiError(400, "invalid_length", "Upload-Length must be a non-negative integer")
+        length = int(raw_length)
+        if length > self.ctx.settings.max_upload_bytes:
+            raise ApiError(413, "too_large", "Upload-Length is over the size limit")
+        metadata = parse_metadata(request.headers.get("upload-metadata"))
+        self._validate_metadata(metadata)
+        if length == 0 and metadata.get("role", "video") == "video":
+            raise ApiError(422, "empty_upload", "the uploaded file is empty")
+        upload = await anyio.to_thread.run_sync(self.ctx.catalog.create_upload, length, metadata)
+        await anyio.to_thread.run_sync(self._staging(upload.id).touch)
+        location = f"/api/uploads/{upload.id}"
+        headers = self._headers(location=location, **{"upload-offset": "0"})
+        if request.headers.get("content-type") == "application/offset+octet-stream":
+            offset, extra = await self._append(request, upload)
+            headers.update({"upload-offset": str(offset), **extra})
+        return Response(status_code=201, headers=headers)
+
+    def _validate_metadata(self, metadata: dict[str, str]) -> None:
+        role = metadata.get("role", "video")
+        if role not in ("video", "side"):
+            raise ApiError(422, "invalid_metadata", "role must be 'video' or 'side'")
+        if role == "video":
+            parse_options(metadata, self.ctx.settings.segment_duration_s)
+        for key in metadata:
+            side = parse_side_field(key)
+            if side is not None:
+                check_language(side[1])
+
+    async def _load(self, request: Request) -> Upload:
+        upload_id = request.path_params["upload_id"]
+        upload = await anyio.to_thread.run_sync(self.ctx.catalog.get_upload, upload_id)
+        if upload is None:
+            raise ApiError(404, "upload_not_found", f"no upload {upload_id!r}")
+        return upload
+
+    async def head(self, request: Request) -> Response:
+        upload = await self._load(request)
+        extra = {"x-video-id": upload.video_id} if upload.video_id else {}
+        return Response(
+            status_code=200,
+            headers=self._headers(
+                **{
+                    "upload-offset": str(upload.offset_bytes),
+                    "upload-length": str(upload.length_bytes),
+                    **extra,
+                }
+            ),
+        )
+
+    async def patch(self, request: Request) -> Response:
+        require_api_key(request, self.ctx.settings.api_keys)
+        self._check_version(request)
+        if request.headers.get("content-type") != "application/offset+octet-stream":
+            raise ApiError(
+                415, "unsupported_media_type", "PATCH needs application/offset+octet-stream"
+            )
+        upload = await self._load(request)
+        offset_header = request.headers.get("upload-offset", "")
+        if not offset_header.isdigit():
+            raise ApiError(400, "invalid_offset", "Upload-Offset must be a non-negative integer")
+        lock = self._locks.setdefault(upload.id, asyncio.Lock())
+        if lock.locked():
+            raise ApiError(409, "upload_busy", "another request is writing to this upload")
+        async with lock:
+            upload = await self._load(request)
+            if int(offset_header) != upload.offset_bytes:
+                raise ApiError(409, "offset_mismatch", f"the upload is at {upload.offset_bytes}")
+            offset, extra = await self._append(request, upload)
+        return Response(
+            status_code=204, headers=self._headers(**{"upload-offset": str(offset), **extra})
+        )
+
+    async def _append(self, request: Request, upload: Upload) -> tuple[int, dict[str, str]]:
+        """Write the body at the upload's offset; keep what arrived even if the client drops."""
+        if upload.video_id is not None or upload.offset_bytes >= upload.length_bytes:
+            raise ApiError(409, "upload_complete", "this upload is already complete")
+        checksum = self._checksum(request.headers.get("upload-checksum"))
+        room = upload.length_bytes - upload.offset_bytes
+        received = 0
+        digest = checksum[0]() if checksum else None
+        dropped = False
+        path = self._staging(upload.id)
+        f = await anyio.to_thread.run_sync(lambda: path.open("r+b"))
+        try:
+            await anyio.to_thread.run_sync(f.seek, upload.offset_bytes)
+            try:
+                async for chunk in request.stream():
+                    received += len(chunk)
+                    if received > room:
+                        raise ApiError(413, "too_large", "the body goes past Upload-Length")
+                    if digest is not None:
+                        digest.update(chunk)
+                    await anyio.to_thread.run_sync(f.write, chunk)
+            except ClientDisconnect:
+                dropped = True
+            await anyio.to_thread.run_sync(_flush, f)
+        finally:
+            await anyio.to_thread.run_sync(f.close)
+        if checksum and not dropped:
+            assert digest is not None
+            if digest.digest() != checksum[1]:
+                # tus checksum extension: 460 and the chunk is discarded.
+                raise ApiError(460, "checksum_mismatch", "Upload-Checksum does not match the body")
+        if checksum and dropped:
+            return upload.offset_bytes, {}  # cannot verify a partial chunk: keep nothing
+        offset = upload.offset_bytes + received
+        await anyio.to_thread.run_sync(self.ctx.catalog.set_upload_offset, upload.id, offset)
+        if offset == upload.length_bytes:
+            return offset, await self._complete(upload)
+        return offset, {}
+
+    @staticmethod
+    def _checksum(header: str | None) -> tuple[type, bytes] | None:
+        if not header:
+            return None
+        name, _, value = header.strip().partition(" ")
+        algorithm = CHECKSUMS.get(name.lower())
+        if algorithm is None:
+            raise ApiError(400, "checksum_algorithm", f"unsupported checksum algorithm {name!r}")
+        try:
+            return algorithm, base64.b64decode(value, validate=True)  # type: ignore[return-value]
+        except binascii.Error:
+            raise ApiError(400, "invalid_checksum", "Upload-Checksum value is not base64") from None
+
+    async def _complete(self, upload: Upload) -> dict[str, str]:
+        metadata = upload.metadata
+        if metadata.get("role", "video") == "side":
+            return {}
+        ctx = self.ctx
+        video_id = new_video_id()
+        options = parse_options(metadata, ctx.settings.segment_duration_s)
+        try:
+            size = await ctx.ingest.store_file(source_key(video_id), self._staging(upload.id))
+            side_files = []
+            for key, side_upload_id in metadata.items():
+                side = parse_side_field(key)
+                if side is None:
+                    continue
+                side_upload = await anyio.to_thread.run_sync(ctx.catalog.get_upload, side_upload_id)
+                if side_upload is None or side_upload.offset_bytes != side_upload.length_bytes:
+                    raise ApiError(422, "side_upload_incomplete", f"{key} names no finished upload")
+                stored = side_key(video_id, *side)
+                await ctx.ingest.store_file(stored, self._staging(side_upload.id))
+                side_files.append(SideFile(side[0], side[1], stored))  # type: ignore[arg-type]
+            video, job = await ctx.ingest.create_video(
+                video_id, size, options, tuple(side_files), "tus"
+            )
+        except BaseException:
+            await ctx.ingest.discard(video_id)
+            raise
+        await anyio.to_thread.run_sync(ctx.catalog.finish_upload, upload.id, video.id)
+        await anyio.to_thread.run_sync(lambda: self._staging(upload.id).unlink(missing_ok=True))
+        return {"x-video-id": video.id, "x-job-id": job.id}
+
+    async def delete(self, request: Request) -> Response:
+        require_api_key(request, self.ctx.settings.api_keys)
+        self._check_version(request)
+        upload = await self._load(request)
+        await anyio.to_thread.run_sync(self.ctx.catalog.delete_upload, upload.id)
+        await anyio.to_thread.run_sync(lambda: self._staging(upload.id).unlink(missing_ok=True))
+        return Response(status_code=204, headers=self._headers())

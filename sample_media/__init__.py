@@ -1,0 +1,1 @@
+"""Test media: a generator for sources with several audio languages and subtitles."""

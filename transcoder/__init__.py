@@ -1,0 +1,1 @@
+"""Probing, ladder planning, ffmpeg command building and running, jobs and publishing."""

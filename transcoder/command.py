@@ -1,0 +1,142 @@
+"""Build the single ffmpeg command that decodes a source once and encodes every rendition.
+
+Pure: argv lists only. Every input gets a forced demuxer and a local-only protocol whitelist.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from transcoder.ladder import PlannedRendition
+from transcoder.probe import PROTOCOLS
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    path: Path
+    demuxer: str
+
+
+@dataclass(frozen=True, slots=True)
+class AudioOutput:
+    """An audio rendition: stream `stream_index` of input `input_index`, as AAC-LC stereo."""
+
+    name: str
+    language: str
+    input_index: int
+    stream_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class EncodeOptions:
+    segment_duration_s: float = 4.0
+    frame_rate: float = 30.0
+    x264_preset: str = "veryfast"
+    audio_bitrate_bps: int = 128_000
+    threads: int = 0
+
+
+def _hls_output(out_dir: Path, name: str, segment_duration_s: float) -> list[str]:
+    rendition_dir = out_dir / name
+    return [
+        "-f",
+        "hls",
+        "-hls_time",
+        f"{segment_duration_s:g}",
+        "-hls_playlist_type",
+        "vod",
+        "-hls_segment_type",
+        "fmp4",
+        "-hls_fmp4_init_filename",
+        "init.mp4",
+        "-start_number",
+        "0",
+        "-hls_segment_filename",
+        str(rendition_dir / "%d.m4s"),
+        str(rendition_dir / "index.m3u8"),
+    ]
+
+
+def _input(source: InputFile) -> list[str]:
+    return ["-protocol_whitelist", PROTOCOLS, "-f", source.demuxer, "-i", str(source.path)]
+
+
+def build_transcode_argv(
+    ffmpeg: str,
+    inputs: list[InputFile],
+    renditions: tuple[PlannedRendition, ...],
+    audio: list[AudioOutput],
+    out_dir: Path,
+    options: EncodeOptions,
+) -> list[str]:
+    """One process: `split` the decoded video once, scale and encode each rung, plus audio."""
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error"]
+    for source in inputs:
+        argv += _input(source)
+    labels = [f"s{i}" for i in range(len(renditions))]
+    graph = [f"[0:v:0]split={len(renditions)}" + "".join(f"[{label}]" for label in labels)]
+    for i, r in enumerate(renditions):
+        graph.append(
+            f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
+        )
+    argv += ["-filter_complex", ";".join(graph)]
+    seg = options.segment_duration_s
+    # Keyframes exactly on every segment boundary, identical in every rung, so players can
+    # switch at any segment (RFC 8216 §4.3.2.4 EXT-X-INDEPENDENT-SEGMENTS).
+    gop = max(1, math.ceil(options.frame_rate * seg))
+    for i, r in enumerate(renditions):
+        argv += [
+            "-map",
+            f"[v{i}]",
+            "-an",
+            "-sn",
+            "-dn",
+            "-c:v",
+            "libx264",
+            "-preset",
+            options.x264_preset,
+            "-profile:v",
+            "high",
+            "-b:v",
+            str(r.bitrate_bps),
+            "-maxrate",
+            str(r.maxrate_bps),
+            "-bufsize",
+            str(r.bufsize_bits),
+            "-g",
+            str(gop),
+            "-keyint_min",
+            str(gop),
+            "-sc_threshold",
+            "0",
+            "-force_key_frames",
+            f"expr:gte(t,n_forced*{seg:g})",
+            "-threads",
+            str(options.threads),
+            *_hls_output(out_dir, r.name, seg),
+        ]
+    for a in audio:
+        argv += [
+            "-map",
+            f"{a.input_index}:a:{a.stream_index}",
+            "-vn",
+            "-sn",
+            "-dn",
+            "-c:a",
+            "aac",
+            "-profile:a",
+            "aac_low",
+            "-b:a",
+            str(options.audio_bitrate_bps),
+            "-ac",
+            "2",
+            "-ar",
+            "48000",
+            "-metadata:s:a:0",
+            f"language={a.language}",
+            *_hls_output(out_dir, a.name, seg),
+        ]
+    argv += ["-progress", "pipe:1", "-nostats"]
+    return argv

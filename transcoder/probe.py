@@ -1,0 +1,139 @@
+"""Probe media with ffprobe, always with a forced demuxer and only local-file protocols."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from transcoder.errors import InvalidMedia
+
+PROTOCOLS = "file,pipe"
+
+
+@dataclass(frozen=True, slots=True)
+class VideoStream:
+    width: int
+    height: int
+    frame_rate: float
+    codec: str
+    duration_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AudioStream:
+    codec: str
+    channels: int
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    demuxer: str
+    duration_s: float
+    video: VideoStream | None
+    audio: tuple[AudioStream, ...]
+
+
+def _rate(text: str | None) -> float:
+    try:
+        value = Fraction(text or "0")
+    except (ValueError, ZeroDivisionError):
+        return 0.0
+    return float(value)
+
+
+def _float(value: Any) -> float | None:
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return result if result > 0 else None
+
+
+def _language(tags: dict[str, str]) -> str | None:
+    lang = (tags.get("language") or "").strip().lower()
+    return lang if lang and lang != "und" else None
+
+
+def parse_probe(demuxer: str, data: dict[str, Any]) -> SourceInfo:
+    """Turn ffprobe's JSON (-show_format -show_streams) into a SourceInfo."""
+    streams = data.get("streams") or []
+    video: VideoStream | None = None
+    audio: list[AudioStream] = []
+    for s in streams:
+        kind = s.get("codec_type")
+        disposition = s.get("disposition") or {}
+        if kind == "video" and video is None and not disposition.get("attached_pic"):
+            width, height = int(s.get("width") or 0), int(s.get("height") or 0)
+            sar = s.get("sample_aspect_ratio") or "1:1"
+            try:
+                num, den = (int(x) for x in sar.split(":"))
+                if num > 0 and den > 0 and num != den:
+                    width = round(width * num / den)
+            except ValueError:
+                pass
+            rate = _rate(s.get("avg_frame_rate")) or _rate(s.get("r_frame_rate"))
+            video = VideoStream(
+                width=width,
+                height=height,
+                frame_rate=rate,
+                codec=str(s.get("codec_name") or "unknown"),
+                duration_s=_float(s.get("duration")),
+            )
+        elif kind == "audio":
+            audio.append(
+                AudioStream(
+                    codec=str(s.get("codec_name") or "unknown"),
+                    channels=int(s.get("channels") or 0),
+                    language=_language(s.get("tags") or {}),
+                )
+            )
+    fmt = data.get("format") or {}
+    duration = _float(fmt.get("duration")) or (video.duration_s if video else None) or 0.0
+    return SourceInfo(demuxer=demuxer, duration_s=duration, video=video, audio=tuple(audio))
+
+
+def probe_file(ffprobe: str, path: Path, demuxer: str, *, timeout_s: float = 60) -> SourceInfo:
+    argv = [
+        ffprobe,
+        "-v",
+        "error",
+        "-protocol_whitelist",
+        PROTOCOLS,
+        "-f",
+        demuxer,
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
+        str(path),
+    ]
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise InvalidMedia("probing took too long") from exc
+    if done.returncode != 0:
+        reason = done.stderr.decode(errors="replace").strip().splitlines()
+        raise InvalidMedia(f"not a readable {demuxer} file: {reason[-1] if reason else 'error'}")
+    try:
+        data = json.loads(done.stdout)
+    except json.JSONDecodeError as exc:
+        raise InvalidMedia("ffprobe returned no description") from exc
+    return parse_probe(demuxer, data)
+
+
+def require_video(info: SourceInfo) -> VideoStream:
+    """The checks every source must pass before any encode."""
+    if info.video is None:
+        raise InvalidMedia("the file has no video stream")
+    if info.video.width < 16 or info.video.height < 16:
+        raise InvalidMedia(f"video is too small ({info.video.width}x{info.video.height})")
+    if info.duration_s <= 0:
+        raise InvalidMedia("the video has no duration")
+    if info.video.frame_rate <= 0 or info.video.frame_rate > 240:
+        raise InvalidMedia(f"unusable frame rate {info.video.frame_rate}")
+    return info.video

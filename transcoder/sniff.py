@@ -1,0 +1,42 @@
+"""Recognise a container from its first bytes, so ffmpeg is always told which demuxer to use.
+
+Only self-contained containers are accepted. Playlists (HLS, DASH), concat lists and other
+formats that name further files or URLs are rejected before ffmpeg ever sees them.
+"""
+
+from __future__ import annotations
+
+_MP4_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot"}
+
+
+def sniff_demuxer(head: bytes) -> str | None:
+    """The ffmpeg demuxer name for a file starting with `head` (≥ 1 KiB), or None."""
+    if len(head) >= 12 and head[4:8] in _MP4_BOXES:
+        return "mov"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "matroska"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "avi"
+    if head.startswith(b"FLV\x01"):
+        return "flv"
+    if head.startswith(b"\x00\x00\x01\xba"):
+        return "mpeg"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    if len(head) >= 188 * 3 and all(head[i] == 0x47 for i in (0, 188, 376)):
+        return "mpegts"
+    return None
+
+
+def sniff_audio_demuxer(head: bytes) -> str | None:
+    """Side audio tracks may also be plain audio files."""
+    video = sniff_demuxer(head)
+    if video is not None:
+        return video
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "wav"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "aac" if head[1] & 0x06 == 0 else "mp3"  # layer bits 00: ADTS AAC
+    if head.startswith(b"fLaC"):
+        return "flac"
+    return None

@@ -1,0 +1,238 @@
+"""The transcode worker: claim a job under a lease, keep the lease alive, encode, publish.
+
+A worker that dies loses its lease; the job is claimed again once the lease expires. Every
+effect is idempotent (deterministic object keys, one publish transaction per video).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from manifests.catalog import Catalog
+from manifests.errors import LeaseLost
+from manifests.records import Job, Video, VideoStatus
+from origin.storage import Storage, StorageError
+from transcoder.command import EncodeOptions, build_transcode_argv
+from transcoder.errors import InvalidMedia, TranscodeError
+from transcoder.ladder import LadderPolicy
+from transcoder.plan import LocalInputs, plan_encode
+from transcoder.publish import collect_outputs, store_outputs
+from transcoder.runner import Cancelled, run_ffmpeg
+
+log = logging.getLogger("mediacdn.worker")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    ffmpeg: str
+    ffprobe: str
+    work_dir: Path
+    ladder: LadderPolicy = field(default_factory=LadderPolicy)
+    x264_preset: str = "veryfast"
+    lease_s: float = 30.0
+    retry_base_s: float = 5.0
+    poll_s: float = 1.0
+    ffmpeg_timeout_s: float = 6 * 3600
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class _LeaseKeeper:
+    """Renews the job's lease in the background; sets `lost` if it cannot or on shutdown."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        job: Job,
+        worker: str,
+        lease_s: float,
+        shutdown: threading.Event | None,
+    ) -> None:
+        self.lost = threading.Event()
+        self._done = threading.Event()
+        self._catalog, self._job_id, self._worker, self._lease_s = catalog, job.id, worker, lease_s
+        self._shutdown = shutdown
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"lease-{job.id}")
+
+    def _run(self) -> None:
+        renewed = time.monotonic()
+        while not self._done.wait(0.25):
+            if self._shutdown is not None and self._shutdown.is_set():
+                self.lost.set()
+                return
+            if time.monotonic() - renewed < self._lease_s / 3:
+                continue
+            try:
+                self._catalog.renew_lease(self._job_id, self._worker, self._lease_s)
+                renewed = time.monotonic()
+            except LeaseLost:
+                log.warning("lost the lease on job %s", self._job_id)
+                self.lost.set()
+                return
+            except Exception:  # a DB hiccup: try again soon, the lease still runs
+                log.exception("could not renew the lease on job %s", self._job_id)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=10)
+
+
+class TranscodeWorker:
+    def __init__(
+        self,
+        catalog: Catalog,
+        storage: Storage,
+        config: WorkerConfig,
+        *,
+        name: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.catalog = catalog
+        self.storage = storage
+        self.config = config
+        self.name = name or worker_name()
+        self.clock = clock
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until `stop` is set, polling for jobs when idle."""
+        while not stop.is_set():
+            try:
+                worked = self.run_once(stop)
+            except Exception:
+                log.exception("worker %s: unexpected error; continuing", self.name)
+                worked = False
+            if not worked:
+                stop.wait(self.config.poll_s)
+
+    def run_once(self, stop: threading.Event | None = None) -> bool:
+        job = self.catalog.claim_job(self.name, self.config.lease_s)
+        if job is None:
+            return False
+        if job.attempts > job.max_attempts:
+            self.catalog.fail_exhausted(job.id, self.name)
+            return True
+        video = self.catalog.get_video(job.video_id)
+        if video is None:
+            return True
+        log.info(
+            "worker %s: job %s (video %s), attempt %d", self.name, job.id, video.id, job.attempts
+        )
+        with _LeaseKeeper(self.catalog, job, self.name, self.config.lease_s, stop) as keeper:
+            self._process(job, video, keeper.lost)
+        return True
+
+    def _process(self, job: Job, video: Video, cancel: threading.Event) -> None:
+        cfg = self.config
+        cfg.work_dir.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f"job-{job.id}-", dir=cfg.work_dir))
+        last_update = [0.0]
+
+        def progress(status: VideoStatus, pct: float, *, force: bool = False) -> None:
+            now = self.clock()
+            if force or now - last_update[0] >= 0.5:
+                last_update[0] = now
+                try:
+                    self.catalog.set_progress(job.id, self.name, status, pct)
+                except LeaseLost:
+                    cancel.set()
+
+        try:
+            progress("probing", 1, force=True)
+            files = self._fetch_inputs(video, work)
+            plan = plan_encode(
+                files,
+                ffprobe=cfg.ffprobe,
+                ladder=cfg.ladder,
+                audio_languages=video.audio_languages,
+            )
+            progress("transcoding", 2, force=True)
+            out_dir = work / "out"
+            argv = build_transcode_argv(
+                cfg.ffmpeg,
+                list(plan.inputs),
+                plan.renditions,
+                list(plan.audio),
+                out_dir,
+                EncodeOptions(
+                    segment_duration_s=video.segment_duration_s,
+                    frame_rate=plan.source.video.frame_rate if plan.source.video else 30.0,
+                    x264_preset=cfg.x264_preset,
+                    audio_bitrate_bps=cfg.ladder.audio_bitrate_bps,
+                ),
+            )
+            run_ffmpeg(
+                argv,
+                duration_s=plan.expected_duration_s,
+                on_progress=lambda f: progress("transcoding", 2 + 86 * f),
+                cancel=cancel,
+                timeout_s=cfg.ffmpeg_timeout_s,
+            )
+            outputs = collect_outputs(plan, out_dir)
+            progress("publishing", 90, force=True)
+            publication = store_outputs(
+                video.id, outputs, self.storage, lambda f: progress("publishing", 90 + 9 * f)
+            )
+            if cancel.is_set():
+                raise Cancelled("lease lost before publishing")
+            self.catalog.publish(job.id, self.name, publication)
+            log.info("published video %s (%d objects)", video.id, len(publication.objects))
+        except (Cancelled, LeaseLost) as exc:
+            log.warning("job %s abandoned: %s", job.id, exc)
+        except InvalidMedia as exc:
+            self._fail(job, exc.code, exc.reason, retry=False)
+        except TranscodeError as exc:
+            self._fail(job, exc.code, str(exc), retry=True)
+        except StorageError as exc:
+            self._fail(job, "storage_error", str(exc), retry=True)
+        except Exception as exc:
+            log.exception("job %s failed unexpectedly", job.id)
+            self._fail(job, "internal_error", f"{type(exc).__name__}: {exc}", retry=True)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _fail(self, job: Job, code: str, message: str, *, retry: bool) -> None:
+        delay = self.config.retry_base_s * 2 ** max(0, job.attempts - 1) if retry else None
+        log.warning("job %s failed (%s): %s", job.id, code, message)
+        try:
+            self.catalog.fail_job(
+                job.id, self.name, code=code, message=message, retry_after_s=delay
+            )
+        except LeaseLost:
+            log.warning("job %s: lease lost before recording the failure", job.id)
+
+    def _fetch_inputs(self, video: Video, work: Path) -> LocalInputs:
+        def local(key: str, name: str) -> Path:
+            path = self.storage.local_path(key)
+            if path is not None and path.exists():
+                return path
+            dest = work / name
+            self.storage.download(key, dest)
+            return dest
+
+        audio = tuple(
+            (s.language, local(s.key, f"audio-{s.language}"))
+            for s in video.side_files
+            if s.kind == "audio"
+        )
+        subtitles = tuple(
+            (s.language, local(s.key, f"subs-{s.language}.vtt"))
+            for s in video.side_files
+            if s.kind == "subtitles"
+        )
+        return LocalInputs(local(video.source_key, "source"), audio, subtitles)
