@@ -50,6 +50,9 @@ class _SqliteCursor:
     def rowcount(self) -> int:
         return self._cur.rowcount
 
+    def close(self) -> None:
+        self._cur.close()
+
 
 class SqliteDatabase:
     """One short-lived connection per transaction; WAL lets readers run beside a writer."""
@@ -60,8 +63,8 @@ class SqliteDatabase:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self.transaction() as cur:
-            cur.execute("PRAGMA journal_mode=WAL")
+        # WAL cannot be switched on inside a transaction.
+        self._connection().execute("PRAGMA journal_mode=WAL").fetchall()
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -78,11 +81,14 @@ class SqliteDatabase:
         conn = self._connection()
         # IMMEDIATE takes the write lock up front, so claim-then-update never deadlocks.
         conn.execute("BEGIN IMMEDIATE")
+        cursor = _SqliteCursor(conn)
         try:
-            yield _SqliteCursor(conn)
+            yield cursor
         except BaseException:
+            cursor.close()
             conn.execute("ROLLBACK")
             raise
+        cursor.close()
         conn.execute("COMMIT")
 
     def close(self) -> None:

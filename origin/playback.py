@@ -68,11 +68,13 @@ class PlaybackApp:
             if origin.decode("latin-1") not in self.cors_origins:
                 return []
             allow = origin
-        return [
+        headers = [
             (b"access-control-allow-origin", allow),
             (b"access-control-expose-headers", b"Content-Length, Content-Range, ETag, Age"),
-            (b"vary", b"Origin"),
         ]
+        if allow != b"*":  # the answer depends on the request's Origin: caches must key on it
+            headers.append((b"vary", b"Origin"))
+        return headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]

@@ -22,7 +22,7 @@ from manifests.catalog import Catalog
 from manifests.errors import LeaseLost
 from manifests.records import Job, Video, VideoStatus
 from origin.storage import Storage, StorageError
-from transcoder.command import EncodeOptions, build_transcode_argv
+from transcoder.command import EncodeOptions, build_transcode_argv, output_names
 from transcoder.errors import InvalidMedia, TranscodeError
 from transcoder.ladder import LadderPolicy
 from transcoder.plan import LocalInputs, plan_encode
@@ -163,6 +163,8 @@ class TranscodeWorker:
             )
             progress("transcoding", 2, force=True)
             out_dir = work / "out"
+            for name in output_names(plan.renditions, list(plan.audio)):
+                (out_dir / name).mkdir(parents=True, exist_ok=True)
             argv = build_transcode_argv(
                 cfg.ffmpeg,
                 list(plan.inputs),

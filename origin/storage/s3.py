@@ -63,6 +63,8 @@ class S3Storage:
             raise StorageError(f"S3 {exc.code}: {exc.message}") from exc
         except OSError as exc:
             raise StorageError(f"S3 endpoint unreachable: {exc}") from exc
+        except ValueError as exc:  # the client's own argument checks (bucket name, ...)
+            raise StorageError(f"S3 request refused: {exc}") from exc
 
     def _name(self, key: str) -> str:
         return self.prefix + validate_key(key)

@@ -1,0 +1,191 @@
+"""Catalog contract: the same behaviour on SQLite and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from manifests.catalog import Catalog
+from manifests.errors import LeaseLost, VideoNotFound
+from manifests.records import NewVideo, Publication, Rendition, SideFile, StoredObject
+from tests.support.clock import FakeClock
+
+
+def new_video(video_id: str = "v1", **kw: object) -> NewVideo:
+    fields: dict[str, object] = {
+        "id": video_id,
+        "source_key": f"uploads/{video_id}/source",
+        "source_size_bytes": 1234,
+        "segment_duration_s": 4.0,
+        "title": "t",
+        "audio_languages": ("eng", "spa"),
+        "side_files": (SideFile("subtitles", "eng", f"uploads/{video_id}/subtitles-eng"),),
+    }
+    fields.update(kw)
+    return NewVideo(**fields)  # type: ignore[arg-type]
+
+
+def publication() -> Publication:
+    return Publication(
+        renditions=(
+            Rendition("360p", "video", 900_000, 800_000, "avc1.64001e", (640, 360), 30.0),
+            Rendition("audio-eng", "audio", 130_000, 128_000, "mp4a.40.2", language="eng"),
+        ),
+        objects=(
+            StoredObject("360p", "init.mp4", "videos/v1/360p/init.mp4", 800, "a" * 64),
+            StoredObject("360p", "0.m4s", "videos/v1/360p/0.m4s", 4000, "b" * 64, 4.0),
+        ),
+        playlists={"master.m3u8": "#EXTM3U\n", "360p/index.m3u8": "#EXTM3U\n"},
+    )
+
+
+def test_create_and_read_back(catalog: Catalog) -> None:
+    video, job = catalog.create_video(new_video(), max_attempts=3)
+    assert video.status == "queued"
+    assert video.audio_languages == ("eng", "spa")
+    assert video.side_files[0].language == "eng"
+    assert job.video_id == "v1"
+    assert job.max_attempts == 3
+    assert catalog.get_video("v1") == video
+    assert catalog.get_job(job.id) == job
+    assert [v.id for v in catalog.list_videos()] == ["v1"]
+
+
+def test_claim_takes_each_job_once(catalog: Catalog) -> None:
+    catalog.create_video(new_video("a"))
+    catalog.create_video(new_video("b"))
+    first = catalog.claim_job("w1", lease_s=30)
+    second = catalog.claim_job("w2", lease_s=30)
+    assert first is not None
+    assert second is not None
+    assert {first.video_id, second.video_id} == {"a", "b"}
+    assert first.attempts == 1
+    assert catalog.claim_job("w3", lease_s=30) is None
+
+
+def test_expired_lease_is_reclaimed(catalog: Catalog, clock: FakeClock) -> None:
+    catalog.create_video(new_video())
+    job = catalog.claim_job("dead-worker", lease_s=10)
+    assert job is not None
+    clock.advance(5)
+    assert catalog.claim_job("w2", lease_s=10) is None
+    clock.advance(6)
+    again = catalog.claim_job("w2", lease_s=10)
+    assert again is not None
+    assert again.id == job.id
+    assert again.attempts == 2
+    assert again.lease_owner == "w2"
+    with pytest.raises(LeaseLost):
+        catalog.renew_lease(job.id, "dead-worker", 10)
+    with pytest.raises(LeaseLost):
+        catalog.publish(job.id, "dead-worker", publication())
+
+
+def test_renewal_keeps_the_job(catalog: Catalog, clock: FakeClock) -> None:
+    catalog.create_video(new_video())
+    job = catalog.claim_job("w1", lease_s=10)
+    assert job is not None
+    for _ in range(5):
+        clock.advance(8)
+        catalog.renew_lease(job.id, "w1", 10)
+        assert catalog.claim_job("w2", lease_s=10) is None
+
+
+def test_retry_with_backoff_then_fail(catalog: Catalog, clock: FakeClock) -> None:
+    catalog.create_video(new_video(), max_attempts=2)
+    job = catalog.claim_job("w1", 30)
+    assert job is not None
+    retried = catalog.fail_job(job.id, "w1", code="transcode_failed", message="x", retry_after_s=5)
+    assert retried.status == "queued"
+    assert catalog.claim_job("w1", 30) is None  # not before the backoff
+    clock.advance(5)
+    job = catalog.claim_job("w1", 30)
+    assert job is not None
+    assert job.attempts == 2
+    final = catalog.fail_job(job.id, "w1", code="transcode_failed", message="boom", retry_after_s=5)
+    assert final.status == "failed"
+    video = catalog.get_video("v1")
+    assert video is not None
+    assert video.status == "failed"
+    assert video.error_code == "transcode_failed"
+    assert video.error_message == "boom"
+
+
+def test_no_retry_for_invalid_media(catalog: Catalog) -> None:
+    catalog.create_video(new_video())
+    job = catalog.claim_job("w1", 30)
+    assert job is not None
+    catalog.fail_job(job.id, "w1", code="invalid_media", message="text", retry_after_s=None)
+    video = catalog.get_video("v1")
+    assert video is not None
+    assert video.status == "failed"
+    assert catalog.claim_job("w1", 30) is None
+
+
+def test_publish_is_all_or_nothing(catalog: Catalog) -> None:
+    catalog.create_video(new_video())
+    job = catalog.claim_job("w1", 30)
+    assert job is not None
+    catalog.set_progress(job.id, "w1", "transcoding", 50)
+    assert catalog.playlists("v1") == {}
+    assert catalog.objects("v1") == []
+    video = catalog.publish(job.id, "w1", publication())
+    assert video.status == "ready"
+    assert video.progress == 100
+    assert set(catalog.playlists("v1")) == {"master.m3u8", "360p/index.m3u8"}
+    assert [o.name for o in catalog.objects("v1")] == ["0.m4s", "init.mp4"]
+    assert [r.name for r in catalog.renditions("v1")] == ["360p", "audio-eng"]
+    job_after = catalog.get_job(job.id)
+    assert job_after is not None
+    assert job_after.status == "done"
+
+
+def test_delete_returns_every_key(catalog: Catalog) -> None:
+    catalog.create_video(new_video())
+    job = catalog.claim_job("w1", 30)
+    assert job is not None
+    catalog.publish(job.id, "w1", publication())
+    keys = catalog.delete_video("v1")
+    assert "videos/v1/360p/0.m4s" in keys
+    assert "uploads/v1/source" in keys
+    assert "uploads/v1/subtitles-eng" in keys
+    assert catalog.get_video("v1") is None
+    assert catalog.playlists("v1") == {}
+    with pytest.raises(VideoNotFound):
+        catalog.delete_video("v1")
+
+
+def test_uploads(catalog: Catalog) -> None:
+    upload = catalog.create_upload(100, {"filename": "a.mp4"})
+    catalog.set_upload_offset(upload.id, 40)
+    loaded = catalog.get_upload(upload.id)
+    assert loaded is not None
+    assert loaded.offset_bytes == 40
+    assert loaded.metadata == {"filename": "a.mp4"}
+    catalog.finish_upload(upload.id, "v9")
+    finished = catalog.get_upload(upload.id)
+    assert finished is not None
+    assert finished.video_id == "v9"
+    catalog.delete_upload(upload.id)
+    assert catalog.get_upload(upload.id) is None
+
+
+def test_concurrent_claims_never_share_a_job(catalog: Catalog) -> None:
+    for i in range(12):
+        catalog.create_video(new_video(f"v{i}"))
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def claim(worker: str) -> None:
+        while (job := catalog.claim_job(worker, 30)) is not None:
+            with lock:
+                claimed.append(job.id)
+
+    threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(claimed) == 12
+    assert len(set(claimed)) == 12
