@@ -7,17 +7,19 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from manifests.catalog import Catalog
 from manifests.db import PostgresDatabase, SqliteDatabase
 from sample_media.generate import SampleMedia, generate_sample
 from tests.support.clock import FakeClock
-from tests.support.servers import SeaweedS3, seaweedfs
+from tests.support.servers import OriginServer, SeaweedS3, origin_server, seaweedfs
 from transcoder.tools import ffmpeg_path, ffprobe_path
 
 POSTGRES_URL = "postgresql://root@127.0.0.1:5432/test"
 TEST_LADDER = "360:700,240:300"
+MAX_UPLOAD_BYTES = 30 << 20
 
 
 @pytest.fixture(scope="session")
@@ -42,8 +44,18 @@ def sample(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> SampleMedia
 def french_audio(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Path:
     path = tmp_path_factory.mktemp("audio") / "fra.wav"
     subprocess.run(
-        [ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=frequency=660:duration=9",
-         "-ac", "2", str(path)],
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=660:duration=9",
+            "-ac",
+            "2",
+            str(path),
+        ],
         check=True,
     )
     return path
@@ -84,3 +96,23 @@ def catalog(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) ->
 def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     with seaweedfs(tmp_path_factory.mktemp("seaweed")) as s3:
         yield s3
+
+
+@pytest.fixture(scope="session")
+def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginServer]:
+    """`mediacdn serve` on 127.0.0.1 (SQLite + local directory), two in-process workers."""
+    env = {
+        "MEDIACDN_LADDER": TEST_LADDER,
+        "MEDIACDN_WORKERS": "2",
+        "MEDIACDN_JOB_RETRY_BASE_S": "0.2",
+        "MEDIACDN_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+        "MEDIACDN_X264_PRESET": "ultrafast",
+    }
+    with origin_server(tmp_path_factory.mktemp("origin"), env) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def http(origin: OriginServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=origin.url, timeout=60) as client:
+        yield client

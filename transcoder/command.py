@@ -59,9 +59,7 @@ def _hls_output(out_dir: Path, name: str, segment_duration_s: float) -> list[str
     ]
 
 
-def output_names(
-    renditions: tuple[PlannedRendition, ...], audio: list[AudioOutput]
-) -> list[str]:
+def output_names(renditions: tuple[PlannedRendition, ...], audio: list[AudioOutput]) -> list[str]:
     """The folders ffmpeg writes into (it does not create them itself)."""
     return [r.name for r in renditions] + [a.name for a in audio]
 

@@ -56,19 +56,27 @@ def _even(value: float) -> int:
 
 
 def plan_ladder(source: VideoStream, policy: LadderPolicy) -> tuple[PlannedRendition, ...]:
-    """Renditions for `source`: never upscale, keep the aspect ratio, even dimensions."""
-    fitting = [r for r in policy.rungs if r.height <= source.height]
+    """Renditions for `source`: never upscale, keep the aspect ratio, even dimensions.
+
+    A rung's height names the short side ("1080p"), so portrait video gets the same ladder.
+    """
+    short_side = min(source.width, source.height)
+    fitting = [r for r in policy.rungs if r.height <= short_side]
     if not fitting:
         # Smaller than every rung: one rendition at the source's own size, lowest bitrate.
-        fitting = [Rung(source.height, policy.rungs[-1].bitrate_bps)]
+        fitting = [Rung(short_side, policy.rungs[-1].bitrate_bps)]
+    landscape = source.width >= source.height
     aspect = source.width / source.height
     planned = []
     for rung in fitting:
-        height = _even(rung.height)
+        short = _even(rung.height)
+        width, height = (
+            (_even(short * aspect), short) if landscape else (short, _even(short / aspect))
+        )
         planned.append(
             PlannedRendition(
                 name=f"{rung.height}p",
-                width=_even(height * aspect),
+                width=width,
                 height=height,
                 bitrate_bps=rung.bitrate_bps,
                 maxrate_bps=math.ceil(rung.bitrate_bps * policy.maxrate_ratio),

@@ -73,8 +73,14 @@ def seaweedfs(data_dir: Path) -> Iterator[SeaweedS3]:
     ports = {name: free_port() for name in names}
     grpc = {name: free_port() for name in names}
     argv = [
-        weed, "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        "-admin.ui=false", "-webdav=false", "-master.telemetry=false",
+        weed,
+        "mini",
+        f"-dir={data_dir}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-admin.ui=false",
+        "-webdav=false",
+        "-master.telemetry=false",
     ]
     for name in names:
         argv += [f"-{name}.port={ports[name]}", f"-{name}.port.grpc={grpc[name]}"]
@@ -84,10 +90,12 @@ def seaweedfs(data_dir: Path) -> Iterator[SeaweedS3]:
         "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
     }
     log = (data_dir / "weed.log").open("wb")
-    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     s3 = SeaweedS3(f"127.0.0.1:{ports['s3']}", S3_ACCESS_KEY, S3_SECRET_KEY)
     try:
+
         def up() -> bool:
             if proc.poll() is not None:
                 raise RuntimeError(f"weed exited: {(data_dir / 'weed.log').read_text()[-2000:]}")
@@ -114,26 +122,27 @@ class OriginServer:
 def start_mediacdn(
     command: str, data_dir: Path, env: Mapping[str, str], *extra: str, log_name: str = ""
 ) -> subprocess.Popen[bytes]:
-    log = (data_dir / f"{log_name or command}.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "mediacdn", command, "--data-dir", str(data_dir), *extra],
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with (data_dir / f"{log_name or command}.log").open("ab") as log:  # the child keeps a copy
+        return subprocess.Popen(
+            [sys.executable, "-m", "mediacdn", command, "--data-dir", str(data_dir), *extra],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 @contextmanager
-def origin_server(data_dir: Path, env: Mapping[str, str], api_key: str = "test-key") -> Iterator[
-    OriginServer
-]:
+def origin_server(
+    data_dir: Path, env: Mapping[str, str], api_key: str = "test-key"
+) -> Iterator[OriginServer]:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     full_env = {"MEDIACDN_API_KEYS": api_key, **env}
     proc = start_mediacdn("serve", data_dir, full_env, "--port", str(port))
     url = f"http://127.0.0.1:{port}"
     try:
+
         def up() -> bool:
             if proc.poll() is not None:
                 raise RuntimeError((data_dir / "serve.log").read_text()[-3000:])

@@ -1,0 +1,69 @@
+"""A loopback TCP proxy that can cut a connection mid-request, to test resumable uploads."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from types import TracebackType
+
+
+class CuttingProxy:
+    """Forwards 127.0.0.1:port → target; the connection on which the total sent upstream
+    (over all connections) passes `cut_after_bytes` is closed abruptly (once)."""
+
+    def __init__(self, target_port: int, cut_after_bytes: int) -> None:
+        self.target_port = target_port
+        self.cut_after_bytes = cut_after_bytes
+        self.cut_done = threading.Event()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.2)
+        self.port = int(self._server.getsockname()[1])
+        self._stop = threading.Event()
+        self._sent = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> CuttingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._server.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=30)
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, upstream: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if upstream and not self.cut_done.is_set():
+                    with self._lock:
+                        keep = self.cut_after_bytes - self._sent
+                        self._sent += len(data)
+                    if keep < len(data):
+                        self.cut_done.set()
+                        dst.sendall(data[: max(0, keep)])
+                        for s in (src, dst):  # RST, not FIN: like a dropped connection
+                            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01" + b"\x00" * 7)
+                            s.close()
+                        return
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass

@@ -1,0 +1,61 @@
+"""The single ffmpeg command: one decode, split to every rung, aligned keyframes, safe inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transcoder.command import AudioOutput, EncodeOptions, InputFile, build_transcode_argv
+from transcoder.ladder import LadderPolicy, plan_ladder
+from transcoder.probe import VideoStream
+
+
+def argv() -> list[str]:
+    rungs = plan_ladder(VideoStream(1920, 1080, 30.0, "h264", 20.0), LadderPolicy())
+    return build_transcode_argv(
+        "ffmpeg",
+        [InputFile(Path("/in/src"), "mov"), InputFile(Path("/in/fra"), "wav")],
+        rungs,
+        [AudioOutput("audio-eng", "eng", 0, 0), AudioOutput("audio-fra", "fra", 1, 0)],
+        Path("/out"),
+        EncodeOptions(segment_duration_s=4, frame_rate=30),
+    )
+
+
+def test_every_input_has_a_forced_demuxer_and_local_protocols_only() -> None:
+    args = argv()
+    inputs = [i for i, a in enumerate(args) if a == "-i"]
+    assert len(inputs) == 2
+    for i in inputs:
+        assert args[i - 2] == "-f"
+        assert args[i - 4 : i - 2] == ["-protocol_whitelist", "file,pipe"]
+
+
+def test_one_decode_split_into_every_rung() -> None:
+    args = argv()
+    graph = args[args.index("-filter_complex") + 1]
+    assert graph.startswith("[0:v:0]split=4[s0][s1][s2][s3]")
+    assert "scale=1280:720" in graph
+    assert args.count("libx264") == 4
+
+
+def test_keyframes_on_every_segment_boundary_in_every_rung() -> None:
+    args = argv()
+    assert args.count("expr:gte(t,n_forced*4)") == 4
+    assert args.count("-sc_threshold") == 4
+    gops = [args[i + 1] for i, a in enumerate(args) if a == "-g"]
+    assert gops == ["120"] * 4
+
+
+def test_outputs_are_fmp4_hls_per_rendition() -> None:
+    args = argv()
+    assert args.count("fmp4") == 6
+    assert "/out/720p/index.m3u8" in args
+    assert "/out/audio-fra/index.m3u8" in args
+    assert "1:a:0" in args
+    assert args[-3:] == ["-progress", "pipe:1", "-nostats"]
+
+
+def test_audio_is_aac_lc_stereo() -> None:
+    args = argv()
+    assert args.count("aac_low") == 2
+    assert [args[i + 1] for i, a in enumerate(args) if a == "-ac"] == ["2", "2"]

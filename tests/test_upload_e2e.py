@@ -1,0 +1,167 @@
+"""Every upload path reaches `ready` and plays: raw POST, multipart, tus (with a resume), CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from tusclient import client as tus_client
+from tusclient.storage.filestorage import FileStorage
+from tusclient.uploader import Uploader
+
+from sample_media.generate import SampleMedia
+from tests.support.playback import check_playback, wait_for_video
+from tests.support.proxy import CuttingProxy
+from tests.support.servers import OriginServer
+
+pytestmark = pytest.mark.slow
+
+
+class _KeepOpen(io.BytesIO):
+    def close(self) -> None:
+        pass
+
+
+def test_raw_post_reaches_ready_and_plays(
+    origin: OriginServer, http: httpx.Client, sample: SampleMedia, ffmpeg: str, ffprobe: str
+) -> None:
+    response = http.post(
+        "/api/videos?audio_languages=eng,spa&segment_duration=4&title=raw",
+        content=sample.video.read_bytes(),
+        headers={**origin.headers(), "Content-Type": "video/mp4"},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert set(body) == {"id", "job_id", "status_url"}
+    assert response.headers["location"] == body["status_url"]
+    status = wait_for_video(http, body["id"])
+    assert status["status"] == "ready", status
+    assert status["progress"] == 100
+    assert status["error"] is None
+    kinds = {(r["kind"], r["name"]) for r in status["renditions"]}
+    assert ("video", "360p") in kinds
+    assert ("audio", "audio-spa") in kinds
+    report = check_playback(
+        origin.url, body["id"], ffmpeg=ffmpeg, ffprobe=ffprobe, source_duration_s=9.0
+    )
+    assert report.variants == 2
+    assert report.audio_languages == ["eng", "spa"]
+    job = http.get(f"/api/jobs/{body['job_id']}").json()
+    assert job["status"] == "done"
+    assert job["attempts"] == 1
+
+
+def test_multipart_with_side_audio_and_subtitles(
+    origin: OriginServer,
+    http: httpx.Client,
+    sample: SampleMedia,
+    french_audio: Path,
+    ffmpeg: str,
+    ffprobe: str,
+) -> None:
+    files = [
+        ("file", ("sample.mp4", sample.video.read_bytes(), "video/mp4")),
+        ("audio:fra", ("fra.wav", french_audio.read_bytes(), "audio/wav")),
+        ("subtitles:eng", ("eng.vtt", sample.subtitles["eng"].read_bytes(), "text/vtt")),
+        ("subtitles:spa", ("spa.vtt", sample.subtitles["spa"].read_bytes(), "text/vtt")),
+    ]
+    response = http.post(
+        "/api/videos", files=files, data={"segment_duration": "3"}, headers=origin.headers()
+    )
+    assert response.status_code == 201, response.text
+    video_id = response.json()["id"]
+    status = wait_for_video(http, video_id)
+    assert status["status"] == "ready", status
+    assert status["segment_duration"] == 3
+    report = check_playback(
+        origin.url, video_id, ffmpeg=ffmpeg, ffprobe=ffprobe, source_duration_s=9.0
+    )
+    assert report.audio_languages == ["eng", "spa", "fra"]
+    assert report.subtitle_languages == ["eng", "spa"]
+    vtt = http.get(f"/vod/{video_id}/subs-spa/1.vtt")
+    assert vtt.status_code == 200
+    assert vtt.headers["content-type"].startswith("text/vtt")
+    assert "Hola desde mediacdn" in vtt.text
+    playlist = http.get(f"/vod/{video_id}/360p/index.m3u8").text
+    assert "#EXT-X-TARGETDURATION:3" in playlist
+
+
+def test_tus_upload_resumes_after_a_dropped_connection(
+    origin: OriginServer,
+    http: httpx.Client,
+    sample: SampleMedia,
+    tmp_path: Path,
+    ffmpeg: str,
+    ffprobe: str,
+) -> None:
+    size = sample.video.stat().st_size
+    port = int(origin.url.rsplit(":", 1)[1])
+    metadata = {"filename": "sample.mp4", "audio_languages": "eng,spa"}
+    with contextlib.ExitStack() as stack:
+        url_store = FileStorage(str(tmp_path / "tus.json"))
+        stack.callback(url_store.close)
+        proxy = stack.enter_context(CuttingProxy(port, cut_after_bytes=size // 2))
+        endpoint = f"http://127.0.0.1:{proxy.port}/api/uploads/"
+
+        def uploader(checksum: bool) -> Uploader:
+            # tuspy leaks the files it opens from a path and closes the streams it is given
+            # after each chunk: hand it an in-memory stream that ignores close().
+            stream = _KeepOpen(sample.video.read_bytes())
+            client = tus_client.TusClient(endpoint, headers=origin.headers())
+            return client.uploader(
+                file_stream=stream,
+                chunk_size=256 * 1024,
+                metadata=metadata,
+                store_url=True,
+                url_storage=url_store,
+                upload_checksum=checksum,
+            )
+
+        with pytest.raises(Exception):  # noqa: B017 - tuspy raises requests' or its own error
+            uploader(checksum=False).upload()
+        assert proxy.cut_done.is_set()
+        # A new client finds the stored upload URL and resumes from what the server kept.
+        resumed = uploader(checksum=True)
+        assert 0 < resumed.offset < size
+        resumed.upload()
+    upload_path = "/api/uploads/" + str(resumed.url).rsplit("/", 1)[-1]
+    head = http.head(upload_path, headers={"Tus-Resumable": "1.0.0"})
+    assert head.headers["upload-offset"] == str(size)
+    video_id = head.headers["x-video-id"]
+    status = wait_for_video(http, video_id)
+    assert status["status"] == "ready", status
+    check_playback(origin.url, video_id, ffmpeg=ffmpeg, ffprobe=ffprobe, source_duration_s=9.0)
+
+
+def test_cli_upload_with_subtitles(
+    origin: OriginServer, sample: SampleMedia, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mediacdn",
+            "upload",
+            str(sample.video),
+            "--server",
+            origin.url,
+            "--api-key",
+            origin.api_key,
+            "--subtitles",
+            f"eng={sample.subtitles['eng']}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={"XDG_STATE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ": ready" in done.stdout
+    assert "/master.m3u8" in done.stdout
+    assert "upload sample.mp4" in done.stderr  # the progress bar
