@@ -54,5 +54,5 @@ def test_configurable_ladder_is_sorted_best_first() -> None:
 
 @pytest.mark.parametrize("text", ["", "720", "720:abc", "8:100", "x:1"])
 def test_bad_ladder_text(text: str) -> None:
-    with pytest.raises(ValueError, match="rung|at least one"):
+    with pytest.raises(ValueError, match=r"rung|at least one"):
         LadderPolicy.parse(text)
