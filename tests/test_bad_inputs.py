@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import select
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -56,7 +57,7 @@ def truncated(sample: SampleMedia, tmp_path: Path) -> bytes:
     return data[: len(data) * 2 // 5]  # moov is at the front (faststart): probing still works
 
 
-BAD_FILES = {
+BAD_FILES: dict[str, Callable[[SampleMedia, Path], bytes]] = {
     "text-file": lambda s, t: b"This is a plain text file, not a video.\n" * 50,
     "hls-playlist": lambda s, t: (
         b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nseg0.ts\n#EXT-X-ENDLIST\n"
