@@ -98,6 +98,7 @@ class TusApi:
             raise ApiError(413, "too_large", "Upload-Length is over the size limit")
         metadata = parse_metadata(request.headers.get("upload-metadata"))
         self._validate_metadata(metadata)
+        await self._side_uploads(metadata)  # refuse before any data arrives
         if length == 0 and metadata.get("role", "video") == "video":
             raise ApiError(422, "empty_upload", "the uploaded file is empty")
         upload = await anyio.to_thread.run_sync(self.ctx.catalog.create_upload, length, metadata)
@@ -119,6 +120,21 @@ class TusApi:
             side = parse_side_field(key)
             if side is not None:
                 check_language(side[1])
+
+    async def _side_uploads(
+        self, metadata: dict[str, str]
+    ) -> list[tuple[tuple[str, str], Upload]]:
+        """The finished side uploads (audio, subtitles) that a video upload names."""
+        found = []
+        for key, side_upload_id in metadata.items():
+            side = parse_side_field(key)
+            if side is None:
+                continue
+            upload = await anyio.to_thread.run_sync(self.ctx.catalog.get_upload, side_upload_id)
+            if upload is None or upload.offset_bytes != upload.length_bytes:
+                raise ApiError(422, "side_upload_incomplete", f"{key} names no finished upload")
+            found.append((side, upload))
+        return found
 
     async def _load(self, request: Request) -> Upload:
         upload_id = request.path_params["upload_id"]
@@ -226,16 +242,10 @@ class TusApi:
         try:
             size = await ctx.ingest.store_file(source_key(video_id), self._staging(upload.id))
             side_files = []
-            for key, side_upload_id in metadata.items():
-                side = parse_side_field(key)
-                if side is None:
-                    continue
-                side_upload = await anyio.to_thread.run_sync(ctx.catalog.get_upload, side_upload_id)
-                if side_upload is None or side_upload.offset_bytes != side_upload.length_bytes:
-                    raise ApiError(422, "side_upload_incomplete", f"{key} names no finished upload")
-                stored = side_key(video_id, *side)
+            for (kind, language), side_upload in await self._side_uploads(metadata):
+                stored = side_key(video_id, kind, language)
                 await ctx.ingest.store_file(stored, self._staging(side_upload.id))
-                side_files.append(SideFile(side[0], side[1], stored))  # type: ignore[arg-type]
+                side_files.append(SideFile(kind, language, stored))  # type: ignore[arg-type]
             video, job = await ctx.ingest.create_video(
                 video_id, size, options, tuple(side_files), "tus"
             )
@@ -243,7 +253,10 @@ class TusApi:
             await ctx.ingest.discard(video_id)
             raise
         await anyio.to_thread.run_sync(ctx.catalog.finish_upload, upload.id, video.id)
-        await anyio.to_thread.run_sync(lambda: self._staging(upload.id).unlink(missing_ok=True))
+        for _, side_upload in await self._side_uploads(metadata):
+            await anyio.to_thread.run_sync(ctx.catalog.delete_upload, side_upload.id)
+            await anyio.to_thread.run_sync(self._staging(side_upload.id).unlink, True)
+        await anyio.to_thread.run_sync(self._staging(upload.id).unlink, True)
         return {"x-video-id": video.id, "x-job-id": job.id}
 
     async def delete(self, request: Request) -> Response:
