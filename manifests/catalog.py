@@ -107,7 +107,10 @@ class Catalog:
     def __init__(self, db: SqliteDatabase | PostgresDatabase, *, clock: Clock = time.time) -> None:
         self.db = db
         self.clock = clock
-        self._skip_locked = " FOR UPDATE SKIP LOCKED" if db.dialect == "postgresql" else ""
+        postgres = db.dialect == "postgresql"
+        # Claims skip rows other workers hold; lease checks must wait for them instead.
+        self._skip_locked = " FOR UPDATE SKIP LOCKED" if postgres else ""
+        self._for_update = " FOR UPDATE" if postgres else ""
 
     def create_schema(self) -> None:
         with self.db.transaction() as cur:
@@ -248,7 +251,7 @@ class Catalog:
             return self._get_job(cur, row["id"])
 
     def _check_lease(self, cur: Cursor, job_id: str, worker: str) -> Job:
-        cur.execute("SELECT * FROM jobs WHERE id = ?" + self._skip_locked, (job_id,))
+        cur.execute("SELECT * FROM jobs WHERE id = ?" + self._for_update, (job_id,))
         row = cur.one()
         if row is None or row["lease_owner"] != worker or row["status"] != "running":
             raise LeaseLost(job_id, worker)

@@ -189,3 +189,30 @@ def test_concurrent_claims_never_share_a_job(catalog: Catalog) -> None:
         t.join(timeout=60)
     assert len(claimed) == 12
     assert len(set(claimed)) == 12
+
+
+def test_lease_check_waits_for_a_concurrent_holder(catalog: Catalog) -> None:
+    """A renewal while another transaction holds the job row waits; it never reads as lost."""
+    catalog.create_video(new_video())
+    job = catalog.claim_job("w1", 30)
+    assert job is not None
+    lock = " FOR UPDATE" if catalog.db.dialect == "postgresql" else ""
+    errors: list[Exception] = []
+    done = threading.Event()
+
+    def renew() -> None:
+        try:
+            catalog.renew_lease(job.id, "w1", 30)
+        except Exception as exc:
+            errors.append(exc)
+        done.set()
+
+    with catalog.db.transaction() as cur:
+        cur.execute("SELECT * FROM jobs WHERE id = ?" + lock, (job.id,))
+        cur.execute("UPDATE jobs SET updated_at = updated_at WHERE id = ?", (job.id,))
+        thread = threading.Thread(target=renew)
+        thread.start()
+        assert not done.wait(0.3)  # blocked behind the holder
+    thread.join(timeout=30)
+    assert done.is_set()
+    assert errors == []
