@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
+from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
 
+import anyio
 import anyio.to_thread
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -28,6 +32,7 @@ from origin.ingest import (
 )
 
 TUS_VERSION = "1.0.0"
+LOCK_WAIT_S = 10.0
 EXTENSIONS = "creation,creation-with-upload,termination,checksum"
 CHECKSUMS = {"sha1": hashlib.sha1, "md5": hashlib.md5, "sha256": hashlib.sha256}
 
@@ -60,6 +65,7 @@ class TusApi:
     def __init__(self, ctx: OriginContext) -> None:
         self.ctx = ctx
         self._locks: dict[str, asyncio.Lock] = {}
+        self._lock_users: Counter[str] = Counter()
 
     def _headers(self, **extra: str) -> dict[str, str]:
         return {"tus-resumable": TUS_VERSION, "cache-control": "no-store", **extra}
@@ -121,9 +127,7 @@ class TusApi:
             if side is not None:
                 check_language(side[1])
 
-    async def _side_uploads(
-        self, metadata: dict[str, str]
-    ) -> list[tuple[tuple[str, str], Upload]]:
+    async def _side_uploads(self, metadata: dict[str, str]) -> list[tuple[tuple[str, str], Upload]]:
         """The finished side uploads (audio, subtitles) that a video upload names."""
         found = []
         for key, side_upload_id in metadata.items():
@@ -143,8 +147,34 @@ class TusApi:
             raise ApiError(404, "upload_not_found", f"no upload {upload_id!r}")
         return upload
 
+    @contextlib.asynccontextmanager
+    async def _locked(self, upload_id: str) -> AsyncIterator[None]:
+        """One request at a time per upload. HEAD takes the lock too, as tusd does: a client
+        that resumes after a dropped connection sees the offset only once the server has
+        finished storing what the dropped request delivered."""
+        lock = self._locks.setdefault(upload_id, asyncio.Lock())
+        self._lock_users[upload_id] += 1
+        try:
+            try:
+                with anyio.fail_after(LOCK_WAIT_S):
+                    await lock.acquire()
+            except TimeoutError:
+                raise ApiError(
+                    409, "upload_busy", "another request is writing to this upload"
+                ) from None
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            self._lock_users[upload_id] -= 1
+            if not self._lock_users[upload_id]:
+                del self._lock_users[upload_id]
+                del self._locks[upload_id]
+
     async def head(self, request: Request) -> Response:
-        upload = await self._load(request)
+        async with self._locked(request.path_params["upload_id"]):
+            upload = await self._load(request)
         extra = {"x-video-id": upload.video_id} if upload.video_id else {}
         return Response(
             status_code=200,
@@ -168,10 +198,7 @@ class TusApi:
         offset_header = request.headers.get("upload-offset", "")
         if not offset_header.isdigit():
             raise ApiError(400, "invalid_offset", "Upload-Offset must be a non-negative integer")
-        lock = self._locks.setdefault(upload.id, asyncio.Lock())
-        if lock.locked():
-            raise ApiError(409, "upload_busy", "another request is writing to this upload")
-        async with lock:
+        async with self._locked(upload.id):
             upload = await self._load(request)
             if int(offset_header) != upload.offset_bytes:
                 raise ApiError(409, "offset_mismatch", f"the upload is at {upload.offset_bytes}")

@@ -88,9 +88,13 @@ def test_conditional_requests(http: httpx.Client, video_id: str) -> None:
     assert again.headers["etag"] == etag
     assert http.get(url, headers={"If-None-Match": '"other"'}).status_code == 200
     assert http.get(url, headers={"If-Modified-Since": modified}).status_code == 304
-    assert http.get(f"/vod/{video_id}/master.m3u8",
-                    headers={"If-None-Match": http.get(f"/vod/{video_id}/master.m3u8")
-                             .headers["etag"]}).status_code == 304
+    assert (
+        http.get(
+            f"/vod/{video_id}/master.m3u8",
+            headers={"If-None-Match": http.get(f"/vod/{video_id}/master.m3u8").headers["etag"]},
+        ).status_code
+        == 304
+    )
 
 
 def test_ranges(http: httpx.Client, video_id: str) -> None:
@@ -183,14 +187,17 @@ def test_playlists_are_our_own_rendering(http: httpx.Client, video_id: str) -> N
         assert info.average_bandwidth <= info.bandwidth
     media = http.get(f"/vod/{video_id}/360p/index.m3u8").text
     assert "#EXT-X-INDEPENDENT-SEGMENTS" in media
-    assert "#EXT-X-MAP:URI=\"init.mp4\"" in media
+    assert '#EXT-X-MAP:URI="init.mp4"' in media
 
 
 def test_delete_removes_objects_and_manifests(
     origin: OriginServer, http: httpx.Client, sample: SampleMedia
 ) -> None:
-    response = http.post("/api/videos", content=sample.video.read_bytes(),
-                         headers={**origin.headers(), "Content-Type": "video/mp4"})
+    response = http.post(
+        "/api/videos",
+        content=sample.video.read_bytes(),
+        headers={**origin.headers(), "Content-Type": "video/mp4"},
+    )
     vid = response.json()["id"]
     assert wait_for_video(http, vid)["status"] == "ready"
     assert http.get(f"/vod/{vid}/master.m3u8").status_code == 200

@@ -24,8 +24,12 @@ def metadata(**items: str) -> str:
 def create(http: httpx.Client, origin: OriginServer, length: int, **meta: str) -> str:
     response = http.post(
         "/api/uploads/",
-        headers={**origin.headers(), **TUS, "Upload-Length": str(length),
-                 "Upload-Metadata": metadata(**meta)},
+        headers={
+            **origin.headers(),
+            **TUS,
+            "Upload-Length": str(length),
+            "Upload-Metadata": metadata(**meta),
+        },
     )
     assert response.status_code == 201, response.text
     assert response.headers["tus-resumable"] == "1.0.0"
@@ -54,28 +58,42 @@ def test_patch_rules_and_checksums(origin: OriginServer, http: httpx.Client) -> 
     assert head.headers["upload-length"] == "10"
     assert head.headers["cache-control"] == "no-store"
     auth = {**origin.headers(), **TUS}
-    wrong_type = http.patch(location, content=b"abc",
-                            headers={**auth, "Upload-Offset": "0", "Content-Type": "text/plain"})
+    wrong_type = http.patch(
+        location,
+        content=b"abc",
+        headers={**auth, "Upload-Offset": "0", "Content-Type": "text/plain"},
+    )
     assert wrong_type.status_code == 415
-    wrong_offset = http.patch(location, content=b"abc", headers={**auth, **OCTETS,
-                                                                 "Upload-Offset": "3"})
+    wrong_offset = http.patch(
+        location, content=b"abc", headers={**auth, **OCTETS, "Upload-Offset": "3"}
+    )
     assert wrong_offset.status_code == 409
     bad_sum = base64.b64encode(hashlib.sha1(b"xyz").digest()).decode()
-    mismatch = http.patch(location, content=b"abcde", headers={
-        **auth, **OCTETS, "Upload-Offset": "0", "Upload-Checksum": f"sha1 {bad_sum}"})
+    mismatch = http.patch(
+        location,
+        content=b"abcde",
+        headers={**auth, **OCTETS, "Upload-Offset": "0", "Upload-Checksum": f"sha1 {bad_sum}"},
+    )
     assert mismatch.status_code == 460
     assert http.head(location, headers=TUS).headers["upload-offset"] == "0"
     good_sum = base64.b64encode(hashlib.sha1(b"abcde").digest()).decode()
-    ok = http.patch(location, content=b"abcde", headers={
-        **auth, **OCTETS, "Upload-Offset": "0", "Upload-Checksum": f"sha1 {good_sum}"})
+    ok = http.patch(
+        location,
+        content=b"abcde",
+        headers={**auth, **OCTETS, "Upload-Offset": "0", "Upload-Checksum": f"sha1 {good_sum}"},
+    )
     assert ok.status_code == 204
     assert ok.headers["upload-offset"] == "5"
-    too_long = http.patch(location, content=b"0123456789", headers={**auth, **OCTETS,
-                                                                    "Upload-Offset": "5"})
+    too_long = http.patch(
+        location, content=b"0123456789", headers={**auth, **OCTETS, "Upload-Offset": "5"}
+    )
     assert too_long.status_code == 413
     assert http.head(location, headers=TUS).headers["upload-offset"] == "5"
-    unknown = http.patch(location, content=b"x", headers={
-        **auth, **OCTETS, "Upload-Offset": "5", "Upload-Checksum": "crc99 AAAA"})
+    unknown = http.patch(
+        location,
+        content=b"x",
+        headers={**auth, **OCTETS, "Upload-Offset": "5", "Upload-Checksum": "crc99 AAAA"},
+    )
     assert unknown.status_code == 400
 
 
@@ -92,8 +110,13 @@ def test_creation_with_upload_and_side_files(
     side = http.post(
         "/api/uploads/",
         content=subs,
-        headers={**origin.headers(), **TUS, **OCTETS, "Upload-Length": str(len(subs)),
-                 "Upload-Metadata": metadata(role="side")},
+        headers={
+            **origin.headers(),
+            **TUS,
+            **OCTETS,
+            "Upload-Length": str(len(subs)),
+            "Upload-Metadata": metadata(role="side"),
+        },
     )
     assert side.status_code == 201
     assert side.headers["upload-offset"] == str(len(subs))
@@ -102,8 +125,13 @@ def test_creation_with_upload_and_side_files(
     main = http.post(
         "/api/uploads/",
         content=video,
-        headers={**origin.headers(), **TUS, **OCTETS, "Upload-Length": str(len(video)),
-                 "Upload-Metadata": metadata(**{"subtitles:spa": side_id, "title": "tus"})},
+        headers={
+            **origin.headers(),
+            **TUS,
+            **OCTETS,
+            "Upload-Length": str(len(video)),
+            "Upload-Metadata": metadata(**{"subtitles:spa": side_id, "title": "tus"}),
+        },
     )
     assert main.status_code == 201, main.text
     video_id = main.headers["x-video-id"]
@@ -113,16 +141,22 @@ def test_creation_with_upload_and_side_files(
     assert [r["language"] for r in status["renditions"] if r["kind"] == "subtitles"] == ["spa"]
 
 
-def test_side_upload_must_be_finished(origin: OriginServer, http: httpx.Client,
-                                      sample: SampleMedia) -> None:
+def test_side_upload_must_be_finished(
+    origin: OriginServer, http: httpx.Client, sample: SampleMedia
+) -> None:
     side_location = create(http, origin, 1000, role="side")
     side_id = side_location.rsplit("/", 1)[-1]
     video = sample.video.read_bytes()
     main = http.post(
         "/api/uploads/",
         content=video,
-        headers={**origin.headers(), **TUS, **OCTETS, "Upload-Length": str(len(video)),
-                 "Upload-Metadata": metadata(**{"audio:fra": side_id})},
+        headers={
+            **origin.headers(),
+            **TUS,
+            **OCTETS,
+            "Upload-Length": str(len(video)),
+            "Upload-Metadata": metadata(**{"audio:fra": side_id}),
+        },
     )
     assert main.status_code == 422
     assert main.json()["error"]["code"] == "side_upload_incomplete"

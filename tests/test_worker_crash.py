@@ -74,11 +74,13 @@ def test_killed_worker_job_is_reclaimed_and_finished(
         "MEDIACDN_API_KEYS": "crash-key",
     }
     worker_env = {**env, "MEDIACDN_WORKERS": "1"}
-    with origin_server(tmp_path / "origin", env, api_key="crash-key") as origin, httpx.Client(
-        base_url=origin.url, timeout=30
-    ) as http:
+    with (
+        origin_server(tmp_path / "origin", env, api_key="crash-key") as origin,
+        httpx.Client(base_url=origin.url, timeout=30) as http,
+    ):
         response = http.post(
-            "/api/videos", content=sample.video.read_bytes(),
+            "/api/videos",
+            content=sample.video.read_bytes(),
             headers={**origin.headers(), "Content-Type": "video/mp4"},
         )
         assert response.status_code == 201
@@ -88,8 +90,9 @@ def test_killed_worker_job_is_reclaimed_and_finished(
         first = start_mediacdn("worker", tmp_path, worker_env, log_name="worker-1")
         second = None
         try:
-            status = wait_for_video(http, video_id, timeout_s=120,
-                                    until=("transcoding", "ready", "failed"))
+            status = wait_for_video(
+                http, video_id, timeout_s=120, until=("transcoding", "ready", "failed")
+            )
             deadline = time.monotonic() + 60
             while status["status"] == "transcoding" and status["progress"] < 20:
                 assert time.monotonic() < deadline, status
@@ -114,11 +117,11 @@ def test_killed_worker_job_is_reclaimed_and_finished(
         job = http.get(f"/api/jobs/{job_id}").json()
         assert job["attempts"] == 2
         assert job["status"] == "done"
-        assert victim and victim != job["lease_owner"]
+        assert victim
+        assert victim != job["lease_owner"]
         assert watcher.problems == []
         assert 404 in watcher.statuses  # it was watched before publishing ...
         assert watcher.statuses[-1] == 200  # ... and after
         first_200 = watcher.statuses.index(200)
         assert all(s == 200 for s in watcher.statuses[first_200:])
-        check_playback(origin.url, video_id, ffmpeg=ffmpeg, ffprobe=ffprobe,
-                       source_duration_s=24.0)
+        check_playback(origin.url, video_id, ffmpeg=ffmpeg, ffprobe=ffprobe, source_duration_s=24.0)

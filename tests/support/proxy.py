@@ -55,8 +55,12 @@ class CuttingProxy:
                     if keep < len(data):
                         self.cut_done.set()
                         dst.sendall(data[: max(0, keep)])
-                        for s in (src, dst):  # RST, not FIN: like a dropped connection
+                        for s in (src, dst):
+                            # shutdown() first: close() alone does not wake the other pump
+                            # thread blocked in recv(), and the peer would never notice.
                             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01" + b"\x00" * 7)
+                            with contextlib.suppress(OSError):
+                                s.shutdown(socket.SHUT_RDWR)
                             s.close()
                         return
                 dst.sendall(data)
