@@ -232,5 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # one line per HTTP request would break the progress bars
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     result: int = args.func(args)
     return result

@@ -52,7 +52,8 @@ def rendition_json(r: Rendition) -> dict[str, Any]:
     }
 
 
-def video_json(video: Video, renditions: list[Rendition]) -> dict[str, Any]:
+def video_json(video: Video, renditions: list[Rendition] | None) -> dict[str, Any]:
+    """A video's public description; the list view leaves renditions out (None)."""
     error = (
         {"code": video.error_code, "message": video.error_message or ""}
         if video.error_code
@@ -66,12 +67,11 @@ def video_json(video: Video, renditions: list[Rendition]) -> dict[str, Any]:
         "job_id": video.job_id,
         "segment_duration": video.segment_duration_s,
         "size_bytes": video.source_size_bytes,
-        "renditions": [rendition_json(r) for r in renditions],
         "playback": {"hls": f"/vod/{video.id}/master.m3u8"},
         "error": error,
         "created_at": video.created_at,
         "updated_at": video.updated_at,
-    }
+    } | ({} if renditions is None else {"renditions": [rendition_json(r) for r in renditions]})
 
 
 def job_json(job: Job) -> dict[str, Any]:
@@ -197,7 +197,7 @@ class VideoApi:
         videos = await anyio.to_thread.run_sync(
             lambda: self.ctx.catalog.list_videos(limit=limit, offset=offset)
         )
-        return JSONResponse({"videos": [video_json(v, []) for v in videos]})
+        return JSONResponse({"videos": [video_json(v, None) for v in videos]})
 
     async def show(self, request: Request) -> Response:
         video_id = request.path_params["video_id"]

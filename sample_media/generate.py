@@ -33,6 +33,8 @@ def sample_argv(
     fps: int,
     languages: tuple[str, ...],
     container: str = "mp4",
+    x264_preset: str = "ultrafast",
+    crf: int = 23,
 ) -> list[str]:
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error"]
     argv += [
@@ -51,7 +53,18 @@ def sample_argv(
     argv += ["-map", "0:v"]
     for i, _ in enumerate(languages):
         argv += ["-map", f"{i + 1}:a"]
-    argv += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", str(fps)]
+    argv += [
+        "-c:v",
+        "libx264",
+        "-preset",
+        x264_preset,
+        "-crf",
+        str(crf),
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        str(fps),
+    ]
     if languages:
         argv += ["-c:a", "aac", "-b:a", "96k", "-ac", "2"]
     for i, lang in enumerate(languages):
@@ -91,6 +104,8 @@ def generate_sample(
     languages: tuple[str, ...] = ("eng", "spa"),
     subtitle_languages: tuple[str, ...] = ("eng", "spa"),
     name: str = "sample",
+    x264_preset: str = "ultrafast",
+    crf: int = 23,
 ) -> SampleMedia:
     out_dir.mkdir(parents=True, exist_ok=True)
     video = out_dir / f"{name}.mp4"
@@ -102,6 +117,8 @@ def generate_sample(
         height=height,
         fps=fps,
         languages=languages,
+        x264_preset=x264_preset,
+        crf=crf,
     )
     subprocess.run(argv, check=True, capture_output=True)
     subtitles = {}

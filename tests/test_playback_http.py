@@ -12,7 +12,7 @@ import pytest
 
 from sample_media.generate import SampleMedia
 from tests.support.playback import wait_for_video
-from tests.support.servers import OriginServer
+from tests.support.servers import OriginServer, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -221,3 +221,24 @@ def test_health_metrics_and_openapi(http: httpx.Client, video_id: str) -> None:
     assert spec["openapi"].startswith("3.")
     assert "/api/videos" in spec["paths"]
     assert "/api/uploads/{upload_id}" in spec["paths"]
+
+
+def test_delete_during_transcode_leaves_nothing_behind(
+    origin: OriginServer, http: httpx.Client, sample: SampleMedia
+) -> None:
+    response = http.post(
+        "/api/videos",
+        content=sample.video.read_bytes(),
+        headers={**origin.headers(), "Content-Type": "video/mp4"},
+    )
+    vid = response.json()["id"]
+    status = wait_for_video(http, vid, until=("transcoding", "publishing", "ready", "failed"))
+    assert http.delete(f"/api/videos/{vid}", headers=origin.headers()).status_code == 204
+    objects = origin.data_dir / "objects" / "videos" / vid
+    wait_until(
+        lambda: not objects.exists() or not any(objects.rglob("*.*")),
+        30,
+        f"cleanup after deleting a {status['status']} video",
+    )
+    assert http.get(f"/api/videos/{vid}").status_code == 404
+    assert http.get(f"/vod/{vid}/master.m3u8").status_code == 404

@@ -17,7 +17,7 @@ def argv() -> list[str]:
         rungs,
         [AudioOutput("audio-eng", "eng", 0, 0), AudioOutput("audio-fra", "fra", 1, 0)],
         Path("/out"),
-        EncodeOptions(segment_duration_s=4, frame_rate=30),
+        EncodeOptions(segment_duration_s=4, frame_rate=30, source_size=(1920, 1080)),
     )
 
 
@@ -30,11 +30,15 @@ def test_every_input_has_a_forced_demuxer_and_local_protocols_only() -> None:
         assert args[i - 4 : i - 2] == ["-protocol_whitelist", "file,pipe"]
 
 
-def test_one_decode_split_into_every_rung() -> None:
+def test_one_decode_scaled_in_a_cascade_to_every_rung() -> None:
     args = argv()
     graph = args[args.index("-filter_complex") + 1]
-    assert graph.startswith("[0:v:0]split=4[s0][s1][s2][s3]")
-    assert "scale=1280:720" in graph
+    assert graph.startswith("[0:v:0]null,setsar=1")  # the 1080p rung is the source's size
+    assert "[c0]scale=1280:720" in graph
+    assert "[c1]scale=854:480" in graph
+    assert "[c2]scale=640:360" in graph
+    assert graph.count("[0:v:0]") == 1  # decoded once
+    assert [f"[v{i}]" in graph for i in range(4)] == [True] * 4
     assert args.count("libx264") == 4
 
 

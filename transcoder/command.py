@@ -36,6 +36,7 @@ class EncodeOptions:
     x264_preset: str = "veryfast"
     audio_bitrate_bps: int = 128_000
     threads: int = 0
+    source_size: tuple[int, int] | None = None
 
 
 def _hls_output(out_dir: Path, name: str, segment_duration_s: float) -> list[str]:
@@ -59,6 +60,31 @@ def _hls_output(out_dir: Path, name: str, segment_duration_s: float) -> list[str
     ]
 
 
+def scale_graph(
+    renditions: tuple[PlannedRendition, ...], source_size: tuple[int, int] | None = None
+) -> str:
+    """Decode once, then scale in a cascade (each rung from the one above it, best first):
+    every scaler reads the smallest picture that still has enough detail, which costs less
+    CPU than scaling every rung from the full-size source. A rung the size of the source is
+    not scaled at all."""
+    parts: list[str] = []
+    current = "[0:v:0]"
+    for i, r in enumerate(renditions):
+        last = i == len(renditions) - 1
+        scale = (
+            "null"
+            if source_size == (r.width, r.height)
+            else f"scale={r.width}:{r.height}:flags=bicubic"
+        )
+        chain = f"{current}{scale},setsar=1,format=yuv420p"
+        if last:
+            parts.append(f"{chain}[v{i}]")
+        else:
+            parts.append(f"{chain},split=2[v{i}][c{i}]")
+            current = f"[c{i}]"
+    return ";".join(parts)
+
+
 def output_names(renditions: tuple[PlannedRendition, ...], audio: list[AudioOutput]) -> list[str]:
     """The folders ffmpeg writes into (it does not create them itself)."""
     return [r.name for r in renditions] + [a.name for a in audio]
@@ -80,13 +106,7 @@ def build_transcode_argv(
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error"]
     for source in inputs:
         argv += _input(source)
-    labels = [f"s{i}" for i in range(len(renditions))]
-    graph = [f"[0:v:0]split={len(renditions)}" + "".join(f"[{label}]" for label in labels)]
-    for i, r in enumerate(renditions):
-        graph.append(
-            f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
-        )
-    argv += ["-filter_complex", ";".join(graph)]
+    argv += ["-filter_complex", scale_graph(renditions, options.source_size)]
     seg = options.segment_duration_s
     # Keyframes exactly on every segment boundary, identical in every rung, so players can
     # switch at any segment (RFC 8216 §4.3.2.4 EXT-X-INDEPENDENT-SEGMENTS).

@@ -174,6 +174,11 @@ class TranscodeWorker:
                 EncodeOptions(
                     segment_duration_s=video.segment_duration_s,
                     frame_rate=plan.source.video.frame_rate if plan.source.video else 30.0,
+                    source_size=(
+                        (plan.source.video.width, plan.source.video.height)
+                        if plan.source.video
+                        else None
+                    ),
                     x264_preset=cfg.x264_preset,
                     audio_bitrate_bps=cfg.ladder.audio_bitrate_bps,
                 ),
@@ -196,6 +201,7 @@ class TranscodeWorker:
             log.info("published video %s (%d objects)", video.id, len(publication.objects))
         except (Cancelled, LeaseLost) as exc:
             log.warning("job %s abandoned: %s", job.id, exc)
+            self._clean_up_if_deleted(video.id)
         except InvalidMedia as exc:
             self._fail(job, exc.code, exc.reason, retry=False)
         except TranscodeError as exc:
@@ -207,6 +213,14 @@ class TranscodeWorker:
             self._fail(job, "internal_error", f"{type(exc).__name__}: {exc}", retry=True)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _clean_up_if_deleted(self, video_id: str) -> None:
+        """A video deleted mid-transcode: remove what this worker stored after the delete."""
+        try:
+            if self.catalog.get_video(video_id) is None:
+                self.storage.delete_prefix(f"videos/{video_id}/")
+        except Exception:
+            log.exception("could not clean up after deleted video %s", video_id)
 
     def _fail(self, job: Job, code: str, message: str, *, retry: bool) -> None:
         delay = self.config.retry_base_s * 2 ** max(0, job.attempts - 1) if retry else None
