@@ -32,12 +32,17 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
-class _SqliteCursor:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._cur = conn.cursor()
+class _DbApiCursor:
+    """The Cursor protocol over a DB-API cursor; rows come back as dicts."""
+
+    def __init__(self, cur: Any) -> None:
+        self._cur = cur
+
+    def _sql(self, sql: str) -> str:
+        return sql
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._cur.execute(sql, tuple(params))
+        self._cur.execute(self._sql(sql), tuple(params))
 
     def one(self) -> Row | None:
         row = self._cur.fetchone()
@@ -48,7 +53,7 @@ class _SqliteCursor:
 
     @property
     def rowcount(self) -> int:
-        return self._cur.rowcount
+        return int(self._cur.rowcount)
 
     def close(self) -> None:
         self._cur.close()
@@ -77,11 +82,11 @@ class SqliteDatabase:
         return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[_SqliteCursor]:
+    def transaction(self) -> Iterator[_DbApiCursor]:
         conn = self._connection()
         # IMMEDIATE takes the write lock up front, so claim-then-update never deadlocks.
         conn.execute("BEGIN IMMEDIATE")
-        cursor = _SqliteCursor(conn)
+        cursor = _DbApiCursor(conn.cursor())
         try:
             yield cursor
         except BaseException:
@@ -101,23 +106,9 @@ class SqliteDatabase:
 _PLACEHOLDER = re.compile(r"\?")
 
 
-class _PgCursor:
-    def __init__(self, cur: Any) -> None:
-        self._cur = cur
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._cur.execute(_PLACEHOLDER.sub("%s", sql), tuple(params))
-
-    def one(self) -> Row | None:
-        row = self._cur.fetchone()
-        return dict(row) if row is not None else None
-
-    def all(self) -> list[Row]:
-        return [dict(r) for r in self._cur.fetchall()]
-
-    @property
-    def rowcount(self) -> int:
-        return int(self._cur.rowcount)
+class _PgCursor(_DbApiCursor):
+    def _sql(self, sql: str) -> str:
+        return _PLACEHOLDER.sub("%s", sql)
 
 
 def split_schema(url: str) -> tuple[str, str | None]:

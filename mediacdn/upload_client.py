@@ -63,29 +63,25 @@ def tus_upload(
     tus = tus_client.TusClient(endpoint, headers={"Authorization": f"Bearer {api_key}"})
     storage = FileStorage(str(_state_file()))
     fingerprint = _PathFingerprint(path, metadata)
+
+    def make_uploader() -> Any:
+        return tus.uploader(
+            str(path),
+            chunk_size=chunk_bytes,
+            metadata=metadata,
+            store_url=True,
+            url_storage=storage,
+            fingerprinter=fingerprint,
+            upload_checksum=True,
+        )
+
     try:
         try:
-            uploader = tus.uploader(
-                str(path),
-                chunk_size=chunk_bytes,
-                metadata=metadata,
-                store_url=True,
-                url_storage=storage,
-                fingerprinter=fingerprint,
-                upload_checksum=True,
-            )
+            uploader = make_uploader()
         except TusCommunicationError:
             # The stored upload is gone from the server: start again from zero.
             storage.remove_item(fingerprint.value)
-            uploader = tus.uploader(
-                str(path),
-                chunk_size=chunk_bytes,
-                metadata=metadata,
-                store_url=True,
-                url_storage=storage,
-                fingerprinter=fingerprint,
-                upload_checksum=True,
-            )
+            uploader = make_uploader()
         size = uploader.get_file_size()
         with tqdm(
             total=size,

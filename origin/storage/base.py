@@ -38,6 +38,22 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+class PrefixDeletion:
+    """`delete_prefix` for any backend that can list and delete keys."""
+
+    def list_keys(self, prefix: str) -> list[str]:
+        raise NotImplementedError
+
+    def delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    def delete_prefix(self, prefix: str) -> int:
+        keys = self.list_keys(prefix)
+        for key in keys:
+            self.delete(key)
+        return len(keys)
+
+
 class Storage(Protocol):
     url: str
 

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from origin.storage.base import CHUNK_BYTES, ObjectInfo, validate_key
+from origin.storage.base import CHUNK_BYTES, ObjectInfo, PrefixDeletion, validate_key
 from origin.storage.errors import ObjectNotFound
 
 
-class LocalStorage:
+class LocalStorage(PrefixDeletion):
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
@@ -105,12 +105,6 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
-
-    def delete_prefix(self, prefix: str) -> int:
-        keys = self.list_keys(prefix)
-        for key in keys:
-            self.delete(key)
-        return len(keys)
 
     def list_keys(self, prefix: str) -> list[str]:
         base = self.root / validate_key(prefix.rstrip("/")) if prefix.strip("/") else self.root

@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from origin.storage.base import CHUNK_BYTES, ObjectInfo, sha256_file, validate_key
+from origin.storage.base import CHUNK_BYTES, ObjectInfo, PrefixDeletion, sha256_file, validate_key
 from origin.storage.errors import ObjectNotFound, StorageError
 
 PART_BYTES = 16 << 20
 
 
-class S3Storage:
+class S3Storage(PrefixDeletion):
     def __init__(
         self,
         *,
@@ -169,12 +169,6 @@ class S3Storage:
 
     def delete(self, key: str) -> None:
         self._call(self._client.remove_object, self.bucket, self._name(key))
-
-    def delete_prefix(self, prefix: str) -> int:
-        keys = self.list_keys(prefix)
-        for key in keys:
-            self.delete(key)
-        return len(keys)
 
     def list_keys(self, prefix: str) -> list[str]:
         objects = self._call(
