@@ -143,6 +143,49 @@ def cmd_upload(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_edge(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from edge.proxy import EdgeConfig
+    from edge.serve import parse_size, run_edge
+
+    settings = _settings(args)
+    keys = tuple(args.admin_key or ()) or tuple(settings.admin_keys or settings.api_keys)
+    if not keys:
+        raise SystemExit("the edge needs an admin key: --admin-key or MEDIACDN_ADMIN_KEYS")
+    try:
+        capacity = parse_size(args.capacity)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    config = EdgeConfig(
+        name=args.name,
+        upstream=args.upstream,
+        capacity_bytes=capacity,
+        policy=args.policy,
+        admin_keys=keys,
+        upstream_timeout_s=args.upstream_timeout,
+        prefetch_segments=args.prefetch,
+    )
+    if args.admin_port is not None:
+        config = replace(config, admin_on_public=False)
+    host = args.host or "127.0.0.1"
+    port = args.port or 8081
+    print(
+        f"edge {args.name} on http://{host}:{port} in front of {args.upstream} "
+        f"({args.capacity} cache, {args.policy})",
+        flush=True,
+    )
+    run_edge(
+        config,
+        host=host,
+        port=port,
+        admin_host=args.admin_host,
+        admin_port=args.admin_port,
+        log_level=settings.log_level,
+    )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from mediacdn.demo import run_demo
 
@@ -208,6 +251,48 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--title", help="a title for the video")
     upload.add_argument("--no-wait", action="store_true", help="do not wait for the transcode")
     upload.set_defaults(func=cmd_upload)
+
+    edge = sub.add_parser(
+        "edge",
+        help="run an edge cache node (CDN POP) in front of an origin or parent edge",
+        description="A shared HTTP cache and reverse proxy (RFC 9111) for any path of its "
+        "upstream: request collapsing, stale-while-revalidate/stale-if-error, purge and push. "
+        "/healthz, /metrics and /stats are the edge's own; admin endpoints live under /admin/ "
+        "(or on --admin-port).",
+        epilog=EPILOG,
+    )
+    _common(edge, server=True)
+    edge.add_argument("--name", required=True, help="the POP's name (in Via and stats)")
+    edge.add_argument("--upstream", required=True, help="origin or parent edge URL")
+    edge.add_argument("--lat", type=float, default=0.0, help="latitude (for the router)")
+    edge.add_argument("--lon", type=float, default=0.0, help="longitude (for the router)")
+    edge.add_argument("--capacity", default="512MiB", help="memory cache size (default 512MiB)")
+    edge.add_argument(
+        "--policy",
+        default="lru",
+        choices=["lru", "fifo", "sieve", "s3fifo"],
+        help="eviction policy (default lru)",
+    )
+    edge.add_argument(
+        "--upstream-timeout",
+        type=float,
+        default=10.0,
+        help="seconds before an upstream fetch fails with 504 (default 10)",
+    )
+    edge.add_argument(
+        "--prefetch",
+        type=int,
+        default=0,
+        help="on a segment miss, also fetch the next N segments (default 0)",
+    )
+    edge.add_argument(
+        "--admin-key",
+        action="append",
+        help="admin key (repeatable; default MEDIACDN_ADMIN_KEYS, else MEDIACDN_API_KEYS)",
+    )
+    edge.add_argument("--admin-host", help="separate address for /admin/ (default --host)")
+    edge.add_argument("--admin-port", type=int, help="serve /admin/ on this port only")
+    edge.set_defaults(func=cmd_edge)
 
     demo = sub.add_parser(
         "demo",

@@ -29,6 +29,7 @@ class Settings:
     s3_access_key: Secret = Secret("")
     s3_secret_key: Secret = Secret("")
     api_keys: tuple[Secret, ...] = ()
+    admin_keys: tuple[Secret, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8080
     max_upload_bytes: int = 4 << 30
@@ -67,10 +68,10 @@ class Settings:
 
 
 def _convert(name: str, raw: Any, current: Any) -> Any:
-    if name == "api_keys" or name == "cors_origins":
+    if name in ("api_keys", "admin_keys", "cors_origins"):
         items = raw if isinstance(raw, list) else str(raw).split(",")
         values = tuple(str(x).strip() for x in items if str(x).strip())
-        return tuple(Secret(v) for v in values) if name == "api_keys" else values
+        return values if name == "cors_origins" else tuple(Secret(v) for v in values)
     if isinstance(current, Secret):
         return Secret(str(raw))
     if isinstance(current, Path):

@@ -1,0 +1,129 @@
+"""The edge's authenticated admin endpoints: purge by URL or prefix, push objects, prefetch.
+
+POST /admin/purge      {"urls": ["/vod/a/master.m3u8"], "prefixes": ["/vod/a/"]}
+PUT  /admin/objects/…  the body is the object; Content-Type, Cache-Control, ETag and
+                       Last-Modified of the request become the stored response's
+POST /admin/prefetch   {"urls": [...]}: fetch from upstream into the cache now
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from edge.cache_control import age_clock
+from edge.fill import FillFailed
+from edge.store import Entry
+
+if TYPE_CHECKING:
+    from edge.proxy import Edge, Receive, Scope, Send
+
+MAX_PUSH_BYTES = 256 << 20
+PUSHED_HEADERS = ("content-type", "cache-control", "etag", "last-modified", "expires", "vary")
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _authorize(edge: Edge, headers: dict[str, str]) -> None:
+    header = headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header or scheme.lower() != "bearer" or not token.strip():
+        raise AdminError(401, "unauthorized", "admin calls need 'Authorization: Bearer <key>'")
+    matched = False
+    for key in edge.config.admin_keys:
+        matched |= hmac.compare_digest(token.strip().encode(), key.encode())
+    if not matched:
+        raise AdminError(403, "forbidden", "the admin key is not valid")
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise AdminError(400, "interrupted", "the client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise AdminError(413, "too_large", f"body over {limit} bytes")
+        parts.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(parts)
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body or b"{}")
+    except json.JSONDecodeError:
+        raise AdminError(400, "invalid_json", "the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise AdminError(400, "invalid_json", "the body must be a JSON object")
+    return data
+
+
+def _urls(data: dict[str, Any], key: str) -> list[str]:
+    values = data.get(key, [])
+    if not isinstance(values, list) or not all(
+        isinstance(v, str) and v.startswith("/") for v in values
+    ):
+        raise AdminError(422, "invalid_request", f"{key!r} must be a list of paths starting /")
+    return values
+
+
+async def handle_admin(edge: Edge, scope: Scope, receive: Receive, send: Send) -> None:
+    from edge.proxy import _headers
+
+    headers = _headers(scope)
+    method, path = scope["method"], scope["path"]
+    try:
+        _authorize(edge, headers)
+        if method == "POST" and path == "/admin/purge":
+            data = _json(await _read_body(receive, 1 << 20))
+            purged = sum(edge.store.purge(u) for u in _urls(data, "urls"))
+            purged += sum(edge.store.purge_prefix(p) for p in _urls(data, "prefixes"))
+            result: dict[str, Any] = {"purged": purged}
+        elif method == "PUT" and path.startswith("/admin/objects/"):
+            url = path[len("/admin/objects") :]
+            if scope.get("query_string"):
+                url += "?" + scope["query_string"].decode("latin-1")
+            body = await _read_body(receive, MAX_PUSH_BYTES)
+            stored = {k: headers[k] for k in PUSHED_HEADERS if k in headers}
+            stored["content-length"] = str(len(body))
+            now = edge.clock()
+            entry = Entry(url, 200, stored, body, age_clock(stored, now, now))
+            edge.store.purge(url)
+            result = {"stored": edge.store.put(entry, {}), "url": url}
+        elif method == "POST" and path == "/admin/prefetch":
+            urls = _urls(_json(await _read_body(receive, 1 << 20)), "urls")
+            result = {"prefetched": await _prefetch(edge, urls)}
+        else:
+            raise AdminError(404, "not_found", f"no admin endpoint {method} {path}")
+    except AdminError as exc:
+        body = json.dumps({"error": {"code": exc.code, "message": exc.message}}).encode()
+        return await edge.respond(send, exc.status, {"content-type": "application/json"}, body)
+    await edge.respond(send, 200, {"content-type": "application/json"}, json.dumps(result).encode())
+
+
+async def _prefetch(edge: Edge, urls: list[str]) -> dict[str, str]:
+    async def one(url: str) -> tuple[str, str]:
+        if edge.store.lookup(url, {}) is not None:
+            return url, "cached"
+        fill = edge._join_or_start(url, {}, None)
+        try:
+            await fill.wait_complete()
+        except FillFailed as exc:
+            return url, f"failed: {exc}"
+        return url, "stored" if fill.storable else f"not cacheable ({fill.status})"
+
+    started = time.monotonic()
+    results = dict(await asyncio.gather(*(one(u) for u in urls)))
+    results["_elapsed_s"] = f"{time.monotonic() - started:.3f}"
+    return results

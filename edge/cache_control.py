@@ -1,0 +1,195 @@
+"""HTTP caching rules for a shared cache (RFC 9111, with RFC 5861's stale extensions). Pure."""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# RFC 9111 §4.2.2 / RFC 9110 §15.1: status codes that are heuristically cacheable.
+HEURISTIC_STATUSES = frozenset({200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501})
+# Statuses we store at all (the heuristically cacheable ones; others only with explicit
+# freshness, which §3 allows, but an edge has no use for storing e.g. 500s).
+STORABLE_STATUSES = HEURISTIC_STATUSES | frozenset({302, 307})
+HEURISTIC_FRACTION = 0.1  # §4.2.2: "a typical setting of this fraction might be 10%"
+HEURISTIC_MAX_S = 24 * 3600.0
+UNSAFE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+
+
+@dataclass(frozen=True, slots=True)
+class CacheControl:
+    directives: Mapping[str, str | None]
+
+    def seconds(self, name: str) -> float | None:
+        if name not in self.directives:
+            return None
+        try:
+            return max(0.0, float(int(self.directives[name] or "")))
+        except ValueError:
+            return 0.0  # §4.2.1: an invalid value is treated as stale
+
+    def has(self, name: str) -> bool:
+        return name in self.directives
+
+
+def parse_cache_control(value: str | None) -> CacheControl:
+    directives: dict[str, str | None] = {}
+    for part in (value or "").split(","):
+        name, sep, arg = part.strip().partition("=")
+        if not name:
+            continue
+        directives[name.lower()] = arg.strip().strip('"') if sep else None
+    return CacheControl(directives)
+
+
+def parse_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed.timestamp() if parsed else None
+
+
+def is_storable(
+    method: str,
+    status: int,
+    request_headers: Mapping[str, str],
+    response_headers: Mapping[str, str],
+) -> bool:
+    """RFC 9111 §3, for a shared cache."""
+    if method not in ("GET", "HEAD") or status not in STORABLE_STATUSES:
+        return False
+    response_cc = parse_cache_control(response_headers.get("cache-control"))
+    request_cc = parse_cache_control(request_headers.get("cache-control"))
+    if response_cc.has("no-store") or request_cc.has("no-store"):
+        return False
+    if response_cc.has("private"):  # §5.2.2.7: a shared cache must not store it
+        return False
+    if response_headers.get("vary", "").strip() == "*":
+        return False
+    # §3.5: a shared cache stores responses to authorized requests only when allowed.
+    if "authorization" in request_headers and not any(
+        response_cc.has(d) for d in ("public", "s-maxage", "must-revalidate")
+    ):
+        return False
+    explicit = (
+        response_cc.has("s-maxage")
+        or response_cc.has("max-age")
+        or "expires" in response_headers
+        or response_cc.has("public")
+        or response_cc.has("no-cache")
+    )
+    return explicit or (status in HEURISTIC_STATUSES and "last-modified" in response_headers)
+
+
+def freshness_lifetime_s(status: int, headers: Mapping[str, str]) -> float:
+    """§4.2.1: s-maxage, then max-age, then Expires − Date, then the §4.2.2 heuristic."""
+    cc = parse_cache_control(headers.get("cache-control"))
+    for directive in ("s-maxage", "max-age"):
+        value = cc.seconds(directive)
+        if value is not None:
+            return value
+    if "expires" in headers:
+        expires = parse_date(headers.get("expires"))
+        date = parse_date(headers.get("date"))
+        if expires is None or date is None:
+            return 0.0  # §5.3: an invalid Expires means "already expired"
+        return max(0.0, expires - date)
+    last_modified = parse_date(headers.get("last-modified"))
+    date = parse_date(headers.get("date"))
+    if status in HEURISTIC_STATUSES and last_modified is not None and date is not None:
+        return min(HEURISTIC_MAX_S, max(0.0, (date - last_modified) * HEURISTIC_FRACTION))
+    return 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AgeClock:
+    """What §4.2.3 needs to know about a stored response."""
+
+    request_time: float
+    response_time: float
+    date: float | None
+    age_value: float
+
+    def current_age_s(self, now: float) -> float:
+        apparent_age = max(0.0, self.response_time - (self.date or self.response_time))
+        response_delay = self.response_time - self.request_time
+        corrected_age_value = self.age_value + response_delay
+        corrected_initial_age = max(apparent_age, corrected_age_value)
+        return corrected_initial_age + (now - self.response_time)
+
+
+def age_clock(headers: Mapping[str, str], request_time: float, response_time: float) -> AgeClock:
+    try:
+        age_value = max(0.0, float(int(headers.get("age", "0"))))
+    except ValueError:
+        age_value = 0.0
+    return AgeClock(request_time, response_time, parse_date(headers.get("date")), age_value)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    fresh: bool
+    age_s: float
+    may_serve_stale_while_revalidating: bool
+    may_serve_stale_on_error: bool
+    must_revalidate: bool
+
+
+def judge(
+    status: int,
+    headers: Mapping[str, str],
+    clock: AgeClock,
+    now: float,
+    request_headers: Mapping[str, str] | None = None,
+) -> Verdict:
+    """Can a stored response be used for this request now, and if stale, how?"""
+    cc = parse_cache_control(headers.get("cache-control"))
+    request_cc = parse_cache_control((request_headers or {}).get("cache-control"))
+    age = clock.current_age_s(now)
+    lifetime = freshness_lifetime_s(status, headers)
+    staleness = age - lifetime
+    # §5.2.2.4: no-cache means every use must be validated first (stored, never fresh).
+    fresh = staleness < 0 and not cc.has("no-cache") and not request_cc.has("no-cache")
+    request_max_age = request_cc.seconds("max-age")
+    if request_max_age is not None and age > request_max_age:
+        fresh = False
+    # §5.2.2.2 must-revalidate, §5.2.2.8 proxy-revalidate, §5.2.2.10 s-maxage: no stale use.
+    strict = cc.has("must-revalidate") or cc.has("proxy-revalidate") or cc.has("s-maxage")
+    swr = cc.seconds("stale-while-revalidate")
+    sie = cc.seconds("stale-if-error")
+    return Verdict(
+        fresh=fresh,
+        age_s=age,
+        may_serve_stale_while_revalidating=(
+            not fresh
+            and not strict
+            and not cc.has("no-cache")
+            and swr is not None
+            and staleness <= swr
+        ),
+        may_serve_stale_on_error=not strict and sie is not None and staleness <= sie,
+        must_revalidate=strict,
+    )
+
+
+def vary_names(headers: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(
+        sorted({h.strip().lower() for h in headers.get("vary", "").split(",") if h.strip()})
+    )
+
+
+def vary_values(names: tuple[str, ...], request_headers: Mapping[str, str]) -> tuple[str, ...]:
+    """§4.1: the request's values of the headers the response varies on, normalised."""
+    return tuple(" ".join(request_headers.get(n, "").split()) for n in names)
+
+
+def merge_304(stored: Mapping[str, str], fresh: Mapping[str, str]) -> dict[str, str]:
+    """§4.3.4: update the stored headers with those of a 304 (but never its framing)."""
+    merged = dict(stored)
+    for name, value in fresh.items():
+        if name not in ("content-length", "content-encoding", "transfer-encoding", "content-range"):
+            merged[name] = value
+    return merged

@@ -1,0 +1,91 @@
+"""Edge counters, the JSON stats the router uses, and Prometheus text."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class EdgeMetrics:
+    clock: Callable[[], float] = time.monotonic
+    results: Counter[str] = field(default_factory=Counter)  # X-Cache value → count
+    bytes_from_cache: int = 0
+    bytes_from_upstream: int = 0
+    bytes_sent: int = 0
+    collapsed: int = 0
+    upstream_requests: int = 0
+    upstream_errors: int = 0
+    upstream_latency_s_sum: float = 0.0
+    in_flight: int = 0
+    _recent: deque[tuple[float, int]] = field(default_factory=deque)  # (time, bytes)
+
+    def served(self, result: str, body_bytes: int) -> None:
+        self.results[result] += 1
+        self.bytes_sent += body_bytes
+        if result in ("HIT", "STALE", "REVALIDATED"):
+            self.bytes_from_cache += body_bytes
+        now = self.clock()
+        self._recent.append((now, body_bytes))
+        while self._recent and self._recent[0][0] < now - 10:
+            self._recent.popleft()
+
+    def rates(self) -> tuple[float, float]:
+        """(requests/s, bytes/s) over the last 10 s."""
+        now = self.clock()
+        while self._recent and self._recent[0][0] < now - 10:
+            self._recent.popleft()
+        window = 10.0
+        return len(self._recent) / window, sum(b for _, b in self._recent) / window
+
+    def stats(
+        self, *, name: str, used_bytes: int, capacity_bytes: int, objects: int, evictions: int
+    ) -> dict[str, object]:
+        rps, bps = self.rates()
+        total = sum(self.results.values())
+        hits = self.results["HIT"] + self.results["STALE"] + self.results["REVALIDATED"]
+        return {
+            "name": name,
+            "requests": total,
+            "results": dict(self.results),
+            "hit_ratio": hits / total if total else 0.0,
+            "requests_per_s": rps,
+            "bytes_per_s": bps,
+            "in_flight": self.in_flight,
+            "collapsed": self.collapsed,
+            "upstream_requests": self.upstream_requests,
+            "upstream_errors": self.upstream_errors,
+            "bytes_from_cache": self.bytes_from_cache,
+            "bytes_from_upstream": self.bytes_from_upstream,
+            "cache_used_bytes": used_bytes,
+            "cache_capacity_bytes": capacity_bytes,
+            "cache_fill": used_bytes / capacity_bytes if capacity_bytes else 0.0,
+            "cache_objects": objects,
+            "evictions": evictions,
+        }
+
+    def prometheus(self, stats: dict[str, object]) -> str:
+        lines = ["# TYPE mediacdn_edge_responses_total counter"]
+        for result, count in sorted(self.results.items()):
+            lines.append(f'mediacdn_edge_responses_total{{cache="{result}"}} {count}')
+        counters = {
+            "mediacdn_edge_bytes_from_cache_total": self.bytes_from_cache,
+            "mediacdn_edge_bytes_from_upstream_total": self.bytes_from_upstream,
+            "mediacdn_edge_collapsed_requests_total": self.collapsed,
+            "mediacdn_edge_upstream_requests_total": self.upstream_requests,
+            "mediacdn_edge_upstream_errors_total": self.upstream_errors,
+            "mediacdn_edge_upstream_latency_seconds_sum": self.upstream_latency_s_sum,
+            "mediacdn_edge_evictions_total": stats["evictions"],
+        }
+        gauges = {
+            "mediacdn_edge_in_flight": self.in_flight,
+            "mediacdn_edge_cache_used_bytes": stats["cache_used_bytes"],
+            "mediacdn_edge_cache_objects": stats["cache_objects"],
+        }
+        for name, value in counters.items():
+            lines += [f"# TYPE {name} counter", f"{name} {value}"]
+        for name, value in gauges.items():
+            lines += [f"# TYPE {name} gauge", f"{name} {value}"]
+        return "\n".join(lines) + "\n"
