@@ -200,6 +200,11 @@ class Edge:
         await send({"type": "http.response.start", "status": status, "headers": _encode(headers)})
         await send({"type": "http.response.body", "body": b"" if head else body})
 
+    def _via(self, headers: dict[str, str]) -> str:
+        """RFC 9110 §7.6.3: each intermediary appends itself to Via."""
+        upstream = headers.get("via")
+        return f"{upstream}, {self.via}" if upstream else self.via
+
     async def _error(self, send: Send, status: int, code: str, message: str, result: str) -> None:
         self.metrics.served(result, 0)
         await self.respond(
@@ -269,7 +274,8 @@ class Edge:
                 send, 502, "upstream_error", f"upstream failed: {exc}", "BYPASS"
             )
         try:
-            out = _end_to_end(response.headers) | {"x-cache": "BYPASS", "via": self.via}
+            out = _end_to_end(response.headers)
+            out |= {"x-cache": "BYPASS", "via": self._via(out)}
             await send(
                 {
                     "type": "http.response.start",
@@ -441,7 +447,12 @@ class Edge:
         self, send: Send, entry: Entry, result: str, request: dict[str, str], head: bool
     ) -> None:
         age = int(entry.clock.current_age_s(self.clock()))
-        headers = {**entry.headers, "age": str(age), "x-cache": result, "via": self.via}
+        headers = {
+            **entry.headers,
+            "age": str(age),
+            "x-cache": result,
+            "via": self._via(entry.headers),
+        }
         etag = entry.headers.get("etag")
         modified = parse_http_date(entry.headers.get("last-modified"))
         if (
@@ -493,7 +504,7 @@ class Edge:
             entry = Entry("", 200, fill.headers, body, AgeClock(0, 0, None, 0))
             entry.clock = AgeClock(self.clock(), self.clock(), None, 0)
             return await self._send_entry(send, entry, result, request, head)
-        headers = {**fill.headers, "age": "0", "x-cache": result, "via": self.via}
+        headers = {**fill.headers, "age": "0", "x-cache": result, "via": self._via(fill.headers)}
         await send(
             {"type": "http.response.start", "status": fill.status, "headers": _encode(headers)}
         )

@@ -53,7 +53,13 @@ async def serve_edge(
     servers = [
         uvicorn.Server(
             uvicorn.Config(
-                edge, host=host, port=port, log_level=log_level, access_log=False, lifespan="on"
+                edge,
+                host=host,
+                port=port,
+                log_level=log_level,
+                access_log=False,
+                lifespan="on",
+                interface="asgi3",
             )
         )
     ]
@@ -67,6 +73,7 @@ async def serve_edge(
                     log_level=log_level,
                     access_log=False,
                     lifespan="off",
+                    interface="asgi3",
                 )
             )
         )

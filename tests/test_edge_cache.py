@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -32,7 +33,7 @@ class Setup:
 
 
 @contextmanager
-def edge_setup(routes: dict[str, Route], **config: object) -> Iterator[Setup]:
+def edge_setup(routes: dict[str, Route], **config: Any) -> Iterator[Setup]:
     clock = FakeClock(time.time())
     origin = ScriptedOrigin(routes, clock=clock)
     port = free_port()
@@ -43,7 +44,7 @@ def edge_setup(routes: dict[str, Route], **config: object) -> Iterator[Setup]:
                 upstream=f"http://127.0.0.1:{port}",
                 admin_keys=("admin-key",),
                 **config,
-            ),  # type: ignore[arg-type]
+            ),
             clock=clock,
         )
         with (

@@ -8,13 +8,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
 
 @contextmanager
-def serve_in_thread(app: Any, port: int = 0, lifespan: str = "auto") -> Iterator[str]:
+def serve_in_thread(
+    app: Any, port: int = 0, lifespan: Literal["auto", "on", "off"] = "auto"
+) -> Iterator[str]:
     """Yields the base URL; the server stops when the block ends. `port` may be reused to
     restart a server at the same address."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -31,7 +33,6 @@ def serve_in_thread(app: Any, port: int = 0, lifespan: str = "auto") -> Iterator
         timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
