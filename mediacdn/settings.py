@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from origin.edge_notify import EdgeTargets
 from transcoder.ladder import LadderPolicy
 
 DEFAULT_LADDER = "1080:5000,720:2800,480:1400,360:800"
@@ -44,6 +45,10 @@ class Settings:
     playlist_max_age_s: int = 10
     segment_max_age_s: int = 31_536_000
     cors_origins: tuple[str, ...] = ("*",)
+    edges: tuple[str, ...] = ()  # admin URLs of every edge: purged when a video is deleted
+    push_edges: tuple[str, ...] = ()  # admin URLs of edges that get new videos pushed
+    edge_admin_key: Secret = Secret("")
+    push_segments: int = 3
     log_level: str = "info"
 
     def __post_init__(self) -> None:
@@ -63,15 +68,25 @@ class Settings:
     def ladder_policy(self) -> LadderPolicy:
         return LadderPolicy.parse(self.ladder, audio_bitrate_bps=self.audio_bitrate_kbps * 1000)
 
+    def edge_targets(self) -> EdgeTargets:
+        return EdgeTargets(
+            purge=tuple(dict.fromkeys(self.edges + self.push_edges)),
+            push=self.push_edges,
+            admin_key=self.edge_admin_key,
+            push_segments=self.push_segments,
+            playlist_cache_control=f"public, max-age={self.playlist_max_age_s}",
+            segment_cache_control=f"public, max-age={self.segment_max_age_s}, immutable",
+        )
+
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
 def _convert(name: str, raw: Any, current: Any) -> Any:
-    if name in ("api_keys", "admin_keys", "cors_origins"):
+    if name in ("api_keys", "admin_keys", "cors_origins", "edges", "push_edges"):
         items = raw if isinstance(raw, list) else str(raw).split(",")
         values = tuple(str(x).strip() for x in items if str(x).strip())
-        return values if name == "cors_origins" else tuple(Secret(v) for v in values)
+        return tuple(Secret(v) for v in values) if name.endswith("_keys") else values
     if isinstance(current, Secret):
         return Secret(str(raw))
     if isinstance(current, Path):

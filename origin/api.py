@@ -223,6 +223,8 @@ class VideoApi:
         storage = self.ctx.storage
         for prefix in (f"videos/{video_id}/", f"uploads/{video_id}/"):
             await anyio.to_thread.run_sync(storage.delete_prefix, prefix)
+        if self.ctx.edges.purge:
+            await anyio.to_thread.run_sync(self.ctx.edges.purge_video, video_id)
         return Response(status_code=204)
 
     async def show_job(self, request: Request) -> Response:

@@ -57,6 +57,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
         x264_preset=settings.x264_preset,
         lease_s=settings.job_lease_s,
         retry_base_s=settings.job_retry_base_s,
+        edges=settings.edge_targets(),
     )
 
 
@@ -127,6 +128,7 @@ def create_app(
         metrics=metrics,
         spool_dir=spool_dir,
         tus_dir=tus_dir,
+        edges=settings.edge_targets(),
     )
     videos = VideoApi(ctx)
     tus = TusApi(ctx)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import anyio.to_thread
 
 from manifests.catalog import Catalog
+from manifests.records import StoredObject
 
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -49,24 +50,27 @@ def content_type(path: str) -> str:
     return CONTENT_TYPES.get(path[dot:], "application/octet-stream")
 
 
+def playlist_entry(path: str, text: str) -> Entry:
+    body = text.encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return Entry(content_type(path), etag, len(body), body=body)
+
+
+def object_entry(obj: StoredObject) -> tuple[str, Entry]:
+    path = f"{obj.rendition}/{obj.name}"
+    return path, Entry(
+        content_type(path), f'"{obj.sha256[:32]}"', obj.size_bytes, key=obj.key, immutable=True
+    )
+
+
 def load_assets(catalog: Catalog, video_id: str) -> VideoAssets | None:
     video = catalog.get_video(video_id)
     if video is None or video.status != "ready":
         return None
-    entries: dict[str, Entry] = {}
-    for path, text in catalog.playlists(video_id).items():
-        body = text.encode()
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        entries[path] = Entry(content_type(path), etag, len(body), body=body)
-    for obj in catalog.objects(video_id):
-        path = f"{obj.rendition}/{obj.name}"
-        entries[path] = Entry(
-            content_type(path),
-            f'"{obj.sha256[:32]}"',
-            obj.size_bytes,
-            key=obj.key,
-            immutable=True,
-        )
+    entries = {
+        path: playlist_entry(path, text) for path, text in catalog.playlists(video_id).items()
+    }
+    entries.update(object_entry(obj) for obj in catalog.objects(video_id))
     if "master.m3u8" not in entries:
         return None
     return VideoAssets(video_id, video.updated_at, entries)

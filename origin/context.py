@@ -8,6 +8,7 @@ from pathlib import Path
 from manifests.catalog import Catalog
 from mediacdn.settings import Settings
 from origin.assets import AssetCache
+from origin.edge_notify import EdgeTargets
 from origin.ingest import Ingest
 from origin.metrics import Metrics
 from origin.storage import Storage
@@ -23,3 +24,4 @@ class OriginContext:
     metrics: Metrics
     spool_dir: Path
     tus_dir: Path
+    edges: EdgeTargets

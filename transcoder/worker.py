@@ -20,7 +20,8 @@ from pathlib import Path
 
 from manifests.catalog import Catalog
 from manifests.errors import LeaseLost
-from manifests.records import Job, Video, VideoStatus
+from manifests.records import Job, Publication, Video, VideoStatus
+from origin.edge_notify import EdgeTargets
 from origin.storage import Storage, StorageError
 from transcoder.command import EncodeOptions, build_transcode_argv, output_names
 from transcoder.errors import InvalidMedia, TranscodeError
@@ -43,6 +44,7 @@ class WorkerConfig:
     retry_base_s: float = 5.0
     poll_s: float = 1.0
     ffmpeg_timeout_s: float = 6 * 3600
+    edges: EdgeTargets | None = None  # push targets for newly published videos
 
 
 def worker_name() -> str:
@@ -199,6 +201,9 @@ class TranscodeWorker:
                 raise Cancelled("lease lost before publishing")
             self.catalog.publish(job.id, self.name, publication)
             log.info("published video %s (%d objects)", video.id, len(publication.objects))
+            if cfg.edges is not None and cfg.edges.push:
+                sent = cfg.edges.push_video(video.id, publication, self.storage)
+                log.info("pushed %d objects of %s to %d edges", sent, video.id, len(cfg.edges.push))
         except (Cancelled, LeaseLost) as exc:
             log.warning("job %s abandoned: %s", job.id, exc)
             self._clean_up_if_deleted(video.id)
@@ -213,6 +218,14 @@ class TranscodeWorker:
             self._fail(job, "internal_error", f"{type(exc).__name__}: {exc}", retry=True)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _push(self, edges: EdgeTargets, video_id: str, publication: Publication) -> None:
+        """Best effort: the video is published whatever happens to the push."""
+        try:
+            sent = edges.push_video(video_id, publication, self.storage)
+            log.info("pushed %d objects of %s to %d edges", sent, video_id, len(edges.push))
+        except Exception:
+            log.exception("pushing %s to the edges failed", video_id)
 
     def _clean_up_if_deleted(self, video_id: str) -> None:
         """A video deleted mid-transcode: remove what this worker stored after the delete."""

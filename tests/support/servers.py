@@ -134,10 +134,10 @@ def start_mediacdn(
 
 @contextmanager
 def origin_server(
-    data_dir: Path, env: Mapping[str, str], api_key: str = "test-key"
+    data_dir: Path, env: Mapping[str, str], api_key: str = "test-key", port: int | None = None
 ) -> Iterator[OriginServer]:
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     full_env = {"MEDIACDN_API_KEYS": api_key, **env}
     proc = start_mediacdn("serve", data_dir, full_env, "--port", str(port))
     url = f"http://127.0.0.1:{port}"
