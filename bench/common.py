@@ -4,12 +4,238 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+from manifests.catalog import Catalog
+from manifests.db import SqliteDatabase
+from manifests.records import NewVideo, Publication, Rendition, StoredObject
+from origin.storage.local import LocalStorage
+
+VIDEO = "benchvideo000001"
+SEGMENTS = 20
+
+
+def publish_fixture(data_dir: Path, segment_bytes: int) -> tuple[str, str]:
+    """A published video with 2 MB segments; returns (playlist path, segment path)."""
+    catalog = Catalog(SqliteDatabase(data_dir / "catalog.db"))
+    catalog.create_schema()
+    storage = LocalStorage(data_dir / "objects")
+    source = storage.put_bytes(f"uploads/{VIDEO}/source", b"x")
+    catalog.create_video(NewVideo(VIDEO, source.key, 1, 4.0))
+    job = catalog.claim_job("bench", 60)
+    assert job is not None
+    objects = []
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:7",
+        "#EXT-X-TARGETDURATION:4",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
+        '#EXT-X-MAP:URI="init.mp4"',
+    ]
+    for n in range(SEGMENTS):
+        info = storage.put_bytes(f"videos/{VIDEO}/720p/{n}.m4s", os.urandom(segment_bytes))
+        assert info.sha256
+        objects.append(
+            StoredObject("720p", f"{n}.m4s", info.key, info.size_bytes, info.sha256, 4.0)
+        )
+        lines += ["#EXTINF:4.0,", f"{n}.m4s"]
+    lines.append("#EXT-X-ENDLIST")
+    playlist = "\n".join(lines) + "\n"
+    playlist = playlist + "#" * max(0, 1024 - len(playlist)) + "\n"  # about 1 KB
+    # nginx serves the same bytes from the same directory.
+    (data_dir / "objects" / "videos" / VIDEO / "720p" / "index.m3u8").write_text(playlist)
+    catalog.publish(
+        job.id,
+        "bench",
+        Publication(
+            renditions=(Rendition("720p", "video", 1, 1),),
+            objects=tuple(objects),
+            playlists={"master.m3u8": playlist, "720p/index.m3u8": playlist},
+        ),
+    )
+    return f"/vod/{VIDEO}/720p/index.m3u8", f"/vod/{VIDEO}/720p/3.m4s"
+
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+user root;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    types {{ application/vnd.apple.mpegurl m3u8; video/iso.segment m4s; video/mp4 mp4; }}
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location / {{ add_header Cache-Control "public, max-age=31536000, immutable"; }}
+    }}
+}}
+"""
+
+
+def start_nginx(prefix: Path, port: int, root: Path) -> subprocess.Popen[bytes]:
+    """Debian's nginx, one worker, serving `root` on 127.0.0.1:port."""
+    conf = prefix / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(prefix=prefix, port=port, root=root))
+    return subprocess.Popen(["nginx", "-c", str(conf), "-p", str(prefix)], start_new_session=True)
+
+
+def start_mediacdn_server(
+    data_dir: Path, argv: list[str], log: str = "serve.log"
+) -> subprocess.Popen[bytes]:
+    import sys
+
+    env = {**os.environ, "MEDIACDN_API_KEYS": "bench", "MEDIACDN_WORKERS": "0"}
+    with (data_dir / log).open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mediacdn", argv[0], "--data-dir", str(data_dir), *argv[1:]],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def compare_with_nginx(
+    label: str,
+    ours: str,
+    nginx: str,
+    playlist_path: str,
+    segment_path: str,
+    *,
+    seconds: int,
+    repeat: int,
+    connections: int,
+    segment_bytes: int,
+    goals: dict[str, float],
+) -> dict[str, float]:
+    """Alternate wrk runs against both servers; print medians and ratios to nginx."""
+    import time
+
+    import httpx
+
+    from tests.support.servers import wait_until
+
+    nginx_playlist = nginx + playlist_path.replace("/vod/", "/videos/")
+    nginx_segment = nginx + segment_path.replace("/vod/", "/videos/")
+    wait_until(lambda: httpx.get(ours + "/healthz").status_code == 200, 60, label)
+    wait_until(lambda: httpx.get(nginx_segment).status_code == 200, 30, "nginx")
+    assert httpx.get(ours + segment_path).content == httpx.get(nginx_segment).content
+    assert httpx.get(ours + playlist_path).content == httpx.get(nginx_playlist).content
+    runs: dict[str, list[WrkResult]] = {
+        k: [] for k in ("ours-playlist", "nginx-playlist", "ours-segment", "nginx-segment")
+    }
+    for i in range(repeat):
+        for name, pl, seg in (
+            ("ours", ours + playlist_path, ours + segment_path),
+            ("nginx", nginx_playlist, nginx_segment),
+        ):
+            p = wrk(pl, seconds, connections)
+            s = wrk(seg, seconds, connections)
+            runs[f"{name}-playlist"].append(p)
+            runs[f"{name}-segment"].append(s)
+            print(
+                f"run {i + 1} {name:5s} playlist {p.requests_per_s:8.0f} req/s "
+                f"(p50 {p.p50_ms:.2f} ms, p99 {p.p99_ms:.2f} ms)   segment "
+                f"{s.bytes_per_s / 2**20:6.0f} MiB/s (p50 {s.p50_ms:.1f} ms, "
+                f"p99 {s.p99_ms:.1f} ms)",
+                flush=True,
+            )
+            time.sleep(1)
+
+    def med(key: str, attr: str) -> float:
+        return median([getattr(r, attr) for r in runs[key]])
+
+    ratios = {
+        "playlist": med("ours-playlist", "requests_per_s")
+        / med("nginx-playlist", "requests_per_s"),
+        "segment": med("ours-segment", "bytes_per_s") / med("nginx-segment", "bytes_per_s"),
+    }
+    print()
+    print(
+        f"machine: {machine()}; wrk -t1 -c{connections} -d{seconds}s; one worker each; "
+        f"medians of {repeat}; segment {segment_bytes} B, playlist ~1 KB"
+    )
+    for kind, unit, attr, scale in (
+        ("playlist", "req/s", "requests_per_s", 1),
+        ("segment", "MiB/s", "bytes_per_s", 2**20),
+    ):
+        goal = goals.get(kind)
+        verdict = (
+            ""
+            if goal is None
+            else (f"  goal >= {goal}: {'met' if ratios[kind] >= goal else 'NOT met'}")
+        )
+        print(
+            f"  {kind:8s} {label}: {med(f'ours-{kind}', attr) / scale:.0f} {unit} "
+            f"(p50 {med(f'ours-{kind}', 'p50_ms'):.2f} ms, p99 "
+            f"{med(f'ours-{kind}', 'p99_ms'):.2f} ms); nginx "
+            f"{med(f'nginx-{kind}', attr) / scale:.0f} {unit} (p50 "
+            f"{med(f'nginx-{kind}', 'p50_ms'):.2f} ms, p99 "
+            f"{med(f'nginx-{kind}', 'p99_ms'):.2f} ms); ratio {ratios[kind]:.2f}x{verdict}"
+        )
+    return ratios
+
+
+def require_tools(*tools: str) -> bool:
+    import shutil
+    import sys
+
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        print(
+            f"missing {', '.join(missing)}: apt-get install nginx wrk (make bench does it)",
+            file=sys.stderr,
+        )
+    return not missing
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests_per_s: float
+    bytes_per_s: float
+    p50_ms: float
+    p99_ms: float
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, seconds: int, connections: int) -> WrkResult:
+    """One wrk run with one thread: throughput and latency percentiles."""
+    done = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 30,
+    )
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout).group(1))  # type: ignore[union-attr]
+    match = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", done.stdout)
+    assert match is not None
+    scale = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}[match.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
+    if errors:
+        raise RuntimeError(f"{url}: {errors.group(1)} error responses")
+    p50 = re.search(r"50%\s+([\d.]+\w+)", done.stdout)
+    p99 = re.search(r"99%\s+([\d.]+\w+)", done.stdout)
+    assert p50 is not None
+    assert p99 is not None
+    return WrkResult(rps, float(match.group(1)) * scale, _ms(p50.group(1)), _ms(p99.group(1)))
 
 
 @dataclass(frozen=True)
