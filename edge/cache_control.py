@@ -130,6 +130,31 @@ def age_clock(headers: Mapping[str, str], request_time: float, response_time: fl
 
 
 @dataclass(frozen=True, slots=True)
+class StoredPolicy:
+    """What a stored response's own headers say about reusing it, worked out once at store
+    time so that a hit is arithmetic only."""
+
+    lifetime_s: float
+    no_cache: bool
+    strict: bool  # must-revalidate, proxy-revalidate or s-maxage: never used stale
+    swr_s: float | None
+    sie_s: float | None
+
+
+def stored_policy(status: int, headers: Mapping[str, str]) -> StoredPolicy:
+    cc = parse_cache_control(headers.get("cache-control"))
+    return StoredPolicy(
+        lifetime_s=freshness_lifetime_s(status, headers),
+        # §5.2.2.4: no-cache means every use must be validated first (stored, never fresh).
+        no_cache=cc.has("no-cache"),
+        # §5.2.2.2 must-revalidate, §5.2.2.8 proxy-revalidate, §5.2.2.10 s-maxage.
+        strict=cc.has("must-revalidate") or cc.has("proxy-revalidate") or cc.has("s-maxage"),
+        swr_s=cc.seconds("stale-while-revalidate"),
+        sie_s=cc.seconds("stale-if-error"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     fresh: bool
     age_s: float
@@ -139,39 +164,33 @@ class Verdict:
 
 
 def judge(
-    status: int,
-    headers: Mapping[str, str],
+    policy: StoredPolicy,
     clock: AgeClock,
     now: float,
-    request_headers: Mapping[str, str] | None = None,
+    request_cache_control: str | None = None,
 ) -> Verdict:
     """Can a stored response be used for this request now, and if stale, how?"""
-    cc = parse_cache_control(headers.get("cache-control"))
-    request_cc = parse_cache_control((request_headers or {}).get("cache-control"))
     age = clock.current_age_s(now)
-    lifetime = freshness_lifetime_s(status, headers)
-    staleness = age - lifetime
-    # §5.2.2.4: no-cache means every use must be validated first (stored, never fresh).
-    fresh = staleness < 0 and not cc.has("no-cache") and not request_cc.has("no-cache")
-    request_max_age = request_cc.seconds("max-age")
-    if request_max_age is not None and age > request_max_age:
-        fresh = False
-    # §5.2.2.2 must-revalidate, §5.2.2.8 proxy-revalidate, §5.2.2.10 s-maxage: no stale use.
-    strict = cc.has("must-revalidate") or cc.has("proxy-revalidate") or cc.has("s-maxage")
-    swr = cc.seconds("stale-while-revalidate")
-    sie = cc.seconds("stale-if-error")
+    staleness = age - policy.lifetime_s
+    fresh = staleness < 0 and not policy.no_cache
+    if request_cache_control:
+        request_cc = parse_cache_control(request_cache_control)
+        request_max_age = request_cc.seconds("max-age")
+        if request_cc.has("no-cache") or (request_max_age is not None and age > request_max_age):
+            fresh = False
+    swr, sie = policy.swr_s, policy.sie_s
     return Verdict(
         fresh=fresh,
         age_s=age,
         may_serve_stale_while_revalidating=(
             not fresh
-            and not strict
-            and not cc.has("no-cache")
+            and not policy.strict
+            and not policy.no_cache
             and swr is not None
             and staleness <= swr
         ),
-        may_serve_stale_on_error=not strict and sie is not None and staleness <= sie,
-        must_revalidate=strict,
+        may_serve_stale_on_error=not policy.strict and sie is not None and staleness <= sie,
+        must_revalidate=policy.strict,
     )
 
 

@@ -28,7 +28,7 @@ from edge.fill import Fill, FillFailed
 from edge.metrics import EdgeMetrics
 from edge.policy import make_policy
 from edge.store import Entry, ResponseStore
-from origin.http_rules import Unsatisfiable, not_modified, parse_http_date, parse_range
+from origin.http_rules import Unsatisfiable, not_modified, parse_range
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -205,7 +205,15 @@ class Edge:
         upstream = headers.get("via")
         return f"{upstream}, {self.via}" if upstream else self.via
 
-    async def _error(self, send: Send, status: int, code: str, message: str, result: str) -> None:
+    async def _error(
+        self,
+        send: Send,
+        status: int,
+        code: str,
+        message: str,
+        result: str,
+        extra: dict[str, str] | None = None,
+    ) -> None:
         self.metrics.served(result, 0)
         await self.respond(
             send,
@@ -215,6 +223,7 @@ class Edge:
                 "cache-control": "no-store",
                 "x-cache": result,
                 "via": self.via,
+                **(extra or {}),
             },
             _error_body(code, message),
         )
@@ -300,7 +309,7 @@ class Edge:
         head = method == "HEAD"
         entry = self.store.lookup(url, headers)
         if entry is not None:
-            verdict = judge(entry.status, entry.headers, entry.clock, self.clock(), headers)
+            verdict = judge(entry.policy, entry.clock, self.clock(), headers.get("cache-control"))
             if verdict.fresh:
                 return await self._send_entry(send, entry, "HIT", headers, head)
             if verdict.may_serve_stale_while_revalidating:
@@ -383,9 +392,9 @@ class Edge:
             response_time = self.clock()
             out = _end_to_end(response.headers)
             if response.status_code == 304 and stale is not None:
-                stale.headers = merge_304(stale.headers, out)
-                stale.clock = age_clock(stale.headers, request_time, response_time)
-                fill.start(304, stale.headers, True)
+                merged = merge_304(stale.headers, out)
+                stale.refresh(merged, age_clock(merged, request_time, response_time))
+                fill.start(304, merged, True)
                 fill.finish()
                 return
             storable = is_storable("GET", response.status_code, headers, out)
@@ -446,46 +455,54 @@ class Edge:
     async def _send_entry(
         self, send: Send, entry: Entry, result: str, request: dict[str, str], head: bool
     ) -> None:
-        age = int(entry.clock.current_age_s(self.clock()))
-        headers = {
-            **entry.headers,
-            "age": str(age),
-            "x-cache": result,
-            "via": self._via(entry.headers),
-        }
-        etag = entry.headers.get("etag")
-        modified = parse_http_date(entry.headers.get("last-modified"))
-        if (
-            entry.status == 200
-            and (etag or modified)
-            and not_modified(
+        """A response from the store: precomputed headers plus Age, X-Cache and Via."""
+        dynamic = [
+            (b"age", str(int(entry.clock.current_age_s(self.clock()))).encode()),
+            (b"x-cache", result.encode()),
+            (b"via", self._via(entry.headers).encode("latin-1")),
+        ]
+        status, body = entry.status, entry.body
+        if status == 200 and ("if-none-match" in request or "if-modified-since" in request):
+            etag = entry.headers.get("etag")
+            if (etag or entry.last_modified) and not_modified(
                 request.get("if-none-match"),
                 request.get("if-modified-since"),
                 etag or "",
-                modified or 0.0,
-            )
-        ):
-            headers.pop("content-length", None)
-            self.metrics.served(result, 0)
-            await send({"type": "http.response.start", "status": 304, "headers": _encode(headers)})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        status, body = entry.status, entry.body
-        if entry.status == 200 and "range" in request:
+                entry.last_modified or 0.0,
+            ):
+                self.metrics.served(result, 0)
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 304,
+                        "headers": entry.encoded + dynamic,
+                    }
+                )
+                await send({"type": "http.response.body", "body": b""})
+                return
+        if status == 200 and "range" in request:
             try:
                 rng = parse_range(request["range"], len(body))
             except Unsatisfiable:
-                headers["content-range"] = f"bytes */{len(body)}"
                 return await self._error(
-                    send, 416, "range_not_satisfiable", "range outside the object", result
+                    send,
+                    416,
+                    "range_not_satisfiable",
+                    "range outside the object",
+                    result,
+                    extra={"content-range": f"bytes */{len(body)}"},
                 )
             if rng is not None:
                 status = 206
-                headers["content-range"] = f"bytes {rng.start}-{rng.end}/{len(body)}"
+                dynamic.append(
+                    (b"content-range", f"bytes {rng.start}-{rng.end}/{len(body)}".encode())
+                )
                 body = body[rng.start : rng.end + 1]
-        headers["content-length"] = str(len(body))
+        dynamic.append((b"content-length", str(len(body)).encode()))
         self.metrics.served(result, 0 if head else len(body))
-        await send({"type": "http.response.start", "status": status, "headers": _encode(headers)})
+        await send(
+            {"type": "http.response.start", "status": status, "headers": entry.encoded + dynamic}
+        )
         await send({"type": "http.response.body", "body": b"" if head else body})
 
     async def _send_fill(
@@ -501,8 +518,8 @@ class Edge:
                 body = await fill.wait_complete()
             except FillFailed as exc:
                 return await self._error(send, 502, "upstream_error", str(exc), result)
-            entry = Entry("", 200, fill.headers, body, AgeClock(0, 0, None, 0))
-            entry.clock = AgeClock(self.clock(), self.clock(), None, 0)
+            now = self.clock()
+            entry = Entry("", 200, fill.headers, body, AgeClock(now, now, None, 0))
             return await self._send_entry(send, entry, result, request, head)
         headers = {**fill.headers, "age": "0", "x-cache": result, "via": self._via(fill.headers)}
         await send(

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from edge.cache_control import AgeClock, vary_names, vary_values
+from edge.cache_control import (
+    AgeClock,
+    StoredPolicy,
+    parse_date,
+    stored_policy,
+    vary_names,
+    vary_values,
+)
 from edge.policy import EvictionPolicy
 
 StoreKey = tuple[str, tuple[str, ...]]  # (URL, the request's values of the Vary headers)
@@ -20,7 +27,23 @@ class Entry:
     clock: AgeClock
     vary: tuple[str, ...] = ()
     variant: tuple[str, ...] = ()
-    extra: dict[str, str] = field(default_factory=dict)
+    policy: StoredPolicy = field(init=False)
+    encoded: list[tuple[bytes, bytes]] = field(init=False)  # headers as sent, minus Age etc.
+    last_modified: float | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.refresh(self.headers, self.clock)
+
+    def refresh(self, headers: dict[str, str], clock: AgeClock) -> None:
+        """New headers and age clock (after a 304): everything derived is worked out again."""
+        self.headers, self.clock = headers, clock
+        self.policy = stored_policy(self.status, headers)
+        self.last_modified = parse_date(headers.get("last-modified"))
+        self.encoded = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in headers.items()
+            if k not in ("age", "via", "content-length", "x-cache")
+        ]
 
     @property
     def key(self) -> StoreKey:
