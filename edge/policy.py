@@ -320,6 +320,10 @@ POLICIES: dict[str, type[LRU] | type[FIFO] | type[SIEVE] | type[S3FIFO]] = {
 }
 
 
+# S3-FIFO: the best of these on our HLS-shaped trace (bench/cache_policy.py, BENCHMARKS.md).
+DEFAULT_POLICY = "s3fifo"
+
+
 def make_policy(name: str, capacity_bytes: int) -> EvictionPolicy:
     try:
         return POLICIES[name](capacity_bytes)

@@ -26,7 +26,7 @@ from edge.cache_control import (
 )
 from edge.fill import Fill, FillFailed
 from edge.metrics import EdgeMetrics
-from edge.policy import make_policy
+from edge.policy import DEFAULT_POLICY, make_policy
 from edge.store import Entry, ResponseStore
 from origin.http_rules import Unsatisfiable, not_modified, parse_range
 
@@ -69,7 +69,7 @@ class EdgeConfig:
     name: str
     upstream: str
     capacity_bytes: int = 512 << 20
-    policy: str = "lru"
+    policy: str = DEFAULT_POLICY
     admin_keys: tuple[str, ...] = ()
     upstream_timeout_s: float = 10.0
     prefetch_segments: int = 0

@@ -269,9 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--capacity", default="512MiB", help="memory cache size (default 512MiB)")
     edge.add_argument(
         "--policy",
-        default="lru",
+        default="s3fifo",
         choices=["lru", "fifo", "sieve", "s3fifo"],
-        help="eviction policy (default lru)",
+        help="eviction policy (default s3fifo)",
     )
     edge.add_argument(
         "--upstream-timeout",
