@@ -33,6 +33,8 @@ bench: $(STAMP)
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk)
 	$(BIN)/python bench/transcode.py
 	$(BIN)/python bench/origin.py
+	$(BIN)/python bench/edge.py
+	$(BIN)/python bench/cache_policy.py
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
