@@ -117,3 +117,23 @@ def test_local_writes_leave_no_temp_files(tmp_path: Path) -> None:
     storage = open_storage((tmp_path / "objects").as_uri())
     storage.put_bytes("a/b", b"data")
     assert list((tmp_path / "objects" / ".tmp").iterdir()) == []
+
+
+def test_s3_bucket_creation_races_are_harmless(seaweed: SeaweedS3) -> None:
+    import threading
+
+    url = seaweed.storage_url(f"race-{uuid.uuid4().hex[:10]}")
+    errors: list[Exception] = []
+
+    def open_one() -> None:
+        try:
+            open_storage(url, access_key=seaweed.access_key, secret_key=seaweed.secret_key)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []

@@ -49,8 +49,16 @@ class S3Storage(PrefixDeletion):
         return f"S3Storage({self.url!r})"
 
     def _ensure_bucket(self) -> None:
-        if not self._client.bucket_exists(self.bucket):
+        from minio.error import S3Error
+
+        if self._client.bucket_exists(self.bucket):
+            return
+        try:
             self._client.make_bucket(self.bucket)
+        except S3Error as exc:
+            # Several processes starting at once race to create it: any of them winning is fine.
+            if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise
 
     def _call(self, fn: Any, *args: Any, key: str | None = None, **kwargs: Any) -> Any:
         from minio.error import S3Error
