@@ -73,7 +73,12 @@ class EdgeConfig:
     admin_keys: tuple[str, ...] = ()
     upstream_timeout_s: float = 10.0
     prefetch_segments: int = 0
-    admin_on_public: bool = True
+    admin_host: str = "127.0.0.1"
+    admin_port: int | None = None  # None: admin under /admin/ on the public listener
+
+    @property
+    def admin_on_public(self) -> bool:
+        return self.admin_port is None
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -153,11 +158,21 @@ class Edge:
         await handle_admin(self, scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
+        from edge.admin_listener import AdminListener
+
+        listener: AdminListener | None = None
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self.config.admin_port is not None:
+                    listener = AdminListener(
+                        self.admin, self.config.admin_host, self.config.admin_port
+                    )
+                    await listener.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if listener is not None:
+                    await listener.stop()
                 await self.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

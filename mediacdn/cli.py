@@ -167,7 +167,11 @@ def cmd_edge(args: argparse.Namespace) -> int:
         prefetch_segments=args.prefetch,
     )
     if args.admin_port is not None:
-        config = replace(config, admin_on_public=False)
+        config = replace(
+            config,
+            admin_host=args.admin_host or args.host or "127.0.0.1",
+            admin_port=args.admin_port,
+        )
     host = args.host or "127.0.0.1"
     port = args.port or 8081
     print(
@@ -175,14 +179,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
         f"({args.capacity} cache, {args.policy})",
         flush=True,
     )
-    run_edge(
-        config,
-        host=host,
-        port=port,
-        admin_host=args.admin_host,
-        admin_port=args.admin_port,
-        log_level=settings.log_level,
-    )
+    run_edge(config, host=host, port=port, log_level=settings.log_level)
     return 0
 
 
