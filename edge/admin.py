@@ -99,6 +99,7 @@ async def handle_admin(edge: Edge, scope: Scope, receive: Receive, send: Send) -
             stored["content-length"] = str(len(body))
             now = edge.clock()
             entry = Entry(url, 200, stored, body, age_clock(stored, now, now))
+            entry.via = edge.via.encode("latin-1")
             edge.store.purge(url)
             result = {"stored": edge.store.put(entry, {}), "url": url}
         elif method == "POST" and path == "/admin/prefetch":

@@ -7,6 +7,8 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+WINDOW_S = 10
+
 
 @dataclass
 class EdgeMetrics:
@@ -20,25 +22,30 @@ class EdgeMetrics:
     upstream_errors: int = 0
     upstream_latency_s_sum: float = 0.0
     in_flight: int = 0
-    _recent: deque[tuple[float, int]] = field(default_factory=deque)  # (time, bytes)
+    # One [second, requests, bytes] bucket per second, the last WINDOW_S of them.
+    _buckets: deque[list[int]] = field(default_factory=deque)
 
     def served(self, result: str, body_bytes: int) -> None:
         self.results[result] += 1
         self.bytes_sent += body_bytes
         if result in ("HIT", "STALE", "REVALIDATED"):
             self.bytes_from_cache += body_bytes
-        now = self.clock()
-        self._recent.append((now, body_bytes))
-        while self._recent and self._recent[0][0] < now - 10:
-            self._recent.popleft()
+        second = int(self.clock())
+        buckets = self._buckets
+        if buckets and buckets[-1][0] == second:
+            bucket = buckets[-1]
+            bucket[1] += 1
+            bucket[2] += body_bytes
+        else:
+            buckets.append([second, 1, body_bytes])
+            while buckets[0][0] <= second - WINDOW_S:
+                buckets.popleft()
 
     def rates(self) -> tuple[float, float]:
-        """(requests/s, bytes/s) over the last 10 s."""
-        now = self.clock()
-        while self._recent and self._recent[0][0] < now - 10:
-            self._recent.popleft()
-        window = 10.0
-        return len(self._recent) / window, sum(b for _, b in self._recent) / window
+        """(requests/s, bytes/s) over the last WINDOW_S seconds."""
+        oldest = int(self.clock()) - WINDOW_S
+        recent = [b for b in self._buckets if b[0] > oldest]
+        return sum(b[1] for b in recent) / WINDOW_S, sum(b[2] for b in recent) / WINDOW_S
 
     def stats(
         self, *, name: str, used_bytes: int, capacity_bytes: int, objects: int, evictions: int

@@ -104,6 +104,9 @@ def _encode(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
+_X_CACHE = {r: r.encode() for r in ("HIT", "MISS", "STALE", "REVALIDATED", "BYPASS")}
+
+
 def _error_body(code: str, message: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message}}).encode()
 
@@ -324,7 +327,15 @@ class Edge:
         head = method == "HEAD"
         entry = self.store.lookup(url, headers)
         if entry is not None:
-            verdict = judge(entry.policy, entry.clock, self.clock(), headers.get("cache-control"))
+            now = self.clock()
+            policy = entry.policy
+            if (  # the common case, decided without building a verdict
+                not policy.no_cache
+                and "cache-control" not in headers
+                and entry.clock.current_age_s(now) < policy.lifetime_s
+            ):
+                return await self._send_entry(send, entry, "HIT", headers, head, now)
+            verdict = judge(policy, entry.clock, now, headers.get("cache-control"))
             if verdict.fresh:
                 return await self._send_entry(send, entry, "HIT", headers, head)
             if verdict.may_serve_stale_while_revalidating:
@@ -409,6 +420,7 @@ class Edge:
             if response.status_code == 304 and stale is not None:
                 merged = merge_304(stale.headers, out)
                 stale.refresh(merged, age_clock(merged, request_time, response_time))
+                stale.via = self._via(merged).encode("latin-1")
                 fill.start(304, merged, True)
                 fill.finish()
                 return
@@ -429,6 +441,7 @@ class Edge:
                     fill.body,
                     age_clock(out, request_time, response_time),
                 )
+                entry.via = self._via(out).encode("latin-1")
                 self.store.put(entry, headers)
             elif stale is not None and response.status_code < 500:
                 self.store.purge(url)
@@ -468,13 +481,20 @@ class Edge:
     # -- responses -----------------------------------------------------------------------------
 
     async def _send_entry(
-        self, send: Send, entry: Entry, result: str, request: dict[str, str], head: bool
+        self,
+        send: Send,
+        entry: Entry,
+        result: str,
+        request: dict[str, str],
+        head: bool,
+        now: float | None = None,
     ) -> None:
         """A response from the store: precomputed headers plus Age, X-Cache and Via."""
+        age = entry.clock.current_age_s(self.clock() if now is None else now)
         dynamic = [
-            (b"age", str(int(entry.clock.current_age_s(self.clock()))).encode()),
-            (b"x-cache", result.encode()),
-            (b"via", self._via(entry.headers).encode("latin-1")),
+            (b"age", b"%d" % age),
+            (b"x-cache", _X_CACHE[result]),
+            (b"via", entry.via or self._via(entry.headers).encode("latin-1")),
         ]
         status, body = entry.status, entry.body
         if status == 200 and ("if-none-match" in request or "if-modified-since" in request):

@@ -30,6 +30,7 @@ class Entry:
     policy: StoredPolicy = field(init=False)
     encoded: list[tuple[bytes, bytes]] = field(init=False)  # headers as sent, minus Age etc.
     last_modified: float | None = field(init=False)
+    via: bytes = b""  # the Via header this edge sends with it, worked out once
 
     def __post_init__(self) -> None:
         self.refresh(self.headers, self.clock)
