@@ -21,8 +21,8 @@ import libcachesim as lcs
 
 from bench.common import machine
 from edge.policy import DEFAULT_POLICY, POLICIES, make_policy
-from edge.trace import replay, write_oracle_general
-from edge.workload import HlsWorkload, generate
+from edge.trace import TraceClock, replay, write_oracle_general
+from edge.workload import HlsWorkload, generate, locate_object
 
 
 def libcachesim_run(cls: type, capacity: int, path: Path) -> tuple[float, float, float]:
@@ -62,7 +62,9 @@ def main() -> int:
             )
             for name in POLICIES:
                 started = time.perf_counter()
-                result = replay(make_policy(name, capacity), requests)
+                clock = TraceClock()
+                policy = make_policy(name, capacity, clock=clock, locate=locate_object)
+                result = replay(policy, requests, clock)
                 seconds = time.perf_counter() - started
                 ratio = result.byte_miss_ratio / lru_bmr
                 gap = (lru_bmr - result.byte_miss_ratio) / (lru_bmr - optimum)

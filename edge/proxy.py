@@ -121,7 +121,7 @@ class Edge:
     ) -> None:
         self.config = config
         self.clock = clock
-        self.store = ResponseStore(make_policy(config.policy, config.capacity_bytes))
+        self.store = ResponseStore(make_policy(config.policy, config.capacity_bytes, clock=clock))
         self.metrics = EdgeMetrics()
         self.fills: dict[str, Fill] = {}
         self.via = f"1.1 {config.name}"

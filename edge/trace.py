@@ -59,11 +59,25 @@ class ReplayResult:
         return self.bytes_missed / self.bytes_requested if self.bytes_requested else 0.0
 
 
-def replay(policy: EvictionPolicy, requests: Iterable[TraceRequest]) -> ReplayResult:
+class TraceClock:
+    """The trace's own time, for policies that look at the clock during a replay."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def replay(
+    policy: EvictionPolicy, requests: Iterable[TraceRequest], clock: TraceClock | None = None
+) -> ReplayResult:
     """Feed a trace through a policy as a cache would: touch, and insert on a miss."""
     n = misses = total = missed = 0
     touch, insert = policy.touch, policy.insert
     for req in requests:
+        if clock is not None:
+            clock.now = req.timestamp
         n += 1
         total += req.size
         if not touch(req.obj_id):

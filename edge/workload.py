@@ -25,6 +25,13 @@ def group_of(obj_id: int) -> int:
     return obj_id >> SEGMENT_BITS
 
 
+def locate_object(obj_id: object) -> tuple[int, int] | None:
+    """(group, segment number) of a workload object, for the interval policy."""
+    if not isinstance(obj_id, int):
+        return None
+    return obj_id >> SEGMENT_BITS, obj_id & ((1 << SEGMENT_BITS) - 1)
+
+
 @dataclass(frozen=True, slots=True)
 class HlsWorkload:
     videos: int = 2000

@@ -266,9 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--capacity", default="512MiB", help="memory cache size (default 512MiB)")
     edge.add_argument(
         "--policy",
-        default="s3fifo",
-        choices=["lru", "fifo", "sieve", "s3fifo"],
-        help="eviction policy (default s3fifo)",
+        default="interval",
+        choices=["interval", "s3fifo", "sieve", "lru", "fifo"],
+        help="eviction policy (default interval: interval caching for video)",
     )
     edge.add_argument(
         "--upstream-timeout",

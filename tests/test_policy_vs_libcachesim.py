@@ -52,7 +52,7 @@ def test_miss_ratios_match_libcachesim(
 ) -> None:
     path, footprint = trace
     capacity = int(footprint * fraction)
-    ours = replay(make_policy(policy, capacity), read_oracle_general(path))
+    ours = replay(make_policy(policy, capacity), read_oracle_general(path))  # pure policies
     reader = lcs.TraceReader(str(path), lcs.TraceType.ORACLE_GENERAL_TRACE)
     ref_miss, ref_byte_miss = REFERENCE[policy](capacity).process_trace(reader)
     assert ours.miss_ratio == pytest.approx(ref_miss, abs=0.005)
