@@ -64,6 +64,7 @@ class IntervalCache:
         self._steps: dict[Hashable, float] = {}  # group → seconds between a viewer's requests
         self._starts: dict[Hashable, tuple[float, float]] = {}  # group → (last start, mean gap)
         self._last_seen: dict[Key, float] = {}  # for objects outside any sequence
+        self._where: dict[Key, tuple[Hashable, int] | None] = {}  # locate() of cached keys
 
     @property
     def used_bytes(self) -> int:
@@ -76,7 +77,7 @@ class IntervalCache:
         return len(self._sizes)
 
     def _observe(self, key: Key, now: float) -> None:
-        located = self.locate(key)
+        located = self._where[key] if key in self._where else self.locate(key)
         if located is None:
             if key in self._sizes or key in self._last_seen:
                 self._last_seen[key] = now
@@ -102,7 +103,7 @@ class IntervalCache:
 
     def next_use(self, key: Key, now: float) -> float:
         """When the object is predicted to be requested next."""
-        located = self.locate(key)
+        located = self._where[key] if key in self._where else self.locate(key)
         if located is None:
             last = self._last_seen.get(key, now)
             return now + max(1.0, now - last)
@@ -114,7 +115,9 @@ class IntervalCache:
             horizon = now - STALE_VIEWER_STEPS * step
             for q, seen in viewers.items():
                 if q < position and seen >= horizon:
-                    best = min(best, seen + (position - q) * step)
+                    arrival = seen + (position - q) * step
+                    if arrival < best:
+                        best = arrival
         if best < FAR_S + now:
             return best
         start = self._starts.get(group)
@@ -137,16 +140,18 @@ class IntervalCache:
         self._keys.append(key)
         self._sizes[key] = size
         self._used += size
-        if self.locate(key) is None:
+        located = self._where[key] = self.locate(key)
+        if located is None:
             self._last_seen.setdefault(key, now)
         return evicted
 
     def _pick_victim(self, now: float) -> Key:
         keys, n = self._keys, len(self._keys)
         victim, farthest = keys[0], -1.0
+        rand, next_use = self._random, self.next_use
         for _ in range(min(self.samples, n)):
-            key = keys[int(self._random() * n)]
-            predicted = self.next_use(key, now)
+            key = keys[int(rand() * n)]
+            predicted = next_use(key, now)
             if predicted > farthest:
                 victim, farthest = key, predicted
         return victim
@@ -159,6 +164,7 @@ class IntervalCache:
             self._index[last] = i
         self._used -= self._sizes.pop(key)
         self._last_seen.pop(key, None)
+        self._where.pop(key, None)
 
     def remove(self, key: Key) -> bool:
         if key not in self._sizes:
