@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from manifests.catalog import Catalog
 from manifests.db import SqliteDatabase
@@ -187,6 +188,18 @@ def compare_with_nginx(
             f"{med(f'nginx-{kind}', 'p99_ms'):.2f} ms); ratio {ratios[kind]:.2f}x{verdict}"
         )
     return ratios
+
+
+def serving_arguments(doc: str | None) -> Any:
+    """The command line shared by the serving benchmarks (origin, edge)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--seconds", type=int, default=8, help="length of each wrk run")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs per server")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--segment-bytes", type=int, default=2 << 20)
+    return parser.parse_args()
 
 
 def require_tools(*tools: str) -> bool:

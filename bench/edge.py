@@ -6,7 +6,6 @@ Goals (issue 3): segments of 1-3 MB at ≥ 0.9× nginx's bytes/s, playlists of a
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from bench.common import (
     compare_with_nginx,
     publish_fixture,
     require_tools,
+    serving_arguments,
     start_mediacdn_server,
     start_nginx,
 )
@@ -28,12 +28,7 @@ from tests.support.servers import free_port, stop_process, wait_until
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=8, help="length of each wrk run")
-    parser.add_argument("--repeat", type=int, default=3, help="alternating runs per server")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--segment-bytes", type=int, default=2 << 20)
-    args = parser.parse_args()
+    args = serving_arguments(__doc__)
     if not require_tools("nginx", "wrk"):
         return 2
     root = Path(tempfile.mkdtemp(prefix="bench-edge-"))

@@ -5,7 +5,6 @@ to nginx. Goal (issue 2): segments ≥ 0.5× nginx from the local backend.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from bench.common import (
     compare_with_nginx,
     publish_fixture,
     require_tools,
+    serving_arguments,
     start_mediacdn_server,
     start_nginx,
 )
@@ -25,12 +25,7 @@ from tests.support.servers import free_port, stop_process
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=8, help="length of each wrk run")
-    parser.add_argument("--repeat", type=int, default=3, help="alternating runs per server")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--segment-bytes", type=int, default=2 << 20)
-    args = parser.parse_args()
+    args = serving_arguments(__doc__)
     if not require_tools("nginx", "wrk"):
         return 2
     root = Path(tempfile.mkdtemp(prefix="bench-origin-"))

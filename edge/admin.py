@@ -19,7 +19,8 @@ from edge.fill import FillFailed
 from edge.store import Entry
 
 if TYPE_CHECKING:
-    from edge.proxy import Edge, Receive, Scope, Send
+    from edge.proxy import Edge
+    from mediacdn.asgi import Receive, Scope, Send
 
 MAX_PUSH_BYTES = 256 << 20
 PUSHED_HEADERS = ("content-type", "cache-control", "etag", "last-modified", "expires", "vary")

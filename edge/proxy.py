@@ -8,7 +8,7 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +28,8 @@ from edge.fill import Fill, FillFailed
 from edge.metrics import EdgeMetrics
 from edge.policy import DEFAULT_POLICY, make_policy
 from edge.store import Entry, ResponseStore
+from mediacdn.asgi import Receive, Scope, Send
 from origin.http_rules import Unsatisfiable, not_modified, parse_range
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 HOP_BY_HOP = frozenset(
     {

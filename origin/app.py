@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from manifests.catalog import Catalog
 from manifests.db import open_database
+from mediacdn.asgi import Receive, Scope, Send
 from mediacdn.settings import Settings
 from origin.api import VideoApi
 from origin.assets import AssetCache
@@ -25,7 +26,7 @@ from origin.errors import ApiError, code_for_status
 from origin.ingest import Ingest
 from origin.metrics import Metrics
 from origin.openapi import openapi_document
-from origin.playback import PlaybackApp, Receive, Scope, Send
+from origin.playback import PlaybackApp
 from origin.storage import Storage, open_storage
 from origin.tus import TusApi
 from transcoder.tools import ffmpeg_path, ffprobe_path

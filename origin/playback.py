@@ -8,11 +8,10 @@ closed grammar, so nothing a client sends is ever used as a storage path.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 import anyio.to_thread
 
+from mediacdn.asgi import Receive, Scope, Send
 from origin.assets import AssetCache, Entry, VideoAssets
 from origin.errors import error_body
 from origin.http_rules import (
@@ -25,11 +24,6 @@ from origin.http_rules import (
 )
 from origin.metrics import Metrics
 from origin.storage import ObjectNotFound, Storage
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 _PATH = re.compile(
     r"/vod/(?P<video>[A-Za-z0-9_-]{1,64})/"
