@@ -13,7 +13,7 @@ import pytest
 
 from sample_media.generate import SampleMedia
 from tests.conftest import MAX_UPLOAD_BYTES
-from tests.support.playback import wait_for_video
+from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import OriginServer
 
 pytestmark = pytest.mark.slow
@@ -27,16 +27,6 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
     assert error["message"]
     if code is not None:
         assert error["code"] == code
-
-
-def upload_raw(http: httpx.Client, origin: OriginServer, data: bytes, query: str = "") -> str:
-    response = http.post(
-        f"/api/videos{query}",
-        content=data,
-        headers={**origin.headers(), "Content-Type": "application/octet-stream"},
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 def assert_failed_and_unpublished(
@@ -105,7 +95,7 @@ BAD_FILES: dict[str, Callable[[SampleMedia, Path], bytes]] = {
 def test_bad_files_fail_with_a_reason(
     name: str, origin: OriginServer, http: httpx.Client, sample: SampleMedia, tmp_path: Path
 ) -> None:
-    video_id = upload_raw(http, origin, BAD_FILES[name](sample, tmp_path))
+    video_id = upload_raw(http, origin.headers(), BAD_FILES[name](sample, tmp_path))
     status = assert_failed_and_unpublished(http, origin, video_id, "invalid_media")
     job = http.get(f"/api/jobs/{status['job_id']}").json()
     assert job["attempts"] == 1  # invalid media is never retried

@@ -11,7 +11,7 @@ import m3u8
 import pytest
 
 from sample_media.generate import SampleMedia
-from tests.support.playback import wait_for_video
+from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import OriginServer, wait_until
 
 pytestmark = pytest.mark.slow
@@ -193,12 +193,7 @@ def test_playlists_are_our_own_rendering(http: httpx.Client, video_id: str) -> N
 def test_delete_removes_objects_and_manifests(
     origin: OriginServer, http: httpx.Client, sample: SampleMedia
 ) -> None:
-    response = http.post(
-        "/api/videos",
-        content=sample.video.read_bytes(),
-        headers={**origin.headers(), "Content-Type": "video/mp4"},
-    )
-    vid = response.json()["id"]
+    vid = upload_raw(http, origin.headers(), sample.video.read_bytes())
     assert wait_for_video(http, vid)["status"] == "ready"
     assert http.get(f"/vod/{vid}/master.m3u8").status_code == 200
     objects = origin.data_dir / "objects"
@@ -226,12 +221,7 @@ def test_health_metrics_and_openapi(http: httpx.Client, video_id: str) -> None:
 def test_delete_during_transcode_leaves_nothing_behind(
     origin: OriginServer, http: httpx.Client, sample: SampleMedia
 ) -> None:
-    response = http.post(
-        "/api/videos",
-        content=sample.video.read_bytes(),
-        headers={**origin.headers(), "Content-Type": "video/mp4"},
-    )
-    vid = response.json()["id"]
+    vid = upload_raw(http, origin.headers(), sample.video.read_bytes())
     status = wait_for_video(http, vid, until=("transcoding", "publishing", "ready", "failed"))
     assert http.delete(f"/api/videos/{vid}", headers=origin.headers()).status_code == 204
     objects = origin.data_dir / "objects" / "videos" / vid

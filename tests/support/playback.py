@@ -82,3 +82,14 @@ def check_playback(
         durations_s=durations,
         variants=len(master.playlists),
     )
+
+
+def upload_raw(http: httpx.Client, headers: dict[str, str], data: bytes, query: str = "") -> str:
+    """POST a video as the raw body; returns the new video's id."""
+    response = http.post(
+        f"/api/videos{query}",
+        content=data,
+        headers={**headers, "Content-Type": "application/octet-stream"},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
