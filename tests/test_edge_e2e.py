@@ -5,6 +5,7 @@ separate from the public one."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,7 +96,10 @@ def test_video_plays_through_the_edge(
 
 def test_edge_help_explains_itself(tmp_path: Path) -> None:
     done = subprocess.run(
-        [".venv/bin/mediacdn", "edge", "--help"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "mediacdn", "edge", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0
     for flag in ("--upstream", "--capacity", "--admin-port", "--policy", "--prefetch"):
