@@ -24,7 +24,7 @@ from edge.cache_control import (
     vary_names,
     vary_values,
 )
-from edge.fill import Fill, FillFailed
+from edge.fill import Fill, FillFailed, Reader
 from edge.metrics import EdgeMetrics
 from edge.policy import DEFAULT_POLICY, make_policy
 from edge.store import Entry, ResponseStore
@@ -338,17 +338,19 @@ class Edge:
                 self._spawn(self._refresh(url, headers, entry))
                 return await self._send_entry(send, entry, "STALE", headers, head)
             fill = self._join_or_start(url, headers, entry)
-            await fill.headers_ready.wait()
-            failed = fill.error is not None or fill.status >= 500
-            if failed and verdict.may_serve_stale_on_error:
-                return await self._send_entry(send, entry, "STALE", headers, head)
-            if fill.status == 304 and fill.error is None:
-                refreshed = self.store.lookup(url, headers) or entry
-                return await self._send_entry(send, refreshed, "REVALIDATED", headers, head)
-            return await self._send_fill(send, fill, "MISS", headers, head)
+            with fill.reader() as reader:
+                await fill.headers_ready.wait()
+                failed = fill.error is not None or fill.status >= 500
+                if failed and verdict.may_serve_stale_on_error:
+                    return await self._send_entry(send, entry, "STALE", headers, head)
+                if fill.status == 304 and fill.error is None:
+                    refreshed = self.store.lookup(url, headers) or entry
+                    return await self._send_entry(send, refreshed, "REVALIDATED", headers, head)
+                return await self._send_fill(send, fill, reader, "MISS", headers, head)
         fill = self._join_or_start(url, headers, None)
-        self._maybe_prefetch(url, headers)
-        await self._send_fill(send, fill, "MISS", headers, head)
+        with fill.reader() as reader:
+            self._maybe_prefetch(url, headers)
+            await self._send_fill(send, fill, reader, "MISS", headers, head)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -374,6 +376,8 @@ class Edge:
     @staticmethod
     def _can_share(fill: Fill, headers: dict[str, str]) -> bool:
         """A collapsed waiter may use the response only if it would select the same variant."""
+        if fill.trimmed:  # a pass-through body already partly let go
+            return False
         if not fill.headers_ready.is_set():
             return True
         names = vary_names(fill.headers)
@@ -417,19 +421,27 @@ class Edge:
                 merged = merge_304(stale.headers, out)
                 stale.refresh(merged, age_clock(merged, request_time, response_time))
                 stale.via = self._via(merged).encode("latin-1")
-                fill.start(304, merged, True)
+                fill.start(304, merged, True, True)
                 fill.finish()
                 return
             storable = is_storable("GET", response.status_code, headers, out)
-            fill.start(response.status_code, out, storable)
+            declared = out.get("content-length")
+            too_big = (
+                declared is not None
+                and declared.isdigit()
+                and (int(declared) > self.config.capacity_bytes)
+            )
+            fill.start(response.status_code, out, storable, keep=storable and not too_big)
+            capacity = self.config.capacity_bytes
             async for chunk in response.aiter_raw():
                 fill.append(chunk)
                 self.metrics.bytes_from_upstream += len(chunk)
-            declared = out.get("content-length")
+                if fill.keep and fill.received > capacity:
+                    fill.keep = False  # it cannot be stored: stop keeping what was sent on
             if declared is not None and declared.isdigit() and int(declared) != fill.received:
                 raise FillFailed(f"upstream body ended at {fill.received} of {declared} bytes")
             fill.finish()
-            if storable:
+            if storable and fill.keep:
                 entry = Entry(
                     url,
                     response.status_code,
@@ -537,7 +549,13 @@ class Edge:
         await send({"type": "http.response.body", "body": b"" if head else body})
 
     async def _send_fill(
-        self, send: Send, fill: Fill, result: str, request: dict[str, str], head: bool
+        self,
+        send: Send,
+        fill: Fill,
+        reader: Reader,
+        result: str,
+        request: dict[str, str],
+        head: bool,
     ) -> None:
         await fill.headers_ready.wait()
         if fill.error is not None and fill.status in (0, 502, 504) and not fill.chunks:
@@ -546,7 +564,7 @@ class Edge:
             return await self._error(send, status, code, fill.error, result)
         if "range" in request and fill.status == 200:
             try:
-                body = await fill.wait_complete()
+                body = b"".join([chunk async for chunk in reader])
             except FillFailed as exc:
                 return await self._error(send, 502, "upstream_error", str(exc), result)
             now = self.clock()
@@ -561,7 +579,7 @@ class Edge:
             self.metrics.served(result, 0)
             return
         sent = 0
-        async for chunk in fill.stream():  # FillFailed propagates: the response is aborted
+        async for chunk in reader:  # FillFailed propagates: the response is aborted
             sent += len(chunk)
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})

@@ -79,3 +79,30 @@ def test_tiers_fill_each_object_once_from_the_origin() -> None:
         assert [r.headers["x-cache"] for r in again] == ["HIT"] * len(again)
         assert sum(origin.hits.values()) == len(paths)
         assert shield.metrics.upstream_requests == len(paths)
+
+
+def test_collapsed_pass_through_body_reaches_every_waiter_whole() -> None:
+    """An uncacheable body is streamed to all waiters and let go as they send it."""
+    body = os.urandom(3 << 20)
+    hold = threading.Event()
+    origin = ScriptedOrigin(
+        {"/live": Route(body, hold=hold, headers={"cache-control": "no-store"})}
+    )
+    with serve_in_thread(origin) as origin_url:
+        edge = Edge(EdgeConfig(name="pop", upstream=origin_url))
+        with serve_in_thread(edge, lifespan="on") as edge_url:
+
+            async def clients() -> list[httpx.Response]:
+                async with httpx.AsyncClient(base_url=edge_url, timeout=60) as http:
+                    tasks = [asyncio.create_task(http.get("/live")) for _ in range(3)]
+                    deadline = time.monotonic() + 30
+                    while sum(f.waiters for f in list(edge.fills.values())) < 2:
+                        assert time.monotonic() < deadline
+                        await asyncio.sleep(0.01)
+                    hold.set()
+                    return await asyncio.gather(*tasks)
+
+            responses = asyncio.run(clients())
+        assert [r.content == body for r in responses] == [True] * 3
+        assert origin.hits["/live"] == 1
+        assert len(edge.store) == 0
