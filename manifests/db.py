@@ -21,15 +21,6 @@ class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
     def one(self) -> Row | None: ...
     def all(self) -> list[Row]: ...
-    @property
-    def rowcount(self) -> int: ...
-
-
-class Database(Protocol):
-    dialect: str
-
-    def transaction(self) -> Any: ...  # context manager yielding a Cursor
-    def close(self) -> None: ...
 
 
 class _DbApiCursor:
@@ -50,10 +41,6 @@ class _DbApiCursor:
 
     def all(self) -> list[Row]:
         return [dict(r) for r in self._cur.fetchall()]
-
-    @property
-    def rowcount(self) -> int:
-        return int(self._cur.rowcount)
 
     def close(self) -> None:
         self._cur.close()
