@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/origin.py
 	$(BIN)/python bench/edge.py
 	$(BIN)/python bench/cache_policy.py
+	$(BIN)/python bench/prefetch.py
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
