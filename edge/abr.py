@@ -55,15 +55,32 @@ class BandwidthEstimator:
         return min(self.fast.get(), self.slow.get())
 
 
-def throughput_choice(bitrates_bps: Sequence[int], estimate_bps: float, current: int) -> int:
-    """hls.js-style: the best level whose bitrate fits the estimate × 0.95 (at or below the
-    current level) or × 0.7 (above it). `bitrates_bps` ascending; returns an index."""
-    choice = 0
-    for level, bitrate in enumerate(bitrates_bps):
+def throughput_choice(
+    bitrates_bps: Sequence[int],
+    estimate_bps: float,
+    current: int,
+    *,
+    segment_s: float | None = None,
+    max_fetch_s: float | None = None,
+) -> int:
+    """hls.js's _findBestLevel: from the top, the first level whose bitrate is below the
+    estimate × 0.95 (at or below the current level) or × 0.7 (above it), and, when a fetch
+    deadline is given (the buffer left), whose segment would load before it. `bitrates_bps`
+    ascending; returns an index (the lowest level if none fits)."""
+    for level in range(len(bitrates_bps) - 1, -1, -1):
         factor = HLSJS_BANDWIDTH_UP_FACTOR if level > current else HLSJS_BANDWIDTH_FACTOR
-        if bitrate <= estimate_bps * factor:
-            choice = level
-    return choice
+        adjusted = estimate_bps * factor
+        bitrate = bitrates_bps[level]
+        if adjusted <= bitrate:
+            continue
+        if (
+            segment_s is not None
+            and max_fetch_s is not None
+            and bitrate * segment_s / adjusted >= max_fetch_s
+        ):
+            continue
+        return level
+    return 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,10 +51,11 @@ def test_estimator_defaults_then_takes_the_lower_average() -> None:
     [
         pytest.param(500_000, 0, 0, id="default-estimate-starts-low"),
         pytest.param(2_000_000, 1, 1, id="stays"),
-        pytest.param(2_000_000, 0, 1, id="up-needs-0.7"),  # 1.4M <= 2.0M × 0.7
-        pytest.param(3_000_000, 3, 2, id="down-with-0.95"),  # 2.8M <= 2.85M
+        pytest.param(2_000_000, 0, 0, id="up-needs-more-than-0.7"),  # 1.4M = 2.0M × 0.7
+        pytest.param(2_100_000, 0, 1, id="up-with-0.7"),  # 1.4M < 2.1M × 0.7
+        pytest.param(3_000_000, 3, 2, id="down-with-0.95"),  # 2.8M < 2.85M
         pytest.param(3_900_000, 1, 1, id="up-blocked"),  # 2.8M > 3.9M × 0.7
-        pytest.param(4_100_000, 0, 2, id="two-up"),  # 2.8M <= 4.1M × 0.7
+        pytest.param(4_100_000, 0, 2, id="two-up"),  # 2.8M < 4.1M × 0.7
         pytest.param(10_000_000, 0, 3, id="top"),
     ],
 )
@@ -62,6 +63,12 @@ def test_throughput_rule(estimate: float, current: int, expected: int) -> None:
     if expected == 2 and current == 1:
         expected = 2 if estimate * 0.7 >= 2_800_000 else 1
     assert throughput_choice(LADDER, estimate, current) == expected
+
+
+def test_fetch_deadline_from_the_buffer() -> None:
+    # 2.8 Mbps for 4 s at 0.95 × 3.5 Mbps takes 3.4 s: fits 5 s of buffer, not 2 s.
+    assert throughput_choice(LADDER, 3_500_000, 3, segment_s=4, max_fetch_s=5) == 2
+    assert throughput_choice(LADDER, 3_500_000, 3, segment_s=4, max_fetch_s=2) == 1
 
 
 def test_bola_climbs_with_the_buffer() -> None:
