@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -57,6 +58,7 @@ NOT_FORWARDED_ON_FILL = frozenset(
         "content-length",
     }
 )
+log = logging.getLogger("mediacdn.edge")
 SEGMENT_NUMBER = re.compile(r"^(?P<stem>.*/)(?P<n>\d{1,9})(?P<ext>\.(?:m4s|ts|mp4|vtt))$")
 
 
@@ -71,6 +73,14 @@ class EdgeConfig:
     prefetch_segments: int = 0
     admin_host: str = "127.0.0.1"
     admin_port: int | None = None  # None: admin under /admin/ on the public listener
+    router_url: str | None = None  # send heartbeats here
+    public_url: str | None = None  # where clients reach this POP (in heartbeats)
+    lat: float = 0.0
+    lon: float = 0.0
+    tier: str = "edge"
+    max_in_flight: int = 1000
+    max_mbps: float = 10_000.0
+    heartbeat_s: float = 1.0
 
     @property
     def admin_on_public(self) -> bool:
@@ -168,6 +178,8 @@ class Edge:
                         self.admin, self.config.admin_host, self.config.admin_port
                     )
                     await listener.start()
+                if self.config.router_url and self.config.public_url:
+                    self._spawn(self._heartbeats())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if listener is not None:
@@ -175,6 +187,36 @@ class Edge:
                 await self.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def heartbeat_body(self) -> dict[str, object]:
+        stats = self.stats()
+        cfg = self.config
+        return {
+            "name": cfg.name,
+            "url": cfg.public_url,
+            "lat": cfg.lat,
+            "lon": cfg.lon,
+            "tier": cfg.tier,
+            "max_in_flight": cfg.max_in_flight,
+            "max_mbps": cfg.max_mbps,
+            "in_flight": stats["in_flight"],
+            "bytes_per_s": stats["bytes_per_s"],
+            "requests_per_s": stats["requests_per_s"],
+            "cache_fill": stats["cache_fill"],
+            "healthy": True,
+        }
+
+    async def _heartbeats(self) -> None:
+        """Tell the router every `heartbeat_s` that this POP is alive, and how loaded."""
+        assert self.config.router_url is not None
+        url = self.config.router_url.rstrip("/") + "/heartbeat"
+        async with httpx.AsyncClient(timeout=max(1.0, self.config.heartbeat_s)) as http:
+            while True:
+                try:
+                    await http.post(url, json=self.heartbeat_body())
+                except httpx.HTTPError as exc:
+                    log.warning("heartbeat to %s failed: %s", url, exc)
+                await asyncio.sleep(self.config.heartbeat_s)
 
     async def close(self) -> None:
         for task in list(self._background):

@@ -165,6 +165,12 @@ def cmd_edge(args: argparse.Namespace) -> int:
         admin_keys=keys,
         upstream_timeout_s=args.upstream_timeout,
         prefetch_segments=args.prefetch,
+        router_url=args.router,
+        lat=args.lat,
+        lon=args.lon,
+        tier=args.tier,
+        max_in_flight=args.max_in_flight,
+        max_mbps=args.max_mbps,
     )
     if args.admin_port is not None:
         config = replace(
@@ -174,12 +180,31 @@ def cmd_edge(args: argparse.Namespace) -> int:
         )
     host = args.host or "127.0.0.1"
     port = args.port or 8081
+    config = replace(config, public_url=args.public_url or f"http://{host}:{port}")
     print(
         f"edge {args.name} on http://{host}:{port} in front of {args.upstream} "
         f"({args.capacity} cache, {args.policy})",
         flush=True,
     )
     run_edge(config, host=host, port=port, log_level=settings.log_level)
+    return 0
+
+
+def cmd_router(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from edge.router_app import create_router_app
+
+    settings = _settings(args)
+    host = args.host or "127.0.0.1"
+    port = args.port or 8090
+    print(
+        f"router on http://{host}:{port} (edges join with --router http://{host}:{port})",
+        flush=True,
+    )
+    uvicorn.run(
+        create_router_app(), host=host, port=port, log_level=settings.log_level, access_log=False
+    )
     return 0
 
 
@@ -289,7 +314,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     edge.add_argument("--admin-host", help="separate address for /admin/ (default --host)")
     edge.add_argument("--admin-port", type=int, help="serve /admin/ on this port only")
+    edge.add_argument("--router", help="router URL to send heartbeats to (joins the CDN)")
+    edge.add_argument(
+        "--public-url", help="where clients reach this POP (default http://HOST:PORT)"
+    )
+    edge.add_argument(
+        "--tier",
+        default="edge",
+        choices=["edge", "shield"],
+        help="edge (serves players) or shield (serves edges)",
+    )
+    edge.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=1000,
+        help="capacity in concurrent requests, for routing (default 1000)",
+    )
+    edge.add_argument(
+        "--max-mbps",
+        type=float,
+        default=10_000.0,
+        help="capacity in Mbps, for routing (default 10000)",
+    )
     edge.set_defaults(func=cmd_edge)
+
+    router = sub.add_parser(
+        "router",
+        help="run the router: POP registry (heartbeats), route lookups, redirects",
+        description="Edges started with --router URL send heartbeats here and join the CDN; "
+        "a POP silent for 3 s leaves rotation. GET /route?lat=..&lon=..&path=.. answers with "
+        "the chosen POP and alternatives; GET /r/<path> redirects (302) using X-Client-Geo: "
+        "lat,lon or geo=lat,lon; GET /pops lists the registry.",
+        epilog=EPILOG,
+    )
+    _common(router, server=True)
+    router.set_defaults(func=cmd_router)
 
     demo = sub.add_parser(
         "demo",

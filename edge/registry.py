@@ -1,0 +1,90 @@
+"""The router's POP registry (pure): POPs known from the topology file or from heartbeats,
+each in rotation only while its heartbeats keep coming."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from edge.routing import Pop, PopLoad
+
+HEARTBEAT_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    pop: Pop
+    url: str
+    load: PopLoad
+    received_at: float
+
+
+class HeartbeatError(ValueError):
+    pass
+
+
+def parse_heartbeat(data: Mapping[str, Any], now: float) -> Heartbeat:
+    """A heartbeat body: name, url, lat, lon, tier, in_flight, bytes_per_s, max_in_flight,
+    max_mbps, healthy."""
+    try:
+        pop = Pop(
+            name=str(data["name"]),
+            lat=float(data["lat"]),
+            lon=float(data["lon"]),
+            tier=str(data.get("tier", "edge")),
+            max_in_flight=int(data.get("max_in_flight", 1000)),
+            max_mbps=float(data.get("max_mbps", 10_000.0)),
+        )
+        load = PopLoad(
+            in_flight=int(data.get("in_flight", 0)),
+            mbps=float(data.get("bytes_per_s", 0.0)) * 8 / 1e6,
+            healthy=bool(data.get("healthy", True)),
+        )
+        url = str(data["url"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise HeartbeatError(f"bad heartbeat: {exc}") from None
+    if not (-90 <= pop.lat <= 90 and -180 <= pop.lon <= 180):
+        raise HeartbeatError("latitude/longitude out of range")
+    if not url.startswith(("http://", "https://")):
+        raise HeartbeatError("url must be http(s)")
+    if pop.tier not in ("edge", "shield"):
+        raise HeartbeatError("tier must be edge or shield")
+    return Heartbeat(pop, url.rstrip("/"), load, now)
+
+
+@dataclass
+class PopRegistry:
+    timeout_s: float = HEARTBEAT_TIMEOUT_S
+    _beats: dict[str, Heartbeat] = field(default_factory=dict)
+
+    def heartbeat(self, beat: Heartbeat) -> None:
+        self._beats[beat.pop.name] = beat
+
+    def snapshot(self, now: float) -> tuple[list[Pop], dict[str, PopLoad], dict[str, str]]:
+        """(pops, loads, urls); a POP whose last heartbeat is older than the timeout is
+        reported unhealthy, so it gets no routes until it is heard from again."""
+        pops, loads, urls = [], {}, {}
+        for name, beat in self._beats.items():
+            pops.append(beat.pop)
+            fresh = now - beat.received_at <= self.timeout_s
+            loads[name] = beat.load if fresh else replace(beat.load, healthy=False)
+            urls[name] = beat.url
+        return pops, loads, urls
+
+    def describe(self, now: float) -> list[dict[str, Any]]:
+        pops, loads, urls = self.snapshot(now)
+        return [
+            {
+                "name": p.name,
+                "url": urls[p.name],
+                "lat": p.lat,
+                "lon": p.lon,
+                "tier": p.tier,
+                "healthy": loads[p.name].healthy,
+                "in_flight": loads[p.name].in_flight,
+                "mbps": loads[p.name].mbps,
+                "last_heartbeat_s": round(now - self._beats[p.name].received_at, 3),
+            }
+            for p in pops
+        ]

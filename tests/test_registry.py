@@ -1,0 +1,58 @@
+"""The POP registry: heartbeats keep a POP in rotation; silence takes it out."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge.registry import HeartbeatError, PopRegistry, parse_heartbeat
+from edge.routing import choose_pop
+
+BEAT = {
+    "name": "paris",
+    "url": "http://127.0.0.1:9001",
+    "lat": 48.86,
+    "lon": 2.35,
+    "in_flight": 3,
+    "bytes_per_s": 1_250_000,
+}
+
+
+def test_heartbeats_keep_a_pop_in_rotation_and_silence_removes_it() -> None:
+    registry = PopRegistry(timeout_s=3)
+    registry.heartbeat(parse_heartbeat(BEAT, now=100.0))
+    registry.heartbeat(
+        parse_heartbeat({**BEAT, "name": "london", "lat": 51.5, "lon": -0.1}, now=100.0)
+    )
+    pops, loads, urls = registry.snapshot(102.9)
+    assert loads["paris"].healthy
+    assert loads["paris"].mbps == pytest.approx(10.0)
+    assert urls["paris"] == "http://127.0.0.1:9001"
+    route = choose_pop(48.85, 2.30, pops, loads)
+    assert route is not None
+    assert route.pop.name == "paris"
+    registry.heartbeat(
+        parse_heartbeat({**BEAT, "name": "london", "lat": 51.5, "lon": -0.1}, now=102.0)
+    )
+    pops, loads, _ = registry.snapshot(103.5)  # paris silent for 3.5 s
+    assert not loads["paris"].healthy
+    route = choose_pop(48.85, 2.30, pops, loads)
+    assert route is not None
+    assert route.pop.name == "london"
+    registry.heartbeat(parse_heartbeat(BEAT, now=104.0))  # back
+    pops, loads, _ = registry.snapshot(104.1)
+    assert loads["paris"].healthy
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"url": "http://x"},
+        {**BEAT, "lat": 95},
+        {**BEAT, "url": "ftp://x"},
+        {**BEAT, "tier": "core"},
+        {**BEAT, "in_flight": "many"},
+    ],
+)
+def test_bad_heartbeats_are_refused(bad: dict[str, object]) -> None:
+    with pytest.raises(HeartbeatError):
+        parse_heartbeat(bad, now=0)

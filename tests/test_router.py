@@ -1,0 +1,120 @@
+"""The router with real edges on 127.0.0.1: edges join by heartbeat, clients are routed to
+the nearest one, and an edge that goes silent leaves rotation within 3 s."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+
+from edge.proxy import Edge, EdgeConfig
+from edge.router_app import create_router_app
+from tests.support.asgi_server import serve_in_thread
+from tests.support.scripted_origin import Route, ScriptedOrigin
+from tests.support.servers import free_port, start_mediacdn, stop_process, wait_until
+
+PARIS_CLIENT = "48.85,2.30"
+
+
+def test_heartbeats_routes_redirects_and_failover() -> None:
+    origin = ScriptedOrigin(
+        {"/vod/v1/360p/0.m4s": Route(b"seg", headers={"cache-control": "max-age=60"})}
+    )
+    with ExitStack() as stack:
+        origin_url = stack.enter_context(serve_in_thread(origin))
+        router_url = stack.enter_context(serve_in_thread(create_router_app(), lifespan="on"))
+        edges = {}
+        for name, lat, lon in (("paris", 48.86, 2.35), ("london", 51.51, -0.13)):
+            port = free_port()
+            public = f"http://127.0.0.1:{port}"
+            edge = Edge(
+                EdgeConfig(
+                    name=name,
+                    upstream=origin_url,
+                    router_url=router_url,
+                    public_url=public,
+                    lat=lat,
+                    lon=lon,
+                    heartbeat_s=0.2,
+                )
+            )
+            paris_stack = ExitStack() if name == "paris" else stack
+            paris_stack.enter_context(serve_in_thread(edge, port=port, lifespan="on"))
+            edges[name] = (public, paris_stack)
+        http = stack.enter_context(httpx.Client(base_url=router_url, timeout=10))
+        wait_until(lambda: len(http.get("/pops").json()["pops"]) == 2, 10, "heartbeats")
+
+        route = http.get(
+            "/route", params={"lat": 48.85, "lon": 2.30, "path": "/vod/v1/360p/0.m4s"}
+        ).json()
+        assert route["pop"] == "paris"
+        assert route["url"] == edges["paris"][0] + "/vod/v1/360p/0.m4s"
+        assert [a["pop"] for a in route["alternatives"]] == ["london"]
+        assert http.get("/route", params={"lat": 53.48, "lon": -2.24}).json()["pop"] == "london"
+
+        redirect = http.get("/r/vod/v1/360p/0.m4s", headers={"X-Client-Geo": PARIS_CLIENT})
+        assert redirect.status_code == 302
+        assert redirect.headers["location"] == edges["paris"][0] + "/vod/v1/360p/0.m4s"
+        followed = httpx.get(redirect.headers["location"])
+        assert followed.content == b"seg"
+        assert http.get("/route").status_code == 422
+
+        edges["paris"][1].close()  # the Paris edge goes away
+        gone = time.monotonic()
+        wait_until(
+            lambda: http.get("/route", params={"geo": PARIS_CLIENT}).json()["pop"] == "london",
+            10,
+            "failover",
+        )
+        assert time.monotonic() - gone <= 3.5
+        pops = {p["name"]: p for p in http.get("/pops").json()["pops"]}
+        assert pops["paris"]["healthy"] is False
+        assert pops["london"]["healthy"] is True
+
+
+def test_cli_edge_joins_the_cli_router_and_leaves_when_killed(tmp_path: Path) -> None:
+    router_port, edge_port = free_port(), free_port()
+    router_url = f"http://127.0.0.1:{router_port}"
+    router = start_mediacdn("router", tmp_path, {}, "--port", str(router_port))
+    edge = start_mediacdn(
+        "edge",
+        tmp_path,
+        {"MEDIACDN_ADMIN_KEYS": "k"},
+        "--name",
+        "lyon",
+        "--lat",
+        "45.76",
+        "--lon",
+        "4.84",
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--port",
+        str(edge_port),
+        "--router",
+        router_url,
+    )
+    try:
+        with httpx.Client(base_url=router_url, timeout=10) as http:
+            wait_until(
+                lambda: http.get("/route", params={"geo": "45.7,4.8"}).status_code == 200,
+                30,
+                "edge joined",
+            )
+            route = http.get("/route", params={"geo": "45.7,4.8"}).json()
+            assert route["pop"] == "lyon"
+            assert route["url"] == f"http://127.0.0.1:{edge_port}/"
+            os.killpg(edge.pid, signal.SIGKILL)
+            killed = time.monotonic()
+            wait_until(
+                lambda: http.get("/route", params={"geo": "45.7,4.8"}).status_code == 503,
+                10,
+                "out of rotation",
+            )
+            assert time.monotonic() - killed <= 3.5
+    finally:
+        stop_process(edge)
+        stop_process(router)
