@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from manifests.errors import ManifestError
-from manifests.model import MediaPlaylist, Segment
+from manifests.model import (
+    MasterPlaylist,
+    MediaPlaylist,
+    MediaTrack,
+    MediaType,
+    Segment,
+    Variant,
+)
 
 
 def _attribute(value: str, name: str) -> str | None:
@@ -58,3 +65,76 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
         playlist_type=playlist_type,  # type: ignore[arg-type]
         ended=ended,
     )
+
+
+def parse_master_playlist(text: str) -> MasterPlaylist:
+    """Variants (and alternative renditions) of a master playlist, for players."""
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "#EXTM3U":
+        raise ManifestError(1, lines[0] if lines else "", "playlist must start with #EXTM3U")
+    variants: list[Variant] = []
+    media: list[MediaTrack] = []
+    pending: dict[str, str] | None = None
+    for lineno, raw in enumerate(lines[1:], start=2):
+        line = raw.strip()
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            pending = _attributes(line.split(":", 1)[1])
+            if "BANDWIDTH" not in pending:
+                raise ManifestError(lineno, raw, "EXT-X-STREAM-INF without BANDWIDTH")
+        elif line.startswith("#EXT-X-MEDIA:"):
+            attrs = _attributes(line.split(":", 1)[1])
+            kind: MediaType | None = None
+            if attrs.get("TYPE") == "AUDIO":
+                kind = "AUDIO"
+            elif attrs.get("TYPE") == "SUBTITLES":
+                kind = "SUBTITLES"
+            if kind is not None and "URI" in attrs:
+                media.append(
+                    MediaTrack(
+                        kind,
+                        attrs.get("GROUP-ID", ""),
+                        attrs.get("NAME", ""),
+                        attrs["URI"],
+                        attrs.get("LANGUAGE"),
+                        attrs.get("DEFAULT") == "YES",
+                    )
+                )
+        elif line and not line.startswith("#") and pending is not None:
+            width, _, height = pending.get("RESOLUTION", "").partition("x")
+            variants.append(
+                Variant(
+                    uri=line,
+                    bandwidth_bps=int(pending["BANDWIDTH"]),
+                    average_bandwidth_bps=int(pending["AVERAGE-BANDWIDTH"])
+                    if "AVERAGE-BANDWIDTH" in pending
+                    else None,
+                    codecs=pending.get("CODECS"),
+                    resolution=(int(width), int(height))
+                    if width.isdigit() and height.isdigit()
+                    else None,
+                    audio_group=pending.get("AUDIO"),
+                    subtitles_group=pending.get("SUBTITLES"),
+                )
+            )
+            pending = None
+    return MasterPlaylist(variants=tuple(variants), media=tuple(media))
+
+
+def _attributes(text: str) -> dict[str, str]:
+    """RFC 8216 §4.2 attribute lists (quoted strings may contain commas)."""
+    out: dict[str, str] = {}
+    key, value, quoted, reading_key = "", "", False, True
+    for ch in text + ",":
+        if reading_key:
+            if ch == "=":
+                reading_key = False
+            elif ch != ",":
+                key += ch
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            out[key.strip()] = value
+            key, value, reading_key = "", "", True
+        else:
+            value += ch
+    return out

@@ -144,3 +144,32 @@ def test_durations_are_exact_decimals(seconds: float, text: str) -> None:
 def test_parser_reports_the_bad_line(text: str, reason: str) -> None:
     with pytest.raises(ManifestError, match=reason):
         parse_media_playlist(text)
+
+
+def test_master_playlist_parses_back_with_our_parser() -> None:
+    from manifests.parse import parse_master_playlist
+
+    master = MasterPlaylist(
+        variants=(
+            Variant(
+                "720p/index.m3u8",
+                3_000_000,
+                2_900_000,
+                "avc1.64001f,mp4a.40.2",
+                (1280, 720),
+                30.0,
+                "audio",
+                None,
+            ),
+        ),
+        media=(MediaTrack("AUDIO", "audio", "English, US", "a/index.m3u8", "eng", default=True),),
+    )
+    parsed = parse_master_playlist(render_master_playlist(master))
+    (variant,) = parsed.variants
+    assert variant.uri == "720p/index.m3u8"
+    assert variant.bandwidth_bps == 3_000_000
+    assert variant.codecs == "avc1.64001f,mp4a.40.2"  # a comma inside quotes
+    assert variant.resolution == (1280, 720)
+    (track,) = parsed.media
+    assert track.name == "English, US"
+    assert track.default
