@@ -208,6 +208,42 @@ def cmd_router(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_play(args: argparse.Namespace) -> int:
+    import json
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    from edge.player import HeadlessPlayer, PlaybackFailed
+
+    url, alternatives = args.url, []
+    with httpx.Client(timeout=30) as http:
+        if args.router:
+            if not args.geo:
+                raise SystemExit("--router needs --geo LAT,LON")
+            answer = http.get(
+                args.router.rstrip("/") + "/route",
+                params={"geo": args.geo, "path": urlsplit(url).path},
+            )
+            if answer.status_code != 200:
+                raise SystemExit(f"the router said {answer.status_code}: {answer.text}")
+            route = answer.json()
+            url = route["url"]
+            alternatives = [
+                f"{urlsplit(a).scheme}://{urlsplit(a).netloc}"
+                for a in (x["url"] for x in route["alternatives"])
+            ]
+            print(f"router chose {route['pop']} ({route['distance_km']} km)", flush=True)
+        player = HeadlessPlayer(http, rule=args.rule, speed=args.speed)
+        try:
+            report = player.play(url, alternatives)
+        except PlaybackFailed as exc:
+            print(f"playback failed: {exc}", file=sys.stderr)
+            return 1
+    print(json.dumps(report.as_dict(), indent=2))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from mediacdn.demo import run_demo
 
@@ -349,6 +385,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(router, server=True)
     router.set_defaults(func=cmd_router)
+
+    play = sub.add_parser(
+        "play",
+        help="play a video headlessly and report quality of experience",
+        description="Fetch the master playlist, choose renditions with an ABR rule (hls.js-style "
+        "throughput or BOLA), download segments in real time or --speed times faster, fail "
+        "over to another POP when a fetch fails, and print startup time, rebuffering, average "
+        "bitrate, switches and the mean per-chunk QoE score.",
+        epilog=EPILOG,
+    )
+    play.add_argument("url", help="master playlist URL")
+    play.add_argument("--router", help="ask this router which POP to use")
+    play.add_argument("--geo", help="the player's location LAT,LON (with --router)")
+    play.add_argument("--speed", type=float, default=1.0, help="play this many times faster")
+    play.add_argument(
+        "--rule",
+        default="throughput",
+        choices=["throughput", "bola"],
+        help="ABR rule (default throughput, as hls.js)",
+    )
+    play.set_defaults(func=cmd_play)
 
     demo = sub.add_parser(
         "demo",

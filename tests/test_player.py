@@ -1,0 +1,60 @@
+"""The headless player against the real origin: every segment played, QoE reported, and a dead
+POP skipped by failing over to the next one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from edge.player import HeadlessPlayer
+from sample_media.generate import SampleMedia
+from tests.support.playback import upload_raw, wait_for_video
+from tests.support.servers import OriginServer, free_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def master_url(origin: OriginServer, http: httpx.Client, sample: SampleMedia) -> str:
+    video_id = upload_raw(http, origin.headers(), sample.video.read_bytes())
+    assert wait_for_video(http, video_id)["status"] == "ready"
+    return f"{origin.url}/vod/{video_id}/master.m3u8"
+
+
+@pytest.mark.parametrize("rule", ["throughput", "bola"])
+def test_plays_every_segment_and_reports_qoe(master_url: str, rule: str) -> None:
+    with httpx.Client(timeout=30) as client:
+        report = HeadlessPlayer(client, rule=rule, speed=50).play(master_url)
+    assert len(report.chunks) == 3  # 9 s in 4 s segments
+    assert report.startup_s > 0
+    assert report.failed_fetches == 0
+    assert report.average_bitrate_bps > 0
+    assert sum(report.served_by.values()) == 3
+    assert report.as_dict()["qoe_mean"] == pytest.approx(report.qoe_mean, abs=1e-4)
+
+
+def test_fails_over_from_a_dead_pop(master_url: str, origin: OriginServer) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    path = master_url.removeprefix(origin.url)
+    with httpx.Client(timeout=30) as client:
+        report = HeadlessPlayer(client, speed=50).play(dead + path, [origin.url])
+    assert report.failed_fetches == 1
+    assert len(report.chunks) == 3
+
+
+def test_cli_prints_the_report(master_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mediacdn", "play", master_url, "--speed", "50"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["segments"] == 3
+    assert report["rule"] == "throughput"
