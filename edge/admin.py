@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from edge.cache_control import age_clock
 from edge.fill import FillFailed
+from edge.headers import request_headers
 from edge.store import Entry
 
 if TYPE_CHECKING:
@@ -80,9 +81,7 @@ def _urls(data: dict[str, Any], key: str) -> list[str]:
 
 
 async def handle_admin(edge: Edge, scope: Scope, receive: Receive, send: Send) -> None:
-    from edge.proxy import _headers
-
-    headers = _headers(scope)
+    headers = request_headers(scope)
     method, path = scope["method"], scope["path"]
     try:
         _authorize(edge, headers)

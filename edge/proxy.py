@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import re
 import time
 from collections.abc import Callable
@@ -26,39 +25,21 @@ from edge.cache_control import (
     vary_values,
 )
 from edge.fill import Fill, FillFailed, Reader
+from edge.headers import (
+    HOP_BY_HOP,
+    NOT_FORWARDED_ON_FILL,
+    X_CACHE,
+    encode,
+    end_to_end,
+    error_body,
+    request_headers,
+)
 from edge.metrics import EdgeMetrics
 from edge.policy import DEFAULT_POLICY, make_policy
 from edge.store import Entry, ResponseStore
 from mediacdn.asgi import Receive, Scope, Send
 from origin.http_rules import Unsatisfiable, not_modified, parse_range
 
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-        "proxy-connection",
-        "host",
-    }
-)
-NOT_FORWARDED_ON_FILL = frozenset(
-    {
-        "range",
-        "if-range",
-        "if-none-match",
-        "if-modified-since",
-        "if-match",
-        "if-unmodified-since",
-        "content-length",
-    }
-)
-log = logging.getLogger("mediacdn.edge")
 SEGMENT_NUMBER = re.compile(r"^(?P<stem>.*/)(?P<n>\d{1,9})(?P<ext>\.(?:m4s|ts|mp4|vtt))$")
 
 
@@ -85,36 +66,6 @@ class EdgeConfig:
     @property
     def admin_on_public(self) -> bool:
         return self.admin_port is None
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        out[name] = f"{out[name]}, {value}" if name in out else value
-    return out
-
-
-def _end_to_end(headers: httpx.Headers) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, value in headers.multi_items():
-        lname = name.lower()
-        if lname in HOP_BY_HOP:
-            continue
-        out[lname] = f"{out[lname]}, {value}" if lname in out else value
-    return out
-
-
-def _encode(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-
-
-_X_CACHE = {r: r.encode() for r in ("HIT", "MISS", "STALE", "REVALIDATED", "BYPASS")}
-
-
-def _error_body(code: str, message: str) -> bytes:
-    return json.dumps({"error": {"code": code, "message": message}}).encode()
 
 
 class Edge:
@@ -179,7 +130,9 @@ class Edge:
                     )
                     await listener.start()
                 if self.config.router_url and self.config.public_url:
-                    self._spawn(self._heartbeats())
+                    from edge.heartbeat import send_heartbeats
+
+                    self._spawn(send_heartbeats(self))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if listener is not None:
@@ -187,36 +140,6 @@ class Edge:
                 await self.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-    def heartbeat_body(self) -> dict[str, object]:
-        stats = self.stats()
-        cfg = self.config
-        return {
-            "name": cfg.name,
-            "url": cfg.public_url,
-            "lat": cfg.lat,
-            "lon": cfg.lon,
-            "tier": cfg.tier,
-            "max_in_flight": cfg.max_in_flight,
-            "max_mbps": cfg.max_mbps,
-            "in_flight": stats["in_flight"],
-            "bytes_per_s": stats["bytes_per_s"],
-            "requests_per_s": stats["requests_per_s"],
-            "cache_fill": stats["cache_fill"],
-            "healthy": True,
-        }
-
-    async def _heartbeats(self) -> None:
-        """Tell the router every `heartbeat_s` that this POP is alive, and how loaded."""
-        assert self.config.router_url is not None
-        url = self.config.router_url.rstrip("/") + "/heartbeat"
-        async with httpx.AsyncClient(timeout=max(1.0, self.config.heartbeat_s)) as http:
-            while True:
-                try:
-                    await http.post(url, json=self.heartbeat_body())
-                except httpx.HTTPError as exc:
-                    log.warning("heartbeat to %s failed: %s", url, exc)
-                await asyncio.sleep(self.config.heartbeat_s)
 
     async def close(self) -> None:
         for task in list(self._background):
@@ -253,7 +176,7 @@ class Edge:
         self, send: Send, status: int, headers: dict[str, str], body: bytes, *, head: bool = False
     ) -> None:
         headers = {**headers, "content-length": str(len(body))}
-        await send({"type": "http.response.start", "status": status, "headers": _encode(headers)})
+        await send({"type": "http.response.start", "status": status, "headers": encode(headers)})
         await send({"type": "http.response.body", "body": b"" if head else body})
 
     def _via(self, headers: dict[str, str]) -> str:
@@ -281,7 +204,7 @@ class Edge:
                 "via": self.via,
                 **(extra or {}),
             },
-            _error_body(code, message),
+            error_body(code, message),
         )
 
     # -- proxying ------------------------------------------------------------------------------
@@ -291,7 +214,7 @@ class Edge:
         url = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if scope.get("query_string"):
             url += "?" + scope["query_string"].decode("latin-1")
-        headers = _headers(scope)
+        headers = request_headers(scope)
         if method in ("GET", "HEAD") and "authorization" not in headers:
             await self._cached(send, method, url, headers)
         else:
@@ -339,13 +262,13 @@ class Edge:
                 send, 502, "upstream_error", f"upstream failed: {exc}", "BYPASS"
             )
         try:
-            out = _end_to_end(response.headers)
+            out = end_to_end(response.headers)
             out |= {"x-cache": "BYPASS", "via": self._via(out)}
             await send(
                 {
                     "type": "http.response.start",
                     "status": response.status_code,
-                    "headers": _encode(out),
+                    "headers": encode(out),
                 }
             )
             sent = 0
@@ -458,7 +381,7 @@ class Edge:
                 raise FillFailed(f"the upstream failed: {exc}") from None
             self.metrics.upstream_latency_s_sum += time.perf_counter() - started
             response_time = self.clock()
-            out = _end_to_end(response.headers)
+            out = end_to_end(response.headers)
             if response.status_code == 304 and stale is not None:
                 merged = merge_304(stale.headers, out)
                 stale.refresh(merged, age_clock(merged, request_time, response_time))
@@ -543,7 +466,7 @@ class Edge:
         age = entry.clock.current_age_s(self.clock() if now is None else now)
         dynamic = [
             (b"age", b"%d" % age),
-            (b"x-cache", _X_CACHE[result]),
+            (b"x-cache", X_CACHE[result]),
             (b"via", entry.via or self._via(entry.headers).encode("latin-1")),
         ]
         status, body = entry.status, entry.body
@@ -614,7 +537,7 @@ class Edge:
             return await self._send_entry(send, entry, result, request, head)
         headers = {**fill.headers, "age": "0", "x-cache": result, "via": self._via(fill.headers)}
         await send(
-            {"type": "http.response.start", "status": fill.status, "headers": _encode(headers)}
+            {"type": "http.response.start", "status": fill.status, "headers": encode(headers)}
         )
         if head:
             await send({"type": "http.response.body", "body": b""})
