@@ -56,14 +56,18 @@ def parse_heartbeat(data: Mapping[str, Any], now: float) -> Heartbeat:
 @dataclass
 class PopRegistry:
     timeout_s: float = HEARTBEAT_TIMEOUT_S
+    # POPs from the topology file: their position, tier and capacity are the operator's word;
+    # heartbeats bring their URL, load and liveness. Others join by heartbeat alone.
+    known: dict[str, Pop] = field(default_factory=dict)
     _beats: dict[str, Heartbeat] = field(default_factory=dict)
 
     def heartbeat(self, beat: Heartbeat) -> None:
-        self._beats[beat.pop.name] = beat
+        planned = self.known.get(beat.pop.name)
+        self._beats[beat.pop.name] = replace(beat, pop=planned) if planned else beat
 
     def snapshot(self, now: float) -> tuple[list[Pop], dict[str, PopLoad], dict[str, str]]:
-        """(pops, loads, urls); a POP whose last heartbeat is older than the timeout is
-        reported unhealthy, so it gets no routes until it is heard from again."""
+        """(pops, loads, urls) of the POPs heard from; one whose last heartbeat is older than
+        the timeout is reported unhealthy, so it gets no routes until it is heard again."""
         pops, loads, urls = [], {}, {}
         for name, beat in self._beats.items():
             pops.append(beat.pop)
@@ -74,7 +78,22 @@ class PopRegistry:
 
     def describe(self, now: float) -> list[dict[str, Any]]:
         pops, loads, urls = self.snapshot(now)
-        return [
+        silent = [
+            {
+                "name": p.name,
+                "url": None,
+                "lat": p.lat,
+                "lon": p.lon,
+                "tier": p.tier,
+                "healthy": False,
+                "in_flight": 0,
+                "mbps": 0.0,
+                "last_heartbeat_s": None,
+            }
+            for name, p in self.known.items()
+            if name not in self._beats
+        ]
+        return silent + [
             {
                 "name": p.name,
                 "url": urls[p.name],

@@ -193,9 +193,18 @@ def cmd_edge(args: argparse.Namespace) -> int:
 def cmd_router(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from edge.registry import PopRegistry
     from edge.router_app import create_router_app
+    from edge.topology import TopologyError, load_topology
 
     settings = _settings(args)
+    registry = PopRegistry()
+    if args.topology:
+        try:
+            topology = load_topology(args.topology)
+        except (OSError, TopologyError) as exc:
+            raise SystemExit(f"topology: {exc}") from None
+        registry.known.update({s.pop.name: s.pop for s in topology.pops})
     host = args.host or "127.0.0.1"
     port = args.port or 8090
     print(
@@ -384,6 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     _common(router, server=True)
+    router.add_argument(
+        "--topology",
+        type=Path,
+        help="TOML topology: POP positions, tiers and "
+        "capacities (heartbeats still decide who is in rotation)",
+    )
     router.set_defaults(func=cmd_router)
 
     play = sub.add_parser(

@@ -56,3 +56,16 @@ def test_heartbeats_keep_a_pop_in_rotation_and_silence_removes_it() -> None:
 def test_bad_heartbeats_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(HeartbeatError):
         parse_heartbeat(bad, now=0)
+
+
+def test_topology_pops_keep_their_planned_capacity() -> None:
+    from edge.routing import Pop
+
+    planned = Pop("paris", 48.86, 2.35, max_in_flight=50, max_mbps=100)
+    registry = PopRegistry(known={"paris": planned, "tokyo": Pop("tokyo", 35.68, 139.69)})
+    registry.heartbeat(parse_heartbeat({**BEAT, "max_in_flight": 9999}, now=1.0))
+    pops, _, _ = registry.snapshot(1.5)
+    assert pops == [planned]  # the heartbeat's own capacity does not override the plan
+    listed = {p["name"]: p for p in registry.describe(1.5)}
+    assert listed["tokyo"]["healthy"] is False  # planned but never heard from
+    assert listed["paris"]["healthy"] is True
