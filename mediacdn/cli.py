@@ -212,7 +212,11 @@ def cmd_router(args: argparse.Namespace) -> int:
         flush=True,
     )
     uvicorn.run(
-        create_router_app(), host=host, port=port, log_level=settings.log_level, access_log=False
+        create_router_app(registry=registry),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        access_log=False,
     )
     return 0
 

@@ -13,6 +13,7 @@ import httpx
 
 from edge.proxy import Edge, EdgeConfig
 from edge.router_app import create_router_app
+from edge.topology import DEFAULT_TOPOLOGY
 from tests.support.asgi_server import serve_in_thread
 from tests.support.scripted_origin import Route, ScriptedOrigin
 from tests.support.servers import free_port, start_mediacdn, stop_process, wait_until
@@ -79,7 +80,9 @@ def test_heartbeats_routes_redirects_and_failover() -> None:
 def test_cli_edge_joins_the_cli_router_and_leaves_when_killed(tmp_path: Path) -> None:
     router_port, edge_port = free_port(), free_port()
     router_url = f"http://127.0.0.1:{router_port}"
-    router = start_mediacdn("router", tmp_path, {}, "--port", str(router_port))
+    router = start_mediacdn(
+        "router", tmp_path, {}, "--port", str(router_port), "--topology", str(DEFAULT_TOPOLOGY)
+    )
     edge = start_mediacdn(
         "edge",
         tmp_path,
@@ -105,7 +108,9 @@ def test_cli_edge_joins_the_cli_router_and_leaves_when_killed(tmp_path: Path) ->
                 "edge joined",
             )
             route = http.get("/route", params={"geo": "45.7,4.8"}).json()
-            assert route["pop"] == "lyon"
+            assert route["pop"] == "lyon"  # not in the topology: joined by heartbeat
+            planned = {p["name"]: p for p in http.get("/pops").json()["pops"]}
+            assert planned["paris"]["healthy"] is False  # planned, never heard from
             assert route["url"] == f"http://127.0.0.1:{edge_port}/"
             os.killpg(edge.pid, signal.SIGKILL)
             killed = time.monotonic()
