@@ -9,7 +9,6 @@ POST /admin/prefetch   {"urls": [...]}: fetch from upstream into the cache now
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from edge.cache_control import age_clock
 from edge.fill import FillFailed
 from edge.headers import request_headers
 from edge.store import Entry
+from origin.auth import bearer_refusal
 
 if TYPE_CHECKING:
     from edge.proxy import Edge
@@ -34,15 +34,9 @@ class AdminError(Exception):
 
 
 def _authorize(edge: Edge, headers: dict[str, str]) -> None:
-    header = headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header or scheme.lower() != "bearer" or not token.strip():
-        raise AdminError(401, "unauthorized", "admin calls need 'Authorization: Bearer <key>'")
-    matched = False
-    for key in edge.config.admin_keys:
-        matched |= hmac.compare_digest(token.strip().encode(), key.encode())
-    if not matched:
-        raise AdminError(403, "forbidden", "the admin key is not valid")
+    refusal = bearer_refusal(headers.get("authorization", ""), edge.config.admin_keys, "admin key")
+    if refusal is not None:
+        raise AdminError(*refusal)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

@@ -1,4 +1,4 @@
-"""API keys for writes under /api/: `Authorization: Bearer <key>`."""
+"""Bearer keys: `Authorization: Bearer <key>`, for API writes and the edges' admin calls."""
 
 from __future__ import annotations
 
@@ -10,18 +10,23 @@ from starlette.requests import Request
 from origin.errors import ApiError
 
 
-def require_api_key(request: Request, keys: Sequence[str]) -> None:
-    """No credentials → 401; credentials that match no key → 403."""
-    header = request.headers.get("authorization", "")
+def bearer_refusal(header: str, keys: Sequence[str], noun: str) -> tuple[int, str, str] | None:
+    """None if `header` carries one of `keys`; else (status, code, message): no or malformed
+    credentials → 401, credentials that match no key → 403."""
     scheme, _, token = header.partition(" ")
     if not header:
-        raise ApiError(401, "unauthorized", "this call needs 'Authorization: Bearer <api key>'")
+        return 401, "unauthorized", f"this call needs 'Authorization: Bearer <{noun}>'"
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "unauthorized", "use 'Authorization: Bearer <api key>'")
+        return 401, "unauthorized", f"use 'Authorization: Bearer <{noun}>'"
     token = token.strip()
     # Compare against every key in constant time, so timing says nothing about near misses.
     matched = False
     for key in keys:
         matched |= hmac.compare_digest(token.encode(), key.encode())
-    if not matched:
-        raise ApiError(403, "forbidden", "the API key is not valid")
+    return None if matched else (403, "forbidden", f"the {noun} is not valid")
+
+
+def require_api_key(request: Request, keys: Sequence[str]) -> None:
+    refusal = bearer_refusal(request.headers.get("authorization", ""), keys, "api key")
+    if refusal is not None:
+        raise ApiError(*refusal)
