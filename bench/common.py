@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -9,7 +10,7 @@ import resource
 import statistics
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,48 @@ def serving_arguments(doc: str | None) -> Any:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--segment-bytes", type=int, default=2 << 20)
     return parser.parse_args()
+
+
+@dataclass
+class ServingSetup:
+    """A published fixture served by our origin and by nginx from the same directory."""
+
+    root: Path
+    playlist: str
+    segment: str
+    origin_url: str
+    nginx_url: str
+    procs: list[subprocess.Popen[bytes]]
+
+
+@contextlib.contextmanager
+def serving_setup(prefix: str, segment_bytes: int) -> Iterator[ServingSetup]:
+    """Everything a serving benchmark compares against nginx; stops and removes it all after.
+    More servers can be added to `procs`."""
+    import shutil
+    import tempfile
+
+    from tests.support.servers import free_port, stop_process
+
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        playlist, segment = publish_fixture(root, segment_bytes)
+        origin, nginx = free_port(), free_port()
+        procs.append(start_mediacdn_server(root, ["serve", "--port", str(origin)]))
+        procs.append(start_nginx(root, nginx, root / "objects"))
+        yield ServingSetup(
+            root,
+            playlist,
+            segment,
+            f"http://127.0.0.1:{origin}",
+            f"http://127.0.0.1:{nginx}",
+            procs,
+        )
+    finally:
+        for proc in procs:
+            stop_process(proc)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def require_tools(*tools: str) -> bool:

@@ -6,10 +6,7 @@ Goals (issue 3): segments of 1-3 MB at ≥ 0.9× nginx's bytes/s, playlists of a
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import httpx
@@ -18,36 +15,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     compare_with_nginx,
-    publish_fixture,
     require_tools,
     serving_arguments,
+    serving_setup,
     start_mediacdn_server,
-    start_nginx,
 )
-from tests.support.servers import free_port, stop_process, wait_until
+from tests.support.servers import free_port, wait_until
 
 
 def main() -> int:
     args = serving_arguments(__doc__)
     if not require_tools("nginx", "wrk"):
         return 2
-    root = Path(tempfile.mkdtemp(prefix="bench-edge-"))
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        playlist, segment = publish_fixture(root, args.segment_bytes)
-        origin, edge, nginx = free_port(), free_port(), free_port()
-        procs.append(start_mediacdn_server(root, ["serve", "--port", str(origin)]))
-        procs.append(
+    with serving_setup("bench-edge-", args.segment_bytes) as setup:
+        port = free_port()
+        setup.procs.append(
             start_mediacdn_server(
-                root,
+                setup.root,
                 [
                     "edge",
                     "--name",
                     "bench-pop",
                     "--upstream",
-                    f"http://127.0.0.1:{origin}",
+                    setup.origin_url,
                     "--port",
-                    str(edge),
+                    str(port),
                     "--capacity",
                     "1GiB",
                     "--admin-key",
@@ -56,28 +48,23 @@ def main() -> int:
                 log="edge.log",
             )
         )
-        procs.append(start_nginx(root, nginx, root / "objects"))
-        edge_url = f"http://127.0.0.1:{edge}"
+        edge_url = f"http://127.0.0.1:{port}"
         wait_until(lambda: httpx.get(edge_url + "/healthz").status_code == 200, 30, "edge")
-        for path in (playlist, segment):  # warm the cache: every measured request is a hit
+        for path in (setup.playlist, setup.segment):  # warm: every measured request is a hit
             httpx.get(edge_url + path)
             assert httpx.get(edge_url + path).headers["x-cache"] == "HIT"
         compare_with_nginx(
             "edge (hits)",
             edge_url,
-            f"http://127.0.0.1:{nginx}",
-            playlist,
-            segment,
+            setup.nginx_url,
+            setup.playlist,
+            setup.segment,
             seconds=args.seconds,
             repeat=args.repeat,
             connections=args.connections,
             segment_bytes=args.segment_bytes,
             goals={"segment": 0.9, "playlist": 0.3},
         )
-    finally:
-        for proc in procs:
-            stop_process(proc)
-        shutil.rmtree(root, ignore_errors=True)
     return 0
 
 
