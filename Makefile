@@ -6,13 +6,25 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
 .PHONY: demo test lint typecheck pytest bench clean
 
+# The cache-replay hot path, compiled with mypyc when a C compiler is there (about 3x faster;
+# the same modules run as plain Python otherwise). Rebuilt whenever one of them changes.
+NATIVE_SRC := edge/interval.py edge/trace.py edge/workload.py
+NATIVE := $(VENV)/.native-$(shell cat $(NATIVE_SRC) | sha1sum | cut -c1-12)
+
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-demo: $(STAMP)
+$(NATIVE): $(STAMP) $(NATIVE_SRC)
+	@rm -f edge/*.so ./*__mypyc*.so $(VENV)/.native-*
+	@$(BIN)/mypyc $(NATIVE_SRC) >$(VENV)/mypyc.log 2>&1 \
+	  && echo "compiled $(NATIVE_SRC) with mypyc" \
+	  || (rm -f edge/*.so ./*__mypyc*.so; echo "mypyc failed (see $(VENV)/mypyc.log): plain Python")
+	@touch $@
+
+demo: $(NATIVE)
 	$(BIN)/mediacdn demo $(DEMO_ARGS)
 
 lint: $(STAMP)
@@ -22,13 +34,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(NATIVE)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
 # Benchmarks need nginx and wrk (Debian packages) as in-run anchors.
-bench: $(STAMP)
+bench: $(NATIVE)
 	@command -v nginx >/dev/null && command -v wrk >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk)
 	$(BIN)/python bench/transcode.py
@@ -38,4 +50,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/prefetch.py
 
 clean:
-	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache build edge/*.so ./*__mypyc*.so

@@ -77,7 +77,7 @@ def replay(
     touch, insert = policy.touch, policy.insert
     for req in requests:
         if clock is not None:
-            clock.now = req.timestamp
+            clock.now = float(req.timestamp)
         n += 1
         total += req.size
         if not touch(req.obj_id):

@@ -18,6 +18,21 @@ from tests.support.servers import OriginServer, SeaweedS3, origin_server, seawee
 from transcoder.tools import ffmpeg_path, ffprobe_path
 
 POSTGRES_URL = "postgresql://root@127.0.0.1:5432/test"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to test a mypyc-compiled module older than its source (`make` rebuilds it)."""
+    import edge.interval
+    import edge.trace
+    import edge.workload
+
+    for module in (edge.interval, edge.trace, edge.workload):
+        compiled = Path(module.__file__ or "")
+        source = compiled.parent / (module.__name__.rsplit(".", 1)[-1] + ".py")
+        if compiled.suffix == ".so" and compiled.stat().st_mtime < source.stat().st_mtime:
+            pytest.exit(f"{compiled} is older than {source}: run `make pytest` to rebuild it")
+
+
 TEST_LADDER = "360:700,240:300"
 MAX_UPLOAD_BYTES = 30 << 20
 

@@ -22,7 +22,7 @@ def test_locate_url() -> None:
 
 def test_a_trailing_viewer_protects_the_segment_it_will_need() -> None:
     clock = FakeClock(0.0)
-    cache = IntervalCache(3 * 100, clock=clock, samples=64)
+    cache = IntervalCache(3 * 100, clock=clock)
     ahead, lonely = ("/v/a/360p/5.m4s", ()), ("/v/b/360p/5.m4s", ())
     for key in (ahead, lonely):
         cache.touch(key)
