@@ -48,6 +48,7 @@ bench: $(NATIVE)
 	$(BIN)/python bench/edge.py
 	$(BIN)/python bench/cache_policy.py
 	$(BIN)/python bench/prefetch.py
+	$(BIN)/python bench/routing.py
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache build edge/*.so ./*__mypyc*.so

@@ -1,7 +1,8 @@
 """Routing decisions (pure, shared by the router and the simulator): send a client to the
 nearest healthy POP, penalised by load; spill from a POP above its capacity or above c × the
-average load (bounded load); within a metro, keep one video on one POP by rendezvous hashing
-with bounded loads, so its segments stay in one cache."""
+average load (bounded load; a POP under `spill_floor` of its capacity is never too loaded, so
+a quiet CDN routes by distance alone); within a metro, keep one video on one POP by rendezvous
+hashing with bounded loads, so its segments stay in one cache."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class RoutingPolicy:
     base_rtt_ms: float = 5.0
     load_penalty_ms: float = 40.0  # added at 100% utilisation
     bounded_load: float = 1.25  # c: spill above c × the average utilisation
+    spill_floor: float = 0.2  # ...but never spill from a POP below 20% of its capacity
     metro_km: float = 150.0  # POPs this close to the nearest one share its clients
 
 
@@ -88,7 +90,8 @@ def choose_pop(
     limit = max(policy.bounded_load * average, 1e-9)
 
     def overloaded(pop: Pop) -> bool:
-        return used[pop.name] >= 1.0 or (average > 0 and used[pop.name] > limit)
+        mine = used[pop.name]
+        return mine >= 1.0 or (mine > limit and mine > policy.spill_floor)
 
     def score(pop: Pop) -> float:
         return rtt_ms(distance[pop.name], policy) + policy.load_penalty_ms * used[pop.name]
