@@ -183,3 +183,32 @@ class HeadlessPlayer:
             self._report.failed_fetches += 1
             self._base = (self._base + 1) % len(self._bases)
         raise PlaybackFailed(f"no POP could serve {path}")
+
+
+@dataclass(frozen=True)
+class RoutedSession:
+    pop: str
+    distance_km: float
+    report: SessionReport
+
+
+def play_via_router(
+    client: httpx.Client,
+    router_url: str,
+    geo: tuple[float, float],
+    path: str,
+    player: HeadlessPlayer,
+) -> RoutedSession:
+    """Ask the router which POP serves a client at `geo` for `path` (a master playlist path),
+    then play from that POP, failing over to the router's alternatives."""
+    answer = client.get(
+        router_url.rstrip("/") + "/route", params={"geo": f"{geo[0]},{geo[1]}", "path": path}
+    )
+    if answer.status_code != 200:
+        raise PlaybackFailed(f"the router said {answer.status_code}: {answer.text}")
+    route = answer.json()
+    alternatives = [
+        f"{urlsplit(a['url']).scheme}://{urlsplit(a['url']).netloc}" for a in route["alternatives"]
+    ]
+    report = player.play(route["url"], alternatives)
+    return RoutedSession(route["pop"], float(route["distance_km"]), report)

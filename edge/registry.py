@@ -1,5 +1,8 @@
 """The router's POP registry (pure): POPs known from the topology file or from heartbeats,
-each in rotation only while its heartbeats keep coming."""
+each in rotation only while its heartbeats keep coming and its active probes (the router's
+own GET /healthz) do not fail twice in a row. When every probed POP is failing, the probes
+are what is broken (the router's own network, say): they are ignored and heartbeats decide,
+so one failing probe view never takes every POP out at once."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 from edge.routing import Pop, PopLoad
 
 HEARTBEAT_TIMEOUT_S = 3.0
+PROBE_FAILURES_OUT = 2  # consecutive failed probes that take a POP out of rotation
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,18 +64,33 @@ class PopRegistry:
     # heartbeats bring their URL, load and liveness. Others join by heartbeat alone.
     known: dict[str, Pop] = field(default_factory=dict)
     _beats: dict[str, Heartbeat] = field(default_factory=dict)
+    _probe_failures: dict[str, int] = field(default_factory=dict)
 
     def heartbeat(self, beat: Heartbeat) -> None:
         planned = self.known.get(beat.pop.name)
         self._beats[beat.pop.name] = replace(beat, pop=planned) if planned else beat
 
+    def probe_targets(self) -> dict[str, str]:
+        """name → URL of every POP heard from, for the router's active probes."""
+        return {name: beat.url for name, beat in self._beats.items()}
+
+    def probe_result(self, name: str, ok: bool) -> None:
+        self._probe_failures[name] = 0 if ok else self._probe_failures.get(name, 0) + 1
+
+    def _probed_out(self) -> set[str]:
+        failing = {n for n, f in self._probe_failures.items() if f >= PROBE_FAILURES_OUT}
+        probed = set(self._beats) & set(self._probe_failures)
+        return set() if probed and probed <= failing else failing
+
     def snapshot(self, now: float) -> tuple[list[Pop], dict[str, PopLoad], dict[str, str]]:
         """(pops, loads, urls) of the POPs heard from; one whose last heartbeat is older than
-        the timeout is reported unhealthy, so it gets no routes until it is heard again."""
+        the timeout, or that failed its last probes, is reported unhealthy, so it gets no
+        routes until it is heard from (and answers probes) again."""
         pops, loads, urls = [], {}, {}
+        probed_out = self._probed_out()
         for name, beat in self._beats.items():
             pops.append(beat.pop)
-            fresh = now - beat.received_at <= self.timeout_s
+            fresh = now - beat.received_at <= self.timeout_s and name not in probed_out
             loads[name] = beat.load if fresh else replace(beat.load, healthy=False)
             urls[name] = beat.url
         return pops, loads, urls

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -15,6 +18,7 @@ from edge.registry import HeartbeatError, PopRegistry, parse_heartbeat
 from edge.routing import RoutingPolicy, choose_pop
 
 ROUTE_TTL_S = 5
+PROBE_INTERVAL_S = 1.0
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -44,9 +48,37 @@ def create_router_app(
     registry: PopRegistry | None = None,
     policy: RoutingPolicy | None = None,
     clock: Callable[[], float] = time.monotonic,
+    probe_interval_s: float | None = PROBE_INTERVAL_S,
 ) -> Starlette:
+    """`probe_interval_s`: how often to GET every POP's /healthz (None: no active probes)."""
     registry = registry or PopRegistry()
     policy = policy or RoutingPolicy()
+
+    async def probe_forever(interval_s: float) -> None:
+        async with httpx.AsyncClient(timeout=interval_s) as http:
+
+            async def probe(name: str, url: str) -> None:
+                try:
+                    ok = (await http.get(url + "/healthz")).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                registry.probe_result(name, ok)
+
+            while True:
+                targets = registry.probe_targets()
+                await asyncio.gather(*(probe(n, u) for n, u in targets.items()))
+                await asyncio.sleep(interval_s)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(probe_forever(probe_interval_s)) if probe_interval_s else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def heartbeat(request: Request) -> Response:
         try:
@@ -108,7 +140,8 @@ def create_router_app(
             Route("/route", route, methods=["GET"]),
             Route("/r/{path:path}", redirect, methods=["GET", "HEAD"]),
             Route("/healthz", healthz, methods=["GET"]),
-        ]
+        ],
+        lifespan=lifespan,
     )
 
 

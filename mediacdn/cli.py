@@ -227,29 +227,25 @@ def cmd_play(args: argparse.Namespace) -> int:
 
     import httpx
 
-    from edge.player import HeadlessPlayer, PlaybackFailed
+    from edge.player import HeadlessPlayer, PlaybackFailed, play_via_router
 
-    url, alternatives = args.url, []
+    if args.router and not args.geo:
+        raise SystemExit("--router needs --geo LAT,LON")
     with httpx.Client(timeout=30) as http:
-        if args.router:
-            if not args.geo:
-                raise SystemExit("--router needs --geo LAT,LON")
-            answer = http.get(
-                args.router.rstrip("/") + "/route",
-                params={"geo": args.geo, "path": urlsplit(url).path},
-            )
-            if answer.status_code != 200:
-                raise SystemExit(f"the router said {answer.status_code}: {answer.text}")
-            route = answer.json()
-            url = route["url"]
-            alternatives = [
-                f"{urlsplit(a).scheme}://{urlsplit(a).netloc}"
-                for a in (x["url"] for x in route["alternatives"])
-            ]
-            print(f"router chose {route['pop']} ({route['distance_km']} km)", flush=True)
         player = HeadlessPlayer(http, rule=args.rule, speed=args.speed)
         try:
-            report = player.play(url, alternatives)
+            if args.router:
+                try:
+                    lat, lon = (float(x) for x in args.geo.split(","))
+                except ValueError:
+                    raise SystemExit("--geo must be LAT,LON") from None
+                session = play_via_router(
+                    http, args.router, (lat, lon), urlsplit(args.url).path, player
+                )
+                print(f"router chose {session.pop} ({session.distance_km} km)", flush=True)
+                report = session.report
+            else:
+                report = player.play(args.url)
         except PlaybackFailed as exc:
             print(f"playback failed: {exc}", file=sys.stderr)
             return 1

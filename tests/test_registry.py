@@ -69,3 +69,25 @@ def test_topology_pops_keep_their_planned_capacity() -> None:
     listed = {p["name"]: p for p in registry.describe(1.5)}
     assert listed["tokyo"]["healthy"] is False  # planned but never heard from
     assert listed["paris"]["healthy"] is True
+
+
+def healthy(registry: PopRegistry, now: float) -> set[str]:
+    _, loads, _ = registry.snapshot(now)
+    return {name for name, load in loads.items() if load.healthy}
+
+
+def test_failed_probes_take_a_pop_out_unless_every_probe_fails() -> None:
+    registry = PopRegistry(timeout_s=3)
+    for name, lat in (("a", 10.0), ("b", 20.0)):
+        registry.heartbeat(parse_heartbeat({**BEAT, "name": name, "lat": lat}, now=0.0))
+    registry.probe_result("a", False)
+    assert healthy(registry, 1.0) == {"a", "b"}  # one failure is not enough
+    registry.probe_result("a", False)
+    registry.probe_result("b", True)
+    assert healthy(registry, 1.0) == {"b"}
+    registry.probe_result("b", False)
+    registry.probe_result("b", False)
+    assert healthy(registry, 1.0) == {"a", "b"}  # every probe failing: the prober is broken
+    registry.probe_result("a", True)
+    assert healthy(registry, 1.0) == {"a"}
+    assert healthy(registry, 10.0) == set()  # heartbeats still rule
