@@ -1,4 +1,7 @@
-"""`mediacdn demo`: origin up, sample generated and uploaded, playback URL printed."""
+"""`mediacdn demo`: the origin (with its transcode worker), the router and every POP of the
+default topology on 127.0.0.1; a generated sample uploaded; headless players in each client
+region routed through the CDN; a report of who served whom, hit ratios, origin offload and
+quality of experience; then it keeps serving with the playback URLs printed."""
 
 from __future__ import annotations
 
@@ -10,6 +13,9 @@ import time
 
 import httpx
 
+from edge.player import HeadlessPlayer, PlaybackFailed, RoutedSession, play_via_router
+from edge.topology import DEFAULT_TOPOLOGY, Topology, load_topology
+from mediacdn.cdn import LocalCdn, start_cdn
 from mediacdn.keys import ensure_api_key
 from mediacdn.settings import Settings
 from mediacdn.upload_client import UploadFailed, upload_video
@@ -92,21 +98,45 @@ def run_demo(settings: Settings, *, exit_after_ready: bool, duration_s: float = 
         if result.status.get("status") != "ready":
             print(f"the video failed: {result.status.get('error')}", file=sys.stderr)
             return 1
-        master = f"{base}/vod/{result.video_id}/master.m3u8"
+        path = f"/vod/{result.video_id}/master.m3u8"
         renditions = ", ".join(f"{r['name']}" for r in result.status.get("renditions", []))
-        print()
-        print(f"ready: video {result.video_id} ({renditions})")
-        print(f"master playlist: {master}")
-        print("play it with any HLS player, for example:")
-        print(f"  ffplay {master}")
-        print(f"  ffprobe {master}")
-        print(f"API key for uploads: {key}")
-        print(f"API: {base}/api/videos  (OpenAPI: {base}/api/openapi.json)")
-        if exit_after_ready:
-            return 0
-        print("serving; press Ctrl-C to stop", flush=True)
-        proc.wait()
-        return proc.returncode or 0
+        print(f"\nready: video {result.video_id} ({renditions})", flush=True)
+        topology = load_topology(DEFAULT_TOPOLOGY)
+        print(
+            f"starting the CDN: a router and {len(topology.pops)} POPs from "
+            f"{DEFAULT_TOPOLOGY.name} (logs in {settings.data_dir / 'cdn'}) ...",
+            flush=True,
+        )
+        cdn = start_cdn(
+            topology,
+            DEFAULT_TOPOLOGY,
+            base,
+            admin_key=key,
+            log_dir=settings.data_dir / "cdn",
+        )
+        try:
+            sessions = run_players(cdn, topology, path)
+            print_report(cdn, sessions)
+            first = next(iter(topology.regions), None)
+            geo = f"{first.lat},{first.lon}" if first else "48.85,2.35"
+            some_pop = next(p for p in cdn.pops.values() if p.spec.pop.tier == "edge")
+            print("\nplay it with any HLS player, for example:")
+            print(f"  through the router:  ffplay '{cdn.router_url}/r{path}?geo={geo}'")
+            print(f"  from one POP ({some_pop.spec.pop.name}):  ffplay {some_pop.url}{path}")
+            print(f"  from the origin:     ffplay {base}{path}")
+            print(
+                f"  headless, routed:    mediacdn play {base}{path} --router {cdn.router_url} "
+                f"--geo {geo}"
+            )
+            print(f"router: {cdn.router_url}/pops   API key for uploads: {key}")
+            print(f"API: {base}/api/videos  (OpenAPI: {base}/api/openapi.json)")
+            if exit_after_ready:
+                return 0
+            print("serving; press Ctrl-C to stop", flush=True)
+            proc.wait()
+            return proc.returncode or 0
+        finally:
+            cdn.stop()
     except KeyboardInterrupt:
         return 0
     finally:
@@ -116,3 +146,88 @@ def run_demo(settings: Settings, *, exit_after_ready: bool, duration_s: float = 
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def run_players(
+    cdn: LocalCdn,
+    topology: Topology,
+    path: str,
+    per_region: int = 2,
+    speed: float = 4.0,
+    stagger_s: float = 2.0,
+) -> list[tuple[str, RoutedSession | str]]:
+    """`per_region` headless players in each client region through the router, the regions at
+    once and each region's players `stagger_s` apart; (region, session or why it failed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(job: tuple[int, int]) -> RoutedSession | str:
+        region = topology.regions[job[0]]
+        time.sleep(job[1] * stagger_s)  # the region's later viewers find a warm cache
+        with httpx.Client(timeout=30) as client:
+            try:
+                player = HeadlessPlayer(client, speed=speed)
+                return play_via_router(
+                    client, cdn.router_url, (region.lat, region.lon), path, player
+                )
+            except (PlaybackFailed, httpx.HTTPError) as exc:
+                return str(exc)
+
+    jobs = [(i, k) for i in range(len(topology.regions)) for k in range(per_region)]
+    print(
+        f"playing with {len(jobs)} headless players ({per_region} per region, {speed:g}x real "
+        "time) through the router ...",
+        flush=True,
+    )
+    with ThreadPoolExecutor(max(1, len(jobs))) as pool:
+        results = list(pool.map(one, jobs))
+    return [(topology.regions[i].name, r) for (i, _), r in zip(jobs, results, strict=True)]
+
+
+def print_report(cdn: LocalCdn, sessions: list[tuple[str, RoutedSession | str]]) -> None:
+    print("\nplayers")
+    print(
+        f"  {'region':16s} {'POP':14s} {'km':>6s} {'startup':>8s} {'rebuffers':>9s} "
+        f"{'stalled':>8s} {'avg kbps':>9s} {'switches':>8s} {'QoE':>6s} {'failed':>6s}"
+    )
+    for region, session in sessions:
+        if isinstance(session, str):
+            print(f"  {region:16s} playback failed: {session}")
+            continue
+        r = session.report
+        print(
+            f"  {region:16s} {session.pop:14s} {session.distance_km:6.0f} "
+            f"{r.startup_s:7.2f}s {r.rebuffer_count:9d} {r.rebuffer_s:7.2f}s "
+            f"{r.average_bitrate_bps / 1000:9.0f} {r.switches:8d} {r.qoe_mean:6.2f} "
+            f"{r.failed_fetches:6d}"
+        )
+    stats = cdn.stats()
+    print("\nPOPs")
+    print(
+        f"  {'POP':14s} {'tier':6s} {'requests':>8s} {'hit ratio':>9s} {'to upstream':>11s} "
+        f"{'MB served':>9s}"
+    )
+    for name, pop in cdn.pops.items():
+        s = stats.get(name) or {}
+        served = int(str(s.get("bytes_from_cache", 0))) + int(str(s.get("bytes_from_upstream", 0)))
+        print(
+            f"  {name:14s} {pop.spec.pop.tier:6s} {s.get('requests', 0)!s:>8s} "
+            f"{float(str(s.get('hit_ratio', 0.0))):9.1%} {s.get('upstream_requests', 0)!s:>11s} "
+            f"{served / 1e6:9.1f}"
+        )
+    edges = [n for n, p in cdn.pops.items() if p.spec.pop.tier == "edge"]
+    to_origin = [n for n, p in cdn.pops.items() if p.spec.parent is None]
+    player_requests = sum(int(str(stats[n].get("requests", 0))) for n in edges)
+    player_bytes = sum(
+        int(str(stats[n].get("bytes_from_cache", 0)))
+        + int(str(stats[n].get("bytes_from_upstream", 0)))
+        for n in edges
+    )
+    origin_requests = sum(int(str(stats[n].get("upstream_requests", 0))) for n in to_origin)
+    origin_bytes = sum(int(str(stats[n].get("bytes_from_upstream", 0))) for n in to_origin)
+    if player_requests and player_bytes:
+        print(
+            f"\norigin offload: {1 - origin_requests / player_requests:.1%} of requests "
+            f"({origin_requests} of {player_requests} reached the origin), "
+            f"{1 - origin_bytes / player_bytes:.1%} of bytes",
+            flush=True,
+        )

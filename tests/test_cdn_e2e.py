@@ -97,9 +97,12 @@ def upload(origin: OriginServer, sample: SampleMedia) -> str:
     return f"/vod/{video_id}/master.m3u8"
 
 
-def play(cdn: LocalCdn, geo: tuple[float, float], path: str, **kw: float) -> RoutedSession:
+def play(
+    cdn: LocalCdn, geo: tuple[float, float], path: str, speed: float, max_buffer_s: float = 30.0
+) -> RoutedSession:
     with httpx.Client(timeout=30) as client:
-        return play_via_router(client, cdn.router_url, geo, path, HeadlessPlayer(client, **kw))
+        player = HeadlessPlayer(client, speed=speed, max_buffer_s=max_buffer_s)
+        return play_via_router(client, cdn.router_url, geo, path, player)
 
 
 def test_tiered_fill_one_origin_request_per_object(
@@ -111,7 +114,7 @@ def test_tiered_fill_one_origin_request_per_object(
     path = upload(origin, sample)
     video_dir = path.rsplit("/", 1)[0] + "/"
     with ThreadPoolExecutor(3) as pool:
-        sessions = list(pool.map(lambda g: play(cdn, g, path, speed=20), (PARIS, NEW_YORK, TOKYO)))
+        sessions = list(pool.map(lambda g: play(cdn, g, path, 20.0), (PARIS, NEW_YORK, TOKYO)))
     assert [s.pop for s in sessions] == ["paris", "new-york", "tokyo"]
     for session in sessions:
         assert len(session.report.chunks) == 3
@@ -136,9 +139,7 @@ def test_an_edge_killed_under_load_leaves_rotation_and_its_players_finish(
     with ThreadPoolExecutor(6) as pool:
         # real time with a 4 s buffer: each session takes about 8 s, so all are mid-video
         # when their POP dies
-        futures = [
-            pool.submit(play, cdn, PARIS, path, speed=1.0, max_buffer_s=4.0) for _ in range(6)
-        ]
+        futures = [pool.submit(play, cdn, PARIS, path, 1.0, 4.0) for _ in range(6)]
         time.sleep(1.5)
         cdn.kill("paris")
         killed_at = time.monotonic()
