@@ -16,9 +16,12 @@ from starlette.routing import Route
 
 from edge.registry import HeartbeatError, PopRegistry, parse_heartbeat
 from edge.routing import RoutingPolicy, choose_pop
+from edge.steering import absolute_uris, steered_master, steering_manifest
 
 ROUTE_TTL_S = 5
 PROBE_INTERVAL_S = 1.0
+STEERING_PATHWAYS = 3  # POPs listed in a steered master: the chosen one and two alternatives
+PLAYLIST_TYPES = ("application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/mpegurl")
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -69,12 +72,16 @@ def create_router_app(
                 await asyncio.gather(*(probe(n, u) for n, u in targets.items()))
                 await asyncio.sleep(interval_s)
 
+    fetcher: list[httpx.AsyncClient] = []  # for playlists fetched through POPs
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(probe_forever(probe_interval_s)) if probe_interval_s else None
+        fetcher.append(httpx.AsyncClient(timeout=5))
         try:
             yield
         finally:
+            await fetcher.pop().aclose()
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -130,6 +137,84 @@ def create_router_app(
             str(answer["url"]), status_code=302, headers={"cache-control": "no-store"}
         )
 
+    async def fetch_playlist(url: str) -> tuple[str | None, Response | None]:
+        """(text, None) for a playlist; (None, response) to send instead."""
+        if not fetcher:
+            return None, _error(503, "starting", "the router is starting")
+        try:
+            upstream = await fetcher[0].get(url)
+        except httpx.HTTPError as exc:
+            return None, _error(502, "pop_unreachable", f"{url}: {exc}")
+        if upstream.status_code != 200:
+            return None, _error(upstream.status_code, "pop_error", f"{url}: {upstream.status_code}")
+        if not upstream.headers.get("content-type", "").lower().startswith(PLAYLIST_TYPES):
+            return None, RedirectResponse(url, status_code=302)
+        return upstream.text, None
+
+    def playlist_response(text: str) -> Response:
+        return Response(
+            text,
+            media_type="application/vnd.apple.mpegurl",
+            headers={"cache-control": "no-store", "access-control-allow-origin": "*"},
+        )
+
+    async def cdn_playlist(request: Request) -> Response:
+        """A playlist fetched through the client's POP with every URI absolute to that POP;
+        anything else is a redirect to the POP."""
+        path = "/" + request.path_params["path"]
+        answer, error = decide(request, path)
+        if error is not None:
+            return error
+        assert answer is not None
+        url = str(answer["url"])
+        text, other = await fetch_playlist(url)
+        return other or playlist_response(absolute_uris(text or "", url))
+
+    async def steered(request: Request) -> Response:
+        """The master playlist with one pathway per POP (the client's best first) and an
+        EXT-X-CONTENT-STEERING tag naming /steering for this client."""
+        path = "/" + request.path_params["path"]
+        answer, error = decide(request, path)
+        if error is not None:
+            return error
+        assert answer is not None
+        alternatives = answer["alternatives"]
+        assert isinstance(alternatives, list)
+        pathways = [(str(answer["pop"]), str(answer["url"]))] + [
+            (str(a["pop"]), str(a["url"])) for a in alternatives[: STEERING_PATHWAYS - 1]
+        ]
+        text, other = await fetch_playlist(str(answer["url"]))
+        if other is not None:
+            return other
+        where = client_location(request)
+        assert where is not None
+        steering_uri = str(
+            request.url_for("steering").include_query_params(
+                geo=f"{where[0]},{where[1]}", path=path
+            )
+        )
+        try:
+            master = steered_master(text or "", pathways, steering_uri)
+        except ValueError as exc:
+            return _error(422, "not_a_master_playlist", str(exc))
+        return playlist_response(master)
+
+    async def steering(request: Request) -> Response:
+        """The steering manifest: this client's POPs, best first (hls.js polls it every TTL)."""
+        path = request.query_params.get("path", "/")
+        answer, error = decide(request, path)
+        if error is not None:
+            return error
+        assert answer is not None
+        alternatives = answer["alternatives"]
+        assert isinstance(alternatives, list)
+        priority = [str(answer["pop"])] + [str(a["pop"]) for a in alternatives]
+        return Response(
+            steering_manifest(priority, ROUTE_TTL_S),
+            media_type="application/json",
+            headers={"cache-control": "no-store", "access-control-allow-origin": "*"},
+        )
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -139,6 +224,9 @@ def create_router_app(
             Route("/pops", pops, methods=["GET"]),
             Route("/route", route, methods=["GET"]),
             Route("/r/{path:path}", redirect, methods=["GET", "HEAD"]),
+            Route("/cdn/{path:path}", cdn_playlist, methods=["GET"]),
+            Route("/steered/{path:path}", steered, methods=["GET"]),
+            Route("/steering", steering, methods=["GET"], name="steering"),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,

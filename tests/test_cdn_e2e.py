@@ -8,11 +8,13 @@ front of the real origin, with headless players routed by location.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import m3u8
 import pytest
 
 from edge.player import HeadlessPlayer, RoutedSession, play_via_router
@@ -130,6 +132,68 @@ def test_tiered_fill_one_origin_request_per_object(
     assert from_edges >= 3 * len(reached)
     assert stats["shield"]["requests"] == from_edges
     assert stats["shield"]["upstream_requests"] == len(reached)
+
+
+def test_cdn_playlists_and_content_steering(
+    cdn: LocalCdn, origin: OriginServer, sample: SampleMedia, ffprobe: str
+) -> None:
+    path = upload(origin, sample)
+    paris, london = cdn.pops["paris"].url, cdn.pops["london"].url
+    with httpx.Client(timeout=10, headers={"x-client-geo": "48.85,2.30"}) as client:
+        # absolute CDN URLs: every URI of the master and of a media playlist names paris
+        master = m3u8.loads(client.get(cdn.router_url + "/cdn" + path).text)
+        uris = [p.uri for p in master.playlists] + [m.uri for m in master.media if m.uri]
+        assert uris
+        assert all(u.startswith(paris + "/vod/") for u in uris)
+        media_path = master.playlists[0].uri.removeprefix(paris)
+        media = m3u8.loads(client.get(cdn.router_url + "/cdn" + media_path).text)
+        assert media.segments
+        assert all(seg.uri.startswith(paris) for seg in media.segments)
+        assert media.segment_map[0].uri.startswith(paris)
+        # a segment through /cdn/ is a redirect to the POP
+        segment = client.get(cdn.router_url + "/cdn" + media.segments[0].uri.removeprefix(paris))
+        assert segment.status_code == 302
+        assert segment.headers["location"].startswith(paris)
+        # content steering: one pathway per POP (paris first), the steering server named
+        steered = m3u8.loads(client.get(cdn.router_url + "/steered" + path).text)
+        assert steered.content_steering.pathway_id == "paris"
+        pathways = [p.stream_info.pathway_id for p in steered.playlists]
+        assert pathways[0] == "paris"
+        assert len(set(pathways)) == 3
+        assert len(steered.playlists) == 3 * len(master.playlists)
+        for variant in steered.playlists:
+            base = cdn.pops[variant.stream_info.pathway_id].url
+            assert variant.uri.startswith(base + "/vod/")
+            group = variant.stream_info.audio
+            assert group.endswith("@" + variant.stream_info.pathway_id)
+            audio = [m for m in steered.media if m.group_id == group]
+            assert audio
+            assert all(m.uri.startswith(base) for m in audio)
+        manifest = client.get(steered.content_steering.uri).json()
+        assert manifest["VERSION"] == 1
+        assert manifest["TTL"] > 0
+        assert manifest["PATHWAY-PRIORITY"][:2] == ["paris", "london"]
+    assert london in {cdn.pops[p].url for p in pathways}
+    # a real player opens the CDN master and reads every stream from the POP
+    probe = subprocess.run(
+        [
+            ffprobe,
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type",
+            "-of",
+            "csv=p=0",
+            f"{cdn.router_url}/cdn{path}?geo=48.85,2.30",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert "video" in probe.stdout
+    assert "audio" in probe.stdout
 
 
 def test_an_edge_killed_under_load_leaves_rotation_and_its_players_finish(
