@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from edge.coverage import CoverageZones
 from edge.registry import HeartbeatError, PopRegistry, parse_heartbeat
 from edge.routing import RoutingPolicy, choose_pop
 from edge.steering import absolute_uris, steered_master, steering_manifest
@@ -28,15 +29,20 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-def client_location(request: Request) -> tuple[float, float] | None:
-    """From `lat`/`lon` or `geo=lat,lon` parameters, or the `X-Client-Geo: lat,lon` header."""
+def client_location(
+    request: Request, zones: CoverageZones | None = None
+) -> tuple[float, float] | None:
+    """From `lat`/`lon` or `geo=lat,lon` parameters, or the `X-Client-Geo: lat,lon` header,
+    or else the coverage zone of the client's address."""
     query = request.query_params
     raw = None
     if "lat" in query and "lon" in query:
         raw = f"{query['lat']},{query['lon']}"
     raw = raw or query.get("geo") or request.headers.get("x-client-geo")
     if not raw:
-        return None
+        if zones is None or request.client is None:
+            return None
+        return zones.locate(request.client.host)
     try:
         lat, lon = (float(x) for x in raw.split(","))
     except ValueError:
@@ -52,8 +58,10 @@ def create_router_app(
     policy: RoutingPolicy | None = None,
     clock: Callable[[], float] = time.monotonic,
     probe_interval_s: float | None = PROBE_INTERVAL_S,
+    zones: CoverageZones | None = None,
 ) -> Starlette:
-    """`probe_interval_s`: how often to GET every POP's /healthz (None: no active probes)."""
+    """`probe_interval_s`: how often to GET every POP's /healthz (None: no active probes);
+    `zones`: where clients that give no location are, by address."""
     registry = registry or PopRegistry()
     policy = policy or RoutingPolicy()
 
@@ -100,10 +108,13 @@ def create_router_app(
         return JSONResponse({"pops": registry.describe(clock())})
 
     def decide(request: Request, path: str) -> tuple[dict[str, object] | None, JSONResponse | None]:
-        where = client_location(request)
+        where = client_location(request, zones)
         if where is None:
             return None, _error(
-                422, "missing_location", "give lat and lon, geo=lat,lon or an X-Client-Geo header"
+                422,
+                "missing_location",
+                "give lat and lon, geo=lat,lon or an X-Client-Geo header (no coverage zone "
+                "holds this client's address)",
             )
         known, loads, urls = registry.snapshot(clock())
         route = choose_pop(*where, known, loads, policy, content_key=video_key(path))
@@ -186,7 +197,7 @@ def create_router_app(
         text, other = await fetch_playlist(str(answer["url"]))
         if other is not None:
             return other
-        where = client_location(request)
+        where = client_location(request, zones)
         assert where is not None
         steering_uri = str(
             request.url_for("steering").include_query_params(

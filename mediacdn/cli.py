@@ -199,6 +199,14 @@ def cmd_router(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     registry = PopRegistry()
+    zones = None
+    if args.coverage_zone:
+        from edge.coverage import CoverageZoneError, CoverageZones
+
+        try:
+            zones = CoverageZones.load(args.coverage_zone)
+        except (OSError, CoverageZoneError) as exc:
+            raise SystemExit(f"coverage zone file: {exc}") from None
     if args.topology:
         try:
             topology = load_topology(args.topology)
@@ -212,7 +220,7 @@ def cmd_router(args: argparse.Namespace) -> int:
         flush=True,
     )
     uvicorn.run(
-        create_router_app(registry=registry),
+        create_router_app(registry=registry, zones=zones),
         host=host,
         port=port,
         log_level=settings.log_level,
@@ -398,6 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="TOML topology: POP positions, tiers and "
         "capacities (heartbeats still decide who is in rotation)",
+    )
+    router.add_argument(
+        "--coverage-zone",
+        type=Path,
+        help="JSON coverage zone file (Traffic Control's format): client IP prefixes → "
+        "location, for clients that send no location",
     )
     router.set_defaults(func=cmd_router)
 
