@@ -1,4 +1,5 @@
-"""Edge → router heartbeats: every second, this POP's position, capacity and load."""
+"""Edge → router heartbeats: every second, this POP's position, capacity and load; the router
+answers with the neighbours to send new requests to while this POP is overloaded."""
 
 from __future__ import annotations
 
@@ -41,7 +42,11 @@ async def send_heartbeats(edge: Edge) -> None:
     async with httpx.AsyncClient(timeout=max(1.0, period)) as http:
         while True:
             try:
-                await http.post(url, json=heartbeat_body(edge))
-            except httpx.HTTPError as exc:
+                answer = await http.post(url, json=heartbeat_body(edge))
+                if answer.status_code == 200:
+                    edge.neighbours = [
+                        str(n["url"]) for n in answer.json().get("neighbours", []) if "url" in n
+                    ]
+            except (httpx.HTTPError, ValueError, TypeError, AttributeError) as exc:
                 log.warning("heartbeat to %s failed: %s", url, exc)
             await asyncio.sleep(period)

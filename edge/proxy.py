@@ -43,6 +43,13 @@ from origin.http_rules import Unsatisfiable, not_modified, parse_range
 SEGMENT_NUMBER = re.compile(r"^(?P<stem>.*/)(?P<n>\d{1,9})(?P<ext>\.(?:m4s|ts|mp4|vtt))$")
 
 
+SPILL_MARK = b"cdn-spilled-from="
+
+
+def strip_spill_mark(query: bytes) -> bytes:
+    return b"&".join(p for p in query.split(b"&") if p and not p.startswith(SPILL_MARK))
+
+
 @dataclass(frozen=True, slots=True)
 class EdgeConfig:
     name: str
@@ -82,6 +89,7 @@ class Edge:
         self.metrics = EdgeMetrics()
         self.fills: dict[str, Fill] = {}
         self.via = f"1.1 {config.name}"
+        self.neighbours: list[str] = []  # from the router: where to spill when overloaded
         self._background: set[asyncio.Task[None]] = set()
         timeout = httpx.Timeout(config.upstream_timeout_s)
         self.client = httpx.AsyncClient(
@@ -103,11 +111,33 @@ class Edge:
             return await self._own(scope, send, path)
         if self.config.admin_on_public and path.startswith("/admin/"):
             return await self.admin(scope, receive, send)
+        query = scope.get("query_string", b"")
+        spilled = SPILL_MARK in query
+        if spilled:  # sent here by an overloaded neighbour: serve it as the plain URL
+            scope = dict(scope, query_string=strip_spill_mark(query))
+        elif (
+            self.metrics.in_flight >= self.config.max_in_flight
+            and self.neighbours
+            and scope["method"] in ("GET", "HEAD")
+        ):
+            return await self._spill(scope, send)
         self.metrics.in_flight += 1
         try:
             await self._proxy(scope, receive, send)
         finally:
             self.metrics.in_flight -= 1
+
+    async def _spill(self, scope: Scope, send: Send) -> None:
+        """Overloaded: a 307 to the best neighbour instead of a place in the queue. The mark in
+        the query stops the neighbour from spilling it again (and is not part of its key)."""
+        self.metrics.spilled += 1
+        target = self.neighbours[0]  # the router's best pick, load-aware, every heartbeat
+        query = scope.get("query_string", b"").decode("latin-1")
+        mark = SPILL_MARK.decode() + self.config.name
+        location = f"{target}{scope['path']}?{query + '&' if query else ''}{mark}"
+        await self.respond(
+            send, 307, {"location": location, "cache-control": "no-store"}, b"", head=True
+        )
 
     async def admin(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Authenticated admin endpoints: purge, push, prefetch."""

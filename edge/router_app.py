@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from edge.coverage import CoverageZones
 from edge.registry import HeartbeatError, PopRegistry, parse_heartbeat
-from edge.routing import RoutingPolicy, choose_pop
+from edge.routing import RoutingPolicy, choose_pop, neighbours
 from edge.steering import absolute_uris, steered_master, steering_manifest
 
 ROUTE_TTL_S = 5
@@ -102,7 +102,12 @@ def create_router_app(
         except (ValueError, HeartbeatError) as exc:
             return _error(422, "invalid_heartbeat", str(exc))
         registry.heartbeat(beat)
-        return Response(status_code=204)
+        known, loads, urls = registry.snapshot(clock())
+        pop = next(p for p in known if p.name == beat.pop.name)
+        spill_to = [
+            {"name": n.name, "url": urls[n.name]} for n in neighbours(pop, known, loads, policy)
+        ]
+        return JSONResponse({"neighbours": spill_to})
 
     async def pops(request: Request) -> Response:
         return JSONResponse({"pops": registry.describe(clock())})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 EARTH_RADIUS_KM = 6371.0
 FIBRE_KM_PER_MS = 200.0  # light in fibre travels about 2/3 c
@@ -109,3 +109,20 @@ def choose_pop(
             best = max(metro, key=lambda p: _rendezvous(content_key, p))
     alternatives = tuple(p for p in ranked if p is not best)
     return Route(best, alternatives, distance[best.name], rtt_ms(distance[best.name], policy))
+
+
+def neighbours(
+    pop: Pop,
+    pops: Sequence[Pop],
+    loads: Mapping[str, PopLoad],
+    policy: RoutingPolicy = RoutingPolicy(),
+    limit: int = 3,
+) -> list[Pop]:
+    """Where an overloaded `pop` should send new requests: the POPs of its tier a client at
+    its own location would be routed to, best first, itself excluded."""
+    others = [replace(p, tier="edge") for p in pops if p.tier == pop.tier and p.name != pop.name]
+    route = choose_pop(pop.lat, pop.lon, others, loads, policy)
+    if route is None:
+        return []
+    ranked = [route.pop, *route.alternatives][:limit]
+    return [next(p for p in pops if p.name == r.name) for r in ranked]
