@@ -134,7 +134,8 @@ class Edge:
         target = self.neighbours[0]  # the router's best pick, load-aware, every heartbeat
         query = scope.get("query_string", b"").decode("latin-1")
         mark = SPILL_MARK.decode() + self.config.name
-        location = f"{target}{scope['path']}?{query + '&' if query else ''}{mark}"
+        path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        location = f"{target}{path}?{query + '&' if query else ''}{mark}"
         await self.respond(
             send, 307, {"location": location, "cache-control": "no-store"}, b"", head=True
         )
