@@ -57,7 +57,7 @@ class LocalCdn:
     def restart(self, name: str) -> None:
         pop = self.pops[name]
         pop.proc = _spawn(pop.argv, self.log_dir / f"edge-{name}.log", self.env)
-        _wait_healthy(pop.url, pop.proc, f"edge {name}")
+        wait_healthy(pop.url, pop.proc, f"edge {name}")
 
     def routed_pops(self) -> set[str]:
         """The POPs the router has in rotation now."""
@@ -111,9 +111,7 @@ def _stop(proc: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
         pass
 
 
-def _wait_healthy(
-    url: str, proc: subprocess.Popen[bytes], what: str, timeout_s: float = 30
-) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], what: str, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -165,7 +163,7 @@ def start_cdn(
         env=env,
     )
     try:
-        _wait_healthy(router_url, cdn.router, "the router")
+        wait_healthy(router_url, cdn.router, "the router")
         shields_first = sorted(topology.pops, key=lambda s: s.pop.tier != "shield")
         for spec in shields_first:
             pop = spec.pop
@@ -200,7 +198,7 @@ def start_cdn(
             url = f"http://{host}:{port}"
             proc = _spawn(argv, log_dir / f"edge-{pop.name}.log", env)
             cdn.pops[pop.name] = RunningPop(spec, url, port, argv, proc)
-            _wait_healthy(url, proc, f"edge {pop.name}")
+            wait_healthy(url, proc, f"edge {pop.name}")
         cdn.wait_in_rotation(set(cdn.pops))
     except BaseException:
         cdn.stop()

@@ -15,7 +15,7 @@ import httpx
 
 from edge.player import HeadlessPlayer, PlaybackFailed, RoutedSession, play_via_router
 from edge.topology import DEFAULT_TOPOLOGY, Topology, load_topology
-from mediacdn.cdn import LocalCdn, start_cdn
+from mediacdn.cdn import LocalCdn, free_port, start_cdn, wait_healthy
 from mediacdn.keys import ensure_api_key
 from mediacdn.settings import Settings
 from mediacdn.upload_client import UploadFailed, upload_video
@@ -30,26 +30,6 @@ def port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the origin exited with {proc.returncode}")
-        try:
-            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the origin did not become healthy within {timeout_s:.0f} s")
 
 
 def run_demo(settings: Settings, *, exit_after_ready: bool, duration_s: float = 20.0) -> int:
@@ -76,7 +56,7 @@ def run_demo(settings: Settings, *, exit_after_ready: bool, duration_s: float = 
     print(f"starting the origin: {' '.join(argv[2:])}")
     proc = subprocess.Popen(argv, env=env)
     try:
-        wait_healthy(base, proc)
+        wait_healthy(base, proc, "the origin", timeout_s=60)
         sample_dir = settings.data_dir / "sample"
         print(
             f"generating a {duration_s:g} s 1080p sample (2 audio languages, 2 subtitle "
