@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
 .PHONY: demo test lint typecheck pytest bench clean
 
-# The cache-replay hot path, compiled with mypyc when a C compiler is there (about 3x faster;
-# the same modules run as plain Python otherwise). Rebuilt whenever one of them changes.
-NATIVE_SRC := edge/interval.py edge/trace.py edge/workload.py
-NATIVE := $(VENV)/.native-$(shell cat $(NATIVE_SRC) | sha1sum | cut -c1-12)
+# The cache-replay and simulation hot paths, compiled with mypyc when a C compiler is there
+# (the same modules run as plain Python otherwise). Rebuilt whenever one of them changes.
+NATIVE_SRC := edge/interval.py edge/trace.py edge/workload.py edge/policy.py edge/routing.py \
+  edge/abr.py edge/mpc.py edge/abr_controller.py edge/sim/model.py edge/sim/nodes.py \
+  edge/sim/queueing.py edge/sim/bandwidth.py edge/sim/catalog.py
+NATIVE := $(VENV)/.native-$(shell cat $(NATIVE_SRC) edge/_build.py | sha1sum | cut -c1-12)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +19,11 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-$(NATIVE): $(STAMP) $(NATIVE_SRC)
-	@rm -f edge/*.so ./*__mypyc*.so $(VENV)/.native-*
-	@$(BIN)/mypyc $(NATIVE_SRC) >$(VENV)/mypyc.log 2>&1 \
+$(NATIVE): $(STAMP) $(NATIVE_SRC) edge/_build.py
+	@rm -f edge/*.so edge/sim/*.so ./*__mypyc*.so $(VENV)/.native-*
+	@$(BIN)/python edge/_build.py $(NATIVE_SRC) >$(VENV)/mypyc.log 2>&1 \
 	  && echo "compiled $(NATIVE_SRC) with mypyc" \
-	  || (rm -f edge/*.so ./*__mypyc*.so; echo "mypyc failed (see $(VENV)/mypyc.log): plain Python")
+	  || (rm -f edge/*.so edge/sim/*.so ./*__mypyc*.so; echo "mypyc failed (see $(VENV)/mypyc.log): plain Python")
 	@touch $@
 
 demo: $(NATIVE)
@@ -51,4 +53,4 @@ bench: $(NATIVE)
 	$(BIN)/python bench/routing.py
 
 clean:
-	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache build edge/*.so ./*__mypyc*.so
+	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache build edge/*.so edge/sim/*.so ./*__mypyc*.so

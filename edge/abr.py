@@ -107,13 +107,33 @@ class Chunk:
     rebuffer_s: float
 
 
+def chunk_score(bitrate_bps: float, rebuffer_s: float, previous_bps: float | None) -> float:
+    """One chunk's QoE: bitrate_Mbps − 4.3 × rebuffer_s − |Δbitrate_Mbps| (no Δ for the first)."""
+    change = 0.0 if previous_bps is None else abs(bitrate_bps - previous_bps) / 1e6
+    return bitrate_bps / 1e6 - REBUFFER_PENALTY * rebuffer_s - change
+
+
 def qoe_scores(chunks: Sequence[Chunk]) -> list[float]:
-    """Per chunk: bitrate_Mbps − 4.3 × rebuffer_s − |Δbitrate_Mbps| (no Δ for the first)."""
+    """Per chunk, `chunk_score`."""
     scores = []
     previous: float | None = None
     for chunk in chunks:
-        mbps = chunk.bitrate_bps / 1e6
-        change = 0.0 if previous is None else abs(mbps - previous)
-        scores.append(mbps - REBUFFER_PENALTY * chunk.rebuffer_s - change)
-        previous = mbps
+        scores.append(chunk_score(chunk.bitrate_bps, chunk.rebuffer_s, previous))
+        previous = chunk.bitrate_bps
     return scores
+
+
+def buffer_step(
+    buffer_s: float, playing: bool, download_s: float, segment_s: float, max_buffer_s: float
+) -> tuple[float, float, float]:
+    """One chunk through the playback buffer, shared by the simulator, MPC's look-ahead and
+    the offline optimum: returns (stall_s while it downloaded, buffer_s once it is added and
+    the player has waited for room, idle_s waited before the next request). Before playback
+    starts nothing drains; playback starts with the first chunk."""
+    if playing:
+        stall = download_s - buffer_s if download_s > buffer_s else 0.0
+        buffer_s = (buffer_s - download_s if buffer_s > download_s else 0.0) + segment_s
+    else:
+        stall, buffer_s = 0.0, segment_s
+    idle = buffer_s - max_buffer_s if buffer_s > max_buffer_s else 0.0
+    return stall, buffer_s - idle, idle

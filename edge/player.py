@@ -12,11 +12,10 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from edge.abr import BandwidthEstimator, Bola, Chunk, qoe_scores, throughput_choice
+from edge.abr import Chunk, qoe_scores
+from edge.abr_controller import DEFAULT_RULE, RULES, AbrController
 from manifests.model import MediaPlaylist
 from manifests.parse import parse_master_playlist, parse_media_playlist
-
-RULES = ("throughput", "bola")
 
 
 class PlaybackFailed(RuntimeError):
@@ -65,7 +64,7 @@ class HeadlessPlayer:
         self,
         client: httpx.Client,
         *,
-        rule: str = "throughput",
+        rule: str = DEFAULT_RULE,
         speed: float = 1.0,
         max_buffer_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
@@ -96,11 +95,12 @@ class HeadlessPlayer:
         audio_track = next((m for m in master.media if m.type == "AUDIO" and m.default), None)
         audio = self._media(urljoin(playlist_dir, audio_track.uri)) if audio_track else None
         bitrates = [v.bandwidth_bps for v in variants]
-        estimator, bola = BandwidthEstimator(), Bola()
+        abr = AbrController(self.rule, bitrates, max_buffer_s=self.max_buffer_s)
+        count = len(media[0][1].segments)
         level, buffer_s, last, playing = 0, 0.0, self.clock(), False
         init_loaded: set[int] = set()
         audio_init = False
-        for n in range(len(media[0][1].segments)):
+        for n in range(count):
             now = self.clock()
             if playing:
                 buffer_s -= (now - last) * self.speed
@@ -114,17 +114,7 @@ class HeadlessPlayer:
                 stall = 0.0
             last = now
             segment_s = media[level][1].segments[n].duration_s
-            if self.rule == "bola":
-                choice = bola.choose(bitrates, buffer_s)
-            else:
-                deadline = buffer_s / self.speed if playing and buffer_s > 0 else None
-                choice = throughput_choice(
-                    bitrates,
-                    estimator.estimate_bps(),
-                    level,
-                    segment_s=segment_s,
-                    max_fetch_s=deadline,
-                )
+            choice = abr.choose(buffer_s, playing, segment_s, remaining=count - n, speed=self.speed)
             if n and choice != level:
                 report.switches += 1
             level = choice
@@ -141,7 +131,7 @@ class HeadlessPlayer:
                     audio_init = True
                 fetched += len(self._get(urljoin(audio[0], audio[1].segments[n].uri)).content)
             took = self.clock() - download_started
-            estimator.sample(took, fetched)
+            abr.observe(took, fetched)
             now = self.clock()
             if playing:
                 buffer_s -= (now - last) * self.speed

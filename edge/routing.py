@@ -1,6 +1,6 @@
 """Routing decisions (pure, shared by the router and the simulator): send a client to the
 nearest healthy POP, penalised by load; spill from a POP above its capacity or above c × the
-average load (bounded load; a POP under `spill_floor` of its capacity is never too loaded, so
+average load (bounded load; a POP under `spill_floor` (half) of its capacity is never too loaded, so
 a quiet CDN routes by distance alone); within a metro, keep one video on one POP by rendezvous
 hashing with bounded loads, so its segments stay in one cache."""
 
@@ -37,7 +37,7 @@ class RoutingPolicy:
     base_rtt_ms: float = 5.0
     load_penalty_ms: float = 40.0  # added at 100% utilisation
     bounded_load: float = 1.25  # c: spill above c × the average utilisation
-    spill_floor: float = 0.2  # ...but never spill from a POP below 20% of its capacity
+    spill_floor: float = 0.5  # ...but never spill from a POP below half its capacity
     metro_km: float = 150.0  # POPs this close to the nearest one share its clients
 
 
@@ -86,7 +86,7 @@ def choose_pop(
         return None
     distance = {p.name: great_circle_km(lat, lon, p.lat, p.lon) for p in candidates}
     used = {p.name: utilisation(p, loads.get(p.name, idle)) for p in candidates}
-    average = sum(used.values()) / len(candidates)
+    average = math.fsum(used.values()) / len(candidates)
     limit = max(policy.bounded_load * average, 1e-9)
 
     def overloaded(pop: Pop) -> bool:

@@ -14,10 +14,11 @@ from edge.trace import TraceRequest
 
 RENDITION_BITS = 4  # object id = video << 24 | rendition << 20 | segment
 SEGMENT_BITS = 20
+VIDEO_SHIFT = RENDITION_BITS + SEGMENT_BITS
 
 
 def object_id(video: int, rendition: int, segment: int) -> int:
-    return (video << 24) | (rendition << SEGMENT_BITS) | segment
+    return (video << VIDEO_SHIFT) | (rendition << SEGMENT_BITS) | segment
 
 
 def group_of(obj_id: int) -> int:
@@ -71,7 +72,7 @@ def generate(workload: HlsWorkload) -> Iterator[TraceRequest]:
         now, session, video, rendition, segment, watch = heapq.heappop(heap)
         obj = object_id(video, rendition, segment)
         base = workload.bitrates_bps[rendition] * workload.segment_s / 8
-        size = int(base * (0.75 + 0.5 * _noise(obj)))
+        size = int(base * (0.75 + 0.5 * stable_noise(obj)))
         yield TraceRequest(int(now), obj, size)
         if segment + 1 < watch:
             heapq.heappush(
@@ -92,7 +93,7 @@ def _pick(rng: random.Random, cumulative: list[float]) -> int:
     return min(len(cumulative) - 1, bisect.bisect_left(cumulative, rng.random() * cumulative[-1]))
 
 
-def _noise(obj: int) -> float:
+def stable_noise(obj: int) -> float:
     """A stable pseudo-random number in [0, 1) for an object id."""
     x = (obj * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
     x ^= x >> 31

@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+from edge.abr_controller import DEFAULT_RULE, RULE_HELP, RULES
 from mediacdn.settings import Settings, load_settings
 
 EPILOG = (
@@ -430,9 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--speed", type=float, default=1.0, help="play this many times faster")
     play.add_argument(
         "--rule",
-        default="throughput",
-        choices=["throughput", "bola"],
-        help="ABR rule (default throughput, as hls.js)",
+        default=DEFAULT_RULE,
+        choices=RULES,
+        help=f"ABR rule (default {DEFAULT_RULE}). {RULE_HELP}",
     )
     play.set_defaults(func=cmd_play)
 
@@ -450,6 +451,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--duration", type=float, default=20.0, help="sample length in seconds")
     demo.set_defaults(func=cmd_demo)
+
+    from edge.sim import console
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="simulate the CDN at internet scale (SimPy) with the live cache/routing/ABR code",
+        description="Run a simulation scenario (a shipped one by name, or a TOML file): "
+        "clients in the topology's regions on real bandwidth traces, the router's decisions, "
+        "POP caches in tiers with the edge's eviction policy, players with the headless "
+        "player's ABR rules. Writes summary.json (per POP and overall hit ratios, origin "
+        "egress, peak load; QoE per ABR rule) and PNG plots into --out; --export-trace also "
+        "writes each edge's requests in libCacheSim's oracleGeneral format.",
+        epilog="Scenario keys: see edge/sim/scenario.py or README.md. " + EPILOG,
+    )
+    console.add_arguments(simulate)
+    simulate.set_defaults(func=console.run)
     return parser
 
 

@@ -22,14 +22,10 @@ POSTGRES_URL = "postgresql://root@127.0.0.1:5432/test"
 
 def pytest_configure(config: pytest.Config) -> None:
     """Refuse to test a mypyc-compiled module older than its source (`make` rebuilds it)."""
-    import edge.interval
-    import edge.trace
-    import edge.workload
-
-    for module in (edge.interval, edge.trace, edge.workload):
-        compiled = Path(module.__file__ or "")
-        source = compiled.parent / (module.__name__.rsplit(".", 1)[-1] + ".py")
-        if compiled.suffix == ".so" and compiled.stat().st_mtime < source.stat().st_mtime:
+    edge_dir = Path(__file__).resolve().parent.parent / "edge"
+    for compiled in edge_dir.rglob("*.so"):
+        source = compiled.parent / (compiled.name.split(".", 1)[0] + ".py")
+        if source.exists() and compiled.stat().st_mtime < source.stat().st_mtime:
             pytest.exit(f"{compiled} is older than {source}: run `make pytest` to rebuild it")
 
 

@@ -25,7 +25,7 @@ def master_url(origin: OriginServer, http: httpx.Client, sample: SampleMedia) ->
     return f"{origin.url}/vod/{video_id}/master.m3u8"
 
 
-@pytest.mark.parametrize("rule", ["throughput", "bola"])
+@pytest.mark.parametrize("rule", ["mpc", "throughput", "bola"])
 def test_plays_every_segment_and_reports_qoe(master_url: str, rule: str) -> None:
     with httpx.Client(timeout=30) as client:
         report = HeadlessPlayer(client, rule=rule, speed=50).play(master_url)
@@ -57,4 +57,4 @@ def test_cli_prints_the_report(master_url: str) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["segments"] == 3
-    assert report["rule"] == "throughput"
+    assert report["rule"] == "mpc"

@@ -1,0 +1,1 @@
+"""The CDN simulator (issue 5): SimPy model, scenarios, reports and plots."""

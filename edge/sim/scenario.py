@@ -1,0 +1,186 @@
+"""Simulation scenarios: one TOML file each, the shipped ones runnable by name.
+
+Every key is optional (defaults below); unknown keys are an error, so a typo never silently
+simulates something else. `[[variant]]` tables re-run the scenario with some keys changed
+(push vs pull, tiered vs flat, a cache-size sweep) and the report compares them."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from edge.sim.bandwidth import DATASETS
+
+SCENARIOS_DIR: Final = Path(__file__).parent / "scenarios"
+
+
+class ScenarioError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class PopFailure:
+    pop: str
+    at_s: float
+    restore_s: float | None = None  # back in service (empty cache) at this time
+
+
+@dataclass(frozen=True, slots=True)
+class OriginOutage:
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class FlashCrowd:
+    """A new release watched by a crowd in one region (a topology region's name)."""
+
+    region: str
+    start_s: float
+    sessions_per_s: float
+    duration_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str = ""
+    topology: str = "world"  # a shipped topology's name, or a path to a TOML file
+    duration_s: float = 3600.0
+    seed: int = 1
+    bin_s: float = 60.0  # resolution of the time series and plots
+    # arrivals: Poisson, optionally diurnal (each region's local time from its longitude)
+    sessions_per_s: float = 1.0
+    diurnal_amplitude: float = 0.0  # 0.6: the local peak is 1.6x the mean, the trough 0.4x
+    peak_hour: float = 21.0
+    client_spread_deg: float = 1.0
+    # catalog: Zipf popularity, exponential durations, a ladder (or one imported from the DB)
+    videos: int = 2000
+    zipf_alpha: float = 0.9
+    mean_duration_s: float = 1200.0
+    segment_s: float = 4.0
+    ladder_kbps: tuple[int, ...] = (300, 750, 1200, 1850, 2850, 4300)
+    ladder_from: str | None = None  # "DATABASE_URL#VIDEO_ID": a transcoded video's real sizes
+    # viewers
+    mean_watch_fraction: float = 0.35
+    seek_probability: float = 0.1
+    rules: tuple[str, ...] = ("mpc",)  # ABR rules, assigned to sessions in turn
+    max_buffer_s: float = 30.0
+    bandwidth: tuple[str, ...] = DATASETS  # trace sets, or "constant:MBPS"
+    timing: bool = True  # False: fixed rendition, one request per segment, instant transfers
+    rendition_share: tuple[float, ...] = ()  # with timing = false (default: uniform)
+    # the CDN
+    cache_policy: str = "interval"
+    edge_cache_mb: float = 20_000.0
+    shield_cache_mb: float = 100_000.0
+    tiered: bool = True  # False: edges fill straight from the origin
+    collapse: bool = True  # concurrent misses for one object make one upstream request
+    capacity_scale: float = 1.0  # POP capacities x this (simulating a sample of the audience)
+    push_top: int = 0  # the N most popular videos pushed to every edge before the start
+    upstream_mbps: float = 1000.0  # one fill's transfer rate between tiers
+    retry_s: float = 1.0  # a failed fetch costs this long before the next POP is tried
+    detect_s: float = 3.0  # the router's heartbeat timeout
+    heartbeat_s: float = 1.0
+    pop_failure: PopFailure | None = None
+    origin_outage: OriginOutage | None = None
+    flash_crowd: FlashCrowd | None = None
+    variants: tuple[tuple[str, dict[str, Any]], ...] = field(default=())
+
+    def with_changes(self, changes: dict[str, Any]) -> Scenario:
+        return _apply(self, changes, f"scenario {self.name!r}")
+
+
+_EVENTS: Final[dict[str, type]] = {
+    "pop_failure": PopFailure,
+    "origin_outage": OriginOutage,
+    "flash_crowd": FlashCrowd,
+}
+
+
+def _event(kind: type, value: Any, where: str) -> Any:
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{where}: must be a table")
+    allowed = {f.name for f in dataclasses.fields(kind)}
+    unknown = set(value) - allowed
+    if unknown:
+        raise ScenarioError(f"{where}: unknown keys {sorted(unknown)} (allowed {sorted(allowed)})")
+    try:
+        return kind(**value)
+    except TypeError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+
+
+def _apply(base: Scenario, data: dict[str, Any], where: str) -> Scenario:
+    fields = {f.name: f for f in dataclasses.fields(Scenario)}
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in fields or key in ("variants", "name"):
+            allowed = ", ".join(sorted(set(fields) - {"variants", "name"}))
+            raise ScenarioError(f"{where}: unknown key {key!r} (allowed: {allowed})")
+        if key in _EVENTS:
+            changes[key] = _event(_EVENTS[key], value, f"{where}: [{key}]")
+        elif isinstance(value, list):
+            changes[key] = tuple(value)
+        elif isinstance(getattr(base, key), float) and isinstance(value, int):
+            changes[key] = float(value)
+        else:
+            changes[key] = value
+    scenario = dataclasses.replace(base, **changes)
+    _check(scenario, where)
+    return scenario
+
+
+def _check(s: Scenario, where: str) -> None:
+    from edge.abr_controller import RULES
+    from edge.policy import POLICIES
+
+    positive = ("duration_s", "bin_s", "segment_s", "mean_duration_s", "edge_cache_mb")
+    for key in positive:
+        if not getattr(s, key) > 0:
+            raise ScenarioError(f"{where}: {key} must be > 0")
+    if s.videos < 1 or s.sessions_per_s < 0 or not 0 <= s.diurnal_amplitude <= 1:
+        raise ScenarioError(f"{where}: videos >= 1, sessions_per_s >= 0, 0 <= diurnal <= 1")
+    if not s.ladder_kbps or list(s.ladder_kbps) != sorted(s.ladder_kbps):
+        raise ScenarioError(f"{where}: ladder_kbps must be ascending")
+    for rule in s.rules:
+        if rule not in RULES:
+            raise ScenarioError(f"{where}: unknown ABR rule {rule!r} (one of {RULES})")
+    if s.cache_policy not in POLICIES:
+        raise ScenarioError(f"{where}: unknown cache_policy (one of {POLICIES})")
+    for source in s.bandwidth:
+        if source not in DATASETS and not source.startswith("constant:"):
+            raise ScenarioError(f"{where}: bandwidth {source!r}: a trace set or constant:MBPS")
+
+
+def parse_scenario(data: dict[str, Any], name: str) -> Scenario:
+    data = dict(data)
+    variants_raw = data.pop("variant", [])
+    scenario = _apply(Scenario(str(data.pop("name", name))), data, f"scenario {name!r}")
+    variants = []
+    for i, raw in enumerate(variants_raw):
+        raw = dict(raw)
+        label = str(raw.pop("name", f"variant-{i + 1}"))
+        scenario.with_changes(raw)  # validate now, not mid-run
+        variants.append((label, raw))
+    return dataclasses.replace(scenario, variants=tuple(variants))
+
+
+def shipped_scenarios() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(SCENARIOS_DIR.glob("*.toml"))}
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """A shipped scenario by name, or a TOML file by path."""
+    path = shipped_scenarios().get(name_or_path) or Path(name_or_path)
+    if not path.is_file():
+        known = ", ".join(shipped_scenarios())
+        raise ScenarioError(f"no scenario {name_or_path!r}: a file, or one of {known}")
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
+    return parse_scenario(data, path.stem)
