@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # (the same modules run as plain Python otherwise). Rebuilt whenever one of them changes.
 NATIVE_SRC := edge/interval.py edge/trace.py edge/workload.py edge/policy.py edge/routing.py \
   edge/abr.py edge/mpc.py edge/abr_controller.py edge/sim/model.py edge/sim/nodes.py \
-  edge/sim/queueing.py edge/sim/bandwidth.py edge/sim/catalog.py
+  edge/sim/queueing.py edge/sim/bandwidth.py edge/sim/catalog.py edge/sim/abr_eval.py
 NATIVE := $(VENV)/.native-$(shell cat $(NATIVE_SRC) edge/_build.py | sha1sum | cut -c1-12)
 
 $(STAMP): pyproject.toml
@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 $(NATIVE): $(STAMP) $(NATIVE_SRC) edge/_build.py
-	@rm -f edge/*.so edge/sim/*.so ./*__mypyc*.so $(VENV)/.native-*
+	@rm -rf build edge/*.so edge/sim/*.so ./*__mypyc*.so $(VENV)/.native-*
 	@$(BIN)/python edge/_build.py $(NATIVE_SRC) >$(VENV)/mypyc.log 2>&1 \
+	  && find edge -name '*.so' -exec touch {} + \
 	  && echo "compiled $(NATIVE_SRC) with mypyc" \
 	  || (rm -f edge/*.so edge/sim/*.so ./*__mypyc*.so; echo "mypyc failed (see $(VENV)/mypyc.log): plain Python")
 	@touch $@
