@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import machine
 from edge.abr_controller import RULES
 from edge.sim.abr_eval import TraceSession, offline_optimum, play_trace
-from edge.sim.bandwidth import DATASETS, load_dataset
+from edge.sim.bandwidth import DATASETS, TraceLink, load_dataset
 
 LADDER_BPS = (300_000, 750_000, 1_200_000, 1_850_000, 2_850_000, 4_300_000)
 SEGMENT_S = 4.0
@@ -46,7 +46,7 @@ def main() -> int:
     parser.add_argument("--per-dataset", type=int, default=0, help="traces per dataset (0: all)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    links = []
+    links: list[TraceLink] = []
     for dataset in DATASETS:
         found = load_dataset(dataset)
         links.extend(found[: args.per_dataset] if args.per_dataset else found)

@@ -5,8 +5,9 @@ The throughput forecast is the harmonic mean of the last five downloads, divided
 1 + the largest relative error of the recent forecasts (the "robust" part: a forecast that has
 been wrong lately is trusted less). Each plan over the horizon is played forward through the
 same buffer model as the simulator (`edge.abr.buffer_step`) and scored with the per-chunk QoE
-(`bitrate_Mbps − 4.3 × rebuffer_s − |Δbitrate_Mbps|`); the first step of the best plan is taken. It plans with a margin (1 s of buffer held back, 80 %
-of the forecast) that keeps its rebuffering at or below BOLA's on the shared traces.
+(`bitrate_Mbps − 4.3 × rebuffer_s − |Δbitrate_Mbps|`); the first step of the best plan is
+taken. It plans with a margin (1 s of buffer held back, 80 % of the forecast) that keeps its
+rebuffering at or below BOLA's on the shared traces.
 
 Plans are "one level now, then one level held" (L² of them rather than L^horizon): the choices
 MPC makes in practice, cheap enough for a million chunks. Decisions are memoised on the inputs

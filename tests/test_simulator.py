@@ -97,7 +97,8 @@ def test_every_shipped_scenario_runs_and_draws(tmp_path: Path) -> None:
         summary = run_scenario(small, tmp_path / name, progress=False)
         out = tmp_path / name
         written = json.loads((out / "summary.json").read_text())
-        assert written["scenario"] == name and written["overall"]["requests"] > 0
+        assert written["scenario"] == name
+        assert written["overall"]["requests"] > 0
         assert written["abr"]["mpc"]["sessions"] > 0
         for png in ("hit_ratio", "origin_egress", "pop_load", "qoe_cdf", "world_map"):
             assert (out / f"{png}.png").stat().st_size > 10_000, (name, png)
@@ -122,9 +123,11 @@ def test_pop_failure_fails_players_over(tmp_path: Path) -> None:
     new_york = outcome.nodes["new-york"].counters
     before = sum(new_york.request_bins[: int(600 / scenario.bin_s)])
     during = sum(new_york.request_bins[int(610 / scenario.bin_s) : int(1200 / scenario.bin_s)])
-    assert before > 0 and during == 0
+    assert before > 0
+    assert during == 0
     failed_over = [s for s in outcome.sessions if s.pop == "new-york" and s.failed_fetches]
-    assert failed_over and not any(s.abandoned for s in failed_over)
+    assert failed_over
+    assert not any(s.abandoned for s in failed_over)
     after = sum(new_york.request_bins[int(1260 / scenario.bin_s) :])
     assert after > 0  # back in rotation once restored
 
@@ -168,7 +171,8 @@ def test_cli_lists_and_runs_a_scenario(tmp_path: Path) -> None:
         timeout=120,
         check=True,
     )
-    assert "flash-crowd" in listed.stdout and "cache-sweep" in listed.stdout
+    assert "flash-crowd" in listed.stdout
+    assert "cache-sweep" in listed.stdout
     done = subprocess.run(
         [
             sys.executable,
@@ -202,4 +206,5 @@ def test_cli_lists_and_runs_a_scenario(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
-    assert bad.returncode == 2 and "no scenario 'nowhere'" in bad.stderr
+    assert bad.returncode == 2
+    assert "no scenario 'nowhere'" in bad.stderr
