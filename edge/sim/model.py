@@ -260,7 +260,19 @@ class Simulation:
             return []
         return [self.nodes[p.name] for p in (route.pop, *route.alternatives)]
 
-    def _session(self, client: Client, video: int, rule: str) -> Process:
+    def add_session(
+        self, lat: float, lon: float, video: int, rule: str, at_s: float, watch: int = 0
+    ) -> None:
+        """A given client (on the first bandwidth source) starting `video` at `at_s`, for
+        `watch` segments (0: the scenario's watch-time model). For replaying known sessions."""
+        client = Client(lat, lon, self.links[0], 0.0)
+        self.env.process(self._delayed(client, video, rule, at_s, watch))
+
+    def _delayed(self, client: Client, video: int, rule: str, at_s: float, watch: int) -> Process:
+        yield self.env.timeout(at_s)
+        yield from self._session(client, video, rule, watch)
+
+    def _session(self, client: Client, video: int, rule: str, watch: int = 0) -> Process:
         s, env, catalog = self.s, self.env, self.catalog
         rng = self.rng
         bases = self._route(client, video)
@@ -276,10 +288,9 @@ class Simulation:
         bitrates = catalog.ladder.bitrates_bps
         segment_s = catalog.ladder.segment_s
         segments = catalog.segments(video)
-        watch = min(
-            segments,
-            max(1, math.ceil(rng.expovariate(1 / (s.mean_watch_fraction * segments)))),
-        )
+        if watch <= 0:
+            watch = max(1, math.ceil(rng.expovariate(1 / (s.mean_watch_fraction * segments))))
+        watch = min(segments, watch)
         seek_at = rng.randrange(1, watch) if watch > 2 and rng.random() < s.seek_probability else 0
         abr = AbrController(rule, bitrates, max_buffer_s=s.max_buffer_s) if s.timing else None
         fixed = self._fixed_level(rng, len(bitrates))
