@@ -52,6 +52,8 @@ bench: $(NATIVE)
 	$(BIN)/python bench/cache_policy.py
 	$(BIN)/python bench/prefetch.py
 	$(BIN)/python bench/routing.py
+	$(BIN)/python bench/simulate.py
+	$(BIN)/python bench/abr.py
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache build edge/*.so edge/sim/*.so ./*__mypyc*.so

@@ -34,13 +34,12 @@ def main() -> int:
     args = parser.parse_args()
     print(f"machine: {machine()}")
     scenario = load_scenario(args.scenario)
-    rates, walls, requests = [], [], 0
+    rates, requests = [], 0
     anchor_rates = []
     for run in range(args.repeat):
         outcome = simulate(scenario, log_requests=True)
         requests = sum(n.counters.requests for n in outcome.nodes.values() if n.tier == "edge")
         rates.append(requests / outcome.wall_s)
-        walls.append(outcome.wall_s)
         with tempfile.TemporaryDirectory() as tmp:
             paths = export_traces(outcome, Path(tmp) / "edges")
             merged = Path(tmp) / "all.bin"
@@ -56,7 +55,7 @@ def main() -> int:
             f"  run {run + 1}: {requests:,} segment requests in {outcome.wall_s:.1f} s = "
             f"{rates[-1]:,.0f}/s (libcachesim LRU bare replay {anchor_rates[-1]:,.0f}/s)"
         )
-    rate, wall = statistics.median(rates), statistics.median(walls)
+    rate = statistics.median(rates)
     per_million = 1e6 / rate
     print(
         f"\nmedian: {rate:,.0f} segment requests/s; 1,000,000 requests take {per_million:.1f} s "

@@ -67,12 +67,12 @@ class TraceLink:
     def download_s(self, start_s: float, bits: float) -> float:
         target = self._bits_at(start_s) + bits
         loops, rest = divmod(target, self.period_bits)
-        j = bisect.bisect_right(self.bits, rest) - 1
-        if j >= len(self.bps):  # exactly at the end of a loop
-            j = len(self.bps) - 1
-        while self.bps[j] <= 0:  # an outage has no bits: the download ends after it
-            j -= 1
-        end = loops * self.period_s + self.times[j] + (rest - self.bits[j]) / self.bps[j]
+        k = bisect.bisect_left(self.bits, rest)  # the first point with that many bits
+        if self.bits[k] == rest:
+            end = loops * self.period_s + self.times[k]
+        else:  # within interval k - 1, which carries data (its bits grow)
+            j = k - 1
+            end = loops * self.period_s + self.times[j] + (rest - self.bits[j]) / self.bps[j]
         return max(0.0, end - start_s)
 
 
