@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import libcachesim as lcs
 
 from bench.common import machine
-from edge.sim.runner import export_traces, simulate
+from edge.sim.runner import simulate
 from edge.sim.scenario import load_scenario
-from edge.trace import read_oracle_general, write_oracle_general
+from edge.trace import TraceRequest, write_oracle_general
 
 
 def main() -> int:
@@ -40,12 +40,12 @@ def main() -> int:
         outcome = simulate(scenario, log_requests=True)
         requests = sum(n.counters.requests for n in outcome.nodes.values() if n.tier == "edge")
         rates.append(requests / outcome.wall_s)
+        everything = sorted(
+            (TraceRequest(*r) for n in outcome.nodes.values() for r in n.log or ()),
+            key=lambda r: r.timestamp,
+        )
         with tempfile.TemporaryDirectory() as tmp:
-            paths = export_traces(outcome, Path(tmp) / "edges")
             merged = Path(tmp) / "all.bin"
-            everything = sorted(
-                (r for p in paths for r in read_oracle_general(p)), key=lambda r: r.timestamp
-            )
             write_oracle_general(merged, everything)
             reader = lcs.TraceReader(str(merged), lcs.TraceType.ORACLE_GENERAL_TRACE)
             started = time.perf_counter()

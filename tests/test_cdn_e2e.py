@@ -25,42 +25,10 @@ from tests.support.asgi_server import serve_in_thread
 from tests.support.counting_proxy import CountingProxy
 from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import OriginServer
+from tests.support.topologies import TOPOLOGY
 
 pytestmark = pytest.mark.slow
 
-TOPOLOGY = """
-origin = "http://127.0.0.1:1"
-
-[[pop]]
-name = "shield"
-tier = "shield"
-lat = 50.11
-lon = 8.68
-
-[[pop]]
-name = "paris"
-lat = 48.86
-lon = 2.35
-parent = "shield"
-
-[[pop]]
-name = "london"
-lat = 51.51
-lon = -0.13
-parent = "shield"
-
-[[pop]]
-name = "new-york"
-lat = 40.71
-lon = -74.01
-parent = "shield"
-
-[[pop]]
-name = "tokyo"
-lat = 35.68
-lon = 139.69
-parent = "shield"
-"""
 PARIS, NEW_YORK, TOKYO = (48.85, 2.30), (40.7, -74.0), (35.7, 139.7)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 import csv
-import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -55,10 +54,6 @@ class TraceLink:
         if self.period_bits <= 0:
             raise ValueError(f"{name}: the trace never carries any data")
 
-    @property
-    def mean_bps(self) -> float:
-        return self.period_bits / self.period_s
-
     def _bits_at(self, t: float) -> float:
         loops, t = divmod(t, self.period_s)
         i = bisect.bisect_right(self.times, t) - 1
@@ -93,8 +88,3 @@ def load_dataset(dataset: str, directory: Path = TRACES_DIR) -> tuple[TraceLink,
         known = ", ".join(DATASETS)
         raise ValueError(f"unknown bandwidth trace set {dataset!r} (one of {known})")
     return tuple(read_trace(p) for p in sorted(folder.glob("*.csv")))
-
-
-def time_weighted_mean_kbps(links: tuple[TraceLink, ...]) -> float:
-    total_s = math.fsum(link.period_s for link in links)
-    return math.fsum(link.period_bits for link in links) / total_s / 1000

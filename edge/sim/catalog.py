@@ -70,13 +70,6 @@ class Catalog:
         base = self.ladder.bitrates_bps[level] * self.ladder.segment_s / 8
         return int(base * (0.75 + 0.5 * stable_noise(object_id(video, level, segment))))
 
-    def video_bytes(self, video: int) -> int:
-        return sum(
-            self.size(video, level, n)
-            for level in range(len(self.ladder.bitrates_bps))
-            for n in range(self.segments(video))
-        )
-
 
 def ladder_from_catalog(database_url: str, video_id: str) -> Ladder:
     """A transcoded video's real ladder: its video renditions' BANDWIDTH and media segment

@@ -11,11 +11,18 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from edge.sim.model import Outcome
 from edge.sim.nodes import Node
 
 MAP_CLIENTS = 6000
+
+
+def _save(fig: Figure, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _hours(outcome: Outcome) -> list[float]:
@@ -63,9 +70,7 @@ def hit_ratio_over_time(outcome: Outcome, path: Path) -> None:
         title=f"{outcome.scenario.name}: hit ratio per edge POP",
     )
     _legend(ax, len(edges))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def origin_egress(outcome: Outcome, path: Path) -> None:
@@ -81,9 +86,7 @@ def origin_egress(outcome: Outcome, path: Path) -> None:
     _events(ax, outcome)
     ax.set(xlabel="time (h)", ylabel="Mbit/s", title=f"{outcome.scenario.name}: origin egress")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def pop_load(outcome: Outcome, path: Path) -> None:
@@ -104,9 +107,7 @@ def pop_load(outcome: Outcome, path: Path) -> None:
         title=f"{outcome.scenario.name}: POP load",
     )
     _legend(ax, len(edges))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def qoe_cdf(outcome: Outcome, path: Path) -> None:
@@ -122,9 +123,7 @@ def qoe_cdf(outcome: Outcome, path: Path) -> None:
     )
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def world_map(outcome: Outcome, path: Path) -> None:
@@ -174,9 +173,7 @@ def world_map(outcome: Outcome, path: Path) -> None:
     ax.set_yticks(range(-60, 81, 20))
     ax.grid(alpha=0.3)
     ax.set_aspect("equal")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def variants(outcomes: dict[str, Outcome], path: Path) -> None:
@@ -197,9 +194,7 @@ def variants(outcomes: dict[str, Outcome], path: Path) -> None:
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     first = next(iter(outcomes.values()))
     fig.suptitle(f"{first.scenario.name}: variants")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def draw_all(outcomes: dict[str, Outcome], out: Path) -> list[Path]:
