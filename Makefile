@@ -13,6 +13,11 @@ NATIVE_SRC := edge/interval.py edge/trace.py edge/workload.py edge/policy.py edg
   edge/sim/queueing.py edge/sim/bandwidth.py edge/sim/catalog.py edge/sim/abr_eval.py
 NATIVE := $(VENV)/.native-$(shell cat $(NATIVE_SRC) edge/_build.py | sha1sum | cut -c1-12)
 
+# The npm packages the web pages use (hls.js, tus-js-client, topojson-client, world-atlas),
+# served by the origin itself; and Debian's Chromium for the browser tests (never downloaded).
+WEB := web/node_modules/.installed-$(shell cat web/package.json web/package-lock.json | sha1sum | cut -c1-12)
+CHROMIUM := /usr/bin/chromium
+
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
@@ -27,7 +32,17 @@ $(NATIVE): $(STAMP) $(NATIVE_SRC) edge/_build.py
 	  || (rm -f edge/*.so edge/sim/*.so ./*__mypyc*.so; echo "mypyc failed (see $(VENV)/mypyc.log): plain Python")
 	@touch $@
 
-demo: $(NATIVE)
+$(WEB): web/package.json web/package-lock.json
+	@command -v npm >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm)
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser tests"
+	@(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+	  || (echo "could not install chromium: run 'apt-get install chromium' as root"; exit 1)
+
+demo: $(NATIVE) $(WEB)
 	$(BIN)/mediacdn demo $(DEMO_ARGS)
 
 lint: $(STAMP)
@@ -37,7 +52,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(NATIVE)
+pytest: $(NATIVE) $(WEB) $(CHROMIUM)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
@@ -56,4 +71,4 @@ bench: $(NATIVE)
 	$(BIN)/python bench/abr.py
 
 clean:
-	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache build edge/*.so edge/sim/*.so ./*__mypyc*.so
+	rm -rf $(VENV) web/node_modules data .mypy_cache .ruff_cache .pytest_cache build edge/*.so edge/sim/*.so ./*__mypyc*.so

@@ -27,6 +27,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
         workers=getattr(args, "workers", None),
+        router_url=getattr(args, "router", None),
     )
 
 
@@ -283,13 +284,18 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run the origin API and playback with in-process transcode workers",
         description="Run the origin: upload API (plain, multipart, tus), jobs, /vod playback, "
-        "/healthz, /metrics, with an in-process worker pool (SQLite + local directory by "
-        "default).",
+        "/healthz, /metrics, the web pages (/watch/ID, /upload, /dashboard), with an "
+        "in-process worker pool (SQLite + local directory by default).",
         epilog=EPILOG,
     )
     _common(serve, server=True)
     serve.add_argument("--workers", type=int, help="in-process transcode workers (default 1)")
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--router",
+        help="the CDN router's URL as browsers reach it: player pages play through the CDN and "
+        "the dashboard shows its POPs (MEDIACDN_ROUTER_URL)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser(

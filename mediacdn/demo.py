@@ -40,7 +40,9 @@ def run_demo(settings: Settings, *, exit_after_ready: bool, duration_s: float = 
         port = free_port(settings.host)
         print(f"port {settings.port} is busy; using {port}")
     base = f"http://{settings.host}:{port}"
-    env = {**os.environ, "MEDIACDN_API_KEYS": key}
+    router_port = free_port(settings.host)  # known now, so the origin's pages can name it
+    router_url = f"http://{settings.host}:{router_port}"
+    env = {**os.environ, "MEDIACDN_API_KEYS": key, "MEDIACDN_ROUTER_URL": router_url}
     argv = [
         sys.executable,
         "-m",
@@ -93,13 +95,19 @@ def run_demo(settings: Settings, *, exit_after_ready: bool, duration_s: float = 
             base,
             admin_key=key,
             log_dir=settings.data_dir / "cdn",
+            router_port=router_port,
         )
+        print(f"watch the CDN work, live: {base}/dashboard", flush=True)
         try:
             sessions = run_players(cdn, topology, path)
             print_report(cdn, sessions)
             first = next(iter(topology.regions), None)
             geo = f"{first.lat},{first.lon}" if first else "48.85,2.35"
             some_pop = next(p for p in cdn.pops.values() if p.spec.pop.tier == "edge")
+            print("\nin a browser:")
+            print(f"  player:     {base}/watch/{result.video_id}")
+            print(f"  upload:     {base}/upload   (API key: {key})")
+            print(f"  dashboard:  {base}/dashboard")
             print("\nplay it with any HLS player, for example:")
             print(f"  through the router:  ffplay '{cdn.router_url}/r{path}?geo={geo}'")
             print(f"  from one POP ({some_pop.spec.pop.name}):  ffplay {some_pop.url}{path}")

@@ -49,6 +49,8 @@ class Settings:
     push_edges: tuple[str, ...] = ()  # admin URLs of edges that get new videos pushed
     edge_admin_key: Secret = Secret("")
     push_segments: int = 3
+    router_url: str = ""  # the CDN's router, as browsers reach it: player pages and dashboard
+    web_modules: Path = Path("")  # npm packages the pages use (default: web/node_modules)
     log_level: str = "info"
 
     def __post_init__(self) -> None:
@@ -63,6 +65,12 @@ class Settings:
     @property
     def resolved_storage_url(self) -> str:
         return self.storage_url or (self.data_dir / "objects").resolve().as_uri()
+
+    @property
+    def resolved_web_modules(self) -> Path:
+        if self.web_modules != Path(""):
+            return self.web_modules.resolve()
+        return Path(__file__).resolve().parent.parent / "web" / "node_modules"
 
     @property
     def ladder_policy(self) -> LadderPolicy:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import time
 from dataclasses import dataclass
@@ -37,6 +38,17 @@ class _PathFingerprint:
         return self.value
 
 
+class _KeptOpen(io.BufferedReader):
+    """The file handed to tuspy: it closes a stream it is given (in a `with`) and leaks the
+    ones it opens itself, so it gets one that only we close."""
+
+    def close(self) -> None:
+        pass
+
+    def release(self) -> None:
+        super().close()
+
+
 def _state_file() -> Path:
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
     path = base / "mediacdn" / "tus-uploads.json"
@@ -64,9 +76,11 @@ def tus_upload(
     storage = FileStorage(str(_state_file()))
     fingerprint = _PathFingerprint(path, metadata)
 
+    stream = _KeptOpen(io.FileIO(path))
+
     def make_uploader() -> Any:
         return tus.uploader(
-            str(path),
+            file_stream=stream,
             chunk_size=chunk_bytes,
             metadata=metadata,
             store_url=True,
@@ -103,6 +117,7 @@ def tus_upload(
     except TusCommunicationError as exc:
         raise UploadFailed(f"upload of {path} failed: {exc}") from exc
     finally:
+        stream.release()
         storage.close()
 
 

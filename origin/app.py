@@ -29,6 +29,7 @@ from origin.openapi import openapi_document
 from origin.playback import PlaybackApp
 from origin.storage import Storage, open_storage
 from origin.tus import TusApi
+from origin.web import WebPages
 from transcoder.tools import ffmpeg_path, ffprobe_path
 from transcoder.worker import TranscodeWorker, WorkerConfig
 
@@ -133,6 +134,7 @@ def create_app(
     )
     videos = VideoApi(ctx)
     tus = TusApi(ctx)
+    pages = WebPages(ctx)
     playback = PlaybackApp(
         ctx.assets,
         storage,
@@ -181,6 +183,7 @@ def create_app(
             stop.set()
             for thread in threads:
                 await anyio.to_thread.run_sync(thread.join, 15)
+            await pages.feed.aclose()
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
@@ -197,6 +200,7 @@ def create_app(
         Route("/api/uploads/{upload_id}", tus.patch, methods=["PATCH"]),
         Route("/api/uploads/{upload_id}", tus.delete, methods=["DELETE"]),
         Route("/api/uploads/{upload_id}", tus.options, methods=["OPTIONS"]),
+        *pages.routes(),
     ]
     api = Starlette(
         routes=routes,

@@ -19,6 +19,11 @@ class Metrics:
         if body_bytes:
             self.bytes_sent[route] += body_bytes
 
+    def totals(self, route: str) -> tuple[int, int]:
+        """(responses, body bytes) sent on `route` so far."""
+        responses = sum(n for (r, _), n in list(self.responses.items()) if r == route)
+        return responses, self.bytes_sent[route]
+
     def count_upload(self, kind: str, size_bytes: int) -> None:
         with self._lock:
             self.uploads[kind] += 1

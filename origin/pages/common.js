@@ -1,0 +1,42 @@
+// Shared helpers for the mediacdn pages (no framework: plain DOM).
+"use strict";
+
+const mediacdn = {
+  config() {
+    return JSON.parse(document.getElementById("config").textContent);
+  },
+  el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else node.setAttribute(key, value);
+    }
+    for (const child of children) node.append(child);
+    return node;
+  },
+  bytes(n) {
+    if (!Number.isFinite(n)) return "–";
+    const units = ["B", "kB", "MB", "GB", "TB"];
+    let i = 0;
+    while (Math.abs(n) >= 1000 && i < units.length - 1) { n /= 1000; i += 1; }
+    return `${n.toFixed(i && n < 10 ? 1 : 0)} ${units[i]}`;
+  },
+  bits(bitsPerSecond) {
+    if (!Number.isFinite(bitsPerSecond)) return "–";
+    if (bitsPerSecond >= 1e6) return `${(bitsPerSecond / 1e6).toFixed(2)} Mbit/s`;
+    return `${Math.round(bitsPerSecond / 1e3)} kbit/s`;
+  },
+  percent(ratio, digits = 0) {
+    return ratio === null || ratio === undefined || !Number.isFinite(ratio)
+      ? "–" : `${(ratio * 100).toFixed(digits)}%`;
+  },
+  // The message of a JSON API error body, or the HTTP status.
+  async errorMessage(response) {
+    try {
+      const body = await response.json();
+      if (body && body.error) return `${body.error.message} (${body.error.code})`;
+    } catch (_) { /* not JSON */ }
+    return `HTTP ${response.status}`;
+  },
+};

@@ -1,0 +1,232 @@
+// The player page: hls.js plays the video straight from the origin or through the CDN
+// (the router picks a POP for the chosen viewer location); the panel shows what it does.
+"use strict";
+
+const cfg = mediacdn.config();
+const params = new URLSearchParams(location.search);
+const $ = (id) => document.getElementById(id);
+const video = $("video");
+// Viewer locations to route from (the router sends each to its nearest healthy POP).
+const PLACES = [
+  ["Paris", 48.86, 2.35], ["London", 51.51, -0.13], ["New York", 40.71, -74.01],
+  ["San Francisco", 37.77, -122.42], ["São Paulo", -23.55, -46.63], ["Tokyo", 35.68, 139.69],
+  ["Singapore", 1.35, 103.82], ["Sydney", -33.87, 151.21],
+];
+// What the page did, for people (the panel) and for the browser tests (window.player).
+const player = {
+  hls: null, video, source: null, fatal: null, errors: [], frags: [],
+  levelSwitches: [], audioSwitches: [], subtitleSwitches: [], last: null,
+};
+window.player = player;
+
+function overlay(text) {
+  $("overlay").hidden = !text;
+  $("overlay").textContent = text || "";
+}
+
+function chooseSource() {
+  const select = $("delivery");
+  const origin = `${location.origin}/vod/${cfg.video_id}/master.m3u8`;
+  select.append(mediacdn.el("option", { value: "origin", text: "Origin (no CDN)" }));
+  if (!cfg.router_url) {
+    select.disabled = true;
+    return origin;
+  }
+  let geo = params.get("geo");
+  for (const [name, lat, lon] of PLACES) {
+    select.append(mediacdn.el("option", { value: `${lat},${lon}`, text: `CDN · viewer in ${name}` }));
+  }
+  if (geo && ![...select.options].some((o) => o.value === geo)) {
+    select.append(mediacdn.el("option", { value: geo, text: `CDN · viewer at ${geo}` }));
+  }
+  if (params.get("via") === "origin") geo = null;
+  else geo = geo || `${PLACES[0][1]},${PLACES[0][2]}`;
+  select.value = geo || "origin";
+  select.addEventListener("change", () => {
+    const next = new URLSearchParams();
+    if (select.value === "origin") next.set("via", "origin");
+    else next.set("geo", select.value);
+    location.search = next.toString();
+  });
+  if (!geo) return origin;
+  return `${cfg.router_url}/cdn/vod/${cfg.video_id}/master.m3u8?geo=${encodeURIComponent(geo)}`;
+}
+
+function header(details, name) {
+  if (!details) return null;
+  if (typeof details.getResponseHeader === "function") return details.getResponseHeader(name);
+  if (details.headers && typeof details.headers.get === "function") return details.headers.get(name);
+  return null;
+}
+
+// The node that answered: the last hop of Via ("1.1 shield, 1.1 paris" → paris), else the origin.
+function answeredBy(via) {
+  if (!via) return "origin";
+  const hops = via.split(",").map((h) => h.trim().split(/\s+/)[1]).filter(Boolean);
+  return hops.length ? hops[hops.length - 1] : "origin";
+}
+
+function levelLabel(level) {
+  const size = level.height ? `${level.height}p` : level.name || "?";
+  return `${size} · ${Math.round(level.bitrate / 1000)} kbit/s`;
+}
+
+function trackLabel(track) {
+  return track.name && track.lang && track.name !== track.lang
+    ? `${track.name} (${track.lang})` : track.name || track.lang || `track ${track.id}`;
+}
+
+function fillMenus(hls) {
+  const quality = $("quality");
+  quality.replaceChildren(mediacdn.el("option", { value: "-1", text: "Auto" }));
+  hls.levels
+    .map((level, index) => [level, index])
+    .sort((a, b) => b[0].bitrate - a[0].bitrate)
+    .forEach(([level, index]) => quality.append(mediacdn.el("option", { value: String(index), text: levelLabel(level) })));
+  quality.disabled = false;
+  quality.onchange = () => { hls.currentLevel = Number(quality.value); };
+}
+
+function fillAudio(hls) {
+  const audio = $("audio");
+  audio.replaceChildren(...hls.audioTracks.map((t, i) => mediacdn.el("option", { value: String(i), text: trackLabel(t) })));
+  audio.value = String(hls.audioTrack);
+  audio.disabled = hls.audioTracks.length < 2;
+  audio.onchange = () => { hls.audioTrack = Number(audio.value); };
+}
+
+function fillSubtitles(hls) {
+  const subtitles = $("subtitles");
+  subtitles.replaceChildren(mediacdn.el("option", { value: "-1", text: "Off" }),
+    ...hls.subtitleTracks.map((t, i) => mediacdn.el("option", { value: String(i), text: trackLabel(t) })));
+  subtitles.value = String(hls.subtitleTrack);
+  subtitles.disabled = hls.subtitleTracks.length === 0;
+  subtitles.onchange = () => {
+    const index = Number(subtitles.value);
+    hls.subtitleDisplay = index >= 0;
+    hls.subtitleTrack = index;
+  };
+}
+
+function recordFragment(frag, details) {
+  const stats = frag.stats || {};
+  const loading = stats.loading || {};
+  const row = {
+    type: frag.type,
+    level: frag.level,
+    url: frag.url,
+    file: frag.url.split("?")[0].split("/").slice(-2).join("/"),
+    pop: answeredBy(header(details, "via")),
+    cache: header(details, "x-cache") || "–",
+    bytes: stats.total || stats.loaded || 0,
+    ms: loading.end && loading.start ? Math.round(loading.end - loading.start) : null,
+  };
+  player.frags.push(row);
+  player.last = row;
+  const tr = mediacdn.el("tr", {},
+    mediacdn.el("td", { text: row.file }),
+    mediacdn.el("td", { text: row.pop }),
+    mediacdn.el("td", { text: row.cache, class: `cache-${row.cache}` }),
+    mediacdn.el("td", { class: "num", text: (row.bytes / 1000).toFixed(row.bytes < 10000 ? 1 : 0) }),
+    mediacdn.el("td", { class: "num", text: row.ms === null ? "–" : String(row.ms) }));
+  const body = $("frags");
+  body.prepend(tr);
+  while (body.rows.length > 8) body.deleteRow(-1);
+  $("live-segment").textContent = row.file;
+  $("live-pop").textContent = row.pop;
+  $("live-cache").textContent = row.cache;
+  $("live-cache").className = `cache-${row.cache}`;
+}
+
+function bufferAhead() {
+  const t = video.currentTime;
+  for (let i = 0; i < video.buffered.length; i += 1) {
+    if (video.buffered.start(i) <= t + 0.25 && t <= video.buffered.end(i)) return video.buffered.end(i) - t;
+  }
+  return 0;
+}
+
+function updatePanel() {
+  const hls = player.hls;
+  if (!hls) return;
+  const level = hls.levels[hls.currentLevel];
+  if (level) {
+    $("live-level").textContent = `${hls.autoLevelEnabled ? "Auto → " : ""}${level.height ? `${level.height}p` : level.name}`;
+    $("live-bitrate").textContent = mediacdn.bits(level.bitrate);
+  }
+  $("live-bandwidth").textContent = mediacdn.bits(hls.bandwidthEstimate);
+  $("live-buffer").textContent = `${bufferAhead().toFixed(1)} s`;
+  $("live-position").textContent = `${video.currentTime.toFixed(1)} / ${(video.duration || 0).toFixed(1)} s`;
+  const track = hls.audioTracks[hls.audioTrack];
+  $("live-audio").textContent = track ? trackLabel(track) : "–";
+}
+
+function play(source) {
+  player.source = source;
+  $("source-url").textContent = source.replace(/^https?:\/\//, "");
+  if (!window.Hls || !Hls.isSupported()) {
+    if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = source;
+      return;
+    }
+    overlay("This browser cannot play HLS here (no Media Source Extensions, or hls.js failed to load).");
+    return;
+  }
+  const hls = new Hls({ enableWorker: true, renderTextTracksNatively: true });
+  player.hls = hls;
+  hls.on(Hls.Events.MANIFEST_PARSED, () => {
+    fillMenus(hls);
+    video.play().catch(() => overlay("Press play ▶"));
+  });
+  hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, () => fillAudio(hls));
+  hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => fillSubtitles(hls));
+  hls.on(Hls.Events.LEVEL_SWITCHED, (_, data) => player.levelSwitches.push(data.level));
+  hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, (_, data) => {
+    player.audioSwitches.push(data.id);
+    $("audio").value = String(data.id);
+  });
+  hls.on(Hls.Events.SUBTITLE_TRACK_SWITCH, (_, data) => {
+    player.subtitleSwitches.push(data.id);
+    $("subtitles").value = String(data.id);
+  });
+  hls.on(Hls.Events.FRAG_LOADED, (_, data) => recordFragment(data.frag, data.networkDetails));
+  hls.on(Hls.Events.ERROR, (_, data) => {
+    const what = `${data.type}: ${data.details}`;
+    player.errors.push({ what, fatal: data.fatal });
+    if (!data.fatal) return;
+    player.fatal = player.fatal || what;
+    $("error").textContent = `Playback error: ${what}`;
+    if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
+    else overlay(`Playback stopped: ${what}`);
+  });
+  video.addEventListener("playing", () => overlay(""));
+  hls.loadSource(source);
+  hls.attachMedia(video);
+  setInterval(updatePanel, 500);
+}
+
+async function waitUntilReady() {
+  for (;;) {
+    const response = await fetch(`/api/videos/${cfg.video_id}`, { cache: "no-store" });
+    if (!response.ok) {
+      overlay(`This video cannot be loaded: ${await mediacdn.errorMessage(response)}`);
+      return false;
+    }
+    const status = await response.json();
+    if (status.status === "ready") return true;
+    if (status.status === "failed") {
+      overlay(`Transcoding failed: ${status.error ? status.error.message : "unknown error"}`);
+      return false;
+    }
+    overlay(`This video is ${status.status} (${Math.round(status.progress)}%) — it plays when ready.`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+(async () => {
+  const source = chooseSource();
+  if (await waitUntilReady()) {
+    overlay("");
+    play(source);
+  }
+})();

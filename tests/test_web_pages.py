@@ -1,0 +1,289 @@
+"""The web pages in Debian's Chromium, driven by playwright: the player plays through an edge
+(hls.js from npm, served by the origin), switches audio and quality and shows subtitles; a file
+dropped on the upload page goes up with tus, transcodes and plays; the dashboard's POP request
+count rises over Server-Sent Events while a player plays. Screenshots at 1280×800 go to
+build/screenshots/ (or $MEDIACDN_SCREENSHOTS)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+
+from edge.topology import load_topology
+from mediacdn.cdn import LocalCdn, free_port, start_cdn
+from mediacdn.upload_client import upload_video
+from sample_media.generate import SampleMedia
+from tests.conftest import TEST_LADDER
+from tests.support.servers import OriginServer, origin_server
+from tests.support.topologies import TOPOLOGY
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+VIEWPORT = {"width": 1280, "height": 800}
+SCREENSHOTS = Path(
+    os.environ.get("MEDIACDN_SCREENSHOTS")
+    or Path(__file__).resolve().parent.parent / "build" / "screenshots"
+)
+PARIS, TOKYO = "48.86,2.35", "35.68,139.69"
+
+
+@dataclass(frozen=True)
+class Site:
+    origin: OriginServer
+    cdn: LocalCdn
+    video_id: str
+    status: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, sample: SampleMedia) -> Iterator[Site]:
+    """An origin that knows its router, the 5-POP test CDN, and the sample (English and Spanish
+    audio and subtitles) published."""
+    tmp = tmp_path_factory.mktemp("web")
+    router_port = free_port()
+    env = {
+        "MEDIACDN_LADDER": TEST_LADDER,
+        "MEDIACDN_WORKERS": "1",
+        "MEDIACDN_X264_PRESET": "ultrafast",
+        "MEDIACDN_ROUTER_URL": f"http://127.0.0.1:{router_port}",
+    }
+    with origin_server(tmp / "origin", env) as origin:
+        topology_file = tmp / "topology.toml"
+        topology_file.write_text(TOPOLOGY)
+        cdn = start_cdn(
+            load_topology(topology_file),
+            topology_file,
+            origin.url,
+            admin_key="edge-admin",
+            log_dir=tmp / "cdn",
+            router_port=router_port,
+        )
+        try:
+            result = upload_video(
+                origin.url,
+                sample.video,
+                origin.api_key,
+                subtitles=sample.subtitles,
+                options={"title": "Web page test"},
+                quiet=True,
+                timeout_s=180,
+            )
+            assert result.status["status"] == "ready", result.status
+            yield Site(origin, cdn, result.video_id, result.status)
+        finally:
+            cdn.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page_errors() -> list[str]:
+    """What went wrong in `page`: script errors and HTTP errors; a test removes those it
+    caused on purpose."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, page_errors: list[str]) -> Iterator[Page]:
+    """A 1280×800 page that fails the test on an uncaught script error or an HTTP error."""
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    page = context.new_page()
+    errors = page_errors
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            errors.append(message.text)  # failed loads are reported with their URL below
+
+    page.on("console", console)
+    page.on(
+        "response",
+        lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+    )
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000  # a rendered page, not a blank one
+    return path
+
+
+def wait_js(page: Page, expression: str, timeout_s: float = 60) -> Any:
+    return page.wait_for_function(expression, timeout=timeout_s * 1000).json_value()
+
+
+def test_player_plays_through_an_edge_switches_audio_and_quality_and_shows_subtitles(
+    site: Site, page: Page
+) -> None:
+    page.goto(f"{site.origin.url}/watch/{site.video_id}?geo={PARIS}")
+    wait_js(page, "window.player && (player.video.currentTime >= 5 || player.fatal)")
+    state = page.evaluate("({fatal: player.fatal, source: player.source, frags: player.frags})")
+    assert state["fatal"] is None
+    assert state["source"].startswith(site.cdn.router_url + "/cdn/")
+    media = [f for f in state["frags"] if f["type"] in ("main", "audio")]
+    assert media
+    assert {f["pop"] for f in media} == {"paris"}, media  # through the Paris edge
+    assert {f["cache"] for f in media} <= {"HIT", "MISS", "STALE", "REVALIDATED"}
+    assert page.text_content("#live-pop") == "paris"
+    assert page.text_content("#live-cache") in ("HIT", "MISS")
+    assert "s" in (page.text_content("#live-buffer") or "")
+    screenshot(page, "watch")
+
+    # The menus list what the master playlist offers.
+    qualities = page.eval_on_selector_all("#quality option", "os => os.map(o => o.textContent)")
+    assert qualities[0] == "Auto"
+    assert len(qualities) == 1 + len(TEST_LADDER.split(","))
+    audio = page.eval_on_selector_all("#audio option", "os => os.map(o => o.textContent)")
+    assert len(audio) == 2
+    assert any("spa" in a for a in audio), audio
+    subtitles = page.eval_on_selector_all("#subtitles option", "os => os.map(o => o.value)")
+    assert subtitles == ["-1", "0", "1"]
+
+    # Switch to Spanish, the lowest rung and English subtitles, then watch again from the start.
+    spanish = next(str(i) for i, a in enumerate(audio) if "spa" in a)
+    lowest = page.evaluate(
+        "player.hls.levels.reduce((lo, l, i, ls) => l.bitrate < ls[lo].bitrate ? i : lo, 0)"
+    )
+    before = page.evaluate("player.frags.length")
+    page.select_option("#audio", spanish)
+    page.select_option("#quality", str(lowest))
+    page.select_option("#subtitles", "0")
+    page.evaluate("player.video.currentTime = 0; player.video.play()")
+    wait_js(page, f"player.audioSwitches.includes({spanish})")
+    wait_js(page, f"player.levelSwitches.includes({lowest})")
+    wait_js(
+        page,
+        """Array.from(player.video.textTracks).some(
+            t => t.mode === 'showing' && t.activeCues && t.activeCues.length > 0)""",
+    )
+    wait_js(page, "player.video.currentTime >= 3")
+    after = page.evaluate(f"player.frags.slice({before})")
+    spanish_dir = next(
+        r["name"]
+        for r in site.status["renditions"]
+        if r["kind"] == "audio" and r["language"] == "spa"
+    )
+    assert any(f["type"] == "main" and f["level"] == lowest for f in after), after
+    assert any(f["type"] == "audio" and f"/{spanish_dir}/" in f["url"] for f in after), after
+    assert any(f["type"] == "subtitle" for f in after), after
+    assert page.evaluate("player.fatal") is None
+    assert page.evaluate("player.hls.audioTracks[player.hls.audioTrack].lang") == "spa"
+    screenshot(page, "watch-switched")
+
+
+def test_a_file_dropped_on_the_upload_page_goes_up_with_tus_transcodes_and_plays(
+    site: Site, sample: SampleMedia, page: Page, page_errors: list[str]
+) -> None:
+    page.goto(f"{site.origin.url}/upload")
+    drop = """([name, data]) => {
+        const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], name, {type: 'video/mp4'}));
+        document.getElementById('drop').dispatchEvent(
+            new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+    }"""
+    payload = [sample.video.name, base64.b64encode(sample.video.read_bytes()).decode()]
+
+    page.evaluate(drop, payload)  # no key yet: a clear message, nothing sent
+    assert "API key" in (page.text_content("#message") or "")
+
+    page.fill("#api-key", "not-the-key")
+    page.evaluate(drop, payload)
+    page.wait_for_selector("#message.error >> text=not valid", timeout=30_000)
+    page_errors.remove(f"403 {site.origin.url}/api/uploads/")  # refused, as it should be
+
+    page.fill("#api-key", site.origin.api_key)
+    page.fill("#title", "Dropped in the browser")
+    page.evaluate(drop, payload)
+    page.wait_for_selector("#ready:not([hidden])", timeout=180_000)
+    assert page.evaluate("document.getElementById('upload-progress').value") == 100
+    assert page.evaluate("document.getElementById('transcode-progress').value") == 100
+    href = page.get_attribute("#watch-link", "href")
+    assert href
+    assert href.startswith("/watch/")
+    video_id = href.rsplit("/", 1)[1]
+    status = httpx.get(f"{site.origin.url}/api/videos/{video_id}").json()
+    assert status["status"] == "ready"
+    assert status["title"] == "Dropped in the browser"
+    screenshot(page, "upload")
+
+    page.click("#watch-link")
+    page.wait_for_url(f"**/watch/{video_id}")
+    wait_js(page, "window.player && (player.video.currentTime >= 2 || player.fatal)")
+    assert page.evaluate("player.fatal") is None
+    assert page.evaluate("player.frags.filter(f => f.type === 'main').length") >= 1
+
+
+def test_dashboard_shows_a_pops_requests_rising_while_a_player_plays(
+    site: Site, browser: Browser, page: Page
+) -> None:
+    page.goto(f"{site.origin.url}/dashboard")
+    wait_js(page, "window.dashboard && dashboard.snapshots >= 1")
+    tokyo = "document.querySelector('#pops tr[data-pop=\"tokyo\"] td.requests')"
+    wait_js(page, f"{tokyo} !== null")
+    start = int(page.text_content('#pops tr[data-pop="tokyo"] td.requests') or "0")
+    assert page.locator("#map path.land").count() == 1
+    assert page.locator("#map g.pop").count() == len(site.cdn.pops)
+    assert page.locator(f'#videos tr[data-video="{site.video_id}"] .status-ready').count() == 1
+
+    viewer = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+    try:
+        viewer.goto(f"{site.origin.url}/watch/{site.video_id}?geo={TOKYO}")
+        risen = wait_js(page, f"Number({tokyo}.textContent) > {start} && {tokyo}.textContent", 30)
+        assert int(risen) > start
+        wait_js(viewer, "player.video.currentTime >= 3 || player.fatal")
+        assert viewer.evaluate("player.fatal") is None
+        assert viewer.evaluate("player.last.pop") == "tokyo"
+        # The snapshots keep coming while the page is open (SSE, not one load).
+        seen = page.evaluate("dashboard.snapshots")
+        wait_js(page, f"dashboard.snapshots > {seen}", 10)
+        assert page.evaluate("dashboard.last.offload.edge_requests") > 0
+        screenshot(page, "dashboard")
+    finally:
+        viewer.close()
+
+
+def test_page_routes_answer_clearly(site: Site) -> None:
+    with httpx.Client(base_url=site.origin.url, timeout=10) as http:
+        missing = http.get("/watch/no-such-video")
+        assert missing.status_code == 404
+        assert "No such video" in missing.text
+        assert http.get("/static/vendor/hls.min.js").status_code == 200
+        wrong = http.get("/static/vendor/anything.js")
+        assert wrong.status_code == 404
+        assert wrong.json()["error"]["code"] == "not_found"
+        assert http.get("/static/..%2Fapi.py").status_code == 404
+        assert http.get("/", follow_redirects=False).headers["location"] == "/dashboard"
+        snapshot = http.get("/api/dashboard").json()
+        assert snapshot["router"]["status"] == "ok"
+        assert {p["name"] for p in snapshot["pops"]} == set(site.cdn.pops)
+        with http.stream("GET", "/api/dashboard/events") as events:
+            assert events.headers["content-type"].startswith("text/event-stream")
+            lines = events.iter_lines()
+            assert next(lines).startswith("retry:")
+            assert next(line for line in lines if line.startswith("event:")) == "event: snapshot"
