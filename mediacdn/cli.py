@@ -41,6 +41,9 @@ def _common(parser: argparse.ArgumentParser, *, server: bool = False) -> None:
         parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
 
 
+SHUTDOWN_GRACE_S = 10
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -59,6 +62,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level,
         access_log=args.access_log,
         lifespan="on",
+        # Open dashboards hold an event stream forever: cut what is still open after this.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
     return 0
 

@@ -193,5 +193,24 @@ def openapi_document() -> dict[str, Any]:
                     "responses": _responses({"204": {"description": "deleted"}}, 401, 403, 404),
                 },
             },
+            "/api/dashboard": {
+                "get": {
+                    "summary": "The CDN now: POPs (health, requests, hit ratio, load, bytes/s), "
+                    "origin offload, the latest videos",
+                    "responses": {"200": _json({"type": "object"})},
+                },
+            },
+            "/api/dashboard/events": {
+                "get": {
+                    "summary": "The same snapshot every second as Server-Sent Events "
+                    "(event: snapshot)",
+                    "responses": {
+                        "200": {
+                            "description": "an event stream",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        }
+                    },
+                },
+            },
         },
     }

@@ -196,6 +196,15 @@ def test_player_plays_through_an_edge_switches_audio_and_quality_and_shows_subti
     screenshot(page, "watch-switched")
 
 
+def test_the_player_plays_straight_from_the_origin_too(site: Site, page: Page) -> None:
+    page.goto(f"{site.origin.url}/watch/{site.video_id}?via=origin")
+    wait_js(page, "window.player && (player.video.currentTime >= 2 || player.fatal)")
+    assert page.evaluate("player.fatal") is None
+    assert page.evaluate("player.source") == f"{site.origin.url}/vod/{site.video_id}/master.m3u8"
+    assert set(page.evaluate("player.frags.map(f => f.pop)")) == {"origin"}
+    assert page.input_value("#delivery") == "origin"
+
+
 def test_a_file_dropped_on_the_upload_page_goes_up_with_tus_transcodes_and_plays(
     site: Site, sample: SampleMedia, page: Page, page_errors: list[str]
 ) -> None:
