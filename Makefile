@@ -48,6 +48,7 @@ demo: $(NATIVE) $(WEB)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@for f in origin/pages/*.js; do node --check $$f || exit 1; done
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

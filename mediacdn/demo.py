@@ -6,6 +6,7 @@ quality of experience; then it keeps serving with the playback URLs printed."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -32,7 +33,15 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_demo(settings: Settings, *, exit_after_ready: bool, duration_s: float = 20.0) -> int:
+    # SIGTERM (and SIGINT where a background shell ignores it) stops the demo like Ctrl-C:
+    # the POPs, router and origin are stopped with it, never left running.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     settings, key = ensure_api_key(settings)
     assert key is not None
     port = settings.port

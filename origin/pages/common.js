@@ -31,6 +31,17 @@ const mediacdn = {
     return ratio === null || ratio === undefined || !Number.isFinite(ratio)
       ? "–" : `${(ratio * 100).toFixed(digits)}%`;
   },
+  // Poll a video every second until it is ready or failed; `onStatus` sees every answer.
+  async followVideo(videoId, onStatus) {
+    for (;;) {
+      const response = await fetch(`/api/videos/${videoId}`, { cache: "no-store" });
+      if (!response.ok) throw new Error(await mediacdn.errorMessage(response));
+      const video = await response.json();
+      onStatus(video);
+      if (video.status === "ready" || video.status === "failed") return video;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  },
   // The message of a JSON API error body, or the HTTP status.
   async errorMessage(response) {
     try {

@@ -34,28 +34,24 @@ async function tusErrorMessage(error) {
 }
 
 async function followTranscode(videoId) {
-  for (;;) {
-    const response = await fetch(`/api/videos/${videoId}`, { cache: "no-store" });
-    if (!response.ok) {
-      message(`Could not follow the transcode: ${await mediacdn.errorMessage(response)}`, true);
-      return;
-    }
-    const video = await response.json();
-    step("transcode", video.progress, `${video.status} ${Math.round(video.progress)}%`);
-    if (video.status === "ready") {
-      step("transcode", 100, "ready");
-      $("watch-link").href = `/watch/${videoId}`;
-      $("watch-link").textContent = `${location.origin}/watch/${videoId}`;
-      $("ready").hidden = false;
-      message("");
-      return;
-    }
-    if (video.status === "failed") {
-      message(`Transcoding failed: ${video.error ? video.error.message : "unknown error"}`, true);
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+  let video;
+  try {
+    video = await mediacdn.followVideo(videoId, (status) => {
+      step("transcode", status.progress, `${status.status} ${Math.round(status.progress)}%`);
+    });
+  } catch (error) {
+    message(`Could not follow the transcode: ${error.message}`, true);
+    return;
   }
+  if (video.status === "failed") {
+    message(`Transcoding failed: ${video.error ? video.error.message : "unknown error"}`, true);
+    return;
+  }
+  step("transcode", 100, "ready");
+  $("watch-link").href = `/watch/${videoId}`;
+  $("watch-link").textContent = `${location.origin}/watch/${videoId}`;
+  $("ready").hidden = false;
+  message("");
 }
 
 function start(file) {

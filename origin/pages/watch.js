@@ -206,21 +206,18 @@ function play(source) {
 }
 
 async function waitUntilReady() {
-  for (;;) {
-    const response = await fetch(`/api/videos/${cfg.video_id}`, { cache: "no-store" });
-    if (!response.ok) {
-      overlay(`This video cannot be loaded: ${await mediacdn.errorMessage(response)}`);
-      return false;
-    }
-    const status = await response.json();
-    if (status.status === "ready") return true;
-    if (status.status === "failed") {
-      overlay(`Transcoding failed: ${status.error ? status.error.message : "unknown error"}`);
-      return false;
-    }
-    overlay(`This video is ${status.status} (${Math.round(status.progress)}%) — it plays when ready.`);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+  let video;
+  try {
+    video = await mediacdn.followVideo(cfg.video_id, (status) => {
+      overlay(`This video is ${status.status} (${Math.round(status.progress)}%) — it plays when ready.`);
+    });
+  } catch (error) {
+    overlay(`This video cannot be loaded: ${error.message}`);
+    return false;
   }
+  if (video.status === "ready") return true;
+  overlay(`Transcoding failed: ${video.error ? video.error.message : "unknown error"}`);
+  return false;
 }
 
 (async () => {
