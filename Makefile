@@ -45,7 +45,7 @@ $(CHROMIUM):
 demo: $(NATIVE) $(WEB)
 	$(BIN)/mediacdn demo $(DEMO_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) $(WEB)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@for f in origin/pages/*.js; do node --check $$f || exit 1; done

@@ -148,6 +148,7 @@ function drawPopTable(pops) {
       load);
     return row;
   }));
+  if (!pops.length) $("pops").append(mediacdn.el("tr", {}, mediacdn.el("td", { colspan: "6", class: "muted", text: "No POP is reporting to the router." })));
 }
 
 function drawVideos(videos) {
