@@ -1,8 +1,8 @@
 """The web pages in Debian's Chromium, driven by playwright: the player plays through an edge
 (hls.js from npm, served by the origin), switches audio and quality and shows subtitles; a file
-dropped on the upload page goes up with tus, transcodes and plays; the dashboard's POP request
-count rises over Server-Sent Events while a player plays. Screenshots at 1280×800 go to
-build/screenshots/ (or $MEDIACDN_SCREENSHOTS)."""
+dropped on the upload page goes up with tus (resuming after a dropped connection), transcodes
+and plays; the dashboard's POP request count rises over Server-Sent Events while a player
+plays. Screenshots at 1280×800 go to build/screenshots/ (or $MEDIACDN_SCREENSHOTS)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
 
 from edge.topology import load_topology
 from mediacdn.cdn import LocalCdn, free_port, start_cdn
@@ -226,10 +226,33 @@ def test_a_file_dropped_on_the_upload_page_goes_up_with_tus_transcodes_and_plays
     page.wait_for_selector("#message.error >> text=not valid", timeout=30_000)
     page_errors.remove(f"403 {site.origin.url}/api/uploads/")  # refused, as it should be
 
+    # The connection drops during the second chunk: tus-js-client asks the server for the
+    # offset (HEAD) and resumes from there, not from zero.
+    requests: list[tuple[str, str | None]] = []
+
+    def cut_second_chunk(route: Route) -> None:
+        request = route.request
+        offset = request.headers.get("upload-offset")
+        requests.append((request.method, offset))
+        if request.method == "PATCH" and offset != "0" and ("PATCH", offset) not in requests[:-1]:
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/api/uploads/**", cut_second_chunk)
     page.fill("#api-key", site.origin.api_key)
     page.fill("#title", "Dropped in the browser")
     page.evaluate(drop, payload)
     page.wait_for_selector("#ready:not([hidden])", timeout=180_000)
+    chunk = 2 * 1024 * 1024  # upload.js CHUNK_BYTES; the sample is larger
+    assert sample.video.stat().st_size > chunk
+    assert requests == [
+        ("POST", None),
+        ("PATCH", "0"),
+        ("PATCH", str(chunk)),  # cut
+        ("HEAD", None),
+        ("PATCH", str(chunk)),
+    ], requests
     assert page.evaluate("document.getElementById('upload-progress').value") == 100
     assert page.evaluate("document.getElementById('transcode-progress').value") == 100
     href = page.get_attribute("#watch-link", "href")

@@ -176,7 +176,7 @@ function play(source) {
   player.hls = hls;
   hls.on(Hls.Events.MANIFEST_PARSED, () => {
     fillMenus(hls);
-    video.play().catch(() => overlay("Press play ▶"));
+    video.play().catch(() => overlay("Click to play ▶"));
   });
   hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, () => fillAudio(hls));
   hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => fillSubtitles(hls));
@@ -219,6 +219,8 @@ async function waitUntilReady() {
   overlay(`Transcoding failed: ${video.error ? video.error.message : "unknown error"}`);
   return false;
 }
+
+$("overlay").addEventListener("click", () => video.play().catch(() => {}));
 
 (async () => {
   const source = chooseSource();
