@@ -92,7 +92,7 @@ def test_every_shipped_scenario_runs_and_draws(tmp_path: Path) -> None:
         small = scenario.with_changes(
             {"sessions_per_s": scenario.sessions_per_s * 0.1, "duration_s": 1200.0}
             if name == "steady"
-            else {"sessions_per_s": scenario.sessions_per_s * 0.2}
+            else {"sessions_per_s": min(0.2, scenario.sessions_per_s * 0.2)}
         )
         summary = run_scenario(small, tmp_path / name, progress=False)
         out = tmp_path / name
