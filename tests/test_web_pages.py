@@ -2,7 +2,8 @@
 (hls.js from npm, served by the origin), switches audio and quality and shows subtitles; a file
 dropped on the upload page goes up with tus (resuming after a dropped connection), transcodes
 and plays; the dashboard's POP request count rises over Server-Sent Events while a player
-plays. Screenshots at 1280×800 go to build/screenshots/ (or $MEDIACDN_SCREENSHOTS)."""
+plays; with its POP killed, the player moves to another. Screenshots at 1280×800 go to
+build/screenshots/ (or $MEDIACDN_SCREENSHOTS)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playw
 from edge.topology import load_topology
 from mediacdn.cdn import LocalCdn, free_port, start_cdn
 from mediacdn.upload_client import upload_video
-from sample_media.generate import SampleMedia
+from sample_media.generate import SampleMedia, generate_sample
 from tests.conftest import TEST_LADDER
 from tests.support.servers import OriginServer, origin_server
 from tests.support.topologies import TOPOLOGY
@@ -144,7 +145,7 @@ def test_player_plays_through_an_edge_switches_audio_and_quality_and_shows_subti
     wait_js(page, "window.player && (player.video.currentTime >= 5 || player.fatal)")
     state = page.evaluate("({fatal: player.fatal, source: player.source, frags: player.frags})")
     assert state["fatal"] is None
-    assert state["source"].startswith(site.cdn.router_url + "/cdn/")
+    assert state["source"].startswith(site.cdn.router_url + "/steered/")
     media = [f for f in state["frags"] if f["type"] in ("main", "audio")]
     assert media
     assert {f["pop"] for f in media} == {"paris"}, media  # through the Paris edge
@@ -298,6 +299,36 @@ def test_dashboard_shows_a_pops_requests_rising_while_a_player_plays(
         screenshot(page, "dashboard")
     finally:
         viewer.close()
+
+
+def test_the_player_fails_over_to_another_pop_when_its_pop_dies(
+    site: Site, page: Page, tmp_path: Path, ffmpeg: str
+) -> None:
+    """Through the CDN the page plays the router's content-steered master (a pathway per
+    POP): with its POP killed mid-play, hls.js moves to the next pathway, nothing fatal."""
+    longer = generate_sample(
+        tmp_path, ffmpeg=ffmpeg, duration_s=48, width=640, height=360, subtitle_languages=()
+    )
+    video_id = upload_video(
+        site.origin.url, longer.video, site.origin.api_key, quiet=True, timeout_s=180
+    ).video_id
+    page.goto(f"{site.origin.url}/watch/{video_id}?geo={PARIS}&buffer=8")
+    wait_js(page, "window.player && (player.video.currentTime >= 2 || player.fatal)")
+    assert page.evaluate("player.source").startswith(site.cdn.router_url + "/steered/")
+    assert set(page.evaluate("player.frags.map(f => f.pop)")) == {"paris"}
+    loaded = page.evaluate("player.frags.length")
+    site.cdn.kill("paris")
+    try:
+        page.evaluate("player.video.currentTime = 30")  # past the buffer: new fragments now
+        wait_js(page, "player.video.currentTime >= 34 || player.fatal")
+        assert page.evaluate("player.fatal") is None
+        after = page.evaluate(f"player.frags.slice({loaded}).map(f => f.pop)")
+        assert after
+        assert "paris" not in after, after
+        screenshot(page, "watch-failover")
+    finally:
+        site.cdn.restart("paris")
+        site.cdn.wait_in_rotation({"paris"})
 
 
 def test_page_routes_answer_clearly(site: Site) -> None:

@@ -49,7 +49,7 @@ function chooseSource() {
     location.search = next.toString();
   });
   if (!geo) return origin;
-  return `${cfg.router_url}/cdn/vod/${cfg.video_id}/master.m3u8?geo=${encodeURIComponent(geo)}`;
+  return `${cfg.router_url}/steered/vod/${cfg.video_id}/master.m3u8?geo=${encodeURIComponent(geo)}`;
 }
 
 function header(details, name) {
@@ -172,7 +172,10 @@ function play(source) {
     overlay("This browser cannot play HLS here (no Media Source Extensions, or hls.js failed to load).");
     return;
   }
-  const hls = new Hls({ enableWorker: true, renderTextTracksNatively: true });
+  const options = { enableWorker: true, renderTextTracksNatively: true };
+  const ahead = Number(params.get("buffer")); // ?buffer=S: buffer at most S seconds ahead
+  if (ahead > 0) Object.assign(options, { maxBufferLength: ahead, maxMaxBufferLength: ahead });
+  const hls = new Hls(options);
   player.hls = hls;
   hls.on(Hls.Events.MANIFEST_PARSED, () => {
     fillMenus(hls);
