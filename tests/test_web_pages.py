@@ -302,10 +302,11 @@ def test_dashboard_shows_a_pops_requests_rising_while_a_player_plays(
 
 
 def test_the_player_fails_over_to_another_pop_when_its_pop_dies(
-    site: Site, page: Page, tmp_path: Path, ffmpeg: str
+    site: Site, browser: Browser, page: Page, tmp_path: Path, ffmpeg: str
 ) -> None:
     """Through the CDN the page plays the router's content-steered master (a pathway per
-    POP): with its POP killed mid-play, hls.js moves to the next pathway, nothing fatal."""
+    POP): with its POP killed mid-play, hls.js moves to the next pathway, nothing fatal; the
+    dashboard shows the POP down, then up again once restarted."""
     longer = generate_sample(
         tmp_path, ffmpeg=ffmpeg, duration_s=48, width=640, height=360, subtitle_languages=()
     )
@@ -317,8 +318,14 @@ def test_the_player_fails_over_to_another_pop_when_its_pop_dies(
     assert page.evaluate("player.source").startswith(site.cdn.router_url + "/steered/")
     assert set(page.evaluate("player.frags.map(f => f.pop)")) == {"paris"}
     loaded = page.evaluate("player.frags.length")
+    dashboard = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+    dashboard.goto(f"{site.origin.url}/dashboard")
+    paris = '#pops tr[data-pop="paris"] .dot'
+    dashboard.wait_for_selector(f"{paris}.up")
     site.cdn.kill("paris")
     try:
+        dashboard.wait_for_selector(f"{paris}.down", timeout=15_000)
+        assert dashboard.locator('#map g.pop.down[data-pop="paris"]').count() == 1
         page.evaluate("player.video.currentTime = 30")  # past the buffer: new fragments now
         wait_js(page, "player.video.currentTime >= 34 || player.fatal")
         assert page.evaluate("player.fatal") is None
@@ -329,6 +336,8 @@ def test_the_player_fails_over_to_another_pop_when_its_pop_dies(
     finally:
         site.cdn.restart("paris")
         site.cdn.wait_in_rotation({"paris"})
+    dashboard.wait_for_selector(f"{paris}.up", timeout=15_000)
+    dashboard.close()
 
 
 def test_page_routes_answer_clearly(site: Site) -> None:
