@@ -1,5 +1,6 @@
-// The player page: hls.js plays the video straight from the origin or through the CDN
-// (the router picks a POP for the chosen viewer location); the panel shows what it does.
+// The player page: hls.js plays the video straight from the origin or through the CDN (the
+// router's content-steered master for the chosen viewer location: a pathway per nearby POP,
+// best first, so hls.js moves on if that POP fails); the panel shows what it does.
 "use strict";
 
 const cfg = mediacdn.config();
