@@ -194,11 +194,7 @@ def create_router_app(
         if error is not None:
             return error
         assert answer is not None
-        alternatives = answer["alternatives"]
-        assert isinstance(alternatives, list)
-        pathways = [(str(answer["pop"]), str(answer["url"]))] + [
-            (str(a["pop"]), str(a["url"])) for a in alternatives[: STEERING_PATHWAYS - 1]
-        ]
+        pathways = ranked_pops(answer)[:STEERING_PATHWAYS]
         text, other = await fetch_playlist(str(answer["url"]))
         if other is not None:
             return other
@@ -222,9 +218,7 @@ def create_router_app(
         if error is not None:
             return error
         assert answer is not None
-        alternatives = answer["alternatives"]
-        assert isinstance(alternatives, list)
-        priority = [str(answer["pop"])] + [str(a["pop"]) for a in alternatives]
+        priority = [pop for pop, _ in ranked_pops(answer)]
         return Response(
             steering_manifest(priority, ROUTE_TTL_S),
             media_type="application/json",
@@ -247,6 +241,15 @@ def create_router_app(
         ],
         lifespan=lifespan,
     )
+
+
+def ranked_pops(answer: dict[str, object]) -> list[tuple[str, str]]:
+    """(POP, URL) of a routing answer: the chosen POP, then its alternatives, best first."""
+    alternatives = answer["alternatives"]
+    assert isinstance(alternatives, list)
+    return [(str(answer["pop"]), str(answer["url"]))] + [
+        (str(a["pop"]), str(a["url"])) for a in alternatives
+    ]
 
 
 def video_key(path: str) -> str | None:

@@ -4,6 +4,7 @@ they use (hls.js, tus-js-client, topojson-client, world-atlas), all served from 
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -37,12 +38,41 @@ VENDOR = {
 PAGE_HEADERS = {"cache-control": "no-cache", "x-content-type-options": "nosniff"}
 
 
-def render(page: str, title: str, config: dict[str, Any]) -> str:
-    """The page's HTML with its title and a JSON config block the page's script reads."""
-    html = (PAGES_DIR / page).read_text()
-    data = json.dumps(config).replace("<", "\\u003c")  # no "</script>" can close the block
-    escaped = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return html.replace("{{title}}", escaped).replace("{{config}}", data)
+NAV = (("Upload", "/upload"), ("Dashboard", "/dashboard"))
+# Each page: its <main> (pages/NAME.html) and the scripts it needs, in order.
+SCRIPTS = {
+    "watch": ("vendor/hls.min.js", "common.js", "watch.js"),
+    "upload": ("vendor/tus.min.js", "common.js", "upload.js"),
+    "dashboard": ("vendor/topojson-client.min.js", "common.js", "dashboard.js"),
+    "missing": (),
+}
+_SLOT = re.compile(r"\{\{(\w+)\}\}")
+
+
+def load_templates() -> dict[str, str]:
+    """Every page as layout.html around its <main>, read once."""
+    layout = (PAGES_DIR / "layout.html").read_text()
+    return {
+        name: layout.replace("{{main}}", (PAGES_DIR / f"{name}.html").read_text())
+        for name in SCRIPTS
+    }
+
+
+def render(template: str, page: str, title: str, config: dict[str, Any]) -> str:
+    """A page with its title, navigation, scripts and a JSON config block its script reads;
+    one pass, so nothing substituted (a video's title) is read as a slot again."""
+    current = ' aria-current="page"'
+    nav = "".join(
+        f'<a href="{href}"{current if href == "/" + page else ""}>{label}</a>'
+        for label, href in NAV
+    )
+    values = {
+        "title": html.escape(title, quote=False),
+        "nav": nav,
+        "config": json.dumps(config).replace("<", "\\u003c"),  # no "</script>" closes it
+        "scripts": "\n".join(f'<script src="/static/{s}"></script>' for s in SCRIPTS[page]),
+    }
+    return _SLOT.sub(lambda m: values[m.group(1)], template)
 
 
 class WebPages:
@@ -51,6 +81,11 @@ class WebPages:
         self.router_url = ctx.settings.router_url.rstrip("/")
         self.modules = ctx.settings.resolved_web_modules
         self.feed = DashboardFeed(ctx.catalog, ctx.metrics, self.router_url)
+        self.templates = load_templates()
+
+    def page(self, page: str, title: str, config: dict[str, Any], status: int = 200) -> Response:
+        text = render(self.templates[page], page, title, config)
+        return HTMLResponse(text, status_code=status, headers=PAGE_HEADERS)
 
     def routes(self) -> list[Route]:
         return [
@@ -71,22 +106,18 @@ class WebPages:
         video_id = request.path_params["video_id"]
         video = await anyio.to_thread.run_sync(self.ctx.catalog.get_video, video_id)
         if video is None:
-            return HTMLResponse(
-                render("missing.html", "No such video", {"video_id": video_id}),
-                status_code=404,
-                headers=PAGE_HEADERS,
-            )
+            return self.page("missing", "No such video", {"video_id": video_id}, 404)
         config = {"video_id": video.id, "router_url": self.router_url or None}
         title = video.title or f"video {video.id}"
-        return HTMLResponse(render("watch.html", title, config), headers=PAGE_HEADERS)
+        return self.page("watch", title, config)
 
     async def upload(self, request: Request) -> Response:
         config = {"max_upload_bytes": self.ctx.settings.max_upload_bytes}
-        return HTMLResponse(render("upload.html", "Upload", config), headers=PAGE_HEADERS)
+        return self.page("upload", "Upload", config)
 
     async def dashboard(self, request: Request) -> Response:
         config = {"router_url": self.router_url or None}
-        return HTMLResponse(render("dashboard.html", "Dashboard", config), headers=PAGE_HEADERS)
+        return self.page("dashboard", "Dashboard", config)
 
     async def snapshot(self, request: Request) -> Response:
         return JSONResponse(await self.feed.snapshot(), headers={"cache-control": "no-store"})

@@ -18,14 +18,13 @@ import m3u8
 import pytest
 
 from edge.player import HeadlessPlayer, RoutedSession, play_via_router
-from edge.topology import load_topology
-from mediacdn.cdn import LocalCdn, start_cdn
+from mediacdn.cdn import LocalCdn
 from sample_media.generate import SampleMedia
 from tests.support.asgi_server import serve_in_thread
 from tests.support.counting_proxy import CountingProxy
 from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import OriginServer
-from tests.support.topologies import TOPOLOGY
+from tests.support.topologies import start_test_cdn
 
 pytestmark = pytest.mark.slow
 
@@ -44,16 +43,7 @@ def cdn(
     tmp_path_factory: pytest.TempPathFactory, counted_origin: tuple[str, CountingProxy]
 ) -> Iterator[LocalCdn]:
     tmp = tmp_path_factory.mktemp("cdn")
-    topology_file = tmp / "topology.toml"
-    topology_file.write_text(TOPOLOGY)
-    cdn = start_cdn(
-        load_topology(topology_file),
-        topology_file,
-        counted_origin[0],
-        admin_key="edge-admin",
-        log_dir=tmp / "logs",
-        capacity="64MiB",
-    )
+    cdn = start_test_cdn(tmp, counted_origin[0])
     try:
         yield cdn
     finally:

@@ -19,11 +19,11 @@ from edge.sim.model import Simulation
 from edge.sim.runner import build_catalog
 from edge.sim.scenario import Scenario
 from edge.topology import load_topology
-from mediacdn.cdn import LocalCdn, start_cdn
+from mediacdn.cdn import LocalCdn
 from sample_media.generate import SampleMedia
 from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import OriginServer
-from tests.support.topologies import TOPOLOGY
+from tests.support.topologies import start_test_cdn, write_topology
 
 pytestmark = pytest.mark.slow
 
@@ -44,16 +44,7 @@ GAP_S = 2.0
 @pytest.fixture(scope="module")
 def cdn(tmp_path_factory: pytest.TempPathFactory, origin: OriginServer) -> Iterator[LocalCdn]:
     tmp = tmp_path_factory.mktemp("simlive")
-    topology_file = tmp / "topology.toml"
-    topology_file.write_text(TOPOLOGY)
-    cdn = start_cdn(
-        load_topology(topology_file),
-        topology_file,
-        origin.url,
-        admin_key="edge-admin",
-        log_dir=tmp / "logs",
-        capacity="64MiB",
-    )
+    cdn = start_test_cdn(tmp, origin.url)
     try:
         yield cdn
     finally:
@@ -81,8 +72,7 @@ def test_live_and_simulated_cdn_agree(
             live["hits"][session.pop] += session.report.cache["HIT"]
             live["requests"][session.pop] += sum(session.report.cache.values())
 
-    topology_file = tmp_path_factory.mktemp("simtopo") / "topology.toml"
-    topology_file.write_text(TOPOLOGY)
+    topology_file = write_topology(tmp_path_factory.mktemp("simtopo"))
     scenario = Scenario(
         "live-check",
         topology=str(topology_file),

@@ -19,13 +19,12 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from edge.topology import load_topology
-from mediacdn.cdn import LocalCdn, free_port, start_cdn
+from mediacdn.cdn import LocalCdn, free_port
 from mediacdn.upload_client import upload_video
 from sample_media.generate import SampleMedia, generate_sample
 from tests.conftest import TEST_LADDER
 from tests.support.servers import OriginServer, origin_server
-from tests.support.topologies import TOPOLOGY
+from tests.support.topologies import start_test_cdn
 
 pytestmark = pytest.mark.slow
 
@@ -60,16 +59,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Iterator[Site
         "MEDIACDN_ROUTER_URL": f"http://127.0.0.1:{router_port}",
     }
     with origin_server(tmp / "origin", env) as origin:
-        topology_file = tmp / "topology.toml"
-        topology_file.write_text(TOPOLOGY)
-        cdn = start_cdn(
-            load_topology(topology_file),
-            topology_file,
-            origin.url,
-            admin_key="edge-admin",
-            log_dir=tmp / "cdn",
-            router_port=router_port,
-        )
+        cdn = start_test_cdn(tmp, origin.url, router_port=router_port, capacity="256MiB")
         try:
             result = upload_video(
                 origin.url,

@@ -176,9 +176,8 @@ function drawKpis(snapshot) {
   $("kpi-rate").textContent = `${rps.toFixed(1)} requests/s now`;
   $("kpi-egress").textContent = mediacdn.bits(edges.reduce((s, p) => s + p.bytes_per_s * 8, 0));
   $("kpi-served").textContent = `${mediacdn.bytes(off.edge_bytes)} served in all`;
-  const requests = edges.reduce((s, p) => s + p.requests, 0);
   const hits = edges.reduce((s, p) => s + p.requests * p.hit_ratio, 0);
-  $("kpi-hit").textContent = requests ? mediacdn.percent(hits / requests, 1) : "–";
+  $("kpi-hit").textContent = off.edge_requests ? mediacdn.percent(hits / off.edge_requests, 1) : "–";
   $("kpi-pops").textContent = `${snapshot.pops.filter((p) => p.healthy).length} / ${snapshot.pops.length}`;
   $("kpi-router").textContent = snapshot.router.url ? `router ${snapshot.router.url.replace(/^https?:\/\//, "")}` : "no router";
 }
@@ -191,13 +190,14 @@ function render(snapshot) {
   drawPops(snapshot.pops);
   drawPopTable(snapshot.pops);
   drawVideos(snapshot.videos);
-  $("connection").textContent = `live · ${new Date(snapshot.time * 1000).toLocaleTimeString()}`;
+  $("status-line").textContent = `live · ${new Date(snapshot.time * 1000).toLocaleTimeString()}`;
 }
 
 (async () => {
+  $("status-line").textContent = "connecting …";
   await drawBaseMap();
   const events = new EventSource("/api/dashboard/events");
   events.addEventListener("snapshot", (event) => render(JSON.parse(event.data)));
-  events.addEventListener("open", () => { $("connection").textContent = "live"; });
-  events.addEventListener("error", () => { $("connection").textContent = "reconnecting …"; });
+  events.addEventListener("open", () => { $("status-line").textContent = "live"; });
+  events.addEventListener("error", () => { $("status-line").textContent = "reconnecting …"; });
 })();

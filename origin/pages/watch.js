@@ -164,7 +164,7 @@ function updatePanel() {
 
 function play(source) {
   player.source = source;
-  $("source-url").textContent = source.replace(/^https?:\/\//, "");
+  $("status-line").textContent = source.replace(/^https?:\/\//, "");
   if (!window.Hls || !Hls.isSupported()) {
     if (video.canPlayType("application/vnd.apple.mpegurl")) {
       video.src = source;

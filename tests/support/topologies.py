@@ -1,5 +1,10 @@
 """A small CDN for tests on 127.0.0.1: a shield and four edges on three continents."""
 
+from pathlib import Path
+
+from edge.topology import load_topology
+from mediacdn.cdn import LocalCdn, start_cdn
+
 TOPOLOGY = """
 origin = "http://127.0.0.1:1"
 
@@ -33,3 +38,25 @@ lat = 35.68
 lon = 139.69
 parent = "shield"
 """
+
+
+def write_topology(directory: Path) -> Path:
+    path = directory / "topology.toml"
+    path.write_text(TOPOLOGY)
+    return path
+
+
+def start_test_cdn(
+    directory: Path, origin_url: str, *, router_port: int | None = None, capacity: str = "64MiB"
+) -> LocalCdn:
+    """TOPOLOGY as router and POP processes in front of `origin_url`, logs in directory/logs."""
+    topology_file = write_topology(directory)
+    return start_cdn(
+        load_topology(topology_file),
+        topology_file,
+        origin_url,
+        admin_key="edge-admin",
+        log_dir=directory / "logs",
+        capacity=capacity,
+        router_port=router_port,
+    )
