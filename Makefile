@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
 # The cache-replay and simulation hot paths, compiled with mypyc when a C compiler is there
 # (the same modules run as plain Python otherwise). Rebuilt whenever one of them changes.
-NATIVE_SRC := edge/interval.py edge/trace.py edge/workload.py edge/policy.py edge/routing.py \
-  edge/abr.py edge/mpc.py edge/abr_controller.py edge/sim/model.py edge/sim/nodes.py \
+NATIVE_SRC := edge/eviction/interval.py edge/eviction/policy.py edge/router/routing.py \
+  edge/player/abr.py edge/player/mpc.py edge/player/abr_controller.py edge/player/session.py \
+  edge/sim/trace.py edge/sim/workload.py edge/sim/model.py edge/sim/nodes.py \
   edge/sim/queueing.py edge/sim/bandwidth.py edge/sim/catalog.py edge/sim/abr_eval.py
-NATIVE := $(VENV)/.native-$(shell cat $(NATIVE_SRC) edge/_build.py | sha1sum | cut -c1-12)
+NATIVE := $(VENV)/.native-$(shell cat $(NATIVE_SRC) tools/build_native.py | sha1sum | cut -c1-12)
 
 # The npm packages the web pages use (hls.js, tus-js-client, topojson-client, world-atlas),
 # served by the origin itself; and Debian's Chromium for the browser tests (never downloaded).
@@ -24,12 +25,12 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-$(NATIVE): $(STAMP) $(NATIVE_SRC) edge/_build.py
-	@rm -rf build edge/*.so edge/sim/*.so ./*__mypyc*.so $(VENV)/.native-*
-	@$(BIN)/python edge/_build.py $(NATIVE_SRC) >$(VENV)/mypyc.log 2>&1 \
+$(NATIVE): $(STAMP) $(NATIVE_SRC) tools/build_native.py
+	@rm -rf build ./*__mypyc*.so $(VENV)/.native-*; find edge -name '*.so' -delete
+	@$(BIN)/python tools/build_native.py $(NATIVE_SRC) >$(VENV)/mypyc.log 2>&1 \
 	  && find edge -name '*.so' -exec touch {} + \
 	  && echo "compiled $(NATIVE_SRC) with mypyc" \
-	  || (rm -f edge/*.so edge/sim/*.so ./*__mypyc*.so; echo "mypyc failed (see $(VENV)/mypyc.log): plain Python")
+	  || (find edge -name '*.so' -delete; rm -f ./*__mypyc*.so; echo "mypyc failed (see $(VENV)/mypyc.log): plain Python")
 	@touch $@
 
 $(WEB): web/package.json web/package-lock.json
@@ -72,4 +73,5 @@ bench: $(NATIVE)
 	$(BIN)/python bench/abr.py
 
 clean:
-	rm -rf $(VENV) web/node_modules data .mypy_cache .ruff_cache .pytest_cache build edge/*.so edge/sim/*.so ./*__mypyc*.so
+	rm -rf $(VENV) web/node_modules data .mypy_cache .ruff_cache .pytest_cache build ./*__mypyc*.so
+	find edge -name '*.so' -delete

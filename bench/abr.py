@@ -20,8 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine
-from edge.abr_controller import RULES
-from edge.sim.abr_eval import TraceSession, offline_optimum, play_trace
+from edge.player.abr_controller import RULES
+from edge.player.session import PlaybackStats
+from edge.sim.abr_eval import offline_optimum, play_trace
 from edge.sim.bandwidth import DATASETS, TraceLink, load_dataset
 
 LADDER_BPS = (300_000, 750_000, 1_200_000, 1_850_000, 2_850_000, 4_300_000)
@@ -29,7 +30,7 @@ SEGMENT_S = 4.0
 CHUNKS = 48
 
 
-def summarise(sessions: list[TraceSession]) -> tuple[float, float, float, float]:
+def summarise(sessions: list[PlaybackStats]) -> tuple[float, float, float, float]:
     played = sum(s.played_s for s in sessions)
     stalled = sum(s.stall_s for s in sessions)
     return (
@@ -54,7 +55,7 @@ def main() -> int:
         f"{len(links)} traces, ladder {[b // 1000 for b in LADDER_BPS]} kbps, "
         f"{CHUNKS} x {SEGMENT_S:.0f} s chunks"
     )
-    results: dict[str, list[TraceSession]] = {}
+    results: dict[str, list[PlaybackStats]] = {}
     for rule in RULES:
         started = time.perf_counter()
         results[rule] = [play_trace(link, LADDER_BPS, SEGMENT_S, CHUNKS, rule) for link in links]

@@ -20,11 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import libcachesim as lcs
 
-import edge.interval
+import edge.eviction.interval
 from bench.common import machine
-from edge.policy import DEFAULT_POLICY, POLICIES, make_policy
-from edge.trace import TraceClock, replay, write_oracle_general
-from edge.workload import HlsWorkload, generate, locate_object
+from edge.eviction.policy import DEFAULT_POLICY, POLICIES, make_policy
+from edge.sim.trace import TraceClock, replay, write_oracle_general
+from edge.sim.workload import HlsWorkload, generate, locate_object
 
 
 def libcachesim_run(cls: type, capacity: int, path: Path) -> tuple[float, float, float]:
@@ -52,7 +52,7 @@ def main() -> int:
             f"trace: {len(requests)} requests, {len({r.obj_id for r in requests})} objects, "
             f"footprint {footprint / 1e9:.1f} GB; {workload}"
         )
-        native = Path(edge.interval.__file__ or "").suffix == ".so"
+        native = Path(edge.eviction.interval.__file__ or "").suffix == ".so"
         print(f"interval policy: {'compiled with mypyc' if native else 'plain Python'}")
         for fraction in (0.01, 0.10):
             capacity = int(footprint * fraction)

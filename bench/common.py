@@ -18,7 +18,7 @@ from typing import Any
 from manifests.catalog import Catalog
 from manifests.db import SqliteDatabase
 from manifests.records import NewVideo, Publication, Rendition, StoredObject
-from origin.storage.local import LocalStorage
+from storage.local import LocalStorage
 
 VIDEO = "benchvideo000001"
 SEGMENTS = 20

@@ -12,9 +12,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine
-from edge.policy import DEFAULT_POLICY, make_policy
-from edge.trace import TraceClock, TraceRequest
-from edge.workload import HlsWorkload, generate, locate_object
+from edge.eviction.policy import DEFAULT_POLICY, make_policy
+from edge.sim.trace import TraceClock, TraceRequest
+from edge.sim.workload import HlsWorkload, generate, locate_object
 
 
 def run(

@@ -1,5 +1,5 @@
 """Routing benchmark: a fixed client population routed by our router's decision code
-(edge/routing.py) and by nearest-POP-only routing, on the same topology.
+(edge/router/routing.py) and by nearest-POP-only routing, on the same topology.
 
 Clients come from the topology's regions (metros, by weight, ±0.5° around each), arrive one by
 one in a fixed random order, and each adds the same in-flight load to the POP it is sent to
@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine
-from edge.routing import Pop, PopLoad, RoutingPolicy, choose_pop, great_circle_km
-from edge.topology import DEFAULT_TOPOLOGY, Topology, load_topology
+from edge.router.routing import Pop, PopLoad, RoutingPolicy, choose_pop, great_circle_km
+from edge.router.topology import DEFAULT_TOPOLOGY, Topology, load_topology
 
 WORLD = DEFAULT_TOPOLOGY.parent / "world.toml"
 SPREAD_DEG = 0.5

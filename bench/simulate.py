@@ -24,7 +24,7 @@ import libcachesim as lcs
 from bench.common import machine
 from edge.sim.runner import simulate
 from edge.sim.scenario import load_scenario
-from edge.trace import TraceRequest, write_oracle_general
+from edge.sim.trace import TraceRequest, write_oracle_general
 
 
 def main() -> int:

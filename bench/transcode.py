@@ -22,8 +22,8 @@ from bench.common import Timing, machine, median, run, timed
 from manifests.catalog import Catalog
 from manifests.db import SqliteDatabase
 from manifests.records import NewVideo
-from origin.storage.local import LocalStorage
 from sample_media.generate import generate_sample
+from storage.local import LocalStorage
 from transcoder.tools import ffmpeg_path, ffprobe_path
 from transcoder.worker import TranscodeWorker, WorkerConfig
 

@@ -1,1 +1,3 @@
-"""Edge cache nodes (CDN POPs), the router and the CDN simulator (see issues 3-5)."""
+"""The CDN in front of the origin: POPs (`pop`), their eviction policies (`eviction`), the router
+(`router`), the headless player and ABR rules (`player`) and the simulator (`sim`). The CDN
+talks to the origin over HTTP only."""

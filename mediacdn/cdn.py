@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from edge.topology import PopSpec, Topology
+from edge.router.topology import PopSpec, Topology
 
 
 class CdnError(RuntimeError):

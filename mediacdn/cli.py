@@ -10,8 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
-from edge.abr_controller import DEFAULT_RULE, RULE_HELP, RULES
-from mediacdn.settings import Settings, load_settings
+from edge.player.abr_controller import DEFAULT_RULE, RULE_HELP, RULES
+from origin.settings import Settings, load_settings
 
 EPILOG = (
     "Settings come from MEDIACDN_* environment variables (MEDIACDN_DATABASE_URL, "
@@ -78,7 +78,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    config = worker_config(settings)
+    config = worker_config(settings, storage)
     threads = [
         threading.Thread(target=TranscodeWorker(catalog, storage, config).run, args=(stop,))
         for _ in range(settings.workers)
@@ -153,8 +153,8 @@ def cmd_upload(args: argparse.Namespace) -> int:
 def cmd_edge(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from edge.proxy import EdgeConfig
-    from edge.serve import parse_size, run_edge
+    from edge.pop.config import EdgeConfig
+    from edge.pop.serve import parse_size, run_edge
 
     settings = _settings(args)
     keys = tuple(args.admin_key or ()) or tuple(settings.admin_keys or settings.api_keys)
@@ -200,15 +200,15 @@ def cmd_edge(args: argparse.Namespace) -> int:
 def cmd_router(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from edge.registry import PopRegistry
-    from edge.router_app import create_router_app
-    from edge.topology import TopologyError, load_topology
+    from edge.router.app import create_router_app
+    from edge.router.registry import PopRegistry
+    from edge.router.topology import TopologyError, load_topology
 
     settings = _settings(args)
     registry = PopRegistry()
     zones = None
     if args.coverage_zone:
-        from edge.coverage import CoverageZoneError, CoverageZones
+        from edge.router.coverage import CoverageZoneError, CoverageZones
 
         try:
             zones = CoverageZones.load(args.coverage_zone)
@@ -242,7 +242,7 @@ def cmd_play(args: argparse.Namespace) -> int:
 
     import httpx
 
-    from edge.player import HeadlessPlayer, PlaybackFailed, play_via_router
+    from edge.player.player import HeadlessPlayer, PlaybackFailed, play_via_router
 
     if args.router and not args.geo:
         raise SystemExit("--router needs --geo LAT,LON")

@@ -14,12 +14,12 @@ import time
 
 import httpx
 
-from edge.player import HeadlessPlayer, PlaybackFailed, RoutedSession, play_via_router
-from edge.topology import DEFAULT_TOPOLOGY, Topology, load_topology
+from edge.player.player import HeadlessPlayer, PlaybackFailed, RoutedSession, play_via_router
+from edge.router.topology import DEFAULT_TOPOLOGY, Topology, load_topology
 from mediacdn.cdn import LocalCdn, free_port, start_cdn, wait_healthy
 from mediacdn.keys import ensure_api_key
-from mediacdn.settings import Settings
 from mediacdn.upload_client import UploadFailed, upload_video
+from origin.settings import Settings
 from sample_media.generate import generate_sample
 from transcoder.tools import ffmpeg_path
 
@@ -190,12 +190,12 @@ def print_report(cdn: LocalCdn, sessions: list[tuple[str, RoutedSession | str]])
         if isinstance(session, str):
             print(f"  {region:16s} playback failed: {session}")
             continue
-        r = session.report
+        r = session.report.playback
         print(
             f"  {region:16s} {session.pop:14s} {session.distance_km:6.0f} "
-            f"{r.startup_s:7.2f}s {r.rebuffer_count:9d} {r.rebuffer_s:7.2f}s "
-            f"{r.average_bitrate_bps / 1000:9.0f} {r.switches:8d} {r.qoe_mean:6.2f} "
-            f"{r.failed_fetches:6d}"
+            f"{r.startup_s:7.2f}s {r.stalls:9d} {r.stall_s:7.2f}s "
+            f"{r.bitrate_bps / 1000:9.0f} {r.switches:8d} {r.qoe:6.2f} "
+            f"{session.report.failed_fetches:6d}"
         )
     stats = cdn.stats()
     print("\nPOPs")

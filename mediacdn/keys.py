@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from mediacdn.settings import Secret, Settings
+from origin.settings import Secret, Settings
 
 
 def ensure_api_key(settings: Settings) -> tuple[Settings, str | None]:

@@ -22,10 +22,9 @@ from origin.ingest import (
     new_video_id,
     parse_options,
     parse_side_field,
-    side_key,
-    source_key,
     spool,
 )
+from storage.keys import side_key, source_key, video_prefixes
 
 MAX_FORM_FIELD_BYTES = 64 << 10
 
@@ -221,7 +220,7 @@ class VideoApi:
             raise ApiError(404, "video_not_found", f"no video {video_id!r}") from None
         self.ctx.assets.invalidate(video_id)
         storage = self.ctx.storage
-        for prefix in (f"videos/{video_id}/", f"uploads/{video_id}/"):
+        for prefix in video_prefixes(video_id):
             await anyio.to_thread.run_sync(storage.delete_prefix, prefix)
         if self.ctx.edges.purge:
             await anyio.to_thread.run_sync(self.ctx.edges.purge_video, video_id)

@@ -15,21 +15,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from httprules.asgi import Receive, Scope, Send
+from httprules.errors import code_for_status, error_document
 from manifests.catalog import Catalog
 from manifests.db import open_database
-from mediacdn.asgi import Receive, Scope, Send
-from mediacdn.settings import Settings
+from manifests.records import Publication
 from origin.api import VideoApi
 from origin.assets import AssetCache
 from origin.context import OriginContext
-from origin.errors import ApiError, code_for_status
+from origin.errors import ApiError
 from origin.ingest import Ingest
 from origin.metrics import Metrics
 from origin.openapi import openapi_document
 from origin.playback import PlaybackApp
-from origin.storage import Storage, open_storage
+from origin.settings import Settings
 from origin.tus import TusApi
 from origin.web import WebPages
+from storage import Storage, open_storage
 from transcoder.tools import ffmpeg_path, ffprobe_path
 from transcoder.worker import TranscodeWorker, WorkerConfig
 
@@ -50,7 +52,15 @@ def open_settings_storage(settings: Settings) -> Storage:
     )
 
 
-def worker_config(settings: Settings) -> WorkerConfig:
+def worker_config(settings: Settings, storage: Storage) -> WorkerConfig:
+    """The transcode workers' configuration; published videos are pushed to the push edges."""
+    edges = settings.edge_targets()
+
+    def push(video_id: str, publication: Publication) -> None:
+        if edges.push:
+            sent = edges.push_video(video_id, publication, storage)
+            log.info("pushed %d objects of %s to %d edges", sent, video_id, len(edges.push))
+
     return WorkerConfig(
         ffmpeg=ffmpeg_path(),
         ffprobe=ffprobe_path(),
@@ -59,14 +69,14 @@ def worker_config(settings: Settings) -> WorkerConfig:
         x264_preset=settings.x264_preset,
         lease_s=settings.job_lease_s,
         retry_base_s=settings.job_retry_base_s,
-        edges=settings.edge_targets(),
+        on_published=push,
     )
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return JSONResponse(
-        {"error": {"code": exc.code, "message": exc.message}},
+        error_document(exc.code, exc.message),
         status_code=exc.status,
         headers={"cache-control": "no-store"},
     )
@@ -75,7 +85,7 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return JSONResponse(
-        {"error": {"code": code_for_status(exc.status_code), "message": str(exc.detail)}},
+        error_document(code_for_status(exc.status_code), str(exc.detail)),
         status_code=exc.status_code,
         headers=dict(exc.headers or {}),
     )
@@ -84,7 +94,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _internal_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(
-        {"error": {"code": "internal_error", "message": "internal server error"}},
+        error_document("internal_error", "internal server error"),
         status_code=500,
     )
 
@@ -169,7 +179,7 @@ def create_app(
         stop = threading.Event()
         threads = []
         if worker_count > 0:
-            config = worker_config(settings)
+            config = worker_config(settings, storage)
             for i in range(worker_count):
                 worker = TranscodeWorker(catalog, storage, config)
                 thread = threading.Thread(

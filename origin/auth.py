@@ -1,29 +1,13 @@
-"""Bearer keys: `Authorization: Bearer <key>`, for API writes and the edges' admin calls."""
+"""API keys on the origin's write calls: the shared bearer check, raised as an `ApiError`."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 
 from starlette.requests import Request
 
+from httprules.bearer import bearer_refusal
 from origin.errors import ApiError
-
-
-def bearer_refusal(header: str, keys: Sequence[str], noun: str) -> tuple[int, str, str] | None:
-    """None if `header` carries one of `keys`; else (status, code, message): no or malformed
-    credentials → 401, credentials that match no key → 403."""
-    scheme, _, token = header.partition(" ")
-    if not header:
-        return 401, "unauthorized", f"this call needs 'Authorization: Bearer <{noun}>'"
-    if scheme.lower() != "bearer" or not token.strip():
-        return 401, "unauthorized", f"use 'Authorization: Bearer <{noun}>'"
-    token = token.strip()
-    # Compare against every key in constant time, so timing says nothing about near misses.
-    matched = False
-    for key in keys:
-        matched |= hmac.compare_digest(token.encode(), key.encode())
-    return None if matched else (403, "forbidden", f"the {noun} is not valid")
 
 
 def require_api_key(request: Request, keys: Sequence[str]) -> None:

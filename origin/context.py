@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from manifests.catalog import Catalog
-from mediacdn.settings import Settings
 from origin.assets import AssetCache
 from origin.edge_notify import EdgeTargets
 from origin.ingest import Ingest
 from origin.metrics import Metrics
-from origin.storage import Storage
+from origin.settings import Settings
+from storage import Storage
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import httpx
 
 from manifests.records import Publication, StoredObject
 from origin.assets import Entry, object_entry, playlist_entry
-from origin.storage import Storage
+from storage import Storage
 
 log = logging.getLogger("mediacdn.edges")
 

@@ -1,8 +1,8 @@
-"""API errors and their one mapping to HTTP: every error body is {"error": {code, message}}."""
+"""API errors: raised by handlers, answered in the one JSON error shape (httprules/errors.py)."""
 
 from __future__ import annotations
 
-import json
+from httprules.errors import error_body
 
 
 class ApiError(Exception):
@@ -14,29 +14,3 @@ class ApiError(Exception):
 
     def body(self) -> bytes:
         return error_body(self.code, self.message)
-
-
-def error_body(code: str, message: str) -> bytes:
-    return json.dumps({"error": {"code": code, "message": message}}).encode()
-
-
-STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    412: "precondition_failed",
-    413: "too_large",
-    415: "unsupported_media_type",
-    416: "range_not_satisfiable",
-    422: "invalid_request",
-    460: "checksum_mismatch",
-    500: "internal_error",
-    503: "unavailable",
-}
-
-
-def code_for_status(status: int) -> str:
-    return STATUS_CODES.get(status, "error")

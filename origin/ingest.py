@@ -17,7 +17,8 @@ from manifests.catalog import Catalog
 from manifests.records import Job, NewVideo, SideFile, Video
 from origin.errors import ApiError
 from origin.metrics import Metrics
-from origin.storage import Storage
+from storage import Storage
+from storage.keys import source_key, upload_prefix
 
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 SIDE_KINDS = {"audio": "audio", "subtitles": "subtitles"}
@@ -68,14 +69,6 @@ def parse_side_field(name: str) -> tuple[str, str] | None:
     if not sep or kind not in SIDE_KINDS:
         return None
     return SIDE_KINDS[kind], check_language(language)
-
-
-def source_key(video_id: str) -> str:
-    return f"uploads/{video_id}/source"
-
-
-def side_key(video_id: str, kind: str, language: str) -> str:
-    return f"uploads/{video_id}/{kind}-{language}"
 
 
 def new_video_id() -> str:
@@ -175,7 +168,7 @@ class Ingest:
 
     async def discard(self, video_id: str) -> None:
         """Remove whatever an upload that failed half-way stored."""
-        await anyio.to_thread.run_sync(self.storage.delete_prefix, f"uploads/{video_id}/")
+        await anyio.to_thread.run_sync(self.storage.delete_prefix, upload_prefix(video_id))
 
 
 def created_body(video: Video, job: Job) -> dict[str, str]:

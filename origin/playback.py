@@ -11,10 +11,9 @@ import re
 
 import anyio.to_thread
 
-from mediacdn.asgi import Receive, Scope, Send
-from origin.assets import AssetCache, Entry, VideoAssets
-from origin.errors import error_body
-from origin.http_rules import (
+from httprules.asgi import Receive, Scope, Send
+from httprules.errors import error_body
+from httprules.serving import (
     ByteRange,
     Unsatisfiable,
     http_date,
@@ -22,8 +21,9 @@ from origin.http_rules import (
     not_modified,
     parse_range,
 )
+from origin.assets import AssetCache, Entry, VideoAssets
 from origin.metrics import Metrics
-from origin.storage import ObjectNotFound, Storage
+from storage import ObjectNotFound, Storage
 
 _PATH = re.compile(
     r"/vod/(?P<video>[A-Za-z0-9_-]{1,64})/"

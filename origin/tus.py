@@ -27,9 +27,8 @@ from origin.ingest import (
     new_video_id,
     parse_options,
     parse_side_field,
-    side_key,
-    source_key,
 )
+from storage.keys import side_key, source_key
 
 TUS_VERSION = "1.0.0"
 LOCK_WAIT_S = 10.0

@@ -6,13 +6,11 @@ import math
 
 import pytest
 
-from edge.abr import (
+from edge.player.abr import (
     HLSJS_DEFAULT_ESTIMATE_BPS,
     BandwidthEstimator,
     Bola,
-    Chunk,
     Ewma,
-    qoe_scores,
     throughput_choice,
 )
 
@@ -77,8 +75,3 @@ def test_bola_climbs_with_the_buffer() -> None:
     assert choices[0] == 0
     assert choices[-1] == len(LADDER) - 1
     assert choices == sorted(choices)
-
-
-def test_qoe_scores() -> None:
-    chunks = [Chunk(1_000_000, 0.0), Chunk(3_000_000, 0.5), Chunk(3_000_000, 0.0)]
-    assert qoe_scores(chunks) == pytest.approx([1.0, 3.0 - 2.15 - 2.0, 3.0])

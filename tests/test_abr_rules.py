@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from edge.abr import buffer_step
-from edge.abr_controller import AbrController
-from edge.mpc import ThroughputForecast, mpc_choice
+from edge.player.abr import buffer_step
+from edge.player.abr_controller import AbrController
+from edge.player.mpc import ThroughputForecast, mpc_choice
 from edge.sim.abr_eval import offline_optimum, play_trace
 from edge.sim.bandwidth import ConstantLink, TraceLink, load_dataset
 

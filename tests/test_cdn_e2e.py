@@ -17,7 +17,7 @@ import httpx
 import m3u8
 import pytest
 
-from edge.player import HeadlessPlayer, RoutedSession, play_via_router
+from edge.player.player import HeadlessPlayer, RoutedSession, play_via_router
 from mediacdn.cdn import LocalCdn
 from sample_media.generate import SampleMedia
 from tests.support.asgi_server import serve_in_thread
@@ -77,7 +77,7 @@ def test_tiered_fill_one_origin_request_per_object(
         sessions = list(pool.map(lambda g: play(cdn, g, path, 20.0), (PARIS, NEW_YORK, TOKYO)))
     assert [s.pop for s in sessions] == ["paris", "new-york", "tokyo"]
     for session in sessions:
-        assert len(session.report.chunks) == 3
+        assert session.report.playback.chunks == 3
         assert session.report.failed_fetches == 0
     reached = {p: n for p, n in counted_origin[1].counts.items() if p.startswith(video_dir)}
     assert reached, "nothing reached the origin"
@@ -177,7 +177,7 @@ def test_an_edge_killed_under_load_leaves_rotation_and_its_players_finish(
         sessions = [f.result(timeout=60) for f in futures]
     for session in sessions:
         assert session.pop == "paris"
-        assert len(session.report.chunks) == 3
+        assert session.report.playback.chunks == 3
         assert session.report.failed_fetches <= 1
     assert any(s.report.failed_fetches == 1 for s in sessions), "no player was mid-video"
     assert out_after <= 3.0

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge.coverage import CoverageZoneError, CoverageZones
-from edge.router_app import create_router_app
+from edge.router.app import create_router_app
+from edge.router.coverage import CoverageZoneError, CoverageZones
 from tests.support.asgi_server import serve_in_thread
 
 ZONES = {

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from edge.proxy import Edge, EdgeConfig
+from edge.pop.app import Edge, EdgeConfig
 from tests.support.asgi_server import serve_in_thread
 from tests.support.clock import FakeClock
 from tests.support.scripted_origin import Route, ScriptedOrigin
@@ -172,7 +172,7 @@ def test_stale_while_revalidate_serves_stale_and_refreshes() -> None:
         stale = s.http.get("/s")
         assert stale.headers["x-cache"] == "STALE"
         assert stale.content == b"v1"
-        wait_until(lambda: s.origin.hits["/s"] == 2 and not s.edge.fills, 10, "refresh")
+        wait_until(lambda: s.origin.hits["/s"] == 2 and not s.edge.cache.fills, 10, "refresh")
         fresh = s.http.get("/s")
         assert fresh.headers["x-cache"] == "HIT"
         assert fresh.content == b"v2"
@@ -339,7 +339,9 @@ def test_segment_prefetch_fetches_the_next_segments() -> None:
     }
     with edge_setup(routes, prefetch_segments=2) as s:
         s.http.get("/r/0.m4s")
-        wait_until(lambda: s.origin.hits["/r/2.m4s"] == 1 and not s.edge.fills, 10, "prefetch")
+        wait_until(
+            lambda: s.origin.hits["/r/2.m4s"] == 1 and not s.edge.cache.fills, 10, "prefetch"
+        )
         assert s.http.get("/r/1.m4s").headers["x-cache"] == "HIT"
         assert s.origin.hits["/r/3.m4s"] <= 1
 

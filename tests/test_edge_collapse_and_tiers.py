@@ -11,7 +11,7 @@ from contextlib import ExitStack
 
 import httpx
 
-from edge.proxy import Edge, EdgeConfig
+from edge.pop.app import Edge, EdgeConfig
 from tests.support.asgi_server import serve_in_thread
 from tests.support.scripted_origin import Route, ScriptedOrigin
 
@@ -34,7 +34,7 @@ def test_500_concurrent_misses_make_one_upstream_request() -> None:
                     # The barrier: the origin answers only once every client is waiting on
                     # the one fill (the initiator plus clients - 1 collapsed waiters).
                     deadline = time.monotonic() + 60
-                    while sum(f.waiters for f in list(edge.fills.values())) < clients - 1:
+                    while sum(f.waiters for f in list(edge.cache.fills.values())) < clients - 1:
                         assert time.monotonic() < deadline, edge.stats()
                         await asyncio.sleep(0.01)
                     hold.set()
@@ -96,7 +96,7 @@ def test_collapsed_pass_through_body_reaches_every_waiter_whole() -> None:
                 async with httpx.AsyncClient(base_url=edge_url, timeout=60) as http:
                     tasks = [asyncio.create_task(http.get("/live")) for _ in range(3)]
                     deadline = time.monotonic() + 30
-                    while sum(f.waiters for f in list(edge.fills.values())) < 2:
+                    while sum(f.waiters for f in list(edge.cache.fills.values())) < 2:
                         assert time.monotonic() < deadline
                         await asyncio.sleep(0.01)
                     hold.set()
@@ -105,4 +105,4 @@ def test_collapsed_pass_through_body_reaches_every_waiter_whole() -> None:
             responses = asyncio.run(clients())
         assert [r.content == body for r in responses] == [True] * 3
         assert origin.hits["/live"] == 1
-        assert len(edge.store) == 0
+        assert len(edge.cache.store) == 0

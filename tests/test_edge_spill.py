@@ -9,8 +9,8 @@ from contextlib import ExitStack
 
 import httpx
 
-from edge.proxy import Edge, EdgeConfig
-from edge.router_app import create_router_app
+from edge.pop.app import Edge, EdgeConfig
+from edge.router.app import create_router_app
 from tests.support.asgi_server import serve_in_thread
 from tests.support.scripted_origin import Route, ScriptedOrigin
 from tests.support.servers import free_port, wait_until

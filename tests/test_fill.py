@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from edge.fill import Fill, FillFailed
+from edge.pop.fill import Fill, FillFailed
 
 
 def test_kept_body_stays_whole_for_every_reader() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from origin.http_rules import (
+from httprules.serving import (
     ByteRange,
     Unsatisfiable,
     etag_matches,

@@ -3,10 +3,10 @@ LRU on an HLS-shaped trace."""
 
 from __future__ import annotations
 
-from edge.interval import IntervalCache, locate_url
-from edge.policy import make_policy
-from edge.trace import TraceClock, replay
-from edge.workload import HlsWorkload, generate, locate_object
+from edge.eviction.interval import IntervalCache, locate_url
+from edge.eviction.policy import make_policy
+from edge.sim.trace import TraceClock, replay
+from edge.sim.workload import HlsWorkload, generate, locate_object
 from tests.support.clock import FakeClock
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge.proxy import Edge, EdgeConfig
+from edge.pop.app import Edge, EdgeConfig
 from sample_media.generate import SampleMedia
 from tests.conftest import TEST_LADDER
 from tests.support.asgi_server import serve_in_thread
@@ -45,7 +45,7 @@ def test_publish_pushes_and_delete_purges(tmp_path: Path, sample: SampleMedia) -
             )
             video_id = response.json()["id"]
             assert wait_for_video(http, video_id)["status"] == "ready"
-            wait_until(lambda: len(edge.store) >= 12, 30, "pushed objects")
+            wait_until(lambda: len(edge.cache.store) >= 12, 30, "pushed objects")
             for path in (
                 "master.m3u8",
                 "360p/index.m3u8",

@@ -10,7 +10,7 @@ import sys
 import httpx
 import pytest
 
-from edge.player import HeadlessPlayer
+from edge.player.player import HeadlessPlayer
 from sample_media.generate import SampleMedia
 from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import OriginServer, free_port
@@ -29,12 +29,12 @@ def master_url(origin: OriginServer, http: httpx.Client, sample: SampleMedia) ->
 def test_plays_every_segment_and_reports_qoe(master_url: str, rule: str) -> None:
     with httpx.Client(timeout=30) as client:
         report = HeadlessPlayer(client, rule=rule, speed=50).play(master_url)
-    assert len(report.chunks) == 3  # 9 s in 4 s segments
-    assert report.startup_s > 0
+    assert report.playback.chunks == 3  # 9 s in 4 s segments
+    assert report.playback.startup_s > 0
     assert report.failed_fetches == 0
-    assert report.average_bitrate_bps > 0
+    assert report.playback.bitrate_bps > 0
     assert sum(report.served_by.values()) == 3
-    assert report.as_dict()["qoe_mean"] == pytest.approx(report.qoe_mean, abs=1e-4)
+    assert report.as_dict()["qoe_mean"] == pytest.approx(report.playback.qoe, abs=1e-4)
 
 
 def test_fails_over_from_a_dead_pop(master_url: str, origin: OriginServer) -> None:
@@ -43,7 +43,7 @@ def test_fails_over_from_a_dead_pop(master_url: str, origin: OriginServer) -> No
     with httpx.Client(timeout=30) as client:
         report = HeadlessPlayer(client, speed=50).play(dead + path, [origin.url])
     assert report.failed_fetches == 1
-    assert len(report.chunks) == 3
+    assert report.playback.chunks == 3
 
 
 def test_cli_prints_the_report(master_url: str) -> None:

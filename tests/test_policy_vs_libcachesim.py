@@ -9,8 +9,8 @@ from pathlib import Path
 import libcachesim as lcs
 import pytest
 
-from edge.policy import make_policy
-from edge.trace import TraceRequest, read_oracle_general, replay, write_oracle_general
+from edge.eviction.policy import make_policy
+from edge.sim.trace import TraceRequest, read_oracle_general, replay, write_oracle_general
 
 REFERENCE = {"lru": lcs.LRU, "fifo": lcs.FIFO, "sieve": lcs.Sieve, "s3fifo": lcs.S3FIFO}
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from edge.registry import HeartbeatError, PopRegistry, parse_heartbeat
-from edge.routing import choose_pop
+from edge.router.registry import PopRegistry, parse_heartbeat
+from edge.router.routing import choose_pop
+from edge.wire import WireError
 
 BEAT = {
     "name": "paris",
@@ -54,12 +55,12 @@ def test_heartbeats_keep_a_pop_in_rotation_and_silence_removes_it() -> None:
     ],
 )
 def test_bad_heartbeats_are_refused(bad: dict[str, object]) -> None:
-    with pytest.raises(HeartbeatError):
+    with pytest.raises(WireError):
         parse_heartbeat(bad, now=0)
 
 
 def test_topology_pops_keep_their_planned_capacity() -> None:
-    from edge.routing import Pop
+    from edge.router.routing import Pop
 
     planned = Pop("paris", 48.86, 2.35, max_in_flight=50, max_mbps=100)
     registry = PopRegistry(known={"paris": planned, "tokyo": Pop("tokyo", 35.68, 139.69)})

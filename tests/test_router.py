@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from edge.proxy import Edge, EdgeConfig
-from edge.router_app import create_router_app
-from edge.topology import DEFAULT_TOPOLOGY
+from edge.pop.app import Edge, EdgeConfig
+from edge.router.app import create_router_app
+from edge.router.topology import DEFAULT_TOPOLOGY
 from tests.support.asgi_server import serve_in_thread
 from tests.support.scripted_origin import Route, ScriptedOrigin
 from tests.support.servers import free_port, start_mediacdn, stop_process, wait_until

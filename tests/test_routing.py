@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from edge.routing import Pop, PopLoad, RoutingPolicy, choose_pop, great_circle_km
+from edge.router.routing import Pop, PopLoad, RoutingPolicy, choose_pop, great_circle_km
 
 PARIS = Pop("paris", 48.86, 2.35)
 LONDON = Pop("london", 51.51, -0.13)

@@ -11,8 +11,8 @@ import pytest
 
 from manifests.catalog import Catalog
 from manifests.db import PostgresDatabase
-from origin.storage import open_storage
 from sample_media.generate import SampleMedia
+from storage import open_storage
 from tests.conftest import TEST_LADDER
 from tests.support.playback import check_playback, wait_for_video
 from tests.support.servers import SeaweedS3, origin_server, start_mediacdn, stop_process

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from edge.player import HeadlessPlayer, play_via_router
+from edge.player.player import HeadlessPlayer, play_via_router
+from edge.router.topology import load_topology
 from edge.sim.model import Simulation
 from edge.sim.runner import build_catalog
 from edge.sim.scenario import Scenario
-from edge.topology import load_topology
 from mediacdn.cdn import LocalCdn
 from sample_media.generate import SampleMedia
 from tests.support.playback import upload_raw, wait_for_video

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mediacdn.settings import Secret, load_settings
+from origin.settings import Secret, load_settings
 from transcoder.sniff import sniff_audio_demuxer, sniff_demuxer
 
 

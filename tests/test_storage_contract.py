@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from origin.storage import ObjectNotFound, Storage, StorageError, open_storage
-from origin.storage.errors import InvalidKey
+from storage import ObjectNotFound, Storage, StorageError, open_storage
+from storage.errors import InvalidKey
 from tests.support.servers import SeaweedS3
 
 

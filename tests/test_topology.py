@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from edge.routing import choose_pop
-from edge.topology import TopologyError, load_topology, parse_topology
+from edge.router.routing import choose_pop
+from edge.router.topology import TopologyError, load_topology, parse_topology
 
 
 def test_default_topology() -> None:

@@ -11,7 +11,8 @@ from manifests.model import MasterPlaylist, MediaPlaylist, MediaTrack, Segment, 
 from manifests.parse import parse_media_playlist
 from manifests.records import Publication, Rendition, StoredObject
 from manifests.render import render_master_playlist, render_media_playlist
-from origin.storage import Storage
+from storage import Storage
+from storage.keys import object_key
 from transcoder.errors import InvalidMedia
 from transcoder.mp4 import aac_codec, avc_codec
 from transcoder.plan import EncodePlan
@@ -48,11 +49,6 @@ class RenditionOutput:
     rendition: Rendition
     init: OutputFile | None
     segments: tuple[OutputFile, ...]
-
-
-def object_key(video_id: str, rendition: str, name: str) -> str:
-    """Deterministic keys: a retried job overwrites its own earlier, never-published output."""
-    return f"videos/{video_id}/{rendition}/{name}"
 
 
 def measure_bandwidth(sizes_bytes: list[int], durations_s: list[float]) -> tuple[int, int]:

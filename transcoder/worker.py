@@ -21,8 +21,8 @@ from pathlib import Path
 from manifests.catalog import Catalog
 from manifests.errors import LeaseLost
 from manifests.records import Job, Publication, Video, VideoStatus
-from origin.edge_notify import EdgeTargets
-from origin.storage import Storage, StorageError
+from storage import Storage, StorageError
+from storage.keys import video_prefix
 from transcoder.command import EncodeOptions, build_transcode_argv, output_names
 from transcoder.errors import InvalidMedia, TranscodeError
 from transcoder.ladder import LadderPolicy
@@ -44,7 +44,9 @@ class WorkerConfig:
     retry_base_s: float = 5.0
     poll_s: float = 1.0
     ffmpeg_timeout_s: float = 6 * 3600
-    edges: EdgeTargets | None = None  # push targets for newly published videos
+    # Told of each video once it is published (the origin pushes it to the CDN's edges);
+    # best effort: a failure is logged, the video stays published.
+    on_published: Callable[[str, Publication], None] | None = None
 
 
 def worker_name() -> str:
@@ -201,9 +203,7 @@ class TranscodeWorker:
                 raise Cancelled("lease lost before publishing")
             self.catalog.publish(job.id, self.name, publication)
             log.info("published video %s (%d objects)", video.id, len(publication.objects))
-            if cfg.edges is not None and cfg.edges.push:
-                sent = cfg.edges.push_video(video.id, publication, self.storage)
-                log.info("pushed %d objects of %s to %d edges", sent, video.id, len(cfg.edges.push))
+            self._announce(video.id, publication)
         except (Cancelled, LeaseLost) as exc:
             log.warning("job %s abandoned: %s", job.id, exc)
             self._clean_up_if_deleted(video.id)
@@ -219,19 +219,20 @@ class TranscodeWorker:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _push(self, edges: EdgeTargets, video_id: str, publication: Publication) -> None:
-        """Best effort: the video is published whatever happens to the push."""
+    def _announce(self, video_id: str, publication: Publication) -> None:
+        """Best effort: the video is published whatever happens to its announcement."""
+        if self.config.on_published is None:
+            return
         try:
-            sent = edges.push_video(video_id, publication, self.storage)
-            log.info("pushed %d objects of %s to %d edges", sent, video_id, len(edges.push))
+            self.config.on_published(video_id, publication)
         except Exception:
-            log.exception("pushing %s to the edges failed", video_id)
+            log.exception("announcing published video %s failed", video_id)
 
     def _clean_up_if_deleted(self, video_id: str) -> None:
         """A video deleted mid-transcode: remove what this worker stored after the delete."""
         try:
             if self.catalog.get_video(video_id) is None:
-                self.storage.delete_prefix(f"videos/{video_id}/")
+                self.storage.delete_prefix(video_prefix(video_id))
         except Exception:
             log.exception("could not clean up after deleted video %s", video_id)
 

@@ -1,1 +1,1 @@
-"""The CDN simulator (issue 5): SimPy model, scenarios, reports and plots."""
+"""The CDN simulator: SimPy model, workloads and traces, scenarios, reports and plots."""

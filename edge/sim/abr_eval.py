@@ -1,33 +1,23 @@
 """ABR rules on bandwidth traces, one session at a time (pure), and the offline optimum.
 
-`play_trace` plays a video of `chunks` segments over one trace with a rule, exactly as the
-simulator's players do (edge/abr_controller.py decides, edge/abr.py's buffer model and QoE
-score account). `offline_optimum` knows the whole trace in advance and searches the choices by
-dynamic programming over (level, buffer, clock) states discretised to 0.1 s / 0.25 s (the
+`play_trace` plays a video of `chunks` segments over one trace with a rule through the one
+playback-session model the simulator's and the HTTP player use (edge/player/session.py).
+`offline_optimum` knows the whole trace in advance and searches the choices by dynamic
+programming over (level, buffer, clock) states discretised to 0.1 s / 0.25 s (the
 best-scoring states kept at each chunk): the reference no online rule can beat by much."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from edge.abr import buffer_step, chunk_score
-from edge.abr_controller import AbrController
+from edge.player.abr import buffer_step, chunk_score
+from edge.player.session import PlaybackSession, PlaybackStats
 from edge.sim.bandwidth import Link
 
 RTT_S = 0.08
 BUFFER_Q_S = 0.1
 CLOCK_Q_S = 0.25
 BEAM = 1500
-
-
-@dataclass(frozen=True, slots=True)
-class TraceSession:
-    qoe: float  # mean per-chunk score
-    stall_s: float
-    played_s: float
-    bitrate_bps: float
-    switches: int
 
 
 def _download_s(link: Link, at_s: float, bitrate_bps: int, segment_s: float) -> float:
@@ -43,25 +33,23 @@ def play_trace(
     *,
     max_buffer_s: float = 30.0,
     start_s: float = 0.0,
-) -> TraceSession:
-    abr = AbrController(rule, bitrates_bps, max_buffer_s=max_buffer_s)
-    t, buffer_s, playing = start_s, 0.0, False
-    score, stalled, bitrate_sum, switches = 0.0, 0.0, 0.0, 0
-    previous: float | None = None
+) -> PlaybackStats:
+    session = PlaybackSession(rule, bitrates_bps, max_buffer_s=max_buffer_s, started_s=start_s)
+    t = start_s
     for n in range(chunks):
-        level = abr.choose(buffer_s, playing, segment_s, remaining=chunks - n)
+        level = session.choose(segment_s, remaining=chunks - n)
         bitrate = bitrates_bps[level]
         took = _download_s(link, t, bitrate, segment_s)
-        abr.observe(took, int(bitrate * segment_s / 8))
-        stall, buffer_s, idle = buffer_step(buffer_s, playing, took, segment_s, max_buffer_s)
-        playing = True
+        idle = session.add(
+            level,
+            segment_s,
+            elapsed_s=took,
+            took_s=took,
+            size_bytes=int(bitrate * segment_s / 8),
+            now_s=t + took,
+        )
         t += took + idle
-        score += chunk_score(bitrate, stall, previous)
-        switches += previous is not None and bitrate != previous
-        previous = bitrate
-        bitrate_sum += bitrate
-        stalled += stall
-    return TraceSession(score / chunks, stalled, chunks * segment_s, bitrate_sum / chunks, switches)
+    return session.stats()
 
 
 def offline_optimum(
@@ -72,7 +60,7 @@ def offline_optimum(
     *,
     max_buffer_s: float = 30.0,
     start_s: float = 0.0,
-) -> TraceSession:
+) -> PlaybackStats:
     """The best mean QoE reachable with the trace known, by DP (see the module docstring)."""
     # state key -> (score, buffer_s, clock_s, level, stalled, bitrate_sum, switches)
     State = tuple[float, float, float, int, float, float, int]
@@ -108,4 +96,12 @@ def offline_optimum(
             nxt = dict(kept)
         states = nxt
     best = max(states.values(), key=lambda s: s[0])
-    return TraceSession(best[0] / chunks, best[4], chunks * segment_s, best[5] / chunks, best[6])
+    return PlaybackStats(
+        rule="optimum",
+        chunks=chunks,
+        stall_s=best[4],
+        played_s=chunks * segment_s,
+        bitrate_bps=best[5] / chunks,
+        switches=best[6],
+        qoe=best[0] / chunks,
+    )

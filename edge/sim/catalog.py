@@ -9,7 +9,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from edge.workload import object_id, stable_noise
+from edge.sim.workload import object_id, stable_noise
 
 
 @dataclass(frozen=True, slots=True)

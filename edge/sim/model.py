@@ -1,6 +1,6 @@
 """The CDN simulator: a SimPy model of clients, the router, POPs in tiers and the origin, run
-with the live code's decisions (edge/policy.py and edge/interval.py for caching, edge/routing.py
-for routing, edge/abr_controller.py for ABR, edge/abr.py's buffer model and QoE).
+with the live code's decisions (edge/eviction/ for caching, edge/router/routing.py for routing,
+edge/player/session.py for playback: ABR, buffer, stalls and QoE).
 
 SimPy drives the processes (session arrivals, one process per playback session, heartbeats,
 failures, outages). A segment request is computed at the moment it is sent: the POP's request
@@ -18,9 +18,8 @@ from typing import Any
 
 import simpy
 
-from edge.abr import buffer_step, chunk_score
-from edge.abr_controller import AbrController
-from edge.routing import (
+from edge.player.session import PlaybackSession, PlaybackStats
+from edge.router.routing import (
     Pop,
     PopLoad,
     RoutingPolicy,
@@ -29,12 +28,12 @@ from edge.routing import (
     neighbours,
     rtt_ms,
 )
+from edge.router.topology import Region, Topology
 from edge.sim.bandwidth import ConstantLink, Link, load_dataset
 from edge.sim.catalog import Catalog
 from edge.sim.nodes import Node
 from edge.sim.scenario import Scenario
-from edge.topology import Region, Topology
-from edge.workload import VIDEO_SHIFT, object_id
+from edge.sim.workload import VIDEO_SHIFT, object_id
 
 MAX_RETRIES_PER_POP = 2
 Process = Generator[simpy.Event, Any, None]
@@ -42,16 +41,13 @@ Process = Generator[simpy.Event, Any, None]
 
 @dataclass
 class SessionRecord:
+    """A simulated viewer: where it was, which POP it started on, how playback went."""
+
     rule: str
     pop: str
     lat: float
     lon: float
-    startup_s: float = 0.0
-    stall_s: float = 0.0
-    played_s: float = 0.0
-    bitrate_bps: float = 0.0
-    switches: int = 0
-    qoe: float = 0.0
+    playback: PlaybackStats
     failed_fetches: int = 0
     abandoned: bool = False
 
@@ -276,7 +272,9 @@ class Simulation:
         s, env, catalog = self.s, self.env, self.catalog
         rng = self.rng
         bases = self._route(client, video)
-        record = SessionRecord(rule, bases[0].name if bases else "", client.lat, client.lon)
+        record = SessionRecord(
+            rule, bases[0].name if bases else "", client.lat, client.lon, PlaybackStats(rule)
+        )
         self.sessions.append(record)
         if not bases:
             record.abandoned = True
@@ -292,16 +290,17 @@ class Simulation:
             watch = max(1, math.ceil(rng.expovariate(1 / (s.mean_watch_fraction * segments))))
         watch = min(segments, watch)
         seek_at = rng.randrange(1, watch) if watch > 2 and rng.random() < s.seek_probability else 0
-        abr = AbrController(rule, bitrates, max_buffer_s=s.max_buffer_s) if s.timing else None
+        session = (
+            PlaybackSession(rule, bitrates, max_buffer_s=s.max_buffer_s, started_s=env.now)
+            if s.timing
+            else None
+        )
         fixed = self._fixed_level(rng, len(bitrates))
-        chunks, switches, score, stalled = 0, 0, 0.0, 0.0
-        bitrate_sum = 0.0
-        previous: float | None = None
-        buffer_s, playing, started, n = 0.0, False, env.now, 0
+        n = 0
         last_try = env.now
         while n < watch:
             sent = env.now
-            level = fixed if abr is None else abr.choose(buffer_s, playing, segment_s)
+            level = fixed if session is None else session.choose(segment_s)
             obj = object_id(video, level, n)
             size = catalog.size(video, level, n)
             end = self._request(client, node, obj, size, sent)
@@ -320,36 +319,25 @@ class Simulation:
                 end = self._request(client, node, obj, size, last_try)
             if end is None:
                 break
-            if abr is None:
+            if session is None:
                 n += 1
                 yield env.timeout(segment_s)
                 continue
-            abr.observe(end - (sent if tries == 0 else last_try), size)
-            stall, buffer_s, idle = buffer_step(
-                buffer_s, playing, end - sent, segment_s, s.max_buffer_s
+            idle = session.add(
+                level,
+                segment_s,
+                elapsed_s=end - sent,
+                took_s=end - (sent if tries == 0 else last_try),
+                size_bytes=size,
+                now_s=end,
             )
-            if chunks == 0:
-                record.startup_s = end - started
-            playing = True
-            bitrate = bitrates[level]
-            score += chunk_score(bitrate, stall, previous)
-            if previous is not None and bitrate != previous:
-                switches += 1
-            previous = bitrate
-            bitrate_sum += bitrate
-            stalled += stall
-            chunks += 1
             n += 1
             if n == seek_at:  # jump ahead: the buffer is flushed and playback restarts
                 n = min(watch, n + rng.randrange(1, max(2, watch - n)))
-                buffer_s, playing = 0.0, False
+                session.seek()
             yield env.timeout(end - env.now + idle)
-        if chunks:
-            record.played_s = chunks * segment_s
-            record.stall_s = stalled
-            record.bitrate_bps = bitrate_sum / chunks
-            record.switches = switches
-            record.qoe = score / chunks
+        if session is not None:
+            record.playback = session.stats()
 
     def _fixed_level(self, rng: random.Random, levels: int) -> int:
         share = self.s.rendition_share

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edge.policy import EvictionPolicy, make_policy
-from edge.routing import Pop
+from edge.eviction.policy import EvictionPolicy, make_policy
+from edge.router.routing import Pop
 from edge.sim.queueing import FifoServers
-from edge.workload import locate_object
+from edge.sim.workload import locate_object
 
 
 class Counters:

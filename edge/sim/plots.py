@@ -113,7 +113,9 @@ def pop_load(outcome: Outcome, path: Path) -> None:
 def qoe_cdf(outcome: Outcome, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 5))
     for rule in sorted({r.rule for r in outcome.sessions}):
-        scores = sorted(r.qoe for r in outcome.sessions if r.rule == rule and r.played_s > 0)
+        scores = sorted(
+            r.playback.qoe for r in outcome.sessions if r.rule == rule and r.playback.played_s > 0
+        )
         if scores:
             ax.plot(scores, [(i + 1) / len(scores) for i in range(len(scores))], label=rule)
     ax.set(

@@ -41,23 +41,23 @@ def pop_summary(outcome: Outcome) -> dict[str, dict[str, Any]]:
 def rule_summary(sessions: list[SessionRecord]) -> dict[str, dict[str, Any]]:
     rules: dict[str, dict[str, Any]] = {}
     for rule in sorted({r.rule for r in sessions}):
-        done = [r for r in sessions if r.rule == rule and r.played_s > 0]
+        done = [r for r in sessions if r.rule == rule and r.playback.played_s > 0]
         if not done:
             rules[rule] = {"sessions": 0}
             continue
-        played = sum(r.played_s for r in done)
-        stalled = sum(r.stall_s for r in done)
+        played = sum(r.playback.played_s for r in done)
+        stalled = sum(r.playback.stall_s for r in done)
         rules[rule] = {
             "sessions": len(done),
-            "qoe_mean": round(statistics.fmean(r.qoe for r in done), 4),
-            "qoe_median": round(statistics.median(r.qoe for r in done), 4),
-            "startup_s_mean": round(statistics.fmean(r.startup_s for r in done), 3),
+            "qoe_mean": round(statistics.fmean(r.playback.qoe for r in done), 4),
+            "qoe_median": round(statistics.median(r.playback.qoe for r in done), 4),
+            "startup_s_mean": round(statistics.fmean(r.playback.startup_s for r in done), 3),
             "rebuffer_ratio": round(stalled / (played + stalled), 5) if played else 0.0,
             "sessions_with_rebuffering": round(
-                sum(1 for r in done if r.stall_s > 0) / len(done), 4
+                sum(1 for r in done if r.playback.stall_s > 0) / len(done), 4
             ),
-            "bitrate_mean_bps": round(statistics.fmean(r.bitrate_bps for r in done)),
-            "switches_mean": round(statistics.fmean(r.switches for r in done), 2),
+            "bitrate_mean_bps": round(statistics.fmean(r.playback.bitrate_bps for r in done)),
+            "switches_mean": round(statistics.fmean(r.playback.switches for r in done), 2),
             "failed_fetches": sum(r.failed_fetches for r in done),
             "abandoned": sum(1 for r in sessions if r.rule == rule and r.abandoned),
         }

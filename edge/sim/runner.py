@@ -9,12 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edge.router.topology import DEFAULT_TOPOLOGY, Topology, load_topology
 from edge.sim.catalog import Catalog, Ladder, ladder_from_catalog
 from edge.sim.model import Outcome, Simulation
 from edge.sim.report import summarise
 from edge.sim.scenario import Scenario
-from edge.topology import DEFAULT_TOPOLOGY, Topology, load_topology
-from edge.trace import TraceRequest, write_oracle_general
+from edge.sim.trace import TraceRequest, write_oracle_general
 
 
 def resolve_topology(name: str) -> Topology:

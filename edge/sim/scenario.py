@@ -134,8 +134,8 @@ def _apply(base: Scenario, data: dict[str, Any], where: str) -> Scenario:
 
 
 def _check(s: Scenario, where: str) -> None:
-    from edge.abr_controller import RULES
-    from edge.policy import POLICIES
+    from edge.eviction.policy import POLICIES
+    from edge.player.abr_controller import RULES
 
     positive = ("duration_s", "bin_s", "segment_s", "mean_duration_s", "edge_cache_mb")
     for key in positive:

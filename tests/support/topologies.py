@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from edge.topology import load_topology
+from edge.router.topology import load_topology
 from mediacdn.cdn import LocalCdn, start_cdn
 
 TOPOLOGY = """

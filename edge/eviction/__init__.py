@@ -1,0 +1,1 @@
+"""Eviction policies (pure), shared by the POP and the simulator."""

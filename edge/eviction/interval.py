@@ -1,0 +1,241 @@
+"""Interval caching for video: our default eviction policy (pure).
+
+Viewers of a video rendition fetch its segments in order, one segment duration apart, and most
+start at the beginning. So the next request for segment p of a rendition is predictable: the
+nearest viewer behind it, at segment q, should arrive in about (p − q) segment durations; with
+no viewer behind it, the next new session must get there (the rendition's recent gap between
+session starts, or the time since the last one if longer, plus p segments). Objects outside any
+sequence (playlists, init segments) are predicted to be wanted again after about as long as
+they were last left alone.
+
+Eviction removes the object whose predicted next use is farthest away: an online approximation
+of Belady's rule (the interval-caching idea of Dan and Sitaram, applied to HLS segments). Each
+request predicts the object's next use once and pushes it on a max-heap; the eviction pops the
+top and predicts it again, so a viewer who arrived behind it since is seen (it goes back on the
+heap if it is no longer the farthest). Superseded heap entries are skipped, and the heap is
+rebuilt from fresh predictions when it holds too many of them. Group and position come from a
+`locate` function: for the edge, a URL's directory (plus its Vary values) and the number in its
+file name.
+
+The module is plain Python; `make` also compiles it with mypyc when it can (see
+`tools/build_native.py`), which replays traces about three times as fast.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+import time
+from collections.abc import Callable, Hashable
+from typing import Final
+
+Key = Hashable
+Located = tuple[Hashable, int]
+Locate = Callable[[Key], "Located | None"]
+
+STALE_VIEWER_STEPS: Final = 3.0  # a viewer not seen for 3 segment durations has stopped
+DEFAULT_STEP_S: Final = 4.0
+DEFAULT_GAP_S: Final = 3600.0  # a rendition with a single session start so far
+FAR_S: Final = 1e7  # no session start seen: not part of anything being watched
+MAX_VIEWERS: Final = 16  # prune stopped viewers of a rendition beyond this many
+HEAP_SLACK: Final = 4  # rebuild when the heap holds 4× as many entries as the cache
+_SEGMENT_NUMBER: Final = re.compile(r"^(.*/)(\d{1,9})\.[A-Za-z0-9]+$")
+
+
+def locate_url(key: Key) -> Located | None:
+    """For edge store keys (url, variant): ("dir/", variant) and the segment number."""
+    if not isinstance(key, tuple) or not key or not isinstance(key[0], str):
+        return None
+    match = _SEGMENT_NUMBER.match(key[0].split("?", 1)[0])
+    if match is None:
+        return None
+    return (match.group(1), key[1] if len(key) > 1 else ()), int(match.group(2))
+
+
+class _Group:
+    """What is known of one rendition's viewers (a URL directory, for the edge)."""
+
+    def __init__(self) -> None:
+        self.viewers: dict[int, float] = {}  # position → when a viewer last asked for it
+        self.step = DEFAULT_STEP_S  # seconds between one viewer's requests
+        self.started = False
+        self.last_start = 0.0
+        self.gap = DEFAULT_GAP_S  # mean time between session starts
+
+
+class _Object:
+    """A cached object: its size, where it sits in a rendition, its live heap entry."""
+
+    def __init__(self, key: Key, size: int, group: _Group | None, position: int, now: float):
+        self.key = key
+        self.size = size
+        self.group = group
+        self.position = position
+        self.seq = 0
+        self.last_seen = now  # for objects outside any sequence
+
+
+class IntervalCache:
+    name = "interval"
+
+    def __init__(
+        self,
+        capacity_bytes: int,
+        *,
+        locate: Locate = locate_url,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.capacity_bytes = capacity_bytes
+        self.locate = locate
+        self.clock = clock
+        self._objects: dict[Key, _Object] = {}
+        self._groups: dict[Hashable, _Group] = {}
+        self._heap: list[tuple[float, int, _Object]] = []  # (−predicted next use, seq, object)
+        self._seq = 0
+        self._used = 0
+        # what touch() learnt about the key it missed, for the insert() that follows
+        self._missed: Key = None
+        self._missed_group: _Group | None = None
+        self._missed_position = 0
+        self._missed_now = 0.0
+
+    @property
+    def used_bytes(self) -> int:
+        return self._used
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._objects
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def next_use(self, key: Key, now: float) -> float:
+        """When the cached object `key` is predicted to be requested next."""
+        return now + self._until_next_use(self._objects[key], now)
+
+    def _until_next_use(self, obj: _Object, now: float) -> float:
+        group = obj.group
+        if group is None:
+            idle = now - obj.last_seen
+            return idle if idle > 1.0 else 1.0
+        step = group.step
+        position = obj.position
+        if group.started:
+            since = now - group.last_start
+            best = (group.gap if group.gap > since else since) + position * step
+        else:
+            best = FAR_S + position * step
+        viewers = group.viewers
+        if viewers:
+            horizon = now - STALE_VIEWER_STEPS * step
+            for q, seen in viewers.items():
+                if q < position and seen >= horizon:
+                    arrival = seen - now + (position - q) * step
+                    if arrival < best:
+                        best = arrival
+        return best
+
+    def _group(self, located: Located | None) -> _Group | None:
+        if located is None:
+            return None
+        group = self._groups.get(located[0])
+        if group is None:
+            group = self._groups[located[0]] = _Group()
+        return group
+
+    def _observe(self, group: _Group, position: int, now: float) -> None:
+        viewers = group.viewers
+        previous = viewers.pop(position - 1, None)  # that viewer moved on to this segment
+        if previous is not None:
+            group.step = 0.8 * group.step + 0.2 * (now - previous)
+        viewers[position] = now
+        if len(viewers) > MAX_VIEWERS:
+            horizon = now - STALE_VIEWER_STEPS * group.step
+            for q in [q for q, seen in viewers.items() if seen < horizon]:
+                del viewers[q]
+        if position == 0:
+            if group.started:
+                group.gap = 0.7 * group.gap + 0.3 * (now - group.last_start)
+            group.started = True
+            group.last_start = now
+
+    def _push(self, obj: _Object, now: float) -> None:
+        self._seq += 1
+        obj.seq = self._seq
+        predicted = now + self._until_next_use(obj, now)
+        heapq.heappush(self._heap, (-predicted, self._seq, obj))
+        if len(self._heap) > HEAP_SLACK * len(self._objects) + 64:
+            self._rebuild(now)
+
+    def touch(self, key: Key) -> bool:
+        now = self.clock()
+        obj = self._objects.get(key)
+        if obj is None:
+            located = self.locate(key)
+            group = self._group(located)
+            position = 0 if located is None else located[1]
+            if group is not None:
+                self._observe(group, position, now)
+            self._missed, self._missed_group = key, group
+            self._missed_position, self._missed_now = position, now
+            return False
+        if obj.group is None:
+            obj.last_seen = now
+        else:
+            self._observe(obj.group, obj.position, now)
+        self._push(obj, now)
+        return True
+
+    def _rebuild(self, now: float) -> None:
+        heap: list[tuple[float, int, _Object]] = []
+        for obj in self._objects.values():
+            self._seq += 1
+            obj.seq = self._seq
+            heap.append((-(now + self._until_next_use(obj, now)), self._seq, obj))
+        heapq.heapify(heap)
+        self._heap = heap
+
+    def insert(self, key: Key, size: int) -> list[Key]:
+        if key in self._objects or size > self.capacity_bytes:
+            return []
+        if key == self._missed:
+            group, position, now = self._missed_group, self._missed_position, self._missed_now
+        else:
+            located, now = self.locate(key), self.clock()
+            group = self._group(located)
+            position = 0 if located is None else located[1]
+        self._missed = None
+        evicted: list[Key] = []
+        while self._used + size > self.capacity_bytes:
+            evicted.append(self._evict_one(now))
+        obj = self._objects[key] = _Object(key, size, group, position, now)
+        self._used += size
+        self._push(obj, now)
+        return evicted
+
+    def _evict_one(self, now: float) -> Key:
+        heap = self._heap
+        while True:
+            _, seq, obj = heapq.heappop(heap)
+            if obj.seq != seq:
+                continue  # superseded by a later prediction, or no longer cached
+            predicted = now + self._until_next_use(obj, now)
+            if heap and predicted < -heap[0][0]:  # wanted sooner than thought: look again
+                self._seq += 1
+                obj.seq = self._seq
+                heapq.heappush(heap, (-predicted, self._seq, obj))
+                continue
+            self._drop(obj)
+            return obj.key
+
+    def _drop(self, obj: _Object) -> None:
+        del self._objects[obj.key]
+        obj.seq = -1  # its heap entries are dead
+        self._used -= obj.size
+
+    def remove(self, key: Key) -> bool:
+        obj = self._objects.get(key)
+        if obj is None:
+            return False
+        self._drop(obj)
+        return True

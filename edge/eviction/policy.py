@@ -1,0 +1,345 @@
+"""Byte-bounded cache eviction policies (pure): LRU, FIFO, SIEVE, S3-FIFO.
+
+One copy shared by the live edge and the simulator. Semantics follow libCacheSim's
+(`cache_get_base`): a request that misses evicts until the object fits, then inserts it;
+an object larger than the cache (or, for S3-FIFO, than its small queue) is never stored.
+
+Protocol: `touch(key)` on every request (True = hit, and the policy updates its metadata);
+on a miss, `insert(key, size)` once the object is available, which returns the keys evicted
+to make room (the caller drops their bodies).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Protocol
+
+Key = Hashable
+
+
+class EvictionPolicy(Protocol):
+    name: str
+    capacity_bytes: int
+
+    @property
+    def used_bytes(self) -> int: ...
+
+    def __contains__(self, key: object) -> bool: ...
+
+    def __len__(self) -> int: ...
+
+    def touch(self, key: Key) -> bool: ...
+
+    def insert(self, key: Key, size: int) -> list[Key]: ...
+
+    def remove(self, key: Key) -> bool: ...
+
+
+class _QueuePolicy:
+    """Shared bookkeeping for the single-queue policies."""
+
+    name = "base"
+
+    def __init__(self, capacity_bytes: int) -> None:
+        self.capacity_bytes = capacity_bytes
+        self._sizes: OrderedDict[Key, int] = OrderedDict()  # head = last, tail = first
+        self._used = 0
+
+    @property
+    def used_bytes(self) -> int:
+        return self._used
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._sizes
+
+    def __len__(self) -> int:
+        return len(self._sizes)
+
+    def _evict_one(self) -> Key:
+        key, size = self._sizes.popitem(last=False)
+        self._used -= size
+        return key
+
+    def insert(self, key: Key, size: int) -> list[Key]:
+        if key in self._sizes or size > self.capacity_bytes:
+            return []
+        evicted = []
+        while self._used + size > self.capacity_bytes:
+            evicted.append(self._evict_one())
+        self._sizes[key] = size
+        self._used += size
+        return evicted
+
+    def remove(self, key: Key) -> bool:
+        size = self._sizes.pop(key, None)
+        if size is None:
+            return False
+        self._used -= size
+        return True
+
+
+class FIFO(_QueuePolicy):
+    name = "fifo"
+
+    def touch(self, key: Key) -> bool:
+        return key in self._sizes
+
+
+class LRU(_QueuePolicy):
+    name = "lru"
+
+    def touch(self, key: Key) -> bool:
+        if key in self._sizes:
+            self._sizes.move_to_end(key)
+            return True
+        return False
+
+
+class _Node:
+    __slots__ = ("key", "newer", "older", "size", "visited")
+
+    def __init__(self, key: Key, size: int) -> None:
+        self.key = key
+        self.size = size
+        self.visited = False
+        self.newer: _Node | None = None  # towards the head
+        self.older: _Node | None = None  # towards the tail
+
+
+class SIEVE:
+    """SIEVE (Zhang et al., NSDI '24): a FIFO queue and a hand that moves from the tail
+    towards the head, clearing visited bits, and evicts the first unvisited object."""
+
+    name = "sieve"
+
+    def __init__(self, capacity_bytes: int) -> None:
+        self.capacity_bytes = capacity_bytes
+        self._nodes: dict[Key, _Node] = {}
+        self._head: _Node | None = None
+        self._tail: _Node | None = None
+        self._hand: _Node | None = None
+        self._used = 0
+
+    @property
+    def used_bytes(self) -> int:
+        return self._used
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._nodes
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def touch(self, key: Key) -> bool:
+        node = self._nodes.get(key)
+        if node is None:
+            return False
+        node.visited = True
+        return True
+
+    def _unlink(self, node: _Node) -> None:
+        if node.newer is not None:
+            node.newer.older = node.older
+        else:
+            self._head = node.older
+        if node.older is not None:
+            node.older.newer = node.newer
+        else:
+            self._tail = node.newer
+        del self._nodes[node.key]
+        self._used -= node.size
+
+    def _evict_one(self) -> Key:
+        node = self._hand or self._tail
+        assert node is not None
+        while node.visited:
+            node.visited = False
+            node = node.newer or self._tail
+            assert node is not None
+        self._hand = node.newer
+        self._unlink(node)
+        return node.key
+
+    def insert(self, key: Key, size: int) -> list[Key]:
+        if key in self._nodes or size > self.capacity_bytes:
+            return []
+        evicted = []
+        while self._used + size > self.capacity_bytes:
+            evicted.append(self._evict_one())
+        node = _Node(key, size)
+        node.older = self._head
+        if self._head is not None:
+            self._head.newer = node
+        self._head = node
+        if self._tail is None:
+            self._tail = node
+        self._nodes[key] = node
+        self._used += size
+        return evicted
+
+    def remove(self, key: Key) -> bool:
+        node = self._nodes.get(key)
+        if node is None:
+            return False
+        if node is self._hand:
+            self._hand = node.newer
+        self._unlink(node)
+        return True
+
+
+class S3FIFO:
+    """S3-FIFO (Yang et al., SOSP '23) as libCacheSim implements it: a small FIFO (10% of
+    the bytes) for new objects, a main FIFO with a 2-bit clock, and a ghost FIFO of recently
+    evicted keys (90% of the bytes' worth) whose return goes straight to main."""
+
+    name = "s3fifo"
+
+    def __init__(
+        self,
+        capacity_bytes: int,
+        *,
+        small_ratio: float = 0.10,
+        ghost_ratio: float = 0.90,
+        move_to_main_threshold: int = 2,
+    ) -> None:
+        self.capacity_bytes = capacity_bytes
+        self.small_capacity = int(capacity_bytes * small_ratio)
+        self.main_capacity = capacity_bytes - self.small_capacity
+        self.ghost_capacity = int(capacity_bytes * ghost_ratio)
+        self.threshold = move_to_main_threshold
+        self._small: OrderedDict[Key, int] = OrderedDict()
+        self._main: OrderedDict[Key, int] = OrderedDict()
+        self._ghost: OrderedDict[Key, int] = OrderedDict()
+        self._freq: dict[Key, int] = {}
+        self._small_used = 0
+        self._main_used = 0
+        self._ghost_used = 0
+        self._has_evicted = False
+
+    @property
+    def used_bytes(self) -> int:
+        return self._small_used + self._main_used
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._small or key in self._main
+
+    def __len__(self) -> int:
+        return len(self._small) + len(self._main)
+
+    def touch(self, key: Key) -> bool:
+        if key in self._small or key in self._main:
+            self._freq[key] += 1
+            return True
+        return False
+
+    def _ghost_remove(self, key: Key) -> bool:
+        size = self._ghost.pop(key, None)
+        if size is None:
+            return False
+        self._ghost_used -= size
+        return True
+
+    def _ghost_add(self, key: Key, size: int) -> None:
+        if key in self._ghost or size > self.ghost_capacity:
+            return
+        while self._ghost_used + size > self.ghost_capacity:
+            _, old = self._ghost.popitem(last=False)
+            self._ghost_used -= old
+        self._ghost[key] = size
+        self._ghost_used += size
+
+    def _evict_small(self, evicted: list[Key]) -> None:
+        while self._small:
+            key, size = self._small.popitem(last=False)
+            self._small_used -= size
+            if self._freq[key] >= self.threshold:
+                self._main[key] = size  # freq carries over, as in libCacheSim
+                self._main_used += size
+            else:
+                del self._freq[key]
+                self._ghost_add(key, size)
+                evicted.append(key)
+                return
+
+    def _evict_main(self, evicted: list[Key]) -> None:
+        while self._main:
+            key, size = self._main.popitem(last=False)
+            freq = self._freq[key]
+            if freq >= 1:
+                self._main[key] = size  # reinserted at the head, clock decremented
+                self._freq[key] = min(freq, 3) - 1
+            else:
+                self._main_used -= size
+                del self._freq[key]
+                evicted.append(key)
+                return
+
+    def insert(self, key: Key, size: int) -> list[Key]:
+        if key in self:
+            return []
+        from_ghost = self._ghost_remove(key)
+        if size > self.small_capacity or size > self.capacity_bytes:
+            return []
+        evicted: list[Key] = []
+        while self.used_bytes + size > self.capacity_bytes:
+            self._has_evicted = True
+            if self._main_used > self.main_capacity or self._small_used == 0:
+                self._evict_main(evicted)
+            else:
+                self._evict_small(evicted)
+        if from_ghost:
+            self._main[key] = size
+            self._main_used += size
+        elif size >= self.small_capacity:
+            return evicted
+        elif not self._has_evicted and self._small_used >= self.small_capacity:
+            self._main[key] = size
+            self._main_used += size
+        else:
+            self._small[key] = size
+            self._small_used += size
+        self._freq[key] = 0
+        return evicted
+
+    def remove(self, key: Key) -> bool:
+        for queue, attr in ((self._small, "_small_used"), (self._main, "_main_used")):
+            size = queue.pop(key, None)
+            if size is not None:
+                setattr(self, attr, getattr(self, attr) - size)
+                del self._freq[key]
+                return True
+        return self._ghost_remove(key)
+
+
+POLICIES = ("interval", "s3fifo", "sieve", "lru", "fifo")
+# Interval caching (edge/eviction/interval.py), our design for video: the lowest byte miss ratio of
+# these on the HLS-shaped trace of bench/cache_policy.py (see BENCHMARKS.md).
+DEFAULT_POLICY = "interval"
+
+
+def make_policy(
+    name: str,
+    capacity_bytes: int,
+    *,
+    clock: Callable[[], float] | None = None,
+    locate: Callable[[Key], tuple[Hashable, int] | None] | None = None,
+) -> EvictionPolicy:
+    """A policy by name; `clock` and `locate` matter only to the interval policy."""
+    simple: dict[str, Callable[[int], EvictionPolicy]] = {
+        "lru": LRU,
+        "fifo": FIFO,
+        "sieve": SIEVE,
+        "s3fifo": S3FIFO,
+    }
+    if name in simple:
+        return simple[name](capacity_bytes)
+    if name == "interval":
+        from edge.eviction.interval import IntervalCache, locate_url
+
+        return IntervalCache(
+            capacity_bytes, clock=clock or time.monotonic, locate=locate or locate_url
+        )
+    known = ", ".join(POLICIES)
+    raise ValueError(f"unknown eviction policy {name!r} (one of {known})")

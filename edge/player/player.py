@@ -1,0 +1,186 @@
+"""`mediacdn play`: a headless HLS player. It fetches the master playlist, plays it through the
+playback-session model the simulator uses (edge/player/session.py: ABR rule, buffer, stalls,
+QoE), downloads segments in real time or faster, retries a failed fetch on the next POP, and
+reports quality of experience."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from edge.player.abr_controller import DEFAULT_RULE, RULES
+from edge.player.session import PlaybackSession, PlaybackStats
+from edge.wire import RouteDecision
+from manifests.model import MediaPlaylist
+from manifests.parse import parse_master_playlist, parse_media_playlist
+
+
+class PlaybackFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class SessionReport:
+    """A playback over HTTP: the session's figures, plus who served it and what failed."""
+
+    playback: PlaybackStats
+    failed_fetches: int = 0
+    served_by: Counter[str] = field(default_factory=Counter)
+    cache: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, object]:
+        p = self.playback
+        return {
+            "rule": p.rule,
+            "startup_s": round(p.startup_s, 3),
+            "rebuffer_count": p.stalls,
+            "rebuffer_s": round(p.stall_s, 3),
+            "average_bitrate_bps": round(p.bitrate_bps),
+            "switches": p.switches,
+            "segments": p.chunks,
+            "qoe_mean": round(p.qoe, 4),
+            "failed_fetches": self.failed_fetches,
+            "served_by": dict(self.served_by),
+            "cache": dict(self.cache),
+        }
+
+
+class HeadlessPlayer:
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        rule: str = DEFAULT_RULE,
+        speed: float = 1.0,
+        max_buffer_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rule not in RULES:
+            raise ValueError(f"unknown ABR rule {rule!r} (one of {', '.join(RULES)})")
+        self.client = client
+        self.rule = rule
+        self.speed = speed
+        self.max_buffer_s = max_buffer_s
+        self.clock = clock
+        self.sleep = sleep
+
+    def play(self, master_url: str, alternatives: Sequence[str] = ()) -> SessionReport:
+        """Play `master_url`; `alternatives` are other base URLs (POPs) to fail over to."""
+        parts = urlsplit(master_url)
+        bases = [f"{parts.scheme}://{parts.netloc}", *(a.rstrip("/") for a in alternatives)]
+        report = SessionReport(PlaybackStats(self.rule))
+        self._bases, self._base, self._report = bases, 0, report
+        started = self.clock()
+        master = parse_master_playlist(self._get(parts.path).text)
+        variants = sorted(master.variants, key=lambda v: v.bandwidth_bps)
+        if not variants:
+            raise PlaybackFailed("the master playlist lists no variants")
+        playlist_dir = parts.path.rsplit("/", 1)[0] + "/"
+        media = [self._media(urljoin(playlist_dir, v.uri)) for v in variants]
+        audio_track = next((m for m in master.media if m.type == "AUDIO" and m.default), None)
+        audio = self._media(urljoin(playlist_dir, audio_track.uri)) if audio_track else None
+        bitrates = [v.bandwidth_bps for v in variants]
+        session = PlaybackSession(
+            self.rule, bitrates, max_buffer_s=self.max_buffer_s, started_s=started
+        )
+        count = len(media[0][1].segments)
+        level = 0
+        resumed = self.clock()  # when the last wait for buffer room ended
+        init_loaded: set[int] = set()
+        audio_init = False
+        for n in range(count):
+            segment_s = media[level][1].segments[n].duration_s
+            level = session.choose(
+                segment_s,
+                remaining=count - n,
+                speed=self.speed,
+                waited_s=(self.clock() - resumed) * self.speed,
+            )
+            path, playlist = media[level]
+            fetched = 0
+            download_started = self.clock()
+            if level not in init_loaded and playlist.init_uri:
+                fetched += len(self._get(urljoin(path, playlist.init_uri)).content)
+                init_loaded.add(level)
+            fetched += len(self._get(urljoin(path, playlist.segments[n].uri), count=True).content)
+            if audio is not None and n < len(audio[1].segments):
+                if not audio_init and audio[1].init_uri:
+                    fetched += len(self._get(urljoin(audio[0], audio[1].init_uri)).content)
+                    audio_init = True
+                fetched += len(self._get(urljoin(audio[0], audio[1].segments[n].uri)).content)
+            now = self.clock()
+            idle_s = session.add(
+                level,
+                playlist.segments[n].duration_s,
+                elapsed_s=(now - resumed) * self.speed,
+                took_s=now - download_started,
+                size_bytes=fetched,
+                now_s=now,
+            )
+            resumed = now + idle_s / self.speed
+            if idle_s > 0:
+                self.sleep(idle_s / self.speed)
+        report.playback = session.stats()
+        return report
+
+    def _media(self, path: str) -> tuple[str, MediaPlaylist]:
+        return path, parse_media_playlist(self._get(path).text)
+
+    def _get(self, path: str, *, count: bool = False) -> httpx.Response:
+        """GET from the current POP; on failure move to the next one and try again."""
+        for _ in range(len(self._bases)):
+            url = self._bases[self._base] + path
+            try:
+                response = self.client.get(url)
+                if response.status_code < 500:
+                    response.raise_for_status()
+                    if count:
+                        via = response.headers.get("via", "")
+                        self._report.served_by[via.rsplit(" ", 1)[-1] or "origin"] += 1
+                        self._report.cache[response.headers.get("x-cache", "NONE")] += 1
+                    return response
+            except httpx.HTTPStatusError as exc:
+                raise PlaybackFailed(f"{url}: {exc.response.status_code}") from exc
+            except httpx.HTTPError:
+                pass
+            self._report.failed_fetches += 1
+            self._base = (self._base + 1) % len(self._bases)
+        raise PlaybackFailed(f"no POP could serve {path}")
+
+
+@dataclass(frozen=True)
+class RoutedSession:
+    pop: str
+    distance_km: float
+    report: SessionReport
+
+
+def play_via_router(
+    client: httpx.Client,
+    router_url: str,
+    geo: tuple[float, float],
+    path: str,
+    player: HeadlessPlayer,
+) -> RoutedSession:
+    """Ask the router which POP serves a client at `geo` for `path` (a master playlist path),
+    then play from that POP, failing over to the router's alternatives."""
+    answer = client.get(
+        router_url.rstrip("/") + "/route", params={"geo": f"{geo[0]},{geo[1]}", "path": path}
+    )
+    if answer.status_code != 200:
+        raise PlaybackFailed(f"the router said {answer.status_code}: {answer.text}")
+    try:
+        route = RouteDecision.from_json(answer.json())
+    except ValueError as exc:  # not JSON, or a WireError
+        raise PlaybackFailed(f"the router's answer does not decode: {exc}") from None
+    alternatives = [
+        f"{urlsplit(a.url).scheme}://{urlsplit(a.url).netloc}" for a in route.alternatives
+    ]
+    report = player.play(route.chosen.url, alternatives)
+    return RoutedSession(route.chosen.pop, route.distance_km, report)

@@ -1,0 +1,202 @@
+"""The POP server: a shared HTTP cache and reverse proxy (RFC 9111) for any path of its
+upstream. A thin raw-ASGI shell: it routes each request to its own endpoints, the admin, a
+spill to a neighbour, a pass-through, or the cache (edge/pop/cache.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+
+from edge.pop.admin import handle_admin
+from edge.pop.admin_listener import AdminListener
+from edge.pop.cache import EdgeCache
+from edge.pop.config import EdgeConfig
+from edge.pop.heartbeat import send_heartbeats
+from edge.pop.metrics import EdgeMetrics
+from edge.pop.responses import Responses
+from edge.pop.spill import SPILL_MARK, spill_location, strip_spill_mark
+from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_after
+from httprules.asgi import Receive, Scope, Send
+from httprules.caching import UNSAFE_METHODS
+from httprules.headers import encode, end_to_end, request_headers
+
+__all__ = ["Edge", "EdgeConfig"]
+
+OWN_PATHS = ("/healthz", "/metrics", "/stats")
+
+
+class Edge:
+    def __init__(
+        self,
+        config: EdgeConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.metrics = EdgeMetrics()
+        self.upstream = Upstream(config.upstream, config.upstream_timeout_s, transport)
+        self.cache = EdgeCache(config, self.metrics, self.upstream, clock=clock)
+        self.responses = Responses(self.metrics, clock, config.via)
+        self.neighbours: list[str] = []  # from the router: where to spill when overloaded
+
+    # -- ASGI entry points -----------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            return await self._lifespan(receive, send)
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path in OWN_PATHS:
+            return await self._own(send, path)
+        if self.config.admin_on_public and path.startswith("/admin/"):
+            return await self.admin(scope, receive, send)
+        query = scope.get("query_string", b"")
+        if SPILL_MARK in query:  # sent here by an overloaded neighbour: serve the plain URL
+            scope = dict(scope, query_string=strip_spill_mark(query))
+        elif (
+            self.metrics.in_flight >= self.config.max_in_flight
+            and self.neighbours
+            and scope["method"] in ("GET", "HEAD")
+        ):
+            return await self._spill(scope, send)
+        self.metrics.in_flight += 1
+        try:
+            await self._proxy(scope, receive, send)
+        finally:
+            self.metrics.in_flight -= 1
+
+    async def admin(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Authenticated admin endpoints: purge, push, prefetch."""
+        if scope["type"] == "lifespan":
+            return await self._lifespan(receive, send)
+        await handle_admin(self.cache, self.config.admin_keys, self.responses, scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        listener: AdminListener | None = None
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.config.admin_port is not None:
+                    listener = AdminListener(
+                        self.admin, self.config.admin_host, self.config.admin_port
+                    )
+                    await listener.start()
+                if self.config.router_url and self.config.public_url:
+                    self.cache.spawn(send_heartbeats(self.config, self.stats, self._set_neighbours))
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if listener is not None:
+                    await listener.stop()
+                await self.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _set_neighbours(self, urls: list[str]) -> None:
+        self.neighbours = urls
+
+    async def close(self) -> None:
+        await self.cache.close()
+
+    # -- own endpoints -----------------------------------------------------------------------
+
+    def stats(self) -> dict[str, object]:
+        cache = self.cache
+        return self.metrics.stats(
+            name=self.config.name,
+            used_bytes=cache.store.used_bytes,
+            capacity_bytes=self.config.capacity_bytes,
+            objects=len(cache.store),
+            evictions=cache.store.evictions,
+        ) | {"waiting": sum(f.waiters for f in cache.fills.values()), "fills": len(cache.fills)}
+
+    async def _own(self, send: Send, path: str) -> None:
+        if path == "/healthz":
+            body = json.dumps({"status": "ok", "name": self.config.name}).encode()
+            ctype = "application/json"
+        elif path == "/stats":
+            body, ctype = json.dumps(self.stats()).encode(), "application/json"
+        else:
+            body = self.metrics.prometheus(self.stats()).encode()
+            ctype = "text/plain; version=0.0.4"
+        headers = {"content-type": ctype, "cache-control": "no-store"}
+        await self.responses.respond(send, 200, headers, body)
+
+    async def _spill(self, scope: Scope, send: Send) -> None:
+        """Overloaded: a 307 to the best neighbour instead of a place in the queue."""
+        self.metrics.spilled += 1
+        path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        query = scope.get("query_string", b"").decode("latin-1")
+        # The router's best pick, load-aware, renewed every heartbeat.
+        location = spill_location(self.neighbours[0], path, query, self.config.name)
+        headers = {"location": location, "cache-control": "no-store"}
+        await self.responses.respond(send, 307, headers, b"", head=True)
+
+    # -- proxying ------------------------------------------------------------------------------
+
+    async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        url = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        if scope.get("query_string"):
+            url += "?" + scope["query_string"].decode("latin-1")
+        headers = request_headers(scope)
+        if method in ("GET", "HEAD") and "authorization" not in headers:
+            await self._cached(send, method, url, headers)
+        else:
+            await self._pass(receive, send, method, url, headers)
+
+    async def _cached(self, send: Send, method: str, url: str, headers: dict[str, str]) -> None:
+        head = method == "HEAD"
+        answer = self.cache.lookup(url, headers)
+        if answer.result in ("HIT", "STALE"):
+            return await self.responses.answer(send, answer, headers, head)
+        if answer.result == "VALIDATE":
+            async with self.cache.validate(url, headers, answer) as validated:
+                return await self.responses.answer(send, validated, headers, head)
+        async with self.cache.miss(url, headers) as filled:
+            await self.responses.answer(send, filled, headers, head)
+
+    async def _pass(
+        self, receive: Receive, send: Send, method: str, url: str, headers: dict[str, str]
+    ) -> None:
+        """Unsafe and uncacheable requests go straight through (§4.4: unsafe ones invalidate)."""
+
+        async def body() -> AsyncIterator[bytes]:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                yield message.get("body", b"")
+                if not message.get("more_body"):
+                    return
+
+        has_body = method not in ("GET", "HEAD") and (
+            "content-length" in headers or "transfer-encoding" in headers
+        )
+        forward = forward_headers(headers, self.config.via, fill=False)
+        self.metrics.upstream_requests += 1
+        try:
+            response = await self.upstream.open(method, url, forward, body() if has_body else None)
+        except UpstreamFailed as exc:
+            self.metrics.upstream_errors += 1
+            return await self.responses.error(send, exc.status, exc.code, str(exc), "BYPASS")
+        try:
+            out = end_to_end(response.headers)
+            out |= {"x-cache": "BYPASS", "via": via_after(out.get("via"), self.config.via)}
+            start = {"type": "http.response.start", "status": response.status_code}
+            await send(start | {"headers": encode(out)})
+            sent = 0
+            async for chunk in response.aiter_raw():
+                sent += len(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            self.metrics.served("BYPASS", sent)
+        finally:
+            await response.aclose()
+        if method in UNSAFE_METHODS and response.status_code < 400:
+            self.cache.invalidate(url, out.get("location"))

@@ -1,0 +1,282 @@
+"""The POP's shared cache: the response store, fills in flight (one upstream fetch per object
+however many clients ask meanwhile), and the RFC 9111 decisions between them.
+
+`lookup` answers what can be answered from the store at once (a fresh hit, or a stale one
+while it is refreshed in the background); `validate` and `miss` hold a fill open while the
+caller sends from it. `fetch` is the public way in for admin prefetch and prefetching."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from edge.eviction.policy import make_policy
+from edge.pop.config import EdgeConfig
+from edge.pop.fill import Fill, FillFailed, Reader
+from edge.pop.metrics import EdgeMetrics
+from edge.pop.store import Entry, ResponseStore
+from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_after
+from httprules.caching import (
+    Verdict,
+    age_clock,
+    is_storable,
+    judge,
+    merge_304,
+    vary_names,
+    vary_values,
+)
+from httprules.headers import end_to_end
+
+SEGMENT_NUMBER = re.compile(r"^(?P<stem>.*/)(?P<n>\d{1,9})(?P<ext>\.(?:m4s|ts|mp4|vtt))$")
+
+
+@dataclass(slots=True)
+class Answer:
+    """What to send: a stored `entry` (HIT, STALE, REVALIDATED) or a `fill` read through
+    `reader` (MISS). `now` is the clock reading the decision was made at, when known."""
+
+    result: str
+    entry: Entry | None = None
+    fill: Fill | None = None
+    reader: Reader | None = None
+    verdict: Verdict | None = None
+    now: float | None = None
+
+
+class EdgeCache:
+    def __init__(
+        self,
+        config: EdgeConfig,
+        metrics: EdgeMetrics,
+        upstream: Upstream,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.metrics = metrics
+        self.upstream = upstream
+        self.store = ResponseStore(make_policy(config.policy, config.capacity_bytes, clock=clock))
+        self.fills: dict[str, Fill] = {}
+        self.via = config.via
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def lookup(self, url: str, headers: dict[str, str]) -> Answer:
+        """HIT or STALE (refreshing in the background) from the store; VALIDATE when a stored
+        entry must be validated first; MISS when nothing usable is stored."""
+        entry = self.store.lookup(url, headers)
+        if entry is None:
+            return Answer("MISS")
+        now = self.clock()
+        policy = entry.policy
+        if (  # the common case, decided without building a verdict
+            not policy.no_cache
+            and "cache-control" not in headers
+            and entry.clock.current_age_s(now) < policy.lifetime_s
+        ):
+            return Answer("HIT", entry, now=now)
+        verdict = judge(policy, entry.clock, now, headers.get("cache-control"))
+        if verdict.fresh:
+            return Answer("HIT", entry)
+        if verdict.may_serve_stale_while_revalidating:
+            self.spawn(self.drain(self.fetch(url, headers, entry)))
+            return Answer("STALE", entry)
+        return Answer("VALIDATE", entry, verdict=verdict)
+
+    @contextlib.asynccontextmanager
+    async def validate(
+        self, url: str, headers: dict[str, str], stale: Answer
+    ) -> AsyncIterator[Answer]:
+        """A stored entry that must be validated (RFC 9111 §4.3): REVALIDATED on a 304, STALE
+        if the upstream fails and stale-if-error allows it, else the new response (MISS)."""
+        assert stale.entry is not None
+        assert stale.verdict is not None
+        fill = self.fetch(url, headers, stale.entry)
+        with fill.reader() as reader:
+            await fill.headers_ready.wait()
+            failed = fill.error is not None or fill.status >= 500
+            if failed and stale.verdict.may_serve_stale_on_error:
+                yield Answer("STALE", stale.entry)
+            elif fill.status == 304 and fill.error is None:
+                yield Answer("REVALIDATED", self.store.lookup(url, headers) or stale.entry)
+            else:
+                yield Answer("MISS", fill=fill, reader=reader)
+
+    @contextlib.asynccontextmanager
+    async def miss(self, url: str, headers: dict[str, str]) -> AsyncIterator[Answer]:
+        """Nothing stored: join or start the fill (and prefetch the next segments if asked)."""
+        fill = self.fetch(url, headers, None)
+        with fill.reader() as reader:
+            self._prefetch_after(url, headers)
+            yield Answer("MISS", fill=fill, reader=reader)
+
+    # -- fills --------------------------------------------------------------------------------
+
+    def fetch(self, url: str, headers: dict[str, str], stale: Entry | None = None) -> Fill:
+        """The fill for `url`: the one in flight if this request may share it, else a new one
+        (validating `stale` if given)."""
+        fill = self.fills.get(url)
+        if fill is not None and self._can_share(fill, headers):
+            fill.waiters += 1
+            self.metrics.collapsed += 1
+            return fill
+        fill = Fill(headers)
+        if url not in self.fills:
+            self.fills[url] = fill
+        self.spawn(self._run_fill(fill, url, headers, stale))
+        return fill
+
+    @staticmethod
+    def _can_share(fill: Fill, headers: dict[str, str]) -> bool:
+        """A collapsed waiter may use the response only if it would select the same variant."""
+        if fill.trimmed:  # a pass-through body already partly let go
+            return False
+        if not fill.headers_ready.is_set():
+            return True
+        names = vary_names(fill.headers)
+        return fill.storable and vary_values(names, headers) == vary_values(
+            names, fill.request_headers
+        )
+
+    async def _run_fill(
+        self, fill: Fill, url: str, headers: dict[str, str], stale: Entry | None
+    ) -> None:
+        forward = forward_headers(headers, self.via, fill=True)
+        if stale is not None:  # §4.3.1: validate with the stored validators
+            if "etag" in stale.headers:
+                forward["if-none-match"] = stale.headers["etag"]
+            if "last-modified" in stale.headers:
+                forward["if-modified-since"] = stale.headers["last-modified"]
+        request_time = self.clock()
+        started = time.perf_counter()
+        self.metrics.upstream_requests += 1
+        response: httpx.Response | None = None
+        try:
+            try:
+                response = await self.upstream.open("GET", url, forward)
+            except UpstreamFailed as exc:
+                fill.status = exc.status
+                raise FillFailed(str(exc)) from None
+            self.metrics.upstream_latency_s_sum += time.perf_counter() - started
+            response_time = self.clock()
+            out = end_to_end(response.headers)
+            if response.status_code == 304 and stale is not None:
+                merged = merge_304(stale.headers, out)
+                stale.refresh(merged, age_clock(merged, request_time, response_time))
+                stale.via = via_after(merged.get("via"), self.via).encode("latin-1")
+                fill.start(304, merged, True, True)
+                fill.finish()
+                return
+            times = (request_time, response_time)
+            await self._receive(fill, url, headers, stale, response, out, times)
+        except FillFailed as exc:
+            self.metrics.upstream_errors += 1
+            fill.fail(str(exc))
+        except httpx.HTTPError as exc:  # the body broke off mid-way
+            self.metrics.upstream_errors += 1
+            fill.fail(f"upstream body broken: {exc}")
+        except BaseException as exc:
+            fill.fail(f"fill cancelled: {type(exc).__name__}")
+            raise
+        finally:
+            if response is not None:
+                await response.aclose()
+            if self.fills.get(url) is fill:
+                del self.fills[url]
+
+    async def _receive(
+        self,
+        fill: Fill,
+        url: str,
+        headers: dict[str, str],
+        stale: Entry | None,
+        response: httpx.Response,
+        out: dict[str, str],
+        times: tuple[float, float],
+    ) -> None:
+        """Stream the body into the fill; store it if it may be and it fits. `times`: when
+        the request went and the response came (for its age, RFC 9111 §4.2.3)."""
+        storable = is_storable("GET", response.status_code, headers, out)
+        capacity = self.config.capacity_bytes
+        declared = out.get("content-length")
+        length = int(declared) if declared is not None and declared.isdigit() else None
+        fill.start(
+            response.status_code,
+            out,
+            storable,
+            keep=storable and (length is None or length <= capacity),
+        )
+        async for chunk in response.aiter_raw():
+            fill.append(chunk)
+            self.metrics.bytes_from_upstream += len(chunk)
+            if fill.keep and fill.received > capacity:
+                fill.keep = False  # it cannot be stored: stop keeping what was sent on
+        if length is not None and length != fill.received:
+            raise FillFailed(f"upstream body ended at {fill.received} of {declared} bytes")
+        fill.finish()
+        if storable and fill.keep:
+            entry = Entry(
+                url,
+                response.status_code,
+                out,
+                fill.body,
+                age_clock(out, *times),
+            )
+            entry.via = via_after(out.get("via"), self.via).encode("latin-1")
+            self.store.put(entry, headers)
+        elif stale is not None and response.status_code < 500:
+            self.store.purge(url)
+
+    def _prefetch_after(self, url: str, headers: dict[str, str]) -> None:
+        """On a segment miss, fetch the next K segments of the same rendition (off by default)."""
+        k = self.config.prefetch_segments
+        match = SEGMENT_NUMBER.match(url) if k > 0 else None
+        if match is None:
+            return
+        number = int(match["n"])
+        for n in range(number + 1, number + 1 + k):
+            next_url = f"{match['stem']}{n}{match['ext']}"
+            if next_url not in self.fills and self.store.lookup(next_url, headers) is None:
+                self.spawn(self.drain(self.fetch(next_url, headers, None)))
+
+    @staticmethod
+    async def drain(fill: Fill) -> None:
+        with contextlib.suppress(FillFailed):
+            await fill.wait_complete()
+
+    # -- changes from outside ---------------------------------------------------------------
+
+    def push(self, url: str, stored_headers: dict[str, str], body: bytes) -> bool:
+        """An object pushed by the operator: stored as a 200 with the given headers."""
+        now = self.clock()
+        entry = Entry(url, 200, stored_headers, body, age_clock(stored_headers, now, now))
+        entry.via = self.via.encode("latin-1")
+        self.store.purge(url)
+        return self.store.put(entry, {})
+
+    def invalidate(self, url: str, location: str | None) -> None:
+        """RFC 9111 §4.4: a successful unsafe request invalidates its URL and Location."""
+        self.store.purge(url)
+        if location is not None and location.startswith("/"):
+            self.store.purge(location)
+
+    # -- background work ----------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await self.upstream.aclose()

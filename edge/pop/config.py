@@ -1,0 +1,37 @@
+"""A POP's configuration: its name, upstream, cache, admin, and what it tells the router."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edge.eviction.policy import DEFAULT_POLICY
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeConfig:
+    name: str
+    upstream: str
+    capacity_bytes: int = 512 << 20
+    policy: str = DEFAULT_POLICY
+    admin_keys: tuple[str, ...] = ()
+    upstream_timeout_s: float = 10.0
+    prefetch_segments: int = 0
+    admin_host: str = "127.0.0.1"
+    admin_port: int | None = None  # None: admin under /admin/ on the public listener
+    router_url: str | None = None  # send heartbeats here
+    public_url: str | None = None  # where clients reach this POP (in heartbeats)
+    lat: float = 0.0
+    lon: float = 0.0
+    tier: str = "edge"
+    max_in_flight: int = 1000
+    max_mbps: float = 10_000.0
+    heartbeat_s: float = 1.0
+
+    @property
+    def admin_on_public(self) -> bool:
+        return self.admin_port is None
+
+    @property
+    def via(self) -> str:
+        """This POP's entry in Via (RFC 9110 §7.6.3)."""
+        return f"1.1 {self.name}"

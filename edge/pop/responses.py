@@ -1,0 +1,164 @@
+"""Writing the POP's responses to ASGI: from the store (with Age, X-Cache, Via, and the
+client's conditionals and range answered here), from a fill as it streams, and errors in the
+one JSON error shape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from edge.pop.cache import Answer
+from edge.pop.fill import Fill, FillFailed, Reader
+from edge.pop.metrics import EdgeMetrics
+from edge.pop.store import Entry
+from edge.pop.upstream import via_after
+from httprules.asgi import Send
+from httprules.caching import AgeClock
+from httprules.errors import error_body
+from httprules.headers import encode
+from httprules.serving import Unsatisfiable, not_modified, parse_range
+
+X_CACHE = {r: r.encode() for r in ("HIT", "MISS", "STALE", "REVALIDATED", "BYPASS")}
+
+
+class Responses:
+    def __init__(self, metrics: EdgeMetrics, clock: Callable[[], float], via: str) -> None:
+        self.metrics = metrics
+        self.clock = clock
+        self.via = via
+
+    async def respond(
+        self, send: Send, status: int, headers: dict[str, str], body: bytes, *, head: bool = False
+    ) -> None:
+        headers = {**headers, "content-length": str(len(body))}
+        await send({"type": "http.response.start", "status": status, "headers": encode(headers)})
+        await send({"type": "http.response.body", "body": b"" if head else body})
+
+    async def error(
+        self,
+        send: Send,
+        status: int,
+        code: str,
+        message: str,
+        result: str,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        self.metrics.served(result, 0)
+        headers = {
+            "content-type": "application/json",
+            "cache-control": "no-store",
+            "x-cache": result,
+            "via": self.via,
+            **(extra or {}),
+        }
+        await self.respond(send, status, headers, error_body(code, message))
+
+    async def answer(self, send: Send, answer: Answer, request: dict[str, str], head: bool) -> None:
+        if answer.entry is not None:
+            await self.entry(send, answer.entry, answer.result, request, head, answer.now)
+        else:
+            assert answer.fill is not None
+            assert answer.reader is not None
+            await self.fill(send, answer.fill, answer.reader, answer.result, request, head)
+
+    async def entry(
+        self,
+        send: Send,
+        entry: Entry,
+        result: str,
+        request: dict[str, str],
+        head: bool,
+        now: float | None = None,
+    ) -> None:
+        """A response from the store: precomputed headers plus Age, X-Cache and Via."""
+        age = entry.clock.current_age_s(self.clock() if now is None else now)
+        dynamic = [
+            (b"age", b"%d" % age),
+            (b"x-cache", X_CACHE[result]),
+            (b"via", entry.via or via_after(entry.headers.get("via"), self.via).encode("latin-1")),
+        ]
+        status, body = entry.status, entry.body
+        if status == 200 and ("if-none-match" in request or "if-modified-since" in request):
+            etag = entry.headers.get("etag")
+            if (etag or entry.last_modified) and not_modified(
+                request.get("if-none-match"),
+                request.get("if-modified-since"),
+                etag or "",
+                entry.last_modified or 0.0,
+            ):
+                self.metrics.served(result, 0)
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 304,
+                        "headers": entry.encoded + dynamic,
+                    }
+                )
+                await send({"type": "http.response.body", "body": b""})
+                return
+        if status == 200 and "range" in request:
+            try:
+                rng = parse_range(request["range"], len(body))
+            except Unsatisfiable:
+                return await self.error(
+                    send,
+                    416,
+                    "range_not_satisfiable",
+                    "range outside the object",
+                    result,
+                    extra={"content-range": f"bytes */{len(body)}"},
+                )
+            if rng is not None:
+                status = 206
+                dynamic.append(
+                    (b"content-range", f"bytes {rng.start}-{rng.end}/{len(body)}".encode())
+                )
+                body = body[rng.start : rng.end + 1]
+        dynamic.append((b"content-length", str(len(body)).encode()))
+        self.metrics.served(result, 0 if head else len(body))
+        await send(
+            {"type": "http.response.start", "status": status, "headers": entry.encoded + dynamic}
+        )
+        await send({"type": "http.response.body", "body": b"" if head else body})
+
+    async def fill(
+        self,
+        send: Send,
+        fill: Fill,
+        reader: Reader,
+        result: str,
+        request: dict[str, str],
+        head: bool,
+    ) -> None:
+        """A response streamed from a fill as it arrives; a range is cut from the whole body."""
+        await fill.headers_ready.wait()
+        if fill.error is not None and fill.status in (0, 502, 504) and not fill.chunks:
+            status = fill.status or 502
+            code = "upstream_timeout" if status == 504 else "upstream_error"
+            return await self.error(send, status, code, fill.error, result)
+        if "range" in request and fill.status == 200:
+            try:
+                body = b"".join([chunk async for chunk in reader])
+            except FillFailed as exc:
+                return await self.error(send, 502, "upstream_error", str(exc), result)
+            now = self.clock()
+            entry = Entry("", 200, fill.headers, body, AgeClock(now, now, None, 0))
+            return await self.entry(send, entry, result, request, head)
+        headers = {
+            **fill.headers,
+            "age": "0",
+            "x-cache": result,
+            "via": via_after(fill.headers.get("via"), self.via),
+        }
+        await send(
+            {"type": "http.response.start", "status": fill.status, "headers": encode(headers)}
+        )
+        if head:
+            await send({"type": "http.response.body", "body": b""})
+            self.metrics.served(result, 0)
+            return
+        sent = 0
+        async for chunk in reader:  # FillFailed propagates: the response is aborted
+            sent += len(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        self.metrics.served(result, sent)

@@ -1,0 +1,124 @@
+"""The edge's response store: bodies in memory, bounded in bytes by an eviction policy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from edge.eviction.policy import EvictionPolicy
+from httprules.caching import (
+    AgeClock,
+    StoredPolicy,
+    parse_date,
+    stored_policy,
+    vary_names,
+    vary_values,
+)
+
+StoreKey = tuple[str, tuple[str, ...]]  # (URL, the request's values of the Vary headers)
+
+
+@dataclass(slots=True)
+class Entry:
+    url: str
+    status: int
+    headers: dict[str, str]  # lower-case names, end-to-end headers only
+    body: bytes
+    clock: AgeClock
+    vary: tuple[str, ...] = ()
+    variant: tuple[str, ...] = ()
+    policy: StoredPolicy = field(init=False)
+    encoded: list[tuple[bytes, bytes]] = field(init=False)  # headers as sent, minus Age etc.
+    last_modified: float | None = field(init=False)
+    via: bytes = b""  # the Via header this edge sends with it, worked out once
+
+    def __post_init__(self) -> None:
+        self.refresh(self.headers, self.clock)
+
+    def refresh(self, headers: dict[str, str], clock: AgeClock) -> None:
+        """New headers and age clock (after a 304): everything derived is worked out again."""
+        self.headers, self.clock = headers, clock
+        self.policy = stored_policy(self.status, headers)
+        self.last_modified = parse_date(headers.get("last-modified"))
+        self.encoded = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in headers.items()
+            if k not in ("age", "via", "content-length", "x-cache")
+        ]
+
+    @property
+    def key(self) -> StoreKey:
+        return (self.url, self.variant)
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.body) + sum(len(k) + len(v) for k, v in self.headers.items()) + 64
+
+
+class ResponseStore:
+    def __init__(self, policy: EvictionPolicy) -> None:
+        self.policy = policy
+        self._entries: dict[StoreKey, Entry] = {}
+        self._by_url: dict[str, set[StoreKey]] = {}
+        self._vary: dict[str, tuple[str, ...]] = {}
+        self.evictions = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def used_bytes(self) -> int:
+        return self.policy.used_bytes
+
+    def _key(self, url: str, request_headers: Mapping[str, str]) -> StoreKey | None:
+        names = self._vary.get(url)
+        return None if names is None else (url, vary_values(names, request_headers))
+
+    def lookup(self, url: str, request_headers: Mapping[str, str]) -> Entry | None:
+        """The stored response for this request (touching it in the policy), or None."""
+        key = self._key(url, request_headers)
+        entry = self._entries.get(key) if key is not None else None
+        if entry is not None:
+            self.policy.touch(key)
+        return entry
+
+    def put(self, entry: Entry, request_headers: Mapping[str, str]) -> bool:
+        """Store (or replace) a response; False if it is too large to keep."""
+        entry.vary = vary_names(entry.headers)
+        entry.variant = vary_values(entry.vary, request_headers)
+        if self._vary.get(entry.url, entry.vary) != entry.vary:
+            self.purge(entry.url)  # the resource's Vary changed: old variants are unusable
+        key = entry.key
+        self._drop(key)
+        for old in self.policy.insert(key, entry.size_bytes):
+            self.evictions += 1
+            self._forget(old)  # type: ignore[arg-type]
+        if key not in self.policy:
+            return False
+        self._entries[key] = entry
+        self._by_url.setdefault(entry.url, set()).add(key)
+        self._vary[entry.url] = entry.vary
+        return True
+
+    def _forget(self, key: StoreKey) -> None:
+        self._entries.pop(key, None)
+        keys = self._by_url.get(key[0])
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_url[key[0]]
+                self._vary.pop(key[0], None)
+
+    def _drop(self, key: StoreKey) -> None:
+        if key in self._entries:
+            self.policy.remove(key)
+            self._forget(key)
+
+    def purge(self, url: str) -> int:
+        keys = list(self._by_url.get(url, ()))
+        for key in keys:
+            self._drop(key)
+        return len(keys)
+
+    def purge_prefix(self, prefix: str) -> int:
+        return sum(self.purge(url) for url in [u for u in self._by_url if u.startswith(prefix)])

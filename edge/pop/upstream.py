@@ -1,0 +1,78 @@
+"""The POP's client to its upstream (the origin or a parent POP): one connection pool, the
+headers a request carries upstream, and failures as one error type with the status to answer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Mapping
+
+import httpx
+
+from httprules.headers import HOP_BY_HOP
+
+# A fill fetches the whole object for every client: the client's conditionals and range stay
+# with the POP, which answers them from the filled object.
+NOT_FORWARDED_ON_FILL = frozenset(
+    {
+        "range",
+        "if-range",
+        "if-none-match",
+        "if-modified-since",
+        "if-match",
+        "if-unmodified-since",
+        "content-length",
+    }
+)
+
+
+class UpstreamFailed(Exception):
+    """No response from upstream: `status` is what the client gets (502, or 504 on timeout)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = "upstream_timeout" if status == 504 else "upstream_error"
+
+
+def via_after(upstream_via: str | None, own: str) -> str:
+    """RFC 9110 §7.6.3: each intermediary appends itself to Via."""
+    return f"{upstream_via}, {own}" if upstream_via else own
+
+
+def forward_headers(headers: Mapping[str, str], via: str, *, fill: bool) -> dict[str, str]:
+    """The client's headers as sent upstream: no hop-by-hop ones (nor, for a fill, the
+    client's conditionals and range), and this POP added to Via."""
+    dropped = NOT_FORWARDED_ON_FILL if fill else frozenset()
+    out = {k: v for k, v in headers.items() if k not in HOP_BY_HOP and k not in dropped}
+    out["via"] = via_after(headers.get("via"), via)
+    return out
+
+
+class Upstream:
+    def __init__(
+        self, base_url: str, timeout_s: float, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout_s),
+            transport=transport,
+            limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+        )
+
+    async def open(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: AsyncIterable[bytes] | None = None,
+    ) -> httpx.Response:
+        """The response with its body still to stream (close it with `aclose`)."""
+        request = self.client.build_request(method, url, headers=dict(headers), content=content)
+        try:
+            return await self.client.send(request, stream=True)
+        except httpx.TimeoutException:
+            raise UpstreamFailed(504, "the upstream timed out") from None
+        except httpx.HTTPError as exc:
+            raise UpstreamFailed(502, f"the upstream failed: {exc}") from None
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,2 @@
+"""The router: POP registry, routing decision (pure), content steering, coverage zones,
+topology, and the router app."""

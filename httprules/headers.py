@@ -1,0 +1,57 @@
+"""HTTP header handling for proxies: hop-by-hop filtering (RFC 9110 §7.6.1) and ASGI encoding."""
+
+from __future__ import annotations
+
+import httpx
+
+from httprules.asgi import Scope
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-connection",
+        "host",
+    }
+)
+NOT_FORWARDED_ON_FILL = frozenset(
+    {
+        "range",
+        "if-range",
+        "if-none-match",
+        "if-modified-since",
+        "if-match",
+        "if-unmodified-since",
+        "content-length",
+    }
+)
+
+
+def request_headers(scope: Scope) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
+def end_to_end(headers: httpx.Headers) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in headers.multi_items():
+        lname = name.lower()
+        if lname in HOP_BY_HOP:
+            continue
+        out[lname] = f"{out[lname]}, {value}" if lname in out else value
+    return out
+
+
+def encode(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
