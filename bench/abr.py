@@ -5,7 +5,7 @@ Every trace of every dataset (FCC, HSDPA, LTE, Oboe, Puffer: 425) plays the same
 (4 s chunks, Pensieve's ladder 300-4300 kbps) from the trace's start with each rule; the
 optimum is a dynamic programme that knows the trace (edge/sim/abr_eval.py).
 
-Goal (issue 5): mean QoE of ours >= 1.10x hls.js-style and >= 1.00x BOLA, with a rebuffer ratio
+Target: mean QoE of ours >= 1.10x hls.js-style and >= 1.00x BOLA, with a rebuffer ratio
 no worse than BOLA's.
 """
 

@@ -3,7 +3,7 @@ from the start for a random length, four renditions with their real size ratios)
 10% of the unique-byte footprint. Our policies replay the trace in Python; libcachesim (C)
 replays the same oracleGeneral file for LRU (the anchor) and Belady (the offline optimum).
 
-Goals (issue 3): our default policy's byte miss ratio ≤ 0.87× libcachesim LRU's; the share of
+Target: our default policy's byte miss ratio ≤ 0.87× libcachesim LRU's; the share of
 the LRU→Belady gap it closes ≥ 50% at 10%; replay speed ≥ 0.1× libcachesim LRU's.
 """
 

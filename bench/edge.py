@@ -1,6 +1,6 @@
 """Edge benchmark: cache hits from our edge vs nginx serving the same files from disk, same
 load generator (wrk), same run, one worker each; p50/p99 latency reported.
-Goals (issue 3): segments of 1-3 MB at ≥ 0.9× nginx's bytes/s, playlists of about 1 KB at
+Target: segments of 1-3 MB at ≥ 0.9× nginx's bytes/s, playlists of about 1 KB at
 ≥ 0.3× nginx's requests/s.
 """
 

@@ -1,6 +1,6 @@
 """Origin serving benchmark: our origin vs nginx serving the same files, same load generator
 (wrk), same run, one worker each. Prints playlist requests/s and segment bytes/s as ratios
-to nginx. Goal (issue 2): segments ≥ 0.5× nginx from the local backend.
+to nginx. Target: segments ≥ 0.5× nginx from the local backend.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ one in a fixed random order, and each adds the same in-flight load to the POP it
 (in total 70% of the edge POPs' capacity). Reported per router: mean client→POP distance,
 max/mean POP utilisation and the POPs above their capacity or above 1.25× the mean.
 
-Goal (issue 4): mean distance ≤ 1.2× nearest-only's while max/mean POP load ≤ 1.25, and
+Target: mean distance ≤ 1.2× nearest-only's while max/mean POP load ≤ 1.25, and
 nearest-only shown overloading the POP(s) it overloads. Median of five populations (seeds).
 """
 

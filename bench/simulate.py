@@ -5,7 +5,7 @@ traces, MPC players, tiered interval caches) and times it; as the in-run anchor,
 LRU replays the same requests (every edge's log, exported in oracleGeneral format) through one
 cache: a bare cache replay with no clients, routing, tiers or players.
 
-Goal (issue 5): >= 1,000,000 segment requests simulated in <= 60 s on one core.
+Target: >= 1,000,000 segment requests simulated in <= 60 s on one core.
 """
 
 from __future__ import annotations

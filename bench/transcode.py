@@ -1,7 +1,7 @@
 """Transcode benchmark: our pipeline vs a hand-written single ffmpeg command vs four separate
 encodes, on the same 1080p30 source in the same run.
 
-Goals (issue 2): ours ≤ 1.10× the hand-written single command, ≤ 0.80× four separate
+Target: ours ≤ 1.10× the hand-written single command, ≤ 0.80× four separate
 encodes (wall time), and 1080p30 → 4 rungs at ≥ 1.2× realtime with x264 veryfast on 2 cores.
 """
 

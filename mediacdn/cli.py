@@ -1,4 +1,6 @@
-"""The `mediacdn` command line."""
+"""The `mediacdn` command line. Each subcommand imports what it runs when it runs, so that
+`mediacdn edge` does not load the origin, nor `mediacdn serve` the simulator and matplotlib
+(the app shell is imported by no package, so these imports hide no circle)."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
@@ -155,7 +156,6 @@ def run_players(
 ) -> list[tuple[str, RoutedSession | str]]:
     """`per_region` headless players in each client region through the router, the regions at
     once and each region's players `stagger_s` apart; (region, session or why it failed)."""
-    from concurrent.futures import ThreadPoolExecutor
 
     def one(job: tuple[int, int]) -> RoutedSession | str:
         region = topology.regions[job[0]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import tempfile
@@ -55,8 +56,6 @@ class LocalStorage(PrefixDeletion):
             return self.put_stream(key, f)
 
     def put_bytes(self, key: str, data: bytes) -> ObjectInfo:
-        import io
-
         return self.put_stream(key, io.BytesIO(data), len(data))
 
     def get_bytes(self, key: str) -> bytes:

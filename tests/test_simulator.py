@@ -13,6 +13,7 @@ from pathlib import Path
 import libcachesim as lcs
 import pytest
 
+from edge.sim.plots import draw_all
 from edge.sim.queueing import FifoServers
 from edge.sim.runner import export_traces, resolve_topology, run_scenario, simulate
 from edge.sim.scenario import Scenario, ScenarioError, load_scenario, shipped_scenarios
@@ -94,7 +95,7 @@ def test_every_shipped_scenario_runs_and_draws(tmp_path: Path) -> None:
             if name == "steady"
             else {"sessions_per_s": min(0.2, scenario.sessions_per_s * 0.2)}
         )
-        summary = run_scenario(small, tmp_path / name, progress=False)
+        summary = run_scenario(small, tmp_path / name, progress=False, draw=draw_all)
         out = tmp_path / name
         written = json.loads((out / "summary.json").read_text())
         assert written["scenario"] == name
@@ -109,7 +110,7 @@ def test_every_shipped_scenario_runs_and_draws(tmp_path: Path) -> None:
 
 def test_flash_crowd_fetches_the_release_once_with_tiers_and_collapsing(tmp_path: Path) -> None:
     scenario = load_scenario("flash-crowd")
-    summary = run_scenario(scenario, tmp_path, progress=False, plots=False)
+    summary = run_scenario(scenario, tmp_path, progress=False)
     release = summary["new_release"]
     assert release["bytes_first_requested"] > 0
     assert release["origin_vs_first_requested"] <= 1.05

@@ -16,6 +16,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Protocol
 
+from edge.eviction.interval import IntervalCache, locate_url
+
 Key = Hashable
 
 
@@ -336,8 +338,6 @@ def make_policy(
     if name in simple:
         return simple[name](capacity_bytes)
     if name == "interval":
-        from edge.eviction.interval import IntervalCache, locate_url
-
         return IntervalCache(
             capacity_bytes, clock=clock or time.monotonic, locate=locate or locate_url
         )

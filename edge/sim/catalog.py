@@ -10,6 +10,8 @@ import random
 from dataclasses import dataclass
 
 from edge.sim.workload import object_id, stable_noise
+from manifests.catalog import Catalog as ManifestCatalog
+from manifests.db import open_database
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +76,6 @@ class Catalog:
 def ladder_from_catalog(database_url: str, video_id: str) -> Ladder:
     """A transcoded video's real ladder: its video renditions' BANDWIDTH and media segment
     sizes and durations, from the catalog database."""
-    from manifests.catalog import Catalog as ManifestCatalog
-    from manifests.db import open_database
-
     catalog = ManifestCatalog(open_database(database_url))
     renditions = sorted(
         (r for r in catalog.renditions(video_id) if r.kind == "video"),

@@ -10,6 +10,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from edge.sim.plots import draw_all
+from edge.sim.runner import run_scenario
 from edge.sim.scenario import Scenario, ScenarioError, load_scenario, shipped_scenarios
 
 
@@ -97,8 +99,6 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.sim.runner import run_scenario
-
     if args.list or not args.scenario:
         for name, path in shipped_scenarios().items():
             scenario = load_scenario(str(path))
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         out,
         export=args.export_trace,
         progress=not args.quiet,
-        plots=not args.no_plots,
+        draw=None if args.no_plots else draw_all,
     )
     _print_summary(summary, out)
     return 0

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from edge.router.topology import DEFAULT_TOPOLOGY, Topology, load_topology
 from edge.sim.catalog import Catalog, Ladder, ladder_from_catalog
 from edge.sim.model import Outcome, Simulation
@@ -78,11 +80,10 @@ def run_scenario(
     *,
     export: bool = False,
     progress: bool = True,
-    plots: bool = True,
+    draw: Callable[[dict[str, Outcome], Path], object] | None = None,
 ) -> dict[str, Any]:
-    """The scenario, then each variant; writes summary.json and the plots into `out`."""
-    from tqdm import tqdm
-
+    """The scenario, then each variant; writes summary.json into `out`, and the plots with
+    `draw` (edge/sim/plots.py's `draw_all`) if it is given."""
     out.mkdir(parents=True, exist_ok=True)
     runs = [("base", s)] + [(label, s.with_changes(c)) for label, c in s.variants]
     summaries: dict[str, dict[str, Any]] = {}
@@ -109,8 +110,6 @@ def run_scenario(
     if s.variants:
         summary["variants"] = {k: v for k, v in summaries.items()}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    if plots:
-        from edge.sim.plots import draw_all
-
-        draw_all(outcomes, out)
+    if draw is not None:
+        draw(outcomes, out)
     return summary

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from edge.eviction.policy import POLICIES
+from edge.player.abr_controller import RULES
 from edge.sim.bandwidth import DATASETS
 
 SCENARIOS_DIR: Final = Path(__file__).parent / "scenarios"
@@ -134,9 +136,6 @@ def _apply(base: Scenario, data: dict[str, Any], where: str) -> Scenario:
 
 
 def _check(s: Scenario, where: str) -> None:
-    from edge.eviction.policy import POLICIES
-    from edge.player.abr_controller import RULES
-
     positive = ("duration_s", "bin_s", "segment_s", "mean_duration_s", "edge_cache_mb")
     for key in positive:
         if not getattr(s, key) > 0:

@@ -4,6 +4,7 @@ Used by the cache-policy benchmark and the simulator."""
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import random
@@ -88,8 +89,6 @@ def _accumulate(values: tuple[float, ...] | list[float]) -> Iterator[float]:
 
 
 def _pick(rng: random.Random, cumulative: list[float]) -> int:
-    import bisect
-
     return min(len(cumulative) - 1, bisect.bisect_left(cumulative, rng.random() * cumulative[-1]))
 
 
