@@ -83,6 +83,9 @@ def run_ffmpeg(
         if killer is not None:
             killer.cancel()
         reader.join(timeout=5)
+        for pipe in (proc.stdout, proc.stderr):  # a worker runs many jobs: no fd may leak
+            if pipe is not None:
+                pipe.close()
     if cancel is not None and cancel.is_set():
         raise Cancelled("ffmpeg was stopped")
     if returncode != 0:

@@ -32,7 +32,7 @@ CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1280, "height": 800}
 SCREENSHOTS = Path(
     os.environ.get("MEDIACDN_SCREENSHOTS")
-    or Path(__file__).resolve().parent.parent / "build" / "screenshots"
+    or Path(__file__).resolve().parents[2] / "build" / "screenshots"
 )
 PARIS, TOKYO = "48.86,2.35", "35.68,139.69"
 

@@ -1,0 +1,230 @@
+"""RFC 9111 rules for a shared cache, table by table: what may be stored, for how long it is
+fresh, what its age is, when a stale response may still be used, Vary, and 304 updates."""
+
+from __future__ import annotations
+
+import pytest
+
+from httprules.caching import (
+    AgeClock,
+    age_clock,
+    freshness_lifetime_s,
+    is_storable,
+    judge,
+    merge_304,
+    parse_cache_control,
+    stored_policy,
+    vary_names,
+    vary_values,
+)
+
+DATE = "Sun, 29 Nov 2026 12:00:00 GMT"
+HOUR_BEFORE = "Sun, 29 Nov 2026 11:00:00 GMT"
+MINUTE_AFTER = "Sun, 29 Nov 2026 12:01:00 GMT"
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "asked", "response", "storable"),
+    [
+        pytest.param("GET", 200, {}, {"cache-control": "max-age=60"}, True, id="max-age"),
+        pytest.param("GET", 200, {}, {"cache-control": "s-maxage=60"}, True, id="s-maxage"),
+        pytest.param("GET", 200, {}, {"expires": DATE}, True, id="expires"),
+        pytest.param("GET", 200, {}, {"cache-control": "public"}, True, id="public"),
+        pytest.param("GET", 200, {}, {"cache-control": "no-cache"}, True, id="no-cache-stored"),
+        pytest.param("GET", 200, {}, {"last-modified": DATE}, True, id="heuristic"),
+        pytest.param("GET", 200, {}, {}, False, id="nothing-says-cacheable"),
+        pytest.param("HEAD", 200, {}, {"cache-control": "max-age=60"}, True, id="head"),
+        pytest.param("POST", 200, {}, {"cache-control": "max-age=60"}, False, id="post"),
+        pytest.param("GET", 500, {}, {"cache-control": "max-age=60"}, False, id="500"),
+        pytest.param("GET", 404, {}, {"last-modified": DATE}, True, id="404-heuristic"),
+        pytest.param("GET", 302, {}, {"last-modified": DATE}, False, id="302-no-heuristic"),
+        pytest.param("GET", 307, {}, {"cache-control": "max-age=5"}, True, id="307-explicit"),
+        pytest.param("GET", 200, {}, {"cache-control": "no-store"}, False, id="no-store"),
+        pytest.param(
+            "GET",
+            200,
+            {"cache-control": "no-store"},
+            {"cache-control": "max-age=60"},
+            False,
+            id="request-no-store",
+        ),
+        pytest.param("GET", 200, {}, {"cache-control": "private, max-age=60"}, False, id="private"),
+        pytest.param(
+            "GET", 200, {}, {"cache-control": "max-age=60", "vary": "*"}, False, id="vary-star"
+        ),
+        pytest.param(
+            "GET",
+            200,
+            {"authorization": "Bearer k"},
+            {"cache-control": "max-age=60"},
+            False,
+            id="authorized",
+        ),
+        pytest.param(
+            "GET",
+            200,
+            {"authorization": "Bearer k"},
+            {"cache-control": "public, max-age=60"},
+            True,
+            id="authorized-public",
+        ),
+    ],
+)
+def test_is_storable(
+    method: str, status: int, asked: dict[str, str], response: dict[str, str], storable: bool
+) -> None:
+    assert is_storable(method, status, asked, response) is storable
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "lifetime_s"),
+    [
+        pytest.param(200, {"cache-control": "max-age=60"}, 60, id="max-age"),
+        pytest.param(200, {"cache-control": "max-age=60, s-maxage=5"}, 5, id="s-maxage-wins"),
+        pytest.param(200, {"cache-control": "max-age=abc"}, 0, id="invalid-is-stale"),
+        pytest.param(200, {"cache-control": "max-age=-5"}, 0, id="negative"),
+        pytest.param(200, {"expires": MINUTE_AFTER, "date": DATE}, 60, id="expires-minus-date"),
+        pytest.param(200, {"expires": "0", "date": DATE}, 0, id="invalid-expires"),
+        pytest.param(
+            200,
+            {"cache-control": "max-age=7", "expires": MINUTE_AFTER, "date": DATE},
+            7,
+            id="max-age-over-expires",
+        ),
+        pytest.param(200, {"last-modified": HOUR_BEFORE, "date": DATE}, 360, id="heuristic-10pc"),
+        pytest.param(302, {"last-modified": HOUR_BEFORE, "date": DATE}, 0, id="302-no-heuristic"),
+        pytest.param(200, {}, 0, id="nothing"),
+    ],
+)
+def test_freshness_lifetime(status: int, headers: dict[str, str], lifetime_s: float) -> None:
+    assert freshness_lifetime_s(status, headers) == pytest.approx(lifetime_s)
+
+
+@pytest.mark.parametrize(
+    ("clock", "now", "age_s"),
+    [
+        pytest.param(AgeClock(100, 100, None, 0), 130, 30, id="resident-time"),
+        pytest.param(AgeClock(100, 100, None, 20), 100, 20, id="age-header"),
+        pytest.param(AgeClock(98, 100, None, 20), 100, 22, id="plus-response-delay"),
+        pytest.param(AgeClock(100, 100, 60, 0), 100, 40, id="apparent-age-from-date"),
+        pytest.param(AgeClock(100, 100, 200, 0), 100, 0, id="date-in-the-future"),
+    ],
+)
+def test_current_age(clock: AgeClock, now: float, age_s: float) -> None:
+    """§4.2.3: corrected initial age plus the time resident in the cache."""
+    assert clock.current_age_s(now) == pytest.approx(age_s)
+
+
+def test_age_clock_reads_age_and_date() -> None:
+    clock = age_clock({"age": "12", "date": DATE}, 5.0, 6.0)
+    assert clock.age_value == 12
+    assert clock.date is not None
+    assert age_clock({"age": "soon"}, 0, 0).age_value == 0
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "age_s", "request_cc", "fresh", "swr", "sie"),
+    [
+        pytest.param("max-age=60", 30, None, True, False, False, id="fresh"),
+        pytest.param("max-age=60", 90, None, False, False, False, id="stale"),
+        pytest.param("max-age=60", 30, "no-cache", False, False, False, id="request-no-cache"),
+        pytest.param("max-age=60", 30, "max-age=10", False, False, False, id="request-max-age"),
+        pytest.param("max-age=60", 30, "max-age=40", True, False, False, id="request-max-age-ok"),
+        pytest.param("no-cache, max-age=60", 1, None, False, False, False, id="no-cache"),
+        pytest.param(
+            "max-age=60, stale-while-revalidate=30", 80, None, False, True, False, id="swr"
+        ),
+        pytest.param(
+            "max-age=60, stale-while-revalidate=30",
+            100,
+            None,
+            False,
+            False,
+            False,
+            id="swr-too-old",
+        ),
+        pytest.param("max-age=60, stale-if-error=30", 80, None, False, False, True, id="sie"),
+        pytest.param(
+            "max-age=60, must-revalidate, stale-while-revalidate=30, stale-if-error=30",
+            80,
+            None,
+            False,
+            False,
+            False,
+            id="must-revalidate-forbids-stale",
+        ),
+        pytest.param(
+            "s-maxage=60, stale-if-error=30",
+            80,
+            None,
+            False,
+            False,
+            False,
+            id="s-maxage-forbids-stale",
+        ),
+        pytest.param(
+            "max-age=60, proxy-revalidate, stale-if-error=30",
+            80,
+            None,
+            False,
+            False,
+            False,
+            id="proxy-revalidate",
+        ),
+    ],
+)
+def test_judge(
+    cache_control: str, age_s: float, request_cc: str | None, fresh: bool, swr: bool, sie: bool
+) -> None:
+    policy = stored_policy(200, {"cache-control": cache_control})
+    verdict = judge(policy, AgeClock(0, 0, None, 0), age_s, request_cc)
+    assert verdict.fresh is fresh
+    assert verdict.may_serve_stale_while_revalidating is swr
+    assert verdict.may_serve_stale_on_error is sie
+    assert verdict.age_s == pytest.approx(age_s)
+
+
+@pytest.mark.parametrize(
+    ("value", "directives"),
+    [
+        pytest.param("max-age=60, public", {"max-age": "60", "public": None}, id="plain"),
+        pytest.param('MAX-AGE="60"', {"max-age": "60"}, id="case-and-quotes"),
+        pytest.param(" , no-store,,", {"no-store": None}, id="empty-parts"),
+        pytest.param(None, {}, id="absent"),
+    ],
+)
+def test_parse_cache_control(value: str | None, directives: dict[str, str | None]) -> None:
+    assert dict(parse_cache_control(value).directives) == directives
+
+
+@pytest.mark.parametrize(
+    ("vary", "asked", "names", "values"),
+    [
+        pytest.param(
+            "Accept-Encoding",
+            {"accept-encoding": "gzip"},
+            ("accept-encoding",),
+            ("gzip",),
+            id="one",
+        ),
+        pytest.param("x-b, X-A ,x-b", {"x-a": "1"}, ("x-a", "x-b"), ("1", ""), id="sorted-unique"),
+        pytest.param("x-a", {"x-a": "a   b"}, ("x-a",), ("a b",), id="whitespace-normalised"),
+        pytest.param("", {"x-a": "1"}, (), (), id="none"),
+    ],
+)
+def test_vary(
+    vary: str, asked: dict[str, str], names: tuple[str, ...], values: tuple[str, ...]
+) -> None:
+    assert vary_names({"vary": vary}) == names
+    assert vary_values(names, asked) == values
+
+
+def test_merge_304_updates_headers_but_not_framing() -> None:
+    stored = {"etag": '"a"', "cache-control": "max-age=1", "content-length": "10"}
+    fresh = {"cache-control": "max-age=60", "content-length": "0", "x-new": "1"}
+    assert merge_304(stored, fresh) == {
+        "etag": '"a"',
+        "cache-control": "max-age=60",
+        "content-length": "10",
+        "x-new": "1",
+    }
