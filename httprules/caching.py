@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import email.utils
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from httprules.serving import parse_http_date
 
 # RFC 9111 §4.2.2 / RFC 9110 §15.1: status codes that are heuristically cacheable.
 HEURISTIC_STATUSES = frozenset({200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501})
@@ -40,16 +41,6 @@ def parse_cache_control(value: str | None) -> CacheControl:
             continue
         directives[name.lower()] = arg.strip().strip('"') if sep else None
     return CacheControl(directives)
-
-
-def parse_date(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return parsed.timestamp() if parsed else None
 
 
 def is_storable(
@@ -92,13 +83,13 @@ def freshness_lifetime_s(status: int, headers: Mapping[str, str]) -> float:
         if value is not None:
             return value
     if "expires" in headers:
-        expires = parse_date(headers.get("expires"))
-        date = parse_date(headers.get("date"))
+        expires = parse_http_date(headers.get("expires"))
+        date = parse_http_date(headers.get("date"))
         if expires is None or date is None:
             return 0.0  # §5.3: an invalid Expires means "already expired"
         return max(0.0, expires - date)
-    last_modified = parse_date(headers.get("last-modified"))
-    date = parse_date(headers.get("date"))
+    last_modified = parse_http_date(headers.get("last-modified"))
+    date = parse_http_date(headers.get("date"))
     if status in HEURISTIC_STATUSES and last_modified is not None and date is not None:
         return min(HEURISTIC_MAX_S, max(0.0, (date - last_modified) * HEURISTIC_FRACTION))
     return 0.0
@@ -126,7 +117,7 @@ def age_clock(headers: Mapping[str, str], request_time: float, response_time: fl
         age_value = max(0.0, float(int(headers.get("age", "0"))))
     except ValueError:
         age_value = 0.0
-    return AgeClock(request_time, response_time, parse_date(headers.get("date")), age_value)
+    return AgeClock(request_time, response_time, parse_http_date(headers.get("date")), age_value)
 
 
 @dataclass(frozen=True, slots=True)

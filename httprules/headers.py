@@ -21,17 +21,6 @@ HOP_BY_HOP = frozenset(
         "host",
     }
 )
-NOT_FORWARDED_ON_FILL = frozenset(
-    {
-        "range",
-        "if-range",
-        "if-none-match",
-        "if-modified-since",
-        "if-match",
-        "if-unmodified-since",
-        "content-length",
-    }
-)
 
 
 def request_headers(scope: Scope) -> dict[str, str]:

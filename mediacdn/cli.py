@@ -1,36 +1,30 @@
-"""The `mediacdn` command line. Each subcommand imports what it runs when it runs, so that
-`mediacdn edge` does not load the origin, nor `mediacdn serve` the simulator and matplotlib
-(the app shell is imported by no package, so these imports hide no circle)."""
+"""The `mediacdn` command line: its arguments, `--help` texts and dispatch to the commands
+(mediacdn/commands.py)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
-import signal
-import sys
-import threading
 from pathlib import Path
 
 from edge.player.abr_controller import DEFAULT_RULE, RULE_HELP, RULES
-from origin.settings import Settings, load_settings
+from edge.sim.arguments import add_arguments as add_simulate_arguments
+from mediacdn.commands import (
+    cmd_demo,
+    cmd_edge,
+    cmd_play,
+    cmd_router,
+    cmd_serve,
+    cmd_simulate,
+    cmd_upload,
+    cmd_worker,
+)
 
 EPILOG = (
     "Settings come from MEDIACDN_* environment variables (MEDIACDN_DATABASE_URL, "
     "MEDIACDN_STORAGE_URL, MEDIACDN_API_KEYS, ...) and an optional TOML file (--config or "
     "MEDIACDN_CONFIG). See README.md."
 )
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = load_settings(config_file=getattr(args, "config", None))
-    return settings.with_overrides(
-        data_dir=getattr(args, "data_dir", None),
-        host=getattr(args, "host", None),
-        port=getattr(args, "port", None),
-        workers=getattr(args, "workers", None),
-        router_url=getattr(args, "router", None),
-    )
 
 
 def _common(parser: argparse.ArgumentParser, *, server: bool = False) -> None:
@@ -41,241 +35,6 @@ def _common(parser: argparse.ArgumentParser, *, server: bool = False) -> None:
     if server:
         parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
         parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
-
-
-SHUTDOWN_GRACE_S = 10
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from mediacdn.keys import ensure_api_key
-    from origin.app import create_app
-
-    settings, key = ensure_api_key(_settings(args))
-    if key and not os.environ.get("MEDIACDN_API_KEYS"):
-        print(f"API key (from {settings.data_dir / 'api-key'}): {key}", flush=True)
-    app = create_app(settings)
-    print(f"origin listening on http://{settings.host}:{settings.port}", flush=True)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=args.access_log,
-        lifespan="on",
-        # Open dashboards hold an event stream forever: cut what is still open after this.
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
-    )
-    return 0
-
-
-def cmd_worker(args: argparse.Namespace) -> int:
-    from origin.app import open_catalog, open_settings_storage, worker_config
-    from transcoder.worker import TranscodeWorker
-
-    settings = _settings(args)
-    catalog = open_catalog(settings)
-    storage = open_settings_storage(settings)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    config = worker_config(settings, storage)
-    threads = [
-        threading.Thread(target=TranscodeWorker(catalog, storage, config).run, args=(stop,))
-        for _ in range(settings.workers)
-    ]
-    print(
-        f"{len(threads)} worker(s) on {settings.resolved_database_url.split('@')[-1]}", flush=True
-    )
-    for t in threads:
-        t.start()
-    while any(t.is_alive() for t in threads):
-        for t in threads:
-            t.join(timeout=0.5)
-    return 0
-
-
-def _pairs(values: list[str] | None, flag: str) -> dict[str, Path]:
-    out: dict[str, Path] = {}
-    for value in values or []:
-        lang, sep, path = value.partition("=")
-        if not sep or not lang or not path:
-            raise SystemExit(f"{flag} takes LANG=FILE, got {value!r}")
-        if not Path(path).is_file():
-            raise SystemExit(f"{flag}: no such file {path!r}")
-        out[lang] = Path(path)
-    return out
-
-
-def cmd_upload(args: argparse.Namespace) -> int:
-    from mediacdn.keys import read_api_key
-    from mediacdn.upload_client import UploadFailed, upload_video
-
-    settings = _settings(args)
-    key = args.api_key or (settings.api_keys[0] if settings.api_keys else None)
-    key = key or read_api_key(settings.data_dir)
-    if not key:
-        raise SystemExit("no API key: pass --api-key or set MEDIACDN_API_KEYS")
-    if not args.file.is_file():
-        raise SystemExit(f"no such file: {args.file}")
-    options = {}
-    if args.segment_duration:
-        options["segment_duration"] = str(args.segment_duration)
-    if args.audio_languages:
-        options["audio_languages"] = args.audio_languages
-    if args.title:
-        options["title"] = args.title
-    try:
-        result = upload_video(
-            args.server,
-            args.file,
-            key,
-            audio=_pairs(args.audio, "--audio"),
-            subtitles=_pairs(args.subtitles, "--subtitles"),
-            options=options,
-            wait=not args.no_wait,
-        )
-    except UploadFailed as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    status = result.status
-    if status.get("status") == "failed":
-        error = status.get("error") or {}
-        print(
-            f"video {result.video_id} failed: {error.get('code')}: {error.get('message')}",
-            file=sys.stderr,
-        )
-        return 1
-    print(f"video {result.video_id}: {status.get('status')}")
-    print(f"playback: {args.server.rstrip('/')}/vod/{result.video_id}/master.m3u8")
-    return 0
-
-
-def cmd_edge(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from edge.pop.config import EdgeConfig
-    from edge.pop.serve import parse_size, run_edge
-
-    settings = _settings(args)
-    keys = tuple(args.admin_key or ()) or tuple(settings.admin_keys or settings.api_keys)
-    if not keys:
-        raise SystemExit("the edge needs an admin key: --admin-key or MEDIACDN_ADMIN_KEYS")
-    try:
-        capacity = parse_size(args.capacity)
-    except ValueError as exc:
-        raise SystemExit(str(exc)) from None
-    config = EdgeConfig(
-        name=args.name,
-        upstream=args.upstream,
-        capacity_bytes=capacity,
-        policy=args.policy,
-        admin_keys=keys,
-        upstream_timeout_s=args.upstream_timeout,
-        prefetch_segments=args.prefetch,
-        router_url=args.router,
-        lat=args.lat,
-        lon=args.lon,
-        tier=args.tier,
-        max_in_flight=args.max_in_flight,
-        max_mbps=args.max_mbps,
-    )
-    if args.admin_port is not None:
-        config = replace(
-            config,
-            admin_host=args.admin_host or args.host or "127.0.0.1",
-            admin_port=args.admin_port,
-        )
-    host = args.host or "127.0.0.1"
-    port = args.port or 8081
-    config = replace(config, public_url=args.public_url or f"http://{host}:{port}")
-    print(
-        f"edge {args.name} on http://{host}:{port} in front of {args.upstream} "
-        f"({args.capacity} cache, {args.policy})",
-        flush=True,
-    )
-    run_edge(config, host=host, port=port, log_level=settings.log_level)
-    return 0
-
-
-def cmd_router(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from edge.router.app import create_router_app
-    from edge.router.registry import PopRegistry
-    from edge.router.topology import TopologyError, load_topology
-
-    settings = _settings(args)
-    registry = PopRegistry()
-    zones = None
-    if args.coverage_zone:
-        from edge.router.coverage import CoverageZoneError, CoverageZones
-
-        try:
-            zones = CoverageZones.load(args.coverage_zone)
-        except (OSError, CoverageZoneError) as exc:
-            raise SystemExit(f"coverage zone file: {exc}") from None
-    if args.topology:
-        try:
-            topology = load_topology(args.topology)
-        except (OSError, TopologyError) as exc:
-            raise SystemExit(f"topology: {exc}") from None
-        registry.known.update({s.pop.name: s.pop for s in topology.pops})
-    host = args.host or "127.0.0.1"
-    port = args.port or 8090
-    print(
-        f"router on http://{host}:{port} (edges join with --router http://{host}:{port})",
-        flush=True,
-    )
-    uvicorn.run(
-        create_router_app(registry=registry, zones=zones),
-        host=host,
-        port=port,
-        log_level=settings.log_level,
-        access_log=False,
-    )
-    return 0
-
-
-def cmd_play(args: argparse.Namespace) -> int:
-    import json
-    from urllib.parse import urlsplit
-
-    import httpx
-
-    from edge.player.player import HeadlessPlayer, PlaybackFailed, play_via_router
-
-    if args.router and not args.geo:
-        raise SystemExit("--router needs --geo LAT,LON")
-    with httpx.Client(timeout=30) as http:
-        player = HeadlessPlayer(http, rule=args.rule, speed=args.speed)
-        try:
-            if args.router:
-                try:
-                    lat, lon = (float(x) for x in args.geo.split(","))
-                except ValueError:
-                    raise SystemExit("--geo must be LAT,LON") from None
-                session = play_via_router(
-                    http, args.router, (lat, lon), urlsplit(args.url).path, player
-                )
-                print(f"router chose {session.pop} ({session.distance_km} km)", flush=True)
-                report = session.report
-            else:
-                report = player.play(args.url)
-        except PlaybackFailed as exc:
-            print(f"playback failed: {exc}", file=sys.stderr)
-            return 1
-    print(json.dumps(report.as_dict(), indent=2))
-    return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from mediacdn.demo import run_demo
-
-    return run_demo(
-        _settings(args), exit_after_ready=args.exit_after_ready, duration_s=args.duration
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -465,8 +224,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=20.0, help="sample length in seconds")
     demo.set_defaults(func=cmd_demo)
 
-    from edge.sim import console
-
     simulate = sub.add_parser(
         "simulate",
         help="simulate the CDN at internet scale (SimPy) with the live cache/routing/ABR code",
@@ -478,8 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
         "writes each edge's requests in libCacheSim's oracleGeneral format.",
         epilog="Scenario keys: see edge/sim/scenario.py or README.md. " + EPILOG,
     )
-    console.add_arguments(simulate)
-    simulate.set_defaults(func=console.run)
+    add_simulate_arguments(simulate)
+    simulate.set_defaults(func=cmd_simulate)
     return parser
 
 

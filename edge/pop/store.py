@@ -9,11 +9,11 @@ from edge.eviction.policy import EvictionPolicy
 from httprules.caching import (
     AgeClock,
     StoredPolicy,
-    parse_date,
     stored_policy,
     vary_names,
     vary_values,
 )
+from httprules.serving import parse_http_date
 
 StoreKey = tuple[str, tuple[str, ...]]  # (URL, the request's values of the Vary headers)
 
@@ -39,7 +39,7 @@ class Entry:
         """New headers and age clock (after a 304): everything derived is worked out again."""
         self.headers, self.clock = headers, clock
         self.policy = stored_policy(self.status, headers)
-        self.last_modified = parse_date(headers.get("last-modified"))
+        self.last_modified = parse_http_date(headers.get("last-modified"))
         self.encoded = [
             (k.encode("latin-1"), v.encode("latin-1"))
             for k, v in headers.items()

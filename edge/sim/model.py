@@ -13,59 +13,28 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
 from typing import Any
 
 import simpy
 
 from edge.player.session import PlaybackSession, PlaybackStats
 from edge.router.routing import (
-    Pop,
     PopLoad,
     RoutingPolicy,
     choose_pop,
     great_circle_km,
-    neighbours,
     rtt_ms,
 )
 from edge.router.topology import Region, Topology
 from edge.sim.bandwidth import ConstantLink, Link, load_dataset
 from edge.sim.catalog import Catalog
-from edge.sim.nodes import Node
+from edge.sim.nodes import Node, build_nodes
+from edge.sim.records import Outcome, SessionRecord
 from edge.sim.scenario import Scenario
 from edge.sim.workload import VIDEO_SHIFT, object_id
 
 MAX_RETRIES_PER_POP = 2
 Process = Generator[simpy.Event, Any, None]
-
-
-@dataclass
-class SessionRecord:
-    """A simulated viewer: where it was, which POP it started on, how playback went."""
-
-    rule: str
-    pop: str
-    lat: float
-    lon: float
-    playback: PlaybackStats
-    failed_fetches: int = 0
-    abandoned: bool = False
-
-
-@dataclass
-class Outcome:
-    """What a run produced: the nodes' counters, the sessions, the objects asked for."""
-
-    scenario: Scenario
-    nodes: dict[str, Node]
-    sessions: list[SessionRecord]
-    first_requested_bytes: int
-    pushed_bytes: int
-    bins: int
-    release_first_bytes: int = 0
-    release_origin_bytes: int = 0
-    wall_s: float = 0.0
-    events: list[tuple[float, str]] = field(default_factory=list)
 
 
 class Client:
@@ -103,7 +72,9 @@ class Simulation:
         self.events: list[tuple[float, str]] = []
         self.regions = topology.regions or (Region("everywhere", 0.0, 0.0, 1.0),)
         self.links = self._links()
-        self.nodes = self._build(topology, log_requests)
+        self.nodes = build_nodes(
+            scenario, topology, self.bins, self.policy, lambda: self.env.now, log_requests
+        )
         self.edges = [n for n in self.nodes.values() if n.tier == "edge"]
         self.edge_pops = [n.pop for n in self.edges if n.pop is not None]
         self.loads: dict[str, PopLoad] = {}
@@ -119,48 +90,6 @@ class Simulation:
             else:
                 links.extend(load_dataset(source))
         return links
-
-    def _build(self, topology: Topology, log_requests: bool) -> dict[str, Node]:
-        s, env = self.s, self.env
-        origin = Node("origin", None, bins=self.bins)
-        nodes = {"origin": origin}
-        for spec in topology.pops:
-            pop = spec.pop
-            scaled = Pop(
-                pop.name,
-                pop.lat,
-                pop.lon,
-                pop.tier,
-                max(1, round(pop.max_in_flight * s.capacity_scale)),
-                pop.max_mbps * s.capacity_scale,
-            )
-            mb = s.edge_cache_mb if pop.tier == "edge" else s.shield_cache_mb
-            nodes[pop.name] = Node(
-                pop.name,
-                scaled,
-                bins=self.bins,
-                cache_bytes=int(mb * 1e6),
-                policy=s.cache_policy,
-                clock=lambda: env.now,
-            )
-        for spec in topology.pops:
-            node = nodes[spec.pop.name]
-            parent = nodes[spec.parent] if (spec.parent and s.tiered) else origin
-            node.parent = parent
-            if parent.pop is not None:
-                km = great_circle_km(spec.pop.lat, spec.pop.lon, parent.pop.lat, parent.pop.lon)
-                node.half_rtt_up_s = rtt_ms(km, self.policy) / 2000
-            else:
-                node.half_rtt_up_s = 0.025  # to an origin in a nearby cloud region
-            if log_requests and node.tier == "edge":
-                node.log = []
-        # Spill targets as the router names them to an idle CDN (the live router refreshes
-        # them every heartbeat; here they are fixed, skipping dead POPs when used).
-        pops = [n.pop for n in nodes.values() if n.pop is not None]
-        for node in nodes.values():
-            if node.pop is not None and node.tier == "edge":
-                node.neighbours = [nodes[p.name] for p in neighbours(node.pop, pops, {})]
-        return nodes
 
     # -- serving ------------------------------------------------------------------------
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from edge.eviction.policy import EvictionPolicy, make_policy
-from edge.router.routing import Pop
+from edge.router.routing import Pop, RoutingPolicy, great_circle_km, neighbours, rtt_ms
+from edge.router.topology import Topology
 from edge.sim.queueing import FifoServers
+from edge.sim.scenario import Scenario
 from edge.sim.workload import locate_object
 
 
@@ -77,3 +79,54 @@ class Node:
 
     def restore(self) -> None:
         self.alive = True
+
+
+def build_nodes(
+    s: Scenario,
+    topology: Topology,
+    bins: int,
+    routing: RoutingPolicy,
+    clock: Callable[[], float],
+    log_requests: bool,
+) -> dict[str, Node]:
+    """The scenario's POPs in their tiers under one origin, with caches sized and capacities
+    scaled as it says, and each edge's spill neighbours as the router names them."""
+    origin = Node("origin", None, bins=bins)
+    nodes = {"origin": origin}
+    for spec in topology.pops:
+        pop = spec.pop
+        scaled = Pop(
+            pop.name,
+            pop.lat,
+            pop.lon,
+            pop.tier,
+            max(1, round(pop.max_in_flight * s.capacity_scale)),
+            pop.max_mbps * s.capacity_scale,
+        )
+        mb = s.edge_cache_mb if pop.tier == "edge" else s.shield_cache_mb
+        nodes[pop.name] = Node(
+            pop.name,
+            scaled,
+            bins=bins,
+            cache_bytes=int(mb * 1e6),
+            policy=s.cache_policy,
+            clock=clock,
+        )
+    for spec in topology.pops:
+        node = nodes[spec.pop.name]
+        parent = nodes[spec.parent] if (spec.parent and s.tiered) else origin
+        node.parent = parent
+        if parent.pop is not None:
+            km = great_circle_km(spec.pop.lat, spec.pop.lon, parent.pop.lat, parent.pop.lon)
+            node.half_rtt_up_s = rtt_ms(km, routing) / 2000
+        else:
+            node.half_rtt_up_s = 0.025  # to an origin in a nearby cloud region
+        if log_requests and node.tier == "edge":
+            node.log = []
+    # Spill targets as the router names them to an idle CDN (the live router refreshes
+    # them every heartbeat; here they are fixed, skipping dead POPs when used).
+    pops = [n.pop for n in nodes.values() if n.pop is not None]
+    for node in nodes.values():
+        if node.pop is not None and node.tier == "edge":
+            node.neighbours = [nodes[p.name] for p in neighbours(node.pop, pops, {})]
+    return nodes

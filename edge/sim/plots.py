@@ -13,8 +13,8 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from edge.sim.model import Outcome
 from edge.sim.nodes import Node
+from edge.sim.records import Outcome
 
 MAP_CLIENTS = 6000
 

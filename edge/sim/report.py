@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from edge.sim.model import Outcome, SessionRecord
+from edge.sim.records import Outcome, SessionRecord
 
 
 def _ratio(a: float, b: float) -> float:

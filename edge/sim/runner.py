@@ -13,7 +13,8 @@ from tqdm import tqdm
 
 from edge.router.topology import DEFAULT_TOPOLOGY, Topology, load_topology
 from edge.sim.catalog import Catalog, Ladder, ladder_from_catalog
-from edge.sim.model import Outcome, Simulation
+from edge.sim.model import Simulation
+from edge.sim.records import Outcome
 from edge.sim.report import summarise
 from edge.sim.scenario import Scenario
 from edge.sim.trace import TraceRequest, write_oracle_general

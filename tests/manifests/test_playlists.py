@@ -7,7 +7,7 @@ import pytest
 
 from manifests.errors import ManifestError
 from manifests.model import MasterPlaylist, MediaPlaylist, MediaTrack, Segment, Variant
-from manifests.parse import parse_media_playlist
+from manifests.parse import parse_master_playlist, parse_media_playlist
 from manifests.render import (
     format_duration,
     quote,
@@ -54,19 +54,23 @@ def test_media_playlist_roundtrips_through_our_parser() -> None:
     assert parse_media_playlist(render_media_playlist(playlist)) == playlist
 
 
+def variant_720p(subtitles: str | None) -> Variant:
+    return Variant(
+        "720p/index.m3u8",
+        3_000_000,
+        2_900_000,
+        "avc1.64001f,mp4a.40.2",
+        (1280, 720),
+        30.0,
+        "audio",
+        subtitles,
+    )
+
+
 def test_master_playlist_parses_back_with_m3u8() -> None:
     master = MasterPlaylist(
         variants=(
-            Variant(
-                "720p/index.m3u8",
-                3_000_000,
-                2_900_000,
-                "avc1.64001f,mp4a.40.2",
-                (1280, 720),
-                30.0,
-                "audio",
-                "subs",
-            ),
+            variant_720p("subs"),
             Variant(
                 "360p/index.m3u8",
                 900_000,
@@ -147,21 +151,8 @@ def test_parser_reports_the_bad_line(text: str, reason: str) -> None:
 
 
 def test_master_playlist_parses_back_with_our_parser() -> None:
-    from manifests.parse import parse_master_playlist
-
     master = MasterPlaylist(
-        variants=(
-            Variant(
-                "720p/index.m3u8",
-                3_000_000,
-                2_900_000,
-                "avc1.64001f,mp4a.40.2",
-                (1280, 720),
-                30.0,
-                "audio",
-                None,
-            ),
-        ),
+        variants=(variant_720p(None),),
         media=(MediaTrack("AUDIO", "audio", "English, US", "a/index.m3u8", "eng", default=True),),
     )
     parsed = parse_master_playlist(render_master_playlist(master))

@@ -12,7 +12,7 @@ from edge.pop.app import Edge, EdgeConfig
 from sample_media.generate import SampleMedia
 from tests.conftest import TEST_LADDER
 from tests.support.asgi_server import serve_in_thread
-from tests.support.playback import wait_for_video
+from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import free_port, origin_server, wait_until
 
 pytestmark = pytest.mark.slow
@@ -38,12 +38,7 @@ def test_publish_pushes_and_delete_purges(tmp_path: Path, sample: SampleMedia) -
             httpx.Client(base_url=origin.url, timeout=30) as http,
             httpx.Client(base_url=edge_url, timeout=30) as cdn,
         ):
-            response = http.post(
-                "/api/videos",
-                content=sample.video.read_bytes(),
-                headers={**origin.headers(), "Content-Type": "video/mp4"},
-            )
-            video_id = response.json()["id"]
+            video_id = upload_raw(http, origin.headers(), sample.video.read_bytes())
             assert wait_for_video(http, video_id)["status"] == "ready"
             wait_until(lambda: len(edge.cache.store) >= 12, 30, "pushed objects")
             for path in (

@@ -36,6 +36,23 @@ def create(http: httpx.Client, origin: OriginServer, length: int, **meta: str) -
     return str(response.headers["location"])
 
 
+def upload_whole(
+    http: httpx.Client, origin: OriginServer, data: bytes, upload_metadata: str
+) -> httpx.Response:
+    """Creation with upload: the whole file in the POST that creates the upload."""
+    return http.post(
+        "/api/uploads/",
+        content=data,
+        headers={
+            **origin.headers(),
+            **TUS,
+            **OCTETS,
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": upload_metadata,
+        },
+    )
+
+
 def test_options_lists_capabilities(http: httpx.Client) -> None:
     response = http.options("/api/uploads/")
     assert response.status_code == 204
@@ -122,17 +139,7 @@ def test_creation_with_upload_and_side_files(
     assert side.headers["upload-offset"] == str(len(subs))
     side_id = side.headers["location"].rsplit("/", 1)[-1]
     video = sample.video.read_bytes()
-    main = http.post(
-        "/api/uploads/",
-        content=video,
-        headers={
-            **origin.headers(),
-            **TUS,
-            **OCTETS,
-            "Upload-Length": str(len(video)),
-            "Upload-Metadata": metadata(**{"subtitles:spa": side_id, "title": "tus"}),
-        },
-    )
+    main = upload_whole(http, origin, video, metadata(**{"subtitles:spa": side_id, "title": "tus"}))
     assert main.status_code == 201, main.text
     video_id = main.headers["x-video-id"]
     status = wait_for_video(http, video_id)
@@ -147,16 +154,6 @@ def test_side_upload_must_be_finished(
     side_location = create(http, origin, 1000, role="side")
     side_id = side_location.rsplit("/", 1)[-1]
     video = sample.video.read_bytes()
-    main = http.post(
-        "/api/uploads/",
-        content=video,
-        headers={
-            **origin.headers(),
-            **TUS,
-            **OCTETS,
-            "Upload-Length": str(len(video)),
-            "Upload-Metadata": metadata(**{"audio:fra": side_id}),
-        },
-    )
+    main = upload_whole(http, origin, video, metadata(**{"audio:fra": side_id}))
     assert main.status_code == 422
     assert main.json()["error"]["code"] == "side_upload_incomplete"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,8 +121,6 @@ def test_local_writes_leave_no_temp_files(tmp_path: Path) -> None:
 
 
 def test_s3_bucket_creation_races_are_harmless(seaweed: SeaweedS3) -> None:
-    import threading
-
     url = seaweed.storage_url(f"race-{uuid.uuid4().hex[:10]}")
     errors: list[Exception] = []
 

@@ -15,7 +15,7 @@ import pytest
 
 from sample_media.generate import SampleMedia
 from tests.support.asgi_server import serve_in_thread
-from tests.support.playback import check_playback, wait_for_video
+from tests.support.playback import check_playback, upload_raw, wait_for_video
 from tests.support.scripted_origin import Route, ScriptedOrigin
 from tests.support.servers import OriginServer, free_port, start_mediacdn, stop_process, wait_until
 
@@ -61,12 +61,7 @@ def test_video_plays_through_the_edge(
     ffprobe: str,
 ) -> None:
     edge_url, admin_url = edge_process
-    response = http.post(
-        "/api/videos",
-        content=sample.video.read_bytes(),
-        headers={**origin.headers(), "Content-Type": "video/mp4"},
-    )
-    video_id = response.json()["id"]
+    video_id = upload_raw(http, origin.headers(), sample.video.read_bytes())
     assert wait_for_video(http, video_id)["status"] == "ready"
     check_playback(edge_url, video_id, ffmpeg=ffmpeg, ffprobe=ffprobe, source_duration_s=9.0)
     with httpx.Client(base_url=edge_url, timeout=30) as edge:

@@ -9,11 +9,12 @@ from contextlib import ExitStack
 
 import httpx
 
-from edge.pop.app import Edge, EdgeConfig
+from edge.pop.app import Edge
 from edge.router.app import create_router_app
 from tests.support.asgi_server import serve_in_thread
+from tests.support.edges import routed_edge
 from tests.support.scripted_origin import Route, ScriptedOrigin
-from tests.support.servers import free_port, wait_until
+from tests.support.servers import wait_until
 
 SEGMENT = "/vod/v1/360p/1.m4s"
 
@@ -36,19 +37,8 @@ def test_an_overloaded_edge_spills_to_its_neighbour() -> None:
         )
         edges: dict[str, tuple[Edge, str]] = {}
         for name, lat, lon, capacity in (("paris", 48.86, 2.35, 1), ("london", 51.51, -0.13, 100)):
-            port = free_port()
-            public = f"http://127.0.0.1:{port}"
-            edge = Edge(
-                EdgeConfig(
-                    name=name,
-                    upstream=origin_url,
-                    router_url=router_url,
-                    public_url=public,
-                    lat=lat,
-                    lon=lon,
-                    max_in_flight=capacity,
-                    heartbeat_s=0.2,
-                )
+            edge, port, public = routed_edge(
+                name, lat, lon, origin_url, router_url, max_in_flight=capacity
             )
             stack.enter_context(serve_in_thread(edge, port=port, lifespan="on"))
             edges[name] = (edge, public)

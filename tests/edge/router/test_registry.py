@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edge.router.registry import PopRegistry, parse_heartbeat
-from edge.router.routing import choose_pop
+from edge.router.routing import Pop, choose_pop
 from edge.wire import WireError
 
 BEAT = {
@@ -60,8 +60,6 @@ def test_bad_heartbeats_are_refused(bad: dict[str, object]) -> None:
 
 
 def test_topology_pops_keep_their_planned_capacity() -> None:
-    from edge.router.routing import Pop
-
     planned = Pop("paris", 48.86, 2.35, max_in_flight=50, max_mbps=100)
     registry = PopRegistry(known={"paris": planned, "tokyo": Pop("tokyo", 35.68, 139.69)})
     registry.heartbeat(parse_heartbeat({**BEAT, "max_in_flight": 9999}, now=1.0))

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 
-from edge.pop.app import Edge, EdgeConfig
 from edge.router.app import create_router_app
 from edge.router.topology import DEFAULT_TOPOLOGY
 from tests.support.asgi_server import serve_in_thread
+from tests.support.edges import routed_edge
 from tests.support.scripted_origin import Route, ScriptedOrigin
 from tests.support.servers import free_port, start_mediacdn, stop_process, wait_until
 
@@ -30,19 +30,7 @@ def test_heartbeats_routes_redirects_and_failover() -> None:
         router_url = stack.enter_context(serve_in_thread(create_router_app(), lifespan="on"))
         edges = {}
         for name, lat, lon in (("paris", 48.86, 2.35), ("london", 51.51, -0.13)):
-            port = free_port()
-            public = f"http://127.0.0.1:{port}"
-            edge = Edge(
-                EdgeConfig(
-                    name=name,
-                    upstream=origin_url,
-                    router_url=router_url,
-                    public_url=public,
-                    lat=lat,
-                    lon=lon,
-                    heartbeat_s=0.2,
-                )
-            )
+            edge, port, public = routed_edge(name, lat, lon, origin_url, router_url)
             paris_stack = ExitStack() if name == "paris" else stack
             paris_stack.enter_context(serve_in_thread(edge, port=port, lifespan="on"))
             edges[name] = (public, paris_stack)
