@@ -59,16 +59,17 @@ pytest: $(NATIVE) $(WEB) $(CHROMIUM)
 
 test: lint typecheck pytest
 
-# Benchmarks need nginx and wrk (Debian packages) as in-run anchors.
+# Benchmarks need nginx, wrk and dnsmasq (Debian packages) as in-run anchors.
 bench: $(NATIVE)
-	@command -v nginx >/dev/null && command -v wrk >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk)
+	@command -v nginx >/dev/null && command -v wrk >/dev/null && command -v dnsmasq >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk dnsmasq-base)
 	$(BIN)/python bench/transcode.py
 	$(BIN)/python bench/origin.py
 	$(BIN)/python bench/edge.py
 	$(BIN)/python bench/cache_policy.py
 	$(BIN)/python bench/prefetch.py
 	$(BIN)/python bench/routing.py
+	$(BIN)/python bench/router.py
 	$(BIN)/python bench/simulate.py
 	$(BIN)/python bench/abr.py
 

@@ -4,16 +4,68 @@ encoder (`to_json`) and one decoder (`from_json`, which checks what it is given 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 TIERS = ("edge", "shield")
+# A POP's name is a DNS label: it goes into URLs, playlists (PATHWAY-ID), logs and metrics.
+POP_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# Nothing that could end a quoted string or a line in a playlist, nor other controls.
+_UNSAFE = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
+
+
+# A heartbeat is signed with its POP's key: HMAC-SHA256 over the time it was sent and the body,
+# in `X-Pop-Signature: t=<unix seconds>,sig=<hex>`. The name inside the body says which key.
+SIGNATURE_HEADER = "x-pop-signature"
+MAX_SKEW_S = 30.0  # a signature older or newer than this is refused (replays, stale clocks)
 
 
 class WireError(ValueError):
     """A message that does not decode: the receiver answers 422 and changes nothing."""
+
+
+class SignatureError(ValueError):
+    """A heartbeat that does not prove its POP sent it: 401 without a signature, else 403."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def sign_beat(key: str, body: bytes, at_s: float) -> str:
+    """The `X-Pop-Signature` value for `body` sent at `at_s` (unix seconds)."""
+    stamp = f"{at_s:.3f}"
+    mac = hmac.new(key.encode(), stamp.encode() + b"\n" + body, hashlib.sha256).hexdigest()
+    return f"t={stamp},sig={mac}"
+
+
+def verify_beat(key: str | None, body: bytes, header: str | None, now_s: float) -> float:
+    """When the beat was signed, if `header` is a valid signature of `body` by `key` made within
+    MAX_SKEW_S of `now_s`; else SignatureError. No key (an unknown POP) never verifies."""
+    if not header:
+        raise SignatureError(401, f"heartbeats need an {SIGNATURE_HEADER} header")
+    fields = dict(part.partition("=")[::2] for part in header.split(","))
+    stamp, mac = fields.get("t", ""), fields.get("sig", "")
+    try:
+        at_s = float(stamp)
+    except ValueError:
+        raise SignatureError(401, "malformed signature") from None
+    if key is None:
+        raise SignatureError(403, "no key is held for this POP")
+    expected = sign_beat(key, body, at_s).rpartition("sig=")[2]
+    same_stamp = f"{at_s:.3f}" == stamp
+    if not (hmac.compare_digest(mac.encode(), expected.encode()) and same_stamp):
+        raise SignatureError(403, "the signature does not match")
+    if not math.isfinite(at_s) or abs(now_s - at_s) > MAX_SKEW_S:
+        raise SignatureError(403, "the signature is too old or from the future")
+    return at_s
 
 
 def _object(data: object, what: str) -> Mapping[str, Any]:
@@ -22,32 +74,83 @@ def _object(data: object, what: str) -> Mapping[str, Any]:
     return data
 
 
-def _number(data: Mapping[str, Any], key: str, default: float | None = None) -> float:
+def _number(
+    data: Mapping[str, Any], key: str, low: float, high: float, default: float | None = None
+) -> float:
+    """A JSON number within [low, high] (finite: NaN and infinities are refused)."""
     value = data.get(key, default)
     if value is None:
         raise WireError(f"missing {key!r}")
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise WireError(f"{key!r} must be a number")
-    try:
-        number = float(value)
-    except ValueError:
-        raise WireError(f"{key!r} must be a number") from None
+    number = float(value)
     if not math.isfinite(number):
         raise WireError(f"{key!r} must be finite")
+    if not low <= number <= high:
+        raise WireError(f"{key!r} must be between {low:g} and {high:g}")
     return number
+
+
+def _count(data: Mapping[str, Any], key: str, low: int, high: int, default: int) -> int:
+    number = _number(data, key, low, high, default)
+    if number != int(number):
+        raise WireError(f"{key!r} must be a whole number")
+    return int(number)
 
 
 def _text(data: Mapping[str, Any], key: str, default: str | None = None) -> str:
     value = data.get(key, default)
     if value is None:
         raise WireError(f"missing {key!r}")
-    return str(value)
+    if not isinstance(value, str):
+        raise WireError(f"{key!r} must be a string")
+    return value
 
 
-def _url(data: Mapping[str, Any], key: str) -> str:
-    url = _text(data, key)
-    if not url.startswith(("http://", "https://")):
-        raise WireError(f"{key!r} must be an http(s) URL")
+MAX_ADDRESSES = 8
+
+
+def _addresses(value: object) -> tuple[str, ...]:
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_ADDRESSES
+        or not all(isinstance(a, str) for a in value)
+    ):
+        raise WireError(f"'addresses' must be a list of at most {MAX_ADDRESSES} IP addresses")
+    try:
+        return tuple(str(ipaddress.ip_address(a)) for a in value)
+    except ValueError as exc:
+        raise WireError(f"'addresses': {exc}") from None
+
+
+def check_pop_name(name: str) -> str:
+    if not POP_NAME.match(name):
+        raise WireError(
+            f"POP name {name[:70]!r} must be 1-63 lower-case letters, digits and inner hyphens"
+        )
+    return name
+
+
+def check_url(url: str, *, base: bool = False) -> str:
+    """An http(s) URL with a host, no credentials, nothing that could break a playlist line;
+    with `base`, nothing after the authority but an optional `/` (which is dropped)."""
+    if len(url) > 2048 or _UNSAFE.search(url):
+        raise WireError("the URL is too long or has characters a URL may not carry")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise WireError(f"not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WireError("the URL must be http(s) with a host")
+    if parts.username is not None or parts.password is not None:
+        raise WireError("the URL may not carry credentials")
+    if port == 0:
+        raise WireError("the URL's port must be 1-65535")
+    if base:
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise WireError("the URL must be a base URL (scheme, host and port only)")
+        return url.rstrip("/")
     return url
 
 
@@ -67,6 +170,7 @@ class PopBeat:
     requests_per_s: float = 0.0
     cache_fill: float = 0.0
     healthy: bool = True
+    addresses: tuple[str, ...] = ()  # IPv4/IPv6 addresses clients reach it at (for DNS)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -82,30 +186,36 @@ class PopBeat:
             "requests_per_s": self.requests_per_s,
             "cache_fill": self.cache_fill,
             "healthy": self.healthy,
+            "addresses": list(self.addresses),
         }
 
     @classmethod
     def from_json(cls, data: object) -> PopBeat:
         d = _object(data, "a heartbeat")
-        beat = cls(
-            name=_text(d, "name"),
-            url=_url(d, "url").rstrip("/"),
-            lat=_number(d, "lat"),
-            lon=_number(d, "lon"),
-            tier=_text(d, "tier", "edge"),
-            max_in_flight=int(_number(d, "max_in_flight", 1000)),
-            max_mbps=_number(d, "max_mbps", 10_000.0),
-            in_flight=int(_number(d, "in_flight", 0)),
-            bytes_per_s=_number(d, "bytes_per_s", 0.0),
-            requests_per_s=_number(d, "requests_per_s", 0.0),
-            cache_fill=_number(d, "cache_fill", 0.0),
-            healthy=bool(d.get("healthy", True)),
-        )
-        if not (-90 <= beat.lat <= 90 and -180 <= beat.lon <= 180):
-            raise WireError("latitude/longitude out of range")
-        if beat.tier not in TIERS:
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise WireError(f"unknown fields: {', '.join(sorted(unknown)[:5])[:200]}")
+        healthy = d.get("healthy", True)
+        if not isinstance(healthy, bool):
+            raise WireError("'healthy' must be true or false")
+        tier = _text(d, "tier", "edge")
+        if tier not in TIERS:
             raise WireError("tier must be edge or shield")
-        return beat
+        return cls(
+            name=check_pop_name(_text(d, "name")),
+            url=check_url(_text(d, "url"), base=True),
+            lat=_number(d, "lat", -90, 90),
+            lon=_number(d, "lon", -180, 180),
+            tier=tier,
+            max_in_flight=_count(d, "max_in_flight", 1, 10_000_000, 1000),
+            max_mbps=_number(d, "max_mbps", 0.001, 10_000_000, 10_000.0),
+            in_flight=_count(d, "in_flight", 0, 100_000_000, 0),
+            bytes_per_s=_number(d, "bytes_per_s", 0, 1e13, 0.0),
+            requests_per_s=_number(d, "requests_per_s", 0, 1e9, 0.0),
+            cache_fill=_number(d, "cache_fill", 0, 10, 0.0),
+            healthy=healthy,
+            addresses=_addresses(d.get("addresses", [])),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +231,7 @@ class PopUrl:
     @classmethod
     def from_json(cls, data: object) -> PopUrl:
         d = _object(data, "a POP")
-        return cls(_text(d, "pop"), _url(d, "url"))
+        return cls(check_pop_name(_text(d, "pop")), check_url(_text(d, "url")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +253,7 @@ class BeatReply:
         out = []
         for item in raw:
             n = _object(item, "a neighbour")
-            out.append(PopUrl(_text(n, "name"), _url(n, "url")))
+            out.append(PopUrl(check_pop_name(_text(n, "name")), check_url(_text(n, "url"))))
         return cls(tuple(out))
 
 
@@ -182,7 +292,7 @@ class RouteDecision:
         return cls(
             chosen=PopUrl.from_json(d),
             alternatives=tuple(PopUrl.from_json(a) for a in raw),
-            distance_km=_number(d, "distance_km"),
-            rtt_ms=_number(d, "rtt_ms"),
-            ttl_s=int(_number(d, "ttl")),
+            distance_km=_number(d, "distance_km", 0, 40_075),
+            rtt_ms=_number(d, "rtt_ms", 0, 1e6),
+            ttl_s=_count(d, "ttl", 0, 86_400, 0),
         )

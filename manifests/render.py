@@ -27,6 +27,13 @@ def quote(value: str) -> str:
     return f'"{value}"'
 
 
+def uri_line(value: str) -> str:
+    """RFC 8216 §4.1: a URI line is one line, and one that is not a tag or comment."""
+    if not value or value.startswith("#") or any(c in value for c in "\r\n"):
+        raise ValueError(f"cannot write {value!r} as a playlist URI line")
+    return value
+
+
 def render_media_playlist(playlist: MediaPlaylist) -> str:
     durations = [s.duration_s for s in playlist.segments]
     lines = [

@@ -5,6 +5,7 @@ Used by `make demo` and by the end-to-end tests."""
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from edge.router.topology import PopSpec, Topology
+from edge.router.topology import PopSpec, Topology, topology_toml
 
 
 class CdnError(RuntimeError):
@@ -36,6 +37,7 @@ class RunningPop:
     port: int
     argv: list[str]
     proc: subprocess.Popen[bytes]
+    key: str = field(default="", repr=False)  # signs its heartbeats
 
 
 @dataclass
@@ -56,7 +58,8 @@ class LocalCdn:
 
     def restart(self, name: str) -> None:
         pop = self.pops[name]
-        pop.proc = _spawn(pop.argv, self.log_dir / f"edge-{name}.log", self.env)
+        env = {**self.env, "MEDIACDN_POP_KEY": pop.key}
+        pop.proc = _spawn(pop.argv, self.log_dir / f"edge-{name}.log", env)
         wait_healthy(pop.url, pop.proc, f"edge {name}")
 
     def routed_pops(self) -> set[str]:
@@ -127,7 +130,6 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], what: str, timeout_s: 
 
 def start_cdn(
     topology: Topology,
-    topology_file: Path,
     origin_url: str,
     *,
     admin_key: str,
@@ -138,17 +140,30 @@ def start_cdn(
     env: Mapping[str, str] | None = None,
 ) -> LocalCdn:
     """Start the router and every POP of `topology` in front of `origin_url` (the topology's
-    own origin URL is ignored), and wait until all of them are in rotation."""
+    own origin URL is ignored), and wait until all of them are in rotation. Each POP gets a
+    port and a heartbeat key; the router gets them as a topology with URLs and a key file in
+    `log_dir`."""
     log_dir.mkdir(parents=True, exist_ok=True)
     env = {"MEDIACDN_ADMIN_KEYS": admin_key, **(env or {})}
     mediacdn = [sys.executable, "-m", "mediacdn"]
     router_port = router_port or free_port(host)
     router_url = f"http://{host}:{router_port}"
+    ports = {spec.pop.name: free_port(host) for spec in topology.pops}
+    keys = {name: secrets.token_urlsafe(24) for name in ports}
+    planned = log_dir / "router-topology.toml"
+    planned.write_text(
+        topology_toml(topology, {name: f"http://{host}:{port}" for name, port in ports.items()})
+    )
+    key_file = log_dir / "pop-keys.toml"
+    key_file.touch(mode=0o600)
+    key_file.write_text("[pops]\n" + "".join(f'{n} = "{k}"\n' for n, k in keys.items()))
     router_argv = [
         *mediacdn,
         "router",
         "--topology",
-        str(topology_file),
+        str(planned),
+        "--pop-keys",
+        str(key_file),
         "--host",
         host,
         "--port",
@@ -168,7 +183,7 @@ def start_cdn(
         for spec in shields_first:
             pop = spec.pop
             upstream = cdn.pops[spec.parent].url if spec.parent else origin_url
-            port = free_port(host)
+            port = ports[pop.name]
             argv = [
                 *mediacdn,
                 "edge",
@@ -196,8 +211,9 @@ def start_cdn(
                 str(port),
             ]
             url = f"http://{host}:{port}"
-            proc = _spawn(argv, log_dir / f"edge-{pop.name}.log", env)
-            cdn.pops[pop.name] = RunningPop(spec, url, port, argv, proc)
+            pop_env = {**env, "MEDIACDN_POP_KEY": keys[pop.name]}
+            proc = _spawn(argv, log_dir / f"edge-{pop.name}.log", pop_env)
+            cdn.pops[pop.name] = RunningPop(spec, url, port, argv, proc, keys[pop.name])
             wait_healthy(url, proc, f"edge {pop.name}")
         cdn.wait_in_rotation(set(cdn.pops))
     except BaseException:

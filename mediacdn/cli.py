@@ -140,7 +140,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     edge.add_argument("--admin-host", help="separate address for /admin/ (default --host)")
     edge.add_argument("--admin-port", type=int, help="serve /admin/ on this port only")
-    edge.add_argument("--router", help="router URL to send heartbeats to (joins the CDN)")
+    edge.add_argument(
+        "--router",
+        action="append",
+        help="a router to send signed heartbeats to (joins the CDN); repeat for several "
+        "routers. The key comes from MEDIACDN_POP_KEY or --pop-key-file",
+    )
+    edge.add_argument(
+        "--address",
+        action="append",
+        help="an IP address clients reach this POP at, for the routers' DNS answers (repeat "
+        "for IPv4 and IPv6; default: the public URL's host when it is an address)",
+    )
+    edge.add_argument(
+        "--pop-key-file",
+        type=Path,
+        help="file holding this POP's heartbeat key (the routers' key file has the same key)",
+    )
     edge.add_argument(
         "--public-url", help="where clients reach this POP (default http://HOST:PORT)"
     )
@@ -167,8 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     router = sub.add_parser(
         "router",
         help="run the router: POP registry (heartbeats), route lookups, redirects",
-        description="Edges started with --router URL send heartbeats here and join the CDN; "
-        "a POP silent for 3 s leaves rotation. GET /route?lat=..&lon=..&path=.. answers with "
+        description="Edges started with --router URL send heartbeats here, each signed with "
+        "the POP's key from --pop-keys; a planned POP (in --topology, with its url) joins at "
+        "its planned URL, others only with --allow-enrollment. A POP silent for 3 s leaves "
+        "rotation. GET /route?lat=..&lon=..&path=.. answers with "
         "the chosen POP and alternatives; GET /r/<path> redirects (302) using X-Client-Geo: "
         "lat,lon or geo=lat,lon; GET /pops lists the registry.",
         epilog=EPILOG,
@@ -177,8 +195,46 @@ def build_parser() -> argparse.ArgumentParser:
     router.add_argument(
         "--topology",
         type=Path,
-        help="TOML topology: POP positions, tiers and "
-        "capacities (heartbeats still decide who is in rotation)",
+        help="TOML topology: POP positions, tiers, capacities and URLs (heartbeats still "
+        "decide who is in rotation; a POP is routed to only at its planned url)",
+    )
+    router.add_argument(
+        "--pop-keys",
+        type=Path,
+        help='TOML file of the POPs\' heartbeat keys: [pops] name = "key" (without it no POP '
+        "can join)",
+    )
+    router.add_argument(
+        "--beat-rate",
+        type=float,
+        default=10.0,
+        help="heartbeats a second taken from one address (twice that in a burst; 10)",
+    )
+    router.add_argument(
+        "--forget-after",
+        type=float,
+        default=30.0,
+        help="forget a POP silent this many seconds (a planned one is listed as silent; 30)",
+    )
+    router.add_argument(
+        "--peer",
+        action="append",
+        help="another router of the CDN, as players reach it (repeat): probed, and named in "
+        "steering manifests while it answers, so players can reload steering from either",
+    )
+    router.add_argument(
+        "--dns-zone",
+        help="answer DNS for this zone (e.g. cdn.example.): A/AAAA with the best POP's "
+        "addresses for the resolver's or EDNS Client Subnet's location, NS and SOA at the apex",
+    )
+    router.add_argument("--dns-port", type=int, default=5353, help="UDP port for DNS (5353)")
+    router.add_argument("--dns-host", help="address for DNS (default --host)")
+    router.add_argument("--dns-ttl", type=int, default=20, help="TTL of DNS answers (20 s)")
+    router.add_argument("--dns-ns", default="", help="the zone's NS name (default ns.<zone>)")
+    router.add_argument(
+        "--allow-enrollment",
+        action="store_true",
+        help="let POPs that have a key but are not in the topology join, at the URL they give",
     )
     router.add_argument(
         "--coverage-zone",
@@ -198,7 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     play.add_argument("url", help="master playlist URL")
-    play.add_argument("--router", help="ask this router which POP to use")
+    play.add_argument(
+        "--router",
+        action="append",
+        help="ask this router which POP to use (repeat: the next is asked if one fails)",
+    )
     play.add_argument("--geo", help="the player's location LAT,LON (with --router)")
     play.add_argument("--speed", type=float, default=1.0, help="play this many times faster")
     play.add_argument(

@@ -156,7 +156,9 @@ def cmd_edge(args: argparse.Namespace) -> int:
         admin_keys=keys,
         upstream_timeout_s=args.upstream_timeout,
         prefetch_segments=args.prefetch,
-        router_url=args.router,
+        router_urls=tuple(args.router or ()),
+        addresses=_addresses(args.address),
+        pop_key=_pop_key(args.pop_key_file) if args.router else "",
         lat=args.lat,
         lon=args.lon,
         tier=args.tier,
@@ -181,15 +183,45 @@ def cmd_edge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _addresses(values: list[str] | None) -> tuple[str, ...]:
+    import ipaddress
+
+    try:
+        return tuple(str(ipaddress.ip_address(v)) for v in values or ())
+    except ValueError as exc:
+        raise SystemExit(f"--address: {exc}") from None
+
+
+def _pop_key(path: Path | None) -> str:
+    """The POP's heartbeat key: from --pop-key-file, else MEDIACDN_POP_KEY."""
+    try:
+        key = path.read_text().strip() if path else os.environ.get("MEDIACDN_POP_KEY", "")
+    except OSError as exc:
+        raise SystemExit(f"--pop-key-file: {exc}") from None
+    if not key:
+        raise SystemExit("a POP with --router needs its key: MEDIACDN_POP_KEY or --pop-key-file")
+    return key
+
+
 def cmd_router(args: argparse.Namespace) -> int:
     import uvicorn
 
     from edge.router.app import create_router_app
+    from edge.router.keys import KeyFileError, load_pop_keys
     from edge.router.registry import PopRegistry
     from edge.router.topology import TopologyError, load_topology
+    from httprules.ratelimit import RateLimiter
 
     settings = _settings(args)
-    registry = PopRegistry()
+    registry = PopRegistry(allow_enrollment=args.allow_enrollment, expire_s=args.forget_after)
+    keys: dict[str, str] = {}
+    if args.pop_keys:
+        try:
+            keys = load_pop_keys(args.pop_keys)
+        except (OSError, KeyFileError) as exc:
+            raise SystemExit(f"--pop-keys: {exc}") from None
+    else:
+        print("warning: no --pop-keys: every heartbeat is refused", file=sys.stderr)
     zones = None
     if args.coverage_zone:
         from edge.router.coverage import CoverageZoneError, CoverageZones
@@ -203,15 +235,33 @@ def cmd_router(args: argparse.Namespace) -> int:
             topology = load_topology(args.topology)
         except (OSError, TopologyError) as exc:
             raise SystemExit(f"topology: {exc}") from None
-        registry.known.update({s.pop.name: s.pop for s in topology.pops})
+        for spec in topology.pops:
+            registry.plan(spec.pop, spec.url)
+            if spec.url is None:
+                print(f"warning: POP {spec.pop.name} has no url: never routed to", file=sys.stderr)
     host = args.host or "127.0.0.1"
     port = args.port or 8090
     print(
         f"router on http://{host}:{port} (edges join with --router http://{host}:{port})",
         flush=True,
     )
+    dns_zone = None
+    if args.dns_zone:
+        from edge.router.dns import DnsZone
+
+        dns_zone = DnsZone(args.dns_zone, ttl_s=args.dns_ttl, nameserver=args.dns_ns)
+        print(f"DNS for {args.dns_zone} on udp {args.dns_host or host}:{args.dns_port}", flush=True)
+    app = create_router_app(
+        registry=registry,
+        zones=zones,
+        pop_keys=keys,
+        dns_zone=dns_zone,
+        dns_address=(args.dns_host or host, args.dns_port),
+        peers=tuple(args.peer or ()),
+        beat_limiter=RateLimiter(args.beat_rate, max(1.0, 2 * args.beat_rate)),
+    )
     uvicorn.run(
-        create_router_app(registry=registry, zones=zones),
+        app,
         host=host,
         port=port,
         log_level=settings.log_level,

@@ -101,7 +101,6 @@ def run_demo(settings: Settings, *, exit_after_ready: bool, duration_s: float = 
         )
         cdn = start_cdn(
             topology,
-            DEFAULT_TOPOLOGY,
             base,
             admin_key=key,
             log_dir=settings.data_dir / "cdn",

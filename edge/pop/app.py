@@ -87,7 +87,7 @@ class Edge:
                         self.admin, self.config.admin_host, self.config.admin_port
                     )
                     await listener.start()
-                if self.config.router_url and self.config.public_url:
+                if self.config.router_urls and self.config.public_url:
                     self.cache.spawn(send_heartbeats(self.config, self.stats, self._set_neighbours))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from edge.eviction.policy import DEFAULT_POLICY
 
@@ -18,8 +18,10 @@ class EdgeConfig:
     prefetch_segments: int = 0
     admin_host: str = "127.0.0.1"
     admin_port: int | None = None  # None: admin under /admin/ on the public listener
-    router_url: str | None = None  # send heartbeats here
+    router_urls: tuple[str, ...] = ()  # send heartbeats to every one of these routers
+    pop_key: str = field(default="", repr=False)  # signs the heartbeats (the routers hold it)
     public_url: str | None = None  # where clients reach this POP (in heartbeats)
+    addresses: tuple[str, ...] = ()  # its IP addresses, for the routers' DNS answers
     lat: float = 0.0
     lon: float = 0.0
     tier: str = "edge"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+import zlib
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import httpx
 from starlette.applications import Starlette
@@ -15,20 +16,38 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from edge.router.coverage import CoverageZones
-from edge.router.registry import PopRegistry, parse_heartbeat
+from edge.router.dns import DnsAnswerer, DnsZone, serve_dns
+from edge.router.registry import PopRegistry, Refused, parse_heartbeat
 from edge.router.routing import RoutingPolicy, choose_pop, neighbours
 from edge.router.steering import absolute_uris, steered_master, steering_manifest
-from edge.wire import BeatReply, PopUrl, RouteDecision
+from edge.wire import (
+    SIGNATURE_HEADER,
+    BeatReply,
+    PopUrl,
+    RouteDecision,
+    SignatureError,
+    WireError,
+    verify_beat,
+)
 from httprules.errors import error_document
+from httprules.jsonbody import BodyError, loads_bounded, read_limited
+from httprules.ratelimit import RateLimiter
 
 ROUTE_TTL_S = 5
 PROBE_INTERVAL_S = 1.0
 STEERING_PATHWAYS = 3  # POPs listed in a steered master: the chosen one and two alternatives
 PLAYLIST_TYPES = ("application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/mpegurl")
+MAX_BEAT_BYTES = 4096  # a heartbeat is a flat object of a dozen fields
+MAX_BEAT_DEPTH = 2
+BEATS_PER_S = 10.0  # per sender address: a POP beats once a second
+BEAT_BURST = 20.0
+MAX_PROBES_AT_ONCE = 64
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(error_document(code, message), status_code=status)
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_document(code, message), status_code=status, headers=headers)
 
 
 def client_location(
@@ -58,39 +77,69 @@ def create_router_app(
     *,
     registry: PopRegistry | None = None,
     policy: RoutingPolicy | None = None,
+    pop_keys: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
     probe_interval_s: float | None = PROBE_INTERVAL_S,
     zones: CoverageZones | None = None,
+    beat_limiter: RateLimiter | None = None,
+    dns_zone: DnsZone | None = None,
+    dns_address: tuple[str, int] = ("127.0.0.1", 0),
+    peers: tuple[str, ...] = (),
 ) -> Starlette:
-    """`probe_interval_s`: how often to GET every POP's /healthz (None: no active probes);
-    `zones`: where clients that give no location are, by address."""
+    """`pop_keys`: each POP's heartbeat key (a beat must be signed with its POP's key; with
+    none, no POP can join); `probe_interval_s`: how often to GET every POP's /healthz (None:
+    no active probes); `zones`: where clients that give no location are, by address;
+    `dns_zone`: also answer DNS queries for that zone over UDP at `dns_address`; `peers`:
+    the other routers (as players reach them), probed like POPs and named in steering
+    manifests while they answer."""
     registry = registry or PopRegistry()
     policy = policy or RoutingPolicy()
+    keys = dict(pop_keys or {})
+    limiter = beat_limiter or RateLimiter(BEATS_PER_S, BEAT_BURST, clock=clock)
+    probing = asyncio.Semaphore(MAX_PROBES_AT_ONCE)
+    peers = tuple(p.rstrip("/") for p in peers)
+    peer_ok: dict[str, bool] = {}
 
     async def probe_forever(interval_s: float) -> None:
         async with httpx.AsyncClient(timeout=interval_s) as http:
 
+            async def healthy(url: str) -> bool:
+                async with probing:
+                    try:
+                        return (await http.get(url + "/healthz")).status_code == 200
+                    except httpx.HTTPError:
+                        return False
+
             async def probe(name: str, url: str) -> None:
-                try:
-                    ok = (await http.get(url + "/healthz")).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                registry.probe_result(name, ok)
+                registry.probe_result(name, await healthy(url))
+
+            async def probe_peer(url: str) -> None:
+                peer_ok[url] = await healthy(url)
 
             while True:
-                targets = registry.probe_targets()
-                await asyncio.gather(*(probe(n, u) for n, u in targets.items()))
+                targets = registry.probe_targets(clock())
+                await asyncio.gather(
+                    *(probe(n, u) for n, u in targets.items()), *(probe_peer(u) for u in peers)
+                )
                 await asyncio.sleep(interval_s)
 
     fetcher: list[httpx.AsyncClient] = []  # for playlists fetched through POPs
+
+    dns = DnsAnswerer(dns_zone, registry, policy, zones, clock) if dns_zone else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(probe_forever(probe_interval_s)) if probe_interval_s else None
         fetcher.append(httpx.AsyncClient(timeout=5))
+        udp = await serve_dns(dns, *dns_address) if dns is not None else None
+        if udp is not None:
+            app.state.dns_port = udp.get_extra_info("sockname")[1]
         try:
             yield
         finally:
+            if udp is not None:
+                udp.close()
             await fetcher.pop().aclose()
             if task is not None:
                 task.cancel()
@@ -98,12 +147,27 @@ def create_router_app(
                     await task
 
     async def heartbeat(request: Request) -> Response:
+        """A POP's beat: within limits, well-formed, signed by that POP's key, and acceptable
+        to the registry; anything else is refused and changes nothing."""
+        sender = request.client.host if request.client else ""
+        if not limiter.allow(sender):
+            wait = f"{max(1, round(limiter.retry_after_s(sender)))}"
+            return _error(429, "too_many_heartbeats", "slow down", {"retry-after": wait})
         try:
-            data = await request.json()
-            beat = parse_heartbeat(data, clock())
-        except ValueError as exc:  # not JSON, or a WireError
+            body = await read_limited(request.stream(), MAX_BEAT_BYTES)
+            beat = parse_heartbeat(loads_bounded(body, MAX_BEAT_DEPTH), clock())
+            signature = request.headers.get(SIGNATURE_HEADER)
+            signed_at = verify_beat(keys.get(beat.pop.name), body, signature, wall_clock())
+            registry.heartbeat(beat, signed_at)
+        except BodyError as exc:
+            return _error(exc.status, exc.code, str(exc))
+        except WireError as exc:
             return _error(422, "invalid_heartbeat", str(exc))
-        registry.heartbeat(beat)
+        except SignatureError as exc:
+            code = "unauthorized" if exc.status == 401 else "forbidden"
+            return _error(exc.status, code, str(exc))
+        except Refused as exc:
+            return _error(exc.status, exc.code, exc.message)
         known, loads, urls = registry.snapshot(clock())
         pop = next(p for p in known if p.name == beat.pop.name)
         spill_to = tuple(
@@ -218,8 +282,14 @@ def create_router_app(
         if not isinstance(answer, RouteDecision):
             return answer
         priority = [p.pop for p in answer.ranked]
+        reload_uri = None
+        routers = [str(request.base_url).rstrip("/"), *(u for u in peers if peer_ok.get(u))]
+        if len(routers) > 1:  # name another router too, so no one router is the only way
+            turn = zlib.crc32(request.url.query.encode()) + int(clock() // ROUTE_TTL_S)
+            base = routers[turn % len(routers)]
+            reload_uri = f"{base}/steering?{request.url.query}"
         return Response(
-            steering_manifest(priority, ROUTE_TTL_S),
+            steering_manifest(priority, ROUTE_TTL_S, reload_uri),
             media_type="application/json",
             headers={"cache-control": "no-store", "access-control-allow-origin": "*"},
         )

@@ -1,6 +1,7 @@
 """Playlists for a CDN (pure): URIs made absolute to a chosen POP, and HLS Content Steering
 (RFC 8216bis §7.2) masters that list every variant once per pathway (one pathway per POP) and
-name the steering server that orders them per client."""
+name the steering server that orders them per client. Every name and URI written goes through
+the HLS renderer's quoting, so nothing can add a line or an attribute."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import re
 from collections.abc import Sequence
 from urllib.parse import urljoin
 
+from manifests.render import quote, uri_line
+
 _URI_ATTR = re.compile(r'URI="([^"]*)"')
 _GROUP_ATTR = re.compile(r'\b(GROUP-ID|AUDIO|SUBTITLES)="([^"]*)"')
 _HEADER_TAGS = ("#EXTM3U", "#EXT-X-VERSION", "#EXT-X-INDEPENDENT-SEGMENTS", "#EXT-X-START")
 
 
 def _absolute_attrs(line: str, base: str) -> str:
-    return _URI_ATTR.sub(lambda m: f'URI="{urljoin(base, m.group(1))}"', line)
+    return _URI_ATTR.sub(lambda m: f"URI={quote(urljoin(base, m.group(1)))}", line)
 
 
 def absolute_uris(text: str, base: str) -> str:
@@ -23,7 +26,7 @@ def absolute_uris(text: str, base: str) -> str:
     out = []
     for line in text.splitlines():
         if line and not line.startswith("#"):
-            line = urljoin(base, line.strip())
+            line = uri_line(urljoin(base, line.strip()))
         elif line.startswith("#") and 'URI="' in line:
             line = _absolute_attrs(line, base)
         out.append(line)
@@ -33,7 +36,7 @@ def absolute_uris(text: str, base: str) -> str:
 def _pathway_groups(line: str, pathway: str) -> str:
     """GROUP-ID/AUDIO/SUBTITLES values made unique per pathway (hls.js keeps each pathway's
     renditions apart by group)."""
-    return _GROUP_ATTR.sub(lambda m: f'{m.group(1)}="{m.group(2)}@{pathway}"', line)
+    return _GROUP_ATTR.sub(lambda m: f"{m.group(1)}={quote(m.group(2) + '@' + pathway)}", line)
 
 
 def steered_master(text: str, pathways: Sequence[tuple[str, str]], steering_uri: str) -> str:
@@ -56,15 +59,17 @@ def steered_master(text: str, pathways: Sequence[tuple[str, str]], steering_uri:
         raise ValueError("not a master playlist: no EXT-X-STREAM-INF")
     first = pathways[0][0]
     out = header or ["#EXTM3U"]
-    out.append(f'#EXT-X-CONTENT-STEERING:SERVER-URI="{steering_uri}",PATHWAY-ID="{first}"')
+    out.append(
+        f"#EXT-X-CONTENT-STEERING:SERVER-URI={quote(steering_uri)},PATHWAY-ID={quote(first)}"
+    )
     for pathway, base in pathways:
         for line in media:
             out.append(_absolute_attrs(_pathway_groups(line, pathway), base))
         for line in frames:
-            out.append(f'{_absolute_attrs(line, base)},PATHWAY-ID="{pathway}"')
+            out.append(f"{_absolute_attrs(line, base)},PATHWAY-ID={quote(pathway)}")
         for inf, uri in variants:
-            out.append(f'{_pathway_groups(inf, pathway)},PATHWAY-ID="{pathway}"')
-            out.append(urljoin(base, uri))
+            out.append(f"{_pathway_groups(inf, pathway)},PATHWAY-ID={quote(pathway)}")
+            out.append(uri_line(urljoin(base, uri)))
     return "\n".join(out) + "\n"
 
 

@@ -1,14 +1,16 @@
-"""The CDN's topology from a TOML file: origin, POPs (position, tier, parent, capacity) and
-client regions. A default topology ships with the project."""
+"""The CDN's topology from a TOML file: origin, POPs (position, tier, parent, capacity, and the
+URL clients reach them at) and client regions. A default topology ships with the project."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edge.router.routing import Pop
+from edge.wire import WireError, check_pop_name, check_url
 
 DEFAULT_TOPOLOGY = Path(__file__).parent / "topologies" / "default.toml"
 
@@ -21,6 +23,7 @@ class TopologyError(ValueError):
 class PopSpec:
     pop: Pop
     parent: str | None
+    url: str | None = None  # where clients reach it: the router routes only to planned URLs
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,11 @@ def parse_topology(data: dict[str, Any]) -> Topology:
         name = item.get("name")
         if not isinstance(name, str) or not name:
             raise TopologyError("every pop needs a name")
+        try:
+            check_pop_name(name)
+            url = check_url(item["url"], base=True) if "url" in item else None
+        except (WireError, TypeError) as exc:
+            raise TopologyError(f"pop {name[:70]!r}: {exc}") from None
         lat, lon = _position(item, f"pop {name!r}")
         tier = item.get("tier", "edge")
         if tier not in ("edge", "shield"):
@@ -73,7 +81,7 @@ def parse_topology(data: dict[str, Any]) -> Topology:
             int(item.get("max_in_flight", 1000)),
             float(item.get("max_mbps", 10_000.0)),
         )
-        specs.append(PopSpec(pop, item.get("parent")))
+        specs.append(PopSpec(pop, item.get("parent"), url))
     names = [s.pop.name for s in specs]
     if len(set(names)) != len(names):
         raise TopologyError("pop names must be unique")
@@ -96,3 +104,33 @@ def load_topology(path: Path = DEFAULT_TOPOLOGY) -> Topology:
             return parse_topology(tomllib.load(f))
     except tomllib.TOMLDecodeError as exc:
         raise TopologyError(f"{path}: {exc}") from None
+
+
+def topology_toml(topology: Topology, urls: dict[str, str] | None = None) -> str:
+    """`topology` as a TOML file `load_topology` reads back, with each POP's URL from `urls`
+    (or its own)."""
+
+    def value(v: object) -> str:
+        return json.dumps(v) if isinstance(v, str) else repr(v)
+
+    lines = [f"origin = {value(topology.origin)}", ""]
+    for spec in topology.pops:
+        p = spec.pop
+        url = (urls or {}).get(p.name, spec.url)
+        fields: dict[str, object] = {
+            "name": p.name,
+            "lat": p.lat,
+            "lon": p.lon,
+            "tier": p.tier,
+            "max_in_flight": p.max_in_flight,
+            "max_mbps": p.max_mbps,
+        }
+        if spec.parent:
+            fields["parent"] = spec.parent
+        if url:
+            fields["url"] = url
+        lines += ["[[pop]]", *(f"{k} = {value(v)}" for k, v in fields.items()), ""]
+    for r in topology.regions:
+        fields = {"name": r.name, "lat": r.lat, "lon": r.lon, "weight": r.weight}
+        lines += ["[[region]]", *(f"{k} = {value(v)}" for k, v in fields.items()), ""]
+    return "\n".join(lines)

@@ -53,7 +53,6 @@ def start_test_cdn(
     topology_file = write_topology(directory)
     return start_cdn(
         load_topology(topology_file),
-        topology_file,
         origin_url,
         admin_key="edge-admin",
         log_dir=directory / "logs",

@@ -10,9 +10,8 @@ from contextlib import ExitStack
 import httpx
 
 from edge.pop.app import Edge
-from edge.router.app import create_router_app
 from tests.support.asgi_server import serve_in_thread
-from tests.support.edges import routed_edge
+from tests.support.edges import keyed_router, routed_edge
 from tests.support.scripted_origin import Route, ScriptedOrigin
 from tests.support.servers import wait_until
 
@@ -33,7 +32,7 @@ def test_an_overloaded_edge_spills_to_its_neighbour() -> None:
     with ExitStack() as stack:
         origin_url = stack.enter_context(serve_in_thread(origin))
         router_url = stack.enter_context(
-            serve_in_thread(create_router_app(probe_interval_s=None), lifespan="on")
+            serve_in_thread(keyed_router(["paris", "london"], probe_interval_s=None), lifespan="on")
         )
         edges: dict[str, tuple[Edge, str]] = {}
         for name, lat, lon, capacity in (("paris", 48.86, 2.35, 1), ("london", 51.51, -0.13, 100)):

@@ -12,6 +12,7 @@ import pytest
 from edge.router.app import create_router_app
 from edge.router.coverage import CoverageZoneError, CoverageZones
 from tests.support.asgi_server import serve_in_thread
+from tests.support.edges import keyed_router, post_beat
 
 ZONES = {
     "coverageZones": {
@@ -67,11 +68,11 @@ def test_bad_zone_files_are_refused(bad: dict[str, object]) -> None:
 def test_the_router_places_a_silent_client_by_its_address(tmp_path: Path) -> None:
     path = tmp_path / "czf.json"
     path.write_text(json.dumps(ZONES))
-    app = create_router_app(zones=CoverageZones.load(path), probe_interval_s=None)
+    app = keyed_router(["paris", "new-york"], zones=CoverageZones.load(path), probe_interval_s=None)
     with serve_in_thread(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=5) as http:
         for name, lat, lon in (("paris", 48.86, 2.35), ("new-york", 40.71, -74.01)):
             beat = {"name": name, "url": f"http://{name}.invalid", "lat": lat, "lon": lon}
-            assert http.post("/heartbeat", json=beat).status_code == 200
+            assert post_beat(http, beat).status_code == 200
         assert http.get("/route", params={"path": "/vod/a/master.m3u8"}).json()["pop"] == "paris"
         redirect = http.get("/r/vod/a/master.m3u8")
         assert redirect.status_code == 302

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from edge.router.app import create_router_app
 from edge.router.topology import DEFAULT_TOPOLOGY
 from tests.support.asgi_server import serve_in_thread
-from tests.support.edges import routed_edge
+from tests.support.edges import keyed_router, pop_key, routed_edge, write_pop_keys
 from tests.support.scripted_origin import Route, ScriptedOrigin
 from tests.support.servers import free_port, start_mediacdn, stop_process, wait_until
 
@@ -27,7 +26,8 @@ def test_heartbeats_routes_redirects_and_failover() -> None:
     )
     with ExitStack() as stack:
         origin_url = stack.enter_context(serve_in_thread(origin))
-        router_url = stack.enter_context(serve_in_thread(create_router_app(), lifespan="on"))
+        router = keyed_router(["paris", "london"])
+        router_url = stack.enter_context(serve_in_thread(router, lifespan="on"))
         edges = {}
         for name, lat, lon in (("paris", 48.86, 2.35), ("london", 51.51, -0.13)):
             edge, port, public = routed_edge(name, lat, lon, origin_url, router_url)
@@ -68,13 +68,23 @@ def test_heartbeats_routes_redirects_and_failover() -> None:
 def test_cli_edge_joins_the_cli_router_and_leaves_when_killed(tmp_path: Path) -> None:
     router_port, edge_port = free_port(), free_port()
     router_url = f"http://127.0.0.1:{router_port}"
+    keys = write_pop_keys(tmp_path / "keys.toml", ["lyon"])
     router = start_mediacdn(
-        "router", tmp_path, {}, "--port", str(router_port), "--topology", str(DEFAULT_TOPOLOGY)
+        "router",
+        tmp_path,
+        {},
+        "--port",
+        str(router_port),
+        "--topology",
+        str(DEFAULT_TOPOLOGY),
+        "--pop-keys",
+        str(keys),
+        "--allow-enrollment",
     )
     edge = start_mediacdn(
         "edge",
         tmp_path,
-        {"MEDIACDN_ADMIN_KEYS": "k"},
+        {"MEDIACDN_ADMIN_KEYS": "k", "MEDIACDN_POP_KEY": pop_key("lyon")},
         "--name",
         "lyon",
         "--lat",
@@ -96,7 +106,7 @@ def test_cli_edge_joins_the_cli_router_and_leaves_when_killed(tmp_path: Path) ->
                 "edge joined",
             )
             route = http.get("/route", params={"geo": "45.7,4.8"}).json()
-            assert route["pop"] == "lyon"  # not in the topology: joined by heartbeat
+            assert route["pop"] == "lyon"  # not in the topology: enrolled by its signed beats
             planned = {p["name"]: p for p in http.get("/pops").json()["pops"]}
             assert planned["paris"]["healthy"] is False  # planned, never heard from
             assert route["url"] == f"http://127.0.0.1:{edge_port}/"

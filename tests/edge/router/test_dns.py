@@ -1,0 +1,137 @@
+"""DNS routing with a real router process, queried with dnspython: the nearest healthy POP's
+address for the resolver's location or for the EDNS Client Subnet it sends, a short TTL, SOA
+and NS at the zone's apex, and a new answer when that POP dies."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import httpx
+
+from tests.support.edges import beating, router_process, write_pop_keys
+
+ZONE = "cdn.test."
+PARIS = {
+    "name": "paris",
+    "lat": 48.86,
+    "lon": 2.35,
+    "url": "http://127.0.0.1:1",
+    "addresses": ["192.0.2.1", "2001:db8::1"],
+}
+NEW_YORK = {
+    "name": "new-york",
+    "lat": 40.71,
+    "lon": -74.01,
+    "url": "http://127.0.0.1:2",
+    "addresses": ["192.0.2.2"],
+}
+ZONES = {
+    "coverageZones": {
+        "local": {"network": ["127.0.0.0/8"], "coordinates": {"latitude": 48.8, "longitude": 2.3}},
+        "nyc": {"network": ["10.2.0.0/16"], "coordinates": {"latitude": 40.7, "longitude": -74.0}},
+    }
+}
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ask(port: int, name: str, rdtype: str, subnet: str | None = None) -> dns.message.Message:
+    options: list[dns.edns.Option] = []
+    if subnet is not None:
+        address, prefix = subnet.split("/")
+        options = [dns.edns.ECSOption(address, int(prefix))]
+    query = dns.message.make_query(name, rdtype, use_edns=0, options=options)
+    return dns.query.udp(query, "127.0.0.1", port=port, timeout=2)
+
+
+def addresses(reply: dns.message.Message) -> set[str]:
+    return {r.to_text() for rrset in reply.answer for r in rrset}
+
+
+@contextmanager
+def dns_router(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    (tmp_path / "czf.json").write_text(json.dumps(ZONES))
+    keys = write_pop_keys(tmp_path / "keys.toml", ["paris", "new-york"])
+    port = free_udp_port()
+    with router_process(
+        tmp_path,
+        "--pop-keys",
+        str(keys),
+        "--allow-enrollment",
+        "--coverage-zone",
+        str(tmp_path / "czf.json"),
+        "--dns-zone",
+        ZONE,
+        "--dns-port",
+        str(port),
+        "--dns-ttl",
+        "15",
+    ) as url:
+        yield url, port
+
+
+def test_dns_answers_with_the_nearest_healthy_pop(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        router, port = stack.enter_context(dns_router(tmp_path))
+        stack.enter_context(beating(router, NEW_YORK))
+        paris = ExitStack()
+        paris.enter_context(beating(router, PARIS))
+        with httpx.Client(base_url=router, timeout=5) as http:
+            wait_until_two = time.monotonic() + 10
+            while len(http.get("/pops").json()["pops"]) < 2:
+                assert time.monotonic() < wait_until_two, "heartbeats"
+                time.sleep(0.1)
+
+        # The resolver (127.0.0.1) is in Paris's coverage zone.
+        a = ask(port, f"video.{ZONE}", "A")
+        assert a.rcode() == dns.rcode.NOERROR
+        assert a.flags & dns.flags.AA
+        assert addresses(a) == {"192.0.2.1"}
+        assert all(rrset.ttl == 15 for rrset in a.answer)
+        assert addresses(ask(port, f"video.{ZONE}", "AAAA")) == {"2001:db8::1"}
+
+        # A client subnet in New York's zone (RFC 7871): its POP, and the scope echoed.
+        ecs = ask(port, f"video.{ZONE}", "A", subnet="10.2.3.0/24")
+        assert addresses(ecs) == {"192.0.2.2"}
+        echoed = [o for o in ecs.options if isinstance(o, dns.edns.ECSOption)]
+        assert echoed
+        assert echoed[0].scopelen == 24
+
+        # The zone's apex: SOA and NS; names outside the zone are refused.
+        soa = ask(port, ZONE, "SOA")
+        assert soa.answer[0].rdtype == dns.rdatatype.SOA
+        assert ask(port, ZONE, "NS").answer[0][0].to_text() == f"ns.{ZONE}"
+        assert ask(port, "example.org.", "A").rcode() == dns.rcode.REFUSED
+
+        # Paris dies (its beats stop): within the heartbeat timeout the answer moves.
+        paris.close()
+        deadline = time.monotonic() + 10
+        while addresses(ask(port, f"video.{ZONE}", "A")) != {"192.0.2.2"}:
+            assert time.monotonic() < deadline, "the answer did not move to New York"
+            time.sleep(0.2)
+
+
+def test_garbage_packets_do_not_stop_the_dns_server(tmp_path: Path) -> None:
+    with dns_router(tmp_path) as (_, port):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for junk in (b"", b"\x00", b"\xff" * 600, b"x" * 5000):
+                s.sendto(junk, ("127.0.0.1", port))
+        reply = ask(port, ZONE, "SOA")
+        assert reply.rcode() == dns.rcode.NOERROR
+        # No POP has beaten yet: A queries have no healthy POP to name.
+        assert ask(port, f"a.{ZONE}", "A").rcode() == dns.rcode.SERVFAIL
