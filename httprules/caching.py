@@ -56,9 +56,7 @@ def is_storable(
     request_cc = parse_cache_control(request_headers.get("cache-control"))
     if response_cc.has("no-store") or request_cc.has("no-store"):
         return False
-    if response_cc.has("private"):  # §5.2.2.7: a shared cache must not store it
-        return False
-    if response_headers.get("vary", "").strip() == "*":
+    if is_personal(response_headers):
         return False
     # §3.5: a shared cache stores responses to authorized requests only when allowed.
     if "authorization" in request_headers and not any(
@@ -73,6 +71,19 @@ def is_storable(
         or response_cc.has("no-cache")
     )
     return explicit or (status in HEURISTIC_STATUSES and "last-modified" in response_headers)
+
+
+def is_personal(response_headers: Mapping[str, str]) -> bool:
+    """A response meant for one user only: private (§5.2.2.7: a shared cache must not store
+    it), varying on everything (§4.1), or setting a cookie (stored, the cookie would be
+    replayed to every other user; nginx and Varnish do not store such responses by default
+    either). Never stored, and never sent to anyone else who asked at the same time."""
+    cc = parse_cache_control(response_headers.get("cache-control"))
+    return (
+        "set-cookie" in response_headers
+        or cc.has("private")
+        or response_headers.get("vary", "").strip() == "*"
+    )
 
 
 def freshness_lifetime_s(status: int, headers: Mapping[str, str]) -> float:

@@ -44,3 +44,13 @@ def end_to_end(headers: httpx.Headers) -> dict[str, str]:
 
 def encode(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
+def with_forwarded_for(headers: dict[str, str], client_ip: str | None) -> dict[str, str]:
+    """`headers` with the client's address appended to X-Forwarded-For (de facto standard:
+    each proxy appends the address it received the request from; what the client sent stays
+    in front and is not trusted)."""
+    if not client_ip:
+        return headers
+    before = headers.get("x-forwarded-for", "").strip()
+    return {**headers, "x-forwarded-for": f"{before}, {client_ip}" if before else client_ip}

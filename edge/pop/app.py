@@ -21,7 +21,7 @@ from edge.pop.spill import SPILL_MARK, spill_location, strip_spill_mark
 from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_after
 from httprules.asgi import Receive, Scope, Send
 from httprules.caching import UNSAFE_METHODS
-from httprules.headers import encode, end_to_end, request_headers
+from httprules.headers import encode, end_to_end, request_headers, with_forwarded_for
 
 __all__ = ["Edge", "EdgeConfig"]
 
@@ -144,7 +144,8 @@ class Edge:
         url = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if scope.get("query_string"):
             url += "?" + scope["query_string"].decode("latin-1")
-        headers = request_headers(scope)
+        client = scope.get("client")
+        headers = with_forwarded_for(request_headers(scope), client[0] if client else None)
         if method in ("GET", "HEAD") and "authorization" not in headers:
             await self._cached(send, method, url, headers)
         else:

@@ -26,6 +26,7 @@ from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_aft
 from httprules.caching import (
     Verdict,
     age_clock,
+    is_personal,
     is_storable,
     judge,
     merge_304,
@@ -100,8 +101,8 @@ class EdgeCache:
         if the upstream fails and stale-if-error allows it, else the new response (MISS)."""
         assert stale.entry is not None
         assert stale.verdict is not None
-        fill = self.fetch(url, headers, stale.entry)
-        with fill.reader() as reader:
+        fill, reader = await self._join(url, headers, stale.entry)
+        with reader:
             await fill.headers_ready.wait()
             failed = fill.error is not None or fill.status >= 500
             if failed and stale.verdict.may_serve_stale_on_error:
@@ -114,21 +115,47 @@ class EdgeCache:
     @contextlib.asynccontextmanager
     async def miss(self, url: str, headers: dict[str, str]) -> AsyncIterator[Answer]:
         """Nothing stored: join or start the fill (and prefetch the next segments if asked)."""
-        fill = self.fetch(url, headers, None)
-        with fill.reader() as reader:
+        fill, reader = await self._join(url, headers, None)
+        with reader:
             self._prefetch_after(url, headers)
             yield Answer("MISS", fill=fill, reader=reader)
 
     # -- fills --------------------------------------------------------------------------------
 
-    def fetch(self, url: str, headers: dict[str, str], stale: Entry | None = None) -> Fill:
-        """The fill for `url`: the one in flight if this request may share it, else a new one
-        (validating `stale` if given)."""
+    async def _join(
+        self, url: str, headers: dict[str, str], stale: Entry | None
+    ) -> tuple[Fill, Reader]:
+        """The fill a client reads and its place in it: the fill in flight once its response
+        is known to be one this client may have (RFC 9111 §4.1: the same variant, and one a
+        shared cache may store), else a new one (validating `stale` if given). The reader is
+        registered before the wait, so nothing of the body is let go meanwhile."""
         fill = self.fills.get(url)
-        if fill is not None and self._can_share(fill, headers):
+        if fill is not None and not fill.trimmed:
+            reader = fill.reader()
             fill.waiters += 1
-            self.metrics.collapsed += 1
+            try:
+                await fill.headers_ready.wait()
+            except BaseException:
+                fill.waiters -= 1
+                reader.close()
+                raise
+            if self._can_share(fill, headers):
+                self.metrics.collapsed += 1
+                return fill, reader
+            fill.waiters -= 1
+            reader.close()
+        fill = self._start(url, headers, stale)
+        return fill, fill.reader()
+
+    def fetch(self, url: str, headers: dict[str, str], stale: Entry | None = None) -> Fill:
+        """A fill for `url` that no client reads from (refreshes, prefetches): the one in
+        flight if there is one, else a new one."""
+        fill = self.fills.get(url)
+        if fill is not None and (not fill.headers_ready.is_set() or self._can_share(fill, headers)):
             return fill
+        return self._start(url, headers, stale)
+
+    def _start(self, url: str, headers: dict[str, str], stale: Entry | None) -> Fill:
         fill = Fill(headers)
         if url not in self.fills:
             self.fills[url] = fill
@@ -137,15 +164,17 @@ class EdgeCache:
 
     @staticmethod
     def _can_share(fill: Fill, headers: dict[str, str]) -> bool:
-        """A collapsed waiter may use the response only if it would select the same variant."""
+        """Once its headers are in: may this client be sent the fill's response? Only one
+        that is nobody's in particular (no Set-Cookie, not private) for the same variant (the
+        same values of the headers it varies on), or the failure to get any response."""
         if fill.trimmed:  # a pass-through body already partly let go
             return False
-        if not fill.headers_ready.is_set():
+        if fill.error is not None and not fill.chunks and fill.status in (0, 502, 504):
             return True
+        if is_personal(fill.headers):
+            return False
         names = vary_names(fill.headers)
-        return fill.storable and vary_values(names, headers) == vary_values(
-            names, fill.request_headers
-        )
+        return vary_values(names, headers) == vary_values(names, fill.request_headers)
 
     async def _run_fill(
         self, fill: Fill, url: str, headers: dict[str, str], stale: Entry | None

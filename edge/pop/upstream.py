@@ -4,6 +4,7 @@ headers a request carries upstream, and failures as one error type with the stat
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Mapping
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
@@ -47,6 +48,12 @@ def forward_headers(headers: Mapping[str, str], via: str, *, fill: bool) -> dict
     return out
 
 
+def no_cookie_jar() -> CookieJar:
+    """A jar that keeps nothing: a shared cache's upstream client must hold no client state,
+    or one client's cookies would be sent upstream on every other client's requests."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
 class Upstream:
     def __init__(
         self, base_url: str, timeout_s: float, transport: httpx.AsyncBaseTransport | None = None
@@ -56,6 +63,7 @@ class Upstream:
             timeout=httpx.Timeout(timeout_s),
             transport=transport,
             limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+            cookies=no_cookie_jar(),
         )
 
     async def open(

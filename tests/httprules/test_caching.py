@@ -50,6 +50,14 @@ MINUTE_AFTER = "Sun, 29 Nov 2026 12:01:00 GMT"
         ),
         pytest.param("GET", 200, {}, {"cache-control": "private, max-age=60"}, False, id="private"),
         pytest.param(
+            "GET",
+            200,
+            {},
+            {"cache-control": "public, max-age=60", "set-cookie": "s=1"},
+            False,
+            id="set-cookie",
+        ),
+        pytest.param(
             "GET", 200, {}, {"cache-control": "max-age=60", "vary": "*"}, False, id="vary-star"
         ),
         pytest.param(

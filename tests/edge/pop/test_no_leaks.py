@@ -1,0 +1,134 @@
+"""A shared cache never leaks one user's response or state to another, with a real `mediacdn
+edge` process: no cookie jar in its upstream client, no collapsing onto a response for another
+variant or a personal one, responses that set cookies never stored, and X-Forwarded-For and
+Via appended."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.support.asgi_server import serve_in_thread
+from tests.support.scripted_origin import Route, ScriptedOrigin
+from tests.support.servers import free_port, start_mediacdn, stop_process, wait_until
+
+PUBLIC = {"cache-control": "public, max-age=60"}
+
+
+@contextmanager
+def edge_in_front(tmp_path: Path, origin: ScriptedOrigin) -> Iterator[str]:
+    with serve_in_thread(origin) as origin_url:
+        port = free_port()
+        proc = start_mediacdn(
+            "edge",
+            tmp_path,
+            {"MEDIACDN_ADMIN_KEYS": "admin"},
+            "--name",
+            "pop",
+            "--upstream",
+            origin_url,
+            "--port",
+            str(port),
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+
+            def up() -> bool:
+                try:
+                    return httpx.get(url + "/healthz", timeout=1).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            wait_until(up, 30, "edge")
+            yield url
+        finally:
+            stop_process(proc)
+
+
+def concurrently(
+    url: str,
+    path: str,
+    headers: list[dict[str, str]],
+    hold: threading.Event,
+    origin: ScriptedOrigin,
+) -> list[httpx.Response]:
+    """Send one request per header set at once; release the origin once all are in."""
+
+    async def run() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            tasks = [asyncio.create_task(http.get(path, headers=h)) for h in headers]
+            for _ in range(1000):  # up to 10 s for the first to reach the origin
+                if origin.hits[path]:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.3)  # the others reach the POP and wait on the first fill
+            hold.set()
+            return await asyncio.gather(*tasks)
+
+    return asyncio.run(run())
+
+
+def test_no_cookie_jar_upstream(tmp_path: Path) -> None:
+    origin = ScriptedOrigin(
+        {
+            "/login": Route(b"hi", headers={"set-cookie": "sid=alice; Path=/"}),
+            "/other": Route(b"x", headers={"cache-control": "no-store"}),
+        }
+    )
+    with edge_in_front(tmp_path, origin) as edge:
+        login = httpx.get(edge + "/login", timeout=10)
+        assert login.headers["set-cookie"] == "sid=alice; Path=/"  # to alice, as sent
+        httpx.get(edge + "/other", timeout=10)
+        assert "cookie" not in origin.seen_headers[-1]  # bob's request carries no alice cookie
+        httpx.get(edge + "/other", headers={"cookie": "sid=bob"}, timeout=10)
+        assert origin.seen_headers[-1]["cookie"] == "sid=bob"  # a client's own cookie passes
+
+
+def test_collapsing_waits_for_vary_before_sharing(tmp_path: Path) -> None:
+    hold = threading.Event()
+    origin = ScriptedOrigin(
+        {"/me": Route(b"", headers={**PUBLIC, "vary": "X-User"}, hold=hold, vary_body="x-user")}
+    )
+    users = ["alice", "bob", "carol", "alice"]
+    with edge_in_front(tmp_path, origin) as edge:
+        responses = concurrently(edge, "/me", [{"x-user": u} for u in users], hold, origin)
+        assert [r.text for r in responses] == users
+        assert origin.hits["/me"] == 3  # the second alice shared the first alice's fetch
+        again = httpx.get(edge + "/me", headers={"x-user": "bob"}, timeout=10)
+        assert again.text == "bob"
+        assert again.headers["x-cache"] == "HIT"
+
+
+def test_responses_that_set_cookies_are_never_stored_nor_shared(tmp_path: Path) -> None:
+    hold = threading.Event()
+    origin = ScriptedOrigin(
+        {"/page": Route(b"for alice", headers={**PUBLIC, "set-cookie": "sid=alice"}, hold=hold)}
+    )
+    with edge_in_front(tmp_path, origin) as edge:
+        responses = concurrently(edge, "/page", [{}, {}, {}], hold, origin)
+        assert origin.hits["/page"] == 3  # each got its own fetch, none the first one's
+        assert all(r.headers["x-cache"] == "MISS" for r in responses)
+        later = httpx.get(edge + "/page", timeout=10)
+        assert later.headers["x-cache"] == "MISS"  # never stored
+        assert origin.hits["/page"] == 4
+
+
+def test_forwarded_for_and_via_are_appended(tmp_path: Path) -> None:
+    origin = ScriptedOrigin({"/a": Route(b"a", headers={"cache-control": "no-store"})})
+    with edge_in_front(tmp_path, origin) as edge:
+        response = httpx.get(
+            edge + "/a",
+            headers={"x-forwarded-for": "203.0.113.9", "via": "1.1 client-proxy"},
+            timeout=10,
+        )
+        seen = origin.seen_headers[-1]
+        assert seen["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
+        assert seen["via"] == "1.1 client-proxy, 1.1 pop"
+        assert response.headers["via"].endswith("1.1 pop")
+        httpx.get(edge + "/a", timeout=10)
+        assert origin.seen_headers[-1]["x-forwarded-for"] == "127.0.0.1"
