@@ -296,3 +296,49 @@ class RouteDecision:
             rtt_ms=_number(d, "rtt_ms", 0, 1e6),
             ttl_s=_count(d, "ttl", 0, 86_400, 0),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    """One request a POP answered, as its access log keeps it (one JSON object a line):
+    when it finished, who asked, what, the status and body bytes sent, the size of the whole
+    object (for replays: a range or a 304 still names the object it came from; 0 when not
+    known), the X-Cache result and how long it took."""
+
+    at_s: float
+    client: str
+    method: str
+    path: str
+    status: int
+    sent_bytes: int
+    object_bytes: int
+    cache: str
+    took_ms: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "t": round(self.at_s, 3),
+            "client": self.client,
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "bytes": self.sent_bytes,
+            "object_bytes": self.object_bytes,
+            "cache": self.cache,
+            "ms": round(self.took_ms, 3),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> AccessRecord:
+        d = _object(data, "an access log record")
+        return cls(
+            at_s=_number(d, "t", 0, 1e11),
+            client=_text(d, "client", ""),
+            method=_text(d, "method"),
+            path=_text(d, "path"),
+            status=_count(d, "status", 100, 599, 200),
+            sent_bytes=_count(d, "bytes", 0, 1 << 50, 0),
+            object_bytes=_count(d, "object_bytes", 0, 1 << 50, 0),
+            cache=_text(d, "cache", ""),
+            took_ms=_number(d, "ms", 0, 1e9, 0.0),
+        )

@@ -10,6 +10,7 @@ from pathlib import Path
 from edge.player.abr_controller import DEFAULT_RULE, RULE_HELP, RULES
 from edge.sim.arguments import add_arguments as add_simulate_arguments
 from mediacdn.commands import (
+    cmd_cache_replay,
     cmd_demo,
     cmd_edge,
     cmd_play,
@@ -145,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="a router to send signed heartbeats to (joins the CDN); repeat for several "
         "routers. The key comes from MEDIACDN_POP_KEY or --pop-key-file",
+    )
+    edge.add_argument(
+        "--access-log",
+        type=Path,
+        help="log every request to this file, one JSON object a line (rotatable: the file is "
+        "reopened when moved); `mediacdn cache replay --format edge` reads it",
     )
     edge.add_argument(
         "--address",
@@ -283,6 +290,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--duration", type=float, default=20.0, help="sample length in seconds")
     demo.set_defaults(func=cmd_demo)
+
+    cache = sub.add_parser(
+        "cache",
+        help="cache tools: replay request logs through every eviction policy",
+        description="Cache tools.",
+    )
+    cache_sub = cache.add_subparsers(dest="cache_command", required=True, metavar="TOOL")
+    replay = cache_sub.add_parser(
+        "replay",
+        help="how each eviction policy would do on your requests",
+        description="Replay request logs through every eviction policy at each capacity and "
+        "print object and byte miss ratios, the byte miss ratio against LRU's and the share "
+        "of the LRU→Belady gap closed (Belady from libcachesim). Formats: oracle "
+        "(libCacheSim oracleGeneral), nginx (combined access log: time, request, status, "
+        "bytes), edge (a POP's --access-log, JSON lines). Only GET/HEAD answered 200, 206 or "
+        "304 count; an object's size is its last whole (200) response.",
+    )
+    replay.add_argument("files", nargs="+", type=Path, help="logs, read in order")
+    replay.add_argument("--format", choices=["oracle", "nginx", "edge"], default="edge")
+    replay.add_argument(
+        "--capacity", default="1%,10%", help="shares of the footprint or sizes (1%%,10%%,20GiB)"
+    )
+    replay.add_argument(
+        "--policy", default="all", help="comma-separated policies, or all (LRU always runs)"
+    )
+    replay.add_argument("--quiet", action="store_true", help="no progress bar")
+    replay.set_defaults(func=cmd_cache_replay)
 
     simulate = sub.add_parser(
         "simulate",

@@ -158,6 +158,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
         prefetch_segments=args.prefetch,
         router_urls=tuple(args.router or ()),
         addresses=_addresses(args.address),
+        access_log=str(args.access_log) if args.access_log else None,
         pop_key=_pop_key(args.pop_key_file) if args.router else "",
         lat=args.lat,
         lon=args.lon,
@@ -308,6 +309,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(
         _settings(args), exit_after_ready=args.exit_after_ready, duration_s=args.duration
     )
+
+
+def cmd_cache_replay(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from edge.sim.cachereplay import parse_capacities, parse_policies, replay_all, report
+    from edge.sim.logs import LogError, load_trace
+
+    try:
+        total = sum(f.stat().st_size for f in args.files)
+        with tqdm(total=total, unit="B", unit_scale=True, disable=args.quiet, leave=False) as bar:
+            trace = load_trace(args.files, args.format, bar.update)
+        if not trace.requests:
+            raise SystemExit(f"no cache requests in {len(args.files)} file(s) ({args.format})")
+        capacities = parse_capacities(args.capacity, trace.footprint_bytes)
+        policies = parse_policies(args.policy)
+    except (OSError, LogError, ValueError) as exc:
+        raise SystemExit(f"cache replay: {exc}") from None
+    print(report(trace, replay_all(trace, capacities, policies)))
+    return 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

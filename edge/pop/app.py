@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 
+from edge.pop.accesslog import AccessLog, Recorder
 from edge.pop.admin import handle_admin
 from edge.pop.admin_listener import AdminListener
 from edge.pop.cache import EdgeCache
@@ -43,6 +44,7 @@ class Edge:
         self.cache = EdgeCache(config, self.metrics, self.upstream, clock=clock)
         self.responses = Responses(self.metrics, clock, config.via)
         self.neighbours: list[str] = []  # from the router: where to spill when overloaded
+        self.access_log = AccessLog(config.access_log, config.name) if config.access_log else None
 
     # -- ASGI entry points -----------------------------------------------------------------
 
@@ -56,6 +58,15 @@ class Edge:
             return await self._own(send, path)
         if self.config.admin_on_public and path.startswith("/admin/"):
             return await self.admin(scope, receive, send)
+        if self.access_log is None:
+            return await self._serve(scope, receive, send)
+        recorder = Recorder(scope, send)
+        try:
+            await self._serve(scope, receive, recorder.send)
+        finally:
+            self.access_log.write(recorder.record())
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         query = scope.get("query_string", b"")
         if SPILL_MARK in query:  # sent here by an overloaded neighbour: serve the plain URL
             scope = dict(scope, query_string=strip_spill_mark(query))
@@ -102,6 +113,8 @@ class Edge:
 
     async def close(self) -> None:
         await self.cache.close()
+        if self.access_log is not None:
+            self.access_log.close()
 
     # -- own endpoints -----------------------------------------------------------------------
 

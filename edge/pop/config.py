@@ -28,6 +28,7 @@ class EdgeConfig:
     max_in_flight: int = 1000
     max_mbps: float = 10_000.0
     heartbeat_s: float = 1.0
+    access_log: str | None = None  # a file: one JSON line per request (edge/pop/accesslog.py)
 
     @property
     def admin_on_public(self) -> bool:

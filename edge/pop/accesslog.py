@@ -1,0 +1,74 @@
+"""The POP's access log: one JSON object a line per request it answered (edge/wire.py's
+`AccessRecord`), for operators and for `mediacdn cache replay --format edge`. The file is
+reopened when it is moved or removed (logrotate's default), so it can be rotated under a
+running POP."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import time
+from collections.abc import Callable
+
+from edge.wire import AccessRecord
+from httprules.asgi import Message, Scope, Send
+
+
+class AccessLog:
+    def __init__(self, path: str, pop: str) -> None:
+        self._logger = logging.getLogger(f"mediacdn.access.{pop}")
+        self._logger.propagate = False
+        self._logger.setLevel(logging.INFO)
+        self._handler = logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+        self._handler.setFormatter(logging.Formatter("%(message)s"))
+        self._logger.addHandler(self._handler)
+
+    def write(self, record: AccessRecord) -> None:
+        self._logger.info(json.dumps(record.to_json(), separators=(",", ":")))
+
+    def close(self) -> None:
+        self._logger.removeHandler(self._handler)
+        self._handler.close()
+
+
+class Recorder:
+    """Wraps one request's `send` to see what went out, then makes its record."""
+
+    def __init__(self, scope: Scope, send: Send, clock: Callable[[], float] = time.time) -> None:
+        self.scope, self._send, self._clock = scope, send, clock
+        self.started = time.perf_counter()
+        self.status = 0
+        self.sent_bytes = 0
+        self.object_bytes = 0
+        self.cache = ""
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            headers = {k.lower(): v for k, v in message.get("headers", [])}
+            self.cache = headers.get(b"x-cache", b"").decode("latin-1")
+            whole = headers.get(b"content-range", b"").rpartition(b"/")[2]
+            length = whole if whole.isdigit() else headers.get(b"content-length", b"")
+            self.object_bytes = int(length) if length.isdigit() and self.status != 304 else 0
+        elif message["type"] == "http.response.body":
+            self.sent_bytes += len(message.get("body", b""))
+        await self._send(message)
+
+    def record(self) -> AccessRecord:
+        scope = self.scope
+        path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        if scope.get("query_string"):
+            path += "?" + scope["query_string"].decode("latin-1")
+        client = scope.get("client")
+        return AccessRecord(
+            at_s=self._clock(),
+            client=client[0] if client else "",
+            method=scope["method"],
+            path=path,
+            status=self.status,
+            sent_bytes=self.sent_bytes,
+            object_bytes=self.object_bytes,
+            cache=self.cache,
+            took_ms=(time.perf_counter() - self.started) * 1000,
+        )

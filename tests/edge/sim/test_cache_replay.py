@@ -1,0 +1,151 @@
+"""`mediacdn cache replay` on the three formats, with small files made here: libCacheSim's
+oracleGeneral, an nginx access log, and the access log a real POP wrote."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import libcachesim as lcs
+import pytest
+
+from edge.sim.logs import LogError, load_trace
+from edge.sim.trace import write_oracle_general
+from edge.sim.workload import HlsWorkload, generate
+from tests.support.asgi_server import serve_in_thread
+from tests.support.scripted_origin import Route, ScriptedOrigin
+from tests.support.servers import free_port, start_mediacdn, stop_process, wait_until
+
+
+def replay_cli(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "mediacdn", "cache", "replay", "--quiet", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def rows(output: str, capacity: str) -> dict[str, list[str]]:
+    """The policy rows printed under one capacity."""
+    block = output.split(f"capacity {capacity} ", 1)[1].split("\ncapacity ", 1)[0]
+    lines = [line.split() for line in block.splitlines()[2:] if line.strip()]
+    return {line[0]: line[1:] for line in lines}
+
+
+def test_oracle_traces_agree_with_libcachesim(tmp_path: Path) -> None:
+    trace = tmp_path / "hls.oracleGeneral"
+    write_oracle_general(trace, generate(HlsWorkload(sessions=300, videos=100, seed=3)))
+    out = replay_cli(str(trace), "--format", "oracle", "--capacity", "5%,10MB")
+    footprint = load_trace([trace], "oracle").footprint_bytes
+    for label, capacity in (("5%", int(footprint * 0.05)), ("10MB", 10_000_000)):
+        table = rows(out, label)
+        assert set(table) == {"interval", "s3fifo", "sieve", "lru", "fifo"}
+        reader = lcs.TraceReader(str(trace), lcs.TraceType.ORACLE_GENERAL_TRACE)
+        _, lru_byte_miss = lcs.LRU(capacity).process_trace(reader)
+        assert float(table["lru"][1]) == pytest.approx(lru_byte_miss, abs=0.005)
+        assert table["lru"][2] == "1.000x"
+    assert "Belady byte miss 0." in out
+
+
+NGINX = """\
+10.0.0.1 - - [29/Nov/2026:12:00:00 +0000] "GET /vod/a/360p/0.m4s HTTP/1.1" 200 100 "-" "hls.js"
+10.0.0.1 - - [29/Nov/2026:12:00:01 +0000] "GET /vod/a/360p/1.m4s HTTP/1.1" 200 100 "-" "hls.js"
+10.0.0.2 - - [29/Nov/2026:12:00:02 +0000] "GET /vod/a/360p/0.m4s HTTP/1.1" 304 0 "-" "hls.js"
+10.0.0.2 - - [29/Nov/2026:12:00:03 +0000] "POST /api/videos HTTP/1.1" 201 17 "-" "curl"
+this line is not a log line
+10.0.0.3 - - [29/Nov/2026:12:00:04 +0000] "GET /vod/a/360p/2.m4s HTTP/1.1" 200 100 "-" "hls.js"
+10.0.0.3 - - [29/Nov/2026:12:00:05 +0000] "GET /vod/a/360p/0.m4s HTTP/1.1" 206 10 "-" "hls.js"
+10.0.0.4 - - [29/Nov/2026:12:00:06 +0000] "GET /missing HTTP/1.1" 404 9 "-" "hls.js"
+10.0.0.4 - - [29/Nov/2026:12:00:07 +0000] "GET /vod/a/360p/1.m4s HTTP/1.1" 200 100 "-" "hls.js"
+"""
+
+
+def test_nginx_logs(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text(NGINX)
+    trace = load_trace([log], "nginx")
+    assert [(r.obj_id, r.size) for r in trace.requests] == [
+        (0, 100),
+        (1, 100),
+        (0, 100),
+        (2, 100),
+        (0, 100),
+        (1, 100),
+    ]
+    assert trace.skipped == 3
+    out = replay_cli(str(log), "--format", "nginx", "--capacity", "200B", "--policy", "lru")
+    # LRU with room for two: 0 miss, 1 miss, 0 hit, 2 miss (1 out), 0 hit, 1 miss (2 out).
+    assert rows(out, "200B")["lru"][:2] == ["0.6667", "0.6667"]
+
+
+def test_a_pops_own_access_log(tmp_path: Path) -> None:
+    segment = Route(b"x" * 5000, headers={"cache-control": "max-age=60"}, etag='"s"')
+    origin = ScriptedOrigin({f"/vod/a/360p/{n}.m4s": segment for n in range(3)})
+    log = tmp_path / "edge-access.log"
+    with serve_in_thread(origin) as origin_url:
+        port = free_port()
+        proc = start_mediacdn(
+            "edge",
+            tmp_path,
+            {"MEDIACDN_ADMIN_KEYS": "a"},
+            "--name",
+            "pop",
+            "--upstream",
+            origin_url,
+            "--port",
+            str(port),
+            "--access-log",
+            str(log),
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(lambda: _up(url), 30, "edge")
+            with httpx.Client(base_url=url, timeout=10) as http:
+                for n in (0, 1, 0, 2):
+                    http.get(f"/vod/a/360p/{n}.m4s")
+                http.get("/vod/a/360p/1.m4s", headers={"range": "bytes=0-99"})
+                http.get("/vod/a/360p/2.m4s", headers={"if-none-match": '"s"'})
+                http.head("/vod/a/360p/0.m4s")
+        finally:
+            stop_process(proc)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["status"] for r in records] == [200, 200, 200, 200, 206, 304, 200]
+    assert [r["cache"] for r in records[:4]] == ["MISS", "MISS", "HIT", "MISS"]
+    assert records[4]["bytes"] == 100
+    assert records[4]["object_bytes"] == 5000  # a range names the whole object
+    assert records[5]["object_bytes"] == 0
+    trace = load_trace([log], "edge")
+    assert [r.size for r in trace.requests] == [5000] * 7
+    out = replay_cli(str(log), "--capacity", "10000B")
+    # LRU with room for two of 0 1 0 2 1 2 0: misses at 0, 1, 2, 1 (0 out), 0 (1 out).
+    assert rows(out, "10000B")["lru"][0] == "0.7143"
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_bad_input_is_refused_clearly(tmp_path: Path) -> None:
+    odd = tmp_path / "odd.bin"
+    odd.write_bytes(b"\x00" * 7)
+    with pytest.raises(LogError, match="not an oracleGeneral"):
+        load_trace([odd], "oracle")
+    done = subprocess.run(
+        [sys.executable, "-m", "mediacdn", "cache", "replay", "--quiet", str(odd)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "no cache requests" in done.stderr
