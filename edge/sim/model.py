@@ -122,6 +122,7 @@ class Simulation:
                 return now
             if self.s.collapse:
                 c.collapsed += 1
+                c.collapsed_bytes += size
                 return ready
         parent = node.parent
         assert parent is not None

@@ -23,6 +23,7 @@ class Counters:
         self.bytes = 0
         self.hit_bytes = 0
         self.collapsed = 0  # waited for a fill already on its way (counted as a miss)
+        self.collapsed_bytes = 0
         self.spilled = 0  # redirected to a neighbour: every request slot was busy
         self.failed = 0
         self.upstream_requests = 0
