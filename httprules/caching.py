@@ -14,7 +14,11 @@ HEURISTIC_STATUSES = frozenset({200, 203, 204, 206, 300, 301, 308, 404, 405, 410
 STORABLE_STATUSES = HEURISTIC_STATUSES | frozenset({302, 307})
 HEURISTIC_FRACTION = 0.1  # §4.2.2: "a typical setting of this fraction might be 10%"
 HEURISTIC_MAX_S = 24 * 3600.0
-UNSAFE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # RFC 9110 §9.2.1; others unsafe
+# RFC 9213 and the W3C Edge Architecture note: fields that speak to CDNs (targeted caches) only;
+# when one is present it is what a CDN obeys instead of Cache-Control.
+TARGETED_FIELDS = ("cdn-cache-control", "surrogate-control")
+CDN_ONLY_FIELDS = ("surrogate-control",)  # the surrogate removes it before clients see it
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,17 @@ def parse_cache_control(value: str | None) -> CacheControl:
     return CacheControl(directives)
 
 
+def response_cache_control(headers: Mapping[str, str]) -> CacheControl:
+    """The directives this cache obeys: those of a CDN-targeted field when the response has
+    one (untargeted directives only: `max-age=60;other-device` is for someone else), else
+    Cache-Control's."""
+    for name in TARGETED_FIELDS:
+        if name in headers:
+            parts = (p for p in headers[name].split(",") if ";" not in p)
+            return parse_cache_control(",".join(parts))
+    return parse_cache_control(headers.get("cache-control"))
+
+
 def is_storable(
     method: str,
     status: int,
@@ -52,7 +67,7 @@ def is_storable(
     """RFC 9111 §3, for a shared cache."""
     if method not in ("GET", "HEAD") or status not in STORABLE_STATUSES:
         return False
-    response_cc = parse_cache_control(response_headers.get("cache-control"))
+    response_cc = response_cache_control(response_headers)
     request_cc = parse_cache_control(request_headers.get("cache-control"))
     if response_cc.has("no-store") or request_cc.has("no-store"):
         return False
@@ -80,15 +95,13 @@ def is_personal(response_headers: Mapping[str, str]) -> bool:
     either). Never stored, and never sent to anyone else who asked at the same time."""
     cc = parse_cache_control(response_headers.get("cache-control"))
     return (
-        "set-cookie" in response_headers
-        or cc.has("private")
-        or response_headers.get("vary", "").strip() == "*"
+        "set-cookie" in response_headers or cc.has("private") or "*" in vary_names(response_headers)
     )
 
 
 def freshness_lifetime_s(status: int, headers: Mapping[str, str]) -> float:
     """§4.2.1: s-maxage, then max-age, then Expires − Date, then the §4.2.2 heuristic."""
-    cc = parse_cache_control(headers.get("cache-control"))
+    cc = response_cache_control(headers)
     for directive in ("s-maxage", "max-age"):
         value = cc.seconds(directive)
         if value is not None:
@@ -123,12 +136,23 @@ class AgeClock:
         return corrected_initial_age + (now - self.response_time)
 
 
+UNKNOWN_AGE_S = float(2**31)  # RFC 9111 §1.2.2: the largest delta-seconds a cache need keep
+
+
+def age_value_s(headers: Mapping[str, str]) -> float:
+    """§5.1: Age is one non-negative integer. None is 0; anything else (a list, a sign, a
+    fraction, a parameter, several fields) says nothing trustworthy, so the response is taken
+    as old as can be: stale, never fresher than it may be."""
+    raw = headers.get("age")
+    if raw is None:
+        return 0.0
+    raw = raw.strip()
+    return float(min(int(raw), 2**31)) if raw.isdigit() and raw.isascii() else UNKNOWN_AGE_S
+
+
 def age_clock(headers: Mapping[str, str], request_time: float, response_time: float) -> AgeClock:
-    try:
-        age_value = max(0.0, float(int(headers.get("age", "0"))))
-    except ValueError:
-        age_value = 0.0
-    return AgeClock(request_time, response_time, parse_http_date(headers.get("date")), age_value)
+    date = parse_http_date(headers.get("date"))
+    return AgeClock(request_time, response_time, date, age_value_s(headers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +168,7 @@ class StoredPolicy:
 
 
 def stored_policy(status: int, headers: Mapping[str, str]) -> StoredPolicy:
-    cc = parse_cache_control(headers.get("cache-control"))
+    cc = response_cache_control(headers)
     return StoredPolicy(
         lifetime_s=freshness_lifetime_s(status, headers),
         # §5.2.2.4: no-cache means every use must be validated first (stored, never fresh).

@@ -33,10 +33,13 @@ def request_headers(scope: Scope) -> dict[str, str]:
 
 
 def end_to_end(headers: httpx.Headers) -> dict[str, str]:
+    """The end-to-end headers of a response, lower-cased, repeated fields joined: without the
+    hop-by-hop ones, nor those the Connection header names (RFC 9110 §7.6.1)."""
+    listed = {n.strip().lower() for v in headers.get_list("connection") for n in v.split(",")}
     out: dict[str, str] = {}
     for name, value in headers.multi_items():
         lname = name.lower()
-        if lname in HOP_BY_HOP:
+        if lname in HOP_BY_HOP or lname in listed:
             continue
         out[lname] = f"{out[lname]}, {value}" if lname in out else value
     return out

@@ -21,7 +21,7 @@ from edge.pop.responses import Responses
 from edge.pop.spill import SPILL_MARK, spill_location, strip_spill_mark
 from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_after
 from httprules.asgi import Receive, Scope, Send
-from httprules.caching import UNSAFE_METHODS
+from httprules.caching import CDN_ONLY_FIELDS, SAFE_METHODS
 from httprules.headers import encode, end_to_end, request_headers, with_forwarded_for
 
 __all__ = ["Edge", "EdgeConfig"]
@@ -202,6 +202,8 @@ class Edge:
         try:
             out = end_to_end(response.headers)
             out |= {"x-cache": "BYPASS", "via": via_after(out.get("via"), self.config.via)}
+            for name in CDN_ONLY_FIELDS:
+                out.pop(name, None)
             start = {"type": "http.response.start", "status": response.status_code}
             await send(start | {"headers": encode(out)})
             sent = 0
@@ -212,5 +214,5 @@ class Edge:
             self.metrics.served("BYPASS", sent)
         finally:
             await response.aclose()
-        if method in UNSAFE_METHODS and response.status_code < 400:
-            self.cache.invalidate(url, out.get("location"))
+        if method not in SAFE_METHODS and response.status_code < 400:
+            self.cache.invalidate(url, out)

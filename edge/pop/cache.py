@@ -292,11 +292,14 @@ class EdgeCache:
         self.store.purge(url)
         return self.store.put(entry, {})
 
-    def invalidate(self, url: str, location: str | None) -> None:
-        """RFC 9111 §4.4: a successful unsafe request invalidates its URL and Location."""
+    def invalidate(self, url: str, response_headers: dict[str, str]) -> None:
+        """RFC 9111 §4.4: a successful unsafe request invalidates its URL, and the URLs in
+        the response's Location and Content-Location when they are on this POP's host."""
         self.store.purge(url)
-        if location is not None and location.startswith("/"):
-            self.store.purge(location)
+        for name in ("location", "content-location"):
+            target = response_headers.get(name, "")
+            if target.startswith("/") and not target.startswith("//"):
+                self.store.purge(target)
 
     # -- background work ----------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from edge.pop.metrics import EdgeMetrics
 from edge.pop.store import Entry
 from edge.pop.upstream import via_after
 from httprules.asgi import Send
-from httprules.caching import AgeClock
+from httprules.caching import CDN_ONLY_FIELDS, UNKNOWN_AGE_S, AgeClock, age_value_s
 from httprules.errors import error_body
 from httprules.headers import encode
 from httprules.serving import Unsatisfiable, not_modified, parse_range
@@ -143,9 +143,11 @@ class Responses:
             now = self.clock()
             entry = Entry("", 200, fill.headers, body, AgeClock(now, now, None, 0))
             return await self.entry(send, entry, result, request, head)
+        kept = {k: v for k, v in fill.headers.items() if k not in CDN_ONLY_FIELDS}
         headers = {
-            **fill.headers,
-            "age": "0",
+            **kept,
+            # §5.1: a response straight from upstream is as old as upstream says.
+            "age": str(int(min(age_value_s(fill.headers), UNKNOWN_AGE_S))),
             "x-cache": result,
             "via": via_after(fill.headers.get("via"), self.via),
         }

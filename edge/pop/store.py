@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from edge.eviction.policy import EvictionPolicy
 from httprules.caching import (
+    CDN_ONLY_FIELDS,
     AgeClock,
     StoredPolicy,
     stored_policy,
@@ -43,7 +44,7 @@ class Entry:
         self.encoded = [
             (k.encode("latin-1"), v.encode("latin-1"))
             for k, v in headers.items()
-            if k not in ("age", "via", "content-length", "x-cache")
+            if k not in ("age", "via", "content-length", "x-cache", *CDN_ONLY_FIELDS)
         ]
 
     @property

@@ -6,9 +6,12 @@ from __future__ import annotations
 import pytest
 
 from httprules.caching import (
+    UNKNOWN_AGE_S,
     AgeClock,
     age_clock,
+    age_value_s,
     freshness_lifetime_s,
+    is_personal,
     is_storable,
     judge,
     merge_304,
@@ -127,7 +130,70 @@ def test_age_clock_reads_age_and_date() -> None:
     clock = age_clock({"age": "12", "date": DATE}, 5.0, 6.0)
     assert clock.age_value == 12
     assert clock.date is not None
-    assert age_clock({"age": "soon"}, 0, 0).age_value == 0
+
+
+@pytest.mark.parametrize(
+    ("age", "value_s"),
+    [
+        pytest.param(None, 0, id="absent"),
+        pytest.param("7200", 7200, id="integer"),
+        pytest.param(" 30 ", 30, id="spaces"),
+        pytest.param("99999999999", 2**31, id="capped"),
+        pytest.param("abc", UNKNOWN_AGE_S, id="non-numeric"),
+        pytest.param("-7200", UNKNOWN_AGE_S, id="negative"),
+        pytest.param("7200.0", UNKNOWN_AGE_S, id="float"),
+        pytest.param("0, 0", UNKNOWN_AGE_S, id="list"),
+        pytest.param("7200;foo=bar", UNKNOWN_AGE_S, id="parameter"),
+        pytest.param("٣", UNKNOWN_AGE_S, id="non-ascii-digit"),
+    ],
+)
+def test_an_age_that_is_not_one_integer_makes_the_response_stale(
+    age: str | None, value_s: float
+) -> None:
+    """§5.1: Age is one non-negative integer; anything else is taken as old as can be."""
+    headers = {} if age is None else {"age": age}
+    assert age_value_s(headers) == value_s
+    policy = stored_policy(200, {"cache-control": "max-age=3600", **headers})
+    fresh = judge(policy, age_clock(headers, 0, 0), 0).fresh
+    assert fresh is (value_s < 3600)
+
+
+@pytest.mark.parametrize(
+    ("headers", "storable", "lifetime_s"),
+    [
+        pytest.param(
+            {"cdn-cache-control": "max-age=60", "cache-control": "no-store"},
+            True,
+            60,
+            id="cdn-cache-control-wins",
+        ),
+        pytest.param(
+            {"surrogate-control": "no-store", "cache-control": "max-age=60"},
+            False,
+            0,
+            id="surrogate-no-store",
+        ),
+        pytest.param(
+            {"surrogate-control": "max-age=60;other-cdn", "cache-control": "max-age=5"},
+            False,
+            0,
+            id="targeted-elsewhere",
+        ),
+        pytest.param({"surrogate-control": "max-age=120"}, True, 120, id="surrogate-max-age"),
+    ],
+)
+def test_cdn_targeted_fields_override_cache_control(
+    headers: dict[str, str], storable: bool, lifetime_s: float
+) -> None:
+    """RFC 9213 (CDN-Cache-Control) and Surrogate-Control: a CDN obeys them instead."""
+    assert is_storable("GET", 200, {}, headers) is storable
+    assert freshness_lifetime_s(200, headers) == lifetime_s
+
+
+@pytest.mark.parametrize("vary", ["*", "accept, *", "*, *", ", *", "* ,foo"])
+def test_vary_star_anywhere_makes_a_response_personal(vary: str) -> None:
+    assert is_personal({"vary": vary})
+    assert not is_storable("GET", 200, {}, {"cache-control": "max-age=60", "vary": vary})
 
 
 @pytest.mark.parametrize(
