@@ -67,6 +67,7 @@ bench: $(NATIVE)
 	$(BIN)/python bench/origin.py
 	$(BIN)/python bench/edge.py
 	$(BIN)/python bench/cache_policy.py
+	$(BIN)/python bench/cache_families.py
 	$(BIN)/python bench/cache_tests.py
 	$(BIN)/python bench/prefetch.py
 	$(BIN)/python bench/routing.py

@@ -209,6 +209,8 @@ def start_cdn(
                 host,
                 "--port",
                 str(port),
+                "--access-log",
+                str(log_dir / f"edge-{pop.name}.access.log"),
             ]
             url = f"http://{host}:{port}"
             pop_env = {**env, "MEDIACDN_POP_KEY": keys[pop.name]}

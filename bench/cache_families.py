@@ -1,0 +1,99 @@
+"""The eviction policies on every family of traces we have, with the default policy's targets
+marked: the synthetic HLS trace of bench/cache_policy.py (smaller), the request logs the
+simulator exports for its busiest edge under several scenarios (ABR rules, popularity skew,
+ladder), and the POPs' own access logs from `make demo` when they are there (data/cdn/).
+Each is replayed with `mediacdn cache replay`'s code at 1% and 10% of its footprint, against
+LRU, S3-FIFO, SIEVE and Belady (libcachesim).
+
+Targets for the default policy, on each family: byte miss ≤ 0.85× LRU's at 10%, ≥ 50% of the
+LRU→Belady gap closed at 10%, and never worse than S3-FIFO."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import machine
+from edge.eviction.policy import DEFAULT_POLICY, POLICIES
+from edge.sim.cachereplay import CapacityResult, parse_capacities, replay_all
+from edge.sim.logs import LoadedTrace, load_trace
+from edge.sim.runner import export_traces, simulate
+from edge.sim.scenario import load_scenario
+from edge.sim.trace import write_oracle_general
+from edge.sim.workload import HlsWorkload, generate
+
+SIMULATED: dict[str, dict[str, object]] = {
+    "steady, MPC": {},
+    "steady, hls.js-style ABR": {"rules": ["throughput"]},
+    "steady, Zipf 1.2": {"zipf_alpha": 1.2},
+    "steady, 3-rung ladder": {"ladder_kbps": [400, 1500, 4500]},
+}
+DEMO_LOGS = Path(__file__).resolve().parent.parent / "data" / "cdn"
+
+
+def families(tmp: Path, sample: float) -> dict[str, LoadedTrace]:
+    out: dict[str, LoadedTrace] = {}
+    synthetic = tmp / "synthetic.oracleGeneral"
+    write_oracle_general(synthetic, generate(HlsWorkload(sessions=3000, seed=1)))
+    out["synthetic HLS (3000 sessions)"] = load_trace([synthetic], "oracle")
+    base = load_scenario("steady")
+    for label, changes in SIMULATED.items():
+        scenario = base.with_changes(
+            {
+                **changes,
+                "sessions_per_s": base.sessions_per_s * sample,
+                "capacity_scale": base.capacity_scale * sample,
+            }
+        )
+        outcome = simulate(scenario, log_requests=True)
+        paths = export_traces(outcome, tmp / label.replace(" ", "_").replace(",", ""))
+        busiest = max(paths, key=lambda p: p.stat().st_size)
+        out[f"simulated {label} ({busiest.name.split('.')[0]})"] = load_trace([busiest], "oracle")
+    logs = sorted(DEMO_LOGS.glob("edge-*.access.log"))
+    if logs:
+        out[f"make demo POP logs ({len(logs)} POPs)"] = load_trace(logs, "edge")
+    return out
+
+
+def verdict(results: list[CapacityResult]) -> str:
+    ten = results[-1]
+    rows = {p.policy: p for p in ten.policies}
+    ours, s3 = rows[DEFAULT_POLICY], rows["s3fifo"]
+    gap = ours.gap_closed if ours.gap_closed is not None else 0.0
+    checks = [
+        f"<= 0.85x LRU: {'met' if ours.vs_lru <= 0.85 else 'NOT met'} ({ours.vs_lru:.3f}x)",
+        f"gap >= 50%: {'met' if gap >= 0.5 else 'NOT met'} ({gap:.0%})",
+        "not worse than S3-FIFO: "
+        + ("met" if ours.byte_miss_ratio <= s3.byte_miss_ratio else "NOT met"),
+    ]
+    return "; ".join(checks)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sample", type=float, default=0.5, help="share of steady's audience")
+    args = parser.parse_args()
+    print(f"machine: {machine()}; default policy: {DEFAULT_POLICY}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, trace in families(Path(tmp), args.sample).items():
+            capacities = parse_capacities("1%,10%", trace.footprint_bytes)
+            results = replay_all(trace, capacities, list(POLICIES))
+            print(
+                f"\n{name}: {len(trace.requests)} requests, "
+                f"footprint {trace.footprint_bytes / 1e9:.2f} GB"
+            )
+            for c in results:
+                cells = "  ".join(
+                    f"{p.policy} {p.byte_miss_ratio:.4f} ({p.vs_lru:.3f}x)" for p in c.policies
+                )
+                print(f"  {c.label:>4}: Belady {c.belady_byte_miss or 0:.4f}  {cells}")
+            print(f"  at 10%: {verdict(results)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
