@@ -126,8 +126,8 @@ class EdgeCache:
         self, url: str, headers: dict[str, str], stale: Entry | None
     ) -> tuple[Fill, Reader]:
         """The fill a client reads and its place in it: the fill in flight once its response
-        is known to be one this client may have (RFC 9111 §4.1: the same variant, and one a
-        shared cache may store), else a new one (validating `stale` if given). The reader is
+        is known to be one this client may have (RFC 9111 §4.1: the same variant, and
+        nobody's in particular), else a new one (validating `stale` if given). The reader is
         registered before the wait, so nothing of the body is let go meanwhile."""
         fill = self.fills.get(url)
         if fill is not None and not fill.trimmed:
