@@ -28,14 +28,16 @@ EPILOG = (
 )
 
 
-def _common(parser: argparse.ArgumentParser, *, server: bool = False) -> None:
+def _common(
+    parser: argparse.ArgumentParser, *, server: bool = False, default_port: int = 8080
+) -> None:
     parser.add_argument("--config", type=Path, help="TOML settings file")
     parser.add_argument(
         "--data-dir", type=Path, help="where the embedded defaults keep files (default ./data)"
     )
     if server:
         parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-        parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
+        parser.add_argument("--port", type=int, help=f"port to listen on (default {default_port})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(or on --admin-port).",
         epilog=EPILOG,
     )
-    _common(edge, server=True)
+    _common(edge, server=True, default_port=8081)
     edge.add_argument("--name", required=True, help="the POP's name (in Via and stats)")
     edge.add_argument("--upstream", required=True, help="origin or parent edge URL")
     edge.add_argument("--lat", type=float, default=0.0, help="latitude (for the router)")
@@ -198,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         "lat,lon or geo=lat,lon; GET /pops lists the registry.",
         epilog=EPILOG,
     )
-    _common(router, server=True)
+    _common(router, server=True, default_port=8090)
     router.add_argument(
         "--topology",
         type=Path,
