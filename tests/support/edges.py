@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -93,9 +94,13 @@ def routed_edge(
 
 
 @contextmanager
-def router_process(tmp_path: Path, *extra: str, name: str = "router") -> Iterator[str]:
+def mediacdn_process(
+    command: str, tmp_path: Path, env: dict[str, str], *args: str, name: str
+) -> Iterator[str]:
+    """`mediacdn COMMAND` on a free port, until it answers /healthz; yields its URL. A process
+    that exits first fails the wait with the end of its log."""
     port = free_port()
-    proc = start_mediacdn("router", tmp_path, {}, "--port", str(port), *extra, log_name=name)
+    proc = start_mediacdn(command, tmp_path, env, "--port", str(port), *args, log_name=name)
     url = f"http://127.0.0.1:{port}"
     try:
 
@@ -107,7 +112,19 @@ def router_process(tmp_path: Path, *extra: str, name: str = "router") -> Iterato
             except httpx.HTTPError:
                 return False
 
-        wait_until(up, 30, "router")
+        wait_until(up, 30, name)
         yield url
     finally:
         stop_process(proc)
+
+
+def router_process(tmp_path: Path, *extra: str, name: str = "router") -> ContextManager[str]:
+    return mediacdn_process("router", tmp_path, {}, *extra, name=name)
+
+
+def edge_process(
+    tmp_path: Path, upstream: str, *extra: str, name: str = "pop"
+) -> ContextManager[str]:
+    """A `mediacdn edge` process named `name` in front of `upstream`."""
+    args = ("--name", name, "--upstream", upstream, *extra)
+    return mediacdn_process("edge", tmp_path, {"MEDIACDN_ADMIN_KEYS": "admin"}, *args, name=name)

@@ -14,6 +14,7 @@ import m3u8
 import pytest
 
 from sample_media.generate import SampleMedia
+from tests.support import edges
 from tests.support.asgi_server import serve_in_thread
 from tests.support.playback import check_playback, upload_raw, wait_for_video
 from tests.support.scripted_origin import Route, ScriptedOrigin
@@ -105,24 +106,7 @@ def test_truncated_upstream_body_aborts_the_client_through_the_cli_edge(tmp_path
     origin = ScriptedOrigin(
         {"/t": Route(b"x" * 300_000, headers={"cache-control": "max-age=60"}, truncate_at=100_000)}
     )
-    with serve_in_thread(origin) as origin_url:
-        port = free_port()
-        proc = start_mediacdn(
-            "edge",
-            tmp_path,
-            {"MEDIACDN_ADMIN_KEYS": "k"},
-            "--name",
-            "t",
-            "--upstream",
-            origin_url,
-            "--port",
-            str(port),
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until(lambda: httpx.get(url + "/healthz").status_code == 200, 30, "edge")
-            with pytest.raises(httpx.RemoteProtocolError):
-                httpx.get(url + "/t")
-            assert httpx.get(url + "/stats").json()["cache_objects"] == 0
-        finally:
-            stop_process(proc)
+    with serve_in_thread(origin) as origin_url, edges.edge_process(tmp_path, origin_url) as url:
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.get(url + "/t")
+        assert httpx.get(url + "/stats").json()["cache_objects"] == 0

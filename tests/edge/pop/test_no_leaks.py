@@ -14,40 +14,16 @@ from pathlib import Path
 import httpx
 
 from tests.support.asgi_server import serve_in_thread
+from tests.support.edges import edge_process
 from tests.support.scripted_origin import Route, ScriptedOrigin
-from tests.support.servers import free_port, start_mediacdn, stop_process, wait_until
 
 PUBLIC = {"cache-control": "public, max-age=60"}
 
 
 @contextmanager
 def edge_in_front(tmp_path: Path, origin: ScriptedOrigin) -> Iterator[str]:
-    with serve_in_thread(origin) as origin_url:
-        port = free_port()
-        proc = start_mediacdn(
-            "edge",
-            tmp_path,
-            {"MEDIACDN_ADMIN_KEYS": "admin"},
-            "--name",
-            "pop",
-            "--upstream",
-            origin_url,
-            "--port",
-            str(port),
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-
-            def up() -> bool:
-                try:
-                    return httpx.get(url + "/healthz", timeout=1).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            wait_until(up, 30, "edge")
-            yield url
-        finally:
-            stop_process(proc)
+    with serve_in_thread(origin) as origin_url, edge_process(tmp_path, origin_url) as edge:
+        yield edge
 
 
 def concurrently(

@@ -16,8 +16,8 @@ from edge.sim.logs import LogError, load_trace
 from edge.sim.trace import write_oracle_general
 from edge.sim.workload import HlsWorkload, generate
 from tests.support.asgi_server import serve_in_thread
+from tests.support.edges import edge_process
 from tests.support.scripted_origin import Route, ScriptedOrigin
-from tests.support.servers import free_port, start_mediacdn, stop_process, wait_until
 
 
 def replay_cli(*args: str) -> str:
@@ -89,32 +89,16 @@ def test_a_pops_own_access_log(tmp_path: Path) -> None:
     segment = Route(b"x" * 5000, headers={"cache-control": "max-age=60"}, etag='"s"')
     origin = ScriptedOrigin({f"/vod/a/360p/{n}.m4s": segment for n in range(3)})
     log = tmp_path / "edge-access.log"
-    with serve_in_thread(origin) as origin_url:
-        port = free_port()
-        proc = start_mediacdn(
-            "edge",
-            tmp_path,
-            {"MEDIACDN_ADMIN_KEYS": "a"},
-            "--name",
-            "pop",
-            "--upstream",
-            origin_url,
-            "--port",
-            str(port),
-            "--access-log",
-            str(log),
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until(lambda: _up(url), 30, "edge")
-            with httpx.Client(base_url=url, timeout=10) as http:
-                for n in (0, 1, 0, 2):
-                    http.get(f"/vod/a/360p/{n}.m4s")
-                http.get("/vod/a/360p/1.m4s", headers={"range": "bytes=0-99"})
-                http.get("/vod/a/360p/2.m4s", headers={"if-none-match": '"s"'})
-                http.head("/vod/a/360p/0.m4s")
-        finally:
-            stop_process(proc)
+    with (
+        serve_in_thread(origin) as origin_url,
+        edge_process(tmp_path, origin_url, "--access-log", str(log)) as url,
+        httpx.Client(base_url=url, timeout=10) as http,
+    ):
+        for n in (0, 1, 0, 2):
+            http.get(f"/vod/a/360p/{n}.m4s")
+        http.get("/vod/a/360p/1.m4s", headers={"range": "bytes=0-99"})
+        http.get("/vod/a/360p/2.m4s", headers={"if-none-match": '"s"'})
+        http.head("/vod/a/360p/0.m4s")
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["status"] for r in records] == [200, 200, 200, 200, 206, 304, 200]
     assert [r["cache"] for r in records[:4]] == ["MISS", "MISS", "HIT", "MISS"]
@@ -126,13 +110,6 @@ def test_a_pops_own_access_log(tmp_path: Path) -> None:
     out = replay_cli(str(log), "--capacity", "10000B")
     # LRU with room for two of 0 1 0 2 1 2 0: misses at 0, 1, 2, 1 (0 out), 0 (1 out).
     assert rows(out, "10000B")["lru"][0] == "0.7143"
-
-
-def _up(url: str) -> bool:
-    try:
-        return httpx.get(url + "/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_bad_input_is_refused_clearly(tmp_path: Path) -> None:
