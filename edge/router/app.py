@@ -1,5 +1,8 @@
-"""The router: a POP registry fed by edge heartbeats, a lookup by client location, and a
-302 redirect mode. Decisions come from edge/router/routing.py, the code the simulator runs."""
+"""The router: a POP registry fed by signed, bounded, rate-limited heartbeats; a lookup by
+client location (`/route`), redirects (`/r/`), playlists through the chosen POP (`/cdn/`),
+content steering (`/steered/`, `/steering`, naming peer routers too) and, when given a zone,
+DNS answers. Decisions come from edge/router/routing.py, the code the simulator runs; any
+number of routers fed by the same POPs decide alike."""
 
 from __future__ import annotations
 
