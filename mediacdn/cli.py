@@ -7,6 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from edge.eviction.policy import DEFAULT_POLICY, POLICIES
 from edge.player.abr_controller import DEFAULT_RULE, RULE_HELP, RULES
 from edge.sim.arguments import add_arguments as add_simulate_arguments
 from mediacdn.commands import (
@@ -120,9 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--capacity", default="512MiB", help="memory cache size (default 512MiB)")
     edge.add_argument(
         "--policy",
-        default="interval",
-        choices=["interval", "s3fifo", "sieve", "lru", "fifo"],
-        help="eviction policy (default interval: interval caching for video)",
+        default=DEFAULT_POLICY,
+        choices=POLICIES,
+        help=f"eviction policy (default {DEFAULT_POLICY}: interval caching for video; guided: "
+        "S3-FIFO that keeps what a viewer behind will ask for soon)",
     )
     edge.add_argument(
         "--upstream-timeout",

@@ -113,6 +113,18 @@ class IntervalCache:
         """When the cached object `key` is predicted to be requested next."""
         return now + self._until_next_use(self._objects[key], now)
 
+    def wait_s(self, key: Key, now: float) -> float:
+        """How long until `key` is predicted to be wanted, whether it is cached or not (an
+        object of no known rendition: never)."""
+        obj = self._objects.get(key)
+        if obj is None:
+            located = self.locate(key)
+            group = self._groups.get(located[0]) if located is not None else None
+            if located is None or group is None:
+                return FAR_S
+            obj = _Object(key, 0, group, located[1], now)
+        return self._until_next_use(obj, now)
+
     def _until_next_use(self, obj: _Object, now: float) -> float:
         group = obj.group
         if group is None:

@@ -315,7 +315,66 @@ class S3FIFO:
         return self._ghost_remove(key)
 
 
-POLICIES = ("interval", "s3fifo", "sieve", "lru", "fifo")
+class GuidedS3FIFO(S3FIFO):
+    """S3-FIFO guided by the viewers of each rendition: its small queue also promotes, and its
+    main CLOCK spares once a round, an object that a viewer behind it should ask for within
+    `horizon_s` (the interval policy's viewer model, edge/eviction/interval.py, used as
+    evidence for keeping an object rather than as the eviction order)."""
+
+    name = "guided"
+
+    def __init__(
+        self,
+        capacity_bytes: int,
+        *,
+        clock: Callable[[], float],
+        locate: Callable[[Key], tuple[Hashable, int] | None],
+        horizon_s: float = 300.0,
+    ) -> None:
+        super().__init__(capacity_bytes, move_to_main_threshold=1)
+        self.viewers = IntervalCache(0, clock=clock, locate=locate)  # stores nothing
+        self.clock = clock
+        self.horizon_s = horizon_s
+
+    def touch(self, key: Key) -> bool:
+        self.viewers.touch(key)  # every request moves a viewer along
+        return super().touch(key)
+
+    def _wanted_soon(self, key: Key) -> bool:
+        return self.viewers.wait_s(key, self.clock()) < self.horizon_s
+
+    def _evict_small(self, evicted: list[Key]) -> None:
+        while self._small:
+            key, size = self._small.popitem(last=False)
+            self._small_used -= size
+            if self._freq[key] >= self.threshold or self._wanted_soon(key):
+                self._main[key] = size
+                self._main_used += size
+            else:
+                del self._freq[key]
+                self._ghost_add(key, size)
+                evicted.append(key)
+                return
+
+    def _evict_main(self, evicted: list[Key]) -> None:
+        spared = 0
+        while self._main:
+            key, size = self._main.popitem(last=False)
+            freq = self._freq[key]
+            if freq >= 1:
+                self._main[key] = size  # reinserted at the head, clock decremented
+                self._freq[key] = min(freq, 3) - 1
+            elif spared < len(self._main) and self._wanted_soon(key):
+                spared += 1  # once a round at most, so eviction always ends
+                self._main[key] = size
+            else:
+                self._main_used -= size
+                del self._freq[key]
+                evicted.append(key)
+                return
+
+
+POLICIES = ("interval", "s3fifo", "sieve", "lru", "fifo", "guided")
 # Interval caching (edge/eviction/interval.py), our design for video: the lowest byte miss ratio of
 # these on the HLS-shaped trace of bench/cache_policy.py (see BENCHMARKS.md).
 DEFAULT_POLICY = "interval"
@@ -328,7 +387,7 @@ def make_policy(
     clock: Callable[[], float] | None = None,
     locate: Callable[[Key], tuple[Hashable, int] | None] | None = None,
 ) -> EvictionPolicy:
-    """A policy by name; `clock` and `locate` matter only to the interval policy."""
+    """A policy by name; `clock` and `locate` matter only to those that follow viewers."""
     simple: dict[str, Callable[[int], EvictionPolicy]] = {
         "lru": LRU,
         "fifo": FIFO,
@@ -339,6 +398,10 @@ def make_policy(
         return simple[name](capacity_bytes)
     if name == "interval":
         return IntervalCache(
+            capacity_bytes, clock=clock or time.monotonic, locate=locate or locate_url
+        )
+    if name == "guided":
+        return GuidedS3FIFO(
             capacity_bytes, clock=clock or time.monotonic, locate=locate or locate_url
         )
     known = ", ".join(POLICIES)
