@@ -12,6 +12,7 @@ import httpx
 import libcachesim as lcs
 import pytest
 
+from edge.eviction.policy import POLICIES
 from edge.sim.logs import LogError, load_trace
 from edge.sim.trace import write_oracle_general
 from edge.sim.workload import HlsWorkload, generate
@@ -46,7 +47,7 @@ def test_oracle_traces_agree_with_libcachesim(tmp_path: Path) -> None:
     footprint = load_trace([trace], "oracle").footprint_bytes
     for label, capacity in (("5%", int(footprint * 0.05)), ("10MB", 10_000_000)):
         table = rows(out, label)
-        assert set(table) == {"interval", "s3fifo", "sieve", "lru", "fifo"}
+        assert set(table) == set(POLICIES)
         reader = lcs.TraceReader(str(trace), lcs.TraceType.ORACLE_GENERAL_TRACE)
         _, lru_byte_miss = lcs.LRU(capacity).process_trace(reader)
         assert float(table["lru"][1]) == pytest.approx(lru_byte_miss, abs=0.005)
