@@ -315,9 +315,12 @@ class S3FIFO:
         return self._ghost_remove(key)
 
 
+MAX_SPARED = 8  # objects a guided eviction may pass over because a viewer will want them
+
+
 class GuidedS3FIFO(S3FIFO):
     """S3-FIFO guided by the viewers of each rendition: its small queue also promotes, and its
-    main CLOCK spares once a round, an object that a viewer behind it should ask for within
+    main CLOCK spares (a few per eviction), an object that a viewer behind it should ask for within
     `horizon_s` (the interval policy's viewer model, edge/eviction/interval.py, used as
     evidence for keeping an object rather than as the eviction order)."""
 
@@ -364,8 +367,8 @@ class GuidedS3FIFO(S3FIFO):
             if freq >= 1:
                 self._main[key] = size  # reinserted at the head, clock decremented
                 self._freq[key] = min(freq, 3) - 1
-            elif spared < len(self._main) and self._wanted_soon(key):
-                spared += 1  # once a round at most, so eviction always ends
+            elif spared < MAX_SPARED and self._wanted_soon(key):
+                spared += 1  # a few per eviction, so an eviction costs a bounded time
                 self._main[key] = size
             else:
                 self._main_used -= size
