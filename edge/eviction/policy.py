@@ -252,11 +252,19 @@ class S3FIFO:
         self._ghost[key] = size
         self._ghost_used += size
 
+    def _promotes(self, key: Key) -> bool:
+        """Does `key`, leaving the small queue, go to main (rather than to the ghosts)?"""
+        return self._freq[key] >= self.threshold
+
+    def _spares(self, key: Key, spared: int) -> bool:
+        """Does main's CLOCK pass over `key`, unused since its last round, this time?"""
+        return False
+
     def _evict_small(self, evicted: list[Key]) -> None:
         while self._small:
             key, size = self._small.popitem(last=False)
             self._small_used -= size
-            if self._freq[key] >= self.threshold:
+            if self._promotes(key):
                 self._main[key] = size  # freq carries over, as in libCacheSim
                 self._main_used += size
             else:
@@ -266,12 +274,16 @@ class S3FIFO:
                 return
 
     def _evict_main(self, evicted: list[Key]) -> None:
+        spared = 0
         while self._main:
             key, size = self._main.popitem(last=False)
             freq = self._freq[key]
             if freq >= 1:
                 self._main[key] = size  # reinserted at the head, clock decremented
                 self._freq[key] = min(freq, 3) - 1
+            elif self._spares(key, spared):
+                spared += 1
+                self._main[key] = size
             else:
                 self._main_used -= size
                 del self._freq[key]
@@ -320,7 +332,7 @@ MAX_SPARED = 8  # objects a guided eviction may pass over because a viewer will 
 
 class GuidedS3FIFO(S3FIFO):
     """S3-FIFO guided by the viewers of each rendition: its small queue also promotes, and its
-    main CLOCK spares (a few per eviction), an object that a viewer behind it should ask for within
+    main CLOCK spares (a few per eviction), an object a viewer behind it should ask for within
     `horizon_s` (the interval policy's viewer model, edge/eviction/interval.py, used as
     evidence for keeping an object rather than as the eviction order)."""
 
@@ -346,35 +358,12 @@ class GuidedS3FIFO(S3FIFO):
     def _wanted_soon(self, key: Key) -> bool:
         return self.viewers.wait_s(key, self.clock()) < self.horizon_s
 
-    def _evict_small(self, evicted: list[Key]) -> None:
-        while self._small:
-            key, size = self._small.popitem(last=False)
-            self._small_used -= size
-            if self._freq[key] >= self.threshold or self._wanted_soon(key):
-                self._main[key] = size
-                self._main_used += size
-            else:
-                del self._freq[key]
-                self._ghost_add(key, size)
-                evicted.append(key)
-                return
+    def _promotes(self, key: Key) -> bool:
+        return super()._promotes(key) or self._wanted_soon(key)
 
-    def _evict_main(self, evicted: list[Key]) -> None:
-        spared = 0
-        while self._main:
-            key, size = self._main.popitem(last=False)
-            freq = self._freq[key]
-            if freq >= 1:
-                self._main[key] = size  # reinserted at the head, clock decremented
-                self._freq[key] = min(freq, 3) - 1
-            elif spared < MAX_SPARED and self._wanted_soon(key):
-                spared += 1  # a few per eviction, so an eviction costs a bounded time
-                self._main[key] = size
-            else:
-                self._main_used -= size
-                del self._freq[key]
-                evicted.append(key)
-                return
+    def _spares(self, key: Key, spared: int) -> bool:
+        # a few per eviction, so an eviction costs a bounded time
+        return spared < MAX_SPARED and self._wanted_soon(key)
 
 
 POLICIES = ("interval", "s3fifo", "sieve", "lru", "fifo", "guided")
