@@ -31,10 +31,9 @@ class LogError(ValueError):
 
 @dataclass
 class LoadedTrace:
-    """Requests in order; `keys[i]` is what object id i stood for (a path, or the id)."""
+    """Requests in order (a log's objects are numbered in order of first appearance)."""
 
     requests: list[TraceRequest] = field(default_factory=list)
-    keys: list[Hashable] = field(default_factory=list)
     skipped: int = 0  # lines that are not cache requests (other methods, statuses, garbage)
     located: dict[int, tuple[Hashable, int] | None] = field(default_factory=dict)
 
@@ -102,8 +101,7 @@ def load_trace(
     for path in paths:
         if fmt == "oracle":
             for req in _oracle(path, progress):
-                if req.obj_id not in ids:
-                    ids[req.obj_id] = req.obj_id
+                if req.obj_id not in trace.located:
                     trace.located[req.obj_id] = locate_object(req.obj_id)
                 trace.requests.append(req)
             continue
@@ -116,8 +114,7 @@ def load_trace(
             at, key, status, size = parsed
             obj = ids.get(key)
             if obj is None:
-                obj = ids[key] = len(trace.keys)
-                trace.keys.append(key)
+                obj = ids[key] = len(ids)
                 trace.located[obj] = locate_url((key, ()))
             if status == 200 and size > 0:
                 sizes[obj] = size  # a whole object: its size now
@@ -127,6 +124,4 @@ def load_trace(
                 continue
             sizes[obj] = known
             trace.requests.append(TraceRequest(int(at), obj, known))
-    if fmt == "oracle":
-        trace.keys = list(ids)
     return trace
