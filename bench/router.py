@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine, median, require_tools, start_mediacdn_server, start_nginx, wrk
 from edge.router.topology import load_topology, topology_toml
-from edge.wire import SIGNATURE_HEADER, PopBeat, sign_beat
+from edge.wire import PopBeat
+from tests.support.edges import post_beat
 from tests.support.servers import free_port, stop_process, wait_until
 
 WORLD = Path(__file__).resolve().parent.parent / "edge" / "router" / "topologies" / "world.toml"
@@ -42,13 +43,8 @@ def keep_beating(
     with httpx.Client(base_url=router, timeout=5) as http:
         while not stop.is_set():
             for beat in beats:
-                body = json.dumps(beat.to_json()).encode()
-                headers = {
-                    "content-type": "application/json",
-                    SIGNATURE_HEADER: sign_beat(keys[beat.name], body, time.time()),
-                }
                 with suppress(httpx.HTTPError):
-                    http.post("/heartbeat", content=body, headers=headers)
+                    post_beat(http, beat.to_json(), key=keys[beat.name])
             stop.wait(1.0)
 
 
