@@ -123,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--policy",
         default=DEFAULT_POLICY,
         choices=POLICIES,
-        help=f"eviction policy (default {DEFAULT_POLICY}: interval caching for video; guided: "
-        "S3-FIFO that keeps what a viewer behind will ask for soon)",
+        help=f"eviction policy (default {DEFAULT_POLICY}: S3-FIFO that keeps what a viewer behind "
+        "will ask for soon; interval: evicts what the viewers behind need last)",
     )
     edge.add_argument(
         "--upstream-timeout",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from edge.eviction.policy import POLICIES
+from edge.eviction.policy import DEFAULT_POLICY, POLICIES
 from edge.player.abr_controller import RULES
 from edge.sim.bandwidth import DATASETS
 
@@ -75,7 +75,7 @@ class Scenario:
     timing: bool = True  # False: fixed rendition, one request per segment, instant transfers
     rendition_share: tuple[float, ...] = ()  # with timing = false (default: uniform)
     # the CDN
-    cache_policy: str = "interval"
+    cache_policy: str = DEFAULT_POLICY
     edge_cache_mb: float = 20_000.0
     shield_cache_mb: float = 100_000.0
     tiered: bool = True  # False: edges fill straight from the origin
