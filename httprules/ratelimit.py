@@ -1,46 +1,108 @@
-"""Token buckets per sender (pure, injected clock): `rate_per_s` sustained, `burst` at once.
-The table of senders is bounded: when full, the sender heard from least recently is dropped
-(it starts again with a full bucket), so no number of senders grows it past `max_senders`."""
+"""Rate limits per sender (an API key, a client address), on the `limits` library.
+
+A `Rate` of `per_s` sustained and `burst` at once is a moving window of `burst` requests per
+`burst / per_s` seconds (rounded to whole seconds, at least one). The counters live in this
+process, or in Redis when a `redis://` URL is given, so several origins or POPs share one limit.
+A Redis that stops answering lets requests through (logged), rather than taking the service
+down with it.
+
+Over the limit, `Decision.headers()` gives `Retry-After` and the `RateLimit-Limit`,
+`RateLimit-Remaining` and `RateLimit-Reset` fields (IETF httpapi rate-limit headers draft).
+"""
 
 from __future__ import annotations
 
+import logging
+import math
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from dataclasses import dataclass
+
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+log = logging.getLogger("mediacdn.ratelimit")
 
 
-class RateLimiter:
-    def __init__(
-        self,
-        rate_per_s: float,
-        burst: float,
-        *,
-        max_senders: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if rate_per_s <= 0 or burst < 1 or max_senders < 1:
-            raise ValueError("rate_per_s > 0, burst >= 1 and max_senders >= 1")
-        self.rate_per_s = rate_per_s
-        self.burst = burst
-        self.max_senders = max_senders
-        self.clock = clock
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
+@dataclass(frozen=True, slots=True)
+class Rate:
+    per_s: float
+    burst: int
 
-    def allow(self, sender: str) -> bool:
-        """Take one token from `sender`'s bucket; False (and nothing taken) if it is empty."""
-        now = self.clock()
-        tokens, at = self._buckets.pop(sender, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - at) * self.rate_per_s)
-        allowed = tokens >= 1
-        self._buckets[sender] = (tokens - 1 if allowed else tokens, now)
-        if len(self._buckets) > self.max_senders:
-            self._buckets.popitem(last=False)
-        return allowed
+    def __post_init__(self) -> None:
+        if not (self.per_s > 0 and math.isfinite(self.per_s)) or self.burst < 1:
+            raise ValueError("a rate limit needs requests per second > 0 and a burst >= 1")
 
-    def retry_after_s(self, sender: str) -> float:
-        """How long until `sender` has a token again."""
-        tokens, _ = self._buckets.get(sender, (self.burst, 0.0))
-        return max(0.0, (1 - tokens) / self.rate_per_s)
+    @property
+    def window_s(self) -> int:
+        return max(1, round(self.burst / self.per_s))
 
-    def __len__(self) -> int:
-        return len(self._buckets)
+    def item(self) -> RateLimitItem:
+        return RateLimitItemPerSecond(self.burst, self.window_s)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_s: float
+
+    def headers(self) -> dict[str, str]:
+        wait = str(max(1, math.ceil(self.reset_s)))
+        out = {
+            "ratelimit-limit": str(self.limit),
+            "ratelimit-remaining": str(self.remaining),
+            "ratelimit-reset": wait,
+        }
+        return out | ({} if self.allowed else {"retry-after": wait})
+
+
+def open_storage(redis_url: str | None) -> Storage:
+    """Counters in Redis (shared by every process using the same URL) or in this process."""
+    if not redis_url:
+        return MemoryStorage()
+    if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"not a Redis URL: {redis_url!r}")
+    storage = storage_from_string(
+        "async+" + redis_url,
+        implementation="redispy",
+        wrap_exceptions=True,
+        socket_timeout=0.5,  # a Redis that hangs costs a request half a second, not a minute
+        socket_connect_timeout=0.5,
+    )
+    assert isinstance(storage, Storage)
+    return storage
+
+
+class RateLimit:
+    """One limit (`rate`) per sender, under `namespace` in shared storage."""
+
+    def __init__(self, rate: Rate, namespace: str, redis_url: str | None = None) -> None:
+        self.rate = rate
+        self.namespace = namespace
+        self.item = rate.item()
+        self.storage = open_storage(redis_url)
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self._warned_at = -math.inf
+
+    async def hit(self, sender: str) -> Decision:
+        """Count one request from `sender`: allowed or not, with what the headers need."""
+        try:
+            if await self.limiter.hit(self.item, self.namespace, sender):
+                return Decision(True, self.rate.burst, -1, 0.0)
+            stats = await self.limiter.get_window_stats(self.item, self.namespace, sender)
+        except Exception as exc:  # the shared store is down: let traffic through
+            if time.monotonic() - self._warned_at > 10:
+                self._warned_at = time.monotonic()
+                log.warning("rate limit %s not enforced: %s", self.namespace, exc)
+            return Decision(True, self.rate.burst, -1, 0.0)
+        reset = max(0.0, stats.reset_time - time.time())
+        return Decision(False, self.rate.burst, max(0, stats.remaining), reset)
+
+    async def aclose(self) -> None:
+        """Close the Redis connections, if any."""
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        if client is not None:
+            await client.aclose()

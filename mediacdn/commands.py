@@ -211,7 +211,7 @@ def cmd_router(args: argparse.Namespace) -> int:
     from edge.router.keys import KeyFileError, load_pop_keys
     from edge.router.registry import PopRegistry
     from edge.router.topology import TopologyError, load_topology
-    from httprules.ratelimit import RateLimiter
+    from httprules.ratelimit import Rate, RateLimit
 
     settings = _settings(args)
     registry = PopRegistry(allow_enrollment=args.allow_enrollment, expire_s=args.forget_after)
@@ -259,7 +259,7 @@ def cmd_router(args: argparse.Namespace) -> int:
         dns_zone=dns_zone,
         dns_address=(args.dns_host or host, args.dns_port),
         peers=tuple(args.peer or ()),
-        beat_limiter=RateLimiter(args.beat_rate, max(1.0, 2 * args.beat_rate)),
+        beat_limiter=RateLimit(Rate(args.beat_rate, max(1, round(2 * args.beat_rate))), "beats"),
     )
     uvicorn.run(
         app,

@@ -34,7 +34,7 @@ from edge.wire import (
 )
 from httprules.errors import error_document
 from httprules.jsonbody import BodyError, loads_bounded, read_limited
-from httprules.ratelimit import RateLimiter
+from httprules.ratelimit import Rate, RateLimit
 
 ROUTE_TTL_S = 5
 PROBE_INTERVAL_S = 1.0
@@ -43,7 +43,7 @@ PLAYLIST_TYPES = ("application/vnd.apple.mpegurl", "application/x-mpegurl", "aud
 MAX_BEAT_BYTES = 4096  # a heartbeat is a flat object of a dozen fields
 MAX_BEAT_DEPTH = 2
 BEATS_PER_S = 10.0  # per sender address: a POP beats once a second
-BEAT_BURST = 20.0
+BEAT_BURST = 20
 MAX_PROBES_AT_ONCE = 64
 
 
@@ -85,7 +85,7 @@ def create_router_app(
     wall_clock: Callable[[], float] = time.time,
     probe_interval_s: float | None = PROBE_INTERVAL_S,
     zones: CoverageZones | None = None,
-    beat_limiter: RateLimiter | None = None,
+    beat_limiter: RateLimit | None = None,
     dns_zone: DnsZone | None = None,
     dns_address: tuple[str, int] = ("127.0.0.1", 0),
     peers: tuple[str, ...] = (),
@@ -99,7 +99,7 @@ def create_router_app(
     registry = registry or PopRegistry()
     policy = policy or RoutingPolicy()
     keys = dict(pop_keys or {})
-    limiter = beat_limiter or RateLimiter(BEATS_PER_S, BEAT_BURST, clock=clock)
+    limiter = beat_limiter or RateLimit(Rate(BEATS_PER_S, BEAT_BURST), "beats")
     probing = asyncio.Semaphore(MAX_PROBES_AT_ONCE)
     peers = tuple(p.rstrip("/") for p in peers)
     peer_ok: dict[str, bool] = {}
@@ -153,9 +153,9 @@ def create_router_app(
         """A POP's beat: within limits, well-formed, signed by that POP's key, and acceptable
         to the registry; anything else is refused and changes nothing."""
         sender = request.client.host if request.client else ""
-        if not limiter.allow(sender):
-            wait = f"{max(1, round(limiter.retry_after_s(sender)))}"
-            return _error(429, "too_many_heartbeats", "slow down", {"retry-after": wait})
+        decision = await limiter.hit(sender)
+        if not decision.allowed:
+            return _error(429, "too_many_heartbeats", "slow down", decision.headers())
         try:
             body = await read_limited(request.stream(), MAX_BEAT_BYTES)
             beat = parse_heartbeat(loads_bounded(body, MAX_BEAT_DEPTH), clock())
