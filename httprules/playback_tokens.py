@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TOKEN_HEADER = "x-playback-token"
+# On every response of a signed video: a POP answers it only to requests a token granted.
+ACCESS_HEADER = "x-playback-access"
 MARK = "~"
 MAX_TOKEN_CHARS = 200
 
@@ -215,3 +217,10 @@ def admit(
     else:
         verify_header(ring, token, path, client_ip, now)
     return signed.path, True
+
+
+def refusal(exc: TokenRejected | None) -> tuple[int, str, str]:
+    """The 403 (status, code, message) for a token that was refused, or for none (None)."""
+    if exc is None:
+        return 403, "token_required", "this video plays only with a playback token"
+    return 403, "token_expired" if exc.reason == "expired" else "token_invalid", str(exc)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from manifests.db import Cursor, PostgresDatabase, Row, SqliteDatabase
 from manifests.errors import LeaseLost, VideoNotFound
 from manifests.records import (
+    Access,
     Job,
     NewVideo,
     Publication,
@@ -20,7 +21,7 @@ from manifests.records import (
     Video,
     VideoStatus,
 )
-from manifests.schema import schema_statements
+from manifests.schema import ADDED_COLUMNS, schema_statements
 
 Clock = Callable[[], float]
 
@@ -46,6 +47,7 @@ def _video(row: Row) -> Video:
         error_message=row["error_message"],
         created_at=float(row["created_at"]),
         updated_at=float(row["updated_at"]),
+        access="signed" if row["access"] == "signed" else "public",
     )
 
 
@@ -119,6 +121,20 @@ class Catalog:
                 cur.execute("SELECT pg_advisory_xact_lock(7305)")
             for stmt in schema_statements(self.db.dialect):
                 cur.execute(stmt)
+            for table, column, definition in ADDED_COLUMNS:
+                if column not in self._columns(cur, table):
+                    cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+    def _columns(self, cur: Cursor, table: str) -> set[str]:
+        if self.db.dialect == "postgresql":
+            cur.execute(
+                "SELECT column_name AS name FROM information_schema.columns"
+                " WHERE table_name = ? AND table_schema = current_schema()",
+                (table,),
+            )
+        else:
+            cur.execute(f"SELECT name FROM pragma_table_info('{table}')")
+        return {row["name"] for row in cur.all()}
 
     # -- videos -------------------------------------------------------------------------
 
@@ -131,8 +147,8 @@ class Catalog:
         with self.db.transaction() as cur:
             cur.execute(
                 "INSERT INTO videos (id, status, progress, title, source_key, source_size_bytes,"
-                " segment_duration_s, audio_languages, side_files, job_id, created_at, updated_at)"
-                " VALUES (?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " segment_duration_s, audio_languages, side_files, job_id, created_at, updated_at,"
+                " access) VALUES (?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     new.id,
                     new.title,
@@ -144,6 +160,7 @@ class Catalog:
                     job_id,
                     now,
                     now,
+                    new.access,
                 ),
             )
             cur.execute(
@@ -172,6 +189,18 @@ class Catalog:
     def get_video(self, video_id: str) -> Video | None:
         with self.db.transaction() as cur:
             return self._get_video(cur, video_id)
+
+    def set_access(self, video_id: str, access: Access) -> Video:
+        """Make a video public or signed; raises VideoNotFound."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE videos SET access = ?, updated_at = ? WHERE id = ?",
+                (access, self.clock(), video_id),
+            )
+            video = self._get_video(cur, video_id)
+        if video is None:
+            raise VideoNotFound(video_id)
+        return video
 
     def list_videos(self, *, limit: int = 100, offset: int = 0) -> list[Video]:
         with self.db.transaction() as cur:

@@ -8,6 +8,8 @@ from typing import Literal
 VideoStatus = Literal["queued", "probing", "transcoding", "publishing", "ready", "failed"]
 JobStatus = Literal["queued", "running", "done", "failed"]
 RenditionKind = Literal["video", "audio", "subtitles"]
+Access = Literal["public", "signed"]  # signed: playback needs a token
+ACCESS_VALUES: tuple[Access, ...] = ("public", "signed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,7 @@ class NewVideo:
     title: str = ""
     audio_languages: tuple[str, ...] = ()
     side_files: tuple[SideFile, ...] = ()
+    access: Access = "public"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class Video:
     error_message: str | None
     created_at: float
     updated_at: float
+    access: Access = "public"
 
 
 @dataclass(frozen=True, slots=True)

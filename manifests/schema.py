@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS videos (
     error_code TEXT,
     error_message TEXT,
     created_at {real} NOT NULL,
-    updated_at {real} NOT NULL
+    updated_at {real} NOT NULL,
+    access TEXT NOT NULL DEFAULT 'public'
 );
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -78,6 +79,10 @@ _TYPES = {
     "sqlite": {"real": "REAL", "bigint": "INTEGER"},
     "postgresql": {"real": "DOUBLE PRECISION", "bigint": "BIGINT"},
 }
+
+
+# Columns added since the first schema: (table, column, definition), added where missing.
+ADDED_COLUMNS = (("videos", "access", "TEXT NOT NULL DEFAULT 'public'"),)
 
 
 def schema_statements(dialect: str) -> list[str]:

@@ -66,6 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="the CDN router's URL as browsers reach it: player pages play through the CDN and "
         "the dashboard shows its POPs (MEDIACDN_ROUTER_URL)",
     )
+    serve.add_argument(
+        "--playback-keys",
+        type=Path,
+        help='TOML key ring for signed playback (signing = "k1", [keys] k1 = "secret"); '
+        "re-read when it changes; the same file goes to every POP (MEDIACDN_PLAYBACK_KEYS)",
+    )
+    serve.add_argument(
+        "--api-rate",
+        type=float,
+        help="writes a second per API key (default 20, 0: off; MEDIACDN_API_RATE, "
+        "MEDIACDN_API_BURST); shared through Redis with MEDIACDN_REDIS_URL",
+    )
+    serve.add_argument(
+        "--playback-rate",
+        type=float,
+        help="playback requests a second per client address (default 0: off; "
+        "MEDIACDN_PLAYBACK_RATE, MEDIACDN_PLAYBACK_BURST); CDN fills are not counted",
+    )
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser(
@@ -188,6 +206,22 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=10_000.0,
         help="capacity in Mbps, for routing (default 10000)",
+    )
+    edge.add_argument(
+        "--playback-keys",
+        type=Path,
+        help="the origin's playback key ring (TOML): signed videos are served only to requests "
+        "with a valid token, verified here; re-read when it changes (MEDIACDN_PLAYBACK_KEYS)",
+    )
+    edge.add_argument(
+        "--rate-limit",
+        type=float,
+        default=0.0,
+        help="requests a second per client address (default 0: off); over it, 429 with "
+        "Retry-After; shared by every POP with MEDIACDN_REDIS_URL",
+    )
+    edge.add_argument(
+        "--rate-burst", type=int, default=0, help="requests at once per address (default 2x rate)"
     )
     edge.set_defaults(func=cmd_edge)
 

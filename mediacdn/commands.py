@@ -22,6 +22,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         port=getattr(args, "port", None),
         workers=getattr(args, "workers", None),
         router_url=getattr(args, "router", None),
+        playback_keys=getattr(args, "playback_keys", None),
+        api_rate=getattr(args, "api_rate", None),
+        playback_rate=getattr(args, "playback_rate", None),
     )
 
 
@@ -37,7 +40,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings, key = ensure_api_key(_settings(args))
     if key and not os.environ.get("MEDIACDN_API_KEYS"):
         print(f"API key (from {settings.data_dir / 'api-key'}): {key}", flush=True)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ValueError as exc:  # settings that cannot work, e.g. a broken key ring
+        raise SystemExit(str(exc)) from None
     print(f"origin listening on http://{settings.host}:{settings.port}", flush=True)
     uvicorn.run(
         app,
@@ -134,6 +140,19 @@ def cmd_upload(args: argparse.Namespace) -> int:
     return 0
 
 
+def _playback_keys(path: Path) -> str | None:
+    """The key ring file, checked now so a bad one stops the POP with a clear message."""
+    from httprules.playback_tokens import KeyFile
+
+    if path == Path(""):
+        return None
+    try:
+        KeyFile(path)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"playback keys {path}: {exc}") from None
+    return str(path)
+
+
 def cmd_edge(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -165,6 +184,10 @@ def cmd_edge(args: argparse.Namespace) -> int:
         tier=args.tier,
         max_in_flight=args.max_in_flight,
         max_mbps=args.max_mbps,
+        playback_keys=_playback_keys(args.playback_keys or settings.playback_keys),
+        rate_per_s=args.rate_limit,
+        rate_burst=args.rate_burst or max(1, round(2 * args.rate_limit)),
+        redis_url=settings.redis_url or None,
     )
     if args.admin_port is not None:
         config = replace(

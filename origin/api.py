@@ -66,6 +66,7 @@ def video_json(video: Video, renditions: list[Rendition] | None) -> dict[str, An
         "job_id": video.job_id,
         "segment_duration": video.segment_duration_s,
         "size_bytes": video.source_size_bytes,
+        "access": video.access,
         "playback": {"hls": f"/vod/{video.id}/master.m3u8"},
         "error": error,
         "created_at": video.created_at,

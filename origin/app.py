@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -17,9 +19,12 @@ from starlette.routing import Route
 
 from httprules.asgi import Receive, Scope, Send
 from httprules.errors import code_for_status, error_document
+from httprules.playback_tokens import KeyFile
+from httprules.ratelimit import Rate, RateLimit
 from manifests.catalog import Catalog
 from manifests.db import open_database
 from manifests.records import Publication
+from origin.access import AccessApi
 from origin.api import VideoApi
 from origin.assets import AssetCache
 from origin.context import OriginContext
@@ -73,6 +78,20 @@ def worker_config(settings: Settings, storage: Storage) -> WorkerConfig:
     )
 
 
+def open_keys(path: Path) -> KeyFile | None:
+    """The playback key ring (None: signed playback is off)."""
+    if path == Path(""):
+        return None
+    try:
+        return KeyFile(path)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"playback keys {path}: {exc}") from None
+
+
+def open_limit(rate: Rate | None, namespace: str, redis_url: str) -> RateLimit | None:
+    return None if rate is None else RateLimit(rate, namespace, redis_url or None)
+
+
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return JSONResponse(
@@ -99,19 +118,55 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     )
 
 
-class OriginApp:
-    """Sends /vod/ straight to the playback handler; everything else to Starlette."""
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-    def __init__(self, api: Starlette, playback: PlaybackApp, ctx: OriginContext) -> None:
+
+def api_sender(scope: Scope) -> str:
+    """Who a write counts against: its API key (hashed: no secret goes to Redis) or, with
+    none, its address."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return "key:" + hashlib.sha256(value).hexdigest()[:32]
+    client = scope.get("client")
+    return "addr:" + (client[0] if client else "")
+
+
+class OriginApp:
+    """Sends /vod/ straight to the playback handler; everything else to Starlette. Writes to
+    the API are counted against their key's rate limit before anything of them is read."""
+
+    def __init__(
+        self,
+        api: Starlette,
+        playback: PlaybackApp,
+        ctx: OriginContext,
+        write_limit: RateLimit | None = None,
+    ) -> None:
         self.api = api
         self.playback = playback
         self.ctx = ctx
+        self.write_limit = write_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/vod/"):
             await self.playback(scope, receive, send)
-        else:
-            await self.api(scope, receive, send)
+            return
+        if (
+            self.write_limit is not None
+            and scope["type"] == "http"
+            and scope["method"] in WRITE_METHODS
+            and scope["path"].startswith("/api/")
+        ):
+            decision = await self.write_limit.hit(api_sender(scope))
+            if not decision.allowed:
+                response = JSONResponse(
+                    error_document("rate_limited", "too many requests for this API key"),
+                    status_code=429,
+                    headers=decision.headers() | {"cache-control": "no-store"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.api(scope, receive, send)
 
 
 def create_app(
@@ -145,6 +200,10 @@ def create_app(
     videos = VideoApi(ctx)
     tus = TusApi(ctx)
     pages = WebPages(ctx)
+    keys = open_keys(settings.playback_keys)
+    write_limit = open_limit(settings.api_limit(), "origin-api", settings.redis_url)
+    play_limit = open_limit(settings.playback_limit(), "origin-playback", settings.redis_url)
+    access = AccessApi(ctx, keys)
     playback = PlaybackApp(
         ctx.assets,
         storage,
@@ -152,6 +211,8 @@ def create_app(
         playlist_max_age_s=settings.playlist_max_age_s,
         segment_max_age_s=settings.segment_max_age_s,
         cors_origins=settings.cors_origins,
+        keys=keys,
+        limit=play_limit,
     )
     worker_count = settings.workers if workers is None else workers
 
@@ -194,6 +255,9 @@ def create_app(
             for thread in threads:
                 await anyio.to_thread.run_sync(thread.join, 15)
             await pages.feed.aclose()
+            for limit in (write_limit, play_limit):
+                if limit is not None:
+                    await limit.aclose()
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
@@ -203,6 +267,8 @@ def create_app(
         Route("/api/videos", videos.create, methods=["POST"]),
         Route("/api/videos/{video_id}", videos.show, methods=["GET"]),
         Route("/api/videos/{video_id}", videos.delete, methods=["DELETE"]),
+        Route("/api/videos/{video_id}", access.update, methods=["PATCH"]),
+        Route("/api/videos/{video_id}/playback-tokens", access.token, methods=["POST"]),
         Route("/api/jobs/{job_id}", videos.show_job, methods=["GET"]),
         Route("/api/uploads/", tus.options, methods=["OPTIONS"]),
         Route("/api/uploads/", tus.create, methods=["POST"]),
@@ -221,4 +287,4 @@ def create_app(
             Exception: _internal_error,
         },
     )
-    return OriginApp(api, playback, ctx)
+    return OriginApp(api, playback, ctx, write_limit)

@@ -43,6 +43,7 @@ class VideoAssets:
     video_id: str
     modified_at: float
     entries: dict[str, Entry]
+    signed: bool = False  # playback needs a token
 
 
 def content_type(path: str) -> str:
@@ -73,7 +74,7 @@ def load_assets(catalog: Catalog, video_id: str) -> VideoAssets | None:
     entries.update(object_entry(obj) for obj in catalog.objects(video_id))
     if "master.m3u8" not in entries:
         return None
-    return VideoAssets(video_id, video.updated_at, entries)
+    return VideoAssets(video_id, video.updated_at, entries, signed=video.access == "signed")
 
 
 class AssetCache:

@@ -14,7 +14,7 @@ from pathlib import Path
 import anyio.to_thread
 
 from manifests.catalog import Catalog
-from manifests.records import Job, NewVideo, SideFile, Video
+from manifests.records import ACCESS_VALUES, Access, Job, NewVideo, SideFile, Video
 from origin.errors import ApiError
 from origin.metrics import Metrics
 from storage import Storage
@@ -30,6 +30,7 @@ class UploadOptions:
     title: str
     segment_duration_s: float
     audio_languages: tuple[str, ...]
+    access: Access = "public"
 
 
 def check_language(value: str) -> str:
@@ -60,7 +61,20 @@ def parse_options(fields: Mapping[str, str], default_segment_s: float) -> Upload
         check_language(x.strip()) for x in fields.get("audio_languages", "").split(",") if x.strip()
     )
     title = fields.get("title", "")[:300]
-    return UploadOptions(title=title, segment_duration_s=segment, audio_languages=languages)
+    return UploadOptions(
+        title=title,
+        segment_duration_s=segment,
+        audio_languages=languages,
+        access=parse_access(fields.get("access") or "public"),
+    )
+
+
+def parse_access(value: object) -> Access:
+    """'public' (anyone with the URL plays it) or 'signed' (playback needs a token)."""
+    for access in ACCESS_VALUES:
+        if value == access:
+            return access
+    raise ApiError(422, "invalid_access", "access must be 'public' or 'signed'")
 
 
 def parse_side_field(name: str) -> tuple[str, str] | None:
@@ -159,6 +173,7 @@ class Ingest:
             title=options.title,
             audio_languages=options.audio_languages,
             side_files=side_files,
+            access=options.access,
         )
         created = await anyio.to_thread.run_sync(
             lambda: self.catalog.create_video(new, max_attempts=self.max_attempts)

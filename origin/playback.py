@@ -8,11 +8,21 @@ closed grammar, so nothing a client sends is ever used as a storage path.
 from __future__ import annotations
 
 import re
+import time
 
 import anyio.to_thread
 
 from httprules.asgi import Receive, Scope, Send
 from httprules.errors import error_body
+from httprules.playback_tokens import (
+    ACCESS_HEADER,
+    TOKEN_HEADER,
+    KeyFile,
+    TokenRejected,
+    admit,
+    refusal,
+)
+from httprules.ratelimit import RateLimit
 from httprules.serving import (
     ByteRange,
     Unsatisfiable,
@@ -44,7 +54,11 @@ class PlaybackApp:
         playlist_max_age_s: int = 10,
         segment_max_age_s: int = 31_536_000,
         cors_origins: tuple[str, ...] = ("*",),
+        keys: KeyFile | None = None,
+        limit: RateLimit | None = None,
     ) -> None:
+        self.keys = keys
+        self.limit = limit
         self.assets = assets
         self.storage = storage
         self.metrics = metrics
@@ -78,9 +92,26 @@ class PlaybackApp:
         raw = scope.get("raw_path") or scope["path"].encode()
         if any(bad in raw for bad in _FORBIDDEN_RAW) or "\x00" in scope["path"]:
             return await self._error(scope, send, 400, "bad_path", "invalid path")
-        match = _PATH.fullmatch(scope["path"])
+        client = scope.get("client")
+        address = client[0] if client else None
+        header_token = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == TOKEN_HEADER.encode()), None
+        )
+        try:
+            ring = self.keys.current() if self.keys else None
+            path, granted = admit(ring, scope["path"], header_token, address, time.time())
+        except TokenRejected as exc:
+            return await self._error(scope, send, *refusal(exc))
+        match = _PATH.fullmatch(path)
         if match is None:
             return await self._error(scope, send, 404, "not_found", "no such file")
+        # CDN fills carry a header token for the whole site: only viewers count against a limit
+        if self.limit is not None and not (granted and header_token):
+            decision = await self.limit.hit(address or "")
+            if not decision.allowed:
+                extra = [(k.encode(), v.encode()) for k, v in decision.headers().items()]
+                message = "too many requests from this address"
+                return await self._error(scope, send, 429, "rate_limited", message, extra)
         if method == "OPTIONS":
             return await self._preflight(scope, send)
         if method not in ("GET", "HEAD"):
@@ -96,6 +127,8 @@ class PlaybackApp:
         entry = assets.entries.get(match["file"]) if assets else None
         if assets is None or entry is None:
             return await self._error(scope, send, 404, "not_found", "no such video or file")
+        if assets.signed and not granted:
+            return await self._error(scope, send, *refusal(None))
         await self._serve(scope, send, assets, entry, head=method == "HEAD")
 
     async def _serve(
@@ -112,6 +145,8 @@ class PlaybackApp:
             (b"accept-ranges", b"bytes"),
             *self._cors(scope),
         ]
+        if assets.signed:
+            base.append((ACCESS_HEADER.encode(), b"signed"))
         inm = headers.get(b"if-none-match")
         ims = headers.get(b"if-modified-since")
         if (inm or ims) and not_modified(

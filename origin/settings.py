@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from httprules.ratelimit import Rate
 from origin.edge_notify import EdgeTargets
 from transcoder.ladder import LadderPolicy
 
@@ -52,11 +53,24 @@ class Settings:
     router_url: str = ""  # the CDN's router, as browsers reach it: player pages and dashboard
     web_modules: Path = Path("")  # npm packages the pages use (default: web/node_modules)
     log_level: str = "info"
+    # signed playback: a TOML key ring (`signing = "k1"`, `[keys] k1 = "secret"`), read again
+    # when it changes; the same file goes to every POP
+    playback_keys: Path = Path("")
+    max_token_ttl_s: int = 86_400
+    # rate limits: per API key on the write API, per client address on playback (0: off);
+    # shared by every process through Redis when redis_url is set
+    api_rate: float = 20.0
+    api_burst: int = 40
+    playback_rate: float = 0.0
+    playback_burst: int = 0
+    redis_url: str = ""
 
     def __post_init__(self) -> None:
         if not 2 <= self.segment_duration_s <= 10:
             raise ValueError("segment_duration_s must be between 2 and 10")
         LadderPolicy.parse(self.ladder)
+        if self.api_rate < 0 or self.playback_rate < 0:
+            raise ValueError("rates are requests per second, 0 (off) or more")
 
     @property
     def resolved_database_url(self) -> str:
@@ -86,8 +100,21 @@ class Settings:
             segment_cache_control=f"public, max-age={self.segment_max_age_s}, immutable",
         )
 
+    def api_limit(self) -> Rate | None:
+        return _rate(self.api_rate, self.api_burst)
+
+    def playback_limit(self) -> Rate | None:
+        return _rate(self.playback_rate, self.playback_burst)
+
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _rate(per_s: float, burst: int) -> Rate | None:
+    """None when off (0 requests per second); a burst of 0 means twice the rate."""
+    if per_s <= 0:
+        return None
+    return Rate(per_s, burst if burst > 0 else max(1, round(2 * per_s)))
 
 
 def _convert(name: str, raw: Any, current: Any) -> Any:

@@ -1,7 +1,7 @@
 """The POP's access log: one JSON object a line per request it answered (edge/wire.py's
 `AccessRecord`), for operators and for `mediacdn cache replay --format edge`. The file is
 reopened when it is moved or removed (logrotate's default), so it can be rotated under a
-running POP."""
+running POP. Paths are logged without their playback token."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from edge.wire import AccessRecord
 from httprules.asgi import Message, Scope, Send
+from httprules.playback_tokens import split_path
 
 
 class AccessLog:
@@ -57,7 +58,8 @@ class Recorder:
 
     def record(self) -> AccessRecord:
         scope = self.scope
-        path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        path = split_path(raw).path  # the cache key: no viewer's token in the log
         if scope.get("query_string"):
             path += "?" + scope["query_string"].decode("latin-1")
         client = scope.get("client")

@@ -7,14 +7,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import httpx
 
 from edge.pop.accesslog import AccessLog, Recorder
 from edge.pop.admin import handle_admin
 from edge.pop.admin_listener import AdminListener
-from edge.pop.cache import EdgeCache
+from edge.pop.cache import Answer, EdgeCache
 from edge.pop.config import EdgeConfig
+from edge.pop.gate import Admission, PlaybackGate
 from edge.pop.heartbeat import send_heartbeats
 from edge.pop.metrics import EdgeMetrics
 from edge.pop.responses import Responses
@@ -23,6 +25,8 @@ from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_aft
 from httprules.asgi import Receive, Scope, Send
 from httprules.caching import CDN_ONLY_FIELDS, SAFE_METHODS
 from httprules.headers import encode, end_to_end, request_headers, with_forwarded_for
+from httprules.playback_tokens import TOKEN_HEADER, KeyFile, TokenRejected, refusal
+from httprules.ratelimit import Rate, RateLimit
 
 __all__ = ["Edge", "EdgeConfig"]
 
@@ -45,6 +49,14 @@ class Edge:
         self.responses = Responses(self.metrics, clock, config.via)
         self.neighbours: list[str] = []  # from the router: where to spill when overloaded
         self.access_log = AccessLog(config.access_log, config.name) if config.access_log else None
+        self.gate = PlaybackGate(
+            KeyFile(Path(config.playback_keys)) if config.playback_keys else None,
+            RateLimit(Rate(config.rate_per_s, config.rate_burst), "pop", config.redis_url)
+            if config.rate_per_s > 0
+            else None,
+            clock,
+        )
+        self.cache.fill_headers = self.gate.fill_headers
 
     # -- ASGI entry points -----------------------------------------------------------------
 
@@ -113,6 +125,7 @@ class Edge:
 
     async def close(self) -> None:
         await self.cache.close()
+        await self.gate.aclose()
         if self.access_log is not None:
             self.access_log.close()
 
@@ -154,29 +167,58 @@ class Edge:
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
-        url = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        if scope.get("query_string"):
-            url += "?" + scope["query_string"].decode("latin-1")
+        try:
+            admission = self.gate.admit(scope)
+        except TokenRejected as exc:
+            return await self.responses.error(send, *refusal(exc), "DENIED")
+        refused = await self.gate.over_limit(scope, admission)
+        if refused is not None:
+            message = "too many requests from this address"
+            extra = refused.headers()
+            return await self.responses.error(send, 429, "rate_limited", message, "DENIED", extra)
         client = scope.get("client")
         headers = with_forwarded_for(request_headers(scope), client[0] if client else None)
+        headers.pop(TOKEN_HEADER, None)  # a viewer's token goes no further than this POP
         if method in ("GET", "HEAD") and "authorization" not in headers:
-            await self._cached(send, method, url, headers)
+            await self._cached(send, method, admission, headers)
         else:
-            await self._pass(receive, send, method, url, headers)
+            await self._pass(receive, send, method, admission, headers)
 
-    async def _cached(self, send: Send, method: str, url: str, headers: dict[str, str]) -> None:
+    async def _cached(
+        self, send: Send, method: str, admission: Admission, headers: dict[str, str]
+    ) -> None:
         head = method == "HEAD"
+        url = admission.url
         answer = self.cache.lookup(url, headers)
         if answer.result in ("HIT", "STALE"):
-            return await self.responses.answer(send, answer, headers, head)
+            return await self._answer(send, answer, admission, headers, head)
         if answer.result == "VALIDATE":
             async with self.cache.validate(url, headers, answer) as validated:
-                return await self.responses.answer(send, validated, headers, head)
+                return await self._answer(send, validated, admission, headers, head)
         async with self.cache.miss(url, headers) as filled:
-            await self.responses.answer(send, filled, headers, head)
+            await self._answer(send, filled, admission, headers, head)
+
+    async def _answer(
+        self, send: Send, answer: Answer, admission: Admission, headers: dict[str, str], head: bool
+    ) -> None:
+        """Send the answer, unless it is a signed video's and no token granted this request."""
+        if answer.entry is not None:
+            response_headers = answer.entry.headers
+        else:
+            assert answer.fill is not None
+            await answer.fill.headers_ready.wait()
+            response_headers = answer.fill.headers
+        if self.gate.withheld(response_headers, admission):
+            return await self.responses.error(send, *refusal(None), "DENIED")
+        await self.responses.answer(send, answer, headers, head)
 
     async def _pass(
-        self, receive: Receive, send: Send, method: str, url: str, headers: dict[str, str]
+        self,
+        receive: Receive,
+        send: Send,
+        method: str,
+        admission: Admission,
+        headers: dict[str, str],
     ) -> None:
         """Unsafe and uncacheable requests go straight through (§4.4: unsafe ones invalidate)."""
 
@@ -192,7 +234,10 @@ class Edge:
         has_body = method not in ("GET", "HEAD") and (
             "content-length" in headers or "transfer-encoding" in headers
         )
+        url = admission.url
         forward = forward_headers(headers, self.config.via, fill=False)
+        if admission.granted:
+            forward |= self.gate.fill_headers()
         self.metrics.upstream_requests += 1
         try:
             response = await self.upstream.open(method, url, forward, body() if has_body else None)

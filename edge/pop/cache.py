@@ -68,6 +68,8 @@ class EdgeCache:
         self.fills: dict[str, Fill] = {}
         self.via = config.via
         self._background: set[asyncio.Task[None]] = set()
+        # headers every fill adds (the POP's credential upstream)
+        self.fill_headers: Callable[[], dict[str, str]] = dict
 
     # -- decisions ----------------------------------------------------------------------------
 
@@ -179,7 +181,7 @@ class EdgeCache:
     async def _run_fill(
         self, fill: Fill, url: str, headers: dict[str, str], stale: Entry | None
     ) -> None:
-        forward = forward_headers(headers, self.via, fill=True)
+        forward = forward_headers(headers, self.via, fill=True) | self.fill_headers()
         if stale is not None:  # §4.3.1: validate with the stored validators
             if "etag" in stale.headers:
                 forward["if-none-match"] = stale.headers["etag"]

@@ -29,6 +29,10 @@ class EdgeConfig:
     max_mbps: float = 10_000.0
     heartbeat_s: float = 1.0
     access_log: str | None = None  # a file: one JSON line per request (edge/pop/accesslog.py)
+    playback_keys: str | None = None  # a key ring file: verify playback tokens, sign fills
+    rate_per_s: float = 0.0  # requests a second per client address (0: no limit)
+    rate_burst: int = 0
+    redis_url: str | None = None  # rate limits shared by every POP using this Redis
 
     @property
     def admin_on_public(self) -> bool:

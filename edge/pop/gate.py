@@ -1,0 +1,90 @@
+"""Who may be served by this POP, decided before the cache and without asking upstream.
+
+- A playback token in the path (or the `X-Playback-Token` header) is verified with the keys the
+  POP was given and taken out of the URL: the cache key and the upstream URL never hold it, so
+  every viewer of a video shares one cached copy and one upstream fetch.
+- A response of a signed video (`X-Playback-Access: signed`, set by the origin) is only sent to
+  a request a token granted, whether it comes from the store or from a fill.
+- The POP's own fills carry a token for the whole site, minted with the same keys, so the
+  origin (or a parent POP) serves them what it would refuse a viewer without a token.
+- Each client address has a rate limit (requests a second and a burst); requests that a
+  site-wide header token granted, i.e. fills from a child POP, are not counted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from httprules.asgi import Scope
+from httprules.playback_tokens import ACCESS_HEADER, TOKEN_HEADER, KeyFile, admit, mint
+from httprules.ratelimit import Decision, RateLimit
+
+FILL_TOKEN_TTL_S = 300
+FILL_TOKEN_RENEW_S = 60  # mint a new one when the current one has less than this left
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    url: str  # the request's path (and query) without its token
+    granted: bool  # a token granted it
+    by_header: bool  # through the header: a POP's fill, not a viewer
+
+
+class PlaybackGate:
+    def __init__(
+        self,
+        keys: KeyFile | None,
+        limit: RateLimit | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.keys = keys
+        self.limit = limit
+        self.clock = clock
+        self._fill_token: tuple[str, float, str] | None = None  # token, expiry, key id
+
+    def admit(self, scope: Scope) -> Admission:
+        """The request's URL without its token; raises `TokenRejected` for a token that does
+        not grant it."""
+        raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        header = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == TOKEN_HEADER.encode()),
+            None,
+        )
+        client = scope.get("client")
+        ring = self.keys.current() if self.keys is not None else None
+        path, granted = admit(ring, raw, header, client[0] if client else None, self.clock())
+        by_header = granted and path == raw  # no token in the path: the header granted it
+        if scope.get("query_string"):
+            path += "?" + scope["query_string"].decode("latin-1")
+        return Admission(path, granted, by_header)
+
+    async def over_limit(self, scope: Scope, admission: Admission) -> Decision | None:
+        """The refusal when this client is over its rate limit, else None."""
+        if self.limit is None or admission.by_header:
+            return None
+        client = scope.get("client")
+        decision = await self.limit.hit(client[0] if client else "")
+        return None if decision.allowed else decision
+
+    @staticmethod
+    def withheld(headers: dict[str, str], admission: Admission) -> bool:
+        """A signed video's response that this request may not have."""
+        return not admission.granted and headers.get(ACCESS_HEADER) == "signed"
+
+    def fill_headers(self) -> dict[str, str]:
+        """What this POP's upstream requests carry: a token for the whole site, if it has keys."""
+        if self.keys is None:
+            return {}
+        now = self.clock()
+        ring = self.keys.current()
+        cached = self._fill_token
+        if cached is None or cached[1] - now < FILL_TOKEN_RENEW_S or cached[2] != ring.signing:
+            expires = int(now) + FILL_TOKEN_TTL_S
+            cached = self._fill_token = (mint(ring, "/", expires), expires, ring.signing)
+        return {TOKEN_HEADER: cached[0]}
+
+    async def aclose(self) -> None:
+        if self.limit is not None:
+            await self.limit.aclose()
