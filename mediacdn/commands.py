@@ -68,7 +68,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    config = worker_config(settings, storage)
+    config = worker_config(settings, storage, catalog)
     threads = [
         threading.Thread(target=TranscodeWorker(catalog, storage, config).run, args=(stop,))
         for _ in range(settings.workers)

@@ -57,12 +57,15 @@ def open_settings_storage(settings: Settings) -> Storage:
     )
 
 
-def worker_config(settings: Settings, storage: Storage) -> WorkerConfig:
-    """The transcode workers' configuration; published videos are pushed to the push edges."""
+def worker_config(settings: Settings, storage: Storage, catalog: Catalog) -> WorkerConfig:
+    """The transcode workers' configuration; published videos are pushed to the push edges,
+    except signed ones (a pushed copy would not carry the mark that keeps it from viewers
+    without a token; they fill on first request instead)."""
     edges = settings.edge_targets()
 
     def push(video_id: str, publication: Publication) -> None:
-        if edges.push:
+        video = catalog.get_video(video_id) if edges.push else None
+        if video is not None and video.access == "public":
             sent = edges.push_video(video_id, publication, storage)
             log.info("pushed %d objects of %s to %d edges", sent, video_id, len(edges.push))
 
@@ -240,7 +243,7 @@ def create_app(
         stop = threading.Event()
         threads = []
         if worker_count > 0:
-            config = worker_config(settings, storage)
+            config = worker_config(settings, storage, catalog)
             for i in range(worker_count):
                 worker = TranscodeWorker(catalog, storage, config)
                 thread = threading.Thread(
