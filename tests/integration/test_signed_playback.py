@@ -3,7 +3,9 @@ signed video, tokens from the API, players (ffmpeg, plain HTTP) through the POP 
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,9 +17,10 @@ import pytest
 from httprules.playback_tokens import KeyRing, mint
 from sample_media.generate import SampleMedia
 from tests.conftest import TEST_LADDER
-from tests.support.edges import edge_process
+from tests.support.asgi_server import serve_in_thread
+from tests.support.edges import keyed_router, mediacdn_process, pop_key
 from tests.support.playback import upload_raw, wait_for_video
-from tests.support.servers import OriginServer, free_port, origin_server
+from tests.support.servers import OriginServer, free_port, origin_server, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +39,7 @@ class SignedCdn:
     keys: Path
     video_id: str
     api: httpx.Client
+    router: str
 
     def token(self, **body: object) -> dict[str, object]:
         response = self.api.post(
@@ -56,9 +60,15 @@ def cdn(tmp_path_factory: pytest.TempPathFactory, sample: SampleMedia) -> Iterat
     keys = root / "playback-keys.toml"
     keys.write_text(ONE_KEY)
     origin_port = free_port()
-    with edge_process(
-        root, f"http://127.0.0.1:{origin_port}", "--playback-keys", str(keys), name="pop"
-    ) as pop:
+    upstream = f"http://127.0.0.1:{origin_port}"
+    pop_env = {"MEDIACDN_ADMIN_KEYS": "admin", "MEDIACDN_POP_KEY": pop_key("pop")}
+    pop_args = ("--name", "pop", "--upstream", upstream, "--playback-keys", str(keys))
+    with (
+        serve_in_thread(keyed_router(["pop"]), lifespan="on") as router,
+        mediacdn_process(
+            "edge", root, pop_env, *pop_args, "--router", router, "--lat", "1", name="pop"
+        ) as pop,
+    ):
         env = {
             "MEDIACDN_LADDER": TEST_LADDER,
             "MEDIACDN_X264_PRESET": "ultrafast",
@@ -73,7 +83,13 @@ def cdn(tmp_path_factory: pytest.TempPathFactory, sample: SampleMedia) -> Iterat
             data = sample.video.read_bytes()
             video_id = upload_raw(api, origin.headers(), data, "?access=signed")
             assert wait_for_video(api, video_id)["status"] == "ready"
-            yield SignedCdn(origin, pop, keys, video_id, api)
+            wait_until(lambda: _routed(router), 20, "the POP in the router's rotation")
+            yield SignedCdn(origin, pop, keys, video_id, api, router)
+
+
+def _routed(router: str) -> bool:
+    pops = httpx.get(router + "/pops", timeout=2).json()["pops"]
+    return any(p["name"] == "pop" and p["healthy"] for p in pops)
 
 
 def test_a_signed_video_needs_a_token_at_the_origin_and_the_pop(cdn: SignedCdn) -> None:
@@ -241,3 +257,50 @@ def test_rotation_keeps_old_tokens_until_their_key_is_retired(cdn: SignedCdn) ->
     finally:
         cdn.keys.write_text(ONE_KEY)
         time.sleep(RELOAD_S)
+
+
+def test_the_router_keeps_the_token(cdn: SignedCdn) -> None:
+    hls = str(cdn.token(ttl_s=300)["hls"])
+    geo = {"geo": "1,0"}
+    redirected = httpx.get(f"{cdn.router}/r{hls}", params=geo)
+    assert redirected.status_code == 302
+    assert redirected.headers["location"] == cdn.pop + hls
+    rewritten = httpx.get(f"{cdn.router}/cdn{hls}", params=geo)
+    assert rewritten.status_code == 200
+    uris = [line for line in rewritten.text.splitlines() if line and not line.startswith("#")]
+    assert uris
+    token_dir = hls.rsplit("/", 1)[0] + "/"
+    assert all(uri.startswith(cdn.pop + token_dir) for uri in uris)
+    assert httpx.get(uris[0]).status_code == 200
+    steered = httpx.get(f"{cdn.router}/steered{hls}", params=geo)
+    assert steered.status_code == 200
+    uris = [line for line in steered.text.splitlines() if line and not line.startswith("#")]
+    assert uris
+    assert all(token_dir in uri for uri in uris)
+    assert httpx.get(uris[0]).status_code == 200
+
+
+def test_the_headless_player_plays_a_signed_url(cdn: SignedCdn, tmp_path: Path) -> None:
+    hls = str(cdn.token(ttl_s=300)["hls"])
+    for args in (
+        [cdn.pop + hls],
+        [cdn.origin.url + hls, "--router", cdn.router, "--geo", "1,0"],
+    ):
+        played = subprocess.run(
+            [sys.executable, "-m", "mediacdn", "play", *args, "--speed", "50"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert played.returncode == 0, played.stderr[-2000:]
+        assert json.loads(played.stdout[played.stdout.index("{") :])["segments"] > 0
+    refused = subprocess.run(
+        [sys.executable, "-m", "mediacdn", "play", f"{cdn.pop}/vod/{cdn.video_id}/master.m3u8"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert "403" in refused.stderr
