@@ -2,6 +2,8 @@
 "use strict";
 
 const mediacdn = {
+  // The API key the upload page keeps in this browser (the player uses it to mint tokens).
+  KEY_STORE: "mediacdn.api-key",
   config() {
     return JSON.parse(document.getElementById("config").textContent);
   },

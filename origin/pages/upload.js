@@ -5,7 +5,7 @@
 const cfg = mediacdn.config();
 const $ = (id) => document.getElementById(id);
 const CHUNK_BYTES = 2 * 1024 * 1024;
-const KEY_STORE = "mediacdn.api-key";
+const KEY_STORE = mediacdn.KEY_STORE;
 let busy = false;
 
 $("api-key").value = localStorage.getItem(KEY_STORE) || "";

@@ -25,9 +25,30 @@ function overlay(text) {
   $("overlay").textContent = text || "";
 }
 
-function chooseSource() {
+// A signed video plays with a token in its path, right after the video's directory: every
+// playlist and segment URI below it carries the token without rewriting.
+function playbackPath(token) {
+  return `/vod/${cfg.video_id}/${token ? `~${token}/` : ""}master.m3u8`;
+}
+
+// A token for a signed video: ?token=… (shared by whoever minted it), else one minted with the
+// API key this browser keeps from the upload page. Throws with what to do when neither works.
+async function playbackToken() {
+  if (params.get("token")) return params.get("token");
+  const key = localStorage.getItem(mediacdn.KEY_STORE);
+  if (!key) throw new Error("This video is signed: open it with ?token=…, or save an API key on the upload page.");
+  const response = await fetch(`/api/videos/${cfg.video_id}/playback-tokens`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ ttl_s: 3600 }),
+  });
+  if (!response.ok) throw new Error(`No playback token: ${await mediacdn.errorMessage(response)}`);
+  return (await response.json()).token;
+}
+
+function chooseSource(token) {
   const select = $("delivery");
-  const origin = `${location.origin}/vod/${cfg.video_id}/master.m3u8`;
+  const origin = `${location.origin}${playbackPath(token)}`;
   select.append(mediacdn.el("option", { value: "origin", text: "Origin (no CDN)" }));
   if (!cfg.router_url) {
     select.disabled = true;
@@ -50,7 +71,7 @@ function chooseSource() {
     location.search = next.toString();
   });
   if (!geo) return origin;
-  return `${cfg.router_url}/steered/vod/${cfg.video_id}/master.m3u8?geo=${encodeURIComponent(geo)}`;
+  return `${cfg.router_url}/steered${playbackPath(token)}?geo=${encodeURIComponent(geo)}`;
 }
 
 function header(details, name) {
@@ -209,6 +230,7 @@ function play(source) {
   setInterval(updatePanel, 500);
 }
 
+// The video once it is ready, or null (the overlay says why).
 async function waitUntilReady() {
   let video;
   try {
@@ -217,19 +239,27 @@ async function waitUntilReady() {
     });
   } catch (error) {
     overlay(`This video cannot be loaded: ${error.message}`);
-    return false;
+    return null;
   }
-  if (video.status === "ready") return true;
+  if (video.status === "ready") return video;
   overlay(`Transcoding failed: ${video.error ? video.error.message : "unknown error"}`);
-  return false;
+  return null;
 }
 
 $("overlay").addEventListener("click", () => video.play().catch(() => {}));
 
 (async () => {
-  const source = chooseSource();
-  if (await waitUntilReady()) {
-    overlay("");
-    play(source);
+  const ready = await waitUntilReady();
+  if (!ready) return;
+  let token = null;
+  if (ready.access === "signed") {
+    try {
+      token = await playbackToken();
+    } catch (error) {
+      overlay(error.message);
+      return;
+    }
   }
+  overlay("");
+  play(chooseSource(token));
 })();

@@ -23,6 +23,7 @@ from mediacdn.cdn import LocalCdn, free_port
 from mediacdn.upload_client import upload_video
 from sample_media.generate import SampleMedia, generate_sample
 from tests.conftest import TEST_LADDER
+from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import OriginServer, origin_server
 from tests.support.topologies import start_test_cdn
 
@@ -52,14 +53,23 @@ def site(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Iterator[Site
     tmp = tmp_path_factory.mktemp("web")
     sample = generate_sample(tmp / "sample", ffmpeg=ffmpeg, duration_s=20, width=640, height=360)
     router_port = free_port()
+    keys = tmp / "playback-keys.toml"
+    keys.write_text('[keys]\nk1 = "web-page-test-playback-key"\n')
     env = {
+        "MEDIACDN_PLAYBACK_KEYS": str(keys),
         "MEDIACDN_LADDER": TEST_LADDER,
         "MEDIACDN_WORKERS": "1",
         "MEDIACDN_X264_PRESET": "ultrafast",
         "MEDIACDN_ROUTER_URL": f"http://127.0.0.1:{router_port}",
     }
     with origin_server(tmp / "origin", env) as origin:
-        cdn = start_test_cdn(tmp, origin.url, router_port=router_port, capacity="256MiB")
+        cdn = start_test_cdn(
+            tmp,
+            origin.url,
+            router_port=router_port,
+            capacity="256MiB",
+            env={"MEDIACDN_PLAYBACK_KEYS": str(keys)},
+        )
         try:
             result = upload_video(
                 origin.url,
@@ -207,6 +217,32 @@ def test_the_player_plays_straight_from_the_origin_too(site: Site, page: Page) -
     assert page.evaluate("player.source") == f"{site.origin.url}/vod/{site.video_id}/master.m3u8"
     assert set(page.evaluate("player.frags.map(f => f.pop)")) == {"origin"}
     assert page.input_value("#delivery") == "origin"
+
+
+def test_a_signed_video_plays_through_a_pop_with_a_token_the_page_mints(
+    site: Site, sample: SampleMedia, page: Page
+) -> None:
+    with httpx.Client(base_url=site.origin.url, timeout=30) as http:
+        data = sample.video.read_bytes()
+        video_id = upload_raw(http, site.origin.headers(), data, "?access=signed")
+        assert wait_for_video(http, video_id)["status"] == "ready"
+    page.goto(f"{site.origin.url}/watch/{video_id}?geo={PARIS}")
+    wait_js(page, "document.getElementById('overlay').textContent.includes('signed')", 30)
+    page.evaluate(f"localStorage.setItem('mediacdn.api-key', {site.origin.api_key!r})")
+    page.goto(f"{site.origin.url}/watch/{video_id}?geo={PARIS}")
+    wait_js(page, "window.player && (player.video.currentTime >= 2 || player.fatal)")
+    assert page.evaluate("player.fatal") is None
+    source = page.evaluate("player.source")
+    assert f"/steered/vod/{video_id}/~k1." in source
+    served_by = set(page.evaluate("player.frags.map(f => f.pop)"))
+    assert served_by
+    assert "origin" not in served_by
+    for pop in site.cdn.pops.values():  # without the token, no POP and not the origin
+        for base in (pop.url, site.origin.url):
+            refused = httpx.get(f"{base}/vod/{video_id}/master.m3u8")
+            assert refused.status_code == 403
+            assert refused.json()["error"]["code"] == "token_required"
+    screenshot(page, "watch-signed")
 
 
 def test_a_file_dropped_on_the_upload_page_goes_up_with_tus_transcodes_and_plays(

@@ -47,9 +47,15 @@ def write_topology(directory: Path) -> Path:
 
 
 def start_test_cdn(
-    directory: Path, origin_url: str, *, router_port: int | None = None, capacity: str = "64MiB"
+    directory: Path,
+    origin_url: str,
+    *,
+    router_port: int | None = None,
+    capacity: str = "64MiB",
+    env: dict[str, str] | None = None,
 ) -> LocalCdn:
-    """TOPOLOGY as router and POP processes in front of `origin_url`, logs in directory/logs."""
+    """TOPOLOGY as router and POP processes in front of `origin_url`, logs in directory/logs;
+    `env` is added to every process's environment."""
     topology_file = write_topology(directory)
     return start_cdn(
         load_topology(topology_file),
@@ -58,4 +64,5 @@ def start_test_cdn(
         log_dir=directory / "logs",
         capacity=capacity,
         router_port=router_port,
+        env=env,
     )
