@@ -94,6 +94,21 @@ def openapi_document() -> dict[str, Any]:
                             "properties": {"hls": {"type": "string"}},
                         },
                         "error": {"oneOf": [{"type": "null"}, _ERROR]},
+                        "access": {"enum": ["public", "signed"]},
+                    },
+                },
+                "PlaybackToken": {
+                    "type": "object",
+                    "required": ["token", "expires_at", "hls"],
+                    "properties": {
+                        "token": {"type": "string"},
+                        "expires_at": {"type": "integer", "description": "Unix time"},
+                        "hls": {
+                            "type": "string",
+                            "description": "the master playlist's path, the token in it",
+                        },
+                        "video_id": {"type": "string"},
+                        "access": {"enum": ["public", "signed"]},
                     },
                 },
             },
@@ -113,13 +128,19 @@ def openapi_document() -> dict[str, Any]:
                     "description": (
                         "Extra multipart parts: 'audio:<lang>' (an audio file), "
                         "'subtitles:<lang>' (WebVTT), 'audio_languages', 'segment_duration' "
-                        "(2-10 s), 'title'. For a raw body, give those as query parameters."
+                        "(2-10 s), 'title', 'access' (public or signed). For a raw body, give "
+                        "those as query parameters."
                     ),
                     "security": secured,
                     "parameters": [
                         {"name": "segment_duration", "in": "query", "schema": {"type": "number"}},
                         {"name": "audio_languages", "in": "query", "schema": {"type": "string"}},
                         {"name": "title", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "access",
+                            "in": "query",
+                            "schema": {"enum": ["public", "signed"]},
+                        },
                     ],
                     "requestBody": {
                         "content": {
@@ -135,7 +156,7 @@ def openapi_document() -> dict[str, Any]:
                             },
                         }
                     },
-                    "responses": _responses(created, 400, 401, 403, 413, 415, 422),
+                    "responses": _responses(created, 400, 401, 403, 413, 415, 422, 429),
                 },
             },
             "/api/videos/{video_id}": {
@@ -149,7 +170,70 @@ def openapi_document() -> dict[str, Any]:
                 "delete": {
                     "summary": "Delete a video, its objects and manifests",
                     "security": secured,
-                    "responses": _responses({"204": {"description": "deleted"}}, 401, 403, 404),
+                    "responses": _responses(
+                        {"204": {"description": "deleted"}}, 401, 403, 404, 429
+                    ),
+                },
+                "patch": {
+                    "summary": "Make a video public or signed (its cached copies are purged)",
+                    "security": secured,
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["access"],
+                                    "additionalProperties": False,
+                                    "properties": {"access": {"enum": ["public", "signed"]}},
+                                }
+                            }
+                        }
+                    },
+                    "responses": _responses(
+                        {"200": _json({"$ref": "#/components/schemas/Video"})},
+                        401,
+                        403,
+                        404,
+                        409,
+                        413,
+                        422,
+                        429,
+                    ),
+                },
+            },
+            "/api/videos/{video_id}/playback-tokens": {
+                "parameters": [video_id],
+                "post": {
+                    "summary": "A signed playback token for the video (its path under /vod/)",
+                    "description": (
+                        "The token goes in the URL path right after the video's directory "
+                        "(/vod/ID/~TOKEN/master.m3u8), so every playlist and segment below "
+                        "carries it. 409 when the origin has no playback keys."
+                    ),
+                    "security": secured,
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "ttl_s": {"type": "integer", "minimum": 10},
+                                        "client_ip": {"type": "string"},
+                                    },
+                                }
+                            }
+                        }
+                    },
+                    "responses": _responses(
+                        {"201": _json({"$ref": "#/components/schemas/PlaybackToken"}, "created")},
+                        401,
+                        403,
+                        404,
+                        409,
+                        413,
+                        422,
+                        429,
+                    ),
                 },
             },
             "/api/jobs/{job_id}": {

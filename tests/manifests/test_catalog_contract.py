@@ -216,3 +216,27 @@ def test_lease_check_waits_for_a_concurrent_holder(catalog: Catalog) -> None:
     thread.join(timeout=30)
     assert done.is_set()
     assert errors == []
+
+
+def test_access_is_public_unless_asked_and_can_change(catalog: Catalog) -> None:
+    video, _ = catalog.create_video(new_video("v1"))
+    assert video.access == "public"
+    signed, _ = catalog.create_video(new_video("v2", access="signed"))
+    assert signed.access == "signed"
+    assert catalog.set_access("v1", "signed").access == "signed"
+    got = catalog.get_video("v1")
+    assert got is not None
+    assert got.access == "signed"
+    with pytest.raises(VideoNotFound):
+        catalog.set_access("nope", "public")
+
+
+def test_a_catalog_made_before_access_existed_gains_it(catalog: Catalog) -> None:
+    catalog.create_video(new_video("old"))
+    with catalog.db.transaction() as cur:  # as an older release left it
+        cur.execute("ALTER TABLE videos DROP COLUMN access")
+    catalog.create_schema()
+    catalog.create_schema()  # twice: nothing to add the second time
+    video = catalog.get_video("old")
+    assert video is not None
+    assert video.access == "public"
