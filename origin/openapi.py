@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
+# what a write with a JSON body can be refused with: no key, wrong key, no such video, not
+# configured, too large, invalid, over the rate limit
+JSON_WRITE_ERRORS = (401, 403, 404, 409, 413, 422, 429)
 
 
 def _responses(ok: dict[str, Any], *errors: int) -> dict[str, Any]:
@@ -19,6 +22,10 @@ def _responses(ok: dict[str, Any], *errors: int) -> dict[str, Any]:
 
 def _json(schema: dict[str, Any], description: str = "ok") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -177,27 +184,17 @@ def openapi_document() -> dict[str, Any]:
                 "patch": {
                     "summary": "Make a video public or signed (its cached copies are purged)",
                     "security": secured,
-                    "requestBody": {
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["access"],
-                                    "additionalProperties": False,
-                                    "properties": {"access": {"enum": ["public", "signed"]}},
-                                }
-                            }
+                    "requestBody": _json_body(
+                        {
+                            "type": "object",
+                            "required": ["access"],
+                            "additionalProperties": False,
+                            "properties": {"access": {"enum": ["public", "signed"]}},
                         }
-                    },
+                    ),
                     "responses": _responses(
                         {"200": _json({"$ref": "#/components/schemas/Video"})},
-                        401,
-                        403,
-                        404,
-                        409,
-                        413,
-                        422,
-                        429,
+                        *JSON_WRITE_ERRORS,
                     ),
                 },
             },
@@ -211,28 +208,18 @@ def openapi_document() -> dict[str, Any]:
                         "carries it. 409 when the origin has no playback keys."
                     ),
                     "security": secured,
-                    "requestBody": {
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "ttl_s": {"type": "integer", "minimum": 10},
-                                        "client_ip": {"type": "string"},
-                                    },
-                                }
-                            }
+                    "requestBody": _json_body(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "ttl_s": {"type": "integer", "minimum": 10},
+                                "client_ip": {"type": "string"},
+                            },
                         }
-                    },
+                    ),
                     "responses": _responses(
                         {"201": _json({"$ref": "#/components/schemas/PlaybackToken"}, "created")},
-                        401,
-                        403,
-                        404,
-                        409,
-                        413,
-                        422,
-                        429,
+                        *JSON_WRITE_ERRORS,
                     ),
                 },
             },

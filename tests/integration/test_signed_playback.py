@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from tests.conftest import TEST_LADDER
 from tests.support.asgi_server import serve_in_thread
 from tests.support.edges import keyed_router, mediacdn_process, pop_key
 from tests.support.playback import upload_raw, wait_for_video
-from tests.support.servers import OriginServer, free_port, origin_server, wait_until
+from tests.support.servers import OriginServer, free_port, origin_server, run_cli, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -286,21 +285,9 @@ def test_the_headless_player_plays_a_signed_url(cdn: SignedCdn, tmp_path: Path) 
         [cdn.pop + hls],
         [cdn.origin.url + hls, "--router", cdn.router, "--geo", "1,0"],
     ):
-        played = subprocess.run(
-            [sys.executable, "-m", "mediacdn", "play", *args, "--speed", "50"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        played = run_cli("play", *args, "--speed", "50")
         assert played.returncode == 0, played.stderr[-2000:]
         assert json.loads(played.stdout[played.stdout.index("{") :])["segments"] > 0
-    refused = subprocess.run(
-        [sys.executable, "-m", "mediacdn", "play", f"{cdn.pop}/vod/{cdn.video_id}/master.m3u8"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    refused = run_cli("play", f"{cdn.pop}/vod/{cdn.video_id}/master.m3u8")
     assert refused.returncode == 1
     assert "403" in refused.stderr

@@ -119,6 +119,19 @@ class OriginServer:
         return {"Authorization": f"Bearer {self.api_key}"}
 
 
+def run_cli(
+    *args: str, timeout_s: float = 120, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`mediacdn ARGS...` to completion, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "mediacdn", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=check,
+    )
+
+
 def start_mediacdn(
     command: str, data_dir: Path, env: Mapping[str, str], *extra: str, log_name: str = ""
 ) -> subprocess.Popen[bytes]:

@@ -4,8 +4,6 @@ POP skipped by failing over to the next one."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import httpx
 import pytest
@@ -13,7 +11,7 @@ import pytest
 from edge.player.player import HeadlessPlayer
 from sample_media.generate import SampleMedia
 from tests.support.playback import upload_raw, wait_for_video
-from tests.support.servers import OriginServer, free_port
+from tests.support.servers import OriginServer, free_port, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -47,13 +45,7 @@ def test_fails_over_from_a_dead_pop(master_url: str, origin: OriginServer) -> No
 
 
 def test_cli_prints_the_report(master_url: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "mediacdn", "play", master_url, "--speed", "50"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli("play", master_url, "--speed", "50")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["segments"] == 3

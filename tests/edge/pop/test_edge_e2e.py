@@ -4,8 +4,6 @@ separate from the public one."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +16,14 @@ from tests.support import edges
 from tests.support.asgi_server import serve_in_thread
 from tests.support.playback import check_playback, upload_raw, wait_for_video
 from tests.support.scripted_origin import Route, ScriptedOrigin
-from tests.support.servers import OriginServer, free_port, start_mediacdn, stop_process, wait_until
+from tests.support.servers import (
+    OriginServer,
+    free_port,
+    run_cli,
+    start_mediacdn,
+    stop_process,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -91,12 +96,7 @@ def test_video_plays_through_the_edge(
 
 
 def test_edge_help_explains_itself(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "mediacdn", "edge", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_cli("edge", "--help")
     assert done.returncode == 0
     for flag in ("--upstream", "--capacity", "--admin-port", "--policy", "--prefetch"):
         assert flag in done.stdout

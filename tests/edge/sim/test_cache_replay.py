@@ -4,8 +4,6 @@ oracleGeneral, an nginx access log, and the access log a real POP wrote."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -19,16 +17,11 @@ from edge.sim.workload import HlsWorkload, generate
 from tests.support.asgi_server import serve_in_thread
 from tests.support.edges import edge_process
 from tests.support.scripted_origin import Route, ScriptedOrigin
+from tests.support.servers import run_cli
 
 
 def replay_cli(*args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "mediacdn", "cache", "replay", "--quiet", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_cli("cache", "replay", "--quiet", *args, timeout_s=300)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -118,12 +111,6 @@ def test_bad_input_is_refused_clearly(tmp_path: Path) -> None:
     odd.write_bytes(b"\x00" * 7)
     with pytest.raises(LogError, match="not an oracleGeneral"):
         load_trace([odd], "oracle")
-    done = subprocess.run(
-        [sys.executable, "-m", "mediacdn", "cache", "replay", "--quiet", str(odd)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("cache", "replay", "--quiet", str(odd), timeout_s=60)
     assert done.returncode != 0
     assert "no cache requests" in done.stderr

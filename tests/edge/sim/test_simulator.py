@@ -17,6 +17,7 @@ from edge.sim.plots import draw_all
 from edge.sim.queueing import FifoServers
 from edge.sim.runner import export_traces, resolve_topology, run_scenario, simulate
 from edge.sim.scenario import Scenario, ScenarioError, load_scenario, shipped_scenarios
+from tests.support.servers import run_cli
 
 ONE_POP = """
 origin = "http://127.0.0.1:8080"
@@ -165,13 +166,7 @@ def test_shipped_topologies_resolve_by_name() -> None:
 
 
 def test_cli_lists_and_runs_a_scenario(tmp_path: Path) -> None:
-    listed = subprocess.run(
-        [sys.executable, "-m", "mediacdn", "simulate", "--list"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    listed = run_cli("simulate", "--list", check=True)
     assert "flash-crowd" in listed.stdout
     assert "cache-sweep" in listed.stdout
     done = subprocess.run(
@@ -200,12 +195,6 @@ def test_cli_lists_and_runs_a_scenario(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "origin down" in done.stdout
     assert list((tmp_path / "traces" / "base").glob("*.oracleGeneral.bin"))
-    bad = subprocess.run(
-        [sys.executable, "-m", "mediacdn", "simulate", "nowhere"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    bad = run_cli("simulate", "nowhere")
     assert bad.returncode == 2
     assert "no scenario 'nowhere'" in bad.stderr
