@@ -77,6 +77,7 @@ def worker_config(settings: Settings, storage: Storage, catalog: Catalog) -> Wor
         x264_preset=settings.x264_preset,
         lease_s=settings.job_lease_s,
         retry_base_s=settings.job_retry_base_s,
+        limits=settings.media_limits,
         on_published=push,
     )
 

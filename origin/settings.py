@@ -12,6 +12,7 @@ from typing import Any
 from httprules.ratelimit import Rate
 from origin.edge_notify import EdgeTargets
 from transcoder.ladder import LadderPolicy
+from transcoder.limits import MediaLimits
 
 DEFAULT_LADDER = "1080:5000,720:2800,480:1400,360:800"
 
@@ -64,6 +65,13 @@ class Settings:
     playback_rate: float = 0.0
     playback_burst: int = 0
     redis_url: str = ""
+    # what one upload may cost the transcoder: refused (limits_exceeded) before encoding
+    max_duration_s: float = 6 * 3600.0
+    max_frame_side: int = 8192
+    max_megapixels: float = 35.4  # 8192×4320
+    max_frame_rate: float = 120.0
+    max_streams: int = 16
+    ffmpeg_memory_mb: int = 4096
 
     def __post_init__(self) -> None:
         if not 2 <= self.segment_duration_s <= 10:
@@ -98,6 +106,17 @@ class Settings:
             push_segments=self.push_segments,
             playlist_cache_control=f"public, max-age={self.playlist_max_age_s}",
             segment_cache_control=f"public, max-age={self.segment_max_age_s}, immutable",
+        )
+
+    @property
+    def media_limits(self) -> MediaLimits:
+        return MediaLimits(
+            max_duration_s=self.max_duration_s,
+            max_side_px=self.max_frame_side,
+            max_pixels=round(self.max_megapixels * 1e6),
+            max_frame_rate=self.max_frame_rate,
+            max_streams=self.max_streams,
+            memory_mb=self.ffmpeg_memory_mb,
         )
 
     def api_limit(self) -> Rate | None:

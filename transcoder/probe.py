@@ -10,17 +10,22 @@ from pathlib import Path
 from typing import Any
 
 from transcoder.errors import InvalidMedia
+from transcoder.tools import tool_env
 
 PROTOCOLS = "file,pipe"
 
 
 @dataclass(frozen=True, slots=True)
 class VideoStream:
+    """`width`×`height`: the picture as shown (turned upright, square pixels);
+    `frame_size`: the frames as ffmpeg decodes them (turned upright, pixels as stored)."""
+
     width: int
     height: int
     frame_rate: float
     codec: str
     duration_s: float | None
+    frame_size: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,27 @@ class SourceInfo:
     duration_s: float
     video: VideoStream | None
     audio: tuple[AudioStream, ...]
+    streams: int = 0  # every stream in the file, of any kind
+
+
+def rotation_deg(stream: dict[str, Any]) -> int:
+    """The clockwise turn a player applies to show the frames (display matrix or the older
+    `rotate` tag), as 0, 90, 180 or 270."""
+    degrees: float = 0.0
+    for side in stream.get("side_data_list") or []:
+        if isinstance(side, dict) and "rotation" in side:
+            degrees = _float_any(side.get("rotation"))
+            break
+    else:
+        degrees = _float_any((stream.get("tags") or {}).get("rotate"))
+    return round(degrees / 90) % 4 * 90
+
+
+def _float_any(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _rate(text: str | None) -> float:
@@ -69,10 +95,17 @@ def parse_probe(demuxer: str, data: dict[str, Any]) -> SourceInfo:
         disposition = s.get("disposition") or {}
         if kind == "video" and video is None and not disposition.get("attached_pic"):
             width, height = int(s.get("width") or 0), int(s.get("height") or 0)
+            turned = rotation_deg(s) in (90, 270)
+            if turned:  # ffmpeg turns the frames upright when decoding
+                width, height = height, width
+            frame_size = (width, height)
+            # anamorphic sources: the displayed width (the height is kept)
             sar = s.get("sample_aspect_ratio") or "1:1"
             try:
                 num, den = (int(x) for x in sar.split(":"))
                 if num > 0 and den > 0 and num != den:
+                    if turned:  # the stored pixel's shape turns with the frame
+                        num, den = den, num
                     width = round(width * num / den)
             except ValueError:
                 pass
@@ -83,6 +116,7 @@ def parse_probe(demuxer: str, data: dict[str, Any]) -> SourceInfo:
                 frame_rate=rate,
                 codec=str(s.get("codec_name") or "unknown"),
                 duration_s=_float(s.get("duration")),
+                frame_size=frame_size,
             )
         elif kind == "audio":
             audio.append(
@@ -94,7 +128,13 @@ def parse_probe(demuxer: str, data: dict[str, Any]) -> SourceInfo:
             )
     fmt = data.get("format") or {}
     duration = _float(fmt.get("duration")) or (video.duration_s if video else None) or 0.0
-    return SourceInfo(demuxer=demuxer, duration_s=duration, video=video, audio=tuple(audio))
+    return SourceInfo(
+        demuxer=demuxer,
+        duration_s=duration,
+        video=video,
+        audio=tuple(audio),
+        streams=len(streams),
+    )
 
 
 def probe_file(ffprobe: str, path: Path, demuxer: str, *, timeout_s: float = 60) -> SourceInfo:
@@ -113,7 +153,9 @@ def probe_file(ffprobe: str, path: Path, demuxer: str, *, timeout_s: float = 60)
         str(path),
     ]
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=False)
+        done = subprocess.run(
+            argv, capture_output=True, timeout=timeout_s, check=False, env=tool_env()
+        )
     except subprocess.TimeoutExpired as exc:
         raise InvalidMedia("probing took too long") from exc
     if done.returncode != 0:

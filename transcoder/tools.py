@@ -45,3 +45,16 @@ def ffmpeg_path() -> str:
 @cache
 def ffprobe_path() -> str:
     return find_tool("ffprobe")
+
+
+# The bundled ffmpeg is linked statically against glibc, whose iconv then loads the host's
+# gconv modules, built for another glibc: the MPEG-TS demuxer converting a DVB service name
+# jumps into one and crashes (SIGSEGV on every TS file). With GCONV_PATH on a directory that
+# does not exist, iconv keeps to the conversions built into the binary and fails cleanly for
+# the rest, which ffmpeg tolerates (only service names are left unconverted).
+NO_GCONV = "/nonexistent/mediacdn-no-gconv-modules"
+
+
+def tool_env() -> dict[str, str]:
+    """The environment ffmpeg and ffprobe run in."""
+    return {**os.environ, "GCONV_PATH": NO_GCONV}

@@ -26,11 +26,13 @@ from storage.keys import video_prefix
 from transcoder.command import EncodeOptions, build_transcode_argv, output_names
 from transcoder.errors import InvalidMedia, TranscodeError
 from transcoder.ladder import LadderPolicy
+from transcoder.limits import MediaLimits
 from transcoder.plan import LocalInputs, plan_encode
 from transcoder.publish import collect_outputs, store_outputs
 from transcoder.runner import Cancelled, run_ffmpeg
 
 log = logging.getLogger("mediacdn.worker")
+RENEW_EVERY_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,8 @@ class WorkerConfig:
     lease_s: float = 30.0
     retry_base_s: float = 5.0
     poll_s: float = 1.0
-    ffmpeg_timeout_s: float = 6 * 3600
+    # what a source may cost (checked before encoding) and what its encode may spend
+    limits: MediaLimits = field(default_factory=MediaLimits)
     # Told of each video once it is published (the origin pushes it to the CDN's edges);
     # best effort: a failure is logged, the video stays published.
     on_published: Callable[[str, Publication], None] | None = None
@@ -76,7 +79,8 @@ class _LeaseKeeper:
             if self._shutdown is not None and self._shutdown.is_set():
                 self.lost.set()
                 return
-            if time.monotonic() - renewed < self._lease_s / 3:
+            # often enough that a deleted video's job (its lease gone with it) stops in seconds
+            if time.monotonic() - renewed < min(self._lease_s / 3, RENEW_EVERY_S):
                 continue
             try:
                 self._catalog.renew_lease(self._job_id, self._worker, self._lease_s)
@@ -165,6 +169,7 @@ class TranscodeWorker:
                 ladder=cfg.ladder,
                 audio_languages=video.audio_languages,
             )
+            cfg.limits.check(plan.source)
             progress("transcoding", 2, force=True)
             out_dir = work / "out"
             for name in output_names(plan.renditions, list(plan.audio)):
@@ -178,11 +183,7 @@ class TranscodeWorker:
                 EncodeOptions(
                     segment_duration_s=video.segment_duration_s,
                     frame_rate=plan.source.video.frame_rate if plan.source.video else 30.0,
-                    source_size=(
-                        (plan.source.video.width, plan.source.video.height)
-                        if plan.source.video
-                        else None
-                    ),
+                    source_size=plan.source.video.frame_size if plan.source.video else None,
                     x264_preset=cfg.x264_preset,
                     audio_bitrate_bps=cfg.ladder.audio_bitrate_bps,
                 ),
@@ -192,7 +193,9 @@ class TranscodeWorker:
                 duration_s=plan.expected_duration_s,
                 on_progress=lambda f: progress("transcoding", 2 + 86 * f),
                 cancel=cancel,
-                timeout_s=cfg.ffmpeg_timeout_s,
+                timeout_s=cfg.limits.budget_s(plan.expected_duration_s),
+                memory_mb=cfg.limits.memory_mb,
+                max_output_s=cfg.limits.max_output_s(plan.expected_duration_s),
             )
             outputs = collect_outputs(plan, out_dir)
             progress("publishing", 90, force=True)
