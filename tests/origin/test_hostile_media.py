@@ -1,0 +1,215 @@
+"""Media that costs more than it weighs, or is read wrongly, against a real origin with one
+transcode worker: bombs are refused within seconds while another upload goes through; a rotated
+phone video comes out upright in every rung; every documented container transcodes; a deleted
+video's ffmpeg and a stopped origin's ffmpeg end within seconds."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import m3u8
+import pytest
+
+from sample_media.generate import SampleMedia
+from tests.conftest import TEST_LADDER
+from tests.support.playback import upload_raw, wait_for_video
+from tests.support.servers import OriginServer, origin_server, wait_until
+from transcoder.tools import tool_env
+
+pytestmark = pytest.mark.slow
+
+ENV = {"MEDIACDN_LADDER": TEST_LADDER, "MEDIACDN_X264_PRESET": "ultrafast", "MEDIACDN_WORKERS": "1"}
+REFUSED_WITHIN_S = 15
+
+
+def make(ffmpeg: str, out: Path, *args: str) -> Path:
+    subprocess.run(
+        [ffmpeg, "-v", "error", "-y", *args, str(out)], check=True, timeout=180, env=tool_env()
+    )
+    return out
+
+
+def av_source(ffmpeg: str, seconds: float, size: str = "320x240") -> list[str]:
+    return [
+        "-f", "lavfi", "-i", f"testsrc=s={size}:r=25:d={seconds}",
+        "-f", "lavfi", "-i", f"sine=d={seconds}",
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginServer]:
+    with origin_server(tmp_path_factory.mktemp("hostile"), ENV) as server:
+        yield server
+
+
+def ffmpeg_running(marker: str) -> bool:
+    """Is an ffmpeg whose command line names `marker` still alive?"""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if (
+            cmdline
+            and cmdline[0].endswith(b"ffmpeg")
+            and any(marker.encode() in a for a in cmdline)
+        ):
+            return True
+    return False
+
+
+def test_bombs_are_refused_within_seconds_and_other_uploads_finish(
+    origin: OriginServer, ffmpeg: str, sample: SampleMedia, tmp_path: Path
+) -> None:
+    # ten hours of 1080p declared in 7 KB; one 10000x10000 frame in 0.3 MB
+    decode_bomb = make(
+        ffmpeg, tmp_path / "bomb.mkv",
+        "-f", "lavfi", "-i", "color=c=black:s=1920x1080:r=1:d=3", "-vf", "setpts=PTS*18000",
+        "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "ultrafast",
+    )  # fmt: skip
+    pixel_bomb = make(
+        ffmpeg, tmp_path / "pixels.mkv",
+        "-f", "lavfi", "-i", "color=c=blue:s=10000x10000:r=1", "-frames:v", "1", "-c:v", "png",
+    )  # fmt: skip
+    with httpx.Client(base_url=origin.url, timeout=60) as http:
+        started = time.monotonic()
+        bombs = [
+            upload_raw(http, origin.headers(), p.read_bytes()) for p in (decode_bomb, pixel_bomb)
+        ]
+        good = upload_raw(http, origin.headers(), sample.video.read_bytes())
+        for video_id, words in zip(bombs, ("10.0 h", "10000x10000"), strict=True):
+            failed = wait_for_video(http, video_id, timeout_s=REFUSED_WITHIN_S)
+            assert failed["status"] == "failed"
+            assert failed["error"]["code"] == "limits_exceeded"
+            assert words in failed["error"]["message"]
+        assert time.monotonic() - started < REFUSED_WITHIN_S
+        assert wait_for_video(http, good)["status"] == "ready"
+
+
+def _frame_size(
+    http: httpx.Client, playlist_url: str, tmp_path: Path, ffprobe: str
+) -> tuple[int, int]:
+    """The size of the frames in a rendition's init segment and first media segment."""
+    media = m3u8.loads(http.get(playlist_url).raise_for_status().text, uri=playlist_url)
+    init = http.get(media.segment_map[0].absolute_uri).raise_for_status().content
+    first = http.get(media.segments[0].absolute_uri).raise_for_status().content
+    path = tmp_path / "rung.mp4"
+    path.write_bytes(init + first)
+    probe = subprocess.run(
+        [ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "stream=width,height", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True, timeout=30, env=tool_env(),
+    )  # fmt: skip
+    width, height = (int(x) for x in probe.stdout.strip().split(","))
+    return width, height
+
+
+def test_a_rotated_phone_video_is_upright_in_every_rung(
+    origin: OriginServer, ffmpeg: str, ffprobe: str, tmp_path: Path
+) -> None:
+    landscape = make(
+        ffmpeg, tmp_path / "plain.mp4", *av_source(ffmpeg, 4, "640x360"),
+        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+    )  # fmt: skip
+    # as a phone held upright stores it: landscape frames and a display matrix turning them
+    phone = make(
+        ffmpeg,
+        tmp_path / "phone.mp4",
+        "-display_rotation",
+        "90",
+        "-i",
+        str(landscape),
+        "-c",
+        "copy",
+    )
+    with httpx.Client(base_url=origin.url, timeout=60) as http:
+        video_id = upload_raw(http, origin.headers(), phone.read_bytes())
+        assert wait_for_video(http, video_id)["status"] == "ready"
+        master_url = f"{origin.url}/vod/{video_id}/master.m3u8"
+        master = m3u8.loads(http.get(master_url).text, uri=master_url)
+        assert len(master.playlists) == 2
+        for variant in master.playlists:
+            width, height = variant.stream_info.resolution
+            assert height > width, variant.stream_info.resolution  # portrait, as shown
+            assert _frame_size(http, variant.absolute_uri, tmp_path, ffprobe) == (width, height)
+
+
+CONTAINERS = {
+    "mp4": ("-c:v", "libx264", "-c:a", "aac"),
+    "mov": ("-c:v", "libx264", "-c:a", "aac"),
+    "mkv": ("-c:v", "libx264", "-c:a", "libvorbis"),
+    "webm": ("-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libvorbis"),
+    "avi": ("-c:v", "mpeg4", "-c:a", "libmp3lame"),
+    "flv": ("-c:v", "flv", "-c:a", "libmp3lame", "-ar", "44100"),
+    "mpg": ("-c:v", "mpeg2video", "-c:a", "mp2", "-f", "vob"),
+    "ts": ("-c:v", "libx264", "-c:a", "aac", "-f", "mpegts"),
+    "ogv": ("-c:v", "libtheora", "-c:a", "libvorbis"),
+}
+
+
+def test_every_documented_container_becomes_ready(
+    origin: OriginServer, ffmpeg: str, tmp_path: Path
+) -> None:
+    files = {
+        ext: make(ffmpeg, tmp_path / f"clip.{ext}", *av_source(ffmpeg, 2), *codecs)
+        for ext, codecs in CONTAINERS.items()
+    }
+    with httpx.Client(base_url=origin.url, timeout=60) as http:
+        ids = {
+            ext: upload_raw(http, origin.headers(), path.read_bytes())
+            for ext, path in files.items()
+        }
+        outcome = {
+            ext: wait_for_video(http, video_id, timeout_s=180) for ext, video_id in ids.items()
+        }
+    failed = {ext: v["error"] for ext, v in outcome.items() if v["status"] != "ready"}
+    assert not failed
+
+
+def _long_source(ffmpeg: str, tmp_path: Path) -> Path:
+    return make(
+        ffmpeg, tmp_path / "long.mp4", *av_source(ffmpeg, 600, "320x240"),
+        "-c:v", "libx264", "-preset", "ultrafast", "-crf", "40", "-c:a", "aac", "-b:a", "32k",
+    )  # fmt: skip
+
+
+def _transcoding_job(http: httpx.Client, video_id: str) -> str:
+    def transcoding() -> bool:
+        return bool(http.get(f"/api/videos/{video_id}").json()["status"] == "transcoding")
+
+    wait_until(transcoding, 60, "the transcode to start")
+    return str(http.get(f"/api/videos/{video_id}").json()["job_id"])
+
+
+def test_deleting_a_video_stops_its_transcode_within_seconds(
+    origin: OriginServer, ffmpeg: str, tmp_path: Path
+) -> None:
+    with httpx.Client(base_url=origin.url, timeout=60) as http:
+        video_id = upload_raw(http, origin.headers(), _long_source(ffmpeg, tmp_path).read_bytes())
+        job_id = _transcoding_job(http, video_id)
+        wait_until(lambda: ffmpeg_running(f"job-{job_id}-"), 20, "its ffmpeg")
+        assert http.delete(f"/api/videos/{video_id}", headers=origin.headers()).status_code == 204
+        deleted = time.monotonic()
+        wait_until(lambda: not ffmpeg_running(f"job-{job_id}-"), 8, "its ffmpeg to end")
+        assert time.monotonic() - deleted < 8
+
+
+def test_a_stopped_origin_leaves_no_ffmpeg(ffmpeg: str, tmp_path: Path) -> None:
+    source = _long_source(ffmpeg, tmp_path)
+    with origin_server(tmp_path / "stopped", ENV) as server:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            video_id = upload_raw(http, server.headers(), source.read_bytes())
+            _transcoding_job(http, video_id)
+        marker = str(server.data_dir.resolve() / "work")
+        wait_until(lambda: ffmpeg_running(marker), 20, "its ffmpeg")
+        os.kill(server.proc.pid, signal.SIGTERM)  # the origin alone, as a service manager does
+        server.proc.wait(timeout=30)
+        wait_until(lambda: not ffmpeg_running(marker), 5, "no ffmpeg left")
