@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 import httpx
 
 from httprules.asgi import Scope
@@ -57,3 +59,9 @@ def with_forwarded_for(headers: dict[str, str], client_ip: str | None) -> dict[s
         return headers
     before = headers.get("x-forwarded-for", "").strip()
     return {**headers, "x-forwarded-for": f"{before}, {client_ip}" if before else client_ip}
+
+
+def ascii_digits(value: str | None) -> TypeGuard[str]:
+    """A non-negative integer as HTTP writes one: ASCII digits only ('²' and '٣' are digits to
+    Python's `str.isdigit`, and `int` of the first raises)."""
+    return value is not None and value.isascii() and value.isdigit()

@@ -110,7 +110,7 @@ def parse_master_playlist(text: str) -> MasterPlaylist:
                     else None,
                     codecs=pending.get("CODECS"),
                     resolution=(int(width), int(height))
-                    if width.isdigit() and height.isdigit()
+                    if width.isascii() and width.isdigit() and height.isascii() and height.isdigit()
                     else None,
                     audio_group=pending.get("AUDIO"),
                     subtitles_group=pending.get("SUBTITLES"),

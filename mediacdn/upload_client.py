@@ -147,7 +147,8 @@ def upload_video(
             metadata[f"{kind}:{language}"] = url.rstrip("/").rsplit("/", 1)[-1]
     url = tus_upload(server, video, metadata, api_key, label=video.name, quiet=quiet)
     with httpx.Client(timeout=30) as http:
-        head = http.head(url, headers={"Tus-Resumable": "1.0.0"})
+        auth = {"Authorization": f"Bearer {api_key}"}
+        head = http.head(url, headers={**auth, "Tus-Resumable": "1.0.0"})
         video_id = head.headers.get("x-video-id")
         if head.status_code != 200 or not video_id:
             raise UploadFailed(f"the server did not accept the upload ({head.status_code})")

@@ -10,6 +10,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from httprules.headers import ascii_digits
 from manifests.errors import VideoNotFound
 from manifests.records import Job, Rendition, SideFile, Video
 from origin.auth import require_api_key
@@ -98,7 +99,7 @@ class VideoApi:
         require_api_key(request, ctx.settings.api_keys)
         limit = ctx.settings.max_upload_bytes
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
+        if ascii_digits(declared) and int(declared) > limit:
             raise ApiError(413, "too_large", f"upload is larger than the {limit} byte limit")
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         limited = _LimitedRequest(request.scope, request.receive)

@@ -226,8 +226,9 @@ def create_app(
 
         try:
             await anyio.to_thread.run_sync(check)
-        except Exception as exc:
-            return JSONResponse({"status": "error", "database": str(exc)}, status_code=503)
+        except Exception:
+            log.exception("health check: the database does not answer")
+            return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     async def metrics_page(request: Request) -> Response:

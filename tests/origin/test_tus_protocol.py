@@ -63,6 +63,17 @@ def test_options_lists_capabilities(http: httpx.Client) -> None:
     assert int(response.headers["tus-max-size"]) > 0
 
 
+@pytest.mark.parametrize("length", ["²", "٣", "-1", "1e3", "5x", ""])
+def test_lengths_that_are_not_ascii_digits_are_refused(
+    origin: OriginServer, http: httpx.Client, length: str
+) -> None:
+    headers = {**origin.headers(), **TUS, "Upload-Length": length}
+    raw = [(k.encode(), v.encode()) for k, v in headers.items()]
+    response = http.post("/api/uploads/", headers=raw)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"]
+
+
 def test_version_is_required(origin: OriginServer, http: httpx.Client) -> None:
     response = http.post("/api/uploads/", headers={**origin.headers(), "Upload-Length": "5"})
     assert response.status_code == 412
@@ -70,7 +81,8 @@ def test_version_is_required(origin: OriginServer, http: httpx.Client) -> None:
 
 def test_patch_rules_and_checksums(origin: OriginServer, http: httpx.Client) -> None:
     location = create(http, origin, 10, role="side")
-    head = http.head(location, headers=TUS)
+    assert http.head(location, headers=TUS).status_code == 401  # every verb needs the key
+    head = http.head(location, headers={**origin.headers(), **TUS})
     assert head.headers["upload-offset"] == "0"
     assert head.headers["upload-length"] == "10"
     assert head.headers["cache-control"] == "no-store"
@@ -92,7 +104,7 @@ def test_patch_rules_and_checksums(origin: OriginServer, http: httpx.Client) -> 
         headers={**auth, **OCTETS, "Upload-Offset": "0", "Upload-Checksum": f"sha1 {bad_sum}"},
     )
     assert mismatch.status_code == 460
-    assert http.head(location, headers=TUS).headers["upload-offset"] == "0"
+    assert http.head(location, headers=auth).headers["upload-offset"] == "0"
     good_sum = base64.b64encode(hashlib.sha1(b"abcde").digest()).decode()
     ok = http.patch(
         location,
@@ -105,7 +117,7 @@ def test_patch_rules_and_checksums(origin: OriginServer, http: httpx.Client) -> 
         location, content=b"0123456789", headers={**auth, **OCTETS, "Upload-Offset": "5"}
     )
     assert too_long.status_code == 413
-    assert http.head(location, headers=TUS).headers["upload-offset"] == "5"
+    assert http.head(location, headers=auth).headers["upload-offset"] == "5"
     unknown = http.patch(
         location,
         content=b"x",
@@ -117,7 +129,7 @@ def test_patch_rules_and_checksums(origin: OriginServer, http: httpx.Client) -> 
 def test_termination(origin: OriginServer, http: httpx.Client) -> None:
     location = create(http, origin, 100, role="side")
     assert http.delete(location, headers={**origin.headers(), **TUS}).status_code == 204
-    assert http.head(location, headers=TUS).status_code == 404
+    assert http.head(location, headers={**origin.headers(), **TUS}).status_code == 404
 
 
 def test_creation_with_upload_and_side_files(

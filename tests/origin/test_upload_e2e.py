@@ -132,7 +132,7 @@ def test_tus_upload_resumes_after_a_dropped_connection(
         assert 0 < resumed.offset < size
         resumed.upload()
     upload_path = "/api/uploads/" + str(resumed.url).rsplit("/", 1)[-1]
-    head = http.head(upload_path, headers={"Tus-Resumable": "1.0.0"})
+    head = http.head(upload_path, headers={**origin.headers(), "Tus-Resumable": "1.0.0"})
     assert head.headers["upload-offset"] == str(size)
     video_id = head.headers["x-video-id"]
     status = wait_for_video(http, video_id)
