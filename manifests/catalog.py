@@ -64,6 +64,7 @@ def _job(row: Row) -> Job:
         last_error=row["last_error"],
         created_at=float(row["created_at"]),
         updated_at=float(row["updated_at"]),
+        transient_failures=int(row["transient_failures"]),
     )
 
 
@@ -365,17 +366,23 @@ class Catalog:
         code: str,
         message: str,
         retry_after_s: float | None,
+        transient: bool = False,
     ) -> Job:
-        """Give the job back for a retry after a delay, or fail it and its video for good."""
+        """Give the job back for a retry after a delay, or fail it and its video for good. A
+        `transient` failure (a dependency down, not the media) is retried without using up
+        an attempt, however often it happens: nothing is lost to an outage."""
         now = self.clock()
         with self.db.transaction() as cur:
             job = self._check_lease(cur, job_id, worker)
             error = f"{code}: {message}"
-            if retry_after_s is not None and job.attempts < job.max_attempts:
+            if retry_after_s is not None and (transient or job.attempts < job.max_attempts):
+                given_back = 1 if transient else 0
                 cur.execute(
                     "UPDATE jobs SET status = 'queued', run_after = ?, lease_owner = NULL,"
-                    " lease_expires = NULL, last_error = ?, updated_at = ? WHERE id = ?",
-                    (now + retry_after_s, error, now, job_id),
+                    " lease_expires = NULL, last_error = ?, updated_at = ?,"
+                    " attempts = attempts - ?, transient_failures = transient_failures + ?"
+                    " WHERE id = ?",
+                    (now + retry_after_s, error, now, given_back, given_back, job_id),
                 )
                 cur.execute(
                     "UPDATE videos SET status = 'queued', progress = 0, updated_at = ?"
@@ -387,6 +394,31 @@ class Catalog:
             updated = self._get_job(cur, job_id)
         assert updated is not None
         return updated
+
+    def retry_video(self, video_id: str) -> Video:
+        """Queue a failed video's job again, with all its attempts; raises VideoNotFound, and
+        ValueError when the video has not failed."""
+        now = self.clock()
+        with self.db.transaction() as cur:
+            video = self._get_video(cur, video_id)
+            if video is None:
+                raise VideoNotFound(video_id)
+            if video.status != "failed":
+                raise ValueError(f"the video is {video.status}, not failed")
+            cur.execute(
+                "UPDATE jobs SET status = 'queued', attempts = 0, transient_failures = 0,"
+                " run_after = ?, lease_owner = NULL, lease_expires = NULL, updated_at = ?"
+                " WHERE id = ?",
+                (now, now, video.job_id),
+            )
+            cur.execute(
+                "UPDATE videos SET status = 'queued', progress = 0, error_code = NULL,"
+                " error_message = NULL, updated_at = ? WHERE id = ?",
+                (now, video_id),
+            )
+            retried = self._get_video(cur, video_id)
+        assert retried is not None
+        return retried
 
     def fail_exhausted(self, job_id: str, worker: str) -> None:
         """A job claimed more often than allowed (its workers kept dying) fails for good."""

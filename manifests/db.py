@@ -109,6 +109,19 @@ def split_schema(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), schema
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """Is `exc` the database being away (down, restarting, unreachable, locked too long),
+    rather than a refused operation? Such failures are worth retrying later."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return True
+    kind = type(exc)
+    return kind.__module__.startswith(("psycopg", "psycopg_pool")) and kind.__name__ in (
+        "OperationalError",
+        "InterfaceError",
+        "PoolTimeout",
+    )
+
+
 class PostgresDatabase:
     """A psycopg connection pool; jobs are claimed with FOR UPDATE SKIP LOCKED."""
 
@@ -133,6 +146,9 @@ class PostgresDatabase:
             max_size=max_size,
             kwargs={"row_factory": dict_row, "autocommit": False},
             configure=configure,
+            # a connection the server dropped (a restart, an idle timeout) is replaced when it
+            # is taken from the pool, instead of failing the request that took it
+            check=ConnectionPool.check_connection,
             open=True,
             timeout=30,
         )

@@ -99,6 +99,7 @@ class Job:
     last_error: str | None
     created_at: float
     updated_at: float
+    transient_failures: int = 0  # storage or database outages: retried without an attempt
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     lease_expires {real},
     last_error TEXT,
     created_at {real} NOT NULL,
-    updated_at {real} NOT NULL
+    updated_at {real} NOT NULL,
+    transient_failures INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (status, run_after);
 CREATE TABLE IF NOT EXISTS renditions (
@@ -82,7 +83,10 @@ _TYPES = {
 
 
 # Columns added since the first schema: (table, column, definition), added where missing.
-ADDED_COLUMNS = (("videos", "access", "TEXT NOT NULL DEFAULT 'public'"),)
+ADDED_COLUMNS = (
+    ("videos", "access", "TEXT NOT NULL DEFAULT 'public'"),
+    ("jobs", "transient_failures", "INTEGER NOT NULL DEFAULT 0"),
+)
 
 
 def schema_statements(dialect: str) -> list[str]:

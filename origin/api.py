@@ -16,6 +16,7 @@ from manifests.records import Job, Rendition, SideFile, Video
 from origin.auth import require_api_key
 from origin.context import OriginContext
 from origin.errors import ApiError
+from origin.health import require_room
 from origin.ingest import (
     SizeLimitedStream,
     UploadOptions,
@@ -97,6 +98,7 @@ class VideoApi:
     async def create(self, request: Request) -> Response:
         ctx = self.ctx
         require_api_key(request, ctx.settings.api_keys)
+        require_room(ctx.spool_dir, ctx.settings.min_free_mb)
         limit = ctx.settings.max_upload_bytes
         declared = request.headers.get("content-length")
         if ascii_digits(declared) and int(declared) > limit:
@@ -227,6 +229,18 @@ class VideoApi:
         if self.ctx.edges.purge:
             await anyio.to_thread.run_sync(self.ctx.edges.purge_video, video_id)
         return Response(status_code=204)
+
+    async def retry(self, request: Request) -> Response:
+        """POST /api/videos/{id}/retry: a failed video is queued again with all its attempts."""
+        require_api_key(request, self.ctx.settings.api_keys)
+        video_id = request.path_params["video_id"]
+        try:
+            video = await anyio.to_thread.run_sync(self.ctx.catalog.retry_video, video_id)
+        except VideoNotFound:
+            raise ApiError(404, "video_not_found", f"no video {video_id!r}") from None
+        except ValueError as exc:
+            raise ApiError(409, "not_failed", f"only a failed video is retried: {exc}") from None
+        return JSONResponse(video_json(video, None), status_code=202)
 
     async def show_job(self, request: Request) -> Response:
         job_id = request.path_params["job_id"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,13 +24,14 @@ from httprules.errors import code_for_status, error_document
 from httprules.playback_tokens import KeyFile
 from httprules.ratelimit import Rate, RateLimit
 from manifests.catalog import Catalog
-from manifests.db import open_database
+from manifests.db import database_unavailable, open_database
 from manifests.records import Publication
 from origin.access import AccessApi
 from origin.api import VideoApi
 from origin.assets import AssetCache
 from origin.context import OriginContext
 from origin.errors import ApiError
+from origin.health import readiness
 from origin.ingest import Ingest
 from origin.metrics import Metrics
 from origin.openapi import openapi_document
@@ -44,9 +47,19 @@ log = logging.getLogger("mediacdn.origin")
 
 
 def open_catalog(settings: Settings) -> Catalog:
+    """The catalog, its schema made; a database that is not up yet is waited for (up to
+    `database_wait_s`), so servers and the database can start in any order."""
     catalog = Catalog(open_database(settings.resolved_database_url))
-    catalog.create_schema()
-    return catalog
+    deadline = time.monotonic() + settings.database_wait_s
+    while True:
+        try:
+            catalog.create_schema()
+            return catalog
+        except Exception as exc:
+            if not database_unavailable(exc) or time.monotonic() > deadline:
+                raise
+            log.warning("waiting for the database: %s", exc)
+            time.sleep(2)
 
 
 def open_settings_storage(settings: Settings) -> Storage:
@@ -77,6 +90,7 @@ def worker_config(settings: Settings, storage: Storage, catalog: Catalog) -> Wor
         x264_preset=settings.x264_preset,
         lease_s=settings.job_lease_s,
         retry_base_s=settings.job_retry_base_s,
+        retry_max_s=settings.job_retry_max_s,
         limits=settings.media_limits,
         on_published=push,
     )
@@ -112,6 +126,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         status_code=exc.status_code,
         headers=dict(exc.headers or {}),
     )
+
+
+async def _os_error(request: Request, exc: Exception) -> Response:
+    """Out of disk space is the client's answer to hear (507); anything else is ours (500)."""
+    assert isinstance(exc, OSError)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        log.error("out of disk space on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            error_document("insufficient_storage", "the server is out of disk space"),
+            status_code=507,
+        )
+    return await _internal_error(request, exc)
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
@@ -221,15 +247,12 @@ def create_app(
     worker_count = settings.workers if workers is None else workers
 
     async def healthz(request: Request) -> Response:
-        def check() -> None:
-            catalog.get_job("healthz")
-
-        try:
-            await anyio.to_thread.run_sync(check)
-        except Exception:
-            log.exception("health check: the database does not answer")
-            return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
+        ready, parts = await readiness(catalog, storage, data_dir, settings.min_free_mb)
+        return JSONResponse(
+            {"status": "ok" if ready else "error", **parts},
+            status_code=200 if ready else 503,
+            headers={"cache-control": "no-store"},
+        )
 
     async def metrics_page(request: Request) -> Response:
         return PlainTextResponse(
@@ -274,6 +297,7 @@ def create_app(
         Route("/api/videos/{video_id}", videos.delete, methods=["DELETE"]),
         Route("/api/videos/{video_id}", access.update, methods=["PATCH"]),
         Route("/api/videos/{video_id}/playback-tokens", access.token, methods=["POST"]),
+        Route("/api/videos/{video_id}/retry", videos.retry, methods=["POST"]),
         Route("/api/jobs/{job_id}", videos.show_job, methods=["GET"]),
         Route("/api/uploads/", tus.options, methods=["OPTIONS"]),
         Route("/api/uploads/", tus.create, methods=["POST"]),
@@ -289,6 +313,7 @@ def create_app(
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
+            OSError: _os_error,
             Exception: _internal_error,
         },
     )

@@ -198,6 +198,21 @@ def openapi_document() -> dict[str, Any]:
                     ),
                 },
             },
+            "/api/videos/{video_id}/retry": {
+                "parameters": [video_id],
+                "post": {
+                    "summary": "Queue a failed video's transcode again, with all its attempts",
+                    "security": secured,
+                    "responses": _responses(
+                        {"202": _json({"$ref": "#/components/schemas/Video"}, "queued")},
+                        401,
+                        403,
+                        404,
+                        409,
+                        429,
+                    ),
+                },
+            },
             "/api/videos/{video_id}/playback-tokens": {
                 "parameters": [video_id],
                 "post": {

@@ -44,6 +44,9 @@ class Settings:
     job_lease_s: float = 30.0
     job_max_attempts: int = 3
     job_retry_base_s: float = 5.0
+    job_retry_max_s: float = 600.0
+    database_wait_s: float = 600.0  # how long a starting server waits for its database
+    min_free_mb: int = 1024  # uploads are refused (507) when the data directory has less
     playlist_max_age_s: int = 10
     segment_max_age_s: int = 31_536_000
     cors_origins: tuple[str, ...] = ("*",)

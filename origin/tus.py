@@ -23,6 +23,7 @@ from manifests.records import SideFile, Upload
 from origin.auth import require_api_key
 from origin.context import OriginContext
 from origin.errors import ApiError
+from origin.health import require_room
 from origin.ingest import (
     check_language,
     new_video_id,
@@ -94,6 +95,7 @@ class TusApi:
     async def create(self, request: Request) -> Response:
         require_api_key(request, self.ctx.settings.api_keys)
         self._check_version(request)
+        require_room(self.ctx.tus_dir, self.ctx.settings.min_free_mb)
         raw_length = request.headers.get("upload-length")
         if request.headers.get("upload-defer-length"):
             raise ApiError(400, "defer_length", "Upload-Defer-Length is not supported")
@@ -191,6 +193,7 @@ class TusApi:
     async def patch(self, request: Request) -> Response:
         require_api_key(request, self.ctx.settings.api_keys)
         self._check_version(request)
+        require_room(self.ctx.tus_dir, self.ctx.settings.min_free_mb)
         if request.headers.get("content-type") != "application/offset+octet-stream":
             raise ApiError(
                 415, "unsupported_media_type", "PATCH needs application/offset+octet-stream"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from manifests.catalog import Catalog
+from manifests.db import database_unavailable
 from manifests.errors import LeaseLost
 from manifests.records import Job, Publication, Video, VideoStatus
 from storage import Storage, StorageError
@@ -44,6 +45,7 @@ class WorkerConfig:
     x264_preset: str = "veryfast"
     lease_s: float = 30.0
     retry_base_s: float = 5.0
+    retry_max_s: float = 600.0  # the longest wait before a retry
     poll_s: float = 1.0
     # what a source may cost (checked before encoding) and what its encode may spend
     limits: MediaLimits = field(default_factory=MediaLimits)
@@ -214,9 +216,12 @@ class TranscodeWorker:
             self._fail(job, exc.code, exc.reason, retry=False)
         except TranscodeError as exc:
             self._fail(job, exc.code, str(exc), retry=True)
-        except StorageError as exc:
-            self._fail(job, "storage_error", str(exc), retry=True)
+        except StorageError as exc:  # storage down: retried for as long as it takes
+            self._fail(job, "storage_unavailable", str(exc), retry=True, transient=True)
         except Exception as exc:
+            if database_unavailable(exc):
+                self._fail(job, "database_unavailable", str(exc), retry=True, transient=True)
+                return
             log.exception("job %s failed unexpectedly", job.id)
             self._fail(job, "internal_error", f"{type(exc).__name__}: {exc}", retry=True)
         finally:
@@ -239,12 +244,21 @@ class TranscodeWorker:
         except Exception:
             log.exception("could not clean up after deleted video %s", video_id)
 
-    def _fail(self, job: Job, code: str, message: str, *, retry: bool) -> None:
-        delay = self.config.retry_base_s * 2 ** max(0, job.attempts - 1) if retry else None
+    def _fail(
+        self, job: Job, code: str, message: str, *, retry: bool, transient: bool = False
+    ) -> None:
+        cfg = self.config
+        failures = job.transient_failures if transient else max(0, job.attempts - 1)
+        delay = min(cfg.retry_max_s, cfg.retry_base_s * 2 ** min(failures, 30)) if retry else None
         log.warning("job %s failed (%s): %s", job.id, code, message)
         try:
             self.catalog.fail_job(
-                job.id, self.name, code=code, message=public_text(message), retry_after_s=delay
+                job.id,
+                self.name,
+                code=code,
+                message=public_text(message),
+                retry_after_s=delay,
+                transient=transient,
             )
         except LeaseLost:
             log.warning("job %s: lease lost before recording the failure", job.id)

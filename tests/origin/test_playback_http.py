@@ -207,7 +207,12 @@ def test_delete_removes_objects_and_manifests(
 
 
 def test_health_metrics_and_openapi(http: httpx.Client, video_id: str) -> None:
-    assert http.get("/healthz").json() == {"status": "ok"}
+    assert http.get("/healthz").json() == {
+        "status": "ok",
+        "database": "ok",
+        "storage": "ok",
+        "disk": "ok",
+    }
     http.get(f"/vod/{video_id}/360p/0.m4s")
     metrics = http.get("/metrics").text
     assert 'mediacdn_origin_responses_total{route="vod",status="200"}' in metrics

@@ -70,3 +70,74 @@ class CuttingProxy:
             for s in (src, dst):
                 with contextlib.suppress(OSError):
                     s.close()
+
+
+class SwitchableProxy:
+    """127.0.0.1:port → target that can be taken down (listener closed, every connection
+    through it cut: the dependency behind it looks stopped) and brought up on the same port."""
+
+    def __init__(self, target_port: int, *, up: bool = True) -> None:
+        self.target_port = target_port
+        probe = socket.create_server(("127.0.0.1", 0))
+        self.port = int(probe.getsockname()[1])
+        probe.close()
+        self._server: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        if up:
+            self.up()
+
+    def up(self) -> None:
+        server = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
+        server.settimeout(0.2)
+        self._server = server
+        self._thread = threading.Thread(target=self._accept, args=(server,), daemon=True)
+        self._thread.start()
+
+    def down(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        with self._lock:
+            conns, self._conns = self._conns, set()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def _accept(self, server: socket.socket) -> None:
+        while self._server is server:
+            try:
+                client, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=30)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._conns |= {client, upstream}
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                with contextlib.suppress(OSError):
+                    s.close()
+            with self._lock:
+                self._conns -= {src, dst}
