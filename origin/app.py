@@ -40,6 +40,7 @@ from origin.settings import Settings
 from origin.tus import TusApi
 from origin.web import WebPages
 from storage import Storage, open_storage
+from storage.errors import StorageError
 from transcoder.tools import ffmpeg_path, ffprobe_path
 from transcoder.worker import TranscodeWorker, WorkerConfig
 
@@ -125,6 +126,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         error_document(code_for_status(exc.status_code), str(exc.detail)),
         status_code=exc.status_code,
         headers=dict(exc.headers or {}),
+    )
+
+
+async def _storage_error(request: Request, exc: Exception) -> Response:
+    """Object storage is away: nothing was kept, try again later (503, no endpoint shown)."""
+    log.error("object storage failed on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        error_document("storage_unavailable", "object storage is not answering; try again later"),
+        status_code=503,
+        headers={"retry-after": "30"},
     )
 
 
@@ -313,6 +324,7 @@ def create_app(
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
+            StorageError: _storage_error,
             OSError: _os_error,
             Exception: _internal_error,
         },

@@ -62,6 +62,7 @@ class S3Storage(PrefixDeletion):
 
     def _call(self, fn: Any, *args: Any, key: str | None = None, **kwargs: Any) -> Any:
         from minio.error import S3Error
+        from urllib3.exceptions import HTTPError as TransportError
 
         try:
             return fn(*args, **kwargs)
@@ -69,7 +70,7 @@ class S3Storage(PrefixDeletion):
             if exc.code in ("NoSuchKey", "NoSuchObject") and key is not None:
                 raise ObjectNotFound(key) from exc
             raise StorageError(f"S3 {exc.code}: {exc.message}") from exc
-        except OSError as exc:
+        except (OSError, TransportError) as exc:  # refused, reset, timed out, retries spent
             raise StorageError(f"S3 endpoint unreachable: {exc}") from exc
         except ValueError as exc:  # the client's own argument checks (bucket name, ...)
             raise StorageError(f"S3 request refused: {exc}") from exc
@@ -149,9 +150,13 @@ class S3Storage(PrefixDeletion):
     ) -> Iterator[bytes]:
         if length <= 0:
             return
+        from urllib3.exceptions import HTTPError as TransportError
+
         resp = self._get(key, start, length)
         try:
             yield from resp.stream(chunk_bytes)
+        except (OSError, TransportError) as exc:  # the body broke off mid-way
+            raise StorageError(f"S3 read of {key} broken: {exc}") from exc
         finally:
             resp.close()
             resp.release_conn()
@@ -179,10 +184,14 @@ class S3Storage(PrefixDeletion):
         self._call(self._client.remove_object, self.bucket, self._name(key))
 
     def list_keys(self, prefix: str) -> list[str]:
-        objects = self._call(
-            self._client.list_objects, self.bucket, prefix=self.prefix + prefix, recursive=True
-        )
-        return sorted(o.object_name[len(self.prefix) :] for o in objects)
+        def listing() -> list[str]:  # the listing is lazy: its requests happen as it is read
+            objects = self._client.list_objects(
+                self.bucket, prefix=self.prefix + prefix, recursive=True
+            )
+            return sorted(o.object_name[len(self.prefix) :] for o in objects)
+
+        result: list[str] = self._call(listing)
+        return result
 
     def local_path(self, key: str) -> Path | None:
         return None

@@ -240,3 +240,42 @@ def test_a_catalog_made_before_access_existed_gains_it(catalog: Catalog) -> None
     video = catalog.get_video("old")
     assert video is not None
     assert video.access == "public"
+
+
+def test_transient_failures_use_up_no_attempt(catalog: Catalog, clock: FakeClock) -> None:
+    catalog.create_video(new_video("v1"), max_attempts=2)
+    for _ in range(5):  # an outage longer than every attempt together
+        claimed = catalog.claim_job("w1", 30)
+        assert claimed is not None
+        back = catalog.fail_job(
+            claimed.id, "w1", code="storage_unavailable", message="down", retry_after_s=1,
+            transient=True,
+        )  # fmt: skip
+        assert back.status == "queued"
+        assert back.attempts == 0
+        clock.advance(2)
+    assert back.transient_failures == 5
+    video = catalog.get_video("v1")
+    assert video is not None
+    assert video.status == "queued"
+
+
+def test_a_failed_video_is_queued_again_with_all_its_attempts(
+    catalog: Catalog, clock: FakeClock
+) -> None:
+    _, job = catalog.create_video(new_video("v1"), max_attempts=1)
+    claimed = catalog.claim_job("w1", 30)
+    assert claimed is not None
+    catalog.fail_job(claimed.id, "w1", code="invalid_media", message="x", retry_after_s=None)
+    catalog.create_video(new_video("v2"))
+    with pytest.raises(ValueError, match="queued"):
+        catalog.retry_video("v2")
+    retried = catalog.retry_video("v1")
+    assert retried.status == "queued"
+    assert retried.error_code is None
+    again = catalog.get_job(job.id)
+    assert again is not None
+    assert again.status == "queued"
+    assert again.attempts == 0
+    with pytest.raises(VideoNotFound):
+        catalog.retry_video("nope")
