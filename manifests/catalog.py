@@ -477,6 +477,26 @@ class Catalog:
         with self.db.transaction() as cur:
             cur.execute("UPDATE uploads SET video_id = ? WHERE id = ?", (video_id, upload_id))
 
+    def uploads_created_before(self, before: float, *, limit: int = 10_000) -> list[Upload]:
+        """tus uploads created before `before` (the janitor's candidates), oldest first."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT * FROM uploads WHERE created_at < ? ORDER BY created_at LIMIT ?",
+                (before, limit),
+            )
+            return [_upload(row) for row in cur.all()]
+
+    def existing_videos(self, video_ids: list[str]) -> set[str]:
+        """Which of `video_ids` the catalog has."""
+        found: set[str] = set()
+        for start in range(0, len(video_ids), 500):
+            batch = video_ids[start : start + 500]
+            marks = ", ".join("?" for _ in batch)
+            with self.db.transaction() as cur:
+                cur.execute(f"SELECT id FROM videos WHERE id IN ({marks})", tuple(batch))
+                found |= {row["id"] for row in cur.all()}
+        return found
+
     def delete_upload(self, upload_id: str) -> None:
         with self.db.transaction() as cur:
             cur.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))

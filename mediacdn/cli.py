@@ -14,6 +14,7 @@ from mediacdn.commands import (
     cmd_cache_replay,
     cmd_demo,
     cmd_edge,
+    cmd_janitor,
     cmd_play,
     cmd_router,
     cmd_serve,
@@ -96,6 +97,23 @@ def build_parser() -> argparse.ArgumentParser:
     _common(worker)
     worker.add_argument("--workers", type=int, help="worker threads in this process (default 1)")
     worker.set_defaults(func=cmd_worker)
+
+    janitor = sub.add_parser(
+        "janitor",
+        help="remove what interrupted uploads and transcodes left behind",
+        description="Remove tus uploads never finished, spool files of cut-off uploads, work "
+        "directories of dead transcodes, and objects no video in the catalog owns, once left "
+        "alone for --older-than. `serve` runs this every hour (MEDIACDN_JANITOR_INTERVAL_S).",
+        epilog=EPILOG,
+    )
+    _common(janitor)
+    janitor.add_argument("--dry-run", action="store_true", help="report, remove nothing")
+    janitor.add_argument(
+        "--older-than",
+        default="24h",
+        help="leave alone what was touched more recently than this (24h, 30m, 90s; default 24h)",
+    )
+    janitor.set_defaults(func=cmd_janitor)
 
     upload = sub.add_parser(
         "upload",

@@ -58,6 +58,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_duration(text: str) -> float:
+    """`90`, `90s`, `30m`, `24h`, `7d` → seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        raise SystemExit(f"not a duration: {text!r} (e.g. 90s, 30m, 24h)") from None
+    if not seconds >= 0:
+        raise SystemExit(f"not a duration: {text!r}")
+    return seconds
+
+
+def cmd_janitor(args: argparse.Namespace) -> int:
+    from origin.app import open_catalog, open_settings_storage
+    from origin.janitor import Janitor
+
+    settings = _settings(args)
+    janitor = Janitor(
+        open_catalog(settings),
+        open_settings_storage(settings),
+        settings.data_dir.resolve(),
+        parse_duration(args.older_than),
+    )
+    for line in janitor.run(dry_run=args.dry_run).lines():
+        print(line)
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from origin.app import open_catalog, open_settings_storage, worker_config
     from transcoder.worker import TranscodeWorker

@@ -33,6 +33,7 @@ from origin.context import OriginContext
 from origin.errors import ApiError
 from origin.health import readiness
 from origin.ingest import Ingest
+from origin.janitor import Janitor
 from origin.metrics import Metrics
 from origin.openapi import openapi_document
 from origin.playback import PlaybackApp
@@ -95,6 +96,12 @@ def worker_config(settings: Settings, storage: Storage, catalog: Catalog) -> Wor
         limits=settings.media_limits,
         on_published=push,
     )
+
+
+def sweep(janitor: Janitor, interval_s: float, stop: threading.Event) -> None:
+    """Run the janitor every `interval_s` until `stop`."""
+    while not stop.wait(interval_s):
+        janitor.run()
 
 
 def open_keys(path: Path) -> KeyFile | None:
@@ -287,6 +294,13 @@ def create_app(
                 )
                 thread.start()
                 threads.append(thread)
+        if settings.janitor_interval_s > 0:
+            janitor = Janitor(catalog, storage, data_dir, settings.janitor_stale_s)
+            sweeper = threading.Thread(
+                target=sweep, args=(janitor, settings.janitor_interval_s, stop), daemon=True
+            )
+            sweeper.start()
+            threads.append(sweeper)
         try:
             yield {}
         finally:

@@ -47,6 +47,10 @@ class Settings:
     job_retry_max_s: float = 600.0
     database_wait_s: float = 600.0  # how long a starting server waits for its database
     min_free_mb: int = 1024  # uploads are refused (507) when the data directory has less
+    # the janitor (origin/janitor.py): how often `serve` runs it (0: never) and what it
+    # leaves alone (anything touched more recently than janitor_stale_s)
+    janitor_interval_s: float = 3600.0
+    janitor_stale_s: float = 86_400.0
     playlist_max_age_s: int = 10
     segment_max_age_s: int = 31_536_000
     cors_origins: tuple[str, ...] = ("*",)

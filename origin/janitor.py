@@ -1,0 +1,148 @@
+"""Remove what interrupted work left behind: tus uploads never finished, spool files of plain
+uploads cut off mid-body, work directories of transcodes whose worker died, and objects in
+storage that no video in the catalog owns (an upload that failed after storing its source, a
+transcode that published for a video deleted meanwhile).
+
+Only what has been left alone for `stale_s` is touched, so nothing in progress is: an upload
+still arriving keeps its files fresh, a running job holds a lease. `dry_run` reports without
+removing anything."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from manifests.catalog import Catalog
+from storage import Storage
+
+log = logging.getLogger("mediacdn.janitor")
+
+OBJECT_ROOTS = ("uploads/", "videos/")  # storage/keys.py: <root><video id>/...
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    kind: str  # upload, spool, work, objects
+    what: str  # an upload id, a file name, a video id
+    size_bytes: int
+
+
+@dataclass
+class Report:
+    dry_run: bool
+    removals: list[Removal] = field(default_factory=list)
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(r.size_bytes for r in self.removals)
+
+    def lines(self) -> list[str]:
+        verb = "would remove" if self.dry_run else "removed"
+        out = [f"{verb} {r.kind} {r.what} ({r.size_bytes} bytes)" for r in self.removals]
+        out.append(f"{verb} {len(self.removals)} items, {self.size_bytes} bytes in all")
+        return out
+
+
+def _tree_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _newest_mtime(path: Path) -> float:
+    times = [path.stat().st_mtime]
+    if path.is_dir():
+        times += [p.stat().st_mtime for p in path.rglob("*")]
+    return max(times)
+
+
+@dataclass
+class Janitor:
+    catalog: Catalog
+    storage: Storage
+    data_dir: Path
+    stale_s: float = 24 * 3600.0
+    clock: Callable[[], float] = time.time
+
+    def run(self, *, dry_run: bool = False) -> Report:
+        report = Report(dry_run)
+        cutoff = self.clock() - self.stale_s
+        for step in (self._uploads, self._spool, self._work, self._objects):
+            try:
+                step(report, cutoff)
+            except Exception:  # one broken step (storage down) must not stop the others
+                log.exception("janitor: %s failed", step.__name__)
+        for line in report.lines():
+            log.info("janitor: %s", line)
+        return report
+
+    def _remove_path(self, report: Report, kind: str, path: Path) -> None:
+        report.removals.append(Removal(kind, path.name, _tree_size(path)))
+        if not report.dry_run:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+    def _uploads(self, report: Report, cutoff: float) -> None:
+        """tus uploads created long ago and never finished, and staging files nobody owns."""
+        tus_dir = self.data_dir / "tus"
+        for upload in self.catalog.uploads_created_before(cutoff):
+            if upload.video_id is not None:
+                continue  # finished: its row answers HEAD with the video id
+            staging = tus_dir / upload.id
+            size = staging.stat().st_size if staging.exists() else 0
+            if staging.exists() and staging.stat().st_mtime > cutoff:
+                continue  # still being written
+            report.removals.append(Removal("upload", upload.id, size))
+            if not report.dry_run:
+                staging.unlink(missing_ok=True)
+                self.catalog.delete_upload(upload.id)
+        for path in self._old_entries(tus_dir, cutoff):
+            if self.catalog.get_upload(path.name) is None:
+                self._remove_path(report, "upload", path)
+
+    def _spool(self, report: Report, cutoff: float) -> None:
+        for path in self._old_entries(self.data_dir / "spool", cutoff):
+            self._remove_path(report, "spool", path)
+
+    def _work(self, report: Report, cutoff: float) -> None:
+        """A job's work directory, `job-<job id>-…`, unless that job is running right now."""
+        now = self.clock()
+        for path in self._old_entries(self.data_dir / "work", cutoff):
+            job_id = path.name.split("-")[1] if path.name.startswith("job-") else ""
+            job = self.catalog.get_job(job_id) if job_id else None
+            leased = job is not None and job.status == "running" and (job.lease_expires or 0) > now
+            if not leased:
+                self._remove_path(report, "work", path)
+
+    def _objects(self, report: Report, cutoff: float) -> None:
+        """Objects under a video id the catalog does not know, last written before `cutoff`."""
+        for root in OBJECT_ROOTS:
+            keys = self.storage.list_keys(root)
+            by_video: dict[str, list[str]] = {}
+            for key in keys:
+                video_id = key[len(root) :].split("/", 1)[0]
+                by_video.setdefault(video_id, []).append(key)
+            known = self.catalog.existing_videos(list(by_video))
+            for video_id, owned in sorted(by_video.items()):
+                if video_id in known:
+                    continue
+                infos = [self.storage.stat(k) for k in owned]
+                # unknown times count as fresh: better kept a day longer than lost
+                if any(i is not None and (i.modified_at or self.clock()) > cutoff for i in infos):
+                    continue  # an upload storing its files right now
+                size = sum(i.size_bytes for i in infos if i is not None)
+                report.removals.append(Removal("objects", f"{root}{video_id}/", size))
+                if not report.dry_run:
+                    self.storage.delete_prefix(f"{root}{video_id}/")
+
+    @staticmethod
+    def _old_entries(directory: Path, cutoff: float) -> Iterable[Path]:
+        if not directory.is_dir():
+            return []
+        return [p for p in sorted(directory.iterdir()) if _newest_mtime(p) <= cutoff]

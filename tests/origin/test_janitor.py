@@ -1,0 +1,105 @@
+"""The janitor removes what crashes and abandoned uploads left, and nothing else: an origin
+killed mid-upload, a tus upload never finished, a dead transcode's work directory, objects
+stored for a video the catalog never got."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sample_media.generate import SampleMedia
+from tests.conftest import TEST_LADDER
+from tests.support.playback import upload_raw, wait_for_video
+from tests.support.servers import origin_server, run_cli, wait_until
+
+pytestmark = pytest.mark.slow
+
+ENV = {"MEDIACDN_LADDER": TEST_LADDER, "MEDIACDN_X264_PRESET": "ultrafast"}
+
+
+def _start_plain_upload(url: str, api_key: str, size: int) -> socket.socket:
+    """A raw upload that sends its headers and a first part of its body, then stalls."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)))
+    head = (
+        f"POST /api/videos HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {api_key}\r\n"
+        f"Content-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + b"\0" * (size // 2))
+    return sock
+
+
+def _janitor(data_dir: Path, *args: str) -> list[str]:
+    done = run_cli("janitor", "--data-dir", str(data_dir), "--older-than", "0s", *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_the_janitor_removes_what_crashes_left(tmp_path: Path, sample: SampleMedia) -> None:
+    data_dir = tmp_path / "origin"
+    with origin_server(data_dir, ENV) as origin:
+        # an origin killed while a plain upload was arriving leaves its spool file
+        stalled = _start_plain_upload(origin.url, origin.api_key, 4 << 20)
+        spool = data_dir / "spool"
+        wait_until(lambda: any(spool.iterdir()), 10, "the upload to be spooled")
+        os.kill(origin.proc.pid, signal.SIGKILL)
+        origin.proc.wait()
+        stalled.close()
+    with (
+        origin_server(data_dir, ENV) as origin,
+        httpx.Client(base_url=origin.url, timeout=30) as http,
+    ):
+        kept = upload_raw(http, origin.headers(), sample.video.read_bytes())
+        assert wait_for_video(http, kept)["status"] == "ready"
+        # a tus upload started and abandoned
+        tus = {**origin.headers(), "Tus-Resumable": "1.0.0"}
+        created = http.post("/api/uploads/", headers={**tus, "Upload-Length": "1000"})
+        location = created.headers["location"]
+        http.patch(
+            location,
+            content=b"x" * 100,
+            headers={
+                **tus,
+                "Upload-Offset": "0",
+                "Content-Type": "application/offset+octet-stream",
+            },
+        )
+        upload_id = location.rsplit("/", 1)[-1]
+        # a source stored for a video the catalog never got, a dead transcode's work files
+        orphan = data_dir / "objects" / "uploads" / "0123456789abcdef" / "source"
+        orphan.parent.mkdir(parents=True)
+        orphan.write_bytes(b"v" * 1000)
+        work = data_dir / "work" / "job-deadbeefdeadbeef-abc123"
+        (work / "out").mkdir(parents=True)
+        (work / "out" / "0.m4s").write_bytes(b"s" * 500)
+        time.sleep(1.1)  # all of it older than "now" at a one-second resolution
+
+        assert _janitor(data_dir, "--older-than", "1h")[-1].startswith("removed 0 items")
+        report = _janitor(data_dir, "--dry-run")
+        text = "\n".join(report)
+        for expected in (
+            "would remove spool upload-",
+            f"would remove upload {upload_id} (100 bytes)",
+            "would remove objects uploads/0123456789abcdef/ (1000 bytes)",
+            "would remove work job-deadbeefdeadbeef-abc123 (500 bytes)",
+        ):
+            assert expected in text, text
+        assert orphan.exists()
+        assert work.exists()
+
+        report = _janitor(data_dir)
+        assert report[-1].startswith("removed 4 items"), report
+        assert not orphan.exists()
+        assert not work.exists()
+        assert not any(spool.iterdir())
+        assert http.head(location, headers=tus).status_code == 404
+        # what belongs to a video is untouched, and it still plays
+        assert http.get(f"/vod/{kept}/master.m3u8").status_code == 200
+        assert http.get(f"/vod/{kept}/360p/0.m4s").status_code == 200
+        assert _janitor(data_dir)[-1].startswith("removed 0 items")
