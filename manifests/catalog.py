@@ -17,11 +17,11 @@ from manifests.records import (
     Rendition,
     SideFile,
     StoredObject,
-    Upload,
     Video,
     VideoStatus,
 )
 from manifests.schema import ADDED_COLUMNS, schema_statements
+from manifests.uploads import UploadTable
 
 Clock = Callable[[], float]
 
@@ -93,18 +93,7 @@ def _object(row: Row) -> StoredObject:
     )
 
 
-def _upload(row: Row) -> Upload:
-    return Upload(
-        id=row["id"],
-        length_bytes=int(row["length_bytes"]),
-        offset_bytes=int(row["offset_bytes"]),
-        metadata=json.loads(row["metadata"]),
-        created_at=float(row["created_at"]),
-        video_id=row["video_id"],
-    )
-
-
-class Catalog:
+class Catalog(UploadTable):
     """All catalog reads and writes. Blocking: call from a thread in async code."""
 
     def __init__(self, db: SqliteDatabase | PostgresDatabase, *, clock: Clock = time.time) -> None:
@@ -202,6 +191,17 @@ class Catalog:
         if video is None:
             raise VideoNotFound(video_id)
         return video
+
+    def existing_videos(self, video_ids: list[str]) -> set[str]:
+        """Which of `video_ids` the catalog has."""
+        found: set[str] = set()
+        for start in range(0, len(video_ids), 500):
+            batch = video_ids[start : start + 500]
+            marks = ", ".join("?" for _ in batch)
+            with self.db.transaction() as cur:
+                cur.execute(f"SELECT id FROM videos WHERE id IN ({marks})", tuple(batch))
+                found |= {row["id"] for row in cur.all()}
+        return found
 
     def list_videos(self, *, limit: int = 100, offset: int = 0) -> list[Video]:
         with self.db.transaction() as cur:
@@ -442,61 +442,3 @@ class Catalog:
             " updated_at = ? WHERE id = ?",
             (code, message[:2000], now, job.video_id),
         )
-
-    # -- tus uploads ----------------------------------------------------------------------
-
-    def create_upload(self, length_bytes: int, metadata: dict[str, str]) -> Upload:
-        upload = Upload(
-            id=new_id() + new_id(),
-            length_bytes=length_bytes,
-            offset_bytes=0,
-            metadata=metadata,
-            created_at=self.clock(),
-        )
-        with self.db.transaction() as cur:
-            cur.execute(
-                "INSERT INTO uploads (id, length_bytes, offset_bytes, metadata, created_at)"
-                " VALUES (?, ?, 0, ?, ?)",
-                (upload.id, length_bytes, json.dumps(metadata), upload.created_at),
-            )
-        return upload
-
-    def get_upload(self, upload_id: str) -> Upload | None:
-        with self.db.transaction() as cur:
-            cur.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,))
-            row = cur.one()
-            return _upload(row) if row else None
-
-    def set_upload_offset(self, upload_id: str, offset_bytes: int) -> None:
-        with self.db.transaction() as cur:
-            cur.execute(
-                "UPDATE uploads SET offset_bytes = ? WHERE id = ?", (offset_bytes, upload_id)
-            )
-
-    def finish_upload(self, upload_id: str, video_id: str) -> None:
-        with self.db.transaction() as cur:
-            cur.execute("UPDATE uploads SET video_id = ? WHERE id = ?", (video_id, upload_id))
-
-    def uploads_created_before(self, before: float, *, limit: int = 10_000) -> list[Upload]:
-        """tus uploads created before `before` (the janitor's candidates), oldest first."""
-        with self.db.transaction() as cur:
-            cur.execute(
-                "SELECT * FROM uploads WHERE created_at < ? ORDER BY created_at LIMIT ?",
-                (before, limit),
-            )
-            return [_upload(row) for row in cur.all()]
-
-    def existing_videos(self, video_ids: list[str]) -> set[str]:
-        """Which of `video_ids` the catalog has."""
-        found: set[str] = set()
-        for start in range(0, len(video_ids), 500):
-            batch = video_ids[start : start + 500]
-            marks = ", ".join("?" for _ in batch)
-            with self.db.transaction() as cur:
-                cur.execute(f"SELECT id FROM videos WHERE id IN ({marks})", tuple(batch))
-                found |= {row["id"] for row in cur.all()}
-        return found
-
-    def delete_upload(self, upload_id: str) -> None:
-        with self.db.transaction() as cur:
-            cur.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
