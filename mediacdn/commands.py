@@ -34,6 +34,7 @@ SHUTDOWN_GRACE_S = 10
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from httprules.listener import limited_protocol
     from mediacdn.keys import ensure_api_key
     from origin.app import create_app
 
@@ -47,6 +48,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"origin listening on http://{settings.host}:{settings.port}", flush=True)
     uvicorn.run(
         app,
+        http=limited_protocol(head_timeout_s=settings.header_timeout_s),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -263,6 +265,7 @@ def cmd_router(args: argparse.Namespace) -> int:
     from edge.router.keys import KeyFileError, load_pop_keys
     from edge.router.registry import PopRegistry
     from edge.router.topology import TopologyError, load_topology
+    from httprules.listener import limited_protocol
     from httprules.ratelimit import Rate, RateLimit
 
     settings = _settings(args)
@@ -315,6 +318,7 @@ def cmd_router(args: argparse.Namespace) -> int:
     )
     uvicorn.run(
         app,
+        http=limited_protocol(head_timeout_s=settings.header_timeout_s),
         host=host,
         port=port,
         log_level=settings.log_level,

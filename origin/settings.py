@@ -49,6 +49,7 @@ class Settings:
     min_free_mb: int = 1024  # uploads are refused (507) when the data directory has less
     # the janitor (origin/janitor.py): how often `serve` runs it (0: never) and what it
     # leaves alone (anything touched more recently than janitor_stale_s)
+    header_timeout_s: float = 15.0  # a request's line and headers must arrive within this
     janitor_interval_s: float = 3600.0
     janitor_stale_s: float = 86_400.0
     playlist_max_age_s: int = 10

@@ -42,6 +42,7 @@ def create() -> Edge:
 def run_edge(config: EdgeConfig, *, host: str, port: int, log_level: str = "info") -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
     os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
@@ -56,4 +57,7 @@ def run_edge(config: EdgeConfig, *, host: str, port: int, log_level: str = "info
         websockets=False,
         log_level=LogLevels(log_level),
         log_access=False,
+        # a request's head within 15 s (the origin's default); hyper takes at most 100 header
+        # fields and answers 431 past them; heads over 64 KiB are refused
+        http1_settings=HTTP1Settings(header_read_timeout=15_000, max_buffer_size=64 << 10),
     ).serve()

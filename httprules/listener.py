@@ -1,0 +1,99 @@
+"""uvicorn's HTTP/1.1 protocol with the limits a public listener needs: at most `max_headers`
+header fields and `max_head_bytes` of request line and headers (else 431), and the whole head
+of each request read within `head_timeout_s` (else 408), so a client that never finishes its
+headers (a slow drip, an HTTP/0.9 request line) holds a connection for seconds, not forever.
+The POP's listener (granian) has the same limits built in (edge/pop/serve.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from httprules.errors import error_body
+
+MAX_HEADERS = 100
+MAX_HEAD_BYTES = 32 << 10
+HEAD_TIMEOUT_S = 15.0
+
+_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+
+
+class _HeadRefused(Exception):
+    pass
+
+
+def limited_protocol(
+    *,
+    max_headers: int = MAX_HEADERS,
+    max_head_bytes: int = MAX_HEAD_BYTES,
+    head_timeout_s: float = HEAD_TIMEOUT_S,
+) -> type[HttpToolsProtocol]:
+    """The protocol class to give `uvicorn.run(..., http=...)`."""
+
+    class LimitedHttpToolsProtocol(HttpToolsProtocol):
+        _refusal: int | None = None
+        _head_bytes = 0
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._start_head_timer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._stop_head_timer()
+            super().connection_lost(exc)
+
+        def _start_head_timer(self) -> None:
+            if self._head_timer is None:
+                self._head_timer = self.loop.call_later(head_timeout_s, self._head_too_slow)
+
+        def _stop_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_too_slow(self) -> None:
+            self._head_timer = None
+            if self.cycle is None or self.cycle.response_complete:  # no request in progress
+                self._refuse(408, "the request's headers did not arrive in time")
+
+        def _refuse(self, status: int, message: str) -> None:
+            code = "request_timeout" if status == 408 else "headers_too_large"
+            body = error_body(code, message)
+            self.transport.write(
+                b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+                b"connection: close\r\n\r\n" % (status, _REASONS[status], len(body)) + body
+            )
+            self.transport.close()
+
+        def send_400_response(self, msg: str) -> None:
+            if self._refusal is not None:
+                return self._refuse(self._refusal, "too many or too large header fields")
+            super().send_400_response(msg)
+
+        def _count(self, size: int) -> None:
+            self._head_bytes += size
+            if self._head_bytes > max_head_bytes or len(self.headers or ()) >= max_headers:
+                self._refusal = 431
+                raise _HeadRefused
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._head_bytes = 0
+            self._start_head_timer()
+
+        def on_url(self, url: bytes) -> None:
+            self._count(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._count(len(name) + len(value) + 4)
+            super().on_header(name, value)
+
+        def on_headers_complete(self) -> None:
+            self._stop_head_timer()
+            super().on_headers_complete()
+
+    return LimitedHttpToolsProtocol
