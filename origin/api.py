@@ -192,11 +192,14 @@ class VideoApi:
         return JSONResponse(body, status_code=201, headers={"location": body["status_url"]})
 
     async def list(self, request: Request) -> Response:
-        try:
-            limit = min(1000, max(1, int(request.query_params.get("limit", "100"))))
-            offset = max(0, int(request.query_params.get("offset", "0")))
-        except ValueError:
-            raise ApiError(422, "invalid_request", "limit and offset must be integers") from None
+        raw_limit = request.query_params.get("limit", "100")
+        raw_offset = request.query_params.get("offset", "0")
+        if not (ascii_digits(raw_limit) and ascii_digits(raw_offset)) or len(raw_offset) > 9:
+            raise ApiError(
+                422, "invalid_request", "limit and offset are whole numbers (offset < 10^9)"
+            )
+        limit = min(1000, max(1, int(raw_limit)))
+        offset = int(raw_offset)
         videos = await anyio.to_thread.run_sync(
             lambda: self.ctx.catalog.list_videos(limit=limit, offset=offset)
         )
