@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 EXAMPLES = 30
 # derandomized: the same examples on every run, so the suite cannot fail by chance; run with
-# --hypothesis-seed=random to explore further
+# with derandomize=False (and more examples) to explore further
 FUZZ = settings(
     max_examples=EXAMPLES,
     derandomize=True,
