@@ -20,7 +20,7 @@ from manifests.records import (
     Video,
     VideoStatus,
 )
-from manifests.schema import ADDED_COLUMNS, schema_statements
+from manifests.schema import ADDED_COLUMNS, column_types, schema_statements
 from manifests.uploads import UploadTable
 
 Clock = Callable[[], float]
@@ -113,7 +113,8 @@ class Catalog(UploadTable):
                 cur.execute(stmt)
             for table, column, definition in ADDED_COLUMNS:
                 if column not in self._columns(cur, table):
-                    cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+                    typed = definition.format(**column_types(self.db.dialect))
+                    cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {typed}")
 
     def _columns(self, cur: Cursor, table: str) -> set[str]:
         if self.db.dialect == "postgresql":
@@ -138,7 +139,7 @@ class Catalog(UploadTable):
             cur.execute(
                 "INSERT INTO videos (id, status, progress, title, source_key, source_size_bytes,"
                 " segment_duration_s, audio_languages, side_files, job_id, created_at, updated_at,"
-                " access) VALUES (?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " access, owner) VALUES (?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     new.id,
                     new.title,
@@ -151,6 +152,7 @@ class Catalog(UploadTable):
                     now,
                     now,
                     new.access,
+                    new.owner,
                 ),
             )
             cur.execute(
@@ -261,22 +263,30 @@ class Catalog(UploadTable):
             return self._get_job(cur, job_id)
 
     def claim_job(self, worker: str, lease_s: float) -> Job | None:
-        """Take the oldest runnable job: queued and due, or running with an expired lease."""
+        """Take a runnable job (queued and due, or running with an expired lease), fairly
+        across uploaders: the owner with the fewest jobs running first, then the one served
+        least recently, then the oldest job. One uploader's queue cannot hold back another's."""
         now = self.clock()
         with self.db.transaction() as cur:
             cur.execute(
-                "SELECT id FROM jobs WHERE (status = 'queued' AND run_after <= ?)"
-                " OR (status = 'running' AND lease_expires < ?)"
-                " ORDER BY run_after, created_at LIMIT 1" + self._skip_locked,
-                (now, now),
+                "SELECT j.id FROM jobs j WHERE (j.status = 'queued' AND j.run_after <= ?)"
+                " OR (j.status = 'running' AND j.lease_expires < ?)"
+                " ORDER BY (SELECT COUNT(*) FROM jobs r JOIN videos rv ON rv.id = r.video_id"
+                "   WHERE r.status = 'running' AND r.lease_expires >= ? AND rv.owner ="
+                "   (SELECT owner FROM videos WHERE id = j.video_id)),"
+                " (SELECT COALESCE(MAX(r.claimed_at), 0) FROM jobs r"
+                "   JOIN videos rv ON rv.id = r.video_id WHERE rv.owner ="
+                "   (SELECT owner FROM videos WHERE id = j.video_id)),"
+                " j.run_after, j.created_at LIMIT 1" + self._skip_locked,
+                (now, now, now),
             )
             row = cur.one()
             if row is None:
                 return None
             cur.execute(
                 "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?,"
-                " lease_expires = ?, updated_at = ? WHERE id = ?",
-                (worker, now + lease_s, now, row["id"]),
+                " lease_expires = ?, updated_at = ?, claimed_at = ? WHERE id = ?",
+                (worker, now + lease_s, now, now, row["id"]),
             )
             return self._get_job(cur, row["id"])
 

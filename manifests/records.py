@@ -31,6 +31,7 @@ class NewVideo:
     audio_languages: tuple[str, ...] = ()
     side_files: tuple[SideFile, ...] = ()
     access: Access = "public"
+    owner: str = ""  # who uploaded it (a digest of the API key): transcodes are shared fairly
 
 
 @dataclass(frozen=True, slots=True)

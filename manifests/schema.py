@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS videos (
     error_message TEXT,
     created_at {real} NOT NULL,
     updated_at {real} NOT NULL,
-    access TEXT NOT NULL DEFAULT 'public'
+    access TEXT NOT NULL DEFAULT 'public',
+    owner TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -33,7 +34,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     last_error TEXT,
     created_at {real} NOT NULL,
     updated_at {real} NOT NULL,
-    transient_failures INTEGER NOT NULL DEFAULT 0
+    transient_failures INTEGER NOT NULL DEFAULT 0,
+    claimed_at {real}
 );
 CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (status, run_after);
 CREATE TABLE IF NOT EXISTS renditions (
@@ -86,7 +88,13 @@ _TYPES = {
 ADDED_COLUMNS = (
     ("videos", "access", "TEXT NOT NULL DEFAULT 'public'"),
     ("jobs", "transient_failures", "INTEGER NOT NULL DEFAULT 0"),
+    ("videos", "owner", "TEXT NOT NULL DEFAULT ''"),
+    ("jobs", "claimed_at", "{real}"),
 )
+
+
+def column_types(dialect: str) -> dict[str, str]:
+    return _TYPES[dialect]
 
 
 def schema_statements(dialect: str) -> list[str]:

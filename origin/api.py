@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from httprules.headers import ascii_digits
 from manifests.errors import VideoNotFound
 from manifests.records import Job, Rendition, SideFile, Video
-from origin.auth import require_api_key
+from origin.auth import owner_of, require_api_key
 from origin.context import OriginContext
 from origin.errors import ApiError
 from origin.health import require_room
@@ -137,7 +137,9 @@ class VideoApi:
             await ctx.ingest.store_file(source_key(video_id), path)
         finally:
             path.unlink(missing_ok=True)
-        video, job = await ctx.ingest.create_video(video_id, size, options, (), "raw")
+        video, job = await ctx.ingest.create_video(
+            video_id, size, options, (), "raw", owner_of(request)
+        )
         return self._created(video, job)
 
     async def _create_multipart(self, request: _LimitedRequest, video_id: str) -> Response:
@@ -176,7 +178,7 @@ class VideoApi:
         finally:
             await form.close()
         created = await ctx.ingest.create_video(
-            video_id, size, options, tuple(side_files), "multipart"
+            video_id, size, options, tuple(side_files), "multipart", owner_of(request)
         )
         return self._created(*created)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import logging
 import threading
 import time
@@ -29,6 +28,7 @@ from manifests.records import Publication
 from origin.access import AccessApi
 from origin.api import VideoApi
 from origin.assets import AssetCache
+from origin.auth import key_digest
 from origin.context import OriginContext
 from origin.errors import ApiError
 from origin.health import readiness
@@ -174,7 +174,7 @@ def api_sender(scope: Scope) -> str:
     none, its address."""
     for name, value in scope["headers"]:
         if name == b"authorization":
-            return "key:" + hashlib.sha256(value).hexdigest()[:32]
+            return "key:" + key_digest(value)
     client = scope.get("client")
     return "addr:" + (client[0] if client else "")
 

@@ -164,6 +164,7 @@ class Ingest:
         options: UploadOptions,
         side_files: tuple[SideFile, ...],
         kind: str,
+        owner: str,
     ) -> tuple[Video, Job]:
         new = NewVideo(
             id=video_id,
@@ -174,6 +175,7 @@ class Ingest:
             audio_languages=options.audio_languages,
             side_files=side_files,
             access=options.access,
+            owner=owner,
         )
         created = await anyio.to_thread.run_sync(
             lambda: self.catalog.create_video(new, max_attempts=self.max_attempts)

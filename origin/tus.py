@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from httprules.headers import ascii_digits
 from manifests.records import SideFile, Upload
-from origin.auth import require_api_key
+from origin.auth import owner_of, require_api_key
 from origin.context import OriginContext
 from origin.errors import ApiError
 from origin.health import require_room
@@ -247,7 +247,7 @@ class TusApi:
         offset = upload.offset_bytes + received
         await anyio.to_thread.run_sync(self.ctx.catalog.set_upload_offset, upload.id, offset)
         if offset == upload.length_bytes:
-            return offset, await self._complete(upload)
+            return offset, await self._complete(upload, owner_of(request))
         return offset, {}
 
     @staticmethod
@@ -263,7 +263,7 @@ class TusApi:
         except binascii.Error:
             raise ApiError(400, "invalid_checksum", "Upload-Checksum value is not base64") from None
 
-    async def _complete(self, upload: Upload) -> dict[str, str]:
+    async def _complete(self, upload: Upload, owner: str) -> dict[str, str]:
         metadata = upload.metadata
         if metadata.get("role", "video") == "side":
             return {}
@@ -278,7 +278,7 @@ class TusApi:
                 await ctx.ingest.store_file(stored, self._staging(side_upload.id))
                 side_files.append(SideFile(kind, language, stored))  # type: ignore[arg-type]
             video, job = await ctx.ingest.create_video(
-                video_id, size, options, tuple(side_files), "tus"
+                video_id, size, options, tuple(side_files), "tus", owner
             )
         except BaseException:
             await ctx.ingest.discard(video_id)

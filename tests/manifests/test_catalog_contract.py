@@ -279,3 +279,32 @@ def test_a_failed_video_is_queued_again_with_all_its_attempts(
     assert again.attempts == 0
     with pytest.raises(VideoNotFound):
         catalog.retry_video("nope")
+
+
+def test_transcodes_are_shared_fairly_between_uploaders(catalog: Catalog, clock: FakeClock) -> None:
+    for n in range(3):  # one uploader queues three videos...
+        catalog.create_video(new_video(f"a{n}", owner="alice"))
+        clock.advance(1)
+    catalog.create_video(new_video("b0", owner="bob"))  # ...then another queues one
+    order = []
+    for _ in range(4):
+        job = catalog.claim_job("w1", 30)
+        assert job is not None
+        order.append(job.video_id)
+        catalog.fail_job(job.id, "w1", code="x", message="done", retry_after_s=None)
+        clock.advance(1)
+    assert order == ["a0", "b0", "a1", "a2"]
+
+
+def test_an_uploader_with_a_job_running_waits_behind_one_without(
+    catalog: Catalog, clock: FakeClock
+) -> None:
+    catalog.create_video(new_video("a0", owner="alice"))
+    catalog.create_video(new_video("a1", owner="alice"))
+    clock.advance(1)
+    catalog.create_video(new_video("b0", owner="bob"))
+    first = catalog.claim_job("w1", 30)
+    second = catalog.claim_job("w2", 30)
+    assert first is not None
+    assert second is not None
+    assert (first.video_id, second.video_id) == ("a0", "b0")
