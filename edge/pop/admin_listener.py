@@ -10,6 +10,8 @@ from typing import Any
 
 import uvicorn
 
+from httprules.listener import limited_protocol
+
 
 class _QuietServer(uvicorn.Server):
     """Leaves signals to the process's real server."""
@@ -23,6 +25,7 @@ class AdminListener:
     def __init__(self, app: Any, host: str, port: int) -> None:
         config = uvicorn.Config(
             app,
+            http=limited_protocol(),
             host=host,
             port=port,
             lifespan="off",

@@ -67,9 +67,17 @@ class CuttingProxy:
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.close()
+            close_both(src, dst)
+
+
+def close_both(*sockets: socket.socket) -> None:
+    """Shut down and close: shutdown() wakes a pump thread blocked in recv() on the same
+    socket, which close() alone would not."""
+    for s in sockets:
+        with contextlib.suppress(OSError):
+            s.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            s.close()
 
 
 class SwitchableProxy:
@@ -103,11 +111,7 @@ class SwitchableProxy:
             self._thread.join(timeout=5)
         with self._lock:
             conns, self._conns = self._conns, set()
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                conn.close()
+        close_both(*conns)
 
     def _accept(self, server: socket.socket) -> None:
         while self._server is server:
@@ -134,10 +138,6 @@ class SwitchableProxy:
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-                with contextlib.suppress(OSError):
-                    s.close()
+            close_both(src, dst)
             with self._lock:
                 self._conns -= {src, dst}
