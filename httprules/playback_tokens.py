@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import ipaddress
 import os
+import re
 import time
 import tomllib
 from collections.abc import Mapping
@@ -168,16 +169,23 @@ class SignedPath:
     token: str | None
 
 
+# kid . expiry . ip flag . 32-byte signature in unpadded base64url
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}\.[0-9]{1,12}\.[01]\.[A-Za-z0-9_-]{43}")
+
+
 def split_path(path: str) -> SignedPath:
-    """Find the first `~token` segment of `path` and take it out."""
+    """Find the first segment shaped like `~token` in `path` and take it out. Other `~`
+    segments (`/~alice/`) are ordinary path segments: a POP in front of any site keeps them."""
     start = path.find("/" + MARK)
-    if start < 0:
-        return SignedPath(path, "", None)
-    end = path.find("/", start + 1)
-    if end < 0:  # the token must be followed by what it grants
-        return SignedPath(path, "", None)
-    token = path[start + 2 : end]
-    return SignedPath(path[:start] + path[end:], path[: start + 1], token)
+    while start >= 0:
+        end = path.find("/", start + 1)
+        if end < 0:  # a token must be followed by what it grants
+            break
+        token = path[start + 2 : end]
+        if TOKEN_SHAPE.fullmatch(token):
+            return SignedPath(path[:start] + path[end:], path[: start + 1], token)
+        start = path.find("/" + MARK, end)
+    return SignedPath(path, "", None)
 
 
 def ancestors(path: str) -> list[str]:

@@ -65,8 +65,14 @@ def test_tokens_that_do_not_grant_the_request(case: str, reason: str) -> None:
         token = "k2.soon.0.sig"
     elif case == "no ip when bound":
         ip = ""
+    # a token that is not token-shaped is no token in a path: only the header can carry it
+    path, header = (
+        (f"{prefix}master.m3u8", token)
+        if case == "malformed"
+        else (signed("master.m3u8", token, prefix), None)
+    )
     with pytest.raises(TokenRejected) as caught:
-        admit(RING, signed("master.m3u8", token, prefix), None, ip, NOW)
+        admit(RING, path, header, ip, NOW)
     assert caught.value.reason == reason
 
 
@@ -100,11 +106,12 @@ def test_no_token_is_not_a_grant_and_no_ring_refuses_every_token() -> None:
 
 
 def test_paths_split_at_the_first_token_segment() -> None:
-    assert split_path("/vod/abc/~t.1.0.s/x/1.m4s") == split_path("/vod/abc/~t.1.0.s/x/1.m4s")
-    s = split_path("/vod/abc/~t.1.0.s/x/1.m4s")
-    assert (s.path, s.prefix, s.token) == ("/vod/abc/x/1.m4s", "/vod/abc/", "t.1.0.s")
-    assert split_path("/vod/abc/~tok").token is None  # grants nothing below it
+    token = mint(RING, "/~alice/vod/abc/", NOW + 60)
+    s = split_path(f"/~alice/vod/abc/~{token}/x/1.m4s")
+    assert (s.path, s.prefix, s.token) == ("/~alice/vod/abc/x/1.m4s", "/~alice/vod/abc/", token)
+    assert split_path(f"/vod/abc/~{token}").token is None  # grants nothing below it
     assert split_path("/vod/abc/master.m3u8").token is None
+    assert split_path("/~alice/index.html").path == "/~alice/index.html"  # not a token
     assert ancestors("/a/b/c") == ["/a/b/", "/a/", "/"]
 
 

@@ -360,3 +360,12 @@ def test_observability() -> None:
         assert 'mediacdn_edge_responses_total{cache="HIT"} 1' in metrics
         assert "mediacdn_edge_bytes_from_upstream_total" in metrics
         assert s.http.get("/healthz").json()["status"] == "ok"
+
+
+def test_tilde_paths_that_are_not_tokens_are_ordinary_paths() -> None:
+    routes = {"/~alice/page.html": Route(b"home", headers={"cache-control": "max-age=60"})}
+    with edge_setup(routes) as s:
+        first = s.http.get("/~alice/page.html")
+        assert first.status_code == 200
+        assert first.content == b"home"
+        assert s.http.get("/~alice/page.html").headers["x-cache"] == "HIT"
