@@ -7,12 +7,13 @@ closed grammar, so nothing a client sends is ever used as a storage path.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 
 import anyio.to_thread
 
-from httprules.asgi import Receive, Scope, Send
+from httprules.asgi import Message, Receive, Scope, Send
 from httprules.errors import error_body
 from httprules.playback_tokens import (
     ACCESS_HEADER,
@@ -34,6 +35,9 @@ from httprules.serving import (
 from origin.assets import AssetCache, Entry, VideoAssets
 from origin.metrics import Metrics
 from storage import ObjectNotFound, Storage
+from storage.errors import StorageError
+
+log = logging.getLogger("mediacdn.origin")
 
 _PATH = re.compile(
     r"/vod/(?P<video>[A-Za-z0-9_-]{1,64})/"
@@ -217,6 +221,13 @@ class PlaybackApp:
     ) -> None:
         path = self.storage.local_path(key)
         extensions = scope.get("extensions") or {}
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
             if path is not None and whole and "http.response.pathsend" in extensions:
                 await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -228,10 +239,18 @@ class PlaybackApp:
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": data})
             else:
-                await self._stream(send, key, status, headers, start, length)
+                await self._stream(tracked, key, status, headers, start, length)
         except ObjectNotFound:
             # The catalog names an object that storage does not have: never send a short body.
             await self._error(scope, send, 503, "object_missing", "the file is unavailable")
+            return
+        except StorageError:
+            if started:  # broken mid-body: the connection is cut, never a short body sent whole
+                raise
+            log.warning("object storage failed serving %s", key)
+            message = "object storage is not answering; try again later"
+            extra = [(b"retry-after", b"5")]
+            await self._error(scope, send, 503, "storage_unavailable", message, extra)
             return
         self.metrics.count_response(route, status, length)
 

@@ -19,6 +19,21 @@ from storage.errors import ObjectNotFound, StorageError
 PART_BYTES = 16 << 20
 
 
+def _http_client() -> Any:
+    """minio's connection pool with a short connect timeout and few retries: an endpoint that
+    is down costs a request about a second, not the default's several (callers retry later)."""
+    import certifi
+    import urllib3
+
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=1.0, read=60.0),
+        maxsize=16,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=certifi.where(),
+        retries=urllib3.Retry(total=2, backoff_factor=0.1, status_forcelist=[500, 502, 503, 504]),
+    )
+
+
 class S3Storage(PrefixDeletion):
     def __init__(
         self,
@@ -40,7 +55,12 @@ class S3Storage(PrefixDeletion):
         self.url = f"s3://{bucket}?endpoint={endpoint}&secure={int(secure)}"
         self.endpoint_url = f"{scheme}://{endpoint}"
         self._client = Minio(
-            endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region
+            endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            region=region,
+            http_client=_http_client(),
         )
         if create_bucket:
             self._call(self._ensure_bucket)

@@ -80,6 +80,15 @@ def test_storage_stopped_for_a_minute_during_publish_still_ends_ready(
             assert http.get("/healthz").status_code == 200
             job = http.get(f"/api/jobs/{job_id}").json()
             assert job["attempts"] == 1  # the outage used up no attempt
+            # storage away while a segment is asked for: a quick JSON 503, then served again
+            proxy.down()
+            started = time.monotonic()
+            refused = http.get(f"/vod/{video_id}/360p/0.m4s")
+            assert refused.status_code == 503
+            assert refused.json()["error"]["code"] == "storage_unavailable"
+            assert time.monotonic() - started < 5
+            proxy.up()
+            assert http.get(f"/vod/{video_id}/360p/0.m4s").status_code == 200
     finally:
         proxy.down()
 
