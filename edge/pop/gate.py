@@ -21,6 +21,7 @@ from httprules.asgi import Scope
 from httprules.playback_tokens import ACCESS_HEADER, TOKEN_HEADER, KeyFile, admit, mint
 from httprules.ratelimit import Decision, RateLimit
 
+_TOKEN_HEADER = TOKEN_HEADER.encode()
 FILL_TOKEN_TTL_S = 300
 FILL_TOKEN_RENEW_S = 60  # mint a new one when the current one has less than this left
 
@@ -48,16 +49,20 @@ class PlaybackGate:
         """The request's URL without its token; raises `TokenRejected` for a token that does
         not grant it."""
         raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        header = next(
-            (v.decode("latin-1") for k, v in scope["headers"] if k == TOKEN_HEADER.encode()),
-            None,
-        )
+        query = scope.get("query_string")
+        if self.keys is None and "/~" not in raw:  # the common case without signing: no token
+            return Admission(raw + "?" + query.decode("latin-1") if query else raw, False, False)
+        header = None
+        if self.keys is not None:  # without keys a header token means nothing here
+            header = next(
+                (v.decode("latin-1") for k, v in scope["headers"] if k == _TOKEN_HEADER), None
+            )
         client = scope.get("client")
         ring = self.keys.current() if self.keys is not None else None
         path, granted = admit(ring, raw, header, client[0] if client else None, self.clock())
         by_header = granted and path == raw  # no token in the path: the header granted it
-        if scope.get("query_string"):
-            path += "?" + scope["query_string"].decode("latin-1")
+        if query:
+            path += "?" + query.decode("latin-1")
         return Admission(path, granted, by_header)
 
     async def over_limit(self, scope: Scope, admission: Admission) -> Decision | None:
