@@ -209,6 +209,16 @@ def verify_header(ring: KeyRing, token: str, path: str, client_ip: str | None, n
     raise TokenRejected("bad_signature", "playback token not valid for this path")
 
 
+def grants_site(ring: KeyRing, token: str, now: float) -> bool:
+    """Does `token` grant the whole site (a POP's fill credential, exempt from viewer rate
+    limits)? Viewers' tokens grant one video's directory."""
+    try:
+        verify(ring, token, "/", None, now)
+    except TokenRejected:
+        return False
+    return True
+
+
 def admit(
     ring: KeyRing | None, path: str, header_token: str | None, client_ip: str | None, now: float
 ) -> tuple[str, bool]:

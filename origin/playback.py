@@ -21,6 +21,7 @@ from httprules.playback_tokens import (
     KeyFile,
     TokenRejected,
     admit,
+    grants_site,
     refusal,
 )
 from httprules.ratelimit import RateLimit
@@ -118,7 +119,12 @@ class PlaybackApp:
         if match is None:
             return await self._error(scope, send, 404, "not_found", "no such file")
         # CDN fills carry a header token for the whole site: only viewers count against a limit
-        if self.limit is not None and not (granted and header_token):
+        if self.limit is not None and not (
+            granted
+            and header_token is not None
+            and self.keys is not None
+            and grants_site(self.keys.current(), header_token, time.time())
+        ):
             decision = await self.limit.hit(address or "")
             if not decision.allowed:
                 extra = [(k.encode(), v.encode()) for k, v in decision.headers().items()]

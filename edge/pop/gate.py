@@ -18,7 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from httprules.asgi import Scope
-from httprules.playback_tokens import ACCESS_HEADER, TOKEN_HEADER, KeyFile, admit, mint
+from httprules.playback_tokens import (
+    ACCESS_HEADER,
+    TOKEN_HEADER,
+    KeyFile,
+    admit,
+    grants_site,
+    mint,
+)
 from httprules.ratelimit import Decision, RateLimit
 
 _TOKEN_HEADER = TOKEN_HEADER.encode()
@@ -30,7 +37,7 @@ FILL_TOKEN_RENEW_S = 60  # mint a new one when the current one has less than thi
 class Admission:
     url: str  # the request's path (and query) without its token
     granted: bool  # a token granted it
-    by_header: bool  # through the header: a POP's fill, not a viewer
+    by_header: bool  # a site-wide token in the header: a POP's fill, not a viewer
 
 
 class PlaybackGate:
@@ -60,7 +67,14 @@ class PlaybackGate:
         client = scope.get("client")
         ring = self.keys.current() if self.keys is not None else None
         path, granted = admit(ring, raw, header, client[0] if client else None, self.clock())
-        by_header = granted and path == raw  # no token in the path: the header granted it
+        # a POP's fill: its header token grants the whole site (a viewer's grants one video)
+        by_header = (
+            granted
+            and path == raw
+            and ring is not None
+            and header is not None
+            and grants_site(ring, header, self.clock())
+        )
         if query:
             path += "?" + query.decode("latin-1")
         return Admission(path, granted, by_header)

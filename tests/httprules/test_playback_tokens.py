@@ -14,6 +14,7 @@ from httprules.playback_tokens import (
     admit,
     ancestors,
     canonical_ip,
+    grants_site,
     mint,
     split_path,
     verify,
@@ -154,3 +155,9 @@ def test_a_key_file_is_read_again_when_it_changes(tmp_path: Path) -> None:
     path.write_text("not toml [")
     time.sleep(1.05)
     assert keys.current().signing == "k2"  # a broken file keeps the last ring
+
+
+def test_only_a_site_wide_token_is_a_fill_credential() -> None:
+    assert grants_site(RING, mint(RING, "/", NOW + 60), NOW)
+    assert not grants_site(RING, mint(RING, PREFIX, NOW + 60), NOW)
+    assert not grants_site(RING, mint(RING, "/", NOW - 1), NOW)
