@@ -12,7 +12,7 @@ from typing import Any
 from httprules.ratelimit import Rate
 from origin.edge_notify import EdgeTargets
 from transcoder.ladder import LadderPolicy
-from transcoder.limits import MediaLimits
+from transcoder.limits import MediaLimits, default_memory_mb
 
 DEFAULT_LADDER = "1080:5000,720:2800,480:1400,360:800"
 
@@ -79,7 +79,7 @@ class Settings:
     max_megapixels: float = 35.4  # 8192×4320
     max_frame_rate: float = 120.0
     max_streams: int = 16
-    ffmpeg_memory_mb: int = 4096
+    ffmpeg_memory_mb: int = 0  # 0: 3 GiB + 256 MiB per core
 
     def __post_init__(self) -> None:
         if not 2 <= self.segment_duration_s <= 10:
@@ -124,7 +124,7 @@ class Settings:
             max_pixels=round(self.max_megapixels * 1e6),
             max_frame_rate=self.max_frame_rate,
             max_streams=self.max_streams,
-            memory_mb=self.ffmpeg_memory_mb,
+            memory_mb=self.ffmpeg_memory_mb or default_memory_mb(),
         )
 
     def api_limit(self) -> Rate | None:

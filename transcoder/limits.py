@@ -8,10 +8,18 @@ writes more media than the source declared (a container that lies about its leng
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 
 from transcoder.errors import InvalidMedia
 from transcoder.probe import SourceInfo
+
+
+def default_memory_mb() -> int:
+    """Address space one ffmpeg may map: 3 GiB plus 256 MiB per core (x264 runs a thread
+    pool per rung, each thread with its stack and frames; a four-rung 1080p encode maps about
+    2 GiB on two cores)."""
+    return 3072 + 256 * (os.cpu_count() or 1)
 
 
 class LimitsExceeded(InvalidMedia):
@@ -27,7 +35,7 @@ class MediaLimits:
     max_pixels: int = 8192 * 4320
     max_frame_rate: float = 120.0
     max_streams: int = 16
-    memory_mb: int = 4096  # address space an ffmpeg may map
+    memory_mb: int = field(default_factory=lambda: default_memory_mb())
     budget_base_s: float = 300.0  # wall clock: this, plus budget_per_source_s per second
     budget_per_source_s: float = 10.0
     overrun_factor: float = 1.25  # output past this share of the declared duration: stop
