@@ -93,6 +93,9 @@ def _object(row: Row) -> StoredObject:
     )
 
 
+FAIRNESS_WINDOW_S = 3600.0  # uploaders served longer ago than this count as never served
+
+
 class Catalog(UploadTable):
     """All catalog reads and writes. Blocking: call from a thread in async code."""
 
@@ -101,7 +104,7 @@ class Catalog(UploadTable):
         self.clock = clock
         postgres = db.dialect == "postgresql"
         # Claims skip rows other workers hold; lease checks must wait for them instead.
-        self._skip_locked = " FOR UPDATE SKIP LOCKED" if postgres else ""
+        self._skip_locked_jobs = " FOR UPDATE OF j SKIP LOCKED" if postgres else ""
         self._for_update = " FOR UPDATE" if postgres else ""
 
     def create_schema(self) -> None:
@@ -268,17 +271,23 @@ class Catalog(UploadTable):
         least recently, then the oldest job. One uploader's queue cannot hold back another's."""
         now = self.clock()
         with self.db.transaction() as cur:
+            # Per-uploader figures once (not per candidate job): how many of their jobs run
+            # now, and when one of theirs was last claimed (within the hour).
             cur.execute(
-                "SELECT j.id FROM jobs j WHERE (j.status = 'queued' AND j.run_after <= ?)"
+                "WITH running AS (SELECT v.owner, COUNT(*) AS n FROM jobs r"
+                "   JOIN videos v ON v.id = r.video_id"
+                "   WHERE r.status = 'running' AND r.lease_expires >= ? GROUP BY v.owner),"
+                " served AS (SELECT v.owner, MAX(r.claimed_at) AS at FROM jobs r"
+                "   JOIN videos v ON v.id = r.video_id"
+                "   WHERE r.claimed_at >= ? GROUP BY v.owner)"
+                " SELECT j.id FROM jobs j JOIN videos v ON v.id = j.video_id"
+                " LEFT JOIN running ON running.owner = v.owner"
+                " LEFT JOIN served ON served.owner = v.owner"
+                " WHERE (j.status = 'queued' AND j.run_after <= ?)"
                 " OR (j.status = 'running' AND j.lease_expires < ?)"
-                " ORDER BY (SELECT COUNT(*) FROM jobs r JOIN videos rv ON rv.id = r.video_id"
-                "   WHERE r.status = 'running' AND r.lease_expires >= ? AND rv.owner ="
-                "   (SELECT owner FROM videos WHERE id = j.video_id)),"
-                " (SELECT COALESCE(MAX(r.claimed_at), 0) FROM jobs r"
-                "   JOIN videos rv ON rv.id = r.video_id WHERE rv.owner ="
-                "   (SELECT owner FROM videos WHERE id = j.video_id)),"
-                " j.run_after, j.created_at LIMIT 1" + self._skip_locked,
-                (now, now, now),
+                " ORDER BY COALESCE(running.n, 0), COALESCE(served.at, 0), j.run_after,"
+                " j.created_at LIMIT 1" + self._skip_locked_jobs,
+                (now, now - FAIRNESS_WINDOW_S, now, now),
             )
             row = cur.one()
             if row is None:

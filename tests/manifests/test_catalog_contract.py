@@ -300,6 +300,7 @@ def test_an_uploader_with_a_job_running_waits_behind_one_without(
     catalog: Catalog, clock: FakeClock
 ) -> None:
     catalog.create_video(new_video("a0", owner="alice"))
+    clock.advance(1)
     catalog.create_video(new_video("a1", owner="alice"))
     clock.advance(1)
     catalog.create_video(new_video("b0", owner="bob"))
