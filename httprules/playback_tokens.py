@@ -31,7 +31,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from httprules.asgi import Scope
+
 TOKEN_HEADER = "x-playback-token"
+_TOKEN_HEADER_BYTES = TOKEN_HEADER.encode()
 # On every response of a signed video: a POP answers it only to requests a token granted.
 ACCESS_HEADER = "x-playback-access"
 MARK = "~"
@@ -217,6 +220,14 @@ def grants_site(ring: KeyRing, token: str, now: float) -> bool:
     except TokenRejected:
         return False
     return True
+
+
+def header_token(scope: Scope) -> str | None:
+    """The request's `X-Playback-Token`, if it sent one."""
+    for name, value in scope["headers"]:
+        if name == _TOKEN_HEADER_BYTES:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def admit(

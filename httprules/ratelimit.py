@@ -34,6 +34,13 @@ class Rate:
         if not (self.per_s > 0 and math.isfinite(self.per_s)) or self.burst < 1:
             raise ValueError("a rate limit needs requests per second > 0 and a burst >= 1")
 
+    @classmethod
+    def per_second(cls, per_s: float, burst: int = 0) -> Rate | None:
+        """None when off (0 a second); a burst of 0 means twice the rate."""
+        if per_s <= 0:
+            return None
+        return cls(per_s, burst if burst > 0 else max(1, round(2 * per_s)))
+
     @property
     def window_s(self) -> int:
         return max(1, round(self.burst / self.per_s))
@@ -106,3 +113,8 @@ class RateLimit:
         client = getattr(getattr(self.storage, "bridge", None), "storage", None)
         if client is not None:
             await client.aclose()
+
+
+def open_limit(rate: Rate | None, namespace: str, redis_url: str | None = None) -> RateLimit | None:
+    """The limit, or None when it is off."""
+    return None if rate is None else RateLimit(rate, namespace, redis_url)

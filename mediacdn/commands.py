@@ -217,7 +217,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
         max_mbps=args.max_mbps,
         playback_keys=_playback_keys(args.playback_keys or settings.playback_keys),
         rate_per_s=args.rate_limit,
-        rate_burst=args.rate_burst or max(1, round(2 * args.rate_limit)),
+        rate_burst=args.rate_burst,
         redis_url=settings.redis_url or None,
     )
     if args.admin_port is not None:
@@ -266,7 +266,7 @@ def cmd_router(args: argparse.Namespace) -> int:
     from edge.router.registry import PopRegistry
     from edge.router.topology import TopologyError, load_topology
     from httprules.listener import limited_protocol
-    from httprules.ratelimit import Rate, RateLimit
+    from httprules.ratelimit import Rate, open_limit
 
     settings = _settings(args)
     registry = PopRegistry(allow_enrollment=args.allow_enrollment, expire_s=args.forget_after)
@@ -314,7 +314,7 @@ def cmd_router(args: argparse.Namespace) -> int:
         dns_zone=dns_zone,
         dns_address=(args.dns_host or host, args.dns_port),
         peers=tuple(args.peer or ()),
-        beat_limiter=RateLimit(Rate(args.beat_rate, max(1, round(2 * args.beat_rate))), "beats"),
+        beat_limiter=open_limit(Rate.per_second(args.beat_rate), "beats"),
     )
     uvicorn.run(
         app,

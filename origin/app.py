@@ -21,7 +21,7 @@ from starlette.routing import Route
 from httprules.asgi import Receive, Scope, Send
 from httprules.errors import code_for_status, error_document
 from httprules.playback_tokens import KeyFile
-from httprules.ratelimit import Rate, RateLimit
+from httprules.ratelimit import RateLimit, open_limit
 from manifests.catalog import Catalog
 from manifests.db import database_unavailable, open_database
 from manifests.records import Publication
@@ -112,10 +112,6 @@ def open_keys(path: Path) -> KeyFile | None:
         return KeyFile(path)
     except (OSError, ValueError) as exc:
         raise ValueError(f"playback keys {path}: {exc}") from None
-
-
-def open_limit(rate: Rate | None, namespace: str, redis_url: str) -> RateLimit | None:
-    return None if rate is None else RateLimit(rate, namespace, redis_url or None)
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -249,8 +245,10 @@ def create_app(
     tus = TusApi(ctx)
     pages = WebPages(ctx)
     keys = open_keys(settings.playback_keys)
-    write_limit = open_limit(settings.api_limit(), "origin-api", settings.redis_url)
-    play_limit = open_limit(settings.playback_limit(), "origin-playback", settings.redis_url)
+    write_limit = open_limit(settings.api_limit(), "origin-api", settings.redis_url or None)
+    play_limit = open_limit(
+        settings.playback_limit(), "origin-playback", settings.redis_url or None
+    )
     access = AccessApi(ctx, keys)
     playback = PlaybackApp(
         ctx.assets,

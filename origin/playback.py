@@ -17,12 +17,14 @@ from httprules.asgi import Message, Receive, Scope, Send
 from httprules.errors import error_body
 from httprules.playback_tokens import (
     ACCESS_HEADER,
-    TOKEN_HEADER,
     KeyFile,
     TokenRejected,
     admit,
     grants_site,
     refusal,
+)
+from httprules.playback_tokens import (
+    header_token as header_token_of,
 )
 from httprules.ratelimit import RateLimit
 from httprules.serving import (
@@ -45,7 +47,6 @@ _PATH = re.compile(
     r"(?P<file>master\.m3u8|[A-Za-z0-9_-]{1,64}/(?:index\.m3u8|init\.mp4|\d{1,9}\.(?:m4s|vtt)))"
 )
 _FORBIDDEN_RAW = (b"%2e", b"%2E", b"%2f", b"%2F", b"%00", b"%5c", b"%5C", b"..", b"\\", b"//")
-_TOKEN_HEADER = TOKEN_HEADER.encode()
 SINGLE_READ_BYTES = 8 << 20
 STREAM_CHUNK_BYTES = 1 << 20
 
@@ -93,13 +94,6 @@ class PlaybackApp:
             headers.append((b"vary", b"Origin"))
         return headers
 
-    @staticmethod
-    def _header_token(scope: Scope) -> str | None:
-        for name, value in scope["headers"]:
-            if name == _TOKEN_HEADER:
-                return str(value.decode("latin-1"))
-        return None
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
         raw = scope.get("raw_path") or scope["path"].encode()
@@ -109,7 +103,7 @@ class PlaybackApp:
         address = client[0] if client else None
         path, granted, header_token = scope["path"], False, None
         if self.keys is not None or "/~" in path:  # without keys only a path token can come
-            header_token = self._header_token(scope) if self.keys is not None else None
+            header_token = header_token_of(scope) if self.keys is not None else None
             try:
                 ring = self.keys.current() if self.keys else None
                 path, granted = admit(ring, path, header_token, address, time.time())

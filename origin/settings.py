@@ -128,20 +128,13 @@ class Settings:
         )
 
     def api_limit(self) -> Rate | None:
-        return _rate(self.api_rate, self.api_burst)
+        return Rate.per_second(self.api_rate, self.api_burst)
 
     def playback_limit(self) -> Rate | None:
-        return _rate(self.playback_rate, self.playback_burst)
+        return Rate.per_second(self.playback_rate, self.playback_burst)
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
-
-
-def _rate(per_s: float, burst: int) -> Rate | None:
-    """None when off (0 requests per second); a burst of 0 means twice the rate."""
-    if per_s <= 0:
-        return None
-    return Rate(per_s, burst if burst > 0 else max(1, round(2 * per_s)))
 
 
 def _convert(name: str, raw: Any, current: Any) -> Any:

@@ -26,7 +26,7 @@ from httprules.asgi import Receive, Scope, Send
 from httprules.caching import CDN_ONLY_FIELDS, SAFE_METHODS
 from httprules.headers import encode, end_to_end, request_headers, with_forwarded_for
 from httprules.playback_tokens import TOKEN_HEADER, KeyFile, TokenRejected, refusal
-from httprules.ratelimit import Rate, RateLimit
+from httprules.ratelimit import Rate, open_limit
 
 __all__ = ["Edge", "EdgeConfig"]
 
@@ -51,9 +51,9 @@ class Edge:
         self.access_log = AccessLog(config.access_log, config.name) if config.access_log else None
         self.gate = PlaybackGate(
             KeyFile(Path(config.playback_keys)) if config.playback_keys else None,
-            RateLimit(Rate(config.rate_per_s, config.rate_burst), "pop", config.redis_url)
-            if config.rate_per_s > 0
-            else None,
+            open_limit(
+                Rate.per_second(config.rate_per_s, config.rate_burst), "pop", config.redis_url
+            ),
             clock,
         )
         self.cache.fill_headers = self.gate.fill_headers

@@ -31,7 +31,7 @@ class EdgeConfig:
     access_log: str | None = None  # a file: one JSON line per request (edge/pop/accesslog.py)
     playback_keys: str | None = None  # a key ring file: verify playback tokens, sign fills
     rate_per_s: float = 0.0  # requests a second per client address (0: no limit)
-    rate_burst: int = 0
+    rate_burst: int = 0  # 0: twice the rate
     redis_url: str | None = None  # rate limits shared by every POP using this Redis
 
     @property

@@ -24,11 +24,11 @@ from httprules.playback_tokens import (
     KeyFile,
     admit,
     grants_site,
+    header_token,
     mint,
 )
 from httprules.ratelimit import Decision, RateLimit
 
-_TOKEN_HEADER = TOKEN_HEADER.encode()
 FILL_TOKEN_TTL_S = 300
 FILL_TOKEN_RENEW_S = 60  # mint a new one when the current one has less than this left
 
@@ -61,9 +61,7 @@ class PlaybackGate:
             return Admission(raw + "?" + query.decode("latin-1") if query else raw, False, False)
         header = None
         if self.keys is not None:  # without keys a header token means nothing here
-            header = next(
-                (v.decode("latin-1") for k, v in scope["headers"] if k == _TOKEN_HEADER), None
-            )
+            header = header_token(scope)
         client = scope.get("client")
         ring = self.keys.current() if self.keys is not None else None
         path, granted = admit(ring, raw, header, client[0] if client else None, self.clock())
