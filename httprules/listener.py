@@ -2,13 +2,20 @@
 header fields and `max_head_bytes` of request line and headers (else 431), and the whole head
 of each request read within `head_timeout_s` (else 408), so a client that never finishes its
 headers (a slow drip, an HTTP/0.9 request line) holds a connection for seconds, not forever.
-The POP's listener (granian) has the same limits built in (edge/pop/serve.py)."""
+The POP's listener (granian) has the same limits built in (edge/pop/serve.py).
+
+`serve` runs an app on it until SIGTERM or SIGINT, then stops accepting, finishes the requests
+in flight for up to a grace period and returns, so the process exits 0 (uvicorn alone would
+re-raise the signal and die of it)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Generator
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from httprules.errors import error_body
@@ -97,3 +104,39 @@ def limited_protocol(
             super().on_headers_complete()
 
     return LimitedHttpToolsProtocol
+
+
+class _StoppableServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        """uvicorn's handling of SIGTERM/SIGINT (a graceful stop), minus raising the signal
+        again afterwards: a server asked to stop that stopped cleanly has succeeded."""
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
+
+
+def serve(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+    grace_s: float,
+    head_timeout_s: float = HEAD_TIMEOUT_S,
+    access_log: bool = False,
+) -> None:
+    """Serve `app` on the limited protocol until told to stop; drain for up to `grace_s`."""
+    config = uvicorn.Config(
+        app,
+        http=limited_protocol(head_timeout_s=head_timeout_s),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=access_log,
+        lifespan="on",
+        timeout_graceful_shutdown=max(1, round(grace_s)),
+    )
+    _StoppableServer(config).run()

@@ -42,6 +42,16 @@ def _common(
         parser.add_argument("--port", type=int, help=f"port to listen on (default {default_port})")
 
 
+def _grace(parser: argparse.ArgumentParser, default: float, why: str) -> None:
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=default,
+        help=f"on SIGTERM or SIGINT: stop accepting, finish the requests in flight for up to "
+        f"this many seconds, exit 0 (default {default:g}; {why})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mediacdn",
@@ -62,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(serve, server=True)
     serve.add_argument("--workers", type=int, help="in-process transcode workers (default 1)")
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    _grace(serve, 10.0, "open dashboards hold an event stream: it is cut after this")
     serve.add_argument(
         "--router",
         help="the CDN router's URL as browsers reach it: player pages play through the CDN and "
@@ -205,8 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="file holding this POP's heartbeat key (the routers' key file has the same key)",
     )
     edge.add_argument(
-        "--public-url", help="where clients reach this POP (default http://HOST:PORT)"
+        "--public-url",
+        help="where clients reach this POP (default http://HOST:PORT, https:// with --tls-cert)",
     )
+    edge.add_argument(
+        "--tls-cert",
+        type=Path,
+        help="PEM certificate chain: the listener speaks TLS with HTTP/2 and HTTP/1.1 (ALPN)",
+    )
+    edge.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    _grace(edge, 30.0, "the routers are told at once to send no new players here")
     edge.add_argument(
         "--tier",
         default="edge",
@@ -255,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     _common(router, server=True, default_port=8090)
+    _grace(router, 5.0, "a router answers quickly; POPs and players retry another router")
     router.add_argument(
         "--topology",
         type=Path,

@@ -28,13 +28,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-SHUTDOWN_GRACE_S = 10
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
 
-    from httprules.listener import limited_protocol
+    from httprules.listener import serve
     from mediacdn.keys import ensure_api_key
     from origin.app import create_app
 
@@ -46,16 +42,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:  # settings that cannot work, e.g. a broken key ring
         raise SystemExit(str(exc)) from None
     print(f"origin listening on http://{settings.host}:{settings.port}", flush=True)
-    uvicorn.run(
+    serve(
         app,
-        http=limited_protocol(head_timeout_s=settings.header_timeout_s),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         access_log=args.access_log,
-        lifespan="on",
-        # Open dashboards hold an event stream forever: cut what is still open after this.
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        head_timeout_s=settings.header_timeout_s,
+        grace_s=args.grace,
     )
     return 0
 
@@ -228,14 +222,39 @@ def cmd_edge(args: argparse.Namespace) -> int:
         )
     host = args.host or "127.0.0.1"
     port = args.port or 8081
-    config = replace(config, public_url=args.public_url or f"http://{host}:{port}")
+    tls = _tls_files(args.tls_cert, args.tls_key)
+    scheme = "https" if tls else "http"
+    config = replace(config, public_url=args.public_url or f"{scheme}://{host}:{port}")
     print(
-        f"edge {args.name} on http://{host}:{port} in front of {args.upstream} "
+        f"edge {args.name} on {scheme}://{host}:{port} in front of {args.upstream} "
         f"({args.capacity} cache, {args.policy})",
         flush=True,
     )
-    run_edge(config, host=host, port=port, log_level=settings.log_level)
+    run_edge(
+        config,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        grace_s=args.grace,
+        tls=tls,
+    )
     return 0
+
+
+def _tls_files(cert: Path | None, key: Path | None) -> tuple[Path, Path] | None:
+    """(certificate, key) if both are given and readable; neither: None; else a clear exit."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise SystemExit("TLS needs both --tls-cert and --tls-key")
+    for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SystemExit(f"{flag}: cannot read {path}: {exc}") from None
+        if "-----BEGIN " not in text:
+            raise SystemExit(f"{flag}: {path} is not PEM")
+    return cert, key
 
 
 def _addresses(values: list[str] | None) -> tuple[str, ...]:
@@ -259,13 +278,12 @@ def _pop_key(path: Path | None) -> str:
 
 
 def cmd_router(args: argparse.Namespace) -> int:
-    import uvicorn
 
     from edge.router.app import create_router_app
     from edge.router.keys import KeyFileError, load_pop_keys
     from edge.router.registry import PopRegistry
     from edge.router.topology import TopologyError, load_topology
-    from httprules.listener import limited_protocol
+    from httprules.listener import serve
     from httprules.ratelimit import Rate, open_limit
 
     settings = _settings(args)
@@ -316,13 +334,13 @@ def cmd_router(args: argparse.Namespace) -> int:
         peers=tuple(args.peer or ()),
         beat_limiter=open_limit(Rate.per_second(args.beat_rate), "beats"),
     )
-    uvicorn.run(
+    serve(
         app,
-        http=limited_protocol(head_timeout_s=settings.header_timeout_s),
         host=host,
         port=port,
         log_level=settings.log_level,
-        access_log=False,
+        head_timeout_s=settings.header_timeout_s,
+        grace_s=args.grace,
     )
     return 0
 

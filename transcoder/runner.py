@@ -7,22 +7,18 @@ encoder behind; cancelling kills the whole group."""
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import resource
 import signal
 import subprocess
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable
 
+from httprules.lifecycle import LIBC, PR_SET_PDEATHSIG
 from transcoder.errors import TranscodeError
 from transcoder.limits import LimitsExceeded
 from transcoder.tools import tool_env
-
-PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 ProgressCallback = Callable[[float], None]
 
@@ -45,7 +41,7 @@ def parse_progress_line(line: str) -> float | None:
 
 def _child_setup(memory_bytes: int | None) -> Callable[[], None]:
     """Runs in the child before exec: only async-signal-safe work (no imports, no locks)."""
-    prctl = _LIBC.prctl if _LIBC is not None else None
+    prctl = LIBC.prctl if LIBC is not None else None
 
     def setup() -> None:
         if memory_bytes:

@@ -4,6 +4,7 @@ spill to a neighbour, a pass-through, or the cache (edge/pop/cache.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -17,7 +18,7 @@ from edge.pop.admin_listener import AdminListener
 from edge.pop.cache import Answer, EdgeCache
 from edge.pop.config import EdgeConfig
 from edge.pop.gate import Admission, PlaybackGate
-from edge.pop.heartbeat import send_heartbeats
+from edge.pop.heartbeat import say_leaving, send_heartbeats
 from edge.pop.metrics import EdgeMetrics
 from edge.pop.responses import Responses
 from edge.pop.spill import SPILL_MARK, spill_location, strip_spill_mark
@@ -57,6 +58,10 @@ class Edge:
             clock,
         )
         self.cache.fill_headers = self.gate.fill_headers
+        # set when the POP is told to stop (LEAVE_SIGNAL): it tells the routers at once and
+        # answers /healthz with 503 while it finishes what is in flight
+        self.leaving = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- ASGI entry points -----------------------------------------------------------------
 
@@ -110,15 +115,30 @@ class Edge:
                         self.admin, self.config.admin_host, self.config.admin_port
                     )
                     await listener.start()
-                if self.config.router_urls and self.config.public_url:
-                    self.cache.spawn(send_heartbeats(self.config, self.stats, self._set_neighbours))
+                self._loop = asyncio.get_running_loop()
+                if self.beats_routers:
+                    beats = send_heartbeats(
+                        self.config, self.stats, self._set_neighbours, leaving=self.leaving
+                    )
+                    self.cache.spawn(beats)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.beats_routers:
+                    await say_leaving(self.config, self.stats())
                 if listener is not None:
                     await listener.stop()
                 await self.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def leave(self) -> None:
+        """Start leaving; safe to call from a signal handler."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.leaving.set)
+
+    @property
+    def beats_routers(self) -> bool:
+        return bool(self.config.router_urls and self.config.public_url)
 
     def _set_neighbours(self, urls: list[str]) -> None:
         self.neighbours = urls
@@ -142,8 +162,11 @@ class Edge:
         ) | {"waiting": sum(f.waiters for f in cache.fills.values()), "fills": len(cache.fills)}
 
     async def _own(self, send: Send, path: str) -> None:
+        status = 200
         if path == "/healthz":
-            body = json.dumps({"status": "ok", "name": self.config.name}).encode()
+            state = "leaving" if self.leaving.is_set() else "ok"
+            status = 503 if self.leaving.is_set() else 200
+            body = json.dumps({"status": state, "name": self.config.name}).encode()
             ctype = "application/json"
         elif path == "/stats":
             body, ctype = json.dumps(self.stats()).encode(), "application/json"
@@ -151,7 +174,7 @@ class Edge:
             body = self.metrics.prometheus(self.stats()).encode()
             ctype = "text/plain; version=0.0.4"
         headers = {"content-type": ctype, "cache-control": "no-store"}
-        await self.responses.respond(send, 200, headers, body)
+        await self.responses.respond(send, status, headers, body)
 
     async def _spill(self, scope: Scope, send: Send) -> None:
         """Overloaded: a 307 to the best neighbour instead of a place in the queue."""

@@ -1,6 +1,11 @@
 """Run an edge: granian serves the public listener (its per-request cost is about half
 uvicorn's for cache hits, see BENCHMARKS.md); the admin listener, if separate, runs in the
-same worker and event loop so that it shares the cache."""
+same worker and event loop so that it shares the cache.
+
+The process started is the POP: its workers die with it, even when it is killed with
+SIGKILL (they set PR_SET_PDEATHSIG). SIGTERM or SIGINT drain it: each worker is told to leave
+(LEAVE_SIGNAL: its next heartbeat, sent at once, says it takes no new players), stops
+accepting, finishes the responses in flight for up to `grace_s`, and the POP exits 0."""
 
 from __future__ import annotations
 
@@ -8,11 +13,17 @@ import dataclasses
 import json
 import os
 import re
+import signal
+from pathlib import Path
+from typing import Any
 
 from edge.pop.app import Edge
 from edge.pop.config import EdgeConfig
+from httprules.lifecycle import die_with_parent
 
 CONFIG_ENV = "MEDIACDN_EDGE_CONFIG"
+PARENT_ENV = "MEDIACDN_EDGE_PARENT"
+LEAVE_SIGNAL = signal.SIGUSR1  # main process → worker: start leaving
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1}
 for _i, _prefix in enumerate("KMGT", start=1):
@@ -34,30 +45,59 @@ def parse_size(text: str) -> int:
 
 def create() -> Edge:
     """The granian worker's app factory: the config comes through the environment."""
+    die_with_parent(int(os.environ[PARENT_ENV]))
     data = json.loads(os.environ[CONFIG_ENV])
     data["admin_keys"] = tuple(data["admin_keys"])
-    return Edge(EdgeConfig(**data))
+    data["router_urls"] = tuple(data["router_urls"])
+    data["addresses"] = tuple(data["addresses"])
+    edge = Edge(EdgeConfig(**data))
+    signal.signal(LEAVE_SIGNAL, lambda signum, frame: edge.leave())
+    return edge
 
 
-def run_edge(config: EdgeConfig, *, host: str, port: int, log_level: str = "info") -> None:
-    from granian import Granian
-    from granian.constants import Interfaces, Loops
+def run_edge(
+    config: EdgeConfig,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    workers: int = 1,
+    grace_s: float = 30.0,
+    tls: tuple[Path, Path] | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT (then drain for up to `grace_s`). `tls`: (certificate
+    chain, private key) in PEM: the listener speaks TLS, with HTTP/2 and HTTP/1.1 (ALPN)."""
+    from granian.constants import HTTPModes, Interfaces, Loops, SSLProtocols
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
+    from granian.server.mp import MPServer
+
+    class PopServer(MPServer):
+        def signal_handler_interrupt(self, *args: Any, **kwargs: Any) -> None:
+            for worker in self.wrks:  # tell the routers first, then drain
+                if worker.inner.pid is not None:
+                    os.kill(worker.inner.pid, LEAVE_SIGNAL)
+            super().signal_handler_interrupt(*args, **kwargs)  # type: ignore[no-untyped-call]
 
     os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
-    Granian(
+    os.environ[PARENT_ENV] = str(os.getpid())
+    PopServer(
         "edge.pop.serve:create",
         factory=True,
         address=host,
         port=port,
         interface=Interfaces.ASGI,
-        workers=1,
+        workers=workers,
         loop=Loops.uvloop,
+        http=HTTPModes.auto,
         websockets=False,
         log_level=LogLevels(log_level),
         log_access=False,
         # a request's head within 15 s (the origin's default); hyper takes at most 100 header
         # fields and answers 431 past them; heads over 64 KiB are refused
         http1_settings=HTTP1Settings(header_read_timeout=15_000, max_buffer_size=64 << 10),
+        ssl_cert=tls[0] if tls else None,
+        ssl_key=tls[1] if tls else None,
+        ssl_protocol_min=SSLProtocols.tls12,
+        workers_kill_timeout=max(1, round(grace_s)),
     ).serve()

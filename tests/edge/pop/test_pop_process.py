@@ -1,0 +1,177 @@
+"""`mediacdn edge` as an operator runs it: the PID started is the POP (SIGKILL leaves nothing
+of it and the router drops it within 3 s); SIGTERM tells the router at once, finishes every
+response in flight and exits 0; TLS with HTTP/2 and HTTP/1.1, advertised as https. `mediacdn
+router` and `mediacdn serve` stop the same way."""
+
+from __future__ import annotations
+
+import os
+import signal
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import trustme
+
+from tests.support.asgi_server import serve_in_thread
+from tests.support.edges import pop_key, router_process, write_pop_keys
+from tests.support.scripted_origin import Route, ScriptedOrigin
+from tests.support.servers import free_port, start_mediacdn, stop_process, wait_until
+
+pytestmark = pytest.mark.slow
+
+BIG = os.urandom(24 << 20)
+
+
+def _group_alive(pgid: int) -> list[int]:
+    """Processes still running (not zombies: this machine's init may reap late) in the session
+    the POP was started in (start_new_session)."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            state, group = fields[0], int(fields[2])
+            if group == pgid and state not in ("Z", "X"):
+                alive.append(int(entry.name))
+    return alive
+
+
+def _healthy_in_router(router: str, name: str) -> bool | None:
+    for pop in httpx.get(router + "/pops", timeout=5).json()["pops"]:
+        if pop["name"] == name:
+            return bool(pop["healthy"])
+    return None
+
+
+@contextmanager
+def pop(
+    tmp_path: Path, upstream: str, router: str, name: str, *extra: str, scheme: str = "http"
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A `mediacdn edge` process beating to `router`; waits until the router routes to it."""
+    key_file = tmp_path / f"{name}.key"
+    key_file.write_text(pop_key(name))
+    port = free_port()
+    args = ["--name", name, "--upstream", upstream, "--port", str(port), "--router", router]
+    args += ["--pop-key-file", str(key_file), *extra]
+    proc = start_mediacdn("edge", tmp_path, {"MEDIACDN_ADMIN_KEYS": "admin"}, *args, log_name=name)
+    try:
+        wait_until(lambda: _healthy_in_router(router, name), 30, f"{name} in the router")
+        yield proc, f"{scheme}://127.0.0.1:{port}"
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture
+def upstream() -> Iterator[str]:
+    origin = ScriptedOrigin({"/big.bin": Route(BIG, headers={"cache-control": "max-age=60"})})
+    with serve_in_thread(origin) as url:
+        yield url
+
+
+@pytest.fixture
+def router(tmp_path: Path) -> Iterator[str]:
+    keys = write_pop_keys(tmp_path / "pop-keys.toml", ["kill", "term", "tls"])
+    with router_process(tmp_path, "--pop-keys", str(keys), "--allow-enrollment") as url:
+        yield url
+
+
+def test_sigkill_leaves_no_process_and_the_router_drops_the_pop(
+    tmp_path: Path, upstream: str, router: str
+) -> None:
+    with pop(tmp_path, upstream, router, "kill") as (proc, url):
+        assert httpx.get(url + "/big.bin", timeout=30).content == BIG
+        os.kill(proc.pid, signal.SIGKILL)  # the PID started, not its process group
+        killed = time.monotonic()
+        proc.wait(5)  # reap it: a zombie still counts in its group
+        wait_until(lambda: not _group_alive(proc.pid), 1.0, "every process of the POP gone", 0.02)
+        wait_until(lambda: _healthy_in_router(router, "kill") is False, 3.0, "dropped", 0.05)
+        assert time.monotonic() - killed <= 3.0
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(url + "/healthz", timeout=2)
+
+
+def test_sigterm_tells_the_router_and_finishes_every_response_in_flight(
+    tmp_path: Path, upstream: str, router: str
+) -> None:
+    with pop(tmp_path, upstream, router, "term", "--grace", "20") as (proc, url):
+        results: list[bytes | Exception] = []
+        started = threading.Barrier(5)
+
+        def slow_reader() -> None:
+            try:
+                with httpx.stream("GET", url + "/big.bin", timeout=30) as response:
+                    body = bytearray()
+                    for chunk in response.iter_raw(64 << 10):
+                        if not body:
+                            started.wait(10)
+                        body += chunk
+                        time.sleep(0.01)  # ~6 MB/s: about four seconds per download
+                    results.append(bytes(body))
+            except Exception as exc:
+                results.append(exc)
+
+        readers = [threading.Thread(target=slow_reader) for _ in range(4)]
+        for reader in readers:
+            reader.start()
+        started.wait(30)
+        proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: _healthy_in_router(router, "term") is False, 1.5, "leaving", 0.05)
+        assert proc.poll() is None, "the POP drains before it exits"
+        for reader in readers:
+            reader.join(60)
+        assert proc.wait(30) == 0
+        assert [r if isinstance(r, Exception) else len(r) for r in results] == [len(BIG)] * 4
+        assert all(r == BIG for r in results)
+        assert not _group_alive(proc.pid)
+
+
+def test_tls_with_http2_and_http1_advertised_as_https(
+    tmp_path: Path, upstream: str, router: str
+) -> None:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert_file, key_file = tmp_path / "pop.pem", tmp_path / "pop.key"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    trusted = ssl.create_default_context()
+    ca.configure_trust(trusted)
+    tls = ("--tls-cert", str(cert_file), "--tls-key", str(key_file))
+    with pop(tmp_path, upstream, router, "tls", *tls, scheme="https") as (_, url):
+        with httpx.Client(http2=True, verify=trusted, timeout=30) as h2:
+            first = h2.get(url + "/big.bin")
+            second = h2.get(url + "/big.bin")
+        assert first.http_version == "HTTP/2"
+        assert first.content == BIG
+        assert second.headers["x-cache"] == "HIT"
+        assert second.content == BIG
+        with httpx.Client(verify=trusted, timeout=30) as h1:
+            assert h1.get(url + "/healthz").http_version == "HTTP/1.1"
+        with pytest.raises(httpx.ConnectError):  # a client that does not trust the CA
+            httpx.get(url + "/healthz", timeout=5)
+        listed = {p["name"]: p["url"] for p in httpx.get(router + "/pops").json()["pops"]}
+        assert listed["tls"] == url
+        routed = httpx.get(router + "/route", params={"lat": 0, "lon": 0, "path": "/big.bin"})
+        assert routed.json()["url"].startswith(url + "/")
+
+
+@pytest.mark.parametrize("command", ["router", "serve"])
+def test_router_and_origin_exit_0_on_sigterm(tmp_path: Path, command: str) -> None:
+    port = free_port()
+    proc = start_mediacdn(command, tmp_path, {}, "--port", str(port), log_name=command)
+    try:
+        url = f"http://127.0.0.1:{port}/healthz"
+        wait_until(lambda: httpx.get(url).status_code == 200, 60, command)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        assert not _group_alive(proc.pid)
+    finally:
+        stop_process(proc)
