@@ -165,7 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
     edge.add_argument("--upstream", required=True, help="origin or parent edge URL")
     edge.add_argument("--lat", type=float, default=0.0, help="latitude (for the router)")
     edge.add_argument("--lon", type=float, default=0.0, help="longitude (for the router)")
-    edge.add_argument("--capacity", default="512MiB", help="memory cache size (default 512MiB)")
+    edge.add_argument(
+        "--capacity", default="512MiB", help="memory tier (hot objects) size (default 512MiB)"
+    )
+    edge.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="keep a disk tier here: fills stream into it, only complete bodies become "
+        "visible, and a restarted POP comes back warm (the index is rebuilt from the files)",
+    )
+    edge.add_argument(
+        "--disk-capacity",
+        default="10GiB",
+        help="disk tier size with --cache-dir (default 10GiB; e.g. 200GiB)",
+    )
     edge.add_argument(
         "--policy",
         default=DEFAULT_POLICY,

@@ -190,12 +190,25 @@ def cmd_edge(args: argparse.Namespace) -> int:
         raise SystemExit("the edge needs an admin key: --admin-key or MEDIACDN_ADMIN_KEYS")
     try:
         capacity = parse_size(args.capacity)
+        disk_capacity = parse_size(args.disk_capacity)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
+    cache_dir = None
+    if args.cache_dir is not None:
+        cache_dir = args.cache_dir.resolve()
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            probe = cache_dir / ".writable"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise SystemExit(f"--cache-dir: cannot write to {cache_dir}: {exc}") from None
     config = EdgeConfig(
         name=args.name,
         upstream=args.upstream,
         capacity_bytes=capacity,
+        cache_dir=str(cache_dir) if cache_dir else None,
+        disk_capacity_bytes=disk_capacity,
         policy=args.policy,
         admin_keys=keys,
         upstream_timeout_s=args.upstream_timeout,
@@ -227,7 +240,8 @@ def cmd_edge(args: argparse.Namespace) -> int:
     config = replace(config, public_url=args.public_url or f"{scheme}://{host}:{port}")
     print(
         f"edge {args.name} on {scheme}://{host}:{port} in front of {args.upstream} "
-        f"({args.capacity} cache, {args.policy})",
+        f"({args.capacity} memory{f', {args.disk_capacity} disk in {cache_dir}' if cache_dir else ''}"
+        f" cache, {args.policy})",
         flush=True,
     )
     run_edge(

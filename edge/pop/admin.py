@@ -88,8 +88,8 @@ async def handle_admin(
         _authorize(keys, headers)
         if method == "POST" and path == "/admin/purge":
             data = _json(await _read_body(receive, 1 << 20))
-            purged = sum(cache.store.purge(u) for u in _urls(data, "urls"))
-            purged += sum(cache.store.purge_prefix(p) for p in _urls(data, "prefixes"))
+            purged = sum(cache.purge(u) for u in _urls(data, "urls"))
+            purged += sum(cache.purge_prefix(p) for p in _urls(data, "prefixes"))
             result: dict[str, Any] = {"purged": purged}
         elif method == "PUT" and path.startswith("/admin/objects/"):
             url = path[len("/admin/objects") :]
@@ -112,7 +112,7 @@ async def handle_admin(
 
 async def _prefetch(cache: EdgeCache, urls: list[str]) -> dict[str, str]:
     async def one(url: str) -> tuple[str, str]:
-        if cache.store.lookup(url, {}) is not None:
+        if cache.stored(url, {}):
             return url, "cached"
         fill = cache.fetch(url, {})
         try:

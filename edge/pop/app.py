@@ -62,6 +62,7 @@ class Edge:
         # answers /healthz with 503 while it finishes what is in flight
         self.leaving = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.pathsend = False  # whether the server sends files itself (granian does)
 
     # -- ASGI entry points -----------------------------------------------------------------
 
@@ -153,13 +154,23 @@ class Edge:
 
     def stats(self) -> dict[str, object]:
         cache = self.cache
-        return self.metrics.stats(
+        stats = self.metrics.stats(
             name=self.config.name,
             used_bytes=cache.store.used_bytes,
             capacity_bytes=self.config.capacity_bytes,
             objects=len(cache.store),
             evictions=cache.store.evictions,
         ) | {"waiting": sum(f.waiters for f in cache.fills.values()), "fills": len(cache.fills)}
+        if cache.disk is not None:
+            disk = cache.disk
+            stats |= {
+                "disk_used_bytes": disk.used_bytes,
+                "disk_capacity_bytes": disk.capacity_bytes,
+                "disk_objects": len(disk),
+                "disk_evictions": disk.evictions,
+                "disk_rebuild_s": round(disk.rebuilt.seconds, 3),
+            }
+        return stats
 
     async def _own(self, send: Send, path: str) -> None:
         status = 200
@@ -190,6 +201,7 @@ class Edge:
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
+        self.pathsend = "http.response.pathsend" in (scope.get("extensions") or ())
         try:
             admission = self.gate.admit(scope)
         except TokenRejected as exc:
@@ -233,7 +245,7 @@ class Edge:
             response_headers = answer.fill.headers
         if self.gate.withheld(response_headers, admission):
             return await self.responses.error(send, *refusal(None), "DENIED")
-        await self.responses.answer(send, answer, headers, head)
+        await self.responses.answer(send, answer, headers, head, self.pathsend)
 
     async def _pass(
         self,

@@ -1,5 +1,12 @@
-"""The POP's shared cache: the response store, fills in flight (one upstream fetch per object
-however many clients ask meanwhile), and the RFC 9111 decisions between them.
+"""The POP's shared cache: the response stores (memory, and disk when configured), fills in
+flight (one upstream fetch per object however many clients ask meanwhile), and the RFC 9111
+decisions between them.
+
+Tiers: a lookup tries memory, then disk; a disk hit no larger than `promote_max` is copied into
+memory. With a disk tier every fill is spooled into it as it arrives and published there when
+complete (and copied into memory if small); without one, a body is kept in memory while it
+arrives when the memory tier will store it and the fills in flight leave room for it, and is
+spooled to an unnamed scratch file otherwise.
 
 `lookup` answers what can be answered from the store at once (a fresh hit, or a stale one
 while it is refreshed in the background); `validate` and `miss` hold a fill open while the
@@ -9,16 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from edge.eviction.policy import make_policy
 from edge.pop.config import EdgeConfig
+from edge.pop.disk import DiskTier, Spool
 from edge.pop.fill import Fill, FillFailed, Reader
 from edge.pop.metrics import EdgeMetrics
 from edge.pop.store import Entry, ResponseStore
@@ -64,7 +75,18 @@ class EdgeCache:
         self.clock = clock
         self.metrics = metrics
         self.upstream = upstream
-        self.store = ResponseStore(make_policy(config.policy, config.capacity_bytes, clock=clock))
+        self.store: ResponseStore[Entry] = ResponseStore(
+            make_policy(config.policy, config.capacity_bytes, clock=clock)
+        )
+        self.disk: DiskTier | None = None
+        if config.cache_dir is not None:
+            self.disk = DiskTier(
+                Path(config.cache_dir), config.disk_capacity_bytes, config.policy, clock=clock
+            )
+        # with a disk tier, the largest object also copied into memory on a fill or disk hit
+        self.promote_max = config.capacity_bytes // 8
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self._kept_in_flight = 0  # bytes of bodies kept in memory by fills in flight
         self.fills: dict[str, Fill] = {}
         self.via = config.via
         self._background: set[asyncio.Task[None]] = set()
@@ -78,7 +100,9 @@ class EdgeCache:
         entry must be validated first; MISS when nothing usable is stored."""
         entry = self.store.lookup(url, headers)
         if entry is None:
-            return Answer("MISS")
+            entry = self._from_disk(url, headers)
+            if entry is None:
+                return Answer("MISS")
         now = self.clock()
         policy = entry.policy
         if (  # the common case, decided without building a verdict
@@ -94,6 +118,31 @@ class EdgeCache:
             self.spawn(self.drain(self.fetch(url, headers, entry)))
             return Answer("STALE", entry)
         return Answer("VALIDATE", entry, verdict=verdict)
+
+    def _from_disk(self, url: str, headers: dict[str, str]) -> Entry | None:
+        """A disk hit, copied into memory when small enough."""
+        if self.disk is None:
+            return None
+        entry = self.disk.lookup(url, headers)
+        if entry is None:
+            return None
+        entry.via = via_after(entry.headers.get("via"), self.via).encode("latin-1")
+        if entry.length <= self.promote_max and entry.path is not None:
+            try:
+                body = Path(entry.path).read_bytes()
+            except OSError:
+                return entry  # evicted meanwhile: the caller's open file still serves it
+            memory = Entry(url, entry.status, entry.headers, body, entry.clock)
+            memory.via = entry.via
+            self.store.put(memory, headers)
+            return memory
+        return entry
+
+    def stored(self, url: str, headers: dict[str, str]) -> bool:
+        """Whether a response for this request is stored in either tier."""
+        if self.store.lookup(url, headers) is not None:
+            return True
+        return self.disk is not None and self.disk.index.lookup(url, headers) is not None
 
     @contextlib.asynccontextmanager
     async def validate(
@@ -171,7 +220,7 @@ class EdgeCache:
         same values of the headers it varies on), or the failure to get any response."""
         if fill.trimmed:  # a pass-through body already partly let go
             return False
-        if fill.error is not None and not fill.chunks and fill.status in (0, 502, 504):
+        if fill.error is not None and not fill.received and fill.status in (0, 502, 504):
             return True
         if is_personal(fill.headers):
             return False
@@ -204,6 +253,8 @@ class EdgeCache:
                 merged = merge_304(stale.headers, out)
                 stale.refresh(merged, age_clock(merged, request_time, response_time))
                 stale.via = via_after(merged.get("via"), self.via).encode("latin-1")
+                if self.disk is not None:
+                    self.disk.refresh(stale)
                 fill.start(304, merged, True, True)
                 fill.finish()
                 return
@@ -219,10 +270,10 @@ class EdgeCache:
             fill.fail(f"fill cancelled: {type(exc).__name__}")
             raise
         finally:
-            if response is not None:
-                await response.aclose()
             if self.fills.get(url) is fill:
                 del self.fills[url]
+            if response is not None:
+                await response.aclose()
 
     async def _receive(
         self,
@@ -237,35 +288,55 @@ class EdgeCache:
         """Stream the body into the fill; store it if it may be and it fits. `times`: when
         the request went and the response came (for its age, RFC 9111 §4.2.3)."""
         storable = is_storable("GET", response.status_code, headers, out)
-        capacity = self.config.capacity_bytes
         declared = out.get("content-length")
         length = int(declared) if declared is not None and ascii_digits(declared) else None
-        fill.start(
-            response.status_code,
-            out,
-            storable,
-            keep=storable and (length is None or length <= capacity),
+        keep = (
+            self.disk is None
+            and storable
+            and length is not None
+            and length <= self.config.capacity_bytes - self._kept_in_flight
         )
-        async for chunk in response.aiter_raw():
-            fill.append(chunk)
-            self.metrics.bytes_from_upstream += len(chunk)
-            if fill.keep and fill.received > capacity:
-                fill.keep = False  # it cannot be stored: stop keeping what was sent on
+        spool = None if keep else self._spool()
+        fill.start(response.status_code, out, storable, keep=keep, spool=spool)
+        kept = length if keep and length is not None else 0
+        self._kept_in_flight += kept
+        try:
+            async for chunk in response.aiter_raw():
+                fill.append(chunk)
+                self.metrics.bytes_from_upstream += len(chunk)
+                if length is not None and fill.received > length:
+                    break
+        finally:
+            self._kept_in_flight -= kept
         if length is not None and length != fill.received:
             raise FillFailed(f"upstream body ended at {fill.received} of {declared} bytes")
-        fill.finish()
-        if storable and fill.keep:
-            entry = Entry(
-                url,
-                response.status_code,
-                out,
-                fill.body,
-                age_clock(out, *times),
-            )
+        if storable:
+            entry = Entry(url, response.status_code, out, b"", age_clock(out, *times))
             entry.via = via_after(out.get("via"), self.via).encode("latin-1")
-            self.store.put(entry, headers)
+            self._store(entry, fill, headers)
         elif stale is not None and response.status_code < 500:
-            self.store.purge(url)
+            self.purge(url)
+        fill.finish()
+
+    def _spool(self) -> Spool:
+        """Where a body that is not kept in memory goes while it arrives."""
+        if self.disk is not None:
+            return self.disk.spool()
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="mediacdn-pop-")
+        spool = Spool(Path(self._scratch.name) / f"{os.getpid()}-{id(self)}-{time.monotonic_ns()}")
+        spool.path.unlink()  # unnamed: nothing is left behind whatever happens
+        return spool
+
+    def _store(self, entry: Entry, fill: Fill, headers: dict[str, str]) -> None:
+        """Store a complete fill: on disk when there is a disk tier, and in memory if the
+        memory tier takes it (small enough beside a disk tier, or fitting without one)."""
+        memory_max = self.config.capacity_bytes if self.disk is None else self.promote_max
+        if self.disk is not None and fill.spool is not None:
+            self.disk.publish(fill.spool, entry, headers)
+        if fill.received <= memory_max:
+            entry.body, entry.length, entry.path = fill.body, fill.received, None
+            self.store.put(entry, headers)
 
     def _prefetch_after(self, url: str, headers: dict[str, str]) -> None:
         """On a segment miss, fetch the next K segments of the same rendition (off by default)."""
@@ -276,7 +347,7 @@ class EdgeCache:
         number = int(match["n"])
         for n in range(number + 1, number + 1 + k):
             next_url = f"{match['stem']}{n}{match['ext']}"
-            if next_url not in self.fills and self.store.lookup(next_url, headers) is None:
+            if next_url not in self.fills and not self.stored(next_url, headers):
                 self.spawn(self.drain(self.fetch(next_url, headers, None)))
 
     @staticmethod
@@ -291,17 +362,39 @@ class EdgeCache:
         now = self.clock()
         entry = Entry(url, 200, stored_headers, body, age_clock(stored_headers, now, now))
         entry.via = self.via.encode("latin-1")
-        self.store.purge(url)
+        self.purge(url)
+        if self.disk is not None:
+            spool = self.disk.spool()
+            try:
+                spool.write(body)
+                on_disk = Entry(url, 200, stored_headers, b"", entry.clock)
+                self.disk.publish(spool, on_disk, {})
+            finally:
+                spool.close()
+            if len(body) > self.promote_max:
+                return self.disk.index.get((url, ())) is not None
         return self.store.put(entry, {})
+
+    def purge(self, url: str) -> int:
+        """Forget every stored variant of `url` in both tiers; how many were in memory or on
+        disk (one on both counts once)."""
+        purged = self.store.purge(url)
+        return max(purged, self.disk.purge(url)) if self.disk is not None else purged
+
+    def purge_prefix(self, prefix: str) -> int:
+        purged = self.store.purge_prefix(prefix)
+        if self.disk is not None:
+            purged = max(purged, self.disk.purge_prefix(prefix))
+        return purged
 
     def invalidate(self, url: str, response_headers: dict[str, str]) -> None:
         """RFC 9111 §4.4: a successful unsafe request invalidates its URL, and the URLs in
         the response's Location and Content-Location when they are on this POP's host."""
-        self.store.purge(url)
+        self.purge(url)
         for name in ("location", "content-location"):
             target = response_headers.get(name, "")
             if target.startswith("/") and not target.startswith("//"):
-                self.store.purge(target)
+                self.purge(target)
 
     # -- background work ----------------------------------------------------------------------
 
@@ -314,3 +407,5 @@ class EdgeCache:
         for task in list(self._background):
             task.cancel()
         await self.upstream.aclose()
+        if self._scratch is not None:
+            self._scratch.cleanup()

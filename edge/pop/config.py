@@ -11,7 +11,9 @@ from edge.eviction.policy import DEFAULT_POLICY
 class EdgeConfig:
     name: str
     upstream: str
-    capacity_bytes: int = 512 << 20
+    capacity_bytes: int = 512 << 20  # the memory tier
+    cache_dir: str | None = None  # the disk tier's directory (None: memory only)
+    disk_capacity_bytes: int = 0
     policy: str = DEFAULT_POLICY
     admin_keys: tuple[str, ...] = ()
     upstream_timeout_s: float = 10.0

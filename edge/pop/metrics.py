@@ -94,6 +94,10 @@ class EdgeMetrics:
             "mediacdn_edge_cache_used_bytes": stats["cache_used_bytes"],
             "mediacdn_edge_cache_objects": stats["cache_objects"],
         }
+        if "disk_used_bytes" in stats:
+            counters["mediacdn_edge_disk_evictions_total"] = stats["disk_evictions"]
+            gauges["mediacdn_edge_disk_used_bytes"] = stats["disk_used_bytes"]
+            gauges["mediacdn_edge_disk_objects"] = stats["disk_objects"]
         for name, value in counters.items():
             lines += [f"# TYPE {name} counter", f"{name} {value}"]
         for name, value in gauges.items():

@@ -4,10 +4,11 @@ one JSON error shape."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from edge.pop.cache import Answer
-from edge.pop.fill import Fill, FillFailed, Reader
+from edge.pop.fill import READ_SIZE, Fill, FillFailed, Reader
 from edge.pop.metrics import EdgeMetrics
 from edge.pop.store import Entry
 from edge.pop.upstream import via_after
@@ -52,9 +53,17 @@ class Responses:
         }
         await self.respond(send, status, headers, error_body(code, message))
 
-    async def answer(self, send: Send, answer: Answer, request: dict[str, str], head: bool) -> None:
+    async def answer(
+        self,
+        send: Send,
+        answer: Answer,
+        request: dict[str, str],
+        head: bool,
+        pathsend: bool = False,
+    ) -> None:
+        """`pathsend`: the server sends files itself (ASGI `http.response.pathsend`)."""
         if answer.entry is not None:
-            await self.entry(send, answer.entry, answer.result, request, head, answer.now)
+            await self.entry(send, answer.entry, answer.result, request, head, answer.now, pathsend)
         else:
             assert answer.fill is not None
             assert answer.reader is not None
@@ -68,15 +77,18 @@ class Responses:
         request: dict[str, str],
         head: bool,
         now: float | None = None,
+        pathsend: bool = False,
     ) -> None:
-        """A response from the store: precomputed headers plus Age, X-Cache and Via."""
+        """A response from the store: precomputed headers plus Age, X-Cache and Via; a body in
+        a file is sent by the server (zero-copy) when it can, else read in pieces."""
         age = entry.clock.current_age_s(self.clock() if now is None else now)
         dynamic = [
             (b"age", b"%d" % age),
             (b"x-cache", X_CACHE[result]),
             (b"via", entry.via or via_after(entry.headers.get("via"), self.via).encode("latin-1")),
         ]
-        status, body = entry.status, entry.body
+        status, size = entry.status, entry.length
+        start, end = 0, size - 1
         if status == 200 and ("if-none-match" in request or "if-modified-since" in request):
             etag = entry.headers.get("etag")
             if (etag or entry.last_modified) and not_modified(
@@ -97,7 +109,7 @@ class Responses:
                 return
         if status == 200 and "range" in request:
             try:
-                rng = parse_range(request["range"], len(body))
+                rng = parse_range(request["range"], size)
             except Unsatisfiable:
                 return await self.error(
                     send,
@@ -105,20 +117,26 @@ class Responses:
                     "range_not_satisfiable",
                     "range outside the object",
                     result,
-                    extra={"content-range": f"bytes */{len(body)}"},
+                    extra={"content-range": f"bytes */{size}"},
                 )
             if rng is not None:
-                status = 206
-                dynamic.append(
-                    (b"content-range", f"bytes {rng.start}-{rng.end}/{len(body)}".encode())
-                )
-                body = body[rng.start : rng.end + 1]
-        dynamic.append((b"content-length", str(len(body)).encode()))
-        self.metrics.served(result, 0 if head else len(body))
+                status, start, end = 206, rng.start, rng.end
+                dynamic.append((b"content-range", f"bytes {start}-{end}/{size}".encode()))
+        length = end + 1 - start
+        dynamic.append((b"content-length", str(length).encode()))
+        self.metrics.served(result, 0 if head else length)
         await send(
             {"type": "http.response.start", "status": status, "headers": entry.encoded + dynamic}
         )
-        await send({"type": "http.response.body", "body": b"" if head else body})
+        if head or entry.path is None:
+            body = b"" if head else entry.body
+            if length != len(body):
+                body = body[start : end + 1]
+            await send({"type": "http.response.body", "body": body})
+        elif pathsend and length == size:
+            await send({"type": "http.response.pathsend", "path": entry.path})
+        else:
+            await _send_file(send, entry.path, start, length)
 
     async def fill(
         self,
@@ -131,7 +149,7 @@ class Responses:
     ) -> None:
         """A response streamed from a fill as it arrives; a range is cut from the whole body."""
         await fill.headers_ready.wait()
-        if fill.error is not None and fill.status in (0, 502, 504) and not fill.chunks:
+        if fill.error is not None and fill.status in (0, 502, 504) and not fill.received:
             status = fill.status or 502
             code = "upstream_timeout" if status == 504 else "upstream_error"
             return await self.error(send, status, code, fill.error, result)
@@ -164,3 +182,21 @@ class Responses:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
         self.metrics.served(result, sent)
+
+
+async def _send_file(send: Send, path: str, start: int, length: int) -> None:
+    """`length` bytes of a file from `start`, in pieces (a file deleted meanwhile is still
+    read whole: it was opened first)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        end = start + length
+        while start < end:
+            piece = os.pread(fd, min(READ_SIZE, end - start), start)
+            if not piece:
+                raise FillFailed(f"{path} is shorter than its stored length")
+            start += len(piece)
+            await send({"type": "http.response.body", "body": piece, "more_body": start < end})
+        if length == 0:
+            await send({"type": "http.response.body", "body": b""})
+    finally:
+        os.close(fd)

@@ -1,9 +1,12 @@
-"""The edge's response store: bodies in memory, bounded in bytes by an eviction policy."""
+"""The edge's response stores: an index of stored responses (by URL and the request's values of
+the headers they vary on) bounded in bytes by an eviction policy. The memory tier keeps whole
+`Entry`s; the disk tier (edge/pop/disk.py) keeps small records and the bodies in files."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
 
 from edge.eviction.policy import EvictionPolicy
 from httprules.caching import (
@@ -19,15 +22,28 @@ from httprules.serving import parse_http_date
 StoreKey = tuple[str, tuple[str, ...]]  # (URL, the request's values of the Vary headers)
 
 
+class Stored(Protocol):
+    """What a store indexes: set `vary` before `put`; `put` sets `variant`."""
+
+    url: str
+    vary: tuple[str, ...]
+    variant: tuple[str, ...]
+
+    @property
+    def size_bytes(self) -> int: ...
+
+
 @dataclass(slots=True)
 class Entry:
     url: str
     status: int
     headers: dict[str, str]  # lower-case names, end-to-end headers only
-    body: bytes
+    body: bytes  # b"" when the body is in a file (`path`)
     clock: AgeClock
     vary: tuple[str, ...] = ()
     variant: tuple[str, ...] = ()
+    path: str | None = None  # the disk tier's body file
+    length: int = -1  # the body's length (worked out from `body` when not given)
     policy: StoredPolicy = field(init=False)
     encoded: list[tuple[bytes, bytes]] = field(init=False)  # headers as sent, minus Age etc.
     last_modified: float | None = field(init=False)
@@ -35,11 +51,14 @@ class Entry:
 
     def __post_init__(self) -> None:
         self.refresh(self.headers, self.clock)
+        if self.length < 0:
+            self.length = len(self.body)
 
     def refresh(self, headers: dict[str, str], clock: AgeClock) -> None:
         """New headers and age clock (after a 304): everything derived is worked out again."""
         self.headers, self.clock = headers, clock
         self.policy = stored_policy(self.status, headers)
+        self.vary = vary_names(headers)
         self.last_modified = parse_http_date(headers.get("last-modified"))
         self.encoded = [
             (k.encode("latin-1"), v.encode("latin-1"))
@@ -56,10 +75,16 @@ class Entry:
         return len(self.body) + sum(len(k) + len(v) for k, v in self.headers.items()) + 64
 
 
-class ResponseStore:
-    def __init__(self, policy: EvictionPolicy) -> None:
+S = TypeVar("S", bound=Stored)
+
+
+class ResponseStore(Generic[S]):
+    def __init__(
+        self, policy: EvictionPolicy, on_forget: Callable[[S], None] | None = None
+    ) -> None:
         self.policy = policy
-        self._entries: dict[StoreKey, Entry] = {}
+        self.on_forget = on_forget  # called for every entry evicted, purged or replaced
+        self._entries: dict[StoreKey, S] = {}
         self._by_url: dict[str, set[StoreKey]] = {}
         self._vary: dict[str, tuple[str, ...]] = {}
         self.evictions = 0
@@ -75,7 +100,7 @@ class ResponseStore:
         names = self._vary.get(url)
         return None if names is None else (url, vary_values(names, request_headers))
 
-    def lookup(self, url: str, request_headers: Mapping[str, str]) -> Entry | None:
+    def lookup(self, url: str, request_headers: Mapping[str, str]) -> S | None:
         """The stored response for this request (touching it in the policy), or None."""
         key = self._key(url, request_headers)
         entry = self._entries.get(key) if key is not None else None
@@ -83,18 +108,19 @@ class ResponseStore:
             self.policy.touch(key)
         return entry
 
-    def put(self, entry: Entry, request_headers: Mapping[str, str]) -> bool:
+    def put(self, entry: S, request_headers: Mapping[str, str]) -> bool:
         """Store (or replace) a response; False if it is too large to keep."""
-        entry.vary = vary_names(entry.headers)
         entry.variant = vary_values(entry.vary, request_headers)
         if self._vary.get(entry.url, entry.vary) != entry.vary:
             self.purge(entry.url)  # the resource's Vary changed: old variants are unusable
-        key = entry.key
+        key = (entry.url, entry.variant)
         self._drop(key)
         for old in self.policy.insert(key, entry.size_bytes):
             self.evictions += 1
             self._forget(old)  # type: ignore[arg-type]
         if key not in self.policy:
+            if self.on_forget is not None:
+                self.on_forget(entry)
             return False
         self._entries[key] = entry
         self._by_url.setdefault(entry.url, set()).add(key)
@@ -102,13 +128,26 @@ class ResponseStore:
         return True
 
     def _forget(self, key: StoreKey) -> None:
-        self._entries.pop(key, None)
+        entry = self._entries.pop(key, None)
+        if entry is not None and self.on_forget is not None:
+            self.on_forget(entry)
         keys = self._by_url.get(key[0])
         if keys is not None:
             keys.discard(key)
             if not keys:
                 del self._by_url[key[0]]
                 self._vary.pop(key[0], None)
+
+    def remove(self, url: str, vary: tuple[str, ...], variant: tuple[str, ...]) -> None:
+        """Make room for a response varying on `vary`: drop the entry under (url, variant),
+        and every variant of `url` if it varied on other headers."""
+        if self._vary.get(url, vary) != vary:
+            self.purge(url)
+        self._drop((url, variant))
+
+    def get(self, key: StoreKey) -> S | None:
+        """The entry under `key`, without touching it in the policy."""
+        return self._entries.get(key)
 
     def _drop(self, key: StoreKey) -> None:
         if key in self._entries:
