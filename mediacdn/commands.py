@@ -238,10 +238,10 @@ def cmd_edge(args: argparse.Namespace) -> int:
     tls = _tls_files(args.tls_cert, args.tls_key)
     scheme = "https" if tls else "http"
     config = replace(config, public_url=args.public_url or f"{scheme}://{host}:{port}")
+    disk = f", {args.disk_capacity} disk in {cache_dir}" if cache_dir else ""
     print(
         f"edge {args.name} on {scheme}://{host}:{port} in front of {args.upstream} "
-        f"({args.capacity} memory{f', {args.disk_capacity} disk in {cache_dir}' if cache_dir else ''}"
-        f" cache, {args.policy})",
+        f"({args.capacity} memory{disk} cache, {args.policy})",
         flush=True,
     )
     run_edge(

@@ -171,7 +171,7 @@ class DiskTier:
         """New headers and age clock for a stored response (after a 304), kept on disk."""
         if self.index.get((entry.url, entry.variant)) is None:
             return
-        body, meta = self._paths((entry.url, entry.variant))
+        meta = self._paths((entry.url, entry.variant))[1]
         with contextlib.suppress(OSError):
             _write_atomically(meta, _meta(entry, entry.length))
 
