@@ -193,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds before an upstream fetch fails with 504 (default 10)",
     )
     edge.add_argument(
+        "--send-timeout",
+        type=float,
+        default=30.0,
+        help="cut a client that takes no part of a response for this many seconds (default 30)",
+    )
+    edge.add_argument(
         "--prefetch",
         type=int,
         default=0,

@@ -212,6 +212,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
         policy=args.policy,
         admin_keys=keys,
         upstream_timeout_s=args.upstream_timeout,
+        send_timeout_s=args.send_timeout,
         prefetch_segments=args.prefetch,
         router_urls=tuple(args.router or ()),
         addresses=_addresses(args.address),

@@ -47,7 +47,7 @@ class Edge:
         self.metrics = EdgeMetrics()
         self.upstream = Upstream(config.upstream, config.upstream_timeout_s, transport)
         self.cache = EdgeCache(config, self.metrics, self.upstream, clock=clock)
-        self.responses = Responses(self.metrics, clock, config.via)
+        self.responses = Responses(self.metrics, clock, config.via, config.send_timeout_s)
         self.neighbours: list[str] = []  # from the router: where to spill when overloaded
         self.access_log = AccessLog(config.access_log, config.name) if config.access_log else None
         self.gate = PlaybackGate(

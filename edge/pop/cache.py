@@ -3,10 +3,10 @@ flight (one upstream fetch per object however many clients ask meanwhile), and t
 decisions between them.
 
 Tiers: a lookup tries memory, then disk; a disk hit no larger than `promote_max` is copied into
-memory. With a disk tier every fill is spooled into it as it arrives and published there when
-complete (and copied into memory if small); without one, a body is kept in memory while it
-arrives when the memory tier will store it and the fills in flight leave room for it, and is
-spooled to an unnamed scratch file otherwise.
+memory. Every fill is spooled as it arrives (edge/pop/fill.py): with a disk tier into its spool
+directory, and published there when complete; without one, into an unnamed scratch file. A
+complete body the memory tier takes (any that fits without a disk tier, one no larger than
+`promote_max` beside it) is then read back into memory, once.
 
 `lookup` answers what can be answered from the store at once (a fresh hit, or a stale one
 while it is refreshed in the background); `validate` and `miss` hold a fill open while the
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import tempfile
 import time
@@ -29,8 +28,8 @@ import httpx
 
 from edge.eviction.policy import make_policy
 from edge.pop.config import EdgeConfig
-from edge.pop.disk import DiskTier, Spool
-from edge.pop.fill import Fill, FillFailed, Reader
+from edge.pop.disk import DiskTier
+from edge.pop.fill import Fill, FillFailed, Reader, Spool
 from edge.pop.metrics import EdgeMetrics
 from edge.pop.store import Entry, ResponseStore
 from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_after
@@ -86,7 +85,6 @@ class EdgeCache:
         # with a disk tier, the largest object also copied into memory on a fill or disk hit
         self.promote_max = config.capacity_bytes // 8
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
-        self._kept_in_flight = 0  # bytes of bodies kept in memory by fills in flight
         self.fills: dict[str, Fill] = {}
         self.via = config.via
         self._background: set[asyncio.Task[None]] = set()
@@ -181,7 +179,7 @@ class EdgeCache:
         nobody's in particular), else a new one (validating `stale` if given). The reader is
         registered before the wait, so nothing of the body is let go meanwhile."""
         fill = self.fills.get(url)
-        if fill is not None and not fill.trimmed:
+        if fill is not None and not fill.closed:
             reader = fill.reader()
             fill.waiters += 1
             try:
@@ -218,7 +216,7 @@ class EdgeCache:
         """Once its headers are in: may this client be sent the fill's response? Only one
         that is nobody's in particular (no Set-Cookie, not private) for the same variant (the
         same values of the headers it varies on), or the failure to get any response."""
-        if fill.trimmed:  # a pass-through body already partly let go
+        if fill.closed:  # ended: its body is no longer there to read
             return False
         if fill.error is not None and not fill.received and fill.status in (0, 502, 504):
             return True
@@ -255,7 +253,7 @@ class EdgeCache:
                 stale.via = via_after(merged.get("via"), self.via).encode("latin-1")
                 if self.disk is not None:
                     self.disk.refresh(stale)
-                fill.start(304, merged, True, True)
+                fill.start(304, merged, True, None)
                 fill.finish()
                 return
             times = (request_time, response_time)
@@ -290,24 +288,12 @@ class EdgeCache:
         storable = is_storable("GET", response.status_code, headers, out)
         declared = out.get("content-length")
         length = int(declared) if declared is not None and ascii_digits(declared) else None
-        keep = (
-            self.disk is None
-            and storable
-            and length is not None
-            and length <= self.config.capacity_bytes - self._kept_in_flight
-        )
-        spool = None if keep else self._spool()
-        fill.start(response.status_code, out, storable, keep=keep, spool=spool)
-        kept = length if keep and length is not None else 0
-        self._kept_in_flight += kept
-        try:
-            async for chunk in response.aiter_raw():
-                fill.append(chunk)
-                self.metrics.bytes_from_upstream += len(chunk)
-                if length is not None and fill.received > length:
-                    break
-        finally:
-            self._kept_in_flight -= kept
+        fill.start(response.status_code, out, storable, self._spool())
+        async for chunk in response.aiter_raw():
+            fill.append(chunk)
+            self.metrics.bytes_from_upstream += len(chunk)
+            if length is not None and fill.received > length:
+                break
         if length is not None and length != fill.received:
             raise FillFailed(f"upstream body ended at {fill.received} of {declared} bytes")
         if storable:
@@ -319,14 +305,12 @@ class EdgeCache:
         fill.finish()
 
     def _spool(self) -> Spool:
-        """Where a body that is not kept in memory goes while it arrives."""
+        """Where a fill's body goes while it arrives."""
         if self.disk is not None:
             return self.disk.spool()
         if self._scratch is None:
             self._scratch = tempfile.TemporaryDirectory(prefix="mediacdn-pop-")
-        spool = Spool(Path(self._scratch.name) / f"{os.getpid()}-{id(self)}-{time.monotonic_ns()}")
-        spool.path.unlink()  # unnamed: nothing is left behind whatever happens
-        return spool
+        return Spool(Path(self._scratch.name) / f"{time.monotonic_ns()}", named=False)
 
     def _store(self, entry: Entry, fill: Fill, headers: dict[str, str]) -> None:
         """Store a complete fill: on disk when there is a disk tier, and in memory if the
@@ -335,8 +319,9 @@ class EdgeCache:
         if self.disk is not None and fill.spool is not None:
             self.disk.publish(fill.spool, entry, headers)
         if fill.received <= memory_max:
-            entry.body, entry.length, entry.path = fill.body, fill.received, None
-            self.store.put(entry, headers)
+            memory = Entry(entry.url, entry.status, entry.headers, fill.body, entry.clock)
+            memory.via = entry.via
+            self.store.put(memory, headers)
 
     def _prefetch_after(self, url: str, headers: dict[str, str]) -> None:
         """On a segment miss, fetch the next K segments of the same rendition (off by default)."""

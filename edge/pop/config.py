@@ -17,6 +17,7 @@ class EdgeConfig:
     policy: str = DEFAULT_POLICY
     admin_keys: tuple[str, ...] = ()
     upstream_timeout_s: float = 10.0
+    send_timeout_s: float = 30.0  # a client that takes no body for this long is cut
     prefetch_segments: int = 0
     admin_host: str = "127.0.0.1"
     admin_port: int | None = None  # None: admin under /admin/ on the public listener

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.eviction.policy import make_policy
+from edge.pop.fill import Spool
 from edge.pop.store import Entry, ResponseStore, StoreKey
 from httprules.caching import AgeClock, vary_values
 
@@ -60,32 +61,6 @@ class Rebuilt:
     bytes: int
     dropped: int
     seconds: float
-
-
-class Spool:
-    """A body being received: a file in spool/ written as the chunks arrive. Readers read it
-    with `pread` on their own descriptor while it grows (edge/pop/fill.py)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        self.length = 0
-        self.published = False
-
-    def write(self, chunk: bytes) -> None:
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(self.fd, view) :]
-        self.length += len(chunk)
-
-    def close(self) -> None:
-        """Close the writer's descriptor; an unpublished spool file is deleted."""
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-        if not self.published:
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
 
 
 class DiskTier:

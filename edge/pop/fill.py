@@ -1,24 +1,51 @@
 """One upstream fetch shared by every client that asked for the same object meanwhile
 (request collapsing). Readers receive the body as it arrives, not after it has all arrived.
 
-A body is either kept in memory, whole (one the memory tier will store, when the POP has room
-for it among the fills in flight), or spooled: written to a file as it arrives and read back by
-each reader at its own pace (`pread` from the page cache). A spooled fill holds no body in
-memory however slow its readers, so neither a flood of misses nor objects larger than the
-memory tier nor stalled readers grow the POP's memory.
+The body is spooled: written to a file as it arrives (the disk tier's spool, or an unnamed
+scratch file) and read back by each reader at its own pace (`pread`, from the page cache). A
+fill holds no body in memory however many or however slow its readers, so neither a flood of
+misses, nor objects larger than the memory tier, nor stalled readers grow the POP's memory;
+a body the memory tier stores is read back once, whole, when it is complete.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from edge.pop.disk import Spool
+from pathlib import Path
 
 READ_SIZE = 256 << 10  # a spooled body is read back in pieces of this size
+
+
+class Spool:
+    """A body being received: a file written as the chunks arrive, read with `pread` while it
+    grows. A named spool (the disk tier's) may be published by renaming it; an unnamed one is
+    unlinked at once, so nothing of it outlives its descriptor."""
+
+    def __init__(self, path: Path, *, named: bool = True) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        self.length = 0
+        self.published = not named
+        if not named:
+            path.unlink()
+
+    def write(self, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(self.fd, view) :]
+        self.length += len(chunk)
+
+    def close(self) -> None:
+        """Close the writer's descriptor; an unpublished spool file is deleted."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if not self.published:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
 
 
 class FillFailed(Exception):
@@ -30,40 +57,29 @@ class Fill:
         self.request_headers = request_headers or {}  # the initiating request's
         self.status = 0
         self.headers: dict[str, str] = {}
-        self.chunks: list[bytes] = []
         self.received = 0
         self.done = False
         self.error: str | None = None
         self.waiters = 0
         self.storable = False
-        self.keep = True  # keep the whole body (it is going to be stored)
-        self.spool: Spool | None = None  # the body is in this file, not in `chunks`
+        self.spool: Spool | None = None  # where the body goes (None: a response without one)
         self.headers_ready = asyncio.Event()
         self._progress = asyncio.Event()
-        self._base = 0  # absolute index of chunks[0]; > 0 once chunks were let go
-        self._readers: dict[Reader, int] = {}
+        self._readers: set[Reader] = set()
 
     def _wake(self) -> None:
         event, self._progress = self._progress, asyncio.Event()
         event.set()
 
     def start(
-        self,
-        status: int,
-        headers: dict[str, str],
-        storable: bool,
-        keep: bool,
-        spool: Spool | None = None,
+        self, status: int, headers: dict[str, str], storable: bool, spool: Spool | None
     ) -> None:
-        self.status, self.headers, self.storable, self.keep = status, headers, storable, keep
-        self.spool = spool
+        self.status, self.headers, self.storable, self.spool = status, headers, storable, spool
         self.headers_ready.set()
 
     def append(self, chunk: bytes) -> None:
-        if self.spool is not None:
-            self.spool.write(chunk)
-        else:
-            self.chunks.append(chunk)
+        assert self.spool is not None, "a body arrived for a fill started without a spool"
+        self.spool.write(chunk)
         self.received += len(chunk)
         self._wake()
 
@@ -84,38 +100,30 @@ class Fill:
             self.spool.close()
 
     @property
-    def trimmed(self) -> bool:
-        """Too late to read from the start: a pass-through body partly let go, or a spool
-        already closed."""
-        return self._base > 0 or (self.spool is not None and self.spool.fd < 0)
+    def closed(self) -> bool:
+        """Too late to read from the start: the spool is closed."""
+        return self.spool is not None and self.spool.fd < 0
 
     @property
     def body(self) -> bytes:
-        if self._base:
+        """The whole body, read back in one piece (while the fill is still open)."""
+        if self.spool is None:
+            return b""
+        if self.closed:
             raise FillFailed("the body was streamed through, not kept")
-        if self.spool is not None:
-            return os.pread(self.spool.fd, self.received, 0)
-        return b"".join(self.chunks)
+        return os.pread(self.spool.fd, self.received, 0)
 
     def reader(self) -> Reader:
-        """Register a reader now (before the body arrives), so nothing it needs is let go."""
-        if self.trimmed:
-            raise FillFailed("joined a pass-through fetch too late")
+        """Register a reader now (before the body arrives), so the spool stays open for it."""
+        if self.closed:
+            raise FillFailed("joined a fill that has ended")
         reader = Reader(self)
-        self._readers[reader] = 0
+        self._readers.add(reader)
         return reader
 
-    def _advance(self, reader: Reader, position: int | None) -> None:
-        if position is None:
-            self._readers.pop(reader, None)
-            self._release()
-        else:
-            self._readers[reader] = position
-        if not self.keep and self.spool is None:
-            low = min(self._readers.values(), default=self._base + len(self.chunks))
-            if low > self._base:
-                del self.chunks[: low - self._base]
-                self._base = low
+    def _leave(self, reader: Reader) -> None:
+        self._readers.discard(reader)
+        self._release()
 
     async def wait_complete(self) -> None:
         """Until the whole body has arrived (FillFailed if it does not)."""
@@ -129,7 +137,7 @@ class Reader:
 
     def __init__(self, fill: Fill) -> None:
         self._fill = fill
-        self._position = 0
+        self._offset = 0  # bytes of the body already read
 
     def __enter__(self) -> Reader:
         return self
@@ -138,42 +146,23 @@ class Reader:
         self.close()
 
     def close(self) -> None:
-        self._fill._advance(self, None)
+        self._fill._leave(self)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._chunks()
+        return self._pieces()
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
-        """The body, chunk by chunk as it arrives; raises FillFailed if the fetch breaks."""
+    async def _pieces(self) -> AsyncIterator[bytes]:
+        """The body, piece by piece as it arrives; raises FillFailed if the fetch breaks."""
         fill = self._fill
         await fill.headers_ready.wait()
-        if fill.spool is not None:
-            async for piece in self._spooled(fill.spool):
-                yield piece
-            return
         while True:
             progress = fill._progress
-            while self._position < fill._base + len(fill.chunks):
-                chunk = fill.chunks[self._position - fill._base]
-                self._position += 1
-                fill._advance(self, self._position)
-                yield chunk
-            if fill.error is not None:
-                raise FillFailed(fill.error)
-            if fill.done:
-                return
-            await progress.wait()
-
-    async def _spooled(self, spool: Spool) -> AsyncIterator[bytes]:
-        fill = self._fill
-        offset = 0
-        while True:
-            progress = fill._progress
-            while offset < fill.received:
-                piece = os.pread(spool.fd, min(READ_SIZE, fill.received - offset), offset)
+            while (offset := self._offset) < fill.received:
+                assert fill.spool is not None
+                piece = os.pread(fill.spool.fd, min(READ_SIZE, fill.received - offset), offset)
                 if not piece:
                     raise FillFailed("the spooled body was cut short")
-                offset += len(piece)
+                self._offset += len(piece)
                 yield piece
             if fill.error is not None:
                 raise FillFailed(fill.error)

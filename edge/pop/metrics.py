@@ -19,6 +19,7 @@ class EdgeMetrics:
     bytes_sent: int = 0
     collapsed: int = 0
     spilled: int = 0  # requests sent to a neighbour while overloaded
+    stalled: int = 0  # responses cut because the client took nothing for a while
     upstream_requests: int = 0
     upstream_errors: int = 0
     upstream_latency_s_sum: float = 0.0
@@ -64,6 +65,7 @@ class EdgeMetrics:
             "in_flight": self.in_flight,
             "collapsed": self.collapsed,
             "spilled": self.spilled,
+            "stalled": self.stalled,
             "upstream_requests": self.upstream_requests,
             "upstream_errors": self.upstream_errors,
             "bytes_from_cache": self.bytes_from_cache,
@@ -84,6 +86,7 @@ class EdgeMetrics:
             "mediacdn_edge_bytes_from_upstream_total": self.bytes_from_upstream,
             "mediacdn_edge_collapsed_requests_total": self.collapsed,
             "mediacdn_edge_spilled_requests_total": self.spilled,
+            "mediacdn_edge_stalled_responses_total": self.stalled,
             "mediacdn_edge_upstream_requests_total": self.upstream_requests,
             "mediacdn_edge_upstream_errors_total": self.upstream_errors,
             "mediacdn_edge_upstream_latency_seconds_sum": self.upstream_latency_s_sum,

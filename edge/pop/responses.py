@@ -4,6 +4,7 @@ one JSON error shape."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 
@@ -21,11 +22,32 @@ from httprules.serving import Unsatisfiable, not_modified, parse_range
 X_CACHE = {r: r.encode() for r in ("HIT", "MISS", "STALE", "REVALIDATED", "BYPASS")}
 
 
+class ReaderStalled(Exception):
+    """A client took no part of the body for `send_timeout_s`: its response is cut."""
+
+
 class Responses:
-    def __init__(self, metrics: EdgeMetrics, clock: Callable[[], float], via: str) -> None:
+    def __init__(
+        self,
+        metrics: EdgeMetrics,
+        clock: Callable[[], float],
+        via: str,
+        send_timeout_s: float = 30.0,
+    ) -> None:
         self.metrics = metrics
         self.clock = clock
         self.via = via
+        self.send_timeout_s = send_timeout_s
+
+    async def _piece(self, send: Send, body: bytes, more: bool) -> None:
+        """One piece of a streamed body; a client that takes none of it in time is cut, so a
+        stalled reader holds its connection's buffers for a bounded time."""
+        try:
+            async with asyncio.timeout(self.send_timeout_s):
+                await send({"type": "http.response.body", "body": body, "more_body": more})
+        except TimeoutError:
+            self.metrics.stalled += 1
+            raise ReaderStalled(f"no progress for {self.send_timeout_s:g} s") from None
 
     async def respond(
         self, send: Send, status: int, headers: dict[str, str], body: bytes, *, head: bool = False
@@ -136,7 +158,7 @@ class Responses:
         elif pathsend and length == size:
             await send({"type": "http.response.pathsend", "path": entry.path})
         else:
-            await _send_file(send, entry.path, start, length)
+            await self._send_file(send, entry.path, start, length)
 
     async def fill(
         self,
@@ -179,24 +201,23 @@ class Responses:
         sent = 0
         async for chunk in reader:  # FillFailed propagates: the response is aborted
             sent += len(chunk)
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await self._piece(send, chunk, True)
         await send({"type": "http.response.body", "body": b""})
         self.metrics.served(result, sent)
 
-
-async def _send_file(send: Send, path: str, start: int, length: int) -> None:
-    """`length` bytes of a file from `start`, in pieces (a file deleted meanwhile is still
-    read whole: it was opened first)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        end = start + length
-        while start < end:
-            piece = os.pread(fd, min(READ_SIZE, end - start), start)
-            if not piece:
-                raise FillFailed(f"{path} is shorter than its stored length")
-            start += len(piece)
-            await send({"type": "http.response.body", "body": piece, "more_body": start < end})
-        if length == 0:
-            await send({"type": "http.response.body", "body": b""})
-    finally:
-        os.close(fd)
+    async def _send_file(self, send: Send, path: str, start: int, length: int) -> None:
+        """`length` bytes of a file from `start`, in pieces (a file deleted meanwhile is
+        still read whole: it was opened first)."""
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            end = start + length
+            while start < end:
+                piece = os.pread(fd, min(READ_SIZE, end - start), start)
+                if not piece:
+                    raise FillFailed(f"{path} is shorter than its stored length")
+                start += len(piece)
+                await self._piece(send, piece, start < end)
+            if length == 0:
+                await send({"type": "http.response.body", "body": b""})
+        finally:
+            os.close(fd)

@@ -19,7 +19,7 @@ from typing import Any
 
 from edge.pop.app import Edge
 from edge.pop.config import EdgeConfig
-from httprules.lifecycle import die_with_parent
+from httprules.lifecycle import die_with_parent, return_freed_memory
 
 CONFIG_ENV = "MEDIACDN_EDGE_CONFIG"
 PARENT_ENV = "MEDIACDN_EDGE_PARENT"
@@ -46,6 +46,7 @@ def parse_size(text: str) -> int:
 def create() -> Edge:
     """The granian worker's app factory: the config comes through the environment."""
     die_with_parent(int(os.environ[PARENT_ENV]))
+    return_freed_memory()  # bodies read back for the memory tier leave when they are evicted
     data = json.loads(os.environ[CONFIG_ENV])
     data["admin_keys"] = tuple(data["admin_keys"])
     data["router_urls"] = tuple(data["router_urls"])

@@ -1,62 +1,71 @@
-"""Fills: readers get every byte; a body that is not kept is let go once all have sent it."""
+"""Fills: every reader gets every byte at its own pace, from a spool file; the spool is closed
+(and an unnamed one leaves nothing behind) once the fill has ended and its readers are gone."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
-from edge.pop.fill import Fill, FillFailed
+from edge.pop.fill import Fill, FillFailed, Spool
 
 
-def test_kept_body_stays_whole_for_every_reader() -> None:
-    async def scenario() -> tuple[list[bytes], list[bytes], bytes]:
-        fill = Fill()
-        first, second = fill.reader(), fill.reader()
-        fill.start(200, {}, storable=True, keep=True)
-        for chunk in (b"a", b"b", b"c"):
-            fill.append(chunk)
-        fill.finish()
-        return ([c async for c in first], [c async for c in second], fill.body)
-
-    one, two, body = asyncio.run(scenario())
-    assert one == two == [b"a", b"b", b"c"]
-    assert body == b"abc"
-
-
-def test_pass_through_body_is_let_go_as_readers_advance() -> None:
-    async def scenario() -> tuple[list[int], bytes, bytes]:
+def test_every_reader_gets_the_whole_body_at_its_own_pace(tmp_path: Path) -> None:
+    async def scenario() -> tuple[bytes, bytes, bytes]:
         fill = Fill()
         fast, slow = fill.reader(), fill.reader()
-        fill.start(200, {}, storable=False, keep=False)
-        held: list[int] = []
-        fast_chunks, slow_chunks = [], []
+        fill.start(200, {}, True, Spool(tmp_path / "s", named=False))
+        fast_pieces = []
         for i in range(5):
-            fill.append(bytes([i]) * 10)
-            fast_chunks.append(await anext(aiter(fast)))
-            held.append(len(fill.chunks))  # the slow reader still needs everything
-        async for chunk in slow:
-            slow_chunks.append(chunk)
-            if len(slow_chunks) == 5:
-                break
-        held.append(len(fill.chunks))  # both have sent it all: nothing held
+            fill.append(bytes([i]) * 100_000)
+            fast_pieces.append(await anext(aiter(fast)))
+        body = fill.body
         fill.finish()
-        return held, b"".join(fast_chunks), b"".join(slow_chunks)
+        slow_body = b"".join([piece async for piece in slow])
+        return b"".join(fast_pieces), slow_body, body
 
-    held, fast_body, slow_body = asyncio.run(scenario())
-    assert held == [1, 2, 3, 4, 5, 0]
-    assert fast_body == slow_body == b"".join(bytes([i]) * 10 for i in range(5))
+    fast, slow, body = asyncio.run(scenario())
+    assert fast == slow == body == b"".join(bytes([i]) * 100_000 for i in range(5))
+    assert list(tmp_path.iterdir()) == []  # unnamed: nothing on disk at any time
 
 
-def test_late_reader_of_a_pass_through_body_is_refused() -> None:
+def test_the_spool_closes_when_the_last_reader_leaves_and_late_readers_are_refused(
+    tmp_path: Path,
+) -> None:
     async def scenario() -> None:
         fill = Fill()
-        early = fill.reader()
-        fill.start(200, {}, storable=False, keep=False)
-        fill.append(b"x")
-        await anext(aiter(early))
-        assert fill.trimmed
+        reader = fill.reader()
+        spool = Spool(tmp_path / "named")
+        fill.start(200, {}, False, spool)
+        fill.append(b"x" * 10)
+        fill.finish()
+        assert spool.fd >= 0  # a reader is still on it
+        assert b"".join([piece async for piece in reader]) == b"x" * 10
+        reader.close()
+        assert fill.closed
+        assert not spool.path.exists()  # a named spool that was not published is deleted
         with pytest.raises(FillFailed):
             fill.reader()
 
     asyncio.run(scenario())
+
+
+def test_a_broken_fill_fails_its_readers_after_what_arrived(tmp_path: Path) -> None:
+    async def scenario() -> list[bytes]:
+        fill = Fill()
+        reader = fill.reader()
+        fill.start(200, {}, True, Spool(tmp_path / "s", named=False))
+        fill.append(b"abc")
+        fill.fail("upstream body broken")
+        got: list[bytes] = []
+
+        async def read_all() -> None:
+            async for piece in reader:
+                got.append(piece)
+
+        with pytest.raises(FillFailed):
+            await read_all()
+        return got
+
+    assert asyncio.run(scenario()) == [b"abc"]

@@ -5,8 +5,10 @@ router` and `mediacdn serve` stop the same way."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import threading
@@ -175,3 +177,54 @@ def test_router_and_origin_exit_0_on_sigterm(tmp_path: Path, command: str) -> No
         assert not _group_alive(proc.pid)
     finally:
         stop_process(proc)
+
+
+def _rss_mib(pgid: int) -> float:
+    """Resident memory of every process of the POP."""
+    total = 0
+    for pid in _group_alive(pgid):
+        with contextlib.suppress(OSError):
+            status = Path(f"/proc/{pid}/status").read_text()
+            total += int(status.split("VmRSS:")[1].split()[0])
+    return total / 1024
+
+
+@pytest.mark.parametrize("tier", ["memory", "disk"])
+def test_stalled_readers_of_large_objects_leave_memory_within_its_bound(
+    tmp_path: Path, tier: str
+) -> None:
+    body = os.urandom(30 << 20)
+    routes = {f"/o{i}.bin": Route(body, headers={"cache-control": "max-age=60"}) for i in range(10)}
+    extra = ["--capacity", "32MiB", "--send-timeout", "3"]
+    if tier == "disk":
+        extra += ["--cache-dir", str(tmp_path / "cache"), "--disk-capacity", "1GiB"]
+    port = free_port()
+    with serve_in_thread(ScriptedOrigin(routes)) as origin:
+        args = ["--name", "mem", "--upstream", origin, "--port", str(port), *extra]
+        proc = start_mediacdn("edge", tmp_path, {"MEDIACDN_ADMIN_KEYS": "a"}, *args, log_name="m")
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until(lambda: httpx.get(url + "/healthz").status_code == 200, 30, "edge")
+            base = _rss_mib(proc.pid)
+            stalled = []
+            for i in range(10):  # ask, read the head, then read nothing more
+                client = socket.create_connection(("127.0.0.1", port))
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                client.sendall(f"GET /o{i}.bin HTTP/1.1\r\nhost: pop\r\n\r\n".encode())
+                assert client.recv(100).startswith(b"HTTP/1.1 200")
+                stalled.append(client)
+            peak = base
+            for _ in range(20):  # while they stall: the fills complete, the readers are cut
+                peak = max(peak, _rss_mib(proc.pid))
+                time.sleep(0.25)
+            stats = httpx.get(url + "/stats").json()
+            assert stats["stalled"] == 10
+            assert stats["upstream_requests"] == 10
+            # the memory tier plus about 4 MiB per response in flight
+            assert peak <= base + 32 + 10 * 4, (base, peak)
+            for client in stalled:
+                client.close()
+            assert httpx.get(url + "/o0.bin", timeout=30).content == body  # still serving
+            assert _rss_mib(proc.pid) <= base + 32 + 16
+        finally:
+            stop_process(proc)
