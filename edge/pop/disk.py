@@ -182,6 +182,7 @@ class DiskTier:
                     found.append((mtime, record))
             for temporary in folder.glob("*.meta-*"):  # a meta rewrite cut short
                 temporary.unlink(missing_ok=True)
+                dropped += 1
             for body in folder.glob("*.body"):
                 if not body.with_suffix(".meta").exists():  # published body, meta never was
                     body.unlink(missing_ok=True)

@@ -24,6 +24,8 @@ class Route:
     truncate_at: int | None = None  # send this many bytes of a longer declared body, then drop
     hold: threading.Event | None = None  # answer only once this is set
     vary_body: str | None = None  # the body is this request header's value
+    pause_at: int | None = None  # send this many bytes, then the rest once `resume` is set
+    resume: threading.Event | None = None
 
 
 @dataclass
@@ -65,6 +67,15 @@ class ScriptedOrigin:
             if headers.get("if-none-match") == route.etag:
                 await self._send(send, 304, out, b"")
                 return
+        if route.pause_at is not None and route.resume is not None:
+            out["content-length"] = str(len(body))
+            start = {"type": "http.response.start", "status": route.status}
+            await send(start | {"headers": [(k.encode(), v.encode()) for k, v in out.items()]})
+            first = {"type": "http.response.body", "body": body[: route.pause_at]}
+            await send(first | {"more_body": True})
+            await anyio.to_thread.run_sync(route.resume.wait, 60)
+            await send({"type": "http.response.body", "body": body[route.pause_at :]})
+            return
         if route.truncate_at is not None:
             out["content-length"] = str(len(body))
             await send(

@@ -1,5 +1,7 @@
 """The edge against a real upstream server on 127.0.0.1: RFC 9111 freshness, validation,
-Vary, stale-while-revalidate, stale-if-error, ranges, unsafe methods, truncation, purge, push."""
+Vary, stale-while-revalidate, stale-if-error, ranges, unsafe methods, truncation, purge, push.
+Each test runs twice: with the memory tier only, and with a disk tier beside a memory tier too
+small to hold anything, so that every hit comes from disk."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +24,17 @@ from tests.support.scripted_origin import Route, ScriptedOrigin
 from tests.support.servers import free_port, wait_until
 
 ADMIN = {"Authorization": "Bearer admin-key"}
+TIER: dict[str, Any] = {}  # the tier options every edge_setup of the running test gets
+
+
+@pytest.fixture(autouse=True, params=["memory", "disk"])
+def tier(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    TIER.clear()
+    if request.param == "disk":
+        TIER.update(cache_dir=str(tmp_path / "cache"), disk_capacity_bytes=64 << 20)
+        TIER.update(capacity_bytes=8)
+    yield
+    TIER.clear()
 
 
 @dataclass
@@ -43,7 +57,7 @@ def edge_setup(routes: dict[str, Route], **config: Any) -> Iterator[Setup]:
                 name="test-pop",
                 upstream=f"http://127.0.0.1:{port}",
                 admin_keys=("admin-key",),
-                **config,
+                **(TIER | config),
             ),
             clock=clock,
         )
@@ -354,9 +368,13 @@ def test_observability() -> None:
         assert stats["name"] == "test-pop"
         assert stats["results"] == {"MISS": 1, "HIT": 1}
         assert stats["hit_ratio"] == 0.5
-        assert stats["cache_objects"] == 1
+        on_disk = "disk_objects" in stats
+        assert (stats["cache_objects"], stats.get("disk_objects")) == (
+            (0, 1) if on_disk else (1, None)
+        )
         assert stats["upstream_requests"] == 1
         metrics = s.http.get("/metrics").text
+        assert ("mediacdn_edge_disk_objects 1" in metrics) == on_disk
         assert 'mediacdn_edge_responses_total{cache="HIT"} 1' in metrics
         assert "mediacdn_edge_bytes_from_upstream_total" in metrics
         assert s.http.get("/healthz").json()["status"] == "ok"

@@ -228,3 +228,55 @@ def test_stalled_readers_of_large_objects_leave_memory_within_its_bound(
             assert _rss_mib(proc.pid) <= base + 32 + 16
         finally:
             stop_process(proc)
+
+
+def test_after_sigkill_mid_fill_a_restarted_pop_serves_what_was_complete_and_never_the_cut(
+    tmp_path: Path,
+) -> None:
+    whole, cut = os.urandom(3 << 20), os.urandom(5 << 20)
+    resume = threading.Event()
+    routes = {
+        "/whole.m4s": Route(whole, headers={"cache-control": "max-age=600"}),
+        "/cut.m4s": Route(
+            cut, headers={"cache-control": "max-age=600"}, pause_at=2 << 20, resume=resume
+        ),
+    }
+    origin = ScriptedOrigin(routes)
+    cache = tmp_path / "cache"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    def start(upstream: str) -> subprocess.Popen[bytes]:
+        args = ["--name", "crash", "--upstream", upstream, "--port", str(port)]
+        args += ["--cache-dir", str(cache), "--capacity", "1MiB"]
+        proc = start_mediacdn("edge", tmp_path, {"MEDIACDN_ADMIN_KEYS": "a"}, *args, log_name="c")
+        wait_until(lambda: httpx.get(url + "/healthz").status_code == 200, 30, "edge")
+        return proc
+
+    with serve_in_thread(origin) as upstream:
+        first = start(upstream)
+        try:
+            assert httpx.get(url + "/whole.m4s", timeout=30).content == whole
+            with httpx.stream("GET", url + "/cut.m4s", timeout=30) as response:
+                got = b""
+                for chunk in response.iter_raw():
+                    got += chunk
+                    if len(got) >= 2 << 20:
+                        break
+                assert len(list((cache / "spool").iterdir())) == 1  # the fill, half-way
+                os.kill(first.pid, signal.SIGKILL)
+                first.wait(5)
+        finally:
+            stop_process(first)
+        resume.set()
+        second = start(upstream)
+        try:
+            assert list((cache / "spool").iterdir()) == []
+            hit = httpx.get(url + "/whole.m4s", timeout=30)
+            assert (hit.headers["x-cache"], hit.content) == ("HIT", whole)
+            refetched = httpx.get(url + "/cut.m4s", timeout=30)
+            assert (refetched.headers["x-cache"], refetched.content) == ("MISS", cut)
+            assert origin.hits["/whole.m4s"] == 1
+            assert origin.hits["/cut.m4s"] == 2
+        finally:
+            stop_process(second)
