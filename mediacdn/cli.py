@@ -175,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
         "visible, and a restarted POP comes back warm (the index is rebuilt from the files)",
     )
     edge.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes, one cache between them (default: one per core with "
+        "--cache-dir, which several workers need; else 1)",
+    )
+    edge.add_argument(
         "--disk-capacity",
         default="10GiB",
         help="disk tier size with --cache-dir (default 10GiB; e.g. 200GiB)",

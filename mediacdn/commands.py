@@ -193,6 +193,11 @@ def cmd_edge(args: argparse.Namespace) -> int:
         disk_capacity = parse_size(args.disk_capacity)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
+    workers = args.workers or (os.cpu_count() or 1 if args.cache_dir is not None else 1)
+    if workers < 1:
+        raise SystemExit("--workers must be at least 1")
+    if workers > 1 and args.cache_dir is None:
+        raise SystemExit("--workers above 1 needs --cache-dir: the workers share one cache there")
     cache_dir = None
     if args.cache_dir is not None:
         cache_dir = args.cache_dir.resolve()
@@ -209,6 +214,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
         capacity_bytes=capacity,
         cache_dir=str(cache_dir) if cache_dir else None,
         disk_capacity_bytes=disk_capacity,
+        workers=workers,
         policy=args.policy,
         admin_keys=keys,
         upstream_timeout_s=args.upstream_timeout,
@@ -239,7 +245,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
     tls = _tls_files(args.tls_cert, args.tls_key)
     scheme = "https" if tls else "http"
     config = replace(config, public_url=args.public_url or f"{scheme}://{host}:{port}")
-    disk = f", {args.disk_capacity} disk in {cache_dir}" if cache_dir else ""
+    disk = f", {args.disk_capacity} disk in {cache_dir}, {workers} workers" if cache_dir else ""
     print(
         f"edge {args.name} on {scheme}://{host}:{port} in front of {args.upstream} "
         f"({args.capacity} memory{disk} cache, {args.policy})",

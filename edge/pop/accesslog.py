@@ -54,6 +54,8 @@ class Recorder:
             self.object_bytes = int(length) if length.isdigit() and self.status != 304 else 0
         elif message["type"] == "http.response.body":
             self.sent_bytes += len(message.get("body", b""))
+        elif message["type"] == "http.response.pathsend":  # a whole stored file
+            self.sent_bytes += self.object_bytes
         await self._send(message)
 
     def record(self) -> AccessRecord:

@@ -88,9 +88,8 @@ async def handle_admin(
         _authorize(keys, headers)
         if method == "POST" and path == "/admin/purge":
             data = _json(await _read_body(receive, 1 << 20))
-            purged = sum(cache.purge(u) for u in _urls(data, "urls"))
-            purged += sum(cache.purge_prefix(p) for p in _urls(data, "prefixes"))
-            result: dict[str, Any] = {"purged": purged}
+            urls, prefixes = _urls(data, "urls"), _urls(data, "prefixes")
+            result: dict[str, Any] = {"purged": await _purge(cache, urls, prefixes)}
         elif method == "PUT" and path.startswith("/admin/objects/"):
             url = path[len("/admin/objects") :]
             if scope.get("query_string"):
@@ -98,6 +97,7 @@ async def handle_admin(
             body = await _read_body(receive, MAX_PUSH_BYTES)
             stored = {k: headers[k] for k in PUSHED_HEADERS if k in headers}
             stored["content-length"] = str(len(body))
+            await _purge(cache, [url], [])  # every worker's copy, before the new one is stored
             result = {"stored": cache.push(url, stored, body), "url": url}
         elif method == "POST" and path == "/admin/prefetch":
             urls = _urls(_json(await _read_body(receive, 1 << 20)), "urls")
@@ -108,6 +108,16 @@ async def handle_admin(
         body = error_body(exc.code, exc.message)
         return await responses.respond(send, exc.status, json_type, body)
     await responses.respond(send, 200, json_type, json.dumps(result).encode())
+
+
+async def _purge(cache: EdgeCache, urls: list[str], prefixes: list[str]) -> int:
+    """Purge from every worker's tiers; how many stored responses went (a response held by
+    several workers counts once)."""
+    purged = sum(cache.purge(u) for u in urls) + sum(cache.purge_prefix(p) for p in prefixes)
+    if cache.cluster is not None:
+        replies = await cache.cluster.gather({"op": "purge", "urls": urls, "prefixes": prefixes})
+        purged = max([purged, *(int(r.get("purged") or 0) for r in replies)])
+    return purged
 
 
 async def _prefetch(cache: EdgeCache, urls: list[str]) -> dict[str, str]:

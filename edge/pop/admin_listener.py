@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Generator
 from typing import Any
 
@@ -34,10 +35,20 @@ class AdminListener:
             log_level="warning",
         )
         self._server = _QuietServer(config)
+        self._host, self._port = host, port
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._server.serve())
+        # every worker of the POP listens on the same address (the kernel spreads the
+        # connections), as on the public listener
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((self._host, self._port))
+        sock.listen(128)
+        sock.setblocking(False)
+        self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]))
         for _ in range(500):  # bounded: up to 5 s
             if self._server.started or self._task.done():
                 break

@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -16,11 +17,13 @@ from edge.pop.accesslog import AccessLog, Recorder
 from edge.pop.admin import handle_admin
 from edge.pop.admin_listener import AdminListener
 from edge.pop.cache import Answer, EdgeCache
+from edge.pop.cluster import Cluster
 from edge.pop.config import EdgeConfig
 from edge.pop.gate import Admission, PlaybackGate
 from edge.pop.heartbeat import say_leaving, send_heartbeats
-from edge.pop.metrics import EdgeMetrics
+from edge.pop.metrics import EdgeMetrics, combine_stats
 from edge.pop.responses import Responses
+from edge.pop.sharing import Lending
 from edge.pop.spill import SPILL_MARK, spill_location, strip_spill_mark
 from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_after
 from httprules.asgi import Receive, Scope, Send
@@ -46,7 +49,17 @@ class Edge:
         self.clock = clock
         self.metrics = EdgeMetrics()
         self.upstream = Upstream(config.upstream, config.upstream_timeout_s, transport)
-        self.cache = EdgeCache(config, self.metrics, self.upstream, clock=clock)
+        self.cluster: Cluster | None = None
+        if config.workers > 1:
+            assert config.cache_dir is not None, "several workers share one cache directory"
+            self.cluster = Cluster(Path(config.cache_dir) / "workers", config.workers)
+        self.cache = EdgeCache(
+            config, self.metrics, self.upstream, clock=clock, cluster=self.cluster
+        )
+        if self.cluster is not None:
+            Lending(self.cache)
+            self.cluster.handlers |= {"stats": self._stats_asked, "neighbours": self._told}
+        self._peer_stats: list[dict[str, Any]] = []  # the other workers', lately
         self.responses = Responses(self.metrics, clock, config.via, config.send_timeout_s)
         self.neighbours: list[str] = []  # from the router: where to spill when overloaded
         self.access_log = AccessLog(config.access_log, config.name) if config.access_log else None
@@ -117,15 +130,19 @@ class Edge:
                     )
                     await listener.start()
                 self._loop = asyncio.get_running_loop()
+                if self.cluster is not None:
+                    self.cluster.start()
                 if self.beats_routers:
+                    if self.cluster is not None:
+                        self.cache.spawn(self._follow_peers())
                     beats = send_heartbeats(
-                        self.config, self.stats, self._set_neighbours, leaving=self.leaving
+                        self.config, self.pop_stats, self._set_neighbours, leaving=self.leaving
                     )
                     self.cache.spawn(beats)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.beats_routers:
-                    await say_leaving(self.config, self.stats())
+                    await say_leaving(self.config, self.pop_stats())
                 if listener is not None:
                     await listener.stop()
                 await self.close()
@@ -139,13 +156,37 @@ class Edge:
 
     @property
     def beats_routers(self) -> bool:
-        return bool(self.config.router_urls and self.config.public_url)
+        """Whether this worker beats for the POP (the first worker does, for all of them)."""
+        first = self.cluster is None or self.cluster.slot == 0
+        return bool(self.config.router_urls and self.config.public_url and first)
 
     def _set_neighbours(self, urls: list[str]) -> None:
         self.neighbours = urls
+        if self.cluster is not None:
+            self.cluster.tell_all({"op": "neighbours", "urls": urls})
+
+    async def _told(self, message: dict[str, Any], fds: list[int]) -> None:
+        self.neighbours = [str(u) for u in message.get("urls", ())]
+
+    async def _stats_asked(self, message: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+        return {"stats": self.stats()}
+
+    async def _follow_peers(self) -> None:
+        """Keep the other workers' stats at hand for the heartbeats (which are sync)."""
+        assert self.cluster is not None
+        while True:
+            replies = await self.cluster.gather({"op": "stats"}, self.config.heartbeat_s)
+            self._peer_stats = [r["stats"] for r in replies if isinstance(r.get("stats"), dict)]
+            await asyncio.sleep(self.config.heartbeat_s)
+
+    def pop_stats(self) -> dict[str, object]:
+        """The whole POP's figures: this worker's and the other workers' latest."""
+        return combine_stats([self.stats(), *self._peer_stats])
 
     async def close(self) -> None:
         await self.cache.close()
+        if self.cluster is not None:
+            self.cluster.close()
         await self.gate.aclose()
         if self.access_log is not None:
             self.access_log.close()
@@ -157,7 +198,7 @@ class Edge:
         stats = self.metrics.stats(
             name=self.config.name,
             used_bytes=cache.store.used_bytes,
-            capacity_bytes=self.config.capacity_bytes,
+            capacity_bytes=cache.store.policy.capacity_bytes,  # this worker's share
             objects=len(cache.store),
             evictions=cache.store.evictions,
         ) | {"waiting": sum(f.waiters for f in cache.fills.values()), "fills": len(cache.fills)}
@@ -172,6 +213,12 @@ class Edge:
             }
         return stats
 
+    async def _all_stats(self) -> dict[str, object]:
+        if self.cluster is None:
+            return self.stats()
+        replies = await self.cluster.gather({"op": "stats"})
+        return combine_stats([self.stats(), *(r["stats"] for r in replies if "stats" in r)])
+
     async def _own(self, send: Send, path: str) -> None:
         status = 200
         if path == "/healthz":
@@ -180,9 +227,9 @@ class Edge:
             body = json.dumps({"status": state, "name": self.config.name}).encode()
             ctype = "application/json"
         elif path == "/stats":
-            body, ctype = json.dumps(self.stats()).encode(), "application/json"
+            body, ctype = json.dumps(await self._all_stats()).encode(), "application/json"
         else:
-            body = self.metrics.prometheus(self.stats()).encode()
+            body = self.metrics.prometheus(await self._all_stats()).encode()
             ctype = "text/plain; version=0.0.4"
         headers = {"content-type": ctype, "cache-control": "no-store"}
         await self.responses.respond(send, status, headers, body)

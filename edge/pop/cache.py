@@ -27,10 +27,12 @@ from typing import Any
 import httpx
 
 from edge.eviction.policy import make_policy
+from edge.pop.cluster import Cluster, owner_of
 from edge.pop.config import EdgeConfig
 from edge.pop.disk import DiskTier
 from edge.pop.fill import Fill, FillFailed, Reader, Spool
 from edge.pop.metrics import EdgeMetrics
+from edge.pop.sharing import follow, touch
 from edge.pop.store import Entry, ResponseStore
 from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_after
 from httprules.caching import (
@@ -69,21 +71,31 @@ class EdgeCache:
         upstream: Upstream,
         *,
         clock: Callable[[], float] = time.time,
+        cluster: Cluster | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
         self.metrics = metrics
         self.upstream = upstream
+        # several workers share the tiers' capacity: each has its part of the memory tier and
+        # indexes (and evicts) the part of the disk tier it owns
+        self.cluster = cluster
+        workers = cluster.workers if cluster is not None else 1
         self.store: ResponseStore[Entry] = ResponseStore(
-            make_policy(config.policy, config.capacity_bytes, clock=clock)
+            make_policy(config.policy, config.capacity_bytes // workers, clock=clock)
         )
         self.disk: DiskTier | None = None
         if config.cache_dir is not None:
             self.disk = DiskTier(
-                Path(config.cache_dir), config.disk_capacity_bytes, config.policy, clock=clock
+                Path(config.cache_dir),
+                config.disk_capacity_bytes // workers,
+                config.policy,
+                clock=clock,
+                owns=cluster.owns if cluster is not None else lambda url: True,
+                shared=cluster is not None,
             )
         # with a disk tier, the largest object also copied into memory on a fill or disk hit
-        self.promote_max = config.capacity_bytes // 8
+        self.promote_max = config.capacity_bytes // workers // 8
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self.fills: dict[str, Fill] = {}
         self.via = config.via
@@ -125,6 +137,8 @@ class EdgeCache:
         if entry is None:
             return None
         entry.via = via_after(entry.headers.get("via"), self.via).encode("latin-1")
+        if self.cluster is not None and not self.cluster.owns(url):  # for the owner's policy
+            self.cluster.tell(owner_of(url, self.cluster.workers), touch(url, entry.variant))
         if entry.length <= self.promote_max and entry.path is not None:
             try:
                 body = Path(entry.path).read_bytes()
@@ -208,7 +222,10 @@ class EdgeCache:
         fill = Fill(headers)
         if url not in self.fills:
             self.fills[url] = fill
-        self.spawn(self._run_fill(fill, url, headers, stale))
+        if self.cluster is not None and not self.cluster.owns(url):
+            self.spawn(follow(self, fill, url, headers, stale))  # the owning worker fetches it
+        else:
+            self.spawn(self.run_fill(fill, url, headers, stale))
         return fill
 
     @staticmethod
@@ -225,9 +242,17 @@ class EdgeCache:
         names = vary_names(fill.headers)
         return vary_values(names, headers) == vary_values(names, fill.request_headers)
 
-    async def _run_fill(
-        self, fill: Fill, url: str, headers: dict[str, str], stale: Entry | None
+    async def run_fill(
+        self,
+        fill: Fill,
+        url: str,
+        headers: dict[str, str],
+        stale: Entry | None,
+        *,
+        store: bool = True,
     ) -> None:
+        """Fetch `url` from upstream into `fill` (validating `stale` if given); store what may
+        be stored, unless not to (`store`)."""
         forward = forward_headers(headers, self.via, fill=True) | self.fill_headers()
         if stale is not None:  # §4.3.1: validate with the stored validators
             if "etag" in stale.headers:
@@ -249,6 +274,7 @@ class EdgeCache:
             out = end_to_end(response.headers)
             if response.status_code == 304 and stale is not None:
                 merged = merge_304(stale.headers, out)
+                fill.times = (request_time, response_time)
                 stale.refresh(merged, age_clock(merged, request_time, response_time))
                 stale.via = via_after(merged.get("via"), self.via).encode("latin-1")
                 if self.disk is not None:
@@ -257,7 +283,8 @@ class EdgeCache:
                 fill.finish()
                 return
             times = (request_time, response_time)
-            await self._receive(fill, url, headers, stale, response, out, times)
+            fill.times = times
+            await self._receive(fill, url, headers, stale, response, out, times, store)
         except FillFailed as exc:
             self.metrics.upstream_errors += 1
             fill.fail(str(exc))
@@ -282,6 +309,7 @@ class EdgeCache:
         response: httpx.Response,
         out: dict[str, str],
         times: tuple[float, float],
+        store: bool,
     ) -> None:
         """Stream the body into the fill; store it if it may be and it fits. `times`: when
         the request went and the response came (for its age, RFC 9111 §4.2.3)."""
@@ -296,10 +324,10 @@ class EdgeCache:
                 break
         if length is not None and length != fill.received:
             raise FillFailed(f"upstream body ended at {fill.received} of {declared} bytes")
-        if storable:
+        if storable and store:
             entry = Entry(url, response.status_code, out, b"", age_clock(out, *times))
             entry.via = via_after(out.get("via"), self.via).encode("latin-1")
-            self._store(entry, fill, headers)
+            self.keep(entry, fill, headers)
         elif stale is not None and response.status_code < 500:
             self.purge(url)
         fill.finish()
@@ -312,11 +340,14 @@ class EdgeCache:
             self._scratch = tempfile.TemporaryDirectory(prefix="mediacdn-pop-")
         return Spool(Path(self._scratch.name) / f"{time.monotonic_ns()}", named=False)
 
-    def _store(self, entry: Entry, fill: Fill, headers: dict[str, str]) -> None:
-        """Store a complete fill: on disk when there is a disk tier, and in memory if the
-        memory tier takes it (small enough beside a disk tier, or fitting without one)."""
-        memory_max = self.config.capacity_bytes if self.disk is None else self.promote_max
-        if self.disk is not None and fill.spool is not None:
+    def keep(
+        self, entry: Entry, fill: Fill, headers: dict[str, str], *, publish: bool = True
+    ) -> None:
+        """Store a complete fill: on disk when there is a disk tier (unless it is another
+        worker's, which it published), and in memory if the memory tier takes it (small
+        enough beside a disk tier, or fitting without one)."""
+        memory_max = self.store.policy.capacity_bytes if self.disk is None else self.promote_max
+        if self.disk is not None and fill.spool is not None and publish:
             self.disk.publish(fill.spool, entry, headers)
         if fill.received <= memory_max:
             memory = Entry(entry.url, entry.status, entry.headers, fill.body, entry.clock)
@@ -343,7 +374,8 @@ class EdgeCache:
     # -- changes from outside ---------------------------------------------------------------
 
     def push(self, url: str, stored_headers: dict[str, str], body: bytes) -> bool:
-        """An object pushed by the operator: stored as a 200 with the given headers."""
+        """An object pushed by the operator: stored as a 200 with the given headers (the
+        other workers' copies are purged first: see `Edge`'s admin)."""
         now = self.clock()
         entry = Entry(url, 200, stored_headers, body, age_clock(stored_headers, now, now))
         entry.via = self.via.encode("latin-1")
@@ -356,8 +388,13 @@ class EdgeCache:
                 self.disk.publish(spool, on_disk, {})
             finally:
                 spool.close()
-            if len(body) > self.promote_max:
+            if self.cluster is not None and not self.cluster.owns(url):
+                owner = owner_of(url, self.cluster.workers)
+                self.cluster.tell(owner, {"op": "adopt", "url": url, "vary": [], "variant": []})
+            elif len(body) > self.promote_max:
                 return self.disk.index.get((url, ())) is not None
+            if len(body) > self.promote_max:
+                return True
         return self.store.put(entry, {})
 
     def purge(self, url: str) -> int:
@@ -374,12 +411,17 @@ class EdgeCache:
 
     def invalidate(self, url: str, response_headers: dict[str, str]) -> None:
         """RFC 9111 §4.4: a successful unsafe request invalidates its URL, and the URLs in
-        the response's Location and Content-Location when they are on this POP's host."""
-        self.purge(url)
+        the response's Location and Content-Location when they are on this POP's host
+        (in every worker's tiers)."""
+        urls = [url]
         for name in ("location", "content-location"):
             target = response_headers.get(name, "")
             if target.startswith("/") and not target.startswith("//"):
-                self.purge(target)
+                urls.append(target)
+        for target in urls:
+            self.purge(target)
+        if self.cluster is not None:
+            self.cluster.tell_all({"op": "purge", "urls": urls})
 
     # -- background work ----------------------------------------------------------------------
 

@@ -3,16 +3,21 @@ policy, that survive a restart or a crash.
 
 Layout under the cache directory:
 
-    objects/ab/<digest>.body   the body, exactly as received
-    objects/ab/<digest>.meta   JSON: URL, variant, status, headers, age clock, body length
-    spool/                     bodies being received (deleted on start: never served)
+    objects/ab/<name>.body   the body, exactly as received
+    objects/ab/<name>.meta   JSON: URL, variant, status, headers, age clock, body length
+    objects/ab/<url>.vary    for a response with Vary: the header names (its variants'
+                             names are <url>-<values>)
+    spool/<pid>.<start>-<n>  bodies being received (a dead process's are deleted on start)
 
-`digest` is SHA-256 of the URL and the request's values of the headers the response varies
-on. A fill streams its body into a spool file; only a complete body is published, by renaming
-the body and then the meta into `objects/`: a meta that exists names a complete body of the
-length it records. On start the index is rebuilt from the metas (oldest first, so the policy
-sees them in the order they were written); a meta whose body is missing or of another length,
-a body without a meta and every spool file are deleted.
+`<url>` is SHA-256 of the URL; `<name>` is that, plus a hash of the request's values of the
+headers the response varies on if it varies. A fill streams its body into a spool file; only a
+complete body is published, by renaming the body and then the meta into `objects/`: a meta that
+exists names a complete body of the length it records. On start the index is rebuilt from the
+metas (oldest first, so the policy sees them in the order they were written); a meta whose body
+is missing or of another length and a body without a meta are deleted.
+
+With several workers (edge/pop/cluster.py) each keeps the index of the URLs it owns and evicts
+only those; a worker reads another's responses straight from the files.
 """
 
 from __future__ import annotations
@@ -33,11 +38,17 @@ from edge.pop.store import Entry, ResponseStore, StoreKey
 from httprules.caching import AgeClock, vary_values
 
 META_VERSION = 1
+ORPHAN_AGE_S = 60.0  # with several workers, a body without a meta is left this long
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def digest(key: StoreKey) -> str:
+    """The file name (without suffix) of the response stored under `key`."""
     url, variant = key
-    return hashlib.sha256("\n".join((url, *variant)).encode("utf-8", "surrogatepass")).hexdigest()
+    return _hash(url) if not variant else f"{_hash(url)}-{_hash(chr(0).join(variant))[:32]}"
 
 
 @dataclass(slots=True)
@@ -71,8 +82,12 @@ class DiskTier:
         policy: str,
         *,
         clock: Callable[[], float] = time.time,
+        owns: Callable[[str], bool] = lambda url: True,
+        shared: bool = False,
     ) -> None:
         self.root = root
+        self.owns = owns  # the URLs whose files this process indexes and evicts
+        self.shared = shared  # other workers publish into the same directory
         self.objects = root / "objects"
         self.spools = root / "spool"
         self.objects.mkdir(parents=True, exist_ok=True)
@@ -82,6 +97,7 @@ class DiskTier:
             make_policy(policy, capacity_bytes, clock=clock), on_forget=self._unlink
         )
         self._names = itertools.count()
+        self._tag = _process_tag(os.getpid()) or str(os.getpid())
         self.rebuilt = self.rebuild()
 
     def __len__(self) -> int:
@@ -100,11 +116,17 @@ class DiskTier:
         folder = self.objects / name[:2]
         return folder / f"{name}.body", folder / f"{name}.meta"
 
+    def _vary_path(self, url: str) -> Path:
+        name = _hash(url)
+        return self.objects / name[:2] / f"{name}.vary"
+
     # -- reading --------------------------------------------------------------------------
 
     def lookup(self, url: str, request_headers: Mapping[str, str]) -> Entry | None:
         """The stored response for this request, its body left in its file; None if there is
         none (or its files went missing, when it is forgotten)."""
+        if not self.owns(url):
+            return self._read_files(url, request_headers)
         record = self.index.lookup(url, request_headers)
         if record is None:
             return None
@@ -116,10 +138,26 @@ class DiskTier:
             return None
         return _entry(data, str(body))
 
+    def _read_files(self, url: str, request_headers: Mapping[str, str]) -> Entry | None:
+        """Another worker's response, found by its file names alone."""
+        body, meta = self._paths((url, ()))
+        try:
+            return _entry(json.loads(meta.read_bytes()), str(body))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError):
+            return None
+        try:
+            names = tuple(json.loads(self._vary_path(url).read_bytes())["vary"])
+            body, meta = self._paths((url, vary_values(names, request_headers)))
+            return _entry(json.loads(meta.read_bytes()), str(body))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     # -- writing --------------------------------------------------------------------------
 
     def spool(self) -> Spool:
-        return Spool(self.spools / f"{os.getpid()}-{next(self._names)}")
+        return Spool(self.spools / f"{self._tag}-{next(self._names)}")
 
     def publish(self, spool: Spool, entry: Entry, request_headers: Mapping[str, str]) -> bool:
         """Make a complete spooled body the stored response `entry` describes (its `body` and
@@ -136,11 +174,35 @@ class DiskTier:
         body.parent.mkdir(exist_ok=True)
         os.replace(spool.path, body)
         spool.published = True
+        if entry.vary:
+            stub = json.dumps({"url": entry.url, "vary": list(entry.vary)}).encode()
+            _write_atomically(self._vary_path(entry.url), stub)
         _write_atomically(meta, text)
+        if not self.owns(entry.url):
+            return True  # the owner indexes it when told (`adopt`)
         if not self.index.put(record, request_headers):
             return False
         entry.path, entry.length = str(body), spool.length
         return True
+
+    def _abandoned(self, path: Path) -> bool:
+        if not self.shared:
+            return True
+        try:
+            return path.stat().st_mtime < time.time() - ORPHAN_AGE_S
+        except OSError:
+            return False
+
+    def adopt(self, url: str, vary: tuple[str, ...], variant: tuple[str, ...]) -> None:
+        """Index a response another worker published for a URL this one owns."""
+        record, _ = _read_record(self._paths((url, variant))[1])
+        if record is not None and record.vary == vary:
+            self.index.put(record, dict(zip(vary, variant, strict=True)))
+
+    def touch(self, url: str, variant: tuple[str, ...]) -> None:
+        """Another worker served this response from disk: it counts in the policy."""
+        if self.index.get((url, variant)) is not None:
+            self.index.policy.touch((url, variant))
 
     def refresh(self, entry: Entry) -> None:
         """New headers and age clock for a stored response (after a 304), kept on disk."""
@@ -161,6 +223,8 @@ class DiskTier:
         for path in reversed(self._paths((record.url, record.variant))):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+        if record.vary and not self.index.holds(record.url):
+            self._vary_path(record.url).unlink(missing_ok=True)
 
     # -- start ----------------------------------------------------------------------------
 
@@ -169,8 +233,9 @@ class DiskTier:
         started = time.perf_counter()
         dropped = 0
         for leftover in self.spools.iterdir():
-            leftover.unlink(missing_ok=True)
-            dropped += 1
+            if not _alive(leftover.name.rpartition("-")[0]):
+                leftover.unlink(missing_ok=True)
+                dropped += 1
         found: list[tuple[float, Record]] = []
         for folder in self.objects.iterdir():
             for meta in folder.glob("*.meta"):
@@ -178,13 +243,14 @@ class DiskTier:
                 if record is None:
                     meta.unlink(missing_ok=True)
                     dropped += 1
-                else:
+                elif self.owns(record.url):
                     found.append((mtime, record))
             for temporary in folder.glob("*.meta-*"):  # a meta rewrite cut short
                 temporary.unlink(missing_ok=True)
                 dropped += 1
             for body in folder.glob("*.body"):
-                if not body.with_suffix(".meta").exists():  # published body, meta never was
+                # a body whose meta never was written (another worker's may be on its way)
+                if not body.with_suffix(".meta").exists() and self._abandoned(body):
                     body.unlink(missing_ok=True)
                     dropped += 1
         found.sort(key=lambda pair: pair[0])
@@ -239,6 +305,22 @@ def _read_record(meta: Path) -> tuple[Record | None, float]:
         return None, 0.0
     record = Record(str(data["url"]), vary, length, len(raw), variant)
     return record, body.st_mtime
+
+
+def _process_tag(pid: int) -> str | None:
+    """`pid.start-time` of a running process (not a zombie), so that a reused PID does not
+    pass for the process that wrote a spool file; None if there is no such process."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except (OSError, ValueError):
+        return None
+    return None if fields[0] in ("Z", "X") else f"{pid}.{fields[19]}"
+
+
+def _alive(tag: str) -> bool:
+    """Whether the process that named a spool file `tag-n` is still running."""
+    pid = tag.partition(".")[0]
+    return pid.isdigit() and _process_tag(int(pid)) == tag
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

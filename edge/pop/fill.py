@@ -24,6 +24,14 @@ class Spool:
     grows. A named spool (the disk tier's) may be published by renaming it; an unnamed one is
     unlinked at once, so nothing of it outlives its descriptor."""
 
+    @classmethod
+    def borrowed(cls, fd: int) -> Spool:
+        """Another worker's spool, read through a descriptor it passed over: never written
+        nor deleted here."""
+        spool = cls.__new__(cls)
+        spool.path, spool.fd, spool.length, spool.published = Path("/dev/fd", str(fd)), fd, 0, True
+        return spool
+
     def __init__(self, path: Path, *, named: bool = True) -> None:
         self.path = path
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -63,6 +71,7 @@ class Fill:
         self.waiters = 0
         self.storable = False
         self.spool: Spool | None = None  # where the body goes (None: a response without one)
+        self.times = (0.0, 0.0)  # when the request went upstream and the response came
         self.headers_ready = asyncio.Event()
         self._progress = asyncio.Event()
         self._readers: set[Reader] = set()
@@ -82,6 +91,17 @@ class Fill:
         self.spool.write(chunk)
         self.received += len(chunk)
         self._wake()
+
+    def grew(self, received: int) -> None:
+        """More of the body is in the spool (written by another worker)."""
+        if received > self.received:
+            self.received = received
+            self._wake()
+
+    async def wait_ended(self) -> None:
+        """Until the fill has finished or failed."""
+        while not self.done and self.error is None:
+            await self._progress.wait()
 
     def finish(self) -> None:
         self.done = True

@@ -68,6 +68,7 @@ class EdgeMetrics:
             "stalled": self.stalled,
             "upstream_requests": self.upstream_requests,
             "upstream_errors": self.upstream_errors,
+            "upstream_latency_s_sum": self.upstream_latency_s_sum,
             "bytes_from_cache": self.bytes_from_cache,
             "bytes_from_upstream": self.bytes_from_upstream,
             "cache_used_bytes": used_bytes,
@@ -77,23 +78,27 @@ class EdgeMetrics:
             "evictions": evictions,
         }
 
-    def prometheus(self, stats: dict[str, object]) -> str:
+    @staticmethod
+    def prometheus(stats: dict[str, object]) -> str:
+        """The text exposition of `stats` (one worker's, or `combine_stats` of several)."""
         lines = ["# TYPE mediacdn_edge_responses_total counter"]
-        for result, count in sorted(self.results.items()):
+        results = stats["results"]
+        assert isinstance(results, dict)
+        for result, count in sorted(results.items()):
             lines.append(f'mediacdn_edge_responses_total{{cache="{result}"}} {count}')
         counters = {
-            "mediacdn_edge_bytes_from_cache_total": self.bytes_from_cache,
-            "mediacdn_edge_bytes_from_upstream_total": self.bytes_from_upstream,
-            "mediacdn_edge_collapsed_requests_total": self.collapsed,
-            "mediacdn_edge_spilled_requests_total": self.spilled,
-            "mediacdn_edge_stalled_responses_total": self.stalled,
-            "mediacdn_edge_upstream_requests_total": self.upstream_requests,
-            "mediacdn_edge_upstream_errors_total": self.upstream_errors,
-            "mediacdn_edge_upstream_latency_seconds_sum": self.upstream_latency_s_sum,
+            "mediacdn_edge_bytes_from_cache_total": stats["bytes_from_cache"],
+            "mediacdn_edge_bytes_from_upstream_total": stats["bytes_from_upstream"],
+            "mediacdn_edge_collapsed_requests_total": stats["collapsed"],
+            "mediacdn_edge_spilled_requests_total": stats["spilled"],
+            "mediacdn_edge_stalled_responses_total": stats["stalled"],
+            "mediacdn_edge_upstream_requests_total": stats["upstream_requests"],
+            "mediacdn_edge_upstream_errors_total": stats["upstream_errors"],
+            "mediacdn_edge_upstream_latency_seconds_sum": stats["upstream_latency_s_sum"],
             "mediacdn_edge_evictions_total": stats["evictions"],
         }
         gauges = {
-            "mediacdn_edge_in_flight": self.in_flight,
+            "mediacdn_edge_in_flight": stats["in_flight"],
             "mediacdn_edge_cache_used_bytes": stats["cache_used_bytes"],
             "mediacdn_edge_cache_objects": stats["cache_objects"],
         }
@@ -106,3 +111,40 @@ class EdgeMetrics:
         for name, value in gauges.items():
             lines += [f"# TYPE {name} gauge", f"{name} {value}"]
         return "\n".join(lines) + "\n"
+
+
+LONGEST = frozenset({"disk_rebuild_s"})  # combined by the longest, not the sum
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def combine_stats(parts: list[dict[str, object]]) -> dict[str, object]:
+    """The figures of a POP's workers as one POP's: counts and sizes add up; ratios are
+    worked out again from the sums."""
+    combined: dict[str, object] = dict(parts[0])
+    results: Counter[str] = Counter()
+    for part in parts:
+        part_results = part.get("results")
+        if isinstance(part_results, dict):
+            results.update(part_results)
+    for key, value in parts[0].items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            values = [_number(p.get(key)) for p in parts]
+            total = max(values) if key in LONGEST else sum(values)
+            combined[key] = int(total) if isinstance(value, int) else total
+    total_requests = sum(results.values())
+    hits = results["HIT"] + results["STALE"] + results["REVALIDATED"]
+    capacity = combined.get("cache_capacity_bytes") or 0
+    assert isinstance(capacity, int | float)
+    used = combined.get("cache_used_bytes") or 0
+    assert isinstance(used, int | float)
+    combined |= {
+        "results": dict(results),
+        "hit_ratio": hits / total_requests if total_requests else 0.0,
+        "cache_fill": used / capacity if capacity else 0.0,
+        "workers": len(parts),
+        "worker_requests": [int(_number(p.get("requests"))) for p in parts],  # the balance
+    }
+    return combined

@@ -62,7 +62,6 @@ def run_edge(
     host: str,
     port: int,
     log_level: str = "info",
-    workers: int = 1,
     grace_s: float = 30.0,
     tls: tuple[Path, Path] | None = None,
 ) -> None:
@@ -88,7 +87,8 @@ def run_edge(
         address=host,
         port=port,
         interface=Interfaces.ASGI,
-        workers=workers,
+        workers=config.workers,
+        respawn_failed_workers=True,  # a worker that dies is replaced; its slot is taken again
         loop=Loops.uvloop,
         http=HTTPModes.auto,
         websockets=False,

@@ -129,14 +129,18 @@ class ResponseStore(Generic[S]):
 
     def _forget(self, key: StoreKey) -> None:
         entry = self._entries.pop(key, None)
-        if entry is not None and self.on_forget is not None:
-            self.on_forget(entry)
         keys = self._by_url.get(key[0])
         if keys is not None:
             keys.discard(key)
             if not keys:
                 del self._by_url[key[0]]
                 self._vary.pop(key[0], None)
+        if entry is not None and self.on_forget is not None:
+            self.on_forget(entry)
+
+    def holds(self, url: str) -> bool:
+        """Whether any variant of `url` is stored."""
+        return url in self._by_url
 
     def remove(self, url: str, vary: tuple[str, ...], variant: tuple[str, ...]) -> None:
         """Make room for a response varying on `vary`: drop the entry under (url, variant),

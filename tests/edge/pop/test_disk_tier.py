@@ -128,7 +128,7 @@ def test_what_could_not_be_served_is_deleted_on_start(tmp_path: Path, clock: Fak
             cut.truncate(5_000)
         meta_of["/o1"].unlink()  # a body whose meta never was written
         body_of["/o2"].unlink()  # a meta whose body is gone
-        (cache / "spool" / "123-0").write_bytes(b"half a fill")
+        (cache / "spool" / "999999999-0").write_bytes(b"half a fill")
         (meta_of["/o3"].parent / "x.meta-77").write_bytes(b"{")  # a meta rewrite cut short
         tier = DiskTier(cache, 64 << 20, "lru")
         assert (tier.rebuilt.objects, tier.rebuilt.dropped) == (1, 6)

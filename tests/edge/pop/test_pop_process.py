@@ -5,6 +5,7 @@ router` and `mediacdn serve` stop the same way."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -196,8 +197,11 @@ def test_stalled_readers_of_large_objects_leave_memory_within_its_bound(
     body = os.urandom(30 << 20)
     routes = {f"/o{i}.bin": Route(body, headers={"cache-control": "max-age=60"}) for i in range(10)}
     extra = ["--capacity", "32MiB", "--send-timeout", "3"]
-    if tier == "disk":
+    workers = 1
+    if tier == "disk":  # two workers share the disk tier, and the memory tier's 32 MiB
+        workers = 2
         extra += ["--cache-dir", str(tmp_path / "cache"), "--disk-capacity", "1GiB"]
+    extra += ["--workers", str(workers)]
     port = free_port()
     with serve_in_thread(ScriptedOrigin(routes)) as origin:
         args = ["--name", "mem", "--upstream", origin, "--port", str(port), *extra]
@@ -225,7 +229,7 @@ def test_stalled_readers_of_large_objects_leave_memory_within_its_bound(
             for client in stalled:
                 client.close()
             assert httpx.get(url + "/o0.bin", timeout=30).content == body  # still serving
-            assert _rss_mib(proc.pid) <= base + 32 + 16
+            assert _rss_mib(proc.pid) <= base + 32 + 16 * workers
         finally:
             stop_process(proc)
 
@@ -280,3 +284,70 @@ def test_after_sigkill_mid_fill_a_restarted_pop_serves_what_was_complete_and_nev
             assert origin.hits["/cut.m4s"] == 2
         finally:
             stop_process(second)
+
+
+def test_workers_share_one_cache_fetch_each_object_once_and_come_back_warm(
+    tmp_path: Path,
+) -> None:
+    herd = os.urandom(2 << 20)
+    resume = threading.Event()
+    fresh = {"cache-control": "max-age=600"}
+    routes = {"/herd.m4s": Route(herd, headers=fresh, pause_at=1 << 20, resume=resume)}
+    routes |= {f"/seg/{i}.m4s": Route(bytes([i]) * 300_000, headers=fresh) for i in range(20)}
+    routes["/list.m3u8"] = Route(b"#EXTM3U\n", headers=fresh)
+    origin = ScriptedOrigin(routes)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["--name", "multi", "--port", str(port), "--workers", "2", "--capacity", "32MiB"]
+    args += ["--cache-dir", str(tmp_path / "cache"), "--admin-key", "adm"]
+
+    def start(upstream: str) -> subprocess.Popen[bytes]:
+        proc = start_mediacdn("edge", tmp_path, {}, "--upstream", upstream, *args, log_name="w")
+        wait_until(lambda: httpx.get(url + "/healthz").status_code == 200, 30, "edge")
+        return proc
+
+    async def herd_of(n: int) -> list[bytes]:
+        limits = httpx.Limits(max_connections=n)
+        async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+            return [
+                r.content
+                for r in await asyncio.gather(*(client.get("/herd.m4s") for _ in range(n)))
+            ]
+
+    def each_new_connection(path: str, n: int) -> list[str]:
+        return [
+            httpx.get(url + path, headers={"connection": "close"}).headers["x-cache"]
+            for _ in range(n)
+        ]
+
+    with serve_in_thread(origin) as upstream:
+        proc = start(upstream)
+        try:
+            threading.Timer(3.0, resume.set).start()  # the herd gathers on a half-sent body
+            bodies = asyncio.run(herd_of(300))
+            assert len(bodies) == 300
+            assert all(b == herd for b in bodies)
+            assert origin.hits["/herd.m4s"] == 1  # one fetch for the POP, however many workers
+            for i in range(20):
+                assert each_new_connection(f"/seg/{i}.m4s", 3)[1:] == ["HIT", "HIT"]
+            stats = httpx.get(url + "/stats").json()
+            assert stats["workers"] == 2
+            assert min(stats["worker_requests"]) > 0  # the connections went to both
+            assert stats["cache_capacity_bytes"] == 32 << 20  # shared, not multiplied
+            assert stats["upstream_requests"] == 21
+            assert each_new_connection("/list.m3u8", 6)[1:] == ["HIT"] * 5
+            admin = {"authorization": "Bearer adm"}
+            purged = httpx.post(url + "/admin/purge", json={"urls": ["/list.m3u8"]}, headers=admin)
+            assert purged.json()["purged"] >= 1
+            assert each_new_connection("/list.m3u8", 6) == ["MISS"] + ["HIT"] * 5
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+        proc = start(upstream)
+        try:  # every worker serves what the POP stored, without asking upstream
+            for i in range(20):
+                assert each_new_connection(f"/seg/{i}.m4s", 2) == ["HIT", "HIT"]
+            assert httpx.get(url + "/stats").json()["upstream_requests"] == 0
+        finally:
+            stop_process(proc)
+    assert origin.hits["/seg/3.m4s"] == 1
