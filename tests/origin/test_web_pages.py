@@ -8,6 +8,7 @@ build/screenshots/ (or $MEDIACDN_SCREENSHOTS)."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
+import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -23,6 +27,7 @@ from mediacdn.cdn import LocalCdn, free_port
 from mediacdn.upload_client import upload_video
 from sample_media.generate import SampleMedia, generate_sample
 from tests.conftest import TEST_LADDER
+from tests.support import edges
 from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import OriginServer, origin_server
 from tests.support.topologies import start_test_cdn
@@ -217,6 +222,46 @@ def test_the_player_plays_straight_from_the_origin_too(site: Site, page: Page) -
     assert page.evaluate("player.source") == f"{site.origin.url}/vod/{site.video_id}/master.m3u8"
     assert set(page.evaluate("player.frags.map(f => f.pop)")) == {"origin"}
     assert page.input_value("#delivery") == "origin"
+
+
+def test_the_player_plays_through_an_https_pop_over_http2(site: Site, tmp_path: Path) -> None:
+    """The watch page, hls.js and every segment through one POP on TLS: Chromium trusts only
+    this test's certificate (by its key), and the segments come over HTTP/2."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_file, key_file = tmp_path / "pop.pem", tmp_path / "pop.key"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    leaf = x509.load_pem_x509_certificate(cert.cert_chain_pems[0].bytes())
+    spki = leaf.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    pin = base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    tls = ("--tls-cert", str(cert_file), "--tls-key", str(key_file))
+    with edges.edge_process(tmp_path, site.origin.url, *tls, name="tls-pop", scheme="https") as pop:
+        assert pop.startswith("https://")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--autoplay-policy=no-user-gesture-required",
+                    f"--ignore-certificate-errors-spki-list={pin}",
+                ],
+            )
+            try:
+                page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+                page.goto(f"{pop}/watch/{site.video_id}?via=origin")
+                wait_js(page, "window.player && (player.video.currentTime >= 3 || player.fatal)")
+                assert page.evaluate("player.fatal") is None
+                assert page.evaluate("player.source") == f"{pop}/vod/{site.video_id}/master.m3u8"
+                protocols = page.evaluate(
+                    "performance.getEntriesByType('resource')"
+                    ".filter(e => e.name.includes('.m4s')).map(e => e.nextHopProtocol)"
+                )
+                assert protocols
+                assert set(protocols) == {"h2"}
+            finally:
+                browser.close()
 
 
 def test_a_signed_video_plays_through_a_pop_with_a_token_the_page_mints(

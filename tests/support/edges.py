@@ -95,20 +95,20 @@ def routed_edge(
 
 @contextmanager
 def mediacdn_process(
-    command: str, tmp_path: Path, env: dict[str, str], *args: str, name: str
+    command: str, tmp_path: Path, env: dict[str, str], *args: str, name: str, scheme: str = "http"
 ) -> Iterator[str]:
     """`mediacdn COMMAND` on a free port, until it answers /healthz; yields its URL. A process
     that exits first fails the wait with the end of its log."""
     port = free_port()
     proc = start_mediacdn(command, tmp_path, env, "--port", str(port), *args, log_name=name)
-    url = f"http://127.0.0.1:{port}"
+    url = f"{scheme}://127.0.0.1:{port}"
     try:
 
         def up() -> bool:
             if proc.poll() is not None:
                 raise RuntimeError((tmp_path / f"{name}.log").read_text()[-2000:])
             try:
-                return httpx.get(url + "/healthz", timeout=1).status_code == 200
+                return httpx.get(url + "/healthz", timeout=1, verify=False).status_code == 200
             except httpx.HTTPError:
                 return False
 
@@ -123,8 +123,10 @@ def router_process(tmp_path: Path, *extra: str, name: str = "router") -> Context
 
 
 def edge_process(
-    tmp_path: Path, upstream: str, *extra: str, name: str = "pop"
+    tmp_path: Path, upstream: str, *extra: str, name: str = "pop", scheme: str = "http"
 ) -> ContextManager[str]:
-    """A `mediacdn edge` process named `name` in front of `upstream`."""
+    """A `mediacdn edge` process named `name` in front of `upstream` (`scheme` https: with
+    --tls-cert and --tls-key among `extra`; its readiness is polled without verifying)."""
     args = ("--name", name, "--upstream", upstream, *extra)
-    return mediacdn_process("edge", tmp_path, {"MEDIACDN_ADMIN_KEYS": "admin"}, *args, name=name)
+    env = {"MEDIACDN_ADMIN_KEYS": "admin"}
+    return mediacdn_process("edge", tmp_path, env, *args, name=name, scheme=scheme)
