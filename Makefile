@@ -59,13 +59,16 @@ pytest: $(NATIVE) $(WEB) $(CHROMIUM)
 
 test: lint typecheck pytest
 
-# Benchmarks need nginx, wrk and dnsmasq (Debian packages) as in-run anchors.
+# Benchmarks need nginx, Varnish, wrk and dnsmasq (Debian packages) as in-run anchors.
 bench: $(NATIVE)
-	@command -v nginx >/dev/null && command -v wrk >/dev/null && command -v dnsmasq >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk dnsmasq-base)
+	@command -v nginx >/dev/null && command -v wrk >/dev/null && command -v dnsmasq >/dev/null && \
+	  command -v varnishd >/dev/null || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk dnsmasq-base varnish)
 	$(BIN)/python bench/transcode.py
 	$(BIN)/python bench/origin.py
 	$(BIN)/python bench/edge.py
+	$(BIN)/python bench/pop.py
+	$(BIN)/python bench/pop_restart.py
 	$(BIN)/python bench/cache_policy.py
 	$(BIN)/python bench/cache_families.py
 	$(BIN)/python bench/cache_tests.py

@@ -95,14 +95,16 @@ def start_nginx(prefix: Path, port: int, root: Path) -> subprocess.Popen[bytes]:
 
 
 def start_mediacdn_server(
-    data_dir: Path, argv: list[str], log: str = "serve.log"
+    data_dir: Path, argv: list[str], log: str = "serve.log", prefix: tuple[str, ...] = ()
 ) -> subprocess.Popen[bytes]:
+    """`mediacdn ARGV` (after `prefix`, e.g. taskset) logging to `data_dir/log`."""
     import sys
 
     env = {**os.environ, "MEDIACDN_API_KEYS": "bench", "MEDIACDN_WORKERS": "0"}
+    command = [sys.executable, "-m", "mediacdn", argv[0], "--data-dir", str(data_dir), *argv[1:]]
     with (data_dir / log).open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "mediacdn", argv[0], "--data-dir", str(data_dir), *argv[1:]],
+            [*prefix, *command],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -271,10 +273,11 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, seconds: int, connections: int) -> WrkResult:
-    """One wrk run with one thread: throughput and latency percentiles."""
+def wrk(url: str, seconds: int, connections: int, prefix: tuple[str, ...] = ()) -> WrkResult:
+    """One wrk run with one thread (after `prefix`, e.g. taskset): throughput and latency
+    percentiles."""
     done = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        [*prefix, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
         capture_output=True,
         text=True,
         check=True,
