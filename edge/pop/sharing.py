@@ -79,6 +79,8 @@ async def _follow(
     spool: Spool | None,
 ) -> None:
     assert cache.cluster is not None
+    if "ticket" not in head:  # the owner could not lend a fill
+        raise FillFailed(f"the owning worker failed: {head.get('error')}")
     status, out = int(head.get("status") or 0), dict(head.get("headers") or {})
     fill.times = (float(head["times"][0]), float(head["times"][1]))
     if head.get("error") is not None and status in (0, 502, 504):
