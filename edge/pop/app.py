@@ -23,7 +23,7 @@ from edge.pop.gate import Admission, PlaybackGate
 from edge.pop.heartbeat import say_leaving, send_heartbeats
 from edge.pop.metrics import EdgeMetrics, combine_stats
 from edge.pop.responses import Responses
-from edge.pop.sharing import Lending
+from edge.pop.sharing import share
 from edge.pop.spill import SPILL_MARK, spill_location, strip_spill_mark
 from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_after
 from httprules.asgi import Receive, Scope, Send
@@ -57,7 +57,7 @@ class Edge:
             config, self.metrics, self.upstream, clock=clock, cluster=self.cluster
         )
         if self.cluster is not None:
-            Lending(self.cache)
+            self.cache.follower = share(self.cache)
             self.cluster.handlers |= {"stats": self._stats_asked, "neighbours": self._told}
         self._peer_stats: list[dict[str, Any]] = []  # the other workers', lately
         self.responses = Responses(self.metrics, clock, config.via, config.send_timeout_s)

@@ -32,7 +32,6 @@ from edge.pop.config import EdgeConfig
 from edge.pop.disk import DiskTier
 from edge.pop.fill import Fill, FillFailed, Reader, Spool
 from edge.pop.metrics import EdgeMetrics
-from edge.pop.sharing import follow, touch
 from edge.pop.store import Entry, ResponseStore
 from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_after
 from httprules.caching import (
@@ -48,6 +47,10 @@ from httprules.caching import (
 from httprules.headers import ascii_digits, end_to_end
 
 SEGMENT_NUMBER = re.compile(r"^(?P<stem>.*/)(?P<n>\d{1,9})(?P<ext>\.(?:m4s|ts|mp4|vtt))$")
+
+
+# fills `fill` (for `url`, this request's headers, validating a stale entry) from another worker
+Follower = Callable[["Fill", str, dict[str, str], "Entry | None"], Coroutine[Any, Any, None]]
 
 
 @dataclass(slots=True)
@@ -100,6 +103,8 @@ class EdgeCache:
         self.fills: dict[str, Fill] = {}
         self.via = config.via
         self._background: set[asyncio.Task[None]] = set()
+        # how a miss on a URL another worker owns is filled (edge/pop/sharing.py)
+        self.follower: Follower | None = None
         # headers every fill adds (the POP's credential upstream)
         self.fill_headers: Callable[[], dict[str, str]] = dict
 
@@ -138,7 +143,8 @@ class EdgeCache:
             return None
         entry.via = via_after(entry.headers.get("via"), self.via).encode("latin-1")
         if self.cluster is not None and not self.cluster.owns(url):  # for the owner's policy
-            self.cluster.tell(owner_of(url, self.cluster.workers), touch(url, entry.variant))
+            touch = {"op": "touch", "url": url, "variant": list(entry.variant)}
+            self.cluster.tell(owner_of(url, self.cluster.workers), touch)
         if entry.length <= self.promote_max and entry.path is not None:
             try:
                 body = Path(entry.path).read_bytes()
@@ -223,7 +229,8 @@ class EdgeCache:
         if url not in self.fills:
             self.fills[url] = fill
         if self.cluster is not None and not self.cluster.owns(url):
-            self.spawn(follow(self, fill, url, headers, stale))  # the owning worker fetches it
+            assert self.follower is not None, "a cache with a cluster needs edge/pop/sharing.py"
+            self.spawn(self.follower(fill, url, headers, stale))  # the owner fetches it
         else:
             self.spawn(self.run_fill(fill, url, headers, stale))
         return fill

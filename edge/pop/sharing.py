@@ -19,24 +19,24 @@ import itertools
 import os
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from functools import partial
 
+from edge.pop.cache import EdgeCache, Follower
 from edge.pop.cluster import Message, close_fds, owner_of
 from edge.pop.fill import Fill, FillFailed, Spool
 from edge.pop.store import Entry
 from edge.pop.upstream import via_after
 from httprules.caching import age_clock, merge_304
 
-if TYPE_CHECKING:
-    from edge.pop.cache import EdgeCache
-
 POLL_S = 0.002  # how often a borrowed spool is checked for growth
 ENDED_KEPT = 10_000  # how many ended fills' outcomes an owner remembers for late askers
 
 
-def touch(url: str, variant: tuple[str, ...]) -> Message:
-    """The message telling a URL's owner that its response was served from disk here."""
-    return {"op": "touch", "url": url, "variant": list(variant)}
+def share(cache: EdgeCache) -> Follower:
+    """Make `cache` one of its POP's workers: serve the other workers' requests, and the
+    follower its misses on URLs other workers own go through."""
+    Lending(cache)
+    return partial(follow, cache)
 
 
 async def follow(

@@ -224,7 +224,9 @@ def test_the_player_plays_straight_from_the_origin_too(site: Site, page: Page) -
     assert page.input_value("#delivery") == "origin"
 
 
-def test_the_player_plays_through_an_https_pop_over_http2(site: Site, tmp_path: Path) -> None:
+def test_the_player_plays_through_an_https_pop_over_http2(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
     """The watch page, hls.js and every segment through one POP on TLS: Chromium trusts only
     this test's certificate (by its key), and the segments come over HTTP/2."""
     ca = trustme.CA()
@@ -238,30 +240,29 @@ def test_the_player_plays_through_an_https_pop_over_http2(site: Site, tmp_path: 
     tls = ("--tls-cert", str(cert_file), "--tls-key", str(key_file))
     with edges.edge_process(tmp_path, site.origin.url, *tls, name="tls-pop", scheme="https") as pop:
         assert pop.startswith("https://")
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=CHROMIUM,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--autoplay-policy=no-user-gesture-required",
-                    f"--ignore-certificate-errors-spki-list={pin}",
-                ],
+        pinned = browser.browser_type.launch(  # a browser that trusts this certificate only
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--autoplay-policy=no-user-gesture-required",
+                f"--ignore-certificate-errors-spki-list={pin}",
+            ],
+        )
+        try:
+            page = pinned.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+            page.goto(f"{pop}/watch/{site.video_id}?via=origin")
+            wait_js(page, "window.player && (player.video.currentTime >= 3 || player.fatal)")
+            assert page.evaluate("player.fatal") is None
+            assert page.evaluate("player.source") == f"{pop}/vod/{site.video_id}/master.m3u8"
+            protocols = page.evaluate(
+                "performance.getEntriesByType('resource')"
+                ".filter(e => e.name.includes('.m4s')).map(e => e.nextHopProtocol)"
             )
-            try:
-                page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
-                page.goto(f"{pop}/watch/{site.video_id}?via=origin")
-                wait_js(page, "window.player && (player.video.currentTime >= 3 || player.fatal)")
-                assert page.evaluate("player.fatal") is None
-                assert page.evaluate("player.source") == f"{pop}/vod/{site.video_id}/master.m3u8"
-                protocols = page.evaluate(
-                    "performance.getEntriesByType('resource')"
-                    ".filter(e => e.name.includes('.m4s')).map(e => e.nextHopProtocol)"
-                )
-                assert protocols
-                assert set(protocols) == {"h2"}
-            finally:
-                browser.close()
+            assert protocols
+            assert set(protocols) == {"h2"}
+        finally:
+            pinned.close()
 
 
 def test_a_signed_video_plays_through_a_pop_with_a_token_the_page_mints(
