@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 
@@ -23,6 +24,22 @@ from mediacdn.upload_client import UploadFailed, upload_video
 from origin.settings import Settings
 from sample_media.generate import generate_sample
 from transcoder.tools import ffmpeg_path
+
+DEMO_TITLE = "mediacdn demo"
+
+
+def earlier_demo_video(base: str, key: str) -> tuple[str, dict[str, Any]] | None:
+    """(id, status) of a ready video an earlier demo uploaded to this origin, if any."""
+    headers = {"authorization": f"Bearer {key}"}
+    try:
+        listing = httpx.get(f"{base}/api/videos", params={"limit": 1000}, headers=headers)
+        for video in listing.json().get("videos", []):
+            if video.get("title") == DEMO_TITLE and video.get("status") == "ready":
+                status = httpx.get(f"{base}/api/videos/{video['id']}", headers=headers)
+                return str(video["id"]), dict(status.json())
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
+    return None
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -69,30 +86,36 @@ def run_demo(settings: Settings, *, exit_after_ready: bool, duration_s: float = 
     proc = subprocess.Popen(argv, env=env)
     try:
         wait_healthy(base, proc, "the origin", timeout_s=60)
-        sample_dir = settings.data_dir / "sample"
-        print(
-            f"generating a {duration_s:g} s 1080p sample (2 audio languages, 2 subtitle "
-            f"languages) in {sample_dir} ...",
-            flush=True,
-        )
-        sample = generate_sample(sample_dir, ffmpeg=ffmpeg_path(), duration_s=duration_s)
-        try:
-            result = upload_video(
-                base,
-                sample.video,
-                key,
-                subtitles=sample.subtitles,
-                options={"title": "mediacdn demo"},
+        earlier = earlier_demo_video(base, key)
+        if earlier is not None:
+            video_id, status = earlier
+            print(f"reusing video {video_id} from an earlier demo (delete it for a fresh one)")
+        else:
+            sample_dir = settings.data_dir / "sample"
+            print(
+                f"generating a {duration_s:g} s 1080p sample (2 audio languages, 2 subtitle "
+                f"languages) in {sample_dir} ...",
+                flush=True,
             )
-        except UploadFailed as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            sample = generate_sample(sample_dir, ffmpeg=ffmpeg_path(), duration_s=duration_s)
+            try:
+                result = upload_video(
+                    base,
+                    sample.video,
+                    key,
+                    subtitles=sample.subtitles,
+                    options={"title": DEMO_TITLE},
+                )
+            except UploadFailed as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            video_id, status = result.video_id, result.status
+        if status.get("status") != "ready":
+            print(f"the video failed: {status.get('error')}", file=sys.stderr)
             return 1
-        if result.status.get("status") != "ready":
-            print(f"the video failed: {result.status.get('error')}", file=sys.stderr)
-            return 1
-        path = f"/vod/{result.video_id}/master.m3u8"
-        renditions = ", ".join(f"{r['name']}" for r in result.status.get("renditions", []))
-        print(f"\nready: video {result.video_id} ({renditions})", flush=True)
+        path = f"/vod/{video_id}/master.m3u8"
+        renditions = ", ".join(f"{r['name']}" for r in status.get("renditions", []))
+        print(f"\nready: video {video_id} ({renditions})", flush=True)
         topology = load_topology(DEFAULT_TOPOLOGY)
         print(
             f"starting the CDN: a router and {len(topology.pops)} POPs from "
@@ -114,13 +137,17 @@ def run_demo(settings: Settings, *, exit_after_ready: bool, duration_s: float = 
             geo = f"{first.lat},{first.lon}" if first else "48.85,2.35"
             some_pop = next(p for p in cdn.pops.values() if p.spec.pop.tier == "edge")
             print("\nin a browser:")
-            print(f"  player:     {base}/watch/{result.video_id}")
+            print(f"  player:     {base}/watch/{video_id}")
             print(f"  upload:     {base}/upload   (API key: {key})")
             print(f"  dashboard:  {base}/dashboard")
-            print("\nplay it with any HLS player, for example:")
-            print(f"  through the router:  ffplay '{cdn.router_url}/r{path}?geo={geo}'")
-            print(f"  from one POP ({some_pop.spec.pop.name}):  ffplay {some_pop.url}{path}")
-            print(f"  from the origin:     ffplay {base}{path}")
+            print("\nplay it with any HLS player (VLC, mpv, Safari, hls.js), from:")
+            print(f"  the router:          {cdn.router_url}/r{path}?geo={geo}")
+            print(f"  one POP ({some_pop.spec.pop.name}):  {some_pop.url}{path}")
+            print(f"  the origin:          {base}{path}")
+            print(
+                f"  or save a copy with the bundled ffmpeg: {ffmpeg_path()} -i '{base}{path}' "
+                "-map 0 -c copy demo.mp4"
+            )
             print(
                 f"  headless, routed:    mediacdn play {base}{path} --router {cdn.router_url} "
                 f"--geo {geo}"

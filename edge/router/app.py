@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -301,6 +303,18 @@ def create_router_app(
         return JSONResponse({"status": "ok"})
 
     return Starlette(
+        # players on any origin start here (hls.js, Shaka, video.js fetch with CORS): GET and
+        # HEAD with any request header (Range), preflights answered; heartbeats are not theirs
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=["*"],
+                allow_methods=["GET", "HEAD"],
+                allow_headers=["*"],
+                expose_headers=["Location", "Content-Length", "Age"],
+                max_age=600,
+            )
+        ],
         routes=[
             Route("/heartbeat", heartbeat, methods=["POST"]),
             Route("/pops", pops, methods=["GET"]),

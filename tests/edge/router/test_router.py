@@ -52,6 +52,24 @@ def test_heartbeats_routes_redirects_and_failover() -> None:
         assert followed.content == b"seg"
         assert http.get("/route").status_code == 422
 
+        # a player on another origin: preflight, then the redirect and the lookup carry CORS
+        page = {"origin": "https://player.example"}
+        preflight = http.options(
+            "/r/vod/v1/360p/0.m4s",
+            headers=page
+            | {"access-control-request-method": "GET", "access-control-request-headers": "range"},
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "*"
+        assert "range" in preflight.headers["access-control-allow-headers"].lower()
+        for path in ("/r/vod/v1/360p/0.m4s", f"/route?geo={PARIS_CLIENT}&path=/x"):
+            answer = http.get(path, headers=page | {"X-Client-Geo": PARIS_CLIENT})
+            assert answer.headers["access-control-allow-origin"] == "*", path
+        no_beats = http.options(
+            "/heartbeat", headers=page | {"access-control-request-method": "POST"}
+        )
+        assert no_beats.status_code == 400  # POP heartbeats are not for browsers
+
         edges["paris"][1].close()  # the Paris edge goes away
         gone = time.monotonic()
         wait_until(
