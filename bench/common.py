@@ -65,32 +65,31 @@ def publish_fixture(data_dir: Path, segment_bytes: int) -> tuple[str, str]:
     return f"/vod/{VIDEO}/720p/index.m3u8", f"/vod/{VIDEO}/720p/3.m4s"
 
 
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-user root;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 100000;
+def nginx_conf(name: str, prefix: Path, workers: int, http: str) -> str:
+    """An nginx.conf for the benchmarks: `workers` processes, no access log, sendfile, and the
+    `http` block's own directives and servers."""
+    return (
+        f"worker_processes {workers};\ndaemon off;\nuser root;\npid {prefix}/{name}.pid;\n"
+        f"error_log {prefix}/{name}-error.log;\nevents {{ worker_connections 4096; }}\n"
+        "http {\n    access_log off;\n    sendfile on;\n    tcp_nopush on;\n"
+        f"    keepalive_requests 100000;\n{http}}}\n"
+    )
+
+
+NGINX_STATIC = """
     types {{ application/vnd.apple.mpegurl m3u8; video/iso.segment m4s; video/mp4 mp4; }}
     server {{
         listen 127.0.0.1:{port};
         root {root};
         location / {{ add_header Cache-Control "public, max-age=31536000, immutable"; }}
     }}
-}}
 """
 
 
 def start_nginx(prefix: Path, port: int, root: Path) -> subprocess.Popen[bytes]:
     """Debian's nginx, one worker, serving `root` on 127.0.0.1:port."""
     conf = prefix / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(prefix=prefix, port=port, root=root))
+    conf.write_text(nginx_conf("nginx", prefix, 1, NGINX_STATIC.format(port=port, root=root)))
     return subprocess.Popen(["nginx", "-c", str(conf), "-p", str(prefix)], start_new_session=True)
 
 

@@ -30,6 +30,7 @@ from bench.common import (
     WrkResult,
     machine,
     median,
+    nginx_conf,
     require_tools,
     serving_arguments,
     serving_setup,
@@ -39,17 +40,6 @@ from bench.common import (
 from tests.support.servers import free_port, stop_process, wait_until
 
 NGINX_PROXY_CACHE = """
-worker_processes {workers};
-daemon off;
-user root;
-pid {prefix}/nginx-pc.pid;
-error_log {prefix}/nginx-pc-error.log;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 100000;
     proxy_cache_path {prefix}/nginx-cache levels=1:2 keys_zone=pop:16m max_size=2g inactive=1h;
     upstream origin {{ server {origin}; keepalive 32; }}
     server {{
@@ -63,7 +53,6 @@ http {{
             add_header X-Cache-Status $upstream_cache_status;
         }}
     }}
-}}
 """
 
 
@@ -80,9 +69,8 @@ def start_nginx_proxy_cache(
 ) -> subprocess.Popen[bytes]:
     conf = root / f"nginx-pc-{workers}.conf"
     host_port = origin.removeprefix("http://")
-    conf.write_text(
-        NGINX_PROXY_CACHE.format(prefix=root, port=port, origin=host_port, workers=workers)
-    )
+    http = NGINX_PROXY_CACHE.format(prefix=root, port=port, origin=host_port)
+    conf.write_text(nginx_conf(f"nginx-pc-{workers}", root, workers, http))
     (root / "nginx-cache").mkdir(exist_ok=True)
     return subprocess.Popen(
         [*pinned(workers), "nginx", "-c", str(conf), "-p", str(root)], start_new_session=True
