@@ -146,7 +146,7 @@ def run_demo(settings: Settings, *, exit_after_ready: bool, duration_s: float = 
             print(f"  the origin:          {base}{path}")
             print(
                 f"  or save a copy with the bundled ffmpeg: {ffmpeg_path()} -i '{base}{path}' "
-                "-map 0 -c copy demo.mp4"
+                "-c copy -sn demo.mp4"
             )
             print(
                 f"  headless, routed:    mediacdn play {base}{path} --router {cdn.router_url} "
