@@ -102,10 +102,14 @@ def test_sigkill_leaves_no_process_and_the_router_drops_the_pop(
             httpx.get(url + "/healthz", timeout=2)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_sigterm_tells_the_router_and_finishes_every_response_in_flight(
-    tmp_path: Path, upstream: str, router: str
+    tmp_path: Path, upstream: str, router: str, workers: int
 ) -> None:
-    with pop(tmp_path, upstream, router, "term", "--grace", "20") as (proc, url):
+    extra = ["--grace", "20", "--workers", str(workers)]
+    if workers > 1:
+        extra += ["--cache-dir", str(tmp_path / "cache")]
+    with pop(tmp_path, upstream, router, "term", *extra) as (proc, url):
         results: list[bytes | Exception] = []
         started = threading.Barrier(5)
 
