@@ -149,7 +149,7 @@ class EdgeCache:
             try:
                 body = Path(entry.path).read_bytes()
             except OSError:
-                return entry  # evicted meanwhile: the caller's open file still serves it
+                return None  # evicted since its meta was read: a miss
             memory = Entry(url, entry.status, entry.headers, body, entry.clock)
             memory.via = entry.via
             self.store.put(memory, headers)
@@ -157,10 +157,11 @@ class EdgeCache:
         return entry
 
     def stored(self, url: str, headers: dict[str, str]) -> bool:
-        """Whether a response for this request is stored in either tier."""
+        """Whether a response for this request is stored in either tier (on disk, whichever
+        worker owns it)."""
         if self.store.lookup(url, headers) is not None:
             return True
-        return self.disk is not None and self.disk.index.lookup(url, headers) is not None
+        return self.disk is not None and self.disk.lookup(url, headers) is not None
 
     @contextlib.asynccontextmanager
     async def validate(
