@@ -94,7 +94,7 @@ class EdgeCache:
                 config.disk_capacity_bytes // workers,
                 config.policy,
                 clock=clock,
-                owns=cluster.owns if cluster is not None else lambda url: True,
+                owns=cluster.owns_digest if cluster is not None else lambda digest: True,
                 shared=cluster is not None,
             )
         # with a disk tier, the largest object also copied into memory on a fill or disk hit
@@ -147,13 +147,11 @@ class EdgeCache:
             self.cluster.tell(owner_of(url, self.cluster.workers), touch)
         if entry.length <= self.promote_max and entry.path is not None:
             try:
-                body = Path(entry.path).read_bytes()
+                entry.body = Path(entry.path).read_bytes()
             except OSError:
                 return None  # evicted since its meta was read: a miss
-            memory = Entry(url, entry.status, entry.headers, body, entry.clock)
-            memory.via = entry.via
-            self.store.put(memory, headers)
-            return memory
+            entry.path = None  # the memory tier's copy now
+            self.store.put(entry, headers)
         return entry
 
     def stored(self, url: str, headers: dict[str, str]) -> bool:
@@ -358,9 +356,8 @@ class EdgeCache:
         if self.disk is not None and fill.spool is not None and publish:
             self.disk.publish(fill.spool, entry, headers)
         if fill.received <= memory_max:
-            memory = Entry(entry.url, entry.status, entry.headers, fill.body, entry.clock)
-            memory.via = entry.via
-            self.store.put(memory, headers)
+            entry.body, entry.path, entry.length = fill.body, None, fill.received
+            self.store.put(entry, headers)
 
     def _prefetch_after(self, url: str, headers: dict[str, str]) -> None:
         """On a segment miss, fetch the next K segments of the same rendition (off by default)."""
@@ -388,22 +385,20 @@ class EdgeCache:
         entry = Entry(url, 200, stored_headers, body, age_clock(stored_headers, now, now))
         entry.via = self.via.encode("latin-1")
         self.purge(url)
-        if self.disk is not None:
-            spool = self.disk.spool()
-            try:
-                spool.write(body)
-                on_disk = Entry(url, 200, stored_headers, b"", entry.clock)
-                self.disk.publish(spool, on_disk, {})
-            finally:
-                spool.close()
-            if self.cluster is not None and not self.cluster.owns(url):
-                owner = owner_of(url, self.cluster.workers)
-                self.cluster.tell(owner, {"op": "adopt", "url": url, "vary": [], "variant": []})
-            elif len(body) > self.promote_max:
-                return self.disk.index.get((url, ())) is not None
-            if len(body) > self.promote_max:
-                return True
-        return self.store.put(entry, {})
+        if self.disk is None:
+            return self.store.put(entry, {})
+        spool = self.disk.spool()
+        try:
+            spool.write(body)
+            on_disk = self.disk.publish(
+                spool, Entry(url, 200, stored_headers, b"", entry.clock), {}
+            )
+        finally:
+            spool.close()
+        if self.cluster is not None and not self.cluster.owns(url):
+            owner = owner_of(url, self.cluster.workers)
+            self.cluster.tell(owner, {"op": "adopt", "url": url, "vary": [], "variant": []})
+        return self.store.put(entry, {}) if len(body) <= self.promote_max else on_disk
 
     def purge(self, url: str) -> int:
         """Forget every stored variant of `url` in both tiers; how many were in memory or on

@@ -34,10 +34,19 @@ MAX_MESSAGE = 1 << 20  # headers and stats: far below this
 SEND_PATIENCE_S = 2.0  # a peer's full socket buffer is retried this long, then the send dropped
 
 
+def url_digest(url: str) -> str:
+    """SHA-256 of a URL, in hex: it names the URL's files on disk and picks its owner, so a
+    worker knows the files it owns by their names."""
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def owner_of(url: str, workers: int) -> int:
     """The slot that owns `url` among `workers` (the same in every worker)."""
-    digest = hashlib.blake2b(url.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % workers
+    return _owner(url_digest(url), workers)
+
+
+def _owner(digest: str, workers: int) -> int:
+    return int(digest[:16], 16) % workers
 
 
 class Cluster:
@@ -64,6 +73,10 @@ class Cluster:
 
     def owns(self, url: str) -> bool:
         return owner_of(url, self.workers) == self.slot
+
+    def owns_digest(self, digest: str) -> bool:
+        """Whether this worker owns the URL whose `url_digest` this is."""
+        return _owner(digest, self.workers) == self.slot
 
     def others(self) -> list[int]:
         return [s for s in range(self.workers) if s != self.slot]

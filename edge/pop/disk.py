@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.eviction.policy import make_policy
+from edge.pop.cluster import url_digest
 from edge.pop.fill import Spool
 from edge.pop.store import Entry, ResponseStore, StoreKey
 from httprules.caching import AgeClock, vary_values
@@ -41,14 +42,14 @@ META_VERSION = 1
 ORPHAN_AGE_S = 60.0  # with several workers, a body without a meta is left this long
 
 
-def _hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def digest(key: StoreKey) -> str:
-    """The file name (without suffix) of the response stored under `key`."""
+    """The file name (without suffix) of the response stored under `key`: the URL's digest,
+    and for a variant a hash of its values."""
     url, variant = key
-    return _hash(url) if not variant else f"{_hash(url)}-{_hash(chr(0).join(variant))[:32]}"
+    if not variant:
+        return url_digest(url)
+    values = hashlib.sha256(chr(0).join(variant).encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{url_digest(url)}-{values[:32]}"
 
 
 @dataclass(slots=True)
@@ -82,11 +83,12 @@ class DiskTier:
         policy: str,
         *,
         clock: Callable[[], float] = time.time,
-        owns: Callable[[str], bool] = lambda url: True,
+        owns: Callable[[str], bool] = lambda digest: True,
         shared: bool = False,
     ) -> None:
         self.root = root
-        self.owns = owns  # the URLs whose files this process indexes and evicts
+        # the URLs (by `url_digest`) whose files this process indexes and evicts
+        self.owns = owns
         self.shared = shared  # other workers publish into the same directory
         self.objects = root / "objects"
         self.spools = root / "spool"
@@ -117,7 +119,7 @@ class DiskTier:
         return folder / f"{name}.body", folder / f"{name}.meta"
 
     def _vary_path(self, url: str) -> Path:
-        name = _hash(url)
+        name = url_digest(url)
         return self.objects / name[:2] / f"{name}.vary"
 
     # -- reading --------------------------------------------------------------------------
@@ -125,7 +127,7 @@ class DiskTier:
     def lookup(self, url: str, request_headers: Mapping[str, str]) -> Entry | None:
         """The stored response for this request, its body left in its file; None if there is
         none (or its files went missing, when it is forgotten)."""
-        if not self.owns(url):
+        if not self.owns(url_digest(url)):
             return self._read_files(url, request_headers)
         record = self.index.lookup(url, request_headers)
         if record is None:
@@ -178,7 +180,7 @@ class DiskTier:
             stub = json.dumps({"url": entry.url, "vary": list(entry.vary)}).encode()
             _write_atomically(self._vary_path(entry.url), stub)
         _write_atomically(meta, text)
-        if not self.owns(entry.url):
+        if not self.owns(url_digest(entry.url)):
             return True  # the owner indexes it when told (`adopt`)
         if not self.index.put(record, request_headers):
             return False
@@ -239,11 +241,13 @@ class DiskTier:
         found: list[tuple[float, Record]] = []
         for folder in self.objects.iterdir():
             for meta in folder.glob("*.meta"):
+                if not self.owns(meta.stem.partition("-")[0]):
+                    continue  # another worker's: it reads that one
                 record, mtime = _read_record(meta)
                 if record is None:
                     meta.unlink(missing_ok=True)
                     dropped += 1
-                elif self.owns(record.url):
+                else:
                     found.append((mtime, record))
             for temporary in folder.glob("*.meta-*"):  # a meta rewrite cut short
                 temporary.unlink(missing_ok=True)

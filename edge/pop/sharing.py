@@ -151,13 +151,8 @@ class Lending:
         stale = None
         if message.get("validate") and cache.disk is not None:
             stale = cache.disk.lookup(url, headers)
-        fill = cache.fetch(url, headers, stale)
-        try:
-            reader = fill.reader()
-        except FillFailed:  # ended a moment ago: a new one
-            fill = cache.fetch(url, headers, stale)
-            reader = fill.reader()
-        with reader:
+        fill = cache.fetch(url, headers, stale)  # in flight (never ended) or new
+        with fill.reader():
             await fill.headers_ready.wait()
             ticket = next(self._tickets)
             self._in_flight[ticket] = fill
