@@ -210,11 +210,11 @@ def test_stalled_readers_of_large_objects_leave_memory_within_its_bound(
     with serve_in_thread(ScriptedOrigin(routes)) as origin:
         args = ["--name", "mem", "--upstream", origin, "--port", str(port), *extra]
         proc = start_mediacdn("edge", tmp_path, {"MEDIACDN_ADMIN_KEYS": "a"}, *args, log_name="m")
+        stalled: list[socket.socket] = []
         try:
             url = f"http://127.0.0.1:{port}"
             wait_until(lambda: httpx.get(url + "/healthz").status_code == 200, 30, "edge")
             base = _rss_mib(proc.pid)
-            stalled = []
             for i in range(10):  # ask, read the head, then read nothing more
                 client = socket.create_connection(("127.0.0.1", port))
                 client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -235,6 +235,8 @@ def test_stalled_readers_of_large_objects_leave_memory_within_its_bound(
             assert httpx.get(url + "/o0.bin", timeout=30).content == body  # still serving
             assert _rss_mib(proc.pid) <= base + 32 + 16 * workers
         finally:
+            for client in stalled:  # closed on a failure too: no socket left to a later test
+                client.close()
             stop_process(proc)
 
 
