@@ -356,8 +356,9 @@ class EdgeCache:
         if self.disk is not None and fill.spool is not None and publish:
             self.disk.publish(fill.spool, entry, headers)
         if fill.received <= memory_max:
-            entry.body, entry.path, entry.length = fill.body, None, fill.received
-            self.store.put(entry, headers)
+            entry.path, entry.length = None, fill.received
+            if self.store.put(entry, headers):  # room is made before the body is read in
+                entry.body = fill.body
 
     def _prefetch_after(self, url: str, headers: dict[str, str]) -> None:
         """On a segment miss, fetch the next K segments of the same rendition (off by default)."""

@@ -72,7 +72,9 @@ class Entry:
 
     @property
     def size_bytes(self) -> int:
-        return len(self.body) + sum(len(k) + len(v) for k, v in self.headers.items()) + 64
+        """What it takes in the memory tier: its body (by `length`, so the tier can make room
+        before the body is read in) and headers."""
+        return self.length + sum(len(k) + len(v) for k, v in self.headers.items()) + 64
 
 
 S = TypeVar("S", bound=Stored)
