@@ -18,6 +18,8 @@ NATIVE := $(VENV)/.native-$(shell cat $(NATIVE_SRC) tools/build_native.py | sha1
 # served by the origin itself; and Debian's Chromium for the browser tests (never downloaded).
 WEB := web/node_modules/.installed-$(shell cat web/package.json web/package-lock.json | sha1sum | cut -c1-12)
 CHROMIUM := /usr/bin/chromium
+# Debian's prometheus, for `promtool check metrics` on every process's /metrics in the tests.
+PROMTOOL := /usr/bin/promtool
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +45,12 @@ $(CHROMIUM):
 	@(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
 	  || (echo "could not install chromium: run 'apt-get install chromium' as root"; exit 1)
 
+$(PROMTOOL):
+	@echo "installing Debian's prometheus (promtool) for the metrics tests"
+	@(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  --no-install-recommends prometheus) >/dev/null \
+	  || (echo "could not install prometheus: run 'apt-get install prometheus' as root"; exit 1)
+
 demo: $(NATIVE) $(WEB)
 	$(BIN)/mediacdn demo $(DEMO_ARGS)
 
@@ -54,7 +62,7 @@ lint: $(STAMP) $(WEB)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(NATIVE) $(WEB) $(CHROMIUM)
+pytest: $(NATIVE) $(WEB) $(CHROMIUM) $(PROMTOOL)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

@@ -314,9 +314,10 @@ class AccessRecord:
     object_bytes: int
     cache: str
     took_ms: float
+    request_id: str = ""
 
     def to_json(self) -> dict[str, object]:
-        return {
+        record: dict[str, object] = {
             "t": round(self.at_s, 3),
             "client": self.client,
             "method": self.method,
@@ -327,6 +328,9 @@ class AccessRecord:
             "cache": self.cache,
             "ms": round(self.took_ms, 3),
         }
+        if self.request_id:
+            record["id"] = self.request_id
+        return record
 
     @classmethod
     def from_json(cls, data: object) -> AccessRecord:
@@ -341,4 +345,5 @@ class AccessRecord:
             object_bytes=_count(d, "object_bytes", 0, 1 << 50, 0),
             cache=_text(d, "cache", ""),
             took_ms=_number(d, "ms", 0, 1e9, 0.0),
+            request_id=_text(d, "id", ""),
         )

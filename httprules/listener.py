@@ -19,6 +19,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from httprules.errors import error_body
+from httprules.logs import route_access_log
 
 MAX_HEADERS = 100
 MAX_HEAD_BYTES = 32 << 10
@@ -126,17 +127,24 @@ def serve(
     log_level: str,
     grace_s: float,
     head_timeout_s: float = HEAD_TIMEOUT_S,
-    access_log: bool = False,
+    access_log: str = "-",
 ) -> None:
-    """Serve `app` on the limited protocol until told to stop; drain for up to `grace_s`."""
+    """Serve `app` on the limited protocol until told to stop; drain for up to `grace_s`.
+    Logs go to the process's configuration (httprules/logs.py), access records to
+    `access_log` ("-", "off" or a file); the app writes them (httprules/observe.py)."""
+    close_access_log = route_access_log(access_log)
     config = uvicorn.Config(
         app,
         http=limited_protocol(head_timeout_s=head_timeout_s),
         host=host,
         port=port,
         log_level=log_level,
-        access_log=access_log,
+        log_config=None,  # uvicorn's records go through the process's own configuration
+        access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=max(1, round(grace_s)),
     )
-    _StoppableServer(config).run()
+    try:
+        _StoppableServer(config).run()
+    finally:
+        close_access_log()

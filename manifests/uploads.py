@@ -27,9 +27,13 @@ class UploadTable:
     db: SqliteDatabase | PostgresDatabase
     clock: Callable[[], float]
 
-    def create_upload(self, length_bytes: int, metadata: dict[str, str]) -> Upload:
+    def create_upload(
+        self, length_bytes: int, metadata: dict[str, str], upload_id: str | None = None
+    ) -> Upload:
+        """A new upload (`upload_id`: the one a direct-upload grant names; inserting it a second
+        time fails on the primary key)."""
         upload = Upload(
-            id=uuid.uuid4().hex,  # 32 hex digits, as two catalog ids were
+            id=upload_id or uuid.uuid4().hex,  # 32 hex digits, as two catalog ids were
             length_bytes=length_bytes,
             offset_bytes=0,
             metadata=metadata,

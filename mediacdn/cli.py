@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 from edge.eviction.policy import DEFAULT_POLICY, POLICIES
 from edge.player.abr_controller import DEFAULT_RULE, RULE_HELP, RULES
 from edge.sim.arguments import add_arguments as add_simulate_arguments
+from httprules.logs import FORMATS, configure_logging
 from mediacdn.commands import (
     cmd_cache_replay,
     cmd_demo,
@@ -42,6 +44,25 @@ def _common(
         parser.add_argument("--port", type=int, help=f"port to listen on (default {default_port})")
 
 
+def _logs(parser: argparse.ArgumentParser, access_default: str, why: str = "") -> None:
+    """Where the logs go, and in what format (the same options on every server)."""
+    parser.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        default=argparse.SUPPRESS,
+        help="text lines, or JSON lines with an ISO 8601 UTC time (MEDIACDN_LOG_FORMAT; "
+        "default text)",
+    )
+    parser.add_argument(
+        "--access-log",
+        default=access_default,
+        metavar="DEST",
+        help="one record per request (method, path, route, status, bytes, ms, cache result, "
+        "POP, request id): '-' with the other logs on stderr, a FILE (JSON lines, reopened "
+        f"when logrotate moves it) or 'off' (default {access_default}{why})",
+    )
+
+
 def _grace(parser: argparse.ArgumentParser, default: float, why: str) -> None:
     parser.add_argument(
         "--grace",
@@ -59,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        default=os.environ.get("MEDIACDN_LOG_FORMAT", "text"),
+        help="text lines, or JSON lines with an ISO 8601 UTC time (MEDIACDN_LOG_FORMAT; "
+        "default text)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser(
@@ -71,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(serve, server=True)
     serve.add_argument("--workers", type=int, help="in-process transcode workers (default 1)")
-    serve.add_argument("--access-log", action="store_true", help="log every request")
+    _logs(serve, "-")
     _grace(serve, 10.0, "open dashboards hold an event stream: it is cut after this")
     serve.add_argument(
         "--router",
@@ -223,11 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a router to send signed heartbeats to (joins the CDN); repeat for several "
         "routers. The key comes from MEDIACDN_POP_KEY or --pop-key-file",
     )
-    edge.add_argument(
-        "--access-log",
-        type=Path,
-        help="log every request to this file, one JSON object a line (rotatable: the file is "
-        "reopened when moved); `mediacdn cache replay --format edge` reads it",
+    _logs(
+        edge,
+        "off",
+        ": at tens of thousands of hits a second a log line costs more than the hit; "
+        "`mediacdn cache replay --format edge` reads the records",
     )
     edge.add_argument(
         "--address",
@@ -299,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     _common(router, server=True, default_port=8090)
+    _logs(router, "-")
     _grace(router, 5.0, "a router answers quickly; POPs and players retry another router")
     router.add_argument(
         "--topology",
@@ -437,10 +466,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    try:
+        configure_logging(logging.DEBUG if args.verbose else logging.INFO, args.log_format)
+    except ValueError as exc:  # from MEDIACDN_LOG_FORMAT
+        raise SystemExit(str(exc)) from None
     if not args.verbose:  # one line per HTTP request would break the progress bars
         logging.getLogger("httpx").setLevel(logging.WARNING)
     result: int = args.func(args)

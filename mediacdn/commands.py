@@ -222,7 +222,8 @@ def cmd_edge(args: argparse.Namespace) -> int:
         prefetch_segments=args.prefetch,
         router_urls=tuple(args.router or ()),
         addresses=_addresses(args.address),
-        access_log=str(args.access_log) if args.access_log else None,
+        access_log=args.access_log,
+        log_format=args.log_format,
         pop_key=_pop_key(args.pop_key_file) if args.router else "",
         lat=args.lat,
         lon=args.lon,
@@ -362,6 +363,7 @@ def cmd_router(args: argparse.Namespace) -> int:
         log_level=settings.log_level,
         head_timeout_s=settings.header_timeout_s,
         grace_s=args.grace,
+        access_log=args.access_log,
     )
     return 0
 

@@ -81,6 +81,8 @@ def run_demo(settings: Settings, *, exit_after_ready: bool, duration_s: float = 
         settings.host,
         "--port",
         str(port),
+        "--access-log",  # not on the console, where the report goes
+        str(settings.data_dir / "origin.access.log"),
     ]
     print(f"starting the origin: {' '.join(argv[2:])}")
     proc = subprocess.Popen(argv, env=env)

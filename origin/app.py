@@ -14,13 +14,17 @@ from typing import Any
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from httprules.asgi import Receive, Scope, Send
 from httprules.errors import code_for_status, error_document
+from httprules.observe import Observed
 from httprules.playback_tokens import KeyFile
+from httprules.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
 from httprules.ratelimit import RateLimit, open_limit
 from manifests.catalog import Catalog
 from manifests.db import database_unavailable, open_database
@@ -30,6 +34,7 @@ from origin.api import VideoApi
 from origin.assets import AssetCache
 from origin.auth import key_digest
 from origin.context import OriginContext
+from origin.direct_uploads import DirectUploadApi
 from origin.errors import ApiError
 from origin.health import readiness
 from origin.ingest import Ingest
@@ -175,6 +180,42 @@ def api_sender(scope: Scope) -> str:
     return "addr:" + (client[0] if client else "")
 
 
+# What a page on another origin may send to the API and read back: the API key or an upload
+# URL's token, JSON, and tus 1.0's headers (the core protocol and its extensions).
+API_REQUEST_HEADERS = (
+    "authorization",
+    "content-type",
+    "x-request-id",
+    "tus-resumable",
+    "upload-length",
+    "upload-offset",
+    "upload-metadata",
+    "upload-checksum",
+    "upload-concat",
+    "upload-defer-length",
+    "x-http-method-override",
+)
+API_EXPOSED_HEADERS = (
+    "location",
+    "x-request-id",
+    "x-video-id",
+    "x-job-id",
+    "tus-resumable",
+    "tus-version",
+    "tus-extension",
+    "tus-max-size",
+    "tus-checksum-algorithm",
+    "upload-offset",
+    "upload-length",
+    "upload-metadata",
+    "upload-expires",
+    "retry-after",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+)
+
+
 class OriginApp:
     """Sends /vod/ straight to the playback handler; everything else to Starlette. Writes to
     the API are counted against their key's rate limit before anything of them is read."""
@@ -191,13 +232,21 @@ class OriginApp:
         self.ctx = ctx
         self.write_limit = write_limit
 
+        routes = [Mount("/vod", app=playback), *api.routes]
+        self.observed = Observed(self._dispatch, ctx.metrics.http, lambda: routes, "origin")
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/vod/"):
+        if scope["type"] == "http":
+            await self.observed(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"].startswith("/vod/"):
             await self.playback(scope, receive, send)
             return
         if (
             self.write_limit is not None
-            and scope["type"] == "http"
             and scope["method"] in WRITE_METHODS
             and scope["path"].startswith("/api/")
         ):
@@ -243,6 +292,7 @@ def create_app(
     )
     videos = VideoApi(ctx)
     tus = TusApi(ctx)
+    direct = DirectUploadApi(settings)
     pages = WebPages(ctx)
     keys = open_keys(settings.playback_keys)
     write_limit = open_limit(settings.api_limit(), "origin-api", settings.redis_url or None)
@@ -272,8 +322,10 @@ def create_app(
 
     async def metrics_page(request: Request) -> Response:
         return PlainTextResponse(
-            metrics.render({"mediacdn_origin_workers": worker_count}),
-            media_type="text/plain; version=0.0.4",
+            metrics.render(
+                {"mediacdn_origin_workers": (worker_count, "In-process transcode workers.")}
+            ),
+            media_type=PROMETHEUS_TYPE,
         )
 
     async def openapi(request: Request) -> Response:
@@ -322,6 +374,7 @@ def create_app(
         Route("/api/videos/{video_id}/playback-tokens", access.token, methods=["POST"]),
         Route("/api/videos/{video_id}/retry", videos.retry, methods=["POST"]),
         Route("/api/jobs/{job_id}", videos.show_job, methods=["GET"]),
+        Route("/api/direct-uploads", direct.create, methods=["POST"]),
         Route("/api/uploads/", tus.options, methods=["OPTIONS"]),
         Route("/api/uploads/", tus.create, methods=["POST"]),
         Route("/api/uploads/{upload_id}", tus.head, methods=["HEAD"]),
@@ -331,6 +384,16 @@ def create_app(
         *pages.routes(),
     ]
     api = Starlette(
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.api_cors_origins),
+                allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
+                allow_headers=list(API_REQUEST_HEADERS),
+                expose_headers=list(API_EXPOSED_HEADERS),
+                max_age=600,
+            )
+        ],
         routes=routes,
         lifespan=lifespan,
         exception_handlers={

@@ -1,9 +1,13 @@
-"""Prometheus text-format counters for the origin (no client library needed)."""
+"""The origin's Prometheus metrics: playback and uploads, every route's HTTP figures
+(httprules/observe.py) and the process's."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+
+from httprules.observe import HttpMetrics
+from httprules.prometheus import Family, process_families, render
 
 
 class Metrics:
@@ -13,6 +17,7 @@ class Metrics:
         self.bytes_sent: Counter[str] = Counter()
         self.upload_bytes = 0
         self.uploads: Counter[str] = Counter()
+        self.http = HttpMetrics("mediacdn_origin")
 
     def count_response(self, route: str, status: int, body_bytes: int) -> None:
         self.responses[(route, status)] += 1
@@ -29,32 +34,39 @@ class Metrics:
             self.uploads[kind] += 1
             self.upload_bytes += size_bytes
 
-    def render(self, gauges: dict[str, float] | None = None) -> str:
-        lines = [
-            "# HELP mediacdn_origin_responses_total Responses sent, by route and status.",
-            "# TYPE mediacdn_origin_responses_total counter",
-        ]
+    def render(self, gauges: dict[str, tuple[float, str]] | None = None) -> str:
+        """The text exposition: playback and upload counts, the HTTP figures of every route,
+        `gauges` (name → (value, help)) and the process's own."""
+        responses = Family(
+            "mediacdn_origin_playback_responses_total",
+            "counter",
+            "Playback responses, by route and status.",
+        )
         for (route, status), count in sorted(self.responses.items()):
-            lines.append(
-                f'mediacdn_origin_responses_total{{route="{route}",status="{status}"}} {count}'
-            )
-        lines += [
-            "# HELP mediacdn_origin_sent_bytes_total Body bytes sent, by route.",
-            "# TYPE mediacdn_origin_sent_bytes_total counter",
-        ]
+            responses.add(count, route=route, status=status)
+        sent = Family(
+            "mediacdn_origin_playback_sent_bytes_total", "counter", "Playback body bytes, by route."
+        )
         for route, total in sorted(self.bytes_sent.items()):
-            lines.append(f'mediacdn_origin_sent_bytes_total{{route="{route}"}} {total}')
-        lines += [
-            "# HELP mediacdn_origin_uploads_total Completed uploads, by kind.",
-            "# TYPE mediacdn_origin_uploads_total counter",
-        ]
+            sent.add(total, route=route)
+        uploads = Family("mediacdn_origin_uploads_total", "counter", "Completed uploads, by kind.")
         for kind, count in sorted(self.uploads.items()):
-            lines.append(f'mediacdn_origin_uploads_total{{kind="{kind}"}} {count}')
-        lines += [
-            "# HELP mediacdn_origin_upload_bytes_total Bytes received in completed uploads.",
-            "# TYPE mediacdn_origin_upload_bytes_total counter",
-            f"mediacdn_origin_upload_bytes_total {self.upload_bytes}",
+            uploads.add(count, kind=kind)
+        upload_bytes = Family(
+            "mediacdn_origin_upload_bytes_total", "counter", "Bytes received in completed uploads."
+        ).add(self.upload_bytes)
+        extra = [
+            Family(name, "gauge", help).add(value)
+            for name, (value, help) in sorted((gauges or {}).items())
         ]
-        for name, value in sorted((gauges or {}).items()):
-            lines += [f"# TYPE {name} gauge", f"{name} {value:g}"]
-        return "\n".join(lines) + "\n"
+        return render(
+            [
+                responses,
+                sent,
+                uploads,
+                upload_bytes,
+                *self.http.families(),
+                *extra,
+                *process_families(),
+            ]
+        )

@@ -247,6 +247,57 @@ def openapi_document() -> dict[str, Any]:
                     "responses": _responses({"200": _json({"type": "object"})}, 404),
                 },
             },
+            "/api/direct-uploads": {
+                "post": {
+                    "summary": "A one-time upload URL for a browser (tus), without the API key",
+                    "description": (
+                        "The URL (`url`, or `token` as a bearer credential) creates one tus "
+                        "upload of at most max_bytes, and then resumes, finishes or cancels "
+                        "that upload only, until expires_at. The video belongs to the key "
+                        "that asked. A second creation with it answers 409 upload_url_used."
+                    ),
+                    "security": secured,
+                    "requestBody": _json_body(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "max_bytes": {"type": "integer", "minimum": 1},
+                                "expires_in_s": {
+                                    "type": "integer",
+                                    "minimum": 60,
+                                    "maximum": 86400,
+                                },
+                            },
+                            "additionalProperties": False,
+                        }
+                    ),
+                    "responses": _responses(
+                        {
+                            "201": _json(
+                                {
+                                    "type": "object",
+                                    "required": [
+                                        "upload_id",
+                                        "url",
+                                        "token",
+                                        "max_bytes",
+                                        "expires_at",
+                                    ],
+                                    "properties": {
+                                        "upload_id": {"type": "string"},
+                                        "url": {"type": "string"},
+                                        "token": {"type": "string"},
+                                        "max_bytes": {"type": "integer"},
+                                        "expires_at": {"type": "string", "format": "date-time"},
+                                    },
+                                },
+                                "created",
+                            )
+                        },
+                        *JSON_WRITE_ERRORS,
+                    ),
+                },
+            },
             "/api/uploads/": {
                 "options": {
                     "summary": "tus 1.0 capabilities",

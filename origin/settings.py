@@ -54,7 +54,13 @@ class Settings:
     janitor_stale_s: float = 86_400.0
     playlist_max_age_s: int = 10
     segment_max_age_s: int = 31_536_000
-    cors_origins: tuple[str, ...] = ("*",)
+    cors_origins: tuple[str, ...] = ("*",)  # pages that may play (playback responses)
+    # pages that may call the API and upload (bearer keys and upload URLs, no cookies, so
+    # any page is safe by default); "" for none
+    api_cors_origins: tuple[str, ...] = ("*",)
+    # signs direct-upload URLs; by default derived from the API keys (origins sharing the keys
+    # honour each other's URLs)
+    upload_secret: Secret = Secret("")
     edges: tuple[str, ...] = ()  # admin URLs of every edge: purged when a video is deleted
     push_edges: tuple[str, ...] = ()  # admin URLs of edges that get new videos pushed
     edge_admin_key: Secret = Secret("")
@@ -138,7 +144,14 @@ class Settings:
 
 
 def _convert(name: str, raw: Any, current: Any) -> Any:
-    if name in ("api_keys", "admin_keys", "cors_origins", "edges", "push_edges"):
+    if name in (
+        "api_keys",
+        "admin_keys",
+        "cors_origins",
+        "api_cors_origins",
+        "edges",
+        "push_edges",
+    ):
         items = raw if isinstance(raw, list) else str(raw).split(",")
         values = tuple(str(x).strip() for x in items if str(x).strip())
         return tuple(Secret(v) for v in values) if name.endswith("_keys") else values

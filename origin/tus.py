@@ -22,6 +22,13 @@ from httprules.headers import ascii_digits
 from manifests.records import SideFile, Upload
 from origin.auth import owner_of, require_api_key
 from origin.context import OriginContext
+from origin.direct_uploads import (
+    Grant,
+    GrantRefused,
+    request_upload_token,
+    upload_secret,
+    verify,
+)
 from origin.errors import ApiError
 from origin.health import require_room
 from origin.ingest import (
@@ -92,8 +99,25 @@ class TusApi:
             ),
         )
 
+    def _grant(self, request: Request, upload_id: str | None = None) -> Grant | None:
+        """A direct-upload grant if the request carries one (for `upload_id`, its upload),
+        else None once the request's API key is checked."""
+        token = request_upload_token(
+            request.headers.get("authorization", ""), request.query_params.get("token")
+        )
+        if token is None:
+            require_api_key(request, self.ctx.settings.api_keys)
+            return None
+        try:
+            grant = verify(upload_secret(self.ctx.settings), token)
+        except GrantRefused as exc:
+            raise ApiError(exc.status, exc.code, exc.message) from None
+        if upload_id is not None and upload_id != grant.upload_id:
+            raise ApiError(403, "forbidden", "this upload URL is for another upload")
+        return grant
+
     async def create(self, request: Request) -> Response:
-        require_api_key(request, self.ctx.settings.api_keys)
+        grant = self._grant(request)
         self._check_version(request)
         require_room(self.ctx.tus_dir, self.ctx.settings.min_free_mb)
         raw_length = request.headers.get("upload-length")
@@ -104,19 +128,46 @@ class TusApi:
         length = int(raw_length)
         if length > self.ctx.settings.max_upload_bytes:
             raise ApiError(413, "too_large", "Upload-Length is over the size limit")
+        if grant is not None and length > grant.max_bytes:
+            raise ApiError(413, "too_large", "Upload-Length is over this upload URL's limit")
         metadata = parse_metadata(request.headers.get("upload-metadata"))
         self._validate_metadata(metadata)
+        if grant is not None and (
+            metadata.get("role", "video") != "video" or any(parse_side_field(k) for k in metadata)
+        ):
+            raise ApiError(422, "invalid_metadata", "an upload URL takes one video file")
         await self._side_uploads(metadata)  # refuse before any data arrives
         if length == 0 and metadata.get("role", "video") == "video":
             raise ApiError(422, "empty_upload", "the uploaded file is empty")
-        upload = await anyio.to_thread.run_sync(self.ctx.catalog.create_upload, length, metadata)
+        upload = await self._new_upload(length, metadata, grant)
         await anyio.to_thread.run_sync(self._staging(upload.id).touch)
         location = f"/api/uploads/{upload.id}"
+        if "token" in request.query_params:  # the URL handed out goes on working
+            location += f"?token={request.query_params['token']}"
         headers = self._headers(location=location, **{"upload-offset": "0"})
         if request.headers.get("content-type") == "application/offset+octet-stream":
-            offset, extra = await self._append(request, upload)
+            owner = grant.owner if grant is not None else owner_of(request)
+            offset, extra = await self._append(request, upload, owner)
             headers.update({"upload-offset": str(offset), **extra})
         return Response(status_code=201, headers=headers)
+
+    async def _new_upload(
+        self, length: int, metadata: dict[str, str], grant: Grant | None
+    ) -> Upload:
+        catalog = self.ctx.catalog
+        if grant is None:
+            return await anyio.to_thread.run_sync(catalog.create_upload, length, metadata)
+        used = ApiError(409, "upload_url_used", "this upload URL has already been used")
+        if await anyio.to_thread.run_sync(catalog.get_upload, grant.upload_id) is not None:
+            raise used
+        try:
+            return await anyio.to_thread.run_sync(
+                catalog.create_upload, length, metadata, grant.upload_id
+            )
+        except Exception:  # the same URL used twice at once: the primary key refused one
+            if await anyio.to_thread.run_sync(catalog.get_upload, grant.upload_id) is not None:
+                raise used from None
+            raise
 
     def _validate_metadata(self, metadata: dict[str, str]) -> None:
         role = metadata.get("role", "video")
@@ -175,7 +226,7 @@ class TusApi:
                 del self._locks[upload_id]
 
     async def head(self, request: Request) -> Response:
-        require_api_key(request, self.ctx.settings.api_keys)
+        self._grant(request, request.path_params["upload_id"])
         async with self._locked(request.path_params["upload_id"]):
             upload = await self._load(request)
         extra = {"x-video-id": upload.video_id} if upload.video_id else {}
@@ -191,7 +242,7 @@ class TusApi:
         )
 
     async def patch(self, request: Request) -> Response:
-        require_api_key(request, self.ctx.settings.api_keys)
+        grant = self._grant(request, request.path_params["upload_id"])
         self._check_version(request)
         require_room(self.ctx.tus_dir, self.ctx.settings.min_free_mb)
         if request.headers.get("content-type") != "application/offset+octet-stream":
@@ -206,13 +257,17 @@ class TusApi:
             upload = await self._load(request)
             if int(offset_header) != upload.offset_bytes:
                 raise ApiError(409, "offset_mismatch", f"the upload is at {upload.offset_bytes}")
-            offset, extra = await self._append(request, upload)
+            owner = grant.owner if grant is not None else owner_of(request)
+            offset, extra = await self._append(request, upload, owner)
         return Response(
             status_code=204, headers=self._headers(**{"upload-offset": str(offset), **extra})
         )
 
-    async def _append(self, request: Request, upload: Upload) -> tuple[int, dict[str, str]]:
-        """Write the body at the upload's offset; keep what arrived even if the client drops."""
+    async def _append(
+        self, request: Request, upload: Upload, owner: str
+    ) -> tuple[int, dict[str, str]]:
+        """Write the body at the upload's offset; keep what arrived even if the client drops.
+        The video made of a finished upload belongs to `owner` (an API key's digest)."""
         if upload.video_id is not None or upload.offset_bytes >= upload.length_bytes:
             raise ApiError(409, "upload_complete", "this upload is already complete")
         checksum = self._checksum(request.headers.get("upload-checksum"))
@@ -247,7 +302,7 @@ class TusApi:
         offset = upload.offset_bytes + received
         await anyio.to_thread.run_sync(self.ctx.catalog.set_upload_offset, upload.id, offset)
         if offset == upload.length_bytes:
-            return offset, await self._complete(upload, owner_of(request))
+            return offset, await self._complete(upload, owner)
         return offset, {}
 
     @staticmethod
@@ -291,7 +346,7 @@ class TusApi:
         return {"x-video-id": video.id, "x-job-id": job.id}
 
     async def delete(self, request: Request) -> Response:
-        require_api_key(request, self.ctx.settings.api_keys)
+        self._grant(request, request.path_params["upload_id"])
         self._check_version(request)
         upload = await self._load(request)
         await anyio.to_thread.run_sync(self.ctx.catalog.delete_upload, upload.id)

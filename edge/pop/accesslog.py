@@ -1,43 +1,47 @@
 """The POP's access log: one JSON object a line per request it answered (edge/wire.py's
 `AccessRecord`), for operators and for `mediacdn cache replay --format edge`. The file is
 reopened when it is moved or removed (logrotate's default), so it can be rotated under a
-running POP. Paths are logged without their playback token."""
+running POP; `-` sends the records to stderr with the other logs. Paths are logged without
+their playback token; each record names the POP and the request id (the client's
+`X-Request-Id`, else a new one, sent upstream with a fill and back to the client)."""
 
 from __future__ import annotations
 
-import json
-import logging
-import logging.handlers
 import time
 from collections.abc import Callable
 
 from edge.wire import AccessRecord
 from httprules.asgi import Message, Scope, Send
+from httprules.logs import ACCESS_LOGGER, log_access, route_access_log
+from httprules.observe import with_request_id
 from httprules.playback_tokens import split_path
 
 
 class AccessLog:
-    def __init__(self, path: str, pop: str) -> None:
-        self._logger = logging.getLogger(f"mediacdn.access.{pop}")
-        self._logger.propagate = False
-        self._logger.setLevel(logging.INFO)
-        self._handler = logging.handlers.WatchedFileHandler(path, encoding="utf-8")
-        self._handler.setFormatter(logging.Formatter("%(message)s"))
-        self._logger.addHandler(self._handler)
+    """`destination`: a file, or "-" for stderr with the other logs (in their format)."""
+
+    def __init__(self, destination: str, pop: str) -> None:
+        self._logger = f"{ACCESS_LOGGER}.{pop}"
+        self._pop = pop
+        self.close = route_access_log(destination, self._logger)
 
     def write(self, record: AccessRecord) -> None:
-        self._logger.info(json.dumps(record.to_json(), separators=(",", ":")))
-
-    def close(self) -> None:
-        self._logger.removeHandler(self._handler)
-        self._handler.close()
+        log_access(record.to_json() | {"pop": self._pop}, self._logger)
 
 
 class Recorder:
     """Wraps one request's `send` to see what went out, then makes its record."""
 
-    def __init__(self, scope: Scope, send: Send, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        scope: Scope,
+        send: Send,
+        clock: Callable[[], float] = time.time,
+        *,
+        request_id: str = "",
+    ) -> None:
         self.scope, self._send, self._clock = scope, send, clock
+        self.request_id = request_id
         self.started = time.perf_counter()
         self.status = 0
         self.sent_bytes = 0
@@ -52,6 +56,8 @@ class Recorder:
             whole = headers.get(b"content-range", b"").rpartition(b"/")[2]
             length = whole if whole.isdigit() else headers.get(b"content-length", b"")
             self.object_bytes = int(length) if length.isdigit() and self.status != 304 else 0
+            if self.request_id:
+                message["headers"] = with_request_id(message.get("headers", ()), self.request_id)
         elif message["type"] == "http.response.body":
             self.sent_bytes += len(message.get("body", b""))
         elif message["type"] == "http.response.pathsend":  # a whole stored file
@@ -75,4 +81,5 @@ class Recorder:
             object_bytes=self.object_bytes,
             cache=self.cache,
             took_ms=(time.perf_counter() - self.started) * 1000,
+            request_id=self.request_id,
         )

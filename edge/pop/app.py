@@ -29,12 +29,15 @@ from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_aft
 from httprules.asgi import Receive, Scope, Send
 from httprules.caching import CDN_ONLY_FIELDS, SAFE_METHODS
 from httprules.headers import encode, end_to_end, request_headers, with_forwarded_for
+from httprules.observe import SCOPE_KEY as REQUEST_ID_KEY
+from httprules.observe import request_id, with_request_id
 from httprules.playback_tokens import TOKEN_HEADER, KeyFile, TokenRejected, refusal
+from httprules.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
 from httprules.ratelimit import Rate, open_limit
 
 __all__ = ["Edge", "EdgeConfig"]
 
-OWN_PATHS = ("/healthz", "/metrics", "/stats")
+OWN_PATHS = ("/healthz", "/readyz", "/metrics", "/stats")
 
 
 class Edge:
@@ -62,7 +65,11 @@ class Edge:
         self._peer_stats: list[dict[str, Any]] = []  # the other workers', lately
         self.responses = Responses(self.metrics, clock, config.via, config.send_timeout_s)
         self.neighbours: list[str] = []  # from the router: where to spill when overloaded
-        self.access_log = AccessLog(config.access_log, config.name) if config.access_log else None
+        self.access_log = (
+            AccessLog(config.access_log, config.name)
+            if config.access_log not in (None, "off")
+            else None
+        )
         self.gate = PlaybackGate(
             KeyFile(Path(config.playback_keys)) if config.playback_keys else None,
             open_limit(
@@ -91,7 +98,10 @@ class Edge:
             return await self.admin(scope, receive, send)
         if self.access_log is None:
             return await self._serve(scope, receive, send)
-        recorder = Recorder(scope, send)
+        rid = request_id(scope["headers"])  # sent upstream with a fill, and back
+        scope[REQUEST_ID_KEY] = rid
+        scope["headers"] = with_request_id(scope["headers"], rid)
+        recorder = Recorder(scope, send, request_id=rid)
         try:
             await self._serve(scope, receive, recorder.send)
         finally:
@@ -108,10 +118,12 @@ class Edge:
         ):
             return await self._spill(scope, send)
         self.metrics.in_flight += 1
+        started = time.perf_counter()
         try:
             await self._proxy(scope, receive, send)
         finally:
             self.metrics.in_flight -= 1
+            self.metrics.latency.observe(time.perf_counter() - started)
 
     async def admin(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Authenticated admin endpoints: purge, push, prefetch."""
@@ -226,11 +238,19 @@ class Edge:
             status = 503 if self.leaving.is_set() else 200
             body = json.dumps({"status": state, "name": self.config.name}).encode()
             ctype = "application/json"
+        elif path == "/readyz":  # can it fill misses? (hits need nothing but this process)
+            upstream = "ok" if await self.upstream.ready() else "unavailable"
+            ready = upstream == "ok" and not self.leaving.is_set()
+            status = 200 if ready else 503
+            parts = {"status": "ok" if ready else "error", "upstream": upstream}
+            if self.leaving.is_set():
+                parts["leaving"] = "yes"
+            body, ctype = json.dumps(parts).encode(), "application/json"
         elif path == "/stats":
             body, ctype = json.dumps(await self._all_stats()).encode(), "application/json"
         else:
             body = self.metrics.prometheus(await self._all_stats()).encode()
-            ctype = "text/plain; version=0.0.4"
+            ctype = PROMETHEUS_TYPE
         headers = {"content-type": ctype, "cache-control": "no-store"}
         await self.responses.respond(send, status, headers, body)
 
@@ -338,7 +358,7 @@ class Edge:
                 sent += len(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
-            self.metrics.served("BYPASS", sent)
+            self.metrics.served("BYPASS", response.status_code, sent)
         finally:
             await response.aclose()
         if method not in SAFE_METHODS and response.status_code < 400:

@@ -32,7 +32,8 @@ class EdgeConfig:
     max_in_flight: int = 1000
     max_mbps: float = 10_000.0
     heartbeat_s: float = 1.0
-    access_log: str | None = None  # a file: one JSON line per request (edge/pop/accesslog.py)
+    access_log: str | None = None  # "-", a file, or None/"off" (edge/pop/accesslog.py)
+    log_format: str = "text"  # of every log line (httprules/logs.py)
     playback_keys: str | None = None  # a key ring file: verify playback tokens, sign fills
     rate_per_s: float = 0.0  # requests a second per client address (0: no limit)
     rate_burst: int = 0  # 0: twice the rate

@@ -1,4 +1,6 @@
-"""Edge counters, the JSON stats the router uses, and Prometheus text."""
+"""Edge counters, the JSON stats the router uses, and Prometheus text. A POP with several
+workers adds their stats up (`combine_stats`): counts, latency histograms and process
+figures alike."""
 
 from __future__ import annotations
 
@@ -7,6 +9,15 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from httprules.prometheus import (
+    Family,
+    Histogram,
+    combine_process_figures,
+    process_families,
+    process_figures,
+    render,
+)
+
 WINDOW_S = 10
 
 
@@ -14,6 +25,8 @@ WINDOW_S = 10
 class EdgeMetrics:
     clock: Callable[[], float] = time.monotonic
     results: Counter[str] = field(default_factory=Counter)  # X-Cache value → count
+    statuses: Counter[str] = field(default_factory=Counter)  # "X-Cache status" → count
+    latency: Histogram = field(default_factory=Histogram)  # arrival to last byte, seconds
     bytes_from_cache: int = 0
     bytes_from_upstream: int = 0
     bytes_sent: int = 0
@@ -27,8 +40,9 @@ class EdgeMetrics:
     # One [second, requests, bytes] bucket per second, the last WINDOW_S of them.
     _buckets: deque[list[int]] = field(default_factory=deque)
 
-    def served(self, result: str, body_bytes: int) -> None:
+    def served(self, result: str, status: int, body_bytes: int) -> None:
         self.results[result] += 1
+        self.statuses[f"{result} {status}"] += 1
         self.bytes_sent += body_bytes
         if result in ("HIT", "STALE", "REVALIDATED"):
             self.bytes_from_cache += body_bytes
@@ -59,6 +73,9 @@ class EdgeMetrics:
             "name": name,
             "requests": total,
             "results": dict(self.results),
+            "statuses": dict(self.statuses),
+            "latency": self.latency.snapshot(),
+            "process": process_figures(),
             "hit_ratio": hits / total if total else 0.0,
             "requests_per_s": rps,
             "bytes_per_s": bps,
@@ -81,38 +98,62 @@ class EdgeMetrics:
     @staticmethod
     def prometheus(stats: dict[str, object]) -> str:
         """The text exposition of `stats` (one worker's, or `combine_stats` of several)."""
-        lines = ["# TYPE mediacdn_edge_responses_total counter"]
-        results = stats["results"]
-        assert isinstance(results, dict)
-        for result, count in sorted(results.items()):
-            lines.append(f'mediacdn_edge_responses_total{{cache="{result}"}} {count}')
-        counters = {
-            "mediacdn_edge_bytes_from_cache_total": stats["bytes_from_cache"],
-            "mediacdn_edge_bytes_from_upstream_total": stats["bytes_from_upstream"],
-            "mediacdn_edge_collapsed_requests_total": stats["collapsed"],
-            "mediacdn_edge_spilled_requests_total": stats["spilled"],
-            "mediacdn_edge_stalled_responses_total": stats["stalled"],
-            "mediacdn_edge_upstream_requests_total": stats["upstream_requests"],
-            "mediacdn_edge_upstream_errors_total": stats["upstream_errors"],
-            "mediacdn_edge_upstream_latency_seconds_sum": stats["upstream_latency_s_sum"],
-            "mediacdn_edge_evictions_total": stats["evictions"],
-        }
-        gauges = {
-            "mediacdn_edge_in_flight": stats["in_flight"],
-            "mediacdn_edge_cache_used_bytes": stats["cache_used_bytes"],
-            "mediacdn_edge_cache_objects": stats["cache_objects"],
-        }
-        if "disk_used_bytes" in stats:
-            counters["mediacdn_edge_disk_evictions_total"] = stats["disk_evictions"]
-            gauges["mediacdn_edge_disk_used_bytes"] = stats["disk_used_bytes"]
-            gauges["mediacdn_edge_disk_objects"] = stats["disk_objects"]
-        for name, value in counters.items():
-            lines += [f"# TYPE {name} counter", f"{name} {value}"]
-        for name, value in gauges.items():
-            lines += [f"# TYPE {name} gauge", f"{name} {value}"]
-        return "\n".join(lines) + "\n"
+        responses = Family(
+            "mediacdn_edge_responses_total", "counter", "Responses, by cache result and status."
+        )
+        statuses = stats.get("statuses")
+        for key, count in sorted(statuses.items() if isinstance(statuses, dict) else ()):
+            result, _, status = str(key).partition(" ")
+            responses.add(count, cache=result, status=status)
+        families = [responses]
+        for key, (name, kind, help) in STAT_FAMILIES.items():
+            if key in stats:
+                families.append(
+                    Family(f"mediacdn_edge_{name}", kind, help).add(_number(stats[key]))
+                )
+        snapshot = stats.get("latency")
+        families.append(
+            Histogram().family(
+                "mediacdn_edge_request_duration_seconds",
+                "Time from a request's arrival to its response's last byte.",
+                (),
+                snapshot if isinstance(snapshot, dict) else {},
+            )
+        )
+        process = stats.get("process")
+        if isinstance(process, dict):
+            families += process_families(process)
+        return render(families)
 
 
+STAT_FAMILIES = {  # stats key → (metric name, type, help)
+    "bytes_from_cache": ("cache_sent_bytes_total", "counter", "Body bytes sent from the cache."),
+    "bytes_from_upstream": (
+        "upstream_received_bytes_total",
+        "counter",
+        "Body bytes received from upstream.",
+    ),
+    "collapsed": ("collapsed_requests_total", "counter", "Requests that joined a fill."),
+    "spilled": ("spilled_requests_total", "counter", "Requests sent to a neighbour POP."),
+    "stalled": ("stalled_responses_total", "counter", "Responses cut: the client took nothing."),
+    "upstream_requests": ("upstream_requests_total", "counter", "Requests sent upstream."),
+    "upstream_errors": ("upstream_errors_total", "counter", "Upstream requests that failed."),
+    "upstream_latency_s_sum": (
+        "upstream_wait_seconds_total",
+        "counter",
+        "Time spent waiting for upstream response heads, in all.",
+    ),
+    "evictions": ("evictions_total", "counter", "Objects evicted from the memory tier."),
+    "disk_evictions": ("disk_evictions_total", "counter", "Objects evicted from the disk tier."),
+    "in_flight": ("in_flight_requests", "gauge", "Requests being answered."),
+    "cache_used_bytes": ("cache_used_bytes", "gauge", "Bytes held by the memory tier."),
+    "cache_capacity_bytes": ("cache_capacity_bytes", "gauge", "The memory tier's capacity."),
+    "cache_objects": ("cache_objects", "gauge", "Objects in the memory tier."),
+    "disk_used_bytes": ("disk_used_bytes", "gauge", "Bytes held by the disk tier."),
+    "disk_capacity_bytes": ("disk_capacity_bytes", "gauge", "The disk tier's capacity."),
+    "disk_objects": ("disk_objects", "gauge", "Objects in the disk tier."),
+    "workers": ("workers", "gauge", "Worker processes sharing this POP's cache."),
+}
 LONGEST = frozenset({"disk_rebuild_s"})  # combined by the longest, not the sum
 
 
@@ -125,10 +166,12 @@ def combine_stats(parts: list[dict[str, object]]) -> dict[str, object]:
     worked out again from the sums."""
     combined: dict[str, object] = dict(parts[0])
     results: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
     for part in parts:
-        part_results = part.get("results")
-        if isinstance(part_results, dict):
-            results.update(part_results)
+        for key, into in (("results", results), ("statuses", statuses)):
+            counts = part.get(key)
+            if isinstance(counts, dict):
+                into.update(counts)
     for key, value in parts[0].items():
         if isinstance(value, int | float) and not isinstance(value, bool):
             values = [_number(p.get(key)) for p in parts]
@@ -142,6 +185,11 @@ def combine_stats(parts: list[dict[str, object]]) -> dict[str, object]:
     assert isinstance(used, int | float)
     combined |= {
         "results": dict(results),
+        "statuses": dict(statuses),
+        "latency": Histogram.merge(p.get("latency") for p in parts),
+        "process": combine_process_figures(
+            figures for p in parts if isinstance(figures := p.get("process"), dict)
+        ),
         "hit_ratio": hits / total_requests if total_requests else 0.0,
         "cache_fill": used / capacity if capacity else 0.0,
         "workers": len(parts),

@@ -65,7 +65,7 @@ class Responses:
         result: str,
         extra: dict[str, str] | None = None,
     ) -> None:
-        self.metrics.served(result, 0)
+        self.metrics.served(result, status, 0)
         headers = {
             "content-type": "application/json",
             "cache-control": "no-store",
@@ -119,7 +119,7 @@ class Responses:
                 etag or "",
                 entry.last_modified or 0.0,
             ):
-                self.metrics.served(result, 0)
+                self.metrics.served(result, 304, 0)
                 await send(
                     {
                         "type": "http.response.start",
@@ -146,7 +146,7 @@ class Responses:
                 dynamic.append((b"content-range", f"bytes {start}-{end}/{size}".encode()))
         length = end + 1 - start
         dynamic.append((b"content-length", str(length).encode()))
-        self.metrics.served(result, 0 if head else length)
+        self.metrics.served(result, status, 0 if head else length)
         await send(
             {"type": "http.response.start", "status": status, "headers": entry.encoded + dynamic}
         )
@@ -196,14 +196,14 @@ class Responses:
         )
         if head:
             await send({"type": "http.response.body", "body": b""})
-            self.metrics.served(result, 0)
+            self.metrics.served(result, fill.status, 0)
             return
         sent = 0
         async for chunk in reader:  # FillFailed propagates: the response is aborted
             sent += len(chunk)
             await self._piece(send, chunk, True)
         await send({"type": "http.response.body", "body": b""})
-        self.metrics.served(result, sent)
+        self.metrics.served(result, fill.status, sent)
 
     async def _send_file(self, send: Send, path: str, start: int, length: int) -> None:
         """`length` bytes of a file from `start`, in pieces (a file deleted meanwhile is

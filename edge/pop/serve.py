@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import signal
@@ -20,6 +21,7 @@ from typing import Any
 from edge.pop.app import Edge
 from edge.pop.config import EdgeConfig
 from httprules.lifecycle import die_with_parent, return_freed_memory
+from httprules.logs import configure_logging
 
 CONFIG_ENV = "MEDIACDN_EDGE_CONFIG"
 PARENT_ENV = "MEDIACDN_EDGE_PARENT"
@@ -51,7 +53,9 @@ def create() -> Edge:
     data["admin_keys"] = tuple(data["admin_keys"])
     data["router_urls"] = tuple(data["router_urls"])
     data["addresses"] = tuple(data["addresses"])
-    edge = Edge(EdgeConfig(**data))
+    config = EdgeConfig(**data)
+    configure_logging(logging.INFO, config.log_format)
+    edge = Edge(config)
     signal.signal(LEAVE_SIGNAL, lambda signum, frame: edge.leave())
     return edge
 

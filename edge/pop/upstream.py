@@ -82,5 +82,14 @@ class Upstream:
         except httpx.HTTPError as exc:
             raise UpstreamFailed(502, f"the upstream failed: {exc}") from None
 
+    async def ready(self, timeout_s: float = 2.0) -> bool:
+        """Whether the upstream answers its readiness check (`/healthz`, which origins and
+        POPs both have) with a success."""
+        try:
+            response = await self.client.get("/healthz", timeout=timeout_s)
+        except httpx.HTTPError:
+            return False
+        return response.status_code < 400
+
     async def aclose(self) -> None:
         await self.client.aclose()

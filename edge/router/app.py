@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import time
 import zlib
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 
 import httpx
@@ -36,6 +37,9 @@ from edge.wire import (
 )
 from httprules.errors import error_document
 from httprules.jsonbody import BodyError, loads_bounded, read_limited
+from httprules.observe import HttpMetrics, Observed
+from httprules.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
+from httprules.prometheus import Family, process_families, render
 from httprules.ratelimit import Rate, RateLimit
 
 ROUTE_TTL_S = 5
@@ -105,6 +109,8 @@ def create_router_app(
     probing = asyncio.Semaphore(MAX_PROBES_AT_ONCE)
     peers = tuple(p.rstrip("/") for p in peers)
     peer_ok: dict[str, bool] = {}
+    decisions: Counter[str] = Counter()  # routing decisions by POP
+    http_metrics = HttpMetrics("mediacdn_router")
 
     async def probe_forever(interval_s: float) -> None:
         async with httpx.AsyncClient(timeout=interval_s) as http:
@@ -196,7 +202,9 @@ def create_router_app(
         known, loads, urls = registry.snapshot(clock())
         route = choose_pop(*where, known, loads, policy, content_key=video_key(path))
         if route is None:
+            decisions["none"] += 1
             return _error(503, "no_pop", "no healthy POP")
+        decisions[route.pop.name] += 1
         return RouteDecision(
             chosen=PopUrl(route.pop.name, urls[route.pop.name] + path),
             alternatives=tuple(PopUrl(p.name, urls[p.name] + path) for p in route.alternatives),
@@ -302,10 +310,55 @@ def create_router_app(
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def readyz(request: Request) -> Response:
+        """Ready when it can route someone: at least one healthy POP."""
+        known, loads, _ = registry.snapshot(clock())
+        healthy = sum(1 for p in known if loads[p.name].healthy)
+        ready = healthy > 0
+        return JSONResponse(
+            {"status": "ok" if ready else "error", "pops": len(known), "healthy_pops": healthy},
+            status_code=200 if ready else 503,
+            headers={"cache-control": "no-store"},
+        )
+
+    async def metrics(request: Request) -> Response:
+        known, loads, _ = registry.snapshot(clock())
+        routed = Family(
+            "mediacdn_router_decisions_total",
+            "counter",
+            'Routing decisions (/route, /r/, /cdn/, /steered/, /steering), by POP ("none": '
+            "no healthy POP).",
+        )
+        for name, n in sorted(decisions.items()):
+            routed.add(n, pop=name)
+        families = [
+            routed,
+            Family("mediacdn_router_pops", "gauge", "POPs heard from.").add(len(known)),
+            Family("mediacdn_router_healthy_pops", "gauge", "POPs that may be routed to.").add(
+                sum(1 for p in known if loads[p.name].healthy)
+            ),
+            *http_metrics.families(),
+            *process_families(),
+        ]
+        return Response(render(families), media_type=PROMETHEUS_TYPE)
+
+    routes = [
+        Route("/heartbeat", heartbeat, methods=["POST"]),
+        Route("/pops", pops, methods=["GET"]),
+        Route("/route", route, methods=["GET"]),
+        Route("/r/{path:path}", redirect, methods=["GET", "HEAD"]),
+        Route("/cdn/{path:path}", cdn_playlist, methods=["GET"]),
+        Route("/steered/{path:path}", steered, methods=["GET"]),
+        Route("/steering", steering, methods=["GET"], name="steering"),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
     return Starlette(
         # players on any origin start here (hls.js, Shaka, video.js fetch with CORS): GET and
         # HEAD with any request header (Range), preflights answered; heartbeats are not theirs
         middleware=[
+            Middleware(Observed, http_metrics, lambda: routes, "router"),
             Middleware(
                 CORSMiddleware,
                 allow_origins=["*"],
@@ -313,18 +366,9 @@ def create_router_app(
                 allow_headers=["*"],
                 expose_headers=["Location", "Content-Length", "Age"],
                 max_age=600,
-            )
+            ),
         ],
-        routes=[
-            Route("/heartbeat", heartbeat, methods=["POST"]),
-            Route("/pops", pops, methods=["GET"]),
-            Route("/route", route, methods=["GET"]),
-            Route("/r/{path:path}", redirect, methods=["GET", "HEAD"]),
-            Route("/cdn/{path:path}", cdn_playlist, methods=["GET"]),
-            Route("/steered/{path:path}", steered, methods=["GET"]),
-            Route("/steering", steering, methods=["GET"], name="steering"),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
+        routes=routes,
         lifespan=lifespan,
     )
 

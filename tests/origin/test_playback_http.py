@@ -215,8 +215,8 @@ def test_health_metrics_and_openapi(http: httpx.Client, video_id: str) -> None:
     }
     http.get(f"/vod/{video_id}/360p/0.m4s")
     metrics = http.get("/metrics").text
-    assert 'mediacdn_origin_responses_total{route="vod",status="200"}' in metrics
-    assert "mediacdn_origin_sent_bytes_total" in metrics
+    assert 'mediacdn_origin_playback_responses_total{route="vod",status="200"}' in metrics
+    assert "mediacdn_origin_playback_sent_bytes_total" in metrics
     spec = http.get("/api/openapi.json").json()
     assert spec["openapi"].startswith("3.")
     assert "/api/videos" in spec["paths"]

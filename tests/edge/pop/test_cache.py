@@ -375,8 +375,8 @@ def test_observability() -> None:
         assert stats["upstream_requests"] == 1
         metrics = s.http.get("/metrics").text
         assert ("mediacdn_edge_disk_objects 1" in metrics) == on_disk
-        assert 'mediacdn_edge_responses_total{cache="HIT"} 1' in metrics
-        assert "mediacdn_edge_bytes_from_upstream_total" in metrics
+        assert 'mediacdn_edge_responses_total{cache="HIT",status="200"} 1' in metrics
+        assert "mediacdn_edge_upstream_received_bytes_total" in metrics
         assert s.http.get("/healthz").json()["status"] == "ok"
 
 

@@ -73,9 +73,9 @@ def test_workers_figures_combine_into_the_pops() -> None:
     for hits, misses in ((3, 1), (5, 3)):
         metrics = EdgeMetrics()
         for _ in range(hits):
-            metrics.served("HIT", 100)
+            metrics.served("HIT", 200, 100)
         for _ in range(misses):
-            metrics.served("MISS", 100)
+            metrics.served("MISS", 200, 100)
         stats = metrics.stats(name="p", used_bytes=50, capacity_bytes=100, objects=2, evictions=1)
         parts.append(stats | {"disk_rebuild_s": 0.5 * len(parts) + 1})
     combined = combine_stats(parts)
@@ -86,4 +86,6 @@ def test_workers_figures_combine_into_the_pops() -> None:
     assert combined["cache_fill"] == 0.5
     assert combined["disk_rebuild_s"] == 1.5  # the longest, not the sum
     assert combined["worker_requests"] == [4, 8]
-    assert 'mediacdn_edge_responses_total{cache="HIT"} 8' in EdgeMetrics.prometheus(combined)
+    assert 'mediacdn_edge_responses_total{cache="HIT",status="200"} 8' in EdgeMetrics.prometheus(
+        combined
+    )
