@@ -18,8 +18,10 @@ NATIVE := $(VENV)/.native-$(shell cat $(NATIVE_SRC) tools/build_native.py | sha1
 # served by the origin itself; and Debian's Chromium for the browser tests (never downloaded).
 WEB := web/node_modules/.installed-$(shell cat web/package.json web/package-lock.json | sha1sum | cut -c1-12)
 CHROMIUM := /usr/bin/chromium
-# Debian's prometheus, for `promtool check metrics` on every process's /metrics in the tests.
+# Debian's prometheus, for `promtool check metrics` on every process's /metrics in the tests;
+# Debian's docker-compose, to validate deploy/compose offline (`docker-compose config`).
 PROMTOOL := /usr/bin/promtool
+COMPOSE := /usr/bin/docker-compose
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +53,12 @@ $(PROMTOOL):
 	  --no-install-recommends prometheus) >/dev/null \
 	  || (echo "could not install prometheus: run 'apt-get install prometheus' as root"; exit 1)
 
+$(COMPOSE):
+	@echo "installing Debian's docker-compose to check the compose file"
+	@(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  --no-install-recommends docker-compose) >/dev/null \
+	  || (echo "could not install docker-compose: run 'apt-get install docker-compose' as root"; exit 1)
+
 demo: $(NATIVE) $(WEB)
 	$(BIN)/mediacdn demo $(DEMO_ARGS)
 
@@ -62,7 +70,7 @@ lint: $(STAMP) $(WEB)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(NATIVE) $(WEB) $(CHROMIUM) $(PROMTOOL)
+pytest: $(NATIVE) $(WEB) $(CHROMIUM) $(PROMTOOL) $(COMPOSE)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

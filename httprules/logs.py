@@ -9,8 +9,9 @@ import logging
 import logging.handlers
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
+
+from httprules.times import iso_utc
 
 ACCESS_LOGGER = "mediacdn.access"
 FORMATS = ("text", "json")
@@ -20,7 +21,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 class JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": iso_utc(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),

@@ -22,6 +22,7 @@ from manifests.records import (
 )
 from manifests.schema import ADDED_COLUMNS, column_types, schema_statements
 from manifests.uploads import UploadTable
+from manifests.webhooks import WebhookTable, video_event
 
 Clock = Callable[[], float]
 
@@ -96,7 +97,7 @@ def _object(row: Row) -> StoredObject:
 FAIRNESS_WINDOW_S = 3600.0  # uploaders served longer ago than this count as never served
 
 
-class Catalog(UploadTable):
+class Catalog(UploadTable, WebhookTable):
     """All catalog reads and writes. Blocking: call from a thread in async code."""
 
     def __init__(self, db: SqliteDatabase | PostgresDatabase, *, clock: Clock = time.time) -> None:
@@ -106,6 +107,7 @@ class Catalog(UploadTable):
         # Claims skip rows other workers hold; lease checks must wait for them instead.
         self._skip_locked_jobs = " FOR UPDATE OF j SKIP LOCKED" if postgres else ""
         self._for_update = " FOR UPDATE" if postgres else ""
+        self._skip_locked_deliveries = " FOR UPDATE OF d SKIP LOCKED" if postgres else ""
 
     def create_schema(self) -> None:
         with self.db.transaction() as cur:
@@ -208,11 +210,18 @@ class Catalog(UploadTable):
                 found |= {row["id"] for row in cur.all()}
         return found
 
-    def list_videos(self, *, limit: int = 100, offset: int = 0) -> list[Video]:
+    def list_videos(
+        self, *, limit: int = 100, offset: int = 0, after: tuple[float, str] | None = None
+    ) -> list[Video]:
+        """Newest first; `after`: the (created_at, id) of the last video of the page before."""
+        where, params = "", []
+        if after is not None:
+            where = " WHERE created_at < ? OR (created_at = ? AND id > ?)"
+            params = [after[0], after[0], after[1]]
         with self.db.transaction() as cur:
             cur.execute(
-                "SELECT * FROM videos ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
-                (limit, offset),
+                f"SELECT * FROM videos{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+                (*params, limit, offset),
             )
             return [_video(r) for r in cur.all()]
 
@@ -225,6 +234,7 @@ class Catalog(UploadTable):
 
     def delete_video(self, video_id: str) -> list[str]:
         """Remove the video's rows; returns every storage key that belonged to it."""
+        now = self.clock()
         with self.db.transaction() as cur:
             video = self._get_video(cur, video_id)
             if video is None:
@@ -236,6 +246,7 @@ class Catalog(UploadTable):
             for table in ("playlists", "objects", "renditions", "jobs"):
                 cur.execute(f"DELETE FROM {table} WHERE video_id = ?", (video_id,))
             cur.execute("DELETE FROM videos WHERE id = ?", (video_id,))
+            self._emit(cur, "video.deleted", {"video_id": video_id, "status": "deleted"}, now)
         return keys
 
     # -- published manifests ------------------------------------------------------------
@@ -374,7 +385,8 @@ class Catalog(UploadTable):
                 (now, job_id),
             )
             video = self._get_video(cur, video_id)
-        assert video is not None
+            assert video is not None
+            self._emit(cur, "video.ready", video_event(video), now)
         return video
 
     def fail_job(
@@ -449,8 +461,7 @@ class Catalog(UploadTable):
                 message += f"; last error: {job.last_error}"
             self._fail(cur, job, "too_many_attempts", message, now)
 
-    @staticmethod
-    def _fail(cur: Cursor, job: Job, code: str, message: str, now: float) -> None:
+    def _fail(self, cur: Cursor, job: Job, code: str, message: str, now: float) -> None:
         cur.execute(
             "UPDATE jobs SET status = 'failed', lease_owner = NULL, lease_expires = NULL,"
             " last_error = ?, updated_at = ? WHERE id = ?",
@@ -461,3 +472,6 @@ class Catalog(UploadTable):
             " updated_at = ? WHERE id = ?",
             (code, message[:2000], now, job.video_id),
         )
+        video = self._get_video(cur, job.video_id)
+        if video is not None:
+            self._emit(cur, "video.failed", video_event(video), now)

@@ -21,6 +21,8 @@ class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
     def one(self) -> Row | None: ...
     def all(self) -> list[Row]: ...
+    @property
+    def rowcount(self) -> int: ...
 
 
 class _DbApiCursor:
@@ -41,6 +43,11 @@ class _DbApiCursor:
 
     def all(self) -> list[Row]:
         return [dict(r) for r in self._cur.fetchall()]
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the last statement changed."""
+        return int(self._cur.rowcount)
 
     def close(self) -> None:
         self._cur.close()

@@ -75,7 +75,28 @@ CREATE TABLE IF NOT EXISTS uploads (
     metadata TEXT NOT NULL,
     created_at {real} NOT NULL,
     video_id TEXT
-)
+);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    created_at {real} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id TEXT PRIMARY KEY,
+    webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    event TEXT NOT NULL,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at {real} NOT NULL,
+    last_status INTEGER,
+    last_error TEXT,
+    created_at {real} NOT NULL,
+    delivered_at {real}
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)
 """
 
 _TYPES = {

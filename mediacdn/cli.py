@@ -32,6 +32,28 @@ EPILOG = (
 )
 
 
+PRODUCT = """\
+An adaptive-streaming platform: an origin, a CDN in front of it, and a simulator of that CDN.
+
+  upload      uploaders send videos to the origin's API (plain, multipart, resumable tus, or
+              a one-time URL a browser uses); webhooks say when they are ready
+  transcode   workers (ffmpeg) cut each video into 2-10 s fMP4/CMAF segments at several
+              bitrates, audio languages and subtitles, into object storage (a directory or
+              S3); HLS playlists go to the catalog (SQLite or PostgreSQL)
+  serve       the origin serves playlists and segments, signed or public
+  deliver     POPs (`edge`) cache in memory and on disk, in tiers, over HTTP/1.1 or HTTP/2
+              with TLS; the `router` sends each player to a POP by distance and load, with
+              failover and content steering
+  watch       /metrics (Prometheus), JSON logs, access logs and readiness on every process
+  measure     `play` plays like a viewer; `simulate` runs the same cache, routing and ABR
+              code with many thousands of players; `cache replay` tries every eviction
+              policy on your logs
+
+A single machine needs no settings: `mediacdn serve`, then `mediacdn edge` and `mediacdn
+router` for a CDN (`mediacdn demo` starts all of it). Each command's --help says more.
+"""
+
+
 def _common(
     parser: argparse.ArgumentParser, *, server: bool = False, default_port: int = 8080
 ) -> None:
@@ -76,8 +98,9 @@ def _grace(parser: argparse.ArgumentParser, default: float, why: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mediacdn",
-        description="Adaptive-streaming origin: upload, transcode to HLS (fMP4/CMAF), serve.",
-        epilog=EPILOG,
+        description=PRODUCT,
+        epilog=EPILOG + " Try it: `make demo`.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument(

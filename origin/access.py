@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from httprules.jsonbody import BodyError, loads_bounded, read_limited
 from httprules.playback_tokens import KeyFile, mint
+from httprules.times import iso_utc
 from manifests.errors import VideoNotFound
 from manifests.records import Video
 from origin.api import video_json
@@ -99,7 +100,7 @@ class AccessApi:
 def token_json(video: Video, token: str, expires_at: int) -> dict[str, Any]:
     return {
         "token": token,
-        "expires_at": expires_at,
+        "expires_at": iso_utc(expires_at),
         "hls": signed_hls(video.id, token),
         "video_id": video.id,
         "access": video.access,

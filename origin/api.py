@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import math
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -11,6 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from httprules.headers import ascii_digits
+from httprules.times import iso_utc
 from manifests.errors import VideoNotFound
 from manifests.records import Job, Rendition, SideFile, Video
 from origin.auth import owner_of, require_api_key
@@ -53,6 +57,27 @@ def rendition_json(r: Rendition) -> dict[str, Any]:
     }
 
 
+def make_cursor(video: Video) -> str:
+    """Where a page ended: its last video's (created_at, id), opaque to clients."""
+    raw = json.dumps([video.created_at, video.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def parse_cursor(text: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        created_at, video_id = json.loads(raw)
+        if isinstance(created_at, bool) or not isinstance(created_at, int | float):
+            raise ValueError("not a time")
+        if not isinstance(video_id, str) or len(video_id) > 64:
+            raise ValueError("not an id")
+        if not math.isfinite(created_at):
+            raise ValueError("not a time")
+        return float(created_at), video_id
+    except (ValueError, TypeError, UnicodeError, RecursionError):
+        raise ApiError(422, "invalid_cursor", "cursor is not one this API gave") from None
+
+
 def video_json(video: Video, renditions: list[Rendition] | None) -> dict[str, Any]:
     """A video's public description; the list view leaves renditions out (None)."""
     error = (
@@ -71,8 +96,8 @@ def video_json(video: Video, renditions: list[Rendition] | None) -> dict[str, An
         "access": video.access,
         "playback": {"hls": f"/vod/{video.id}/master.m3u8"},
         "error": error,
-        "created_at": video.created_at,
-        "updated_at": video.updated_at,
+        "created_at": iso_utc(video.created_at),
+        "updated_at": iso_utc(video.updated_at),
     } | ({} if renditions is None else {"renditions": [rendition_json(r) for r in renditions]})
 
 
@@ -85,9 +110,9 @@ def job_json(job: Job) -> dict[str, Any]:
         "max_attempts": job.max_attempts,
         "last_error": job.last_error,
         "lease_owner": job.lease_owner,
-        "lease_expires": job.lease_expires,
-        "created_at": job.created_at,
-        "updated_at": job.updated_at,
+        "lease_expires": iso_utc(job.lease_expires),
+        "created_at": iso_utc(job.created_at),
+        "updated_at": iso_utc(job.updated_at),
     }
 
 
@@ -194,18 +219,31 @@ class VideoApi:
         return JSONResponse(body, status_code=201, headers={"location": body["status_url"]})
 
     async def list(self, request: Request) -> Response:
-        raw_limit = request.query_params.get("limit", "100")
-        raw_offset = request.query_params.get("offset", "0")
+        """Newest first, `limit` at a time (1–1000, default 100); `next_cursor` (null at the
+        end) asks for the next page as `cursor`, which stays right however many videos
+        arrive meanwhile. `offset` (below 10^9) still works, without that guarantee."""
+        query = request.query_params
+        raw_limit, raw_offset = query.get("limit", "100"), query.get("offset", "0")
         if not (ascii_digits(raw_limit) and ascii_digits(raw_offset)) or len(raw_offset) > 9:
             raise ApiError(
                 422, "invalid_request", "limit and offset are whole numbers (offset < 10^9)"
             )
         limit = min(1000, max(1, int(raw_limit)))
         offset = int(raw_offset)
+        after = None
+        if "cursor" in query:
+            if offset:
+                raise ApiError(422, "invalid_request", "give cursor or offset, not both")
+            after = parse_cursor(query["cursor"])
         videos = await anyio.to_thread.run_sync(
-            lambda: self.ctx.catalog.list_videos(limit=limit, offset=offset)
+            lambda: self.ctx.catalog.list_videos(limit=limit + 1, offset=offset, after=after)
         )
-        return JSONResponse({"videos": [video_json(v, None) for v in videos]})
+        more = len(videos) > limit
+        videos = videos[:limit]
+        next_cursor = make_cursor(videos[-1]) if more else None
+        return JSONResponse(
+            {"videos": [video_json(v, None) for v in videos], "next_cursor": next_cursor}
+        )
 
     async def show(self, request: Request) -> Response:
         video_id = request.path_params["video_id"]

@@ -45,6 +45,8 @@ from origin.playback import PlaybackApp
 from origin.settings import Settings
 from origin.tus import TusApi
 from origin.web import WebPages
+from origin.webhook_api import WebhookApi
+from origin.webhook_sender import RetryPolicy, WebhookSender
 from storage import Storage, open_storage
 from storage.errors import StorageError
 from transcoder.tools import ffmpeg_path, ffprobe_path
@@ -293,6 +295,7 @@ def create_app(
     videos = VideoApi(ctx)
     tus = TusApi(ctx)
     direct = DirectUploadApi(settings)
+    webhooks = WebhookApi(ctx)
     pages = WebPages(ctx)
     keys = open_keys(settings.playback_keys)
     write_limit = open_limit(settings.api_limit(), "origin-api", settings.redis_url or None)
@@ -344,6 +347,20 @@ def create_app(
                 )
                 thread.start()
                 threads.append(thread)
+        if settings.webhook_interval_s > 0:
+            retry = RetryPolicy(
+                settings.webhook_retry_base_s,
+                settings.webhook_retry_max_s,
+                settings.webhook_max_attempts,
+            )
+            sender = threading.Thread(
+                target=WebhookSender(catalog, retry).run,
+                args=(stop, settings.webhook_interval_s),
+                name="webhooks",
+                daemon=True,
+            )
+            sender.start()
+            threads.append(sender)
         if settings.janitor_interval_s > 0:
             janitor = Janitor(catalog, storage, data_dir, settings.janitor_stale_s)
             sweeper = threading.Thread(
@@ -375,6 +392,10 @@ def create_app(
         Route("/api/videos/{video_id}/retry", videos.retry, methods=["POST"]),
         Route("/api/jobs/{job_id}", videos.show_job, methods=["GET"]),
         Route("/api/direct-uploads", direct.create, methods=["POST"]),
+        Route("/api/webhooks", webhooks.create, methods=["POST"]),
+        Route("/api/webhooks", webhooks.list, methods=["GET"]),
+        Route("/api/webhooks/{webhook_id}", webhooks.delete, methods=["DELETE"]),
+        Route("/api/webhooks/{webhook_id}/deliveries", webhooks.deliveries, methods=["GET"]),
         Route("/api/uploads/", tus.options, methods=["OPTIONS"]),
         Route("/api/uploads/", tus.create, methods=["POST"]),
         Route("/api/uploads/{upload_id}", tus.head, methods=["HEAD"]),

@@ -17,11 +17,11 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from httprules.times import iso_utc
 from origin.access import json_object
 from origin.auth import owner_of, require_api_key
 from origin.errors import ApiError
@@ -155,7 +155,7 @@ class DirectUploadApi:
                 "url": f"{base}/api/uploads/?token={token}",
                 "token": token,
                 "max_bytes": max_bytes,
-                "expires_at": datetime.fromtimestamp(grant.expires_at, UTC).isoformat(),
+                "expires_at": iso_utc(grant.expires_at),
             },
             status_code=201,
             headers={"cache-control": "no-store"},

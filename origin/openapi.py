@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from manifests.webhooks import EVENTS
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
+_TIME = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC"}
 # what a write with a JSON body can be refused with: no key, wrong key, no such video, not
 # configured, too large, invalid, over the rate limit
 JSON_WRITE_ERRORS = (401, 403, 404, 409, 413, 422, 429)
@@ -31,6 +34,12 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     video_id = {"name": "video_id", "in": "path", "required": True, "schema": {"type": "string"}}
     upload_id = {"name": "upload_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    webhook_id = {
+        "name": "webhook_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+    }
     created = {"201": _json({"$ref": "#/components/schemas/Created"}, "created")}
     secured: list[dict[str, list[str]]] = [{"apiKey": []}]
     return {
@@ -100,8 +109,52 @@ def openapi_document() -> dict[str, Any]:
                             "type": "object",
                             "properties": {"hls": {"type": "string"}},
                         },
-                        "error": {"oneOf": [{"type": "null"}, _ERROR]},
+                        "error": {
+                            "oneOf": [
+                                {"type": "null"},
+                                {
+                                    "type": "object",
+                                    "required": ["code", "message"],
+                                    "properties": {
+                                        "code": {"type": "string"},
+                                        "message": {"type": "string"},
+                                    },
+                                },
+                            ]
+                        },
                         "access": {"enum": ["public", "signed"]},
+                        "segment_duration": {"type": "number"},
+                        "size_bytes": {"type": "integer"},
+                        "created_at": _TIME,
+                        "updated_at": _TIME,
+                    },
+                },
+                "Webhook": {
+                    "type": "object",
+                    "required": ["id", "url", "events", "created_at"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "url": {"type": "string"},
+                        "events": {"type": "array", "items": {"enum": list(EVENTS)}},
+                        "secret": {
+                            "type": "string",
+                            "description": "signs the deliveries; shown on creation only",
+                        },
+                        "created_at": _TIME,
+                    },
+                },
+                "Delivery": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "event": {"enum": list(EVENTS)},
+                        "status": {"enum": ["pending", "delivered", "failed"]},
+                        "attempts": {"type": "integer"},
+                        "next_attempt_at": {"oneOf": [{"type": "null"}, _TIME]},
+                        "last_status": {"type": ["integer", "null"]},
+                        "last_error": {"type": ["string", "null"]},
+                        "created_at": _TIME,
+                        "delivered_at": {"oneOf": [{"type": "null"}, _TIME]},
                     },
                 },
                 "PlaybackToken": {
@@ -109,7 +162,7 @@ def openapi_document() -> dict[str, Any]:
                     "required": ["token", "expires_at", "hls"],
                     "properties": {
                         "token": {"type": "string"},
-                        "expires_at": {"type": "integer", "description": "Unix time"},
+                        "expires_at": _TIME,
                         "hls": {
                             "type": "string",
                             "description": "the master playlist's path, the token in it",
@@ -124,11 +177,34 @@ def openapi_document() -> dict[str, Any]:
             "/api/videos": {
                 "get": {
                     "summary": "List videos, newest first",
+                    "description": (
+                        "A page of `limit` videos (1-1000, default 100); pass `next_cursor` "
+                        "as `cursor` for the next page (null: none). `offset` (below 10^9) "
+                        "is the older way; pages by offset shift when videos arrive."
+                    ),
                     "parameters": [
                         {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
                         {"name": "offset", "in": "query", "schema": {"type": "integer"}},
                     ],
-                    "responses": _responses({"200": _json({"type": "object"})}, 422),
+                    "responses": _responses(
+                        {
+                            "200": _json(
+                                {
+                                    "type": "object",
+                                    "required": ["videos", "next_cursor"],
+                                    "properties": {
+                                        "videos": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Video"},
+                                        },
+                                        "next_cursor": {"type": ["string", "null"]},
+                                    },
+                                }
+                            )
+                        },
+                        422,
+                    ),
                 },
                 "post": {
                     "summary": "Upload a video: the raw body, or multipart with a 'file' part",
@@ -247,6 +323,87 @@ def openapi_document() -> dict[str, Any]:
                     "responses": _responses({"200": _json({"type": "object"})}, 404),
                 },
             },
+            "/api/webhooks": {
+                "post": {
+                    "summary": "Register an endpoint for events (all of them by default)",
+                    "description": (
+                        "Deliveries are JSON POSTs {id, type, created, data} signed in the "
+                        "Mediacdn-Signature header (t=<unix time>,v1=<hex HMAC-SHA256 of "
+                        "'<t>.<body>' with the secret>), retried with exponential backoff "
+                        "until a 2xx answer."
+                    ),
+                    "security": secured,
+                    "requestBody": _json_body(
+                        {
+                            "type": "object",
+                            "required": ["url"],
+                            "properties": {
+                                "url": {"type": "string"},
+                                "events": {"type": "array", "items": {"enum": list(EVENTS)}},
+                            },
+                            "additionalProperties": False,
+                        }
+                    ),
+                    "responses": _responses(
+                        {"201": _json({"$ref": "#/components/schemas/Webhook"}, "created")},
+                        *JSON_WRITE_ERRORS,
+                    ),
+                },
+                "get": {
+                    "summary": "The registered endpoints (without their secrets)",
+                    "security": secured,
+                    "responses": _responses(
+                        {
+                            "200": _json(
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "webhooks": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Webhook"},
+                                        }
+                                    },
+                                }
+                            )
+                        },
+                        401,
+                        403,
+                    ),
+                },
+            },
+            "/api/webhooks/{webhook_id}": {
+                "parameters": [webhook_id],
+                "delete": {
+                    "summary": "Remove an endpoint and its deliveries",
+                    "security": secured,
+                    "responses": _responses({"204": {"description": "deleted"}}, 401, 403, 404),
+                },
+            },
+            "/api/webhooks/{webhook_id}/deliveries": {
+                "parameters": [webhook_id],
+                "get": {
+                    "summary": "An endpoint's latest deliveries, newest first",
+                    "security": secured,
+                    "responses": _responses(
+                        {
+                            "200": _json(
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "deliveries": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Delivery"},
+                                        }
+                                    },
+                                }
+                            )
+                        },
+                        401,
+                        403,
+                        404,
+                    ),
+                },
+            },
             "/api/direct-uploads": {
                 "post": {
                     "summary": "A one-time upload URL for a browser (tus), without the API key",
@@ -288,7 +445,7 @@ def openapi_document() -> dict[str, Any]:
                                         "url": {"type": "string"},
                                         "token": {"type": "string"},
                                         "max_bytes": {"type": "integer"},
-                                        "expires_at": {"type": "string", "format": "date-time"},
+                                        "expires_at": _TIME,
                                     },
                                 },
                                 "created",

@@ -61,6 +61,12 @@ class Settings:
     # signs direct-upload URLs; by default derived from the API keys (origins sharing the keys
     # honour each other's URLs)
     upload_secret: Secret = Secret("")
+    # webhooks: how often `serve` sends what is due (0: this origin sends none), and the
+    # retries of a delivery that fails (exponential from base to max, then given up)
+    webhook_interval_s: float = 1.0
+    webhook_retry_base_s: float = 5.0
+    webhook_retry_max_s: float = 3600.0
+    webhook_max_attempts: int = 10
     edges: tuple[str, ...] = ()  # admin URLs of every edge: purged when a video is deleted
     push_edges: tuple[str, ...] = ()  # admin URLs of edges that get new videos pushed
     edge_admin_key: Secret = Secret("")

@@ -99,7 +99,7 @@ def test_json_log_lines_carry_an_iso_time_and_an_access_records_fields() -> None
     record.access = {"status": 200, "id": "abc"}
     line = json.loads(JsonLines().format(record))
     assert line == {
-        "time": "1970-01-01T00:00:00.000+00:00",
+        "time": "1970-01-01T00:00:00.000Z",
         "level": "info",
         "logger": "mediacdn.access",
         "message": "GET / 200",

@@ -105,7 +105,7 @@ def test_metrics_logs_request_ids_and_readiness_of_origin_pop_and_router(tmp_pat
         assert {r["pop"] for r in records} == {"watched"}
         assert {r["cache"] for r in records} >= {"MISS", "HIT"}
         origin_log = json_lines(origin.data_dir / "serve.log")
-        assert all(isinstance(r["time"], str) and r["time"].endswith("+00:00") for r in origin_log)
+        assert all(isinstance(r["time"], str) and r["time"].endswith("Z") for r in origin_log)
         filled = [r for r in origin_log if r.get("route") == "/static/vendor/{name}"]
         assert [(r["id"], r["service"]) for r in filled] == [("req-0", "origin")]
 

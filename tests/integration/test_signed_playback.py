@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -96,7 +97,8 @@ def test_a_signed_video_needs_a_token_at_the_origin_and_the_pop(cdn: SignedCdn) 
     assert shown["access"] == "signed"
     minted = cdn.token(ttl_s=600)
     assert minted["hls"] == cdn.signed_path(minted["token"])
-    assert int(str(minted["expires_at"])) - time.time() == pytest.approx(600, abs=5)
+    expires_at = datetime.fromisoformat(str(minted["expires_at"])).timestamp()
+    assert expires_at - time.time() == pytest.approx(600, abs=5)
     for base in (cdn.origin.url, cdn.pop):
         signed = httpx.get(base + str(minted["hls"]))
         assert signed.status_code == 200
