@@ -18,6 +18,8 @@ NATIVE := $(VENV)/.native-$(shell cat $(NATIVE_SRC) tools/build_native.py | sha1
 # served by the origin itself; and Debian's Chromium for the browser tests (never downloaded).
 WEB := web/node_modules/.installed-$(shell cat web/package.json web/package-lock.json | sha1sum | cut -c1-12)
 CHROMIUM := /usr/bin/chromium
+# Players the browser tests start from the router on another origin (Shaka, video.js, hls.js).
+PLAYERS := tests/players/node_modules/.installed-$(shell cat tests/players/package.json tests/players/package-lock.json | sha1sum | cut -c1-12)
 # Debian's prometheus, for `promtool check metrics` on every process's /metrics in the tests;
 # Debian's docker-compose, to validate deploy/compose offline (`docker-compose config`).
 PROMTOOL := /usr/bin/promtool
@@ -40,6 +42,11 @@ $(NATIVE): $(STAMP) $(NATIVE_SRC) tools/build_native.py
 $(WEB): web/package.json web/package-lock.json
 	@command -v npm >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm)
 	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(PLAYERS): tests/players/package.json tests/players/package-lock.json
+	@command -v npm >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm)
+	cd tests/players && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(CHROMIUM):
@@ -70,7 +77,7 @@ lint: $(STAMP) $(WEB)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(NATIVE) $(WEB) $(CHROMIUM) $(PROMTOOL) $(COMPOSE)
+pytest: $(NATIVE) $(WEB) $(PLAYERS) $(CHROMIUM) $(PROMTOOL) $(COMPOSE)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

@@ -113,3 +113,6 @@ class Upload:
     metadata: dict[str, str]
     created_at: float
     video_id: str | None = None
+    parts: tuple[str, ...] = ()  # the storage keys of its pieces, in order
+    expires_at: float | None = None  # unfinished after this: gone (tus expiration)
+    concat: str = ""  # tus concatenation: "partial", "final" or "" (a plain upload)

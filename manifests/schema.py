@@ -111,6 +111,9 @@ ADDED_COLUMNS = (
     ("jobs", "transient_failures", "INTEGER NOT NULL DEFAULT 0"),
     ("videos", "owner", "TEXT NOT NULL DEFAULT ''"),
     ("jobs", "claimed_at", "{real}"),
+    ("uploads", "parts", "TEXT NOT NULL DEFAULT '[]'"),
+    ("uploads", "expires_at", "{real}"),
+    ("uploads", "concat", "TEXT NOT NULL DEFAULT ''"),
 )
 
 

@@ -18,6 +18,9 @@ def _upload(row: Row) -> Upload:
         metadata=json.loads(row["metadata"]),
         created_at=float(row["created_at"]),
         video_id=row["video_id"],
+        parts=tuple(json.loads(row["parts"])),
+        expires_at=None if row["expires_at"] is None else float(row["expires_at"]),
+        concat=row["concat"],
     )
 
 
@@ -26,38 +29,74 @@ class UploadTable:
 
     db: SqliteDatabase | PostgresDatabase
     clock: Callable[[], float]
+    _for_update: str
 
     def create_upload(
-        self, length_bytes: int, metadata: dict[str, str], upload_id: str | None = None
+        self,
+        length_bytes: int,
+        metadata: dict[str, str],
+        upload_id: str | None = None,
+        *,
+        expires_at: float | None = None,
+        concat: str = "",
+        parts: tuple[str, ...] = (),
     ) -> Upload:
         """A new upload (`upload_id`: the one a direct-upload grant names; inserting it a second
-        time fails on the primary key)."""
+        time fails on the primary key). A final concatenation is created whole: `parts` are
+        its partial uploads' pieces and its offset is its length."""
         upload = Upload(
             id=upload_id or uuid.uuid4().hex,  # 32 hex digits, as two catalog ids were
             length_bytes=length_bytes,
-            offset_bytes=0,
+            offset_bytes=length_bytes if concat == "final" else 0,
             metadata=metadata,
             created_at=self.clock(),
+            parts=parts,
+            expires_at=expires_at,
+            concat=concat,
         )
         with self.db.transaction() as cur:
             cur.execute(
-                "INSERT INTO uploads (id, length_bytes, offset_bytes, metadata, created_at)"
-                " VALUES (?, ?, 0, ?, ?)",
-                (upload.id, length_bytes, json.dumps(metadata), upload.created_at),
+                "INSERT INTO uploads (id, length_bytes, offset_bytes, metadata, created_at,"
+                " parts, expires_at, concat) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    upload.id,
+                    length_bytes,
+                    upload.offset_bytes,
+                    json.dumps(metadata),
+                    upload.created_at,
+                    json.dumps(list(parts)),
+                    expires_at,
+                    concat,
+                ),
             )
         return upload
+
+    def add_upload_part(
+        self, upload_id: str, offset_bytes: int, part: str, size_bytes: int, expires_at: float
+    ) -> bool:
+        """Append a stored piece to the upload if it is still at `offset_bytes` (another
+        origin may have appended meanwhile: then False, and the piece is not the upload's)."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT parts FROM uploads WHERE id = ? AND offset_bytes = ?" + self._for_update,
+                (upload_id, offset_bytes),
+            )
+            row = cur.one()
+            if row is None:
+                return False
+            parts = [*json.loads(row["parts"]), part]
+            cur.execute(
+                "UPDATE uploads SET offset_bytes = ?, parts = ?, expires_at = ?"
+                " WHERE id = ? AND offset_bytes = ?",
+                (offset_bytes + size_bytes, json.dumps(parts), expires_at, upload_id, offset_bytes),
+            )
+            return cur.rowcount == 1
 
     def get_upload(self, upload_id: str) -> Upload | None:
         with self.db.transaction() as cur:
             cur.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,))
             row = cur.one()
             return _upload(row) if row else None
-
-    def set_upload_offset(self, upload_id: str, offset_bytes: int) -> None:
-        with self.db.transaction() as cur:
-            cur.execute(
-                "UPDATE uploads SET offset_bytes = ? WHERE id = ?", (offset_bytes, upload_id)
-            )
 
     def finish_upload(self, upload_id: str, video_id: str) -> None:
         with self.db.transaction() as cur:
@@ -69,6 +108,16 @@ class UploadTable:
             cur.execute(
                 "SELECT * FROM uploads WHERE created_at < ? ORDER BY created_at LIMIT ?",
                 (before, limit),
+            )
+            return [_upload(row) for row in cur.all()]
+
+    def uploads_expired(self, now: float, *, limit: int = 10_000) -> list[Upload]:
+        """Unfinished uploads past their expiry (tus expiration): the janitor removes them."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT * FROM uploads WHERE video_id IS NULL AND expires_at IS NOT NULL"
+                " AND expires_at < ? ORDER BY expires_at LIMIT ?",
+                (now, limit),
             )
             return [_upload(row) for row in cur.all()]
 

@@ -77,6 +77,7 @@ def cmd_janitor(args: argparse.Namespace) -> int:
         open_settings_storage(settings),
         settings.data_dir.resolve(),
         parse_duration(args.older_than),
+        tus_expiry_s=settings.tus_expiry_s,
     )
     for line in janitor.run(dry_run=args.dry_run).lines():
         print(line)

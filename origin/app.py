@@ -276,9 +276,7 @@ def create_app(
     metrics = Metrics()
     data_dir = settings.data_dir.resolve()
     spool_dir = data_dir / "spool"
-    tus_dir = data_dir / "tus"
-    for d in (spool_dir, tus_dir):
-        d.mkdir(parents=True, exist_ok=True)
+    spool_dir.mkdir(parents=True, exist_ok=True)
     ctx = OriginContext(
         settings=settings,
         catalog=catalog,
@@ -289,7 +287,6 @@ def create_app(
         assets=AssetCache(catalog),
         metrics=metrics,
         spool_dir=spool_dir,
-        tus_dir=tus_dir,
         edges=settings.edge_targets(),
     )
     videos = VideoApi(ctx)
@@ -362,7 +359,13 @@ def create_app(
             sender.start()
             threads.append(sender)
         if settings.janitor_interval_s > 0:
-            janitor = Janitor(catalog, storage, data_dir, settings.janitor_stale_s)
+            janitor = Janitor(
+                catalog,
+                storage,
+                data_dir,
+                settings.janitor_stale_s,
+                tus_expiry_s=settings.tus_expiry_s,
+            )
             sweeper = threading.Thread(
                 target=sweep, args=(janitor, settings.janitor_interval_s, stop), daemon=True
             )

@@ -23,5 +23,4 @@ class OriginContext:
     assets: AssetCache
     metrics: Metrics
     spool_dir: Path
-    tus_dir: Path
     edges: EdgeTargets

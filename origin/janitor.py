@@ -1,4 +1,5 @@
-"""Remove what interrupted work left behind: tus uploads never finished, spool files of plain
+"""Remove what interrupted work left behind: tus uploads never finished (expired, or idle for
+`stale_s`: their pieces in storage and their rows), spool files of plain
 uploads cut off mid-body, work directories of transcodes whose worker died, and objects in
 storage that no video in the catalog owns (an upload that failed after storing its source, a
 transcode that published for a video deleted meanwhile).
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from manifests.catalog import Catalog
+from origin.tus_parts import PARTS_ROOT, drop_parts
 from storage import Storage
 
 log = logging.getLogger("mediacdn.janitor")
@@ -67,6 +69,7 @@ class Janitor:
     data_dir: Path
     stale_s: float = 24 * 3600.0
     clock: Callable[[], float] = time.time
+    tus_expiry_s: float = 86_400.0  # an upload's expiry is its last activity plus this
 
     def run(self, *, dry_run: bool = False) -> Report:
         report = Report(dry_run)
@@ -89,22 +92,31 @@ class Janitor:
                 path.unlink(missing_ok=True)
 
     def _uploads(self, report: Report, cutoff: float) -> None:
-        """tus uploads created long ago and never finished, and staging files nobody owns."""
-        tus_dir = self.data_dir / "tus"
+        """Unfinished tus uploads expired, or idle since before `cutoff` (their pieces in
+        storage and their rows), and pieces whose upload is gone."""
+        stale = {u.id: u for u in self.catalog.uploads_expired(self.clock())}
         for upload in self.catalog.uploads_created_before(cutoff):
             if upload.video_id is not None:
                 continue  # finished: its row answers HEAD with the video id
-            staging = tus_dir / upload.id
-            size = staging.stat().st_size if staging.exists() else 0
-            if staging.exists() and staging.stat().st_mtime > cutoff:
-                continue  # still being written
-            report.removals.append(Removal("upload", upload.id, size))
+            last_active = (upload.expires_at or upload.created_at) - self.tus_expiry_s
+            if upload.expires_at is None or max(last_active, upload.created_at) < cutoff:
+                stale[upload.id] = upload
+        for upload in stale.values():
+            report.removals.append(Removal("upload", upload.id, upload.offset_bytes))
             if not report.dry_run:
-                staging.unlink(missing_ok=True)
                 self.catalog.delete_upload(upload.id)
-        for path in self._old_entries(tus_dir, cutoff):
-            if self.catalog.get_upload(path.name) is None:
-                self._remove_path(report, "upload", path)
+                drop_parts(self.storage, [upload.id])
+        pieces: dict[str, int] = {}
+        for key in self.storage.list_keys(PARTS_ROOT):
+            upload_id = key[len(PARTS_ROOT) :].split("/", 1)[0]
+            pieces[upload_id] = pieces.get(upload_id, 0) + 1
+        for upload_id in pieces:
+            if upload_id not in stale and self.catalog.get_upload(upload_id) is None:
+                report.removals.append(Removal("upload pieces", upload_id, 0))
+                if not report.dry_run:
+                    drop_parts(self.storage, [upload_id])
+        for path in self._old_entries(self.data_dir / "tus", cutoff):  # an older version's
+            self._remove_path(report, "upload", path)
 
     def _spool(self, report: Report, cutoff: float) -> None:
         for path in self._old_entries(self.data_dir / "spool", cutoff):

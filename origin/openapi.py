@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from manifests.webhooks import EVENTS
+from origin.openapi_schemas import SCHEMAS, TIME
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
-_TIME = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC"}
 # what a write with a JSON body can be refused with: no key, wrong key, no such video, not
 # configured, too large, invalid, over the rate limit
 JSON_WRITE_ERRORS = (401, 403, 404, 409, 413, 422, 429)
@@ -48,129 +48,7 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
             "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {
-                        "error": {
-                            "type": "object",
-                            "required": ["code", "message"],
-                            "properties": {
-                                "code": {"type": "string"},
-                                "message": {"type": "string"},
-                            },
-                        }
-                    },
-                },
-                "Created": {
-                    "type": "object",
-                    "required": ["id", "job_id", "status_url"],
-                    "properties": {
-                        "id": {"type": "string"},
-                        "job_id": {"type": "string"},
-                        "status_url": {"type": "string"},
-                    },
-                },
-                "Rendition": {
-                    "type": "object",
-                    "properties": {
-                        "name": {"type": "string"},
-                        "kind": {"enum": ["video", "audio", "subtitles"]},
-                        "bandwidth": {"type": "integer"},
-                        "average_bandwidth": {"type": "integer"},
-                        "codecs": {"type": ["string", "null"]},
-                        "resolution": {"type": ["string", "null"]},
-                        "frame_rate": {"type": ["number", "null"]},
-                        "language": {"type": ["string", "null"]},
-                    },
-                },
-                "Video": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "title": {"type": "string"},
-                        "status": {
-                            "enum": [
-                                "queued",
-                                "probing",
-                                "transcoding",
-                                "publishing",
-                                "ready",
-                                "failed",
-                            ]
-                        },
-                        "progress": {"type": "number", "minimum": 0, "maximum": 100},
-                        "job_id": {"type": "string"},
-                        "renditions": {
-                            "type": "array",
-                            "items": {"$ref": "#/components/schemas/Rendition"},
-                        },
-                        "playback": {
-                            "type": "object",
-                            "properties": {"hls": {"type": "string"}},
-                        },
-                        "error": {
-                            "oneOf": [
-                                {"type": "null"},
-                                {
-                                    "type": "object",
-                                    "required": ["code", "message"],
-                                    "properties": {
-                                        "code": {"type": "string"},
-                                        "message": {"type": "string"},
-                                    },
-                                },
-                            ]
-                        },
-                        "access": {"enum": ["public", "signed"]},
-                        "segment_duration": {"type": "number"},
-                        "size_bytes": {"type": "integer"},
-                        "created_at": _TIME,
-                        "updated_at": _TIME,
-                    },
-                },
-                "Webhook": {
-                    "type": "object",
-                    "required": ["id", "url", "events", "created_at"],
-                    "properties": {
-                        "id": {"type": "string"},
-                        "url": {"type": "string"},
-                        "events": {"type": "array", "items": {"enum": list(EVENTS)}},
-                        "secret": {
-                            "type": "string",
-                            "description": "signs the deliveries; shown on creation only",
-                        },
-                        "created_at": _TIME,
-                    },
-                },
-                "Delivery": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "event": {"enum": list(EVENTS)},
-                        "status": {"enum": ["pending", "delivered", "failed"]},
-                        "attempts": {"type": "integer"},
-                        "next_attempt_at": {"oneOf": [{"type": "null"}, _TIME]},
-                        "last_status": {"type": ["integer", "null"]},
-                        "last_error": {"type": ["string", "null"]},
-                        "created_at": _TIME,
-                        "delivered_at": {"oneOf": [{"type": "null"}, _TIME]},
-                    },
-                },
-                "PlaybackToken": {
-                    "type": "object",
-                    "required": ["token", "expires_at", "hls"],
-                    "properties": {
-                        "token": {"type": "string"},
-                        "expires_at": _TIME,
-                        "hls": {
-                            "type": "string",
-                            "description": "the master playlist's path, the token in it",
-                        },
-                        "video_id": {"type": "string"},
-                        "access": {"enum": ["public", "signed"]},
-                    },
-                },
+                **SCHEMAS,
             },
         },
         "paths": {
@@ -445,7 +323,7 @@ def openapi_document() -> dict[str, Any]:
                                         "url": {"type": "string"},
                                         "token": {"type": "string"},
                                         "max_bytes": {"type": "integer"},
-                                        "expires_at": _TIME,
+                                        "expires_at": TIME,
                                     },
                                 },
                                 "created",
@@ -461,24 +339,48 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"204": {"description": "capabilities"}},
                 },
                 "post": {
-                    "summary": "tus creation (and creation-with-upload)",
+                    "summary": "tus creation (and creation-with-upload, concatenation)",
+                    "description": (
+                        "Upload-Length and Upload-Metadata make an upload (Upload-Expires says "
+                        "until when it may be resumed); Upload-Concat: partial makes a piece "
+                        "of a parallel upload, and Upload-Concat: final;<url> <url> joins "
+                        "finished partials into a complete upload (201 with X-Video-Id). "
+                        "The API key, or a direct-upload URL's token, authorizes it."
+                    ),
                     "security": secured,
                     "responses": _responses(
-                        {"201": {"description": "created"}}, 400, 401, 403, 412, 413, 422
+                        {"201": {"description": "created"}}, 400, 401, 403, 409, 412, 413, 422
                     ),
                 },
             },
             "/api/uploads/{upload_id}": {
                 "parameters": [upload_id],
                 "head": {
-                    "summary": "tus offset",
-                    "responses": _responses({"200": {"description": "offset"}}, 404),
+                    "summary": "tus offset (and X-Video-Id once complete)",
+                    "security": secured,
+                    "responses": _responses({"200": {"description": "offset"}}, 401, 403, 404, 410),
                 },
                 "patch": {
                     "summary": "tus append",
+                    "description": (
+                        "412 without Tus-Resumable: 1.0.0; 409 when Upload-Offset is not the "
+                        "upload's offset (ask with HEAD); 410 once the upload has expired; "
+                        "460 when Upload-Checksum does not match. The last byte makes the "
+                        "video (X-Video-Id)."
+                    ),
                     "security": secured,
                     "responses": _responses(
-                        {"204": {"description": "appended"}}, 401, 403, 404, 409, 415, 460
+                        {"204": {"description": "appended"}},
+                        400,
+                        401,
+                        403,
+                        404,
+                        409,
+                        410,
+                        412,
+                        413,
+                        415,
+                        460,
                     ),
                 },
                 "delete": {

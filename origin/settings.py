@@ -63,6 +63,7 @@ class Settings:
     upload_secret: Secret = Secret("")
     # webhooks: how often `serve` sends what is due (0: this origin sends none), and the
     # retries of a delivery that fails (exponential from base to max, then given up)
+    tus_expiry_s: float = 86_400.0  # an unfinished tus upload idle this long is gone
     webhook_interval_s: float = 1.0
     webhook_retry_base_s: float = 5.0
     webhook_retry_max_s: float = 3600.0

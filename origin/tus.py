@@ -1,4 +1,6 @@
-"""Resumable uploads: tus 1.0 (core, creation, creation-with-upload, termination, checksum)."""
+"""Resumable uploads: tus 1.0 (core, creation, creation-with-upload, termination, checksum,
+expiration, concatenation). The pieces of an upload live in object storage and its state in
+the catalog (origin/tus_parts.py), so any origin can resume any upload."""
 
 from __future__ import annotations
 
@@ -8,10 +10,14 @@ import binascii
 import contextlib
 import hashlib
 import os
+import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from email.utils import formatdate
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
@@ -37,11 +43,13 @@ from origin.ingest import (
     parse_options,
     parse_side_field,
 )
+from origin.tus_parts import drop_parts, join_parts, part_key
 from storage.keys import side_key, source_key
 
 TUS_VERSION = "1.0.0"
 LOCK_WAIT_S = 10.0
-EXTENSIONS = "creation,creation-with-upload,termination,checksum"
+EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration,concatenation"
+MAX_PARTIALS = 1000  # partial uploads one final concatenation may name
 CHECKSUMS = {"sha1": hashlib.sha1, "md5": hashlib.md5, "sha256": hashlib.sha256}
 
 
@@ -83,8 +91,19 @@ class TusApi:
         if request.headers.get("tus-resumable") != TUS_VERSION:
             raise ApiError(412, "tus_version", f"this server speaks tus {TUS_VERSION}")
 
-    def _staging(self, upload_id: str) -> Path:
-        return self.ctx.tus_dir / upload_id
+    def _spool(self, upload_id: str) -> Path:
+        """A local file for a piece on its way to storage, or for a joined upload."""
+        return self.ctx.spool_dir / f"tus-{upload_id}-{uuid.uuid4().hex[:8]}"
+
+    def _expiry(self) -> float:
+        return time.time() + self.ctx.settings.tus_expiry_s
+
+    def _live(self, upload: Upload) -> Upload:
+        """The upload, unless it has expired unfinished (tus expiration: 410, then gone)."""
+        expires_at = upload.expires_at
+        if upload.video_id is None and expires_at is not None and expires_at < time.time():
+            raise ApiError(410, "upload_expired", "this upload has expired; start again")
+        return upload
 
     async def options(self, request: Request) -> Response:
         return Response(
@@ -119,7 +138,16 @@ class TusApi:
     async def create(self, request: Request) -> Response:
         grant = self._grant(request)
         self._check_version(request)
-        require_room(self.ctx.tus_dir, self.ctx.settings.min_free_mb)
+        require_room(self.ctx.spool_dir, self.ctx.settings.min_free_mb)
+        concat = request.headers.get("upload-concat", "")
+        if concat.startswith("final"):
+            if grant is not None:
+                raise ApiError(403, "forbidden", "an upload URL makes one plain upload")
+            return await self._concatenate(request, concat)
+        if concat not in ("", "partial"):
+            raise ApiError(400, "invalid_concat", "Upload-Concat is partial or final;<urls>")
+        if concat and grant is not None:
+            raise ApiError(403, "forbidden", "an upload URL makes one plain upload")
         raw_length = request.headers.get("upload-length")
         if request.headers.get("upload-defer-length"):
             raise ApiError(400, "defer_length", "Upload-Defer-Length is not supported")
@@ -139,12 +167,11 @@ class TusApi:
         await self._side_uploads(metadata)  # refuse before any data arrives
         if length == 0 and metadata.get("role", "video") == "video":
             raise ApiError(422, "empty_upload", "the uploaded file is empty")
-        upload = await self._new_upload(length, metadata, grant)
-        await anyio.to_thread.run_sync(self._staging(upload.id).touch)
+        upload = await self._new_upload(length, metadata, grant, concat)
         location = f"/api/uploads/{upload.id}"
         if "token" in request.query_params:  # the URL handed out goes on working
             location += f"?token={request.query_params['token']}"
-        headers = self._headers(location=location, **{"upload-offset": "0"})
+        headers = self._headers(location=location, **{"upload-offset": "0"}, **_expires(upload))
         if request.headers.get("content-type") == "application/offset+octet-stream":
             owner = grant.owner if grant is not None else owner_of(request)
             offset, extra = await self._append(request, upload, owner)
@@ -152,22 +179,63 @@ class TusApi:
         return Response(status_code=201, headers=headers)
 
     async def _new_upload(
-        self, length: int, metadata: dict[str, str], grant: Grant | None
+        self, length: int, metadata: dict[str, str], grant: Grant | None, concat: str
     ) -> Upload:
         catalog = self.ctx.catalog
+        expires_at = self._expiry()
         if grant is None:
-            return await anyio.to_thread.run_sync(catalog.create_upload, length, metadata)
+            return await anyio.to_thread.run_sync(
+                lambda: catalog.create_upload(
+                    length, metadata, expires_at=expires_at, concat=concat
+                )
+            )
         used = ApiError(409, "upload_url_used", "this upload URL has already been used")
         if await anyio.to_thread.run_sync(catalog.get_upload, grant.upload_id) is not None:
             raise used
         try:
             return await anyio.to_thread.run_sync(
-                catalog.create_upload, length, metadata, grant.upload_id
+                lambda: catalog.create_upload(
+                    length, metadata, grant.upload_id, expires_at=expires_at
+                )
             )
         except Exception:  # the same URL used twice at once: the primary key refused one
             if await anyio.to_thread.run_sync(catalog.get_upload, grant.upload_id) is not None:
                 raise used from None
             raise
+
+    async def _concatenate(self, request: Request, concat: str) -> Response:
+        """tus concatenation: `Upload-Concat: final;<url> <url>...` joins finished partial
+        uploads, in that order, into one upload, complete at once."""
+        if request.headers.get("upload-length"):
+            raise ApiError(400, "invalid_length", "a final upload takes no Upload-Length")
+        urls = concat.removeprefix("final").removeprefix(";").split()
+        if not urls or len(urls) > MAX_PARTIALS:
+            raise ApiError(400, "invalid_concat", "name the partial uploads: final;<url> <url>")
+        metadata = parse_metadata(request.headers.get("upload-metadata"))
+        self._validate_metadata(metadata)
+        if metadata.get("role", "video") != "video":
+            raise ApiError(422, "invalid_metadata", "a final upload is a video")
+        partials = []
+        for url in urls:
+            upload_id = urlsplit(url).path.rstrip("/").rpartition("/")[2]
+            upload = await anyio.to_thread.run_sync(self.ctx.catalog.get_upload, upload_id)
+            if upload is None or upload.concat != "partial":
+                raise ApiError(422, "invalid_concat", f"{url} is not a partial upload")
+            if upload.offset_bytes != upload.length_bytes:
+                raise ApiError(422, "partial_incomplete", f"{url} is not finished")
+            partials.append(upload)
+        length = sum(p.length_bytes for p in partials)
+        if length == 0:
+            raise ApiError(422, "empty_upload", "the uploaded file is empty")
+        if length > self.ctx.settings.max_upload_bytes:
+            raise ApiError(413, "too_large", "the partial uploads add up past the size limit")
+        parts = tuple(k for p in partials for k in p.parts)
+        upload = await anyio.to_thread.run_sync(
+            lambda: self.ctx.catalog.create_upload(length, metadata, concat="final", parts=parts)
+        )
+        extra = await self._complete(upload, owner_of(request), [p.id for p in partials])
+        headers = {"location": f"/api/uploads/{upload.id}", "upload-offset": str(length)}
+        return Response(status_code=201, headers=self._headers(**headers, **extra))
 
     def _validate_metadata(self, metadata: dict[str, str]) -> None:
         role = metadata.get("role", "video")
@@ -198,7 +266,7 @@ class TusApi:
         upload = await anyio.to_thread.run_sync(self.ctx.catalog.get_upload, upload_id)
         if upload is None:
             raise ApiError(404, "upload_not_found", f"no upload {upload_id!r}")
-        return upload
+        return self._live(upload)
 
     @contextlib.asynccontextmanager
     async def _locked(self, upload_id: str) -> AsyncIterator[None]:
@@ -230,6 +298,8 @@ class TusApi:
         async with self._locked(request.path_params["upload_id"]):
             upload = await self._load(request)
         extra = {"x-video-id": upload.video_id} if upload.video_id else {}
+        if upload.concat:
+            extra["upload-concat"] = upload.concat  # (a final's partials are not kept)
         return Response(
             status_code=200,
             headers=self._headers(
@@ -237,6 +307,7 @@ class TusApi:
                     "upload-offset": str(upload.offset_bytes),
                     "upload-length": str(upload.length_bytes),
                     **extra,
+                    **_expires(upload),
                 }
             ),
         )
@@ -244,12 +315,14 @@ class TusApi:
     async def patch(self, request: Request) -> Response:
         grant = self._grant(request, request.path_params["upload_id"])
         self._check_version(request)
-        require_room(self.ctx.tus_dir, self.ctx.settings.min_free_mb)
+        require_room(self.ctx.spool_dir, self.ctx.settings.min_free_mb)
         if request.headers.get("content-type") != "application/offset+octet-stream":
             raise ApiError(
                 415, "unsupported_media_type", "PATCH needs application/offset+octet-stream"
             )
         upload = await self._load(request)
+        if upload.concat == "final":  # tus concatenation: a final upload takes no PATCH
+            raise ApiError(403, "forbidden", "a final upload is complete when made")
         offset_header = request.headers.get("upload-offset", "")
         if not ascii_digits(offset_header):
             raise ApiError(400, "invalid_offset", "Upload-Offset must be a non-negative integer")
@@ -259,9 +332,8 @@ class TusApi:
                 raise ApiError(409, "offset_mismatch", f"the upload is at {upload.offset_bytes}")
             owner = grant.owner if grant is not None else owner_of(request)
             offset, extra = await self._append(request, upload, owner)
-        return Response(
-            status_code=204, headers=self._headers(**{"upload-offset": str(offset), **extra})
-        )
+        headers = {"upload-offset": str(offset), **extra, **_expires(upload, self._expiry())}
+        return Response(status_code=204, headers=self._headers(**headers))
 
     async def _append(
         self, request: Request, upload: Upload, owner: str
@@ -275,35 +347,54 @@ class TusApi:
         received = 0
         digest = checksum[0]() if checksum else None
         dropped = False
-        path = self._staging(upload.id)
-        f = await anyio.to_thread.run_sync(lambda: path.open("r+b"))
+        path = self._spool(upload.id)
+        f = await anyio.to_thread.run_sync(lambda: path.open("wb"))
         try:
-            await anyio.to_thread.run_sync(f.seek, upload.offset_bytes)
             try:
-                async for chunk in request.stream():
-                    received += len(chunk)
-                    if received > room:
-                        raise ApiError(413, "too_large", "the body goes past Upload-Length")
-                    if digest is not None:
-                        digest.update(chunk)
-                    await anyio.to_thread.run_sync(f.write, chunk)
-            except ClientDisconnect:
-                dropped = True
-            await anyio.to_thread.run_sync(_flush, f)
+                try:
+                    async for chunk in request.stream():
+                        received += len(chunk)
+                        if received > room:
+                            raise ApiError(413, "too_large", "the body goes past Upload-Length")
+                        if digest is not None:
+                            digest.update(chunk)
+                        await anyio.to_thread.run_sync(f.write, chunk)
+                except ClientDisconnect:
+                    dropped = True
+                await anyio.to_thread.run_sync(_flush, f)
+            finally:
+                await anyio.to_thread.run_sync(f.close)
+            if checksum and not dropped:
+                assert digest is not None
+                if digest.digest() != checksum[1]:
+                    # tus checksum extension: 460 and the chunk is discarded.
+                    raise ApiError(
+                        460, "checksum_mismatch", "Upload-Checksum does not match the body"
+                    )
+            if (checksum and dropped) or received == 0:
+                return upload.offset_bytes, {}  # nothing (verifiable) arrived: keep nothing
+            await self._keep_piece(upload, path, received)
         finally:
-            await anyio.to_thread.run_sync(f.close)
-        if checksum and not dropped:
-            assert digest is not None
-            if digest.digest() != checksum[1]:
-                # tus checksum extension: 460 and the chunk is discarded.
-                raise ApiError(460, "checksum_mismatch", "Upload-Checksum does not match the body")
-        if checksum and dropped:
-            return upload.offset_bytes, {}  # cannot verify a partial chunk: keep nothing
+            await anyio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
         offset = upload.offset_bytes + received
-        await anyio.to_thread.run_sync(self.ctx.catalog.set_upload_offset, upload.id, offset)
         if offset == upload.length_bytes:
-            return offset, await self._complete(upload, owner)
+            done = await anyio.to_thread.run_sync(self.ctx.catalog.get_upload, upload.id)
+            assert done is not None  # with its last piece now
+            return offset, await self._complete(done, owner)
         return offset, {}
+
+    async def _keep_piece(self, upload: Upload, path: Path, size: int) -> None:
+        """Store what arrived as the upload's next piece; if another origin appended at this
+        offset first, the piece is dropped and the client told to ask for the offset."""
+        storage, catalog = self.ctx.storage, self.ctx.catalog
+        key = part_key(upload.id, upload.offset_bytes)
+        await anyio.to_thread.run_sync(storage.put_file, key, path)
+        added = await anyio.to_thread.run_sync(
+            catalog.add_upload_part, upload.id, upload.offset_bytes, key, size, self._expiry()
+        )
+        if not added:
+            await anyio.to_thread.run_sync(storage.delete, key)
+            raise ApiError(409, "offset_mismatch", "the upload moved on meanwhile; ask its offset")
 
     @staticmethod
     def _checksum(header: str | None) -> tuple[type, bytes] | None:
@@ -318,19 +409,25 @@ class TusApi:
         except binascii.Error:
             raise ApiError(400, "invalid_checksum", "Upload-Checksum value is not base64") from None
 
-    async def _complete(self, upload: Upload, owner: str) -> dict[str, str]:
+    async def _complete(
+        self, upload: Upload, owner: str, partials: list[str] | None = None
+    ) -> dict[str, str]:
+        """A finished upload becomes a video (a side file or a partial waits to be named by
+        one): its pieces are joined into the source, then dropped. `partials`: the partial
+        uploads whose pieces a final upload took."""
         metadata = upload.metadata
-        if metadata.get("role", "video") == "side":
+        if metadata.get("role", "video") == "side" or upload.concat == "partial":
             return {}
         ctx = self.ctx
         video_id = new_video_id()
         options = parse_options(metadata, ctx.settings.segment_duration_s)
+        sides = await self._side_uploads(metadata)
         try:
-            size = await ctx.ingest.store_file(source_key(video_id), self._staging(upload.id))
+            size = await self._store_joined(source_key(video_id), upload)
             side_files = []
-            for (kind, language), side_upload in await self._side_uploads(metadata):
+            for (kind, language), side_upload in sides:
                 stored = side_key(video_id, kind, language)
-                await ctx.ingest.store_file(stored, self._staging(side_upload.id))
+                await self._store_joined(stored, side_upload)
                 side_files.append(SideFile(kind, language, stored))  # type: ignore[arg-type]
             video, job = await ctx.ingest.create_video(
                 video_id, size, options, tuple(side_files), "tus", owner
@@ -339,16 +436,33 @@ class TusApi:
             await ctx.ingest.discard(video_id)
             raise
         await anyio.to_thread.run_sync(ctx.catalog.finish_upload, upload.id, video.id)
-        for _, side_upload in await self._side_uploads(metadata):
-            await anyio.to_thread.run_sync(ctx.catalog.delete_upload, side_upload.id)
-            await anyio.to_thread.run_sync(self._staging(side_upload.id).unlink, True)
-        await anyio.to_thread.run_sync(self._staging(upload.id).unlink, True)
+        spent = [upload.id, *(partials or ()), *(s.id for _, s in sides)]
+        await anyio.to_thread.run_sync(drop_parts, ctx.storage, spent)
+        for upload_id in spent[1:]:
+            await anyio.to_thread.run_sync(ctx.catalog.delete_upload, upload_id)
         return {"x-video-id": video.id, "x-job-id": job.id}
+
+    async def _store_joined(self, key: str, upload: Upload) -> int:
+        """The upload's pieces joined, stored under `key`; its size."""
+        joined = self._spool(upload.id)
+        try:
+            await anyio.to_thread.run_sync(join_parts, self.ctx.storage, upload.parts, joined)
+            return await self.ctx.ingest.store_file(key, joined)
+        finally:
+            await anyio.to_thread.run_sync(lambda: joined.unlink(missing_ok=True))
 
     async def delete(self, request: Request) -> Response:
         self._grant(request, request.path_params["upload_id"])
         self._check_version(request)
         upload = await self._load(request)
         await anyio.to_thread.run_sync(self.ctx.catalog.delete_upload, upload.id)
-        await anyio.to_thread.run_sync(lambda: self._staging(upload.id).unlink(missing_ok=True))
+        await anyio.to_thread.run_sync(drop_parts, self.ctx.storage, [upload.id])
         return Response(status_code=204, headers=self._headers())
+
+
+def _expires(upload: Upload, expires_at: float | None = None) -> dict[str, str]:
+    """tus expiration: Upload-Expires (an HTTP date) while the upload is unfinished."""
+    at = expires_at if expires_at is not None else upload.expires_at
+    if at is None or upload.video_id is not None:
+        return {}
+    return {"upload-expires": formatdate(at, usegmt=True)}

@@ -157,12 +157,20 @@ def test_delete_returns_every_key(catalog: Catalog) -> None:
 
 
 def test_uploads(catalog: Catalog) -> None:
-    upload = catalog.create_upload(100, {"filename": "a.mp4"})
-    catalog.set_upload_offset(upload.id, 40)
+    upload = catalog.create_upload(100, {"filename": "a.mp4"}, expires_at=5000.0)
+    assert catalog.add_upload_part(upload.id, 0, "tus/x/0", 40, expires_at=6000.0)
+    assert not catalog.add_upload_part(upload.id, 0, "tus/x/0-late", 40, expires_at=6000.0)
+    assert catalog.add_upload_part(upload.id, 40, "tus/x/40", 10, expires_at=7000.0)
     loaded = catalog.get_upload(upload.id)
     assert loaded is not None
-    assert loaded.offset_bytes == 40
+    assert loaded.offset_bytes == 50
+    assert loaded.parts == ("tus/x/0", "tus/x/40")
+    assert loaded.expires_at == 7000.0
     assert loaded.metadata == {"filename": "a.mp4"}
+    assert [u.id for u in catalog.uploads_expired(7001.0)] == [upload.id]
+    assert catalog.uploads_expired(6999.0) == []
+    final = catalog.create_upload(50, {}, concat="final", parts=loaded.parts)
+    assert (final.offset_bytes, final.concat) == (50, "final")
     catalog.finish_upload(upload.id, "v9")
     finished = catalog.get_upload(upload.id)
     assert finished is not None

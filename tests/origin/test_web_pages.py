@@ -2,7 +2,8 @@
 (hls.js from npm, served by the origin), switches audio and quality and shows subtitles; a file
 dropped on the upload page goes up with tus (resuming after a dropped connection), transcodes
 and plays; the dashboard's POP request count rises over Server-Sent Events while a player
-plays; with its POP killed, the player moves to another. Screenshots at 1280×800 go to
+plays; with its POP killed, the player moves to another; hls.js, Shaka and video.js on a page
+of another origin start at the router's redirect and play. Screenshots at 1280×800 go to
 build/screenshots/ (or $MEDIACDN_SCREENSHOTS)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -22,12 +24,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from starlette.applications import Starlette
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import HTMLResponse
+from starlette.routing import Mount
+from starlette.routing import Route as StarletteRoute
+from starlette.staticfiles import StaticFiles
 
 from mediacdn.cdn import LocalCdn, free_port
 from mediacdn.upload_client import upload_video
 from sample_media.generate import SampleMedia, generate_sample
 from tests.conftest import TEST_LADDER
 from tests.support import edges
+from tests.support.asgi_server import serve_in_thread
 from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import OriginServer, origin_server
 from tests.support.topologies import start_test_cdn
@@ -444,3 +453,79 @@ def test_page_routes_answer_clearly(site: Site) -> None:
             lines = events.iter_lines()
             assert next(lines).startswith("retry:")
             assert next(line for line in lines if line.startswith("event:")) == "event: snapshot"
+
+
+PLAYERS_DIR = Path(__file__).resolve().parents[1] / "players" / "node_modules"
+PLAYER_PAGES = {
+    "hls.js": (
+        ["hls.js/dist/hls.min.js"],
+        """const hls = new Hls();
+        hls.on(Hls.Events.ERROR, (e, d) => { if (d.fatal) window.failed = d.details; });
+        hls.loadSource(SRC); hls.attachMedia(video); video.play();""",
+    ),
+    "shaka": (
+        ["shaka-player/dist/shaka-player.compiled.js"],
+        """shaka.polyfill.installAll();
+        const player = new shaka.Player();
+        player.addEventListener('error', (e) => { window.failed = String(e.detail.code); });
+        player.attach(video).then(() => player.load(SRC)).then(() => video.play())
+          .catch((e) => { window.failed = String(e.code || e); });""",
+    ),
+    "video.js": (
+        ["video.js/dist/video.min.js"],
+        """const player = videojs(video, {
+          muted: true, autoplay: 'any', preload: 'auto',
+          html5: {vhs: {handleManifestRedirects: true, overrideNative: true}},
+        });
+        player.on('error', () => { window.failed = String(player.error().code); });
+        player.src({src: SRC, type: 'application/x-mpegURL'});
+        window.position = () => player.currentTime();  // its <video> is a new element""",
+    ),
+}
+
+
+def players_site() -> Starlette:
+    """Another origin's pages, one per player, each playing the URL given in `?src=`."""
+
+    async def page(request: StarletteRequest) -> HTMLResponse:
+        scripts, code = PLAYER_PAGES[request.path_params["player"]]
+        tags = "".join(f'<script src="/npm/{s}"></script>' for s in scripts)
+        html = f"""<!doctype html><html><body><video id="v" muted playsinline></video>{tags}
+<script>const SRC = new URLSearchParams(location.search).get('src');
+const video = document.getElementById('v'); video.muted = true;
+window.position = () => video.currentTime; {code}</script></body></html>"""
+        return HTMLResponse(html)
+
+    return Starlette(
+        routes=[
+            StarletteRoute("/play/{player}", page),
+            Mount("/npm", app=StaticFiles(directory=PLAYERS_DIR)),
+        ]
+    )
+
+
+@pytest.mark.parametrize("player", list(PLAYER_PAGES))
+def test_players_on_another_origin_start_at_the_routers_redirect_and_play(
+    site: Site, browser: Browser, player: str
+) -> None:
+    assert PLAYERS_DIR.is_dir(), "make test installs tests/players (npm ci)"
+    source = f"{site.cdn.router_url}/r/vod/{site.video_id}/master.m3u8?geo={PARIS}"
+    with serve_in_thread(players_site()) as other_origin:
+        context = browser.new_context()
+        page = context.new_page()
+        said: list[str] = []
+        page.on("console", lambda message: said.append(message.text))
+        page.on("requestfailed", lambda r: said.append(f"failed {r.url} {r.failure}"))
+        page.on(
+            "response", lambda r: said.append(f"{r.status} {r.url}") if r.status >= 400 else None
+        )
+        try:
+            page.goto(f"{other_origin}/play/{player}?{urlencode({'src': source})}")
+            try:
+                wait_js(page, "window.failed || window.position() >= 2")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; the page said {said[-20:]}") from None
+            assert page.evaluate("window.failed") is None, said[-20:]
+            assert page.evaluate("window.position()") >= 2
+        finally:
+            context.close()
