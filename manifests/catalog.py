@@ -49,6 +49,7 @@ def _video(row: Row) -> Video:
         created_at=float(row["created_at"]),
         updated_at=float(row["updated_at"]),
         access="signed" if row["access"] == "signed" else "public",
+        listed=bool(row["listed"]),
     )
 
 
@@ -144,7 +145,8 @@ class Catalog(UploadTable, WebhookTable):
             cur.execute(
                 "INSERT INTO videos (id, status, progress, title, source_key, source_size_bytes,"
                 " segment_duration_s, audio_languages, side_files, job_id, created_at, updated_at,"
-                " access, owner) VALUES (?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " access, owner, listed)"
+                " VALUES (?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     new.id,
                     new.title,
@@ -158,6 +160,7 @@ class Catalog(UploadTable, WebhookTable):
                     now,
                     new.access,
                     new.owner,
+                    1 if new.listed else 0,
                 ),
             )
             cur.execute(
@@ -187,13 +190,22 @@ class Catalog(UploadTable, WebhookTable):
         with self.db.transaction() as cur:
             return self._get_video(cur, video_id)
 
-    def set_access(self, video_id: str, access: Access) -> Video:
-        """Make a video public or signed; raises VideoNotFound."""
+    def set_access(
+        self, video_id: str, access: Access | None = None, *, listed: bool | None = None
+    ) -> Video:
+        """Make a video public or signed, listed or not (None: unchanged); raises
+        VideoNotFound."""
         with self.db.transaction() as cur:
-            cur.execute(
-                "UPDATE videos SET access = ?, updated_at = ? WHERE id = ?",
-                (access, self.clock(), video_id),
-            )
+            if access is not None:
+                cur.execute(
+                    "UPDATE videos SET access = ?, updated_at = ? WHERE id = ?",
+                    (access, self.clock(), video_id),
+                )
+            if listed is not None:
+                cur.execute(
+                    "UPDATE videos SET listed = ?, updated_at = ? WHERE id = ?",
+                    (1 if listed else 0, self.clock(), video_id),
+                )
             video = self._get_video(cur, video_id)
         if video is None:
             raise VideoNotFound(video_id)
@@ -211,13 +223,23 @@ class Catalog(UploadTable, WebhookTable):
         return found
 
     def list_videos(
-        self, *, limit: int = 100, offset: int = 0, after: tuple[float, str] | None = None
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        after: tuple[float, str] | None = None,
+        listed_only: bool = False,
     ) -> list[Video]:
-        """Newest first; `after`: the (created_at, id) of the last video of the page before."""
-        where, params = "", []
+        """Newest first; `after`: the (created_at, id) of the last video of the page before;
+        `listed_only`: only the videos flagged to be listed publicly."""
+        conditions: list[str] = []
+        params: list[object] = []
         if after is not None:
-            where = " WHERE created_at < ? OR (created_at = ? AND id > ?)"
-            params = [after[0], after[0], after[1]]
+            conditions.append("(created_at < ? OR (created_at = ? AND id > ?))")
+            params += [after[0], after[0], after[1]]
+        if listed_only:
+            conditions.append("listed = 1")
+        where = " WHERE " + " AND ".join(conditions) if conditions else ""
         with self.db.transaction() as cur:
             cur.execute(
                 f"SELECT * FROM videos{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",

@@ -31,6 +31,7 @@ class NewVideo:
     audio_languages: tuple[str, ...] = ()
     side_files: tuple[SideFile, ...] = ()
     access: Access = "public"
+    listed: bool = False  # shown to anyone in GET /api/videos (else only to API keys)
     owner: str = ""  # who uploaded it (a digest of the API key): transcodes are shared fairly
 
 
@@ -52,6 +53,7 @@ class Video:
     created_at: float
     updated_at: float
     access: Access = "public"
+    listed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

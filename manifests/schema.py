@@ -114,6 +114,7 @@ ADDED_COLUMNS = (
     ("uploads", "parts", "TEXT NOT NULL DEFAULT '[]'"),
     ("uploads", "expires_at", "{real}"),
     ("uploads", "concat", "TEXT NOT NULL DEFAULT ''"),
+    ("videos", "listed", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 

@@ -106,7 +106,7 @@ def run_demo(settings: Settings, *, exit_after_ready: bool, duration_s: float = 
                     sample.video,
                     key,
                     subtitles=sample.subtitles,
-                    options={"title": DEMO_TITLE},
+                    options={"title": DEMO_TITLE, "listed": "true"},
                 )
             except UploadFailed as exc:
                 print(f"error: {exc}", file=sys.stderr)

@@ -49,26 +49,33 @@ class AccessApi:
         self.keys = keys
 
     async def update(self, request: Request) -> Response:
-        """PATCH /api/videos/{id} {"access": "public" | "signed"}: cached copies are purged
-        from the origin's memory and the CDN, so the new rule holds at once."""
+        """PATCH /api/videos/{id} {"access": "public" | "signed", "listed": bool}: after an
+        access change, cached copies are purged from the origin's memory and the CDN, so the
+        new rule holds at once."""
         require_api_key(request, self.ctx.settings.api_keys)
         video_id = request.path_params["video_id"]
         data = await json_object(request)
-        unknown = set(data) - {"access"}
+        unknown = set(data) - {"access", "listed"}
         if unknown:
             raise ApiError(422, "invalid_field", f"cannot change {sorted(unknown)[0]!r}")
-        if "access" not in data:
-            raise ApiError(422, "missing_field", "send the fields to change, e.g. access")
-        access = parse_access(data["access"])
+        if not data:
+            raise ApiError(422, "missing_field", "send the fields to change: access, listed")
+        access = parse_access(data["access"]) if "access" in data else None
+        listed = data.get("listed")
+        if listed is not None and not isinstance(listed, bool):
+            raise ApiError(422, "invalid_listed", "listed must be true or false")
         if access == "signed" and self.keys is None:
             raise ApiError(409, "signing_not_configured", "the origin has no playback keys")
         try:
-            video = await anyio.to_thread.run_sync(self.ctx.catalog.set_access, video_id, access)
+            video = await anyio.to_thread.run_sync(
+                lambda: self.ctx.catalog.set_access(video_id, access, listed=listed)
+            )
         except VideoNotFound:
             raise ApiError(404, "video_not_found", f"no video {video_id!r}") from None
-        self.ctx.assets.invalidate(video_id)
-        if self.ctx.edges.purge:
-            await anyio.to_thread.run_sync(self.ctx.edges.purge_video, video_id)
+        if access is not None:
+            self.ctx.assets.invalidate(video_id)
+            if self.ctx.edges.purge:
+                await anyio.to_thread.run_sync(self.ctx.edges.purge_video, video_id)
         return JSONResponse(video_json(video, None))
 
     async def token(self, request: Request) -> Response:

@@ -94,6 +94,7 @@ def video_json(video: Video, renditions: list[Rendition] | None) -> dict[str, An
         "segment_duration": video.segment_duration_s,
         "size_bytes": video.source_size_bytes,
         "access": video.access,
+        "listed": video.listed,
         "playback": {"hls": f"/vod/{video.id}/master.m3u8"},
         "error": error,
         "created_at": iso_utc(video.created_at),
@@ -221,7 +222,11 @@ class VideoApi:
     async def list(self, request: Request) -> Response:
         """Newest first, `limit` at a time (1–1000, default 100); `next_cursor` (null at the
         end) asks for the next page as `cursor`, which stays right however many videos
-        arrive meanwhile. `offset` (below 10^9) still works, without that guarantee."""
+        arrive meanwhile. `offset` (below 10^9) still works, without that guarantee. With
+        an API key, every video; without one, only those flagged `listed`."""
+        keyed = "authorization" in request.headers
+        if keyed:
+            require_api_key(request, self.ctx.settings.api_keys)
         query = request.query_params
         raw_limit, raw_offset = query.get("limit", "100"), query.get("offset", "0")
         if not (ascii_digits(raw_limit) and ascii_digits(raw_offset)) or len(raw_offset) > 9:
@@ -236,7 +241,9 @@ class VideoApi:
                 raise ApiError(422, "invalid_request", "give cursor or offset, not both")
             after = parse_cursor(query["cursor"])
         videos = await anyio.to_thread.run_sync(
-            lambda: self.ctx.catalog.list_videos(limit=limit + 1, offset=offset, after=after)
+            lambda: self.ctx.catalog.list_videos(
+                limit=limit + 1, offset=offset, after=after, listed_only=not keyed
+            )
         )
         more = len(videos) > limit
         videos = videos[:limit]

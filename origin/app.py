@@ -218,22 +218,41 @@ API_EXPOSED_HEADERS = (
 )
 
 
-class OriginApp:
-    """Sends /vod/ straight to the playback handler; everything else to Starlette. Writes to
-    the API are counted against their key's rate limit before anything of them is read."""
+class WriteLimit:
+    """ASGI middleware: writes to the API are counted against their key's rate limit before
+    anything of them is read. It sits inside the CORS middleware, so a page on another origin
+    can read the 429 too."""
 
-    def __init__(
-        self,
-        api: Starlette,
-        playback: PlaybackApp,
-        ctx: OriginContext,
-        write_limit: RateLimit | None = None,
-    ) -> None:
+    def __init__(self, app: Any, limit: RateLimit | None) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.limit is not None
+            and scope["type"] == "http"
+            and scope["method"] in WRITE_METHODS
+            and scope["path"].startswith("/api/")
+        ):
+            decision = await self.limit.hit(api_sender(scope))
+            if not decision.allowed:
+                response = JSONResponse(
+                    error_document("rate_limited", "too many requests for this API key"),
+                    status_code=429,
+                    headers=decision.headers() | {"cache-control": "no-store"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class OriginApp:
+    """Sends /vod/ straight to the playback handler; everything else to Starlette; every
+    HTTP request is observed (request id, access record, metrics)."""
+
+    def __init__(self, api: Starlette, playback: PlaybackApp, ctx: OriginContext) -> None:
         self.api = api
         self.playback = playback
         self.ctx = ctx
-        self.write_limit = write_limit
-
         routes = [Mount("/vod", app=playback), *api.routes]
         self.observed = Observed(self._dispatch, ctx.metrics.http, lambda: routes, "origin")
 
@@ -246,22 +265,8 @@ class OriginApp:
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"].startswith("/vod/"):
             await self.playback(scope, receive, send)
-            return
-        if (
-            self.write_limit is not None
-            and scope["method"] in WRITE_METHODS
-            and scope["path"].startswith("/api/")
-        ):
-            decision = await self.write_limit.hit(api_sender(scope))
-            if not decision.allowed:
-                response = JSONResponse(
-                    error_document("rate_limited", "too many requests for this API key"),
-                    status_code=429,
-                    headers=decision.headers() | {"cache-control": "no-store"},
-                )
-                await response(scope, receive, send)
-                return
-        await self.api(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
 
 
 def create_app(
@@ -416,7 +421,8 @@ def create_app(
                 allow_headers=list(API_REQUEST_HEADERS),
                 expose_headers=list(API_EXPOSED_HEADERS),
                 max_age=600,
-            )
+            ),
+            Middleware(WriteLimit, limit=write_limit),
         ],
         routes=routes,
         lifespan=lifespan,
@@ -428,4 +434,4 @@ def create_app(
             Exception: _internal_error,
         },
     )
-    return OriginApp(api, playback, ctx, write_limit)
+    return OriginApp(api, playback, ctx)

@@ -98,7 +98,8 @@ class DashboardFeed:
         router, pops = await self._cdn()
         requests, sent = self.metrics.totals("vod_cdn")
         videos = await anyio.to_thread.run_sync(
-            lambda: self.catalog.list_videos(limit=VIDEOS_SHOWN, offset=0)
+            # the dashboard is public: it shows what anyone may list
+            lambda: self.catalog.list_videos(limit=VIDEOS_SHOWN, listed_only=True)
         )
         return {
             "time": time.time(),

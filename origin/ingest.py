@@ -31,6 +31,7 @@ class UploadOptions:
     segment_duration_s: float
     audio_languages: tuple[str, ...]
     access: Access = "public"
+    listed: bool = False
 
 
 def check_language(value: str) -> str:
@@ -66,7 +67,19 @@ def parse_options(fields: Mapping[str, str], default_segment_s: float) -> Upload
         segment_duration_s=segment,
         audio_languages=languages,
         access=parse_access(fields.get("access") or "public"),
+        listed=parse_listed(fields.get("listed") or "false"),
     )
+
+
+def parse_listed(value: object) -> bool:
+    """Whether anyone may see the video in GET /api/videos (a JSON bool, or true/false)."""
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise ApiError(422, "invalid_listed", "listed must be true or false")
 
 
 def parse_access(value: object) -> Access:
@@ -175,6 +188,7 @@ class Ingest:
             audio_languages=options.audio_languages,
             side_files=side_files,
             access=options.access,
+            listed=options.listed,
             owner=owner,
         )
         created = await anyio.to_thread.run_sync(

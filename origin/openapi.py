@@ -58,7 +58,8 @@ def openapi_document() -> dict[str, Any]:
                     "description": (
                         "A page of `limit` videos (1-1000, default 100); pass `next_cursor` "
                         "as `cursor` for the next page (null: none). `offset` (below 10^9) "
-                        "is the older way; pages by offset shift when videos arrive."
+                        "is the older way; pages by offset shift when videos arrive. With an "
+                        "API key: every video; without one: only videos flagged listed."
                     ),
                     "parameters": [
                         {"name": "limit", "in": "query", "schema": {"type": "integer"}},
@@ -89,7 +90,8 @@ def openapi_document() -> dict[str, Any]:
                     "description": (
                         "Extra multipart parts: 'audio:<lang>' (an audio file), "
                         "'subtitles:<lang>' (WebVTT), 'audio_languages', 'segment_duration' "
-                        "(2-10 s), 'title', 'access' (public or signed). For a raw body, give "
+                        "(2-10 s), 'title', 'access' (public or signed), 'listed' (true: shown "
+                        "in GET /api/videos without a key). For a raw body, give "
                         "those as query parameters."
                     ),
                     "security": secured,
@@ -102,6 +104,7 @@ def openapi_document() -> dict[str, Any]:
                             "in": "query",
                             "schema": {"enum": ["public", "signed"]},
                         },
+                        {"name": "listed", "in": "query", "schema": {"type": "boolean"}},
                     ],
                     "requestBody": {
                         "content": {
@@ -136,14 +139,18 @@ def openapi_document() -> dict[str, Any]:
                     ),
                 },
                 "patch": {
-                    "summary": "Make a video public or signed (its cached copies are purged)",
+                    "summary": "Make a video public or signed (its cached copies are purged), "
+                    "listed or not",
                     "security": secured,
                     "requestBody": _json_body(
                         {
                             "type": "object",
-                            "required": ["access"],
+                            "minProperties": 1,
                             "additionalProperties": False,
-                            "properties": {"access": {"enum": ["public", "signed"]}},
+                            "properties": {
+                                "access": {"enum": ["public", "signed"]},
+                                "listed": {"type": "boolean"},
+                            },
                         }
                     ),
                     "responses": _responses(
@@ -386,7 +393,9 @@ def openapi_document() -> dict[str, Any]:
                 "delete": {
                     "summary": "tus termination",
                     "security": secured,
-                    "responses": _responses({"204": {"description": "deleted"}}, 401, 403, 404),
+                    "responses": _responses(
+                        {"204": {"description": "deleted"}}, 401, 403, 404, 410, 412
+                    ),
                 },
             },
             "/api/dashboard": {

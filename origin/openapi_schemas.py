@@ -84,6 +84,7 @@ SCHEMAS: dict[str, Any] = {
                 ]
             },
             "access": {"enum": ["public", "signed"]},
+            "listed": {"type": "boolean"},
             "segment_duration": {"type": "number"},
             "size_bytes": {"type": "integer"},
             "created_at": TIME,

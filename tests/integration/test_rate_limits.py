@@ -66,10 +66,15 @@ def test_a_key_over_its_limit_gets_429_across_two_origins(
         statuses.append(response.status_code)
     assert statuses == [404] * BURST + [429, 429]
     refused = httpx.post(
-        f"{one.url}/api/videos/nosuchvideo/playback-tokens", json={}, headers=_auth(one, 0)
+        f"{one.url}/api/videos/nosuchvideo/playback-tokens",
+        json={},
+        headers=_auth(one, 0) | {"Origin": "https://app.example"},
     )
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "rate_limited"
+    # a page on another origin can read the refusal and its headers
+    assert refused.headers["access-control-allow-origin"] == "*"
+    assert "retry-after" in refused.headers["access-control-expose-headers"].lower()
     assert int(refused.headers["retry-after"]) >= 1
     assert refused.headers["ratelimit-limit"] == str(BURST)
     assert refused.headers["ratelimit-remaining"] == "0"
@@ -83,10 +88,10 @@ def test_a_key_over_its_limit_gets_429_across_two_origins(
 def test_an_upload_over_the_limit_leaves_nothing(origins: tuple[OriginServer, ...]) -> None:
     one, _ = origins
     headers = _auth(one, 0) | {"Content-Type": "application/octet-stream"}
-    before = httpx.get(f"{one.url}/api/videos").json()
+    before = httpx.get(f"{one.url}/api/videos", headers=_auth(one, 1)).json()
     refused = httpx.post(f"{one.url}/api/videos", content=b"x" * 4096, headers=headers)
     assert refused.status_code == 429
-    assert httpx.get(f"{one.url}/api/videos").json() == before
+    assert httpx.get(f"{one.url}/api/videos", headers=_auth(one, 1)).json() == before
     assert not any((one.data_dir / "spool").iterdir())
 
 

@@ -1,6 +1,7 @@
 """The API fuzzed against a real origin: schemathesis generates requests for every operation
-in its OpenAPI document, hypothesis feeds the tus and multipart parsers random input; nothing
-may answer 5xx. Bounded: a few dozen examples per operation."""
+in its OpenAPI document and checks every answer against it (no 5xx; status codes, content
+types and bodies as documented); hypothesis feeds the tus and multipart parsers random input.
+Bounded: a few dozen examples per operation."""
 
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.core.result import Ok
 
 from origin.openapi import openapi_document
@@ -58,12 +64,22 @@ OPERATIONS = {
 
 
 @pytest.mark.parametrize("label", sorted(OPERATIONS))
-def test_no_operation_answers_5xx(fuzzed: OriginServer, label: str) -> None:
+def test_every_operation_answers_as_documented_and_never_5xx(
+    fuzzed: OriginServer, label: str
+) -> None:
     @FUZZ
     @given(case=OPERATIONS[label].as_strategy())
     def call(case: Any) -> None:
         case.call_and_validate(
-            base_url=fuzzed.url, headers=fuzzed.headers(), checks=[not_a_server_error], timeout=30
+            base_url=fuzzed.url,
+            headers=fuzzed.headers(),
+            checks=[
+                not_a_server_error,
+                response_schema_conformance,
+                status_code_conformance,
+                content_type_conformance,
+            ],
+            timeout=30,
         )
 
     call()

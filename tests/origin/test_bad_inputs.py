@@ -102,7 +102,7 @@ def test_bad_files_fail_with_a_reason(
 
 
 def test_empty_upload_is_refused(origin: OriginServer, http: httpx.Client) -> None:
-    before = len(http.get("/api/videos").json()["videos"])
+    before = len(http.get("/api/videos", headers=origin.headers()).json()["videos"])
     response = http.post(
         "/api/videos", content=b"", headers={**origin.headers(), "Content-Type": "video/mp4"}
     )
@@ -116,7 +116,7 @@ def test_empty_upload_is_refused(origin: OriginServer, http: httpx.Client) -> No
         headers={**origin.headers(), "Tus-Resumable": "1.0.0", "Upload-Length": "0"},
     )
     assert_error(tus, 422, "empty_upload")
-    assert len(http.get("/api/videos").json()["videos"]) == before
+    assert len(http.get("/api/videos", headers=origin.headers()).json()["videos"]) == before
 
 
 def test_oversize_refused_before_reading(origin: OriginServer, http: httpx.Client) -> None:
@@ -147,7 +147,7 @@ def test_oversize_stream_aborted_when_it_passes_the_limit(
 ) -> None:
     # Chunked, so there is no Content-Length to check up front; the server must stop the
     # upload as the stream passes the limit, not after the client has sent everything.
-    before = len(http.get("/api/videos").json()["videos"])
+    before = len(http.get("/api/videos", headers=origin.headers()).json()["videos"])
     host, port = origin.url.removeprefix("http://").split(":")
     chunk = b"\x00" * (1 << 20)
     sent = 0
@@ -171,7 +171,7 @@ def test_oversize_stream_aborted_when_it_passes_the_limit(
     assert sent < MAX_UPLOAD_BYTES + (16 << 20), sent  # limit + what socket buffers hold
     if reply:
         assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
-    assert len(http.get("/api/videos").json()["videos"]) == before
+    assert len(http.get("/api/videos", headers=origin.headers()).json()["videos"]) == before
     assert list((origin.data_dir / "spool").iterdir()) == []
 
 
@@ -203,7 +203,7 @@ def test_writes_need_an_api_key(
         "/api/uploads/", headers={**headers, "Tus-Resumable": "1.0.0", "Upload-Length": "10"}
     )
     assert_error(tus, status, code)
-    assert http.get("/api/videos").status_code == 200  # reads stay open
+    assert http.get("/api/videos").status_code == 200  # reads stay open (listed videos)
 
 
 @pytest.mark.parametrize("seconds", ["1", "11", "0", "abc", "nan"])

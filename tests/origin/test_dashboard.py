@@ -8,6 +8,7 @@ from pathlib import Path
 
 from manifests.catalog import Catalog
 from manifests.db import SqliteDatabase
+from manifests.records import NewVideo
 from mediacdn.cdn import free_port
 from origin.dashboard import DashboardFeed, offload, pop_row
 from origin.metrics import Metrics
@@ -51,6 +52,8 @@ def test_offload_counts_edge_tier_traffic_against_what_reached_the_origin() -> N
 def test_the_feed_says_why_it_shows_no_pops(tmp_path: Path) -> None:
     catalog = Catalog(SqliteDatabase(tmp_path / "catalog.db"))
     catalog.create_schema()
+    catalog.create_video(NewVideo("hidden", "uploads/hidden/source", 10, 4.0, title="hidden"))
+    catalog.create_video(NewVideo("shown", "uploads/shown/source", 10, 4.0, listed=True))
 
     async def snapshots() -> tuple[dict[str, object], dict[str, object]]:
         none = DashboardFeed(catalog, Metrics(), "")
@@ -67,7 +70,9 @@ def test_the_feed_says_why_it_shows_no_pops(tmp_path: Path) -> None:
         "message": "no router configured: start the origin with --router URL",
     }
     assert no_router["pops"] == []
-    assert no_router["videos"] == []
+    videos = no_router["videos"]
+    assert isinstance(videos, list)
+    assert [v["id"] for v in videos] == ["shown"]  # a public page shows listed videos only
     router = dead_router["router"]
     assert isinstance(router, dict)
     assert router["status"] == "unreachable"

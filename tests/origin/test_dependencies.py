@@ -156,7 +156,8 @@ def test_a_full_disk_refuses_uploads_with_507_and_delete_still_works(
         assert health.json()["disk"] == "full"
         assert http.delete(f"/api/videos/{video_id}", headers=origin.headers()).status_code == 204
         assert not any((origin.data_dir / "objects" / "videos" / video_id).rglob("*.m4s"))
-        assert len(http.get("/api/videos").json()["videos"]) == 0
+        listed = http.get("/api/videos", headers=origin.headers()).json()["videos"]
+        assert len(listed) == 0
 
 
 def test_a_failed_video_can_be_retried(tmp_path: Path, sample: SampleMedia) -> None:
