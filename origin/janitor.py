@@ -24,11 +24,12 @@ from storage import Storage
 log = logging.getLogger("mediacdn.janitor")
 
 OBJECT_ROOTS = ("uploads/", "videos/")  # storage/keys.py: <root><video id>/...
+DELIVERIES_KEPT_S = 7 * 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
 class Removal:
-    kind: str  # upload, spool, work, objects
+    kind: str  # upload, upload pieces, spool, work, objects, deliveries
     what: str  # an upload id, a file name, a video id
     size_bytes: int
 
@@ -74,7 +75,7 @@ class Janitor:
     def run(self, *, dry_run: bool = False) -> Report:
         report = Report(dry_run)
         cutoff = self.clock() - self.stale_s
-        for step in (self._uploads, self._spool, self._work, self._objects):
+        for step in (self._uploads, self._spool, self._work, self._objects, self._deliveries):
             try:
                 step(report, cutoff)
             except Exception:  # one broken step (storage down) must not stop the others
@@ -117,6 +118,15 @@ class Janitor:
                     drop_parts(self.storage, [upload_id])
         for path in self._old_entries(self.data_dir / "tus", cutoff):  # an older version's
             self._remove_path(report, "upload", path)
+
+    def _deliveries(self, report: Report, cutoff: float) -> None:
+        """Webhook deliveries finished (delivered or given up) over a week before `cutoff`:
+        kept that long for `GET /api/webhooks/{id}/deliveries`."""
+        if report.dry_run:
+            return
+        pruned = self.catalog.prune_deliveries(before=cutoff - DELIVERIES_KEPT_S)
+        if pruned:
+            report.removals.append(Removal("deliveries", f"{pruned} webhook deliveries", 0))
 
     def _spool(self, report: Report, cutoff: float) -> None:
         for path in self._old_entries(self.data_dir / "spool", cutoff):

@@ -13,8 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from manifests.catalog import Catalog
+from manifests.db import SqliteDatabase
+from manifests.records import NewVideo
+from origin.janitor import DELIVERIES_KEPT_S, Janitor
 from sample_media.generate import SampleMedia
+from storage import open_storage
 from tests.conftest import TEST_LADDER
+from tests.support.clock import FakeClock
 from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import origin_server, run_cli, wait_until
 
@@ -103,3 +109,22 @@ def test_the_janitor_removes_what_crashes_left(tmp_path: Path, sample: SampleMed
         assert http.get(f"/vod/{kept}/master.m3u8").status_code == 200
         assert http.get(f"/vod/{kept}/360p/0.m4s").status_code == 200
         assert _janitor(data_dir)[-1].startswith("removed 0 items")
+
+
+def test_the_janitor_prunes_webhook_deliveries_a_week_past_its_cutoff(tmp_path: Path) -> None:
+    clock = FakeClock(1_000_000.0)
+    catalog = Catalog(SqliteDatabase(tmp_path / "catalog.db"), clock=clock)
+    catalog.create_schema()
+    hook = catalog.create_webhook("http://receiver.example/hook", ("video.deleted",))
+    catalog.create_video(NewVideo("v1", "uploads/v1/source", 10, 4.0))
+    catalog.delete_video("v1")
+    ((delivery, _),) = catalog.claim_deliveries(lease_s=15)
+    catalog.record_delivery(delivery.id, status_code=200, error=None, retry_at=None)
+    storage = open_storage(f"file://{tmp_path / 'objects'}")
+    janitor = Janitor(catalog, storage, tmp_path, stale_s=3600, clock=clock)
+    clock.advance(3600 + DELIVERIES_KEPT_S - 10)
+    janitor.run()
+    assert len(catalog.deliveries(hook.id)) == 1  # not a week past the cutoff yet
+    clock.advance(20)
+    assert "1 webhook deliveries" in "\n".join(janitor.run().lines())
+    assert catalog.deliveries(hook.id) == []

@@ -90,7 +90,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Iterator[Site
                 sample.video,
                 origin.api_key,
                 subtitles=sample.subtitles,
-                options={"title": "Web page test"},
+                options={"title": "Web page test", "listed": "true"},  # on the dashboard
                 quiet=True,
                 timeout_s=180,
             )
