@@ -19,7 +19,6 @@ from httprules.prometheus import Family, Histogram
 
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
-SCOPE_KEY = "mediacdn.request_id"
 
 
 def request_id(headers: Sequence[tuple[bytes, bytes]]) -> str:
@@ -105,7 +104,6 @@ class Observed:
             return
         started = time.perf_counter()
         rid = request_id(scope.get("headers", ()))
-        scope[SCOPE_KEY] = rid
         scope["headers"] = with_request_id(scope.get("headers", ()), rid)
         status, sent = 500, 0
 

@@ -107,10 +107,7 @@ class Janitor:
             if not report.dry_run:
                 self.catalog.delete_upload(upload.id)
                 drop_parts(self.storage, [upload.id])
-        pieces: dict[str, int] = {}
-        for key in self.storage.list_keys(PARTS_ROOT):
-            upload_id = key[len(PARTS_ROOT) :].split("/", 1)[0]
-            pieces[upload_id] = pieces.get(upload_id, 0) + 1
+        pieces = {k[len(PARTS_ROOT) :].split("/", 1)[0] for k in self.storage.list_keys(PARTS_ROOT)}
         for upload_id in pieces:
             if upload_id not in stale and self.catalog.get_upload(upload_id) is None:
                 report.removals.append(Removal("upload pieces", upload_id, 0))

@@ -29,7 +29,6 @@ from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_aft
 from httprules.asgi import Receive, Scope, Send
 from httprules.caching import CDN_ONLY_FIELDS, SAFE_METHODS
 from httprules.headers import encode, end_to_end, request_headers, with_forwarded_for
-from httprules.observe import SCOPE_KEY as REQUEST_ID_KEY
 from httprules.observe import request_id, with_request_id
 from httprules.playback_tokens import TOKEN_HEADER, KeyFile, TokenRejected, refusal
 from httprules.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
@@ -99,7 +98,6 @@ class Edge:
         if self.access_log is None:
             return await self._serve(scope, receive, send)
         rid = request_id(scope["headers"])  # sent upstream with a fill, and back
-        scope[REQUEST_ID_KEY] = rid
         scope["headers"] = with_request_id(scope["headers"], rid)
         recorder = Recorder(scope, send, request_id=rid)
         try:

@@ -25,7 +25,7 @@ WINDOW_S = 10
 class EdgeMetrics:
     clock: Callable[[], float] = time.monotonic
     results: Counter[str] = field(default_factory=Counter)  # X-Cache value → count
-    statuses: Counter[str] = field(default_factory=Counter)  # "X-Cache status" → count
+    statuses: Counter[tuple[str, int]] = field(default_factory=Counter)  # (X-Cache, status)
     latency: Histogram = field(default_factory=Histogram)  # arrival to last byte, seconds
     bytes_from_cache: int = 0
     bytes_from_upstream: int = 0
@@ -42,7 +42,7 @@ class EdgeMetrics:
 
     def served(self, result: str, status: int, body_bytes: int) -> None:
         self.results[result] += 1
-        self.statuses[f"{result} {status}"] += 1
+        self.statuses[(result, status)] += 1  # named in stats(), off the hit path
         self.bytes_sent += body_bytes
         if result in ("HIT", "STALE", "REVALIDATED"):
             self.bytes_from_cache += body_bytes
@@ -73,7 +73,7 @@ class EdgeMetrics:
             "name": name,
             "requests": total,
             "results": dict(self.results),
-            "statuses": dict(self.statuses),
+            "statuses": {f"{r} {s}": n for (r, s), n in self.statuses.items()},
             "latency": self.latency.snapshot(),
             "process": process_figures(),
             "hit_ratio": hits / total if total else 0.0,
