@@ -248,6 +248,20 @@ def admit(
     return signed.path, True
 
 
+def admit_request(
+    keys: KeyFile | None, scope: Scope, path: str, now: float
+) -> tuple[str, bool, str | None]:
+    """`admit` for a server's request: the path without its token, whether a token granted
+    it, and the header token it sent (looked for only when the server has keys)."""
+    if keys is None and "/" + MARK not in path:  # without keys only a path token can come
+        return path, False, None
+    header = header_token(scope) if keys is not None else None
+    client = scope.get("client")
+    ring = keys.current() if keys is not None else None
+    stripped, granted = admit(ring, path, header, client[0] if client else None, now)
+    return stripped, granted, header
+
+
 def refusal(exc: TokenRejected | None) -> tuple[int, str, str]:
     """The 403 (status, code, message) for a token that was refused, or for none (None)."""
     if exc is None:

@@ -7,22 +7,23 @@ import time
 import uuid
 from collections.abc import Callable
 
-from manifests.db import Cursor, PostgresDatabase, Row, SqliteDatabase
+from manifests.db import Cursor, PostgresDatabase, SqliteDatabase
 from manifests.errors import LeaseLost, VideoNotFound
+from manifests.live_streams import LiveTable
 from manifests.records import (
     Access,
     Job,
     NewVideo,
     Publication,
     Rendition,
-    SideFile,
     StoredObject,
     Video,
     VideoStatus,
 )
+from manifests.rows import job_of, object_of, rendition_of, video_of
 from manifests.schema import ADDED_COLUMNS, column_types, schema_statements
 from manifests.uploads import UploadTable
-from manifests.webhooks import WebhookTable, video_event
+from manifests.webhooks import video_event
 
 Clock = Callable[[], float]
 
@@ -31,74 +32,10 @@ def new_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-def _video(row: Row) -> Video:
-    return Video(
-        id=row["id"],
-        status=row["status"],
-        progress=float(row["progress"]),
-        title=row["title"],
-        source_key=row["source_key"],
-        source_size_bytes=int(row["source_size_bytes"]),
-        segment_duration_s=float(row["segment_duration_s"]),
-        audio_languages=tuple(x for x in row["audio_languages"].split(",") if x),
-        side_files=tuple(SideFile(**s) for s in json.loads(row["side_files"])),
-        job_id=row["job_id"],
-        version=int(row["version"]),
-        error_code=row["error_code"],
-        error_message=row["error_message"],
-        created_at=float(row["created_at"]),
-        updated_at=float(row["updated_at"]),
-        access="signed" if row["access"] == "signed" else "public",
-        listed=bool(row["listed"]),
-    )
-
-
-def _job(row: Row) -> Job:
-    return Job(
-        id=row["id"],
-        video_id=row["video_id"],
-        status=row["status"],
-        attempts=int(row["attempts"]),
-        max_attempts=int(row["max_attempts"]),
-        run_after=float(row["run_after"]),
-        lease_owner=row["lease_owner"],
-        lease_expires=None if row["lease_expires"] is None else float(row["lease_expires"]),
-        last_error=row["last_error"],
-        created_at=float(row["created_at"]),
-        updated_at=float(row["updated_at"]),
-        transient_failures=int(row["transient_failures"]),
-    )
-
-
-def _rendition(row: Row) -> Rendition:
-    width, height = row["width"], row["height"]
-    return Rendition(
-        name=row["name"],
-        kind=row["kind"],
-        bandwidth_bps=int(row["bandwidth_bps"]),
-        average_bandwidth_bps=int(row["average_bandwidth_bps"]),
-        codecs=row["codecs"],
-        resolution=(int(width), int(height)) if width and height else None,
-        frame_rate=None if row["frame_rate"] is None else float(row["frame_rate"]),
-        language=row["language"],
-    )
-
-
-def _object(row: Row) -> StoredObject:
-    return StoredObject(
-        rendition=row["rendition"],
-        name=row["name"],
-        key=row["key"],
-        size_bytes=int(row["size_bytes"]),
-        sha256=row["sha256"],
-        duration_s=None if row["duration_s"] is None else float(row["duration_s"]),
-    )
-
-
 FAIRNESS_WINDOW_S = 3600.0  # uploaders served longer ago than this count as never served
 
 
-class Catalog(UploadTable, WebhookTable):
+class Catalog(UploadTable, LiveTable):
     """All catalog reads and writes. Blocking: call from a thread in async code."""
 
     def __init__(self, db: SqliteDatabase | PostgresDatabase, *, clock: Clock = time.time) -> None:
@@ -138,36 +75,8 @@ class Catalog(UploadTable, WebhookTable):
     def create_video(self, new: NewVideo, *, max_attempts: int = 3) -> tuple[Video, Job]:
         now = self.clock()
         job_id = new_id()
-        side = json.dumps(
-            [{"kind": s.kind, "language": s.language, "key": s.key} for s in new.side_files]
-        )
         with self.db.transaction() as cur:
-            cur.execute(
-                "INSERT INTO videos (id, status, progress, title, source_key, source_size_bytes,"
-                " segment_duration_s, audio_languages, side_files, job_id, created_at, updated_at,"
-                " access, owner, listed)"
-                " VALUES (?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    new.id,
-                    new.title,
-                    new.source_key,
-                    new.source_size_bytes,
-                    new.segment_duration_s,
-                    ",".join(new.audio_languages),
-                    side,
-                    job_id,
-                    now,
-                    now,
-                    new.access,
-                    new.owner,
-                    1 if new.listed else 0,
-                ),
-            )
-            cur.execute(
-                "INSERT INTO jobs (id, video_id, status, attempts, max_attempts, run_after,"
-                " created_at, updated_at) VALUES (?, ?, 'queued', 0, ?, ?, ?, ?)",
-                (job_id, new.id, max_attempts, now, now, now),
-            )
+            self._insert_video(cur, new, job_id, now, ready=False, max_attempts=max_attempts)
             video = self._get_video(cur, new.id)
             job = self._get_job(cur, job_id)
         assert video is not None
@@ -175,16 +84,61 @@ class Catalog(UploadTable, WebhookTable):
         return video, job
 
     @staticmethod
+    def _insert_video(
+        cur: Cursor, new: NewVideo, job_id: str, now: float, *, ready: bool, max_attempts: int
+    ) -> None:
+        """The video's row and its job's: queued for a transcode, or ready and done."""
+        side = json.dumps(
+            [{"kind": s.kind, "language": s.language, "key": s.key} for s in new.side_files]
+        )
+        cur.execute(
+            "INSERT INTO videos (id, status, progress, title, source_key, source_size_bytes,"
+            " segment_duration_s, audio_languages, side_files, job_id, created_at, updated_at,"
+            " access, owner, listed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                new.id,
+                "ready" if ready else "queued",
+                100 if ready else 0,
+                new.title,
+                new.source_key,
+                new.source_size_bytes,
+                new.segment_duration_s,
+                ",".join(new.audio_languages),
+                side,
+                job_id,
+                now,
+                now,
+                new.access,
+                new.owner,
+                1 if new.listed else 0,
+            ),
+        )
+        cur.execute(
+            "INSERT INTO jobs (id, video_id, status, attempts, max_attempts, run_after,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job_id,
+                new.id,
+                "done" if ready else "queued",
+                int(ready),
+                max_attempts,
+                now,
+                now,
+                now,
+            ),
+        )
+
+    @staticmethod
     def _get_video(cur: Cursor, video_id: str) -> Video | None:
         cur.execute("SELECT * FROM videos WHERE id = ?", (video_id,))
         row = cur.one()
-        return _video(row) if row else None
+        return video_of(row) if row else None
 
     @staticmethod
     def _get_job(cur: Cursor, job_id: str) -> Job | None:
         cur.execute("SELECT * FROM jobs WHERE id = ?", (job_id,))
         row = cur.one()
-        return _job(row) if row else None
+        return job_of(row) if row else None
 
     def get_video(self, video_id: str) -> Video | None:
         with self.db.transaction() as cur:
@@ -245,14 +199,27 @@ class Catalog(UploadTable, WebhookTable):
                 f"SELECT * FROM videos{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
                 (*params, limit, offset),
             )
-            return [_video(r) for r in cur.all()]
+            return [video_of(r) for r in cur.all()]
+
+    def with_images(self, video_ids: list[str]) -> set[str]:
+        """Which of these videos have thumbnails (a rendition of kind "images")."""
+        if not video_ids:
+            return set()
+        marks = ",".join("?" * len(video_ids))
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT DISTINCT video_id FROM renditions"
+                f" WHERE kind = 'images' AND video_id IN ({marks})",
+                tuple(video_ids),
+            )
+            return {str(r["video_id"]) for r in cur.all()}
 
     def renditions(self, video_id: str) -> list[Rendition]:
         with self.db.transaction() as cur:
             cur.execute(
                 "SELECT * FROM renditions WHERE video_id = ? ORDER BY position", (video_id,)
             )
-            return [_rendition(r) for r in cur.all()]
+            return [rendition_of(r) for r in cur.all()]
 
     def delete_video(self, video_id: str) -> list[str]:
         """Remove the video's rows; returns every storage key that belonged to it."""
@@ -290,7 +257,7 @@ class Catalog(UploadTable, WebhookTable):
                 " WHERE o.video_id = ? AND v.status = 'ready' ORDER BY o.rendition, o.name",
                 (video_id,),
             )
-            return [_object(r) for r in cur.all()]
+            return [object_of(r) for r in cur.all()]
 
     # -- jobs -----------------------------------------------------------------------------
 
@@ -337,7 +304,7 @@ class Catalog(UploadTable, WebhookTable):
         row = cur.one()
         if row is None or row["lease_owner"] != worker or row["status"] != "running":
             raise LeaseLost(job_id, worker)
-        return _job(row)
+        return job_of(row)
 
     def renew_lease(self, job_id: str, worker: str, lease_s: float) -> None:
         now = self.clock()
@@ -364,38 +331,7 @@ class Catalog(UploadTable, WebhookTable):
         with self.db.transaction() as cur:
             job = self._check_lease(cur, job_id, worker)
             video_id = job.video_id
-            for table in ("playlists", "objects", "renditions"):
-                cur.execute(f"DELETE FROM {table} WHERE video_id = ?", (video_id,))
-            for position, r in enumerate(publication.renditions):
-                cur.execute(
-                    "INSERT INTO renditions (video_id, name, kind, bandwidth_bps,"
-                    " average_bandwidth_bps, codecs, width, height, frame_rate, language, position)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        video_id,
-                        r.name,
-                        r.kind,
-                        r.bandwidth_bps,
-                        r.average_bandwidth_bps,
-                        r.codecs,
-                        r.resolution[0] if r.resolution else None,
-                        r.resolution[1] if r.resolution else None,
-                        r.frame_rate,
-                        r.language,
-                        position,
-                    ),
-                )
-            for o in publication.objects:
-                cur.execute(
-                    "INSERT INTO objects (video_id, rendition, name, key, size_bytes, sha256,"
-                    " duration_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (video_id, o.rendition, o.name, o.key, o.size_bytes, o.sha256, o.duration_s),
-                )
-            for path, body in publication.playlists.items():
-                cur.execute(
-                    "INSERT INTO playlists (video_id, path, body) VALUES (?, ?, ?)",
-                    (video_id, path, body),
-                )
+            self._write_publication(cur, video_id, publication)
             cur.execute(
                 "UPDATE videos SET status = 'ready', progress = 100, version = version + 1,"
                 " error_code = NULL, error_message = NULL, updated_at = ? WHERE id = ?",
@@ -407,6 +343,55 @@ class Catalog(UploadTable, WebhookTable):
                 (now, job_id),
             )
             video = self._get_video(cur, video_id)
+            assert video is not None
+            self._emit(cur, "video.ready", video_event(video), now)
+        return video
+
+    @staticmethod
+    def _write_publication(cur: Cursor, video_id: str, publication: Publication) -> None:
+        """The video's renditions, objects and playlists, replacing any it had."""
+        for table in ("playlists", "objects", "renditions"):
+            cur.execute(f"DELETE FROM {table} WHERE video_id = ?", (video_id,))
+        for position, r in enumerate(publication.renditions):
+            cur.execute(
+                "INSERT INTO renditions (video_id, name, kind, bandwidth_bps,"
+                " average_bandwidth_bps, codecs, width, height, frame_rate, language, position)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    video_id,
+                    r.name,
+                    r.kind,
+                    r.bandwidth_bps,
+                    r.average_bandwidth_bps,
+                    r.codecs,
+                    r.resolution[0] if r.resolution else None,
+                    r.resolution[1] if r.resolution else None,
+                    r.frame_rate,
+                    r.language,
+                    position,
+                ),
+            )
+        for o in publication.objects:
+            cur.execute(
+                "INSERT INTO objects (video_id, rendition, name, key, size_bytes, sha256,"
+                " duration_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (video_id, o.rendition, o.name, o.key, o.size_bytes, o.sha256, o.duration_s),
+            )
+        for path, body in publication.playlists.items():
+            cur.execute(
+                "INSERT INTO playlists (video_id, path, body) VALUES (?, ?, ?)",
+                (video_id, path, body),
+            )
+
+    def publish_recording(self, new: NewVideo, publication: Publication) -> Video:
+        """A video that needs no transcode (a live stream's recording): created ready, with
+        its publication and a finished job, in one transaction."""
+        now = self.clock()
+        job_id = new_id()
+        with self.db.transaction() as cur:
+            self._insert_video(cur, new, job_id, now, ready=True, max_attempts=1)
+            self._write_publication(cur, new.id, publication)
+            video = self._get_video(cur, new.id)
             assert video is not None
             self._emit(cur, "video.ready", video_event(video), now)
         return video

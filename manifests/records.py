@@ -7,7 +7,7 @@ from typing import Literal
 
 VideoStatus = Literal["queued", "probing", "transcoding", "publishing", "ready", "failed"]
 JobStatus = Literal["queued", "running", "done", "failed"]
-RenditionKind = Literal["video", "audio", "subtitles"]
+RenditionKind = Literal["video", "audio", "subtitles", "images"]  # images: poster, storyboard
 Access = Literal["public", "signed"]  # signed: playback needs a token
 ACCESS_VALUES: tuple[Access, ...] = ("public", "signed")
 

@@ -96,7 +96,30 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     created_at {real} NOT NULL,
     delivered_at {real}
 );
-CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS live_streams (
+    id TEXT PRIMARY KEY,
+    stream_key TEXT NOT NULL,
+    title TEXT NOT NULL,
+    status TEXT NOT NULL,
+    ingest_port INTEGER NOT NULL,
+    settings TEXT NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    video_id TEXT,
+    created_at {real} NOT NULL,
+    started_at {real},
+    ended_at {real},
+    version {bigint} NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS live_tracks (
+    stream_id TEXT NOT NULL REFERENCES live_streams(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    info TEXT NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (stream_id, name)
+)
 """
 
 _TYPES = {

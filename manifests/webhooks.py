@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from manifests.db import Cursor, PostgresDatabase, Row, SqliteDatabase
 from manifests.records import Video
 
-EVENTS = ("video.ready", "video.failed", "video.deleted")
+EVENTS = ("video.ready", "video.failed", "video.deleted", "live.started", "live.ended")
 DELIVERIES_KEPT = 100  # per endpoint: older finished deliveries are dropped
 
 

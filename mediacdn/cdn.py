@@ -217,7 +217,7 @@ def start_cdn(
             proc = _spawn(argv, log_dir / f"edge-{pop.name}.log", pop_env)
             cdn.pops[pop.name] = RunningPop(spec, url, port, argv, proc, keys[pop.name])
             wait_healthy(url, proc, f"edge {pop.name}")
-        cdn.wait_in_rotation(set(cdn.pops))
+        cdn.wait_in_rotation(set(cdn.pops), timeout_s=30.0)  # a loaded machine beats late
     except BaseException:
         cdn.stop()
         raise

@@ -41,6 +41,7 @@ An adaptive-streaming platform: an origin, a CDN in front of it, and a simulator
               bitrates, audio languages and subtitles, into object storage (a directory or
               S3); HLS playlists go to the catalog (SQLite or PostgreSQL)
   serve       the origin serves playlists and segments, signed or public
+  live        SRT, RTMP or HTTP PUT in, LL-HLS out through the CDN, kept as a video
   deliver     POPs (`edge`) cache in memory and on disk, in tiers, over HTTP/1.1 or HTTP/2
               with TLS; the `router` sends each player to a POP by distance and load, with
               failover and content steering

@@ -82,14 +82,7 @@ class AccessApi:
         """POST /api/videos/{id}/playback-tokens {"ttl_s": 3600, "client_ip": "…"} → 201."""
         require_api_key(request, self.ctx.settings.api_keys)
         video_id = request.path_params["video_id"]
-        data = await json_object(request)
-        ttl = data.get("ttl_s", 3600)
-        limit = self.ctx.settings.max_token_ttl_s
-        if isinstance(ttl, bool) or not isinstance(ttl, int) or not MIN_TTL_S <= ttl <= limit:
-            raise ApiError(422, "invalid_ttl", f"ttl_s must be whole seconds, {MIN_TTL_S}–{limit}")
-        client_ip = data.get("client_ip")
-        if client_ip is not None and (not isinstance(client_ip, str) or not _is_ip(client_ip)):
-            raise ApiError(422, "invalid_client_ip", "client_ip must be an IP address")
+        ttl, client_ip = token_terms(await json_object(request), self.ctx.settings.max_token_ttl_s)
         if self.keys is None:
             raise ApiError(409, "signing_not_configured", "the origin has no playback keys")
         video = await anyio.to_thread.run_sync(self.ctx.catalog.get_video, video_id)
@@ -102,6 +95,17 @@ class AccessApi:
             status_code=201,
             headers={"cache-control": "no-store"},
         )
+
+
+def token_terms(data: dict[str, Any], max_ttl_s: int) -> tuple[int, str | None]:
+    """A token request's lifetime (`ttl_s`, default an hour) and the address it may bind."""
+    ttl = data.get("ttl_s", 3600)
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not MIN_TTL_S <= ttl <= max_ttl_s:
+        raise ApiError(422, "invalid_ttl", f"ttl_s must be whole seconds, {MIN_TTL_S}–{max_ttl_s}")
+    client_ip = data.get("client_ip")
+    if client_ip is not None and (not isinstance(client_ip, str) or not _is_ip(client_ip)):
+        raise ApiError(422, "invalid_client_ip", "client_ip must be an IP address")
+    return ttl, client_ip
 
 
 def token_json(video: Video, token: str, expires_at: int) -> dict[str, Any]:

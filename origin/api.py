@@ -31,6 +31,8 @@ from origin.ingest import (
     spool,
 )
 from storage.keys import side_key, source_key, video_prefixes
+from transcoder.thumbnails import POSTER, STORYBOARD
+from transcoder.thumbnails import RENDITION as THUMBNAILS
 
 MAX_FORM_FIELD_BYTES = 64 << 10
 
@@ -78,8 +80,18 @@ def parse_cursor(text: str) -> tuple[float, str]:
         raise ApiError(422, "invalid_cursor", "cursor is not one this API gave") from None
 
 
-def video_json(video: Video, renditions: list[Rendition] | None) -> dict[str, Any]:
-    """A video's public description; the list view leaves renditions out (None)."""
+def thumbnails_json(video_id: str) -> dict[str, str]:
+    base = f"/vod/{video_id}/{THUMBNAILS}"
+    return {"poster": f"{base}/{POSTER}", "storyboard": f"{base}/{STORYBOARD}"}
+
+
+def video_json(
+    video: Video, renditions: list[Rendition] | None, *, thumbnails: bool | None = None
+) -> dict[str, Any]:
+    """A video's public description; the list view leaves renditions out (None) and says
+    whether it has thumbnails instead."""
+    if thumbnails is None:
+        thumbnails = any(r.kind == "images" for r in renditions or ())
     error = (
         {"code": video.error_code, "message": video.error_message or ""}
         if video.error_code
@@ -96,6 +108,7 @@ def video_json(video: Video, renditions: list[Rendition] | None) -> dict[str, An
         "access": video.access,
         "listed": video.listed,
         "playback": {"hls": f"/vod/{video.id}/master.m3u8"},
+        "thumbnails": thumbnails_json(video.id) if thumbnails else None,
         "error": error,
         "created_at": iso_utc(video.created_at),
         "updated_at": iso_utc(video.updated_at),
@@ -248,9 +261,10 @@ class VideoApi:
         more = len(videos) > limit
         videos = videos[:limit]
         next_cursor = make_cursor(videos[-1]) if more else None
-        return JSONResponse(
-            {"videos": [video_json(v, None) for v in videos], "next_cursor": next_cursor}
-        )
+        ready = [v.id for v in videos if v.status == "ready"]
+        images = await anyio.to_thread.run_sync(self.ctx.catalog.with_images, ready)
+        views = [video_json(v, None, thumbnails=v.id in images) for v in videos]
+        return JSONResponse({"videos": views, "next_cursor": next_cursor})
 
     async def show(self, request: Request) -> Response:
         video_id = request.path_params["video_id"]

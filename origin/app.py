@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import logging
@@ -39,6 +40,10 @@ from origin.errors import ApiError
 from origin.health import readiness
 from origin.ingest import Ingest
 from origin.janitor import Janitor
+from origin.live import LiveHub, ingest_config
+from origin.live_api import LiveApi
+from origin.live_playback import LivePlayback
+from origin.live_push import LivePush
 from origin.metrics import Metrics
 from origin.openapi import openapi_document
 from origin.playback import PlaybackApp
@@ -246,14 +251,17 @@ class WriteLimit:
 
 
 class OriginApp:
-    """Sends /vod/ straight to the playback handler; everything else to Starlette; every
-    HTTP request is observed (request id, access record, metrics)."""
+    """Sends /vod/ and /live/ straight to their playback handlers; everything else to
+    Starlette; every HTTP request is observed (request id, access record, metrics)."""
 
-    def __init__(self, api: Starlette, playback: PlaybackApp, ctx: OriginContext) -> None:
+    def __init__(
+        self, api: Starlette, playback: PlaybackApp, live: LivePlayback, ctx: OriginContext
+    ) -> None:
         self.api = api
         self.playback = playback
+        self.live = live
         self.ctx = ctx
-        routes = [Mount("/vod", app=playback), *api.routes]
+        routes = [Mount("/vod", app=playback), Mount("/live", app=live), *api.routes]
         self.observed = Observed(self._dispatch, ctx.metrics.http, lambda: routes, "origin")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -265,6 +273,8 @@ class OriginApp:
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"].startswith("/vod/"):
             await self.playback(scope, receive, send)
+        elif scope["path"].startswith("/live/"):
+            await self.live(scope, receive, send)
         else:
             await self.api(scope, receive, send)
 
@@ -316,6 +326,12 @@ def create_app(
         limit=play_limit,
     )
     worker_count = settings.workers if workers is None else workers
+    hub = LiveHub(catalog, storage, ingest_config(settings))
+    live = LiveApi(ctx, hub, keys)
+    push = LivePush(ctx, hub)
+    live_playback = LivePlayback(
+        catalog, storage, hub, metrics, cors_origins=settings.cors_origins, keys=keys
+    )
 
     async def healthz(request: Request) -> Response:
         ready, parts = await readiness(catalog, storage, data_dir, settings.min_free_mb)
@@ -376,10 +392,13 @@ def create_app(
             )
             sweeper.start()
             threads.append(sweeper)
+        if settings.live_ingest:
+            await anyio.to_thread.run_sync(hub.start, asyncio.get_running_loop())
         try:
             yield {}
         finally:
             stop.set()
+            await anyio.to_thread.run_sync(hub.close)
             for thread in threads:
                 await anyio.to_thread.run_sync(thread.join, 15)
             await pages.feed.aclose()
@@ -399,6 +418,12 @@ def create_app(
         Route("/api/videos/{video_id}/playback-tokens", access.token, methods=["POST"]),
         Route("/api/videos/{video_id}/retry", videos.retry, methods=["POST"]),
         Route("/api/jobs/{job_id}", videos.show_job, methods=["GET"]),
+        Route("/api/live", live.create, methods=["POST"]),
+        Route("/api/live/{stream_id}", live.show, methods=["GET"]),
+        Route("/api/live/{stream_id}", live.delete, methods=["DELETE"]),
+        Route("/api/live/{stream_id}/playback-tokens", live.token, methods=["POST"]),
+        Route("/ingest/{stream_key}/{name:path}", push.push, methods=["PUT", "POST"]),
+        Route("/ingest/{stream_key}/{name:path}", push.delete, methods=["DELETE"]),
         Route("/api/direct-uploads", direct.create, methods=["POST"]),
         Route("/api/webhooks", webhooks.create, methods=["POST"]),
         Route("/api/webhooks", webhooks.list, methods=["GET"]),
@@ -434,4 +459,4 @@ def create_app(
             Exception: _internal_error,
         },
     )
-    return OriginApp(api, playback, ctx)
+    return OriginApp(api, playback, live_playback, ctx)

@@ -23,6 +23,7 @@ CONTENT_TYPES = {
     ".mp4": "video/mp4",
     ".m4s": "video/iso.segment",
     ".vtt": "text/vtt; charset=utf-8",
+    ".jpg": "image/jpeg",
 }
 
 

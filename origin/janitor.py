@@ -2,7 +2,8 @@
 `stale_s`: their pieces in storage and their rows), spool files of plain
 uploads cut off mid-body, work directories of transcodes whose worker died, and objects in
 storage that no video in the catalog owns (an upload that failed after storing its source, a
-transcode that published for a video deleted meanwhile).
+transcode that published for a video deleted meanwhile, a live broadcast that ended without a
+recording).
 
 Only what has been left alone for `stale_s` is touched, so nothing in progress is: an upload
 still arriving keeps its files fresh, a running job holds a lease. `dry_run` reports without
@@ -23,7 +24,9 @@ from storage import Storage
 
 log = logging.getLogger("mediacdn.janitor")
 
-OBJECT_ROOTS = ("uploads/", "videos/")  # storage/keys.py: <root><video id>/...
+# storage/keys.py: <root><video id>/...; live/<stream id>/ is a live stream's, then its
+# recording's (the video with the stream's id)
+OBJECT_ROOTS = ("uploads/", "videos/", "live/")
 DELIVERIES_KEPT_S = 7 * 86_400.0
 
 
@@ -140,7 +143,8 @@ class Janitor:
                 self._remove_path(report, "work", path)
 
     def _objects(self, report: Report, cutoff: float) -> None:
-        """Objects under a video id the catalog does not know, last written before `cutoff`."""
+        """Objects under a video id the catalog does not know, last written before `cutoff`:
+        a live stream's too once it is over and has no recording (a broadcast cut short)."""
         for root in OBJECT_ROOTS:
             keys = self.storage.list_keys(root)
             by_video: dict[str, list[str]] = {}
@@ -148,6 +152,8 @@ class Janitor:
                 video_id = key[len(root) :].split("/", 1)[0]
                 by_video.setdefault(video_id, []).append(key)
             known = self.catalog.existing_videos(list(by_video))
+            if root == "live/":  # a stream waiting for its encoder, or on air
+                known |= {s.id for s in self.catalog.unfinished_live()}
             for video_id, owned in sorted(by_video.items()):
                 if video_id in known:
                     continue

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from manifests.webhooks import EVENTS
-from origin.openapi_schemas import SCHEMAS, TIME
+from origin.openapi_live import LIVE_STREAM, live_paths
+from origin.openapi_playback import playback_paths
+from origin.openapi_schemas import SCHEMAS, TIME, TOKEN_REQUEST, json_body
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 # what a write with a JSON body can be refused with: no key, wrong key, no such video, not
@@ -27,10 +29,6 @@ def _json(schema: dict[str, Any], description: str = "ok") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": schema}}}
-
-
 def openapi_document() -> dict[str, Any]:
     video_id = {"name": "video_id", "in": "path", "required": True, "schema": {"type": "string"}}
     upload_id = {"name": "upload_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -49,6 +47,7 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 **SCHEMAS,
+                "LiveStream": LIVE_STREAM,
             },
         },
         "paths": {
@@ -126,7 +125,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/videos/{video_id}": {
                 "parameters": [video_id],
                 "get": {
-                    "summary": "A video's status, progress, renditions and playback URL",
+                    "summary": "A video's status, progress, renditions, playback URL, thumbnails",
                     "responses": _responses(
                         {"200": _json({"$ref": "#/components/schemas/Video"})}, 404
                     ),
@@ -142,7 +141,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Make a video public or signed (its cached copies are purged), "
                     "listed or not",
                     "security": secured,
-                    "requestBody": _json_body(
+                    "requestBody": json_body(
                         {
                             "type": "object",
                             "minProperties": 1,
@@ -184,15 +183,7 @@ def openapi_document() -> dict[str, Any]:
                         "carries it. 409 when the origin has no playback keys."
                     ),
                     "security": secured,
-                    "requestBody": _json_body(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "ttl_s": {"type": "integer", "minimum": 10},
-                                "client_ip": {"type": "string"},
-                            },
-                        }
-                    ),
+                    "requestBody": json_body(TOKEN_REQUEST),
                     "responses": _responses(
                         {"201": _json({"$ref": "#/components/schemas/PlaybackToken"}, "created")},
                         *JSON_WRITE_ERRORS,
@@ -218,7 +209,7 @@ def openapi_document() -> dict[str, Any]:
                         "until a 2xx answer."
                     ),
                     "security": secured,
-                    "requestBody": _json_body(
+                    "requestBody": json_body(
                         {
                             "type": "object",
                             "required": ["url"],
@@ -299,7 +290,7 @@ def openapi_document() -> dict[str, Any]:
                         "that asked. A second creation with it answers 409 upload_url_used."
                     ),
                     "security": secured,
-                    "requestBody": _json_body(
+                    "requestBody": json_body(
                         {
                             "type": "object",
                             "properties": {
@@ -417,5 +408,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 },
             },
+            **playback_paths(),
+            **live_paths(),
         },
     }

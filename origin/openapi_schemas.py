@@ -36,7 +36,10 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "name": {"type": "string"},
-            "kind": {"enum": ["video", "audio", "subtitles"]},
+            "kind": {
+                "enum": ["video", "audio", "subtitles", "images"],
+                "description": "images: the poster and storyboard (the thumbnails)",
+            },
             "bandwidth": {"type": "integer"},
             "average_bandwidth": {"type": "integer"},
             "codecs": {"type": ["string", "null"]},
@@ -69,6 +72,25 @@ SCHEMAS: dict[str, Any] = {
             "playback": {
                 "type": "object",
                 "properties": {"hls": {"type": "string"}},
+            },
+            "thumbnails": {
+                "description": "null until the video is ready (and for videos published "
+                "without thumbnails)",
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["poster", "storyboard"],
+                        "properties": {
+                            "poster": {"type": "string", "description": "a JPEG frame"},
+                            "storyboard": {
+                                "type": "string",
+                                "description": "a WebVTT track for seek previews: each cue "
+                                "names a region of a sheet (N.jpg#xywh=x,y,w,h)",
+                            },
+                        },
+                    },
+                ],
             },
             "error": {
                 "oneOf": [
@@ -134,3 +156,17 @@ SCHEMAS: dict[str, Any] = {
         },
     },
 }
+
+# a playback token's request: its lifetime and the viewer address it may be bound to
+TOKEN_REQUEST = {
+    "type": "object",
+    "properties": {
+        "ttl_s": {"type": "integer", "minimum": 10},
+        "client_ip": {"type": "string"},
+    },
+}
+
+
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """A request body of JSON with this schema."""
+    return {"content": {"application/json": {"schema": schema}}}

@@ -19,12 +19,9 @@ from httprules.playback_tokens import (
     ACCESS_HEADER,
     KeyFile,
     TokenRejected,
-    admit,
+    admit_request,
     grants_site,
     refusal,
-)
-from httprules.playback_tokens import (
-    header_token as header_token_of,
 )
 from httprules.ratelimit import RateLimit
 from httprules.serving import (
@@ -44,11 +41,35 @@ log = logging.getLogger("mediacdn.origin")
 
 _PATH = re.compile(
     r"/vod/(?P<video>[A-Za-z0-9_-]{1,64})/"
-    r"(?P<file>master\.m3u8|[A-Za-z0-9_-]{1,64}/(?:index\.m3u8|init\.mp4|\d{1,9}\.(?:m4s|vtt)))"
+    r"(?P<file>master\.m3u8|[A-Za-z0-9_-]{1,64}/"
+    r"(?:index\.m3u8|init\.mp4|\d{1,9}\.(?:m4s|vtt|jpg)|poster\.jpg|storyboard\.vtt))"
 )
 _FORBIDDEN_RAW = (b"%2e", b"%2E", b"%2f", b"%2F", b"%00", b"%5c", b"%5C", b"..", b"\\", b"//")
 SINGLE_READ_BYTES = 8 << 20
 STREAM_CHUNK_BYTES = 1 << 20
+
+
+def cors_headers(origins: tuple[str, ...], scope: Scope) -> list[tuple[bytes, bytes]]:
+    """CORS for a playback response: any origin (`*`) or the request's if it is listed."""
+    if not origins:
+        return []
+    if "*" in origins:
+        allow = b"*"
+    else:
+        origin = next((v for k, v in scope["headers"] if k == b"origin"), b"")
+        if origin.decode("latin-1") not in origins:
+            return []
+        allow = origin
+    headers = [
+        (b"access-control-allow-origin", allow),
+        (
+            b"access-control-expose-headers",
+            b"Content-Length, Content-Range, ETag, Age, Via, X-Cache",
+        ),
+    ]
+    if allow != b"*":  # the answer depends on the request's Origin: caches must key on it
+        headers.append((b"vary", b"Origin"))
+    return headers
 
 
 class PlaybackApp:
@@ -74,25 +95,7 @@ class PlaybackApp:
         self.cors_origins = cors_origins
 
     def _cors(self, scope: Scope) -> list[tuple[bytes, bytes]]:
-        if not self.cors_origins:
-            return []
-        if "*" in self.cors_origins:
-            allow = b"*"
-        else:
-            origin = next((v for k, v in scope["headers"] if k == b"origin"), b"")
-            if origin.decode("latin-1") not in self.cors_origins:
-                return []
-            allow = origin
-        headers = [
-            (b"access-control-allow-origin", allow),
-            (
-                b"access-control-expose-headers",
-                b"Content-Length, Content-Range, ETag, Age, Via, X-Cache",
-            ),
-        ]
-        if allow != b"*":  # the answer depends on the request's Origin: caches must key on it
-            headers.append((b"vary", b"Origin"))
-        return headers
+        return cors_headers(self.cors_origins, scope)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -101,14 +104,12 @@ class PlaybackApp:
             return await self._error(scope, send, 400, "bad_path", "invalid path")
         client = scope.get("client")
         address = client[0] if client else None
-        path, granted, header_token = scope["path"], False, None
-        if self.keys is not None or "/~" in path:  # without keys only a path token can come
-            header_token = header_token_of(scope) if self.keys is not None else None
-            try:
-                ring = self.keys.current() if self.keys else None
-                path, granted = admit(ring, path, header_token, address, time.time())
-            except TokenRejected as exc:
-                return await self._error(scope, send, *refusal(exc))
+        try:
+            path, granted, header_token = admit_request(
+                self.keys, scope, scope["path"], time.time()
+            )
+        except TokenRejected as exc:
+            return await self._error(scope, send, *refusal(exc))
         match = _PATH.fullmatch(path)
         if match is None:
             return await self._error(scope, send, 404, "not_found", "no such file")

@@ -93,6 +93,18 @@ class Settings:
     max_frame_rate: float = 120.0
     max_streams: int = 16
     ffmpeg_memory_mb: int = 0  # 0: 3 GiB + 256 MiB per core
+    # live: encoders push SRT (UDP) or RTMP (TCP) to a port of `live_ports` (one per stream)
+    # on `live_listen`;
+    # `live_host` is the host name the API gives encoders (default: the API request's host)
+    live_ingest: bool = True  # this origin runs live streams' ingest (False: it only serves)
+    live_ports: str = "9000-9099"
+    live_listen: str = "127.0.0.1"
+    live_host: str = ""
+    live_ladder: str = "720:2800,360:800"
+    live_segment_s: float = 2.0
+    live_part_s: float = 0.5
+    live_window_s: float = 60.0
+    live_reconnect_s: float = 10.0  # a broadcast waits this long for its encoder to come back
 
     def __post_init__(self) -> None:
         if not 2 <= self.segment_duration_s <= 10:
@@ -100,6 +112,22 @@ class Settings:
         LadderPolicy.parse(self.ladder)
         if self.api_rate < 0 or self.playback_rate < 0:
             raise ValueError("rates are requests per second, 0 (off) or more")
+        LadderPolicy.parse(self.live_ladder)
+        self.live_port_range  # noqa: B018 (checks it)
+        if not 1 <= self.live_segment_s <= 6 or not 0.2 <= self.live_part_s <= 1:
+            raise ValueError("live segments are 1-6 s and parts 0.2-1 s")
+        if not 0 <= self.live_reconnect_s <= 3600:
+            raise ValueError("live_reconnect_s is 0 (no waiting) to 3600 seconds")
+
+    @property
+    def live_port_range(self) -> range:
+        low, _, high = self.live_ports.partition("-")
+        if not low.isdigit() or not (high or low).isdigit():
+            raise ValueError("live_ports is a port or a range, e.g. 9000-9099")
+        first, last = int(low), int(high or low)
+        if not 1 <= first <= last <= 65535:
+            raise ValueError("live_ports is a port or a range, e.g. 9000-9099")
+        return range(first, last + 1)
 
     @property
     def resolved_database_url(self) -> str:

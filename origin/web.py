@@ -41,7 +41,7 @@ PAGE_HEADERS = {"cache-control": "no-cache", "x-content-type-options": "nosniff"
 NAV = (("Upload", "/upload"), ("Dashboard", "/dashboard"))
 # Each page: its <main> (pages/NAME.html) and the scripts it needs, in order.
 SCRIPTS = {
-    "watch": ("vendor/hls.min.js", "common.js", "watch.js"),
+    "watch": ("vendor/hls.min.js", "common.js", "storyboard.js", "watch.js"),
     "upload": ("vendor/tus.min.js", "common.js", "upload.js"),
     "dashboard": ("vendor/topojson-client.min.js", "common.js", "dashboard.js"),
     "missing": (),
@@ -105,11 +105,13 @@ class WebPages:
     async def watch(self, request: Request) -> Response:
         video_id = request.path_params["video_id"]
         video = await anyio.to_thread.run_sync(self.ctx.catalog.get_video, video_id)
-        if video is None:
+        config = {"video_id": video_id, "router_url": self.router_url or None, "live": False}
+        if video is not None:
+            return self.page("watch", video.title or f"video {video.id}", config)
+        live = await anyio.to_thread.run_sync(self.ctx.catalog.get_live, video_id)
+        if live is None:
             return self.page("missing", "No such video", {"video_id": video_id}, 404)
-        config = {"video_id": video.id, "router_url": self.router_url or None}
-        title = video.title or f"video {video.id}"
-        return self.page("watch", title, config)
+        return self.page("watch", live.title or f"live {live.id}", config | {"live": True})
 
     async def upload(self, request: Request) -> Response:
         config = {"max_upload_bytes": self.ctx.settings.max_upload_bytes}

@@ -28,6 +28,16 @@ def object_key(video_id: str, rendition: str, name: str) -> str:
     return f"{video_prefix(video_id)}{rendition}/{name}"
 
 
-def video_prefixes(video_id: str) -> tuple[str, str]:
+def live_prefix(stream_id: str) -> str:
+    """Everything a live stream stored: its parts, segments and init segments (its recording
+    is a video with the stream's id whose objects stay here)."""
+    return f"live/{stream_id}/"
+
+
+def live_key(stream_id: str, rendition: str, name: str) -> str:
+    return f"{live_prefix(stream_id)}{rendition}/{name}"
+
+
+def video_prefixes(video_id: str) -> tuple[str, str, str]:
     """Every prefix a video's objects live under (for deleting it)."""
-    return video_prefix(video_id), upload_prefix(video_id)
+    return video_prefix(video_id), upload_prefix(video_id), live_prefix(video_id)

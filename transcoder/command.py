@@ -11,6 +11,7 @@ from pathlib import Path
 
 from transcoder.ladder import PlannedRendition
 from transcoder.probe import PROTOCOLS
+from transcoder.thumbnails import ThumbnailPlan, filter_chains, output_args
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class EncodeOptions:
     audio_bitrate_bps: int = 128_000
     threads: int = 0
     source_size: tuple[int, int] | None = None
+    thumbnails: ThumbnailPlan | None = None  # also write a poster and a storyboard
 
 
 def _hls_output(out_dir: Path, name: str, segment_duration_s: float) -> list[str]:
@@ -61,12 +63,15 @@ def _hls_output(out_dir: Path, name: str, segment_duration_s: float) -> list[str
 
 
 def scale_graph(
-    renditions: tuple[PlannedRendition, ...], source_size: tuple[int, int] | None = None
+    renditions: tuple[PlannedRendition, ...],
+    source_size: tuple[int, int] | None = None,
+    thumbnails: ThumbnailPlan | None = None,
 ) -> str:
     """Decode once, then scale in a cascade (each rung from the one above it, best first):
     every scaler reads the smallest picture that still has enough detail, which costs less
     CPU than scaling every rung from the full-size source. A rung the size of the source is
-    not scaled at all."""
+    not scaled at all. With thumbnails, the top rung's pictures also feed the poster and the
+    smallest rung's the storyboard."""
     parts: list[str] = []
     current = "[0:v:0]"
     for i, r in enumerate(renditions):
@@ -77,11 +82,14 @@ def scale_graph(
             else f"scale={r.width}:{r.height}:flags=bicubic"
         )
         chain = f"{current}{scale},setsar=1,format=yuv420p"
-        if last:
-            parts.append(f"{chain}[v{i}]")
-        else:
-            parts.append(f"{chain},split=2[v{i}][c{i}]")
-            current = f"[c{i}]"
+        outputs = [f"[v{i}]"] + ([] if last else [f"[c{i}]"])
+        if thumbnails is not None:
+            outputs += (["[tp]"] if i == 0 else []) + (["[ts]"] if last else [])
+        split = f",split={len(outputs)}" if len(outputs) > 1 else ""
+        parts.append(f"{chain}{split}{''.join(outputs)}")
+        current = f"[c{i}]"
+    if thumbnails is not None and renditions:
+        parts.append(filter_chains(thumbnails, "tp", "ts"))
     return ";".join(parts)
 
 
@@ -106,7 +114,8 @@ def build_transcode_argv(
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error"]
     for source in inputs:
         argv += _input(source)
-    argv += ["-filter_complex", scale_graph(renditions, options.source_size)]
+    thumbnails = options.thumbnails if renditions else None
+    argv += ["-filter_complex", scale_graph(renditions, options.source_size, thumbnails)]
     seg = options.segment_duration_s
     # Keyframes exactly on every segment boundary, identical in every rung, so players can
     # switch at any segment (RFC 8216 §4.3.2.4 EXT-X-INDEPENDENT-SEGMENTS).
@@ -163,5 +172,7 @@ def build_transcode_argv(
             f"language={a.language}",
             *_hls_output(out_dir, a.name, seg),
         ]
+    if thumbnails is not None:
+        argv += output_args(out_dir)
     argv += ["-progress", "pipe:1", "-nostats"]
     return argv

@@ -10,6 +10,7 @@ from transcoder.errors import InvalidMedia
 from transcoder.ladder import LadderPolicy, PlannedRendition, plan_ladder
 from transcoder.probe import SourceInfo, probe_file, require_video
 from transcoder.sniff import sniff_audio_demuxer, sniff_demuxer
+from transcoder.thumbnails import ThumbnailPlan, plan_thumbnails
 from transcoder.webvtt import Cue, parse_webvtt
 
 SNIFF_BYTES = 4096
@@ -107,4 +108,18 @@ def plan_encode(
         renditions=plan_ladder(video, ladder),
         audio=tuple(audio),
         subtitles=tuple(subtitles),
+    )
+
+
+def thumbnail_plan(plan: EncodePlan) -> ThumbnailPlan | None:
+    """The poster and storyboard for this encode (None without a video rendition)."""
+    if not plan.renditions:
+        return None
+    top, smallest = plan.renditions[0], plan.renditions[-1]
+    video = plan.source.video
+    return plan_thumbnails(
+        plan.expected_duration_s,
+        (top.width, top.height),
+        (smallest.width, smallest.height),
+        video.frame_rate if video else 30.0,
     )

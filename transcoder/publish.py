@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,11 @@ from storage.keys import object_key
 from transcoder.errors import InvalidMedia
 from transcoder.mp4 import aac_codec, avc_codec
 from transcoder.plan import EncodePlan
+from transcoder.thumbnails import POSTER, STORYBOARD, ThumbnailPlan, sheet_files, storyboard_vtt
+from transcoder.thumbnails import RENDITION as thumbnails_folder
 from transcoder.webvtt import segment_webvtt
+
+log = logging.getLogger("mediacdn.worker")
 
 LANGUAGE_NAMES = {
     "eng": "English",
@@ -68,7 +73,32 @@ def _read_media_output(out_dir: Path, name: str) -> tuple[OutputFile | None, lis
     return init, segments
 
 
-def collect_outputs(plan: EncodePlan, out_dir: Path) -> list[RenditionOutput]:
+def collect_thumbnails(
+    thumbnails: ThumbnailPlan, out_dir: Path, duration_s: float
+) -> RenditionOutput | None:
+    """The poster, the sheets and the storyboard track; None (and a warning) if ffmpeg made
+    no poster or no sheet: a video is published without thumbnails rather than with half."""
+    folder = out_dir / thumbnails_folder
+    sheets = sheet_files(folder)
+    poster = folder / POSTER
+    if not sheets or not poster.is_file() or poster.stat().st_size == 0:
+        log.warning("no thumbnails were made (poster or storyboard missing)")
+        return None
+    storyboard = folder / STORYBOARD
+    storyboard.write_text(storyboard_vtt(thumbnails, len(sheets), duration_s), encoding="utf-8")
+    files = [poster, storyboard, *sheets]
+    size = sum(f.stat().st_size for f in files)
+    rate = math.ceil(size * 8 / duration_s) if duration_s > 0 else 0
+    return RenditionOutput(
+        Rendition(thumbnails_folder, "images", rate, rate, "jpeg", thumbnails.thumb_size),
+        None,
+        tuple(OutputFile(f.name, f, None) for f in files),
+    )
+
+
+def collect_outputs(
+    plan: EncodePlan, out_dir: Path, thumbnails: ThumbnailPlan | None = None
+) -> list[RenditionOutput]:
     outputs: list[RenditionOutput] = []
     fps = plan.source.video.frame_rate if plan.source.video else None
     boundaries: list[float] = []
@@ -122,12 +152,15 @@ def collect_outputs(plan: EncodePlan, out_dir: Path) -> list[RenditionOutput]:
                 tuple(files),
             )
         )
-    return outputs
+    images = collect_thumbnails(thumbnails, out_dir, sum(boundaries)) if thumbnails else None
+    return outputs + ([images] if images else [])
 
 
 def render_playlists(outputs: list[RenditionOutput]) -> dict[str, str]:
     playlists: dict[str, str] = {}
     for out in outputs:
+        if out.rendition.kind == "images":  # no playlist: the API and pages name them
+            continue
         media = MediaPlaylist(
             segments=tuple(Segment(s.name, s.duration_s or 0.0) for s in out.segments),
             init_uri=out.init.name if out.init else None,

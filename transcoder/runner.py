@@ -14,6 +14,7 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from httprules.lifecycle import LIBC, PR_SET_PDEATHSIG
 from transcoder.errors import TranscodeError
@@ -39,7 +40,7 @@ def parse_progress_line(line: str) -> float | None:
     return None
 
 
-def _child_setup(memory_bytes: int | None) -> Callable[[], None]:
+def child_setup(memory_bytes: int | None) -> Callable[[], None]:
     """Runs in the child before exec: only async-signal-safe work (no imports, no locks)."""
     prctl = LIBC.prctl if LIBC is not None else None
 
@@ -52,7 +53,20 @@ def _child_setup(memory_bytes: int | None) -> Callable[[], None]:
     return setup
 
 
-def kill_group(proc: subprocess.Popen[str]) -> None:
+def tool_process(memory_bytes: int | None, pass_fds: tuple[int, ...] = ()) -> dict[str, Any]:
+    """How every ffmpeg starts: no stdin, stderr piped, in a group of its own, under a memory
+    limit, dying with its parent, in the tools' environment."""
+    return {
+        "stdin": subprocess.DEVNULL,
+        "stderr": subprocess.PIPE,
+        "process_group": 0,
+        "env": tool_env(),
+        "pass_fds": pass_fds,
+        "preexec_fn": child_setup(memory_bytes),  # nothing in it takes a lock
+    }
+
+
+def kill_group(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
 
@@ -72,14 +86,10 @@ def run_ffmpeg(
     memory_bytes = memory_mb << 20 if memory_mb else None
     proc = subprocess.Popen(
         argv,
-        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
         text=True,
         errors="replace",
-        process_group=0,
-        env=tool_env(),
-        preexec_fn=_child_setup(memory_bytes),  # nothing in it takes a lock
+        **tool_process(memory_bytes),
     )
     overran, timed_out = threading.Event(), threading.Event()
 

@@ -28,9 +28,10 @@ from transcoder.command import EncodeOptions, build_transcode_argv, output_names
 from transcoder.errors import InvalidMedia, TranscodeError, public_text
 from transcoder.ladder import LadderPolicy
 from transcoder.limits import MediaLimits
-from transcoder.plan import LocalInputs, plan_encode
+from transcoder.plan import LocalInputs, plan_encode, thumbnail_plan
 from transcoder.publish import collect_outputs, store_outputs
 from transcoder.runner import Cancelled, run_ffmpeg
+from transcoder.thumbnails import RENDITION as THUMBNAILS
 
 log = logging.getLogger("mediacdn.worker")
 RENEW_EVERY_S = 2.0
@@ -174,7 +175,9 @@ class TranscodeWorker:
             cfg.limits.check(plan.source)
             progress("transcoding", 2, force=True)
             out_dir = work / "out"
-            for name in output_names(plan.renditions, list(plan.audio)):
+            thumbnails = thumbnail_plan(plan)
+            names = output_names(plan.renditions, list(plan.audio))
+            for name in names + ([THUMBNAILS] if thumbnails else []):
                 (out_dir / name).mkdir(parents=True, exist_ok=True)
             argv = build_transcode_argv(
                 cfg.ffmpeg,
@@ -188,6 +191,7 @@ class TranscodeWorker:
                     source_size=plan.source.video.frame_size if plan.source.video else None,
                     x264_preset=cfg.x264_preset,
                     audio_bitrate_bps=cfg.ladder.audio_bitrate_bps,
+                    thumbnails=thumbnails,
                 ),
             )
             run_ffmpeg(
@@ -199,7 +203,7 @@ class TranscodeWorker:
                 memory_mb=cfg.limits.memory_mb,
                 max_output_s=cfg.limits.max_output_s(plan.expected_duration_s),
             )
-            outputs = collect_outputs(plan, out_dir)
+            outputs = collect_outputs(plan, out_dir, thumbnails)
             progress("publishing", 90, force=True)
             publication = store_outputs(
                 video.id, outputs, self.storage, lambda f: progress("publishing", 90 + 9 * f)

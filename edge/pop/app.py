@@ -155,6 +155,7 @@ class Edge:
                     await say_leaving(self.config, self.pop_stats())
                 if listener is not None:
                     await listener.stop()
+                await self.cache.finish_fills(self.config.grace_s)
                 await self.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

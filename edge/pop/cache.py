@@ -434,6 +434,18 @@ class EdgeCache:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def finish_fills(self, timeout_s: float) -> None:
+        """Let the fills in flight end (for up to `timeout_s`): a stopping worker's last
+        clients may be done while another worker's clients still read a fill it owns."""
+        running = [f for f in self.fills.values() if not f.done and f.error is None]
+        if running:
+            ends = [asyncio.ensure_future(fill.wait_ended()) for fill in running]
+            try:
+                await asyncio.wait(ends, timeout=timeout_s)
+            finally:
+                for end in ends:
+                    end.cancel()
+
     async def close(self) -> None:
         for task in list(self._background):
             task.cancel()

@@ -38,6 +38,7 @@ class EdgeConfig:
     rate_per_s: float = 0.0  # requests a second per client address (0: no limit)
     rate_burst: int = 0  # 0: twice the rate
     redis_url: str | None = None  # rate limits shared by every POP using this Redis
+    grace_s: float = 30.0  # a stopping worker finishes its fills (others may read them) this long
 
     @property
     def admin_on_public(self) -> bool:

@@ -22,9 +22,8 @@ from httprules.playback_tokens import (
     ACCESS_HEADER,
     TOKEN_HEADER,
     KeyFile,
-    admit,
+    admit_request,
     grants_site,
-    header_token,
     mint,
 )
 from httprules.ratelimit import Decision, RateLimit
@@ -59,19 +58,14 @@ class PlaybackGate:
         query = scope.get("query_string")
         if self.keys is None and "/~" not in raw:  # the common case without signing: no token
             return Admission(raw + "?" + query.decode("latin-1") if query else raw, False, False)
-        header = None
-        if self.keys is not None:  # without keys a header token means nothing here
-            header = header_token(scope)
-        client = scope.get("client")
-        ring = self.keys.current() if self.keys is not None else None
-        path, granted = admit(ring, raw, header, client[0] if client else None, self.clock())
+        path, granted, header = admit_request(self.keys, scope, raw, self.clock())
         # a POP's fill: its header token grants the whole site (a viewer's grants one video)
         by_header = (
             granted
             and path == raw
-            and ring is not None
+            and self.keys is not None
             and header is not None
-            and grants_site(ring, header, self.clock())
+            and grants_site(self.keys.current(), header, self.clock())
         )
         if query:
             path += "?" + query.decode("latin-1")

@@ -83,6 +83,7 @@ def run_edge(
                     os.kill(worker.inner.pid, LEAVE_SIGNAL)
             super().signal_handler_interrupt(*args, **kwargs)  # type: ignore[no-untyped-call]
 
+    config = dataclasses.replace(config, grace_s=grace_s)
     os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
     os.environ[PARENT_ENV] = str(os.getpid())
     PopServer(

@@ -47,6 +47,15 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
             f"(+{o['pushed_bytes'] / 1e9:.2f} pushed)  offload {o['origin_offload']:.3f}  "
             f"[{s['wall_s']:.1f} s]"
         )
+        live = s.get("live")
+        if live:
+            worst = max(live["upstream_requests_per_part"].values(), default=0.0)
+            print(
+                f"  {'':<24} live: {live['viewers']} viewers  latency median "
+                f"{live['latency_median_s']} s (p95 {live['latency_p95_s']} s)  stalled "
+                f"{live['stalled_s_per_viewer']} s/viewer  upstream requests per part: at most "
+                f"{worst} (a POP)"
+            )
         release = s.get("new_release", {})
         if release.get("bytes_first_requested"):
             print(

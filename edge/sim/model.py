@@ -28,10 +28,11 @@ from edge.router.routing import (
 from edge.router.topology import Region, Topology
 from edge.sim.bandwidth import ConstantLink, Link, load_dataset
 from edge.sim.catalog import Catalog
+from edge.sim.live import LiveStats, live_viewer
 from edge.sim.nodes import Node, build_nodes
 from edge.sim.records import Outcome, SessionRecord
 from edge.sim.scenario import Scenario
-from edge.sim.workload import VIDEO_SHIFT, object_id
+from edge.sim.workload import SEGMENT_BITS, VIDEO_SHIFT, object_id
 
 MAX_RETRIES_PER_POP = 2
 Process = Generator[simpy.Event, Any, None]
@@ -79,6 +80,8 @@ class Simulation:
         self.edge_pops = [n.pop for n in self.edges if n.pop is not None]
         self.loads: dict[str, PopLoad] = {}
         self._session_count = 0
+        self.live = LiveStats()
+        self.live_video = catalog.videos + 1  # the live stream's objects: their own group
 
     # -- building -----------------------------------------------------------------------
 
@@ -106,6 +109,10 @@ class Simulation:
             c.byte_bins[min(int(now / self.s.bin_s), self.bins - 1)] += size
             if obj >> VIDEO_SHIFT == self._release_group:
                 self.release_origin_bytes += size
+            if self.s.live_part_s and obj >> VIDEO_SHIFT == self.live_video:
+                # a live part exists from the end of its media on: a request waits for it
+                part = obj & ((1 << SEGMENT_BITS) - 1)
+                return max(now, (part + 1) * self.s.live_part_s)
             return now
         b = min(int(now / self.s.bin_s), self.bins - 1)
         c.requests += 1
@@ -289,6 +296,9 @@ class Simulation:
         return Client(lat, lon, link, offset)
 
     def _start(self, region: Region, video: int) -> None:
+        if self.s.live_part_s:
+            self.env.process(live_viewer(self, self._client(region), self.live_video))
+            return
         rule = self.s.rules[self._session_count % len(self.s.rules)]
         self._session_count += 1
         self.env.process(self._session(self._client(region), video, rule))
@@ -424,4 +434,5 @@ class Simulation:
             self.release_first_bytes,
             self.release_origin_bytes,
             events=self.events,
+            live=self.live if s.live_part_s else None,
         )

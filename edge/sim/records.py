@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from edge.player.session import PlaybackStats
+from edge.sim.live import LiveStats
 from edge.sim.nodes import Node
 from edge.sim.scenario import Scenario
 
@@ -36,3 +37,4 @@ class Outcome:
     release_origin_bytes: int = 0
     wall_s: float = 0.0
     events: list[tuple[float, str]] = field(default_factory=list)
+    live: LiveStats | None = None  # a live scenario's viewers

@@ -103,4 +103,13 @@ def summarise(outcome: Outcome) -> dict[str, Any]:
         "pops": pop_summary(outcome),
         "abr": rule_summary(outcome.sessions),
         "events": [{"at_s": round(t, 1), "what": what} for t, what in outcome.events],
+        "live": outcome.live.summary(
+            {
+                n.name: n.counters.upstream_requests
+                for n in outcome.nodes.values()
+                if n.cache is not None
+            }
+        )
+        if outcome.live
+        else None,
     }

@@ -89,6 +89,11 @@ class Scenario:
     pop_failure: PopFailure | None = None
     origin_outage: OriginOutage | None = None
     flash_crowd: FlashCrowd | None = None
+    # live: every session watches one live stream (LL-HLS parts of live_part_s), 0: VOD
+    live_part_s: float = 0.0
+    live_kbps: float = 2500.0
+    live_hold_back_s: float = 2.0  # PART-HOLD-BACK: how far behind the edge playback starts
+    live_watch_s: float = 600.0  # mean watch time (exponential)
     variants: tuple[tuple[str, dict[str, Any]], ...] = field(default=())
 
     def with_changes(self, changes: dict[str, Any]) -> Scenario:
@@ -147,6 +152,8 @@ def _check(s: Scenario, where: str) -> None:
     for rule in s.rules:
         if rule not in RULES:
             raise ScenarioError(f"{where}: unknown ABR rule {rule!r} (one of {RULES})")
+    if s.live_part_s < 0 or s.live_kbps <= 0 or s.live_watch_s <= 0 or s.live_hold_back_s < 0:
+        raise ScenarioError(f"{where}: live_part_s >= 0, live_kbps and live_watch_s > 0")
     if s.cache_policy not in POLICIES:
         raise ScenarioError(f"{where}: unknown cache_policy (one of {POLICIES})")
     for source in s.bandwidth:

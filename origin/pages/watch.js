@@ -16,6 +16,7 @@ const PLACES = [
 // What the page did, for people (the panel) and for the browser tests (window.player).
 const player = {
   hls: null, video, source: null, fatal: null, errors: [], frags: [],
+  poster: null, storyboard: null, preview: null, latency: null, started: false, stalls: 0, stalledAt: [],
   levelSwitches: [], audioSwitches: [], subtitleSwitches: [], last: null,
 };
 window.player = player;
@@ -28,16 +29,17 @@ function overlay(text) {
 // A signed video plays with a token in its path, right after the video's directory: every
 // playlist and segment URI below it carries the token without rewriting.
 function playbackPath(token) {
-  return `/vod/${cfg.video_id}/${token ? `~${token}/` : ""}master.m3u8`;
+  return `/${cfg.live ? "live" : "vod"}/${cfg.video_id}/${token ? `~${token}/` : ""}master.m3u8`;
 }
 
-// A token for a signed video: ?token=… (shared by whoever minted it), else one minted with the
+// A token for a signed video or live stream: ?token=… (shared by whoever minted it), else one minted with the
 // API key this browser keeps from the upload page. Throws with what to do when neither works.
 async function playbackToken() {
   if (params.get("token")) return params.get("token");
   const key = localStorage.getItem(mediacdn.KEY_STORE);
   if (!key) throw new Error("This video is signed: open it with ?token=…, or save an API key on the upload page.");
-  const response = await fetch(`/api/videos/${cfg.video_id}/playback-tokens`, {
+  const minter = cfg.live ? `/api/live/${cfg.video_id}` : `/api/videos/${cfg.video_id}`;
+  const response = await fetch(`${minter}/playback-tokens`, {
     method: "POST",
     headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
     body: JSON.stringify({ ttl_s: 3600 }),
@@ -46,9 +48,10 @@ async function playbackToken() {
   return (await response.json()).token;
 }
 
+// Where to play from: { source, geo }, geo null for the origin itself.
 function chooseSource(token) {
   const select = $("delivery");
-  const origin = `${location.origin}${playbackPath(token)}`;
+  const origin = { source: `${location.origin}${playbackPath(token)}`, geo: null };
   select.append(mediacdn.el("option", { value: "origin", text: "Origin (no CDN)" }));
   if (!cfg.router_url) {
     select.disabled = true;
@@ -71,7 +74,39 @@ function chooseSource(token) {
     location.search = next.toString();
   });
   if (!geo) return origin;
-  return `${cfg.router_url}/steered${playbackPath(token)}?geo=${encodeURIComponent(geo)}`;
+  const source = `${cfg.router_url}/steered${playbackPath(token)}?geo=${encodeURIComponent(geo)}`;
+  return { source, geo };
+}
+
+// A file of the video (`path` as the API names it, /vod/ID/…) from where the video plays: the
+// origin, or the viewer's POP by the router's redirect; with the token in its path if signed.
+function assetUrl(path, token, geo) {
+  const file = path.slice(`/vod/${cfg.video_id}/`.length);
+  const local = `/vod/${cfg.video_id}/${token ? `~${token}/` : ""}${file}`;
+  if (!geo) return `${location.origin}${local}`;
+  return `${cfg.router_url}/r${local}?geo=${encodeURIComponent(geo)}`;
+}
+
+// The poster now, and seek previews on the timeline once the storyboard track has loaded (the
+// video plays without them if it cannot).
+async function showThumbnails(thumbnails, token, geo) {
+  if (!thumbnails) return;
+  video.poster = assetUrl(thumbnails.poster, token, geo);
+  player.poster = video.poster;
+  try {
+    const response = await fetch(assetUrl(thumbnails.storyboard, token, geo));
+    if (!response.ok) throw new Error(await mediacdn.errorMessage(response));
+    const cues = storyboard.parse(await response.text(), response.url);
+    if (!cues.length) throw new Error("the storyboard track has no cues");
+    player.storyboard = cues;
+    const parts = {
+      bar: $("timeline"), played: $("timeline-played"), preview: $("timeline-preview"),
+      picture: $("timeline-picture"), label: $("timeline-time"),
+    };
+    storyboard.attach(video, cues, parts, (shown) => { player.preview = shown; });
+  } catch (error) {
+    player.errors.push({ what: `storyboard: ${error.message}`, fatal: false });
+  }
 }
 
 function header(details, name) {
@@ -181,6 +216,10 @@ function updatePanel() {
   $("live-position").textContent = `${video.currentTime.toFixed(1)} / ${(video.duration || 0).toFixed(1)} s`;
   const track = hls.audioTracks[hls.audioTrack];
   $("live-audio").textContent = track ? trackLabel(track) : "–";
+  // live: how far behind the wall clock the picture is (from EXT-X-PROGRAM-DATE-TIME)
+  const playing = cfg.live && hls.playingDate ? hls.playingDate.getTime() : null;
+  player.latency = playing ? (Date.now() - playing) / 1000 : null;
+  $("live-latency").textContent = player.latency === null ? "–" : `${player.latency.toFixed(2)} s`;
 }
 
 function play(source) {
@@ -194,7 +233,10 @@ function play(source) {
     overlay("This browser cannot play HLS here (no Media Source Extensions, or hls.js failed to load).");
     return;
   }
-  const options = { enableWorker: true, renderTextTracksNatively: true };
+  // low-latency mode for live; a player that fell behind catches up at up to 1.2× speed
+  const options = {
+    enableWorker: true, renderTextTracksNatively: true, lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.2,
+  };
   const ahead = Number(params.get("buffer")); // ?buffer=S: buffer at most S seconds ahead
   if (ahead > 0) Object.assign(options, { maxBufferLength: ahead, maxMaxBufferLength: ahead });
   const hls = new Hls(options);
@@ -224,10 +266,37 @@ function play(source) {
     if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
     else overlay(`Playback stopped: ${what}`);
   });
-  video.addEventListener("playing", () => overlay(""));
+  // a stall is a wait during playback: not the wait before the first frame (startup), nor one
+  // while a seek finds its data (hls.js seeks to a live stream's start position)
+  video.addEventListener("playing", () => { overlay(""); player.started = true; });
+  video.addEventListener("waiting", () => {
+    if (!player.started || video.seeking) return;
+    player.stalls += 1;
+    player.stalledAt.push(video.currentTime);
+  });
   hls.loadSource(source);
   hls.attachMedia(video);
   setInterval(updatePanel, 500);
+}
+
+// A live stream once it is on air (or its recording once it has ended), or null.
+async function waitUntilLive() {
+  for (;;) {
+    const response = await fetch(`/api/live/${cfg.video_id}`, { cache: "no-store" });
+    if (!response.ok) {
+      overlay(`This stream cannot be loaded: ${await mediacdn.errorMessage(response)}`);
+      return null;
+    }
+    const stream = await response.json();
+    if (stream.status === "ended") {
+      if (!stream.video_id) { overlay("This stream has ended."); return null; }
+      cfg.live = false; // its recording plays like any video
+      return waitUntilReady();
+    }
+    if (stream.status === "live") return stream; // a player may join every rendition
+    overlay("Waiting for the stream to start…");
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
 }
 
 // The video once it is ready, or null (the overlay says why).
@@ -249,7 +318,7 @@ async function waitUntilReady() {
 $("overlay").addEventListener("click", () => video.play().catch(() => {}));
 
 (async () => {
-  const ready = await waitUntilReady();
+  const ready = cfg.live ? await waitUntilLive() : await waitUntilReady();
   if (!ready) return;
   let token = null;
   if (ready.access === "signed") {
@@ -261,5 +330,7 @@ $("overlay").addEventListener("click", () => video.play().catch(() => {}));
     }
   }
   overlay("");
-  play(chooseSource(token));
+  const { source, geo } = chooseSource(token);
+  showThumbnails(ready.thumbnails, token, geo);
+  play(source);
 })();

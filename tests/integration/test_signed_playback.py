@@ -19,6 +19,7 @@ from sample_media.generate import SampleMedia
 from tests.conftest import TEST_LADDER
 from tests.support.asgi_server import serve_in_thread
 from tests.support.edges import keyed_router, mediacdn_process, pop_key
+from tests.support.live import push, udp_port
 from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import OriginServer, free_port, origin_server, run_cli, wait_until
 
@@ -75,6 +76,8 @@ def cdn(tmp_path_factory: pytest.TempPathFactory, sample: SampleMedia) -> Iterat
             "MEDIACDN_PLAYBACK_KEYS": str(keys),
             "MEDIACDN_EDGES": pop,  # purged when a video's access changes
             "MEDIACDN_EDGE_ADMIN_KEY": "admin",
+            "MEDIACDN_LIVE_PORTS": str(udp_port()),
+            "MEDIACDN_LIVE_LADDER": "360:800",
         }
         with (
             origin_server(root / "origin", env, port=origin_port) as origin,
@@ -107,6 +110,48 @@ def test_a_signed_video_needs_a_token_at_the_origin_and_the_pop(cdn: SignedCdn) 
             refused = httpx.get(base + path)  # also once the POP holds it
             assert refused.status_code == 403
             assert refused.json()["error"]["code"] == "token_required"
+
+
+def test_a_signed_live_stream_and_its_recording_need_a_token(cdn: SignedCdn, ffmpeg: str) -> None:
+    headers = cdn.origin.headers()
+    created = cdn.api.post("/api/live", json={"title": "paid", "access": "signed"}, headers=headers)
+    assert created.status_code == 201, created.text
+    stream = created.json()
+    assert stream["access"] == "signed"
+    stream_id = stream["id"]
+    minted = cdn.api.post(f"/api/live/{stream_id}/playback-tokens", json={}, headers=headers)
+    assert minted.status_code == 201, minted.text
+    token = minted.json()["token"]
+    assert minted.json()["hls"] == f"/live/{stream_id}/~{token}/master.m3u8"
+    encoder = push(ffmpeg, stream["ingest_url"], 30)
+    try:
+        wait_until(
+            lambda: cdn.api.get(f"/api/live/{stream_id}").json()["status"] == "live", 30, "on air"
+        )
+        video_token = cdn.token()["token"]  # the video's token does not grant the stream
+        for base in (cdn.origin.url, cdn.pop):
+            master = httpx.get(f"{base}/live/{stream_id}/~{token}/master.m3u8", timeout=30)
+            assert master.status_code == 200, master.text
+            media = httpx.get(f"{base}/live/{stream_id}/~{token}/360p/index.m3u8", timeout=30)
+            assert media.status_code == 200
+            assert "#EXT-X-PART:" in media.text
+            for path, code in (
+                (f"/live/{stream_id}/master.m3u8", "token_required"),
+                (f"/live/{stream_id}/360p/index.m3u8", "token_required"),  # held by the POP now
+                (f"/live/{stream_id}/360p/init.mp4", "token_required"),
+                (f"/live/{stream_id}/~{video_token}/master.m3u8", "token_invalid"),
+            ):
+                refused = httpx.get(base + path, timeout=30)
+                assert refused.status_code == 403, (base, path)
+                assert refused.json()["error"]["code"] == code
+    finally:
+        ended = cdn.api.delete(f"/api/live/{stream_id}", headers=headers, timeout=90)
+        encoder.wait(30)
+    assert ended.status_code == 200
+    recording = wait_for_video(cdn.api, stream_id)
+    assert recording["status"] == "ready"
+    assert recording["access"] == "signed"
+    assert httpx.get(f"{cdn.origin.url}/vod/{stream_id}/master.m3u8").status_code == 403
 
 
 def test_ffmpeg_plays_a_signed_url_through_the_pop(cdn: SignedCdn, ffmpeg: str) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 
 from manifests.catalog import Catalog
 from manifests.errors import LeaseLost, VideoNotFound
+from manifests.live_playlist import LiveTrack, Part
+from manifests.live_streams import LiveRendition, LiveSettings
 from manifests.records import NewVideo, Publication, Rendition, SideFile, StoredObject
 from tests.support.clock import FakeClock
 
@@ -139,6 +142,35 @@ def test_publish_is_all_or_nothing(catalog: Catalog) -> None:
     job_after = catalog.get_job(job.id)
     assert job_after is not None
     assert job_after.status == "done"
+
+
+def test_videos_with_thumbnails_are_those_published_with_an_images_rendition(
+    catalog: Catalog,
+) -> None:
+    for video_id in ("v1", "v2", "v3"):
+        catalog.create_video(new_video(video_id))
+    plain = publication()
+    with_images = Publication(
+        renditions=(
+            *plain.renditions,
+            Rendition("thumbs", "images", 9_000, 9_000, "jpeg", (160, 90)),
+        ),
+        objects=(
+            *plain.objects,
+            StoredObject("thumbs", "poster.jpg", "videos/v2/thumbs/poster.jpg", 900, "c" * 64),
+        ),
+        playlists=plain.playlists,
+    )
+    published = []
+    for publishing in (plain, with_images):
+        job = catalog.claim_job("w1", 30)
+        assert job is not None
+        catalog.publish(job.id, "w1", publishing)
+        published.append(job.video_id)
+    assert catalog.with_images(["v1", "v2", "v3", "nope"]) == {published[1]}
+    assert catalog.with_images([]) == set()
+    kinds = [r.kind for r in catalog.renditions(published[1])]
+    assert kinds == ["video", "audio", "images"]
 
 
 def test_delete_returns_every_key(catalog: Catalog) -> None:
@@ -317,3 +349,56 @@ def test_an_uploader_with_a_job_running_waits_behind_one_without(
     assert first is not None
     assert second is not None
     assert (first.video_id, second.video_id) == ("a0", "b0")
+
+
+def test_live_streams_hold_their_port_state_and_recording(catalog: Catalog) -> None:
+    settings = LiveSettings(2.0, 0.5, 30.0)
+    hook = catalog.create_webhook("http://receiver.example/hook", ("live.started", "live.ended"))
+    first = catalog.create_live("one", settings, range(9000, 9002), owner="o")
+    second = catalog.create_live("two", settings, range(9000, 9002))
+    assert (first.ingest_port, second.ingest_port) == (9000, 9001)
+    assert first.status == "idle"
+    assert len(first.stream_key) == 32
+    assert first.stream_key not in repr(first)
+    with pytest.raises(LookupError):
+        catalog.create_live("three", settings, range(9000, 9002))
+    track = LiveTrack(target_duration_s=2, part_target_s=0.5).add_part(Part(0.5, True), 1.0)
+    catalog.put_live_rendition(first.id, 0, LiveRendition("360p", "video", {"bandwidth": 1}, track))
+    catalog.put_live_rendition(first.id, 1, LiveRendition("audio", "audio", {}, track))
+    version, renditions = catalog.live_renditions(first.id)
+    assert [r.name for r in renditions] == ["360p", "audio"]
+    assert renditions[0].track == track
+    assert renditions[0].info == {"bandwidth": 1}
+    closed = track.close_segment()
+    catalog.put_live_rendition(
+        first.id, 0, LiveRendition("360p", "video", {"bandwidth": 2}, closed)
+    )
+    later, renditions = catalog.live_renditions(first.id)
+    assert later > version
+    assert renditions[0].track == closed
+    assert renditions[0].info == {"bandwidth": 2}
+    live = catalog.set_live_status(first.id, "live")
+    assert live is not None
+    assert live.status == "live"
+    assert live.started_at is not None
+    recording = catalog.publish_recording(
+        new_video(first.id, source_key="", source_size_bytes=0), publication()
+    )
+    assert recording.status == "ready"
+    assert [r.name for r in catalog.renditions(first.id)] == ["360p", "audio-eng"]
+    ended = catalog.set_live_status(first.id, "ended", video_id=recording.id)
+    assert ended is not None
+    assert (ended.status, ended.video_id) == ("ended", first.id)
+    assert catalog.set_live_status(first.id, "live").status == "ended"  # type: ignore[union-attr]
+    catalog.set_live_status(first.id, "ended")  # again: no second event
+    events = [(d.event, json.loads(d.body)["data"]) for d in catalog.deliveries(hook.id)]
+    assert sorted(events, key=lambda e: e[0]) == [
+        ("live.ended", {"stream_id": first.id, "title": "one", "video_id": first.id}),
+        ("live.started", {"stream_id": first.id, "title": "one"}),
+    ]
+    assert [s.id for s in catalog.unfinished_live()] == [second.id]
+    # an ended stream frees its port
+    assert catalog.create_live("three", settings, range(9000, 9002)).ingest_port == 9000
+    catalog.delete_live(second.id)
+    assert catalog.get_live(second.id) is None
+    assert catalog.live_renditions(second.id) == (-1, [])

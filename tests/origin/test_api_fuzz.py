@@ -49,6 +49,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginServer]:
         "MEDIACDN_API_RATE": "0",
         "MEDIACDN_PLAYBACK_KEYS": str(keys),
         "MEDIACDN_MAX_UPLOAD_BYTES": str(1 << 20),
+        "MEDIACDN_LIVE_INGEST": "0",  # live streams are made, but no ffmpeg waits for them
     }
     with origin_server(root / "origin", env) as server:
         yield server

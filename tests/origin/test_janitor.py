@@ -1,6 +1,6 @@
 """The janitor removes what crashes and abandoned uploads left, and nothing else: an origin
 killed mid-upload, a tus upload never finished, a dead transcode's work directory, objects
-stored for a video the catalog never got."""
+stored for a video the catalog never got, a live broadcast's that ended without a recording."""
 
 from __future__ import annotations
 
@@ -81,6 +81,15 @@ def test_the_janitor_removes_what_crashes_left(tmp_path: Path, sample: SampleMed
         orphan = data_dir / "objects" / "uploads" / "0123456789abcdef" / "source"
         orphan.parent.mkdir(parents=True)
         orphan.write_bytes(b"v" * 1000)
+        # a live broadcast that ended without a recording (its origin crashed); a stream
+        # waiting for its encoder keeps what an earlier attempt stored
+        cut_short = data_dir / "objects" / "live" / "fedcba9876543210" / "360p" / "0.m4s"
+        cut_short.parent.mkdir(parents=True)
+        cut_short.write_bytes(b"l" * 700)
+        waiting = http.post("/api/live", json={"title": "soon"}, headers=origin.headers())
+        waiting_file = data_dir / "objects" / "live" / waiting.json()["id"] / "360p" / "init.mp4"
+        waiting_file.parent.mkdir(parents=True)
+        waiting_file.write_bytes(b"i" * 10)
         work = data_dir / "work" / "job-deadbeefdeadbeef-abc123"
         (work / "out").mkdir(parents=True)
         (work / "out" / "0.m4s").write_bytes(b"s" * 500)
@@ -93,6 +102,7 @@ def test_the_janitor_removes_what_crashes_left(tmp_path: Path, sample: SampleMed
             "would remove spool upload-",
             f"would remove upload {upload_id} (100 bytes)",
             "would remove objects uploads/0123456789abcdef/ (1000 bytes)",
+            "would remove objects live/fedcba9876543210/ (700 bytes)",
             "would remove work job-deadbeefdeadbeef-abc123 (500 bytes)",
         ):
             assert expected in text, text
@@ -100,8 +110,10 @@ def test_the_janitor_removes_what_crashes_left(tmp_path: Path, sample: SampleMed
         assert work.exists()
 
         report = _janitor(data_dir)
-        assert report[-1].startswith("removed 4 items"), report
+        assert report[-1].startswith("removed 5 items"), report
         assert not orphan.exists()
+        assert not cut_short.exists()
+        assert waiting_file.exists()
         assert not work.exists()
         assert not any(spool.iterdir())
         assert http.head(location, headers=tus).status_code == 404

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from sample_media.generate import SampleMedia, generate_sample
 from tests.conftest import TEST_LADDER
 from tests.support import edges
 from tests.support.asgi_server import serve_in_thread
+from tests.support.live import push, udp_port
 from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import OriginServer, origin_server
 from tests.support.topologies import start_test_cdn
@@ -50,6 +52,8 @@ SCREENSHOTS = Path(
     or Path(__file__).resolve().parents[2] / "build" / "screenshots"
 )
 PARIS, TOKYO = "48.86,2.35", "35.68,139.69"
+LIVE_S, WATCH_S = 60, 20  # how long the live encoder runs, and how long the page is watched
+LIVE_LATENCY: dict[str, float] = {}  # what the live test measured (printed for BENCHMARKS)
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Iterator[Site
         "MEDIACDN_WORKERS": "1",
         "MEDIACDN_X264_PRESET": "ultrafast",
         "MEDIACDN_ROUTER_URL": f"http://127.0.0.1:{router_port}",
+        "MEDIACDN_LIVE_PORTS": str(udp_port()),
+        "MEDIACDN_LIVE_LADDER": "360:800,180:250",
     }
     with origin_server(tmp / "origin", env) as origin:
         cdn = start_test_cdn(
@@ -274,6 +280,112 @@ def test_the_player_plays_through_an_https_pop_over_http2(
             pinned.close()
 
 
+def test_the_player_shows_the_poster_and_previews_frames_along_its_timeline(
+    site: Site, page: Page
+) -> None:
+    """Before it plays, the poster (through the viewer's POP); pointing along the timeline
+    shows the storyboard picture of that moment; a click seeks there."""
+    thumbnails = site.status["thumbnails"]
+    page.goto(f"{site.origin.url}/watch/{site.video_id}?geo={PARIS}&buffer=4")
+    wait_js(page, "window.player && player.storyboard !== null || player.errors.length > 0")
+    poster = page.evaluate("player.poster")
+    assert poster.startswith(f"{site.cdn.router_url}/r{thumbnails['poster']}?geo=")
+    loaded = page.evaluate(
+        """url => new Promise(done => { const img = new Image(); img.crossOrigin = null;
+           img.onload = () => done([img.naturalWidth, img.naturalHeight]);
+           img.onerror = () => done(null); img.src = url; })""",
+        poster,
+    )
+    assert loaded == [640, 360]  # the top rung's size
+    with httpx.Client(base_url=site.origin.url, timeout=30) as http:
+        track = http.get(thumbnails["storyboard"]).text
+    cues = page.evaluate("player.storyboard")
+    assert len(cues) == track.count("-->") == 10  # 20 s, a picture every 2 s
+    # every sheet comes from the POP the viewer was sent to
+    paris = site.cdn.pops["paris"].url
+    assert all(c["url"].startswith(f"{paris}/vod/{site.video_id}/thumbs/") for c in cues)
+
+    wait_js(page, "player.video.duration > 0")
+    duration = page.evaluate("player.video.duration")
+    box = page.locator("#timeline").bounding_box()
+    assert box is not None
+    for fraction in (0.1, 0.55, 0.97):
+        page.mouse.move(box["x"] + box["width"] * fraction, box["y"] + box["height"] / 2)
+        shown = wait_js(page, "player.preview")
+        assert shown["time"] == pytest.approx(duration * fraction, abs=duration * 0.02)
+        cue = next(c for c in reversed(cues) if c["start"] <= shown["time"])
+        assert (shown["url"], shown["x"], shown["y"]) == (cue["url"], cue["x"], cue["y"])
+        style = page.eval_on_selector(
+            "#timeline-picture", "e => [e.style.backgroundImage, e.style.backgroundPosition]"
+        )
+        assert cue["url"] in style[0]
+        assert style[1] == f"{-cue['x']}px {-cue['y']}px"
+        assert page.is_visible("#timeline-preview")
+    screenshot(page, "watch-preview")
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
+    wait_js(page, f"Math.abs(player.video.currentTime - {duration * 0.75}) < 1.5")
+    page.mouse.move(0, 0)
+    wait_js(page, "player.preview === null")
+    assert page.is_hidden("#timeline-preview")
+
+
+def test_a_live_stream_plays_in_low_latency_mode_through_the_router_and_a_pop(
+    site: Site, page: Page, ffmpeg: str
+) -> None:
+    """hls.js in low-latency mode plays a live stream through the router's steered master
+    and the Paris POP, seconds behind the encoder, without stalling; when the stream ends,
+    the page plays its recording."""
+    with httpx.Client(base_url=site.origin.url, timeout=90) as http:
+        created = http.post("/api/live", json={"title": "Live test"}, headers=site.origin.headers())
+        assert created.status_code == 201, created.text
+        stream = created.json()
+        page.goto(f"{site.origin.url}/watch/{stream['id']}?geo={PARIS}")
+        wait_js(page, "document.getElementById('overlay').textContent.includes('Waiting')", 30)
+        started = (
+            time.time()
+        )  # the encoder's clock: its frame at media time t is made at started + t
+        encoder = push(ffmpeg, stream["ingest_url"], LIVE_S)
+        try:
+            wait_js(page, "window.player && (player.video.currentTime >= 1 || player.fatal)", 60)
+            assert page.evaluate("player.fatal") is None
+            assert page.evaluate("player.source").startswith(f"{site.cdn.router_url}/steered/live/")
+            assert page.evaluate("player.hls.lowLatencyMode") is True
+            behind, pdt_behind = [], []
+            watch_until = time.monotonic() + WATCH_S
+            while time.monotonic() < watch_until:
+                time.sleep(0.5)
+                now, position, latency = page.evaluate(
+                    "[Date.now() / 1000, player.video.currentTime, player.latency]"
+                )
+                behind.append(now - (started + position))
+                if latency is not None:
+                    pdt_behind.append(latency)
+            media = [f for f in page.evaluate("player.frags") if f["type"] == "main"]
+            assert {f["pop"] for f in media} == {"paris"}, media
+            stalls = page.evaluate("[player.stalls, player.stalledAt, player.video.currentTime]")
+            first = [(f["file"], f["ms"], f["cache"]) for f in page.evaluate("player.frags")[:10]]
+            assert stalls[0] == 0, f"stalls, at media times, and now: {stalls}; first: {first}"
+            steady = sorted(behind[len(behind) // 2 :])
+            median = steady[len(steady) // 2]
+            LIVE_LATENCY.update(
+                {
+                    "median_s": median,
+                    "max_s": steady[-1],
+                    "pdt_median_s": sorted(pdt_behind)[len(pdt_behind) // 2],
+                }
+            )
+            print(f"live latency through the router and a POP: {LIVE_LATENCY}")
+            assert median <= 3.0, LIVE_LATENCY
+            screenshot(page, "watch-live")
+        finally:
+            http.delete(f"/api/live/{stream['id']}", headers=site.origin.headers())
+            encoder.wait(30)
+        assert wait_for_video(http, stream["id"])["status"] == "ready"
+    page.goto(f"{site.origin.url}/watch/{stream['id']}?via=origin")
+    wait_js(page, "window.player && (player.video.currentTime >= 1 || player.fatal)")
+    assert page.evaluate("player.source").endswith(f"/vod/{stream['id']}/master.m3u8")
+
+
 def test_a_signed_video_plays_through_a_pop_with_a_token_the_page_mints(
     site: Site, sample: SampleMedia, page: Page
 ) -> None:
@@ -292,6 +404,10 @@ def test_a_signed_video_plays_through_a_pop_with_a_token_the_page_mints(
     served_by = set(page.evaluate("player.frags.map(f => f.pop)"))
     assert served_by
     assert "origin" not in served_by
+    # the thumbnails come through the POP with the token in their path too
+    wait_js(page, "player.storyboard !== null || player.errors.length > 0", 30)
+    assert page.evaluate("player.storyboard.length") == 5  # 9 s, a picture every 2 s
+    assert f"/vod/{video_id}/~k1." in page.evaluate("player.poster")
     for pop in site.cdn.pops.values():  # without the token, no POP and not the origin
         for base in (pop.url, site.origin.url):
             refused = httpx.get(f"{base}/vod/{video_id}/master.m3u8")

@@ -88,7 +88,7 @@ def _factorial(n: int) -> int:
 def test_every_shipped_scenario_runs_and_draws(tmp_path: Path) -> None:
     names = set(shipped_scenarios())
     assert {"steady", "flash-crowd", "pop-failure", "origin-outage", "push-vs-pull"} <= names
-    assert {"tiered-vs-flat", "cache-sweep"} <= names
+    assert {"tiered-vs-flat", "cache-sweep", "live"} <= names
     for name in sorted(names):
         scenario = load_scenario(name)
         small = scenario.with_changes(
@@ -101,7 +101,10 @@ def test_every_shipped_scenario_runs_and_draws(tmp_path: Path) -> None:
         written = json.loads((out / "summary.json").read_text())
         assert written["scenario"] == name
         assert written["overall"]["requests"] > 0
-        assert written["abr"]["mpc"]["sessions"] > 0
+        if scenario.live_part_s:  # live viewers play no VOD sessions
+            assert written["live"]["viewers"] > 0
+        else:
+            assert written["abr"]["mpc"]["sessions"] > 0
         for png in ("hit_ratio", "origin_egress", "pop_load", "qoe_cdf", "world_map"):
             assert (out / f"{png}.png").stat().st_size > 10_000, (name, png)
         if scenario.variants:

@@ -1,0 +1,113 @@
+"""HTTP ingest: `PUT` or `POST /ingest/{stream_key}/{name}` pushes a live stream's contribution
+(CMAF/fragmented MP4, or MPEG-TS) to the origin that runs the stream's ingest. The stream key
+in the path is the credential, as it is in an RTMP URL. Bodies are handed on as they arrive
+(transcoder/live_push.py); playlists (`.m3u8`, `.mpd`) only end the contribution when they
+say `#EXT-X-ENDLIST`. `DELETE` (what ffmpeg's `hls` muxer sends for old segments) is
+acknowledged and ignored."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import time
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+
+from origin.context import OriginContext
+from origin.errors import ApiError
+from origin.live import LiveHub
+from transcoder.live_push import ENDLIST, PushFeed, PushSlot, is_manifest
+
+MAX_MANIFEST_BYTES = 1 << 20
+FEED_WAIT_S = 5.0  # a push that comes while the stream's receiver (re)starts waits this long
+
+
+class LivePush:
+    def __init__(self, ctx: OriginContext, hub: LiveHub) -> None:
+        self.ctx = ctx
+        self.hub = hub
+
+    async def _slot(self, request: Request) -> PushSlot:
+        key = request.path_params["stream_key"]
+        slot = self.hub.push_slot(key)
+        if slot is not None:
+            return slot
+        unfinished = await anyio.to_thread.run_sync(self.ctx.catalog.unfinished_live)
+        if not any(hmac.compare_digest(s.stream_key.encode(), key.encode()) for s in unfinished):
+            raise ApiError(403, "invalid_stream_key", "no live stream has this stream key")
+        raise ApiError(
+            503,
+            "ingest_unavailable",
+            "this origin does not run the stream's ingest: push to the one that does",
+        )
+
+    async def _feed(self, slot: PushSlot) -> PushFeed:
+        if slot.on_air_by not in (None, "http"):
+            raise ApiError(
+                409, "already_on_air", f"an encoder is on air for this stream by {slot.on_air_by}"
+            )
+        deadline = time.monotonic() + FEED_WAIT_S
+        while (feed := slot.feed) is None or feed.ended.is_set():  # its receiver (re)starts
+            if time.monotonic() >= deadline:
+                raise ApiError(
+                    503, "ingest_unavailable", "the stream's receiver is not ready; push again"
+                )
+            await asyncio.sleep(0.05)
+        return feed
+
+    async def push(self, request: Request) -> Response:
+        """PUT/POST /ingest/{stream_key}/{name}: 204 once the body was handed on."""
+        slot = await self._slot(request)  # the key first: nothing is read without it
+        if is_manifest(request.path_params["name"]):
+            return await self._manifest(request, slot)
+        body = request.stream().__aiter__()
+        first = b""
+        with contextlib.suppress(StopAsyncIteration):
+            while not first:
+                first = await body.__anext__()
+        feed = await self._feed(slot)
+        if first[4:8] == b"ftyp" and feed.received:
+            # a new init segment: the encoder started again; the receiver ends with what it
+            # had, and this request waits for the next one (the broadcast continues)
+            feed.end()
+            feed = await self._feed(slot)
+        if not feed.begin():
+            raise ApiError(409, "already_on_air", "another push is being received for this stream")
+        try:
+            chunk = first
+            while True:
+                if chunk and not await anyio.to_thread.run_sync(feed.write, chunk):
+                    raise ApiError(
+                        409, "ingest_ended", "this contribution has ended; push to start anew"
+                    )
+                try:
+                    chunk = await body.__anext__()
+                except StopAsyncIteration:
+                    break
+        finally:
+            feed.finish_request()
+        return Response(status_code=204)
+
+    async def _manifest(self, request: Request, slot: PushSlot) -> Response:
+        """A playlist: no media; one with EXT-X-ENDLIST ends the contribution."""
+        feed = await self._feed(slot)
+        text = b""
+        async for chunk in request.stream():
+            text += chunk
+            if len(text) > MAX_MANIFEST_BYTES:
+                raise ApiError(413, "too_large", "a playlist of at most 1 MiB")
+        if ENDLIST in text:
+            if not feed.begin():  # after the media being received
+                raise ApiError(409, "already_on_air", "another push is being received")
+            feed.finish_request()
+            feed.end(final=True)
+        return Response(status_code=204)
+
+    async def delete(self, request: Request) -> Response:
+        """DELETE /ingest/{stream_key}/{name}: an encoder removing an old segment; nothing
+        pushed is kept, so there is nothing to remove."""
+        await self._slot(request)
+        return Response(status_code=204)

@@ -1,0 +1,182 @@
+"""A live stream end to end below the HTTP layer: ffmpeg pushes a test pattern by SRT (or RTMP)
+to the stream's port; every rendition's parts and segments reach storage and its playlist
+state the catalog as they are made; an encoder with the wrong key is refused; when the encoder
+stops, the playlists end and the recording is a ready video whose playlists ffprobe reads. A
+contribution without audio is broadcast and recorded without audio; one faster than 30 frames
+a second is encoded at 30."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from manifests.catalog import Catalog
+from manifests.db import SqliteDatabase
+from manifests.live_playlist import PlaylistView, render_live_playlist
+from manifests.live_streams import LiveSettings, LiveStream, render_live_master
+from storage.local import LocalStorage
+from tests.support.live import frame_rate, ingesting, media_duration, push, udp_port
+from transcoder.live_command import LiveEncode, LiveRung, rtmp_url, srt_push_url
+from transcoder.live_ingest import IngestConfig
+
+pytestmark = pytest.mark.slow
+
+
+def _new_stream(tmp_path: Path, title: str) -> tuple[Catalog, LocalStorage, LiveStream]:
+    """A catalog and storage in `tmp_path`, and a stream on a free port (2 s segments of
+    0.5 s parts, a 30 s window)."""
+    catalog = Catalog(SqliteDatabase(tmp_path / "catalog.db"))
+    catalog.create_schema()
+    port = udp_port()
+    stream = catalog.create_live(title, LiveSettings(2.0, 0.5, 30.0), range(port, port + 1))
+    return catalog, LocalStorage(tmp_path / "objects"), stream
+
+
+def recorded_s(
+    ffprobe: str, catalog: Catalog, storage: LocalStorage, video_id: str, tmp_path: Path
+) -> float:
+    """The duration ffprobe reads from a recording's 360p rendition, copied out of storage."""
+    folder = tmp_path / "vod"
+    folder.mkdir()
+    (folder / "index.m3u8").write_text(catalog.playlists(video_id)["360p/index.m3u8"])
+    for obj in catalog.objects(video_id):
+        if obj.rendition == "360p":
+            (folder / obj.name).write_bytes(storage.get_bytes(obj.key))
+    return media_duration(ffprobe, str(folder / "index.m3u8"))
+
+
+def test_an_srt_push_is_packaged_live_and_recorded(
+    tmp_path: Path, ffmpeg: str, ffprobe: str
+) -> None:
+    catalog, storage, stream = _new_stream(tmp_path, "test pattern")
+    port = stream.ingest_port
+    encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000), LiveRung("180p", 180, 250_000)))
+    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode)) as ingest:
+        time.sleep(1.0)  # the listener is up
+        wrong = push(ffmpeg, srt_push_url("127.0.0.1", port, "not-the-stream-key-0000"), 2)
+        assert wrong.wait(30) != 0  # refused at the handshake
+        encoder = push(ffmpeg, srt_push_url("127.0.0.1", port, stream.stream_key), 8)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            live = catalog.get_live(stream.id)
+            assert live is not None
+            if live.status == "live" and len(catalog.live_renditions(stream.id)[1]) == 3:
+                break
+            time.sleep(0.1)
+        assert catalog.get_live(stream.id).status == "live"  # type: ignore[union-attr]
+        time.sleep(4)
+        _, renditions = catalog.live_renditions(stream.id)
+        assert [r.name for r in renditions] == ["360p", "180p", "audio"]
+        video = renditions[0]
+        assert video.info["codecs"].startswith("avc1.")
+        assert video.info["resolution"] == "640x360"
+        assert renditions[1].info["resolution"] == "320x180"
+        assert renditions[2].info["codecs"].startswith("mp4a.40")
+        track = video.track
+        assert track.segments, "a segment is complete after 4 s"
+        text = render_live_playlist(track, PlaylistView())
+        assert "#EXT-X-PART:" in text
+        # every announced part and segment is in storage
+        for segment in track.segments:
+            assert storage.stat(f"live/{stream.id}/360p/{segment.msn}.m4s") is not None
+        for n in range(len(track.pending)):
+            assert storage.stat(f"live/{stream.id}/360p/{track.next_msn}.{n}.m4s") is not None
+        # parts come about twice a second per rendition
+        assert all(
+            abs(p.duration_s - 0.5) <= 0.1 or i == len(s.parts) - 1
+            for s in track.segments
+            for i, p in enumerate(s.parts)
+        )
+        assert ingest.ended_with(encoder)
+    ended = catalog.get_live(stream.id)
+    assert ended is not None
+    assert ended.status == "ended"
+    assert ended.video_id == stream.id
+    _, renditions = catalog.live_renditions(stream.id)
+    assert all(r.track.ended for r in renditions)
+    recording = catalog.get_video(stream.id)
+    assert recording is not None
+    assert recording.status == "ready"
+    playlists = catalog.playlists(stream.id)
+    assert "master.m3u8" in playlists
+    media = playlists["360p/index.m3u8"]
+    assert media.count("#EXTINF") >= 3
+    # the recording plays: ffprobe reads its whole 360p rendition from storage
+    assert recorded_s(ffprobe, catalog, storage, stream.id, tmp_path) == pytest.approx(8, abs=1.5)
+
+
+def test_an_rtmp_push_without_audio_is_broadcast_and_recorded_without_audio(
+    tmp_path: Path, ffmpeg: str, ffprobe: str
+) -> None:
+    catalog, storage, stream = _new_stream(tmp_path, "no sound")
+    port = stream.ingest_port  # RTMP listens on the same number over TCP
+    encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
+    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode)) as ingest:
+        time.sleep(1.0)  # the listeners are up
+        wrong = push(ffmpeg, rtmp_url("127.0.0.1", port, "not-the-stream-key"), 3, audio=False)
+        assert wrong.wait(30) != 0  # ffmpeg's RTMP server took it; the receiver did not
+        assert catalog.get_live(stream.id).status == "idle"  # type: ignore[union-attr]
+        time.sleep(1.0)  # listening again
+        key = stream.stream_key
+        encoder = push(ffmpeg, rtmp_url("127.0.0.1", port, key), 6, audio=False, fps=60)
+        deadline = time.monotonic() + 30
+        while catalog.get_live(stream.id).status != "live":  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "on air by RTMP"
+            time.sleep(0.1)
+        _, renditions = catalog.live_renditions(stream.id)
+        assert [(r.name, r.kind) for r in renditions] == [("360p", "video")]
+        master = render_live_master(renditions)
+        assert "TYPE=AUDIO" not in master
+        assert 'CODECS="avc1.' in master
+        assert ingest.ended_with(encoder)
+    recording = catalog.get_video(stream.id)
+    assert recording is not None
+    assert recording.status == "ready"
+    playlists = catalog.playlists(stream.id)
+    assert "TYPE=AUDIO" not in playlists["master.m3u8"]
+    assert playlists["360p/index.m3u8"].count("#EXTINF") >= 2
+    # a 60 fps contribution is encoded at 30 fps
+    keys = {o.name: o.key for o in catalog.objects(stream.id)}
+    sample = tmp_path / "first.mp4"
+    sample.write_bytes(storage.get_bytes(keys["init.mp4"]) + storage.get_bytes(keys["1.m4s"]))
+    assert frame_rate(ffprobe, sample) == pytest.approx(30, abs=0.5)
+
+
+def test_an_encoder_that_comes_back_in_time_continues_the_broadcast(
+    tmp_path: Path, ffmpeg: str, ffprobe: str
+) -> None:
+    """An encoder that drops and comes back within the reconnect wait continues the same
+    broadcast: the stream stays live meanwhile, segment numbers and the media timeline go on,
+    and the recording holds both halves; one that does not come back ends it."""
+    catalog, storage, stream = _new_stream(tmp_path, "dropped")
+    url = srt_push_url("127.0.0.1", stream.ingest_port, stream.stream_key)
+    encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
+    config = IngestConfig(ffmpeg, encode, reconnect_s=6)
+    with ingesting(stream, catalog, storage, config) as ingest:
+        time.sleep(1.0)  # the listeners are up
+        first = push(ffmpeg, url, 6)
+        assert first.wait(30) == 0
+        time.sleep(2.5)  # the encoder is away
+        live = catalog.get_live(stream.id)
+        assert live is not None
+        assert live.status == "live"
+        _, renditions = catalog.live_renditions(stream.id)
+        before = renditions[0].track
+        assert not before.ended
+        assert not before.pending  # the segment cut short by the drop is closed
+        second = push(ffmpeg, url, 6)
+        assert ingest.ended_with(second)  # and no encoder came back within 6 s
+    _, renditions = catalog.live_renditions(stream.id)
+    after = renditions[0].track
+    assert after.ended
+    msns = [s.msn for s in after.segments]
+    assert msns == list(range(msns[0], msns[0] + len(msns)))
+    assert msns[-1] > before.segments[-1].msn + 2
+    resumed = next(s for s in after.segments if s.msn == before.next_msn)
+    assert resumed.parts[0].independent
+    # wall-clock time jumps over the pause; media time does not
+    paused = resumed.started_at - before.segments[-1].started_at - before.segments[-1].duration_s
+    assert paused > 2.0
+    assert recorded_s(ffprobe, catalog, storage, stream.id, tmp_path) == pytest.approx(12, abs=2)

@@ -1,0 +1,143 @@
+"""HTTP ingest through a real origin: ffmpeg pushes a test pattern by HTTP PUT, as fMP4
+segments from its hls muxer and as one long request of fragmented MP4; the stream goes on air,
+plays, ends (at the encoder's EXT-X-ENDLIST, or once pushes stop) and is recorded. A wrong key
+gets 403; a second push while one is on air gets 409, and SRT is no longer listened for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import m3u8
+import pytest
+
+from tests.support.live import media_duration, push, udp_port
+from tests.support.playback import wait_for_video
+from tests.support.servers import OriginServer, origin_server, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginServer]:
+    env = {
+        "MEDIACDN_WORKERS": "0",
+        "MEDIACDN_LIVE_PORTS": str(udp_port()),
+        "MEDIACDN_LIVE_LADDER": "360:800",
+        "MEDIACDN_LIVE_RECONNECT_S": "2",  # a push that stops: the broadcast ends soon after
+        "MEDIACDN_X264_PRESET": "ultrafast",
+    }
+    with origin_server(tmp_path_factory.mktemp("push") / "origin", env) as origin:
+        yield origin
+
+
+@pytest.fixture
+def http(origin: OriginServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=origin.url, timeout=30) as client:
+        yield client
+
+
+def new_stream(origin: OriginServer, http: httpx.Client) -> tuple[dict[str, Any], dict[str, str]]:
+    """A new stream, and its ingest URLs."""
+    created = http.post("/api/live", json={"title": "pushed"}, headers=origin.headers())
+    assert created.status_code == 201, created.text
+    stream: dict[str, Any] = created.json()
+    return stream, stream["ingest"]
+
+
+def watch_and_end(
+    origin: OriginServer, http: httpx.Client, ffprobe: str, stream_id: str, within_s: float
+) -> None:
+    """The stream goes on air and plays; once its encoder is gone it ends by itself (within
+    `within_s`) and its recording plays as a video."""
+    hls = f"/live/{stream_id}/master.m3u8"
+    wait_until(lambda: http.get(hls).status_code == 200, 30, "the stream on air")
+    assert http.get(f"/api/live/{stream_id}").json()["status"] == "live"
+    media = f"/live/{stream_id}/360p/index.m3u8"
+    playlist = m3u8.loads(http.get(media).text)
+    assert playlist.segments
+    assert playlist.segments[-1].parts
+    part = http.get(f"/live/{stream_id}/360p/{playlist.segments[-1].parts[0].uri}")
+    assert part.status_code == 200
+    assert part.content[4:8] == b"moof"
+    wait_until(
+        lambda: http.get(f"/api/live/{stream_id}").json()["status"] == "ended",
+        within_s,
+        "the broadcast ended by itself",
+    )
+    assert m3u8.loads(http.get(media).text).is_endlist
+    recording = wait_for_video(http, stream_id)
+    assert recording["status"] == "ready", recording
+    assert media_duration(ffprobe, f"{origin.url}/vod/{stream_id}/360p/index.m3u8") > 4
+
+
+def test_an_encoder_pushes_fmp4_segments_with_its_hls_muxer(
+    origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str
+) -> None:
+    stream, ingest = new_stream(origin, http)
+    url = str(ingest["http"])
+    key = str(stream["stream_key"])
+    assert url == f"{origin.url}/ingest/{key}/"
+    wrong = http.put(f"/ingest/{'0' * 32}/index.m3u8", content=b"#EXTM3U\n")
+    assert wrong.status_code == 403
+    assert wrong.json()["error"]["code"] == "invalid_stream_key"
+    encoder = push(ffmpeg, f"{url}index.m3u8", 10)
+    try:
+        watch_and_end(origin, http, ffprobe, str(stream["id"]), 30)  # its ENDLIST ends it
+        assert encoder.wait(30) == 0
+    finally:
+        encoder.kill()
+        encoder.wait()
+    late = http.put(f"/ingest/{key}/index9.m4s", content=b"\0" * 8)
+    assert late.status_code == 403  # the key of an ended stream works no more
+
+
+def test_an_encoder_pushes_one_long_request_and_a_second_one_is_refused(
+    origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str
+) -> None:
+    stream, ingest = new_stream(origin, http)
+    encoders = [push(ffmpeg, f"{ingest['http']}stream.mp4", 8)]
+    try:
+        wait_until(
+            lambda: http.get(f"/api/live/{stream['id']}").json()["status"] == "live",
+            30,
+            "the stream on air",
+        )
+        second = http.put(f"/ingest/{stream['stream_key']}/other.mp4", content=b"\0" * 64)
+        assert second.status_code == 409
+        assert second.json()["error"]["code"] == "already_on_air"
+        encoders.append(push(ffmpeg, str(ingest["srt"]), 3))
+        assert encoders[1].wait(30) != 0  # nothing listens for SRT while the push is on air
+        # the push ends with its request: the broadcast ends once no other push came
+        watch_and_end(origin, http, ffprobe, str(stream["id"]), 30)
+        assert encoders[0].wait(30) == 0
+    finally:
+        for encoder in encoders:
+            encoder.kill()
+            encoder.wait()
+
+
+def test_an_encoder_that_starts_again_continues_the_broadcast(
+    origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str
+) -> None:
+    """A restarted encoder's new push (a new init segment) continues the broadcast: the same
+    segment numbers go on, and the recording holds both pushes."""
+    stream, ingest = new_stream(origin, http)
+    first = push(ffmpeg, f"{ingest['http']}stream.mp4", 6)
+    assert first.wait(30) == 0
+    media = f"/live/{stream['id']}/360p/index.m3u8"
+    before = m3u8.loads(http.get(media).text)
+    second = push(ffmpeg, f"{ingest['http']}stream.mp4", 6)
+    try:
+        assert second.wait(30) == 0
+        assert http.get(f"/api/live/{stream['id']}").json()["status"] == "live"
+        after = m3u8.loads(http.get(media).text)
+        assert after.media_sequence == before.media_sequence
+        assert len(after.segments) > len(before.segments) + 1
+        watch_and_end(origin, http, ffprobe, str(stream["id"]), 30)
+    finally:
+        second.kill()
+        second.wait()
+    recording = f"{origin.url}/vod/{stream['id']}/360p/index.m3u8"
+    assert media_duration(ffprobe, recording) > 9

@@ -1,0 +1,115 @@
+"""Live helpers for tests: a free UDP port for an SRT listener, a live encoder, an ingest
+running in a thread, and a recording's duration as ffprobe reads it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from manifests.catalog import Catalog
+from manifests.live_streams import LiveStream
+from storage import Storage
+from transcoder.live_ingest import IngestConfig, run_live
+from transcoder.tools import tool_env
+
+
+def udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def push(
+    ffmpeg: str, url: str, seconds: float, *, audio: bool = True, fps: int = 30
+) -> subprocess.Popen[bytes]:
+    """A live encoder: a test pattern (with a tone unless not `audio`), in real time, as
+    MPEG-TS over SRT or FLV over RTMP (by the URL's scheme); over HTTP, a URL ending in
+    `.m3u8` gets ffmpeg's hls muxer (fMP4 segments of 1 s PUT one by one, then the
+    playlists), any other one fragmented MP4 in one long chunked PUT."""
+    pattern = f"testsrc2=size=640x360:rate={fps}:duration={seconds}"
+    sources = ["-re", "-f", "lavfi", "-i", pattern]
+    if audio:
+        sources += ["-re", "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"]
+    encode = ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", str(fps)]
+    encode += ["-c:a", "aac"] if audio else []
+    if url.endswith(".m3u8"):
+        encode += ["-f", "hls", "-hls_time", "1", "-hls_segment_type", "fmp4", "-method", "PUT"]
+    elif url.startswith("http"):
+        encode += ["-f", "mp4", "-movflags", "frag_keyframe+empty_moov", "-method", "PUT"]
+    else:
+        encode += ["-f", "flv" if url.startswith("rtmp:") else "mpegts"]
+    encode += [url]
+    return subprocess.Popen(
+        [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", *sources, *encode],
+        env=tool_env(),
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@dataclass
+class Ingest:
+    """A broadcast's ingest in a thread: `result` gets what `run_live` returned."""
+
+    thread: threading.Thread
+    stop: threading.Event
+    result: list[bool] = field(default_factory=list)
+
+    def ended_with(self, encoder: subprocess.Popen[bytes]) -> bool:
+        """Once `encoder` has finished (cleanly), whether the ingest ended with a broadcast."""
+        if encoder.wait(30) != 0:
+            return False
+        self.thread.join(30)
+        return self.result == [True]
+
+
+@contextmanager
+def ingesting(
+    stream: LiveStream,
+    catalog: Catalog,
+    storage: Storage,
+    config: IngestConfig,
+    on_update: Callable[[str], None] = lambda _: None,
+) -> Iterator[Ingest]:
+    """`run_live` in a thread for the block; stopped (and joined) when it ends."""
+    stop = threading.Event()
+    ingest = Ingest(threading.Thread(), stop)
+    ingest.thread = threading.Thread(
+        target=lambda: ingest.result.append(
+            run_live(stream, catalog, storage, config, stop, on_update)
+        )
+    )
+    ingest.thread.start()
+    try:
+        yield ingest
+    finally:
+        stop.set()
+        ingest.thread.join(30)
+
+
+def media_duration(ffprobe: str, url: str) -> float:
+    """The duration ffprobe reads from a playlist (a file or a URL)."""
+    probe = ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", url]
+    done = subprocess.run(
+        [ffprobe, *probe], capture_output=True, text=True, env=tool_env(), timeout=60, check=True
+    )
+    return float(done.stdout.strip())
+
+
+def frame_rate(ffprobe: str, path: Path) -> float:
+    """The first video stream's average frame rate."""
+    probe = ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=avg_frame_rate"]
+    done = subprocess.run(
+        [ffprobe, *probe, "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        timeout=60,
+        check=True,
+    )
+    numerator, _, denominator = done.stdout.strip().partition("/")
+    return float(numerator) / float(denominator or 1)

@@ -1,0 +1,165 @@
+"""The ffmpeg commands of a live stream (pure). A receiver per protocol listens for the
+encoder's contribution (SRT on the stream's UDP port, RTMP on its TCP port) and passes its
+streams through unchanged; the transcoder decodes that once, encodes a ladder of
+video rungs (never above the source: each rung is at most the source's height) with keyframes
+on every segment boundary, plus AAC audio if the contribution has any, and writes each
+rendition as fragmented MP4 to its own pipe, one fragment per part."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from transcoder.ladder import LadderPolicy
+
+RTMP_APP = "live"
+INTERLEAVE_US = 50_000  # the receiver holds a stream's packets for the other's at most this
+GOP_CAP = 1000  # frames; keyframes come from -force_key_frames, on segment boundaries
+PART_FILL = 0.9  # a fragment is cut once it holds this share of a part: no part overruns
+# fragmented MP4 for a pipe: the init segment first (empty moov), self-contained fragments
+FRAGMENTED = "empty_moov+default_base_moof+frag_keyframe"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRung:
+    name: str
+    max_height: int
+    bitrate_bps: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEncode:
+    segment_s: float
+    part_s: float
+    rungs: tuple[LiveRung, ...]
+    audio_bitrate_bps: int = 128_000
+    x264_preset: str = "veryfast"
+    max_fps: int = 30  # a faster contribution is encoded at this rate: live costs CPU in real time
+    maxrate_ratio: float = 1.07
+    bufsize_ratio: float = 1.0  # a short VBV buffer keeps parts even
+
+
+def live_rungs(ladder: LadderPolicy, most: int = 3) -> tuple[LiveRung, ...]:
+    """The live ladder: the ladder's `most` best rungs (live costs CPU in real time)."""
+    return tuple(LiveRung(f"{r.height}p", r.height, r.bitrate_bps) for r in ladder.rungs[:most])
+
+
+def srt_listener_url(host: str, port: int, passphrase: str, latency_ms: int = 120) -> str:
+    """Where ffmpeg waits for the encoder; the passphrase (the stream key) encrypts the
+    stream, so an encoder without it is refused at the handshake."""
+    query = {
+        "mode": "listener",
+        "passphrase": passphrase,
+        "pbkeylen": "16",
+        "latency": str(latency_ms * 1000),
+    }
+    return f"srt://{host}:{port}?{urlencode(query)}"
+
+
+def srt_push_url(host: str, port: int, passphrase: str) -> str:
+    """The URL an encoder pushes MPEG-TS to."""
+    return f"srt://{host}:{port}?{urlencode({'passphrase': passphrase, 'pbkeylen': '16'})}"
+
+
+def rtmp_url(host: str, port: int, key: str) -> str:
+    """Where an RTMP encoder publishes (OBS: server `rtmp://host:port/live`, stream key the
+    key) and ffmpeg's RTMP server waits. That server takes any stream name: the receiver
+    checks the one the encoder publishes (transcoder/live_receive.py)."""
+    return f"rtmp://{host}:{port}/{RTMP_APP}/{key}"
+
+
+def receive_argv(ffmpeg: str, protocol: str, url: str) -> list[str]:
+    """A receiver: waits for one encoder at `url` and copies its first video and first audio
+    stream (if any) to stdout, at once. It prints the streams it found (`-v info`) when the
+    encoder arrives; a second of the contribution is enough to know them. That second is
+    passed on, not dropped (`-fflags nobuffer` would drop it): the transcoder then starts
+    where the contribution does and catches up at once; dropped, every part came out about a
+    second later (measured: 1.26 s after its media end instead of 0.36 s)."""
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "info"]
+    argv += ["-analyzeduration", "1000000", "-probesize", "1000000"]
+    argv += ["-listen", "1"] if protocol == "rtmp" else []
+    argv += ["-i", url, "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy"]
+    # NUT, not MPEG-TS: its header carries each stream's parameters, so the transcoder
+    # knows them at once instead of probing the stream again. Packets go out as they come: an
+    # encoder's MPEG-TS carries audio up to 0.7 s behind the video, and interleaving would
+    # hold the video back that long
+    argv += ["-max_interleave_delta", str(INTERLEAVE_US)]
+    return [*argv, "-f", "nut", "-flush_packets", "1", "pipe:1"]
+
+
+def _fragmented(part_s: float, fd: int) -> list[str]:
+    return [
+        "-f",
+        "mp4",
+        "-flush_packets",  # each fragment reaches the pipe at once, not when a buffer fills
+        "1",
+        "-movflags",
+        FRAGMENTED,
+        "-frag_duration",
+        str(int(part_s * PART_FILL * 1_000_000)),
+        f"pipe:{fd}",
+    ]
+
+
+def build_live_argv(
+    ffmpeg: str, encode: LiveEncode, video_fds: list[int], audio_fd: int | None
+) -> list[str]:
+    """One process reading the receiver's output on stdin: every video rung to `video_fds`
+    (in order), the audio to `audio_fd` (None: the contribution has no audio)."""
+    if len(video_fds) != len(encode.rungs) or not encode.rungs:
+        raise ValueError("one pipe per rung, and at least one rung")
+    labels = [f"[s{i}]" for i in range(len(encode.rungs))]
+    split = f"[0:v:0]split={len(labels)}{''.join(labels)}" if len(labels) > 1 else ""
+    chains = [
+        f"{labels[i] if split else '[0:v:0]'}scale=-2:'min({r.max_height},ih)':flags=bicubic,"
+        f"setsar=1,format=yuv420p[v{i}]"
+        for i, r in enumerate(encode.rungs)
+    ]
+    graph = ";".join(([split] if split else []) + chains)
+    seg = f"{encode.segment_s:g}"
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-fflags", "nobuffer"]
+    # the receiver has found the streams already, and NUT's header says what they are
+    argv += ["-analyzeduration", "0", "-probesize", "32"]
+    argv += ["-f", "nut", "-i", "pipe:0", "-filter_complex", graph]
+    for i, (r, fd) in enumerate(zip(encode.rungs, video_fds, strict=True)):
+        argv += [
+            "-map",
+            f"[v{i}]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            encode.x264_preset,
+            "-fpsmax",
+            str(encode.max_fps),
+            "-tune",
+            "zerolatency",
+            "-b:v",
+            str(r.bitrate_bps),
+            "-maxrate",
+            str(int(r.bitrate_bps * encode.maxrate_ratio)),
+            "-bufsize",
+            str(int(r.bitrate_bps * encode.bufsize_ratio)),
+            "-g",
+            str(GOP_CAP),
+            "-sc_threshold",
+            "0",
+            "-force_key_frames",
+            f"expr:gte(t,n_forced*{seg})",
+            *_fragmented(encode.part_s, fd),
+        ]
+    if audio_fd is None:
+        return argv
+    argv += [
+        "-map",
+        "0:a:0",
+        "-c:a",
+        "aac",
+        "-b:a",
+        str(encode.audio_bitrate_bps),
+        "-ac",
+        "2",
+        "-ar",
+        "48000",
+        *_fragmented(encode.part_s, audio_fd),
+    ]
+    return argv

@@ -1,0 +1,303 @@
+"""Run one live stream: wait for its encoder (SRT, RTMP or an HTTP push,
+transcoder/live_receive.py), then one ffmpeg transcodes the contribution into the live ladder
+and writes each rendition to a pipe; a thread per pipe cuts the fragments and packages them.
+When the encoder leaves, the segment being made is closed and the stream waits `reconnect_s`
+for it: an encoder that comes back continues the broadcast on the same timeline. Then every
+playlist ends, and the recording is published as a video with the stream's id, playable like
+an upload."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from manifests.catalog import Catalog
+from manifests.live_streams import LiveRendition, LiveStream
+from storage import Storage
+from transcoder.fragments import FragmentError, FragmentReader, Init
+from transcoder.live_command import LiveEncode, build_live_argv
+from transcoder.live_packager import EncoderChanged, Resumption, TrackPackager, WallClock
+from transcoder.live_push import PushSlot
+from transcoder.live_receive import Receiver, listeners, wait_for_encoder
+from transcoder.live_recording import publish_recording
+from transcoder.runner import kill_group, tool_process
+
+log = logging.getLogger("mediacdn.live")
+READ_BYTES = 64 << 10
+AUDIO = "audio"
+CHECK_S = 1.0  # how often a running ingest checks that its stream was not ended
+
+
+@dataclass(frozen=True, slots=True)
+class IngestConfig:
+    ffmpeg: str
+    encode: LiveEncode
+    listen_host: str = "127.0.0.1"
+    memory_mb: int | None = 4096
+    rtmp: bool = True  # listen for RTMP (TCP) as well as SRT (UDP) on a stream's port
+    # how long a broadcast whose encoder left waits for it to come back (a dropped
+    # connection, an encoder restarted) before it ends; 0: it ends at once
+    reconnect_s: float = 10.0
+
+    @property
+    def memory_bytes(self) -> int | None:
+        """Each ffmpeg's memory limit."""
+        return self.memory_mb << 20 if self.memory_mb else None
+
+
+def _read_pipe(
+    fd: int,
+    packager: TrackPackager,
+    on_part: Callable[[int, bool], None],
+    failures: list[FragmentError],
+) -> None:
+    """Packages one rendition's output; `on_part(position, on air)` after each part until the
+    rendition is on air. What cannot be packaged ends the rendition (and so the transcoder:
+    its pipe closes), noted in `failures`."""
+    reader = FragmentReader()
+    on_air = False
+    with os.fdopen(fd, "rb", buffering=0) as pipe:
+        while chunk := pipe.read(READ_BYTES):
+            try:
+                for item in reader.feed(chunk):
+                    if isinstance(item, Init):
+                        packager.on_init(item)
+                    else:
+                        packager.on_fragment(item)
+                        if not on_air:
+                            on_air = packager.track.on_air
+                            on_part(packager.position, on_air)
+            except FragmentError as exc:
+                if not isinstance(exc, EncoderChanged):
+                    log.exception("live rendition %s: unreadable output", packager.name)
+                failures.append(exc)
+                return
+
+
+def run_live(
+    stream: LiveStream,
+    catalog: Catalog,
+    storage: Storage,
+    config: IngestConfig,
+    stop: threading.Event,
+    on_update: Callable[[str], None] = lambda _: None,
+    ended_elsewhere: Callable[[], bool] = lambda: False,
+    slot: PushSlot | None = None,
+) -> bool:
+    """One broadcast of `stream`, from the encoder's connection to its end; returns whether
+    anything was broadcast (False: stopped before any encoder came, or nothing came of it).
+    `slot`: where the origin hands requests that push the contribution over HTTP (None: no
+    HTTP ingest)."""
+    checked = time.monotonic()
+
+    def should_stop(wait_s: float) -> bool:
+        nonlocal checked
+        if stop.wait(wait_s):
+            return True
+        if time.monotonic() - checked >= CHECK_S:  # ended through another origin's API
+            checked = time.monotonic()
+            return ended_elsewhere()
+        return False
+
+    key, push = stream.stream_key, slot is not None
+    where = listeners(config.listen_host, stream.ingest_port, key, config.rtmp, push)
+    current: list[Receiver] = []
+
+    def encoder(within_s: float | None) -> Receiver | None:
+        """The next encoder with the key, waiting at most `within_s` (None: until stopped)."""
+        if current:
+            current.pop().stop()
+        if slot is not None:
+            slot.on_air_by = None
+        deadline = None if within_s is None else time.monotonic() + within_s
+
+        def give_up(wait_s: float) -> bool:
+            return should_stop(wait_s) or (deadline is not None and time.monotonic() > deadline)
+
+        receiver = wait_for_encoder(config.ffmpeg, where, give_up, config.memory_bytes, slot)
+        if receiver is None:
+            return None
+        current.append(receiver)
+        if slot is not None:
+            slot.on_air_by = receiver.listener.protocol
+        log.info(
+            "live stream %s: an encoder is here by %s (%s)",
+            stream.id,
+            receiver.listener.protocol,
+            ", ".join(receiver.kinds),
+        )
+        return receiver
+
+    try:
+        if encoder(None) is None:
+            return False
+        return _broadcast(
+            stream, catalog, storage, config, current, encoder, should_stop, on_update
+        )
+    finally:
+        for receiver in current:
+            receiver.stop()
+        if slot is not None:
+            slot.feed, slot.on_air_by = None, None
+
+
+@dataclass
+class _Session:
+    """What one encoder's connection came to."""
+
+    stopped: bool  # the stream was ended (DELETE, or the origin stops)
+    failures: list[FragmentError]
+    tail: str  # the transcoder's last words
+
+
+def _broadcast(
+    stream: LiveStream,
+    catalog: Catalog,
+    storage: Storage,
+    config: IngestConfig,
+    current: list[Receiver],
+    encoder: Callable[[float | None], Receiver | None],
+    should_stop: Callable[[float], bool],
+    on_update: Callable[[str], None],
+) -> bool:
+    """Transcode and package what `current[0]` receives; when its encoder leaves, wait
+    `reconnect_s` for it to come back (with the same streams), and go on where it left off:
+    the same renditions, segment numbers and timeline. Then end and publish the recording."""
+    encode = config.encode
+    audio = "audio" in current[0].kinds
+    wall = WallClock()
+
+    def publish(position: int, rendition: LiveRendition) -> None:
+        catalog.put_live_rendition(stream.id, position, rendition)
+        on_update(stream.id)
+
+    names = [r.name for r in encode.rungs] + [AUDIO] * audio
+    infos = [
+        {"bandwidth": int(r.bitrate_bps * encode.maxrate_ratio), "height": r.max_height}
+        for r in encode.rungs
+    ] + [{"bandwidth": encode.audio_bitrate_bps, "language": "und"}] * audio
+    packagers = [
+        TrackPackager(
+            stream.id,
+            name,
+            "audio" if name == AUDIO else "video",
+            position,
+            stream.settings,
+            storage,
+            publish,
+            wall,
+            info,
+        )
+        for position, (name, info) in enumerate(zip(names, infos, strict=True))
+    ]
+    # every rendition is known from the start, empty until it has parts
+    catalog.reset_live_renditions(stream.id, [p.rendition() for p in packagers])
+    started: set[int] = set()  # renditions with a part
+    on_air: set[int] = set()  # renditions players may join
+    started_lock = threading.Lock()
+
+    def on_part(position: int, rendition_on_air: bool) -> None:
+        """Live once players may join every rendition."""
+        with started_lock:
+            started.add(position)
+            if not rendition_on_air or position in on_air:
+                return
+            on_air.add(position)
+            if len(on_air) < len(packagers):
+                return
+        catalog.set_live_status(stream.id, "live")
+        on_update(stream.id)
+        log.info("live stream %s: the encoder is on air", stream.id)
+
+    while True:
+        session = _transcode(config, current[0], packagers, on_part, should_stop)
+        final = current[0].feed is not None and current[0].feed.final  # an HTTP push's end
+        if session.stopped or final or not started or config.reconnect_s <= 0:
+            break
+        if session.failures:
+            log.warning("live stream %s: ended: %s", stream.id, session.failures[0])
+            break
+        for p in packagers:
+            p.pause()
+        log.info("live stream %s: the encoder left; waiting for it to come back", stream.id)
+        receiver = encoder(config.reconnect_s)
+        if receiver is None:
+            break
+        if ("audio" in receiver.kinds) != audio:
+            log.warning("live stream %s: the encoder came back with other streams", stream.id)
+            break
+        wall.reset()
+        resumption = Resumption(max(p.end_s for p in packagers))
+        for p in packagers:
+            p.resume(resumption)
+    if not started:
+        what = session.tail or " | ".join(current[0].tail)
+        log.warning("live stream %s: the broadcast ended before any media: %s", stream.id, what)
+        return False
+    for p in packagers:
+        p.finish()
+    publish_recording(stream, catalog, [p.recorded_track() for p in packagers])
+    on_update(stream.id)
+    return True
+
+
+def _transcode(
+    config: IngestConfig,
+    receiver: Receiver,
+    packagers: list[TrackPackager],
+    on_part: Callable[[int, bool], None],
+    should_stop: Callable[[float], bool],
+) -> _Session:
+    """One ffmpeg transcodes what `receiver` receives into every rendition's pipe, until the
+    encoder leaves or the stream is stopped."""
+    encode = config.encode
+    audio = packagers[-1].kind == "audio"
+    pipes = [os.pipe() for _ in packagers]
+    write_fds = [w for _, w in pipes]
+    video_fds, audio_fd = write_fds[: len(encode.rungs)], write_fds[-1] if audio else None
+    argv = build_live_argv(config.ffmpeg, encode, video_fds, audio_fd)
+    options = tool_process(config.memory_bytes, tuple(write_fds))
+    options["stdin"] = receiver.proc.stdout
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, **options)
+    receiver.close_stdout()  # the transcoder holds it now: the encoder's end reaches it
+    for w in write_fds:
+        os.close(w)
+    failures: list[FragmentError] = []
+    readers = [
+        threading.Thread(
+            target=_read_pipe, args=(r, p, on_part, failures), daemon=True, name=f"live-{p.name}"
+        )
+        for (r, _), p in zip(pipes, packagers, strict=True)
+    ]
+    for t in readers:
+        t.start()
+    tail: deque[str] = deque(maxlen=20)
+
+    def drain() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            tail.append(line.decode(errors="replace"))
+
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
+    stopped = False
+    while proc.poll() is None:
+        if should_stop(0.2):
+            kill_group(proc)
+            receiver.stop()
+            stopped = True
+            break
+        if failures:  # a rendition cannot go on: neither can the others
+            kill_group(proc)
+    proc.wait()
+    for t in (*readers, drainer):
+        t.join(timeout=10)
+    if proc.stderr is not None:
+        proc.stderr.close()
+    return _Session(stopped, failures, "".join(tail).strip())

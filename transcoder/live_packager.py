@@ -1,0 +1,226 @@
+"""Package one rendition of a live stream as its fragments arrive: each fragment is a part,
+stored at once and announced in the rendition's playlist state; parts are gathered into
+segments (a new one at each keyframe on a segment boundary for video, at each boundary for
+audio), and every segment is stored whole too, for classic players, the DVR window and the
+recording. Nothing is announced before its bytes are stored."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Literal
+
+from manifests.live_playlist import (
+    BLOCKING_CACHE_TARGETS,
+    PART_WINDOW_TARGETS,
+    LiveTrack,
+    Part,
+    part_uri,
+    segment_uri,
+)
+from manifests.live_streams import LiveRendition, LiveSettings
+from manifests.records import StoredObject
+from storage import Storage
+from storage.errors import StorageError
+from storage.keys import live_key
+from transcoder.fragments import Fragment, FragmentError, Init, picture_size, shifted
+from transcoder.live_recording import RecordedTrack
+from transcoder.mp4 import aac_codec, avc_codec
+
+log = logging.getLogger("mediacdn.live")
+Publish = Callable[[int, LiveRendition], None]
+BOUNDARY_SLACK = 0.25  # of a part: audio fragments rarely start exactly on a boundary
+# A segment's parts stay in storage while a playlist may name them: as long as a playlist lists
+# them, plus as long as a cached blocking playlist may be served, plus a segment. Older parts
+# are deleted (the segment holds the same bytes): a recording keeps its segments only.
+PARTS_KEPT_TARGETS = PART_WINDOW_TARGETS + BLOCKING_CACHE_TARGETS
+
+
+class WallClock:
+    """Maps media time to wall time, the same for every rendition of a stream: media time 0
+    is when the first fragment to arrive could have begun (now less its end time)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._anchor: float | None = None
+        self._lock = threading.Lock()
+
+    def at(self, media_s: float, arrived_end_s: float) -> float:
+        with self._lock:
+            if self._anchor is None:
+                self._anchor = self._clock() - arrived_end_s
+            return self._anchor + media_s
+
+    def reset(self) -> None:
+        """Anchor again at the next fragment (an encoder came back after a pause)."""
+        with self._lock:
+            self._anchor = None
+
+
+class Resumption:
+    """Where a reconnected encoder's media goes on the stream's timeline: the first fragment
+    to arrive (of any rendition) starts where the broadcast had got to, and every rendition
+    moves by the same amount, so they stay in sync."""
+
+    def __init__(self, at_s: float) -> None:
+        self.at_s = at_s
+        self._shift_s: float | None = None
+        self._lock = threading.Lock()
+
+    def shift_s(self, first_start_s: float) -> float:
+        with self._lock:
+            if self._shift_s is None:
+                self._shift_s = self.at_s - first_start_s
+            return self._shift_s
+
+
+class EncoderChanged(FragmentError):
+    """A reconnected encoder's stream cannot continue the broadcast (another picture size or
+    codec setup: a new init segment)."""
+
+
+class TrackPackager:
+    def __init__(
+        self,
+        stream_id: str,
+        name: str,
+        kind: Literal["video", "audio"],
+        position: int,
+        settings: LiveSettings,
+        storage: Storage,
+        publish: Publish,
+        wall: WallClock,
+        info: dict[str, Any],
+    ) -> None:
+        self.stream_id, self.name, self.kind, self.position = stream_id, name, kind, position
+        self.settings, self.storage, self.publish, self.wall = settings, storage, publish, wall
+        self.info = dict(info)
+        self.track = LiveTrack(
+            target_duration_s=max(1, math.ceil(settings.segment_s)),
+            part_target_s=settings.part_s,
+            window_s=settings.window_s,
+        )
+        self.init: StoredObject | None = None
+        self.timescale = 1
+        self.recorded: list[StoredObject] = []
+        self._bytes: list[bytes] = []
+        self._first_start: float | None = None
+        self._with_parts: deque[tuple[int, int]] = deque()  # closed segments' (msn, parts)
+        self._grid_base = 0  # segments made before the encoder (re)connected
+        self._resumption: Resumption | None = None
+        self._shift_ticks: int | None = None
+        self.end_s = 0.0  # where its media has got to on the stream's timeline
+        keep_s = PARTS_KEPT_TARGETS * self.track.target_duration_s
+        self._segments_with_parts = math.ceil(keep_s / settings.segment_s) + 1
+
+    def _store(self, name: str, data: bytes, duration_s: float | None = None) -> StoredObject:
+        key = live_key(self.stream_id, self.name, name)
+        self.storage.put_bytes(key, data)
+        digest = hashlib.sha256(data).hexdigest()
+        return StoredObject(self.name, name, key, len(data), digest, duration_s)
+
+    def recorded_track(self) -> RecordedTrack:
+        return RecordedTrack(self.name, self.kind, self.info, self.init, tuple(self.recorded))
+
+    def rendition(self) -> LiveRendition:
+        return LiveRendition(self.name, self.kind, self.info, self.track)
+
+    def _announce(self) -> None:
+        self.publish(self.position, self.rendition())
+
+    def on_init(self, init: Init) -> None:
+        self.timescale = init.timescale
+        if self.init is not None:  # a reconnected encoder: the same setup, or no going on
+            if hashlib.sha256(init.data).hexdigest() != self.init.sha256:
+                raise EncoderChanged(f"rendition {self.name}: a new init segment")
+            return
+        self.init = self._store("init.mp4", init.data)
+        size = picture_size(init.data) if self.kind == "video" else None
+        if size:
+            self.info["resolution"] = f"{size[0]}x{size[1]}"
+        codec = avc_codec(init.data) if self.kind == "video" else aac_codec(init.data)
+        if codec:
+            self.info["codecs"] = codec
+
+    def _starts_segment(self, fragment: Fragment) -> bool:
+        """A keyframe off the boundaries (the encoder's own) still starts a video segment."""
+        return self.kind == "video" and fragment.independent and bool(self.track.pending)
+
+    def _completes_segment(self, fragment: Fragment) -> bool:
+        """Whether the segment is whole with this fragment: it reaches the next boundary (a
+        multiple of the segment duration from the start, the same for every rendition, where
+        video has its keyframes). Closed at once, the segment is there for classic players as
+        soon as possible and the preload hint names the next segment's first part, not a part
+        that will never exist."""
+        first = self._first_start or 0.0
+        made = len(self.recorded) - self._grid_base
+        boundary = first + (made + 1) * self.settings.segment_s
+        end = fragment.start_s + fragment.duration_s
+        return end >= boundary - BOUNDARY_SLACK * self.settings.part_s
+
+    def on_fragment(self, fragment: Fragment) -> None:
+        if self._resumption is not None:
+            if self._shift_ticks is None:
+                shift = self._resumption.shift_s(fragment.start_s)
+                self._shift_ticks = round(shift * self.timescale)
+            fragment = shifted(fragment, self._shift_ticks, self.timescale)
+        self.end_s = fragment.start_s + fragment.duration_s
+        if self._first_start is None:
+            self._first_start = fragment.start_s
+        if self._starts_segment(fragment):
+            self._close_segment()
+        index = len(self.track.pending)
+        self._store(part_uri(self.track.next_msn, index), fragment.data)
+        self._bytes.append(fragment.data)
+        started = self.wall.at(fragment.start_s, fragment.start_s + fragment.duration_s)
+        part = Part(round(fragment.duration_s, 6), fragment.independent)
+        self.track = self.track.add_part(part, started)
+        closed = self._completes_segment(fragment)
+        if closed:
+            self._close_segment()
+        self._announce()
+        if closed:
+            self._drop_old_parts()
+
+    def _close_segment(self) -> None:
+        if not self.track.pending:
+            return
+        duration = sum(p.duration_s for p in self.track.pending)
+        name = segment_uri(self.track.next_msn)
+        self.recorded.append(self._store(name, b"".join(self._bytes), round(duration, 6)))
+        self._with_parts.append((self.track.next_msn, len(self.track.pending)))
+        self._bytes = []
+        self.track = self.track.close_segment()
+
+    def pause(self) -> None:
+        """The encoder left: the segment being made is closed (shorter) and announced."""
+        self._close_segment()
+        self._announce()
+        self._drop_old_parts()
+
+    def resume(self, resumption: Resumption) -> None:
+        """An encoder came back: its media continues the timeline at `resumption`, with
+        segments cut on a grid that starts there (where its keyframes are)."""
+        self._resumption, self._shift_ticks = resumption, None
+        self._first_start, self._grid_base = None, len(self.recorded)
+
+    def finish(self) -> None:
+        """The stream ended: the last segment is closed and the playlist ends."""
+        self._close_segment()
+        self.track = self.track.end()
+        self._announce()
+        self._drop_old_parts()
+
+    def _drop_old_parts(self) -> None:
+        while len(self._with_parts) > self._segments_with_parts:
+            msn, count = self._with_parts.popleft()
+            try:
+                for n in range(count):
+                    self.storage.delete(live_key(self.stream_id, self.name, part_uri(msn, n)))
+            except StorageError as exc:  # kept: the stream goes on; deleting the video drops them
+                log.warning("live %s/%s: parts of %d kept: %s", self.stream_id, self.name, msn, exc)

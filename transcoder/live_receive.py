@@ -1,0 +1,177 @@
+"""Waiting for a live stream's encoder: one receiving ffmpeg per protocol listens on the
+stream's port (SRT on UDP, RTMP on TCP, both at once), and one reads what is pushed over HTTP
+(transcoder/live_push.py); the first encoder to arrive with the stream key is the
+contribution, and the other receivers are stopped.
+
+What a receiver prints when an encoder connects says which streams it brought (a contribution
+without audio is broadcast without audio; one without video is refused) and, for RTMP, whether
+the encoder published under the stream key: ffmpeg's RTMP server accepts any stream name and
+only warns, so that check is made here, before any of its media is used. SRT checks the key
+itself: it is the passphrase, and a wrong one fails the handshake."""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from transcoder.live_command import receive_argv, rtmp_url, srt_listener_url
+from transcoder.live_push import PushFeed, PushSlot
+from transcoder.runner import kill_group, tool_process
+
+log = logging.getLogger("mediacdn.live")
+POLL_S = 0.1
+RESTART_S = 0.5  # a listener that ended (a refused or vanished encoder) listens again after
+RESTART_MAX_S = 10.0  # this, twice as long after each time, at most this
+# ffmpeg's RTMP server, when the encoder names another stream or application
+WRONG_NAME = re.compile(r"Unexpected stream|App field don't match up")
+INPUT_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment):")
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    protocol: str  # "srt", "rtmp" or "http"
+    url: str
+
+
+def listeners(
+    host: str, port: int, key: str, rtmp: bool = True, push: bool = False
+) -> list[Listener]:
+    """Where a stream's encoder may push: SRT on its UDP port, RTMP on the same number over
+    TCP, and (`push`) HTTP requests to the origin, which it hands to a receiver's stdin."""
+    found = [Listener("srt", srt_listener_url(host, port, key))]
+    found += [Listener("rtmp", rtmp_url(host, port, key))] if rtmp else []
+    return found + ([Listener("http", "pipe:0")] if push else [])
+
+
+class Receiver:
+    """One listening ffmpeg. Its stdout is the contribution once `arrived`. An HTTP
+    receiver's stdin is the `feed` that pushed requests are written to (put in `slot`)."""
+
+    def __init__(
+        self,
+        ffmpeg: str,
+        listener: Listener,
+        memory_bytes: int | None,
+        slot: PushSlot | None = None,
+    ) -> None:
+        self.listener = listener
+        options = tool_process(memory_bytes)
+        pushed = listener.protocol == "http"
+        if pushed:
+            options["stdin"] = subprocess.PIPE
+        self.proc = subprocess.Popen(
+            receive_argv(ffmpeg, listener.protocol, listener.url),
+            stdout=subprocess.PIPE,
+            **options,
+        )
+        self.feed: PushFeed | None = None
+        if pushed:
+            assert self.proc.stdin is not None
+            assert slot is not None
+            self.feed = slot.feed = PushFeed(self.proc.stdin)
+        self.kinds: list[str] = []  # the contribution's streams: "video", "audio", ...
+        self.refusal: str | None = None
+        self.tail: deque[str] = deque(maxlen=20)
+        self.known = threading.Event()  # the encoder's streams are known, or it was refused
+        self._reader = threading.Thread(target=self._read, daemon=True, name="live-receive")
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        in_input = False
+        for raw in self.proc.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            self.tail.append(line)
+            if self.known.is_set():
+                continue
+            if WRONG_NAME.search(line):
+                self.refusal = "the encoder did not publish under the stream key"
+                kill_group(self.proc)
+                self.known.set()
+            elif line.startswith("Input #0"):
+                in_input = True
+            elif in_input and (match := INPUT_STREAM.match(line)):
+                self.kinds.append(match.group(1).lower())
+            elif in_input and line.startswith(("Stream mapping:", "Output #0")):
+                self.known.set()
+        self.known.set()
+
+    @property
+    def arrived(self) -> bool:
+        """An encoder with the key is here and its streams are known."""
+        return self.known.is_set() and self.refusal is None and bool(self.kinds)
+
+    @property
+    def ended(self) -> bool:
+        return self.proc.poll() is not None
+
+    def why_not(self) -> str:
+        """Why this listener ended without a contribution."""
+        if self.refusal:
+            return self.refusal
+        if self.kinds and "video" not in self.kinds:
+            return f"a contribution without video ({', '.join(self.kinds)}) is not broadcast"
+        return " | ".join(self.tail) or "the listener ended"
+
+    def stop(self) -> None:
+        kill_group(self.proc)
+        self.proc.wait()
+        if self.feed is not None:
+            self.feed.end()
+        self._reader.join(timeout=5)
+        self.close()
+
+    def close_stdout(self) -> None:
+        """Once another process reads the contribution, this one lets go of it."""
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def close(self) -> None:
+        self.close_stdout()
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+
+def wait_for_encoder(
+    ffmpeg: str,
+    where: list[Listener],
+    stop: Callable[[float], bool],
+    memory_bytes: int | None = None,
+    slot: PushSlot | None = None,
+) -> Receiver | None:
+    """Listen at every place in `where` until an encoder arrives with the key (its receiver
+    is returned, the others stopped) or `stop(seconds)` says to stop waiting (None). A
+    listener that ends without a contribution (a refused encoder, one that left before its
+    streams were known, one without video) listens again."""
+    receivers = {w: Receiver(ffmpeg, w, memory_bytes, slot) for w in where}
+    restart_at: dict[Listener, float] = {}
+    failures: dict[Listener, int] = dict.fromkeys(where, 0)
+    try:
+        while not stop(POLL_S):
+            for listener, receiver in list(receivers.items()):
+                if receiver.arrived:
+                    if "video" in receiver.kinds:
+                        del receivers[listener]
+                        return receiver
+                    kill_group(receiver.proc)  # nothing to broadcast: it listens again
+                if receiver.ended and listener not in restart_at:
+                    log.warning(
+                        "live %s listener: no broadcast: %s", listener.protocol, receiver.why_not()
+                    )
+                    failures[listener] += 1  # one that cannot listen at all is retried less
+                    pause = min(RESTART_MAX_S, RESTART_S * 2 ** (failures[listener] - 1))
+                    restart_at[listener] = time.monotonic() + pause
+                elif listener in restart_at and time.monotonic() >= restart_at[listener]:
+                    del restart_at[listener]
+                    receiver.stop()
+                    receivers[listener] = Receiver(ffmpeg, listener, memory_bytes, slot)
+        return None
+    finally:
+        for receiver in receivers.values():
+            receiver.stop()
