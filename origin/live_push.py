@@ -3,7 +3,12 @@
 in the path is the credential, as it is in an RTMP URL. Bodies are handed on as they arrive
 (transcoder/live_push.py); playlists (`.m3u8`, `.mpd`) only end the contribution when they
 say `#EXT-X-ENDLIST`. `DELETE` (what ffmpeg's `hls` muxer sends for old segments) is
-acknowledged and ignored."""
+acknowledged and ignored.
+
+Requests take turns in the order they arrive: an encoder's next file may start before the
+origin has finished with the previous one (ffmpeg's `hls` muxer opens the next segment while
+the last bytes of the init segment are still being handed on), so a request waits for the one
+before it (`Turns`)."""
 
 from __future__ import annotations
 
@@ -11,11 +16,14 @@ import asyncio
 import contextlib
 import hmac
 import time
+import weakref
+from collections.abc import AsyncIterator
 
 import anyio.to_thread
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from origin.body_ahead import BodyAhead
 from origin.context import OriginContext
 from origin.errors import ApiError
 from origin.live import LiveHub
@@ -23,12 +31,48 @@ from transcoder.live_push import ENDLIST, PushFeed, PushSlot, is_manifest
 
 MAX_MANIFEST_BYTES = 1 << 20
 FEED_WAIT_S = 5.0  # a push that comes while the stream's receiver (re)starts waits this long
+TURN_WAIT_S = 3.0  # a request waits this long for one handing on its body before it
+TURN_POLL_S = 0.1
+
+
+class Turns:
+    """One stream's pushed requests, handed on one at a time in the order they arrived. A
+    request waits for those before it while they wait for the receiver, and `TURN_WAIT_S`
+    once they hand on their bodies: one still doing that then is another encoder's push."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()  # asyncio's lock wakes its waiters in order
+        self.receiving_since: float | None = None  # when the holder began handing on a body
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        arrived = time.monotonic()
+        waiting = asyncio.ensure_future(self._lock.acquire())
+        try:
+            while not waiting.done():
+                await asyncio.wait({waiting}, timeout=TURN_POLL_S)
+                since = self.receiving_since
+                late = since is not None and time.monotonic() - max(since, arrived) > TURN_WAIT_S
+                if late and not waiting.done():
+                    raise ApiError(
+                        409, "already_on_air", "another push is being received for this stream"
+                    )
+        except BaseException:
+            if not waiting.cancel():  # it had its turn already
+                self._lock.release()
+            raise
+        try:
+            yield
+        finally:
+            self.receiving_since = None
+            self._lock.release()
 
 
 class LivePush:
     def __init__(self, ctx: OriginContext, hub: LiveHub) -> None:
         self.ctx = ctx
         self.hub = hub
+        self._turns: weakref.WeakKeyDictionary[PushSlot, Turns] = weakref.WeakKeyDictionary()
 
     async def _slot(self, request: Request) -> PushSlot:
         key = request.path_params["stream_key"]
@@ -61,13 +105,26 @@ class LivePush:
     async def push(self, request: Request) -> Response:
         """PUT/POST /ingest/{stream_key}/{name}: 204 once the body was handed on."""
         slot = await self._slot(request)  # the key first: nothing is read without it
-        if is_manifest(request.path_params["name"]):
-            return await self._manifest(request, slot)
-        body = request.stream().__aiter__()
+        manifest = is_manifest(request.path_params["name"])
+        turns = self._turns.setdefault(slot, Turns())
+        body = BodyAhead(request)
+        try:
+            async with turns.turn():
+                if manifest:
+                    await self._manifest(body, slot)
+                else:
+                    await self._media(body, slot, turns)
+        except ClientDisconnect:
+            raise ApiError(400, "push_interrupted", "the encoder went away mid-request") from None
+        finally:
+            await body.close()
+        return Response(status_code=204)
+
+    async def _media(self, body: BodyAhead, slot: PushSlot, turns: Turns) -> None:
+        """A body of media, handed on as it arrives."""
         first = b""
         with contextlib.suppress(StopAsyncIteration):
-            while not first:
-                first = await body.__anext__()
+            first = await body.__anext__()
         feed = await self._feed(slot)
         if first[4:8] == b"ftyp" and feed.received:
             # a new init segment: the encoder started again; the receiver ends with what it
@@ -76,6 +133,7 @@ class LivePush:
             feed = await self._feed(slot)
         if not feed.begin():
             raise ApiError(409, "already_on_air", "another push is being received for this stream")
+        turns.receiving_since = time.monotonic()
         try:
             chunk = first
             while True:
@@ -89,22 +147,16 @@ class LivePush:
                     break
         finally:
             feed.finish_request()
-        return Response(status_code=204)
 
-    async def _manifest(self, request: Request, slot: PushSlot) -> Response:
+    async def _manifest(self, body: BodyAhead, slot: PushSlot) -> None:
         """A playlist: no media; one with EXT-X-ENDLIST ends the contribution."""
         feed = await self._feed(slot)
-        text = b""
-        async for chunk in request.stream():
-            text += chunk
-            if len(text) > MAX_MANIFEST_BYTES:
-                raise ApiError(413, "too_large", "a playlist of at most 1 MiB")
-        if ENDLIST in text:
-            if not feed.begin():  # after the media being received
-                raise ApiError(409, "already_on_air", "another push is being received")
-            feed.finish_request()
+        try:
+            text = await body.read(MAX_MANIFEST_BYTES)
+        except ValueError:
+            raise ApiError(413, "too_large", "a playlist of at most 1 MiB") from None
+        if ENDLIST in text:  # the media before it is all handed on: it came first
             feed.end(final=True)
-        return Response(status_code=204)
 
     async def delete(self, request: Request) -> Response:
         """DELETE /ingest/{stream_key}/{name}: an encoder removing an old segment; nothing

@@ -117,7 +117,7 @@ def live_paths() -> dict[str, Any]:
             }
         },
         "responses": {"204": {"description": "handed on to the stream's ingest"}}
-        | _errors(403, 409, 413, 503),
+        | _errors(400, 403, 409, 413, 503),
     }
     return {
         "/ingest/{stream_key}/{name}": {
@@ -138,10 +138,13 @@ def live_paths() -> dict[str, Any]:
             "put": {
                 "summary": "Push a live contribution over HTTP: CMAF (fragmented MP4) or "
                 "MPEG-TS bodies, in order, to the stream's ingest; the stream key is the "
-                "credential. Playlists (.m3u8, .mpd) carry no media: one with #EXT-X-ENDLIST "
-                "ends the contribution, as do 8 s without a request. 403: unknown key; 409: "
-                "another encoder is on air, or this contribution has ended; 503: the ingest "
-                "is not ready here (push again)",
+                "credential. Requests are handed on one at a time in the order they arrive "
+                "(one may start before the one before it has finished). Playlists (.m3u8, "
+                ".mpd) carry no media: one with #EXT-X-ENDLIST ends the contribution, as do "
+                "8 s without a request. 400: the encoder went away mid-body; 403: unknown key; "
+                "409: another encoder is on air (or a request still receiving its body after "
+                "3 s is ahead of this one), or this contribution has ended; 503: the ingest is "
+                "not ready here (push again)",
                 **push,
             },
             "post": {"summary": "The same as PUT", **push},

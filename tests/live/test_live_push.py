@@ -32,17 +32,23 @@ def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginServer]:
         yield origin
 
 
+MADE: list[str] = []  # streams the running test made
+
+
 @pytest.fixture
 def http(origin: OriginServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=origin.url, timeout=30) as client:
         yield client
+        while MADE:  # ended whatever happened: the one ingest port is free for the next test
+            client.delete(f"/api/live/{MADE.pop()}", headers=origin.headers())
 
 
 def new_stream(origin: OriginServer, http: httpx.Client) -> tuple[dict[str, Any], dict[str, str]]:
-    """A new stream, and its ingest URLs."""
+    """A new stream, and its ingest URLs; the stream is ended after the test."""
     created = http.post("/api/live", json={"title": "pushed"}, headers=origin.headers())
     assert created.status_code == 201, created.text
     stream: dict[str, Any] = created.json()
+    MADE.append(str(stream["id"]))
     return stream, stream["ingest"]
 
 
