@@ -2,13 +2,15 @@
 (CMAF/fragmented MP4, or MPEG-TS) to the origin that runs the stream's ingest. The stream key
 in the path is the credential, as it is in an RTMP URL. Bodies are handed on as they arrive
 (transcoder/live_push.py); playlists (`.m3u8`, `.mpd`) only end the contribution when they
-say `#EXT-X-ENDLIST`. `DELETE` (what ffmpeg's `hls` muxer sends for old segments) is
-acknowledged and ignored.
+say so (`#EXT-X-ENDLIST`, `type="static"`). `DELETE` (what ffmpeg's `hls` and `dash` muxers
+send for old segments) is acknowledged and ignored.
 
-Requests take turns in the order they arrive: an encoder's next file may start before the
-origin has finished with the previous one (ffmpeg's `hls` muxer opens the next segment while
-the last bytes of the init segment are still being handed on), so a request waits for the one
-before it (`Turns`)."""
+The requests of one track (`track_key`: tracks pushed separately are joined) take turns in the
+order they arrive: an encoder's next file may start before the origin has finished with the
+previous one (ffmpeg's `hls` muxer opens the next segment while the last bytes of the init
+segment are still being handed on), so a request waits for the one before it (`Turns`).
+Different tracks (a DASH-IF ingest encoder's long POST per track) are received side by
+side."""
 
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ from origin.body_ahead import BodyAhead
 from origin.context import OriginContext
 from origin.errors import ApiError
 from origin.live import LiveHub
-from transcoder.live_push import ENDLIST, PushFeed, PushSlot, is_manifest
+from transcoder.cmaf_join import track_key
+from transcoder.fragments import FragmentError
+from transcoder.live_push import PushFeed, PushSlot, is_manifest, says_end
 
 MAX_MANIFEST_BYTES = 1 << 20
 FEED_WAIT_S = 5.0  # a push that comes while the stream's receiver (re)starts waits this long
@@ -43,6 +47,11 @@ class Turns:
     def __init__(self) -> None:
         self._lock = asyncio.Lock()  # asyncio's lock wakes its waiters in order
         self.receiving_since: float | None = None  # when the holder began handing on a body
+
+    async def drained(self) -> None:
+        """Once the requests that came before have been handed on."""
+        async with self._lock:
+            pass
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
@@ -72,7 +81,10 @@ class LivePush:
     def __init__(self, ctx: OriginContext, hub: LiveHub) -> None:
         self.ctx = ctx
         self.hub = hub
-        self._turns: weakref.WeakKeyDictionary[PushSlot, Turns] = weakref.WeakKeyDictionary()
+        # per stream, per track
+        self._turns: weakref.WeakKeyDictionary[PushSlot, dict[str, Turns]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def _slot(self, request: Request) -> PushSlot:
         key = request.path_params["stream_key"]
@@ -105,39 +117,47 @@ class LivePush:
     async def push(self, request: Request) -> Response:
         """PUT/POST /ingest/{stream_key}/{name}: 204 once the body was handed on."""
         slot = await self._slot(request)  # the key first: nothing is read without it
-        manifest = is_manifest(request.path_params["name"])
-        turns = self._turns.setdefault(slot, Turns())
+        name = request.path_params["name"]
+        track = track_key(name)
+        tracks = self._turns.setdefault(slot, {})
+        turns = tracks.setdefault(track, Turns())
         body = BodyAhead(request)
         try:
             async with turns.turn():
-                if manifest:
-                    await self._manifest(body, slot)
+                if is_manifest(name):
+                    await self._manifest(body, slot, [t for t in tracks.values() if t is not turns])
                 else:
-                    await self._media(body, slot, turns)
+                    await self._media(body, slot, track, turns)
         except ClientDisconnect:
             raise ApiError(400, "push_interrupted", "the encoder went away mid-request") from None
+        except FragmentError as exc:
+            raise ApiError(
+                400, "unreadable_push", f"the pushed CMAF cannot be read: {exc}"
+            ) from None
         finally:
             await body.close()
         return Response(status_code=204)
 
-    async def _media(self, body: BodyAhead, slot: PushSlot, turns: Turns) -> None:
-        """A body of media, handed on as it arrives."""
+    async def _media(self, body: BodyAhead, slot: PushSlot, track: str, turns: Turns) -> None:
+        """A body of media of `track`, handed on as it arrives."""
         first = b""
-        with contextlib.suppress(StopAsyncIteration):
-            first = await body.__anext__()
+        async for chunk in body:  # a box header at least: what the body is, is told by it
+            first += chunk
+            if len(first) >= 8:
+                break
         feed = await self._feed(slot)
-        if first[4:8] == b"ftyp" and feed.received:
+        if feed.restarts(track, first):
             # a new init segment: the encoder started again; the receiver ends with what it
             # had, and this request waits for the next one (the broadcast continues)
             feed.end()
             feed = await self._feed(slot)
-        if not feed.begin():
+        if not feed.begin(track):
             raise ApiError(409, "already_on_air", "another push is being received for this stream")
         turns.receiving_since = time.monotonic()
         try:
             chunk = first
             while True:
-                if chunk and not await anyio.to_thread.run_sync(feed.write, chunk):
+                if chunk and not await anyio.to_thread.run_sync(feed.write, chunk, track):
                     raise ApiError(
                         409, "ingest_ended", "this contribution has ended; push to start anew"
                     )
@@ -146,17 +166,23 @@ class LivePush:
                 except StopAsyncIteration:
                     break
         finally:
-            feed.finish_request()
+            feed.finish_request(track)
 
-    async def _manifest(self, body: BodyAhead, slot: PushSlot) -> None:
-        """A playlist: no media; one with EXT-X-ENDLIST ends the contribution."""
+    async def _manifest(self, body: BodyAhead, slot: PushSlot, others: list[Turns]) -> None:
+        """A playlist or manifest: no media; one that says the contribution is over ends it,
+        once the media of every track before it is handed on (at most `TURN_WAIT_S`)."""
         feed = await self._feed(slot)
         try:
             text = await body.read(MAX_MANIFEST_BYTES)
         except ValueError:
             raise ApiError(413, "too_large", "a playlist of at most 1 MiB") from None
-        if ENDLIST in text:  # the media before it is all handed on: it came first
-            feed.end(final=True)
+        if not says_end(text):
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(TURN_WAIT_S):
+                for other in others:
+                    await other.drained()
+        feed.end(final=True)
 
     async def delete(self, request: Request) -> Response:
         """DELETE /ingest/{stream_key}/{name}: an encoder removing an old segment; nothing

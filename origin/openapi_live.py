@@ -65,6 +65,8 @@ LIVE_STREAM = {
     },
 }
 
+PUSHED_SEGMENT = "[A-Za-z0-9_()-][A-Za-z0-9_.()-]{0,127}"  # one path segment, not . or ..
+
 
 LIVE_TOKEN = {
     "type": "object",
@@ -132,16 +134,23 @@ def live_paths() -> dict[str, Any]:
                     "name": "name",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,128}$"},
+                    "schema": {  # a file name, or a few path segments (none . or ..)
+                        "type": "string",
+                        "pattern": f"^{PUSHED_SEGMENT}(/{PUSHED_SEGMENT}){{0,3}}$",
+                    },
                 },
             ],
             "put": {
                 "summary": "Push a live contribution over HTTP: CMAF (fragmented MP4) or "
                 "MPEG-TS bodies, in order, to the stream's ingest; the stream key is the "
-                "credential. Requests are handed on one at a time in the order they arrive "
-                "(one may start before the one before it has finished). Playlists (.m3u8, "
-                ".mpd) carry no media: one with #EXT-X-ENDLIST ends the contribution, as do "
-                "8 s without a request. 400: the encoder went away mid-body; 403: unknown key; "
+                "credential. Tracks pushed separately (CMAF ingest; the track is the "
+                "Streams(<track>) name in the path, else the directory and the numbers in the "
+                "name but the last) are joined. A track's requests are handed on one at a time "
+                "in the order they arrive (one may start before the one before it has "
+                "finished). Playlists (.m3u8, .mpd) carry no media: one with #EXT-X-ENDLIST "
+                "(or an MPD of type static) ends the contribution, as do 8 s without a "
+                "request. 400: the encoder went away mid-body, or unreadable CMAF; 403: "
+                "unknown key; "
                 "409: another encoder is on air (or a request still receiving its body after "
                 "3 s is ahead of this one), or this contribution has ended; 503: the ingest is "
                 "not ready here (push again)",

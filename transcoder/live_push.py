@@ -1,28 +1,39 @@
 """A contribution pushed over HTTP: the bodies an encoder PUTs or POSTs (CMAF/fragmented MP4,
 or MPEG-TS: whatever ffmpeg can read from a pipe) are written, one request after another, to
-the stdin of the stream's receiving ffmpeg. A request that comes while another is being
-received is refused: an encoder sends its files one after another, so it is a second encoder.
+the stdin of the stream's receiving ffmpeg. Tracks pushed separately (CMAF ingest: an init
+segment and fragments per track, each track in its own requests) are joined into one stream
+first (transcoder/cmaf_join.py); within a track, a request that comes while another is being
+received is refused: an encoder sends a track's files one after another, so it is a second
+encoder.
 
 An encoder may push one long request (`ffmpeg ... -f mp4 -movflags
-frag_keyframe+empty_moov -method PUT URL`) or a file per request (ffmpeg's `hls` muxer with
+frag_keyframe+empty_moov -method PUT URL`), a file per request (ffmpeg's `hls` muxer with
 `-hls_segment_type fmp4 -method PUT`: the init segment, then each media segment, with a
-playlist after each). Playlists carry no media: they are read only for `#EXT-X-ENDLIST`, which
-ends the broadcast at once. Otherwise it ends `IDLE_S` after its last request ended with no
-new one (that wait is its reconnect wait), so an encoder that vanished ends its broadcast, and
-a pause between two segments does not. A new init segment (an encoder started again) ends the
-feed but not the broadcast: the next receiver continues it."""
+playlist after each), or each track on its own (ffmpeg's `dash` muxer with `-method PUT`, a
+DASH-IF ingest encoder's long POST per track). Playlists and manifests carry no media: they are
+read only for their end (`#EXT-X-ENDLIST`, an MPD of `type="static"`), which ends the broadcast
+at once. Otherwise it ends `IDLE_S` after its last request ended with no new one (that wait is
+its reconnect wait), so an encoder that vanished ends its broadcast, and a pause between two
+segments does not. A new init segment for a track that had media (an encoder started again)
+ends the feed but not the broadcast: the next receiver continues it."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from typing import IO
 
+from transcoder.cmaf_join import JOIN_WAIT_S, TrackJoiner
+from transcoder.fragments import FragmentError
+
+log = logging.getLogger("mediacdn.live")
 IDLE_S = 8.0  # longer than any segment an encoder PUTs (they are at most ~6 s long)
 WATCH_S = 0.25
 MANIFEST_SUFFIXES = (".m3u8", ".mpd")
 ENDLIST = b"#EXT-X-ENDLIST"
+STATIC_MPD = (b'type="static"', b"type='static'")
 
 
 def is_manifest(name: str) -> bool:
@@ -30,42 +41,80 @@ def is_manifest(name: str) -> bool:
     return name.lower().endswith(MANIFEST_SUFFIXES)
 
 
+def says_end(manifest: bytes) -> bool:
+    """Whether a pushed playlist or MPD says the contribution is over."""
+    return ENDLIST in manifest or (b"<MPD" in manifest and any(s in manifest for s in STATIC_MPD))
+
+
 class PushFeed:
     """The stdin of one receiver. `write` blocks while the receiver is behind (backpressure
     to the encoder's request); it returns False once the feed has ended."""
 
-    def __init__(self, pipe: IO[bytes], idle_s: float = IDLE_S) -> None:
+    def __init__(
+        self, pipe: IO[bytes], idle_s: float = IDLE_S, join_wait_s: float = JOIN_WAIT_S
+    ) -> None:
         self._pipe = pipe
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the state below, and the order of writes to the pipe
+        self.joiner = TrackJoiner(join_wait_s)
         self.idle_s = idle_s
         self.received = 0  # media bytes written
         self._last_end = time.monotonic()
+        self._receiving = 0  # requests whose body is being received
+        self._turns: dict[str, threading.Lock] = {}  # per track: held while a body is received
         self.ended = threading.Event()
         self.final = False  # the broadcast ends with this feed: no waiting for a reconnect
-        self._turn = threading.Lock()  # held while a request's body is received
         threading.Thread(target=self._watch, daemon=True, name="live-push-idle").start()
 
-    def begin(self) -> bool:
-        """A request's body starts (then call `finish_request` after it, whatever happens);
-        False while another request is being received: one encoder at a time, and an encoder
-        sends its files one after another."""
-        return self._turn.acquire(blocking=False)
-
-    def finish_request(self) -> None:
+    def begin(self, track: str = "") -> bool:
+        """A request's body for `track` starts (then call `finish_request` after it, whatever
+        happens); False while another request of the track (of any track, once the
+        contribution is known to be one track) is being received: one encoder at a time, and
+        an encoder sends a track's files one after another."""
         with self._lock:
-            self._last_end = time.monotonic()
-        self._turn.release()
+            if self.joiner.mode == "raw" and self._receiving:
+                return False  # a contribution of one track: one request at a time
+            turn = self._turns.setdefault(track, threading.Lock())
+            if not turn.acquire(blocking=False):
+                return False
+            self._receiving += 1
+            return True
 
-    def write(self, data: bytes) -> bool:
+    def finish_request(self, track: str = "") -> None:
+        with self._lock:
+            self._receiving -= 1
+            self._last_end = time.monotonic()
+            self._turns[track].release()
+
+    def restarts(self, track: str, first: bytes) -> bool:
+        """Whether a body that starts with `first` is an encoder starting again: a new init
+        segment for a track that already had media."""
+        if first[4:8] != b"ftyp":
+            return False
+        with self._lock:
+            if self.joiner.mode == "raw":
+                return self.received > 0
+            return self.joiner.has_media(track)
+
+    def write(self, data: bytes, track: str = "") -> bool:
+        """Hand on a piece of `track`'s body; `FragmentError` if it cannot be joined."""
         if self.ended.is_set():
             return False
+        with self._lock:
+            ready = self.joiner.add(track, data, time.monotonic())
+            if not self._put(ready):
+                return False
+            self.received += len(data)
+        return True
+
+    def _put(self, data: bytes) -> bool:
+        if not data:
+            return True
         try:
             self._pipe.write(data)
             self._pipe.flush()
         except (BrokenPipeError, ValueError, OSError):  # the receiver is gone
             self.end()
             return False
-        self.received += len(data)
         return True
 
     def end(self, final: bool = False) -> None:
@@ -81,8 +130,15 @@ class PushFeed:
 
     def _watch(self) -> None:
         while not self.ended.wait(WATCH_S):
+            now = time.monotonic()
             with self._lock:
-                idle = not self._turn.locked() and time.monotonic() - self._last_end > self.idle_s
+                try:
+                    self._put(self.joiner.poll(now))  # a single track waited long enough
+                except FragmentError as exc:
+                    log.warning("a pushed contribution cannot be joined: %s", exc)
+                    self.end(final=True)
+                    return
+                idle = not self._receiving and now - self._last_end > self.idle_s
             if idle and self.received:
                 self.end(final=True)
 

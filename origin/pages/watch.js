@@ -16,7 +16,8 @@ const PLACES = [
 // What the page did, for people (the panel) and for the browser tests (window.player).
 const player = {
   hls: null, video, source: null, fatal: null, errors: [], frags: [],
-  poster: null, storyboard: null, preview: null, latency: null, started: false, stalls: 0, stalledAt: [],
+  poster: null, storyboard: null, preview: null, latency: null,
+  started: false, stalls: 0, stalledAt: [], stalledS: 0, stalledFor: () => 0,
   levelSwitches: [], audioSwitches: [], subtitleSwitches: [], last: null,
 };
 window.player = player;
@@ -268,12 +269,22 @@ function play(source) {
   });
   // a stall is a wait during playback: not the wait before the first frame (startup), nor one
   // while a seek finds its data (hls.js seeks to a live stream's start position)
-  video.addEventListener("playing", () => { overlay(""); player.started = true; });
+  let stalledSince = null;
+  video.addEventListener("playing", () => {
+    overlay("");
+    player.started = true;
+    if (stalledSince !== null) player.stalledS += (performance.now() - stalledSince) / 1000;
+    stalledSince = null;
+  });
   video.addEventListener("waiting", () => {
-    if (!player.started || video.seeking) return;
+    if (!player.started || video.seeking || stalledSince !== null) return;
     player.stalls += 1;
     player.stalledAt.push(video.currentTime);
+    stalledSince = performance.now();
   });
+  // seconds spent stalled, the stall going on included
+  player.stalledFor = () =>
+    player.stalledS + (stalledSince === null ? 0 : (performance.now() - stalledSince) / 1000);
   hls.loadSource(source);
   hls.attachMedia(video);
   setInterval(updatePanel, 500);

@@ -99,6 +99,26 @@ def test_an_encoder_pushes_fmp4_segments_with_its_hls_muxer(
     assert late.status_code == 403  # the key of an ended stream works no more
 
 
+def test_an_encoder_pushes_each_track_on_its_own_with_its_dash_muxer(
+    origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str
+) -> None:
+    """CMAF ingest of separate tracks (ffmpeg's dash muxer: an init segment and segments for
+    video and for audio, both with track_ID 1): the tracks are joined, the broadcast and its
+    recording have their audio, and the final MPD (`type="static"`) ends it."""
+    stream, ingest = new_stream(origin, http)
+    encoder = push(ffmpeg, f"{ingest['http']}live.mpd", 10)
+    try:
+        watch_and_end(origin, http, ffprobe, str(stream["id"]), 30)
+        assert encoder.wait(30) == 0
+    finally:
+        encoder.kill()
+        encoder.wait()
+    master = m3u8.loads(http.get(f"/vod/{stream['id']}/master.m3u8").text)
+    audio = [m for m in master.media if m.type == "AUDIO"]
+    assert audio, master.dumps()
+    assert media_duration(ffprobe, f"{origin.url}/vod/{stream['id']}/{audio[0].uri}") > 4
+
+
 def test_an_encoder_pushes_one_long_request_and_a_second_one_is_refused(
     origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str
 ) -> None:

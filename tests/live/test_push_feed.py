@@ -56,3 +56,20 @@ def test_manifests_are_told_from_media() -> None:
     assert is_manifest("live/Manifest.MPD")
     assert not is_manifest("init.mp4")
     assert not is_manifest("index3.m4s")
+
+
+def test_tracks_pushed_separately_are_received_side_by_side() -> None:
+    feed, read = pipe_feed(60)
+    try:
+        assert feed.begin("/0")
+        assert feed.begin("/1")  # a long POST per track (DASH-IF ingest)
+        assert not feed.begin("/1")
+        feed.finish_request("/1")
+        feed.finish_request("/0")
+        feed.write(bytes([0x47]) + bytes(187), "/")  # MPEG-TS: one track
+        assert feed.begin("/")
+        assert not feed.begin("/other")  # a second encoder's push
+        feed.finish_request("/")
+    finally:
+        feed.end()
+        os.close(read)

@@ -30,7 +30,9 @@ def push(
     """A live encoder: a test pattern (with a tone unless not `audio`), in real time, as
     MPEG-TS over SRT or FLV over RTMP (by the URL's scheme); over HTTP, a URL ending in
     `.m3u8` gets ffmpeg's hls muxer (fMP4 segments of 1 s PUT one by one, then the
-    playlists), any other one fragmented MP4 in one long chunked PUT."""
+    playlists), one ending in `.mpd` its dash muxer (each track on its own: an init segment
+    and 1 s segments per track, then the MPD), any other one fragmented MP4 in one long
+    chunked PUT."""
     pattern = f"testsrc2=size=640x360:rate={fps}:duration={seconds}"
     sources = ["-re", "-f", "lavfi", "-i", pattern]
     if audio:
@@ -39,6 +41,8 @@ def push(
     encode += ["-c:a", "aac"] if audio else []
     if url.endswith(".m3u8"):
         encode += ["-f", "hls", "-hls_time", "1", "-hls_segment_type", "fmp4", "-method", "PUT"]
+    elif url.endswith(".mpd"):
+        encode += ["-f", "dash", "-seg_duration", "1", "-method", "PUT"]
     elif url.startswith("http"):
         encode += ["-f", "mp4", "-movflags", "frag_keyframe+empty_moov", "-method", "PUT"]
     else:

@@ -1,0 +1,105 @@
+"""Tracks pushed separately are joined into one fragmented MP4 stream that ffmpeg reads
+whole; one track (a muxed one included) and MPEG-TS pass through byte for byte."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from transcoder.cmaf_join import TrackJoiner, handler_kinds, track_key
+from transcoder.tools import tool_env
+
+SECONDS = 3
+
+
+@pytest.fixture(scope="module")
+def dash(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What ffmpeg's dash muxer writes for 3 s of video and audio: an init segment and three
+    1 s segments per track, each track with track_ID 1."""
+    out = tmp_path_factory.mktemp("dash")
+    sources = ["-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=30:duration={SECONDS}"]
+    sources += ["-f", "lavfi", "-i", f"sine=duration={SECONDS}"]
+    encode = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac"]
+    subprocess.run(
+        [ffmpeg, "-v", "error", *sources, *encode, "-f", "dash", "-seg_duration", "1", "x.mpd"],
+        cwd=out,
+        env=tool_env(),
+        check=True,
+        timeout=60,
+    )
+    return out
+
+
+def packets(ffprobe: str, path: Path) -> dict[str, int]:
+    """Packets per stream kind, as ffprobe reads the file."""
+    probe = ["-v", "error", "-count_packets", "-show_entries", "stream=codec_type,nb_read_packets"]
+    done = subprocess.run(
+        [ffprobe, *probe, "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        check=True,
+        timeout=60,
+    )
+    rows = [line.split(",") for line in done.stdout.split()]
+    return {kind: int(count) for kind, count in rows}
+
+
+def segments(track: int) -> list[str]:
+    return [f"chunk-stream{track}-{n:05d}.m4s" for n in range(1, SECONDS + 1)]
+
+
+def test_track_keys_follow_the_names_encoders_give() -> None:
+    # ffmpeg's dash muxer: the number after "stream" is the track, the last one counts
+    assert track_key("init-stream1.m4s") == track_key("chunk-stream1-00042.m4s") == "/1"
+    assert track_key("init-stream0.m4s") != track_key("init-stream1.m4s")
+    # ffmpeg's hls muxer and one long request: a single track
+    assert track_key("init.mp4") == track_key("index17.m4s") == track_key("stream.mp4") == "/"
+    # DASH-IF ingest names the track; a directory per track
+    assert track_key("live/Streams(audio_eng)") == track_key("Streams(audio_eng)/3.cmfa")
+    assert track_key("video/init.mp4") == track_key("video/seg_12.m4s") != track_key("audio/1.m4s")
+
+
+def test_separate_tracks_are_joined_into_one_stream(
+    dash: Path, ffprobe: str, tmp_path: Path
+) -> None:
+    joiner = TrackJoiner()
+    joined = bytearray()
+    names = ["init-stream0.m4s", "init-stream1.m4s"]
+    names += [name for pair in zip(segments(0), segments(1), strict=True) for name in pair]
+    for n, name in enumerate(names):
+        joined += joiner.add(track_key(name), (dash / name).read_bytes(), now=float(n))
+        if n == 0:
+            assert not joined  # held back until the audio track's init came
+    assert joiner.mode == "joined"
+    assert handler_kinds(bytes(joined)) == [b"vide", b"soun"]
+    out = tmp_path / "joined.mp4"
+    out.write_bytes(joined)
+    got = packets(ffprobe, out)
+    assert got["video"] == 30 * SECONDS
+    assert got["audio"] >= 43 * SECONDS  # 1024-sample AAC frames at 44.1 kHz
+
+
+def test_one_track_passes_through_byte_for_byte_once_no_other_came(dash: Path) -> None:
+    joiner = TrackJoiner(wait_s=1.0)
+    sent = [(dash / name).read_bytes() for name in ["init-stream0.m4s", *segments(0)]]
+    out = joiner.add("/0", sent[0], now=0.0) + joiner.add("/0", sent[1], now=0.5)
+    assert out == b""  # an audio track may still come
+    assert joiner.poll(1.2) == b""  # 1 s after the first fragment: not yet
+    out = joiner.poll(1.6)
+    out += b"".join(joiner.add("/0", data, now=2.0) for data in sent[2:])
+    assert joiner.mode == "raw"
+    assert out == b"".join(sent)
+
+
+def test_mpeg_ts_and_media_of_no_track_are_told_apart(dash: Path) -> None:
+    ts = bytes([0x47]) + bytes(187)
+    joiner = TrackJoiner()
+    assert joiner.add("/", ts, now=0.0) == ts
+    assert joiner.mode == "raw"
+    cmaf = TrackJoiner()
+    segment = (dash / segments(0)[0]).read_bytes()
+    assert cmaf.add("/0", segment, now=0.0) == b""  # a fragment before any init: dropped
+    assert not cmaf.has_media("/0")
