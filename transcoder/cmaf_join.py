@@ -130,9 +130,12 @@ class TrackJoiner:
         inits = [t.init for t in self._tracks.values() if t.init is not None]
         kinds = {kind for init in inits for kind in handler_kinds(init.data)}
         waited = self._first_media_at is not None and now - self._first_media_at >= self.wait_s
-        if not ({b"vide", b"soun"} <= kinds or waited or self._held_bytes > MAX_HELD_BYTES):
+        whole = any(not find(init.data, [b"moov", b"mvex"]) for init in inits)  # not fragmented
+        if not (
+            {b"vide", b"soun"} <= kinds or waited or whole or self._held_bytes > MAX_HELD_BYTES
+        ):
             return b""
-        if len(inits) <= 1:
+        if len(inits) <= 1 or whole:
             self.mode = "raw"
             held, self._held, self._parsed = b"".join(self._held), [], []
             return held

@@ -103,3 +103,20 @@ def test_mpeg_ts_and_media_of_no_track_are_told_apart(dash: Path) -> None:
     segment = (dash / segments(0)[0]).read_bytes()
     assert cmaf.add("/0", segment, now=0.0) == b""  # a fragment before any init: dropped
     assert not cmaf.has_media("/0")
+
+
+def test_a_whole_mp4_file_passes_through_at_once(ffmpeg: str, tmp_path: Path) -> None:
+    """An MP4 file that is not fragmented (its moov first: ffmpeg reads it from a pipe) is
+    no CMAF track to wait for or join."""
+    path = tmp_path / "whole.mp4"
+    source = ["-f", "lavfi", "-i", "testsrc2=size=160x90:duration=1"]
+    subprocess.run(
+        [ffmpeg, "-v", "error", *source, "-c:v", "libx264", "-movflags", "+faststart", str(path)],
+        env=tool_env(),
+        check=True,
+        timeout=60,
+    )
+    data = path.read_bytes()
+    joiner = TrackJoiner()
+    assert joiner.add("/", data, now=0.0) == data
+    assert joiner.mode == "raw"
