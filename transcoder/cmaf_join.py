@@ -9,7 +9,8 @@ are joined: one init segment whose moov holds every track's trak (and trex), ren
 the same way (only the track_ID changes, so every size and offset stays right).
 
 Which track a request carries comes from its name (`track_key`); a contribution made of one
-track (a muxed one included) is passed on byte for byte. Pure: bytes in, bytes out."""
+track (a muxed one included) is passed on byte for byte, whatever its files are named. Pure:
+bytes in, bytes out."""
 
 from __future__ import annotations
 
@@ -103,7 +104,7 @@ class TrackJoiner:
         self._first_media_at: float | None = None
 
     def has_media(self, track: str) -> bool:
-        known = self._tracks.get(self._resolve(track))
+        known = self._tracks.get(track)
         return known is not None and known.media
 
     def add(self, track: str, data: bytes, now: float) -> bytes:
@@ -116,11 +117,14 @@ class TrackJoiner:
             return data
         self._held.append(data)
         self._held_bytes += len(data)
-        for item in self._read(track, data):
+        items = self._read(track, data)
+        media = track not in self._tracks  # of no track: passed on only if one track is known
+        for item in items:
             if isinstance(item, Fragment):
-                self._parsed.append((self._resolve(track), item))
-                if self._first_media_at is None:
-                    self._first_media_at = now
+                self._parsed.append((track, item))
+                media = True
+        if media and self._first_media_at is None:
+            self._first_media_at = now
         return self.poll(now)
 
     def poll(self, now: float) -> bytes:
@@ -145,20 +149,12 @@ class TrackJoiner:
         parsed, self._parsed = self._parsed, []
         return head + b"".join(self._renumber(key, f) for key, f in parsed if key in self._tracks)
 
-    def _resolve(self, track: str) -> str:
-        """A media file of no known track belongs to the only track there is."""
-        if track not in self._tracks and len(self._tracks) == 1:
-            return next(iter(self._tracks))
-        return track
-
     def _read(self, track: str, data: bytes) -> list[Init | Fragment]:
         """`data` cut into an init segment and fragments; nothing for media of no track."""
         if track in self._tracks:
             state = self._tracks[track]
         elif data[4:8] in (b"ftyp", b"moov"):  # a new track begins with its init segment
             state = self._tracks[track] = _Track()
-        elif (key := self._resolve(track)) in self._tracks:
-            state = self._tracks[key]
         else:
             return []
         items = state.reader.feed(data)
@@ -170,12 +166,11 @@ class TrackJoiner:
         return items
 
     def _joined(self, track: str, data: bytes) -> list[bytes]:
-        key = self._resolve(track)
-        if key not in self._tracks or self._tracks[key].init is None:
+        if track not in self._tracks or self._tracks[track].init is None:
             return []  # a track that came after the joined init: it cannot be added now
         return [
-            self._renumber(key, item)
-            for item in self._read(key, data)
+            self._renumber(track, item)
+            for item in self._read(track, data)
             if isinstance(item, Fragment)
         ]
 

@@ -82,14 +82,20 @@ def test_separate_tracks_are_joined_into_one_stream(
     assert got["audio"] >= 43 * SECONDS  # 1024-sample AAC frames at 44.1 kHz
 
 
-def test_one_track_passes_through_byte_for_byte_once_no_other_came(dash: Path) -> None:
+@pytest.mark.parametrize(
+    ("init_track", "media_track"),
+    [("/0", "/0"), ("/720", "/")],  # init-stream0 + chunk-stream0-…; init_720p + seg_….
+)
+def test_one_track_passes_through_byte_for_byte_once_no_other_came(
+    dash: Path, init_track: str, media_track: str
+) -> None:
     joiner = TrackJoiner(wait_s=1.0)
     sent = [(dash / name).read_bytes() for name in ["init-stream0.m4s", *segments(0)]]
-    out = joiner.add("/0", sent[0], now=0.0) + joiner.add("/0", sent[1], now=0.5)
+    out = joiner.add(init_track, sent[0], now=0.0) + joiner.add(media_track, sent[1], now=0.5)
     assert out == b""  # an audio track may still come
     assert joiner.poll(1.2) == b""  # 1 s after the first fragment: not yet
     out = joiner.poll(1.6)
-    out += b"".join(joiner.add("/0", data, now=2.0) for data in sent[2:])
+    out += b"".join(joiner.add(media_track, data, now=2.0) for data in sent[2:])
     assert joiner.mode == "raw"
     assert out == b"".join(sent)
 
