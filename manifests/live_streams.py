@@ -133,6 +133,21 @@ class LiveTable(WebhookTable):
             row = cur.one()
             return _stream(row) if row else None
 
+    def reset_live_key(self, stream_id: str) -> LiveStream | None:
+        """A new stream key for a stream not ended (None if there is none): the old one
+        stops working."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE live_streams SET stream_key = ?, version = version + 1"
+                " WHERE id = ? AND status <> 'ended'",
+                (secrets.token_hex(16), stream_id),
+            )
+            if cur.rowcount == 0:
+                return None
+            cur.execute("SELECT * FROM live_streams WHERE id = ?", (stream_id,))
+            row = cur.one()
+            return _stream(row) if row else None
+
     def unfinished_live(self) -> list[LiveStream]:
         with self.db.transaction() as cur:
             cur.execute("SELECT * FROM live_streams WHERE status <> 'ended' ORDER BY created_at")

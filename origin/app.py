@@ -128,10 +128,9 @@ def open_keys(path: Path) -> KeyFile | None:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    headers = {"cache-control": "no-store"} | ({"connection": "close"} if exc.close else {})
     return JSONResponse(
-        error_document(exc.code, exc.message),
-        status_code=exc.status,
-        headers={"cache-control": "no-store"},
+        error_document(exc.code, exc.message), status_code=exc.status, headers=headers
     )
 
 
@@ -422,6 +421,7 @@ def create_app(
         Route("/api/live/{stream_id}", live.show, methods=["GET"]),
         Route("/api/live/{stream_id}", live.delete, methods=["DELETE"]),
         Route("/api/live/{stream_id}/playback-tokens", live.token, methods=["POST"]),
+        Route("/api/live/{stream_id}/reset-stream-key", live.reset_key, methods=["POST"]),
         Route("/ingest/{stream_key}/{name:path}", push.push, methods=["PUT", "POST"]),
         Route("/ingest/{stream_key}/{name:path}", push.delete, methods=["DELETE"]),
         Route("/api/direct-uploads", direct.create, methods=["POST"]),

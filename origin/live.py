@@ -20,6 +20,7 @@ from transcoder.ladder import LadderPolicy
 from transcoder.live_command import LiveEncode, live_rungs
 from transcoder.live_ingest import IngestConfig, run_live
 from transcoder.live_push import PushSlot
+from transcoder.live_receive import StreamKey
 from transcoder.live_recording import recover_recording
 from transcoder.tools import ffmpeg_path
 
@@ -55,6 +56,7 @@ class LiveHub:
         self._events: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self._live_here: set[str] = set()
         self._slots: dict[str, PushSlot] = {}  # by stream key: where pushed requests go
+        self._keys: dict[str, StreamKey] = {}  # by stream id: the key its ingest listens for
 
     # -- ingest -------------------------------------------------------------------------
 
@@ -94,19 +96,25 @@ class LiveHub:
                 return
             stop = threading.Event()
             slot = self._slots[stream.stream_key] = PushSlot(stream.stream_key)
+            key = self._keys[stream.id] = StreamKey(stream.stream_key)
             thread = threading.Thread(
-                target=self._run, args=(stream, stop, slot), name=f"live-{stream.id}", daemon=True
+                target=self._run,
+                args=(stream, stop, slot, key),
+                name=f"live-{stream.id}",
+                daemon=True,
             )
             self._stops[stream.id], self._threads[stream.id] = stop, thread
         thread.start()
 
-    def _run(self, stream: LiveStream, stop: threading.Event, slot: PushSlot) -> None:
+    def _run(
+        self, stream: LiveStream, stop: threading.Event, slot: PushSlot, key: StreamKey
+    ) -> None:
         try:
             while not stop.is_set() and not self._shutdown.is_set():
                 self._live_here.add(stream.id)
                 try:
                     args = (self.catalog, self.storage, self.config, stop, self.changed)
-                    if run_live(stream, *args, lambda: self._ended(stream.id), slot):
+                    if run_live(stream, *args, lambda: self._ended(stream.id), slot, key):
                         return
                 except Exception:
                     log.exception("live stream %s: the ingest failed", stream.id)
@@ -120,7 +128,8 @@ class LiveHub:
             with self._lock:
                 self._threads.pop(stream.id, None)
                 self._stops.pop(stream.id, None)
-                self._slots.pop(stream.stream_key, None)
+                self._slots.pop(slot.stream_key, None)
+                self._keys.pop(stream.id, None)
 
     def push_slot(self, stream_key: str) -> PushSlot | None:
         """Where requests pushing this key's contribution go, if this origin ingests it."""
@@ -130,8 +139,27 @@ class LiveHub:
         return None
 
     def _ended(self, stream_id: str) -> bool:
+        """Whether the stream was ended (through any origin's API); a key replaced through
+        another origin's API is taken up here."""
         current = self.catalog.get_live(stream_id)
-        return current is None or current.status == "ended"
+        if current is None or current.status == "ended":
+            return True
+        self.rekey(stream_id, current.stream_key)
+        return False
+
+    def rekey(self, stream_id: str, new_key: str) -> None:
+        """The stream's key was replaced: pushes and listeners take the new one only, and an
+        encoder on air with the old one is cut (the broadcast waits for it to come back)."""
+        with self._lock:
+            key = self._keys.get(stream_id)
+            if key is None or key.value == new_key:
+                return
+            slot = self._slots.pop(key.value, None)
+            if slot is not None:
+                slot.stream_key = new_key
+                self._slots[new_key] = slot
+            key.replace(new_key)
+        log.info("live stream %s: its key was replaced", stream_id)
 
     def end(self, stream_id: str) -> bool:
         """Stop the stream's ingest here (its broadcast ends and is recorded); False if this

@@ -124,6 +124,19 @@ class LiveApi:
         body = live_json(stream, self._host(request), with_key=keyed, origin_url=_origin(request))
         return JSONResponse(body)
 
+    async def reset_key(self, request: Request) -> Response:
+        """POST /api/live/{id}/reset-stream-key: a new key; the old one stops working at once
+        (an encoder on air with it is cut, and the broadcast waits for one with the new key,
+        as for a dropped connection). 409 for an ended stream."""
+        require_api_key(request, self.ctx.settings.api_keys)
+        stream = await self._stream(request)
+        reset = await anyio.to_thread.run_sync(self.ctx.catalog.reset_live_key, stream.id)
+        if reset is None:
+            raise ApiError(409, "live_ended", "this stream has ended: it has no key to reset")
+        self.hub.rekey(reset.id, reset.stream_key)
+        body = live_json(reset, self._host(request), with_key=True, origin_url=_origin(request))
+        return JSONResponse(body)
+
     async def delete(self, request: Request) -> Response:
         """DELETE /api/live/{id}: the key stops working at once; a broadcast in progress ends
         and is recorded."""

@@ -158,8 +158,11 @@ class LivePush:
             chunk = first
             while True:
                 if chunk and not await anyio.to_thread.run_sync(feed.write, chunk, track):
-                    raise ApiError(
-                        409, "ingest_ended", "this contribution has ended; push to start anew"
+                    raise ApiError(  # the encoder sees its request end now, not the body's end
+                        409,
+                        "ingest_ended",
+                        "this contribution has ended (or its key was replaced); push anew",
+                        close=True,
                     )
                 try:
                     chunk = await body.__anext__()

@@ -196,6 +196,17 @@ def live_paths() -> dict[str, Any]:
                 | _errors(400, 401, 403, 404, 409, 413, 422, 429),
             },
         },
+        "/api/live/{stream_id}/reset-stream-key": {
+            "parameters": [stream_id],
+            "post": {
+                "summary": "Replace the stream's key: the old one stops working at once (an "
+                "encoder on air with it is cut; the broadcast waits for one with the new key, "
+                "as for a dropped connection). 409 for an ended stream",
+                "security": secured,
+                "responses": _stream("the stream with its new key and ingest URLs")
+                | _errors(401, 403, 404, 409, 429),
+            },
+        },
         "/api/live/{stream_id}": {
             "parameters": [stream_id],
             "get": {

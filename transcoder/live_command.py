@@ -7,6 +7,7 @@ rendition as fragmented MP4 to its own pipe, one fragment per part."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -87,7 +88,23 @@ def receive_argv(ffmpeg: str, protocol: str, url: str) -> list[str]:
     return [*argv, "-f", "nut", "-flush_packets", "1", "pipe:1"]
 
 
-def _fragmented(part_s: float, fd: int) -> list[str]:
+def video_part_frames(segment_s: float, part_s: float, fps: float) -> int:
+    """How many frames a video part holds at `fps`: the most that fit in a part and divide a
+    segment evenly, so that a segment is made of equal parts. A short last part (4 frames
+    at 30 fps with 14-frame parts) is one players skip: hls.js looks for the next part
+    within 0.25 s of where its buffer ends and jumps over a shorter one, then stalls at the
+    hole. When no divisor comes close (a prime number of frames), as many as fit."""
+    fit = max(1, math.floor(part_s * fps + 1e-6))
+    frames = round(segment_s * fps)
+    even = max(n for n in range(1, fit + 1) if frames % n == 0)
+    return even if 2 * even >= fit else fit
+
+
+def _fragmented(part_s: float, fd: int, frame_s: float | None = None) -> list[str]:
+    """Fragmented MP4 to `fd`, cut into parts of at most `part_s`; with `frame_s` (video at
+    a known rate), into parts of exactly `part_s // frame_s` frames (ffmpeg cuts a fragment
+    before the first frame that is `frag_duration` or more after the fragment's start)."""
+    cut_s = part_s * PART_FILL if frame_s is None else part_s - frame_s / 2
     return [
         "-f",
         "mp4",
@@ -96,16 +113,21 @@ def _fragmented(part_s: float, fd: int) -> list[str]:
         "-movflags",
         FRAGMENTED,
         "-frag_duration",
-        str(int(part_s * PART_FILL * 1_000_000)),
+        str(int(cut_s * 1_000_000)),
         f"pipe:{fd}",
     ]
 
 
 def build_live_argv(
-    ffmpeg: str, encode: LiveEncode, video_fds: list[int], audio_fd: int | None
+    ffmpeg: str,
+    encode: LiveEncode,
+    video_fds: list[int],
+    audio_fd: int | None,
+    fps: float | None = None,
 ) -> list[str]:
     """One process reading the receiver's output on stdin: every video rung to `video_fds`
-    (in order), the audio to `audio_fd` (None: the contribution has no audio)."""
+    (in order), the audio to `audio_fd` (None: the contribution has no audio). `fps`: the
+    contribution's frame rate, if known (video parts then divide segments evenly)."""
     if len(video_fds) != len(encode.rungs) or not encode.rungs:
         raise ValueError("one pipe per rung, and at least one rung")
     labels = [f"[s{i}]" for i in range(len(encode.rungs))]
@@ -117,6 +139,11 @@ def build_live_argv(
     ]
     graph = ";".join(([split] if split else []) + chains)
     seg = f"{encode.segment_s:g}"
+    part_s, frame_s = encode.part_s, None
+    if fps is not None and fps > 0:
+        out_fps = min(fps, encode.max_fps)
+        frame_s = 1 / out_fps
+        part_s = video_part_frames(encode.segment_s, encode.part_s, out_fps) * frame_s
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-fflags", "nobuffer"]
     # the receiver has found the streams already, and NUT's header says what they are
     argv += ["-analyzeduration", "0", "-probesize", "32"]
@@ -145,7 +172,7 @@ def build_live_argv(
             "0",
             "-force_key_frames",
             f"expr:gte(t,n_forced*{seg})",
-            *_fragmented(encode.part_s, fd),
+            *_fragmented(part_s, fd, frame_s),
         ]
     if audio_fd is None:
         return argv

@@ -24,7 +24,7 @@ from transcoder.fragments import FragmentError, FragmentReader, Init
 from transcoder.live_command import LiveEncode, build_live_argv
 from transcoder.live_packager import EncoderChanged, Resumption, TrackPackager, WallClock
 from transcoder.live_push import PushSlot
-from transcoder.live_receive import Receiver, listeners, wait_for_encoder
+from transcoder.live_receive import Receiver, StreamKey, listeners, wait_for_encoder
 from transcoder.live_recording import publish_recording
 from transcoder.runner import kill_group, tool_process
 
@@ -89,11 +89,13 @@ def run_live(
     on_update: Callable[[str], None] = lambda _: None,
     ended_elsewhere: Callable[[], bool] = lambda: False,
     slot: PushSlot | None = None,
+    key: StreamKey | None = None,
 ) -> bool:
     """One broadcast of `stream`, from the encoder's connection to its end; returns whether
     anything was broadcast (False: stopped before any encoder came, or nothing came of it).
     `slot`: where the origin hands requests that push the contribution over HTTP (None: no
-    HTTP ingest)."""
+    HTTP ingest). `key`: the stream's key, which may be replaced meanwhile (then the
+    listeners listen for the new one, and an encoder on air with the old one is cut)."""
     checked = time.monotonic()
 
     def should_stop(wait_s: float) -> bool:
@@ -105,8 +107,7 @@ def run_live(
             return ended_elsewhere()
         return False
 
-    key, push = stream.stream_key, slot is not None
-    where = listeners(config.listen_host, stream.ingest_port, key, config.rtmp, push)
+    push, key = slot is not None, key or StreamKey(stream.stream_key)
     current: list[Receiver] = []
 
     def encoder(within_s: float | None) -> Receiver | None:
@@ -118,9 +119,15 @@ def run_live(
         deadline = None if within_s is None else time.monotonic() + within_s
 
         def give_up(wait_s: float) -> bool:
-            return should_stop(wait_s) or (deadline is not None and time.monotonic() > deadline)
+            late = deadline is not None and time.monotonic() > deadline
+            return should_stop(wait_s) or late or key.changed.is_set()
 
-        receiver = wait_for_encoder(config.ffmpeg, where, give_up, config.memory_bytes, slot)
+        while True:  # once more each time the key is replaced meanwhile
+            key.changed.clear()
+            where = listeners(config.listen_host, stream.ingest_port, key.value, config.rtmp, push)
+            receiver = wait_for_encoder(config.ffmpeg, where, give_up, config.memory_bytes, slot)
+            if receiver is not None or not key.changed.is_set():
+                break
         if receiver is None:
             return None
         current.append(receiver)
@@ -138,7 +145,7 @@ def run_live(
         if encoder(None) is None:
             return False
         return _broadcast(
-            stream, catalog, storage, config, current, encoder, should_stop, on_update
+            stream, catalog, storage, config, current, encoder, should_stop, on_update, key.changed
         )
     finally:
         for receiver in current:
@@ -165,10 +172,12 @@ def _broadcast(
     encoder: Callable[[float | None], Receiver | None],
     should_stop: Callable[[float], bool],
     on_update: Callable[[str], None],
+    cut: threading.Event,
 ) -> bool:
-    """Transcode and package what `current[0]` receives; when its encoder leaves, wait
-    `reconnect_s` for it to come back (with the same streams), and go on where it left off:
-    the same renditions, segment numbers and timeline. Then end and publish the recording."""
+    """Transcode and package what `current[0]` receives; when its encoder leaves (or is cut:
+    its key was replaced), wait `reconnect_s` for it to come back (with the same streams),
+    and go on where it left off: the same renditions, segment numbers and timeline. Then end
+    and publish the recording."""
     encode = config.encode
     audio = "audio" in current[0].kinds
     wall = WallClock()
@@ -216,7 +225,7 @@ def _broadcast(
         log.info("live stream %s: the encoder is on air", stream.id)
 
     while True:
-        session = _transcode(config, current[0], packagers, on_part, should_stop)
+        session = _transcode(config, current[0], packagers, on_part, should_stop, cut)
         final = current[0].feed is not None and current[0].feed.final  # an HTTP push's end
         if session.stopped or final or not started or config.reconnect_s <= 0:
             break
@@ -253,15 +262,17 @@ def _transcode(
     packagers: list[TrackPackager],
     on_part: Callable[[int, bool], None],
     should_stop: Callable[[float], bool],
+    cut: threading.Event,
 ) -> _Session:
     """One ffmpeg transcodes what `receiver` receives into every rendition's pipe, until the
-    encoder leaves or the stream is stopped."""
+    encoder leaves, is `cut` (the transcoder then ends with what it was given), or the stream
+    is stopped."""
     encode = config.encode
     audio = packagers[-1].kind == "audio"
     pipes = [os.pipe() for _ in packagers]
     write_fds = [w for _, w in pipes]
     video_fds, audio_fd = write_fds[: len(encode.rungs)], write_fds[-1] if audio else None
-    argv = build_live_argv(config.ffmpeg, encode, video_fds, audio_fd)
+    argv = build_live_argv(config.ffmpeg, encode, video_fds, audio_fd, receiver.fps)
     options = tool_process(config.memory_bytes, tuple(write_fds))
     options["stdin"] = receiver.proc.stdout
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, **options)
@@ -286,13 +297,16 @@ def _transcode(
 
     drainer = threading.Thread(target=drain, daemon=True)
     drainer.start()
-    stopped = False
+    stopped = cutting = False
     while proc.poll() is None:
         if should_stop(0.2):
             kill_group(proc)
             receiver.stop()
             stopped = True
             break
+        if cut.is_set() and not cutting:
+            receiver.stop()
+            cutting = True
         if failures:  # a rendition cannot go on: neither can the others
             kill_group(proc)
     proc.wait()

@@ -31,6 +31,21 @@ RESTART_MAX_S = 10.0  # this, twice as long after each time, at most this
 # ffmpeg's RTMP server, when the encoder names another stream or application
 WRONG_NAME = re.compile(r"Unexpected stream|App field don't match up")
 INPUT_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment):")
+FRAME_RATE = re.compile(r", (\d+(?:\.\d+)?) fps\b")
+
+
+class StreamKey:
+    """A stream's key as it is now. Replacing it sets `changed` until the listeners are
+    made again with the new one; an encoder that came with the old key is cut meanwhile."""
+
+    def __init__(self, key: str) -> None:
+        self.value = key
+        self.changed = threading.Event()
+
+    def replace(self, key: str) -> None:
+        if key != self.value:
+            self.value = key
+            self.changed.set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +91,7 @@ class Receiver:
             assert slot is not None
             self.feed = slot.feed = PushFeed(self.proc.stdin)
         self.kinds: list[str] = []  # the contribution's streams: "video", "audio", ...
+        self.fps: float | None = None  # its video's frame rate, if ffmpeg says
         self.refusal: str | None = None
         self.tail: deque[str] = deque(maxlen=20)
         self.known = threading.Event()  # the encoder's streams are known, or it was refused
@@ -98,6 +114,9 @@ class Receiver:
                 in_input = True
             elif in_input and (match := INPUT_STREAM.match(line)):
                 self.kinds.append(match.group(1).lower())
+                rate = FRAME_RATE.search(line)
+                if match.group(1) == "Video" and rate and self.fps is None:
+                    self.fps = float(rate.group(1))
             elif in_input and line.startswith(("Stream mapping:", "Output #0")):
                 self.known.set()
         self.known.set()

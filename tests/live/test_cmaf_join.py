@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.live import dash_tracks
 from transcoder.cmaf_join import TrackJoiner, handler_kinds, track_key
 from transcoder.tools import tool_env
 
@@ -19,16 +20,7 @@ def dash(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """What ffmpeg's dash muxer writes for 3 s of video and audio: an init segment and three
     1 s segments per track, each track with track_ID 1."""
     out = tmp_path_factory.mktemp("dash")
-    sources = ["-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=30:duration={SECONDS}"]
-    sources += ["-f", "lavfi", "-i", f"sine=duration={SECONDS}"]
-    encode = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac"]
-    subprocess.run(
-        [ffmpeg, "-v", "error", *sources, *encode, "-f", "dash", "-seg_duration", "1", "x.mpd"],
-        cwd=out,
-        env=tool_env(),
-        check=True,
-        timeout=60,
-    )
+    dash_tracks(ffmpeg, out, SECONDS)
     return out
 
 

@@ -20,6 +20,7 @@ from storage.local import LocalStorage
 from tests.support.live import frame_rate, ingesting, media_duration, push, udp_port
 from transcoder.live_command import LiveEncode, LiveRung, rtmp_url, srt_push_url
 from transcoder.live_ingest import IngestConfig
+from transcoder.live_receive import StreamKey
 
 pytestmark = pytest.mark.slow
 
@@ -83,12 +84,14 @@ def test_an_srt_push_is_packaged_live_and_recorded(
             assert storage.stat(f"live/{stream.id}/360p/{segment.msn}.m4s") is not None
         for n in range(len(track.pending)):
             assert storage.stat(f"live/{stream.id}/360p/{track.next_msn}.{n}.m4s") is not None
-        # parts come about twice a second per rendition
-        assert all(
-            abs(p.duration_s - 0.5) <= 0.1 or i == len(s.parts) - 1
-            for s in track.segments
-            for i, p in enumerate(s.parts)
-        )
+        # a 2 s video segment at 30 fps is four parts of 15 frames: no short last part,
+        # which players skip (hls.js jumps over a part shorter than 0.25 s and stalls)
+        assert [[p.duration_s for p in s.parts] for s in track.segments] == [
+            [pytest.approx(0.5, abs=0.002)] * 4
+        ] * len(track.segments)
+        # audio parts come about twice a second too
+        audio = [p.duration_s for s in renditions[2].track.segments for p in s.parts]
+        assert all(abs(d - 0.5) <= 0.1 for d in audio), audio
         assert ingest.ended_with(encoder)
     ended = catalog.get_live(stream.id)
     assert ended is not None
@@ -180,3 +183,38 @@ def test_an_encoder_that_comes_back_in_time_continues_the_broadcast(
     paused = resumed.started_at - before.segments[-1].started_at - before.segments[-1].duration_s
     assert paused > 2.0
     assert recorded_s(ffprobe, catalog, storage, stream.id, tmp_path) == pytest.approx(12, abs=2)
+
+
+def test_a_replaced_key_cuts_the_encoder_and_an_encoder_with_the_new_one_goes_on(
+    tmp_path: Path, ffmpeg: str
+) -> None:
+    """Replacing a stream's key cuts the encoder on air with the old one; the broadcast waits
+    as for a dropped connection, the listeners refuse the old key and take the new one, and
+    an encoder with it continues the same broadcast."""
+    catalog, storage, stream = _new_stream(tmp_path, "rekeyed")
+    port = stream.ingest_port
+    encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
+    key = StreamKey(stream.stream_key)
+    config = IngestConfig(ffmpeg, encode, reconnect_s=15)
+    with ingesting(stream, catalog, storage, config, key=key) as ingest:
+        time.sleep(1.0)  # the listeners are up
+        first = push(ffmpeg, srt_push_url("127.0.0.1", port, stream.stream_key), 60)
+        deadline = time.monotonic() + 30
+        while catalog.get_live(stream.id).status != "live":  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "on air"
+            time.sleep(0.1)
+        replaced = catalog.reset_live_key(stream.id)
+        assert replaced is not None
+        key.replace(replaced.stream_key)
+        assert first.wait(20) != 0  # cut long before its 60 s
+        _, renditions = catalog.live_renditions(stream.id)
+        last_before = renditions[0].track.segments[-1].msn
+        old = push(ffmpeg, srt_push_url("127.0.0.1", port, stream.stream_key), 3)
+        assert old.wait(30) != 0  # refused at the handshake
+        assert catalog.get_live(stream.id).status == "live"  # type: ignore[union-attr]
+        second = push(ffmpeg, srt_push_url("127.0.0.1", port, replaced.stream_key), 6)
+        assert ingest.ended_with(second)
+    _, renditions = catalog.live_renditions(stream.id)
+    msns = [s.msn for s in renditions[0].track.segments]
+    assert msns == list(range(msns[0], msns[0] + len(msns)))
+    assert msns[-1] >= last_before + 2  # the new encoder's 6 s went on from there

@@ -5,14 +5,17 @@ gets 403; a second push while one is on air gets 409, and SRT is no longer liste
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import m3u8
 import pytest
 
-from tests.support.live import media_duration, push, udp_port
+from tests.support.live import dash_tracks, media_duration, push, udp_port
 from tests.support.playback import wait_for_video
 from tests.support.servers import OriginServer, origin_server, wait_until
 
@@ -119,6 +122,36 @@ def test_an_encoder_pushes_each_track_on_its_own_with_its_dash_muxer(
     assert media_duration(ffprobe, f"{origin.url}/vod/{stream['id']}/{audio[0].uri}") > 4
 
 
+def test_an_encoder_posts_each_track_in_one_long_request_side_by_side(
+    origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str, tmp_path: Path
+) -> None:
+    """CMAF ingest as the DASH-IF live ingest protocol has it: a long chunked POST per track
+    to `Streams(<track>)`, video and audio at once, each its init segment and then a segment
+    a second; they are received side by side and joined, and the broadcast ends once both
+    requests have ended and no other came."""
+    tracks = dash_tracks(ffmpeg, tmp_path, 8)
+    stream, ingest = new_stream(origin, http)
+    start = time.monotonic()
+
+    def paced(files: list[bytes]) -> Iterator[bytes]:
+        yield files[0]
+        for n, segment in enumerate(files[1:]):
+            time.sleep(max(0.0, start + n - time.monotonic()))  # in real time
+            yield segment
+
+    with ThreadPoolExecutor(2) as pool:
+        posts = [
+            pool.submit(
+                httpx.post, f"{ingest['http']}Streams({name})", content=paced(files), timeout=60
+            )
+            for name, files in zip(("video", "audio"), tracks, strict=True)
+        ]
+        watch_and_end(origin, http, ffprobe, str(stream["id"]), 30)
+        assert [post.result().status_code for post in posts] == [204, 204]
+    master = m3u8.loads(http.get(f"/vod/{stream['id']}/master.m3u8").text)
+    assert [m.type for m in master.media].count("AUDIO") == 1, master.dumps()
+
+
 def test_an_encoder_pushes_one_long_request_and_a_second_one_is_refused(
     origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str
 ) -> None:
@@ -167,3 +200,33 @@ def test_an_encoder_that_starts_again_continues_the_broadcast(
         second.wait()
     recording = f"{origin.url}/vod/{stream['id']}/360p/index.m3u8"
     assert media_duration(ffprobe, recording) > 9
+
+
+def test_a_replaced_key_is_refused_at_once_and_the_push_on_air_with_it_is_cut(
+    origin: OriginServer, http: httpx.Client, ffmpeg: str
+) -> None:
+    stream, ingest = new_stream(origin, http)
+    old_key = stream["stream_key"]
+    encoder = push(ffmpeg, f"{ingest['http']}stream.mp4", 60)
+    try:
+        wait_until(
+            lambda: http.get(f"/api/live/{stream['id']}").json()["status"] == "live",
+            30,
+            "the stream on air",
+        )
+        reset = http.post(f"/api/live/{stream['id']}/reset-stream-key", headers=origin.headers())
+        assert reset.status_code == 200, reset.text
+        fresh = reset.json()
+        assert fresh["stream_key"] != old_key
+        assert fresh["ingest"]["http"] == f"{origin.url}/ingest/{fresh['stream_key']}/"
+        assert fresh["status"] == "live"  # the broadcast waits for an encoder with the new key
+        assert encoder.wait(15) != 0  # its long request was cut, well before its 60 s
+        late = http.put(f"/ingest/{old_key}/stream.mp4", content=b"\0" * 8)
+        assert late.status_code == 403
+    finally:
+        encoder.kill()
+        encoder.wait()
+    assert http.delete(f"/api/live/{stream['id']}", headers=origin.headers()).status_code == 200
+    again = http.post(f"/api/live/{stream['id']}/reset-stream-key", headers=origin.headers())
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "live_ended"

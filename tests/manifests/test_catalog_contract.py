@@ -397,6 +397,12 @@ def test_live_streams_hold_their_port_state_and_recording(catalog: Catalog) -> N
         ("live.started", {"stream_id": first.id, "title": "one"}),
     ]
     assert [s.id for s in catalog.unfinished_live()] == [second.id]
+    assert catalog.reset_live_key(first.id) is None  # an ended stream has no key to reset
+    reset = catalog.reset_live_key(second.id)
+    assert reset is not None
+    assert len(reset.stream_key) == 32
+    assert reset.stream_key != second.stream_key
+    assert catalog.get_live(second.id) == reset
     # an ended stream frees its port
     assert catalog.create_live("three", settings, range(9000, 9002)).ingest_port == 9000
     catalog.delete_live(second.id)

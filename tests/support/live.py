@@ -15,6 +15,7 @@ from manifests.catalog import Catalog
 from manifests.live_streams import LiveStream
 from storage import Storage
 from transcoder.live_ingest import IngestConfig, run_live
+from transcoder.live_receive import StreamKey
 from transcoder.tools import tool_env
 
 
@@ -78,13 +79,15 @@ def ingesting(
     storage: Storage,
     config: IngestConfig,
     on_update: Callable[[str], None] = lambda _: None,
+    key: StreamKey | None = None,
 ) -> Iterator[Ingest]:
-    """`run_live` in a thread for the block; stopped (and joined) when it ends."""
+    """`run_live` in a thread for the block; stopped (and joined) when it ends. `key`: the
+    stream's key, to replace while it runs."""
     stop = threading.Event()
     ingest = Ingest(threading.Thread(), stop)
     ingest.thread = threading.Thread(
         target=lambda: ingest.result.append(
-            run_live(stream, catalog, storage, config, stop, on_update)
+            run_live(stream, catalog, storage, config, stop, on_update, key=key)
         )
     )
     ingest.thread.start()
@@ -93,6 +96,27 @@ def ingesting(
     finally:
         stop.set()
         ingest.thread.join(30)
+
+
+def dash_tracks(ffmpeg: str, out: Path, seconds: int) -> list[list[bytes]]:
+    """What ffmpeg's dash muxer writes for `seconds` of a test pattern with a tone, per track
+    (video, then audio): its init segment, then its 1 s segments. Both tracks have
+    track_ID 1, as the dash muxer writes them."""
+    sources = ["-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=30:duration={seconds}"]
+    sources += ["-f", "lavfi", "-i", f"sine=duration={seconds}"]
+    encode = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac"]
+    subprocess.run(
+        [ffmpeg, "-v", "error", *sources, *encode, "-f", "dash", "-seg_duration", "1", "x.mpd"],
+        cwd=out,
+        env=tool_env(),
+        check=True,
+        timeout=60,
+    )
+    return [
+        [(out / f"init-stream{track}.m4s").read_bytes()]
+        + [p.read_bytes() for p in sorted(out.glob(f"chunk-stream{track}-*.m4s"))]
+        for track in (0, 1)
+    ]
 
 
 def media_duration(ffprobe: str, url: str) -> float:
