@@ -117,7 +117,12 @@ class TrackJoiner:
             return data
         self._held.append(data)
         self._held_bytes += len(data)
-        items = self._read(track, data)
+        try:
+            items = self._read(track, data)
+        except FragmentError:  # not CMAF we can cut: ffmpeg may still read it as it is
+            self.mode = "raw"
+            held, self._held, self._parsed = b"".join(self._held), [], []
+            return held
         media = track not in self._tracks  # of no track: passed on only if one track is known
         for item in items:
             if isinstance(item, Fragment):

@@ -118,3 +118,13 @@ def test_a_whole_mp4_file_passes_through_at_once(ffmpeg: str, tmp_path: Path) ->
     joiner = TrackJoiner()
     assert joiner.add("/", data, now=0.0) == data
     assert joiner.mode == "raw"
+
+
+def test_what_cannot_be_cut_passes_through_as_it_came(dash: Path) -> None:
+    """A body the joiner cannot read as CMAF (here a fragment before any moov, after an
+    ftyp) is handed on as it is, for ffmpeg to make what it can of, as before joining."""
+    ftyp = (dash / "init-stream0.m4s").read_bytes()[:32]
+    body = ftyp[: int.from_bytes(ftyp[:4], "big")] + (dash / segments(0)[0]).read_bytes()
+    joiner = TrackJoiner()
+    assert joiner.add("/", body, now=0.0) == body
+    assert joiner.mode == "raw"
