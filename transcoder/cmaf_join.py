@@ -62,15 +62,14 @@ def _track_id_at(data: bytes, payload: int, kind: bytes) -> int:
     return payload + 4  # trex and tfhd: right after version and flags
 
 
-def _renumbered(box: bytes, kinds: tuple[bytes, ...], ids: dict[int, int]) -> bytes:
-    """`box` with the track_ID of every box of `kinds` inside it renumbered by `ids`."""
+def _renumbered(box: bytes, kind: bytes, ids: dict[int, int]) -> bytes:
+    """`box` with the track_ID of every `kind` box inside it renumbered by `ids`."""
     data = bytearray(box)
-    for kind, path in ((k, _PATHS[k]) for k in kinds):
-        for payload in find(box, path):
-            at = _track_id_at(box, payload, kind)
-            (old,) = struct.unpack_from(">I", box, at)
-            if old in ids:
-                struct.pack_into(">I", data, at, ids[old])
+    for payload in find(box, _PATHS[kind]):
+        at = _track_id_at(box, payload, kind)
+        (old,) = struct.unpack_from(">I", box, at)
+        if old in ids:
+            struct.pack_into(">I", data, at, ids[old])
     return bytes(data)
 
 
@@ -120,9 +119,7 @@ class TrackJoiner:
         try:
             items = self._read(track, data)
         except FragmentError:  # not CMAF we can cut: ffmpeg may still read it as it is
-            self.mode = "raw"
-            held, self._held, self._parsed = b"".join(self._held), [], []
-            return held
+            return self._pass_through()
         media = track not in self._tracks  # of no track: passed on only if one track is known
         for item in items:
             if isinstance(item, Fragment):
@@ -145,14 +142,18 @@ class TrackJoiner:
         ):
             return b""
         if len(inits) <= 1 or whole:
-            self.mode = "raw"
-            held, self._held, self._parsed = b"".join(self._held), [], []
-            return held
+            return self._pass_through()
         self.mode = "joined"
         self._held = []
         head = self._joined_init()
         parsed, self._parsed = self._parsed, []
         return head + b"".join(self._renumber(key, f) for key, f in parsed if key in self._tracks)
+
+    def _pass_through(self) -> bytes:
+        """From now on bytes go on as they come; first what was held, as it came."""
+        self.mode = "raw"
+        held, self._held, self._parsed = b"".join(self._held), [], []
+        return held
 
     def _read(self, track: str, data: bytes) -> list[Init | Fragment]:
         """`data` cut into an init segment and fragments; nothing for media of no track."""
@@ -180,7 +181,7 @@ class TrackJoiner:
         ]
 
     def _renumber(self, key: str, fragment: Fragment) -> bytes:
-        return _renumbered(fragment.data, (b"tfhd",), self._tracks[key].ids)
+        return _renumbered(fragment.data, b"tfhd", self._tracks[key].ids)
 
     def _joined_init(self) -> bytes:
         """The ftyp and mvhd of the first track's init, then every track's traks and trexes,
@@ -206,9 +207,9 @@ class TrackJoiner:
                         raise FragmentError("a trak without a tkhd")
                     (old,) = struct.unpack_from(">I", box, _track_id_at(box, tkhd[0], b"tkhd"))
                     state.ids[old] = len(traks) + 1
-                    traks.append(_renumbered(box, (b"tkhd",), state.ids))
+                    traks.append(_renumbered(box, b"tkhd", state.ids))
                 elif kind == b"mvex":
-                    renumbered = _renumbered(box, (b"trex",), state.ids)
+                    renumbered = _renumbered(box, b"trex", state.ids)
                     trexes += [
                         _whole(renumbered, t_at, t_end)
                         for t_kind, t_at, t_end in boxes(renumbered, 8)
