@@ -83,8 +83,11 @@ def receive_argv(ffmpeg: str, protocol: str, url: str) -> list[str]:
     # NUT, not MPEG-TS: its header carries each stream's parameters, so the transcoder
     # knows them at once instead of probing the stream again. Packets go out as they come: an
     # encoder's MPEG-TS carries audio up to 0.7 s behind the video, and interleaving would
-    # hold the video back that long
-    argv += ["-max_interleave_delta", str(INTERLEAVE_US)]
+    # hold the video back that long. Pushed over HTTP, tracks may come a segment apart (each
+    # track on its own): the first packets wait for every stream's, so that an audio track
+    # starting before zero (AAC priming) is shifted with the rest, not refused by the muxer
+    delta = 0 if protocol == "http" else INTERLEAVE_US
+    argv += ["-max_interleave_delta", str(delta)]
     return [*argv, "-f", "nut", "-flush_packets", "1", "pipe:1"]
 
 
