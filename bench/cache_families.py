@@ -6,7 +6,11 @@ Each is replayed with `mediacdn cache replay`'s code at 1% and 10% of its footpr
 LRU, S3-FIFO, SIEVE and Belady (libcachesim).
 
 Targets for the default policy, on each family: byte miss ≤ 0.85× LRU's at 10%, ≥ 50% of the
-LRU→Belady gap closed at 10%, and never worse than S3-FIFO."""
+LRU→Belady gap closed at 10%, and never worse than S3-FIFO.
+
+`--known-policies` also replays each family at 10% through libcachesim's own online policies
+(ARC, LIRS, Cacheus, LHD, GDSF, LRB, GLCache, W-TinyLFU and more): how far the best-known
+policies get on the same requests, to tell a weak policy from a hard trace."""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import libcachesim as lcs
 
 from bench.common import machine
 from edge.eviction.policy import DEFAULT_POLICY, POLICIES
@@ -32,6 +38,11 @@ SIMULATED: dict[str, dict[str, object]] = {
     "steady, Zipf 1.2": {"zipf_alpha": 1.2},
     "steady, 3-rung ladder": {"ladder_kbps": [400, 1500, 4500]},
 }
+# libcachesim's online policies (every one its Python binding builds from a capacity alone)
+KNOWN_POLICIES = (
+    "ARC", "LIRS", "Cacheus", "LeCaR", "S3FIFO", "Sieve", "LFUDA", "TwoQ", "SLRU", "Hyperbolic",
+    "GDSF", "LHD", "LRB", "GLCache", "ThreeLCache", "WTinyLFU", "ClockPro", "Size",
+)  # fmt: skip
 DEMO_LOGS = Path(__file__).resolve().parent.parent / "data" / "cdn"
 
 
@@ -73,9 +84,28 @@ def verdict(results: list[CapacityResult]) -> str:
     return "; ".join(checks)
 
 
+def known_policies(trace: LoadedTrace, capacity: int) -> list[tuple[str, float]]:
+    """(name, byte miss ratio ÷ LRU's) of every libcachesim online policy, best first."""
+    with tempfile.TemporaryDirectory() as tmp:
+        oracle = Path(tmp) / "trace.oracleGeneral"
+        write_oracle_general(oracle, trace.requests)
+
+        def byte_miss(name: str) -> float:
+            reader = lcs.TraceReader(str(oracle), lcs.TraceType.ORACLE_GENERAL_TRACE)
+            return float(getattr(lcs, name)(capacity).process_trace(reader)[1])
+
+        lru = byte_miss("LRU")
+        return sorted(((n, byte_miss(n) / lru) for n in KNOWN_POLICIES), key=lambda x: x[1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sample", type=float, default=0.5, help="share of steady's audience")
+    parser.add_argument(
+        "--known-policies",
+        action="store_true",
+        help="also replay each family at 10%% through libcachesim's online policies",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}; default policy: {DEFAULT_POLICY}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,6 +122,9 @@ def main() -> int:
                 )
                 print(f"  {c.label:>4}: Belady {c.belady_byte_miss or 0:.4f}  {cells}")
             print(f"  at 10%: {verdict(results)}")
+            if args.known_policies:
+                known = known_policies(trace, results[-1].capacity_bytes)
+                print("  libcachesim at 10%: " + ", ".join(f"{n} {r:.3f}x" for n, r in known))
     return 0
 
 

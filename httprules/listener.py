@@ -44,6 +44,9 @@ def limited_protocol(
         _refusal: int | None = None
         _head_bytes = 0
         _head_timer: asyncio.TimerHandle | None = None
+        # when the current request's head began (loop time); None between heads. The timer is
+        # armed at most once per timeout, not per request: when it fires it looks at this.
+        _head_started: float | None = None
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -51,19 +54,30 @@ def limited_protocol(
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop_head_timer()
-            super().connection_lost(exc)
-
-        def _start_head_timer(self) -> None:
-            if self._head_timer is None:
-                self._head_timer = self.loop.call_later(head_timeout_s, self._head_too_slow)
-
-        def _stop_head_timer(self) -> None:
             if self._head_timer is not None:
                 self._head_timer.cancel()
                 self._head_timer = None
+            super().connection_lost(exc)
+
+        def _start_head_timer(self) -> None:
+            self._head_started = self.loop.time()
+            if self._head_timer is None:
+                self._head_timer = self.loop.call_later(head_timeout_s, self._check_head)
+
+        def _stop_head_timer(self) -> None:
+            self._head_started = None
+
+        def _check_head(self) -> None:
+            self._head_timer = None
+            if self._head_started is None:
+                return  # no head in progress: the next one arms the timer again
+            left = self._head_started + head_timeout_s - self.loop.time()
+            if left > 0:
+                self._head_timer = self.loop.call_later(left, self._check_head)
+            else:
+                self._head_too_slow()
 
         def _head_too_slow(self) -> None:
-            self._head_timer = None
             if self.cycle is None or self.cycle.response_complete:  # no request in progress
                 self._refuse(408, "the request's headers did not arrive in time")
 

@@ -65,21 +65,44 @@ class Recorder:
         await self._send(message)
 
     def record(self) -> AccessRecord:
-        scope = self.scope
-        raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        path = split_path(raw).path  # the cache key: no viewer's token in the log
-        if scope.get("query_string"):
-            path += "?" + scope["query_string"].decode("latin-1")
-        client = scope.get("client")
-        return AccessRecord(
-            at_s=self._clock(),
-            client=client[0] if client else "",
-            method=scope["method"],
-            path=path,
+        return access_record(
+            self.scope,
             status=self.status,
             sent_bytes=self.sent_bytes,
             object_bytes=self.object_bytes,
             cache=self.cache,
-            took_ms=(time.perf_counter() - self.started) * 1000,
+            started=self.started,
             request_id=self.request_id,
+            at_s=self._clock(),
         )
+
+
+def access_record(
+    scope: Scope,
+    *,
+    status: int,
+    sent_bytes: int,
+    object_bytes: int,
+    cache: str,
+    started: float,
+    request_id: str,
+    at_s: float | None = None,
+) -> AccessRecord:
+    """The record of a request answered (`started`: its `time.perf_counter()` on arrival)."""
+    raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    path = split_path(raw).path  # the cache key: no viewer's token in the log
+    if scope.get("query_string"):
+        path += "?" + scope["query_string"].decode("latin-1")
+    client = scope.get("client")
+    return AccessRecord(
+        at_s=time.time() if at_s is None else at_s,
+        client=client[0] if client else "",
+        method=scope["method"],
+        path=path,
+        status=status,
+        sent_bytes=sent_bytes,
+        object_bytes=object_bytes,
+        cache=cache,
+        took_ms=(time.perf_counter() - started) * 1000,
+        request_id=request_id,
+    )

@@ -13,14 +13,15 @@ from typing import Any
 
 import httpx
 
-from edge.pop.accesslog import AccessLog, Recorder
+from edge.pop.accesslog import AccessLog, Recorder, access_record
 from edge.pop.admin import handle_admin
-from edge.pop.admin_listener import AdminListener
 from edge.pop.cache import Answer, EdgeCache
 from edge.pop.cluster import Cluster
 from edge.pop.config import EdgeConfig
+from edge.pop.front import front_protocol
 from edge.pop.gate import Admission, PlaybackGate
 from edge.pop.heartbeat import say_leaving, send_heartbeats
+from edge.pop.listener import LoopListener
 from edge.pop.metrics import EdgeMetrics, combine_stats
 from edge.pop.responses import Responses
 from edge.pop.sharing import share
@@ -37,6 +38,11 @@ from httprules.ratelimit import Rate, open_limit
 __all__ = ["Edge", "EdgeConfig"]
 
 OWN_PATHS = ("/healthz", "/readyz", "/metrics", "/stats")
+# request headers that a stored response is not simply sent for: the ASGI path answers them
+_NOT_AT_ONCE = frozenset(
+    {b"authorization", b"range", b"if-range", b"if-match", b"if-none-match", b"cache-control"}
+    | {b"if-modified-since", b"if-unmodified-since"}
+)
 
 
 class Edge:
@@ -77,6 +83,8 @@ class Edge:
             clock,
         )
         self.cache.fill_headers = self.gate.fill_headers
+        # every request goes through ASGI when each must be counted against a rate limit
+        self._asgi_only = self.gate.limit is not None
         # set when the POP is told to stop (LEAVE_SIGNAL): it tells the routers at once and
         # answers /healthz with 503 while it finishes what is in flight
         self.leaving = asyncio.Event()
@@ -123,6 +131,59 @@ class Edge:
             self.metrics.in_flight -= 1
             self.metrics.latency.observe(time.perf_counter() - started)
 
+    def answer_now(self, scope: Scope) -> list[bytes] | None:
+        """A fresh hit in memory as a whole HTTP/1.1 response, decided as the ASGI path decides
+        it (the same gate, lookup, headers and access record); None for every request that path
+        must answer: misses, disk hits, conditionals, ranges, the POP's own endpoints, spills,
+        and every request when rate limits are kept (the front listener's shortcut,
+        edge/pop/front.py)."""
+        path = scope["path"]
+        if (
+            self._asgi_only
+            or path in OWN_PATHS
+            or (self.config.admin_on_public and path.startswith("/admin/"))
+            or (self.metrics.in_flight >= self.config.max_in_flight and self.neighbours)
+            or SPILL_MARK in scope["query_string"]
+        ):
+            return None
+        started = time.perf_counter()
+        for name, _ in scope["headers"]:  # lower-case
+            if name in _NOT_AT_ONCE:
+                return None
+        try:
+            admission = self.gate.admit(scope)
+        except TokenRejected:
+            return None
+        url = admission.url
+        # the request's header values only matter to a response that varies on some of them
+        headers = request_headers(scope) if self.cache.store.varies(url) else {}
+        hit = self.cache.fresh_in_memory(url, headers)
+        if hit is None:
+            return None
+        entry, age = hit
+        if entry.path is not None or self.gate.withheld(entry.headers, admission):
+            return None
+        head = scope["method"] == "HEAD"
+        if self.access_log is None:
+            response = self.responses.wire(entry, age, head)
+        else:
+            rid = request_id(scope["headers"])
+            response = self.responses.wire(entry, age, head, b"x-request-id: %s\r\n" % rid.encode())
+            sent = 0 if head else entry.length
+            record = access_record(
+                scope,
+                status=entry.status,
+                sent_bytes=sent,
+                object_bytes=entry.length,
+                cache="HIT",
+                started=started,
+                request_id=rid,
+            )
+            self.access_log.write(record)
+        self.metrics.answered_at_once += 1
+        self.metrics.latency.observe(time.perf_counter() - started)
+        return response
+
     async def admin(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Authenticated admin endpoints: purge, push, prefetch."""
         if scope["type"] == "lifespan":
@@ -130,14 +191,23 @@ class Edge:
         await handle_admin(self.cache, self.config.admin_keys, self.responses, scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        listener: AdminListener | None = None
+        listeners: list[LoopListener] = []
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 if self.config.admin_port is not None:
-                    listener = AdminListener(
-                        self.admin, self.config.admin_host, self.config.admin_port
+                    listeners.append(
+                        LoopListener(self.admin, self.config.admin_host, self.config.admin_port)
                     )
+                if self.config.front_port:
+                    protocol = front_protocol(
+                        self.answer_now, self.config.send_timeout_s, self.metrics.count_stalled
+                    )
+                    host, port = self.config.front_host, self.config.front_port
+                    grace_s = self.config.grace_s
+                    front = LoopListener(self, host, port, protocol=protocol, grace_s=grace_s)
+                    listeners.append(front)
+                for listener in listeners:
                     await listener.start()
                 self._loop = asyncio.get_running_loop()
                 if self.cluster is not None:
@@ -153,7 +223,7 @@ class Edge:
             elif message["type"] == "lifespan.shutdown":
                 if self.beats_routers:
                     await say_leaving(self.config, self.pop_stats())
-                if listener is not None:
+                for listener in reversed(listeners):
                     await listener.stop()
                 await self.cache.finish_fills(self.config.grace_s)
                 await self.close()

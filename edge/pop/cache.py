@@ -66,6 +66,17 @@ class Answer:
     now: float | None = None
 
 
+def plainly_fresh(entry: Entry, headers: dict[str, str], now: float) -> float | None:
+    """The common case of a hit, decided without building a verdict: the current age of a
+    fresh entry that needs no validation, for a request that says nothing of caching; else
+    None."""
+    policy = entry.policy
+    if policy.no_cache or "cache-control" in headers:
+        return None
+    age = entry.clock.current_age_s(now)
+    return age if age < policy.lifetime_s else None
+
+
 class EdgeCache:
     def __init__(
         self,
@@ -119,13 +130,9 @@ class EdgeCache:
             if entry is None:
                 return Answer("MISS")
         now = self.clock()
-        policy = entry.policy
-        if (  # the common case, decided without building a verdict
-            not policy.no_cache
-            and "cache-control" not in headers
-            and entry.clock.current_age_s(now) < policy.lifetime_s
-        ):
+        if plainly_fresh(entry, headers, now) is not None:
             return Answer("HIT", entry, now=now)
+        policy = entry.policy
         verdict = judge(policy, entry.clock, now, headers.get("cache-control"))
         if verdict.fresh:
             return Answer("HIT", entry)
@@ -133,6 +140,15 @@ class EdgeCache:
             self.spawn(self.drain(self.fetch(url, headers, entry)))
             return Answer("STALE", entry)
         return Answer("VALIDATE", entry, verdict=verdict)
+
+    def fresh_in_memory(self, url: str, headers: dict[str, str]) -> tuple[Entry, float] | None:
+        """A fresh hit in the memory tier decided at once (see `plainly_fresh`), and its
+        current age; None for anything else."""
+        entry = self.store.lookup(url, headers)
+        if entry is None:
+            return None
+        age = plainly_fresh(entry, headers, self.clock())
+        return None if age is None else (entry, age)
 
     def _from_disk(self, url: str, headers: dict[str, str]) -> Entry | None:
         """A disk hit, copied into memory when small enough."""

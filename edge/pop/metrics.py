@@ -33,12 +33,16 @@ class EdgeMetrics:
     collapsed: int = 0
     spilled: int = 0  # requests sent to a neighbour while overloaded
     stalled: int = 0  # responses cut because the client took nothing for a while
+    answered_at_once: int = 0  # fresh memory hits the listener's shortcut answered
     upstream_requests: int = 0
     upstream_errors: int = 0
     upstream_latency_s_sum: float = 0.0
     in_flight: int = 0
     # One [second, requests, bytes] bucket per second, the last WINDOW_S of them.
     _buckets: deque[list[int]] = field(default_factory=deque)
+
+    def count_stalled(self) -> None:
+        self.stalled += 1
 
     def served(self, result: str, status: int, body_bytes: int) -> None:
         self.results[result] += 1
@@ -83,6 +87,7 @@ class EdgeMetrics:
             "collapsed": self.collapsed,
             "spilled": self.spilled,
             "stalled": self.stalled,
+            "answered_at_once": self.answered_at_once,
             "upstream_requests": self.upstream_requests,
             "upstream_errors": self.upstream_errors,
             "upstream_latency_s_sum": self.upstream_latency_s_sum,
@@ -136,6 +141,11 @@ STAT_FAMILIES = {  # stats key → (metric name, type, help)
     "collapsed": ("collapsed_requests_total", "counter", "Requests that joined a fill."),
     "spilled": ("spilled_requests_total", "counter", "Requests sent to a neighbour POP."),
     "stalled": ("stalled_responses_total", "counter", "Responses cut: the client took nothing."),
+    "answered_at_once": (
+        "hits_answered_at_once_total",
+        "counter",
+        "Fresh memory hits answered by the listener's shortcut, without ASGI.",
+    ),
     "upstream_requests": ("upstream_requests_total", "counter", "Requests sent upstream."),
     "upstream_errors": ("upstream_errors_total", "counter", "Upstream requests that failed."),
     "upstream_latency_s_sum": (

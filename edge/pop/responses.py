@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from http import HTTPStatus
 
 from edge.pop.cache import Answer
 from edge.pop.fill import READ_SIZE, Fill, FillFailed, Reader
@@ -103,12 +104,7 @@ class Responses:
     ) -> None:
         """A response from the store: precomputed headers plus Age, X-Cache and Via; a body in
         a file is sent by the server (zero-copy) when it can, else read in pieces."""
-        age = entry.clock.current_age_s(self.clock() if now is None else now)
-        dynamic = [
-            (b"age", b"%d" % age),
-            (b"x-cache", X_CACHE[result]),
-            (b"via", entry.via or via_after(entry.headers.get("via"), self.via).encode("latin-1")),
-        ]
+        dynamic = self._dynamic(entry, result, now)
         status, size = entry.status, entry.length
         start, end = 0, size - 1
         if status == 200 and ("if-none-match" in request or "if-modified-since" in request):
@@ -159,6 +155,38 @@ class Responses:
             await send({"type": "http.response.pathsend", "path": entry.path})
         else:
             await self._send_file(send, entry.path, start, length)
+
+    def _dynamic(self, entry: Entry, result: str, now: float | None) -> list[tuple[bytes, bytes]]:
+        """What a stored response is sent with besides its stored headers: Age, X-Cache, Via."""
+        age = entry.clock.current_age_s(self.clock() if now is None else now)
+        return [
+            (b"age", b"%d" % age),
+            (b"x-cache", X_CACHE[result]),
+            (b"via", entry.via or via_after(entry.headers.get("via"), self.via).encode("latin-1")),
+        ]
+
+    def wire(self, entry: Entry, age: float, head: bool, extra: bytes = b"") -> list[bytes]:
+        """A fresh hit in memory as a whole HTTP/1.1 response with the headers `entry` sends
+        through ASGI (the front listener writes it at once: edge/pop/front.py). Everything but
+        Age (and `extra` header lines) is worked out once per stored response."""
+        prefix = entry.wire_head or self._wire_head(entry)
+        length = entry.length
+        self.metrics.served("HIT", entry.status, 0 if head else length)
+        head_bytes = b"%sage: %d\r\n%s\r\n" % (prefix, age, extra)
+        if head:
+            return [head_bytes]
+        if length <= 16 << 10:  # one small write
+            return [head_bytes + entry.body]
+        return [head_bytes, entry.body]
+
+    def _wire_head(self, entry: Entry) -> bytes:
+        status = HTTPStatus(entry.status)
+        fields = [*entry.encoded, *self._dynamic(entry, "HIT", 0.0)[1:]]
+        fields.append((b"content-length", b"%d" % entry.length))
+        lines = [b"HTTP/1.1 %d %s\r\n" % (status.value, status.phrase.encode())]
+        lines += [b"%s: %s\r\n" % field for field in fields]
+        entry.wire_head = b"".join(lines)
+        return entry.wire_head
 
     async def fill(
         self,

@@ -1,6 +1,9 @@
-"""Run an edge: granian serves the public listener (its per-request cost is about half
-uvicorn's for cache hits, see BENCHMARKS.md); the admin listener, if separate, runs in the
-same worker and event loop so that it shares the cache.
+"""Run an edge: granian runs the worker processes. With TLS it serves the public listener
+(HTTP/2 and HTTP/1.1); in plain HTTP each worker serves the public listener itself, on
+uvicorn's protocol with a shortcut for fresh hits (edge/pop/front.py: about twice granian's
+rate for small hits, see BENCHMARKS.md), and granian listens on a private Unix socket only.
+The admin listener, if separate, runs in the same worker and event loop so that it shares the
+cache.
 
 The process started is the POP: its workers die with it, even when it is killed with
 SIGKILL (they set PR_SET_PDEATHSIG). SIGTERM or SIGINT drain it: each worker is told to leave
@@ -15,6 +18,7 @@ import logging
 import os
 import re
 import signal
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +87,18 @@ def run_edge(
                     os.kill(worker.inner.pid, LEAVE_SIGNAL)
             super().signal_handler_interrupt(*args, **kwargs)  # type: ignore[no-untyped-call]
 
+    private = None if tls else tempfile.TemporaryDirectory(prefix="mediacdn-edge-")
     config = dataclasses.replace(config, grace_s=grace_s)
+    if not tls:  # each worker serves the public listener itself
+        config = dataclasses.replace(config, front_host=host, front_port=port)
     os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
     os.environ[PARENT_ENV] = str(os.getpid())
-    PopServer(
+    server = PopServer(
         "edge.pop.serve:create",
         factory=True,
         address=host,
         port=port,
+        uds=Path(private.name) / "granian.sock" if private else None,
         interface=Interfaces.ASGI,
         workers=config.workers,
         respawn_failed_workers=True,  # a worker that dies is replaced; its slot is taken again
@@ -106,4 +114,9 @@ def run_edge(
         ssl_key=tls[1] if tls else None,
         ssl_protocol_min=SSLProtocols.tls12,
         workers_kill_timeout=max(1, round(grace_s)),
-    ).serve()
+    )
+    try:
+        server.serve()
+    finally:
+        if private is not None:
+            private.cleanup()

@@ -48,6 +48,8 @@ class Entry:
     encoded: list[tuple[bytes, bytes]] = field(init=False)  # headers as sent, minus Age etc.
     last_modified: float | None = field(init=False)
     via: bytes = b""  # the Via header this edge sends with it, worked out once
+    # as HTTP/1.1 up to its Age: status line, `encoded`, X-Cache: HIT, Via, Content-Length
+    wire_head: bytes = b""
 
     def __post_init__(self) -> None:
         self.refresh(self.headers, self.clock)
@@ -57,6 +59,7 @@ class Entry:
     def refresh(self, headers: dict[str, str], clock: AgeClock) -> None:
         """New headers and age clock (after a 304): everything derived is worked out again."""
         self.headers, self.clock = headers, clock
+        self.wire_head = b""
         self.policy = stored_policy(self.status, headers)
         self.vary = vary_names(headers)
         self.last_modified = parse_http_date(headers.get("last-modified"))
@@ -139,6 +142,10 @@ class ResponseStore(Generic[S]):
                 self._vary.pop(key[0], None)
         if entry is not None and self.on_forget is not None:
             self.on_forget(entry)
+
+    def varies(self, url: str) -> bool:
+        """Whether the response stored for `url` varies on request headers."""
+        return bool(self._vary.get(url))
 
     def holds(self, url: str) -> bool:
         """Whether any variant of `url` is stored."""
