@@ -168,7 +168,7 @@ class Edge:
             response = self.responses.wire(entry, age, head)
         else:
             rid = request_id(scope["headers"])
-            response = self.responses.wire(entry, age, head, b"x-request-id: %s\r\n" % rid.encode())
+            response = self.responses.wire(entry, age, head, rid)
             sent = 0 if head else entry.length
             record = access_record(
                 scope,

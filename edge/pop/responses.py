@@ -165,13 +165,18 @@ class Responses:
             (b"via", entry.via or via_after(entry.headers.get("via"), self.via).encode("latin-1")),
         ]
 
-    def wire(self, entry: Entry, age: float, head: bool, extra: bytes = b"") -> list[bytes]:
+    def wire(
+        self, entry: Entry, age: float, head: bool, request_id: str | None = None
+    ) -> list[bytes]:
         """A fresh hit in memory as a whole HTTP/1.1 response with the headers `entry` sends
         through ASGI (the front listener writes it at once: edge/pop/front.py). Everything but
-        Age (and `extra` header lines) is worked out once per stored response."""
+        Age and X-Request-Id is worked out once per stored response. `request_id`: the one to
+        send instead of the stored response's own (the access log's, as `Recorder` does)."""
         prefix = entry.wire_head or self._wire_head(entry)
         length = entry.length
         self.metrics.served("HIT", entry.status, 0 if head else length)
+        rid = entry.headers.get("x-request-id") if request_id is None else request_id
+        extra = b"x-request-id: %s\r\n" % rid.encode("latin-1") if rid else b""
         head_bytes = b"%sage: %d\r\n%s\r\n" % (prefix, age, extra)
         if head:
             return [head_bytes]
@@ -181,7 +186,8 @@ class Responses:
 
     def _wire_head(self, entry: Entry) -> bytes:
         status = HTTPStatus(entry.status)
-        fields = [*entry.encoded, *self._dynamic(entry, "HIT", 0.0)[1:]]
+        fields = [f for f in entry.encoded if f[0] != b"x-request-id"]
+        fields += self._dynamic(entry, "HIT", 0.0)[1:]
         fields.append((b"content-length", b"%d" % entry.length))
         lines = [b"HTTP/1.1 %d %s\r\n" % (status.value, status.phrase.encode())]
         lines += [b"%s: %s\r\n" % field for field in fields]
