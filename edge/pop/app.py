@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -195,30 +197,12 @@ class Edge:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                if self.config.admin_port is not None:
-                    listeners.append(
-                        LoopListener(self.admin, self.config.admin_host, self.config.admin_port)
-                    )
-                if self.config.front_port:
-                    protocol = front_protocol(
-                        self.answer_now, self.config.send_timeout_s, self.metrics.count_stalled
-                    )
-                    host, port = self.config.front_host, self.config.front_port
-                    grace_s = self.config.grace_s
-                    front = LoopListener(self, host, port, protocol=protocol, grace_s=grace_s)
-                    listeners.append(front)
-                for listener in listeners:
-                    await listener.start()
-                self._loop = asyncio.get_running_loop()
-                if self.cluster is not None:
-                    self.cluster.start()
-                if self.beats_routers:
-                    if self.cluster is not None:
-                        self.cache.spawn(self._follow_peers())
-                    beats = send_heartbeats(
-                        self.config, self.pop_stats, self._set_neighbours, leaving=self.leaving
-                    )
-                    self.cache.spawn(beats)
+                try:
+                    await self._start(listeners)
+                except Exception as exc:  # the worker must not run half started: it exits
+                    failed = f"the POP could not start: {exc}"
+                    await send({"type": "lifespan.startup.failed", "message": failed})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.beats_routers:
@@ -229,6 +213,32 @@ class Edge:
                 await self.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _start(self, listeners: list[LoopListener]) -> None:
+        """Open this worker's listeners (into `listeners`), then its cluster and heartbeats."""
+        if self.config.admin_port is not None:
+            listeners.append(
+                LoopListener(self.admin, self.config.admin_host, self.config.admin_port)
+            )
+        if self.config.front_fd >= 0:
+            protocol = front_protocol(
+                self.answer_now, self.config.send_timeout_s, self.metrics.count_stalled
+            )
+            sock = socket.socket(fileno=os.dup(self.config.front_fd))
+            grace_s = self.config.grace_s
+            listeners.append(LoopListener(self, sock=sock, protocol=protocol, grace_s=grace_s))
+        for listener in listeners:
+            await listener.start()
+        self._loop = asyncio.get_running_loop()
+        if self.cluster is not None:
+            self.cluster.start()
+        if self.beats_routers:
+            if self.cluster is not None:
+                self.cache.spawn(self._follow_peers())
+            beats = send_heartbeats(
+                self.config, self.pop_stats, self._set_neighbours, leaving=self.leaving
+            )
+            self.cache.spawn(beats)
 
     def leave(self) -> None:
         """Start leaving; safe to call from a signal handler."""

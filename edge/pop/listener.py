@@ -24,16 +24,36 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket listening on host:port; OSError (e.g. the address in use) if it cannot."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
 class LoopListener:
+    """`host`, `port`: where to listen, or `sock`: a listening socket to serve (one the worker
+    inherited, shared with the other workers)."""
+
     def __init__(
         self,
         app: Any,
-        host: str,
-        port: int,
+        host: str = "",
+        port: int = 0,
         *,
+        sock: socket.socket | None = None,
         protocol: type[HttpToolsProtocol] | None = None,
         grace_s: float = 30.0,
-        backlog: int = 1024,
     ) -> None:
         config = uvicorn.Config(
             app,
@@ -48,22 +68,15 @@ class LoopListener:
             server_header=False,  # responses carry what the app (the cache) says, no more
             date_header=False,
             timeout_graceful_shutdown=max(1, round(grace_s)),
-            backlog=backlog,
         )
         self._server = _QuietServer(config)
-        self._host, self._port, self._backlog = host, port, backlog
+        self._host, self._port, self._sock = host, port, sock
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        # every worker of the POP listens on the same address (the kernel spreads the
-        # connections between them)
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((self._host, self._port))
-        sock.listen(self._backlog)
-        sock.setblocking(False)
+        # every worker of the POP listens on the same address: on the socket they inherited,
+        # or each on its own (the kernel spreads the connections between them)
+        sock = self._sock or listening_socket(self._host, self._port, reuse_port=True)
         self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]))
         for _ in range(500):  # bounded: up to 5 s
             if self._server.started or self._task.done():
@@ -71,7 +84,7 @@ class LoopListener:
             await asyncio.sleep(0.01)
         if self._task.done():
             self._task.result()  # raises what stopped it (e.g. address in use)
-            raise RuntimeError(f"the listener on {self._host}:{self._port} stopped at once")
+            raise RuntimeError(f"the listener on {sock.getsockname()} stopped at once")
 
     async def stop(self) -> None:
         """Stop accepting, finish the responses in flight (up to the grace), close."""

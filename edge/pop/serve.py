@@ -24,6 +24,7 @@ from typing import Any
 
 from edge.pop.app import Edge
 from edge.pop.config import EdgeConfig
+from edge.pop.listener import listening_socket
 from httprules.lifecycle import die_with_parent, return_freed_memory
 from httprules.logs import configure_logging
 
@@ -87,10 +88,16 @@ def run_edge(
                     os.kill(worker.inner.pid, LEAVE_SIGNAL)
             super().signal_handler_interrupt(*args, **kwargs)  # type: ignore[no-untyped-call]
 
-    private = None if tls else tempfile.TemporaryDirectory(prefix="mediacdn-edge-")
     config = dataclasses.replace(config, grace_s=grace_s)
-    if not tls:  # each worker serves the public listener itself
-        config = dataclasses.replace(config, front_host=host, front_port=port)
+    private, public = None, None
+    if not tls:  # each worker serves the public listener itself, on the socket opened here
+        try:
+            public = listening_socket(host, port)
+        except OSError as exc:
+            raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        os.set_inheritable(public.fileno(), True)
+        config = dataclasses.replace(config, front_fd=public.fileno())
+        private = tempfile.TemporaryDirectory(prefix="mediacdn-edge-")
     os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
     os.environ[PARENT_ENV] = str(os.getpid())
     server = PopServer(
@@ -120,3 +127,5 @@ def run_edge(
     finally:
         if private is not None:
             private.cleanup()
+        if public is not None:
+            public.close()

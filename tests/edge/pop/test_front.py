@@ -17,7 +17,7 @@ import httpx
 from tests.support.asgi_server import serve_in_thread
 from tests.support.edges import edge_process
 from tests.support.scripted_origin import Route, ScriptedOrigin
-from tests.support.servers import wait_until
+from tests.support.servers import free_port, start_mediacdn, stop_process, wait_until
 
 PUBLIC = {"cache-control": "public, max-age=600", "content-type": "application/vnd.apple.mpegurl"}
 PLAYLIST = b"#EXTM3U\n#EXT-X-VERSION:7\n" + b"#EXTINF:4.0,\nseg.m4s\n" * 40
@@ -196,3 +196,20 @@ def test_answers_given_at_once_are_in_the_access_log(tmp_path: Path) -> None:
     assert hits[0]["status"] == 200
     assert hits[0]["bytes"] == hits[0]["object_bytes"] == len(PLAYLIST)
     assert hits[1]["bytes"] == 0
+
+
+def test_a_pop_whose_address_is_taken_exits_with_the_reason(tmp_path: Path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    for where in (("--port", str(port)), ("--port", str(free_port()), "--admin-port", str(port))):
+        args = ("--name", "pop", "--upstream", "http://127.0.0.1:9", "--admin-key", "k", *where)
+        proc = start_mediacdn("edge", tmp_path, {}, *args)
+        try:
+            assert proc.wait(timeout=30) == 1  # not a POP that runs without its listener
+        finally:
+            stop_process(proc)
+        assert "Address already in use" in (tmp_path / "edge.log").read_text()
+        (tmp_path / "edge.log").unlink()
+    taken.close()
