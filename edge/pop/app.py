@@ -25,7 +25,7 @@ from edge.pop.gate import Admission, PlaybackGate
 from edge.pop.heartbeat import say_leaving, send_heartbeats
 from edge.pop.listener import LoopListener
 from edge.pop.metrics import EdgeMetrics, combine_stats
-from edge.pop.responses import Responses
+from edge.pop.responses import FileAnswer, Responses
 from edge.pop.sharing import share
 from edge.pop.spill import SPILL_MARK, spill_location, strip_spill_mark
 from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_after
@@ -133,10 +133,10 @@ class Edge:
             self.metrics.in_flight -= 1
             self.metrics.latency.observe(time.perf_counter() - started)
 
-    def answer_now(self, scope: Scope) -> list[bytes] | None:
-        """A fresh hit in memory as a whole HTTP/1.1 response, decided as the ASGI path decides
-        it (the same gate, lookup, headers and access record); None for every request that path
-        must answer: misses, disk hits, conditionals, ranges, the POP's own endpoints, spills,
+    def answer_now(self, scope: Scope) -> list[bytes] | FileAnswer | None:
+        """A fresh hit as a whole HTTP/1.1 response, decided as the ASGI path decides it (the
+        same gate, lookup, headers and access record); None for every request that path must
+        answer: misses, stale entries, conditionals, ranges, the POP's own endpoints, spills,
         and every request when rate limits are kept (the front listener's shortcut,
         edge/pop/front.py)."""
         path = scope["path"]
@@ -158,19 +158,21 @@ class Edge:
             return None
         url = admission.url
         # the request's header values only matter to a response that varies on some of them
-        headers = request_headers(scope) if self.cache.store.varies(url) else {}
-        hit = self.cache.fresh_in_memory(url, headers)
+        store = self.cache.store
+        plain = store.holds(url) and not store.varies(url)
+        headers = {} if plain else request_headers(scope)
+        hit = self.cache.fresh_hit(url, headers)
         if hit is None:
             return None
         entry, age = hit
-        if entry.path is not None or self.gate.withheld(entry.headers, admission):
+        if self.gate.withheld(entry.headers, admission):
             return None
         head = scope["method"] == "HEAD"
-        if self.access_log is None:
-            response = self.responses.wire(entry, age, head)
-        else:
-            rid = request_id(scope["headers"])
-            response = self.responses.wire(entry, age, head, rid)
+        rid = None if self.access_log is None else request_id(scope["headers"])
+        response = self.responses.wire(entry, age, head, rid)
+        if response is None:
+            return None
+        if self.access_log is not None and rid is not None:
             sent = 0 if head else entry.length
             record = access_record(
                 scope,

@@ -141,10 +141,10 @@ class EdgeCache:
             return Answer("STALE", entry)
         return Answer("VALIDATE", entry, verdict=verdict)
 
-    def fresh_in_memory(self, url: str, headers: dict[str, str]) -> tuple[Entry, float] | None:
-        """A fresh hit in the memory tier decided at once (see `plainly_fresh`), and its
-        current age; None for anything else."""
-        entry = self.store.lookup(url, headers)
+    def fresh_hit(self, url: str, headers: dict[str, str]) -> tuple[Entry, float] | None:
+        """A fresh hit in either tier decided at once (see `plainly_fresh`), and its current
+        age; None for anything else."""
+        entry = self.store.lookup(url, headers) or self._from_disk(url, headers)
         if entry is None:
             return None
         age = plainly_fresh(entry, headers, self.clock())

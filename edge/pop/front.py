@@ -21,17 +21,22 @@ answer are closed after uvicorn's keep-alive timeout, as after any other respons
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import urllib.parse
 from collections.abc import Callable
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from edge.pop.fill import READ_SIZE
+from edge.pop.responses import FileAnswer
 from httprules.asgi import Scope
 from httprules.listener import MAX_HEADERS, limited_protocol
 
-# answers a request from the cache at once (the whole response, in pieces), or None
-AnswerNow = Callable[[Scope], "list[bytes] | None"]
+# answers a request from the cache at once (the whole response, in pieces, or a head and an
+# open file), or None
+AnswerNow = Callable[[Scope], "list[bytes] | FileAnswer | None"]
 
 MAX_QUICK_HEAD = 8 << 10
 _SIMPLE_HEAD = re.compile(
@@ -74,8 +79,16 @@ def front_protocol(
         # timeout, not per request); the ASGI path's answers arm uvicorn's own
         _idle_watch: asyncio.TimerHandle | None = None
         _answered_at = 0.0
+        # a body being sent from a file: (descriptor, next offset, end); what arrives meanwhile
+        # waits until it is sent
+        _file: list[int] | None = None
+        _held = b""
 
         def data_received(self, data: bytes) -> None:
+            if self._file is not None:
+                self._held += data
+                self.flow.pause_reading()
+                return
             while (
                 not self._in_message
                 and (self.cycle is None or self.cycle.response_complete)
@@ -87,13 +100,16 @@ def front_protocol(
                 response = self._answer_now(data[:end])
                 if response is None:
                     break
-                self._answered(response)
                 data = data[end + 4 :]
+                self._answered(response)
+                if self._file is not None:  # the rest once the file is sent
+                    self._held += data
+                    return
                 if not data:
                     return
             super().data_received(data)
 
-        def _answer_now(self, head: bytes) -> list[bytes] | None:
+        def _answer_now(self, head: bytes) -> list[bytes] | FileAnswer | None:
             request = simple_request(head)
             if request is None:
                 return None
@@ -114,10 +130,15 @@ def front_protocol(
             }
             return answer_now(scope)
 
-        def _answered(self, response: list[bytes]) -> None:
+        def _answered(self, response: list[bytes] | FileAnswer) -> None:
             self._unset_keepalive_if_required()
             self._stop_head_timer()
-            self.transport.writelines(response)
+            if isinstance(response, FileAnswer):
+                self.transport.write(response.head)
+                self._file = [response.fd, 0, response.length]
+                self._send_file()
+            else:
+                self.transport.writelines(response)
             self.server_state.total_requests += 1
             left = self.transport.get_write_buffer_size()
             if left:
@@ -125,6 +146,54 @@ def front_protocol(
             self._answered_at = self.loop.time()
             if self._idle_watch is None:
                 self._idle_watch = self.loop.call_later(self.timeout_keep_alive, self._check_idle)
+
+        def _send_file(self) -> None:
+            """Send what the socket takes straight from the file (zero-copy) while nothing else
+            waits to be sent, then pieces as the transport drains; once all is sent, go on with
+            what arrived meanwhile."""
+            file = self._file
+            assert file is not None
+            fd, offset, end = file
+            try:
+                if not self.transport.get_write_buffer_size():
+                    socket_fd = self.transport.get_extra_info("socket").fileno()
+                    with contextlib.suppress(BlockingIOError):
+                        while offset < end:
+                            sent = os.sendfile(socket_fd, fd, offset, end - offset)
+                            if sent == 0:
+                                raise OSError("the file is shorter than its stored length")
+                            offset += sent
+                while offset < end and not self.flow.write_paused:
+                    piece = os.pread(fd, min(READ_SIZE, end - offset), offset)
+                    if not piece:
+                        raise OSError("the file is shorter than its stored length")
+                    self.transport.write(piece)
+                    offset += len(piece)
+            except OSError:
+                self._close_file()
+                self.transport.abort()  # the client sees a cut response, never a wrong one
+                return
+            file[1] = offset
+            left = self.transport.get_write_buffer_size()
+            if left:
+                self._watch_writes(left)
+            if offset < end:
+                return  # resume_writing goes on
+            self._close_file()
+            held, self._held = self._held, b""
+            self.flow.resume_reading()
+            if held:
+                self.data_received(held)
+
+        def _close_file(self) -> None:
+            if self._file is not None:
+                os.close(self._file[0])
+                self._file = None
+
+        def resume_writing(self) -> None:
+            super().resume_writing()
+            if self._file is not None and not self.transport.is_closing():
+                self._send_file()
 
         def on_message_begin(self) -> None:
             self._in_message = True
@@ -158,12 +227,13 @@ def front_protocol(
             if self._in_message or (self.cycle is not None and not self.cycle.response_complete):
                 return  # a request in progress: its head timer or its response takes over
             left = self._answered_at + self.timeout_keep_alive - self.loop.time()
-            if left > 0 or self.transport.get_write_buffer_size():
+            if left > 0 or self._file is not None or self.transport.get_write_buffer_size():
                 self._idle_watch = self.loop.call_later(max(left, 0.1), self._check_idle)
             else:
                 self.transport.close()
 
         def connection_lost(self, exc: Exception | None) -> None:
+            self._close_file()
             for watch in (self._write_watch, self._idle_watch):
                 if watch is not None:
                     watch.cancel()

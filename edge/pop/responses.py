@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 
 from edge.pop.cache import Answer
@@ -21,6 +22,15 @@ from httprules.headers import encode
 from httprules.serving import Unsatisfiable, not_modified, parse_range
 
 X_CACHE = {r: r.encode() for r in ("HIT", "MISS", "STALE", "REVALIDATED", "BYPASS")}
+
+
+@dataclass(slots=True)
+class FileAnswer:
+    """A response whose body is `length` bytes of an open file (its owner closes `fd`)."""
+
+    head: bytes
+    fd: int
+    length: int
 
 
 class ReaderStalled(Exception):
@@ -167,11 +177,18 @@ class Responses:
 
     def wire(
         self, entry: Entry, age: float, head: bool, request_id: str | None = None
-    ) -> list[bytes]:
-        """A fresh hit in memory as a whole HTTP/1.1 response with the headers `entry` sends
-        through ASGI (the front listener writes it at once: edge/pop/front.py). Everything but
-        Age and X-Request-Id is worked out once per stored response. `request_id`: the one to
-        send instead of the stored response's own (the access log's, as `Recorder` does)."""
+    ) -> list[bytes] | FileAnswer | None:
+        """A fresh hit as a whole HTTP/1.1 response with the headers `entry` sends through
+        ASGI (the front listener writes it at once: edge/pop/front.py): its pieces, or with a
+        body in a file, the head and the file opened (None if it is gone). Everything but Age
+        and X-Request-Id is worked out once per stored response. `request_id`: the one to send
+        instead of the stored response's own (the access log's, as `Recorder` does)."""
+        fd = -1
+        if entry.path is not None and not head:
+            try:  # opened first: a file evicted meanwhile is still read whole
+                fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return None
         prefix = entry.wire_head or self._wire_head(entry)
         length = entry.length
         self.metrics.served("HIT", entry.status, 0 if head else length)
@@ -180,6 +197,8 @@ class Responses:
         head_bytes = b"%sage: %d\r\n%s\r\n" % (prefix, age, extra)
         if head:
             return [head_bytes]
+        if fd >= 0:
+            return FileAnswer(head_bytes, fd, length)
         if length <= 16 << 10:  # one small write
             return [head_bytes + entry.body]
         return [head_bytes, entry.body]

@@ -131,6 +131,26 @@ def test_requests_the_shortcut_does_not_take_are_left_to_the_parser(tmp_path: Pa
                 assert answer.split(b" ")[1] == status, request[:80]
 
 
+def test_hits_from_disk_are_sent_from_their_files_in_order(tmp_path: Path) -> None:
+    disk = ("--capacity", "256KiB", "--cache-dir", str(tmp_path / "cache"))
+    with pop(tmp_path, *disk) as (url, origin):
+        assert len(httpx.get(url + "/v/big.mp4", timeout=30).content) == BIG
+        httpx.get(url + "/v/index.m3u8", timeout=10)
+        before = _at_once(url)
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            big = b"GET /v/big.mp4 HTTP/1.1\r\nHost: pop\r\n\r\n"
+            playlist = b"GET /v/index.m3u8 HTTP/1.1\r\nHost: pop\r\n\r\n"
+            sock.sendall(big + playlist + big)  # what follows a file waits for it
+            bodies = _read_responses(sock, 3, deadline_s=30)
+        assert [len(b) for b in bodies] == [BIG, len(PLAYLIST), BIG]
+        assert bodies[0] == bodies[2] == b"\x01" * BIG
+        assert _at_once(url) == before + 3
+        assert origin.hits["/v/big.mp4"] == 1
+        stats = httpx.get(url + "/stats", timeout=10).json()
+        assert stats["cache_used_bytes"] < BIG  # it was sent from disk, not memory
+
+
 def test_a_client_that_stops_reading_an_answer_is_cut(tmp_path: Path) -> None:
     with pop(tmp_path, "--send-timeout", "1") as (url, _):
         assert len(httpx.get(url + "/v/big.mp4", timeout=30).content) == BIG
