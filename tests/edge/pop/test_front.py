@@ -47,20 +47,21 @@ def _at_once(url: str) -> int:
 
 def _read_responses(sock: socket.socket, count: int, deadline_s: float = 10.0) -> list[bytes]:
     """`count` whole HTTP/1.1 responses (with Content-Length) from `sock`, as bodies."""
-    data, bodies = b"", list[bytes]()
+    buffer, bodies = bytearray(), list[bytes]()
+    body: tuple[int, int] | None = None  # (where it starts, its length) once its head is in
     sock.settimeout(deadline_s)
     while len(bodies) < count:
-        end = data.find(b"\r\n\r\n")
-        if end >= 0:
-            head = data[:end].decode("latin-1").lower()
-            length = int(head.split("content-length:")[1].split("\r\n")[0])
-            if len(data) >= end + 4 + length:
-                bodies.append(data[end + 4 : end + 4 + length])
-                data = data[end + 4 + length :]
-                continue
-        chunk = sock.recv(1 << 16)
+        if body is None and (end := buffer.find(b"\r\n\r\n")) >= 0:
+            head = bytes(buffer[:end]).decode("latin-1").lower()
+            body = end + 4, int(head.split("content-length:")[1].split("\r\n")[0])
+        if body is not None and len(buffer) >= sum(body):
+            bodies.append(bytes(buffer[body[0] : sum(body)]))
+            del buffer[: sum(body)]
+            body = None
+            continue
+        chunk = sock.recv(1 << 20)
         assert chunk, "the POP closed the connection early"
-        data += chunk
+        buffer += chunk
     return bodies
 
 
