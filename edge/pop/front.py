@@ -55,6 +55,8 @@ def simple_request(head: bytes) -> tuple[str, bytes, list[tuple[bytes, bytes]]] 
     if len(lines) > MAX_HEADERS:
         return None
     method, _, rest = lines[0].partition(b" ")
+    if b"#" in rest:  # a fragment: the parser drops it
+        return None
     headers = []
     for line in lines[1:]:
         name, _, value = line.partition(b":")
@@ -104,6 +106,7 @@ def front_protocol(
                 self._answered(response)
                 if self._file is not None:  # the rest once the file is sent
                     self._held += data
+                    self.flow.pause_reading()
                     return
                 if not data:
                     return

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from edge.pop.front import simple_request
 from tests.support.asgi_server import serve_in_thread
 from tests.support.edges import edge_process
 from tests.support.scripted_origin import Route, ScriptedOrigin
@@ -234,3 +235,30 @@ def test_a_pop_whose_address_is_taken_exits_with_the_reason(tmp_path: Path) -> N
         assert "Address already in use" in (tmp_path / "edge.log").read_text()
         (tmp_path / "edge.log").unlink()
     taken.close()
+
+
+def test_only_plainly_well_formed_heads_take_the_shortcut() -> None:
+    plain = b"GET /v/a.m3u8?x=1 HTTP/1.1\r\nHost: pop\r\nConnection: keep-alive\r\nAccept: */*"
+    assert simple_request(plain) == (
+        "GET",
+        b"/v/a.m3u8?x=1",
+        [(b"host", b"pop"), (b"connection", b"keep-alive"), (b"accept", b"*/*")],
+    )
+    assert simple_request(b"HEAD / HTTP/1.1")[:2] == ("HEAD", b"/")  # type: ignore[index]
+    for head in (
+        b"POST /v/a HTTP/1.1\r\nHost: pop",  # not GET or HEAD
+        b"GET /v/a HTTP/1.0\r\nHost: pop",  # not HTTP/1.1
+        b"GET http://pop/v/a HTTP/1.1\r\nHost: pop",  # absolute form
+        b"GET /v/a#frag HTTP/1.1\r\nHost: pop",  # a fragment
+        b"GET /v/a HTTP/1.1\r\nHost : pop",  # space before the colon
+        b"GET /v/a HTTP/1.1\r\n folded: x",  # obs-fold
+        b"GET /v/a HTTP/1.1\r\nX: caf\xc3\xa9",  # not ASCII
+        b"GET /v/a HTTP/1.1\r\nContent-Length: 0",  # a body's framing
+        b"GET /v/a HTTP/1.1\r\nTransfer-Encoding: chunked",
+        b"GET /v/a HTTP/1.1\r\nConnection: close",
+        b"GET /v/a HTTP/1.1\r\nUpgrade: websocket",
+        b"GET /v/a HTTP/1.1\r\nExpect: 100-continue",
+        b"GET /v/a HTTP/1.1\r\n" + b"X: y\r\n" * 100 + b"Z: z",  # too many fields
+        b"GET /v/a\x00 HTTP/1.1",
+    ):
+        assert simple_request(head) is None, head
