@@ -1,6 +1,6 @@
 """Run an edge: granian runs the worker processes. With TLS it serves the public listener
 (HTTP/2 and HTTP/1.1); in plain HTTP each worker serves the public listener itself, on
-uvicorn's protocol with a shortcut for fresh hits (edge/pop/front.py: about twice granian's
+uvicorn's protocol with a shortcut for fresh hits (edge/pop/front.py: 1.3–2.2× granian's
 rate for small hits, see BENCHMARKS.md), and granian listens on a private Unix socket only.
 The admin listener, if separate, runs in the same worker and event loop so that it shares the
 cache.
