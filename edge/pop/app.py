@@ -158,9 +158,7 @@ class Edge:
             return None
         url = admission.url
         # the request's header values only matter to a response that varies on some of them
-        store = self.cache.store
-        plain = store.holds(url) and not store.varies(url)
-        headers = {} if plain else request_headers(scope)
+        headers = {} if self.cache.store.plainly_stored(url) else request_headers(scope)
         hit = self.cache.fresh_hit(url, headers)
         if hit is None:
             return None

@@ -124,11 +124,9 @@ class EdgeCache:
     def lookup(self, url: str, headers: dict[str, str]) -> Answer:
         """HIT or STALE (refreshing in the background) from the store; VALIDATE when a stored
         entry must be validated first; MISS when nothing usable is stored."""
-        entry = self.store.lookup(url, headers)
+        entry = self._find(url, headers)
         if entry is None:
-            entry = self._from_disk(url, headers)
-            if entry is None:
-                return Answer("MISS")
+            return Answer("MISS")
         now = self.clock()
         if plainly_fresh(entry, headers, now) is not None:
             return Answer("HIT", entry, now=now)
@@ -144,11 +142,16 @@ class EdgeCache:
     def fresh_hit(self, url: str, headers: dict[str, str]) -> tuple[Entry, float] | None:
         """A fresh hit in either tier decided at once (see `plainly_fresh`), and its current
         age; None for anything else."""
-        entry = self.store.lookup(url, headers) or self._from_disk(url, headers)
+        entry = self._find(url, headers)
         if entry is None:
             return None
         age = plainly_fresh(entry, headers, self.clock())
         return None if age is None else (entry, age)
+
+    def _find(self, url: str, headers: dict[str, str]) -> Entry | None:
+        """The stored response for this request: from memory, else from disk."""
+        entry = self.store.lookup(url, headers)
+        return entry if entry is not None else self._from_disk(url, headers)
 
     def _from_disk(self, url: str, headers: dict[str, str]) -> Entry | None:
         """A disk hit, copied into memory when small enough."""

@@ -57,7 +57,7 @@ class Responses:
             async with asyncio.timeout(self.send_timeout_s):
                 await send({"type": "http.response.body", "body": body, "more_body": more})
         except TimeoutError:
-            self.metrics.stalled += 1
+            self.metrics.count_stalled()
             raise ReaderStalled(f"no progress for {self.send_timeout_s:g} s") from None
 
     async def respond(

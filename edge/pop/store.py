@@ -143,9 +143,10 @@ class ResponseStore(Generic[S]):
         if entry is not None and self.on_forget is not None:
             self.on_forget(entry)
 
-    def varies(self, url: str) -> bool:
-        """Whether the response stored for `url` varies on request headers."""
-        return bool(self._vary.get(url))
+    def plainly_stored(self, url: str) -> bool:
+        """Whether a response for `url` is stored that varies on no request header (so the
+        request's header values do not matter to finding it)."""
+        return self._vary.get(url) == ()
 
     def holds(self, url: str) -> bool:
         """Whether any variant of `url` is stored."""
