@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 import tempfile
 import time
@@ -160,16 +161,18 @@ class EdgeCache:
         entry = self.disk.lookup(url, headers)
         if entry is None:
             return None
-        entry.via = via_after(entry.headers.get("via"), self.via).encode("latin-1")
+        if not entry.via:  # the disk tier keeps the parsed entry: worked out once
+            entry.via = via_after(entry.headers.get("via"), self.via).encode("latin-1")
         if self.cluster is not None and not self.cluster.owns(url):  # for the owner's policy
             touch = {"op": "touch", "url": url, "variant": list(entry.variant)}
             self.cluster.tell(owner_of(url, self.cluster.workers), touch)
         if entry.length <= self.promote_max and entry.path is not None:
             try:
-                entry.body = Path(entry.path).read_bytes()
+                body = Path(entry.path).read_bytes()
             except OSError:
                 return None  # evicted since its meta was read: a miss
-            entry.path = None  # the memory tier's copy now
+            # the memory tier's own copy (the disk tier's parsed entry stays as it is)
+            entry = dataclasses.replace(entry, body=body, path=None)
             self.store.put(entry, headers)
         return entry
 

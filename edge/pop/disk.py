@@ -18,6 +18,11 @@ is missing or of another length and a body without a meta are deleted.
 
 With several workers (edge/pop/cluster.py) each keeps the index of the URLs it owns and evicts
 only those; a worker reads another's responses straight from the files.
+
+A hit reads its meta once: the parsed response (its headers encoded, ready to send) is kept for
+the `PARSED_KEPT` most recently read metas, each checked against the meta file's identity
+(inode, modification time, size) on every hit. Every rewrite of a meta is a new file renamed in
+place, so a meta changed by any worker is read again, never served from an older parse.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import itertools
 import json
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +46,8 @@ from httprules.caching import AgeClock, vary_values
 
 META_VERSION = 1
 ORPHAN_AGE_S = 60.0  # with several workers, a body without a meta is left this long
+# parsed metas kept per worker, the most recently read (a few KB each: about 12 MiB)
+PARSED_KEPT = 4096
 
 
 def digest(key: StoreKey) -> str:
@@ -99,6 +107,8 @@ class DiskTier:
             make_policy(policy, capacity_bytes, clock=clock), on_forget=self._unlink
         )
         self._names = itertools.count()
+        # meta path -> (the meta file's identity when read, the response it describes)
+        self._parsed: OrderedDict[str, tuple[tuple[int, int, int], Entry]] = OrderedDict()
         self._tag = _process_tag(os.getpid()) or str(os.getpid())
         self.rebuilt = self.rebuild()
 
@@ -132,29 +142,44 @@ class DiskTier:
         record = self.index.lookup(url, request_headers)
         if record is None:
             return None
-        body, meta = self._paths((record.url, record.variant))
         try:
-            data = json.loads(meta.read_bytes())
-        except (OSError, ValueError):
+            return self._parsed_entry((record.url, record.variant))
+        except (OSError, ValueError, KeyError, TypeError):
             self.index.purge(url)
             return None
-        return _entry(data, str(body))
 
     def _read_files(self, url: str, request_headers: Mapping[str, str]) -> Entry | None:
         """Another worker's response, found by its file names alone."""
-        body, meta = self._paths((url, ()))
         try:
-            return _entry(json.loads(meta.read_bytes()), str(body))
+            return self._parsed_entry((url, ()))
         except FileNotFoundError:
             pass
-        except (OSError, ValueError):
+        except (OSError, ValueError, KeyError, TypeError):
             return None
         try:
             names = tuple(json.loads(self._vary_path(url).read_bytes())["vary"])
-            body, meta = self._paths((url, vary_values(names, request_headers)))
-            return _entry(json.loads(meta.read_bytes()), str(body))
+            return self._parsed_entry((url, vary_values(names, request_headers)))
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+    def _parsed_entry(self, key: StoreKey) -> Entry:
+        """The response stored under `key` (its body left in its file), parsed from its meta
+        or, if the meta has not changed since, as parsed before. Raises what reading it
+        raises."""
+        body, meta = self._paths(key)
+        name = str(meta)
+        stat = os.stat(name)  # before the read: a meta replaced meanwhile is read again later
+        identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        kept = self._parsed.get(name)
+        if kept is not None and kept[0] == identity:
+            self._parsed.move_to_end(name)
+            return kept[1]
+        entry = _entry(json.loads(meta.read_bytes()), str(body))
+        self._parsed[name] = (identity, entry)
+        self._parsed.move_to_end(name)
+        if len(self._parsed) > PARSED_KEPT:
+            self._parsed.popitem(last=False)
+        return entry
 
     # -- writing --------------------------------------------------------------------------
 
@@ -222,7 +247,9 @@ class DiskTier:
 
     def _unlink(self, record: Record) -> None:
         """Forget a response's files: the meta first, so a half-deleted pair is never read."""
-        for path in reversed(self._paths((record.url, record.variant))):
+        paths = self._paths((record.url, record.variant))
+        self._parsed.pop(str(paths[1]), None)  # a meta written later may reuse its inode
+        for path in reversed(paths):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         if record.vary and not self.index.holds(record.url):

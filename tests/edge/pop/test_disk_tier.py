@@ -15,6 +15,8 @@ import pytest
 
 from edge.pop.app import Edge, EdgeConfig
 from edge.pop.disk import DiskTier, digest
+from edge.pop.store import Entry
+from httprules.caching import age_clock
 from tests.support.asgi_server import serve_in_thread
 from tests.support.clock import FakeClock
 from tests.support.scripted_origin import Route, ScriptedOrigin
@@ -161,3 +163,38 @@ def test_eviction_and_purge_remove_the_files(tmp_path: Path, clock: FakeClock) -
         assert purge.json()["purged"] == 1
         assert len(files(cache, ".body")) == 2
         assert http.get("/o7").headers["x-cache"] == "MISS"
+
+
+def test_a_hit_reads_its_meta_again_only_when_it_changed(tmp_path: Path) -> None:
+    """Hits reuse a meta's parse; a refreshed, evicted or republished meta is read again, by
+    the worker that owns it and by one that reads the files of another's."""
+    now = time.time()
+    owner = DiskTier(tmp_path, 64 << 20, "lru")
+    reader = DiskTier(tmp_path, 64 << 20, "lru", owns=lambda digest: False, shared=True)
+
+    def publish(body: bytes, headers: dict[str, str]) -> None:
+        spool = owner.spool()
+        try:
+            spool.write(body)
+            entry = Entry("/s", 200, headers, b"", age_clock(headers, now, now))
+            assert owner.publish(spool, entry, {})
+        finally:
+            spool.close()
+
+    publish(b"a" * 1000, {"cache-control": "max-age=60", "etag": '"1"'})
+    for tier in (owner, reader):
+        first = tier.lookup("/s", {})
+        assert first is not None and first.headers["etag"] == '"1"'
+        assert tier.lookup("/s", {}) is first  # parsed once
+    refreshed = owner.lookup("/s", {})
+    assert refreshed is not None
+    refreshed.refresh({"cache-control": "max-age=60", "etag": '"2"'}, refreshed.clock)
+    owner.refresh(refreshed)
+    seen = reader.lookup("/s", {})
+    assert seen is not None and seen.headers["etag"] == '"2"'
+    assert owner.purge("/s") == 1
+    assert owner.lookup("/s", {}) is None and reader.lookup("/s", {}) is None
+    publish(b"b" * 2000, {"cache-control": "max-age=60", "etag": '"3"'})
+    for tier in (owner, reader):
+        again = tier.lookup("/s", {})
+        assert again is not None and (again.headers["etag"], again.length) == ('"3"', 2000)
