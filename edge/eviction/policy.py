@@ -16,6 +16,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Protocol
 
+from edge.eviction.arc import ARC, GuidedARC
+from edge.eviction.guide import MAX_SPARED, ViewerGuide
 from edge.eviction.interval import IntervalCache, locate_url
 
 Key = Hashable
@@ -327,14 +329,10 @@ class S3FIFO:
         return self._ghost_remove(key)
 
 
-MAX_SPARED = 8  # objects a guided eviction may pass over because a viewer will want them
-
-
 class GuidedS3FIFO(S3FIFO):
     """S3-FIFO guided by the viewers of each rendition: its small queue also promotes, and its
     main CLOCK spares (a few per eviction), an object a viewer behind it should ask for within
-    `horizon_s` (the interval policy's viewer model, edge/eviction/interval.py, used as
-    evidence for keeping an object rather than as the eviction order)."""
+    `horizon_s` (edge/eviction/guide.py)."""
 
     name = "guided"
 
@@ -347,26 +345,21 @@ class GuidedS3FIFO(S3FIFO):
         horizon_s: float = 300.0,
     ) -> None:
         super().__init__(capacity_bytes, move_to_main_threshold=1)
-        self.viewers = IntervalCache(0, clock=clock, locate=locate)  # stores nothing
-        self.clock = clock
-        self.horizon_s = horizon_s
+        self.guide = ViewerGuide(clock, locate, horizon_s)
 
     def touch(self, key: Key) -> bool:
-        self.viewers.touch(key)  # every request moves a viewer along
+        self.guide.saw(key)  # every request moves a viewer along
         return super().touch(key)
 
-    def _wanted_soon(self, key: Key) -> bool:
-        return self.viewers.wait_s(key, self.clock()) < self.horizon_s
-
     def _promotes(self, key: Key) -> bool:
-        return super()._promotes(key) or self._wanted_soon(key)
+        return super()._promotes(key) or self.guide.wanted_soon(key)
 
     def _spares(self, key: Key, spared: int) -> bool:
         # a few per eviction, so an eviction costs a bounded time
-        return spared < MAX_SPARED and self._wanted_soon(key)
+        return spared < MAX_SPARED and self.guide.wanted_soon(key)
 
 
-POLICIES = ("guided", "interval", "s3fifo", "sieve", "lru", "fifo")
+POLICIES = ("guided", "guided-arc", "arc", "interval", "s3fifo", "sieve", "lru", "fifo")
 # S3-FIFO guided by the viewers behind each object: the only one of these no worse than S3-FIFO
 # and LRU on every trace family of bench/cache_families.py (synthetic HLS and the simulator's
 # logs under several ABR rules, skews and ladders). Interval caching wins the synthetic trace
@@ -387,6 +380,7 @@ def make_policy(
         "fifo": FIFO,
         "sieve": SIEVE,
         "s3fifo": S3FIFO,
+        "arc": ARC,
     }
     if name in simple:
         return simple[name](capacity_bytes)
@@ -394,9 +388,8 @@ def make_policy(
         return IntervalCache(
             capacity_bytes, clock=clock or time.monotonic, locate=locate or locate_url
         )
-    if name == "guided":
-        return GuidedS3FIFO(
-            capacity_bytes, clock=clock or time.monotonic, locate=locate or locate_url
-        )
+    if name in ("guided", "guided-arc"):
+        guided = GuidedS3FIFO if name == "guided" else GuidedARC
+        return guided(capacity_bytes, clock=clock or time.monotonic, locate=locate or locate_url)
     known = ", ".join(POLICIES)
     raise ValueError(f"unknown eviction policy {name!r} (one of {known})")

@@ -12,7 +12,13 @@ import pytest
 from edge.eviction.policy import make_policy
 from edge.sim.trace import TraceRequest, read_oracle_general, replay, write_oracle_general
 
-REFERENCE = {"lru": lcs.LRU, "fifo": lcs.FIFO, "sieve": lcs.Sieve, "s3fifo": lcs.S3FIFO}
+REFERENCE = {
+    "lru": lcs.LRU,
+    "fifo": lcs.FIFO,
+    "sieve": lcs.Sieve,
+    "s3fifo": lcs.S3FIFO,
+    "arc": lcs.ARC,
+}
 
 
 def hls_like_trace(n_requests: int, seed: int = 7) -> list[TraceRequest]:

@@ -184,17 +184,21 @@ def test_a_hit_reads_its_meta_again_only_when_it_changed(tmp_path: Path) -> None
     publish(b"a" * 1000, {"cache-control": "max-age=60", "etag": '"1"'})
     for tier in (owner, reader):
         first = tier.lookup("/s", {})
-        assert first is not None and first.headers["etag"] == '"1"'
+        assert first is not None
+        assert first.headers["etag"] == '"1"'
         assert tier.lookup("/s", {}) is first  # parsed once
     refreshed = owner.lookup("/s", {})
     assert refreshed is not None
     refreshed.refresh({"cache-control": "max-age=60", "etag": '"2"'}, refreshed.clock)
     owner.refresh(refreshed)
     seen = reader.lookup("/s", {})
-    assert seen is not None and seen.headers["etag"] == '"2"'
+    assert seen is not None
+    assert seen.headers["etag"] == '"2"'
     assert owner.purge("/s") == 1
-    assert owner.lookup("/s", {}) is None and reader.lookup("/s", {}) is None
+    assert owner.lookup("/s", {}) is None
+    assert reader.lookup("/s", {}) is None
     publish(b"b" * 2000, {"cache-control": "max-age=60", "etag": '"3"'})
     for tier in (owner, reader):
         again = tier.lookup("/s", {})
-        assert again is not None and (again.headers["etag"], again.length) == ('"3"', 2000)
+        assert again is not None
+        assert (again.headers["etag"], again.length) == ('"3"', 2000)

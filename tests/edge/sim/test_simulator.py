@@ -32,7 +32,13 @@ lon = 2.35
 weight = 1
 """
 
-REFERENCE = {"lru": lcs.LRU, "fifo": lcs.FIFO, "sieve": lcs.Sieve, "s3fifo": lcs.S3FIFO}
+REFERENCE = {
+    "lru": lcs.LRU,
+    "fifo": lcs.FIFO,
+    "sieve": lcs.Sieve,
+    "s3fifo": lcs.S3FIFO,
+    "arc": lcs.ARC,
+}
 
 
 @pytest.mark.parametrize("policy", list(REFERENCE))
@@ -153,7 +159,7 @@ def test_origin_outage_serves_what_the_pops_hold(tmp_path: Path) -> None:
     [
         pytest.param({"sesions_per_s": 1}, "unknown key 'sesions_per_s'", id="typo"),
         pytest.param({"rules": ["dash"]}, "unknown ABR rule", id="rule"),
-        pytest.param({"cache_policy": "arc"}, "unknown cache_policy", id="policy"),
+        pytest.param({"cache_policy": "clock-pro"}, "unknown cache_policy", id="policy"),
         pytest.param({"bandwidth": ["5g"]}, "bandwidth '5g'", id="bandwidth"),
         pytest.param({"pop_failure": {"pop": "x", "when": 3}}, "unknown keys", id="event"),
         pytest.param({"duration_s": 0}, "duration_s must be > 0", id="duration"),
