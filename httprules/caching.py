@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from httprules.serving import parse_http_date
 
@@ -128,12 +128,18 @@ class AgeClock:
     date: float | None
     age_value: float
 
-    def current_age_s(self, now: float) -> float:
+    # worked out once: `corrected_initial_age - response_time`, so the age is that plus now
+    _age_base: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
         apparent_age = max(0.0, self.response_time - (self.date or self.response_time))
         response_delay = self.response_time - self.request_time
         corrected_age_value = self.age_value + response_delay
         corrected_initial_age = max(apparent_age, corrected_age_value)
-        return corrected_initial_age + (now - self.response_time)
+        object.__setattr__(self, "_age_base", corrected_initial_age - self.response_time)
+
+    def current_age_s(self, now: float) -> float:
+        return self._age_base + now
 
 
 UNKNOWN_AGE_S = float(2**31)  # RFC 9111 §1.2.2: the largest delta-seconds a cache need keep
@@ -228,6 +234,8 @@ def vary_names(headers: Mapping[str, str]) -> tuple[str, ...]:
 
 def vary_values(names: tuple[str, ...], request_headers: Mapping[str, str]) -> tuple[str, ...]:
     """§4.1: the request's values of the headers the response varies on, normalised."""
+    if not names:
+        return ()
     return tuple(" ".join(request_headers.get(n, "").split()) for n in names)
 
 

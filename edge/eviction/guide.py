@@ -10,6 +10,7 @@ from edge.eviction.interval import IntervalCache
 
 Key = Hashable
 
+LOCATED_KEPT = 65536  # keys whose place is remembered (forgotten all at once)
 MAX_SPARED = 8  # objects a guided eviction may pass over because a viewer will want them
 
 
@@ -20,9 +21,22 @@ class ViewerGuide:
         locate: Callable[[Key], tuple[Hashable, int] | None],
         horizon_s: float = 300.0,
     ) -> None:
-        self.viewers = IntervalCache(0, clock=clock, locate=locate)  # stores nothing
+        # stores nothing; asks where each key is once while it is asked for
+        self.viewers = IntervalCache(0, clock=clock, locate=self._locate)
+        self._where = locate
+        self._located: dict[Key, tuple[Hashable, int] | None] = {}
         self.clock = clock
         self.horizon_s = horizon_s
+
+    def _locate(self, key: Key) -> tuple[Hashable, int] | None:
+        try:
+            return self._located[key]
+        except KeyError:
+            pass
+        if len(self._located) >= LOCATED_KEPT:
+            self._located.clear()
+        located = self._located[key] = self._where(key)
+        return located
 
     def saw(self, key: Key) -> None:
         """A request for `key`: it moves its viewer along."""

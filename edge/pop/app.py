@@ -39,9 +39,10 @@ from httprules.ratelimit import Rate, open_limit
 
 __all__ = ["Edge", "EdgeConfig"]
 
-OWN_PATHS = ("/healthz", "/readyz", "/metrics", "/stats")
-# request headers that a stored response is not simply sent for: the ASGI path answers them
-_NOT_AT_ONCE = frozenset(
+OWN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/stats"})
+# request header fields a stored response is not simply sent for: the front listener leaves
+# requests with any of them to the ASGI path
+NOT_AT_ONCE = frozenset(
     {b"authorization", b"range", b"if-range", b"if-match", b"if-none-match", b"cache-control"}
     | {b"if-modified-since", b"if-unmodified-since"}
 )
@@ -138,7 +139,7 @@ class Edge:
         same gate, lookup, headers and access record); None for every request that path must
         answer: misses, stale entries, conditionals, ranges, the POP's own endpoints, spills,
         and every request when rate limits are kept (the front listener's shortcut,
-        edge/pop/front.py)."""
+        edge/pop/front.py, which never asks about a request with a `NOT_AT_ONCE` field)."""
         path = scope["path"]
         if (
             self._asgi_only
@@ -149,9 +150,6 @@ class Edge:
         ):
             return None
         started = time.perf_counter()
-        for name, _ in scope["headers"]:  # lower-case
-            if name in _NOT_AT_ONCE:
-                return None
         try:
             admission = self.gate.admit(scope)
         except TokenRejected:
@@ -222,7 +220,10 @@ class Edge:
             )
         if self.config.front_fd >= 0:
             protocol = front_protocol(
-                self.answer_now, self.config.send_timeout_s, self.metrics.count_stalled
+                self.answer_now,
+                self.config.send_timeout_s,
+                self.metrics.count_stalled,
+                left_to_app=NOT_AT_ONCE,
             )
             sock = socket.socket(fileno=os.dup(self.config.front_fd))
             grace_s = self.config.grace_s

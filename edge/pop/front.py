@@ -39,6 +39,9 @@ from httprules.listener import MAX_HEADERS, limited_protocol
 AnswerNow = Callable[[Scope], "list[bytes] | FileAnswer | None"]
 
 MAX_QUICK_HEAD = 8 << 10
+# parsed heads kept per worker, each of at most 2 KiB (a few MiB in all; forgotten all at once)
+HEADS_KEPT = 1024
+MAX_KEPT_HEAD = 2 << 10
 _SIMPLE_HEAD = re.compile(
     rb"(?:GET|HEAD) /[!-~]* HTTP/1\.1"
     rb"(?:\r\n[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t!-~]*)*"
@@ -46,9 +49,12 @@ _SIMPLE_HEAD = re.compile(
 _LEFT_TO_PARSER = frozenset({b"content-length", b"transfer-encoding", b"expect", b"upgrade"})
 
 
-def simple_request(head: bytes) -> tuple[str, bytes, list[tuple[bytes, bytes]]] | None:
+def simple_request(
+    head: bytes, left_to_app: frozenset[bytes] = frozenset()
+) -> tuple[str, bytes, list[tuple[bytes, bytes]]] | None:
     """(method, target, headers with lower-case names) of a request head (without its blank
-    line) that is plainly well formed and has no body or connection handling; else None."""
+    line) that is plainly well formed and has no body or connection handling, nor any field
+    named in `left_to_app`; else None."""
     if not _SIMPLE_HEAD.fullmatch(head):
         return None
     lines = head.split(b"\r\n")
@@ -62,17 +68,25 @@ def simple_request(head: bytes) -> tuple[str, bytes, list[tuple[bytes, bytes]]] 
         name, _, value = line.partition(b":")
         name = name.lower()
         value = value.strip(b" \t")
-        if name in _LEFT_TO_PARSER or (name == b"connection" and value.lower() != b"keep-alive"):
+        if name in _LEFT_TO_PARSER or name in left_to_app:
+            return None
+        if name == b"connection" and value.lower() != b"keep-alive":
             return None
         headers.append((name, value))
     return method.decode(), rest[:-9], headers
 
 
 def front_protocol(
-    answer_now: AnswerNow, send_timeout_s: float, on_stalled: Callable[[], None]
+    answer_now: AnswerNow,
+    send_timeout_s: float,
+    on_stalled: Callable[[], None],
+    left_to_app: frozenset[bytes] = frozenset(),
 ) -> type[HttpToolsProtocol]:
-    """The protocol class for the public listener's uvicorn server."""
+    """The protocol class for the public listener's uvicorn server. `answer_now` is never
+    asked about a request with a header field named in `left_to_app` (lower case)."""
     base = limited_protocol()
+    # the heads seen lately, parsed: viewers of a stream send the same few heads again and again
+    heads: dict[bytes, tuple[str, bytes, list[tuple[bytes, bytes]]]] = {}
 
     class FrontProtocol(base):  # type: ignore[valid-type,misc]
         _in_message = False  # the parser is inside a request (its head or body)
@@ -113,9 +127,15 @@ def front_protocol(
             super().data_received(data)
 
         def _answer_now(self, head: bytes) -> list[bytes] | FileAnswer | None:
-            request = simple_request(head)
+            request = heads.get(head)
             if request is None:
-                return None
+                request = simple_request(head, left_to_app)
+                if request is None:
+                    return None
+                if len(head) <= MAX_KEPT_HEAD:
+                    if len(heads) >= HEADS_KEPT:
+                        heads.clear()
+                    heads[head] = request
             method, target, headers = request
             raw_path, _, query = target.partition(b"?")
             path = raw_path.decode("ascii")
@@ -127,7 +147,7 @@ def front_protocol(
                 "path": urllib.parse.unquote(path) if "%" in path else path,
                 "raw_path": raw_path,
                 "query_string": query,
-                "headers": headers,
+                "headers": headers,  # shared with every request of the same head: read only
                 "client": self.client,
                 "server": self.server,
             }

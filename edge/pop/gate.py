@@ -32,6 +32,9 @@ FILL_TOKEN_TTL_S = 300
 FILL_TOKEN_RENEW_S = 60  # mint a new one when the current one has less than this left
 
 
+PLAIN_KEPT = 4096  # admissions of plain paths kept (forgotten all at once)
+
+
 @dataclass(frozen=True, slots=True)
 class Admission:
     url: str  # the request's path (and query) without its token
@@ -50,6 +53,7 @@ class PlaybackGate:
         self.limit = limit
         self.clock = clock
         self._fill_token: tuple[str, float, str] | None = None  # token, expiry, key id
+        self._plain: dict[str, Admission] = {}  # admissions of plain paths lately asked for
 
     def admit(self, scope: Scope) -> Admission:
         """The request's URL without its token; raises `TokenRejected` for a token that does
@@ -57,7 +61,14 @@ class PlaybackGate:
         raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         query = scope.get("query_string")
         if self.keys is None and "/~" not in raw:  # the common case without signing: no token
-            return Admission(raw + "?" + query.decode("latin-1") if query else raw, False, False)
+            if query:
+                return Admission(raw + "?" + query.decode("latin-1"), False, False)
+            admission = self._plain.get(raw)
+            if admission is None:
+                if len(self._plain) >= PLAIN_KEPT:
+                    self._plain.clear()
+                admission = self._plain[raw] = Admission(raw, False, False)
+            return admission
         path, granted, header = admit_request(self.keys, scope, raw, self.clock())
         # a POP's fill: its header token grants the whole site (a viewer's grants one video)
         by_header = (

@@ -76,6 +76,9 @@ def test_hits_answered_at_once_send_what_the_asgi_path_sends(tmp_path: Path) -> 
         # a conditional the cache answers itself goes through ASGI: the same response
         asgi = http.get("/v/index.m3u8", headers={"if-none-match": '"other"'})
         assert _at_once(url) == before + 1
+        part = http.get("/v/index.m3u8", headers={"range": "bytes=0-3"})  # a range: ASGI too
+        assert (part.status_code, part.content) == (206, PLAYLIST[:4])
+        assert _at_once(url) == before + 1
         assert hit.status_code == asgi.status_code == 200
         assert hit.content == asgi.content == PLAYLIST
         assert hit.headers["x-cache"] == asgi.headers["x-cache"] == "HIT"
@@ -262,3 +265,7 @@ def test_only_plainly_well_formed_heads_take_the_shortcut() -> None:
         b"GET /v/a\x00 HTTP/1.1",
     ):
         assert simple_request(head) is None, head
+    left_to_app = frozenset({b"range", b"if-none-match"})
+    assert simple_request(b"GET /v/a HTTP/1.1\r\nRange: bytes=0-1", left_to_app) is None
+    assert simple_request(b"GET /v/a HTTP/1.1\r\nIF-None-Match: x", left_to_app) is None
+    assert simple_request(b"GET /v/a HTTP/1.1\r\nX-Range: 1", left_to_app) is not None
