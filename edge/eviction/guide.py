@@ -10,7 +10,7 @@ from edge.eviction.interval import IntervalCache
 
 Key = Hashable
 
-LOCATED_KEPT = 65536  # keys whose place is remembered (forgotten all at once)
+LOCATED_KEPT = 8192  # keys whose place is remembered (a few MiB; forgotten all at once)
 MAX_SPARED = 8  # objects a guided eviction may pass over because a viewer will want them
 
 

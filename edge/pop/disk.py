@@ -46,8 +46,8 @@ from httprules.caching import AgeClock, vary_values
 
 META_VERSION = 1
 ORPHAN_AGE_S = 60.0  # with several workers, a body without a meta is left this long
-# parsed metas kept per worker, the most recently read (a few KB each: about 12 MiB)
-PARSED_KEPT = 4096
+# parsed metas kept per worker, the most recently read (a few KB each: about 3 MiB)
+PARSED_KEPT = 1024
 
 
 def digest(key: StoreKey) -> str:
