@@ -11,14 +11,7 @@ import pytest
 
 from edge.eviction.policy import make_policy
 from edge.sim.trace import TraceRequest, read_oracle_general, replay, write_oracle_general
-
-REFERENCE = {
-    "lru": lcs.LRU,
-    "fifo": lcs.FIFO,
-    "sieve": lcs.Sieve,
-    "s3fifo": lcs.S3FIFO,
-    "arc": lcs.ARC,
-}
+from tests.support.libcachesim_policies import REFERENCE
 
 
 def hls_like_trace(n_requests: int, seed: int = 7) -> list[TraceRequest]:

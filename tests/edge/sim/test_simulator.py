@@ -17,6 +17,7 @@ from edge.sim.plots import draw_all
 from edge.sim.queueing import FifoServers
 from edge.sim.runner import export_traces, resolve_topology, run_scenario, simulate
 from edge.sim.scenario import Scenario, ScenarioError, load_scenario, shipped_scenarios
+from tests.support.libcachesim_policies import REFERENCE
 from tests.support.servers import run_cli
 
 ONE_POP = """
@@ -31,14 +32,6 @@ lat = 48.86
 lon = 2.35
 weight = 1
 """
-
-REFERENCE = {
-    "lru": lcs.LRU,
-    "fifo": lcs.FIFO,
-    "sieve": lcs.Sieve,
-    "s3fifo": lcs.S3FIFO,
-    "arc": lcs.ARC,
-}
 
 
 @pytest.mark.parametrize("policy", list(REFERENCE))
