@@ -1,5 +1,5 @@
-"""The guided S3-FIFO keeps what a viewer behind is about to ask for, where plain S3-FIFO,
-which only knows what was asked for twice, lets it go."""
+"""The guided policies (S3-FIFO and ARC) keep what a viewer behind is about to ask for, where
+the plain ones, which only know what was asked for before, let it go."""
 
 from __future__ import annotations
 
@@ -42,15 +42,22 @@ def second_viewer_hits(policy: str) -> int:
 def test_a_viewer_behind_finds_its_segments_kept() -> None:
     assert second_viewer_hits("s3fifo") <= 40  # the ones it held before it was ever full
     assert second_viewer_hits("guided") == 100
+    assert second_viewer_hits("arc") < 100  # ARC lets some go
+    assert second_viewer_hits("guided-arc") == 100
 
 
+@pytest.mark.parametrize("policy", ["guided", "guided-arc", "arc"])
 @pytest.mark.parametrize("capacity", [0, 5, 95])
-def test_eviction_always_ends(capacity: int) -> None:
+def test_eviction_always_ends(policy: str, capacity: int) -> None:
     clock = TraceClock()
-    cache = make_policy("guided", capacity, clock=clock, locate=locate)
+    cache = make_policy(policy, capacity, clock=clock, locate=locate)
     for n in range(200):
         clock.now = float(n)
         key = ("v/", n % 37)
         if not cache.touch(key):
             cache.insert(key, SIZE)
         assert cache.used_bytes <= capacity
+        assert len(cache) * SIZE == cache.used_bytes
+        if n % 11 == 0:  # removing what is cached, remembered as a ghost, or unknown
+            cache.remove(("v/", (n * 7) % 41))
+            assert len(cache) * SIZE == cache.used_bytes
