@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import urllib.parse
@@ -37,6 +38,8 @@ from httprules.listener import MAX_HEADERS, limited_protocol
 # answers a request from the cache at once (the whole response, in pieces, or a head and an
 # open file), or None
 AnswerNow = Callable[[Scope], "list[bytes] | FileAnswer | None"]
+
+log = logging.getLogger("mediacdn.edge")
 
 MAX_QUICK_HEAD = 8 << 10
 # parsed heads kept per worker, each of at most 2 KiB (a few MiB in all; forgotten all at once)
@@ -151,7 +154,11 @@ def front_protocol(
                 "client": self.client,
                 "server": self.server,
             }
-            return answer_now(scope)
+            try:
+                return answer_now(scope)
+            except Exception:  # the full path answers it (a 500 there, if it fails there too)
+                log.exception("answering %s at once failed", scope["path"])
+                return None
 
         def _answered(self, response: list[bytes] | FileAnswer) -> None:
             self._unset_keepalive_if_required()

@@ -5,6 +5,7 @@ refused) by the parser; a client that stops reading an answer is cut; idle conne
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import httpx
 
-from edge.pop.front import simple_request
+from edge.pop.front import front_protocol, simple_request
+from edge.pop.listener import LoopListener, listening_socket
+from httprules.asgi import Receive, Scope, Send
 from tests.support.asgi_server import serve_in_thread
 from tests.support.edges import edge_process
 from tests.support.scripted_origin import Route, ScriptedOrigin
@@ -269,3 +272,39 @@ def test_only_plainly_well_formed_heads_take_the_shortcut() -> None:
     assert simple_request(b"GET /v/a HTTP/1.1\r\nRange: bytes=0-1", left_to_app) is None
     assert simple_request(b"GET /v/a HTTP/1.1\r\nIF-None-Match: x", left_to_app) is None
     assert simple_request(b"GET /v/a HTTP/1.1\r\nX-Range: 1", left_to_app) is not None
+
+
+def test_a_failure_answering_at_once_leaves_the_request_to_the_full_path() -> None:
+    """An error inside the shortcut costs neither the request nor the connection."""
+
+    def broken(scope: Scope) -> list[bytes] | None:
+        raise RuntimeError("a bug in the hit path")
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [(b"content-length", b"9")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"full path"})
+
+    async def serve(port: int) -> list[bytes]:
+        sock = listening_socket("127.0.0.1", port)
+        listener = LoopListener(
+            app, sock=sock, protocol=front_protocol(broken, 5.0, lambda: None), grace_s=1
+        )
+        await listener.start()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            bodies = []
+            for _ in range(2):  # the same connection answers again
+                writer.write(b"GET /v/index.m3u8 HTTP/1.1\r\nHost: pop\r\n\r\n")
+                head = await reader.readuntil(b"\r\n\r\n")
+                assert head.startswith(b"HTTP/1.1 200")
+                bodies.append(await reader.readexactly(len(b"full path")))
+            writer.close()
+            await writer.wait_closed()
+            return bodies
+        finally:
+            await listener.stop()
+
+    assert asyncio.run(serve(free_port())) == [b"full path", b"full path"]
