@@ -58,12 +58,6 @@ class ARC:
         self._t2_used += size
         return True
 
-    def _step(self, ratio: float) -> float:
-        """How far a ghost hit moves the target, the other ghost list holding `ratio` times
-        the bytes of its own: as in libCacheSim, by the ratio (at least 1), which in bytes is
-        a small step; T2's share grows mostly by what ghost hits bring into it."""
-        return max(ratio, 1.0)
-
     def _spares(self, key: Key, spared: int) -> bool:
         """Does eviction pass over `key` this time (it goes back to the top of T2)?"""
         return False
@@ -121,12 +115,14 @@ class ARC:
         evicted: list[Key] = []
         from_b1 = key in self._b1
         from_b2 = not from_b1 and key in self._b2
+        # as in libCacheSim, a ghost hit moves the target by the other ghost list's share of
+        # bytes (at least 1): in bytes a small step; T2 grows mostly by what ghost hits bring
         if from_b1:
-            step = self._step(self._b2_used / max(self._b1_used, 1))
+            step = max(self._b2_used / max(self._b1_used, 1), 1.0)
             self.target = min(float(self.capacity_bytes), self.target + step)
             self._b1_used -= self._b1.pop(key)
         elif from_b2:
-            step = self._step(self._b1_used / max(self._b2_used, 1))
+            step = max(self._b1_used / max(self._b2_used, 1), 1.0)
             self.target = max(0.0, self.target - step)
             self._b2_used -= self._b2.pop(key)
         while self.used_bytes + size > self.capacity_bytes:
@@ -143,12 +139,21 @@ class ARC:
         return evicted
 
     def remove(self, key: Key) -> bool:
-        for name in ("t1", "t2", "b1", "b2"):
-            queue: OrderedDict[Key, int] = getattr(self, f"_{name}")
-            size = queue.pop(key, None)
+        size = self._t1.pop(key, None)
+        if size is not None:
+            self._t1_used -= size
+            return True
+        size = self._t2.pop(key, None)
+        if size is not None:
+            self._t2_used -= size
+            return True
+        size = self._b1.pop(key, None)  # a ghost: forgotten, nothing was cached
+        if size is not None:
+            self._b1_used -= size
+        else:
+            size = self._b2.pop(key, None)
             if size is not None:
-                setattr(self, f"_{name}_used", getattr(self, f"_{name}_used") - size)
-                return name in ("t1", "t2")
+                self._b2_used -= size
         return False
 
 
