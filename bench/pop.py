@@ -7,6 +7,13 @@ too small to hold a segment; nginx's proxy_cache always serves from its disk cac
 `--pin` also holds each server to as many cores as it has workers (taskset), and wrk to
 another core where one is left.
 
+Playlist hits are measured twice: with wrk's own minimal head, and with the head a browser
+playing through hls.js sends (`BROWSER_HEAD`: user agent, client hints, CORS, fetch metadata,
+accepted encodings and languages; about 600 bytes).
+
+A second POP like the first (`memory-again`) is measured in the same rounds on segments: its
+ratio to the first is the noise floor of this machine, the spread two identical servers show.
+
 Targets, at 1 and at 2 workers: segment hits >= 1.2x nginx proxy_cache and >= 1.0x Varnish;
 playlist hits >= 1.0x nginx proxy_cache and >= 0.8x Varnish; segment hits from disk >= 0.9x
 nginx proxy_cache.
@@ -55,6 +62,24 @@ NGINX_PROXY_CACHE = """
     }}
 """
 
+
+# what Chromium sends with an hls.js playlist request from a page on another origin
+BROWSER_HEAD = (
+    "Connection: keep-alive",
+    'sec-ch-ua-platform: "Linux"',
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    'sec-ch-ua: "Chromium";v="131", "Not_A Brand";v="24"',
+    "sec-ch-ua-mobile: ?0",
+    "Accept: */*",
+    "Origin: https://player.example",
+    "Sec-Fetch-Site: cross-site",
+    "Sec-Fetch-Mode: cors",
+    "Sec-Fetch-Dest: empty",
+    "Referer: https://player.example/",
+    "Accept-Encoding: gzip, deflate, br, zstd",
+    "Accept-Language: en-US,en;q=0.9",
+)
 
 PIN = "--pin" in sys.argv  # each server on as many cores as it has workers
 
@@ -126,7 +151,7 @@ def main() -> int:
         for workers in (1, 2):
             if workers > cores:
                 break
-            ports = {k: free_port() for k in ("memory", "disk", "nginx", "varnish")}
+            ports = {k: free_port() for k in ("memory", "memory-again", "disk", "nginx", "varnish")}
             url = {k: f"http://127.0.0.1:{p}" for k, p in ports.items()}
             procs = [
                 start_pop(
@@ -135,12 +160,21 @@ def main() -> int:
                 start_pop(
                     setup.root, ports["disk"], setup.origin_url, workers, "256KiB", f"disk{workers}"
                 ),
+                start_pop(
+                    setup.root,
+                    ports["memory-again"],
+                    setup.origin_url,
+                    workers,
+                    "1GiB",
+                    f"again{workers}",
+                ),
                 start_nginx_proxy_cache(setup.root, ports["nginx"], setup.origin_url, workers),
                 start_varnish(setup.root, ports["varnish"], setup.origin_url, workers),
             ]
             try:
                 warm(url["memory"], paths, lambda r: r.headers.get("x-cache") == "HIT")
                 warm(url["disk"], paths, lambda r: r.headers.get("x-cache") == "HIT")
+                warm(url["memory-again"], paths, lambda r: r.headers.get("x-cache") == "HIT")
                 warm(url["nginx"], paths, lambda r: r.headers.get("x-cache-status") == "HIT")
                 warm(
                     url["varnish"],
@@ -156,27 +190,37 @@ def main() -> int:
                 # wrk on a core of its own when there is one left
                 load = ("taskset", "-c", str(cores - 1)) if PIN and workers < cores else ()
                 for i in range(args.repeat):
-                    for name in ("memory", "nginx", "varnish", "disk"):
-                        for kind, path in (
-                            ("playlist", setup.playlist),
-                            ("segment", setup.segment),
+                    for name in ("memory", "nginx", "varnish", "disk", "memory-again"):
+                        for kind, path, head in (
+                            ("playlist", setup.playlist, ()),
+                            ("browser", setup.playlist, BROWSER_HEAD),
+                            ("segment", setup.segment, ()),
                         ):
-                            if name == "disk" and kind == "playlist":
+                            if name in ("disk", "memory-again") and kind != "segment":
                                 continue
-                            result = wrk(url[name] + path, args.seconds, args.connections, load)
+                            result = wrk(
+                                url[name] + path, args.seconds, args.connections, load, head
+                            )
                             runs.setdefault(f"{name}-{kind}", []).append(result)
                             time.sleep(0.5)
                     print(f"workers {workers}: run {i + 1} of {args.repeat} done", flush=True)
 
                 seg = {
                     k: median([r.bytes_per_s for r in runs[f"{k}-segment"]]) / 2**20
-                    for k in ("memory", "nginx", "varnish", "disk")
+                    for k in ("memory", "nginx", "varnish", "disk", "memory-again")
                 }
-                pl = {
-                    k: median([r.requests_per_s for r in runs[f"{k}-playlist"]])
-                    for k in ("memory", "nginx", "varnish")
-                }
-                print(f"workers {workers}: segment MiB/s {seg}, playlist req/s {pl}", flush=True)
+                pl, browser = (
+                    {
+                        k: median([r.requests_per_s for r in runs[f"{k}-{kind}"]])
+                        for k in ("memory", "nginx", "varnish")
+                    }
+                    for kind in ("playlist", "browser")
+                )
+                print(
+                    f"workers {workers}: segment MiB/s {seg}, playlist req/s {pl}, "
+                    f"with a browser's head {browser}",
+                    flush=True,
+                )
                 table += [
                     f"| {workers} | segment hits, memory (MiB/s) | {seg['memory']:.0f} | "
                     f"{seg['nginx']:.0f} | {seg['varnish']:.0f} | "
@@ -186,8 +230,16 @@ def main() -> int:
                     f"{pl['nginx']:.0f} | {pl['varnish']:.0f} | "
                     f"{pl['memory'] / pl['nginx']:.2f}x (>= 1.0) | "
                     f"{pl['memory'] / pl['varnish']:.2f}x (>= 0.8) |",
+                    f"| {workers} | playlist hits, a browser's head (req/s) | "
+                    f"{browser['memory']:.0f} | {browser['nginx']:.0f} | "
+                    f"{browser['varnish']:.0f} | "
+                    f"{browser['memory'] / browser['nginx']:.2f}x (>= 1.0) | "
+                    f"{browser['memory'] / browser['varnish']:.2f}x (>= 0.8) |",
                     f"| {workers} | segment hits, disk (MiB/s) | {seg['disk']:.0f} | "
                     f"{seg['nginx']:.0f} | – | {seg['disk'] / seg['nginx']:.2f}x (>= 0.9) | – |",
+                    f"| {workers} | noise floor: a second POP like ours, segments (MiB/s) | "
+                    f"{seg['memory-again']:.0f} | – | – | "
+                    f"{seg['memory-again'] / seg['memory']:.2f}x ours | – |",
                 ]
             finally:
                 for proc in procs:
