@@ -39,9 +39,9 @@ class EdgeConfig:
     rate_burst: int = 0  # 0: twice the rate
     redis_url: str | None = None  # rate limits shared by every POP using this Redis
     grace_s: float = 30.0  # a stopping worker finishes its fills (others may read them) this long
-    # the public plain-HTTP listening socket (a descriptor the POP's process opened and its
-    # workers inherit) each worker serves itself (edge/pop/front.py); -1: the process's server
-    # has the public listener (with TLS)
+    # the public plain-HTTP listening socket this worker serves itself (edge/pop/front.py): its
+    # slot's of those the POP's process opened, one per worker, which the workers inherit;
+    # -1: the process's server has the public listener (with TLS)
     front_fd: int = -1
 
     @property

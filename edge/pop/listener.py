@@ -41,6 +41,28 @@ def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socke
     return sock
 
 
+def listening_group(host: str, port: int, count: int) -> list[socket.socket]:
+    """`count` sockets listening on one address, one per worker: the kernel spreads new
+    connections evenly between them (SO_REUSEPORT), where workers sharing one socket accept
+    unevenly (one worker woken first takes most of a burst). The address is checked first
+    without SO_REUSEPORT, so that an address in use, even by sockets that share it, is an
+    OSError here rather than a share of someone else's connections."""
+    probe = listening_socket(host, port)
+    if count == 1:
+        return [probe]
+    port = probe.getsockname()[1]
+    probe.close()
+    group: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            group.append(listening_socket(host, port, reuse_port=True))
+    except OSError:
+        for sock in group:
+            sock.close()
+        raise
+    return group
+
+
 class LoopListener:
     """`host`, `port`: where to listen, or `sock`: a listening socket to serve (one the worker
     inherited, shared with the other workers)."""

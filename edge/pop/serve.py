@@ -24,12 +24,15 @@ from typing import Any
 
 from edge.pop.app import Edge
 from edge.pop.config import EdgeConfig
-from edge.pop.listener import listening_socket
+from edge.pop.listener import listening_group
 from httprules.lifecycle import die_with_parent, return_freed_memory
 from httprules.logs import configure_logging
 
 CONFIG_ENV = "MEDIACDN_EDGE_CONFIG"
 PARENT_ENV = "MEDIACDN_EDGE_PARENT"
+# the public listening sockets (one per worker slot), and the slot a worker was started in
+FRONT_FDS_ENV = "MEDIACDN_EDGE_FRONT_FDS"
+SLOT_ENV = "MEDIACDN_EDGE_SLOT"
 LEAVE_SIGNAL = signal.SIGUSR1  # main process → worker: start leaving
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1}
@@ -58,6 +61,9 @@ def create() -> Edge:
     data["admin_keys"] = tuple(data["admin_keys"])
     data["router_urls"] = tuple(data["router_urls"])
     data["addresses"] = tuple(data["addresses"])
+    fds = [int(fd) for fd in os.environ.get(FRONT_FDS_ENV, "").split(",") if fd]
+    if fds:  # this worker's own public socket: its slot's (a respawned worker takes it again)
+        data["front_fd"] = fds[int(os.environ.get(SLOT_ENV, "0")) % len(fds)]
     config = EdgeConfig(**data)
     configure_logging(logging.INFO, config.log_format)
     edge = Edge(config)
@@ -82,6 +88,10 @@ def run_edge(
     from granian.server.mp import MPServer
 
     class PopServer(MPServer):
+        def _spawn_worker(self, idx: int, *args: Any, **kwargs: Any) -> Any:
+            os.environ[SLOT_ENV] = str(idx)  # the worker is started next, with this environment
+            return super()._spawn_worker(idx, *args, **kwargs)
+
         def signal_handler_interrupt(self, *args: Any, **kwargs: Any) -> None:
             for worker in self.wrks:  # tell the routers first, then drain
                 if worker.inner.pid is not None:
@@ -89,14 +99,15 @@ def run_edge(
             super().signal_handler_interrupt(*args, **kwargs)  # type: ignore[no-untyped-call]
 
     config = dataclasses.replace(config, grace_s=grace_s)
-    private, public = None, None
-    if not tls:  # each worker serves the public listener itself, on the socket opened here
+    private, public = None, []
+    if not tls:  # each worker serves the public listener itself, on a socket opened here
         try:
-            public = listening_socket(host, port)
+            public = listening_group(host, port, config.workers)
         except OSError as exc:
             raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-        os.set_inheritable(public.fileno(), True)
-        config = dataclasses.replace(config, front_fd=public.fileno())
+        for sock in public:
+            os.set_inheritable(sock.fileno(), True)
+        os.environ[FRONT_FDS_ENV] = ",".join(str(sock.fileno()) for sock in public)
         private = tempfile.TemporaryDirectory(prefix="mediacdn-edge-")
     os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
     os.environ[PARENT_ENV] = str(os.getpid())
@@ -127,5 +138,5 @@ def run_edge(
     finally:
         if private is not None:
             private.cleanup()
-        if public is not None:
-            public.close()
+        for sock in public:
+            sock.close()

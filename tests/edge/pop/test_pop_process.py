@@ -48,6 +48,24 @@ def _group_alive(pgid: int) -> list[int]:
     return alive
 
 
+def _connections_per_process(port: int, pids: list[int]) -> list[int]:
+    """How many established connections to `port` each process holds."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rpartition(":")[2], 16) == port and fields[3] == "01":
+                inodes.add(f"socket:[{fields[9]}]")
+    counts = []
+    for pid in pids:
+        held = 0
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                held += os.readlink(fd) in inodes
+        counts.append(held)
+    return counts
+
+
 def _healthy_in_router(router: str, name: str) -> bool | None:
     for pop in httpx.get(router + "/pops", timeout=5).json()["pops"]:
         if pop["name"] == name:
@@ -343,6 +361,20 @@ def test_workers_share_one_cache_fetch_each_object_once_and_come_back_warm(
             assert min(stats["worker_requests"]) > 0  # the connections went to both
             assert stats["cache_capacity_bytes"] == 32 << 20  # shared, not multiplied
             assert stats["upstream_requests"] == 21
+            # a burst of connections is spread between the workers (each has a socket of its
+            # own on the address), not taken mostly by the one woken first
+            burst = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(64)]
+            try:
+                for conn in burst:
+                    conn.sendall(b"GET /list.m3u8 HTTP/1.1\r\nhost: pop\r\n\r\n")
+                for conn in burst:
+                    assert conn.recv(1 << 16).startswith(b"HTTP/1.1 200")
+                held = sorted(_connections_per_process(port, _group_alive(proc.pid)))
+                assert sum(held) == 64
+                assert held[-2] >= 16, held  # Binomial(64, 1/2): below 16 once in 30 000
+            finally:
+                for conn in burst:
+                    conn.close()
             assert each_new_connection("/list.m3u8", 6)[1:] == ["HIT"] * 5
             admin = {"authorization": "Bearer adm"}
             purged = httpx.post(url + "/admin/purge", json={"urls": ["/list.m3u8"]}, headers=admin)
