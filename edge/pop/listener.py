@@ -64,8 +64,8 @@ def listening_group(host: str, port: int, count: int) -> list[socket.socket]:
 
 
 class LoopListener:
-    """`host`, `port`: where to listen, or `sock`: a listening socket to serve (one the worker
-    inherited, shared with the other workers)."""
+    """`host`, `port`: where to listen, or `sock`: a listening socket to serve (the public one
+    a worker inherited for its slot, one of a `listening_group`)."""
 
     def __init__(
         self,
@@ -96,8 +96,8 @@ class LoopListener:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        # every worker of the POP listens on the same address: on the socket they inherited,
-        # or each on its own (the kernel spreads the connections between them)
+        # every worker of the POP listens on the same address, each on a socket of its own
+        # (inherited, or bound here): the kernel spreads the connections between them
         sock = self._sock or listening_socket(self._host, self._port, reuse_port=True)
         self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]))
         for _ in range(500):  # bounded: up to 5 s

@@ -107,8 +107,8 @@ def run_edge(
             raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         for sock in public:
             os.set_inheritable(sock.fileno(), True)
-        os.environ[FRONT_FDS_ENV] = ",".join(str(sock.fileno()) for sock in public)
         private = tempfile.TemporaryDirectory(prefix="mediacdn-edge-")
+    os.environ[FRONT_FDS_ENV] = ",".join(str(sock.fileno()) for sock in public)  # none: TLS
     os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
     os.environ[PARENT_ENV] = str(os.getpid())
     server = PopServer(
