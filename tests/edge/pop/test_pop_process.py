@@ -371,7 +371,7 @@ def test_workers_share_one_cache_fetch_each_object_once_and_come_back_warm(
                     assert conn.recv(1 << 16).startswith(b"HTTP/1.1 200")
                 held = sorted(_connections_per_process(port, _group_alive(proc.pid)))
                 assert sum(held) == 64
-                assert held[-2] >= 16, held  # Binomial(64, 1/2): below 16 once in 30 000
+                assert held[-2] >= 16, held  # Binomial(64, 1/2): either below 16 once in 40 000
             finally:
                 for conn in burst:
                     conn.close()
