@@ -234,12 +234,12 @@ def main() -> int:
                     f"{browser['memory'] / browser['varnish']:.2f}x (>= 0.8) |",
                     f"| {workers} | segment hits, disk (MiB/s) | {seg['disk']:.0f} | "
                     f"{seg['nginx']:.0f} | – | {seg['disk'] / seg['nginx']:.2f}x (>= 0.9) | – |",
-                    f"| {workers} | noise floor: a second POP like ours, segments (MiB/s) | "
-                    f"{seg['memory-again']:.0f} | – | – | "
-                    f"{seg['memory-again'] / seg['memory']:.2f}x ours | – |",
-                    f"| {workers} | noise floor: a second POP like ours, playlists (req/s) | "
-                    f"{pl['memory-again']:.0f} | – | – | "
-                    f"{pl['memory-again'] / pl['memory']:.2f}x ours | – |",
+                ]
+                table += [
+                    f"| {workers} | noise floor: a second POP like ours, {what} | "
+                    f"{rate['memory-again']:.0f} | – | – | "
+                    f"{rate['memory-again'] / rate['memory']:.2f}x ours | – |"
+                    for what, rate in (("segments (MiB/s)", seg), ("playlists (req/s)", pl))
                 ]
             finally:
                 for proc in procs:
