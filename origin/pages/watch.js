@@ -142,7 +142,9 @@ function fillMenus(hls) {
     .sort((a, b) => b[0].bitrate - a[0].bitrate)
     .forEach(([level, index]) => quality.append(mediacdn.el("option", { value: String(index), text: levelLabel(level) })));
   quality.disabled = false;
-  quality.onchange = () => { hls.currentLevel = Number(quality.value); };
+  // a smooth switch: what is buffered plays on, the new rung from the next segment (an
+  // immediate switch would empty the buffer and stall the picture a viewer is watching)
+  quality.onchange = () => { hls.nextLevel = Number(quality.value); };
 }
 
 function fillAudio(hls) {
