@@ -5,6 +5,7 @@ spill to a neighbour, a pass-through, or the cache (edge/pop/cache.py)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import socket
@@ -25,6 +26,7 @@ from edge.pop.gate import Admission, PlaybackGate
 from edge.pop.heartbeat import say_leaving, send_heartbeats
 from edge.pop.listener import LoopListener
 from edge.pop.metrics import EdgeMetrics, combine_stats
+from edge.pop.quick import QuickAnswers
 from edge.pop.responses import FileAnswer, Responses
 from edge.pop.sharing import share
 from edge.pop.spill import SPILL_MARK, spill_location, strip_spill_mark
@@ -72,6 +74,7 @@ class Edge:
             self.cluster.handlers |= {"stats": self._stats_asked, "neighbours": self._told}
         self._peer_stats: list[dict[str, Any]] = []  # the other workers', lately
         self.responses = Responses(self.metrics, clock, config.via, config.send_timeout_s)
+        self.quick = QuickAnswers(self.cache.store, self.metrics, clock)
         self.neighbours: list[str] = []  # from the router: where to spill when overloaded
         self.access_log = (
             AccessLog(config.access_log, config.name)
@@ -134,12 +137,26 @@ class Edge:
             self.metrics.in_flight -= 1
             self.metrics.latency.observe(time.perf_counter() - started)
 
-    def answer_now(self, scope: Scope) -> list[bytes] | FileAnswer | None:
+    def answer_again(self, head: bytes) -> list[bytes] | None:
+        """The answer kept for a request head `answer_now` answered before, if it still
+        holds (edge/pop/quick.py); else None."""
+        if self.metrics.in_flight >= self.config.max_in_flight and self.neighbours:
+            return None
+        started = time.perf_counter()
+        response = self.quick.answer(head)
+        if response is not None:
+            self.metrics.answered_at_once += 1
+            self.metrics.latency.observe(time.perf_counter() - started)
+        return response
+
+    def answer_now(self, scope: Scope, head: bytes = b"") -> list[bytes] | FileAnswer | None:
         """A fresh hit as a whole HTTP/1.1 response, decided as the ASGI path decides it (the
         same gate, lookup, headers and access record); None for every request that path must
         answer: misses, stale entries, conditionals, ranges, the POP's own endpoints, spills,
         and every request when rate limits are kept (the front listener's shortcut,
-        edge/pop/front.py, which never asks about a request with a `NOT_AT_ONCE` field)."""
+        edge/pop/front.py, which never asks about a request with a `NOT_AT_ONCE` field).
+        `head`: the request's head as it came, under which the answer is kept when nothing
+        but the head decided it (no token, no access record)."""
         path = scope["path"]
         if (
             self._asgi_only
@@ -163,13 +180,18 @@ class Edge:
         entry, age = hit
         if self.gate.withheld(entry.headers, admission):
             return None
-        head = scope["method"] == "HEAD"
+        head_only = scope["method"] == "HEAD"
         rid = None if self.access_log is None else request_id(scope["headers"])
-        response = self.responses.wire(entry, age, head, rid)
+        keep = None
+        # kept when the head alone decided it: no keys (so no token checked against the clock
+        # or the client's address), no token in the path, no access record per request
+        if head and rid is None and self.gate.keys is None and "/~" not in path:
+            keep = functools.partial(self.quick.keep, head, entry)
+        response = self.responses.wire(entry, age, head_only, rid, keep)
         if response is None:
             return None
         if self.access_log is not None and rid is not None:
-            sent = 0 if head else entry.length
+            sent = 0 if head_only else entry.length
             record = access_record(
                 scope,
                 status=entry.status,
@@ -224,6 +246,7 @@ class Edge:
                 self.config.send_timeout_s,
                 self.metrics.count_stalled,
                 left_to_app=NOT_AT_ONCE,
+                answer_again=self.answer_again,
             )
             sock = socket.socket(fileno=os.dup(self.config.front_fd))
             grace_s = self.config.grace_s

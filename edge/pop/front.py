@@ -4,9 +4,11 @@ A request the cache can answer at once (a fresh hit in memory, `Edge.answer_now`
 as it arrives, as one write: no parser callbacks, no task, no ASGI messages, no server in
 between. That is most of a POP's traffic (every viewer reloading the same playlists and
 fetching the same segments), and it costs a few microseconds instead of the 15–30 an ASGI
-round trip through a server takes (BENCHMARKS.md). Everything else (misses, disk hits,
-conditionals, ranges, bodies, the POP's own endpoints, and any request that is not plainly
-well formed) goes to uvicorn's parser and the ASGI app as usual, in order on its connection.
+round trip through a server takes (BENCHMARKS.md). A head answered so before is asked about
+first as it is: its answer may be kept whole and given again (edge/pop/quick.py).
+Everything else (misses, disk hits, conditionals, ranges, bodies, the POP's own endpoints,
+and any request that is not plainly well formed) goes to uvicorn's parser and the ASGI app as
+usual, in order on its connection.
 
 The shortcut takes only whole, simple heads: `GET` or `HEAD`, an origin-form target, HTTP/1.1,
 header fields that are tokens with visible ASCII values, no body or connection handling
@@ -37,7 +39,9 @@ from httprules.listener import MAX_HEADERS, limited_protocol
 
 # answers a request from the cache at once (the whole response, in pieces, or a head and an
 # open file), or None
-AnswerNow = Callable[[Scope], "list[bytes] | FileAnswer | None"]
+AnswerNow = Callable[[Scope, bytes], "list[bytes] | FileAnswer | None"]
+# the answer kept for a request head answered at once before, if it still holds, or None
+AnswerAgain = Callable[[bytes], "list[bytes] | None"]
 
 log = logging.getLogger("mediacdn.edge")
 
@@ -84,9 +88,12 @@ def front_protocol(
     send_timeout_s: float,
     on_stalled: Callable[[], None],
     left_to_app: frozenset[bytes] = frozenset(),
+    answer_again: AnswerAgain | None = None,
 ) -> type[HttpToolsProtocol]:
     """The protocol class for the public listener's uvicorn server. `answer_now` is never
-    asked about a request with a header field named in `left_to_app` (lower case)."""
+    asked about a request with a header field named in `left_to_app` (lower case); it is given
+    the request's head as a key to keep its answer under (empty if too long to keep), and
+    `answer_again` is asked first."""
     base = limited_protocol()
     # the heads seen lately, parsed: viewers of a stream send the same few heads again and again
     heads: dict[bytes, tuple[str, bytes, list[tuple[bytes, bytes]]]] = {}
@@ -130,6 +137,10 @@ def front_protocol(
             super().data_received(data)
 
         def _answer_now(self, head: bytes) -> list[bytes] | FileAnswer | None:
+            if answer_again is not None:
+                again = answer_again(head)
+                if again is not None:
+                    return again
             request = heads.get(head)
             if request is None:
                 request = simple_request(head, left_to_app)
@@ -155,7 +166,7 @@ def front_protocol(
                 "server": self.server,
             }
             try:
-                return answer_now(scope)
+                return answer_now(scope, head if len(head) <= MAX_KEPT_HEAD else b"")
             except Exception:  # the full path answers it (a 500 there, if it fails there too)
                 log.exception("answering %s at once failed", scope["path"])
                 return None

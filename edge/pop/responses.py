@@ -176,13 +176,20 @@ class Responses:
         ]
 
     def wire(
-        self, entry: Entry, age: float, head: bool, request_id: str | None = None
+        self,
+        entry: Entry,
+        age: float,
+        head: bool,
+        request_id: str | None = None,
+        keep: Callable[[bytes, bytes, bool], None] | None = None,
     ) -> list[bytes] | FileAnswer | None:
         """A fresh hit as a whole HTTP/1.1 response with the headers `entry` sends through
         ASGI (the front listener writes it at once: edge/pop/front.py): its pieces, or with a
         body in a file, the head and the file opened (None if it is gone). Everything but Age
         and X-Request-Id is worked out once per stored response. `request_id`: the one to send
-        instead of the stored response's own (the access log's, as `Recorder` does)."""
+        instead of the stored response's own (the access log's, as `Recorder` does). `keep`
+        is told the pieces of a response from memory around its Age field (what comes before,
+        what comes after, whether the body follows) to answer the same request again."""
         fd = -1
         if entry.path is not None and not head:
             try:  # opened first: a file evicted meanwhile is still read whole
@@ -195,6 +202,8 @@ class Responses:
         rid = entry.headers.get("x-request-id") if request_id is None else request_id
         extra = b"x-request-id: %s\r\n" % rid.encode("latin-1") if rid else b""
         head_bytes = b"%sage: %d\r\n%s\r\n" % (prefix, age, extra)
+        if keep is not None and fd < 0:
+            keep(prefix, extra + b"\r\n", not head)
         if head:
             return [head_bytes]
         if fd >= 0:

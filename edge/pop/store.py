@@ -113,6 +113,13 @@ class ResponseStore(Generic[S]):
             self.policy.touch(key)
         return entry
 
+    def touch(self, key: StoreKey, entry: S) -> bool:
+        """Touch `entry` in the policy if it is still what is stored under `key`."""
+        if self._entries.get(key) is not entry:
+            return False
+        self.policy.touch(key)
+        return True
+
     def put(self, entry: S, request_headers: Mapping[str, str]) -> bool:
         """Store (or replace) a response; False if it is too large to keep."""
         entry.variant = vary_values(entry.vary, request_headers)

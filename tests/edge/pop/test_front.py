@@ -277,7 +277,7 @@ def test_only_plainly_well_formed_heads_take_the_shortcut() -> None:
 def test_a_failure_answering_at_once_leaves_the_request_to_the_full_path() -> None:
     """An error inside the shortcut costs neither the request nor the connection."""
 
-    def broken(scope: Scope) -> list[bytes] | None:
+    def broken(scope: Scope, head: bytes) -> list[bytes] | None:
         raise RuntimeError("a bug in the hit path")
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
