@@ -138,7 +138,11 @@ def front_protocol(
 
         def _answer_now(self, head: bytes) -> list[bytes] | FileAnswer | None:
             if answer_again is not None:
-                again = answer_again(head)
+                try:
+                    again = answer_again(head)
+                except Exception:  # answered as if nothing had been kept
+                    log.exception("answering a head again failed")
+                    again = None
                 if again is not None:
                     return again
             request = heads.get(head)

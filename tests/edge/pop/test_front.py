@@ -280,6 +280,9 @@ def test_a_failure_answering_at_once_leaves_the_request_to_the_full_path() -> No
     def broken(scope: Scope, head: bytes) -> list[bytes] | None:
         raise RuntimeError("a bug in the hit path")
 
+    def broken_again(head: bytes) -> list[bytes] | None:
+        raise RuntimeError("a bug in the kept answers")
+
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
@@ -289,9 +292,8 @@ def test_a_failure_answering_at_once_leaves_the_request_to_the_full_path() -> No
 
     async def serve(port: int) -> list[bytes]:
         sock = listening_socket("127.0.0.1", port)
-        listener = LoopListener(
-            app, sock=sock, protocol=front_protocol(broken, 5.0, lambda: None), grace_s=1
-        )
+        protocol = front_protocol(broken, 5.0, lambda: None, answer_again=broken_again)
+        listener = LoopListener(app, sock=sock, protocol=protocol, grace_s=1)
         await listener.start()
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
