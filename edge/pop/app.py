@@ -123,11 +123,7 @@ class Edge:
         query = scope.get("query_string", b"")
         if SPILL_MARK in query:  # sent here by an overloaded neighbour: serve the plain URL
             scope = dict(scope, query_string=strip_spill_mark(query))
-        elif (
-            self.metrics.in_flight >= self.config.max_in_flight
-            and self.neighbours
-            and scope["method"] in ("GET", "HEAD")
-        ):
+        elif self._overloaded() and scope["method"] in ("GET", "HEAD"):
             return await self._spill(scope, send)
         self.metrics.in_flight += 1
         started = time.perf_counter()
@@ -137,10 +133,14 @@ class Edge:
             self.metrics.in_flight -= 1
             self.metrics.latency.observe(time.perf_counter() - started)
 
+    def _overloaded(self) -> bool:
+        """Too many requests in flight, with neighbours to spill to."""
+        return self.metrics.in_flight >= self.config.max_in_flight and bool(self.neighbours)
+
     def answer_again(self, head: bytes) -> list[bytes] | None:
         """The answer kept for a request head `answer_now` answered before, if it still
         holds (edge/pop/quick.py); else None."""
-        if self.metrics.in_flight >= self.config.max_in_flight and self.neighbours:
+        if self._overloaded():
             return None
         started = time.perf_counter()
         response = self.quick.answer(head)
@@ -162,7 +162,7 @@ class Edge:
             self._asgi_only
             or path in OWN_PATHS
             or (self.config.admin_on_public and path.startswith("/admin/"))
-            or (self.metrics.in_flight >= self.config.max_in_flight and self.neighbours)
+            or self._overloaded()
             or SPILL_MARK in scope["query_string"]
         ):
             return None
@@ -183,9 +183,9 @@ class Edge:
         head_only = scope["method"] == "HEAD"
         rid = None if self.access_log is None else request_id(scope["headers"])
         keep = None
-        # kept when the head alone decided it: no keys (so no token checked against the clock
-        # or the client's address), no token in the path, no access record per request
-        if head and rid is None and self.gate.keys is None and "/~" not in path:
+        # kept when the head alone decided it: admitted by its path alone (no token checked
+        # against the clock or the client's address), no access record per request
+        if head and rid is None and admission.plain:
             keep = functools.partial(self.quick.keep, head, entry)
         response = self.responses.wire(entry, age, head_only, rid, keep)
         if response is None:

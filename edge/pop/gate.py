@@ -40,6 +40,7 @@ class Admission:
     url: str  # the request's path (and query) without its token
     granted: bool  # a token granted it
     by_header: bool  # a site-wide token in the header: a POP's fill, not a viewer
+    plain: bool = False  # decided by the path alone: no keys, no token (the same every time)
 
 
 class PlaybackGate:
@@ -62,12 +63,12 @@ class PlaybackGate:
         query = scope.get("query_string")
         if self.keys is None and "/~" not in raw:  # the common case without signing: no token
             if query:
-                return Admission(raw + "?" + query.decode("latin-1"), False, False)
+                return Admission(raw + "?" + query.decode("latin-1"), False, False, True)
             admission = self._plain.get(raw)
             if admission is None:
                 if len(self._plain) >= PLAIN_KEPT:
                     self._plain.clear()
-                admission = self._plain[raw] = Admission(raw, False, False)
+                admission = self._plain[raw] = Admission(raw, False, False, True)
             return admission
         path, granted, header = admit_request(self.keys, scope, raw, self.clock())
         # a POP's fill: its header token grants the whole site (a viewer's grants one video)

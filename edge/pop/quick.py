@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from edge.pop.cache import plainly_fresh
 from edge.pop.metrics import EdgeMetrics
+from edge.pop.responses import ONE_WRITE_BODY
 from edge.pop.store import Entry, ResponseStore, StoreKey
 from httprules.caching import AgeClock
 
 KEPT_BYTES = 4 << 20
-SMALL_BODY = 16 << 10  # what the front listener sends as one write with its head
+NO_HEADERS: dict[str, str] = {}  # a kept head carries no Cache-Control (the front leaves those)
 
 
 @dataclass(slots=True)
@@ -32,7 +34,6 @@ class _Kept:
     entry: Entry
     key: StoreKey
     clock: AgeClock  # the entry's age clock when kept: a validation replaces it
-    lifetime_s: float
     prefix: bytes  # the response up to its Age field
     suffix: bytes  # after the Age field: the request id and the blank line
     body: bytes  # b"" for HEAD
@@ -53,7 +54,7 @@ class QuickAnswers:
     def keep(self, head: bytes, entry: Entry, prefix: bytes, suffix: bytes, body: bool) -> None:
         """Keep the answer `prefix`, Age, `suffix` (and the body when `body`) for the request
         `head`, if `entry` is a small memory hit still stored."""
-        if not head or entry.path is not None or entry.length > SMALL_BODY:
+        if not head or entry.path is not None or entry.length > ONE_WRITE_BODY:
             return
         key = entry.key
         if self.store.get(key) is not entry:
@@ -67,7 +68,6 @@ class QuickAnswers:
             entry,
             key,
             entry.clock,
-            entry.policy.lifetime_s,
             prefix,
             suffix,
             entry.body if body else b"",
@@ -80,12 +80,8 @@ class QuickAnswers:
         if kept is None:
             return None
         entry = kept.entry
-        age = kept.clock.current_age_s(self.clock())
-        if (
-            age >= kept.lifetime_s
-            or entry.clock is not kept.clock
-            or not self.store.touch(kept.key, entry)
-        ):
+        age = plainly_fresh(entry, NO_HEADERS, self.clock())
+        if age is None or entry.clock is not kept.clock or not self.store.touch(kept.key, entry):
             del self._kept[head]  # its bytes are counted until everything is forgotten
             return None
         self.metrics.served("HIT", entry.status, len(kept.body))

@@ -21,6 +21,8 @@ from httprules.errors import error_body
 from httprules.headers import encode
 from httprules.serving import Unsatisfiable, not_modified, parse_range
 
+ONE_WRITE_BODY = 16 << 10  # a fresh hit with a body up to this is sent in one write with its head
+
 X_CACHE = {r: r.encode() for r in ("HIT", "MISS", "STALE", "REVALIDATED", "BYPASS")}
 
 
@@ -208,7 +210,7 @@ class Responses:
             return [head_bytes]
         if fd >= 0:
             return FileAnswer(head_bytes, fd, length)
-        if length <= 16 << 10:  # one small write
+        if length <= ONE_WRITE_BODY:
             return [head_bytes + entry.body]
         return [head_bytes, entry.body]
 
