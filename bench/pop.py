@@ -218,6 +218,12 @@ def main() -> int:
                     f"with a browser's head {browser}",
                     flush=True,
                 )
+                for series, results in runs.items():  # every run, to see what a median hides
+                    rates = [
+                        r.bytes_per_s / 2**20 if series.endswith("segment") else r.requests_per_s
+                        for r in results
+                    ]
+                    print(f"workers {workers}: {series} runs {[round(x) for x in rates]}")
                 table += [
                     f"| {workers} | segment hits, memory (MiB/s) | {seg['memory']:.0f} | "
                     f"{seg['nginx']:.0f} | {seg['varnish']:.0f} | "

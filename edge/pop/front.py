@@ -34,6 +34,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from edge.pop.fill import READ_SIZE
 from edge.pop.responses import FileAnswer
+from edge.pop.sendbuffer import fit_send_buffer
 from httprules.asgi import Scope
 from httprules.listener import MAX_HEADERS, limited_protocol
 
@@ -109,6 +110,12 @@ def front_protocol(
         # waits until it is sent
         _file: list[int] | None = None
         _held = b""
+
+        def connection_made(self, transport: asyncio.Transport) -> None:
+            super().connection_made(transport)
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                fit_send_buffer(sock)
 
         def data_received(self, data: bytes) -> None:
             if self._file is not None:

@@ -1,0 +1,73 @@
+"""How much of a response the kernel may hold, copied, for one client connection.
+
+Linux grows a TCP connection's send buffer with its congestion window, up to the maximum of
+`net.ipv4.tcp_wmem` (4 MiB by default). On a path that never loses a packet (the same host, a
+LAN, a client in the same building) the window never stops growing, so every such connection
+soon holds megabytes of segments copied into kernel memory ahead of its client: 32 clients
+of 2 MiB segments keep 64 MiB of copies that no CPU cache holds, and the copy out of them to
+each client runs at memory speed (BENCHMARKS.md, "POP against nginx proxy_cache and
+Varnish": a third more segment hits per second on loopback with the buffer bounded).
+
+A connection whose handshake took less than `NEAR_RTT_S` gets a send buffer fitted to its
+bandwidth-delay product at `RATE` (far more than a video client needs), at least `FLOOR`.
+A farther client keeps the kernel's autotuning: the buffer its path needs at that rate is
+beyond what the kernel would grow it to anyway, so bounding it would only slow it down."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Protocol
+
+RATE = 10e9 / 8  # bytes per second one connection can be sent at with the fitted buffer
+FLOOR = 256 << 10
+CEILING = 4 << 20  # the default maximum of tcp_wmem: a path needing more keeps autotuning
+NEAR_RTT_S = CEILING / RATE  # about 3.4 ms
+
+# struct tcp_info (linux/tcp.h): eight one-byte fields, then u32s; tcpi_rtt (microseconds) is
+# the sixteenth u32
+_RTT = struct.Struct("=I")
+_RTT_OFFSET = 8 + 15 * 4
+_TCP_INFO = getattr(socket, "TCP_INFO", None)
+
+
+class Socket(Protocol):
+    """A socket, or the stand-in an event loop's transport gives for its own."""
+
+    def getsockopt(self, level: int, option: int, size: int, /) -> bytes: ...
+
+    def setsockopt(self, level: int, option: int, value: int, /) -> None: ...
+
+
+def fitted_send_buffer(rtt_s: float) -> int | None:
+    """The send buffer (bytes, as given to SO_SNDBUF) for a connection whose round trip is
+    `rtt_s`, or None to leave it to the kernel (a far client, or no round trip measured)."""
+    if rtt_s <= 0 or rtt_s >= NEAR_RTT_S:
+        return None
+    return max(FLOOR, int(RATE * rtt_s))
+
+
+def handshake_rtt_s(sock: Socket) -> float:
+    """The connection's smoothed round trip so far (at accept: the handshake's), 0 if the
+    system does not say."""
+    if _TCP_INFO is None:
+        return 0.0
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _RTT_OFFSET + _RTT.size)
+    except OSError:
+        return 0.0
+    if len(info) < _RTT_OFFSET + _RTT.size:
+        return 0.0
+    return float(_RTT.unpack_from(info, _RTT_OFFSET)[0]) / 1e6
+
+
+def fit_send_buffer(sock: Socket) -> int | None:
+    """Bound a newly accepted near client's send buffer (`fitted_send_buffer`); the size set,
+    or None if the kernel's autotuning is kept."""
+    size = fitted_send_buffer(handshake_rtt_s(sock))
+    if size is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        except OSError:
+            return None
+    return size
