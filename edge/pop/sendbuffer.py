@@ -6,12 +6,13 @@ LAN, a client in the same building) the window never stops growing, so every suc
 soon holds megabytes of segments copied into kernel memory ahead of its client: 32 clients
 of 2 MiB segments keep 64 MiB of copies that no CPU cache holds, and the copy out of them to
 each client runs at memory speed (BENCHMARKS.md, "POP against nginx proxy_cache and
-Varnish": a third more segment hits per second on loopback with the buffer bounded).
+Varnish": about 1.4x the segment hits per second on loopback with the buffer bounded).
 
-A connection whose handshake took less than `NEAR_RTT_S` gets a send buffer fitted to its
+A connection whose handshake round trip is short enough gets a send buffer fitted to its
 bandwidth-delay product at `RATE` (far more than a video client needs), at least `FLOOR`.
 A farther client keeps the kernel's autotuning: the buffer its path needs at that rate is
-beyond what the kernel would grow it to anyway, so bounding it would only slow it down."""
+more than the kernel lets a program set (`net.core.wmem_max`) or than autotuning would grow
+to anyway (`CEILING`), so bounding it would only slow it down."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from typing import Protocol
 RATE = 10e9 / 8  # bytes per second one connection can be sent at with the fitted buffer
 FLOOR = 256 << 10
 CEILING = 4 << 20  # the default maximum of tcp_wmem: a path needing more keeps autotuning
-NEAR_RTT_S = CEILING / RATE  # about 3.4 ms
 
 # struct tcp_info (linux/tcp.h): eight one-byte fields, then u32s; tcpi_rtt (microseconds) is
 # the sixteenth u32
@@ -39,12 +39,27 @@ class Socket(Protocol):
     def setsockopt(self, level: int, option: int, value: int, /) -> None: ...
 
 
-def fitted_send_buffer(rtt_s: float) -> int | None:
+def settable_limit() -> int:
+    """The largest send buffer a program may set here (`net.core.wmem_max`), at most
+    `CEILING`."""
+    try:
+        with open("/proc/sys/net/core/wmem_max") as limit:
+            return min(CEILING, int(limit.read()))
+    except (OSError, ValueError):
+        return CEILING
+
+
+SETTABLE = settable_limit()
+
+
+def fitted_send_buffer(rtt_s: float, limit: int = SETTABLE) -> int | None:
     """The send buffer (bytes, as given to SO_SNDBUF) for a connection whose round trip is
-    `rtt_s`, or None to leave it to the kernel (a far client, or no round trip measured)."""
-    if rtt_s <= 0 or rtt_s >= NEAR_RTT_S:
+    `rtt_s` where at most `limit` can be set, or None to leave it to the kernel (a far
+    client, or no round trip measured)."""
+    need = RATE * rtt_s
+    if rtt_s <= 0 or need >= limit:
         return None
-    return max(FLOOR, int(RATE * rtt_s))
+    return max(FLOOR, int(need))
 
 
 def handshake_rtt_s(sock: Socket) -> float:
