@@ -39,7 +39,7 @@ class Socket(Protocol):
     def setsockopt(self, level: int, option: int, value: int, /) -> None: ...
 
 
-def settable_limit() -> int:
+def _settable_limit() -> int:
     """The largest send buffer a program may set here (`net.core.wmem_max`), at most
     `CEILING`."""
     try:
@@ -49,7 +49,7 @@ def settable_limit() -> int:
         return CEILING
 
 
-SETTABLE = settable_limit()
+SETTABLE = _settable_limit()  # read once: the kernel's setting, not the connection's
 
 
 def fitted_send_buffer(rtt_s: float, limit: int = SETTABLE) -> int | None:

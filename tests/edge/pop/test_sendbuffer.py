@@ -13,10 +13,10 @@ from edge.pop.sendbuffer import (
     CEILING,
     FLOOR,
     RATE,
+    SETTABLE,
     fit_send_buffer,
     fitted_send_buffer,
     handshake_rtt_s,
-    settable_limit,
 )
 from httprules.asgi import Receive, Scope, Send
 from tests.support.servers import free_port
@@ -50,7 +50,7 @@ def test_a_loopback_connection_is_near_and_its_buffer_is_bounded() -> None:
             assert FLOOR <= size <= RATE * 1e-3
             bounded = accepted.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
             # Linux doubles it for its bookkeeping, after clamping it to net.core.wmem_max
-            assert bounded == 2 * min(size, settable_limit())
+            assert bounded == 2 * min(size, SETTABLE)
             assert bounded < autotuned
 
 
@@ -86,5 +86,5 @@ def test_the_public_listener_fits_every_connection_it_accepts() -> None:
 
     asyncio.run(serve(free_port()))
     assert len(sizes) == 3
-    least, most = (2 * min(int(size), settable_limit()) for size in (FLOOR, RATE * 1e-3))
+    least, most = (2 * min(int(size), SETTABLE) for size in (FLOOR, RATE * 1e-3))
     assert all(least <= size <= most for size in sizes), sizes
