@@ -34,7 +34,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from edge.pop.fill import READ_SIZE
 from edge.pop.responses import FileAnswer
-from edge.pop.sendbuffer import fit_send_buffer
+from edge.pop.sendbuffer import SendBudget
 from httprules.asgi import Scope
 from httprules.listener import MAX_HEADERS, limited_protocol
 
@@ -110,12 +110,15 @@ def front_protocol(
         # waits until it is sent
         _file: list[int] | None = None
         _held = b""
+        send_budget = SendBudget()  # shared by the listener's connections
+        _budgeted = False  # counted in it
 
         def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
             sock = transport.get_extra_info("socket")
             if sock is not None:
-                fit_send_buffer(sock)
+                self.send_budget.fit(sock)
+                self._budgeted = True
 
         def data_received(self, data: bytes) -> None:
             if self._file is not None:
@@ -290,6 +293,9 @@ def front_protocol(
                 if watch is not None:
                     watch.cancel()
             self._write_watch = self._idle_watch = None
+            if self._budgeted:
+                self._budgeted = False
+                self.send_budget.release()
             super().connection_lost(exc)
 
     return FrontProtocol

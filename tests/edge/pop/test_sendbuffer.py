@@ -14,6 +14,8 @@ from edge.pop.sendbuffer import (
     FLOOR,
     RATE,
     SETTABLE,
+    SHARE_FLOOR,
+    SendBudget,
     fit_send_buffer,
     fitted_send_buffer,
     handshake_rtt_s,
@@ -35,6 +37,45 @@ def test_the_buffer_covers_the_path_at_the_rate_and_far_paths_keep_autotuning() 
     # at the rate keeps the autotuning; a near one still gets the floor (the kernel clamps it)
     assert fitted_send_buffer(1e-3, 212992) is None
     assert fitted_send_buffer(25e-6, 212992) == FLOOR
+
+
+def test_a_share_of_the_budget_bounds_the_buffer_but_never_below_the_floor() -> None:
+    assert fitted_send_buffer(25e-6, CEILING, share=8 * FLOOR) == FLOOR
+    assert fitted_send_buffer(25e-6, CEILING, share=FLOOR // 2) == FLOOR // 2
+    assert fitted_send_buffer(25e-6, CEILING, share=1) == SHARE_FLOOR
+    assert fitted_send_buffer(1e-3, CEILING, share=FLOOR) == FLOOR  # a metro path too
+    assert fitted_send_buffer(0.02, CEILING, share=FLOOR) is None  # a far one keeps autotuning
+
+
+def test_connections_opened_together_share_the_budget_and_give_it_back() -> None:
+    budget = SendBudget(total=4 * FLOOR)
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        pairs = []
+        for _ in range(16):
+            client = socket.create_connection(server.getsockname())
+            pairs.append((client, server.accept()[0]))
+        try:
+            sizes = [budget.fit(accepted) for _, accepted in pairs]
+            assert budget.open == 16
+            # each gets its fitted size (the floor on loopback, more if the machine is slow to
+            # answer) bounded by an equal share among those open: FLOOR for the first four,
+            # then ever less, down to SHARE_FLOOR
+            fitted = [max(FLOOR, int(RATE * handshake_rtt_s(a))) for _, a in pairs]
+            shares = [max(SHARE_FLOOR, 4 * FLOOR // n) for n in range(1, 17)]
+            assert shares[:4] == [FLOOR * 4 // n for n in range(1, 5)]
+            assert shares[-1] == SHARE_FLOOR
+            assert sizes == [min(f, s) for f, s in zip(fitted, shares, strict=True)]
+            kernel = [a.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) for _, a in pairs]
+            assert kernel == [2 * min(size or 0, SETTABLE) for size in sizes]
+            for _ in pairs[1:]:
+                budget.release()
+            assert budget.open == 1
+            # one more opened beside the one left: half the budget, more than it is fitted to
+            assert budget.fit(pairs[1][1]) == min(fitted[1], 2 * FLOOR)
+        finally:
+            for client, accepted in pairs:
+                client.close()
+                accepted.close()
 
 
 def test_a_loopback_connection_is_near_and_its_buffer_is_bounded() -> None:
@@ -86,5 +127,6 @@ def test_the_public_listener_fits_every_connection_it_accepts() -> None:
 
     asyncio.run(serve(free_port()))
     assert len(sizes) == 3
+    assert Watched.send_budget.open == 0  # each gave its share back as it closed
     least, most = (2 * min(int(size), SETTABLE) for size in (FLOOR, RATE * 1e-3))
     assert all(least <= size <= most for size in sizes), sizes
