@@ -15,10 +15,11 @@ more than the kernel lets a program set (`net.core.wmem_max`) or than autotuning
 to anyway (`CEILING`), so bounding it would only slow it down.
 
 The near connections of one listener also share a `BUDGET`: with many of them open, a new one
-gets its share of it (at least `SHARE_FLOOR`, which still carries hundreds of Mbit/s over the
+gets its share of it (at least `SHARE_FLOOR`, which still carries over 100 Mbit/s over the
 farthest near path, far above any video rendition) rather than the whole fitted size, so the
-copies held for hundreds of clients stay a few MiB too (about 4% more segment hits with 128 and
-512 clients on loopback). A connection keeps the size it was given when it opened."""
+copies held for hundreds of clients stay tens of MiB, not hundreds (3-6% more segment hits
+with 512 clients on loopback, level with 128). A connection keeps the size it was given when it
+opened."""
 
 from __future__ import annotations
 
