@@ -14,12 +14,12 @@ A farther client keeps the kernel's autotuning: the buffer its path needs at tha
 more than the kernel lets a program set (`net.core.wmem_max`) or than autotuning would grow
 to anyway (`CEILING`), so bounding it would only slow it down.
 
-The near connections of one listener also share a `BUDGET`: with many of them open, a new one
-gets its share of it (at least `SHARE_FLOOR`, which still carries over 100 Mbit/s over the
-farthest near path, far above any video rendition) rather than the whole fitted size, so the
-copies held for hundreds of clients stay tens of MiB, not hundreds (3-6% more segment hits
-with 512 clients on loopback, level with 128). A connection keeps the size it was given when it
-opened."""
+A listener's connections also share a `BUDGET`: with many of them open, a new near one gets an
+equal share of it among all those open (at least `SHARE_FLOOR`, which still carries over 100
+Mbit/s over the farthest near path, far above any video rendition) rather than the whole fitted
+size, so the copies held for hundreds of clients stay tens of MiB, not hundreds (3-6% more
+segment hits with 512 clients on loopback, level with 128). A connection keeps the size it was
+given when it opened."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from typing import Protocol
 RATE = 10e9 / 8  # bytes per second one connection can be sent at with the fitted buffer
 FLOOR = 256 << 10
 CEILING = 4 << 20  # the default maximum of tcp_wmem: a path needing more keeps autotuning
-BUDGET = 16 << 20  # shared by the near connections open on one listener of one worker
+BUDGET = 16 << 20  # shared by the connections open on one listener of one worker
 SHARE_FLOOR = 64 << 10
 
 # struct tcp_info (linux/tcp.h): eight one-byte fields, then u32s; tcpi_rtt (microseconds) is
