@@ -54,7 +54,21 @@ def no_cookie_jar() -> CookieJar:
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
+# What a kept-alive connection the upstream closed while it lay idle fails with, when the
+# request is sent on it just as it closes: no response began, so nothing was done upstream.
+STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+RETRIED_METHODS = frozenset({"GET", "HEAD"})
+# Idle connections are let go before the 5 s after which common servers (uvicorn, our own
+# listeners, many others) close them, so a request rarely meets one closing.
+KEEPALIVE_EXPIRY_S = 4.0
+
+
 class Upstream:
+    """Requests to one upstream. A GET or HEAD (no body) that fails before any response, as
+    one sent on a kept-alive connection the upstream was closing does, is sent once more on a
+    new connection (as nginx's `proxy_next_upstream error` and Varnish do) instead of failing
+    every client waiting on it with a 502."""
+
     def __init__(
         self, base_url: str, timeout_s: float, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
@@ -62,7 +76,11 @@ class Upstream:
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout_s),
             transport=transport,
-            limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+            limits=httpx.Limits(
+                max_connections=512,
+                max_keepalive_connections=64,
+                keepalive_expiry=KEEPALIVE_EXPIRY_S,
+            ),
             cookies=no_cookie_jar(),
         )
 
@@ -75,12 +93,19 @@ class Upstream:
     ) -> httpx.Response:
         """The response with its body still to stream (close it with `aclose`)."""
         request = self.client.build_request(method, url, headers=dict(headers), content=content)
-        try:
-            return await self.client.send(request, stream=True)
-        except httpx.TimeoutException:
-            raise UpstreamFailed(504, "the upstream timed out") from None
-        except httpx.HTTPError as exc:
-            raise UpstreamFailed(502, f"the upstream failed: {exc}") from None
+        retry = content is None and method in RETRIED_METHODS
+        while True:
+            try:
+                return await self.client.send(request, stream=True)
+            except httpx.TimeoutException:
+                raise UpstreamFailed(504, "the upstream timed out") from None
+            except STALE_CONNECTION as exc:
+                if retry:
+                    retry = content is None and method in RETRIED_METHODS
+                    continue
+                raise UpstreamFailed(502, f"the upstream failed: {exc}") from None
+            except httpx.HTTPError as exc:
+                raise UpstreamFailed(502, f"the upstream failed: {exc}") from None
 
     async def ready(self, timeout_s: float = 2.0) -> bool:
         """Whether the upstream answers its readiness check (`/healthz`, which origins and

@@ -1,0 +1,109 @@
+"""A request sent on a kept-alive connection the upstream closes as it arrives is sent again on a
+new one when that is safe (a GET or HEAD without a body), and fails with a 502 otherwise. A real
+HTTP/1.1 server on loopback that answers the first request of each connection and closes the
+connection, unanswered, at the second: the race of a request with the upstream's keep-alive
+timeout, made certain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from edge.pop.upstream import Upstream, UpstreamFailed
+
+
+class ClosingServer:
+    """Answers each connection's first request (keeping the connection open) and closes the
+    connection when a second request arrives on it."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.answered = 0
+        self.server: asyncio.Server | None = None
+        self.handlers: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self.serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        task = asyncio.current_task()
+        assert task is not None
+        self.handlers.add(task)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            0,
+        )
+        await reader.readexactly(length)
+        self.answered += 1
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
+        await writer.drain()
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            await reader.readuntil(b"\r\n\r\n")  # the second request: not answered
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        # each connection's handler ends once its client has gone
+        await asyncio.wait_for(asyncio.gather(*self.handlers), 5)
+        await self.server.wait_closed()
+
+
+async def fetch(upstream: Upstream, method: str, content: bytes | None = None) -> int:
+    async def body() -> AsyncIterator[bytes]:
+        yield content or b""
+
+    response = await upstream.open(
+        method, "/object", {"host": "origin"}, body() if content is not None else None
+    )
+    await response.aread()
+    await response.aclose()
+    return response.status_code
+
+
+def test_a_get_on_a_connection_closed_as_it_was_sent_is_sent_again_on_a_new_one() -> None:
+    async def run() -> tuple[list[int], int, int]:
+        server = ClosingServer()
+        upstream = Upstream(await server.start(), timeout_s=5)
+        try:
+            statuses = [await fetch(upstream, m) for m in ("GET", "GET", "HEAD", "GET")]
+            return statuses, server.connections, server.answered
+        finally:
+            await upstream.aclose()
+            await server.stop()
+
+    statuses, connections, answered = asyncio.run(run())
+    assert statuses == [200, 200, 200, 200]
+    # each request after the first met a connection being closed and was sent again
+    assert (connections, answered) == (4, 4)
+
+
+def test_a_request_with_a_body_is_not_sent_twice() -> None:
+    async def run() -> tuple[UpstreamFailed, int]:
+        server = ClosingServer()
+        upstream = Upstream(await server.start(), timeout_s=5)
+        try:
+            assert await fetch(upstream, "GET") == 200
+            with pytest.raises(UpstreamFailed) as failed:
+                await fetch(upstream, "POST", b"a body")
+            return failed.value, server.connections
+        finally:
+            await upstream.aclose()
+            await server.stop()
+
+    failure, connections = asyncio.run(run())
+    assert (failure.status, failure.code) == (502, "upstream_error")
+    assert connections == 1
