@@ -101,7 +101,7 @@ class Upstream:
                 raise UpstreamFailed(504, "the upstream timed out") from None
             except STALE_CONNECTION as exc:
                 if retry:
-                    retry = content is None and method in RETRIED_METHODS
+                    retry = False  # once: an upstream that fails again is failing
                     continue
                 raise UpstreamFailed(502, f"the upstream failed: {exc}") from None
             except httpx.HTTPError as exc:

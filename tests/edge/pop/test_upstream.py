@@ -98,3 +98,30 @@ def test_a_request_with_a_body_is_not_sent_twice() -> None:
     failure, connections = asyncio.run(run())
     assert (failure.status, failure.code) == (502, "upstream_error")
     assert connections == 1
+
+
+def test_an_upstream_that_closes_every_connection_unanswered_fails_after_one_retry() -> None:
+    async def run() -> tuple[UpstreamFailed, int]:
+        connections = 0
+
+        async def close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal connections
+            connections += 1
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                await reader.readuntil(b"\r\n\r\n")
+            writer.close()
+
+        server = await asyncio.start_server(close, "127.0.0.1", 0)
+        upstream = Upstream(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", 5)
+        try:
+            with pytest.raises(UpstreamFailed) as failed:
+                await fetch(upstream, "GET")
+            return failed.value, connections
+        finally:
+            await upstream.aclose()
+            server.close()
+            await server.wait_closed()
+
+    failure, connections = asyncio.run(run())
+    assert failure.status == 502
+    assert connections == 2
