@@ -38,6 +38,10 @@ class ViewerGuide:
         located = self._located[key] = self._where(key)
         return located
 
+    def where(self, key: Key) -> tuple[Hashable, int] | None:
+        """(group, position) of `key`, as `locate` says (remembered while it is asked for)."""
+        return self._locate(key)
+
     def saw(self, key: Key) -> None:
         """A request for `key`: it moves its viewer along."""
         self.viewers.touch(key)

@@ -127,6 +127,9 @@ class EdgeCache:
         entry must be validated first; MISS when nothing usable is stored."""
         entry = self._find(url, headers)
         if entry is None:
+            self.store.missed(url, headers)
+            if self.disk is not None:
+                self.disk.missed(url, headers)
             return Answer("MISS")
         now = self.clock()
         if plainly_fresh(entry, headers, now) is not None:

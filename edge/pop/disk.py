@@ -226,6 +226,11 @@ class DiskTier:
         if record is not None and record.vary == vary:
             self.index.put(record, dict(zip(vary, variant, strict=True)))
 
+    def missed(self, url: str, request_headers: Mapping[str, str]) -> None:
+        """A request neither tier answers, for a URL this worker owns on disk."""
+        if self.owns(url_digest(url)):
+            self.index.missed(url, request_headers)
+
     def touch(self, url: str, variant: tuple[str, ...]) -> None:
         """Another worker served this response from disk: it counts in the policy."""
         if self.index.get((url, variant)) is not None:

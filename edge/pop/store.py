@@ -113,6 +113,12 @@ class ResponseStore(Generic[S]):
             self.policy.touch(key)
         return entry
 
+    def missed(self, url: str, request_headers: Mapping[str, str]) -> None:
+        """A request nothing stored answers: the policy counts it too (the popularity and
+        viewer models learn from every request, not only from hits)."""
+        key = self._key(url, request_headers)
+        self.policy.touch(key if key is not None else (url, ()))
+
     def touch(self, key: StoreKey, entry: S) -> bool:
         """Touch `entry` in the policy if it is still what is stored under `key`."""
         if self._entries.get(key) is not entry:

@@ -27,11 +27,15 @@ def group_of(obj_id: int) -> int:
     return obj_id >> SEGMENT_BITS
 
 
-def locate_object(obj_id: object) -> tuple[int, int] | None:
-    """(group, segment number) of a workload object, for the interval policy."""
+def locate_object(obj_id: object) -> tuple[tuple[int, int], int] | None:
+    """((video, rendition), segment number) of a workload object, for the policies that
+    follow viewers and videos."""
     if not isinstance(obj_id, int):
         return None
-    return obj_id >> SEGMENT_BITS, obj_id & ((1 << SEGMENT_BITS) - 1)
+    group = obj_id >> SEGMENT_BITS
+    return (group >> RENDITION_BITS, group & ((1 << RENDITION_BITS) - 1)), obj_id & (
+        (1 << SEGMENT_BITS) - 1
+    )
 
 
 @dataclass(frozen=True, slots=True)

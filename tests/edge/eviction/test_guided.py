@@ -1,5 +1,6 @@
-"""The guided policies (S3-FIFO and ARC) keep what a viewer behind is about to ask for, where
-the plain ones, which only know what was asked for before, let it go."""
+"""The guided policies (S3-FIFO and ARC) and the popularity policy keep what a viewer behind
+is about to ask for, where the plain ones, which only know what was asked for before, let it
+go."""
 
 from __future__ import annotations
 
@@ -44,9 +45,10 @@ def test_a_viewer_behind_finds_its_segments_kept() -> None:
     assert second_viewer_hits("guided") == 100
     assert second_viewer_hits("arc") < 100  # ARC lets some go
     assert second_viewer_hits("guided-arc") == 100
+    assert second_viewer_hits("popular") == 100
 
 
-@pytest.mark.parametrize("policy", ["guided", "guided-arc", "arc"])
+@pytest.mark.parametrize("policy", ["popular", "guided", "guided-arc", "arc"])
 @pytest.mark.parametrize("capacity", [0, 5, 95])
 def test_eviction_always_ends(policy: str, capacity: int) -> None:
     clock = TraceClock()

@@ -1,0 +1,79 @@
+"""The popularity policy keeps the segments of the videos many viewers watch, learns from every
+request (misses too, in the POP's store) and forgets in halvings."""
+
+from __future__ import annotations
+
+from edge.eviction.interval import locate_url
+from edge.eviction.policy import EvictionPolicy, make_policy
+from edge.eviction.popularity import PopularityCache, split_group
+from edge.pop.store import ResponseStore
+from edge.sim.trace import TraceClock
+
+SIZE = 100
+HOUR = 3600.0
+
+
+def watch(cache: EvictionPolicy, clock: TraceClock, video: str, start: float) -> int:
+    """One viewer plays segments 0-9 of `video`'s 720p rendition, 4 s apart; its hits."""
+    hits = 0
+    for n in range(10):
+        clock.now = start + 4.0 * n
+        key = (f"/vod/{video}/720p/{n}.m4s", ())
+        if cache.touch(key):
+            hits += 1
+        else:
+            cache.insert(key, SIZE)
+    return hits
+
+
+def test_a_watched_videos_segments_outlast_a_lone_viewers() -> None:
+    """Four viewers, an hour apart, watch video A; then one watches B, which the cache (ten
+    segments) cannot hold with A. LRU gives A up for B; the popularity policy keeps A."""
+    kept = {}
+    for name in ("lru", "popular"):
+        clock = TraceClock()
+        cache = make_policy(name, 10 * SIZE, clock=clock, locate=locate_url)
+        for viewer in range(4):
+            watch(cache, clock, "A", viewer * HOUR)
+        watch(cache, clock, "B", 5 * HOUR)
+        kept[name] = sum((f"/vod/A/720p/{n}.m4s", ()) in cache for n in range(10))
+        assert cache.used_bytes <= 10 * SIZE
+    assert kept == {"lru": 0, "popular": 10}
+    clock = TraceClock()
+    cache = make_policy("popular", 10 * SIZE, clock=clock, locate=locate_url)
+    assert sum(watch(cache, clock, "A", viewer * HOUR) for viewer in range(4)) == 30
+
+
+def test_the_pop_store_counts_misses_in_the_policy() -> None:
+    """Requests nothing answers count in the model: a segment asked for three times before it
+    is stored is worth three times one asked for once."""
+    clock = TraceClock()
+    policy = PopularityCache(10 * SIZE, clock=clock, locate=locate_url)
+    store: ResponseStore[object] = ResponseStore(policy)  # type: ignore[type-var]
+    for _ in range(3):
+        store.missed("/vod/A/720p/1.m4s", {})
+    store.missed("/vod/B/720p/1.m4s", {})
+    a = policy.score(("/vod/A/720p/1.m4s", ()))
+    b = policy.score(("/vod/B/720p/1.m4s", ()))
+    assert a == 3 * b
+
+
+def test_halving_keeps_the_ratios_and_forgets_what_is_no_longer_watched() -> None:
+    clock = TraceClock()
+    cache = PopularityCache(10 * SIZE, clock=clock, locate=locate_url, halve_every=30)
+    watch(cache, clock, "A", 0.0)
+    watch(cache, clock, "A", HOUR)  # 20 requests of 10 objects: 2 per object
+    assert cache.score(("/vod/A/720p/3.m4s", ())) == 2.0
+    for viewer in range(4):  # halved at the 30th request (15 of 5) and the 60th (45 of 15)
+        watch(cache, clock, "A", (2 + viewer) * HOUR)
+    assert cache.score(("/vod/A/720p/3.m4s", ())) == 3.0
+    for viewer in range(4):  # at the 90th request A, unwatched since, is worth half: 1.5
+        watch(cache, clock, "D", (6 + viewer) * HOUR)
+    assert cache.score(("/vod/A/720p/3.m4s", ())) == 1.5
+    assert cache.score(("/vod/D/720p/3.m4s", ())) == 25 / 15  # (30 / 2 + 10) of (10 / 2 + 10)
+
+
+def test_groups_split_into_video_and_rendition() -> None:
+    assert split_group(("/vod/abc/720p/", ())) == ("/vod/abc", ("720p", ()))
+    assert split_group((7, 2)) == (7, 2)
+    assert split_group("video/360p/") == ("video/360p/", None)
