@@ -46,6 +46,10 @@ class ViewerGuide:
         """A request for `key`: it moves its viewer along."""
         self.viewers.touch(key)
 
+    def wait_s(self, key: Key) -> float:
+        """How soon a viewer behind `key` should ask for it (very long: nobody is behind)."""
+        return self.viewers.wait_s(key, self.clock())
+
     def wanted_soon(self, key: Key) -> bool:
         """Should a viewer behind `key` ask for it within the horizon?"""
-        return self.viewers.wait_s(key, self.clock()) < self.horizon_s
+        return self.wait_s(key) < self.horizon_s

@@ -20,8 +20,10 @@ as much at each halving until it is forgotten.
 Eviction removes the lowest score, oldest first among equals (a lazily re-checked min-heap: an
 entry whose score has grown since it was pushed goes back). An object a viewer behind it should
 ask for within `horizon_s` (the interval policy's viewer model, edge/eviction/guide.py) is
-spared, at most `MAX_SPARED` per eviction. An object that scores lower than everything it would
-displace is not stored (admission), unless a viewer behind it wants it soon.
+spared: it is held out of the heap until that viewer should have asked for it (its request
+pushes a new entry), then goes back; only when every cached object is held is one of them
+evicted. An object that scores lower than everything it would displace is not stored
+(admission), unless a viewer behind it wants it soon.
 """
 
 from __future__ import annotations
@@ -39,9 +41,6 @@ HALVE_EVERY: Final = 1 << 20  # requests between halvings of every count
 SEEN_KEPT: Final = 1 << 18  # object hashes per generation of the "asked for before" memory
 HEAP_SLACK: Final = 4  # rebuild when the heap holds 4x as many entries as the cache
 GROWN: Final = 1.05  # a popped entry goes back if its object's score grew by more than this
-# objects a viewer wants soon that one eviction may pass over (the lowest scores are often
-# such objects: with 8, as the guided policies spare, the synthetic trace lost 0.005)
-MAX_SPARED: Final = 32
 
 
 class _Tally:
@@ -99,6 +98,7 @@ class PopularityCache:
         self._sizes: dict[Key, int] = {}
         self._used = 0
         self._heap: list[tuple[float, int, Key]] = []
+        self._held: list[tuple[float, int, Key]] = []  # (when to look again, seq, key)
         self._entry: dict[Key, int] = {}  # key → sequence number of its live heap entry
         self._seq = 0
         self._where: dict[Key, _Where | None] = {}  # of the cached objects
@@ -217,31 +217,44 @@ class PopularityCache:
         return True
 
     def _rebuild(self) -> None:
+        self._held = []
         self._heap = [(self.score(k), seq, k) for k, seq in self._entry.items()]
         heapq.heapify(self._heap)
 
+    def _release(self, now: float) -> None:
+        """Held entries whose viewer should have come by now go back to the heap."""
+        held, heap = self._held, self._heap
+        while held and held[0][0] <= now:
+            _, seq, key = heapq.heappop(held)
+            if self._entry.get(key) == seq:  # not asked for again, and still cached
+                heapq.heappush(heap, (self.score(key), seq, key))
+
     def _victim(self) -> tuple[Key, float] | None:
         """The cached object to evict next and its score (it stays in the cache)."""
-        spared: list[tuple[float, int, Key]] = []
+        now = self.guide.clock()
+        self._release(now)
         heap = self._heap
-        found: tuple[Key, float] | None = None
         while heap:
-            entry = heapq.heappop(heap)
-            priority, seq, key = entry
+            priority, seq, key = heapq.heappop(heap)
             if self._entry.get(key) != seq:
                 continue  # superseded, or no longer cached
             score = self.score(key)
             if score > priority * GROWN:
                 self._push(key, score)
-            elif len(spared) < MAX_SPARED and self.guide.wanted_soon(key):
-                spared.append(entry)  # passed over this time, in its place for the next
-            else:
-                spared.append(entry)  # still its entry, if it stays
-                found = key, score
-                break
-        for entry in spared:
-            heapq.heappush(heap, entry)
-        return found
+                continue
+            wait = self.guide.wait_s(key)
+            if wait < self.guide.horizon_s:  # held until its viewer should have come
+                heapq.heappush(self._held, (now + wait, seq, key))
+                continue
+            heapq.heappush(heap, (priority, seq, key))  # still its entry, if it stays
+            return key, score
+        self._release(float("inf"))  # every cached object is wanted soon: the lowest goes
+        while heap:
+            entry = heapq.heappop(heap)
+            if self._entry.get(entry[2]) == entry[1]:
+                heapq.heappush(heap, entry)
+                return entry[2], entry[0]
+        return None
 
     def insert(self, key: Key, size: int) -> list[Key]:
         if key in self._sizes or size > self.capacity_bytes:
