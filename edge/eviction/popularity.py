@@ -39,6 +39,9 @@ Locate = Callable[[Key], "tuple[Hashable, int] | None"]
 
 HALVE_EVERY: Final = 1 << 20  # requests between halvings of every count
 SEEN_KEPT: Final = 1 << 18  # object hashes per generation of the "asked for before" memory
+# a held object is looked at again this long after its viewer should have asked for it: a
+# request on time (give or take the clock's grain, a whole second in a trace) always comes first
+HOLD_SLACK_S: Final = 8.0
 HEAP_SLACK: Final = 4  # rebuild when the heap holds 4x as many entries as the cache
 GROWN: Final = 1.05  # a popped entry goes back if its object's score grew by more than this
 
@@ -244,7 +247,7 @@ class PopularityCache:
                 continue
             wait = self.guide.wait_s(key)
             if wait < self.guide.horizon_s:  # held until its viewer should have come
-                heapq.heappush(self._held, (now + wait, seq, key))
+                heapq.heappush(self._held, (now + wait + HOLD_SLACK_S, seq, key))
                 continue
             heapq.heappush(heap, (priority, seq, key))  # still its entry, if it stays
             return key, score
