@@ -22,8 +22,8 @@ entry whose score has grown since it was pushed goes back). An object a viewer b
 ask for within `horizon_s` (the interval policy's viewer model, edge/eviction/guide.py) is
 spared: it is held out of the heap until that viewer should have asked for it (its request
 pushes a new entry), then goes back; only when every cached object is held is one of them
-evicted. An object that scores lower than everything it would displace is not stored
-(admission), unless a viewer behind it wants it soon.
+evicted (one wanted late). An object that scores lower than everything it would displace is
+not stored (admission), unless a viewer behind it wants it soon.
 """
 
 from __future__ import annotations
@@ -251,12 +251,14 @@ class PopularityCache:
                 continue
             heapq.heappush(heap, (priority, seq, key))  # still its entry, if it stays
             return key, score
-        self._release(float("inf"))  # every cached object is wanted soon: the lowest goes
-        while heap:
-            entry = heapq.heappop(heap)
+        # every cached object is wanted soon: one wanted late goes (a leaf of the held heap,
+        # at least as late as the entries above it, taken in constant time)
+        held = self._held
+        while held:
+            entry = held.pop()
             if self._entry.get(entry[2]) == entry[1]:
-                heapq.heappush(heap, entry)
-                return entry[2], entry[0]
+                heapq.heappush(held, entry)  # still its entry, if it stays
+                return entry[2], self.score(entry[2])
         return None
 
     def insert(self, key: Key, size: int) -> list[Key]:
