@@ -22,13 +22,14 @@ class ViewerGuide:
         horizon_s: float = 300.0,
     ) -> None:
         # stores nothing; asks where each key is once while it is asked for
-        self.viewers = IntervalCache(0, clock=clock, locate=self._locate)
+        self.viewers = IntervalCache(0, clock=clock, locate=self.where)
         self._where = locate
         self._located: dict[Key, tuple[Hashable, int] | None] = {}
         self.clock = clock
         self.horizon_s = horizon_s
 
-    def _locate(self, key: Key) -> tuple[Hashable, int] | None:
+    def where(self, key: Key) -> tuple[Hashable, int] | None:
+        """(group, position) of `key`, as `locate` says (remembered while it is asked for)."""
         try:
             return self._located[key]
         except KeyError:
@@ -37,10 +38,6 @@ class ViewerGuide:
             self._located.clear()
         located = self._located[key] = self._where(key)
         return located
-
-    def where(self, key: Key) -> tuple[Hashable, int] | None:
-        """(group, position) of `key`, as `locate` says (remembered while it is asked for)."""
-        return self._locate(key)
 
     def saw(self, key: Key) -> None:
         """A request for `key`: it moves its viewer along."""
