@@ -56,19 +56,34 @@ class _Tally:
         self.objects = 0.0
         self.asked = True  # requested since the last halving
 
-    def per_object(self) -> float:
-        return self.requests / self.objects if self.objects > 0 else 1.0
 
+class _Place:
+    """Where one object sits (its located group and depth) and the tallies that count it."""
 
-class _Where:
-    """What the model knows of one object's place: its video, rendition and depth."""
+    __slots__ = ("depth", "depth_tally", "group", "rendition", "video")
 
-    __slots__ = ("depth", "rendition", "video")
-
-    def __init__(self, video: Hashable, rendition: Hashable, depth: int) -> None:
+    def __init__(
+        self, group: Hashable, depth: int, video: _Tally, rendition: _Tally, at_depth: _Tally
+    ) -> None:
+        self.group = group
+        self.depth = depth
         self.video = video
         self.rendition = rendition
-        self.depth = depth
+        self.depth_tally = at_depth
+
+
+class _Object:
+    """A cached object: its size, place (None outside any sequence), live heap entry."""
+
+    __slots__ = ("key", "own", "place", "priority", "seq", "size")
+
+    def __init__(self, key: Key, size: int, place: _Place | None) -> None:
+        self.key = key
+        self.size = size
+        self.place = place
+        self.own = 1.0  # its own requests, for an object outside any sequence
+        self.seq = 0  # of its live heap entry; 0 once evicted
+        self.priority = 0.0  # the score its live heap entry was pushed with
 
 
 def split_group(group: Hashable) -> tuple[Hashable, Hashable]:
@@ -81,6 +96,10 @@ def split_group(group: Hashable) -> tuple[Hashable, Hashable]:
             return parent, (name, second)
         return first, second
     return group, None
+
+
+def _per_object(tally: _Tally) -> float:
+    return tally.requests / tally.objects if tally.objects > 0 else 1.0
 
 
 class PopularityCache:
@@ -98,62 +117,72 @@ class PopularityCache:
         self.capacity_bytes = capacity_bytes
         self.halve_every = halve_every
         self.guide = ViewerGuide(clock, locate, horizon_s)
-        self._sizes: dict[Key, int] = {}
+        self._objects: dict[Key, _Object] = {}
         self._used = 0
-        self._heap: list[tuple[float, int, Key]] = []
-        self._held: list[tuple[float, int, Key]] = []  # (when to look again, seq, key)
-        self._entry: dict[Key, int] = {}  # key → sequence number of its live heap entry
+        self._heap: list[tuple[float, int, _Object]] = []  # (score when pushed, seq, object)
+        self._held: list[tuple[float, int, _Object]] = []  # (when to look again, seq, object)
         self._seq = 0
-        self._where: dict[Key, _Where | None] = {}  # of the cached objects
-        self._own: dict[Key, float] = {}  # requests of cached objects outside any sequence
         self._videos: dict[Hashable, _Tally] = {}
         self._renditions: dict[Hashable, _Tally] = {}
         self._depths: dict[Hashable, _Tally] = {}
+        self._groups: dict[Hashable, tuple[_Tally, _Tally]] = {}  # group → (video, rendition)
         self._total = _Tally()
         self._seen: set[int] = set()
         self._seen_before: set[int] = set()
         self._until_halving = halve_every
+        self._halvings = 0
+        # what touch() learnt about the key it missed, for the insert() that follows
+        self._missed: Key = None
+        self._missed_place: _Place | None = None
 
     @property
     def used_bytes(self) -> int:
         return self._used
 
     def __contains__(self, key: object) -> bool:
-        return key in self._sizes
+        return key in self._objects
 
     def __len__(self) -> int:
-        return len(self._sizes)
+        return len(self._objects)
 
     # -- the model -------------------------------------------------------------------------
 
-    def _place(self, key: Key) -> _Where | None:
+    def _tallies(self, group: Hashable, depth: int) -> _Place:
+        pair = self._groups.get(group)
+        if pair is None:
+            video, rendition = split_group(group)
+            video_tally = self._videos.get(video)
+            if video_tally is None:
+                video_tally = self._videos[video] = _Tally()
+            rendition_tally = self._renditions.get(rendition)
+            if rendition_tally is None:
+                rendition_tally = self._renditions[rendition] = _Tally()
+            pair = self._groups[group] = (video_tally, rendition_tally)
+        at_depth = self._depths.get(depth)
+        if at_depth is None:
+            at_depth = self._depths[depth] = _Tally()
+        return _Place(group, depth, pair[0], pair[1], at_depth)
+
+    def _place(self, key: Key) -> _Place | None:
         located = self.guide.where(key)
         if located is None:
             return None
-        video, rendition = split_group(located[0])
-        return _Where(video, rendition, located[1].bit_length())
+        return self._tallies(located[0], located[1].bit_length())
 
-    def _count(self, key: Key, where: _Where | None) -> None:
+    def _count(self, key: Key, place: _Place | None) -> None:
         mark = hash(key)
-        new = mark not in self._seen and mark not in self._seen_before
-        if new:
+        added = 0.0
+        if mark not in self._seen and mark not in self._seen_before:
             if len(self._seen) >= SEEN_KEPT:
                 self._seen_before = self._seen
                 self._seen = set()
             self._seen.add(mark)
-        added = 1.0 if new else 0.0
+            added = 1.0
         total = self._total
         total.requests += 1.0
         total.objects += added
-        if where is not None:
-            for table, name in (
-                (self._videos, where.video),
-                (self._renditions, where.rendition),
-                (self._depths, where.depth),
-            ):
-                tally = table.get(name)
-                if tally is None:
-                    tally = table[name] = _Tally()
+        if place is not None:
+            for tally in (place.video, place.rendition, place.depth_tally):
                 tally.requests += 1.0
                 tally.objects += added
                 tally.asked = True
@@ -163,11 +192,13 @@ class PopularityCache:
 
     def _halve(self) -> None:
         self._until_halving = self.halve_every
+        self._halvings += 1
         # objects are counted afresh: a count of objects is of those asked for in its window
         self._seen = set()
         self._seen_before = set()
         self._total.requests /= 2
         self._total.objects /= 2
+        self._groups = {}
         for table in (self._videos, self._renditions, self._depths):
             for name in [n for n, t in table.items() if t.requests < 1.0]:
                 del table[name]
@@ -176,96 +207,105 @@ class PopularityCache:
                 if tally.asked:  # the same requests per object, on half the evidence
                     tally.objects /= 2
                 tally.asked = False  # else: worth half as much
-        for key in self._own:
-            self._own[key] /= 2
+        for obj in self._objects.values():  # their tallies may be gone: find them again
+            obj.own /= 2
+            if obj.place is not None:
+                obj.place = self._tallies(obj.place.group, obj.place.depth)
 
-    def _score_of(self, key: Key, where: _Where | None) -> float:
-        if where is None:
-            return self._own.get(key, 1.0)
-        video = self._videos.get(where.video)
-        score = video.per_object() if video is not None else 1.0
-        mean = self._total.per_object()
-        rendition = self._renditions.get(where.rendition)
-        if rendition is not None:
-            score *= rendition.per_object() / mean
-        depth = self._depths.get(where.depth)
-        if depth is not None:
-            score *= depth.per_object() / mean
-        return score
+    def _worth(self, place: _Place) -> float:
+        total = self._total
+        mean = total.requests / total.objects if total.objects > 0 else 1.0
+        scale = _per_object(place.rendition) * _per_object(place.depth_tally) / (mean * mean)
+        return _per_object(place.video) * scale
+
+    def _score(self, obj: _Object) -> float:
+        return obj.own if obj.place is None else self._worth(obj.place)
 
     def score(self, key: Key) -> float:
         """How many requests the model expects for `key`, relative to other objects."""
-        where = self._where[key] if key in self._where else self._place(key)
-        return self._score_of(key, where)
+        obj = self._objects.get(key)
+        if obj is not None:
+            return self._score(obj)
+        place = self._place(key)
+        return 1.0 if place is None else self._worth(place)
 
     # -- the cache -------------------------------------------------------------------------
 
-    def _push(self, key: Key, priority: float) -> None:
+    def _push(self, obj: _Object, priority: float) -> None:
         self._seq += 1
-        self._entry[key] = self._seq
-        heapq.heappush(self._heap, (priority, self._seq, key))
+        obj.seq = self._seq
+        obj.priority = priority
+        heapq.heappush(self._heap, (priority, self._seq, obj))
 
     def touch(self, key: Key) -> bool:
         self.guide.saw(key)  # every request moves a viewer along
-        cached = key in self._sizes
-        where = self._where[key] if cached else self._place(key)
-        self._count(key, where)
-        if not cached:
+        obj = self._objects.get(key)
+        if obj is None:
+            halvings = self._halvings
+            place = self._place(key)
+            self._count(key, place)
+            if halvings != self._halvings:  # its tallies may be gone
+                place = self._place(key)
+            self._missed, self._missed_place = key, place
             return False
-        if where is None:
-            self._own[key] = self._own.get(key, 1.0) + 1.0
-        self._push(key, self._score_of(key, where))
-        if len(self._heap) > HEAP_SLACK * len(self._sizes) + 64:
-            self._rebuild()
+        self._count(key, obj.place)
+        obj.own += 1.0
+        score = self._score(obj)
+        if score > obj.priority * GROWN:  # worth more than its entry says: a new entry
+            self._push(obj, score)
+            if len(self._heap) > HEAP_SLACK * len(self._objects) + 64:
+                self._rebuild()
         return True
 
     def _rebuild(self) -> None:
         self._held = []
-        self._heap = [(self.score(k), seq, k) for k, seq in self._entry.items()]
-        heapq.heapify(self._heap)
+        self._heap = []
+        for obj in self._objects.values():
+            self._push(obj, self._score(obj))
 
     def _release(self, now: float) -> None:
         """Held entries whose viewer should have come by now go back to the heap."""
-        held, heap = self._held, self._heap
+        held = self._held
         while held and held[0][0] <= now:
-            _, seq, key = heapq.heappop(held)
-            if self._entry.get(key) == seq:  # not asked for again, and still cached
-                heapq.heappush(heap, (self.score(key), seq, key))
+            _, seq, obj = heapq.heappop(held)
+            if obj.seq == seq:  # not asked for again, and still cached
+                self._push(obj, self._score(obj))
 
-    def _victim(self) -> tuple[Key, float] | None:
+    def _victim(self) -> tuple[_Object, float] | None:
         """The cached object to evict next and its score (it stays in the cache)."""
         now = self.guide.clock()
         self._release(now)
         heap = self._heap
         while heap:
-            priority, seq, key = heapq.heappop(heap)
-            if self._entry.get(key) != seq:
+            priority, seq, obj = heapq.heappop(heap)
+            if obj.seq != seq:
                 continue  # superseded, or no longer cached
-            score = self.score(key)
+            score = self._score(obj)
             if score > priority * GROWN:
-                self._push(key, score)
+                self._push(obj, score)
                 continue
-            wait = self.guide.wait_s(key)
+            wait = self.guide.wait_s(obj.key)
             if wait < self.guide.horizon_s:  # held until its viewer should have come
-                heapq.heappush(self._held, (now + wait + HOLD_SLACK_S, seq, key))
+                heapq.heappush(self._held, (now + wait + HOLD_SLACK_S, seq, obj))
                 continue
-            heapq.heappush(heap, (priority, seq, key))  # still its entry, if it stays
-            return key, score
+            heapq.heappush(heap, (priority, seq, obj))  # still its entry, if it stays
+            return obj, score
         # every cached object is wanted soon: one wanted late goes (a leaf of the held heap,
         # at least as late as the entries above it, taken in constant time)
         held = self._held
         while held:
             entry = held.pop()
-            if self._entry.get(entry[2]) == entry[1]:
+            if entry[2].seq == entry[1]:
                 heapq.heappush(held, entry)  # still its entry, if it stays
-                return entry[2], self.score(entry[2])
+                return entry[2], self._score(entry[2])
         return None
 
     def insert(self, key: Key, size: int) -> list[Key]:
-        if key in self._sizes or size > self.capacity_bytes:
+        if key in self._objects or size > self.capacity_bytes:
             return []
-        where = self._place(key)
-        score = self._score_of(key, where)
+        place = self._missed_place if key == self._missed else self._place(key)
+        self._missed, self._missed_place = None, None
+        score = 1.0 if place is None else self._worth(place)
         evicted: list[Key] = []
         while self._used + size > self.capacity_bytes:
             victim = self._victim()
@@ -274,23 +314,20 @@ class PopularityCache:
             if victim[1] > score and not self.guide.wanted_soon(key):
                 return evicted  # worth less than what it would displace: not stored
             self._drop(victim[0])
-            evicted.append(victim[0])
-        self._sizes[key] = size
+            evicted.append(victim[0].key)
+        obj = self._objects[key] = _Object(key, size, place)
         self._used += size
-        self._where[key] = where
-        if where is None:
-            self._own[key] = 1.0
-        self._push(key, score)
+        self._push(obj, score)
         return evicted
 
-    def _drop(self, key: Key) -> None:
-        self._used -= self._sizes.pop(key)
-        del self._entry[key]
-        del self._where[key]
-        self._own.pop(key, None)
+    def _drop(self, obj: _Object) -> None:
+        del self._objects[obj.key]
+        self._used -= obj.size
+        obj.seq = 0
 
     def remove(self, key: Key) -> bool:
-        if key not in self._sizes:
+        obj = self._objects.get(key)
+        if obj is None:
             return False
-        self._drop(key)
+        self._drop(obj)
         return True
