@@ -30,10 +30,8 @@ class ViewerGuide:
 
     def where(self, key: Key) -> tuple[Hashable, int] | None:
         """(group, position) of `key`, as `locate` says (remembered while it is asked for)."""
-        try:
+        if key in self._located:  # (not try/except: a raised KeyError costs more than this)
             return self._located[key]
-        except KeyError:
-            pass
         if len(self._located) >= LOCATED_KEPT:
             self._located.clear()
         located = self._located[key] = self._where(key)
