@@ -45,6 +45,10 @@ class ViewerGuide:
         """How soon a viewer behind `key` should ask for it (very long: nobody is behind)."""
         return self.viewers.wait_s(key, self.clock())
 
+    def wait_at(self, group: Hashable, position: int) -> float:
+        """`wait_s` of the object `where` places at (group, position)."""
+        return self.viewers.wait_at(group, position, self.clock())
+
     def wanted_soon(self, key: Key) -> bool:
         """Should a viewer behind `key` ask for it within the horizon?"""
         return self.wait_s(key) < self.horizon_s

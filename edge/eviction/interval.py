@@ -117,21 +117,25 @@ class IntervalCache:
         """How long until `key` is predicted to be wanted, whether it is cached or not (an
         object of no known rendition: never)."""
         obj = self._objects.get(key)
-        if obj is None:
-            located = self.locate(key)
-            group = self._groups.get(located[0]) if located is not None else None
-            if located is None or group is None:
-                return FAR_S
-            obj = _Object(key, 0, group, located[1], now)
-        return self._until_next_use(obj, now)
+        if obj is not None:
+            return self._until_next_use(obj, now)
+        located = self.locate(key)
+        return FAR_S if located is None else self.wait_at(located[0], located[1], now)
+
+    def wait_at(self, group_key: Hashable, position: int, now: float) -> float:
+        """`wait_s` of the object at `position` in the located group `group_key`."""
+        group = self._groups.get(group_key)
+        return FAR_S if group is None else self._until(group, position, now)
 
     def _until_next_use(self, obj: _Object, now: float) -> float:
         group = obj.group
         if group is None:
             idle = now - obj.last_seen
             return idle if idle > 1.0 else 1.0
+        return self._until(group, obj.position, now)
+
+    def _until(self, group: _Group, position: int, now: float) -> float:
         step = group.step
-        position = obj.position
         if group.started:
             since = now - group.last_start
             best = (group.gap if group.gap > since else since) + position * step

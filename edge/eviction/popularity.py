@@ -29,6 +29,7 @@ not stored (admission), unless a viewer behind it wants it soon.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Hashable
 from typing import Final
 
@@ -44,6 +45,11 @@ SEEN_KEPT: Final = 1 << 18  # object hashes per generation of the "asked for bef
 HOLD_SLACK_S: Final = 8.0
 HEAP_SLACK: Final = 4  # rebuild when the heap holds 4x as many entries as the cache
 GROWN: Final = 1.05  # a popped entry goes back if its object's score grew by more than this
+SEQ_BITS: Final = 40  # a heap entry is rank << SEQ_BITS | sequence number
+SEQ_MASK: Final = (1 << SEQ_BITS) - 1
+RANK_STEPS: Final = 64  # heap ranks of scores per doubling (scores within 1.1% share a rank)
+RANK_ZERO: Final = 1 << 16  # the rank of a score of 1
+TICKS_PER_S: Final = 16  # the grain of held entries' times
 
 
 class _Tally:
@@ -60,13 +66,13 @@ class _Tally:
 class _Place:
     """Where one object sits (its located group and depth) and the tallies that count it."""
 
-    __slots__ = ("depth", "depth_tally", "group", "rendition", "video")
+    __slots__ = ("depth_tally", "group", "position", "rendition", "video")
 
     def __init__(
-        self, group: Hashable, depth: int, video: _Tally, rendition: _Tally, at_depth: _Tally
+        self, group: Hashable, position: int, video: _Tally, rendition: _Tally, at_depth: _Tally
     ) -> None:
         self.group = group
-        self.depth = depth
+        self.position = position
         self.video = video
         self.rendition = rendition
         self.depth_tally = at_depth
@@ -82,7 +88,7 @@ class _Object:
         self.size = size
         self.place = place
         self.own = 1.0  # its own requests, for an object outside any sequence
-        self.seq = 0  # of its live heap entry; 0 once evicted
+        self.seq = 0  # of its live heap entry
         self.priority = 0.0  # the score its live heap entry was pushed with
 
 
@@ -119,8 +125,12 @@ class PopularityCache:
         self.guide = ViewerGuide(clock, locate, horizon_s)
         self._objects: dict[Key, _Object] = {}
         self._used = 0
-        self._heap: list[tuple[float, int, _Object]] = []  # (score when pushed, seq, object)
-        self._held: list[tuple[float, int, _Object]] = []  # (when to look again, seq, object)
+        # Heap entries are ints, rank << SEQ_BITS | seq (cheaper to compare and to keep than
+        # tuples): in the heap, the rank of the score when pushed; in `_held`, when to look
+        # again. An entry is live while `_live` maps its seq to its object.
+        self._heap: list[int] = []
+        self._held: list[int] = []
+        self._live: dict[int, _Object] = {}
         self._seq = 0
         self._videos: dict[Hashable, _Tally] = {}
         self._renditions: dict[Hashable, _Tally] = {}
@@ -147,7 +157,7 @@ class PopularityCache:
 
     # -- the model -------------------------------------------------------------------------
 
-    def _tallies(self, group: Hashable, depth: int) -> _Place:
+    def _tallies(self, group: Hashable, position: int) -> _Place:
         pair = self._groups.get(group)
         if pair is None:
             video, rendition = split_group(group)
@@ -158,16 +168,17 @@ class PopularityCache:
             if rendition_tally is None:
                 rendition_tally = self._renditions[rendition] = _Tally()
             pair = self._groups[group] = (video_tally, rendition_tally)
+        depth = position.bit_length()
         at_depth = self._depths.get(depth)
         if at_depth is None:
             at_depth = self._depths[depth] = _Tally()
-        return _Place(group, depth, pair[0], pair[1], at_depth)
+        return _Place(group, position, pair[0], pair[1], at_depth)
 
     def _place(self, key: Key) -> _Place | None:
         located = self.guide.where(key)
         if located is None:
             return None
-        return self._tallies(located[0], located[1].bit_length())
+        return self._tallies(located[0], located[1])
 
     def _count(self, key: Key, place: _Place | None) -> None:
         mark = hash(key)
@@ -210,7 +221,7 @@ class PopularityCache:
         for obj in self._objects.values():  # their tallies may be gone: find them again
             obj.own /= 2
             if obj.place is not None:
-                obj.place = self._tallies(obj.place.group, obj.place.depth)
+                obj.place = self._tallies(obj.place.group, obj.place.position)
 
     def _worth(self, place: _Place) -> float:
         total = self._total
@@ -232,10 +243,14 @@ class PopularityCache:
     # -- the cache -------------------------------------------------------------------------
 
     def _push(self, obj: _Object, priority: float) -> None:
+        live = self._live
+        if obj.seq in live:
+            del live[obj.seq]  # its older entry is dead
         self._seq += 1
         obj.seq = self._seq
         obj.priority = priority
-        heapq.heappush(self._heap, (priority, self._seq, obj))
+        live[self._seq] = obj
+        heapq.heappush(self._heap, _rank(priority) << SEQ_BITS | self._seq)
 
     def touch(self, key: Key) -> bool:
         self.guide.saw(key)  # every request moves a viewer along
@@ -260,44 +275,55 @@ class PopularityCache:
     def _rebuild(self) -> None:
         self._held = []
         self._heap = []
+        self._live = {}
         for obj in self._objects.values():
             self._push(obj, self._score(obj))
 
     def _release(self, now: float) -> None:
         """Held entries whose viewer should have come by now go back to the heap."""
-        held = self._held
-        while held and held[0][0] <= now:
-            _, seq, obj = heapq.heappop(held)
-            if obj.seq == seq:  # not asked for again, and still cached
+        held, live = self._held, self._live
+        due = (int(now * TICKS_PER_S) + 1) << SEQ_BITS
+        while held and held[0] < due:
+            obj = live.get(heapq.heappop(held) & SEQ_MASK)
+            if obj is not None:  # not asked for again, and still cached
                 self._push(obj, self._score(obj))
+
+    def _wait_s(self, obj: _Object) -> float:
+        place = obj.place
+        if place is None:
+            return self.guide.wait_s(obj.key)
+        return self.guide.wait_at(place.group, place.position)
 
     def _victim(self) -> tuple[_Object, float] | None:
         """The cached object to evict next and its score (it stays in the cache)."""
         now = self.guide.clock()
         self._release(now)
-        heap = self._heap
+        heap, live = self._heap, self._live
         while heap:
-            priority, seq, obj = heapq.heappop(heap)
-            if obj.seq != seq:
+            entry = heapq.heappop(heap)
+            obj = live.get(entry & SEQ_MASK)
+            if obj is None:
                 continue  # superseded, or no longer cached
             score = self._score(obj)
-            if score > priority * GROWN:
+            if score > obj.priority * GROWN:
                 self._push(obj, score)
                 continue
-            wait = self.guide.wait_s(obj.key)
+            wait = self._wait_s(obj)
             if wait < self.guide.horizon_s:  # held until its viewer should have come
-                heapq.heappush(self._held, (now + wait + HOLD_SLACK_S, seq, obj))
+                when = int((now + wait + HOLD_SLACK_S) * TICKS_PER_S)
+                heapq.heappush(self._held, when << SEQ_BITS | obj.seq)
                 continue
-            heapq.heappush(heap, (priority, seq, obj))  # still its entry, if it stays
+            heapq.heappush(heap, entry)  # still its entry, if it stays
             return obj, score
         # every cached object is wanted soon: one wanted late goes (a leaf of the held heap,
         # at least as late as the entries above it, taken in constant time)
         held = self._held
         while held:
             entry = held.pop()
-            if entry[2].seq == entry[1]:
+            obj = live.get(entry & SEQ_MASK)
+            if obj is not None:
                 heapq.heappush(held, entry)  # still its entry, if it stays
-                return entry[2], self._score(entry[2])
+                return obj, self._score(obj)
         return None
 
     def insert(self, key: Key, size: int) -> list[Key]:
@@ -322,8 +348,8 @@ class PopularityCache:
 
     def _drop(self, obj: _Object) -> None:
         del self._objects[obj.key]
+        del self._live[obj.seq]
         self._used -= obj.size
-        obj.seq = 0
 
     def remove(self, key: Key) -> bool:
         obj = self._objects.get(key)
@@ -331,3 +357,11 @@ class PopularityCache:
             return False
         self._drop(obj)
         return True
+
+
+def _rank(score: float) -> int:
+    """The heap rank of a score: its log2 in steps of 1/RANK_STEPS, from 0 (0 and below)."""
+    if score <= 0.0:
+        return 0
+    rank = int(math.log2(score) * RANK_STEPS) + RANK_ZERO
+    return 1 if rank < 1 else min(rank, 2 * RANK_ZERO)
