@@ -63,30 +63,24 @@ class _Tally:
         self.asked = True  # requested since the last halving
 
 
-class _Place:
-    """Where one object sits (its located group and depth) and the tallies that count it."""
-
-    __slots__ = ("depth_tally", "group", "position", "rendition", "video")
-
-    def __init__(
-        self, group: Hashable, position: int, video: _Tally, rendition: _Tally, at_depth: _Tally
-    ) -> None:
-        self.group = group
-        self.position = position
-        self.video = video
-        self.rendition = rendition
-        self.depth_tally = at_depth
-
-
 class _Object:
-    """A cached object: its size, place (None outside any sequence), live heap entry."""
+    """An object the model has placed (cached, or just missed and about to be): its size,
+    where it sits (its located group and position, and the tallies that count it; no video
+    tally outside any sequence) and its live heap entry."""
 
-    __slots__ = ("key", "own", "place", "priority", "seq", "size")
+    __slots__ = (
+        "at_depth", "group", "key", "own", "position", "priority", "rendition", "seq", "size",
+        "video",
+    )  # fmt: skip
 
-    def __init__(self, key: Key, size: int, place: _Place | None) -> None:
+    def __init__(self, key: Key) -> None:
         self.key = key
-        self.size = size
-        self.place = place
+        self.size = 0
+        self.group: Hashable = None
+        self.position = 0
+        self.video: _Tally | None = None
+        self.rendition: _Tally | None = None
+        self.at_depth: _Tally | None = None
         self.own = 1.0  # its own requests, for an object outside any sequence
         self.seq = 0  # of its live heap entry
         self.priority = 0.0  # the score its live heap entry was pushed with
@@ -140,10 +134,7 @@ class PopularityCache:
         self._seen: set[int] = set()
         self._seen_before: set[int] = set()
         self._until_halving = halve_every
-        self._halvings = 0
-        # what touch() learnt about the key it missed, for the insert() that follows
-        self._missed: Key = None
-        self._missed_place: _Place | None = None
+        self._missed: _Object | None = None  # placed by touch() for the insert that follows
 
     @property
     def used_bytes(self) -> int:
@@ -157,30 +148,33 @@ class PopularityCache:
 
     # -- the model -------------------------------------------------------------------------
 
-    def _tallies(self, group: Hashable, position: int) -> _Place:
-        pair = self._groups.get(group)
+    def _tally(self, obj: _Object) -> None:
+        """Find (or start) the tallies that count `obj`, at its group and position."""
+        pair = self._groups.get(obj.group)
         if pair is None:
-            video, rendition = split_group(group)
+            video, rendition = split_group(obj.group)
             video_tally = self._videos.get(video)
             if video_tally is None:
                 video_tally = self._videos[video] = _Tally()
             rendition_tally = self._renditions.get(rendition)
             if rendition_tally is None:
                 rendition_tally = self._renditions[rendition] = _Tally()
-            pair = self._groups[group] = (video_tally, rendition_tally)
-        depth = position.bit_length()
+            pair = self._groups[obj.group] = (video_tally, rendition_tally)
+        depth = obj.position.bit_length()
         at_depth = self._depths.get(depth)
         if at_depth is None:
             at_depth = self._depths[depth] = _Tally()
-        return _Place(group, position, pair[0], pair[1], at_depth)
+        obj.video, obj.rendition, obj.at_depth = pair[0], pair[1], at_depth
 
-    def _place(self, key: Key) -> _Place | None:
+    def _place(self, key: Key) -> _Object:
+        obj = _Object(key)
         located = self.guide.where(key)
-        if located is None:
-            return None
-        return self._tallies(located[0], located[1])
+        if located is not None:
+            obj.group, obj.position = located
+            self._tally(obj)
+        return obj
 
-    def _count(self, key: Key, place: _Place | None) -> None:
+    def _count(self, key: Key, obj: _Object) -> None:
         mark = hash(key)
         added = 0.0
         if mark not in self._seen and mark not in self._seen_before:
@@ -189,21 +183,19 @@ class PopularityCache:
                 self._seen = set()
             self._seen.add(mark)
             added = 1.0
-        total = self._total
-        total.requests += 1.0
-        total.objects += added
-        if place is not None:
-            for tally in (place.video, place.rendition, place.depth_tally):
-                tally.requests += 1.0
-                tally.objects += added
-                tally.asked = True
+        _add(self._total, added)
+        if obj.video is not None:
+            _add(obj.video, added)
+        if obj.rendition is not None:
+            _add(obj.rendition, added)
+        if obj.at_depth is not None:
+            _add(obj.at_depth, added)
         self._until_halving -= 1
         if self._until_halving <= 0:
             self._halve()
 
     def _halve(self) -> None:
         self._until_halving = self.halve_every
-        self._halvings += 1
         # objects are counted afresh: a count of objects is of those asked for in its window
         self._seen = set()
         self._seen_before = set()
@@ -220,29 +212,29 @@ class PopularityCache:
                 tally.asked = False  # else: worth half as much
         for obj in self._objects.values():  # their tallies may be gone: find them again
             obj.own /= 2
-            if obj.place is not None:
-                obj.place = self._tallies(obj.place.group, obj.place.position)
-
-    def _worth(self, place: _Place) -> float:
-        total = self._total
-        mean = total.requests / total.objects if total.objects > 0 else 1.0
-        scale = _per_object(place.rendition) * _per_object(place.depth_tally) / (mean * mean)
-        return _per_object(place.video) * scale
+            if obj.video is not None:
+                self._tally(obj)
+        if self._missed is not None and self._missed.video is not None:
+            self._tally(self._missed)
 
     def _score(self, obj: _Object) -> float:
-        return obj.own if obj.place is None else self._worth(obj.place)
+        video, rendition, at_depth = obj.video, obj.rendition, obj.at_depth
+        if video is None or rendition is None or at_depth is None:
+            return obj.own
+        total = self._total
+        mean = total.requests / total.objects if total.objects > 0 else 1.0
+        scale = _per_object(rendition) * _per_object(at_depth) / (mean * mean)
+        return _per_object(video) * scale
 
     def score(self, key: Key) -> float:
         """How many requests the model expects for `key`, relative to other objects."""
         obj = self._objects.get(key)
-        if obj is not None:
-            return self._score(obj)
-        place = self._place(key)
-        return 1.0 if place is None else self._worth(place)
+        return self._score(obj if obj is not None else self._place(key))
 
     # -- the cache -------------------------------------------------------------------------
 
-    def _push(self, obj: _Object, priority: float) -> None:
+    def _enter(self, obj: _Object, priority: float) -> int:
+        """A new live heap entry for `obj` (the caller puts it on the heap)."""
         live = self._live
         if obj.seq in live:
             del live[obj.seq]  # its older entry is dead
@@ -250,20 +242,19 @@ class PopularityCache:
         obj.seq = self._seq
         obj.priority = priority
         live[self._seq] = obj
-        heapq.heappush(self._heap, _rank(priority) << SEQ_BITS | self._seq)
+        return _rank(priority) << SEQ_BITS | self._seq
+
+    def _push(self, obj: _Object, priority: float) -> None:
+        heapq.heappush(self._heap, self._enter(obj, priority))
 
     def touch(self, key: Key) -> bool:
         self.guide.saw(key)  # every request moves a viewer along
         obj = self._objects.get(key)
         if obj is None:
-            halvings = self._halvings
-            place = self._place(key)
-            self._count(key, place)
-            if halvings != self._halvings:  # its tallies may be gone
-                place = self._place(key)
-            self._missed, self._missed_place = key, place
+            self._missed = self._place(key)  # for the insert that follows
+            self._count(key, self._missed)
             return False
-        self._count(key, obj.place)
+        self._count(key, obj)
         obj.own += 1.0
         score = self._score(obj)
         if score > obj.priority * GROWN:  # worth more than its entry says: a new entry
@@ -289,49 +280,49 @@ class PopularityCache:
                 self._push(obj, self._score(obj))
 
     def _wait_s(self, obj: _Object) -> float:
-        place = obj.place
-        if place is None:
+        if obj.video is None:
             return self.guide.wait_s(obj.key)
-        return self.guide.wait_at(place.group, place.position)
+        return self.guide.wait_at(obj.group, obj.position)
 
     def _victim(self) -> tuple[_Object, float] | None:
-        """The cached object to evict next and its score (it stays in the cache)."""
+        """The cached object to evict next and its score. Its entry is left where it is (at
+        the top of the heap, or a leaf of the held heap): evicting it kills the entry."""
         now = self.guide.clock()
         self._release(now)
         heap, live = self._heap, self._live
         while heap:
-            entry = heapq.heappop(heap)
-            obj = live.get(entry & SEQ_MASK)
+            obj = live.get(heap[0] & SEQ_MASK)
             if obj is None:
-                continue  # superseded, or no longer cached
+                heapq.heappop(heap)  # superseded, or no longer cached
+                continue
             score = self._score(obj)
             if score > obj.priority * GROWN:
-                self._push(obj, score)
+                heapq.heapreplace(heap, self._enter(obj, score))
                 continue
             wait = self._wait_s(obj)
             if wait < self.guide.horizon_s:  # held until its viewer should have come
+                heapq.heappop(heap)
                 when = int((now + wait + HOLD_SLACK_S) * TICKS_PER_S)
                 heapq.heappush(self._held, when << SEQ_BITS | obj.seq)
                 continue
-            heapq.heappush(heap, entry)  # still its entry, if it stays
             return obj, score
         # every cached object is wanted soon: one wanted late goes (a leaf of the held heap,
         # at least as late as the entries above it, taken in constant time)
         held = self._held
         while held:
-            entry = held.pop()
-            obj = live.get(entry & SEQ_MASK)
-            if obj is not None:
-                heapq.heappush(held, entry)  # still its entry, if it stays
-                return obj, self._score(obj)
+            held_obj = live.get(held[-1] & SEQ_MASK)
+            if held_obj is not None:
+                return held_obj, self._score(held_obj)
+            held.pop()
         return None
 
     def insert(self, key: Key, size: int) -> list[Key]:
         if key in self._objects or size > self.capacity_bytes:
             return []
-        place = self._missed_place if key == self._missed else self._place(key)
-        self._missed, self._missed_place = None, None
-        score = 1.0 if place is None else self._worth(place)
+        missed = self._missed
+        obj = missed if missed is not None and missed.key == key else self._place(key)
+        self._missed = None
+        score = self._score(obj)
         evicted: list[Key] = []
         while self._used + size > self.capacity_bytes:
             victim = self._victim()
@@ -341,7 +332,8 @@ class PopularityCache:
                 return evicted  # worth less than what it would displace: not stored
             self._drop(victim[0])
             evicted.append(victim[0].key)
-        obj = self._objects[key] = _Object(key, size, place)
+        obj.size = size
+        self._objects[key] = obj
         self._used += size
         self._push(obj, score)
         return evicted
@@ -357,6 +349,12 @@ class PopularityCache:
             return False
         self._drop(obj)
         return True
+
+
+def _add(tally: _Tally, added: float) -> None:
+    tally.requests += 1.0
+    tally.objects += added
+    tally.asked = True
 
 
 def _rank(score: float) -> int:
