@@ -12,6 +12,7 @@ Key = Hashable
 
 LOCATED_KEPT = 8192  # keys whose place is remembered (a few MiB; forgotten all at once)
 MAX_SPARED = 8  # objects a guided eviction may pass over because a viewer will want them
+_NOWHERE: tuple[Hashable, int] = ((), -1)  # remembered for a key `locate` places nowhere
 
 
 class ViewerGuide:
@@ -24,22 +25,27 @@ class ViewerGuide:
         # stores nothing; asks where each key is once while it is asked for
         self.viewers = IntervalCache(0, clock=clock, locate=self.where)
         self._where = locate
-        self._located: dict[Key, tuple[Hashable, int] | None] = {}
+        self._located: dict[Key, tuple[Hashable, int]] = {}
         self.clock = clock
         self.horizon_s = horizon_s
 
     def where(self, key: Key) -> tuple[Hashable, int] | None:
         """(group, position) of `key`, as `locate` says (remembered while it is asked for)."""
-        if key in self._located:  # (not try/except: a raised KeyError costs more than this)
-            return self._located[key]
+        located = self._located.get(key)
+        if located is not None:
+            return located if located[1] >= 0 else None
         if len(self._located) >= LOCATED_KEPT:
             self._located.clear()
-        located = self._located[key] = self._where(key)
-        return located
+        found = self._where(key)
+        self._located[key] = found if found is not None else _NOWHERE
+        return found
 
-    def saw(self, key: Key) -> None:
-        """A request for `key`: it moves its viewer along."""
-        self.viewers.touch(key)
+    def saw(self, key: Key) -> tuple[Hashable, int] | None:
+        """A request for `key`: it moves its viewer along. Returns where `key` is."""
+        located = self.where(key)
+        if located is not None:
+            self.viewers.observe(located, self.clock())
+        return located
 
     def wait_s(self, key: Key) -> float:
         """How soon a viewer behind `key` should ask for it (very long: nobody is behind)."""

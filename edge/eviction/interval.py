@@ -175,6 +175,13 @@ class IntervalCache:
             group.started = True
             group.last_start = now
 
+    def observe(self, located: Located, now: float) -> None:
+        """A request at `located` for an object this cache does not hold: its viewer moves
+        along (what `touch` does on a miss, for a model that stores nothing)."""
+        group = self._group(located)
+        if group is not None:
+            self._observe(group, located[1], now)
+
     def _push(self, obj: _Object, now: float) -> None:
         self._seq += 1
         obj.seq = self._seq

@@ -166,9 +166,8 @@ class PopularityCache:
             at_depth = self._depths[depth] = _Tally()
         obj.video, obj.rendition, obj.at_depth = pair[0], pair[1], at_depth
 
-    def _place(self, key: Key) -> _Object:
+    def _place(self, key: Key, located: tuple[Hashable, int] | None) -> _Object:
         obj = _Object(key)
-        located = self.guide.where(key)
         if located is not None:
             obj.group, obj.position = located
             self._tally(obj)
@@ -229,7 +228,7 @@ class PopularityCache:
     def score(self, key: Key) -> float:
         """How many requests the model expects for `key`, relative to other objects."""
         obj = self._objects.get(key)
-        return self._score(obj if obj is not None else self._place(key))
+        return self._score(obj if obj is not None else self._place(key, self.guide.where(key)))
 
     # -- the cache -------------------------------------------------------------------------
 
@@ -248,10 +247,10 @@ class PopularityCache:
         heapq.heappush(self._heap, self._enter(obj, priority))
 
     def touch(self, key: Key) -> bool:
-        self.guide.saw(key)  # every request moves a viewer along
+        located = self.guide.saw(key)  # every request moves a viewer along
         obj = self._objects.get(key)
         if obj is None:
-            self._missed = self._place(key)  # for the insert that follows
+            self._missed = self._place(key, located)  # for the insert that follows
             self._count(key, self._missed)
             return False
         self._count(key, obj)
@@ -320,7 +319,11 @@ class PopularityCache:
         if key in self._objects or size > self.capacity_bytes:
             return []
         missed = self._missed
-        obj = missed if missed is not None and missed.key == key else self._place(key)
+        obj = (
+            missed
+            if missed is not None and missed.key == key
+            else self._place(key, self.guide.where(key))
+        )
         self._missed = None
         score = self._score(obj)
         evicted: list[Key] = []
