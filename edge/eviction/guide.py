@@ -40,12 +40,15 @@ class ViewerGuide:
         self._located[key] = found if found is not None else _NOWHERE
         return found
 
-    def saw(self, key: Key) -> tuple[Hashable, int] | None:
-        """A request for `key`: it moves its viewer along. Returns where `key` is."""
+    def saw(self, key: Key) -> None:
+        """A request for `key`: it moves its viewer along."""
         located = self.where(key)
         if located is not None:
-            self.viewers.observe(located, self.clock())
-        return located
+            self.viewers.observe(located[0], located[1], self.clock())
+
+    def saw_at(self, group: Hashable, position: int) -> None:
+        """A request for the object `where` places at (group, position)."""
+        self.viewers.observe(group, position, self.clock())
 
     def wait_s(self, key: Key) -> float:
         """How soon a viewer behind `key` should ask for it (very long: nobody is behind)."""

@@ -175,12 +175,14 @@ class IntervalCache:
             group.started = True
             group.last_start = now
 
-    def observe(self, located: Located, now: float) -> None:
-        """A request at `located` for an object this cache does not hold: its viewer moves
-        along (what `touch` does on a miss, for a model that stores nothing)."""
-        group = self._group(located)
-        if group is not None:
-            self._observe(group, located[1], now)
+    def observe(self, group_key: Hashable, position: int, now: float) -> None:
+        """A request at `position` in the located group `group_key` for an object this cache
+        does not hold: its viewer moves along (what `touch` does on a miss, for a model that
+        stores nothing)."""
+        group = self._groups.get(group_key)
+        if group is None:
+            group = self._groups[group_key] = _Group()
+        self._observe(group, position, now)
 
     def _push(self, obj: _Object, now: float) -> None:
         self._seq += 1

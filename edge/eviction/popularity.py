@@ -117,6 +117,7 @@ class PopularityCache:
         self.capacity_bytes = capacity_bytes
         self.halve_every = halve_every
         self.guide = ViewerGuide(clock, locate, horizon_s)
+        self._locate = locate
         self._objects: dict[Key, _Object] = {}
         self._used = 0
         # Heap entries are ints, rank << SEQ_BITS | seq (cheaper to compare and to keep than
@@ -228,7 +229,7 @@ class PopularityCache:
     def score(self, key: Key) -> float:
         """How many requests the model expects for `key`, relative to other objects."""
         obj = self._objects.get(key)
-        return self._score(obj if obj is not None else self._place(key, self.guide.where(key)))
+        return self._score(obj if obj is not None else self._place(key, self._locate(key)))
 
     # -- the cache -------------------------------------------------------------------------
 
@@ -247,12 +248,16 @@ class PopularityCache:
         heapq.heappush(self._heap, self._enter(obj, priority))
 
     def touch(self, key: Key) -> bool:
-        located = self.guide.saw(key)  # every request moves a viewer along
         obj = self._objects.get(key)
-        if obj is None:
-            self._missed = self._place(key, located)  # for the insert that follows
-            self._count(key, self._missed)
+        if obj is None:  # placed for the insert that follows (located afresh: most objects are
+            # asked for once, remembering their places would cost more than locating them)
+            obj = self._missed = self._place(key, self._locate(key))
+            if obj.video is not None:
+                self.guide.saw_at(obj.group, obj.position)  # every request moves a viewer
+            self._count(key, obj)
             return False
+        if obj.video is not None:
+            self.guide.saw_at(obj.group, obj.position)
         self._count(key, obj)
         obj.own += 1.0
         score = self._score(obj)
@@ -322,7 +327,7 @@ class PopularityCache:
         obj = (
             missed
             if missed is not None and missed.key == key
-            else self._place(key, self.guide.where(key))
+            else self._place(key, self._locate(key))
         )
         self._missed = None
         score = self._score(obj)
@@ -331,7 +336,7 @@ class PopularityCache:
             victim = self._victim()
             if victim is None:
                 return evicted
-            if victim[1] > score and not self.guide.wanted_soon(key):
+            if victim[1] > score and self._wait_s(obj) >= self.guide.horizon_s:
                 return evicted  # worth less than what it would displace: not stored
             self._drop(victim[0])
             evicted.append(victim[0].key)
