@@ -17,13 +17,15 @@ rate with new requests weighing more than old ones; a video (rendition,
 depth) not asked for since the last halving has only its requests halved, so it is worth half
 as much at each halving until it is forgotten.
 
-Eviction removes the lowest score, oldest first among equals (a lazily re-checked min-heap: an
-entry whose score has grown since it was pushed goes back). An object a viewer behind it should
-ask for within `horizon_s` (the interval policy's viewer model, edge/eviction/guide.py) is
-spared: it is held out of the heap until that viewer should have asked for it (its request
-pushes a new entry), then goes back; only when every cached object is held is one of them
-evicted (one wanted late). An object that scores lower than everything it would displace is
-not stored (admission), unless a viewer behind it wants it soon.
+Eviction removes the lowest score, the oldest entry first among scores within about 1% of
+each other (a lazily re-checked min-heap: an entry whose object's score has grown by more than
+`GROWN` since it was pushed goes back; a hit pushes a new entry only then). An object a viewer
+behind it should ask for within `horizon_s` (the interval policy's viewer model,
+edge/eviction/guide.py) is spared: it is held out of the heap until that viewer should have
+asked for it, then goes back; only when every cached object is held is one of them evicted (one
+wanted late). An object that scores lower than everything it would displace is
+not stored (admission), unless a viewer behind it wants it soon; nor is one larger than a tenth
+of the cache.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ SEEN_KEPT: Final = 1 << 18  # object hashes per generation of the "asked for bef
 # a held object is looked at again this long after its viewer should have asked for it: a
 # request on time (give or take the clock's grain, a whole second in a trace) always comes first
 HOLD_SLACK_S: Final = 8.0
+# an object larger than a tenth of the capacity is not stored: it would displace most of the
+# cache for itself (S3-FIFO's rule too; a POP's memory tier leaves such files to its disk tier)
+TENTHS: Final = 10
 HEAP_SLACK: Final = 4  # rebuild when the heap holds 4x as many entries as the cache
 GROWN: Final = 1.05  # a popped entry goes back if its object's score grew by more than this
 SEQ_BITS: Final = 40  # a heap entry is rank << SEQ_BITS | sequence number
@@ -271,7 +276,8 @@ class PopularityCache:
         self._held = []
         self._heap = []
         self._live = {}
-        for obj in self._objects.values():
+        for obj in sorted(self._objects.values(), key=_entry_seq):  # the oldest first again
+            obj.seq = 0  # no live entry (sequence numbers may start afresh)
             self._push(obj, self._score(obj))
 
     def _release(self, now: float) -> None:
@@ -321,8 +327,11 @@ class PopularityCache:
         return None
 
     def insert(self, key: Key, size: int) -> list[Key]:
-        if key in self._objects or size > self.capacity_bytes:
+        if key in self._objects or size * TENTHS > self.capacity_bytes:
             return []
+        if self._seq > SEQ_MASK // 2:  # (after about 5e11 entries) number them afresh
+            self._seq = 0
+            self._rebuild()
         missed = self._missed
         obj = (
             missed
@@ -357,6 +366,10 @@ class PopularityCache:
             return False
         self._drop(obj)
         return True
+
+
+def _entry_seq(obj: _Object) -> int:
+    return obj.seq
 
 
 def _add(tally: _Tally, added: float) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from edge.eviction.interval import locate_url
 from edge.eviction.policy import EvictionPolicy, make_policy
-from edge.eviction.popularity import PopularityCache, split_group
+from edge.eviction.popularity import SEQ_MASK, PopularityCache, split_group
 from edge.pop.store import ResponseStore
 from edge.sim.trace import TraceClock
 
@@ -77,3 +77,31 @@ def test_groups_split_into_video_and_rendition() -> None:
     assert split_group(("/vod/abc/720p/", ())) == ("/vod/abc", ("720p", ()))
     assert split_group((7, 2)) == (7, 2)
     assert split_group("video/360p/") == ("video/360p/", None)
+
+
+def test_entries_are_numbered_afresh_before_their_numbers_run_out() -> None:
+    """Heap entries carry a sequence number under the score's rank: near the top of its range
+    the policy numbers every entry afresh, keeping the order, and goes on evicting by score."""
+    clock = TraceClock()
+    cache = PopularityCache(10 * SIZE, clock=clock, locate=locate_url)
+    watch(cache, clock, "A", 0.0)
+    watch(cache, clock, "A", HOUR)  # A's ten segments, twice watched
+    cache._seq = SEQ_MASK // 2 + 1  # as after some 5e11 entries
+    for video in ("B", "C", "D"):  # lone viewers, each a segment of video per request
+        watch(cache, clock, video, 3 * HOUR)
+    assert cache._seq < 100
+    live = cache._live
+    assert len(live) == len(cache) == 10
+    assert all(live[obj.seq] is obj for obj in cache._objects.values())
+    assert all((f"/vod/A/720p/{n}.m4s", ()) in cache for n in range(10))
+
+
+def test_an_object_over_a_tenth_of_the_cache_is_not_stored() -> None:
+    """It would displace most of the cache for itself (a POP's memory tier leaves it to disk)."""
+    cache = PopularityCache(10 * SIZE, clock=TraceClock(), locate=locate_url)
+    for n, size in enumerate((SIZE, SIZE + 1)):
+        key = (f"/vod/A/720p/{n}.m4s", ())
+        cache.touch(key)
+        cache.insert(key, size)
+    assert len(cache) == 1
+    assert cache.used_bytes == SIZE
