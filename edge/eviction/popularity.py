@@ -20,7 +20,7 @@ as much at each halving until it is forgotten.
 Eviction removes the lowest score, the oldest entry first among scores within about 1% of
 each other (a lazily re-checked min-heap: an entry whose object's score has grown by more than
 `GROWN` since it was pushed goes back; a hit pushes a new entry only then). An object a viewer
-behind it should ask for within `horizon_s` (the interval policy's viewer model,
+behind it should ask for within the horizon (the interval policy's viewer model,
 edge/eviction/guide.py) is spared: it is held out of the heap until that viewer should have
 asked for it, then goes back; only when every cached object is held is one of them evicted (one
 wanted late). An object that scores lower than everything it would displace is
@@ -48,6 +48,14 @@ HOLD_SLACK_S: Final = 8.0
 # an object larger than a tenth of the capacity is not stored: it would displace most of the
 # cache for itself (S3-FIFO's rule too; a POP's memory tier leaves such files to its disk tier)
 TENTHS: Final = 10
+# The horizon within which a viewer's coming spares an object: HORIZON_STAYS times how long
+# evicted objects had stayed (a running mean, STAY_WEIGHT per eviction), within these bounds.
+# A small cache cannot hold what a viewer wants in five minutes without giving up more than it
+# keeps; a large one can wait for viewers ten minutes behind.
+HORIZON_STAYS: Final = 4.0
+HORIZON_MIN_S: Final = 120.0
+HORIZON_MAX_S: Final = 600.0
+STAY_WEIGHT: Final = 0.001
 HEAP_SLACK: Final = 4  # rebuild when the heap holds 4x as many entries as the cache
 GROWN: Final = 1.05  # a popped entry goes back if its object's score grew by more than this
 SEQ_BITS: Final = 40  # a heap entry is rank << SEQ_BITS | sequence number
@@ -75,7 +83,7 @@ class _Object:
 
     __slots__ = (
         "at_depth", "group", "key", "own", "position", "priority", "rendition", "seq", "size",
-        "video",
+        "stored_at", "video",
     )  # fmt: skip
 
     def __init__(self, key: Key) -> None:
@@ -89,6 +97,7 @@ class _Object:
         self.own = 1.0  # its own requests, for an object outside any sequence
         self.seq = 0  # of its live heap entry
         self.priority = 0.0  # the score its live heap entry was pushed with
+        self.stored_at = 0.0
 
 
 def split_group(group: Hashable) -> tuple[Hashable, Hashable]:
@@ -116,12 +125,14 @@ class PopularityCache:
         *,
         clock: Callable[[], float],
         locate: Locate,
-        horizon_s: float = 300.0,
+        horizon_s: float = 300.0,  # until evictions say how long objects stay
         halve_every: int = HALVE_EVERY,
     ) -> None:
         self.capacity_bytes = capacity_bytes
         self.halve_every = halve_every
         self.guide = ViewerGuide(clock, locate, horizon_s)
+        self.horizon_s = horizon_s
+        self._stay_s = -1.0  # how long evicted objects had stayed (a running mean; -1: none yet)
         self._locate = locate
         self._objects: dict[Key, _Object] = {}
         self._used = 0
@@ -310,7 +321,7 @@ class PopularityCache:
                 heapq.heapreplace(heap, self._enter(obj, score))
                 continue
             wait = self._wait_s(obj)
-            if wait < self.guide.horizon_s:  # held until its viewer should have come
+            if wait < self.horizon_s:  # held until its viewer should have come
                 heapq.heappop(heap)
                 when = int((now + wait + HOLD_SLACK_S) * TICKS_PER_S)
                 heapq.heappush(self._held, when << SEQ_BITS | obj.seq)
@@ -345,15 +356,25 @@ class PopularityCache:
             victim = self._victim()
             if victim is None:
                 return evicted
-            if victim[1] > score and self._wait_s(obj) >= self.guide.horizon_s:
+            if victim[1] > score and self._wait_s(obj) >= self.horizon_s:
                 return evicted  # worth less than what it would displace: not stored
             self._drop(victim[0])
+            self._stayed(victim[0])
             evicted.append(victim[0].key)
         obj.size = size
+        obj.stored_at = self.guide.clock()
         self._objects[key] = obj
         self._used += size
         self._push(obj, score)
         return evicted
+
+    def _stayed(self, obj: _Object) -> None:
+        """An eviction: the horizon follows how long objects stay (HORIZON_STAYS times it)."""
+        stay = self.guide.clock() - obj.stored_at
+        mean = self._stay_s
+        mean = stay if mean < 0 else mean + STAY_WEIGHT * (stay - mean)
+        self._stay_s = mean
+        self.horizon_s = min(max(HORIZON_STAYS * mean, HORIZON_MIN_S), HORIZON_MAX_S)
 
     def _drop(self, obj: _Object) -> None:
         del self._objects[obj.key]

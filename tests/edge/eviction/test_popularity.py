@@ -105,3 +105,20 @@ def test_an_object_over_a_tenth_of_the_cache_is_not_stored() -> None:
         cache.insert(key, size)
     assert len(cache) == 1
     assert cache.used_bytes == SIZE
+
+
+def test_the_viewer_horizon_follows_how_long_objects_stay() -> None:
+    """A viewer's coming spares an object if it is due within four times how long objects have
+    stayed in this cache (two minutes at least, ten at most): a small or busy cache cannot wait
+    as long for a viewer as a large one."""
+    horizons = []
+    for gap in (1.0, 5.0, 60.0):  # ten objects fit: each stays ten gaps
+        clock = TraceClock()
+        cache = PopularityCache(10 * SIZE, clock=clock, locate=locate_url)
+        for n in range(40):
+            clock.now = n * gap
+            key = (f"/vod/V{n}/720p/0.m4s", ())
+            cache.touch(key)
+            cache.insert(key, SIZE)
+        horizons.append(cache.horizon_s)
+    assert horizons == [120.0, 200.0, 600.0]
