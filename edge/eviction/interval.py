@@ -152,11 +152,12 @@ class IntervalCache:
         return best
 
     def _group(self, located: Located | None) -> _Group | None:
-        if located is None:
-            return None
-        group = self._groups.get(located[0])
+        return None if located is None else self._group_at(located[0])
+
+    def _group_at(self, group_key: Hashable) -> _Group:
+        group = self._groups.get(group_key)
         if group is None:
-            group = self._groups[located[0]] = _Group()
+            group = self._groups[group_key] = _Group()
         return group
 
     def _observe(self, group: _Group, position: int, now: float) -> None:
@@ -179,10 +180,7 @@ class IntervalCache:
         """A request at `position` in the located group `group_key` for an object this cache
         does not hold: its viewer moves along (what `touch` does on a miss, for a model that
         stores nothing)."""
-        group = self._groups.get(group_key)
-        if group is None:
-            group = self._groups[group_key] = _Group()
-        self._observe(group, position, now)
+        self._observe(self._group_at(group_key), position, now)
 
     def _push(self, obj: _Object, now: float) -> None:
         self._seq += 1

@@ -130,7 +130,7 @@ class PopularityCache:
     ) -> None:
         self.capacity_bytes = capacity_bytes
         self.halve_every = halve_every
-        self.guide = ViewerGuide(clock, locate, horizon_s)
+        self.guide = ViewerGuide(clock, locate)  # its model of viewers; the horizon is ours
         self.horizon_s = horizon_s
         self._stay_s = -1.0  # how long evicted objects had stayed (a running mean; -1: none yet)
         self._locate = locate
@@ -305,10 +305,9 @@ class PopularityCache:
             return self.guide.wait_s(obj.key)
         return self.guide.wait_at(obj.group, obj.position)
 
-    def _victim(self) -> tuple[_Object, float] | None:
+    def _victim(self, now: float) -> tuple[_Object, float] | None:
         """The cached object to evict next and its score. Its entry is left where it is (at
         the top of the heap, or a leaf of the held heap): evicting it kills the entry."""
-        now = self.guide.clock()
         self._release(now)
         heap, live = self._heap, self._live
         while heap:
@@ -351,26 +350,27 @@ class PopularityCache:
         )
         self._missed = None
         score = self._score(obj)
+        now = self.guide.clock()
         evicted: list[Key] = []
         while self._used + size > self.capacity_bytes:
-            victim = self._victim()
+            victim = self._victim(now)
             if victim is None:
                 return evicted
             if victim[1] > score and self._wait_s(obj) >= self.horizon_s:
                 return evicted  # worth less than what it would displace: not stored
             self._drop(victim[0])
-            self._stayed(victim[0])
+            self._stayed(now - victim[0].stored_at)
             evicted.append(victim[0].key)
         obj.size = size
-        obj.stored_at = self.guide.clock()
+        obj.stored_at = now
         self._objects[key] = obj
         self._used += size
         self._push(obj, score)
         return evicted
 
-    def _stayed(self, obj: _Object) -> None:
-        """An eviction: the horizon follows how long objects stay (HORIZON_STAYS times it)."""
-        stay = self.guide.clock() - obj.stored_at
+    def _stayed(self, stay: float) -> None:
+        """An eviction after `stay` seconds: the horizon follows how long objects stay
+        (HORIZON_STAYS times it)."""
         mean = self._stay_s
         mean = stay if mean < 0 else mean + STAY_WEIGHT * (stay - mean)
         self._stay_s = mean

@@ -32,7 +32,7 @@ def locate_object(obj_id: object) -> tuple[tuple[int, int], int] | None:
     follow viewers and videos."""
     if not isinstance(obj_id, int):
         return None
-    group = obj_id >> SEGMENT_BITS
+    group = group_of(obj_id)
     return (group >> RENDITION_BITS, group & ((1 << RENDITION_BITS) - 1)), obj_id & (
         (1 << SEGMENT_BITS) - 1
     )
