@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Final
 
 from edge.eviction.guide import ViewerGuide
@@ -241,6 +241,12 @@ class PopularityCache:
         mean = total.requests / total.objects if total.objects > 0 else 1.0
         scale = _per_object(rendition) * _per_object(at_depth) / (mean * mean)
         return _per_object(video) * scale
+
+    def learn(self, keys: Iterable[Key]) -> None:
+        """Count requests for `keys` in the model, as if asked for now, without caching them
+        or moving viewers: a model that starts from what a log says."""
+        for key in keys:
+            self._count(key, self._place(key, self._locate(key)))
 
     def score(self, key: Key) -> float:
         """How many requests the model expects for `key`, relative to other objects."""
