@@ -4,8 +4,9 @@ Belady knows when every object comes back; no online policy can. Two weaker orac
 much of the gap to Belady is open to a policy that predicts popularity, the way `popular` does:
 
 - `CountOracle` knows how many requests each object gets in the whole trace (not when): it
-  keeps the objects with the most, evicting the fewest (the least recently used among equals)
-  and not storing an object with fewer than what it would displace. No popularity predictor,
+  keeps the objects with the most, evicting the fewest (the first stored among equals: on
+  these logs recency says less than age; the most recently used first does worse) and not
+  storing an object with fewer than what it would displace. No popularity predictor,
   however good, knows more about an object than that.
 - `informed_popular` is `popular` with its model of videos, renditions and depths learnt from
   the whole trace before the replay starts: its model with nothing left to estimate.
@@ -32,8 +33,8 @@ class CountOracle:
         self.capacity_bytes = capacity_bytes
         self._counts = counts
         self._sizes: dict[Key, int] = {}
-        self._entry: dict[Key, int] = {}  # key → the sequence number of its live heap entry
         self._heap: list[tuple[int, int, Key]] = []  # (count, sequence number, key)
+        self._entry: dict[Key, int] = {}  # key → the sequence number of its live heap entry
         self._seq = 0
         self._used = 0
 
@@ -47,24 +48,14 @@ class CountOracle:
     def __len__(self) -> int:
         return len(self._sizes)
 
-    def _push(self, key: Key) -> None:
-        self._seq += 1
-        self._entry[key] = self._seq
-        heapq.heappush(self._heap, (self._counts[key], self._seq, key))
-
     def touch(self, key: Key) -> bool:
-        if key not in self._sizes:
-            return False
-        self._push(key)  # the most recent among objects of its count
-        return True
+        return key in self._sizes
 
     def _victim(self) -> tuple[int, Key]:
         heap = self._heap
-        while True:
-            count, seq, key = heap[0]
-            if self._entry.get(key) == seq:
-                return count, key
-            heapq.heappop(heap)  # superseded, or no longer cached
+        while self._entry.get(heap[0][2]) != heap[0][1]:  # removed (and maybe stored again)
+            heapq.heappop(heap)
+        return heap[0][0], heap[0][2]
 
     def insert(self, key: Key, size: int) -> list[Key]:
         if key in self._sizes or size > self.capacity_bytes:
@@ -79,7 +70,9 @@ class CountOracle:
             evicted.append(victim)
         self._sizes[key] = size
         self._used += size
-        self._push(key)
+        self._seq += 1
+        self._entry[key] = self._seq
+        heapq.heappush(self._heap, (count, self._seq, key))
         return evicted
 
     def remove(self, key: Key) -> bool:

@@ -32,15 +32,17 @@ def test_the_count_oracle_keeps_the_most_requested() -> None:
     assert [obj for obj in range(1, 7) if obj in oracle] == [1, 2]
 
 
-def test_the_count_oracle_evicts_the_least_recent_among_equals() -> None:
+def test_the_count_oracle_evicts_the_first_stored_among_equals() -> None:
     oracle = CountOracle(2 * SIZE, Counter({1: 2, 2: 2, 3: 2}))
     oracle.insert(1, SIZE)
     oracle.insert(2, SIZE)
     assert oracle.touch(1)
-    assert oracle.insert(3, SIZE) == [2]
-    assert [obj for obj in (1, 2, 3) if obj in oracle] == [1, 3]
-    assert not oracle.remove(2)
+    assert oracle.insert(3, SIZE) == [1]
+    assert [obj for obj in (1, 2, 3) if obj in oracle] == [2, 3]
+    assert not oracle.remove(1)
+    assert oracle.insert(1, SIZE) == [2]  # stored again: the newest of its count
     assert oracle.insert(4, 3 * SIZE) == []  # larger than the cache
+    assert (len(oracle), oracle.used_bytes) == (2, 2 * SIZE)
 
 
 def test_a_learnt_model_scores_before_the_first_request() -> None:
