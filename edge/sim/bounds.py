@@ -25,7 +25,9 @@ Key = Hashable
 
 
 class CountOracle:
-    """A cache that knows each object's number of requests in the trace ahead of time."""
+    """A cache that knows each object's number of requests in the trace ahead of time. (Its
+    byte bookkeeping is the single-queue policies' in edge/eviction/policy.py, which is
+    compiled: a class run as plain Python cannot extend it.)"""
 
     name = "count-oracle"
 
