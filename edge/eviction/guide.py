@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 
-from edge.eviction.interval import IntervalCache
+from edge.eviction.interval import IntervalCache, ViewerGroup
 
 Key = Hashable
 
@@ -49,6 +49,18 @@ class ViewerGuide:
     def saw_at(self, group: Hashable, position: int) -> None:
         """A request for the object `where` places at (group, position)."""
         self.viewers.observe(group, position, self.clock())
+
+    def group_at(self, group: Hashable) -> ViewerGroup:
+        """The viewers of `group`, a handle for `saw_in` and `wait_in` (no look-up each time)."""
+        return self.viewers.group_at(group)
+
+    def saw_in(self, group: ViewerGroup, position: int) -> None:
+        """`saw_at` in a group from `group_at`."""
+        self.viewers.observe_in(group, position, self.clock())
+
+    def wait_in(self, group: ViewerGroup, position: int) -> float:
+        """`wait_at` in a group from `group_at`."""
+        return self.viewers.wait_in(group, position, self.clock())
 
     def wait_s(self, key: Key) -> float:
         """How soon a viewer behind `key` should ask for it (very long: nobody is behind)."""

@@ -63,6 +63,9 @@ class _Group:
         self.gap = DEFAULT_GAP_S  # mean time between session starts
 
 
+ViewerGroup = _Group  # what `group_at` hands out (its fields are the cache's own)
+
+
 class _Object:
     """A cached object: its size, where it sits in a rendition, its live heap entry."""
 
@@ -150,6 +153,19 @@ class IntervalCache:
                     if arrival < best:
                         best = arrival
         return best
+
+    def group_at(self, group_key: Hashable) -> ViewerGroup:
+        """The viewers of the located group `group_key`, for `observe_in` and `wait_in`: a
+        handle that saves a caller who keeps it looking the group up on every request."""
+        return self._group_at(group_key)
+
+    def observe_in(self, group: ViewerGroup, position: int, now: float) -> None:
+        """`observe` in a group from `group_at`."""
+        self._observe(group, position, now)
+
+    def wait_in(self, group: ViewerGroup, position: int, now: float) -> float:
+        """`wait_at` in a group from `group_at`."""
+        return self._until(group, position, now)
 
     def _group(self, located: Located | None) -> _Group | None:
         return None if located is None else self._group_at(located[0])

@@ -36,6 +36,7 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Final
 
 from edge.eviction.guide import ViewerGuide
+from edge.eviction.interval import ViewerGroup
 
 Key = Hashable
 Locate = Callable[[Key], "tuple[Hashable, int] | None"]
@@ -78,12 +79,12 @@ class _Tally:
 
 class _Object:
     """An object the model has placed (cached, or just missed and about to be): its size,
-    where it sits (its located group and position, and the tallies that count it; no video
-    tally outside any sequence) and its live heap entry."""
+    where it sits (its located group and position, the tallies that count it and the group's
+    viewers; no video tally outside any sequence) and its live heap entry."""
 
     __slots__ = (
         "at_depth", "group", "key", "own", "position", "priority", "rendition", "seq", "size",
-        "stored_at", "video",
+        "stored_at", "video", "viewers",
     )  # fmt: skip
 
     def __init__(self, key: Key) -> None:
@@ -94,6 +95,7 @@ class _Object:
         self.video: _Tally | None = None
         self.rendition: _Tally | None = None
         self.at_depth: _Tally | None = None
+        self.viewers: ViewerGroup | None = None
         self.own = 1.0  # its own requests, for an object outside any sequence
         self.seq = 0  # of its live heap entry
         self.priority = 0.0  # the score its live heap entry was pushed with
@@ -146,7 +148,8 @@ class PopularityCache:
         self._videos: dict[Hashable, _Tally] = {}
         self._renditions: dict[Hashable, _Tally] = {}
         self._depths: dict[Hashable, _Tally] = {}
-        self._groups: dict[Hashable, tuple[_Tally, _Tally]] = {}  # group → (video, rendition)
+        # group → (video, rendition, the group's viewers in the guide)
+        self._groups: dict[Hashable, tuple[_Tally, _Tally, ViewerGroup]] = {}
         self._total = _Tally()
         self._seen: set[int] = set()
         self._seen_before: set[int] = set()
@@ -176,12 +179,16 @@ class PopularityCache:
             rendition_tally = self._renditions.get(rendition)
             if rendition_tally is None:
                 rendition_tally = self._renditions[rendition] = _Tally()
-            pair = self._groups[obj.group] = (video_tally, rendition_tally)
+            pair = self._groups[obj.group] = (
+                video_tally,
+                rendition_tally,
+                self.guide.group_at(obj.group),
+            )
         depth = obj.position.bit_length()
         at_depth = self._depths.get(depth)
         if at_depth is None:
             at_depth = self._depths[depth] = _Tally()
-        obj.video, obj.rendition, obj.at_depth = pair[0], pair[1], at_depth
+        obj.video, obj.rendition, obj.at_depth, obj.viewers = pair[0], pair[1], at_depth, pair[2]
 
     def _place(self, key: Key, located: tuple[Hashable, int] | None) -> _Object:
         obj = _Object(key)
@@ -228,9 +235,9 @@ class PopularityCache:
                 tally.asked = False  # else: worth half as much
         for obj in self._objects.values():  # their tallies may be gone: find them again
             obj.own /= 2
-            if obj.video is not None:
+            if obj.viewers is not None:
                 self._tally(obj)
-        if self._missed is not None and self._missed.video is not None:
+        if self._missed is not None and self._missed.viewers is not None:
             self._tally(self._missed)
 
     def _score(self, obj: _Object) -> float:
@@ -274,12 +281,12 @@ class PopularityCache:
         if obj is None:  # placed for the insert that follows (located afresh: most objects are
             # asked for once, remembering their places would cost more than locating them)
             obj = self._missed = self._place(key, self._locate(key))
-            if obj.video is not None:
-                self.guide.saw_at(obj.group, obj.position)  # every request moves a viewer
+            if obj.viewers is not None:
+                self.guide.saw_in(obj.viewers, obj.position)  # every request moves a viewer
             self._count(key, obj)
             return False
-        if obj.video is not None:
-            self.guide.saw_at(obj.group, obj.position)
+        if obj.viewers is not None:
+            self.guide.saw_in(obj.viewers, obj.position)
         self._count(key, obj)
         obj.own += 1.0
         score = self._score(obj)
@@ -307,9 +314,9 @@ class PopularityCache:
                 self._push(obj, self._score(obj))
 
     def _wait_s(self, obj: _Object) -> float:
-        if obj.video is None:
+        if obj.viewers is None:
             return self.guide.wait_s(obj.key)
-        return self.guide.wait_at(obj.group, obj.position)
+        return self.guide.wait_in(obj.viewers, obj.position)
 
     def _victim(self, now: float) -> tuple[_Object, float] | None:
         """The cached object to evict next and its score. Its entry is left where it is (at
