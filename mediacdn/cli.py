@@ -459,10 +459,18 @@ def build_parser() -> argparse.ArgumentParser:
         "of the LRU→Belady gap closed (Belady from libcachesim). Formats: oracle "
         "(libCacheSim oracleGeneral), nginx (combined access log: time, request, status, "
         "bytes), edge (a POP's --access-log, JSON lines). Only GET/HEAD answered 200, 206 or "
-        "304 count; an object's size is its last whole (200) response.",
+        "304 count; an object's size is its last whole (200) response. Files may be "
+        "compressed (gzip, bzip2, xz, zstd: rotated logs, trace archives); several files are "
+        "merged in time order, so rotated logs can be named in any order.",
     )
-    replay.add_argument("files", nargs="+", type=Path, help="logs, read in order")
-    replay.add_argument("--format", choices=["oracle", "nginx", "edge"], default="edge")
+    replay.add_argument("files", nargs="+", type=Path, help="logs or traces, plain or compressed")
+    replay.add_argument(
+        "--format",
+        choices=["oracle", "nginx", "edge"],
+        default="edge",
+        help="what the files hold: libCacheSim oracleGeneral records, nginx combined log "
+        "lines, or a POP's --access-log (the default)",
+    )
     replay.add_argument(
         "--capacity", default="1%,10%", help="shares of the footprint or sizes (1%%,10%%,20GiB)"
     )

@@ -1,16 +1,29 @@
 """Request logs as cache traces: libCacheSim oracleGeneral files, nginx-style access logs
 (combined format: time, request line, status, bytes) and the POP's own access log (JSON lines,
 edge/wire.py's `AccessRecord`). Every format becomes the same list of `TraceRequest`s, with
-object ids given in order of first appearance and a `locate` for the interval policy."""
+object ids given in order of first appearance and a `locate` for the interval policy.
+
+Files may be compressed as log rotation and trace archives leave them (gzip, bzip2, xz, zstd:
+told by their first bytes, not their names). Several files are one trace in time order: rotated
+logs named on a command line come newest first, and several POPs' logs interleave."""
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import heapq
+import io
 import json
+import lzma
 import re
 from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
 
 from edge.eviction.interval import locate_url
 from edge.sim.trace import RECORD, TraceRequest
@@ -49,20 +62,108 @@ class LoadedTrace:
         return self.located.get(obj) if isinstance(obj, int) else None
 
 
+class _Counted(io.RawIOBase):
+    """A file read through, telling `progress` how many of its own bytes each read took."""
+
+    def __init__(self, f: io.BufferedReader, progress: Callable[[int], object]) -> None:
+        self._f = f
+        self._progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        n = self._f.readinto(buffer)
+        self._progress(n)
+        return n
+
+
+class _Zstd(io.RawIOBase):
+    """zstd frames read through one after another; a file cut off inside a frame is an
+    `EOFError`, as gzip, bzip2 and xz say it."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self._frame = zstandard.ZstdDecompressor().decompressobj()
+        self._out = b""
+        self._at = 0  # of `_out`, read up to here
+        self._started = False  # a frame has begun (an empty file is no frame cut off)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while self._at == len(self._out):
+            self._out, self._at = b"", 0
+            chunk = self._f.read(1 << 16)
+            if not chunk:
+                if self._started and not self._frame.eof:
+                    raise EOFError("compressed file ended inside a zstd frame")
+                return 0
+            while chunk:
+                if self._frame.eof:  # the next frame
+                    self._frame = zstandard.ZstdDecompressor().decompressobj()
+                self._started = True
+                self._out += self._frame.decompress(chunk)
+                chunk = self._frame.unused_data if self._frame.eof else b""
+        n = min(len(buffer), len(self._out) - self._at)
+        buffer[:n] = self._out[self._at : self._at + n]
+        self._at += n
+        return n
+
+
+def _decompressing(magic: bytes, f: BinaryIO) -> io.BufferedIOBase | BinaryIO:
+    """`f` read through the decompressor its first bytes name (itself if none)."""
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=f)
+    if magic.startswith(b"BZh"):
+        return bz2.BZ2File(f)
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMAFile(f)
+    if magic.startswith(b"\x28\xb5\x2f\xfd"):
+        return io.BufferedReader(_Zstd(f))
+    return f
+
+
+# what a damaged or cut-off compressed file raises while it is read
+_DAMAGED = (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError)
+
+
+@contextmanager
+def _opened(
+    path: Path, progress: Callable[[int], object]
+) -> Iterator[io.BufferedIOBase | BinaryIO]:
+    """`path`'s bytes, decompressed if its first bytes say it is compressed; a damaged
+    compressed file is a `LogError` that names it."""
+    with path.open("rb") as raw:
+        magic = raw.read(8)
+        raw.seek(0)
+        counted = io.BufferedReader(_Counted(raw, progress))
+        f = _decompressing(magic, counted)
+        try:
+            yield f
+        except _DAMAGED as exc:
+            if f is counted:
+                raise
+            raise LogError(f"{path}: damaged or cut-off compressed file ({exc})") from None
+
+
 def _oracle(path: Path, progress: Callable[[int], object]) -> Iterator[TraceRequest]:
-    with path.open("rb") as f:
+    with _opened(path, progress) as f:
+        rest = b""
         while chunk := f.read(RECORD.size * 4096):
-            progress(len(chunk))
-            if len(chunk) % RECORD.size:
-                raise LogError(f"{path}: not an oracleGeneral file (size is not records)")
-            for ts, obj, size, _ in RECORD.iter_unpack(chunk):
+            chunk = rest + chunk
+            whole = len(chunk) - len(chunk) % RECORD.size
+            rest = chunk[whole:]
+            for ts, obj, size, _ in RECORD.iter_unpack(chunk[:whole]):
                 yield TraceRequest(ts, obj, size)
+        if rest:
+            raise LogError(f"{path}: not an oracleGeneral file (size is not records)")
 
 
 def _lines(path: Path, progress: Callable[[int], object]) -> Iterator[str]:
-    with path.open("rb") as f:
+    with _opened(path, progress) as f:
         for raw in f:
-            progress(len(raw))
             yield raw.decode("utf-8", "replace")
 
 
@@ -91,37 +192,53 @@ def _edge(line: str) -> tuple[float, str, int, int] | None:
 def load_trace(
     paths: Iterable[Path], fmt: str, progress: Callable[[int], object] = lambda n: None
 ) -> LoadedTrace:
-    """All requests of `paths` (read in turn) in format `fmt`; `progress` is told the bytes
-    read as they are."""
+    """All requests of `paths` in format `fmt`; several files are merged in time order (each
+    read in its own order). `progress` is told the bytes read from the files as they are."""
     if fmt not in FORMATS:
         raise LogError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
     trace = LoadedTrace()
-    ids: dict[Hashable, int] = {}
-    sizes: dict[int, int] = {}
-    for path in paths:
-        if fmt == "oracle":
-            for req in _oracle(path, progress):
-                if req.obj_id not in trace.located:
-                    trace.located[req.obj_id] = locate_object(req.obj_id)
-                trace.requests.append(req)
-            continue
-        parse = _nginx if fmt == "nginx" else _edge
+    files = list(paths)
+    if not files:
+        return trace
+    if fmt == "oracle":
+        streams = [_oracle(path, progress) for path in files]
+        for req in heapq.merge(*streams, key=_timestamp) if len(streams) > 1 else streams[0]:
+            if req.obj_id not in trace.located:
+                trace.located[req.obj_id] = locate_object(req.obj_id)
+            trace.requests.append(req)
+        return trace
+    parse = _nginx if fmt == "nginx" else _edge
+
+    def entries(path: Path) -> Iterator[tuple[float, str, int, int]]:
         for line in _lines(path, progress):
             parsed = parse(line)
             if parsed is None or parsed[2] not in CACHED_STATUSES:
                 trace.skipped += 1
-                continue
-            at, key, status, size = parsed
-            obj = ids.get(key)
-            if obj is None:
-                obj = ids[key] = len(ids)
-                trace.located[obj] = locate_url((key, ()))
-            if status == 200 and size > 0:
-                sizes[obj] = size  # a whole object: its size now
-            known = sizes.get(obj) or size
-            if known <= 0:  # a 304 or empty range for an object never seen whole
-                trace.skipped += 1
-                continue
-            sizes[obj] = known
-            trace.requests.append(TraceRequest(int(at), obj, known))
+            else:
+                yield parsed
+
+    ids: dict[Hashable, int] = {}
+    sizes: dict[int, int] = {}
+    parts = [entries(path) for path in files]
+    for at, key, status, size in heapq.merge(*parts, key=_time) if len(parts) > 1 else parts[0]:
+        obj = ids.get(key)
+        if obj is None:
+            obj = ids[key] = len(ids)
+            trace.located[obj] = locate_url((key, ()))
+        if status == 200 and size > 0:
+            sizes[obj] = size  # a whole object: its size now
+        known = sizes.get(obj) or size
+        if known <= 0:  # a 304 or empty range for an object never seen whole
+            trace.skipped += 1
+            continue
+        sizes[obj] = known
+        trace.requests.append(TraceRequest(int(at), obj, known))
     return trace
+
+
+def _timestamp(req: TraceRequest) -> int:
+    return req.timestamp
+
+
+def _time(entry: tuple[float, str, int, int]) -> float:
+    return entry[0]

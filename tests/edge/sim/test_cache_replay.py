@@ -3,12 +3,17 @@ oracleGeneral, an nginx access log, and the access log a real POP wrote."""
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import lzma
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import libcachesim as lcs
 import pytest
+import zstandard
 
 from edge.eviction.policy import POLICIES
 from edge.sim.logs import LogError, load_trace
@@ -77,6 +82,56 @@ def test_nginx_logs(tmp_path: Path) -> None:
     out = replay_cli(str(log), "--format", "nginx", "--capacity", "200B", "--policy", "lru")
     # LRU with room for two: 0 miss, 1 miss, 0 hit, 2 miss (1 out), 0 hit, 1 miss (2 out).
     assert rows(out, "200B")["lru"][:2] == ["0.6667", "0.6667"]
+
+
+COMPRESS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress,
+    "bzip2": bz2.compress,
+    "xz": lzma.compress,
+    "zstd": zstandard.ZstdCompressor().compress,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(COMPRESS))
+def test_compressed_logs_read_as_plain_ones_and_cut_ones_are_refused(
+    tmp_path: Path, kind: str
+) -> None:
+    plain = tmp_path / "access.log"
+    plain.write_text(NGINX)
+    packed = COMPRESS[kind](NGINX.encode())
+    log = tmp_path / "rotated"  # told by its first bytes, not its name
+    log.write_bytes(packed)
+    read: list[int] = []
+    trace = load_trace([log], "nginx", read.append)
+    assert trace.requests == load_trace([plain], "nginx").requests
+    assert sum(read) == len(packed)  # progress counts the file's own bytes
+    cut = tmp_path / "cut"
+    cut.write_bytes(packed[:-6])
+    done = run_cli("cache", "replay", "--quiet", "--format", "nginx", str(cut), timeout_s=60)
+    assert done.returncode != 0
+    assert f"{cut}: damaged or cut-off compressed file" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_oracle_trace_in_zstd_frames_and_rotated_logs_in_time_order(tmp_path: Path) -> None:
+    requests = list(generate(HlsWorkload(sessions=50, videos=20, seed=4)))
+    whole, parts = tmp_path / "whole.oracleGeneral", tmp_path / "parts.oracleGeneral.zst"
+    write_oracle_general(whole, requests)
+    data = whole.read_bytes()
+    cut = len(data) // 2 + 5  # frames that end inside a record
+    parts.write_bytes(
+        b"".join(zstandard.ZstdCompressor().compress(p) for p in (data[:cut], data[cut:]))
+    )
+    assert load_trace([parts], "oracle").requests == load_trace([whole], "oracle").requests
+    # logrotate's names on a command line come newest first: the requests still go in time order
+    lines = NGINX.splitlines(keepends=True)
+    older, newer = tmp_path / "access.log.1.gz", tmp_path / "access.log"
+    older.write_bytes(gzip.compress("".join(lines[:5]).encode()))
+    newer.write_text("".join(lines[5:]))
+    one = tmp_path / "all.log"
+    one.write_text(NGINX)
+    in_order = [(r.timestamp, r.size) for r in load_trace([one], "nginx").requests]
+    assert [(r.timestamp, r.size) for r in load_trace([newer, older], "nginx").requests] == in_order
 
 
 def test_a_pops_own_access_log(tmp_path: Path) -> None:
