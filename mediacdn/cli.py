@@ -457,11 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Replay request logs through every eviction policy at each capacity and "
         "print object and byte miss ratios, the byte miss ratio against LRU's and the share "
         "of the LRU→Belady gap closed (Belady from libcachesim). Formats: oracle "
-        "(libCacheSim oracleGeneral), nginx (combined access log: time, request, status, "
-        "bytes), edge (a POP's --access-log, JSON lines). Only GET/HEAD answered 200, 206 or "
-        "304 count; an object's size is its last whole (200) response. Files may be "
-        "compressed (gzip, bzip2, xz, zstd: rotated logs, trace archives); several files are "
-        "merged in time order, so rotated logs can be named in any order.",
+        "(libCacheSim oracleGeneral), nginx (combined access log: time as $time_local or "
+        "$time_iso8601, request, status, bytes), edge (a POP's --access-log, JSON lines). "
+        "Only GET/HEAD answered 200, 206 or 304 count; an object's size is its last whole "
+        "(200) response. Files may be compressed (gzip, bzip2, xz, zstd: rotated logs, "
+        "trace archives); several files are merged in time order, so rotated logs can be "
+        "named in any order.",
     )
     replay.add_argument("files", nargs="+", type=Path, help="logs or traces, plain or compressed")
     replay.add_argument(

@@ -1,7 +1,8 @@
 """Request logs as cache traces: libCacheSim oracleGeneral files, nginx-style access logs
-(combined format: time, request line, status, bytes) and the POP's own access log (JSON lines,
-edge/wire.py's `AccessRecord`). Every format becomes the same list of `TraceRequest`s, with
-object ids given in order of first appearance and a `locate` for the interval policy.
+(combined format: time, local or ISO 8601, request line, status, bytes) and the POP's own
+access log (JSON lines, edge/wire.py's `AccessRecord`). Every format becomes the same list of
+`TraceRequest`s, with object ids given in order of first appearance and a `locate` for the
+interval policy.
 
 Files may be compressed as log rotation and trace archives leave them (gzip, bzip2, xz, zstd:
 told by their first bytes, not their names). Several files are one trace in time order: rotated
@@ -10,6 +11,7 @@ logs named on a command line come newest first, and several POPs' logs interleav
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
 import heapq
 import io
@@ -19,7 +21,7 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -171,12 +173,26 @@ def _nginx(line: str) -> tuple[float, str, int, int] | None:
     match = _NGINX.match(line)
     if match is None or match["method"] not in ("GET", "HEAD"):
         return None
-    try:
-        at = datetime.strptime(match["time"], "%d/%b/%Y:%H:%M:%S %z").timestamp()
-    except ValueError:
+    at = _log_time(match["time"])
+    if at is None:
         return None
     sent = 0 if match["bytes"] == "-" else int(match["bytes"])
     return at, match["path"], int(match["status"]), sent
+
+
+@functools.lru_cache(maxsize=4096)  # a busy log has many lines a second: parse each once
+def _log_time(text: str) -> float | None:
+    """Seconds since the epoch of a log's time: nginx's $time_local (29/Nov/2026:12:00:00
+    +0000) or $time_iso8601 (2026-11-29T12:00:00+00:00; no zone: UTC)."""
+    try:
+        return datetime.strptime(text, "%d/%b/%Y:%H:%M:%S %z").timestamp()
+    except ValueError:
+        pass
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
 def _edge(line: str) -> tuple[float, str, int, int] | None:

@@ -7,6 +7,7 @@ import bz2
 import gzip
 import json
 import lzma
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -82,6 +83,21 @@ def test_nginx_logs(tmp_path: Path) -> None:
     out = replay_cli(str(log), "--format", "nginx", "--capacity", "200B", "--policy", "lru")
     # LRU with room for two: 0 miss, 1 miss, 0 hit, 2 miss (1 out), 0 hit, 1 miss (2 out).
     assert rows(out, "200B")["lru"][:2] == ["0.6667", "0.6667"]
+
+
+def test_nginx_logs_with_iso_8601_times(tmp_path: Path) -> None:
+    local, iso = tmp_path / "local.log", tmp_path / "iso.log"
+    local.write_text(NGINX)
+    # $time_iso8601, in another zone: the same instants
+    iso.write_text(
+        re.sub(
+            r"\[29/Nov/2026:12:00:(\d\d) \+0000\]",
+            lambda m: f"[2026-11-29T13:00:{m[1]}+01:00]",
+            NGINX,
+        )
+    )
+    assert "T13:00:04+01:00" in iso.read_text()
+    assert load_trace([iso], "nginx").requests == load_trace([local], "nginx").requests
 
 
 COMPRESS: dict[str, Callable[[bytes], bytes]] = {
