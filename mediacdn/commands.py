@@ -413,14 +413,20 @@ def cmd_cache_replay(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from edge.sim.cachereplay import parse_capacities, parse_policies, replay_all, report
-    from edge.sim.logs import LogError, load_trace
+    from edge.sim.logs import LogError, guess_format, load_trace
 
     try:
         total = sum(f.stat().st_size for f in args.files)
         with tqdm(total=total, unit="B", unit_scale=True, disable=args.quiet, leave=False) as bar:
             trace = load_trace(args.files, args.format, bar.update)
         if not trace.requests:
-            raise SystemExit(f"no cache requests in {len(args.files)} file(s) ({args.format})")
+            guess = guess_format(args.files[0])
+            hint = f"; it looks like --format {guess}" if guess not in (None, args.format) else ""
+            raise SystemExit(
+                f"cache replay: no cache requests in {len(args.files)} file(s) read as "
+                f"--format {args.format} ({trace.skipped} lines skipped: not GET/HEAD "
+                f"answered 200, 206 or 304){hint}"
+            )
         capacities = parse_capacities(args.capacity, trace.footprint_bytes)
         policies = parse_policies(args.policy)
     except (OSError, LogError, ValueError) as exc:

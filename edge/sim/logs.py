@@ -205,6 +205,25 @@ def _edge(line: str) -> tuple[float, str, int, int] | None:
     return record.at_s, record.path, record.status, record.object_bytes or record.sent_bytes
 
 
+def guess_format(path: Path) -> str | None:
+    """The format `path`'s first lines look like (None: none of them), for a hint when a
+    replay in another format found no requests."""
+    try:
+        with _opened(path, lambda n: None) as f:
+            head = f.read(1 << 16)
+    except (OSError, LogError):
+        return None
+    if b"\x00" in head:  # binary: oracleGeneral records hold zero bytes in every id
+        return "oracle" if len(head) % RECORD.size == 0 or len(head) == 1 << 16 else None
+    for raw in head.splitlines()[:20]:
+        line = raw.decode("utf-8", "replace")
+        if _nginx(line) is not None:
+            return "nginx"
+        if _edge(line) is not None:
+            return "edge"
+    return None
+
+
 def load_trace(
     paths: Iterable[Path], fmt: str, progress: Callable[[int], object] = lambda n: None
 ) -> LoadedTrace:

@@ -185,3 +185,10 @@ def test_bad_input_is_refused_clearly(tmp_path: Path) -> None:
     done = run_cli("cache", "replay", "--quiet", str(odd), timeout_s=60)
     assert done.returncode != 0
     assert "no cache requests" in done.stderr
+    # an nginx log read in the default format: the error says which format it looks like
+    log = tmp_path / "access.log"
+    log.write_text(NGINX)
+    done = run_cli("cache", "replay", "--quiet", str(log), timeout_s=60)
+    assert done.returncode != 0
+    assert "read as --format edge (9 lines skipped" in done.stderr
+    assert "it looks like --format nginx" in done.stderr
