@@ -10,6 +10,7 @@ from pathlib import Path
 
 from edge.eviction.policy import DEFAULT_POLICY, POLICIES
 from edge.player.abr_controller import DEFAULT_RULE, RULE_HELP, RULES
+from edge.sim.arguments import REPLAY_DESCRIPTION, add_replay_arguments
 from edge.sim.arguments import add_arguments as add_simulate_arguments
 from httprules.logs import FORMATS, configure_logging
 from mediacdn.commands import (
@@ -454,31 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay = cache_sub.add_parser(
         "replay",
         help="how each eviction policy would do on your requests",
-        description="Replay request logs through every eviction policy at each capacity and "
-        "print object and byte miss ratios, the byte miss ratio against LRU's and the share "
-        "of the LRU→Belady gap closed (Belady from libcachesim). Formats: oracle "
-        "(libCacheSim oracleGeneral), nginx (combined access log: time as $time_local or "
-        "$time_iso8601, request, status, bytes), edge (a POP's --access-log, JSON lines). "
-        "Only GET/HEAD answered 200, 206 or 304 count; an object's size is its last whole "
-        "(200) response. Files may be compressed (gzip, bzip2, xz, zstd: rotated logs, "
-        "trace archives); several files are merged in time order, so rotated logs can be "
-        "named in any order.",
+        description=REPLAY_DESCRIPTION,
     )
-    replay.add_argument("files", nargs="+", type=Path, help="logs or traces, plain or compressed")
-    replay.add_argument(
-        "--format",
-        choices=["oracle", "nginx", "edge"],
-        default="edge",
-        help="what the files hold: libCacheSim oracleGeneral records, nginx combined log "
-        "lines, or a POP's --access-log (the default)",
-    )
-    replay.add_argument(
-        "--capacity", default="1%,10%", help="shares of the footprint or sizes (1%%,10%%,20GiB)"
-    )
-    replay.add_argument(
-        "--policy", default="all", help="comma-separated policies, or all (LRU always runs)"
-    )
-    replay.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_replay_arguments(replay)
     replay.set_defaults(func=cmd_cache_replay)
 
     simulate = sub.add_parser(

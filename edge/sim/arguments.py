@@ -1,5 +1,5 @@
-"""The arguments of `mediacdn simulate` (kept apart from what runs them, so that building the
-command line loads no simulator)."""
+"""The arguments of `mediacdn simulate` and `mediacdn cache replay` (kept apart from what runs
+them, so that building the command line loads no simulator)."""
 
 from __future__ import annotations
 
@@ -33,4 +33,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write each edge's requests as libCacheSim oracleGeneral files (traces/)",
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+REPLAY_DESCRIPTION = (
+    "Replay request logs through every eviction policy at each capacity and "
+    "print object and byte miss ratios, the byte miss ratio against LRU's and the share "
+    "of the LRU→Belady gap closed (Belady from libcachesim). Formats: oracle "
+    "(libCacheSim oracleGeneral), nginx (combined access log: time as $time_local or "
+    "$time_iso8601, request, status, bytes), edge (a POP's --access-log, JSON lines). "
+    "Only GET/HEAD answered 200, 206 or 304 count; an object's size is its last whole "
+    "(200) response. Files may be compressed (gzip, bzip2, xz, zstd: rotated logs, "
+    "trace archives); several files are merged in time order, so rotated logs can be "
+    "named in any order."
+)
+
+
+def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", type=Path, help="logs or traces, plain or compressed")
+    parser.add_argument(
+        "--format",
+        choices=["oracle", "nginx", "edge"],
+        default="edge",
+        help="what the files hold: libCacheSim oracleGeneral records, nginx combined log "
+        "lines, or a POP's --access-log (the default)",
+    )
+    parser.add_argument(
+        "--capacity", default="1%,10%", help="shares of the footprint or sizes (1%%,10%%,20GiB)"
+    )
+    parser.add_argument(
+        "--policy", default="all", help="comma-separated policies, or all (LRU always runs)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
