@@ -122,7 +122,12 @@ def _decompressing(magic: bytes, f: BinaryIO) -> io.BufferedIOBase | BinaryIO:
         return bz2.BZ2File(f)
     if magic.startswith(b"\xfd7zXZ\x00"):
         return lzma.LZMAFile(f)
-    if magic.startswith(b"\x28\xb5\x2f\xfd"):
+    if (
+        magic.startswith(b"\x28\xb5\x2f\xfd")
+        or (  # a frame, or a skippable one (pzstd's)
+            magic[1:4] == b"\x2a\x4d\x18" and 0x50 <= magic[0] <= 0x5F
+        )
+    ):
         return io.BufferedReader(_Zstd(f))
     return f
 
