@@ -4,9 +4,12 @@ optimum is libcachesim's Belady (the better of Belady and BeladySize) on the sam
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +21,9 @@ from edge.sim.logs import LoadedTrace
 from edge.sim.trace import ReplayResult, TraceClock, replay, write_oracle_general
 
 _SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+# below this LRU-Belady byte-miss difference the share of the gap closed is not shown (a
+# tiny trace, or a cache that holds nearly everything: any difference is a large share of it)
+MIN_GAP = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +41,7 @@ class CapacityResult:
     capacity_bytes: int
     belady_byte_miss: float | None
     policies: tuple[PolicyResult, ...]
+    too_large: int = 0  # objects larger than the cache: misses every time, for every policy
 
 
 def parse_capacities(text: str, footprint_bytes: int) -> list[tuple[str, int]]:
@@ -61,12 +68,43 @@ def parse_policies(text: str) -> list[str]:
     return names
 
 
+@contextmanager
+def _c_stderr_quiet() -> Iterator[None]:
+    """libcachesim's C code warns on stderr, in its own colours, of every object larger than
+    the cache: the report says so itself (`CapacityResult.too_large`)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _belady(oracle: Path, capacity: int) -> float:
     def run(cls: type) -> float:
         reader = lcs.TraceReader(str(oracle), lcs.TraceType.ORACLE_GENERAL_TRACE)
         return float(cls(capacity).process_trace(reader)[1])
 
-    return min(run(lcs.Belady), run(lcs.BeladySize))
+    with _c_stderr_quiet():
+        return min(run(lcs.Belady), run(lcs.BeladySize))
+
+
+def _gap_closed(lru: float, ours: float, belady: float) -> float | None:
+    """The share of the LRU→Belady byte-miss gap that `ours` closes; None where the gap is
+    too narrow for a share of it to mean anything."""
+    return (lru - ours) / (lru - belady) if lru - belady >= MIN_GAP else None
+
+
+def size_text(n: float) -> str:
+    """A byte count as people read one: 512 B, 10.0 MB, 1.23 GB."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
 
 
 def replay_all(
@@ -76,6 +114,7 @@ def replay_all(
     with tempfile.TemporaryDirectory() as tmp:
         oracle = Path(tmp) / "trace.oracleGeneral"
         write_oracle_general(oracle, trace.requests)
+        sizes = {r.obj_id: r.size for r in trace.requests}
         for label, capacity in capacities:
             results: dict[str, ReplayResult] = {}
             for name in policies:
@@ -90,32 +129,38 @@ def replay_all(
                     r.miss_ratio,
                     r.byte_miss_ratio,
                     r.byte_miss_ratio / lru if lru else 1.0,
-                    (lru - r.byte_miss_ratio) / (lru - belady) if lru > belady else None,
+                    _gap_closed(lru, r.byte_miss_ratio, belady),
                 )
                 for name, r in results.items()
             )
-            out.append(CapacityResult(label, capacity, belady, rows))
+            too_large = sum(1 for size in sizes.values() if size > capacity)
+            out.append(CapacityResult(label, capacity, belady, rows, too_large))
     return out
 
 
 def report(trace: LoadedTrace, results: Sequence[CapacityResult]) -> str:
-    footprint = trace.footprint_bytes
     lines = [
         f"{len(trace.requests)} requests ({trace.skipped} lines skipped), "
-        f"{len({r.obj_id for r in trace.requests})} objects, footprint {footprint / 1e9:.3f} GB"
+        f"{len({r.obj_id for r in trace.requests})} objects, "
+        f"footprint {size_text(trace.footprint_bytes)}"
     ]
+    width = max(len("policy"), *(len(p.policy) for c in results for p in c.policies))
     for c in results:
         belady = "n/a" if c.belady_byte_miss is None else f"{c.belady_byte_miss:.4f}"
         lines.append(
-            f"\ncapacity {c.label} ({c.capacity_bytes / 1e9:.3f} GB): Belady byte miss {belady}"
+            f"\ncapacity {c.label} ({size_text(c.capacity_bytes)}): Belady byte miss {belady}"
         )
+        if c.too_large:
+            lines.append(f"  {c.too_large} objects larger than the cache: no policy keeps them")
         lines.append(
-            f"  {'policy':<9} {'miss':>7} {'byte miss':>10} {'vs LRU':>7} {'gap closed':>11}"
+            f"  {'policy':<{width}} {'miss':>7} {'byte miss':>10} {'vs LRU':>7} {'gap closed':>11}"
         )
         for p in c.policies:
             gap = "-" if p.gap_closed is None else f"{p.gap_closed:.1%}"
             lines.append(
-                f"  {p.policy:<9} {p.miss_ratio:7.4f} {p.byte_miss_ratio:10.4f} "
+                f"  {p.policy:<{width}} {p.miss_ratio:7.4f} {p.byte_miss_ratio:10.4f} "
                 f"{p.vs_lru:6.3f}x {gap:>11}"
             )
+    if any(p.gap_closed is None for c in results for p in c.policies):
+        lines.append(f"\n(gap closed: not shown where LRU is within {MIN_GAP} of Belady)")
     return "\n".join(lines)
