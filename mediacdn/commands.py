@@ -412,7 +412,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_cache_replay(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from edge.sim.cachereplay import parse_capacities, parse_policies, replay_all, report
+    from edge.sim.cachereplay import parse_capacities, parse_policies, replay_all, report, steps
     from edge.sim.logs import LogError, guess_format, load_trace
 
     try:
@@ -431,7 +431,15 @@ def cmd_cache_replay(args: argparse.Namespace) -> int:
         policies = parse_policies(args.policy)
     except (OSError, LogError, ValueError) as exc:
         raise SystemExit(f"cache replay: {exc}") from None
-    print(report(trace, replay_all(trace, capacities, policies)))
+    total = steps(capacities, policies) * len(trace.requests)
+    with tqdm(total=total, unit="req", unit_scale=True, disable=args.quiet, leave=False) as bar:
+
+        def replayed(step: str, done: int) -> None:
+            bar.set_description(step, refresh=False)
+            bar.update(done)
+
+        results = replay_all(trace, capacities, policies, replayed)
+    print(report(trace, results))
     return 0
 
 

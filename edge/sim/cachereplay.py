@@ -8,7 +8,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,8 +108,13 @@ def size_text(n: float) -> str:
 
 
 def replay_all(
-    trace: LoadedTrace, capacities: Sequence[tuple[str, int]], policies: Sequence[str]
+    trace: LoadedTrace,
+    capacities: Sequence[tuple[str, int]],
+    policies: Sequence[str],
+    progress: Callable[[str, int], object] = lambda step, done: None,
 ) -> list[CapacityResult]:
+    """Every policy, then Belady, at each capacity. `progress` is told each step as it starts
+    (its name, 0) and as it ends (its name, the requests replayed): `steps(...)` of them."""
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         oracle = Path(tmp) / "trace.oracleGeneral"
@@ -118,10 +123,14 @@ def replay_all(
         for label, capacity in capacities:
             results: dict[str, ReplayResult] = {}
             for name in policies:
+                progress(f"{name} at {label}", 0)
                 clock = TraceClock()
                 policy = make_policy(name, capacity, clock=clock, locate=trace.locate)
                 results[name] = replay(policy, trace.requests, clock)
+                progress(f"{name} at {label}", len(trace.requests))
+            progress(f"Belady at {label}", 0)
             belady = _belady(oracle, capacity)
+            progress(f"Belady at {label}", len(trace.requests))
             lru = results["lru"].byte_miss_ratio
             rows = tuple(
                 PolicyResult(
@@ -136,6 +145,11 @@ def replay_all(
             too_large = sum(1 for size in sizes.values() if size > capacity)
             out.append(CapacityResult(label, capacity, belady, rows, too_large))
     return out
+
+
+def steps(capacities: Sequence[tuple[str, int]], policies: Sequence[str]) -> int:
+    """How many replays `replay_all` makes (each of the whole trace)."""
+    return len(capacities) * (len(policies) + 1)
 
 
 def report(trace: LoadedTrace, results: Sequence[CapacityResult]) -> str:
