@@ -73,8 +73,13 @@ class Simulation:
         self.events: list[tuple[float, str]] = []
         self.regions = topology.regions or (Region("everywhere", 0.0, 0.0, 1.0),)
         self.links = self._links()
+        # The caches' clock keeps whole seconds, the grain of the request logs the edges
+        # export: a replay of an edge's log then sees what its cache saw and decides the same.
+        # (The grain moves no policy's results: replays of 13 logs with sub-second times are
+        # within 0.001 of byte miss of these; but any difference in the times a policy sees
+        # sends its decisions apart from a replay's, by about 0.01 on a small simulation.)
         self.nodes = build_nodes(
-            scenario, topology, self.bins, self.policy, lambda: self.env.now, log_requests
+            scenario, topology, self.bins, self.policy, self._whole_seconds, log_requests
         )
         self.edges = [n for n in self.nodes.values() if n.tier == "edge"]
         self.edge_pops = [n.pop for n in self.edges if n.pop is not None]
@@ -82,6 +87,9 @@ class Simulation:
         self._session_count = 0
         self.live = LiveStats()
         self.live_video = catalog.videos + 1  # the live stream's objects: their own group
+
+    def _whole_seconds(self) -> float:
+        return float(int(self.env.now))
 
     # -- building -----------------------------------------------------------------------
 
