@@ -10,7 +10,11 @@ a segment of a video nobody else watches is not, however recent.
 The score of an object is the number of requests per distinct object its video has had,
 scaled by how its rendition and its depth in the video (the segment number's power of two) do
 across all videos (requests per object there over requests per object everywhere): top rungs
-and early segments are watched by more of a video's viewers. Playlists, init segments and other
+and early segments are watched by more of a video's viewers. It is scaled again by how its
+segment number does within its video, at every rung together (a viewer who switches rungs
+still asks for the next segment of the same video): that position's requests over the video's
+mean per position, shrunk toward 1 by `POSITION_PRIOR` means' worth, so that a position with
+little evidence keeps the video's score. Playlists, init segments and other
 files outside a numbered sequence score by their own requests. Every `HALVE_EVERY` requests
 all counts are halved and objects are counted afresh, so that requests per object is a recent
 rate with new requests weighing more than old ones; a video (rendition,
@@ -64,17 +68,24 @@ SEQ_MASK: Final = (1 << SEQ_BITS) - 1
 RANK_STEPS: Final = 64  # heap ranks of scores per doubling (scores within 1.1% share a rank)
 RANK_ZERO: Final = 1 << 16  # the rank of a score of 1
 TICKS_PER_S: Final = 16  # the grain of held entries' times
+# How far a segment number's own requests move its score, at every rung together: its count
+# weighs against this many times its video's mean per position. Chosen on 13 trace logs, and
+# better by as much on 12 others no value was chosen on (BENCHMARKS.md, cache policy).
+POSITION_PRIOR: Final = 3.0
 
 
 class _Tally:
-    """Requests and distinct objects counted for one video, rendition or depth."""
+    """Requests and distinct objects counted for one video, rendition or depth; for a video,
+    also its requests at each segment number (at every rung) and how many numbers those are."""
 
-    __slots__ = ("asked", "objects", "requests")
+    __slots__ = ("asked", "objects", "positions", "requests", "spread")
 
     def __init__(self) -> None:
         self.requests = 0.0
         self.objects = 0.0
         self.asked = True  # requested since the last halving
+        self.positions: dict[int, float] = {}
+        self.spread = 0.0
 
 
 class _Object:
@@ -207,8 +218,14 @@ class PopularityCache:
             self._seen.add(mark)
             added = 1.0
         _add(self._total, added)
-        if obj.video is not None:
-            _add(obj.video, added)
+        video = obj.video
+        if video is not None:
+            _add(video, added)
+            positions = video.positions
+            asked = positions.get(obj.position, 0.0)
+            if asked == 0.0:
+                video.spread += 1.0
+            positions[obj.position] = asked + 1.0
         if obj.rendition is not None:
             _add(obj.rendition, added)
         if obj.at_depth is not None:
@@ -230,6 +247,9 @@ class PopularityCache:
                 del table[name]
             for tally in table.values():
                 tally.requests /= 2
+                positions = tally.positions
+                for position in positions:
+                    positions[position] /= 2
                 if tally.asked:  # the same requests per object, on half the evidence
                     tally.objects /= 2
                 tally.asked = False  # else: worth half as much
@@ -247,7 +267,14 @@ class PopularityCache:
         total = self._total
         mean = total.requests / total.objects if total.objects > 0 else 1.0
         scale = _per_object(rendition) * _per_object(at_depth) / (mean * mean)
-        return _per_object(video) * scale
+        score = _per_object(video) * scale
+        if video.spread > 0.0 and video.requests > 0.0:
+            per_position = video.requests / video.spread
+            asked = video.positions.get(obj.position, 0.0)
+            score *= (asked + POSITION_PRIOR * per_position) / (
+                per_position * (1.0 + POSITION_PRIOR)
+            )
+        return score
 
     def learn(self, keys: Iterable[Key]) -> None:
         """Count requests for `keys` in the model, as if asked for now, without caching them
