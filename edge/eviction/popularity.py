@@ -94,8 +94,8 @@ class _Object:
     viewers; no video tally outside any sequence) and its live heap entry."""
 
     __slots__ = (
-        "at_depth", "group", "key", "own", "position", "priority", "rendition", "seq", "size",
-        "stored_at", "video", "viewers",
+        "at_depth", "counted", "group", "key", "own", "position", "priority", "rendition", "seq",
+        "size", "stored_at", "video", "viewers",
     )  # fmt: skip
 
     def __init__(self, key: Key) -> None:
@@ -111,6 +111,7 @@ class _Object:
         self.seq = 0  # of its live heap entry
         self.priority = 0.0  # the score its live heap entry was pushed with
         self.stored_at = 0.0
+        self.counted = -2  # the generation of the "asked for before" memory that holds it
 
 
 def split_group(group: Hashable) -> tuple[Hashable, Hashable]:
@@ -164,6 +165,9 @@ class PopularityCache:
         self._total = _Tally()
         self._seen: set[int] = set()
         self._seen_before: set[int] = set()
+        # of `_seen` (`_seen_before` is the one before): an object counted in this one or the
+        # one before is still remembered, and a hit on it need not look
+        self._generation = 0
         self._until_halving = halve_every
         self._missed: _Object | None = None  # placed by touch() for the insert that follows
 
@@ -209,14 +213,21 @@ class PopularityCache:
         return obj
 
     def _count(self, key: Key, obj: _Object) -> None:
-        mark = hash(key)
         added = 0.0
-        if mark not in self._seen and mark not in self._seen_before:
-            if len(self._seen) >= SEEN_KEPT:
-                self._seen_before = self._seen
-                self._seen = set()
-            self._seen.add(mark)
-            added = 1.0
+        if obj.counted < self._generation - 1:  # not known to be remembered: look
+            mark = hash(key)
+            if mark in self._seen:
+                obj.counted = self._generation
+            elif mark in self._seen_before:
+                obj.counted = self._generation - 1
+            else:
+                if len(self._seen) >= SEEN_KEPT:
+                    self._seen_before = self._seen
+                    self._seen = set()
+                    self._generation += 1
+                self._seen.add(mark)
+                obj.counted = self._generation
+                added = 1.0
         _add(self._total, added)
         video = obj.video
         if video is not None:
@@ -239,6 +250,7 @@ class PopularityCache:
         # objects are counted afresh: a count of objects is of those asked for in its window
         self._seen = set()
         self._seen_before = set()
+        self._generation += 2  # nothing counted before is remembered
         self._total.requests /= 2
         self._total.objects /= 2
         self._groups = {}
