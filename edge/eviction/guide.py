@@ -54,13 +54,13 @@ class ViewerGuide:
         """The viewers of `group`, a handle for `saw_in` and `wait_in` (no look-up each time)."""
         return self.viewers.group_at(group)
 
-    def saw_in(self, group: ViewerGroup, position: int) -> None:
-        """`saw_at` in a group from `group_at`."""
-        self.viewers.observe_in(group, position, self.clock())
+    def saw_in(self, group: ViewerGroup, position: int, now: float) -> None:
+        """`saw_at` in a group from `group_at`, at `now` (the caller's reading of the clock)."""
+        self.viewers.observe_in(group, position, now)
 
-    def wait_in(self, group: ViewerGroup, position: int) -> float:
-        """`wait_at` in a group from `group_at`."""
-        return self.viewers.wait_in(group, position, self.clock())
+    def wait_in(self, group: ViewerGroup, position: int, now: float) -> float:
+        """`wait_at` in a group from `group_at`, at `now`."""
+        return self.viewers.wait_in(group, position, now)
 
     def wait_s(self, key: Key) -> float:
         """How soon a viewer behind `key` should ask for it (very long: nobody is behind)."""

@@ -320,12 +320,12 @@ class PopularityCache:
         if obj is None:  # placed for the insert that follows (located afresh: most objects are
             # asked for once, remembering their places would cost more than locating them)
             obj = self._missed = self._place(key, self._locate(key))
-            if obj.viewers is not None:
-                self.guide.saw_in(obj.viewers, obj.position)  # every request moves a viewer
+            if obj.viewers is not None:  # every request moves a viewer
+                self.guide.saw_in(obj.viewers, obj.position, self.guide.clock())
             self._count(key, obj)
             return False
         if obj.viewers is not None:
-            self.guide.saw_in(obj.viewers, obj.position)
+            self.guide.saw_in(obj.viewers, obj.position, self.guide.clock())
         self._count(key, obj)
         obj.own += 1.0
         score = self._score(obj)
@@ -352,10 +352,10 @@ class PopularityCache:
             if obj is not None:  # not asked for again, and still cached
                 self._push(obj, self._score(obj))
 
-    def _wait_s(self, obj: _Object) -> float:
+    def _wait_s(self, obj: _Object, now: float) -> float:
         if obj.viewers is None:
             return self.guide.wait_s(obj.key)
-        return self.guide.wait_in(obj.viewers, obj.position)
+        return self.guide.wait_in(obj.viewers, obj.position, now)
 
     def _victim(self, now: float) -> tuple[_Object, float] | None:
         """The cached object to evict next and its score. Its entry is left where it is (at
@@ -371,7 +371,7 @@ class PopularityCache:
             if score > obj.priority * GROWN:
                 heapq.heapreplace(heap, self._enter(obj, score))
                 continue
-            wait = self._wait_s(obj)
+            wait = self._wait_s(obj, now)
             if wait < self.horizon_s:  # held until its viewer should have come
                 heapq.heappop(heap)
                 when = int((now + wait + HOLD_SLACK_S) * TICKS_PER_S)
@@ -408,7 +408,7 @@ class PopularityCache:
             victim = self._victim(now)
             if victim is None:
                 return evicted
-            if victim[1] > score and self._wait_s(obj) >= self.horizon_s:
+            if victim[1] > score and self._wait_s(obj, now) >= self.horizon_s:
                 return evicted  # worth less than what it would displace: not stored
             self._drop(victim[0])
             self._stayed(now - victim[0].stored_at)
