@@ -72,6 +72,7 @@ TICKS_PER_S: Final = 16  # the grain of held entries' times
 # weighs against this many times its video's mean per position. Chosen on 13 trace logs, and
 # better by as much on 12 others no value was chosen on (BENCHMARKS.md, cache policy).
 POSITION_PRIOR: Final = 3.0
+FORGET_BELOW: Final = 0.2  # a segment number's count under this after a halving is forgotten
 
 
 class _Tally:
@@ -259,9 +260,8 @@ class PopularityCache:
                 del table[name]
             for tally in table.values():
                 tally.requests /= 2
-                positions = tally.positions
-                for position in positions:
-                    positions[position] /= 2
+                if tally.positions:
+                    _halve_positions(tally)
                 if tally.asked:  # the same requests per object, on half the evidence
                     tally.objects /= 2
                 tally.asked = False  # else: worth half as much
@@ -443,6 +443,19 @@ class PopularityCache:
 
 def _entry_seq(obj: _Object) -> int:
     return obj.seq
+
+
+def _halve_positions(video: _Tally) -> None:
+    """Halve a video's counts per segment number, forgetting numbers not asked for in about
+    three halvings (a live stream's numbers only grow: its old ones must go)."""
+    positions = video.positions
+    for position in list(positions):
+        asked = positions[position] / 2
+        if asked < FORGET_BELOW:
+            del positions[position]
+            video.spread -= 1.0
+        else:
+            positions[position] = asked
 
 
 def _add(tally: _Tally, added: float) -> None:

@@ -3,6 +3,8 @@ request (misses too, in the POP's store) and forgets in halvings."""
 
 from __future__ import annotations
 
+import pytest
+
 from edge.eviction.interval import locate_url
 from edge.eviction.policy import EvictionPolicy, make_policy
 from edge.eviction.popularity import SEQ_MASK, PopularityCache, split_group
@@ -122,3 +124,34 @@ def test_the_viewer_horizon_follows_how_long_objects_stay() -> None:
             cache.insert(key, SIZE)
         horizons.append(cache.horizon_s)
     assert horizons == [120.0, 200.0, 600.0]
+
+
+def test_a_segment_number_asked_for_at_other_rungs_scores_higher() -> None:
+    """A viewer who switches rungs still wants the next segment of the same video: requests
+    for a segment number at any rung raise that number's score at every rung."""
+    clock = TraceClock()
+    cache = PopularityCache(100 * SIZE, clock=clock, locate=locate_url)
+    for rung, asked in (("360p", {2: 3, 3: 1}), ("720p", {2: 3, 3: 1})):
+        for n, times in asked.items():
+            for _ in range(times):
+                key = (f"/vod/A/{rung}/{n}.m4s", ())
+                if not cache.touch(key):
+                    cache.insert(key, SIZE)
+    two = cache.score(("/vod/A/1080p/2.m4s", ()))
+    three = cache.score(("/vod/A/1080p/3.m4s", ()))
+    # the same video, rung and depth: only the numbers' counts differ, 6 and 2 of a mean of
+    # 4, each shrunk toward the mean by three means' worth: (6 + 12) / (2 + 12)
+    assert two / three == pytest.approx(18 / 14)
+
+
+def test_a_live_streams_old_segment_numbers_are_forgotten() -> None:
+    clock = TraceClock()
+    cache = PopularityCache(10 * SIZE, clock=clock, locate=locate_url, halve_every=100)
+    for n in range(3000):
+        clock.now = 2.0 * n
+        key = (f"/live/L/720p/{n}.m4s", ())
+        if not cache.touch(key):
+            cache.insert(key, SIZE)
+    video = cache._videos["/live/L"]
+    assert len(video.positions) <= 300  # about three halvings' worth, not all 3000
+    assert video.spread == len(video.positions)
