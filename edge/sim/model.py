@@ -158,10 +158,15 @@ class Simulation:
                 node.ready.pop(key, None)  # type: ignore[call-overload]
         return ready
 
-    def _request(self, client: Client, node: Node, obj: int, size: int, now: float) -> float | None:
-        """A client's request to an edge at `now`: when the response has fully arrived."""
+    @staticmethod
+    def _log(node: Node, obj: int, size: int, now: float) -> None:
+        """A request in the log of the edge whose cache it reaches (after a spill, the
+        neighbour's: the edge that answered 307 served nothing from its cache)."""
         if node.log is not None:
             node.log.append((int(now), obj, size))
+
+    def _request(self, client: Client, node: Node, obj: int, size: int, now: float) -> float | None:
+        """A client's request to an edge at `now`: when the response has fully arrived."""
         if obj not in self.requested:
             self.requested.add(obj)
             self.first_requested_bytes += size
@@ -170,6 +175,7 @@ class Simulation:
         if not node.alive:
             return None
         if not self.s.timing:
+            self._log(node, obj, size, now)
             return now if self._serve(node, obj, size, now) is not None else None
         arrival = now + client.half_rtt_s
         queue = node.queue
@@ -180,6 +186,7 @@ class Simulation:
                 node.counters.spilled += 1
                 arrival += client.half_rtt_s + rtt_ms(self._km(client, target), self.policy) / 2000
                 node, queue = target, target.queue
+        self._log(node, obj, size, now)
         start = queue.start(arrival)
         ready = self._serve(node, obj, size, start)
         if ready is None:
