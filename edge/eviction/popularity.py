@@ -79,14 +79,18 @@ class _Tally:
     """Requests and distinct objects counted for one video, rendition or depth; for a video,
     also its requests at each segment number (at every rung) and how many numbers those are."""
 
-    __slots__ = ("asked", "objects", "positions", "requests", "spread")
+    __slots__ = ("asked", "objects", "positions", "requests")
 
     def __init__(self) -> None:
         self.requests = 0.0
         self.objects = 0.0
         self.asked = True  # requested since the last halving
         self.positions: dict[int, float] = {}
-        self.spread = 0.0
+
+    @property
+    def spread(self) -> int:
+        """How many segment numbers of the video have counts."""
+        return len(self.positions)
 
 
 class _Object:
@@ -234,10 +238,7 @@ class PopularityCache:
         if video is not None:
             _add(video, added)
             positions = video.positions
-            asked = positions.get(obj.position, 0.0)
-            if asked == 0.0:
-                video.spread += 1.0
-            positions[obj.position] = asked + 1.0
+            positions[obj.position] = positions.get(obj.position, 0.0) + 1.0
         if obj.rendition is not None:
             _add(obj.rendition, added)
         if obj.at_depth is not None:
@@ -280,8 +281,9 @@ class PopularityCache:
         mean = total.requests / total.objects if total.objects > 0 else 1.0
         scale = _per_object(rendition) * _per_object(at_depth) / (mean * mean)
         score = _per_object(video) * scale
-        if video.spread > 0.0 and video.requests > 0.0:
-            per_position = video.requests / video.spread
+        spread = len(video.positions)
+        if spread and video.requests > 0.0:
+            per_position = video.requests / spread
             asked = video.positions.get(obj.position, 0.0)
             score *= (asked + POSITION_PRIOR * per_position) / (
                 per_position * (1.0 + POSITION_PRIOR)
@@ -453,7 +455,6 @@ def _halve_positions(video: _Tally) -> None:
         asked = positions[position] / 2
         if asked < FORGET_BELOW:
             del positions[position]
-            video.spread -= 1.0
         else:
             positions[position] = asked
 

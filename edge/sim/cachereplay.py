@@ -100,11 +100,13 @@ def _gap_closed(lru: float, ours: float, belady: float) -> float | None:
 
 def size_text(n: float) -> str:
     """A byte count as people read one: 512 B, 10.0 MB, 1.23 GB."""
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+    if abs(n) < 1000:
+        return f"{n:.0f} B"
+    for unit in ("KB", "MB", "GB"):
         n /= 1000
-    raise AssertionError("unreachable")
+        if abs(n) < 1000:
+            return f"{n:.3g} {unit}"
+    return f"{n / 1000:.3g} TB"
 
 
 def replay_all(
@@ -119,7 +121,7 @@ def replay_all(
     with tempfile.TemporaryDirectory() as tmp:
         oracle = Path(tmp) / "trace.oracleGeneral"
         write_oracle_general(oracle, trace.requests)
-        sizes = {r.obj_id: r.size for r in trace.requests}
+        sizes = trace.object_sizes()
         for label, capacity in capacities:
             results: dict[str, ReplayResult] = {}
             for name in policies:

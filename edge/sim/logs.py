@@ -52,12 +52,13 @@ class LoadedTrace:
     skipped: int = 0  # lines that are not cache requests (other methods, statuses, garbage)
     located: dict[int, tuple[Hashable, int] | None] = field(default_factory=dict)
 
+    def object_sizes(self) -> dict[int, int]:
+        """Each object's size (its last request's)."""
+        return {r.obj_id: r.size for r in self.requests}
+
     @property
     def footprint_bytes(self) -> int:
-        sizes: dict[int, int] = {}
-        for r in self.requests:
-            sizes[r.obj_id] = r.size
-        return sum(sizes.values())
+        return sum(self.object_sizes().values())
 
     def locate(self, obj: object) -> tuple[Hashable, int] | None:
         """(group, segment number) of an object, for the interval policy."""
