@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypeGuard
 
 import httpx
@@ -26,28 +27,33 @@ HOP_BY_HOP = frozenset(
 
 
 def request_headers(scope: Scope) -> dict[str, str]:
+    """A request's headers, names lower-cased and repeated fields joined. Values are bytes as
+    sent (latin-1, so any octet round-trips) without the whitespace around them, which is not
+    part of a field's value (RFC 9110 §5.5) and which a server's parser may leave in."""
     out: dict[str, str] = {}
     for raw_name, raw_value in scope["headers"]:
         name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
+        value = raw_value.decode("latin-1").strip(" \t")
         out[name] = f"{out[name]}, {value}" if name in out else value
     return out
 
 
 def end_to_end(headers: httpx.Headers) -> dict[str, str]:
     """The end-to-end headers of a response, lower-cased, repeated fields joined: without the
-    hop-by-hop ones, nor those the Connection header names (RFC 9110 §7.6.1)."""
-    listed = {n.strip().lower() for v in headers.get_list("connection") for n in v.split(",")}
+    hop-by-hop ones, nor those the Connection header names (RFC 9110 §7.6.1). Values are the
+    octets as received, read as latin-1 (not as whatever text they look like), so that they go
+    out to clients unchanged."""
+    fields = [(n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in headers.raw]
+    listed = {n.strip().lower() for k, v in fields if k == "connection" for n in v.split(",")}
     out: dict[str, str] = {}
-    for name, value in headers.multi_items():
-        lname = name.lower()
-        if lname in HOP_BY_HOP or lname in listed:
+    for name, value in fields:
+        if name in HOP_BY_HOP or name in listed:
             continue
-        out[lname] = f"{out[lname]}, {value}" if lname in out else value
+        out[name] = f"{out[name]}, {value}" if name in out else value
     return out
 
 
-def encode(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+def encode(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 

@@ -2,6 +2,7 @@
 header fields and `max_head_bytes` of request line and headers (else 431), and the whole head
 of each request read within `head_timeout_s` (else 408), so a client that never finishes its
 headers (a slow drip, an HTTP/0.9 request line) holds a connection for seconds, not forever.
+A request that is not valid HTTP/1.1 gets a 400 with a JSON error, as every other error does.
 The POP's listener (granian) has the same limits built in (edge/pop/serve.py).
 
 `serve` runs an app on it until SIGTERM or SIGINT, then stops accepting, finishes the requests
@@ -25,7 +26,8 @@ MAX_HEADERS = 100
 MAX_HEAD_BYTES = 32 << 10
 HEAD_TIMEOUT_S = 15.0
 
-_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+_CODES = {400: "bad_request", 408: "request_timeout", 431: "headers_too_large"}
 
 
 class _HeadRefused(Exception):
@@ -82,8 +84,7 @@ def limited_protocol(
                 self._refuse(408, "the request's headers did not arrive in time")
 
         def _refuse(self, status: int, message: str) -> None:
-            code = "request_timeout" if status == 408 else "headers_too_large"
-            body = error_body(code, message)
+            body = error_body(_CODES[status], message)
             self.transport.write(
                 b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
                 b"connection: close\r\n\r\n" % (status, _REASONS[status], len(body)) + body
@@ -93,7 +94,8 @@ def limited_protocol(
         def send_400_response(self, msg: str) -> None:
             if self._refusal is not None:
                 return self._refuse(self._refusal, "too many or too large header fields")
-            super().send_400_response(msg)
+            # as every other error, a JSON one (uvicorn's own is plain text)
+            self._refuse(400, f"not a valid HTTP/1.1 request: {msg.lower().rstrip('.')}")
 
         def _count(self, size: int) -> None:
             self._head_bytes += size

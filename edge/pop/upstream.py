@@ -8,7 +8,7 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
-from httprules.headers import HOP_BY_HOP
+from httprules.headers import HOP_BY_HOP, encode
 
 # A fill fetches the whole object for every client: the client's conditionals and range stay
 # with the POP, which answers them from the filled object.
@@ -92,7 +92,9 @@ class Upstream:
         content: AsyncIterable[bytes] | None = None,
     ) -> httpx.Response:
         """The response with its body still to stream (close it with `aclose`)."""
-        request = self.client.build_request(method, url, headers=dict(headers), content=content)
+        # as octets: a value's bytes go upstream as the client sent them (httpx would encode
+        # text as ASCII and fail on any other byte)
+        request = self.client.build_request(method, url, headers=encode(headers), content=content)
         retry = content is None and method in RETRIED_METHODS
         while True:
             try:

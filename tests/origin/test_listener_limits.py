@@ -81,3 +81,22 @@ def test_a_pop_refuses_oversized_heads(origin: OriginServer, tmp_path: Path) -> 
             assert answer.startswith(b"HTTP/1.1 431") or answer == b"", answer[:200]
         answer, _ = exchange(pop, head(30, 200))
         assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+
+
+INVALID = [
+    b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-bad: a\x01b\r\n\r\n",  # a control octet in a value
+    b"GET /healthz HTTP/1.1\r\nhost: x\r\nbad name: v\r\n\r\n",  # a space in a field name
+    b"GET /health z HTTP/1.1\r\nhost: x\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("request_bytes", INVALID)
+def test_invalid_http_gets_a_json_400(
+    origin: OriginServer, tmp_path: Path, request_bytes: bytes
+) -> None:
+    with edge_process(tmp_path, origin.url, name="invalid-pop") as pop:
+        for url in (origin.url, pop):
+            answer, _ = exchange(url, request_bytes)
+            assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+            assert b"content-type: application/json" in answer
+            assert b'"code": "bad_request"' in answer, answer
