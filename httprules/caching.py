@@ -239,10 +239,22 @@ def vary_values(names: tuple[str, ...], request_headers: Mapping[str, str]) -> t
     return tuple(" ".join(request_headers.get(n, "").split()) for n in names)
 
 
+# Fields that describe the stored body itself: its framing, its validator and its digests. A
+# 304 does not send the body again, so it cannot change them (a 304 with another ETag would
+# otherwise label the old body with a new validator).
+KEPT_ON_304 = frozenset(
+    {
+        "content-length", "content-encoding", "transfer-encoding", "content-range", "etag",
+        "content-md5", "digest", "content-digest", "repr-digest",
+    }
+)  # fmt: skip
+
+
 def merge_304(stored: Mapping[str, str], fresh: Mapping[str, str]) -> dict[str, str]:
-    """§4.3.4: update the stored headers with those of a 304 (but never its framing)."""
+    """§4.3.4: update the stored headers with those of a 304, but for what describes the body
+    (`KEPT_ON_304`)."""
     merged = dict(stored)
     for name, value in fresh.items():
-        if name not in ("content-length", "content-encoding", "transfer-encoding", "content-range"):
+        if name not in KEPT_ON_304:
             merged[name] = value
     return merged

@@ -293,9 +293,15 @@ def test_vary(
     assert vary_values(names, asked) == values
 
 
-def test_merge_304_updates_headers_but_not_framing() -> None:
+def test_merge_304_updates_headers_but_not_what_describes_the_body() -> None:
     stored = {"etag": '"a"', "cache-control": "max-age=1", "content-length": "10"}
-    fresh = {"cache-control": "max-age=60", "content-length": "0", "x-new": "1"}
+    fresh = {
+        "cache-control": "max-age=60",
+        "content-length": "0",
+        "x-new": "1",
+        "etag": '"b"',
+        "content-md5": "N7UdGUp1E+RbVvZSTy1R8g==",
+    }
     assert merge_304(stored, fresh) == {
         "etag": '"a"',
         "cache-control": "max-age=60",
