@@ -454,6 +454,9 @@ class Edge:
             out |= {"x-cache": "BYPASS", "via": via_after(out.get("via"), self.config.via)}
             for name in CDN_ONLY_FIELDS:
                 out.pop(name, None)
+            if method not in SAFE_METHODS and response.status_code < 400:
+                # before the client hears back: its next request must not find what it changed
+                await self.cache.invalidate(url, out)
             start = {"type": "http.response.start", "status": response.status_code}
             await send(start | {"headers": encode(out)})
             sent = 0
@@ -464,5 +467,3 @@ class Edge:
             self.metrics.served("BYPASS", response.status_code, sent)
         finally:
             await response.aclose()
-        if method not in SAFE_METHODS and response.status_code < 400:
-            self.cache.invalidate(url, out)

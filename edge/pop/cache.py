@@ -438,10 +438,11 @@ class EdgeCache:
             purged = max(purged, self.disk.purge_prefix(prefix))
         return purged
 
-    def invalidate(self, url: str, response_headers: dict[str, str]) -> None:
+    async def invalidate(self, url: str, response_headers: dict[str, str]) -> None:
         """RFC 9111 §4.4: a successful unsafe request invalidates its URL, and the URLs in
         the response's Location and Content-Location when they are on this POP's host
-        (in every worker's tiers)."""
+        (in every worker's tiers: it returns when the other workers have purged them too, or
+        after a second)."""
         urls = [url]
         for name in ("location", "content-location"):
             target = response_headers.get(name, "")
@@ -450,7 +451,7 @@ class EdgeCache:
         for target in urls:
             self.purge(target)
         if self.cluster is not None:
-            self.cluster.tell_all({"op": "purge", "urls": urls})
+            await self.cluster.gather({"op": "purge", "urls": urls})
 
     # -- background work ----------------------------------------------------------------------
 

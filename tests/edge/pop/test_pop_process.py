@@ -380,6 +380,17 @@ def test_workers_share_one_cache_fetch_each_object_once_and_come_back_warm(
             purged = httpx.post(url + "/admin/purge", json={"urls": ["/list.m3u8"]}, headers=admin)
             assert purged.json()["purged"] >= 1
             assert each_new_connection("/list.m3u8", 6) == ["MISS"] + ["HIT"] * 5
+            # an unsafe request is answered once every worker has invalidated its URL: on
+            # connections already open to both workers, the next request never finds it
+            conns = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(8)]
+            try:
+                for _ in range(10):
+                    assert [_exchange(c, "GET") for c in conns[1:]][-1] == "HIT"
+                    assert _exchange(conns[0], "POST") == "BYPASS"
+                    assert [_exchange(c, "GET") for c in conns[1:]][0] == "MISS"
+            finally:
+                for conn in conns:
+                    conn.close()
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(30) == 0
@@ -391,3 +402,21 @@ def test_workers_share_one_cache_fetch_each_object_once_and_come_back_warm(
         finally:
             stop_process(proc)
     assert origin.hits["/seg/3.m4s"] == 1
+
+
+def _exchange(conn: socket.socket, method: str) -> str:
+    """One request for /list.m3u8 on a kept-alive connection; its X-Cache."""
+    body = b"x" if method == "POST" else b""
+    conn.sendall(
+        f"{method} /list.m3u8 HTTP/1.1\r\nhost: pop\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += conn.recv(1 << 16)
+    head, _, rest = received.partition(b"\r\n\r\n")
+    pairs = (line.split(b": ", 1) for line in head.split(b"\r\n")[1:])
+    fields = {name.lower(): value for name, value in pairs}
+    while len(rest) < int(fields.get(b"content-length", b"0")):
+        rest += conn.recv(1 << 16)
+    return fields[b"x-cache"].decode()
