@@ -2,7 +2,8 @@
 
 A worker that misses on a URL another worker owns does not fetch it: it asks the owner
 (`fill`), which joins or starts the fill as if for a client of its own and answers, once the
-response's head is in, with the head and a descriptor of its spool file. The asking worker
+response's head is in, with the head and a descriptor of its spool file (or, when it has
+stored a fresh response since the asker looked, with that file, as a fill already ended). The asking worker
 serves its clients from that file as it grows (a `Fill` like any other, so its own clients
 collapse onto it) until the owner says the fill has ended (`fill-end`). The owner stores the
 response; the asker keeps a copy in its memory tier if small. Disk hits on files another
@@ -21,7 +22,7 @@ import time
 from collections import OrderedDict
 from functools import partial
 
-from edge.pop.cache import EdgeCache, Follower
+from edge.pop.cache import EdgeCache, Follower, plainly_fresh
 from edge.pop.cluster import Message, close_fds, owner_of
 from edge.pop.fill import Fill, FillFailed, Spool
 from edge.pop.store import Entry
@@ -151,6 +152,8 @@ class Lending:
         stale = None
         if message.get("validate") and cache.disk is not None:
             stale = cache.disk.lookup(url, headers)
+        elif (stored := self._stored(url, headers)) is not None:
+            return stored
         fill = cache.fetch(url, headers, stale)  # in flight (never ended) or new
         with fill.reader():
             await fill.headers_ready.wait()
@@ -168,6 +171,33 @@ class Lending:
             if fill.spool is not None and not fill.closed:
                 reply["_fds"] = [os.dup(fill.spool.fd)]
             return reply
+
+    def _stored(self, url: str, headers: dict[str, str]) -> Message | None:
+        """A fresh response this worker has stored on disk, lent as a fill that has ended:
+        the asker looked on disk before this worker stored it, and the fill it would have
+        joined is over (without this, a second fetch upstream)."""
+        cache = self.cache
+        entry = cache.disk.lookup(url, headers) if cache.disk is not None else None
+        if entry is None or entry.path is None:
+            return None
+        if plainly_fresh(entry, headers, cache.clock()) is None:
+            return None
+        try:
+            fd = os.open(entry.path, os.O_RDONLY)
+        except OSError:  # evicted since its meta was read
+            return None
+        ticket = next(self._tickets)
+        self._ended[ticket] = (entry.length, None)
+        clock = entry.clock
+        return {
+            "status": entry.status,
+            "headers": entry.headers,
+            "storable": True,
+            "error": None,
+            "ticket": ticket,
+            "times": [clock.request_time, clock.response_time],
+            "_fds": [fd],
+        }
 
     async def _watch(self, ticket: int, fill: Fill) -> None:
         with contextlib.suppress(asyncio.CancelledError):

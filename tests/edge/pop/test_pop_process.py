@@ -386,9 +386,13 @@ def test_workers_share_one_cache_fetch_each_object_once_and_come_back_warm(
             try:
                 for _ in range(10):
                     assert [_exchange(c, "GET") for c in conns[1:]][-1] == "HIT"
+                    fetched = origin.hits["/list.m3u8"]
                     assert _exchange(conns[0], "POST") == "BYPASS"
                     after = [_exchange(c, "GET") for c in conns[1:]]
                     assert after[0] == "MISS", after  # what was stored before is not served
+                    # the POST and one fill: every GET after it, in either worker, is
+                    # answered from that fill or from what it stored
+                    assert origin.hits["/list.m3u8"] == fetched + 2
             finally:
                 for conn in conns:
                     conn.close()
