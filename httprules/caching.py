@@ -58,6 +58,39 @@ def response_cache_control(headers: Mapping[str, str]) -> CacheControl:
     return parse_cache_control(headers.get("cache-control"))
 
 
+SURROGATE_CAPABILITY = "surrogate-capability"
+
+
+def with_capability(headers: Mapping[str, str], device: str) -> dict[str, str]:
+    """Request headers to an upstream with this surrogate's device token appended to
+    Surrogate-Capability (Edge Architecture 1.0): the upstream may target Surrogate-Control
+    directives at it (`max-age=60;device`). A tier below's own token stays in front."""
+    own = f'{device}="Surrogate/1.0"'
+    before = headers.get(SURROGATE_CAPABILITY, "").strip()
+    return {**headers, SURROGATE_CAPABILITY: f"{before}, {own}" if before else own}
+
+
+def surrogate_control_for(headers: dict[str, str], device: str) -> dict[str, str]:
+    """Response headers with Surrogate-Control reduced to what applies to the surrogate named
+    `device`: its untargeted directives, those targeted at it (`max-age=60;device`, the token
+    dropped) in place of any of the same name; directives targeted at others go."""
+    value = headers.get("surrogate-control")
+    if value is None or ";" not in value:
+        return headers
+    general: dict[str, str] = {}
+    own: dict[str, str] = {}
+    for part in value.split(","):
+        directive, targeted, target = (x.strip() for x in part.partition(";"))
+        name = directive.partition("=")[0].strip().lower()
+        if not name:
+            continue
+        if not targeted:
+            general[name] = directive
+        elif target == device:
+            own[name] = directive
+    return headers | {"surrogate-control": ", ".join((general | own).values())}
+
+
 def is_storable(
     method: str,
     status: int,

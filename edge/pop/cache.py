@@ -42,8 +42,10 @@ from httprules.caching import (
     is_storable,
     judge,
     merge_304,
+    surrogate_control_for,
     vary_names,
     vary_values,
+    with_capability,
 )
 from httprules.headers import ascii_digits, end_to_end
 
@@ -285,6 +287,7 @@ class EdgeCache:
         """Fetch `url` from upstream into `fill` (validating `stale` if given); store what may
         be stored, unless not to (`store`)."""
         forward = forward_headers(headers, self.via, fill=True) | self.fill_headers()
+        forward = with_capability(forward, self.config.name)
         if stale is not None:  # §4.3.1: validate with the stored validators
             if "etag" in stale.headers:
                 forward["if-none-match"] = stale.headers["etag"]
@@ -302,7 +305,7 @@ class EdgeCache:
                 raise FillFailed(str(exc)) from None
             self.metrics.upstream_latency_s_sum += time.perf_counter() - started
             response_time = self.clock()
-            out = end_to_end(response.headers)
+            out = surrogate_control_for(end_to_end(response.headers), self.config.name)
             if response.status_code == 304 and stale is not None:
                 merged = merge_304(stale.headers, out)
                 fill.times = (request_time, response_time)

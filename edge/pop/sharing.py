@@ -2,14 +2,14 @@
 
 A worker that misses on a URL another worker owns does not fetch it: it asks the owner
 (`fill`), which joins or starts the fill as if for a client of its own and answers, once the
-response's head is in, with the head and a descriptor of its spool file (or, when it has
-stored a fresh response since the asker looked, with that file, as a fill already ended). The asking worker
-serves its clients from that file as it grows (a `Fill` like any other, so its own clients
-collapse onto it) until the owner says the fill has ended (`fill-end`). The owner stores the
-response; the asker keeps a copy in its memory tier if small. Disk hits on files another
-worker owns are reported to the owner (`touch`) so its eviction policy sees them; purges go to
-every worker (`purge`), since each has a memory tier; a response a worker publishes for a URL
-it does not own (a push) is indexed by the owner (`adopt`).
+response's head is in, with the head and a descriptor of its spool file (or, when it has stored
+a fresh response since the asker looked, with that file, as a fill already ended). The asking
+worker serves its clients from that file as it grows (a `Fill` like any other, so its own
+clients collapse onto it) until the owner says the fill has ended (`fill-end`). The owner
+stores the response; the asker keeps a copy in its memory tier if small. Disk hits on files
+another worker owns are reported to the owner (`touch`) so its eviction policy sees them;
+purges go to every worker (`purge`), since each has a memory tier; a response a worker
+publishes for a URL it does not own (a push) is indexed by the owner (`adopt`).
 """
 
 from __future__ import annotations

@@ -17,8 +17,10 @@ from httprules.caching import (
     merge_304,
     parse_cache_control,
     stored_policy,
+    surrogate_control_for,
     vary_names,
     vary_values,
+    with_capability,
 )
 
 DATE = "Sun, 29 Nov 2026 12:00:00 GMT"
@@ -156,6 +158,33 @@ def test_an_age_that_is_not_one_integer_makes_the_response_stale(
     policy = stored_policy(200, {"cache-control": "max-age=3600", **headers})
     fresh = judge(policy, age_clock(headers, 0, 0), 0).fresh
     assert fresh is (value_s < 3600)
+
+
+@pytest.mark.parametrize(
+    ("value", "ours"),
+    [
+        ("max-age=60;pop, no-store", "no-store, max-age=60"),
+        ("max-age=10, max-age=600;pop", "max-age=600"),
+        ("max-age=10, max-age=600;other", "max-age=10"),
+        ("no-store;other, max-age=30;pop", "max-age=30"),
+        ("max-age=5", "max-age=5"),
+    ],
+)
+def test_surrogate_control_targeted_at_this_pop(value: str, ours: str) -> None:
+    """Edge Architecture 1.0: directives targeted at this surrogate's token replace its
+    untargeted ones of the same name; those targeted at others are not its own."""
+    headers = surrogate_control_for(
+        {"surrogate-control": value, "cache-control": "no-store"}, "pop"
+    )
+    assert headers["surrogate-control"] == ours
+    assert headers["cache-control"] == "no-store"
+
+
+def test_each_tier_appends_its_token_to_surrogate_capability() -> None:
+    first = with_capability({"accept": "*/*"}, "edge-1")
+    assert first["surrogate-capability"] == 'edge-1="Surrogate/1.0"'
+    second = with_capability(first, "shield")
+    assert second["surrogate-capability"] == 'edge-1="Surrogate/1.0", shield="Surrogate/1.0"'
 
 
 @pytest.mark.parametrize(

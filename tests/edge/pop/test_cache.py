@@ -387,3 +387,19 @@ def test_tilde_paths_that_are_not_tokens_are_ordinary_paths() -> None:
         assert first.status_code == 200
         assert first.content == b"home"
         assert s.http.get("/~alice/page.html").headers["x-cache"] == "HIT"
+
+
+def test_surrogate_control_targeted_at_this_pop_by_its_capability() -> None:
+    """The POP tells upstream its device token (Surrogate-Capability) and obeys Surrogate-Control
+    directives targeted at it, over Cache-Control, and not those targeted at another."""
+    ours = {"cache-control": "no-store", "surrogate-control": "max-age=600;test-pop"}
+    theirs = {"cache-control": "no-store", "surrogate-control": "max-age=600;other-cdn"}
+    routes = {"/ours": Route(b"O", headers=ours), "/theirs": Route(b"T", headers=theirs)}
+    with edge_setup(routes) as s:
+        for path in routes:
+            s.http.get(path)
+        assert s.origin.seen_headers[-1]["surrogate-capability"] == 'test-pop="Surrogate/1.0"'
+        ours_again, theirs_again = s.http.get("/ours"), s.http.get("/theirs")
+        assert ours_again.headers["x-cache"] == "HIT"
+        assert "surrogate-control" not in ours_again.headers  # for this POP alone
+        assert theirs_again.headers["x-cache"] == "MISS"
