@@ -72,6 +72,7 @@ class Fill:
         self.storable = False
         self.spool: Spool | None = None  # where the body goes (None: a response without one)
         self.times = (0.0, 0.0)  # when the request went upstream and the response came
+        self.purges_before = 0  # how many purges its worker had made when it began
         self.headers_ready = asyncio.Event()
         self._progress = asyncio.Event()
         self._readers: set[Reader] = set()

@@ -403,3 +403,25 @@ def test_surrogate_control_targeted_at_this_pop_by_its_capability() -> None:
         assert ours_again.headers["x-cache"] == "HIT"
         assert "surrogate-control" not in ours_again.headers  # for this POP alone
         assert theirs_again.headers["x-cache"] == "MISS"
+
+
+def test_a_fill_invalidated_while_it_came_is_not_stored() -> None:
+    """A response still arriving when an unsafe request invalidates its URL may predate the
+    change: the client that asked gets it, nobody after."""
+    hold = threading.Event()
+    routes = {
+        "/doc": Route(b"old", headers={"cache-control": "max-age=60"}, hold=hold),
+        "/edit": Route(b"done", headers={"location": "/doc"}),
+    }
+    with edge_setup(routes) as s:
+        first: list[httpx.Response] = []
+        reader = threading.Thread(target=lambda: first.append(s.http.get("/doc")))
+        reader.start()
+        wait_until(lambda: s.origin.hits["/doc"] == 1, 10, "the fill reaches the origin")
+        with httpx.Client(base_url=str(s.http.base_url), timeout=10) as other:
+            assert other.post("/edit", content=b"x").status_code == 200
+        hold.set()
+        reader.join(10)
+        assert first[0].content == b"old"
+        assert s.http.get("/doc").headers["x-cache"] == "MISS"
+        assert s.origin.hits["/doc"] == 2
