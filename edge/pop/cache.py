@@ -20,7 +20,6 @@ import dataclasses
 import re
 import tempfile
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from edge.pop.config import EdgeConfig
 from edge.pop.disk import DiskTier
 from edge.pop.fill import Fill, FillFailed, Reader, Spool
 from edge.pop.metrics import EdgeMetrics
+from edge.pop.purges import PurgeLog
 from edge.pop.store import Entry, ResponseStore
 from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_after
 from httprules.caching import (
@@ -50,7 +50,6 @@ from httprules.caching import (
 )
 from httprules.headers import ascii_digits, end_to_end
 
-PURGES_KEPT = 1024  # recent purges remembered, for fills that began before them
 SEGMENT_NUMBER = re.compile(r"^(?P<stem>.*/)(?P<n>\d{1,9})(?P<ext>\.(?:m4s|ts|mp4|vtt))$")
 
 
@@ -117,10 +116,7 @@ class EdgeCache:
         self.promote_max = config.capacity_bytes // workers // 8
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self.fills: dict[str, Fill] = {}
-        # purges made so far, and the latest ones (number, URL or prefix, is a prefix): a
-        # fill that began before a purge of its URL brings what may be older than the purge
-        self.purges = 0
-        self._recent_purges: deque[tuple[int, str, bool]] = deque(maxlen=PURGES_KEPT)
+        self.purges = PurgeLog()  # a fill purged while it came is not stored
         self.via = config.via
         self._background: set[asyncio.Task[None]] = set()
         # how a miss on a URL another worker owns is filled (edge/pop/sharing.py)
@@ -258,7 +254,7 @@ class EdgeCache:
 
     def _start(self, url: str, headers: dict[str, str], stale: Entry | None) -> Fill:
         fill = Fill(headers)
-        fill.purges_before = self.purges
+        fill.purges_before = self.purges.count
         if url not in self.fills:
             self.fills[url] = fill
         if self.cluster is not None and not self.cluster.owns(url):
@@ -387,7 +383,7 @@ class EdgeCache:
         """Store a complete fill: on disk when there is a disk tier (unless it is another
         worker's, which it published), and in memory if the memory tier takes it (small
         enough beside a disk tier, or fitting without one)."""
-        if self._purged_since(entry.url, fill.purges_before):
+        if self.purges.purged_since(entry.url, fill.purges_before):
             return  # invalidated while it came: the next request fetches it afresh
         memory_max = self.store.policy.capacity_bytes if self.disk is None else self.promote_max
         if self.disk is not None and fill.spool is not None and publish:
@@ -441,32 +437,16 @@ class EdgeCache:
     def purge(self, url: str) -> int:
         """Forget every stored variant of `url` in both tiers; how many were in memory or on
         disk (one on both counts once)."""
-        self._purging(url, False)
+        self.purges.record(url, prefix=False)
         purged = self.store.purge(url)
         return max(purged, self.disk.purge(url)) if self.disk is not None else purged
 
     def purge_prefix(self, prefix: str) -> int:
-        self._purging(prefix, True)
+        self.purges.record(prefix, prefix=True)
         purged = self.store.purge_prefix(prefix)
         if self.disk is not None:
             purged = max(purged, self.disk.purge_prefix(prefix))
         return purged
-
-    def _purging(self, target: str, prefix: bool) -> None:
-        self.purges += 1
-        self._recent_purges.append((self.purges, target, prefix))
-
-    def _purged_since(self, url: str, before: int) -> bool:
-        """Whether `url` was purged after the first `before` purges (when too many purges
-        have been made since to tell, it may have been)."""
-        if before == self.purges:
-            return False
-        recent = self._recent_purges
-        if recent[0][0] > before + 1:
-            return True
-        return any(
-            n > before and (url.startswith(t) if prefix else url == t) for n, t, prefix in recent
-        )
 
     async def invalidate(self, url: str, response_headers: dict[str, str]) -> None:
         """RFC 9111 §4.4: a successful unsafe request invalidates its URL, and the URLs in
