@@ -98,7 +98,7 @@ class Upstream:
         retry = content is None and method in RETRIED_METHODS
         while True:
             try:
-                return await self.client.send(request, stream=True)
+                response = await self.client.send(request, stream=True)
             except httpx.TimeoutException:
                 raise UpstreamFailed(504, "the upstream timed out") from None
             except STALE_CONNECTION as exc:
@@ -108,6 +108,11 @@ class Upstream:
                 raise UpstreamFailed(502, f"the upstream failed: {exc}") from None
             except httpx.HTTPError as exc:
                 raise UpstreamFailed(502, f"the upstream failed: {exc}") from None
+            if not 100 <= response.status_code <= 599:  # RFC 9110 §15: nothing to pass on
+                await response.aclose()
+                message = f"the upstream answered with an invalid status {response.status_code}"
+                raise UpstreamFailed(502, message)
+            return response
 
     async def ready(self, timeout_s: float = 2.0) -> bool:
         """Whether the upstream answers its readiness check (`/healthz`, which origins and

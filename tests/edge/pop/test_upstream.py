@@ -125,3 +125,30 @@ def test_an_upstream_that_closes_every_connection_unanswered_fails_after_one_ret
     failure, connections = asyncio.run(run())
     assert failure.status == 502
     assert connections == 2
+
+
+def test_an_invalid_status_from_upstream_is_a_502() -> None:
+    """A status outside 100-599 is nothing a client could be sent (nginx answers 502 too)."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 999 Whatever\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    async def run() -> UpstreamFailed:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        upstream = Upstream(f"http://127.0.0.1:{port}", timeout_s=5)
+        try:
+            with pytest.raises(UpstreamFailed) as failed:
+                await fetch(upstream, "GET")
+            return failed.value
+        finally:
+            await upstream.aclose()
+            server.close()
+            await server.wait_closed()
+
+    failure = asyncio.run(run())
+    assert failure.status == 502
+    assert "invalid status 999" in str(failure)
