@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
+import httpcore
 import httpx
 
 from httprules.headers import HOP_BY_HOP, encode
@@ -61,6 +62,31 @@ RETRIED_METHODS = frozenset({"GET", "HEAD"})
 # Idle connections are let go before the 5 s after which common servers (uvicorn, our own
 # listeners, many others) close them, so a request rarely meets one closing.
 KEEPALIVE_EXPIRY_S = 4.0
+
+
+def _close_on_surplus_bytes() -> None:
+    """httpcore keeps a connection for the next request once a response's body has ended where
+    its Content-Length said, even when the upstream sent more bytes in the same read: those
+    would be read as the next request's response, perhaps another user's, and stored for
+    everyone (response desynchronisation). nginx and Varnish close such a connection; with
+    this, so does every POP's upstream client."""
+    original = httpcore.AsyncHTTP11Connection._response_closed
+    if getattr(original, "closes_on_surplus", False):
+        return
+
+    async def response_closed(self: httpcore.AsyncHTTP11Connection) -> None:
+        surplus, _ = self._h11_state.trailing_data
+        if surplus:
+            async with self._state_lock:
+                await self.aclose()
+            return
+        await original(self)
+
+    setattr(response_closed, "closes_on_surplus", True)  # noqa: B010
+    setattr(httpcore.AsyncHTTP11Connection, "_response_closed", response_closed)  # noqa: B010
+
+
+_close_on_surplus_bytes()
 
 
 class Upstream:

@@ -152,3 +152,47 @@ def test_an_invalid_status_from_upstream_is_a_502() -> None:
     failure = asyncio.run(run())
     assert failure.status == 502
     assert "invalid status 999" in str(failure)
+
+
+def test_bytes_beyond_a_responses_length_never_answer_the_next_request() -> None:
+    """An upstream that sends more than its Content-Length (here, a whole forged response) in
+    the same write: the connection is not used again, so the next request gets its own
+    answer, not the forged one (response desynchronisation)."""
+    forged = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nCache-Control: max-age=600\r\n\r\nforged"
+    answers = iter([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" + forged])
+
+    handlers: set[asyncio.Task[None]] = set()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.add(task)
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                answer = next(answers, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal")
+                writer.write(answer)
+                await writer.drain()
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+    async def body(upstream: Upstream) -> bytes:
+        response = await upstream.open("GET", "/object", {"host": "origin"})
+        content = await response.aread()
+        await response.aclose()
+        return content
+
+    async def run() -> list[bytes]:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        upstream = Upstream(f"http://127.0.0.1:{port}", timeout_s=5)
+        try:
+            return [await body(upstream), await body(upstream)]
+        finally:
+            await upstream.aclose()
+            server.close()
+            await asyncio.wait_for(asyncio.gather(*handlers), 5)  # each ends once its client has
+            await server.wait_closed()
+
+    assert asyncio.run(run()) == [b"ok", b"real"]
