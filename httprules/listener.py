@@ -95,7 +95,7 @@ def limited_protocol(
             if self._refusal is not None:
                 return self._refuse(self._refusal, "too many or too large header fields")
             # as every other error, a JSON one (uvicorn's own is plain text)
-            self._refuse(400, f"not a valid HTTP/1.1 request: {msg.lower().rstrip('.')}")
+            self._refuse(400, "not a valid HTTP/1.1 request")
 
         def _count(self, size: int) -> None:
             self._head_bytes += size

@@ -69,7 +69,8 @@ def _close_on_surplus_bytes() -> None:
     its Content-Length said, even when the upstream sent more bytes in the same read: those
     would be read as the next request's response, perhaps another user's, and stored for
     everyone (response desynchronisation). nginx and Varnish close such a connection; with
-    this, so does every POP's upstream client."""
+    this, so does every httpx HTTP/1.1 connection in a process that imports this module (the
+    POP's upstream client is what it is for)."""
     original = httpcore.AsyncHTTP11Connection._response_closed
     if getattr(original, "closes_on_surplus", False):
         return
