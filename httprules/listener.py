@@ -2,7 +2,8 @@
 header fields and `max_head_bytes` of request line and headers (else 431), and the whole head
 of each request read within `head_timeout_s` (else 408), so a client that never finishes its
 headers (a slow drip, an HTTP/0.9 request line) holds a connection for seconds, not forever.
-A request that is not valid HTTP/1.1 gets a 400 with a JSON error, as every other error does.
+A request that is not valid HTTP/1.1 gets a 400 with a JSON error, as every other error does;
+header values reach the app without the whitespace around them.
 The POP's listener (granian) has the same limits built in (edge/pop/serve.py).
 
 `serve` runs an app on it until SIGTERM or SIGINT, then stops accepting, finishes the requests
@@ -114,7 +115,8 @@ def limited_protocol(
 
         def on_header(self, name: bytes, value: bytes) -> None:
             self._count(len(name) + len(value) + 4)
-            super().on_header(name, value)
+            # RFC 9110 §5.5: whitespace around a value is not part of it (the parser keeps it)
+            super().on_header(name, value.strip(b" \t"))
 
         def on_headers_complete(self) -> None:
             self._stop_head_timer()

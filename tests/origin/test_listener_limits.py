@@ -100,3 +100,14 @@ def test_invalid_http_gets_a_json_400(
             assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
             assert b"content-type: application/json" in answer
             assert b'"code": "bad_request"' in answer, answer
+
+
+def test_whitespace_around_header_values_does_not_reach_the_app(origin: OriginServer) -> None:
+    """`Tus-Resumable: 1.0.0 ` is version 1.0.0: the origin's tus endpoint takes it."""
+    key = origin.headers()["Authorization"]
+    request = (
+        "POST /api/uploads/ HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n"
+        f"authorization: {key} \r\ntus-resumable: \t1.0.0 \r\nupload-length: 10 \r\n\r\n"
+    )
+    answer, _ = exchange(origin.url, request.encode())
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
