@@ -58,18 +58,6 @@ def response_cache_control(headers: Mapping[str, str]) -> CacheControl:
     return parse_cache_control(headers.get("cache-control"))
 
 
-SURROGATE_CAPABILITY = "surrogate-capability"
-
-
-def with_capability(headers: Mapping[str, str], device: str) -> dict[str, str]:
-    """Request headers to an upstream with this surrogate's device token appended to
-    Surrogate-Capability (Edge Architecture 1.0): the upstream may target Surrogate-Control
-    directives at it (`max-age=60;device`). A tier below's own token stays in front."""
-    own = f'{device}="Surrogate/1.0"'
-    before = headers.get(SURROGATE_CAPABILITY, "").strip()
-    return {**headers, SURROGATE_CAPABILITY: f"{before}, {own}" if before else own}
-
-
 def surrogate_control_for(headers: dict[str, str], device: str) -> dict[str, str]:
     """Response headers with Surrogate-Control reduced to what applies to the surrogate named
     `device`: its untargeted directives, those targeted at it (`max-age=60;device`, the token

@@ -57,14 +57,25 @@ def encode(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
+def _appended(headers: Mapping[str, str], name: str, item: str) -> dict[str, str]:
+    """`headers` with `item` appended to the list in field `name` (what was there stays in
+    front)."""
+    before = headers.get(name, "").strip()
+    return {**headers, name: f"{before}, {item}" if before else item}
+
+
 def with_forwarded_for(headers: dict[str, str], client_ip: str | None) -> dict[str, str]:
     """`headers` with the client's address appended to X-Forwarded-For (de facto standard:
     each proxy appends the address it received the request from; what the client sent stays
     in front and is not trusted)."""
-    if not client_ip:
-        return headers
-    before = headers.get("x-forwarded-for", "").strip()
-    return {**headers, "x-forwarded-for": f"{before}, {client_ip}" if before else client_ip}
+    return _appended(headers, "x-forwarded-for", client_ip) if client_ip else headers
+
+
+def with_capability(headers: Mapping[str, str], device: str) -> dict[str, str]:
+    """Request headers to an upstream with this surrogate's device token appended to
+    Surrogate-Capability (Edge Architecture 1.0): the upstream may target Surrogate-Control
+    directives at it (`max-age=60;device`). A tier below's own token stays in front."""
+    return _appended(headers, "surrogate-capability", f'{device}="Surrogate/1.0"')
 
 
 def ascii_digits(value: str | None) -> TypeGuard[str]:

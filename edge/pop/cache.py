@@ -46,9 +46,8 @@ from httprules.caching import (
     surrogate_control_for,
     vary_names,
     vary_values,
-    with_capability,
 )
-from httprules.headers import ascii_digits, end_to_end
+from httprules.headers import ascii_digits, end_to_end, with_capability
 
 SEGMENT_NUMBER = re.compile(r"^(?P<stem>.*/)(?P<n>\d{1,9})(?P<ext>\.(?:m4s|ts|mp4|vtt))$")
 

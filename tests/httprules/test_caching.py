@@ -20,8 +20,8 @@ from httprules.caching import (
     surrogate_control_for,
     vary_names,
     vary_values,
-    with_capability,
 )
+from httprules.headers import with_capability
 
 DATE = "Sun, 29 Nov 2026 12:00:00 GMT"
 HOUR_BEFORE = "Sun, 29 Nov 2026 11:00:00 GMT"
