@@ -252,8 +252,7 @@ class EdgeCache:
         return self._start(url, headers, stale)
 
     def _start(self, url: str, headers: dict[str, str], stale: Entry | None) -> Fill:
-        fill = Fill(headers)
-        fill.purges_before = self.purges.count
+        fill = Fill(headers, self.purges.count)
         if url not in self.fills:
             self.fills[url] = fill
         if self.cluster is not None and not self.cluster.owns(url):

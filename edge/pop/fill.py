@@ -61,7 +61,9 @@ class FillFailed(Exception):
 
 
 class Fill:
-    def __init__(self, request_headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, request_headers: dict[str, str] | None = None, purges_before: int = 0
+    ) -> None:
         self.request_headers = request_headers or {}  # the initiating request's
         self.status = 0
         self.headers: dict[str, str] = {}
@@ -72,7 +74,7 @@ class Fill:
         self.storable = False
         self.spool: Spool | None = None  # where the body goes (None: a response without one)
         self.times = (0.0, 0.0)  # when the request went upstream and the response came
-        self.purges_before = 0  # how many purges its worker had made when it began
+        self.purges_before = purges_before  # how many purges its worker had made when it began
         self.headers_ready = asyncio.Event()
         self._progress = asyncio.Event()
         self._readers: set[Reader] = set()

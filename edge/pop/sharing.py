@@ -160,17 +160,10 @@ class Lending:
             ticket = next(self._tickets)
             self._in_flight[ticket] = fill
             cache.spawn(self._watch(ticket, fill))
-            reply: Message = {
-                "status": fill.status,
-                "headers": fill.headers,
-                "storable": fill.storable,
-                "error": fill.error,
-                "ticket": ticket,
-                "times": list(fill.times),
-            }
-            if fill.spool is not None and not fill.closed:
-                reply["_fds"] = [os.dup(fill.spool.fd)]
-            return reply
+            fd = os.dup(fill.spool.fd) if fill.spool is not None and not fill.closed else None
+            return _lent(
+                ticket, fill.status, fill.headers, fill.storable, fill.error, fill.times, fd
+            )
 
     def _stored(self, url: str, headers: dict[str, str]) -> Message | None:
         """A fresh response this worker has stored on disk, lent as a fill that has ended:
@@ -188,16 +181,8 @@ class Lending:
             return None
         ticket = next(self._tickets)
         self._ended[ticket] = (entry.length, None)
-        clock = entry.clock
-        return {
-            "status": entry.status,
-            "headers": entry.headers,
-            "storable": True,
-            "error": None,
-            "ticket": ticket,
-            "times": [clock.request_time, clock.response_time],
-            "_fds": [fd],
-        }
+        times = (entry.clock.request_time, entry.clock.response_time)
+        return _lent(ticket, entry.status, entry.headers, True, None, times, fd)
 
     async def _watch(self, ticket: int, fill: Fill) -> None:
         with contextlib.suppress(asyncio.CancelledError):
@@ -234,3 +219,27 @@ class Lending:
         purged = sum(self.cache.purge(str(u)) for u in message.get("urls", ()))
         purged += sum(self.cache.purge_prefix(str(p)) for p in message.get("prefixes", ()))
         return {"purged": purged}
+
+
+def _lent(
+    ticket: int,
+    status: int,
+    headers: dict[str, str],
+    storable: bool,
+    error: str | None,
+    times: tuple[float, float],
+    fd: int | None,
+) -> Message:
+    """The answer to `fill`: the response's head, the ticket to ask for its end with, and the
+    descriptor of the file its body is in (none for a response without one)."""
+    reply: Message = {
+        "status": status,
+        "headers": headers,
+        "storable": storable,
+        "error": error,
+        "ticket": ticket,
+        "times": list(times),
+    }
+    if fd is not None:
+        reply["_fds"] = [fd]
+    return reply
