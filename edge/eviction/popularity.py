@@ -77,7 +77,7 @@ FORGET_BELOW: Final = 0.2  # a segment number's count under this after a halving
 
 class _Tally:
     """Requests and distinct objects counted for one video, rendition or depth; for a video,
-    also its requests at each segment number (at every rung) and how many numbers those are."""
+    also its requests at each segment number (at every rung)."""
 
     __slots__ = ("asked", "objects", "positions", "requests")
 
@@ -86,11 +86,6 @@ class _Tally:
         self.objects = 0.0
         self.asked = True  # requested since the last halving
         self.positions: dict[int, float] = {}
-
-    @property
-    def spread(self) -> int:
-        """How many segment numbers of the video have counts."""
-        return len(self.positions)
 
 
 class _Object:

@@ -20,6 +20,8 @@ from edge.pop.config import EdgeConfig
 from edge.router.app import create_router_app
 from edge.router.registry import PopRegistry
 from edge.wire import SIGNATURE_HEADER, sign_beat
+from tests.support.asgi_server import serve_in_thread
+from tests.support.scripted_origin import ScriptedOrigin
 from tests.support.servers import free_port, start_mediacdn, stop_process, wait_until
 
 
@@ -130,3 +132,10 @@ def edge_process(
     args = ("--name", name, "--upstream", upstream, *extra)
     env = {"MEDIACDN_ADMIN_KEYS": "admin"}
     return mediacdn_process("edge", tmp_path, env, *args, name=name, scheme=scheme)
+
+
+@contextmanager
+def edge_in_front(tmp_path: Path, origin: ScriptedOrigin) -> Iterator[str]:
+    """A `mediacdn edge` process in front of `origin` served on loopback; the edge's URL."""
+    with serve_in_thread(origin) as origin_url, edge_process(tmp_path, origin_url) as edge:
+        yield edge

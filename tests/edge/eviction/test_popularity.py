@@ -154,4 +154,3 @@ def test_a_live_streams_old_segment_numbers_are_forgotten() -> None:
             cache.insert(key, SIZE)
     video = cache._videos["/live/L"]
     assert len(video.positions) <= 300  # about three halvings' worth, not all 3000
-    assert video.spread == len(video.positions)

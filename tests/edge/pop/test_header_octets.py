@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.edge.pop.test_no_leaks import edge_in_front
+from tests.support.edges import edge_in_front
 from tests.support.scripted_origin import Route, ScriptedOrigin
 
 NAME = "Zoë – ça"  # UTF-8 on the wire: octets outside ASCII

@@ -7,23 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.support.asgi_server import serve_in_thread
-from tests.support.edges import edge_process
+from tests.support.edges import edge_in_front
 from tests.support.scripted_origin import Route, ScriptedOrigin
 
 PUBLIC = {"cache-control": "public, max-age=60"}
-
-
-@contextmanager
-def edge_in_front(tmp_path: Path, origin: ScriptedOrigin) -> Iterator[str]:
-    with serve_in_thread(origin) as origin_url, edge_process(tmp_path, origin_url) as edge:
-        yield edge
 
 
 def concurrently(
