@@ -113,10 +113,15 @@ def is_personal(response_headers: Mapping[str, str]) -> bool:
     """A response meant for one user only: private (§5.2.2.7: a shared cache must not store
     it), varying on everything (§4.1), or setting a cookie (stored, the cookie would be
     replayed to every other user; nginx and Varnish do not store such responses by default
-    either). Never stored, and never sent to anyone else who asked at the same time."""
-    cc = parse_cache_control(response_headers.get("cache-control"))
+    either). Never stored, and never sent to anyone else who asked at the same time.
+    `private` counts in Cache-Control even when a CDN-targeted field overrides it (the stricter
+    reading: a response its origin calls private is not shared), and in that field too."""
+    private = parse_cache_control(response_headers.get("cache-control")).has("private")
     return (
-        "set-cookie" in response_headers or cc.has("private") or "*" in vary_names(response_headers)
+        "set-cookie" in response_headers
+        or private
+        or response_cache_control(response_headers).has("private")
+        or "*" in vary_names(response_headers)
     )
 
 

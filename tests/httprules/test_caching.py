@@ -219,6 +219,22 @@ def test_cdn_targeted_fields_override_cache_control(
     assert freshness_lifetime_s(200, headers) == lifetime_s
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"cdn-cache-control": "private, max-age=60", "cache-control": "max-age=60"},
+        {"surrogate-control": 'private="x-user", max-age=60'},
+        {"cdn-cache-control": "max-age=60", "cache-control": "private"},
+        {"cdn-cache-control": "PRIVATE", "last-modified": "Mon, 01 Jan 2024 00:00:00 GMT"},
+    ],
+)
+def test_private_anywhere_the_cdn_reads_is_personal(headers: dict[str, str]) -> None:
+    """A response its origin calls private, in Cache-Control or in the field targeted at CDNs,
+    is never stored nor shared with anyone who asked at the same time."""
+    assert is_personal(headers)
+    assert not is_storable("GET", 200, {}, headers | {"date": "Mon, 01 Jan 2024 01:00:00 GMT"})
+
+
 @pytest.mark.parametrize("vary", ["*", "accept, *", "*, *", ", *", "* ,foo"])
 def test_vary_star_anywhere_makes_a_response_personal(vary: str) -> None:
     assert is_personal({"vary": vary})

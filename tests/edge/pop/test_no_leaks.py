@@ -1,7 +1,7 @@
 """A shared cache never leaks one user's response or state to another, with a real `mediacdn
 edge` process: no cookie jar in its upstream client, no collapsing onto a response for another
-variant or a personal one, responses that set cookies never stored, and X-Forwarded-For and
-Via appended."""
+variant or a personal one, personal responses (setting cookies, private to CDNs) never stored,
+and X-Forwarded-For and Via appended."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.edges import edge_in_front
 from tests.support.scripted_origin import Route, ScriptedOrigin
@@ -71,10 +72,19 @@ def test_collapsing_waits_for_vary_before_sharing(tmp_path: Path) -> None:
         assert again.headers["x-cache"] == "HIT"
 
 
-def test_responses_that_set_cookies_are_never_stored_nor_shared(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "personal",
+    [
+        pytest.param({"set-cookie": "sid=alice"}, id="set-cookie"),
+        pytest.param({"cdn-cache-control": "private, max-age=60"}, id="private-to-cdns"),
+    ],
+)
+def test_personal_responses_are_never_stored_nor_shared(
+    tmp_path: Path, personal: dict[str, str]
+) -> None:
     hold = threading.Event()
     origin = ScriptedOrigin(
-        {"/page": Route(b"for alice", headers={**PUBLIC, "set-cookie": "sid=alice"}, hold=hold)}
+        {"/page": Route(b"for alice", headers={**PUBLIC, **personal}, hold=hold)}
     )
     with edge_in_front(tmp_path, origin) as edge:
         responses = concurrently(edge, "/page", [{}, {}, {}], hold, origin)
