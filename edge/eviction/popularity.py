@@ -27,20 +27,37 @@ each other (a lazily re-checked min-heap: an entry whose object's score has grow
 behind it should ask for within the horizon (the interval policy's viewer model,
 edge/eviction/guide.py) is spared: it is held out of the heap until that viewer should have
 asked for it, then goes back; only when every cached object is held is one of them evicted (one
-wanted late). An object that scores lower than everything it would displace is
-not stored (admission), unless a viewer behind it wants it soon; nor is one larger than a tenth
-of the cache.
+wanted late). The viewer model is trusted only while it says something: while most requests
+follow a viewer or start one (the model's `sequential` share; traffic whose object numbers are
+not segment numbers does not) and fewer than `SOON_MAX` of the objects looked at for eviction
+are wanted soon (when nearly all are, as in a flash crowd or random traffic in one numbered
+directory, sparing them is no choice at all).
+
+An object that scores lower than everything it would displace, and that no viewer behind it
+wants soon, goes on probation (S3-FIFO's small queue): a first-in first-out area of at most
+`1/PROBATION_PARTS` of the cache, from which it is promoted to the rest if asked for again
+while there and dropped if not. A new object that no evidence favours yet (the newest part of a
+live stream, whose older parts have many more requests) is kept long enough for its first
+viewers to find it; one larger than a tenth of the cache is not stored.
 """
 
 from __future__ import annotations
 
 import heapq
-import math
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from typing import Final
 
 from edge.eviction.guide import ViewerGuide
 from edge.eviction.interval import ViewerGroup
+from edge.eviction.tallies import (
+    Tally,
+    add_request,
+    halve_positions,
+    per_object,
+    rank,
+    split_group,
+)
 
 Key = Hashable
 Locate = Callable[[Key], "tuple[Hashable, int] | None"]
@@ -65,27 +82,20 @@ HEAP_SLACK: Final = 4  # rebuild when the heap holds 4x as many entries as the c
 GROWN: Final = 1.05  # a popped entry goes back if its object's score grew by more than this
 SEQ_BITS: Final = 40  # a heap entry is rank << SEQ_BITS | sequence number
 SEQ_MASK: Final = (1 << SEQ_BITS) - 1
-RANK_STEPS: Final = 64  # heap ranks of scores per doubling (scores within 1.1% share a rank)
-RANK_ZERO: Final = 1 << 16  # the rank of a score of 1
 TICKS_PER_S: Final = 16  # the grain of held entries' times
 # How far a segment number's own requests move its score, at every rung together: its count
 # weighs against this many times its video's mean per position. Chosen on 13 trace logs, and
 # better by as much on 12 others no value was chosen on (BENCHMARKS.md, cache policy).
 POSITION_PRIOR: Final = 3.0
-FORGET_BELOW: Final = 0.2  # a segment number's count under this after a halving is forgotten
-
-
-class _Tally:
-    """Requests and distinct objects counted for one video, rendition or depth; for a video,
-    also its requests at each segment number (at every rung)."""
-
-    __slots__ = ("asked", "objects", "positions", "requests")
-
-    def __init__(self) -> None:
-        self.requests = 0.0
-        self.objects = 0.0
-        self.asked = True  # requested since the last halving
-        self.positions: dict[int, float] = {}
+# The viewer model spares objects only while at least this share of requests follow viewers,
+SEQUENTIAL_MIN: Final = 0.5
+# and while fewer than this share of the objects looked at for eviction are wanted soon (a
+# running share, SOON_WEIGHT per object looked at).
+SOON_MAX: Final = 0.8
+SOON_WEIGHT: Final = 1.0 / 256
+PROBATION_PARTS: Final = 40  # the probation area holds at most 1/40 of the cache
+# an object's place: in the scored part of the cache, on probation, on probation and asked for
+MAIN, TRIAL, ASKED = 0, 1, 2
 
 
 class _Object:
@@ -95,7 +105,7 @@ class _Object:
 
     __slots__ = (
         "at_depth", "counted", "group", "key", "own", "position", "priority", "rendition", "seq",
-        "size", "stored_at", "video", "viewers",
+        "size", "stored_at", "trial", "video", "viewers",
     )  # fmt: skip
 
     def __init__(self, key: Key) -> None:
@@ -103,31 +113,16 @@ class _Object:
         self.size = 0
         self.group: Hashable = None
         self.position = 0
-        self.video: _Tally | None = None
-        self.rendition: _Tally | None = None
-        self.at_depth: _Tally | None = None
+        self.video: Tally | None = None
+        self.rendition: Tally | None = None
+        self.at_depth: Tally | None = None
         self.viewers: ViewerGroup | None = None
         self.own = 1.0  # its own requests, for an object outside any sequence
         self.seq = 0  # of its live heap entry
         self.priority = 0.0  # the score its live heap entry was pushed with
         self.stored_at = 0.0
         self.counted = -2  # the generation of the "asked for before" memory that holds it
-
-
-def split_group(group: Hashable) -> tuple[Hashable, Hashable]:
-    """(video, rendition) of a located group: for the edge, a URL directory ("/vod/ID/720p/")
-    and its Vary values; for the simulator, a (video, rendition) pair."""
-    if isinstance(group, tuple) and len(group) == 2:
-        first, second = group
-        if isinstance(first, str):
-            parent, _, name = first.rstrip("/").rpartition("/")
-            return parent, (name, second)
-        return first, second
-    return group, None
-
-
-def _per_object(tally: _Tally) -> float:
-    return tally.requests / tally.objects if tally.objects > 0 else 1.0
+        self.trial = MAIN  # or TRIAL/ASKED: on probation (and asked for again there)
 
 
 class PopularityCache:
@@ -157,12 +152,12 @@ class PopularityCache:
         self._held: list[int] = []
         self._live: dict[int, _Object] = {}
         self._seq = 0
-        self._videos: dict[Hashable, _Tally] = {}
-        self._renditions: dict[Hashable, _Tally] = {}
-        self._depths: dict[Hashable, _Tally] = {}
+        self._videos: dict[Hashable, Tally] = {}
+        self._renditions: dict[Hashable, Tally] = {}
+        self._depths: dict[Hashable, Tally] = {}
         # group → (video, rendition, the group's viewers in the guide)
-        self._groups: dict[Hashable, tuple[_Tally, _Tally, ViewerGroup]] = {}
-        self._total = _Tally()
+        self._groups: dict[Hashable, tuple[Tally, Tally, ViewerGroup]] = {}
+        self._total = Tally()
         self._seen: set[int] = set()
         self._seen_before: set[int] = set()
         # of `_seen` (`_seen_before` is the one before): an object counted in this one or the
@@ -170,6 +165,9 @@ class PopularityCache:
         self._generation = 0
         self._until_halving = halve_every
         self._missed: _Object | None = None  # placed by touch() for the insert that follows
+        self._probation: deque[_Object] = deque()  # oldest first
+        self._probation_used = 0
+        self._soon = 0.0  # running share of eviction candidates a viewer wants soon
 
     @property
     def used_bytes(self) -> int:
@@ -190,10 +188,10 @@ class PopularityCache:
             video, rendition = split_group(obj.group)
             video_tally = self._videos.get(video)
             if video_tally is None:
-                video_tally = self._videos[video] = _Tally()
+                video_tally = self._videos[video] = Tally()
             rendition_tally = self._renditions.get(rendition)
             if rendition_tally is None:
-                rendition_tally = self._renditions[rendition] = _Tally()
+                rendition_tally = self._renditions[rendition] = Tally()
             pair = self._groups[obj.group] = (
                 video_tally,
                 rendition_tally,
@@ -202,7 +200,7 @@ class PopularityCache:
         depth = obj.position.bit_length()
         at_depth = self._depths.get(depth)
         if at_depth is None:
-            at_depth = self._depths[depth] = _Tally()
+            at_depth = self._depths[depth] = Tally()
         obj.video, obj.rendition, obj.at_depth, obj.viewers = pair[0], pair[1], at_depth, pair[2]
 
     def _place(self, key: Key, located: tuple[Hashable, int] | None) -> _Object:
@@ -228,16 +226,16 @@ class PopularityCache:
                 self._seen.add(mark)
                 obj.counted = self._generation
                 added = 1.0
-        _add(self._total, added)
+        add_request(self._total, added)
         video = obj.video
         if video is not None:
-            _add(video, added)
+            add_request(video, added)
             positions = video.positions
             positions[obj.position] = positions.get(obj.position, 0.0) + 1.0
         if obj.rendition is not None:
-            _add(obj.rendition, added)
+            add_request(obj.rendition, added)
         if obj.at_depth is not None:
-            _add(obj.at_depth, added)
+            add_request(obj.at_depth, added)
         self._until_halving -= 1
         if self._until_halving <= 0:
             self._halve()
@@ -257,7 +255,7 @@ class PopularityCache:
             for tally in table.values():
                 tally.requests /= 2
                 if tally.positions:
-                    _halve_positions(tally)
+                    halve_positions(tally)
                 if tally.asked:  # the same requests per object, on half the evidence
                     tally.objects /= 2
                 tally.asked = False  # else: worth half as much
@@ -274,8 +272,8 @@ class PopularityCache:
             return obj.own
         total = self._total
         mean = total.requests / total.objects if total.objects > 0 else 1.0
-        scale = _per_object(rendition) * _per_object(at_depth) / (mean * mean)
-        score = _per_object(video) * scale
+        scale = per_object(rendition) * per_object(at_depth) / (mean * mean)
+        score = per_object(video) * scale
         spread = len(video.positions)
         if spread and video.requests > 0.0:
             per_position = video.requests / spread
@@ -307,7 +305,7 @@ class PopularityCache:
         obj.seq = self._seq
         obj.priority = priority
         live[self._seq] = obj
-        return _rank(priority) << SEQ_BITS | self._seq
+        return rank(priority) << SEQ_BITS | self._seq
 
     def _push(self, obj: _Object, priority: float) -> None:
         heapq.heappush(self._heap, self._enter(obj, priority))
@@ -325,6 +323,9 @@ class PopularityCache:
             self.guide.saw_in(obj.viewers, obj.position, self.guide.clock())
         self._count(key, obj)
         obj.own += 1.0
+        if obj.trial != MAIN:  # on probation: asked for again, so promoted when it leaves
+            obj.trial = ASKED
+            return True
         score = self._score(obj)
         if score > obj.priority * GROWN:  # worth more than its entry says: a new entry
             self._push(obj, score)
@@ -338,7 +339,8 @@ class PopularityCache:
         self._live = {}
         for obj in sorted(self._objects.values(), key=_entry_seq):  # the oldest first again
             obj.seq = 0  # no live entry (sequence numbers may start afresh)
-            self._push(obj, self._score(obj))
+            if obj.trial == MAIN:
+                self._push(obj, self._score(obj))
 
     def _release(self, now: float) -> None:
         """Held entries whose viewer should have come by now go back to the heap."""
@@ -353,6 +355,18 @@ class PopularityCache:
         if obj.viewers is None:
             return self.guide.wait_s(obj.key)
         return self.guide.wait_in(obj.viewers, obj.position, now)
+
+    def _trusted(self) -> bool:
+        """Does the viewer model say anything here (see the module's docstring)?"""
+        return self.guide.viewers.sequential >= SEQUENTIAL_MIN and self._soon < SOON_MAX
+
+    def _spared(self, obj: _Object, now: float) -> float:
+        """How soon a viewer should ask for `obj`, if the model is trusted and that is within
+        the horizon; else -1."""
+        if not self._trusted():
+            return -1.0
+        wait = self._wait_s(obj, now)
+        return wait if wait < self.horizon_s else -1.0
 
     def _victim(self, now: float) -> tuple[_Object, float] | None:
         """The cached object to evict next and its score. Its entry is left where it is (at
@@ -369,7 +383,9 @@ class PopularityCache:
                 heapq.heapreplace(heap, self._enter(obj, score))
                 continue
             wait = self._wait_s(obj, now)
-            if wait < self.horizon_s:  # held until its viewer should have come
+            soon = wait < self.horizon_s
+            self._soon += SOON_WEIGHT * ((1.0 if soon else 0.0) - self._soon)
+            if soon and self._trusted():  # held until its viewer should have come
                 heapq.heappop(heap)
                 when = int((now + wait + HOLD_SLACK_S) * TICKS_PER_S)
                 heapq.heappush(self._held, when << SEQ_BITS | obj.seq)
@@ -404,18 +420,56 @@ class PopularityCache:
         while self._used + size > self.capacity_bytes:
             victim = self._victim(now)
             if victim is None:
-                return evicted
-            if victim[1] > score and self._wait_s(obj, now) >= self.horizon_s:
-                return evicted  # worth less than what it would displace: not stored
-            self._drop(victim[0])
-            self._stayed(now - victim[0].stored_at)
-            evicted.append(victim[0].key)
+                return evicted + self._on_probation(obj, size, now)
+            if victim[1] > score and self._spared(obj, now) < 0.0:
+                # worth less than what it would displace: on probation
+                return evicted + self._on_probation(obj, size, now)
+            self._evict(victim[0], now, evicted)
         obj.size = size
         obj.stored_at = now
         self._objects[key] = obj
         self._used += size
         self._push(obj, score)
         return evicted
+
+    def _on_probation(self, obj: _Object, size: int, now: float) -> list[Key]:
+        """Store `obj` on probation, making room first from the probation area's oldest while
+        it is full (promoting those asked for again), then from the rest of the cache."""
+        evicted: list[Key] = []
+        limit = self.capacity_bytes // PROBATION_PARTS
+        if size > limit:  # (a cache of under PROBATION_PARTS objects has no probation)
+            return evicted
+        probation = self._probation
+        while self._used + size > self.capacity_bytes:
+            if probation and self._probation_used + size > limit:
+                old = probation.popleft()
+                self._probation_used -= old.size
+                if old.trial == ASKED:
+                    old.trial = MAIN
+                    self._push(old, self._score(old))
+                else:  # not asked for again: dropped (how long it stayed says nothing of
+                    # how long the scored part keeps objects, which the horizon follows)
+                    old.trial = MAIN
+                    self._drop(old)
+                    evicted.append(old.key)
+                continue
+            victim = self._victim(now)
+            if victim is None:
+                return evicted
+            self._evict(victim[0], now, evicted)
+        obj.size = size
+        obj.stored_at = now
+        obj.trial = TRIAL
+        self._objects[obj.key] = obj
+        self._used += size
+        self._probation_used += size
+        probation.append(obj)
+        return evicted
+
+    def _evict(self, obj: _Object, now: float, evicted: list[Key]) -> None:
+        self._drop(obj)
+        self._stayed(now - obj.stored_at)
+        evicted.append(obj.key)
 
     def _stayed(self, stay: float) -> None:
         """An eviction after `stay` seconds: the horizon follows how long objects stay
@@ -427,8 +481,11 @@ class PopularityCache:
 
     def _drop(self, obj: _Object) -> None:
         del self._objects[obj.key]
-        del self._live[obj.seq]
+        self._live.pop(obj.seq, None)  # (none on probation)
         self._used -= obj.size
+        if obj.trial != MAIN:
+            self._probation.remove(obj)
+            self._probation_used -= obj.size
 
     def remove(self, key: Key) -> bool:
         obj = self._objects.get(key)
@@ -440,29 +497,3 @@ class PopularityCache:
 
 def _entry_seq(obj: _Object) -> int:
     return obj.seq
-
-
-def _halve_positions(video: _Tally) -> None:
-    """Halve a video's counts per segment number, forgetting numbers not asked for in about
-    three halvings (a live stream's numbers only grow: its old ones must go)."""
-    positions = video.positions
-    for position in list(positions):
-        asked = positions[position] / 2
-        if asked < FORGET_BELOW:
-            del positions[position]
-        else:
-            positions[position] = asked
-
-
-def _add(tally: _Tally, added: float) -> None:
-    tally.requests += 1.0
-    tally.objects += added
-    tally.asked = True
-
-
-def _rank(score: float) -> int:
-    """The heap rank of a score: its log2 in steps of 1/RANK_STEPS, from 0 (0 and below)."""
-    if score <= 0.0:
-        return 0
-    rank = int(math.log2(score) * RANK_STEPS) + RANK_ZERO
-    return 1 if rank < 1 else min(rank, 2 * RANK_ZERO)

@@ -7,7 +7,8 @@ import pytest
 
 from edge.eviction.interval import locate_url
 from edge.eviction.policy import EvictionPolicy, make_policy
-from edge.eviction.popularity import SEQ_MASK, PopularityCache, split_group
+from edge.eviction.popularity import SEQ_MASK, PopularityCache
+from edge.eviction.tallies import split_group
 from edge.pop.store import ResponseStore
 from edge.sim.trace import TraceClock
 
