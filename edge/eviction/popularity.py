@@ -35,7 +35,7 @@ directory, sparing them is no choice at all).
 
 An object that scores lower than everything it would displace, and that no viewer behind it
 wants soon, goes on probation (S3-FIFO's small queue): a first-in first-out area of at most
-`1/PROBATION_PARTS` of the cache, from which it is promoted to the rest if asked for again
+`1/PROBATION_PARTS` of the cache (or one object), from which it is promoted to the rest if asked for again
 while there and dropped if not. A new object that no evidence favours yet (the newest part of a
 live stream, whose older parts have many more requests) is kept long enough for its first
 viewers to find it; one larger than a tenth of the cache is not stored.
@@ -93,7 +93,7 @@ SEQUENTIAL_MIN: Final = 0.5
 # running share, SOON_WEIGHT per object looked at).
 SOON_MAX: Final = 0.8
 SOON_WEIGHT: Final = 1.0 / 256
-PROBATION_PARTS: Final = 40  # the probation area holds at most 1/40 of the cache
+PROBATION_PARTS: Final = 40  # the probation area holds 1/40 of the cache (or one object)
 # an object's place: in the scored part of the cache, on probation, on probation and asked for
 MAIN, TRIAL, ASKED = 0, 1, 2
 
@@ -436,9 +436,7 @@ class PopularityCache:
         """Store `obj` on probation, making room first from the probation area's oldest while
         it is full (promoting those asked for again), then from the rest of the cache."""
         evicted: list[Key] = []
-        limit = self.capacity_bytes // PROBATION_PARTS
-        if size > limit:  # (a cache of under PROBATION_PARTS objects has no probation)
-            return evicted
+        limit = self.capacity_bytes // PROBATION_PARTS  # or one object, if larger
         probation = self._probation
         while self._used + size > self.capacity_bytes:
             if probation and self._probation_used + size > limit:
