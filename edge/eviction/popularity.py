@@ -35,10 +35,10 @@ directory, sparing them is no choice at all).
 
 An object that scores lower than everything it would displace, and that no viewer behind it
 wants soon, goes on probation (S3-FIFO's small queue): a first-in first-out area of at most
-`1/PROBATION_PARTS` of the cache (or one object), from which it is promoted to the rest if asked for again
-while there and dropped if not. A new object that no evidence favours yet (the newest part of a
-live stream, whose older parts have many more requests) is kept long enough for its first
-viewers to find it; one larger than a tenth of the cache is not stored.
+`1/PROBATION_PARTS` of the cache (or one object), from which it is promoted to the rest if
+asked for again while there and dropped if not. A new object that no evidence favours yet
+(the newest part of a live stream, whose older parts have many more requests) is kept long
+enough for its first viewers to find it; one larger than a tenth of the cache is not stored.
 """
 
 from __future__ import annotations

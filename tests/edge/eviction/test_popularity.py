@@ -97,7 +97,7 @@ def test_entries_are_numbered_afresh_before_their_numbers_run_out() -> None:
     assert cache._seq < 100
     live = cache._live
     assert len(cache) == 10
-    assert [obj.key[0] for obj in cache._probation] == ["/vod/D/720p/9.m4s"]
+    assert [obj.key for obj in cache._probation] == [("/vod/D/720p/9.m4s", ())]
     assert len(live) == 9
     assert all(live[obj.seq] is obj for obj in cache._objects.values() if obj.trial == MAIN)
     assert sum((f"/vod/A/720p/{n}.m4s", ()) in cache for n in range(10)) == 9
