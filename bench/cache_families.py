@@ -1,7 +1,10 @@
 """The eviction policies on every family of traces we have, with the default policy's targets
 marked: the synthetic HLS trace of bench/cache_policy.py (smaller), the request logs the
 simulator exports for its busiest edge under several scenarios (ABR rules, popularity skew,
-ladder), and the POPs' own access logs from `make demo` when they are there (data/cdn/).
+ladder; a live event and a flash crowd as shipped), a trace that is not video at all (numbered
+files asked for at random: a renumbered cache trace, or images in one directory, where a
+policy that follows viewers must not see any), and the POPs' own access logs from `make demo`
+when they are there (data/cdn/).
 Each is replayed with `mediacdn cache replay`'s code at 1% and 10% of its footprint, against
 LRU, S3-FIFO, SIEVE and Belady (libcachesim).
 
@@ -19,6 +22,7 @@ next busiest edges, logs of the same family that no policy was tuned on."""
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import tempfile
 from pathlib import Path
@@ -34,7 +38,7 @@ from edge.sim.cachereplay import MIN_GAP, CapacityResult, parse_capacities, repl
 from edge.sim.logs import LoadedTrace, load_trace
 from edge.sim.runner import export_traces, simulate
 from edge.sim.scenario import load_scenario
-from edge.sim.trace import write_oracle_general
+from edge.sim.trace import TraceRequest, write_oracle_general
 from edge.sim.workload import HlsWorkload, generate
 
 SIMULATED: dict[str, dict[str, object]] = {
@@ -48,7 +52,22 @@ KNOWN_POLICIES = (
     "ARC", "LIRS", "Cacheus", "LeCaR", "S3FIFO", "Sieve", "LFUDA", "TwoQ", "SLRU", "Hyperbolic",
     "GDSF", "LHD", "LRB", "GLCache", "ThreeLCache", "WTinyLFU", "ClockPro", "Size",
 )  # fmt: skip
+# shipped scenarios replayed as they are, whose traffic no value of the policy was chosen on
+AS_SHIPPED = ("live", "flash-crowd")
 DEMO_LOGS = Path(__file__).resolve().parent.parent / "data" / "cdn"
+
+
+def numbered_files(requests: int, files: int, seed: int = 1) -> list[TraceRequest]:
+    """Zipf (alpha 0.9) requests for `files` numbered objects, the popular ones scattered over
+    the numbers, 20 a second, sizes 1 KB to 1 MB: object numbers the simulator's would place
+    as segment numbers of one video, which no viewer walks through."""
+    rng = random.Random(seed)
+    weights = [1.0 / (rank + 1) ** 0.9 for rank in range(files)]
+    numbers = list(range(files))
+    rng.shuffle(numbers)
+    sizes = [int(rng.lognormvariate(10.5, 1.2)) % 1_000_000 + 1_000 for _ in range(files)]
+    picks = rng.choices(range(files), weights, k=requests)
+    return [TraceRequest(i // 20, numbers[k], sizes[k]) for i, k in enumerate(picks)]
 
 
 def families(tmp: Path, sample: float, edges: int = 1) -> dict[str, LoadedTrace]:
@@ -71,6 +90,13 @@ def families(tmp: Path, sample: float, edges: int = 1) -> dict[str, LoadedTrace]
         busiest = sorted(paths, key=lambda p: p.stat().st_size, reverse=True)[:edges]
         for path in busiest:
             out[f"simulated {label} ({path.name.split('.')[0]})"] = load_trace([path], "oracle")
+    for name in AS_SHIPPED:
+        paths = export_traces(simulate(load_scenario(name), log_requests=True), tmp / name)
+        for path in sorted(paths, key=lambda p: p.stat().st_size, reverse=True)[:edges]:
+            out[f"simulated {name} ({path.name.split('.')[0]})"] = load_trace([path], "oracle")
+    files = tmp / "numbered.oracleGeneral"
+    write_oracle_general(files, numbered_files(500_000, 20_000))
+    out["not video: numbered files at random (Zipf 0.9)"] = load_trace([files], "oracle")
     logs = sorted(DEMO_LOGS.glob("edge-*.access.log"))
     if logs:
         out[f"make demo POP logs ({len(logs)} POPs)"] = load_trace(logs, "edge")

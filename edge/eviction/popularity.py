@@ -447,8 +447,8 @@ class PopularityCache:
                     self._push(old, self._score(old))
                 else:  # not asked for again: dropped (how long it stayed says nothing of
                     # how long the scored part keeps objects, which the horizon follows)
-                    old.trial = MAIN
-                    self._drop(old)
+                    del self._objects[old.key]  # (no heap entry while on probation)
+                    self._used -= old.size
                     evicted.append(old.key)
                 continue
             victim = self._victim(now)
