@@ -38,7 +38,8 @@ wants soon, goes on probation (S3-FIFO's small queue): a first-in first-out area
 `1/PROBATION_PARTS` of the cache (or one object), from which it is promoted to the rest if
 asked for again while there and dropped if not. A new object that no evidence favours yet
 (the newest part of a live stream, whose older parts have many more requests) is kept long
-enough for its first viewers to find it; one larger than a tenth of the cache is not stored.
+enough for its first viewers to find it, and promoted worth at least what it was refused for;
+one larger than a tenth of the cache is not stored.
 """
 
 from __future__ import annotations
@@ -420,10 +421,10 @@ class PopularityCache:
         while self._used + size > self.capacity_bytes:
             victim = self._victim(now)
             if victim is None:
-                return evicted + self._on_probation(obj, size, now)
+                return evicted + self._on_probation(obj, size, now, 0.0)
             if victim[1] > score and self._spared(obj, now) < 0.0:
                 # worth less than what it would displace: on probation
-                return evicted + self._on_probation(obj, size, now)
+                return evicted + self._on_probation(obj, size, now, victim[1])
             self._evict(victim[0], now, evicted)
         obj.size = size
         obj.stored_at = now
@@ -432,7 +433,7 @@ class PopularityCache:
         self._push(obj, score)
         return evicted
 
-    def _on_probation(self, obj: _Object, size: int, now: float) -> list[Key]:
+    def _on_probation(self, obj: _Object, size: int, now: float, floor: float) -> list[Key]:
         """Store `obj` on probation, making room first from the probation area's oldest while
         it is full (promoting those asked for again), then from the rest of the cache."""
         evicted: list[Key] = []
@@ -444,7 +445,7 @@ class PopularityCache:
                 self._probation_used -= old.size
                 if old.trial == ASKED:
                     old.trial = MAIN
-                    self._push(old, self._score(old))
+                    self._push(old, max(self._score(old), floor))
                 else:  # not asked for again: dropped (how long it stayed says nothing of
                     # how long the scored part keeps objects, which the horizon follows)
                     del self._objects[old.key]  # (no heap entry while on probation)

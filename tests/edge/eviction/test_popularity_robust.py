@@ -106,3 +106,26 @@ def test_a_crowd_where_every_object_is_wanted_soon() -> None:
     lru = byte_misses("lru", trace, footprint // 10)
     popular = byte_misses("popular", trace, footprint // 10)
     assert popular <= 0.9 * lru, (popular, lru)
+
+
+def test_an_object_promoted_from_probation_is_not_the_next_to_go() -> None:
+    """Asked for again on probation, an object is promoted worth at least what it was refused
+    for: the next eviction takes an older object of that worth, not it."""
+    size = 100
+    clock = TraceClock()
+    cache = make_policy("popular", 10 * size, clock=clock, locate=locate_url)
+
+    def ask(url: str) -> None:
+        clock.now += 3600.0  # an hour apart: no viewer is due soon
+        if not cache.touch((url, ())):
+            cache.insert((url, ()), size)
+
+    for n in range(10):  # a full cache of one much-watched video
+        for _ in range(3):
+            ask(f"/vod/A/720p/{n}.m4s")
+    ask("/vod/B/720p/0.m4s")  # scores below A's: on probation (one object's room)
+    ask("/vod/B/720p/0.m4s")  # asked for again there
+    ask("/vod/C/720p/0.m4s")  # B leaves probation, promoted; C takes its place
+    assert ("/vod/B/720p/0.m4s", ()) in cache
+    assert ("/vod/C/720p/0.m4s", ()) in cache
+    assert sum((f"/vod/A/720p/{n}.m4s", ()) in cache for n in range(10)) == 8
