@@ -104,8 +104,9 @@ class IntervalCache:
         self._missed_now = 0.0
         # the running share of requests that follow a viewer (at the next position of one
         # seen behind) or start one (at position 0): what says whether this traffic is
-        # viewers watching sequences at all (video: 0.75-0.97; a cache trace whose object
-        # numbers are not segment numbers: 0.0-0.3)
+        # viewers watching sequences at all (on-demand video: 0.75-0.97; a cache trace whose
+        # object numbers are not segment numbers: 0.0-0.3; a live edge, where the viewers at
+        # one position count as one, 0.01: there no viewer is behind the newest part anyway)
         self.sequential = 1.0
 
     @property
