@@ -247,8 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--policy",
         default=DEFAULT_POLICY,
         choices=POLICIES,
-        help=f"eviction policy (default {DEFAULT_POLICY}: S3-FIFO that keeps what a viewer behind "
-        "will ask for soon; interval: evicts what the viewers behind need last)",
+        help=f"eviction policy (default {DEFAULT_POLICY}: keeps the segments of the most-watched "
+        "videos, sparing what a viewer behind will ask for soon, with new objects on a small "
+        "probation area; guided: S3-FIFO that spares what a viewer behind will ask for soon; "
+        "interval: evicts what the viewers behind need last)",
     )
     edge.add_argument(
         "--upstream-timeout",
