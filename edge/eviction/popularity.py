@@ -361,13 +361,9 @@ class PopularityCache:
         """Does the viewer model say anything here (see the module's docstring)?"""
         return self.guide.viewers.sequential >= SEQUENTIAL_MIN and self._soon < SOON_MAX
 
-    def _spared(self, obj: _Object, now: float) -> float:
-        """How soon a viewer should ask for `obj`, if the model is trusted and that is within
-        the horizon; else -1."""
-        if not self._trusted():
-            return -1.0
-        wait = self._wait_s(obj, now)
-        return wait if wait < self.horizon_s else -1.0
+    def _spared(self, obj: _Object, now: float) -> bool:
+        """Should a viewer ask for `obj` within the horizon, by a model that is trusted?"""
+        return self._trusted() and self._wait_s(obj, now) < self.horizon_s
 
     def _victim(self, now: float) -> tuple[_Object, float] | None:
         """The cached object to evict next and its score. Its entry is left where it is (at
@@ -422,7 +418,7 @@ class PopularityCache:
             victim = self._victim(now)
             if victim is None:
                 return evicted + self._on_probation(obj, size, now, 0.0)
-            if victim[1] > score and self._spared(obj, now) < 0.0:
+            if victim[1] > score and not self._spared(obj, now):
                 # worth less than what it would displace: on probation
                 return evicted + self._on_probation(obj, size, now, victim[1])
             self._evict(victim[0], now, evicted)
