@@ -35,11 +35,11 @@ directory, sparing them is no choice at all).
 
 An object that scores lower than everything it would displace, and that no viewer behind it
 wants soon, goes on probation (S3-FIFO's small queue): a first-in first-out area of at most
-`1/PROBATION_PARTS` of the cache (or one object), from which it is promoted to the rest if
-asked for again while there and dropped if not. A new object that no evidence favours yet
-(the newest part of a live stream, whose older parts have many more requests) is kept long
-enough for its first viewers to find it, and promoted worth at least what it was refused for;
-one larger than a tenth of the cache is not stored.
+`1/PROBATION_PARTS` of the cache (or `PROBATION_MIN` objects), from which it is promoted to
+the rest if asked for again while there and dropped if not. A new object that no evidence
+favours yet (the newest part of a live stream, whose older parts have many more requests) is
+kept long enough for its first viewers to find it, and promoted worth at least what it was
+refused for; one larger than a tenth of the cache is not stored.
 """
 
 from __future__ import annotations
@@ -94,7 +94,9 @@ SEQUENTIAL_MIN: Final = 0.5
 # running share, SOON_WEIGHT per object looked at).
 SOON_MAX: Final = 0.8
 SOON_WEIGHT: Final = 1.0 / 256
-PROBATION_PARTS: Final = 40  # the probation area holds 1/40 of the cache (or one object)
+PROBATION_PARTS: Final = 40  # probation holds 1/40 of the cache or, if more, PROBATION_MIN
+# objects (at most half the cache): a live stream's crowd asks for a new part a hold-back
+PROBATION_MIN: Final = 6  # (>= 3 parts, RFC 8216bis) after its edge's first viewer: twice 3
 # an object's place: in the scored part of the cache, on probation, on probation and asked for
 MAIN, TRIAL, ASKED = 0, 1, 2
 
@@ -338,7 +340,7 @@ class PopularityCache:
         self._held = []
         self._heap = []
         self._live = {}
-        for obj in sorted(self._objects.values(), key=_entry_seq):  # the oldest first again
+        for obj in sorted(self._objects.values(), key=lambda o: o.seq):  # the oldest first again
             obj.seq = 0  # no live entry (sequence numbers may start afresh)
             if obj.trial == MAIN:
                 self._push(obj, self._score(obj))
@@ -433,25 +435,19 @@ class PopularityCache:
         """Store `obj` on probation, making room first from the probation area's oldest while
         it is full (promoting those asked for again), then from the rest of the cache."""
         evicted: list[Key] = []
-        limit = self.capacity_bytes // PROBATION_PARTS  # or one object, if larger
+        limit = self.capacity_bytes // PROBATION_PARTS  # (or PROBATION_MIN objects)
         probation = self._probation
         while self._used + size > self.capacity_bytes:
-            if probation and self._probation_used + size > limit:
-                old = probation.popleft()
-                self._probation_used -= old.size
-                if old.trial == ASKED:
-                    old.trial = MAIN
-                    self._push(old, max(self._score(old), floor))
-                else:  # not asked for again: dropped (how long it stayed says nothing of
-                    # how long the scored part keeps objects, which the horizon follows)
-                    del self._objects[old.key]  # (no heap entry while on probation)
-                    self._used -= old.size
-                    evicted.append(old.key)
-                continue
-            victim = self._victim(now)
-            if victim is None:
+            full = (
+                self._probation_used + size > limit and len(probation) >= PROBATION_MIN
+            ) or 2 * (self._probation_used + size) > self.capacity_bytes
+            victim = None if full else self._victim(now)
+            if victim is not None:
+                self._evict(victim[0], now, evicted)
+            elif probation:
+                self._leave_probation(floor, evicted)
+            else:
                 return evicted
-            self._evict(victim[0], now, evicted)
         obj.size = size
         obj.stored_at = now
         obj.trial = TRIAL
@@ -460,6 +456,19 @@ class PopularityCache:
         self._probation_used += size
         probation.append(obj)
         return evicted
+
+    def _leave_probation(self, floor: float, evicted: list[Key]) -> None:
+        """The oldest object on probation leaves it: promoted (worth at least `floor`) if it
+        was asked for again there, else dropped."""
+        old = self._probation.popleft()
+        self._probation_used -= old.size
+        if old.trial == ASKED:
+            old.trial = MAIN
+            self._push(old, max(self._score(old), floor))
+        else:  # dropped (its stay is not one the horizon follows); no heap entry to kill
+            del self._objects[old.key]
+            self._used -= old.size
+            evicted.append(old.key)
 
     def _evict(self, obj: _Object, now: float, evicted: list[Key]) -> None:
         self._drop(obj)
@@ -488,7 +497,3 @@ class PopularityCache:
             return False
         self._drop(obj)
         return True
-
-
-def _entry_seq(obj: _Object) -> int:
-    return obj.seq

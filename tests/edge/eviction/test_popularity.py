@@ -7,7 +7,7 @@ import pytest
 
 from edge.eviction.interval import locate_url
 from edge.eviction.policy import EvictionPolicy, make_policy
-from edge.eviction.popularity import MAIN, SEQ_MASK, PopularityCache
+from edge.eviction.popularity import MAIN, PROBATION_MIN, SEQ_MASK, PopularityCache
 from edge.eviction.tallies import split_group
 from edge.pop.store import ResponseStore
 from edge.sim.trace import TraceClock
@@ -16,10 +16,12 @@ SIZE = 100
 HOUR = 3600.0
 
 
-def watch(cache: EvictionPolicy, clock: TraceClock, video: str, start: float) -> int:
-    """One viewer plays segments 0-9 of `video`'s 720p rendition, 4 s apart; its hits."""
+def watch(
+    cache: EvictionPolicy, clock: TraceClock, video: str, start: float, segments: int = 10
+) -> int:
+    """One viewer plays the first `segments` of `video`'s 720p rendition, 4 s apart; its hits."""
     hits = 0
-    for n in range(10):
+    for n in range(segments):
         clock.now = start + 4.0 * n
         key = (f"/vod/{video}/720p/{n}.m4s", ())
         if cache.touch(key):
@@ -30,20 +32,20 @@ def watch(cache: EvictionPolicy, clock: TraceClock, video: str, start: float) ->
 
 
 def test_a_watched_videos_segments_outlast_a_lone_viewers() -> None:
-    """Four viewers, an hour apart, watch video A; then one watches B, which the cache (ten
+    """Four viewers, an hour apart, watch video A; then one watches B, which the cache (forty
     segments) cannot hold with A. LRU gives A up for B; the popularity policy keeps A but for
-    the one place its probation area takes (B's newest segment, in case it is asked for
-    again)."""
+    the places its probation area takes (B's newest segments, in case they are asked for
+    again: PROBATION_MIN of them in a cache this small)."""
     kept = {}
     for name in ("lru", "popular"):
         clock = TraceClock()
-        cache = make_policy(name, 10 * SIZE, clock=clock, locate=locate_url)
+        cache = make_policy(name, 40 * SIZE, clock=clock, locate=locate_url)
         for viewer in range(4):
-            watch(cache, clock, "A", viewer * HOUR)
-        watch(cache, clock, "B", 5 * HOUR)
-        kept[name] = sum((f"/vod/A/720p/{n}.m4s", ()) in cache for n in range(10))
-        assert cache.used_bytes <= 10 * SIZE
-    assert kept == {"lru": 0, "popular": 9}
+            watch(cache, clock, "A", viewer * HOUR, segments=40)
+        watch(cache, clock, "B", 5 * HOUR, segments=40)
+        kept[name] = sum((f"/vod/A/720p/{n}.m4s", ()) in cache for n in range(40))
+        assert cache.used_bytes <= 40 * SIZE
+    assert kept == {"lru": 0, "popular": 40 - PROBATION_MIN}
     clock = TraceClock()
     cache = make_policy("popular", 10 * SIZE, clock=clock, locate=locate_url)
     assert sum(watch(cache, clock, "A", viewer * HOUR) for viewer in range(4)) == 30
@@ -88,19 +90,21 @@ def test_entries_are_numbered_afresh_before_their_numbers_run_out() -> None:
     """Heap entries carry a sequence number under the score's rank: near the top of its range
     the policy numbers every entry afresh, keeping the order, and goes on evicting by score."""
     clock = TraceClock()
-    cache = PopularityCache(10 * SIZE, clock=clock, locate=locate_url)
-    watch(cache, clock, "A", 0.0)
-    watch(cache, clock, "A", HOUR)  # A's ten segments, twice watched
+    cache = PopularityCache(40 * SIZE, clock=clock, locate=locate_url)
+    watch(cache, clock, "A", 0.0, segments=40)
+    watch(cache, clock, "A", HOUR, segments=40)  # A's forty segments, twice watched
     cache._seq = SEQ_MASK // 2 + 1  # as after some 5e11 entries
     for video in ("B", "C", "D"):  # lone viewers, each a segment of video per request
-        watch(cache, clock, video, 3 * HOUR)
-    assert cache._seq < 100
+        watch(cache, clock, video, 3 * HOUR, segments=40)
+    assert cache._seq < 200
     live = cache._live
-    assert len(cache) == 10
-    assert [obj.key for obj in cache._probation] == [("/vod/D/720p/9.m4s", ())]
-    assert len(live) == 9
+    assert len(cache) == 40
+    assert [obj.key for obj in cache._probation] == [
+        (f"/vod/D/720p/{n}.m4s", ()) for n in range(40 - PROBATION_MIN, 40)
+    ]
+    assert len(live) == 40 - PROBATION_MIN
     assert all(live[obj.seq] is obj for obj in cache._objects.values() if obj.trial == MAIN)
-    assert sum((f"/vod/A/720p/{n}.m4s", ()) in cache for n in range(10)) == 9
+    assert sum((f"/vod/A/720p/{n}.m4s", ()) in cache for n in range(40)) == 40 - PROBATION_MIN
 
 
 def test_an_object_over_a_tenth_of_the_cache_is_not_stored() -> None:
