@@ -18,7 +18,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # RFC 9110 §9.2.
 # RFC 9213 and the W3C Edge Architecture note: fields that speak to CDNs (targeted caches) only;
 # when one is present it is what a CDN obeys instead of Cache-Control.
 TARGETED_FIELDS = ("cdn-cache-control", "surrogate-control")
-CDN_ONLY_FIELDS = ("surrogate-control",)  # the surrogate removes it before clients see it
+# Surrogate-Control as upstream sent it, kept beside a stored response whose Surrogate-Control
+# was reduced to what applies to this surrogate: what a surrogate downstream is sent
+RECEIVED_SURROGATE_CONTROL = "surrogate-control-received"
+# the surrogate removes these before clients see them (a surrogate downstream, a POP of a lower
+# tier that says so by its Surrogate-Capability, gets Surrogate-Control as received)
+CDN_ONLY_FIELDS = ("surrogate-control", RECEIVED_SURROGATE_CONTROL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +66,13 @@ def response_cache_control(headers: Mapping[str, str]) -> CacheControl:
 def surrogate_control_for(headers: dict[str, str], device: str) -> dict[str, str]:
     """Response headers with Surrogate-Control reduced to what applies to the surrogate named
     `device`: its untargeted directives, those targeted at it (`max-age=60;device`, the token
-    dropped) in place of any of the same name; directives targeted at others go."""
+    dropped) in place of any of the same name; directives targeted at others go. The value as
+    received is kept beside it for surrogates downstream (`downstream_surrogate_control`)."""
     value = headers.get("surrogate-control")
-    if value is None or ";" not in value:
+    if value is None:
         return headers
+    if ";" not in value:
+        return headers | {RECEIVED_SURROGATE_CONTROL: value}
     general: dict[str, str] = {}
     own: dict[str, str] = {}
     for part in value.split(","):
@@ -76,7 +84,19 @@ def surrogate_control_for(headers: dict[str, str], device: str) -> dict[str, str
             general[name] = directive
         elif target == device:
             own[name] = directive
-    return headers | {"surrogate-control": ", ".join((general | own).values())}
+    reduced = ", ".join((general | own).values())
+    return headers | {"surrogate-control": reduced, RECEIVED_SURROGATE_CONTROL: value}
+
+
+def downstream_surrogate_control(
+    stored: Mapping[str, str], request: Mapping[str, str]
+) -> str | None:
+    """The Surrogate-Control to send with a stored or filled response (its headers `stored`)
+    to the sender of `request`: as upstream sent it to a surrogate downstream (a request with
+    Surrogate-Capability: a POP of a lower tier, which obeys it in turn), none to a client."""
+    if "surrogate-capability" not in request:
+        return None
+    return stored.get(RECEIVED_SURROGATE_CONTROL)
 
 
 def is_storable(

@@ -43,10 +43,11 @@ __all__ = ["Edge", "EdgeConfig"]
 
 OWN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/stats"})
 # request header fields a stored response is not simply sent for: the front listener leaves
-# requests with any of them to the ASGI path
+# requests with any of them to the ASGI path (a POP of a lower tier, which says so by its
+# Surrogate-Capability, is sent Surrogate-Control too)
 NOT_AT_ONCE = frozenset(
     {b"authorization", b"range", b"if-range", b"if-match", b"if-none-match", b"cache-control"}
-    | {b"if-modified-since", b"if-unmodified-since"}
+    | {b"if-modified-since", b"if-unmodified-since", b"surrogate-capability"}
 )
 
 

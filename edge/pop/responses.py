@@ -16,7 +16,13 @@ from edge.pop.metrics import EdgeMetrics
 from edge.pop.store import Entry
 from edge.pop.upstream import via_after
 from httprules.asgi import Send
-from httprules.caching import CDN_ONLY_FIELDS, UNKNOWN_AGE_S, AgeClock, age_value_s
+from httprules.caching import (
+    CDN_ONLY_FIELDS,
+    UNKNOWN_AGE_S,
+    AgeClock,
+    age_value_s,
+    downstream_surrogate_control,
+)
 from httprules.errors import error_body
 from httprules.headers import encode
 from httprules.serving import Unsatisfiable, not_modified, parse_range
@@ -117,6 +123,9 @@ class Responses:
         """A response from the store: precomputed headers plus Age, X-Cache and Via; a body in
         a file is sent by the server (zero-copy) when it can, else read in pieces."""
         dynamic = self._dynamic(entry, result, now)
+        downstream = downstream_surrogate_control(entry.headers, request)
+        if downstream is not None:
+            dynamic.append((b"surrogate-control", downstream.encode("latin-1")))
         status, size = entry.status, entry.length
         start, end = 0, size - 1
         if status == 200 and ("if-none-match" in request or "if-modified-since" in request):
@@ -255,6 +264,9 @@ class Responses:
             "x-cache": result,
             "via": via_after(fill.headers.get("via"), self.via),
         }
+        downstream = downstream_surrogate_control(fill.headers, request)
+        if downstream is not None:
+            headers["surrogate-control"] = downstream
         await send(
             {"type": "http.response.start", "status": fill.status, "headers": encode(headers)}
         )

@@ -10,6 +10,7 @@ from httprules.caching import (
     AgeClock,
     age_clock,
     age_value_s,
+    downstream_surrogate_control,
     freshness_lifetime_s,
     is_personal,
     is_storable,
@@ -178,6 +179,11 @@ def test_surrogate_control_targeted_at_this_pop(value: str, ours: str) -> None:
     )
     assert headers["surrogate-control"] == ours
     assert headers["cache-control"] == "no-store"
+    # a surrogate downstream is sent it as received (its own directives are its own to pick);
+    # a client never is
+    downstream = {"surrogate-capability": 'edge="Surrogate/1.0"'}
+    assert downstream_surrogate_control(headers, downstream) == value
+    assert downstream_surrogate_control(headers, {"accept": "*/*"}) is None
 
 
 def test_each_tier_appends_its_token_to_surrogate_capability() -> None:
