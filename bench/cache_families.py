@@ -140,7 +140,7 @@ def known_policies(trace: LoadedTrace, capacity: int) -> list[tuple[str, float]]
     """(name, byte miss ratio ÷ LRU's) of every libcachesim online policy, best first."""
     with tempfile.TemporaryDirectory() as tmp:
         oracle = Path(tmp) / "trace.oracleGeneral"
-        write_oracle_general(oracle, trace.requests)
+        trace.requests.write_oracle(oracle)
 
         def byte_miss(name: str) -> float:
             reader = lcs.TraceReader(str(oracle), lcs.TraceType.ORACLE_GENERAL_TRACE)

@@ -18,7 +18,7 @@ import libcachesim as lcs
 from edge.eviction.policy import POLICIES, make_policy
 from edge.pop.serve import parse_size
 from edge.sim.logs import LoadedTrace
-from edge.sim.trace import ReplayResult, TraceClock, replay, write_oracle_general
+from edge.sim.trace import ReplayResult, TraceClock, replay
 
 _SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 # below this LRU-Belady byte-miss difference the share of the gap closed is not shown (a
@@ -120,7 +120,7 @@ def replay_all(
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         oracle = Path(tmp) / "trace.oracleGeneral"
-        write_oracle_general(oracle, trace.requests)
+        trace.requests.write_oracle(oracle)
         sizes = trace.object_sizes()
         for label, capacity in capacities:
             results: dict[str, ReplayResult] = {}
@@ -157,7 +157,7 @@ def steps(capacities: Sequence[tuple[str, int]], policies: Sequence[str]) -> int
 def report(trace: LoadedTrace, results: Sequence[CapacityResult]) -> str:
     lines = [
         f"{len(trace.requests)} requests ({trace.skipped} lines skipped), "
-        f"{len({r.obj_id for r in trace.requests})} objects, "
+        f"{len(trace.object_sizes())} objects, "
         f"footprint {size_text(trace.footprint_bytes)}"
     ]
     width = max(len("policy"), *(len(p.policy) for c in results for p in c.policies))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,17 +24,30 @@ class TraceRequest:
 
 def write_oracle_general(path: Path, requests: Iterable[TraceRequest]) -> int:
     """Write `requests`, filling in each one's next access time (-1 if none). Returns count."""
-    items = list(requests)
-    next_access = [-1] * len(items)
+    times, ids, sizes = array("q"), array("Q"), array("q")
+    for req in requests:
+        times.append(req.timestamp)
+        ids.append(req.obj_id)
+        sizes.append(req.size)
+    return write_oracle_columns(path, times, ids, sizes)
+
+
+def write_oracle_columns(
+    path: Path, times: Sequence[int], ids: Sequence[int], sizes: Sequence[int]
+) -> int:
+    """`write_oracle_general` of requests kept as columns (8 bytes a request besides them)."""
+    following = array("q", [-1]) * len(ids)
     seen: dict[int, int] = {}
-    for vtime in range(len(items) - 1, -1, -1):
-        obj = items[vtime].obj_id
-        next_access[vtime] = seen.get(obj, -1)
+    for vtime in range(len(ids) - 1, -1, -1):
+        obj = ids[vtime]
+        following[vtime] = seen.get(obj, -1)
         seen[obj] = vtime
+    del seen
+    pack = RECORD.pack
     with path.open("wb") as f:
-        for req, nxt in zip(items, next_access, strict=True):
-            f.write(RECORD.pack(req.timestamp, req.obj_id, req.size, nxt))
-    return len(items)
+        for record in zip(times, ids, sizes, following, strict=True):
+            f.write(pack(*record))
+    return len(ids)
 
 
 def read_oracle_general(path: Path) -> Iterator[TraceRequest]:
