@@ -32,7 +32,7 @@ from edge.pop.sharing import share
 from edge.pop.spill import SPILL_MARK, spill_location, strip_spill_mark
 from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_after
 from httprules.asgi import Receive, Scope, Send
-from httprules.caching import CDN_ONLY_FIELDS, SAFE_METHODS
+from httprules.caching import CDN_ONLY_FIELDS, RECEIVED_SURROGATE_CONTROL, SAFE_METHODS
 from httprules.headers import encode, end_to_end, request_headers, with_forwarded_for
 from httprules.observe import request_id, with_request_id
 from httprules.playback_tokens import TOKEN_HEADER, KeyFile, TokenRejected, refusal
@@ -43,11 +43,10 @@ __all__ = ["Edge", "EdgeConfig"]
 
 OWN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/stats"})
 # request header fields a stored response is not simply sent for: the front listener leaves
-# requests with any of them to the ASGI path (a POP of a lower tier, which says so by its
-# Surrogate-Capability, is sent Surrogate-Control too)
+# requests with any of them to the ASGI path
 NOT_AT_ONCE = frozenset(
     {b"authorization", b"range", b"if-range", b"if-match", b"if-none-match", b"cache-control"}
-    | {b"if-modified-since", b"if-unmodified-since", b"surrogate-capability"}
+    | {b"if-modified-since", b"if-unmodified-since"}
 )
 
 
@@ -181,6 +180,8 @@ class Edge:
         entry, age = hit
         if self.gate.withheld(entry.headers, admission):
             return None
+        if RECEIVED_SURROGATE_CONTROL in entry.headers and _from_surrogate(scope):
+            return None  # a POP of a lower tier is sent Surrogate-Control too
         head_only = scope["method"] == "HEAD"
         rid = None if self.access_log is None else request_id(scope["headers"])
         keep = None
@@ -468,3 +469,9 @@ class Edge:
             self.metrics.served("BYPASS", response.status_code, sent)
         finally:
             await response.aclose()
+
+
+def _from_surrogate(scope: Scope) -> bool:
+    """Does the request come from a surrogate (a POP of a lower tier names itself in
+    Surrogate-Capability)?"""
+    return any(name == b"surrogate-capability" for name, _ in scope["headers"])
