@@ -47,7 +47,7 @@ class LogError(ValueError):
 
 class Requests(Sequence[TraceRequest]):
     """Requests in order, kept as three columns of numbers (24 bytes a request, where a list
-    of `TraceRequest`s takes about 140): a log of 100 million requests fits in 2.4 GB. Each
+    of `TraceRequest`s took about 75): a log of 100 million requests fits in 2.4 GB. Each
     request is made a `TraceRequest` as it is read."""
 
     def __init__(self) -> None:
