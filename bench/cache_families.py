@@ -37,7 +37,7 @@ from edge.sim.bounds import count_oracle, informed_popular
 from edge.sim.cachereplay import MIN_GAP, CapacityResult, parse_capacities, replay_all
 from edge.sim.logs import LoadedTrace, load_trace
 from edge.sim.runner import export_traces, simulate
-from edge.sim.scenario import load_scenario
+from edge.sim.scenario import Scenario, load_scenario
 from edge.sim.trace import TraceRequest, write_oracle_general
 from edge.sim.workload import HlsWorkload, generate
 
@@ -70,6 +70,16 @@ def numbered_files(requests: int, files: int, seed: int = 1) -> list[TraceReques
     return [TraceRequest(i // 20, numbers[k], sizes[k]) for i, k in enumerate(picks)]
 
 
+def busiest_edges(label: str, scenario: Scenario, tmp: Path, edges: int) -> dict[str, LoadedTrace]:
+    """The logs of `scenario`'s `edges` busiest edges, simulated and exported into `tmp`."""
+    paths = export_traces(simulate(scenario, log_requests=True), tmp)
+    busiest = sorted(paths, key=lambda p: p.stat().st_size, reverse=True)[:edges]
+    return {
+        f"simulated {label} ({path.name.split('.')[0]})": load_trace([path], "oracle")
+        for path in busiest
+    }
+
+
 def families(tmp: Path, sample: float, edges: int = 1) -> dict[str, LoadedTrace]:
     """Each family's trace by name; of a simulated family, its `edges` busiest edges' logs."""
     out: dict[str, LoadedTrace] = {}
@@ -85,15 +95,9 @@ def families(tmp: Path, sample: float, edges: int = 1) -> dict[str, LoadedTrace]
                 "capacity_scale": base.capacity_scale * sample,
             }
         )
-        outcome = simulate(scenario, log_requests=True)
-        paths = export_traces(outcome, tmp / label.replace(" ", "_").replace(",", ""))
-        busiest = sorted(paths, key=lambda p: p.stat().st_size, reverse=True)[:edges]
-        for path in busiest:
-            out[f"simulated {label} ({path.name.split('.')[0]})"] = load_trace([path], "oracle")
+        out |= busiest_edges(label, scenario, tmp / label.replace(" ", "_").replace(",", ""), edges)
     for name in AS_SHIPPED:
-        paths = export_traces(simulate(load_scenario(name), log_requests=True), tmp / name)
-        for path in sorted(paths, key=lambda p: p.stat().st_size, reverse=True)[:edges]:
-            out[f"simulated {name} ({path.name.split('.')[0]})"] = load_trace([path], "oracle")
+        out |= busiest_edges(name, load_scenario(name), tmp / name, edges)
     files = tmp / "numbered.oracleGeneral"
     write_oracle_general(files, numbered_files(500_000, 20_000))
     out["not video: numbered files at random (Zipf 0.9)"] = load_trace([files], "oracle")
