@@ -3,9 +3,9 @@
 On a POP's logs most segments are asked for once, and a segment that is asked for again is
 asked for hours later, by another viewer of the same video: neither recency nor an object's own
 count says which segments those are (a segment has no history the first time it is stored).
-What does say it is the video's: how many requests its objects have had per object so far.
-Every object of a popular video, at a rung and a depth that viewers reach, is worth keeping;
-a segment of a video nobody else watches is not, however recent.
+What does is the video's: how many requests its objects have had per object so far. Every
+object of a popular video, at a rung and a depth that viewers reach, is worth keeping; a
+segment of a video nobody else watches is not, however recent.
 
 The score of an object is the number of requests per distinct object its video has had,
 scaled by how its rendition and its depth in the video (the segment number's power of two) do
@@ -14,12 +14,12 @@ and early segments are watched by more of a video's viewers. It is scaled again 
 segment number does within its video, at every rung together (a viewer who switches rungs
 still asks for the next segment of the same video): that position's requests over the video's
 mean per position, shrunk toward 1 by `POSITION_PRIOR` means' worth, so that a position with
-little evidence keeps the video's score. Playlists, init segments and other
-files outside a numbered sequence score by their own requests. Every `HALVE_EVERY` requests
-all counts are halved and objects are counted afresh, so that requests per object is a recent
-rate with new requests weighing more than old ones; a video (rendition,
-depth) not asked for since the last halving has only its requests halved, so it is worth half
-as much at each halving until it is forgotten.
+little evidence keeps the video's score. Playlists, init segments and other files outside a
+numbered sequence score by their own requests. Every `HALVE_EVERY` requests all counts are
+halved and objects are counted afresh, so that requests per object is a recent rate with new
+requests weighing more than old ones; a video (rendition, depth) not asked for since the last
+halving has only its requests halved, so it is worth half as much at each halving until it is
+forgotten. Where popularity moves faster than that, edge/eviction/adaptive.py runs S3-FIFO.
 
 Eviction removes the lowest score, the oldest entry first among scores within about 1% of
 each other (a lazily re-checked min-heap: an entry whose object's score has grown by more than
@@ -51,14 +51,7 @@ from typing import Final
 
 from edge.eviction.guide import ViewerGuide
 from edge.eviction.interval import ViewerGroup
-from edge.eviction.tallies import (
-    Tally,
-    add_request,
-    halve_positions,
-    per_object,
-    rank,
-    split_group,
-)
+from edge.eviction.tallies import Tally, add_request, halve_positions, per_object, rank, split_group
 
 Key = Hashable
 Locate = Callable[[Key], "tuple[Hashable, int] | None"]
@@ -490,6 +483,13 @@ class PopularityCache:
         if obj.trial != MAIN:
             self._probation.remove(obj)
             self._probation_used -= obj.size
+
+    def contents(self) -> list[tuple[Key, int]]:
+        """Cached keys and sizes, the least valuable first: on probation, then by score."""
+        scored = sorted(
+            (o for o in self._objects.values() if o.trial == MAIN), key=lambda o: o.priority
+        )
+        return [(o.key, o.size) for o in [*self._probation, *scored]]
 
     def remove(self, key: Key) -> bool:
         obj = self._objects.get(key)

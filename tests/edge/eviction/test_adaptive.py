@@ -1,0 +1,99 @@
+"""The default policy: popularity caching, and S3-FIFO where a sample of the traffic says it
+does much better (edge/eviction/adaptive.py)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Hashable
+
+from edge.eviction.adaptive import WINS, AdaptiveCache
+from edge.eviction.policy import EvictionPolicy, make_policy
+from edge.sim.trace import TraceClock, TraceRequest, replay
+from edge.sim.workload import HlsWorkload, generate, locate_object
+
+
+def _turnover(requests: int, catalog: int, every: int) -> list[TraceRequest]:
+    """Zipf requests over a catalog replaced by a new one every `every` requests, ids placed
+    in no numbered sequence, sizes 1-100 KB."""
+    rng = random.Random(7)
+    weights = [1.0 / (rank + 1) ** 0.9 for rank in range(catalog)]
+    sizes: dict[int, int] = {}
+    out: list[TraceRequest] = []
+    for start in range(0, requests, every):
+        ids = [
+            ((start * catalog // every + i) * 0x9E3779B97F4A7C15) % (1 << 62)
+            for i in range(catalog)
+        ]
+        for k in rng.choices(range(catalog), weights, k=every):
+            size = sizes.setdefault(ids[k], rng.randrange(1_000, 100_000))
+            out.append(TraceRequest(len(out) // 20, ids[k], size))
+    return out
+
+
+def _byte_miss(
+    name: str, requests: list[TraceRequest], capacity: int
+) -> tuple[float, EvictionPolicy]:
+    clock = TraceClock()
+    policy = make_policy(name, capacity, clock=clock, locate=locate_object)
+    return replay(policy, requests, clock).byte_miss_ratio, policy
+
+
+def _footprint(requests: list[TraceRequest]) -> int:
+    return sum({r.obj_id: r.size for r in requests}.values())
+
+
+def test_where_popularity_moves_it_runs_s3fifo() -> None:
+    requests = _turnover(240_000, 4_000, 30_000)
+    capacity = _footprint(requests) // 10
+    adaptive, cache = _byte_miss("adaptive", requests, capacity)
+    popular, _ = _byte_miss("popular", requests, capacity)
+    s3fifo, _ = _byte_miss("s3fifo", requests, capacity)
+    assert isinstance(cache, AdaptiveCache)
+    assert cache.switches >= 1
+    assert not cache.popular
+    assert popular > 1.5 * s3fifo  # the loss the switch is for
+    assert adaptive < 0.8 * popular
+    assert adaptive < 1.25 * s3fifo
+
+
+def test_on_video_traffic_it_is_popularity_caching() -> None:
+    requests = list(generate(HlsWorkload(sessions=3000, seed=3)))
+    for share in (100, 10):
+        capacity = _footprint(requests) // share
+        adaptive, cache = _byte_miss("adaptive", requests, capacity)
+        popular, _ = _byte_miss("popular", requests, capacity)
+        assert isinstance(cache, AdaptiveCache)
+        assert cache.switches == 0
+        assert cache.popular
+        assert adaptive == popular  # the same decisions, to the last request
+
+
+def test_the_caller_holds_what_the_policy_holds_through_switches() -> None:
+    """What a POP stores (every insert, less every key returned as evicted) is what the
+    policy holds, whichever way it switches; nothing over the capacity."""
+    rng = random.Random(11)
+    capacity = 2_000_000
+    cache = AdaptiveCache(capacity, clock=TraceClock(), locate=locate_object)
+    stored: dict[Hashable, int] = {}
+    sizes = {k: rng.randrange(1_000, 60_000) for k in range(3_000)}
+    for step in range(60_000):
+        if step in (20_000, 40_000):  # the trial has won: the next insert switches
+            cache._won = WINS
+        key = rng.randrange(3_000) if rng.random() < 0.7 else rng.randrange(300)
+        if step % 997 == 0 and key in stored:
+            assert cache.remove(key)
+            del stored[key]
+            continue
+        if cache.touch(key):
+            assert key in stored
+            continue
+        assert key not in cache
+        for gone in cache.insert(key, sizes[key]):
+            del stored[gone]
+        if key in cache:
+            stored[key] = sizes[key]
+        assert cache.used_bytes <= capacity
+        assert cache.used_bytes == sum(stored.values())
+    assert cache.switches == 2
+    assert cache.popular
+    assert set(stored) == {k for k in sizes if k in cache}
