@@ -1,10 +1,12 @@
 """The eviction policies on every family of traces we have, with the default policy's targets
 marked: the synthetic HLS trace of bench/cache_policy.py (smaller), the request logs the
 simulator exports for its busiest edge under several scenarios (ABR rules, popularity skew,
-ladder; a live event and a flash crowd as shipped), a trace that is not video at all (numbered
+ladder; a live event and a flash crowd as shipped), traces that are not video at all (numbered
 files asked for at random: a renumbered cache trace, or images in one directory, where a
-policy that follows viewers must not see any), and the POPs' own access logs from `make demo`
-when they are there (data/cdn/).
+policy that follows viewers must not see any; and two whose popularity moves: a catalog
+replaced by a new one every 100 k requests, and a stream of new objects each fading as news
+does), HLS viewing over four days with new releases taking the top of the ranking each day,
+and the POPs' own access logs from `make demo` when they are there (data/cdn/).
 Each is replayed with `mediacdn cache replay`'s code at 1% and 10% of its footprint, against
 LRU, S3-FIFO, SIEVE and Belady (libcachesim).
 
@@ -22,6 +24,9 @@ next busiest edges, logs of the same family that no policy was tuned on."""
 from __future__ import annotations
 
 import argparse
+import bisect
+import itertools
+import math
 import random
 import sys
 import tempfile
@@ -39,7 +44,7 @@ from edge.sim.logs import LoadedTrace, load_trace
 from edge.sim.runner import export_traces, simulate
 from edge.sim.scenario import Scenario, load_scenario
 from edge.sim.trace import TraceRequest, write_oracle_general
-from edge.sim.workload import HlsWorkload, generate
+from edge.sim.workload import HlsWorkload, generate, locate_object, object_id
 
 SIMULATED: dict[str, dict[str, object]] = {
     "steady, MPC": {},
@@ -65,9 +70,80 @@ def numbered_files(requests: int, files: int, seed: int = 1) -> list[TraceReques
     weights = [1.0 / (rank + 1) ** 0.9 for rank in range(files)]
     numbers = list(range(files))
     rng.shuffle(numbers)
-    sizes = [int(rng.lognormvariate(10.5, 1.2)) % 1_000_000 + 1_000 for _ in range(files)]
+    sizes = [_file_sizes(rng) for _ in range(files)]
     picks = rng.choices(range(files), weights, k=requests)
     return [TraceRequest(i // 20, numbers[k], sizes[k]) for i, k in enumerate(picks)]
+
+
+def _file_sizes(rng: random.Random) -> int:
+    return int(rng.lognormvariate(10.5, 1.2)) % 1_000_000 + 1_000
+
+
+def _scattered(n: int) -> int:
+    """A 63-bit id for object `n`, placed in no numbered sequence (a hash, as a CDN's are)."""
+    return (n * 0x9E3779B97F4A7C15) & ((1 << 63) - 1) or 1
+
+
+def catalog_turnover(requests: int, catalog: int, every: int, seed: int = 2) -> list[TraceRequest]:
+    """Zipf (alpha 0.9) requests over `catalog` objects, the whole catalog replaced by a new
+    one every `every` requests (what was popular is never asked for again), 20 a second."""
+    rng = random.Random(seed)
+    weights = [1.0 / (rank + 1) ** 0.9 for rank in range(catalog)]
+    out: list[TraceRequest] = []
+    sizes: dict[int, int] = {}
+    for start in range(0, requests, every):
+        ids = [_scattered(start * catalog // every + i) for i in range(catalog)]
+        rng.shuffle(ids)
+        for k in rng.choices(range(catalog), weights, k=min(every, requests - start)):
+            obj = ids[k]
+            size = sizes.setdefault(obj, _file_sizes(rng))
+            out.append(TraceRequest(len(out) // 20, obj, size))
+    return out
+
+
+def fading_objects(requests: int, born_every: int, life: int, seed: int = 3) -> list[TraceRequest]:
+    """A new object every `born_every` requests, each as popular as a Pareto (shape 1.2) draw
+    and fading exponentially (its popularity 1/e of what it was after `life` requests): news,
+    a feed, a release calendar. 20 requests a second."""
+    rng = random.Random(seed)
+    born: list[tuple[int, float, int]] = []  # (request it was born at, weight, id)
+    out: list[TraceRequest] = []
+    sizes: dict[int, int] = {}
+    cumulative: list[float] = []
+    for i in range(requests):
+        if i % born_every == 0:
+            born.append((i, rng.paretovariate(1.2), _scattered(i // born_every)))
+        if i % 500 == 0:  # weights move slowly: recomputed every 500 requests
+            born = [b for b in born if b[0] > i - 5 * life]  # (the rest as good as gone)
+            cumulative = list(
+                itertools.accumulate(w * math.exp((b - i) / life) for b, w, _ in born)
+            )
+        pick = min(bisect.bisect_left(cumulative, rng.random() * cumulative[-1]), len(born) - 1)
+        obj = born[pick][2]
+        size = sizes.setdefault(obj, _file_sizes(rng))
+        out.append(TraceRequest(i // 20, obj, size))
+    return out
+
+
+def video_releases(days: int, sessions: int, new: int, seed: int = 4) -> list[TraceRequest]:
+    """HLS viewing (bench/cache_policy.py's workload, 1 000 videos) over `days` days, `new`
+    videos released each day at the top of the ranking, pushing the rest down."""
+    ranked = list(range(1000))  # rank -> video
+    out: list[TraceRequest] = []
+    start = 0
+    for day in range(days):
+        if day:
+            ranked = list(range(1000 + (day - 1) * new, 1000 + day * new)) + ranked[:-new]
+        last = 0
+        for req in generate(HlsWorkload(videos=1000, sessions=sessions, seed=seed + day)):
+            located = locate_object(req.obj_id)
+            assert located is not None
+            (video, rung), segment = located
+            obj = object_id(ranked[video], rung, segment)
+            out.append(TraceRequest(start + req.timestamp, obj, req.size))
+            last = req.timestamp
+        start += last + 1
+    return out
 
 
 def busiest_edges(label: str, scenario: Scenario, tmp: Path, edges: int) -> dict[str, LoadedTrace]:
@@ -98,9 +174,22 @@ def families(tmp: Path, sample: float, edges: int = 1) -> dict[str, LoadedTrace]
         out |= busiest_edges(label, scenario, tmp / label.replace(" ", "_").replace(",", ""), edges)
     for name in AS_SHIPPED:
         out |= busiest_edges(name, load_scenario(name), tmp / name, edges)
-    files = tmp / "numbered.oracleGeneral"
-    write_oracle_general(files, numbered_files(500_000, 20_000))
-    out["not video: numbered files at random (Zipf 0.9)"] = load_trace([files], "oracle")
+    moving = {
+        "numbered files at random (Zipf 0.9)": numbered_files(500_000, 20_000),
+        "popularity that moves: the catalog replaced every 100 k requests": catalog_turnover(
+            600_000, 20_000, 100_000
+        ),
+        "popularity that moves: new objects, each fading": fading_objects(600_000, 20, 20_000),
+    }
+    for label, requests in moving.items():
+        path = tmp / f"{label.split(':')[0].replace(' ', '-')}.oracleGeneral"
+        write_oracle_general(path, requests)
+        out[f"not video: {label}"] = load_trace([path], "oracle")
+    releases = tmp / "releases.oracleGeneral"
+    write_oracle_general(releases, video_releases(4, 3000, 200))
+    out["HLS with new releases (200 of 1 000 videos a day, 4 days)"] = load_trace(
+        [releases], "oracle"
+    )
     logs = sorted(DEMO_LOGS.glob("edge-*.access.log"))
     if logs:
         out[f"make demo POP logs ({len(logs)} POPs)"] = load_trace(logs, "edge")
