@@ -45,6 +45,7 @@ TO_S3FIFO: Final = 0.20  # leave popularity caching when the trial missed 20% fe
 TO_POPULAR: Final = 0.05  # and come back when it missed 5% fewer
 TRIAL_OBJECTS: Final = 128  # about this many objects in the trial (fewer: it says little)
 WINS: Final = 2  # windows in a row the trial must win before a switch
+PENDING_MAX: Final = 4096  # sampled misses awaiting their inserts
 BACKOFF: Final = 3  # each switch doubles the evidence the next one needs, up to 8 times
 
 
@@ -71,8 +72,9 @@ class AdaptiveCache:
         self._below = -1  # sampled: sample_mark(key) < this (none till the cache is full)
         self._trial: Policy = self._make(False, 1)
         self._sizes: dict[Key, int] = {}  # of sampled keys in the cache or the trial
-        self._pending: Key | None = None  # sampled, missed, and its size not known yet
-        self._pending_hit = False  # in the trial
+        # sampled keys missed whose sizes come with their inserts (a POP answers many misses
+        # at once), and whether the trial had them
+        self._pending: dict[Key, bool] = {}
         self._missed_main = 0.0  # sampled bytes missed in this window
         self._missed_trial = 0.0
         self._sampled = 0  # sampled requests in this window
@@ -113,21 +115,22 @@ class AdaptiveCache:
         pop = self._pop
         hit = pop.touch(key) if pop is not None else self._main.touch(key)
         if sample_mark(key) < self._below:
-            self._pending = None
             trial_hit = self._trial.touch(key)
             size = self._sizes.get(key)
             if size is not None:
                 self._tried(key, size, hit, trial_hit)
             elif not hit:  # its size comes with the insert that follows
-                self._pending = key
-                self._pending_hit = trial_hit
+                if len(self._pending) >= PENDING_MAX:  # inserts that never came
+                    self._pending.clear()
+                self._pending[key] = trial_hit
         return hit
 
     def insert(self, key: Key, size: int) -> list[Key]:
-        if self._pending is not None and self._pending == key:
-            self._pending = None
-            self._sizes[key] = size
-            self._tried(key, size, False, self._pending_hit)
+        sampled = sample_mark(key) < self._below
+        if sampled:
+            trial_hit = self._pending.pop(key, None)
+            if trial_hit is not None:
+                self._tried(key, size, False, trial_hit)
         pop = self._pop
         if self._won >= WINS:
             evicted = self._switch()
@@ -136,6 +139,8 @@ class AdaptiveCache:
             evicted = pop.insert(key, size)
         else:
             evicted = self._main.insert(key, size)
+        if sampled and (key in self._main or key in self._trial):
+            self._sizes[key] = size  # its hits are counted from now on
         if evicted:
             if self._bits < 0:
                 self._start_trial()

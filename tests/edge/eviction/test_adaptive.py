@@ -97,3 +97,24 @@ def test_the_caller_holds_what_the_policy_holds_through_switches() -> None:
     assert cache.switches == 2
     assert cache.popular
     assert set(stored) == {k for k in sizes if k in cache}
+
+
+def test_misses_answered_together_are_all_counted() -> None:
+    """A POP answers many misses at once: touch a, touch b, insert a, insert b. Each sampled
+    miss is still counted, with the size its insert brings."""
+    cache = AdaptiveCache(64 * 1000, clock=TraceClock(), locate=locate_object)
+    key = 0
+    while True:  # fill it: at the first eviction the trial starts (every key sampled)
+        assert not cache.touch(key)
+        if cache.insert(key, 1000):
+            break
+        key += 1
+    counted = cache._sampled
+    first, second = key + 1, key + 2
+    assert not cache.touch(first)
+    assert not cache.touch(second)
+    cache.insert(first, 1000)
+    cache.insert(second, 1000)
+    assert cache._sampled == counted + 2
+    assert cache.touch(first)  # a hit on a key whose size is known: counted too
+    assert cache._sampled == counted + 3
