@@ -37,9 +37,11 @@ Policy = PopularityCache | S3FIFO
 SAMPLE_BITS: Final = 4
 SAMPLE: Final = 1 << SAMPLE_BITS  # at most one key in 16 is sampled
 # a key's hash modulo a prime, times a constant modulo the same prime, scatters neighbouring
-# hashes (a video's segment numbers) over the residues, in small-int arithmetic
+# hashes (a video's segment numbers) over the residues (Knuth's golden-ratio multiplier
+# 2 654 435 761, reduced modulo the prime: the same residues, with factors small enough for
+# compiled code to multiply in a machine word)
 PRIME: Final = 1_000_003
-SCATTER: Final = 2_654_435_761
+SCATTER: Final = 427_799
 EVIDENCE: Final = 2048  # sampled requests a window (doubled at each switch, BACKOFF times)
 TO_S3FIFO: Final = 0.20  # leave popularity caching when the trial missed 20% fewer bytes
 TO_POPULAR: Final = 0.05  # and come back when it missed 5% fewer
@@ -79,6 +81,8 @@ class AdaptiveCache:
         self._missed_trial = 0.0
         self._sampled = 0  # sampled requests in this window
         self._won = 0  # windows in a row the trial has won
+        self._marked: Key = None  # the key touch() last missed, and its sample mark
+        self._mark = -1
 
     def _make(self, popular: bool, capacity_bytes: int) -> Policy:
         if popular:
@@ -114,7 +118,12 @@ class AdaptiveCache:
     def touch(self, key: Key) -> bool:
         pop = self._pop
         hit = pop.touch(key) if pop is not None else self._main.touch(key)
-        if sample_mark(key) < self._below:
+        if self._below < 0:
+            return hit
+        mark = sample_mark(key)
+        if not hit:  # for the insert that follows
+            self._marked, self._mark = key, mark
+        if mark < self._below:
             trial_hit = self._trial.touch(key)
             size = self._sizes.get(key)
             if size is not None:
@@ -126,10 +135,13 @@ class AdaptiveCache:
         return hit
 
     def insert(self, key: Key, size: int) -> list[Key]:
-        sampled = sample_mark(key) < self._below
+        mark = self._mark if key is self._marked else sample_mark(key)
+        self._marked = None
+        sampled = mark < self._below
         if sampled:
-            trial_hit = self._pending.pop(key, None)
+            trial_hit = self._pending.get(key)
             if trial_hit is not None:
+                del self._pending[key]
                 self._tried(key, size, False, trial_hit)
         pop = self._pop
         if self._won >= WINS:

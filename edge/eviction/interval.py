@@ -58,6 +58,7 @@ class _Group:
 
     def __init__(self) -> None:
         self.viewers: dict[int, float] = {}  # position → when a viewer last asked for it
+        self.oldest = FAR_S  # no later than the earliest time in `viewers` (none stale before)
         self.step = DEFAULT_STEP_S  # seconds between one viewer's requests
         self.started = False
         self.last_start = 0.0
@@ -185,16 +186,28 @@ class IntervalCache:
 
     def _observe(self, group: _Group, position: int, now: float) -> None:
         viewers = group.viewers
-        previous = viewers.pop(position - 1, None)  # that viewer moved on to this segment
+        previous = viewers.get(position - 1)  # that viewer moved on to this segment
+        if previous is not None:
+            del viewers[position - 1]
         follows = 1.0 if previous is not None or position == 0 else 0.0
         self.sequential += SEQUENTIAL_WEIGHT * (follows - self.sequential)
         if previous is not None:
             group.step = 0.8 * group.step + 0.2 * (now - previous)
         viewers[position] = now
-        if len(viewers) > MAX_VIEWERS:
+        if now < group.oldest:
+            group.oldest = now
+        if len(viewers) > MAX_VIEWERS and group.oldest < now - STALE_VIEWER_STEPS * group.step:
             horizon = now - STALE_VIEWER_STEPS * group.step
-            for q in [q for q, seen in viewers.items() if seen < horizon]:
+            stale: list[int] = []
+            oldest = now
+            for q, seen in viewers.items():
+                if seen < horizon:
+                    stale.append(q)
+                elif seen < oldest:
+                    oldest = seen
+            for q in stale:
                 del viewers[q]
+            group.oldest = oldest
         if position == 0:
             if group.started:
                 group.gap = 0.7 * group.gap + 0.3 * (now - group.last_start)

@@ -44,9 +44,9 @@ refused for; one larger than a tenth of the cache is not stored.
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
+from heapq import heappop, heappush, heapreplace  # (compiled: cheaper than heapq.attribute)
 from typing import Final
 
 from edge.eviction.guide import ViewerGuide
@@ -154,10 +154,10 @@ class PopularityCache:
         # group → (video, rendition, the group's viewers in the guide)
         self._groups: dict[Hashable, tuple[Tally, Tally, ViewerGroup]] = {}
         self._total = Tally()
-        self._seen: set[int] = set()
-        self._seen_before: set[int] = set()
-        # of `_seen` (`_seen_before` is the one before): an object counted in this one or the
-        # one before is still remembered, and a hit on it need not look
+        # object hashes counted → the generation that counted them (SEEN_KEPT a generation):
+        # one counted in this generation or the one before is remembered
+        self._seen: dict[int, int] = {}
+        self._fresh = 0  # hashes counted in this generation
         self._generation = 0
         self._until_halving = halve_every
         self._missed: _Object | None = None  # placed by touch() for the insert that follows
@@ -210,17 +210,18 @@ class PopularityCache:
         added = 0.0
         if obj.counted < self._generation - 1:  # not known to be remembered: look
             mark = hash(key)
-            if mark in self._seen:
-                obj.counted = self._generation
-            elif mark in self._seen_before:
-                obj.counted = self._generation - 1
+            counted = self._seen.get(mark, -2)
+            if counted >= self._generation - 1:
+                obj.counted = counted
             else:
-                if len(self._seen) >= SEEN_KEPT:
-                    self._seen_before = self._seen
-                    self._seen = set()
+                if self._fresh >= SEEN_KEPT:  # a new generation; the one before last is gone
                     self._generation += 1
-                self._seen.add(mark)
-                obj.counted = self._generation
+                    self._fresh = 0
+                    if len(self._seen) > 3 * SEEN_KEPT:
+                        kept = self._generation - 1
+                        self._seen = {m: g for m, g in self._seen.items() if g >= kept}
+                self._seen[mark] = obj.counted = self._generation
+                self._fresh += 1
                 added = 1.0
         add_request(self._total, added)
         video = obj.video
@@ -239,8 +240,8 @@ class PopularityCache:
     def _halve(self) -> None:
         self._until_halving = self.halve_every
         # objects are counted afresh: a count of objects is of those asked for in its window
-        self._seen = set()
-        self._seen_before = set()
+        self._seen = {}
+        self._fresh = 0
         self._generation += 2  # nothing counted before is remembered
         self._total.requests /= 2
         self._total.objects /= 2
@@ -295,7 +296,7 @@ class PopularityCache:
     def _enter(self, obj: _Object, priority: float) -> int:
         """A new live heap entry for `obj` (the caller puts it on the heap)."""
         live = self._live
-        if obj.seq in live:
+        if obj.seq in live:  # (in and del: dict.pop is a method call from compiled code)
             del live[obj.seq]  # its older entry is dead
         self._seq += 1
         obj.seq = self._seq
@@ -304,7 +305,7 @@ class PopularityCache:
         return rank(priority) << SEQ_BITS | self._seq
 
     def _push(self, obj: _Object, priority: float) -> None:
-        heapq.heappush(self._heap, self._enter(obj, priority))
+        heappush(self._heap, self._enter(obj, priority))
 
     def touch(self, key: Key) -> bool:
         obj = self._objects.get(key)
@@ -343,7 +344,7 @@ class PopularityCache:
         held, live = self._held, self._live
         due = (int(now * TICKS_PER_S) + 1) << SEQ_BITS
         while held and held[0] < due:
-            obj = live.get(heapq.heappop(held) & SEQ_MASK)
+            obj = live.get(heappop(held) & SEQ_MASK)
             if obj is not None:  # not asked for again, and still cached
                 self._push(obj, self._score(obj))
 
@@ -368,19 +369,19 @@ class PopularityCache:
         while heap:
             obj = live.get(heap[0] & SEQ_MASK)
             if obj is None:
-                heapq.heappop(heap)  # superseded, or no longer cached
+                heappop(heap)  # superseded, or no longer cached
                 continue
             score = self._score(obj)
             if score > obj.priority * GROWN:
-                heapq.heapreplace(heap, self._enter(obj, score))
+                heapreplace(heap, self._enter(obj, score))
                 continue
             wait = self._wait_s(obj, now)
             soon = wait < self.horizon_s
             self._soon += SOON_WEIGHT * ((1.0 if soon else 0.0) - self._soon)
             if soon and self._trusted():  # held until its viewer should have come
-                heapq.heappop(heap)
+                heappop(heap)
                 when = int((now + wait + HOLD_SLACK_S) * TICKS_PER_S)
-                heapq.heappush(self._held, when << SEQ_BITS | obj.seq)
+                heappush(self._held, when << SEQ_BITS | obj.seq)
                 continue
             return obj, score
         # every cached object is wanted soon: one wanted late goes (a leaf of the held heap,

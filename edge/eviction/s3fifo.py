@@ -55,9 +55,10 @@ class S3FIFO:
         return False
 
     def _ghost_remove(self, key: Key) -> bool:
-        size = self._ghost.pop(key, None)
+        size = self._ghost.get(key)
         if size is None:
             return False
+        del self._ghost[key]
         self._ghost_used -= size
         return True
 

@@ -10,6 +10,8 @@ from typing import Final
 
 RANK_STEPS: Final = 64  # heap ranks of scores per doubling (scores within 1.1% share a rank)
 RANK_ZERO: Final = 1 << 16  # the rank of a score of 1
+RANK_PER_E: Final = RANK_STEPS / math.log(2.0)  # ranks per e-fold (math.log compiles natively)
+NUDGE: Final = 1e-9  # away from zero: log(2**k) * RANK_PER_E lands on k * RANK_STEPS, as log2
 FORGET_BELOW: Final = 0.2  # a segment number's count under this after a halving is forgotten
 
 
@@ -65,5 +67,6 @@ def rank(score: float) -> int:
     """The heap rank of a score: its log2 in steps of 1/RANK_STEPS, from 0 (0 and below)."""
     if score <= 0.0:
         return 0
-    step = int(math.log2(score) * RANK_STEPS) + RANK_ZERO
+    scaled = math.log(score) * RANK_PER_E
+    step = int(scaled + NUDGE if scaled > 0.0 else scaled - NUDGE) + RANK_ZERO
     return 1 if step < 1 else min(step, 2 * RANK_ZERO)
