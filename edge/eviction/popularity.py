@@ -46,11 +46,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
-from heapq import heappop, heappush, heapreplace  # (compiled: cheaper than heapq.attribute)
-from typing import Final
+from heapq import heappop, heappush
+from typing import Final, cast
 
 from edge.eviction.guide import ViewerGuide
 from edge.eviction.interval import ViewerGroup
+from edge.eviction.rankqueue import Ranked, RankQueue
 from edge.eviction.tallies import Tally, add_request, halve_positions, per_object, rank, split_group
 
 Key = Hashable
@@ -74,7 +75,7 @@ HORIZON_MAX_S: Final = 600.0
 STAY_WEIGHT: Final = 0.001
 HEAP_SLACK: Final = 4  # rebuild when the heap holds 4x as many entries as the cache
 GROWN: Final = 1.05  # a popped entry goes back if its object's score grew by more than this
-SEQ_BITS: Final = 40  # a heap entry is rank << SEQ_BITS | sequence number
+SEQ_BITS: Final = 40  # a held entry is when << SEQ_BITS | sequence number
 SEQ_MASK: Final = (1 << SEQ_BITS) - 1
 TICKS_PER_S: Final = 16  # the grain of held entries' times
 # How far a segment number's own requests move its score, at every rung together: its count
@@ -94,10 +95,10 @@ PROBATION_MIN: Final = 6  # (>= 3 parts, RFC 8216bis) after its edge's first vie
 MAIN, TRIAL, ASKED = 0, 1, 2
 
 
-class _Object:
+class _Object(Ranked):
     """An object the model has placed (cached, or just missed and about to be): its size,
     where it sits (its located group and position, the tallies that count it and the group's
-    viewers; no video tally outside any sequence) and its live heap entry."""
+    viewers; no video tally outside any sequence) and its live entry in the eviction order."""
 
     __slots__ = (
         "at_depth", "counted", "group", "key", "own", "position", "priority", "rendition", "seq",
@@ -105,6 +106,7 @@ class _Object:
     )  # fmt: skip
 
     def __init__(self, key: Key) -> None:
+        super().__init__()
         self.key = key
         self.size = 0
         self.group: Hashable = None
@@ -114,8 +116,8 @@ class _Object:
         self.at_depth: Tally | None = None
         self.viewers: ViewerGroup | None = None
         self.own = 1.0  # its own requests, for an object outside any sequence
-        self.seq = 0  # of its live heap entry
-        self.priority = 0.0  # the score its live heap entry was pushed with
+        self.seq = 0  # of its live entry (0: none)
+        self.priority = 0.0  # the score its live entry was pushed with
         self.stored_at = 0.0
         self.counted = -2  # the generation of the "asked for before" memory that holds it
         self.trial = MAIN  # or TRIAL/ASKED: on probation (and asked for again there)
@@ -141,12 +143,11 @@ class PopularityCache:
         self._locate = locate
         self._objects: dict[Key, _Object] = {}
         self._used = 0
-        # Heap entries are ints, rank << SEQ_BITS | seq (cheaper to compare and to keep than
-        # tuples): in the heap, the rank of the score when pushed; in `_held`, when to look
-        # again. An entry is live while `_live` maps its seq to its object.
-        self._heap: list[int] = []
-        self._held: list[int] = []
-        self._live: dict[int, _Object] = {}
+        # the eviction order: by the rank of the score when pushed, the oldest entry first
+        self._order = RankQueue()
+        # entries taken out until a viewer should have come: (when << SEQ_BITS | seq, object),
+        # live while the object's entry is still the one numbered seq
+        self._held: list[tuple[int, _Object]] = []
         self._seq = 0
         self._videos: dict[Hashable, Tally] = {}
         self._renditions: dict[Hashable, Tally] = {}
@@ -293,19 +294,12 @@ class PopularityCache:
 
     # -- the cache -------------------------------------------------------------------------
 
-    def _enter(self, obj: _Object, priority: float) -> int:
-        """A new live heap entry for `obj` (the caller puts it on the heap)."""
-        live = self._live
-        if obj.seq in live:  # (in and del: dict.pop is a method call from compiled code)
-            del live[obj.seq]  # its older entry is dead
+    def _push(self, obj: _Object, priority: float) -> None:
+        """A new live entry for `obj` (its older one, if any, is dead)."""
         self._seq += 1
         obj.seq = self._seq
         obj.priority = priority
-        live[self._seq] = obj
-        return rank(priority) << SEQ_BITS | self._seq
-
-    def _push(self, obj: _Object, priority: float) -> None:
-        heappush(self._heap, self._enter(obj, priority))
+        self._order.push(obj, rank(priority))
 
     def touch(self, key: Key) -> bool:
         obj = self._objects.get(key)
@@ -326,26 +320,26 @@ class PopularityCache:
         score = self._score(obj)
         if score > obj.priority * GROWN:  # worth more than its entry says: a new entry
             self._push(obj, score)
-            if len(self._heap) > HEAP_SLACK * len(self._objects) + 64:
+            if self._order.entries > HEAP_SLACK * len(self._objects) + 64:
                 self._rebuild()
         return True
 
     def _rebuild(self) -> None:
         self._held = []
-        self._heap = []
-        self._live = {}
+        self._order = RankQueue()
         for obj in sorted(self._objects.values(), key=lambda o: o.seq):  # the oldest first again
             obj.seq = 0  # no live entry (sequence numbers may start afresh)
+            obj.bucket = None
             if obj.trial == MAIN:
                 self._push(obj, self._score(obj))
 
     def _release(self, now: float) -> None:
         """Held entries whose viewer should have come by now go back to the heap."""
-        held, live = self._held, self._live
+        held = self._held
         due = (int(now * TICKS_PER_S) + 1) << SEQ_BITS
-        while held and held[0] < due:
-            obj = live.get(heappop(held) & SEQ_MASK)
-            if obj is not None:  # not asked for again, and still cached
+        while held and held[0][0] < due:
+            entry, obj = heappop(held)
+            if obj.seq == entry & SEQ_MASK:  # not asked for again, and still cached
                 self._push(obj, self._score(obj))
 
     def _wait_s(self, obj: _Object, now: float) -> float:
@@ -362,34 +356,32 @@ class PopularityCache:
         return self._trusted() and self._wait_s(obj, now) < self.horizon_s
 
     def _victim(self, now: float) -> tuple[_Object, float] | None:
-        """The cached object to evict next and its score. Its entry is left where it is (at
-        the top of the heap, or a leaf of the held heap): evicting it kills the entry."""
+        """The cached object to evict next and its score. Its entry is left where it is (the
+        first in the order, or a leaf of the held heap): evicting it kills the entry."""
         self._release(now)
-        heap, live = self._heap, self._live
-        while heap:
-            obj = live.get(heap[0] & SEQ_MASK)
-            if obj is None:
-                heappop(heap)  # superseded, or no longer cached
-                continue
+        order = self._order
+        first = order.first()
+        while first is not None:
+            obj = cast(_Object, first)
             score = self._score(obj)
-            if score > obj.priority * GROWN:
-                heapreplace(heap, self._enter(obj, score))
-                continue
-            wait = self._wait_s(obj, now)
-            soon = wait < self.horizon_s
-            self._soon += SOON_WEIGHT * ((1.0 if soon else 0.0) - self._soon)
-            if soon and self._trusted():  # held until its viewer should have come
-                heappop(heap)
+            if score > obj.priority * GROWN:  # a new entry, behind this one (now dead)
+                self._push(obj, score)
+            else:
+                wait = self._wait_s(obj, now)
+                soon = wait < self.horizon_s
+                self._soon += SOON_WEIGHT * ((1.0 if soon else 0.0) - self._soon)
+                if not (soon and self._trusted()):
+                    return obj, score
+                order.take(obj)  # held until its viewer should have come
                 when = int((now + wait + HOLD_SLACK_S) * TICKS_PER_S)
-                heappush(self._held, when << SEQ_BITS | obj.seq)
-                continue
-            return obj, score
+                heappush(self._held, (when << SEQ_BITS | obj.seq, obj))
+            first = order.first()
         # every cached object is wanted soon: one wanted late goes (a leaf of the held heap,
         # at least as late as the entries above it, taken in constant time)
         held = self._held
         while held:
-            held_obj = live.get(held[-1] & SEQ_MASK)
-            if held_obj is not None:
+            entry, held_obj = held[-1]
+            if held_obj.seq == entry & SEQ_MASK:
                 return held_obj, self._score(held_obj)
             held.pop()
         return None
@@ -479,7 +471,8 @@ class PopularityCache:
 
     def _drop(self, obj: _Object) -> None:
         del self._objects[obj.key]
-        self._live.pop(obj.seq, None)  # (none on probation)
+        self._order.drop(obj)  # (none on probation)
+        obj.seq = 0
         self._used -= obj.size
         if obj.trial != MAIN:
             self._probation.remove(obj)

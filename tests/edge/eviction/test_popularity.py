@@ -87,8 +87,9 @@ def test_groups_split_into_video_and_rendition() -> None:
 
 
 def test_entries_are_numbered_afresh_before_their_numbers_run_out() -> None:
-    """Heap entries carry a sequence number under the score's rank: near the top of its range
-    the policy numbers every entry afresh, keeping the order, and goes on evicting by score."""
+    """Entries carry a sequence number (held ones under the time to look again): near the top
+    of its range the policy numbers every entry afresh, keeping the order, and goes on
+    evicting by score."""
     clock = TraceClock()
     cache = PopularityCache(40 * SIZE, clock=clock, locate=locate_url)
     watch(cache, clock, "A", 0.0, segments=40)
@@ -97,13 +98,13 @@ def test_entries_are_numbered_afresh_before_their_numbers_run_out() -> None:
     for video in ("B", "C", "D"):  # lone viewers, each a segment of video per request
         watch(cache, clock, video, 3 * HOUR, segments=40)
     assert cache._seq < 200
-    live = cache._live
     assert len(cache) == 40
     assert [obj.key for obj in cache._probation] == [
         (f"/vod/D/720p/{n}.m4s", ()) for n in range(40 - PROBATION_MIN, 40)
     ]
-    assert len(live) == 40 - PROBATION_MIN
-    assert all(live[obj.seq] is obj for obj in cache._objects.values() if obj.trial == MAIN)
+    scored = [obj for obj in cache._objects.values() if obj.trial == MAIN]
+    assert len(scored) == 40 - PROBATION_MIN
+    assert all(o.bucket is not None and o.bucket.items[o.index] is o for o in scored)
     assert sum((f"/vod/A/720p/{n}.m4s", ()) in cache for n in range(40)) == 40 - PROBATION_MIN
 
 
