@@ -10,12 +10,13 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Final
 
 from edge.sim.trace import TraceRequest
 
-RENDITION_BITS = 4  # object id = video << 24 | rendition << 20 | segment
-SEGMENT_BITS = 20
-VIDEO_SHIFT = RENDITION_BITS + SEGMENT_BITS
+RENDITION_BITS: Final = 4  # object id = video << 24 | rendition << 20 | segment
+SEGMENT_BITS: Final = 20
+VIDEO_SHIFT: Final = RENDITION_BITS + SEGMENT_BITS
 
 
 def object_id(video: int, rendition: int, segment: int) -> int:
