@@ -22,16 +22,16 @@ halving has only its requests halved, so it is worth half as much at each halvin
 forgotten. Where popularity moves faster than that, edge/eviction/adaptive.py runs S3-FIFO.
 
 Eviction removes the lowest score, the oldest entry first among scores within about 1% of
-each other (a lazily re-checked min-heap: an entry whose object's score has grown by more than
-`GROWN` since it was pushed goes back; a hit pushes a new entry only then). An object a viewer
-behind it should ask for within the horizon (the interval policy's viewer model,
-edge/eviction/guide.py) is spared: it is held out of the heap until that viewer should have
-asked for it, then goes back; only when every cached object is held is one of them evicted (one
-wanted late). The viewer model is trusted only while it says something: while most requests
-follow a viewer or start one (the model's `sequential` share; traffic whose object numbers are
-not segment numbers does not) and fewer than `SOON_MAX` of the objects looked at for eviction
-are wanted soon (when nearly all are, as in a flash crowd or random traffic in one numbered
-directory, sparing them is no choice at all).
+each other (a lazily re-checked queue by rank, edge/eviction/rankqueue.py: an entry whose
+object's score has grown by more than `GROWN` since it was pushed goes back; a hit pushes a new
+entry only then). An object a viewer behind it should ask for within the horizon (the interval
+policy's viewer model, edge/eviction/guide.py) is spared: it is held out of the order until that
+viewer should have asked for it, then goes back; only when every cached object is held is one of
+them evicted (one wanted late). The viewer model is trusted only while it says something:
+while most requests follow a viewer or start one (the model's `sequential` share; traffic whose
+object numbers are not segment numbers does not) and fewer than `SOON_MAX` of the objects looked
+at for eviction are wanted soon (when nearly all are, as in a flash crowd or random traffic in
+one numbered directory, sparing them is no choice at all).
 
 An object that scores lower than everything it would displace, and that no viewer behind it
 wants soon, goes on probation (S3-FIFO's small queue): a first-in first-out area of at most
@@ -73,7 +73,7 @@ HORIZON_STAYS: Final = 4.0
 HORIZON_MIN_S: Final = 120.0
 HORIZON_MAX_S: Final = 600.0
 STAY_WEIGHT: Final = 0.001
-HEAP_SLACK: Final = 4  # rebuild when the heap holds 4x as many entries as the cache
+HEAP_SLACK: Final = 4  # rebuild when the order holds 4x as many entries as the cache
 GROWN: Final = 1.05  # a popped entry goes back if its object's score grew by more than this
 SEQ_BITS: Final = 40  # a held entry is when << SEQ_BITS | sequence number
 SEQ_MASK: Final = (1 << SEQ_BITS) - 1
@@ -334,7 +334,7 @@ class PopularityCache:
                 self._push(obj, self._score(obj))
 
     def _release(self, now: float) -> None:
-        """Held entries whose viewer should have come by now go back to the heap."""
+        """Held entries whose viewer should have come by now go back to the order."""
         held = self._held
         due = (int(now * TICKS_PER_S) + 1) << SEQ_BITS
         while held and held[0][0] < due:
@@ -451,7 +451,7 @@ class PopularityCache:
         if old.trial == ASKED:
             old.trial = MAIN
             self._push(old, max(self._score(old), floor))
-        else:  # dropped (its stay is not one the horizon follows); no heap entry to kill
+        else:  # dropped (its stay is not one the horizon follows); no entry to kill
             del self._objects[old.key]
             self._used -= old.size
             evicted.append(old.key)
