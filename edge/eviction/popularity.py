@@ -145,9 +145,10 @@ class PopularityCache:
         self._used = 0
         # the eviction order: by the rank of the score when pushed, the oldest entry first
         self._order = RankQueue()
-        # entries taken out until a viewer should have come: (when << SEQ_BITS | seq, object),
-        # live while the object's entry is still the one numbered seq
-        self._held: list[tuple[int, _Object]] = []
+        # entries out until a viewer should have come, when << SEQ_BITS | seq (ints compare
+        # faster than tuples), and their objects: live while the object's entry is seq
+        self._held: list[int] = []
+        self._held_objects: dict[int, _Object] = {}
         self._seq = 0
         self._videos: dict[Hashable, Tally] = {}
         self._renditions: dict[Hashable, Tally] = {}
@@ -189,11 +190,8 @@ class PopularityCache:
             rendition_tally = self._renditions.get(rendition)
             if rendition_tally is None:
                 rendition_tally = self._renditions[rendition] = Tally()
-            pair = self._groups[obj.group] = (
-                video_tally,
-                rendition_tally,
-                self.guide.group_at(obj.group),
-            )
+            viewers = self.guide.group_at(obj.group)
+            pair = self._groups[obj.group] = (video_tally, rendition_tally, viewers)
         depth = obj.position.bit_length()
         at_depth = self._depths.get(depth)
         if at_depth is None:
@@ -326,6 +324,7 @@ class PopularityCache:
 
     def _rebuild(self) -> None:
         self._held = []
+        self._held_objects = {}
         self._order = RankQueue()
         for obj in sorted(self._objects.values(), key=lambda o: o.seq):  # the oldest first again
             obj.seq = 0  # no live entry (sequence numbers may start afresh)
@@ -337,10 +336,13 @@ class PopularityCache:
         """Held entries whose viewer should have come by now go back to the order."""
         held = self._held
         due = (int(now * TICKS_PER_S) + 1) << SEQ_BITS
-        while held and held[0][0] < due:
-            entry, obj = heappop(held)
-            if obj.seq == entry & SEQ_MASK:  # not asked for again, and still cached
-                self._push(obj, self._score(obj))
+        while held and held[0] < due:
+            seq = heappop(held) & SEQ_MASK
+            obj = self._held_objects.get(seq)
+            if obj is not None:
+                del self._held_objects[seq]
+                if obj.seq == seq:  # not asked for again, and still cached
+                    self._push(obj, self._score(obj))
 
     def _wait_s(self, obj: _Object, now: float) -> float:
         if obj.viewers is None:
@@ -374,16 +376,19 @@ class PopularityCache:
                     return obj, score
                 order.take(obj)  # held until its viewer should have come
                 when = int((now + wait + HOLD_SLACK_S) * TICKS_PER_S)
-                heappush(self._held, (when << SEQ_BITS | obj.seq, obj))
+                heappush(self._held, when << SEQ_BITS | obj.seq)
+                self._held_objects[obj.seq] = obj
             first = order.first()
         # every cached object is wanted soon: one wanted late goes (a leaf of the held heap,
         # at least as late as the entries above it, taken in constant time)
         held = self._held
         while held:
-            entry, held_obj = held[-1]
-            if held_obj.seq == entry & SEQ_MASK:
+            seq = held[-1] & SEQ_MASK
+            held_obj = self._held_objects.get(seq)
+            if held_obj is not None and held_obj.seq == seq:
                 return held_obj, self._score(held_obj)
             held.pop()
+            self._held_objects.pop(seq, None)
         return None
 
     def insert(self, key: Key, size: int) -> list[Key]:
