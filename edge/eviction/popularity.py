@@ -156,8 +156,8 @@ class PopularityCache:
         # group → (video, rendition, the group's viewers in the guide)
         self._groups: dict[Hashable, tuple[Tally, Tally, ViewerGroup]] = {}
         self._total = Tally()
-        # object hashes counted → the generation that counted them (SEEN_KEPT a generation):
-        # one counted in this generation or the one before is remembered
+        # object hashes counted → the generation that counted them (SEEN_KEPT a generation, at
+        # most 3 generations kept): one counted in this generation or the one before is known
         self._seen: dict[int, int] = {}
         self._fresh = 0  # hashes counted in this generation
         self._generation = 0
