@@ -196,8 +196,8 @@ class IntervalCache:
         viewers[position] = now
         if now < group.oldest:
             group.oldest = now
-        if len(viewers) > MAX_VIEWERS and group.oldest < now - STALE_VIEWER_STEPS * group.step:
-            horizon = now - STALE_VIEWER_STEPS * group.step
+        horizon = now - STALE_VIEWER_STEPS * group.step
+        if len(viewers) > MAX_VIEWERS and group.oldest < horizon:
             stale: list[int] = []
             oldest = now
             for q, seen in viewers.items():

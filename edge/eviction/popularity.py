@@ -328,7 +328,6 @@ class PopularityCache:
         self._order = RankQueue()
         for obj in sorted(self._objects.values(), key=lambda o: o.seq):  # the oldest first again
             obj.seq = 0  # no live entry (sequence numbers may start afresh)
-            obj.bucket = None
             if obj.trial == MAIN:
                 self._push(obj, self._score(obj))
 
