@@ -1,26 +1,30 @@
-"""Popularity caching where it wins, S3-FIFO where it does not (pure): the default policy.
+"""Popularity caching where it wins, S3-FIFO or LRU where they do much better (pure): the
+default policy.
 
 Popularity caching (edge/eviction/popularity.py) keeps the segments of the most-watched videos
 and wins on a video POP's traffic, where most segments are asked for once and a reuse comes
 hours later from another viewer of the same video. Where popularity moves (news, a feed, a
 catalog that turns over) it can lose badly: its counts keep what was popular, up to several
-times LRU's byte misses. S3-FIFO does not; which of the two does better on a POP's traffic is
-not known in advance, so the one not running is tried on a sample of it, as set dueling does
-in CPU caches. Once the cache is first full, one key in 2**bits (by a hash of the key, at most
-one in `SAMPLE`, chosen so that the trial holds about `TRIAL_OBJECTS` objects) is also replayed
-through a trial cache of 1/2**bits of the capacity: a sampled cache of a sampled stream misses
-about as the whole cache does on the whole stream (SHARDS, Waldspurger et al., FAST '15). The
-trial is compared with the cache itself on the same sampled requests, so that popularity
-caching is judged by what it does on all the traffic (a sample would cut its viewers' walks).
-When the trial has missed `TO_S3FIFO` fewer of the sampled bytes than popularity caching in
-`WINS` windows of `EVIDENCE` sampled requests in a row, the cache switches to S3-FIFO; it
-switches back when a trial of popularity caching misses `TO_POPULAR` fewer than S3-FIFO (the
-video policy is the one to leave only on clear evidence). Each switch doubles the window (up
-to `BACKOFF` times), so that traffic between the two cannot make the cache swing. At a switch
-popularity caching takes S3-FIFO's objects (it evicts by its own scores whatever it holds);
-S3-FIFO starts empty, since its main queue, which gives up an object only when one it has
-proven comes in, would keep what it was handed for good. The trial starts with the sampled
-part of what the cache held.
+times LRU's byte misses. S3-FIFO and LRU do not, and which of them does better depends on the
+traffic and the cache's size: S3-FIFO's filter of objects asked for once wins in a small cache,
+while in a large one its main queue holds yesterday's proven objects where LRU lets them go.
+Which does best on a POP's traffic is not known in advance, so the policies not running are
+tried on a sample of it, as set dueling does in CPU caches. Once the cache is first full, one
+key in 2**bits (by a hash of the key, at most one in `SAMPLE`, chosen so that a trial holds
+about `TRIAL_OBJECTS` objects) is also replayed through a trial cache of each other policy, of
+1/2**bits of the capacity: a sampled cache of a sampled stream misses about as the whole cache
+does on the whole stream (SHARDS, Waldspurger et al., FAST '15). Each trial is compared with the
+cache itself on the same sampled requests, so that popularity caching is judged by what it does
+on all the traffic (a sample would cut its viewers' walks). When a trial has missed
+`LEAVE_POPULAR` fewer of the sampled bytes than popularity caching in `WINS` windows of
+`EVIDENCE` sampled requests in a row, the cache switches to that policy; from S3-FIFO or LRU it
+switches on `SWITCH` fewer (the video policy is the one to leave only on clear evidence). Each
+switch doubles the window (up to `BACKOFF` times), so that traffic between two policies cannot
+make the cache swing. At a switch popularity caching and LRU take the cached objects, the first
+to go first (popularity caching evicts by its own scores whatever it holds); S3-FIFO starts
+empty, since its main queue, which gives up an object only when one it has proven comes in,
+would keep what it was handed for good. The trial of the policy left starts with the sampled
+part of what the cache held; the other trials go on.
 """
 
 from __future__ import annotations
@@ -29,10 +33,14 @@ from collections.abc import Callable, Hashable
 from typing import Final
 
 from edge.eviction.popularity import Locate, PopularityCache
+from edge.eviction.queues import LRU
 from edge.eviction.s3fifo import S3FIFO
 
 Key = Hashable
-Policy = PopularityCache | S3FIFO
+Policy = PopularityCache | S3FIFO | LRU
+POLICIES: Final = ("popular", "s3fifo", "lru")  # what the cache may run, by number
+POPULAR: Final = 0
+S3: Final = 1
 
 SAMPLE_BITS: Final = 4
 SAMPLE: Final = 1 << SAMPLE_BITS  # at most one key in 16 is sampled
@@ -43,10 +51,10 @@ SAMPLE: Final = 1 << SAMPLE_BITS  # at most one key in 16 is sampled
 PRIME: Final = 1_000_003
 SCATTER: Final = 427_799
 EVIDENCE: Final = 2048  # sampled requests a window (doubled at each switch, BACKOFF times)
-TO_S3FIFO: Final = 0.20  # leave popularity caching when the trial missed 20% fewer bytes
-TO_POPULAR: Final = 0.05  # and come back when it missed 5% fewer
-TRIAL_OBJECTS: Final = 128  # about this many objects in the trial (fewer: it says little)
-WINS: Final = 2  # windows in a row the trial must win before a switch
+LEAVE_POPULAR: Final = 0.20  # leave popularity caching when a trial missed 20% fewer bytes
+SWITCH: Final = 0.05  # leave S3-FIFO or LRU when a trial missed 5% fewer
+TRIAL_OBJECTS: Final = 128  # about this many objects in a trial (fewer: it says little)
+WINS: Final = 2  # windows in a row a trial must win before a switch
 PENDING_MAX: Final = 4096  # sampled misses awaiting their inserts
 BACKOFF: Final = 3  # each switch doubles the evidence the next one needs, up to 8 times
 
@@ -67,43 +75,67 @@ class AdaptiveCache:
         popular = PopularityCache(capacity_bytes, clock=clock, locate=locate)
         self._main: Policy = popular
         self._pop: PopularityCache | None = popular  # the same, while it runs (a native call)
-        self.popular = True  # is the cache running popularity caching (else S3-FIFO)?
+        self._running = POPULAR  # which of POLICIES the cache runs
         self.switches = 0
         # sampled: 1/2**bits of the keys, chosen when the cache is first full (-1 till then)
         self._bits = -1
         self._below = -1  # sampled: sample_mark(key) < this (none till the cache is full)
-        self._trial: Policy = self._make(False, 1)
-        self._sizes: dict[Key, int] = {}  # of sampled keys in the cache or the trial
+        self._kinds: list[int] = []  # the policies tried, and their trials
+        self._trials: list[Policy] = []
+        self._sizes: dict[Key, int] = {}  # of sampled keys in the cache or a trial
         # sampled keys missed whose sizes come with their inserts (a POP answers many misses
-        # at once), and whether the trial had them
-        self._pending: dict[Key, bool] = {}
+        # at once), and which trials had them (bit i: trial i)
+        self._pending: dict[Key, int] = {}
         self._missed_main = 0.0  # sampled bytes missed in this window
-        self._missed_trial = 0.0
+        self._missed: list[float] = []  # by each trial
+        self._won: list[int] = []  # windows in a row each trial has won
+        self._next = -1  # the policy to switch to at the next insert (-1: none)
         self._sampled = 0  # sampled requests in this window
-        self._won = 0  # windows in a row the trial has won
         self._marked: Key = None  # the key touch() last missed, and its sample mark
         self._mark = -1
 
-    def _make(self, popular: bool, capacity_bytes: int) -> Policy:
-        if popular:
-            return PopularityCache(capacity_bytes, clock=self._clock, locate=self._locate)
-        return S3FIFO(capacity_bytes)
+    @property
+    def running(self) -> str:
+        """The policy the cache runs now."""
+        return POLICIES[self._running]
 
-    def _trial_capacity(self) -> int:
-        return max(self.capacity_bytes >> self._bits, 1)
+    def _make(self, kind: int, capacity_bytes: int) -> Policy:
+        if kind == POPULAR:
+            return PopularityCache(capacity_bytes, clock=self._clock, locate=self._locate)
+        if kind == S3:
+            return S3FIFO(capacity_bytes)
+        return LRU(capacity_bytes)
+
+    def _trial_of(self, kind: int, contents: list[tuple[Key, int]]) -> Policy:
+        """A trial of `kind` holding the sampled part of `contents`, the first to go first."""
+        trial = self._make(kind, max(self.capacity_bytes >> self._bits, 1))
+        sizes = self._sizes
+        for key, size in contents:
+            if key in sizes:
+                trial.insert(key, size)
+                trial.touch(key)
+        return trial
+
+    def _try_all_but(self, running: int) -> None:
+        self._kinds = [kind for kind in range(len(POLICIES)) if kind != running]
+        self._missed = [0.0] * len(self._kinds)
+        self._won = [0] * len(self._kinds)
+        self._missed_main = 0.0
+        self._sampled = 0
+        self._next = -1
 
     def _start_trial(self) -> None:
-        """The cache is full for the first time: sample so that the trial holds about
+        """The cache is full for the first time: sample so that a trial holds about
         TRIAL_OBJECTS objects (all of them for a small cache), at most one key in SAMPLE."""
         ratio = len(self._main) // TRIAL_OBJECTS
         self._bits = min(max(ratio.bit_length() - 1, 0), SAMPLE_BITS)
         self._below = PRIME >> self._bits
-        self._trial = self._make(not self.popular, self._trial_capacity())
-        for key, size in self._main.contents():  # the trial starts with the sampled cached
+        contents = self._main.contents()
+        for key, size in contents:  # the trials start with the sampled cached
             if sample_mark(key) < self._below:
                 self._sizes[key] = size
-                self._trial.insert(key, size)
-                self._trial.touch(key)
+        self._try_all_but(self._running)
+        self._trials = [self._trial_of(kind, contents) for kind in self._kinds]
 
     @property
     def used_bytes(self) -> int:
@@ -124,14 +156,19 @@ class AdaptiveCache:
         if not hit:  # for the insert that follows
             self._marked, self._mark = key, mark
         if mark < self._below:
-            trial_hit = self._trial.touch(key)
+            trial_hits = 0
+            bit = 1
+            for trial in self._trials:
+                if trial.touch(key):
+                    trial_hits |= bit
+                bit <<= 1
             size = self._sizes.get(key)
             if size is not None:
-                self._tried(key, size, hit, trial_hit)
+                self._tried(key, size, hit, trial_hits)
             elif not hit:  # its size comes with the insert that follows
                 if len(self._pending) >= PENDING_MAX:  # inserts that never came
                     self._pending.clear()
-                self._pending[key] = trial_hit
+                self._pending[key] = trial_hits
         return hit
 
     def insert(self, key: Key, size: int) -> list[Key]:
@@ -139,78 +176,99 @@ class AdaptiveCache:
         self._marked = None
         sampled = mark < self._below
         if sampled:
-            trial_hit = self._pending.get(key)
-            if trial_hit is not None:
+            trial_hits = self._pending.get(key)
+            if trial_hits is not None:
                 del self._pending[key]
-                self._tried(key, size, False, trial_hit)
+                self._tried(key, size, False, trial_hits)
         pop = self._pop
-        if self._won >= WINS:
-            evicted = self._switch()
+        if self._next >= 0:
+            evicted = self._switch(self._next)
             evicted += self._main.insert(key, size)
         elif pop is not None:
             evicted = pop.insert(key, size)
         else:
             evicted = self._main.insert(key, size)
-        if sampled and (key in self._main or key in self._trial):
+        if sampled and self._holds(key):
             self._sizes[key] = size  # its hits are counted from now on
         if evicted:
             if self._bits < 0:
                 self._start_trial()
-            self._forget(evicted, self._trial)
+            self._forget(evicted)
         return evicted
 
     def remove(self, key: Key) -> bool:
         if sample_mark(key) < self._below:
-            self._trial.remove(key)
+            for trial in self._trials:
+                trial.remove(key)
             self._sizes.pop(key, None)
         return self._main.remove(key)
 
-    def _tried(self, key: Key, size: int, hit: bool, trial_hit: bool) -> None:
-        """A sampled request, and how the cache and the trial did on it."""
+    def _tried(self, key: Key, size: int, hit: bool, trial_hits: int) -> None:
+        """A sampled request, and how the cache and each trial did on it."""
         if not hit:
             self._missed_main += size
-        if not trial_hit:
-            self._missed_trial += size
-            self._forget(self._trial.insert(key, size), self._main)
+        bit = 1
+        for i, trial in enumerate(self._trials):
+            if not trial_hits & bit:
+                self._missed[i] += size
+                self._forget(trial.insert(key, size))
+            bit <<= 1
         self._sampled += 1
         if self._sampled >= EVIDENCE << min(self.switches, BACKOFF):
-            margin = TO_S3FIFO if self.popular else TO_POPULAR
-            won = self._missed_trial < self._missed_main * (1.0 - margin)
-            self._won = self._won + 1 if won else 0
-            self._sampled = 0
-            self._missed_main = self._missed_trial = 0.0
+            self._judge()
 
-    def _forget(self, evicted: list[Key], other: Policy) -> None:
-        """Sizes of sampled keys neither cache holds any more are forgotten."""
+    def _judge(self) -> None:
+        """The end of a window: a trial that has won WINS windows in a row (the one that
+        missed least in this one, if several have) is run from the next insert."""
+        margin = LEAVE_POPULAR if self._running == POPULAR else SWITCH
+        bar = self._missed_main * (1.0 - margin)
+        best = -1.0
+        for i, missed in enumerate(self._missed):
+            self._won[i] = self._won[i] + 1 if missed < bar else 0
+            if self._won[i] >= WINS and (best < 0 or missed < best):
+                best = missed
+                self._next = self._kinds[i]
+            self._missed[i] = 0.0
+        self._sampled = 0
+        self._missed_main = 0.0
+
+    def _forget(self, evicted: list[Key]) -> None:
+        """Sizes of sampled keys no cache holds any more are forgotten."""
         sizes = self._sizes
         for key in evicted:
-            if key in sizes and key not in other:
+            if key in sizes and not self._holds(key):
                 del sizes[key]
 
-    def _switch(self) -> list[Key]:
-        """Run the other policy and try the one left behind; the keys evicted. Popularity
-        caching takes the cached objects, least valuable first (it evicts by its own scores
-        whatever it holds); S3-FIFO starts empty, since its main queue, which gives up an
-        object only when one it has proven comes, would hold what it was handed for good."""
-        old = self._main
-        new = self._make(not self.popular, self.capacity_bytes)
-        trial = self._make(self.popular, self._trial_capacity())
+    def _holds(self, key: Key) -> bool:
+        """Whether the cache or a trial holds `key`."""
+        if key in self._main:
+            return True
+        return any(key in trial for trial in self._trials)
+
+    def _switch(self, kind: int) -> list[Key]:
+        """Run policy `kind`, whose trial is dropped, and try the one left behind; the keys
+        evicted. Popularity caching and LRU take the cached objects, the first to go first
+        (popularity caching evicts by its own scores whatever it holds); S3-FIFO starts empty,
+        since its main queue, which gives up an object only when one it has proven comes in,
+        would hold what it was handed for good."""
+        old, left = self._main, self._running
+        new = self._make(kind, self.capacity_bytes)
+        contents = old.contents()
         dropped: list[Key] = []
-        for key, size in old.contents():
-            if self.popular:
+        for key, size in contents:
+            if kind == S3:
                 dropped.append(key)
             else:
                 dropped += new.insert(key, size)
                 if not new.touch(key):
                     dropped.append(key)
-            if key in self._sizes:
-                trial.insert(key, size)
-                trial.touch(key)
-        self._main, self._trial = new, trial
+        trials = dict(zip(self._kinds, self._trials, strict=True))
+        self._main = new
         self._pop = new if isinstance(new, PopularityCache) else None
-        self.popular = not self.popular
+        self._running = kind
         self.switches += 1
-        self._sampled = self._won = 0
-        self._missed_main = self._missed_trial = 0.0
-        self._sizes = {k: v for k, v in self._sizes.items() if k in new or k in trial}
+        self._try_all_but(kind)
+        trials[left] = self._trial_of(left, contents)
+        self._trials = [trials[k] for k in self._kinds]
+        self._sizes = {k: v for k, v in self._sizes.items() if self._holds(k)}
         return dropped

@@ -13,7 +13,6 @@ to make room (the caller drops their bodies).
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Protocol
 
@@ -22,6 +21,7 @@ from edge.eviction.arc import ARC, GuidedARC
 from edge.eviction.guide import MAX_SPARED, ViewerGuide
 from edge.eviction.interval import IntervalCache, locate_url
 from edge.eviction.popularity import PopularityCache
+from edge.eviction.queues import FIFO, LRU
 from edge.eviction.s3fifo import S3FIFO
 
 Key = Hashable
@@ -43,66 +43,6 @@ class EvictionPolicy(Protocol):
     def insert(self, key: Key, size: int) -> list[Key]: ...
 
     def remove(self, key: Key) -> bool: ...
-
-
-class _QueuePolicy:
-    """Shared bookkeeping for the single-queue policies."""
-
-    name = "base"
-
-    def __init__(self, capacity_bytes: int) -> None:
-        self.capacity_bytes = capacity_bytes
-        self._sizes: OrderedDict[Key, int] = OrderedDict()  # head = last, tail = first
-        self._used = 0
-
-    @property
-    def used_bytes(self) -> int:
-        return self._used
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._sizes
-
-    def __len__(self) -> int:
-        return len(self._sizes)
-
-    def _evict_one(self) -> Key:
-        key, size = self._sizes.popitem(last=False)
-        self._used -= size
-        return key
-
-    def insert(self, key: Key, size: int) -> list[Key]:
-        if key in self._sizes or size > self.capacity_bytes:
-            return []
-        evicted = []
-        while self._used + size > self.capacity_bytes:
-            evicted.append(self._evict_one())
-        self._sizes[key] = size
-        self._used += size
-        return evicted
-
-    def remove(self, key: Key) -> bool:
-        size = self._sizes.pop(key, None)
-        if size is None:
-            return False
-        self._used -= size
-        return True
-
-
-class FIFO(_QueuePolicy):
-    name = "fifo"
-
-    def touch(self, key: Key) -> bool:
-        return key in self._sizes
-
-
-class LRU(_QueuePolicy):
-    name = "lru"
-
-    def touch(self, key: Key) -> bool:
-        if key in self._sizes:
-            self._sizes.move_to_end(key)
-            return True
-        return False
 
 
 class _Node:
