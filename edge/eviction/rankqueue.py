@@ -3,15 +3,15 @@
 What the popularity policy's eviction order needs: the lowest rank first and, among equal
 ranks, the oldest entry, as a heap of (rank, sequence number) would give, with entries that
 go stale when their item is pushed again or removed. A heap of Python ints pays for every
-comparison and for a map from sequence numbers back to items; here each rank has a bucket,
-a list its entries are appended to, and only the ranks in use are kept in a heap. An item
-knows where its live entry is (its bucket and index there), so an entry is stale exactly
-when the item no longer points at it, with nothing to look up.
+comparison and for a map from sequence numbers back to items; here each rank has a bucket, a
+list its entries are appended to, kept while the queue lasts, and only the buckets in use are
+kept in a heap by rank (compiled: it compares machine words, and moves buckets without making
+int objects). An item knows where its live entry is (its bucket and index there), so an entry is
+stale exactly when the item no longer points at it, with nothing to look up.
 """
 
 from __future__ import annotations
 
-from heapq import heappop, heappush
 from typing import Final
 
 COMPACT_MIN: Final = 64  # a bucket drops the entries it has passed once this many (and half)
@@ -28,7 +28,8 @@ class Ranked:
 
 
 class _Bucket:
-    """The entries of one rank in the order they came; those before `head` are passed."""
+    """The entries of one rank in the order they came; those before `head` are passed. The
+    rank is in use while it has entries (a bucket all passed is emptied)."""
 
     def __init__(self, rank: int) -> None:
         self.rank = rank
@@ -38,9 +39,8 @@ class _Bucket:
 
 class RankQueue:
     def __init__(self) -> None:
-        self._buckets: dict[int, _Bucket] = {}
-        self._ranks: list[int] = []  # a heap of the ranks with a bucket
-        self._first: _Bucket | None = None  # the bucket of the lowest rank
+        self._buckets: dict[int, _Bucket] = {}  # by rank, made when first used and kept
+        self._in_use: list[_Bucket] = []  # a heap by rank of the buckets with entries
         self.entries = 0  # live and stale entries not yet passed (a heap's length)
 
     def push(self, item: Ranked, rank: int) -> None:
@@ -49,19 +49,19 @@ class RankQueue:
         bucket = self._buckets.get(rank)
         if bucket is None:
             bucket = self._buckets[rank] = _Bucket(rank)
-            heappush(self._ranks, rank)
-            first = self._first
-            if first is None or rank < first.rank:
-                self._first = bucket
+        items = bucket.items
+        if not items:  # the rank comes into use
+            self._heap_push(bucket)
         item.bucket = bucket
-        item.index = len(bucket.items)
-        bucket.items.append(item)
+        item.index = len(items)
+        items.append(item)
         self.entries += 1
 
     def first(self) -> Ranked | None:
         """The item of the lowest live entry (passing stale ones), left in the queue."""
-        bucket = self._first
-        while bucket is not None:
+        in_use = self._in_use
+        while in_use:
+            bucket = in_use[0]
             items, head = bucket.items, bucket.head
             while head < len(items):
                 item = items[head]
@@ -71,11 +71,45 @@ class RankQueue:
                     return item
                 head += 1
                 self.entries -= 1
-            heappop(self._ranks)  # this bucket is done
-            del self._buckets[bucket.rank]
-            bucket = self._buckets[self._ranks[0]] if self._ranks else None
-            self._first = bucket
+            bucket.items = []  # this rank is done
+            bucket.head = 0
+            self._heap_pop()
         return None
+
+    def _heap_push(self, bucket: _Bucket) -> None:
+        heap, rank = self._in_use, bucket.rank
+        heap.append(bucket)
+        at = len(heap) - 1
+        while at > 0:
+            parent = (at - 1) >> 1
+            above = heap[parent]
+            if above.rank <= rank:
+                break
+            heap[at] = above
+            at = parent
+        heap[at] = bucket
+
+    def _heap_pop(self) -> None:
+        """Take the lowest rank's bucket off the heap."""
+        heap = self._in_use
+        last = heap.pop()
+        size = len(heap)
+        if not size:
+            return
+        rank = last.rank
+        at = 0
+        child = 1
+        while child < size:
+            below = heap[child]
+            if child + 1 < size and heap[child + 1].rank < below.rank:
+                child += 1
+                below = heap[child]
+            if rank <= below.rank:
+                break
+            heap[at] = below
+            at = child
+            child = 2 * at + 1
+        heap[at] = last
 
     def take(self, item: Ranked) -> None:
         """Take out the entry `first` gave, `item`'s."""
@@ -90,7 +124,7 @@ class RankQueue:
     def _compact(self, bucket: _Bucket) -> None:
         """Drop the entries a bucket has passed once they are many and most of it."""
         head = bucket.head
-        if head >= COMPACT_MIN and 2 * head >= len(bucket.items):
+        if COMPACT_MIN <= head < len(bucket.items) <= 2 * head:  # (all passed: first() empties it)
             items = bucket.items[head:]
             for index, kept in enumerate(items):
                 if kept.bucket is bucket and kept.index == index + head:
