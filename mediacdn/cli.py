@@ -247,8 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--policy",
         default=DEFAULT_POLICY,
         choices=POLICIES,
-        help=f"eviction policy (default {DEFAULT_POLICY}: popular, switching to S3-FIFO where a "
-        "sampled trial of S3-FIFO misses far fewer bytes, as where popularity moves; popular: "
+        help=f"eviction policy (default {DEFAULT_POLICY}: popular, switching to S3-FIFO or LRU "
+        "where a sampled trial of one misses far fewer bytes, as where popularity moves; popular: "
         "keeps the segments of the most-watched videos, sparing what a viewer behind will ask "
         "for soon, with new objects on a small probation area; guided: S3-FIFO that spares what "
         "a viewer behind will ask for soon; interval: evicts what the viewers behind need last; "

@@ -179,12 +179,12 @@ POLICIES = (
     "lru",
     "fifo",
 )
-# Popularity caching, which S3-FIFO replaces where a sample says it does better (adaptive): on
+# Popularity caching, which S3-FIFO or LRU replaces where a sample says it does better: on
 # every video trace family of bench/cache_families.py (synthetic HLS and the simulator's logs
 # under several ABR rules, skews and ladders) what popularity caching does, better than every
 # other policy we run but `interval` on the synthetic trace, never worse than S3-FIFO at 10%,
-# at least half of the LRU→Belady gap closed on each; where popularity moves, a bounded loss
-# in place of several times LRU's byte misses (BENCHMARKS.md).
+# at least half of the LRU→Belady gap closed on each; where popularity moves, no worse than
+# S3-FIFO at 10% in place of several times LRU's byte misses (BENCHMARKS.md).
 DEFAULT_POLICY = "adaptive"
 
 
