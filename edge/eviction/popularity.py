@@ -19,7 +19,7 @@ numbered sequence score by their own requests. Every `HALVE_EVERY` requests all 
 halved and objects are counted afresh, so that requests per object is a recent rate with new
 requests weighing more than old ones; a video (rendition, depth) not asked for since the last
 halving has only its requests halved, so it is worth half as much at each halving until it is
-forgotten. Where popularity moves faster than that, edge/eviction/adaptive.py runs S3-FIFO.
+forgotten. Where popularity moves faster than that, edge/eviction/adaptive.py runs S3-FIFO or LRU.
 
 Eviction removes the lowest score, the oldest entry first among scores within about 1% of
 each other (a lazily re-checked queue by rank, edge/eviction/rankqueue.py: an entry whose
