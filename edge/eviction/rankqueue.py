@@ -71,10 +71,14 @@ class RankQueue:
                     return item
                 head += 1
                 self.entries -= 1
-            bucket.items = []  # this rank is done
-            bucket.head = 0
-            self._heap_pop()
+            self._done(bucket)
         return None
+
+    def _done(self, bucket: _Bucket) -> None:
+        """Every entry of the lowest rank's bucket is passed: it is emptied, off the heap."""
+        bucket.items = []
+        bucket.head = 0
+        self._heap_pop()
 
     def _heap_push(self, bucket: _Bucket) -> None:
         heap, rank = self._in_use, bucket.rank
@@ -114,17 +118,20 @@ class RankQueue:
     def take(self, item: Ranked) -> None:
         """Take out the entry `first` gave, `item`'s."""
         bucket = item.bucket
-        if bucket is None or bucket.head != item.index:
+        if bucket is None or bucket.head != item.index or bucket is not self._in_use[0]:
             raise ValueError("take() is for the entry first() gave")
         item.bucket = None
         self.entries -= 1
         bucket.head += 1
-        self._compact(bucket)
+        if bucket.head == len(bucket.items):
+            self._done(bucket)
+        else:
+            self._compact(bucket)
 
     def _compact(self, bucket: _Bucket) -> None:
         """Drop the entries a bucket has passed once they are many and most of it."""
         head = bucket.head
-        if COMPACT_MIN <= head < len(bucket.items) <= 2 * head:  # (all passed: first() empties it)
+        if head >= COMPACT_MIN and 2 * head >= len(bucket.items):
             items = bucket.items[head:]
             for index, kept in enumerate(items):
                 if kept.bucket is bucket and kept.index == index + head:
