@@ -63,7 +63,8 @@ def read_ids(path: Path) -> tuple[list[int], list[int], list[int]] | None:
     elif name.endswith(".trace.xz"):
         with lzma.open(path) as f:
             raw = f.read()
-        ids = [x + 1 for x in struct.unpack(f">{len(raw) // 4}i", raw)]
+        # unsigned: orm-* hold ids with the top bit set
+        ids = [x + 1 for x in struct.unpack(f">{len(raw) // 4}I", raw)]
     else:
         raise SystemExit(f"{path}: not a trace format this script knows (see --help)")
     return [i // 100 for i in range(len(ids))], ids, [UNSIZED] * len(ids)
