@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 
 from edge.eviction.policy import DEFAULT_POLICY, POLICIES
@@ -493,5 +494,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(str(exc)) from None
     if not args.verbose:  # one line per HTTP request would break the progress bars
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except BrokenPipeError:  # `mediacdn ... | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 0
     return result

@@ -413,18 +413,19 @@ def cmd_cache_replay(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from edge.sim.cachereplay import parse_capacities, parse_policies, replay_all, report, steps
-    from edge.sim.logs import LogError, guess_format, load_trace
+    from edge.sim.logs import LogError, guess_format, load_trace, resolve_format
 
     try:
         total = sum(f.stat().st_size for f in args.files)
+        fmt = resolve_format(args.files, args.format)
         with tqdm(total=total, unit="B", unit_scale=True, disable=args.quiet, leave=False) as bar:
-            trace = load_trace(args.files, args.format, bar.update)
+            trace = load_trace(args.files, fmt, bar.update)
         if not trace.requests:
             guess = guess_format(args.files[0])
-            hint = f"; it looks like --format {guess}" if guess not in (None, args.format) else ""
+            hint = f"; it looks like --format {guess}" if guess not in (None, fmt) else ""
             raise SystemExit(
                 f"cache replay: no cache requests in {len(args.files)} file(s) read as "
-                f"--format {args.format} ({trace.skipped} lines skipped: not GET/HEAD "
+                f"--format {fmt} ({trace.skipped} lines skipped: not GET/HEAD "
                 f"answered 200, 206 or 304){hint}"
             )
         capacities = parse_capacities(args.capacity, trace.footprint_bytes)

@@ -53,10 +53,10 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", type=Path, help="logs or traces, plain or compressed")
     parser.add_argument(
         "--format",
-        choices=["oracle", "nginx", "edge"],
-        default="edge",
+        choices=["auto", "oracle", "nginx", "edge"],
+        default="auto",
         help="what the files hold: libCacheSim oracleGeneral records, nginx combined log "
-        "lines, or a POP's --access-log (the default)",
+        "lines, or a POP's --access-log; auto (the default) tells from each file's start",
     )
     parser.add_argument(
         "--capacity", default="1%,10%", help="shares of the footprint or sizes (1%%,10%%,20GiB)"

@@ -155,8 +155,9 @@ def steps(capacities: Sequence[tuple[str, int]], policies: Sequence[str]) -> int
 
 
 def report(trace: LoadedTrace, results: Sequence[CapacityResult]) -> str:
+    skipped = f"{trace.skipped} line{'' if trace.skipped == 1 else 's'} skipped"
     lines = [
-        f"{len(trace.requests)} requests ({trace.skipped} lines skipped), "
+        f"{len(trace.requests)} requests ({skipped}), "
         f"{len(trace.object_sizes())} objects, "
         f"footprint {size_text(trace.footprint_bytes)}"
     ]

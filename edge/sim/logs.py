@@ -264,8 +264,8 @@ def _edge(line: str) -> tuple[float, str, int, int] | None:
 
 
 def guess_format(path: Path) -> str | None:
-    """The format `path`'s first lines look like (None: none of them), for a hint when a
-    replay in another format found no requests."""
+    """The format `path`'s first lines look like (None: none of them): what --format auto
+    reads it as, and a hint when a replay in another format found no requests."""
     try:
         with _opened(path, lambda n: None) as f:
             head = f.read(1 << 16)
@@ -273,13 +273,45 @@ def guess_format(path: Path) -> str | None:
         return None
     if b"\x00" in head:  # binary: oracleGeneral records hold zero bytes in every id
         return "oracle" if len(head) % RECORD.size == 0 or len(head) == 1 << 16 else None
-    for raw in head.splitlines()[:20]:
+    for raw in head.splitlines()[:20]:  # a line of either format, whatever its method
         line = raw.decode("utf-8", "replace")
-        if _nginx(line) is not None:
+        if _NGINX.match(line) is not None:
             return "nginx"
-        if _edge(line) is not None:
-            return "edge"
+        try:
+            AccessRecord.from_json(json.loads(line))
+        except (ValueError, WireError):
+            continue
+        return "edge"
     return None
+
+
+def resolve_format(paths: Iterable[Path], fmt: str) -> str:
+    """`fmt`, or for "auto" the format every one of `paths` looks like (a LogError if one
+    looks like none, or if they differ). Told "oracle", text files are refused: records read
+    from text would be numbers made of letters."""
+    files = list(paths)
+    if fmt != "auto":
+        if fmt == "oracle":
+            for path in files:
+                guess = guess_format(path)
+                if guess not in (None, "oracle"):
+                    raise LogError(f"{path} is text, not oracleGeneral records (--format {guess}?)")
+        return fmt
+    guesses: dict[str, list[Path]] = {}
+    for path in files:
+        guess = guess_format(path)
+        if guess is None:
+            raise LogError(
+                f"cannot tell what {path} holds (empty, or no line of its first 20 is a "
+                f"request): give --format oracle, nginx or edge"
+            )
+        guesses.setdefault(guess, []).append(path)
+    if len(guesses) > 1:
+        kinds = "; ".join(
+            f"{kind}: {', '.join(map(str, paths))}" for kind, paths in guesses.items()
+        )
+        raise LogError(f"the files hold different formats ({kinds}): replay them apart")
+    return next(iter(guesses), "edge")
 
 
 def load_trace(

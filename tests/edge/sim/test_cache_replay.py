@@ -7,8 +7,11 @@ import bz2
 import gzip
 import json
 import lzma
+import os
 import re
 import struct
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -192,16 +195,47 @@ def test_bad_input_is_refused_clearly(tmp_path: Path) -> None:
     odd.write_bytes(b"\x00" * 7)
     with pytest.raises(LogError, match="not an oracleGeneral"):
         load_trace([odd], "oracle")
-    done = run_cli("cache", "replay", "--quiet", str(odd), timeout_s=60)
+    done = run_cli("cache", "replay", "--quiet", "--format", "oracle", str(odd), timeout_s=60)
     assert done.returncode != 0
-    assert "no cache requests" in done.stderr
-    # an nginx log read in the default format: the error says which format it looks like
+    assert "not an oracleGeneral" in done.stderr
+    assert "Traceback" not in done.stderr
+    # an nginx log read as a POP's: the error says which format it looks like
     log = tmp_path / "access.log"
     log.write_text(NGINX)
-    done = run_cli("cache", "replay", "--quiet", str(log), timeout_s=60)
+    done = run_cli("cache", "replay", "--quiet", "--format", "edge", str(log), timeout_s=60)
     assert done.returncode != 0
     assert "read as --format edge (9 lines skipped" in done.stderr
     assert "it looks like --format nginx" in done.stderr
+    # text told to be oracleGeneral records is refused, not read as numbers made of letters
+    done = run_cli("cache", "replay", "--quiet", "--format", "oracle", str(log), timeout_s=60)
+    assert done.returncode != 0
+    assert "is text, not oracleGeneral records (--format nginx?)" in done.stderr
+
+
+def test_the_format_is_told_from_each_file(tmp_path: Path) -> None:
+    """Without --format each file's start tells what it holds: the same report as with the
+    format given; a file that looks like none, or files of different formats, are refused."""
+    log = tmp_path / "access.log.gz"
+    log.write_bytes(gzip.compress(NGINX.encode()))
+    trace = tmp_path / "hls.oracleGeneral.zst"
+    data = tmp_path / "plain.oracleGeneral"
+    write_oracle_general(data, generate(HlsWorkload(sessions=30, videos=10, seed=5)))
+    trace.write_bytes(zstandard.ZstdCompressor().compress(data.read_bytes()))
+    for path, fmt in ((log, "nginx"), (trace, "oracle")):
+        told = replay_cli(str(path), "--format", fmt, "--capacity", "300B,5%", "--policy", "lru")
+        assert replay_cli(str(path), "--capacity", "300B,5%", "--policy", "lru") == told
+    empty, junk = tmp_path / "empty.log", tmp_path / "junk.log"
+    empty.write_bytes(b"")
+    junk.write_text("not a request\n" * 30 + NGINX)  # what the first 20 lines say counts
+    for path in (empty, junk):
+        done = run_cli("cache", "replay", "--quiet", str(path), timeout_s=60)
+        assert done.returncode != 0
+        assert f"cannot tell what {path} holds" in done.stderr
+        assert "give --format oracle, nginx or edge" in done.stderr
+    done = run_cli("cache", "replay", "--quiet", str(log), str(trace), timeout_s=60)
+    assert done.returncode != 0
+    assert f"different formats (nginx: {log}; oracle: {trace})" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_a_loaded_trace_takes_few_bytes_a_request(tmp_path: Path) -> None:
@@ -226,3 +260,24 @@ def test_a_loaded_trace_takes_few_bytes_a_request(tmp_path: Path) -> None:
     assert (tmp_path / "again.oracleGeneral").read_bytes() == path.read_bytes()
     assert trace.requests[5] == TraceRequest(0, 5, 1005)
     assert trace.requests[-1] == TraceRequest(1999, 999, 1000 + 199_999 % 7)
+
+
+def test_a_report_piped_to_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
+    """`mediacdn cache replay ... | head`: the reader goes away before the report is written;
+    the command ends with 0 and no traceback."""
+    log = tmp_path / "access.log"
+    log.write_text(NGINX)
+    reader, writer = os.pipe()
+    os.close(reader)  # gone before anything is written
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "mediacdn", "cache", "replay", "--quiet", str(log)],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(writer)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
