@@ -27,7 +27,7 @@ import heapq
 import re
 import time
 from collections.abc import Callable, Hashable
-from typing import Final
+from typing import Any, Final
 
 Key = Hashable
 Located = tuple[Hashable, int]
@@ -186,9 +186,10 @@ class IntervalCache:
 
     def _observe(self, group: _Group, position: int, now: float) -> None:
         viewers = group.viewers
-        previous = viewers.get(position - 1)  # that viewer moved on to this segment
+        before: Any = position - 1  # boxed once (compiled code boxes an int at each look-up)
+        previous = viewers.get(before)  # that viewer moved on to this segment
         if previous is not None:
-            del viewers[position - 1]
+            del viewers[before]
         follows = 1.0 if previous is not None or position == 0 else 0.0
         self.sequential += SEQUENTIAL_WEIGHT * (follows - self.sequential)
         if previous is not None:

@@ -47,7 +47,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from heapq import heappop, heappush
-from typing import Final, cast
+from typing import Any, Final, cast
 
 from edge.eviction.guide import ViewerGuide
 from edge.eviction.interval import ViewerGroup
@@ -208,7 +208,7 @@ class PopularityCache:
     def _count(self, key: Key, obj: _Object) -> None:
         added = 0.0
         if obj.counted < self._generation - 1:  # not known to be remembered: look
-            mark = hash(key)
+            mark: Any = hash(key)  # boxed once (compiled code boxes an int at each look-up)
             counted = self._seen.get(mark, -2)
             if counted >= self._generation - 1:
                 obj.counted = counted
@@ -227,7 +227,8 @@ class PopularityCache:
         if video is not None:
             add_request(video, added)
             positions = video.positions
-            positions[obj.position] = positions.get(obj.position, 0.0) + 1.0
+            at: Any = obj.position  # boxed once for both look-ups (compiled code boxes each)
+            positions[at] = positions.get(at, 0.0) + 1.0
         if obj.rendition is not None:
             add_request(obj.rendition, added)
         if obj.at_depth is not None:
