@@ -264,13 +264,19 @@ def _edge(line: str) -> tuple[float, str, int, int] | None:
 
 
 def guess_format(path: Path) -> str | None:
-    """The format `path`'s first lines look like (None: none of them): what --format auto
-    reads it as, and a hint when a replay in another format found no requests."""
+    """The format `path`'s first lines look like (None: none of them, or unreadable): a hint
+    when a replay in another format found no requests."""
     try:
-        with _opened(path, lambda n: None) as f:
-            head = f.read(1 << 16)
+        return _sniff(path)
     except (OSError, LogError):
         return None
+
+
+def _sniff(path: Path) -> str | None:
+    """The format `path`'s first lines look like (None: none of them); an OSError or
+    LogError if it cannot be read (a damaged compressed file says so)."""
+    with _opened(path, lambda n: None) as f:
+        head = f.read(1 << 16)
     if b"\x00" in head:  # binary: oracleGeneral records hold zero bytes in every id
         return "oracle" if len(head) % RECORD.size == 0 or len(head) == 1 << 16 else None
     for raw in head.splitlines()[:20]:  # a line of either format, whatever its method
@@ -299,7 +305,7 @@ def resolve_format(paths: Iterable[Path], fmt: str) -> str:
         return fmt
     guesses: dict[str, list[Path]] = {}
     for path in files:
-        guess = guess_format(path)
+        guess = _sniff(path)
         if guess is None:
             raise LogError(
                 f"cannot tell what {path} holds (empty, or no line of its first 20 is a "
