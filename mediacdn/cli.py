@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 from pathlib import Path
 
 from edge.eviction.policy import DEFAULT_POLICY, POLICIES
@@ -495,8 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:  # one line per HTTP request would break the progress bars
         logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        result: int = args.func(args)
+        return int(args.func(args))
     except BrokenPipeError:  # `mediacdn ... | head`: the reader has all it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # stdout: no error when flushed at exit
         return 0
-    return result
