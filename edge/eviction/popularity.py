@@ -46,11 +46,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
-from heapq import heappop, heappush
 from typing import Any, Final, cast
 
 from edge.eviction.guide import ViewerGuide
 from edge.eviction.interval import ViewerGroup
+from edge.eviction.minheap import HeapEntry, MinHeap
 from edge.eviction.rankqueue import Ranked, RankQueue
 from edge.eviction.tallies import Tally, add_request, halve_positions, per_object, rank, split_group
 
@@ -75,8 +75,7 @@ HORIZON_MAX_S: Final = 600.0
 STAY_WEIGHT: Final = 0.001
 HEAP_SLACK: Final = 4  # rebuild when the order holds 4x as many entries as the cache
 GROWN: Final = 1.05  # a popped entry goes back if its object's score grew by more than this
-SEQ_BITS: Final = 40  # a held entry is when << SEQ_BITS | sequence number
-SEQ_MASK: Final = (1 << SEQ_BITS) - 1
+SEQ_LIMIT: Final = (1 << 39) - 1  # sequence numbers start afresh past this
 TICKS_PER_S: Final = 16  # the grain of held entries' times
 # How far a segment number's own requests move its score, at every rung together: its count
 # weighs against this many times its video's mean per position. Chosen on 13 trace logs, and
@@ -123,6 +122,14 @@ class _Object(Ranked):
         self.trial = MAIN  # or TRIAL/ASKED: on probation (and asked for again there)
 
 
+class _Held(HeapEntry):
+    """An object held out of the order until `key` (ticks): live while its entry is `tie`."""
+
+    def __init__(self, when: int, obj: _Object) -> None:
+        super().__init__(when, obj.seq)
+        self.obj = obj
+
+
 class PopularityCache:
     name = "popular"
 
@@ -145,10 +152,7 @@ class PopularityCache:
         self._used = 0
         # the eviction order: by the rank of the score when pushed, the oldest entry first
         self._order = RankQueue()
-        # entries out until a viewer should have come, when << SEQ_BITS | seq (ints compare
-        # faster than tuples), and their objects: live while the object's entry is seq
-        self._held: list[int] = []
-        self._held_objects: dict[int, _Object] = {}
+        self._held = MinHeap()  # out of the order till a viewer should have come (_Held)
         self._seq = 0
         self._videos: dict[Hashable, Tally] = {}
         self._renditions: dict[Hashable, Tally] = {}
@@ -166,6 +170,7 @@ class PopularityCache:
         self._probation: deque[_Object] = deque()  # oldest first
         self._probation_used = 0
         self._soon = 0.0  # running share of eviction candidates a viewer wants soon
+        self._victim_score = 0.0
 
     @property
     def used_bytes(self) -> int:
@@ -324,8 +329,7 @@ class PopularityCache:
         return True
 
     def _rebuild(self) -> None:
-        self._held = []
-        self._held_objects = {}
+        self._held = MinHeap()
         self._order = RankQueue()
         for obj in sorted(self._objects.values(), key=lambda o: o.seq):  # the oldest first again
             obj.seq = 0  # no live entry (sequence numbers may start afresh)
@@ -334,15 +338,11 @@ class PopularityCache:
 
     def _release(self, now: float) -> None:
         """Held entries whose viewer should have come by now go back to the order."""
-        held = self._held
-        due = (int(now * TICKS_PER_S) + 1) << SEQ_BITS
-        while held and held[0] < due:
-            seq = heappop(held) & SEQ_MASK
-            obj = self._held_objects.get(seq)
-            if obj is not None:
-                del self._held_objects[seq]
-                if obj.seq == seq:  # not asked for again, and still cached
-                    self._push(obj, self._score(obj))
+        held, due = self._held, int(now * TICKS_PER_S) + 1
+        while held.entries and held.entries[0].key < due:
+            entry = cast(_Held, held.pop())
+            if entry.obj.seq == entry.tie:  # not asked for again, and still cached
+                self._push(entry.obj, self._score(entry.obj))
 
     def _wait_s(self, obj: _Object, now: float) -> float:
         if obj.viewers is None:
@@ -357,9 +357,9 @@ class PopularityCache:
         """Should a viewer ask for `obj` within the horizon, by a model that is trusted?"""
         return self._trusted() and self._wait_s(obj, now) < self.horizon_s
 
-    def _victim(self, now: float) -> tuple[_Object, float] | None:
-        """The cached object to evict next and its score. Its entry is left where it is (the
-        first in the order, or a leaf of the held heap): evicting it kills the entry."""
+    def _victim(self, now: float) -> _Object | None:
+        """The cached object to evict next (its score in `_victim_score`: no tuple made); its
+        entry is left where it is (first in the order, or a held leaf): evicting it kills it."""
         self._release(now)
         order = self._order
         first = order.first()
@@ -373,28 +373,29 @@ class PopularityCache:
                 soon = wait < self.horizon_s
                 self._soon += SOON_WEIGHT * ((1.0 if soon else 0.0) - self._soon)
                 if not (soon and self._trusted()):
-                    return obj, score
+                    self._victim_score = score
+                    return obj
                 order.take(obj)  # held until its viewer should have come
                 when = int((now + wait + HOLD_SLACK_S) * TICKS_PER_S)
-                heappush(self._held, when << SEQ_BITS | obj.seq)
-                self._held_objects[obj.seq] = obj
+                self._held.push(_Held(when, obj))
             first = order.first()
         # every cached object is wanted soon: one wanted late goes (a leaf of the held heap,
         # at least as late as the entries above it, taken in constant time)
         held = self._held
-        while held:
-            seq = held[-1] & SEQ_MASK
-            held_obj = self._held_objects.get(seq)
-            if held_obj is not None and held_obj.seq == seq:
-                return held_obj, self._score(held_obj)
-            held.pop()
-            self._held_objects.pop(seq, None)
+        entry = held.last()
+        while entry is not None:
+            held_obj = cast(_Held, entry).obj
+            if held_obj.seq == entry.tie:
+                self._victim_score = self._score(held_obj)
+                return held_obj
+            held.pop_last()
+            entry = held.last()
         return None
 
     def insert(self, key: Key, size: int) -> list[Key]:
         if key in self._objects or size * TENTHS > self.capacity_bytes:
             return []
-        if self._seq > SEQ_MASK // 2:  # (after about 5e11 entries) number them afresh
+        if self._seq > SEQ_LIMIT:  # (after about 5e11 entries) number them afresh
             self._seq = 0
             self._rebuild()
         missed = self._missed
@@ -411,10 +412,10 @@ class PopularityCache:
             victim = self._victim(now)
             if victim is None:
                 return evicted + self._on_probation(obj, size, now, 0.0)
-            if victim[1] > score and not self._spared(obj, now):
+            if self._victim_score > score and not self._spared(obj, now):
                 # worth less than what it would displace: on probation
-                return evicted + self._on_probation(obj, size, now, victim[1])
-            self._evict(victim[0], now, evicted)
+                return evicted + self._on_probation(obj, size, now, self._victim_score)
+            self._evict(victim, now, evicted)
         obj.size = size
         obj.stored_at = now
         self._objects[key] = obj
@@ -434,7 +435,7 @@ class PopularityCache:
             ) or 2 * (self._probation_used + size) > self.capacity_bytes
             victim = None if full else self._victim(now)
             if victim is not None:
-                self._evict(victim[0], now, evicted)
+                self._evict(victim, now, evicted)
             elif probation:
                 self._leave_probation(floor, evicted)
             else:

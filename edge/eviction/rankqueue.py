@@ -5,14 +5,17 @@ ranks, the oldest entry, as a heap of (rank, sequence number) would give, with e
 go stale when their item is pushed again or removed. A heap of Python ints pays for every
 comparison and for a map from sequence numbers back to items; here each rank has a bucket, a
 list its entries are appended to, kept while the queue lasts, and only the buckets in use are
-kept in a heap by rank (compiled: it compares machine words, and moves buckets without making
-int objects). An item knows where its live entry is (its bucket and index there), so an entry is
-stale exactly when the item no longer points at it, with nothing to look up.
+kept in a heap by rank (edge/eviction/minheap.py, compiled: it compares machine words, and
+moves buckets without making int objects). An item knows where its live entry is (its bucket
+and index there), so an entry is stale exactly when the item no longer points at it, with
+nothing to look up.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, cast
+
+from edge.eviction.minheap import HeapEntry, MinHeap
 
 COMPACT_MIN: Final = 64  # a bucket drops the entries it has passed once this many (and half)
 
@@ -27,12 +30,12 @@ class Ranked:
         self.index = 0
 
 
-class _Bucket:
-    """The entries of one rank in the order they came; those before `head` are passed. The
-    rank is in use while it has entries (a bucket all passed is emptied)."""
+class _Bucket(HeapEntry):
+    """The entries of one rank (its `key`) in the order they came; those before `head` are
+    passed. The rank is in use while it has entries (a bucket all passed is emptied)."""
 
     def __init__(self, rank: int) -> None:
-        self.rank = rank
+        super().__init__(rank)
         self.items: list[Ranked] = []
         self.head = 0
 
@@ -40,7 +43,7 @@ class _Bucket:
 class RankQueue:
     def __init__(self) -> None:
         self._buckets: dict[int, _Bucket] = {}  # by rank, made when first used and kept
-        self._in_use: list[_Bucket] = []  # a heap by rank of the buckets with entries
+        self._in_use = MinHeap()  # by rank, the buckets with entries
         self.entries = 0  # live and stale entries not yet passed (a heap's length)
 
     def push(self, item: Ranked, rank: int) -> None:
@@ -51,7 +54,7 @@ class RankQueue:
             bucket = self._buckets[rank] = _Bucket(rank)
         items = bucket.items
         if not items:  # the rank comes into use
-            self._heap_push(bucket)
+            self._in_use.push(bucket)
         item.bucket = bucket
         item.index = len(items)
         items.append(item)
@@ -59,9 +62,9 @@ class RankQueue:
 
     def first(self) -> Ranked | None:
         """The item of the lowest live entry (passing stale ones), left in the queue."""
-        in_use = self._in_use
+        in_use = self._in_use.entries
         while in_use:
-            bucket = in_use[0]
+            bucket = cast(_Bucket, in_use[0])
             items, head = bucket.items, bucket.head
             while head < len(items):
                 item = items[head]
@@ -78,47 +81,12 @@ class RankQueue:
         """Every entry of the lowest rank's bucket is passed: it is emptied, off the heap."""
         bucket.items = []
         bucket.head = 0
-        self._heap_pop()
-
-    def _heap_push(self, bucket: _Bucket) -> None:
-        heap, rank = self._in_use, bucket.rank
-        heap.append(bucket)
-        at = len(heap) - 1
-        while at > 0:
-            parent = (at - 1) >> 1
-            above = heap[parent]
-            if above.rank <= rank:
-                break
-            heap[at] = above
-            at = parent
-        heap[at] = bucket
-
-    def _heap_pop(self) -> None:
-        """Take the lowest rank's bucket off the heap."""
-        heap = self._in_use
-        last = heap.pop()
-        size = len(heap)
-        if not size:
-            return
-        rank = last.rank
-        at = 0
-        child = 1
-        while child < size:
-            below = heap[child]
-            if child + 1 < size and heap[child + 1].rank < below.rank:
-                child += 1
-                below = heap[child]
-            if rank <= below.rank:
-                break
-            heap[at] = below
-            at = child
-            child = 2 * at + 1
-        heap[at] = last
+        self._in_use.pop()
 
     def take(self, item: Ranked) -> None:
         """Take out the entry `first` gave, `item`'s."""
         bucket = item.bucket
-        if bucket is None or bucket.head != item.index or bucket is not self._in_use[0]:
+        if bucket is None or bucket.head != item.index or bucket is not self._in_use.entries[0]:
             raise ValueError("take() is for the entry first() gave")
         item.bucket = None
         self.entries -= 1

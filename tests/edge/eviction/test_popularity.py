@@ -7,7 +7,7 @@ import pytest
 
 from edge.eviction.interval import locate_url
 from edge.eviction.policy import EvictionPolicy, make_policy
-from edge.eviction.popularity import MAIN, PROBATION_MIN, SEQ_MASK, PopularityCache
+from edge.eviction.popularity import MAIN, PROBATION_MIN, SEQ_LIMIT, PopularityCache
 from edge.eviction.tallies import split_group
 from edge.pop.store import ResponseStore
 from edge.sim.trace import TraceClock
@@ -94,7 +94,7 @@ def test_entries_are_numbered_afresh_before_their_numbers_run_out() -> None:
     cache = PopularityCache(40 * SIZE, clock=clock, locate=locate_url)
     watch(cache, clock, "A", 0.0, segments=40)
     watch(cache, clock, "A", HOUR, segments=40)  # A's forty segments, twice watched
-    cache._seq = SEQ_MASK // 2 + 1  # as after some 5e11 entries
+    cache._seq = SEQ_LIMIT + 1  # as after some 5e11 entries
     for video in ("B", "C", "D"):  # lone viewers, each a segment of video per request
         watch(cache, clock, video, 3 * HOUR, segments=40)
     assert cache._seq < 200

@@ -68,8 +68,8 @@ def test_the_order_is_a_heaps_of_rank_then_age() -> None:
     buckets = list(queue._buckets.values())
     assert sum(len(b.items) - b.head for b in buckets) == queue.entries  # what a heap holds
     assert all(b.head < COMPACT_MIN or 2 * b.head < len(b.items) for b in buckets)
-    ranks = [b.rank for b in queue._in_use]  # the ranks in use, as a heap
-    assert sorted(ranks) == sorted(b.rank for b in buckets if b.items)
+    ranks = [b.key for b in queue._in_use.entries]  # the ranks in use, as a heap
+    assert sorted(ranks) == sorted(b.key for b in buckets if b.items)
     assert all(ranks[(i - 1) // 2] <= r for i, r in enumerate(ranks) if i)
 
 
