@@ -267,16 +267,18 @@ def guess_format(path: Path) -> str | None:
     """The format `path`'s first lines look like (None: none of them, or unreadable): a hint
     when a replay in another format found no requests."""
     try:
-        return _sniff(path)
+        return _sniff(path) or None
     except (OSError, LogError):
         return None
 
 
 def _sniff(path: Path) -> str | None:
-    """The format `path`'s first lines look like (None: none of them); an OSError or
-    LogError if it cannot be read (a damaged compressed file says so)."""
+    """The format `path`'s first lines look like ("": it is empty; None: none of them); an
+    OSError or LogError if it cannot be read (a damaged compressed file says so)."""
     with _opened(path, lambda n: None) as f:
         head = f.read(1 << 16)
+    if not head:
+        return ""
     if b"\x00" in head:  # binary: oracleGeneral records hold zero bytes in every id
         return "oracle" if len(head) % RECORD.size == 0 or len(head) == 1 << 16 else None
     for raw in head.splitlines()[:20]:  # a line of either format, whatever its method
@@ -306,7 +308,9 @@ def resolve_format(paths: Iterable[Path], fmt: str) -> str:
     guesses: dict[str, list[Path]] = {}
     for path in files:
         guess = _sniff(path)
-        if guess is None:
+        if guess == "" and len(files) > 1:  # (a POP that served nothing, a fresh rotation)
+            continue
+        if not guess:
             raise LogError(
                 f"cannot tell what {path} holds (empty, or no line of its first 20 is a "
                 f"request): give --format oracle, nginx or edge"

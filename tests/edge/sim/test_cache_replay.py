@@ -233,6 +233,10 @@ def test_the_format_is_told_from_each_file(tmp_path: Path) -> None:
         assert done.returncode != 0
         assert f"cannot tell what {path} holds" in done.stderr
         assert "give --format oracle, nginx or edge" in done.stderr
+    # an empty file among others (a POP that served nothing, a fresh rotation) says nothing
+    nginx = ["--capacity", "300B", "--policy", "lru"]
+    told = replay_cli(str(log), "--format", "nginx", *nginx)
+    assert replay_cli(str(empty), str(log), *nginx) == told
     done = run_cli("cache", "replay", "--quiet", str(log), str(trace), timeout_s=60)
     assert done.returncode != 0
     assert f"different formats (nginx: {log}; oracle: {trace})" in done.stderr
