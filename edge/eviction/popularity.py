@@ -14,7 +14,8 @@ and early segments are watched by more of a video's viewers. It is scaled again 
 segment number does within its video, at every rung together (a viewer who switches rungs
 still asks for the next segment of the same video): that position's requests over the video's
 mean per position, shrunk toward 1 by `POSITION_PRIOR` means' worth, so that a position with
-little evidence keeps the video's score. Playlists, init segments and other files outside a
+little evidence keeps the video's score (no rung or depth where requests do not follow
+viewers: the `sequential` share, below). Playlists, init segments and other files outside a
 numbered sequence score by their own requests. Every `HALVE_EVERY` requests all counts are
 halved and objects are counted afresh, so that requests per object is a recent rate with new
 requests weighing more than old ones; a video (rendition, depth) not asked for since the last
@@ -272,9 +273,11 @@ class PopularityCache:
         video, rendition, at_depth = obj.video, obj.rendition, obj.at_depth
         if video is None or rendition is None or at_depth is None:
             return obj.own
-        total = self._total
-        mean = total.requests / total.objects if total.objects > 0 else 1.0
-        scale = per_object(rendition) * per_object(at_depth) / (mean * mean)
+        scale = 1.0  # rung and depth say how viewers watch: nothing where none walk through
+        if self.guide.viewers.sequential >= SEQUENTIAL_MIN:  # numbers (their `sequential` share)
+            total = self._total
+            mean = total.requests / total.objects if total.objects > 0 else 1.0
+            scale = per_object(rendition) * per_object(at_depth) / (mean * mean)
         score = per_object(video) * scale
         spread = len(video.positions)
         if spread and video.requests > 0.0:
@@ -398,12 +401,9 @@ class PopularityCache:
         if self._seq > SEQ_LIMIT:  # (after about 5e11 entries) number them afresh
             self._seq = 0
             self._rebuild()
-        missed = self._missed
-        obj = (
-            missed
-            if missed is not None and missed.key == key
-            else self._place(key, self._locate(key))
-        )
+        obj = self._missed
+        if obj is None or obj.key != key:
+            obj = self._place(key, self._locate(key))
         self._missed = None
         score = self._score(obj)
         now = self.guide.clock()

@@ -7,6 +7,7 @@ it."""
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections.abc import Iterator
 
@@ -63,6 +64,44 @@ def test_numbers_that_are_not_segment_numbers_do_no_harm() -> None:
         lru = byte_misses("lru", trace, int(footprint * share))
         popular = byte_misses("popular", trace, int(footprint * share))
         assert popular <= lru, (share, popular, lru)
+
+
+def counted_misses(trace: list[tuple[float, str, int]], capacity: int) -> float:
+    """The byte miss ratio of a cache that knows every object's requests so far (counted
+    before it was stored too) and evicts the fewest, the longest unasked among equals: on
+    requests drawn independently of each other, the order a popularity predictor aims at."""
+    counts: dict[str, int] = {}
+    live: dict[str, int] = {}  # cached url -> the sequence number of its live heap entry
+    heap: list[tuple[int, int, str]] = []
+    sizes: dict[str, int] = {}
+    used = missed = total = 0
+    for seq, (_, url, size) in enumerate(trace):
+        counts[url] = count = counts.get(url, 0) + 1
+        total += size
+        if url not in live:
+            missed += size
+            while used + size > capacity:
+                _, entry, victim = heapq.heappop(heap)
+                if live.get(victim) == entry:
+                    del live[victim]
+                    used -= sizes[victim]
+            sizes[url] = size
+            used += size
+        live[url] = seq
+        heapq.heappush(heap, (count, seq, url))
+    return missed / total
+
+
+def test_numbered_files_score_by_their_own_requests() -> None:
+    """Where no viewer walks through the numbers, a number's power of two says nothing about
+    a file; scaled by how files of about the same number did, `popular` missed 7% more bytes
+    than counting each file's requests does (1.066x at 10% here)."""
+    trace = list(zipf_in_one_directory(60_000, 3_000, seed=1))
+    footprint = sum({url: size for _, url, size in trace}.values())
+    capacity = footprint // 10
+    popular = byte_misses("popular", trace, capacity)
+    counted = counted_misses(trace, capacity)
+    assert popular <= 1.03 * counted, (popular, counted)
 
 
 def live_edge(parts: int, viewers: int) -> Iterator[tuple[float, str, int]]:
