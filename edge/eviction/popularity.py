@@ -411,10 +411,10 @@ class PopularityCache:
         while self._used + size > self.capacity_bytes:
             victim = self._victim(now)
             if victim is None:
-                return evicted + self._on_probation(obj, size, now, 0.0)
+                return self._on_probation(obj, size, now, 0.0, evicted)
             if self._victim_score > score and not self._spared(obj, now):
                 # worth less than what it would displace: on probation
-                return evicted + self._on_probation(obj, size, now, self._victim_score)
+                return self._on_probation(obj, size, now, self._victim_score, evicted)
             self._evict(victim, now, evicted)
         obj.size = size
         obj.stored_at = now
@@ -423,10 +423,11 @@ class PopularityCache:
         self._push(obj, score)
         return evicted
 
-    def _on_probation(self, obj: _Object, size: int, now: float, floor: float) -> list[Key]:
-        """Store `obj` on probation, making room first from the probation area's oldest while
-        it is full (promoting those asked for again), then from the rest of the cache."""
-        evicted: list[Key] = []
+    def _on_probation(
+        self, obj: _Object, size: int, now: float, floor: float, evicted: list[Key]
+    ) -> list[Key]:
+        """Store `obj` on probation, making room from the probation area's oldest while it is
+        full (promoting those asked for again), then from the rest; `evicted` gets what went."""
         limit = self.capacity_bytes // PROBATION_PARTS  # (or PROBATION_MIN objects)
         probation = self._probation
         while self._used + size > self.capacity_bytes:
