@@ -18,7 +18,10 @@ cache itself on the same sampled requests, so that popularity caching is judged 
 on all the traffic (a sample would cut its viewers' walks). When a trial has missed
 `LEAVE_POPULAR` fewer of the sampled bytes than popularity caching in `WINS` windows of
 `EVIDENCE` sampled requests in a row, the cache switches to that policy; from S3-FIFO or LRU it
-switches on `SWITCH` fewer (the video policy is the one to leave only on clear evidence). Each
+switches on `SWITCH` fewer (the video policy is the one to leave only on clear evidence). Where
+requests do not follow viewers through segment numbers (the viewer model's `sequential` share
+under `SEQUENTIAL_MIN`: block traces, hashed or numbered ids), its model adds nothing and it is
+left on `LEAVE_UNGUIDED` fewer. Each
 switch doubles the window (up to `BACKOFF` times), so that traffic between two policies cannot
 make the cache swing. At a switch popularity caching and LRU take the cached objects, the first
 to go first (popularity caching evicts by its own scores whatever it holds); S3-FIFO starts
@@ -32,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Final
 
-from edge.eviction.popularity import Locate, PopularityCache
+from edge.eviction.popularity import SEQUENTIAL_MIN, Locate, PopularityCache
 from edge.eviction.queues import LRU
 from edge.eviction.s3fifo import S3FIFO
 
@@ -52,6 +55,7 @@ PRIME: Final = 1_000_003
 SCATTER: Final = 427_799
 EVIDENCE: Final = 2048  # sampled requests a window (doubled at each switch, BACKOFF times)
 LEAVE_POPULAR: Final = 0.20  # leave popularity caching when a trial missed 20% fewer bytes
+LEAVE_UNGUIDED: Final = 0.10  # ... 10% fewer, where requests do not follow viewers
 SWITCH: Final = 0.05  # leave S3-FIFO or LRU when a trial missed 5% fewer
 TRIAL_OBJECTS: Final = 128  # about this many objects in a trial (fewer: it says little)
 WINS: Final = 2  # windows in a row a trial must win before a switch
@@ -220,7 +224,13 @@ class AdaptiveCache:
     def _judge(self) -> None:
         """The end of a window: a trial that has won WINS windows in a row (the one that
         missed least in this one, if several have) is run from the next insert."""
-        margin = LEAVE_POPULAR if self._running == POPULAR else SWITCH
+        pop = self._pop
+        if pop is None:
+            margin = SWITCH
+        elif pop.guide.viewers.sequential >= SEQUENTIAL_MIN:
+            margin = LEAVE_POPULAR
+        else:
+            margin = LEAVE_UNGUIDED
         bar = self._missed_main * (1.0 - margin)
         best = -1.0
         for i, missed in enumerate(self._missed):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Hashable
 
-from edge.eviction.adaptive import POLICIES, AdaptiveCache
+from edge.eviction.adaptive import POLICIES, WINS, AdaptiveCache
 from edge.eviction.policy import EvictionPolicy, make_policy
 from edge.sim.trace import TraceClock, TraceRequest, replay
 from edge.sim.workload import HlsWorkload, generate, locate_object
@@ -72,6 +72,39 @@ def test_on_video_traffic_it_is_popularity_caching() -> None:
         assert cache.switches == 0
         assert cache.running == "popular"
         assert adaptive == popular  # the same decisions, to the last request
+
+
+def _after_trials_win(requests: list[TraceRequest], fewer: float) -> str:
+    """Replay `requests` (no switch), then WINS windows in which every trial missed `fewer`
+    of the sampled bytes fewer than the cache: the policy it then switches to, or "none"."""
+    clock = TraceClock()
+    cache = AdaptiveCache(_footprint(requests) // 10, clock=clock, locate=locate_object)
+    replay(cache, requests, clock)
+    assert cache.running == "popular"
+    assert cache._kinds  # the trials run
+    for _ in range(WINS):
+        cache._missed_main = 1000.0
+        cache._missed = [1000.0 * (1.0 - fewer)] * len(cache._kinds)
+        cache._judge()
+    return POLICIES[cache._next] if cache._next >= 0 else "none"
+
+
+def test_popularity_caching_is_left_sooner_where_requests_follow_no_viewers() -> None:
+    """On video traffic popularity caching is left only on clear evidence (20% fewer missed
+    bytes); where requests do not walk through segment numbers its viewer model adds nothing,
+    and 15% fewer is enough."""
+    video = list(generate(HlsWorkload(sessions=1000, seed=5)))
+    rng = random.Random(5)
+    files = [rng.randrange(1 << 40) for _ in range(5_000)]
+    weights = [1.0 / (rank + 1) ** 0.9 for rank in range(len(files))]
+    numbered = [
+        TraceRequest(i // 20, key, 10_000 + key % 90_000)
+        for i, key in enumerate(rng.choices(files, weights, k=60_000))
+    ]
+    assert _after_trials_win(video, 0.15) == "none"
+    assert _after_trials_win(video, 0.25) != "none"
+    assert _after_trials_win(numbered, 0.15) != "none"
+    assert _after_trials_win(numbered, 0.05) == "none"
 
 
 def test_the_caller_holds_what_the_policy_holds_through_switches() -> None:
