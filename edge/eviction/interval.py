@@ -54,15 +54,31 @@ def locate_url(key: Key) -> Located | None:
 
 
 class _Group:
-    """What is known of one rendition's viewers (a URL directory, for the edge)."""
+    """What is known of one rendition's viewers (a URL directory, for the edge): each viewer's
+    position and when it last asked for it, in two lists side by side (compiled code walks
+    lists at a fraction of a dict's cost per entry), and each position's index in them."""
 
     def __init__(self) -> None:
-        self.viewers: dict[int, float] = {}  # position → when a viewer last asked for it
-        self.oldest = FAR_S  # no later than the earliest time in `viewers` (none stale before)
+        self.positions: list[int] = []
+        self.seen: list[float] = []  # when the viewer at positions[i] asked for it
+        self.index: dict[int, int] = {}  # position → its index in the lists
+        self.oldest = FAR_S  # no later than the earliest time in `seen` (none stale before)
         self.step = DEFAULT_STEP_S  # seconds between one viewer's requests
         self.started = False
         self.last_start = 0.0
         self.gap = DEFAULT_GAP_S  # mean time between session starts
+
+    def drop(self, i: int) -> None:
+        """Take the viewer at index `i` out of the lists (its `index` entry is gone already):
+        the last one takes its place."""
+        positions, seen = self.positions, self.seen
+        last = len(positions) - 1
+        if i != last:
+            positions[i] = positions[last]
+            seen[i] = seen[last]
+            self.index[positions[i]] = i
+        positions.pop()
+        seen.pop()
 
 
 ViewerGroup = _Group  # what `group_at` hands out (its fields are the cache's own)
@@ -152,12 +168,14 @@ class IntervalCache:
             best = (group.gap if group.gap > since else since) + position * step
         else:
             best = FAR_S + position * step
-        viewers = group.viewers
-        if viewers:
-            horizon = now - STALE_VIEWER_STEPS * step
-            for q, seen in viewers.items():
-                if q < position and seen >= horizon:
-                    arrival = seen - now + (position - q) * step
+        positions, seen = group.positions, group.seen
+        horizon = now - STALE_VIEWER_STEPS * step
+        for i in range(len(positions)):
+            q = positions[i]
+            if q < position:
+                when = seen[i]
+                if when >= horizon:
+                    arrival = when - now + (position - q) * step
                     if arrival < best:
                         best = arrival
         return best
@@ -185,29 +203,41 @@ class IntervalCache:
         return group
 
     def _observe(self, group: _Group, position: int, now: float) -> None:
-        viewers = group.viewers
+        index, positions, seen = group.index, group.positions, group.seen
         before: Any = position - 1  # boxed once (compiled code boxes an int at each look-up)
-        previous = viewers.get(before)  # that viewer moved on to this segment
-        if previous is not None:
-            del viewers[before]
-        follows = 1.0 if previous is not None or position == 0 else 0.0
+        moved = index.get(before, -1)  # the viewer there moved on to this segment
+        follows = 1.0 if moved >= 0 or position == 0 else 0.0
         self.sequential += SEQUENTIAL_WEIGHT * (follows - self.sequential)
-        if previous is not None:
-            group.step = 0.8 * group.step + 0.2 * (now - previous)
-        viewers[position] = now
+        at: Any = position
+        if moved >= 0:
+            group.step = 0.8 * group.step + 0.2 * (now - seen[moved])
+            del index[before]
+            kept = index.setdefault(at, moved)
+            if kept == moved:
+                positions[moved] = position
+                seen[moved] = now
+            else:  # a viewer was there already: the two are one from now on
+                seen[kept] = now
+                group.drop(moved)
+        else:
+            kept = index.setdefault(at, len(positions))
+            if kept == len(positions):
+                positions.append(position)
+                seen.append(now)
+            else:
+                seen[kept] = now
         if now < group.oldest:
             group.oldest = now
         horizon = now - STALE_VIEWER_STEPS * group.step
-        if len(viewers) > MAX_VIEWERS and group.oldest < horizon:
-            stale: list[int] = []
+        if len(positions) > MAX_VIEWERS and group.oldest < horizon:
             oldest = now
-            for q, seen in viewers.items():
-                if seen < horizon:
-                    stale.append(q)
-                elif seen < oldest:
-                    oldest = seen
-            for q in stale:
-                del viewers[q]
+            for i in range(len(positions) - 1, -1, -1):  # from the end: a swap keeps the rest
+                when = seen[i]
+                if when < horizon:
+                    del index[positions[i]]
+                    group.drop(i)
+                elif when < oldest:
+                    oldest = when
             group.oldest = oldest
         if position == 0:
             if group.started:

@@ -3,7 +3,15 @@ LRU on an HLS-shaped trace."""
 
 from __future__ import annotations
 
-from edge.eviction.interval import IntervalCache, locate_url
+import random
+
+from edge.eviction.interval import (
+    FAR_S,
+    MAX_VIEWERS,
+    STALE_VIEWER_STEPS,
+    IntervalCache,
+    locate_url,
+)
 from edge.eviction.policy import make_policy
 from edge.sim.trace import TraceClock, replay
 from edge.sim.workload import HlsWorkload, generate, locate_object
@@ -50,3 +58,45 @@ def test_beats_lru_on_an_hls_trace() -> None:
         make_policy("interval", capacity, clock=clock, locate=locate_object), requests, clock
     )
     assert interval.byte_miss_ratio < lru.byte_miss_ratio * 0.95
+
+
+def test_the_viewer_table_follows_a_dict_of_positions() -> None:
+    """Random walks with jumps, viewers meeting at one position, and stopped viewers pruned:
+    the lists and their index say what a dict of position → last request says, and a wait
+    is the nearest live viewer's behind, as computed from that dict."""
+    rng = random.Random(7)
+    cache = IntervalCache(0, clock=lambda: 0.0)
+    group = cache.group_at("video")
+    model: dict[int, float] = {}
+    step = group.step
+    now = 0.0
+    merged = pruned = 0
+    for _ in range(20_000):
+        now += rng.expovariate(4.0)
+        position = rng.choice([rng.randrange(40), *[q + 1 for q in list(model)[-3:]]])
+        previous = model.pop(position - 1, None)
+        if previous is not None:
+            step = 0.8 * step + 0.2 * (now - previous)
+            merged += position in model
+        model[position] = now
+        horizon = now - STALE_VIEWER_STEPS * step
+        if len(model) > MAX_VIEWERS and min(model.values()) < horizon:
+            stale = [q for q, seen in model.items() if seen < horizon]
+            pruned += len(stale)
+            for q in stale:
+                del model[q]
+        cache.observe_in(group, position, now)
+        assert dict(zip(group.positions, group.seen, strict=True)) == model
+        assert group.index == {q: i for i, q in enumerate(group.positions)}
+        assert group.step == step
+        target = rng.randrange(45)
+        since = now - group.last_start
+        start = (max(group.gap, since) if group.started else FAR_S) + target * step
+        live = [
+            seen - now + (target - q) * step
+            for q, seen in model.items()
+            if q < target and seen >= now - STALE_VIEWER_STEPS * step
+        ]
+        assert cache.wait_in(group, target, now) == min([start, *live])
+    assert merged > 100
+    assert pruned > 30
