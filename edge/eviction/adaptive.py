@@ -253,7 +253,10 @@ class AdaptiveCache:
         """Whether the cache or a trial holds `key`."""
         if key in self._main:
             return True
-        return any(key in trial for trial in self._trials)
+        for trial in self._trials:  # noqa: SIM110 (compiled, any() makes a generator a call)
+            if key in trial:
+                return True
+        return False
 
     def _switch(self, kind: int) -> list[Key]:
         """Run policy `kind`, whose trial is dropped, and try the one left behind; the keys

@@ -60,6 +60,7 @@ Locate = Callable[[Key], "tuple[Hashable, int] | None"]
 
 HALVE_EVERY: Final = 1 << 20  # requests between halvings of every count
 SEEN_KEPT: Final = 1 << 18  # object hashes per generation of the "asked for before" memory
+FOLD_MAX: Final = (1 << 62) - 1  # hashes up to this are folded (compiled code: a machine word)
 # a held object is looked at again this long after its viewer should have asked for it: a
 # request on time (give or take the clock's grain, a whole second in a trace) always comes first
 HOLD_SLACK_S: Final = 8.0
@@ -93,6 +94,19 @@ PROBATION_PARTS: Final = 40  # probation holds 1/40 of the cache or, if more, PR
 PROBATION_MIN: Final = 6  # (>= 3 parts, RFC 8216bis) after its edge's first viewer: twice 3
 # an object's place: in the scored part of the cache, on probation, on probation and asked for
 MAIN, TRIAL, ASKED = 0, 1, 2
+
+
+def seen_mark(key: Key) -> int:
+    """The "asked for before" memory's entry for `key`: its hash, with the high bits of a
+    hash in [0, 2**62) folded onto its low ones. Numbered ids laid out in fields (video, rung
+    and segment; a block's address) differ in their high bits, where a dict's table, indexed by
+    a hash's low bits, does not look: hundreds of thousands of them would queue on a few slots.
+    Folded, they spread. The fold is one to one (each bit of the result is its own bit XOR bits
+    above it), and other hashes are kept as they are, so no two hashes share an entry."""
+    mark = hash(key)
+    if 0 <= mark <= FOLD_MAX:
+        mark ^= (mark >> 16) ^ (mark >> 32)
+    return mark
 
 
 class _Object(Ranked):
@@ -214,7 +228,7 @@ class PopularityCache:
     def _count(self, key: Key, obj: _Object) -> None:
         added = 0.0
         if obj.counted < self._generation - 1:  # not known to be remembered: look
-            mark: Any = hash(key)  # boxed once (compiled code boxes an int at each look-up)
+            mark: Any = seen_mark(key)  # boxed once (compiled code boxes an int at each look-up)
             counted = self._seen.get(mark, -2)
             if counted >= self._generation - 1:
                 obj.counted = counted
@@ -402,7 +416,7 @@ class PopularityCache:
             self._seq = 0
             self._rebuild()
         obj = self._missed
-        if obj is None or obj.key != key:
+        if obj is None or (obj.key is not key and obj.key != key):
             obj = self._place(key, self._locate(key))
         self._missed = None
         score = self._score(obj)
