@@ -53,7 +53,15 @@ from edge.eviction.guide import ViewerGuide
 from edge.eviction.interval import ViewerGroup
 from edge.eviction.minheap import HeapEntry, MinHeap
 from edge.eviction.rankqueue import Ranked, RankQueue
-from edge.eviction.tallies import Tally, add_request, halve_positions, per_object, rank, split_group
+from edge.eviction.tallies import (
+    RANKS,
+    Tally,
+    add_request,
+    halve_positions,
+    per_object,
+    rank,
+    split_group,
+)
 
 Key = Hashable
 Locate = Callable[[Key], "tuple[Hashable, int] | None"]
@@ -166,7 +174,7 @@ class PopularityCache:
         self._objects: dict[Key, _Object] = {}
         self._used = 0
         # the eviction order: by the rank of the score when pushed, the oldest entry first
-        self._order = RankQueue()
+        self._order = RankQueue(RANKS)
         self._held = MinHeap()  # out of the order till a viewer should have come (_Held)
         self._seq = 0
         self._videos: dict[Hashable, Tally] = {}
@@ -347,7 +355,7 @@ class PopularityCache:
 
     def _rebuild(self) -> None:
         self._held = MinHeap()
-        self._order = RankQueue()
+        self._order = RankQueue(RANKS)
         for obj in sorted(self._objects.values(), key=lambda o: o.seq):  # the oldest first again
             obj.seq = 0  # no live entry (sequence numbers may start afresh)
             if obj.trial == MAIN:

@@ -4,20 +4,24 @@ What the popularity policy's eviction order needs: the lowest rank first and, am
 ranks, the oldest entry, as a heap of (rank, sequence number) would give, with entries that
 go stale when their item is pushed again or removed. A heap of Python ints pays for every
 comparison and for a map from sequence numbers back to items; here each rank has a bucket, a
-list its entries are appended to, kept while the queue lasts, and only the buckets in use are
-kept in a heap by rank (edge/eviction/minheap.py, compiled: it compares machine words, and
-moves buckets without making int objects). An item knows where its live entry is (its bucket
-and index there), so an entry is stale exactly when the item no longer points at it, with
-nothing to look up.
+list its entries are appended to, kept while the queue lasts in a list by rank (ranks are
+bounded: the queue is made for `ranks` of them). Which ranks are in use is a bitmap in levels,
+each bit of a level saying whether a word of the one below has any bit set (words of `WORD`
+bits: their values are ints Python keeps made, and compiled code finds a word's lowest bit in
+a few machine instructions). Finding the next rank in use after the lowest bucket empties
+climbs from its bit to the first word left with one and back down; a heap of buckets would
+sift through its depth, as it also would for each rank that comes into use. An item knows
+where its live entry is (its bucket and index there), so an entry is stale exactly when the
+item no longer points at it, with nothing to look up.
 """
 
 from __future__ import annotations
 
-from typing import Final, cast
-
-from edge.eviction.minheap import HeapEntry, MinHeap
+from typing import Final
 
 COMPACT_MIN: Final = 64  # a bucket drops the entries it has passed once this many (and half)
+WORD_BITS: Final = 3
+WORD: Final = 1 << WORD_BITS  # bits a word of the bitmap (values up to 255: no int is made)
 
 
 class Ranked:
@@ -30,41 +34,69 @@ class Ranked:
         self.index = 0
 
 
-class _Bucket(HeapEntry):
-    """The entries of one rank (its `key`) in the order they came; those before `head` are
-    passed. The rank is in use while it has entries (a bucket all passed is emptied)."""
+class _Bucket:
+    """The entries of one rank in the order they came; those before `head` are passed. The
+    rank is in use while it has entries (a bucket all passed is emptied)."""
 
     def __init__(self, rank: int) -> None:
-        super().__init__(rank)
+        self.rank = rank
         self.items: list[Ranked] = []
         self.head = 0
 
 
 class RankQueue:
-    def __init__(self) -> None:
-        self._buckets: dict[int, _Bucket] = {}  # by rank, made when first used and kept
-        self._in_use = MinHeap()  # by rank, the buckets with entries
+    def __init__(self, ranks: int) -> None:
+        """A queue of ranks 0 .. ranks - 1."""
+        if ranks < 1:
+            raise ValueError(f"a queue needs at least one rank, not {ranks}")
+        self.ranks = ranks
+        self._buckets: list[_Bucket | None] = [None] * ranks  # made when first used, kept
+        # the ranks in use: bit r of level 0 for rank r; bit w of level k + 1 for a word w of
+        # level k with a bit set; the last level is one word
+        self._levels: list[list[int]] = []
+        size = ranks
+        while True:
+            size = (size + WORD - 1) >> WORD_BITS
+            self._levels.append([0] * size)
+            if size == 1:
+                break
+        self._lowest: _Bucket | None = None  # the bucket of the lowest rank in use
         self.entries = 0  # live and stale entries not yet passed (a heap's length)
 
     def push(self, item: Ranked, rank: int) -> None:
         """A new live entry for `item` at `rank`, after every entry there; its older entry,
         if any, is stale."""
-        bucket = self._buckets.get(rank)
+        if not 0 <= rank < self.ranks:
+            raise ValueError(f"rank {rank} is outside 0 .. {self.ranks - 1}")
+        bucket = self._buckets[rank]
         if bucket is None:
             bucket = self._buckets[rank] = _Bucket(rank)
         items = bucket.items
         if not items:  # the rank comes into use
-            self._in_use.push(bucket)
+            self._mark(rank)
+            lowest = self._lowest
+            if lowest is None or rank < lowest.rank:
+                self._lowest = bucket
         item.bucket = bucket
         item.index = len(items)
         items.append(item)
         self.entries += 1
 
+    def _mark(self, rank: int) -> None:
+        """Rank `rank` is in use: its bit set, and each level's above it up to one already set."""
+        at = rank
+        for words in self._levels:
+            index = at >> WORD_BITS
+            word = words[index]
+            words[index] = word | (1 << (at & (WORD - 1)))
+            if word:
+                return
+            at = index
+
     def first(self) -> Ranked | None:
         """The item of the lowest live entry (passing stale ones), left in the queue."""
-        in_use = self._in_use.entries
-        while in_use:
-            bucket = cast(_Bucket, in_use[0])
+        bucket = self._lowest
+        while bucket is not None:
             items, head = bucket.items, bucket.head
             while head < len(items):
                 item = items[head]
@@ -75,18 +107,37 @@ class RankQueue:
                 head += 1
                 self.entries -= 1
             self._done(bucket)
+            bucket = self._lowest
         return None
 
     def _done(self, bucket: _Bucket) -> None:
-        """Every entry of the lowest rank's bucket is passed: it is emptied, off the heap."""
+        """Every entry of the lowest rank's bucket is passed: it is emptied, out of use. Its
+        bit is cleared, and each level's above it that leaves a word empty; the first word left
+        with a bit leads down to the next rank in use (every rank below this one is out of use,
+        so that word's lowest bit is the way)."""
         bucket.items = []
         bucket.head = 0
-        self._in_use.pop()
+        levels = self._levels
+        at = bucket.rank
+        for level, words in enumerate(levels):
+            index = at >> WORD_BITS
+            word = words[index] & ~(1 << (at & (WORD - 1)))
+            words[index] = word
+            if word:
+                at = (index << WORD_BITS) + (word & -word).bit_length() - 1
+                while level > 0:
+                    level -= 1
+                    word = levels[level][at]
+                    at = (at << WORD_BITS) + (word & -word).bit_length() - 1
+                self._lowest = self._buckets[at]
+                return
+            at = index
+        self._lowest = None
 
     def take(self, item: Ranked) -> None:
         """Take out the entry `first` gave, `item`'s."""
         bucket = item.bucket
-        if bucket is None or bucket.head != item.index or bucket is not self._in_use.entries[0]:
+        if bucket is None or bucket.head != item.index or bucket is not self._lowest:
             raise ValueError("take() is for the entry first() gave")
         item.bucket = None
         self.entries -= 1

@@ -10,6 +10,7 @@ from typing import Final
 
 RANK_STEPS: Final = 64  # heap ranks of scores per doubling (scores within 1.1% share a rank)
 RANK_ZERO: Final = 1 << 16  # the rank of a score of 1
+RANKS: Final = 2 * RANK_ZERO + 1  # rank() gives 0 .. RANKS - 1
 RANK_PER_E: Final = RANK_STEPS / math.log(2.0)  # ranks per e-fold (math.log compiles natively)
 NUDGE: Final = 1e-9  # away from zero: log(2**k) * RANK_PER_E lands on k * RANK_STEPS, as log2
 FORGET_BELOW: Final = 0.2  # a segment number's count under this after a halving is forgotten

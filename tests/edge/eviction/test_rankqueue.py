@@ -6,7 +6,9 @@ from __future__ import annotations
 import heapq
 import random
 
-from edge.eviction.rankqueue import COMPACT_MIN, Ranked, RankQueue
+import pytest
+
+from edge.eviction.rankqueue import COMPACT_MIN, WORD, Ranked, RankQueue
 
 
 class HeapOrder:
@@ -40,7 +42,7 @@ class HeapOrder:
 
 def test_the_order_is_a_heaps_of_rank_then_age() -> None:
     rng = random.Random(7)
-    queue, heap = RankQueue(), HeapOrder()
+    queue, heap = RankQueue(1000), HeapOrder()
     items = [Ranked() for _ in range(300)]  # (compiled: a test cannot subclass it)
     names = {id(item): n for n, item in enumerate(items)}
     taken = 0
@@ -65,16 +67,21 @@ def test_the_order_is_a_heaps_of_rank_then_age() -> None:
                 heap.take(names[id(first)])
                 taken += 1
     assert taken > 5_000
-    buckets = list(queue._buckets.values())
+    buckets = [b for b in queue._buckets if b is not None]
     assert sum(len(b.items) - b.head for b in buckets) == queue.entries  # what a heap holds
     assert all(b.head < COMPACT_MIN or 2 * b.head < len(b.items) for b in buckets)
-    ranks = [b.key for b in queue._in_use.entries]  # the ranks in use, as a heap
-    assert sorted(ranks) == sorted(b.key for b in buckets if b.items)
-    assert all(ranks[(i - 1) // 2] <= r for i, r in enumerate(ranks) if i)
+    in_use = {b.rank for b in buckets if b.items}
+    marked = {r for r in range(queue.ranks) if queue._levels[0][r // WORD] >> (r % WORD) & 1}
+    assert marked == in_use  # the bitmap's lowest level is the ranks in use
+    for level, words in enumerate(queue._levels[1:]):  # each level above: its words in use
+        below = queue._levels[level]
+        assert all(bool(words[i // WORD] >> (i % WORD) & 1) == bool(w) for i, w in enumerate(below))
+    lowest = queue._lowest
+    assert (lowest.rank if lowest is not None else None) == min(in_use, default=None)
 
 
 def test_an_emptied_queue_gives_nothing_and_fills_again() -> None:
-    queue = RankQueue()
+    queue = RankQueue(10)
     a, b = Ranked(), Ranked()
     queue.push(a, 5)
     queue.push(b, 3)
@@ -87,3 +94,29 @@ def test_an_emptied_queue_gives_nothing_and_fills_again() -> None:
     assert queue.entries == 0
     queue.push(b, 9)
     assert queue.first() is b
+
+
+def test_ranks_are_bounded_by_the_queue() -> None:
+    queue = RankQueue(3)
+    item = Ranked()
+    queue.push(item, 2)
+    for bad in (3, -1):
+        with pytest.raises(ValueError, match=r"outside 0 \.\. 2"):
+            queue.push(item, bad)
+    assert queue.first() is item
+
+
+def test_the_lowest_rank_is_found_across_every_level() -> None:
+    rng = random.Random(3)
+    queue = RankQueue(5000)  # five levels of 8-bit words
+    assert len(queue._levels) == 5
+    assert len(queue._levels[-1]) == 1
+    items = {r: Ranked() for r in rng.sample(range(5000), 200)}
+    for r, item in items.items():
+        queue.push(item, r)
+    for r in sorted(items):  # each bucket emptied in turn finds the next one in the bitmap
+        first = queue.first()
+        assert first is items[r]
+        queue.take(first)
+    assert queue.first() is None
+    assert queue.entries == 0
