@@ -45,7 +45,6 @@ refused for; one larger than a tenth of the cache is not stored.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Final, cast
 
@@ -100,6 +99,7 @@ SOON_WEIGHT: Final = 1.0 / 256
 PROBATION_PARTS: Final = 40  # probation holds 1/40 of the cache or, if more, PROBATION_MIN
 # objects (at most half the cache): a live stream's crowd asks for a new part a hold-back
 PROBATION_MIN: Final = 6  # (>= 3 parts, RFC 8216bis) after its edge's first viewer: twice 3
+PASSED_KEPT: Final = 64  # objects that left probation a list keeps before it drops them
 # an object's place: in the scored part of the cache, on probation, on probation and asked for
 MAIN, TRIAL, ASKED = 0, 1, 2
 
@@ -143,6 +143,40 @@ class _Object(Ranked):
         self.stored_at = 0.0
         self.counted = -2  # the generation of the "asked for before" memory that holds it
         self.trial = MAIN  # or TRIAL/ASKED: on probation (and asked for again there)
+
+
+class _Probation:
+    """The objects on probation, oldest first: a list read from `head` (compiled code calls
+    these methods directly, where a deque's are looked up by name at every call). The entries
+    passed are dropped once they are many and most of the list."""
+
+    def __init__(self) -> None:
+        self.items: list[_Object] = []
+        self.head = 0
+
+    def waiting(self) -> int:
+        return len(self.items) - self.head
+
+    def append(self, obj: _Object) -> None:
+        self.items.append(obj)
+
+    def popleft(self) -> _Object:
+        """The oldest object, taken off (an IndexError when there is none)."""
+        items, head = self.items, self.head
+        obj = items[head]
+        head += 1
+        if head >= PASSED_KEPT and 2 * head >= len(items):
+            del items[:head]
+            head = 0
+        self.head = head
+        return obj
+
+    def remove(self, obj: _Object) -> None:
+        items = self.items
+        del items[items.index(obj, self.head)]
+
+    def oldest_first(self) -> list[_Object]:
+        return self.items[self.head :]
 
 
 class _Held(HeapEntry):
@@ -190,7 +224,7 @@ class PopularityCache:
         self._generation = 0
         self._until_halving = halve_every
         self._missed: _Object | None = None  # placed by touch() for the insert that follows
-        self._probation: deque[_Object] = deque()  # oldest first
+        self._probation = _Probation()
         self._probation_used = 0
         self._soon = 0.0  # running share of eviction candidates a viewer wants soon
         self._victim_score = 0.0
@@ -454,12 +488,12 @@ class PopularityCache:
         probation = self._probation
         while self._used + size > self.capacity_bytes:
             full = (
-                self._probation_used + size > limit and len(probation) >= PROBATION_MIN
+                self._probation_used + size > limit and probation.waiting() >= PROBATION_MIN
             ) or 2 * (self._probation_used + size) > self.capacity_bytes
             victim = None if full else self._victim(now)
             if victim is not None:
                 self._evict(victim, now, evicted)
-            elif probation:
+            elif probation.waiting():
                 self._leave_probation(floor, evicted)
             else:
                 return evicted
@@ -512,7 +546,7 @@ class PopularityCache:
         scored = sorted(
             (o for o in self._objects.values() if o.trial == MAIN), key=lambda o: o.priority
         )
-        return [(o.key, o.size) for o in [*self._probation, *scored]]
+        return [(o.key, o.size) for o in [*self._probation.oldest_first(), *scored]]
 
     def remove(self, key: Key) -> bool:
         obj = self._objects.get(key)

@@ -7,7 +7,15 @@ import pytest
 
 from edge.eviction.interval import locate_url
 from edge.eviction.policy import EvictionPolicy, make_policy
-from edge.eviction.popularity import MAIN, PROBATION_MIN, SEQ_LIMIT, PopularityCache
+from edge.eviction.popularity import (
+    MAIN,
+    PASSED_KEPT,
+    PROBATION_MIN,
+    SEQ_LIMIT,
+    PopularityCache,
+    _Object,
+    _Probation,
+)
 from edge.eviction.tallies import split_group
 from edge.pop.store import ResponseStore
 from edge.sim.trace import TraceClock
@@ -99,7 +107,7 @@ def test_entries_are_numbered_afresh_before_their_numbers_run_out() -> None:
         watch(cache, clock, video, 3 * HOUR, segments=40)
     assert cache._seq < 200
     assert len(cache) == 40
-    assert [obj.key for obj in cache._probation] == [
+    assert [obj.key for obj in cache._probation.oldest_first()] == [
         (f"/vod/D/720p/{n}.m4s", ()) for n in range(40 - PROBATION_MIN, 40)
     ]
     scored = [obj for obj in cache._objects.values() if obj.trial == MAIN]
@@ -164,3 +172,24 @@ def test_a_live_streams_old_segment_numbers_are_forgotten() -> None:
             cache.insert(key, SIZE)
     video = cache._videos["/live/L"]
     assert len(video.positions) <= 300  # about three halvings' worth, not all 3000
+
+
+def test_probation_is_first_in_first_out_through_its_compactions() -> None:
+    probation, model = _Probation(), []
+    objects = [_Object(n) for n in range(5 * PASSED_KEPT)]
+    for n, obj in enumerate(objects):
+        probation.append(obj)
+        model.append(obj)
+        if n % 3 == 2:  # two in, one out: the list passes PASSED_KEPT and is compacted
+            assert probation.popleft() is model.pop(0)
+        if n % 50 == 49:  # one from the middle leaves
+            gone = model[len(model) // 2]
+            probation.remove(gone)
+            model.remove(gone)
+        assert probation.waiting() == len(model)
+    assert probation.oldest_first() == model
+    assert len(probation.items) < 2 * len(model) + PASSED_KEPT  # the passed ones were dropped
+    while model:
+        assert probation.popleft() is model.pop(0)
+    with pytest.raises(IndexError):
+        probation.popleft()
