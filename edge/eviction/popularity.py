@@ -48,26 +48,18 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Final, cast
 
+from edge.eviction.fifo import Fifo
 from edge.eviction.guide import ViewerGuide
 from edge.eviction.interval import ViewerGroup
 from edge.eviction.minheap import HeapEntry, MinHeap
-from edge.eviction.rankqueue import Ranked, RankQueue
-from edge.eviction.tallies import (
-    RANKS,
-    Tally,
-    add_request,
-    halve_positions,
-    per_object,
-    rank,
-    split_group,
-)
+from edge.eviction.rankqueue import Ranked, RankQueue, rank
+from edge.eviction.tallies import Tally, add_request, per_object, seen_mark, split_group
 
 Key = Hashable
 Locate = Callable[[Key], "tuple[Hashable, int] | None"]
 
 HALVE_EVERY: Final = 1 << 20  # requests between halvings of every count
 SEEN_KEPT: Final = 1 << 18  # object hashes per generation of the "asked for before" memory
-FOLD_MAX: Final = (1 << 62) - 1  # hashes up to this are folded (compiled code: a machine word)
 # a held object is looked at again this long after its viewer should have asked for it: a
 # request on time (give or take the clock's grain, a whole second in a trace) always comes first
 HOLD_SLACK_S: Final = 8.0
@@ -99,22 +91,8 @@ SOON_WEIGHT: Final = 1.0 / 256
 PROBATION_PARTS: Final = 40  # probation holds 1/40 of the cache or, if more, PROBATION_MIN
 # objects (at most half the cache): a live stream's crowd asks for a new part a hold-back
 PROBATION_MIN: Final = 6  # (>= 3 parts, RFC 8216bis) after its edge's first viewer: twice 3
-PASSED_KEPT: Final = 64  # objects that left probation a list keeps before it drops them
 # an object's place: in the scored part of the cache, on probation, on probation and asked for
 MAIN, TRIAL, ASKED = 0, 1, 2
-
-
-def seen_mark(key: Key) -> int:
-    """The "asked for before" memory's entry for `key`: its hash, with the high bits of a
-    hash in [0, 2**62) folded onto its low ones. Numbered ids laid out in fields (video, rung
-    and segment; a block's address) differ in their high bits, where a dict's table, indexed by
-    a hash's low bits, does not look: hundreds of thousands of them would queue on a few slots.
-    Folded, they spread. The fold is one to one (each bit of the result is its own bit XOR bits
-    above it), and other hashes are kept as they are, so no two hashes share an entry."""
-    mark = hash(key)
-    if 0 <= mark <= FOLD_MAX:
-        mark ^= (mark >> 16) ^ (mark >> 32)
-    return mark
 
 
 class _Object(Ranked):
@@ -143,40 +121,6 @@ class _Object(Ranked):
         self.stored_at = 0.0
         self.counted = -2  # the generation of the "asked for before" memory that holds it
         self.trial = MAIN  # or TRIAL/ASKED: on probation (and asked for again there)
-
-
-class _Probation:
-    """The objects on probation, oldest first: a list read from `head` (compiled code calls
-    these methods directly, where a deque's are looked up by name at every call). The entries
-    passed are dropped once they are many and most of the list."""
-
-    def __init__(self) -> None:
-        self.items: list[_Object] = []
-        self.head = 0
-
-    def waiting(self) -> int:
-        return len(self.items) - self.head
-
-    def append(self, obj: _Object) -> None:
-        self.items.append(obj)
-
-    def popleft(self) -> _Object:
-        """The oldest object, taken off (an IndexError when there is none)."""
-        items, head = self.items, self.head
-        obj = items[head]
-        head += 1
-        if head >= PASSED_KEPT and 2 * head >= len(items):
-            del items[:head]
-            head = 0
-        self.head = head
-        return obj
-
-    def remove(self, obj: _Object) -> None:
-        items = self.items
-        del items[items.index(obj, self.head)]
-
-    def oldest_first(self) -> list[_Object]:
-        return self.items[self.head :]
 
 
 class _Held(HeapEntry):
@@ -208,7 +152,7 @@ class PopularityCache:
         self._objects: dict[Key, _Object] = {}
         self._used = 0
         # the eviction order: by the rank of the score when pushed, the oldest entry first
-        self._order = RankQueue(RANKS)
+        self._order = RankQueue()
         self._held = MinHeap()  # out of the order till a viewer should have come (_Held)
         self._seq = 0
         self._videos: dict[Hashable, Tally] = {}
@@ -224,7 +168,7 @@ class PopularityCache:
         self._generation = 0
         self._until_halving = halve_every
         self._missed: _Object | None = None  # placed by touch() for the insert that follows
-        self._probation = _Probation()
+        self._probation: Fifo[_Object] = Fifo()  # oldest first
         self._probation_used = 0
         self._soon = 0.0  # running share of eviction candidates a viewer wants soon
         self._victim_score = 0.0
@@ -314,7 +258,7 @@ class PopularityCache:
             for tally in table.values():
                 tally.requests /= 2
                 if tally.positions:
-                    halve_positions(tally)
+                    tally.halve_positions()
                 if tally.asked:  # the same requests per object, on half the evidence
                     tally.objects /= 2
                 tally.asked = False  # else: worth half as much
@@ -389,7 +333,7 @@ class PopularityCache:
 
     def _rebuild(self) -> None:
         self._held = MinHeap()
-        self._order = RankQueue(RANKS)
+        self._order = RankQueue()
         for obj in sorted(self._objects.values(), key=lambda o: o.seq):  # the oldest first again
             obj.seq = 0  # no live entry (sequence numbers may start afresh)
             if obj.trial == MAIN:

@@ -12,13 +12,20 @@ a few machine instructions). Finding the next rank in use after the lowest bucke
 climbs from its bit to the first word left with one and back down; a heap of buckets would
 sift through its depth, as it also would for each rank that comes into use. An item knows
 where its live entry is (its bucket and index there), so an entry is stale exactly when the
-item no longer points at it, with nothing to look up.
+item no longer points at it, with nothing to look up. `rank` gives a score's rank: its log2 in
+steps of 1/RANK_STEPS, so that scores within about 1% of each other share one.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
+RANK_STEPS: Final = 64  # heap ranks of scores per doubling (scores within 1.1% share a rank)
+RANK_ZERO: Final = 1 << 16  # the rank of a score of 1
+RANKS: Final = 2 * RANK_ZERO + 1  # rank() gives 0 .. RANKS - 1
+RANK_PER_E: Final = RANK_STEPS / math.log(2.0)  # ranks per e-fold (math.log compiles natively)
+NUDGE: Final = 1e-9  # away from zero: log(2**k) * RANK_PER_E lands on k * RANK_STEPS, as log2
 COMPACT_MIN: Final = 64  # a bucket drops the entries it has passed once this many (and half)
 WORD_BITS: Final = 3
 WORD: Final = 1 << WORD_BITS  # bits a word of the bitmap (values up to 255: no int is made)
@@ -45,8 +52,8 @@ class _Bucket:
 
 
 class RankQueue:
-    def __init__(self, ranks: int) -> None:
-        """A queue of ranks 0 .. ranks - 1."""
+    def __init__(self, ranks: int = RANKS) -> None:
+        """A queue of ranks 0 .. ranks - 1 (those `rank` gives, unless told)."""
         if ranks < 1:
             raise ValueError(f"a queue needs at least one rank, not {ranks}")
         self.ranks = ranks
@@ -161,3 +168,12 @@ class RankQueue:
     def drop(self, item: Ranked) -> None:
         """`item`'s entry, wherever it is, goes stale (it is passed when it comes first)."""
         item.bucket = None
+
+
+def rank(score: float) -> int:
+    """The heap rank of a score: its log2 in steps of 1/RANK_STEPS, from 0 (0 and below)."""
+    if score <= 0.0:
+        return 0
+    scaled = math.log(score) * RANK_PER_E
+    step = int(scaled + NUDGE if scaled > 0.0 else scaled - NUDGE) + RANK_ZERO
+    return 1 if step < 1 else min(step, 2 * RANK_ZERO)

@@ -1,19 +1,14 @@
 """The counts the popularity policy (edge/eviction/popularity.py) keeps, pure: requests and
 distinct objects per video, rendition and depth, a video's requests per segment number, and
-the heap rank of a score."""
+the mark by which its memory of objects asked for before knows a key."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable
 from typing import Final
 
-RANK_STEPS: Final = 64  # heap ranks of scores per doubling (scores within 1.1% share a rank)
-RANK_ZERO: Final = 1 << 16  # the rank of a score of 1
-RANKS: Final = 2 * RANK_ZERO + 1  # rank() gives 0 .. RANKS - 1
-RANK_PER_E: Final = RANK_STEPS / math.log(2.0)  # ranks per e-fold (math.log compiles natively)
-NUDGE: Final = 1e-9  # away from zero: log(2**k) * RANK_PER_E lands on k * RANK_STEPS, as log2
 FORGET_BELOW: Final = 0.2  # a segment number's count under this after a halving is forgotten
+FOLD_MAX: Final = (1 << 62) - 1  # hashes up to this are folded (compiled code: a machine word)
 
 
 class Tally:
@@ -27,6 +22,17 @@ class Tally:
         self.objects = 0.0
         self.asked = True  # requested since the last halving
         self.positions: dict[int, float] = {}
+
+    def halve_positions(self) -> None:
+        """Halve a video's counts per segment number, forgetting numbers not asked for in
+        about three halvings (a live stream's numbers only grow: its old ones must go)."""
+        positions = self.positions
+        for position in list(positions):
+            asked = positions[position] / 2
+            if asked < FORGET_BELOW:
+                del positions[position]
+            else:
+                positions[position] = asked
 
 
 def split_group(group: Hashable) -> tuple[Hashable, Hashable]:
@@ -45,18 +51,6 @@ def per_object(tally: Tally) -> float:
     return tally.requests / tally.objects if tally.objects > 0 else 1.0
 
 
-def halve_positions(video: Tally) -> None:
-    """Halve a video's counts per segment number, forgetting numbers not asked for in about
-    three halvings (a live stream's numbers only grow: its old ones must go)."""
-    positions = video.positions
-    for position in list(positions):
-        asked = positions[position] / 2
-        if asked < FORGET_BELOW:
-            del positions[position]
-        else:
-            positions[position] = asked
-
-
 def add_request(tally: Tally, added: float) -> None:
     """One request, `added` (1 or 0) a new distinct object."""
     tally.requests += 1.0
@@ -64,10 +58,14 @@ def add_request(tally: Tally, added: float) -> None:
     tally.asked = True
 
 
-def rank(score: float) -> int:
-    """The heap rank of a score: its log2 in steps of 1/RANK_STEPS, from 0 (0 and below)."""
-    if score <= 0.0:
-        return 0
-    scaled = math.log(score) * RANK_PER_E
-    step = int(scaled + NUDGE if scaled > 0.0 else scaled - NUDGE) + RANK_ZERO
-    return 1 if step < 1 else min(step, 2 * RANK_ZERO)
+def seen_mark(key: Hashable) -> int:
+    """The "asked for before" memory's entry for `key`: its hash, with the high bits of a
+    hash in [0, 2**62) folded onto its low ones. Numbered ids laid out in fields (video, rung
+    and segment; a block's address) differ in their high bits, where a dict's table, indexed by
+    a hash's low bits, does not look: hundreds of thousands of them would queue on a few slots.
+    Folded, they spread. The fold is one to one (each bit of the result is its own bit XOR bits
+    above it), and other hashes are kept as they are, so no two hashes share an entry."""
+    mark = hash(key)
+    if 0 <= mark <= FOLD_MAX:
+        mark ^= (mark >> 16) ^ (mark >> 32)
+    return mark

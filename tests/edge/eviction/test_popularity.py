@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from edge.eviction.fifo import PASSED_KEPT, Fifo
 from edge.eviction.interval import locate_url
 from edge.eviction.policy import EvictionPolicy, make_policy
 from edge.eviction.popularity import (
     MAIN,
-    PASSED_KEPT,
     PROBATION_MIN,
     SEQ_LIMIT,
     PopularityCache,
     _Object,
-    _Probation,
 )
 from edge.eviction.tallies import split_group
 from edge.pop.store import ResponseStore
@@ -175,7 +174,8 @@ def test_a_live_streams_old_segment_numbers_are_forgotten() -> None:
 
 
 def test_probation_is_first_in_first_out_through_its_compactions() -> None:
-    probation, model = _Probation(), []
+    probation: Fifo[_Object] = Fifo()
+    model: list[_Object] = []
     objects = [_Object(n) for n in range(5 * PASSED_KEPT)]
     for n, obj in enumerate(objects):
         probation.append(obj)
