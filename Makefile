@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
 # The cache-replay and simulation hot paths, compiled with mypyc when a C compiler is there
 # (the same modules run as plain Python otherwise). Rebuilt whenever one of them changes.
-NATIVE_SRC := edge/eviction/adaptive.py edge/eviction/s3fifo.py edge/eviction/minheap.py edge/eviction/interval.py edge/eviction/guide.py edge/eviction/arc.py edge/eviction/tallies.py edge/eviction/rankqueue.py edge/eviction/fifo.py edge/eviction/popularity.py edge/eviction/policy.py edge/eviction/queues.py edge/router/routing.py \
+NATIVE_SRC := edge/eviction/adaptive.py edge/eviction/s3fifo.py edge/eviction/minheap.py edge/eviction/interval.py edge/eviction/guide.py edge/eviction/arc.py edge/eviction/tallies.py edge/eviction/rankqueue.py edge/eviction/fifo.py edge/eviction/placed.py edge/eviction/popularity.py edge/eviction/policy.py edge/eviction/queues.py edge/router/routing.py \
   edge/player/abr.py edge/player/mpc.py edge/player/abr_controller.py edge/player/session.py \
   edge/sim/trace.py edge/sim/workload.py edge/sim/model.py edge/sim/nodes.py edge/sim/records.py \
   edge/sim/queueing.py edge/sim/bandwidth.py edge/sim/catalog.py edge/sim/abr_eval.py

@@ -40,7 +40,9 @@ wants soon, goes on probation (S3-FIFO's small queue): a first-in first-out area
 the rest if asked for again while there and dropped if not. A new object that no evidence
 favours yet (the newest part of a live stream, whose older parts have many more requests) is
 kept long enough for its first viewers to find it, and promoted worth at least what it was
-refused for; one larger than a tenth of the cache is not stored.
+refused for. One larger than a tenth of the cache and than twice the objects missed lately
+(their mean size) is not stored; where objects that large are the rule (a cache of a few
+objects), it is.
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ from typing import Any, Final, cast
 from edge.eviction.fifo import Fifo
 from edge.eviction.guide import ViewerGuide
 from edge.eviction.interval import ViewerGroup
-from edge.eviction.minheap import HeapEntry, MinHeap
-from edge.eviction.rankqueue import Ranked, RankQueue, rank
+from edge.eviction.minheap import MinHeap
+from edge.eviction.placed import ASKED, MAIN, TRIAL, Held, Placed
+from edge.eviction.rankqueue import RankQueue, rank
 from edge.eviction.tallies import Tally, add_request, per_object, seen_mark, split_group
 
 Key = Hashable
@@ -64,8 +67,11 @@ SEEN_KEPT: Final = 1 << 18  # object hashes per generation of the "asked for bef
 # request on time (give or take the clock's grain, a whole second in a trace) always comes first
 HOLD_SLACK_S: Final = 8.0
 # an object larger than a tenth of the capacity is not stored: it would displace most of the
-# cache for itself (S3-FIFO's rule too; a POP's memory tier leaves such files to its disk tier)
+# cache for itself (S3-FIFO's rule too; a POP's memory tier leaves such files to its disk tier);
+# unless it is under LARGE times the mean size of the objects missed lately: where objects that
+# large are the rule (a cache of a few objects), refusing them would leave the cache empty
 TENTHS: Final = 10
+LARGE: Final = 2
 # The horizon within which a viewer's coming spares an object: HORIZON_STAYS times how long
 # evicted objects had stayed (a running mean, STAY_WEIGHT per eviction), within these bounds.
 # A small cache cannot hold what a viewer wants in five minutes without giving up more than it
@@ -91,44 +97,6 @@ SOON_WEIGHT: Final = 1.0 / 256
 PROBATION_PARTS: Final = 40  # probation holds 1/40 of the cache or, if more, PROBATION_MIN
 # objects (at most half the cache): a live stream's crowd asks for a new part a hold-back
 PROBATION_MIN: Final = 6  # (>= 3 parts, RFC 8216bis) after its edge's first viewer: twice 3
-# an object's place: in the scored part of the cache, on probation, on probation and asked for
-MAIN, TRIAL, ASKED = 0, 1, 2
-
-
-class _Object(Ranked):
-    """An object the model has placed (cached, or just missed and about to be): its size,
-    where it sits (its located group and position, the tallies that count it and the group's
-    viewers; no video tally outside any sequence) and its live entry in the eviction order."""
-
-    __slots__ = (
-        "at_depth", "counted", "group", "key", "own", "position", "priority", "rendition", "seq",
-        "size", "stored_at", "trial", "video", "viewers",
-    )  # fmt: skip
-
-    def __init__(self, key: Key) -> None:
-        super().__init__()
-        self.key = key
-        self.size = 0
-        self.group: Hashable = None
-        self.position = 0
-        self.video: Tally | None = None
-        self.rendition: Tally | None = None
-        self.at_depth: Tally | None = None
-        self.viewers: ViewerGroup | None = None
-        self.own = 1.0  # its own requests, for an object outside any sequence
-        self.seq = 0  # of its live entry (0: none)
-        self.priority = 0.0  # the score its live entry was pushed with
-        self.stored_at = 0.0
-        self.counted = -2  # the generation of the "asked for before" memory that holds it
-        self.trial = MAIN  # or TRIAL/ASKED: on probation (and asked for again there)
-
-
-class _Held(HeapEntry):
-    """An object held out of the order until `key` (ticks): live while its entry is `tie`."""
-
-    def __init__(self, when: int, obj: _Object) -> None:
-        super().__init__(when, obj.seq)
-        self.obj = obj
 
 
 class PopularityCache:
@@ -149,11 +117,11 @@ class PopularityCache:
         self.horizon_s = horizon_s
         self._stay_s = -1.0  # how long evicted objects had stayed (a running mean; -1: none yet)
         self._locate = locate
-        self._objects: dict[Key, _Object] = {}
+        self._objects: dict[Key, Placed] = {}
         self._used = 0
         # the eviction order: by the rank of the score when pushed, the oldest entry first
         self._order = RankQueue()
-        self._held = MinHeap()  # out of the order till a viewer should have come (_Held)
+        self._held = MinHeap()  # out of the order till a viewer should have come (Held)
         self._seq = 0
         self._videos: dict[Hashable, Tally] = {}
         self._renditions: dict[Hashable, Tally] = {}
@@ -167,8 +135,10 @@ class PopularityCache:
         self._fresh = 0  # hashes counted in this generation
         self._generation = 0
         self._until_halving = halve_every
-        self._missed: _Object | None = None  # placed by touch() for the insert that follows
-        self._probation: Fifo[_Object] = Fifo()  # oldest first
+        self._inserts = 0  # objects missed and inserted (halved with the counts), and their bytes
+        self._inserted_bytes = 0
+        self._missed: Placed | None = None  # placed by touch() for the insert that follows
+        self._probation: Fifo[Placed] = Fifo()  # oldest first
         self._probation_used = 0
         self._soon = 0.0  # running share of eviction candidates a viewer wants soon
         self._victim_score = 0.0
@@ -185,7 +155,7 @@ class PopularityCache:
 
     # -- the model -------------------------------------------------------------------------
 
-    def _tally(self, obj: _Object) -> None:
+    def _tally(self, obj: Placed) -> None:
         """Find (or start) the tallies that count `obj`, at its group and position."""
         pair = self._groups.get(obj.group)
         if pair is None:
@@ -204,14 +174,14 @@ class PopularityCache:
             at_depth = self._depths[depth] = Tally()
         obj.video, obj.rendition, obj.at_depth, obj.viewers = pair[0], pair[1], at_depth, pair[2]
 
-    def _place(self, key: Key, located: tuple[Hashable, int] | None) -> _Object:
-        obj = _Object(key)
+    def _place(self, key: Key, located: tuple[Hashable, int] | None) -> Placed:
+        obj = Placed(key)
         if located is not None:
             obj.group, obj.position = located
             self._tally(obj)
         return obj
 
-    def _count(self, key: Key, obj: _Object) -> None:
+    def _count(self, key: Key, obj: Placed) -> None:
         added = 0.0
         if obj.counted < self._generation - 1:  # not known to be remembered: look
             mark: Any = seen_mark(key)  # boxed once (compiled code boxes an int at each look-up)
@@ -245,6 +215,8 @@ class PopularityCache:
 
     def _halve(self) -> None:
         self._until_halving = self.halve_every
+        self._inserts //= 2
+        self._inserted_bytes //= 2
         # objects are counted afresh: a count of objects is of those asked for in its window
         self._seen = {}
         self._fresh = 0
@@ -269,7 +241,7 @@ class PopularityCache:
         if self._missed is not None and self._missed.viewers is not None:
             self._tally(self._missed)
 
-    def _score(self, obj: _Object) -> float:
+    def _score(self, obj: Placed) -> float:
         video, rendition, at_depth = obj.video, obj.rendition, obj.at_depth
         if video is None or rendition is None or at_depth is None:
             return obj.own
@@ -301,7 +273,7 @@ class PopularityCache:
 
     # -- the cache -------------------------------------------------------------------------
 
-    def _push(self, obj: _Object, priority: float) -> None:
+    def _push(self, obj: Placed, priority: float) -> None:
         """A new live entry for `obj` (its older one, if any, is dead)."""
         self._seq += 1
         obj.seq = self._seq
@@ -343,11 +315,11 @@ class PopularityCache:
         """Held entries whose viewer should have come by now go back to the order."""
         held, due = self._held, int(now * TICKS_PER_S) + 1
         while held.entries and held.entries[0].key < due:
-            entry = cast(_Held, held.pop())
+            entry = cast(Held, held.pop())
             if entry.obj.seq == entry.tie:  # not asked for again, and still cached
                 self._push(entry.obj, self._score(entry.obj))
 
-    def _wait_s(self, obj: _Object, now: float) -> float:
+    def _wait_s(self, obj: Placed, now: float) -> float:
         if obj.viewers is None:
             return self.guide.wait_s(obj.key)
         return self.guide.wait_in(obj.viewers, obj.position, now)
@@ -356,18 +328,18 @@ class PopularityCache:
         """Does the viewer model say anything here (see the module's docstring)?"""
         return self.guide.viewers.sequential >= SEQUENTIAL_MIN and self._soon < SOON_MAX
 
-    def _spared(self, obj: _Object, now: float) -> bool:
+    def _spared(self, obj: Placed, now: float) -> bool:
         """Should a viewer ask for `obj` within the horizon, by a model that is trusted?"""
         return self._trusted() and self._wait_s(obj, now) < self.horizon_s
 
-    def _victim(self, now: float) -> _Object | None:
+    def _victim(self, now: float) -> Placed | None:
         """The cached object to evict next (its score in `_victim_score`: no tuple made); its
         entry is left where it is (first in the order, or a held leaf): evicting it kills it."""
         self._release(now)
         order = self._order
         first = order.first()
         while first is not None:
-            obj = cast(_Object, first)
+            obj = cast(Placed, first)
             score = self._score(obj)
             if score > obj.priority * GROWN:  # a new entry, behind this one (now dead)
                 self._push(obj, score)
@@ -380,14 +352,14 @@ class PopularityCache:
                     return obj
                 order.take(obj)  # held until its viewer should have come
                 when = int((now + wait + HOLD_SLACK_S) * TICKS_PER_S)
-                self._held.push(_Held(when, obj))
+                self._held.push(Held(when, obj))
             first = order.first()
         # every cached object is wanted soon: one wanted late goes (a leaf of the held heap,
         # at least as late as the entries above it, taken in constant time)
         held = self._held
         entry = held.last()
         while entry is not None:
-            held_obj = cast(_Held, entry).obj
+            held_obj = cast(Held, entry).obj
             if held_obj.seq == entry.tie:
                 self._victim_score = self._score(held_obj)
                 return held_obj
@@ -396,7 +368,13 @@ class PopularityCache:
         return None
 
     def insert(self, key: Key, size: int) -> list[Key]:
-        if key in self._objects or size * TENTHS > self.capacity_bytes:
+        if key in self._objects or size > self.capacity_bytes:
+            return []
+        self._inserts += 1
+        self._inserted_bytes += size
+        if size * TENTHS > self.capacity_bytes and size * self._inserts > (
+            LARGE * self._inserted_bytes
+        ):  # large, and larger than the objects missed lately
             return []
         if self._seq > SEQ_LIMIT:  # (after about 5e11 entries) number them afresh
             self._seq = 0
@@ -424,7 +402,7 @@ class PopularityCache:
         return evicted
 
     def _on_probation(
-        self, obj: _Object, size: int, now: float, floor: float, evicted: list[Key]
+        self, obj: Placed, size: int, now: float, floor: float, evicted: list[Key]
     ) -> list[Key]:
         """Store `obj` on probation, making room from the probation area's oldest while it is
         full (promoting those asked for again), then from the rest; `evicted` gets what went."""
@@ -463,7 +441,7 @@ class PopularityCache:
             self._used -= old.size
             evicted.append(old.key)
 
-    def _evict(self, obj: _Object, now: float, evicted: list[Key]) -> None:
+    def _evict(self, obj: Placed, now: float, evicted: list[Key]) -> None:
         self._drop(obj)
         self._stayed(now - obj.stored_at)
         evicted.append(obj.key)
@@ -476,7 +454,7 @@ class PopularityCache:
         self._stay_s = mean
         self.horizon_s = min(max(HORIZON_STAYS * mean, HORIZON_MIN_S), HORIZON_MAX_S)
 
-    def _drop(self, obj: _Object) -> None:
+    def _drop(self, obj: Placed) -> None:
         del self._objects[obj.key]
         self._order.drop(obj)  # (none on probation)
         obj.seq = 0

@@ -158,3 +158,20 @@ def test_misses_answered_together_are_all_counted() -> None:
     assert cache._sampled == counted + 2
     assert cache.touch(first)  # a hit on a key whose size is known: counted too
     assert cache._sampled == counted + 3
+
+
+def test_a_cache_of_a_few_objects_does_as_well_as_lru() -> None:
+    """Where a cache holds only a few objects, each is over a tenth of it: the default policy
+    still keeps what fits (refusing such objects, as S3-FIFO does, leaves the cache empty)."""
+    rng = random.Random(3)
+    weights = [1.0 / (rank + 1) ** 0.9 for rank in range(300)]
+    requests = [
+        TraceRequest(t, (k + 1) * 7919, 4096)
+        for t, k in enumerate(rng.choices(range(300), weights, k=20_000))
+    ]
+    for objects in (3, 6):
+        lru, _ = _byte_miss("lru", requests, objects * 4096)
+        ours, _ = _byte_miss("adaptive", requests, objects * 4096)
+        s3fifo, _ = _byte_miss("s3fifo", requests, objects * 4096)
+        assert s3fifo == 1.0  # (every object is over its small queue's tenth)
+        assert ours <= 0.95 * lru

@@ -7,14 +7,9 @@ import pytest
 
 from edge.eviction.fifo import PASSED_KEPT, Fifo
 from edge.eviction.interval import locate_url
+from edge.eviction.placed import MAIN, Placed
 from edge.eviction.policy import EvictionPolicy, make_policy
-from edge.eviction.popularity import (
-    MAIN,
-    PROBATION_MIN,
-    SEQ_LIMIT,
-    PopularityCache,
-    _Object,
-)
+from edge.eviction.popularity import PROBATION_MIN, SEQ_LIMIT, PopularityCache
 from edge.eviction.tallies import split_group
 from edge.pop.store import ResponseStore
 from edge.sim.trace import TraceClock
@@ -115,15 +110,43 @@ def test_entries_are_numbered_afresh_before_their_numbers_run_out() -> None:
     assert sum((f"/vod/A/720p/{n}.m4s", ()) in cache for n in range(40)) == 40 - PROBATION_MIN
 
 
-def test_an_object_over_a_tenth_of_the_cache_is_not_stored() -> None:
-    """It would displace most of the cache for itself (a POP's memory tier leaves it to disk)."""
-    cache = PopularityCache(10 * SIZE, clock=TraceClock(), locate=locate_url)
-    for n, size in enumerate((SIZE, SIZE + 1)):
+def test_an_object_over_a_tenth_of_the_cache_and_unlike_the_others_is_not_stored() -> None:
+    """It would displace most of the cache for itself (a POP's memory tier leaves it to disk),
+    where the objects missed lately were a fraction of its size."""
+    cache = PopularityCache(100 * SIZE, clock=TraceClock(), locate=locate_url)
+    for n, size in enumerate([SIZE] * 20 + [10 * SIZE, 10 * SIZE + 1]):
         key = (f"/vod/A/720p/{n}.m4s", ())
         cache.touch(key)
         cache.insert(key, size)
-    assert len(cache) == 1
-    assert cache.used_bytes == SIZE
+    assert len(cache) == 21  # a tenth of the cache is not over it
+    assert cache.used_bytes == 30 * SIZE
+
+
+@pytest.mark.parametrize("fifths", [1, 2])
+def test_a_cache_of_a_few_objects_stores_objects_that_large(fifths: int) -> None:
+    """Where every object is over a tenth of the cache, refusing them would leave it empty: it
+    keeps what fits (four objects asked for in turn: all of them in room for five, where LRU
+    hits as often; some of them in room for two, where LRU never hits)."""
+    cache = PopularityCache(10 * SIZE, clock=TraceClock(), locate=locate_url)
+    hits = 0
+    for n in [0, 1, 2, 3] * 10:
+        key = (f"/vod/A/720p/{n}.m4s", ())
+        if cache.touch(key):
+            hits += 1
+        else:
+            cache.insert(key, 2 * fifths * SIZE + n)
+    assert len(cache) == (4 if fifths == 1 else 2)
+    assert cache.used_bytes <= 10 * SIZE
+    assert hits >= (36 if fifths == 1 else 5)
+
+
+def test_an_object_larger_than_the_cache_is_never_stored() -> None:
+    cache = PopularityCache(10 * SIZE, clock=TraceClock(), locate=locate_url)
+    key = ("/vod/A/720p/0.m4s", ())
+    cache.touch(key)
+    assert cache.insert(key, 10 * SIZE + 1) == []
+    assert key not in cache
+    assert cache.used_bytes == 0
 
 
 def test_the_viewer_horizon_follows_how_long_objects_stay() -> None:
@@ -174,9 +197,9 @@ def test_a_live_streams_old_segment_numbers_are_forgotten() -> None:
 
 
 def test_probation_is_first_in_first_out_through_its_compactions() -> None:
-    probation: Fifo[_Object] = Fifo()
-    model: list[_Object] = []
-    objects = [_Object(n) for n in range(5 * PASSED_KEPT)]
+    probation: Fifo[Placed] = Fifo()
+    model: list[Placed] = []
+    objects = [Placed(n) for n in range(5 * PASSED_KEPT)]
     for n, obj in enumerate(objects):
         probation.append(obj)
         model.append(obj)
