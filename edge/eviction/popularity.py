@@ -40,9 +40,9 @@ wants soon, goes on probation (S3-FIFO's small queue): a first-in first-out area
 the rest if asked for again while there and dropped if not. A new object that no evidence
 favours yet (the newest part of a live stream, whose older parts have many more requests) is
 kept long enough for its first viewers to find it, and promoted worth at least what it was
-refused for. One larger than a tenth of the cache and than twice the objects missed lately
-(their mean size) is not stored; where objects that large are the rule (a cache of a few
-objects), it is.
+refused for. One larger than a tenth of the cache and than twice the mean size of the objects
+missed lately is not stored; where objects that large are the rule (a cache of a few objects),
+it is.
 """
 
 from __future__ import annotations
