@@ -2,11 +2,13 @@
 flight (one upstream fetch per object however many clients ask meanwhile), and the RFC 9111
 decisions between them.
 
-Tiers: a lookup tries memory, then disk; a disk hit no larger than `promote_max` is copied into
+Tiers: a lookup tries memory, then disk; a disk hit no larger than `memory_max` is copied into
 memory. Every fill is spooled as it arrives (edge/pop/fill.py): with a disk tier into its spool
 directory, and published there when complete; without one, into an unnamed scratch file. A
-complete body the memory tier takes (any that fits without a disk tier, one no larger than
-`promote_max` beside it) is then read back into memory, once.
+complete body the memory tier takes (one no larger than `memory_max`, an eighth of the tier,
+that its eviction policy admits) is then read back into memory, once. A response in flight
+holds the body it sends, evicted or not: were larger bodies kept in memory, readers that stall
+would hold many of them beyond the tier's bound, whatever the eviction policy.
 
 `lookup` answers what can be answered from the store at once (a fresh hit, or a stale one
 while it is refreshed in the background); `validate` and `miss` hold a fill open while the
@@ -111,8 +113,8 @@ class EdgeCache:
                 owns=cluster.owns_digest if cluster is not None else lambda digest: True,
                 shared=cluster is not None,
             )
-        # with a disk tier, the largest object also copied into memory on a fill or disk hit
-        self.promote_max = config.capacity_bytes // workers // 8
+        # the largest object the memory tier keeps (on a fill, or copied from a disk hit)
+        self.memory_max = config.capacity_bytes // workers // 8
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self.fills: dict[str, Fill] = {}
         self.purges = PurgeLog()  # a fill purged while it came is not stored
@@ -172,7 +174,7 @@ class EdgeCache:
         if self.cluster is not None and not self.cluster.owns(url):  # for the owner's policy
             touch = {"op": "touch", "url": url, "variant": list(entry.variant)}
             self.cluster.tell(owner_of(url, self.cluster.workers), touch)
-        if entry.length <= self.promote_max and entry.path is not None:
+        if entry.length <= self.memory_max and entry.path is not None:
             try:
                 body = Path(entry.path).read_bytes()
             except OSError:
@@ -379,14 +381,13 @@ class EdgeCache:
         self, entry: Entry, fill: Fill, headers: dict[str, str], *, publish: bool = True
     ) -> None:
         """Store a complete fill: on disk when there is a disk tier (unless it is another
-        worker's, which it published), and in memory if the memory tier takes it (small
-        enough beside a disk tier, or fitting without one)."""
+        worker's, which it published), and in memory if the memory tier takes it (no larger
+        than `memory_max`, and admitted by its policy)."""
         if self.purges.purged_since(entry.url, fill.purges_before):
             return  # invalidated while it came: the next request fetches it afresh
-        memory_max = self.store.policy.capacity_bytes if self.disk is None else self.promote_max
         if self.disk is not None and fill.spool is not None and publish:
             self.disk.publish(fill.spool, entry, headers)
-        if fill.received <= memory_max:
+        if fill.received <= self.memory_max:
             entry.path, entry.length = None, fill.received
             if self.store.put(entry, headers):  # room is made before the body is read in
                 entry.body = fill.body
@@ -430,7 +431,7 @@ class EdgeCache:
         if self.cluster is not None and not self.cluster.owns(url):
             owner = owner_of(url, self.cluster.workers)
             self.cluster.tell(owner, {"op": "adopt", "url": url, "vary": [], "variant": []})
-        return self.store.put(entry, {}) if len(body) <= self.promote_max else on_disk
+        return self.store.put(entry, {}) if len(body) <= self.memory_max else on_disk
 
     def purge(self, url: str) -> int:
         """Forget every stored variant of `url` in both tiers; how many were in memory or on
