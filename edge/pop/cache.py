@@ -419,7 +419,7 @@ class EdgeCache:
         entry.via = self.via.encode("latin-1")
         self.purge(url)
         if self.disk is None:
-            return self.store.put(entry, {})
+            return len(body) <= self.memory_max and self.store.put(entry, {})
         spool = self.disk.spool()
         try:
             spool.write(body)

@@ -306,6 +306,18 @@ def test_unsafe_methods_pass_through_and_invalidate() -> None:
         assert authorized.headers["x-cache"] == "BYPASS"
 
 
+def test_a_push_over_an_eighth_of_the_memory_tier_is_kept_on_disk_only() -> None:
+    """A response in flight holds the body it sends: the memory tier keeps none over an eighth
+    of it, pushed or fetched (with a disk tier, a larger push is stored there)."""
+    with edge_setup({}, capacity_bytes=8 << 10) as s:
+        pushed = s.http.put(
+            "/admin/objects/vod/c/big.bin",
+            content=b"x" * (2 << 10),
+            headers={**ADMIN, "Cache-Control": "max-age=60"},
+        )
+        assert pushed.json()["stored"] is ("cache_dir" in TIER)
+
+
 def test_admin_needs_credentials_then_purges_and_pushes() -> None:
     routes = {
         f"/vod/a/{n}.m4s": Route(b"seg", headers={"cache-control": "max-age=600"}) for n in range(3)
