@@ -154,11 +154,15 @@ def steps(capacities: Sequence[tuple[str, int]], policies: Sequence[str]) -> int
     return len(capacities) * (len(policies) + 1)
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 object', '3 objects'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def report(trace: LoadedTrace, results: Sequence[CapacityResult]) -> str:
-    skipped = f"{trace.skipped} line{'' if trace.skipped == 1 else 's'} skipped"
     lines = [
-        f"{len(trace.requests)} requests ({skipped}), "
-        f"{len(trace.object_sizes())} objects, "
+        f"{counted(len(trace.requests), 'request')} ({counted(trace.skipped, 'line')} skipped), "
+        f"{counted(len(trace.object_sizes()), 'object')}, "
         f"footprint {size_text(trace.footprint_bytes)}"
     ]
     width = max(len("policy"), *(len(p.policy) for c in results for p in c.policies))
@@ -168,7 +172,10 @@ def report(trace: LoadedTrace, results: Sequence[CapacityResult]) -> str:
             f"\ncapacity {c.label} ({size_text(c.capacity_bytes)}): Belady byte miss {belady}"
         )
         if c.too_large:
-            lines.append(f"  {c.too_large} objects larger than the cache: no policy keeps them")
+            lines.append(
+                f"  {counted(c.too_large, 'object')} larger than the cache: no policy keeps "
+                f"{'it' if c.too_large == 1 else 'them'}"
+            )
         lines.append(
             f"  {'policy':<{width}} {'miss':>7} {'byte miss':>10} {'vs LRU':>7} {'gap closed':>11}"
         )

@@ -32,9 +32,11 @@ from edge.eviction.interval import locate_url
 from edge.sim.trace import RECORD, TraceRequest, write_oracle_columns
 from edge.sim.workload import locate_object
 from edge.wire import AccessRecord, WireError
+from httprules.playback_tokens import split_path
 
 FORMATS = ("oracle", "nginx", "edge")
 CACHED_STATUSES = frozenset({200, 206, 304})  # requests a cache answers from an object
+LINE_MAX = 1 << 16  # bytes; a longer line is no request (an URL is at most a few KiB)
 _NGINX = re.compile(
     r'^\S+ \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) (?P<path>\S+)[^"]*" '
     r"(?P<status>\d{3}) (?P<bytes>\d+|-)"
@@ -222,9 +224,17 @@ def _oracle(path: Path, progress: Callable[[int], object]) -> Iterator[TraceRequ
 
 
 def _lines(path: Path, progress: Callable[[int], object]) -> Iterator[str]:
+    """`path`'s lines; a line longer than LINE_MAX is read through in pieces and given as an
+    empty line (skipped as no request): a file with no line ends, or a compressed one that
+    expands to a single huge line, is read in bounded memory."""
     with _opened(path, progress) as f:
-        for raw in f:
-            yield raw.decode("utf-8", "replace")
+        while raw := f.readline(LINE_MAX):
+            if len(raw) == LINE_MAX and not raw.endswith(b"\n"):
+                while (more := f.readline(LINE_MAX)) and not more.endswith(b"\n"):
+                    pass
+                yield ""
+            else:
+                yield raw.decode("utf-8", "replace")
 
 
 def _nginx(line: str) -> tuple[float, str, int, int] | None:
@@ -235,7 +245,8 @@ def _nginx(line: str) -> tuple[float, str, int, int] | None:
     if at is None:
         return None
     sent = 0 if match["bytes"] == "-" else int(match["bytes"])
-    return at, match["path"], int(match["status"]), sent
+    # the cache key, as a POP keys it: a viewer's playback token in the path is no part of it
+    return at, split_path(match["path"]).path, int(match["status"]), sent
 
 
 @functools.lru_cache(maxsize=4096)  # a busy log has many lines a second: parse each once

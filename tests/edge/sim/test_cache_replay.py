@@ -25,6 +25,7 @@ from edge.eviction.policy import POLICIES
 from edge.sim.logs import LogError, load_trace
 from edge.sim.trace import TraceRequest, write_oracle_general
 from edge.sim.workload import HlsWorkload, generate
+from httprules.playback_tokens import KeyRing, mint
 from tests.support.asgi_server import serve_in_thread
 from tests.support.edges import edge_process
 from tests.support.scripted_origin import Route, ScriptedOrigin
@@ -94,6 +95,47 @@ def test_nginx_logs(tmp_path: Path) -> None:
     assert "3 objects larger than the cache: no policy keeps them" in done.stdout
     assert "WARN" not in done.stderr
     assert "\x1b[" not in done.stderr + done.stdout
+
+
+def test_viewers_tokens_in_nginx_paths_are_no_part_of_the_key(tmp_path: Path) -> None:
+    """An nginx log in front of signed playback holds each viewer's token in the path: the
+    object is the path without it, as the POP keys it; a `~` segment that is no token stays."""
+    ring = KeyRing({"k1": b"0123456789abcdef-one"}, "k1")
+    lines = []
+    for t, ip in enumerate(["10.0.0.1", "10.0.0.2", "10.0.0.3"]):
+        token = mint(ring, "/vod/a/", 1_900_000_000 + t, ip)
+        for path in (f"/~{token}/vod/a/360p/0.m4s", f"/vod/~{token}/../a/360p/1.m4s"):
+            lines.append(
+                f'{ip} - - [29/Nov/2026:12:00:0{t} +0000] "GET {path} HTTP/1.1" 200 100 "-" "x"'
+            )
+        lines.append(
+            f'{ip} - - [29/Nov/2026:12:00:0{t} +0000] "GET /~alice/{t}.m4s HTTP/1.1" 200 5 "-" "x"'
+        )
+    log = tmp_path / "signed.log"
+    log.write_text("\n".join(lines) + "\n")
+    trace = load_trace([log], "nginx")
+    assert [r.obj_id for r in trace.requests] == [0, 1, 2, 0, 1, 3, 0, 1, 4]
+
+
+def test_a_line_without_an_end_is_read_through_in_bounded_memory(tmp_path: Path) -> None:
+    """A log that expands to one huge line (no line ends, or a compressed bomb) is skipped as
+    one line, read in pieces: the lines around it still count."""
+    head, tail = NGINX.splitlines()[0], NGINX.splitlines()[-1]
+    log = tmp_path / "huge.log.gz"
+    with gzip.open(log, "wb") as f:
+        f.write(head.encode() + b"\n")
+        for _ in range(64):
+            f.write(b"a" * (1 << 20))  # 64 MiB without a line end
+        f.write(b"\n" + tail.encode() + b"\n")
+    tracemalloc.start()
+    try:
+        trace = load_trace([log], "nginx")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [(r.obj_id, r.size) for r in trace.requests] == [(0, 100), (1, 100)]
+    assert trace.skipped == 1
+    assert peak < 4 << 20, peak
 
 
 def test_nginx_logs_with_iso_8601_times(tmp_path: Path) -> None:
