@@ -18,7 +18,7 @@ import libcachesim as lcs
 from edge.eviction.policy import POLICIES, make_policy
 from edge.pop.serve import parse_size
 from edge.sim.logs import LoadedTrace
-from edge.sim.trace import ReplayResult, TraceClock, replay
+from edge.sim.trace import UINT32_MAX, ReplayResult, TraceClock, replay
 
 _SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 # below this LRU-Belady byte-miss difference the share of the gap closed is not shown (a
@@ -165,6 +165,12 @@ def report(trace: LoadedTrace, results: Sequence[CapacityResult]) -> str:
         f"{counted(len(trace.object_sizes()), 'object')}, "
         f"footprint {size_text(trace.footprint_bytes)}"
     ]
+    huge = sum(size > UINT32_MAX for size in trace.object_sizes().values())
+    if huge:
+        lines.append(
+            f"{counted(huge, 'object')} of 4 GiB or more: Belady sees "
+            f"{'it' if huge == 1 else 'them'} as 4 GiB - 1 (oracleGeneral's sizes are 32 bits)"
+        )
     width = max(len("policy"), *(len(p.policy) for c in results for p in c.policies))
     for c in results:
         belady = "n/a" if c.belady_byte_miss is None else f"{c.belady_byte_miss:.4f}"

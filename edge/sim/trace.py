@@ -14,6 +14,7 @@ from edge.eviction.policy import EvictionPolicy
 # oracleGeneral: per request, little-endian and packed:
 # uint32 timestamp, uint64 object id, uint32 object size, int64 next access (virtual time).
 RECORD = struct.Struct("<IQIq")
+UINT32_MAX: Final = 0xFFFF_FFFF
 
 
 class TraceRequest:
@@ -56,7 +57,9 @@ def write_oracle_general(path: Path, requests: Iterable[TraceRequest]) -> int:
 def write_oracle_columns(
     path: Path, times: Sequence[int], ids: Sequence[int], sizes: Sequence[int]
 ) -> int:
-    """`write_oracle_general` of requests kept as columns (8 bytes a request besides them)."""
+    """`write_oracle_general` of requests kept as columns (8 bytes a request besides them).
+    The format holds times and sizes in 32 bits: a time before 1970 or after 2106 is written
+    as the nearest it can hold, a size of 4 GiB or more as 4 GiB - 1."""
     following = array("q", [-1]) * len(ids)
     seen: dict[int, int] = {}
     for vtime in range(len(ids) - 1, -1, -1):
@@ -66,8 +69,8 @@ def write_oracle_columns(
     del seen
     pack = RECORD.pack
     with path.open("wb") as f:
-        for record in zip(times, ids, sizes, following, strict=True):
-            f.write(pack(*record))
+        for at, obj, size, then in zip(times, ids, sizes, following, strict=True):
+            f.write(pack(min(max(at, 0), UINT32_MAX), obj, min(size, UINT32_MAX), then))
     return len(ids)
 
 

@@ -255,6 +255,23 @@ def test_bad_input_is_refused_clearly(tmp_path: Path) -> None:
     assert "is text, not oracleGeneral records (--format nginx?)" in done.stderr
 
 
+def test_times_and_sizes_beyond_32_bits_are_replayed(tmp_path: Path) -> None:
+    """oracleGeneral (which Belady reads) holds times and sizes in 32 bits: a log's time after
+    2106 or before 1970 and an object of 5 GB are replayed all the same, and the report says
+    how Belady saw the large one."""
+    log = tmp_path / "odd.log"
+    log.write_text(
+        '1.1.1.1 - - [29/Nov/2206:12:00:00 +0000] "GET /a HTTP/1.1" 200 100\n'
+        '1.1.1.1 - - [29/Nov/1906:12:00:01 +0000] "GET /big HTTP/1.1" 200 5000000000\n'
+        '1.1.1.1 - - [29/Nov/2026:12:00:02 +0000] "GET /a HTTP/1.1" 200 100\n'
+        '1.1.1.1 - - [29/Nov/2026:12:00:03 +0000] "GET /big HTTP/1.1" 200 5000000000\n'
+    )
+    done = run_cli("cache", "replay", "--quiet", "--capacity", "6GB", "--policy", "lru", str(log))
+    assert done.returncode == 0, done.stderr
+    assert "1 object of 4 GiB or more: Belady sees it as 4 GiB - 1" in done.stdout
+    assert rows(done.stdout, "6GB")["lru"][:2] == ["0.5000", "0.5000"]
+
+
 def test_the_format_is_told_from_each_file(tmp_path: Path) -> None:
     """Without --format each file's start tells what it holds: the same report as with the
     format given; a file that looks like none, or files of different formats, are refused."""
