@@ -423,10 +423,14 @@ def cmd_cache_replay(args: argparse.Namespace) -> int:
         if not trace.requests:
             guess = guess_format(args.files[0])
             hint = f"; it looks like --format {guess}" if guess not in (None, fmt) else ""
+            why = (
+                "not GET/HEAD answered 200, 206 or 304"
+                if trace.skipped_unit == "line"
+                else "requests of size 0, which libCacheSim skips too"
+            )
             raise SystemExit(
                 f"cache replay: no cache requests in {len(args.files)} file(s) read as "
-                f"--format {fmt} ({trace.skipped} lines skipped: not GET/HEAD "
-                f"answered 200, 206 or 304){hint}"
+                f"--format {fmt} ({trace.skipped} {trace.skipped_unit}s skipped: {why}){hint}"
             )
         capacities = parse_capacities(args.capacity, trace.footprint_bytes)
         policies = parse_policies(args.policy)

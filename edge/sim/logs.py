@@ -104,6 +104,9 @@ class LoadedTrace:
 
     requests: Requests = field(default_factory=Requests)
     skipped: int = 0  # lines that are not cache requests (other methods, statuses, garbage)
+    # what was skipped: a log's lines, or a trace's records of requests for no bytes (the
+    # object is no cached copy's size; libCacheSim skips them too)
+    skipped_unit: str = "line"
     located: dict[int, tuple[Hashable, int] | None] = field(default_factory=dict)
 
     def object_sizes(self) -> dict[int, int]:
@@ -348,7 +351,11 @@ def load_trace(
         return trace
     if fmt == "oracle":
         streams = [_oracle(path, progress) for path in files]
+        trace.skipped_unit = "empty record"
         for req in heapq.merge(*streams, key=_timestamp) if len(streams) > 1 else streams[0]:
+            if req.size <= 0:
+                trace.skipped += 1
+                continue
             if req.obj_id not in trace.located:
                 trace.located[req.obj_id] = locate_object(req.obj_id)
             trace.requests.append(req)

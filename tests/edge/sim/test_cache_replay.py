@@ -8,10 +8,12 @@ import gzip
 import json
 import lzma
 import os
+import random
 import re
 import struct
 import subprocess
 import sys
+import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +24,7 @@ import pytest
 import zstandard
 
 from edge.eviction.policy import POLICIES
+from edge.sim import cachereplay
 from edge.sim.logs import LogError, load_trace
 from edge.sim.trace import TraceRequest, write_oracle_general
 from edge.sim.workload import HlsWorkload, generate
@@ -71,6 +74,53 @@ this line is not a log line
 10.0.0.4 - - [29/Nov/2026:12:00:06 +0000] "GET /missing HTTP/1.1" 404 9 "-" "hls.js"
 10.0.0.4 - - [29/Nov/2026:12:00:07 +0000] "GET /vod/a/360p/1.m4s HTTP/1.1" 200 100 "-" "hls.js"
 """
+
+
+def few_objects_many_requests(path: Path, sizes_of: Callable[[int, int], int]) -> None:
+    """3 000 requests for 50 objects in an oracleGeneral file; `sizes_of(i, obj)` sizes each."""
+    rng = random.Random(1)
+    picks = [rng.randrange(50) for _ in range(3000)]
+    write_oracle_general(path, [TraceRequest(i, o, sizes_of(i, o)) for i, o in enumerate(picks)])
+
+
+def test_requests_for_no_bytes_are_skipped_as_libcachesim_skips_them(tmp_path: Path) -> None:
+    """A record of size 0 is no request a cache answers from a copy: were it stored, later
+    requests for the object would be hits on a copy of no bytes."""
+    trace = tmp_path / "zeros.oracleGeneral"
+    few_objects_many_requests(trace, lambda i, o: 0 if i % 3 == 0 else 100 + 37 * o)
+    loaded = load_trace([trace], "oracle")
+    assert (len(loaded.requests), loaded.skipped) == (2000, 1000)
+    out = replay_cli(str(trace), "--capacity", "2000B", "--policy", "lru")
+    assert "2000 requests (1000 empty records skipped)" in out
+    reader = lcs.TraceReader(str(trace), lcs.TraceType.ORACLE_GENERAL_TRACE)
+    miss, byte_miss = lcs.LRU(2000).process_trace(reader)
+    assert [float(v) for v in rows(out, "2000B")["lru"][:2]] == pytest.approx(
+        [miss, byte_miss], abs=1e-4
+    )
+
+
+def test_belady_ends_where_libcachesims_beladysize_would_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libcachesim's BeladySize samples objects to evict and can loop for ever where the cache
+    holds a few of them (this trace: 50 objects, a cache of about 4): the replay gives it up
+    and reports Belady alone, saying so."""
+    trace = tmp_path / "few.oracleGeneral"
+    few_objects_many_requests(trace, lambda i, o: 1 + (o * 7919) % 5000)
+    monkeypatch.setattr(cachereplay, "BELADY_SIZE_GRACE_S", 2.0)
+    loaded = load_trace([trace], "oracle")
+    started = time.monotonic()
+    [result] = cachereplay.replay_all(loaded, [("8690B", 8690)], ["lru"])
+    assert time.monotonic() - started < 30
+    assert not result.belady_size
+    assert result.belady_byte_miss is not None
+    assert result.belady_byte_miss < result.policies[0].byte_miss_ratio
+    report = cachereplay.report(loaded, [result])
+    assert "Belady without BeladySize" in report
+    # where it ends, the lower of the two is taken, and the report says nothing of it
+    [result] = cachereplay.replay_all(loaded, [("100%", loaded.footprint_bytes)], ["lru"])
+    assert result.belady_size
+    assert "BeladySize" not in cachereplay.report(loaded, [result])
 
 
 def test_nginx_logs(tmp_path: Path) -> None:
