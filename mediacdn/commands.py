@@ -412,7 +412,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_cache_replay(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from edge.sim.cachereplay import parse_capacities, parse_policies, replay_all, report, steps
+    from edge.sim.cachereplay import (
+        counted,
+        parse_capacities,
+        parse_policies,
+        replay_all,
+        report,
+        steps,
+    )
     from edge.sim.logs import LogError, guess_format, load_trace, resolve_format
 
     try:
@@ -428,9 +435,10 @@ def cmd_cache_replay(args: argparse.Namespace) -> int:
                 if trace.skipped_unit == "line"
                 else "requests of size 0, which libCacheSim skips too"
             )
+            skipped = counted(trace.skipped, trace.skipped_unit)
             raise SystemExit(
                 f"cache replay: no cache requests in {len(args.files)} file(s) read as "
-                f"--format {fmt} ({trace.skipped} {trace.skipped_unit}s skipped: {why}){hint}"
+                f"--format {fmt} ({skipped} skipped: {why}){hint}"
             )
         capacities = parse_capacities(args.capacity, trace.footprint_bytes)
         policies = parse_policies(args.policy)
