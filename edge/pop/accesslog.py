@@ -77,6 +77,12 @@ class Recorder:
         )
 
 
+def logged_path(raw: str) -> str:
+    """A request's path as the cache keys it and the access log records it: without a
+    viewer's playback token (a log replayed as a trace sees one object for all viewers)."""
+    return split_path(raw).path
+
+
 def access_record(
     scope: Scope,
     *,
@@ -90,7 +96,7 @@ def access_record(
 ) -> AccessRecord:
     """The record of a request answered (`started`: its `time.perf_counter()` on arrival)."""
     raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-    path = split_path(raw).path  # the cache key: no viewer's token in the log
+    path = logged_path(raw)
     if scope.get("query_string"):
         path += "?" + scope["query_string"].decode("latin-1")
     client = scope.get("client")

@@ -29,10 +29,10 @@ from typing import BinaryIO, overload
 import zstandard
 
 from edge.eviction.interval import locate_url
+from edge.pop.accesslog import logged_path
 from edge.sim.trace import RECORD, TraceRequest, write_oracle_columns
 from edge.sim.workload import locate_object
 from edge.wire import AccessRecord, WireError
-from httprules.playback_tokens import split_path
 
 FORMATS = ("oracle", "nginx", "edge")
 CACHED_STATUSES = frozenset({200, 206, 304})  # requests a cache answers from an object
@@ -249,7 +249,7 @@ def _nginx(line: str) -> tuple[float, str, int, int] | None:
         return None
     sent = 0 if match["bytes"] == "-" else int(match["bytes"])
     # the cache key, as a POP keys it: a viewer's playback token in the path is no part of it
-    return at, split_path(match["path"]).path, int(match["status"]), sent
+    return at, logged_path(match["path"]), int(match["status"]), sent
 
 
 @functools.lru_cache(maxsize=4096)  # a busy log has many lines a second: parse each once
