@@ -43,7 +43,8 @@ REPLAY_DESCRIPTION = (
     "(libCacheSim oracleGeneral), nginx (combined access log: time as $time_local or "
     "$time_iso8601, request, status, bytes), edge (a POP's --access-log, JSON lines). "
     "Only GET/HEAD answered 200, 206 or 304 count; an object's size is its last whole "
-    "(200) response. Files may be compressed (gzip, bzip2, xz, zstd: rotated logs, "
+    "(200) response's (in an nginx log its largest: nginx logs the bytes sent, and a client "
+    "that leaves cuts a 200 short). Files may be compressed (gzip, bzip2, xz, zstd: rotated logs, "
     "trace archives); several files are merged in time order, so rotated logs can be "
     "named in any order."
 )

@@ -167,6 +167,40 @@ def test_viewers_tokens_in_nginx_paths_are_no_part_of_the_key(tmp_path: Path) ->
     assert [r.obj_id for r in trace.requests] == [0, 1, 2, 0, 1, 3, 0, 1, 4]
 
 
+def test_a_200_cut_short_in_an_nginx_log_is_no_smaller_object(tmp_path: Path) -> None:
+    """nginx logs the bytes it sent: a player that abandons a segment leaves a 200 of fewer
+    bytes, and the object keeps its whole size; a POP logs the object's size, the last holds."""
+    line = '10.0.0.1 - - [29/Nov/2026:12:00:0{} +0000] "GET /v/a/0.m4s HTTP/1.1" {} {} "-" "hls.js"'
+    log = tmp_path / "access.log"
+    log.write_text(
+        "\n".join(
+            line.format(t, *answer)
+            for t, answer in enumerate([(200, 100), (200, 40), (304, 0), (206, 10), (200, 120)])
+        )
+        + "\n"
+    )
+    trace = load_trace([log], "nginx")
+    assert [r.size for r in trace.requests] == [100, 100, 100, 100, 120]
+    pop_log = tmp_path / "pop.log"
+    pop_log.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "t": t,
+                    "method": "GET",
+                    "path": "/v/a/0.m4s",
+                    "status": 200,
+                    "bytes": size,
+                    "object_bytes": size,
+                }
+            )
+            + "\n"
+            for t, size in enumerate([100, 40])
+        )
+    )
+    assert [r.size for r in load_trace([pop_log], "edge").requests] == [100, 40]
+
+
 def test_a_line_without_an_end_is_read_through_in_bounded_memory(tmp_path: Path) -> None:
     """A log that expands to one huge line (no line ends, or a compressed bomb) is skipped as
     one line, read in pieces: the lines around it still count."""
