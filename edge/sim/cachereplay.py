@@ -195,12 +195,12 @@ def counted(n: int, noun: str) -> str:
 
 def report(trace: LoadedTrace, results: Sequence[CapacityResult]) -> str:
     skipped = counted(trace.skipped, trace.skipped_unit)
+    sizes = trace.object_sizes()  # (a pass over every request: made once)
     lines = [
         f"{counted(len(trace.requests), 'request')} ({skipped} skipped), "
-        f"{counted(len(trace.object_sizes()), 'object')}, "
-        f"footprint {size_text(trace.footprint_bytes)}"
+        f"{counted(len(sizes), 'object')}, footprint {size_text(sum(sizes.values()))}"
     ]
-    huge = sum(size > UINT32_MAX for size in trace.object_sizes().values())
+    huge = sum(size > UINT32_MAX for size in sizes.values())
     if huge:
         lines.append(
             f"{counted(huge, 'object')} of 4 GiB or more: Belady sees "

@@ -248,7 +248,6 @@ def _nginx(line: str) -> tuple[float, str, int, int] | None:
     if at is None:
         return None
     sent = 0 if match["bytes"] == "-" else int(match["bytes"])
-    # the cache key, as a POP keys it: a viewer's playback token in the path is no part of it
     return at, logged_path(match["path"]), int(match["status"]), sent
 
 
