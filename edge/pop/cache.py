@@ -206,7 +206,7 @@ class EdgeCache:
             if failed and stale.verdict.may_serve_stale_on_error:
                 yield Answer("STALE", stale.entry)
             elif fill.status == 304 and fill.error is None:
-                yield Answer("REVALIDATED", self.store.lookup(url, headers) or stale.entry)
+                yield Answer("REVALIDATED", self._revalidated(url, headers, stale.entry, fill))
             else:
                 yield Answer("MISS", fill=fill, reader=reader)
 
@@ -217,6 +217,16 @@ class EdgeCache:
         with reader:
             self._prefetch_after(url, headers)
             yield Answer("MISS", fill=fill, reader=reader)
+
+    def _revalidated(self, url: str, headers: dict[str, str], stale: Entry, fill: Fill) -> Entry:
+        """What a client whose request validated `stale` gets: the stored response as the 304
+        updated it, or, when the 304 made it one user's (a cookie set, private), a copy for
+        this client alone (the stored one did not take those fields: it stays stale)."""
+        if is_personal(fill.headers):
+            return dataclasses.replace(
+                stale, headers=fill.headers, clock=age_clock(fill.headers, *fill.times)
+            )
+        return self.store.lookup(url, headers) or stale
 
     # -- fills --------------------------------------------------------------------------------
 
@@ -312,10 +322,11 @@ class EdgeCache:
             if response.status_code == 304 and stale is not None:
                 merged = merge_304(stale.headers, out)
                 fill.times = (request_time, response_time)
-                stale.refresh(merged, age_clock(merged, request_time, response_time))
-                stale.via = via_after(merged.get("via"), self.via).encode("latin-1")
-                if self.disk is not None:
-                    self.disk.refresh(stale)
+                if not is_personal(merged):  # else the 304 is the asking client's alone
+                    stale.refresh(merged, age_clock(merged, request_time, response_time))
+                    stale.via = via_after(merged.get("via"), self.via).encode("latin-1")
+                    if self.disk is not None:
+                        self.disk.refresh(stale)
                 fill.start(304, merged, True, None)
                 fill.finish()
                 return

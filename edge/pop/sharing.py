@@ -27,7 +27,7 @@ from edge.pop.cluster import Message, close_fds, owner_of
 from edge.pop.fill import Fill, FillFailed, Spool
 from edge.pop.store import Entry
 from edge.pop.upstream import via_after
-from httprules.caching import age_clock, merge_304
+from httprules.caching import age_clock, is_personal, merge_304
 
 POLL_S = 0.002  # how often a borrowed spool is checked for growth
 ENDED_KEPT = 10_000  # how many ended fills' outcomes an owner remembers for late askers
@@ -87,11 +87,13 @@ async def _follow(
     if head.get("error") is not None and status in (0, 502, 504):
         fill.status = status or 502
         raise FillFailed(str(head["error"]))
-    if status == 304 and stale is not None:  # the owner validated (and kept) it
-        stored = cache.disk.lookup(url, headers) if cache.disk is not None else None
-        merged = stored.headers if stored is not None else merge_304(stale.headers, out)
-        stale.refresh(merged, stored.clock if stored else age_clock(merged, *fill.times))
-        stale.via = via_after(merged.get("via"), cache.via).encode("latin-1")
+    if status == 304 and stale is not None:  # the owner validated it
+        merged = merge_304(stale.headers, out)
+        if not is_personal(merged):  # the owner kept it (else the 304 is this client's alone)
+            stored = cache.disk.lookup(url, headers) if cache.disk is not None else None
+            merged = stored.headers if stored is not None else merged
+            stale.refresh(merged, stored.clock if stored else age_clock(merged, *fill.times))
+            stale.via = via_after(merged.get("via"), cache.via).encode("latin-1")
         fill.start(304, merged, True, None)
         fill.finish()
         return

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.edges import edge_in_front
+from tests.support.asgi_server import serve_in_thread
+from tests.support.edges import edge_in_front, edge_process
 from tests.support.scripted_origin import Route, ScriptedOrigin
 
 PUBLIC = {"cache-control": "public, max-age=60"}
@@ -109,3 +110,35 @@ def test_forwarded_for_and_via_are_appended(tmp_path: Path) -> None:
         assert response.headers["via"].endswith("1.1 pop")
         httpx.get(edge + "/a", timeout=10)
         assert origin.seen_headers[-1]["x-forwarded-for"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_cookie_set_on_revalidation_is_never_stored(tmp_path: Path, workers: int) -> None:
+    """A 304 that sets a cookie (or turns the response private) is for the client who asked:
+    the stored copy does not take its fields, and the next users get none of them (in one
+    process; and in two workers sharing a disk tier, whichever validates)."""
+    page = Route(b"page", headers={"cache-control": "public, no-cache"}, etag='"v1"')
+    origin = ScriptedOrigin({"/page": page})
+    extra = ["--workers", str(workers)]
+    if workers > 1:
+        extra += ["--cache-dir", str(tmp_path / "cache")]
+    with serve_in_thread(origin) as upstream, edge_process(tmp_path, upstream, *extra) as edge:
+        assert "set-cookie" not in httpx.get(edge + "/page", timeout=10).headers
+        page.headers["set-cookie"] = "sid=alice"
+        alice = httpx.get(edge + "/page", timeout=10)
+        assert alice.text == "page"
+        assert alice.headers["set-cookie"] == "sid=alice"  # hers, on her revalidation
+        del page.headers["set-cookie"]
+        for _ in range(6):  # on new connections: to each worker
+            bob = httpx.get(edge + "/page", timeout=10)
+            assert bob.text == "page"
+            assert "set-cookie" not in bob.headers
+        page.headers["cache-control"] = "private, no-cache"
+        carol = httpx.get(edge + "/page", timeout=10)
+        assert carol.headers["cache-control"] == "private, no-cache"
+        page.headers["cache-control"] = "public, no-cache"
+        page.headers["x-for"] = "dave"
+        dave = httpx.get(edge + "/page", timeout=10)
+        assert dave.text == "page"
+        assert dave.headers["cache-control"] == "public, no-cache"
+        assert origin.hits["/page"] == 10  # each validated
