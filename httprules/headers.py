@@ -26,15 +26,25 @@ HOP_BY_HOP = frozenset(
 )
 
 
+# Fields that are not comma-separated lists, so repeated ones are joined otherwise (RFC 9110
+# §5.3): cookies a client sent in several fields (HTTP/2 splits them, RFC 9113 §8.2.3) are one
+# Cookie joined with "; " (RFC 6265 §5.4); each Set-Cookie must reach the client as a field of
+# its own (joined with commas, a browser reads one cookie), so they are kept joined by a line
+# feed, which no field value can hold, and sent as separate fields again by `encode`.
+JOINED_WITH = {"cookie": "; ", "set-cookie": "\n"}
+
+
+def _join(out: dict[str, str], name: str, value: str) -> None:
+    out[name] = f"{out[name]}{JOINED_WITH.get(name, ', ')}{value}" if name in out else value
+
+
 def request_headers(scope: Scope) -> dict[str, str]:
     """A request's headers, names lower-cased and repeated fields joined. Values are bytes as
     sent (latin-1, so any octet round-trips) without the whitespace around them, which is not
     part of a field's value (RFC 9110 §5.5) and which a server's parser may leave in."""
     out: dict[str, str] = {}
     for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1").strip(" \t")
-        out[name] = f"{out[name]}, {value}" if name in out else value
+        _join(out, raw_name.decode("latin-1").lower(), raw_value.decode("latin-1").strip(" \t"))
     return out
 
 
@@ -49,12 +59,17 @@ def end_to_end(headers: httpx.Headers) -> dict[str, str]:
     for name, value in fields:
         if name in HOP_BY_HOP or name in listed:
             continue
-        out[name] = f"{out[name]}, {value}" if name in out else value
+        _join(out, name, value)
     return out
 
 
 def encode(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    """Headers as ASGI sends them: each Set-Cookie a field of its own."""
+    return [
+        (k.encode("latin-1"), item.encode("latin-1"))
+        for k, v in headers.items()
+        for item in (v.split("\n") if k == "set-cookie" else (v,))
+    ]
 
 
 def _appended(headers: Mapping[str, str], name: str, item: str) -> dict[str, str]:

@@ -9,7 +9,9 @@ import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.support.edges import edge_in_front
+from httprules.asgi import Receive, Scope, Send
+from tests.support.asgi_server import serve_in_thread
+from tests.support.edges import edge_in_front, edge_process
 from tests.support.scripted_origin import Route, ScriptedOrigin
 
 NAME = "Zoë – ça"  # UTF-8 on the wire: octets outside ASCII
@@ -62,3 +64,31 @@ def test_non_ascii_octets_pass_both_ways_unchanged(tmp_path: Path) -> None:
             assert got[b"x-cache"] == expected
             assert got[b"content-disposition"] == disposition.encode()  # the origin's octets
         assert origin.seen_headers[0]["user-agent"] == agent.decode()  # the client's octets
+
+
+async def two_cookies(scope: Scope, receive: Receive, send: Send) -> None:
+    """An upstream that sets two cookies, each in a field of its own, as a login does."""
+    if scope["type"] != "http":
+        return
+    fields = [(b"set-cookie", b"sid=1; Path=/; HttpOnly"), (b"set-cookie", b"csrf=2; Path=/")]
+    fields += [(b"x-list", b"one"), (b"x-list", b"two"), (b"content-length", b"2")]
+    await send({"type": "http.response.start", "status": 200, "headers": fields})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_each_cookie_keeps_its_own_field(tmp_path: Path) -> None:
+    """Set-Cookie is no list (RFC 9110 §5.3): joined with a comma a browser reads one cookie,
+    so each reaches the client as it was sent, on a fill and on a pass (Authorization). Cookies
+    a client sent in several fields (as HTTP/2 does) go upstream as one, joined by "; "."""
+    with serve_in_thread(two_cookies) as upstream, edge_process(tmp_path, upstream) as edge:
+        for sent in ([], [b"Authorization: Bearer x"]):
+            status, fields = raw_get(edge, "/login", sent)
+            assert status == 200
+            cookies = [v for n, v in fields if n == b"set-cookie"]
+            assert cookies == [b"sid=1; Path=/; HttpOnly", b"csrf=2; Path=/"]
+            assert [v for n, v in fields if n == b"x-list"] == [b"one, two"]  # a list: joined
+    origin = ScriptedOrigin({"/a": Route(b"a", headers={"cache-control": "no-store"})})
+    with edge_in_front(tmp_path, origin) as edge:
+        status, _ = raw_get(edge, "/a", [b"Cookie: a=1", b"Cookie: b=2; c=3"])
+        assert status == 200
+        assert origin.seen_headers[-1]["cookie"] == "a=1; b=2; c=3"
