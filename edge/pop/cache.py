@@ -199,7 +199,7 @@ class EdgeCache:
         if the upstream fails and stale-if-error allows it, else the new response (MISS)."""
         assert stale.entry is not None
         assert stale.verdict is not None
-        fill, reader = await self._join(url, headers, stale.entry)
+        fill, reader = await self.join(url, headers, stale.entry)
         with reader:
             await fill.headers_ready.wait()
             failed = fill.error is not None or fill.status >= 500
@@ -213,7 +213,7 @@ class EdgeCache:
     @contextlib.asynccontextmanager
     async def miss(self, url: str, headers: dict[str, str]) -> AsyncIterator[Answer]:
         """Nothing stored: join or start the fill (and prefetch the next segments if asked)."""
-        fill, reader = await self._join(url, headers, None)
+        fill, reader = await self.join(url, headers, None)
         with reader:
             self._prefetch_after(url, headers)
             yield Answer("MISS", fill=fill, reader=reader)
@@ -230,7 +230,7 @@ class EdgeCache:
 
     # -- fills --------------------------------------------------------------------------------
 
-    async def _join(
+    async def join(
         self, url: str, headers: dict[str, str], stale: Entry | None
     ) -> tuple[Fill, Reader]:
         """The fill a client reads and its place in it: the fill in flight once its response

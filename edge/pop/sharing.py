@@ -156,8 +156,10 @@ class Lending:
             stale = cache.disk.lookup(url, headers)
         elif (stored := self._stored(url, headers)) is not None:
             return stored
-        fill = cache.fetch(url, headers, stale)  # in flight (never ended) or new
-        with fill.reader():
+        # the fill in flight if its response may go to the asker's client, as for a client
+        # of this worker's own (the same variant, nobody's in particular), else a new one
+        fill, reader = await cache.join(url, headers, stale)
+        with reader:
             await fill.headers_ready.wait()
             ticket = next(self._tickets)
             self._in_flight[ticket] = fill
