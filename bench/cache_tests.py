@@ -94,6 +94,13 @@ def run_suite(package: Path, base: str, out: Path) -> dict[str, object]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-nginx", action="store_true", help="skip the nginx anchor")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="the POP's worker processes (default 1, memory only); more share a disk tier, "
+        "as a POP is deployed on a machine of several cores",
+    )
     args = parser.parse_args()
     if not require_tools("node", "npm") or (not args.no_nginx and not require_tools("nginx")):
         return 1
@@ -131,6 +138,9 @@ def main() -> int:
                     str(edge_port),
                     "--admin-key",
                     "bench-admin",
+                    "--workers",
+                    str(args.workers),
+                    *(["--cache-dir", str(root / "cache")] if args.workers > 1 else []),
                 ],
                 log="edge.log",
             )
@@ -156,7 +166,7 @@ def main() -> int:
         for proc in procs:
             stop_process(proc)
         shutil.rmtree(root, ignore_errors=True)
-    print(f"machine: {machine()}; {PACKAGE}")
+    print(f"machine: {machine()}; {PACKAGE}; our POP with {args.workers} worker(s)")
     for name, r in results.items():
         print(f"  {name:6s} {r['passed']} of {r['required']} required tests pass")
     ours = results["ours"]
