@@ -373,6 +373,9 @@ class Edge:
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
+        if not scope["path"].startswith("/"):  # "*" (OPTIONS' server-wide form): no object
+            message = "the request target must be a path"
+            return await self.responses.error(send, 400, "invalid_target", message, "DENIED")
         self.pathsend = "http.response.pathsend" in (scope.get("extensions") or ())
         try:
             admission = self.gate.admit(scope)

@@ -121,7 +121,13 @@ class Upstream:
         """The response with its body still to stream (close it with `aclose`)."""
         # as octets: a value's bytes go upstream as the client sent them (httpx would encode
         # text as ASCII and fail on any other byte)
-        request = self.client.build_request(method, url, headers=encode(headers), content=content)
+        # and the path joined to the base URL's as it is: httpx would read one that starts
+        # with "//" (a player's sloppy join: "//v/a/1.m4s") as a host, and send "/a/1.m4s"
+        base = self.client.base_url
+        target = base.copy_with(raw_path=base.raw_path.rstrip(b"/") + url.encode("latin-1"))
+        request = self.client.build_request(
+            method, target, headers=encode(headers), content=content
+        )
         retry = content is None and method in RETRIED_METHODS
         while True:
             try:
