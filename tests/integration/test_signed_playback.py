@@ -21,6 +21,7 @@ from tests.support.asgi_server import serve_in_thread
 from tests.support.edges import keyed_router, mediacdn_process, pop_key
 from tests.support.live import push, udp_port
 from tests.support.playback import upload_raw, wait_for_video
+from tests.support.raw_http import raw_get
 from tests.support.servers import OriginServer, free_port, origin_server, run_cli, wait_until
 
 pytestmark = pytest.mark.slow
@@ -201,6 +202,21 @@ def test_tokens_that_do_not_grant_the_video_get_403(cdn: SignedCdn, case: str, c
             assert refused.status_code == 403, (base, rest)
             assert refused.headers["content-type"] == "application/json"
             assert refused.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize("up", ["..", "%2e%2e", ".%2E"])
+def test_a_token_for_one_video_never_climbs_to_another(cdn: SignedCdn, up: str) -> None:
+    """A token grants its prefix; a path that climbs out of it after the token (`..`, or
+    percent-encoded dots a server behind may decode) names another video, which it does not
+    grant: the POP resolves the path before judging it, as the origin refuses such paths."""
+    ring = KeyRing.parse(cdn.keys.read_text())
+    token = mint(ring, "/vod/someothervideo/", int(time.time()) + 300)
+    for base in (cdn.origin.url, cdn.pop):
+        for rest in ("master.m3u8", "360p/index.m3u8", "360p/1.m4s"):
+            target = f"/vod/someothervideo/~{token}/{up}/{cdn.video_id}/{rest}"
+            refused = raw_get(base, target)
+            assert refused.status in (400, 403, 404), (base, target, refused.status)
+            assert b"#EXTM3U" not in refused.body
 
 
 def test_a_token_bound_to_the_client_address_plays_from_that_address(cdn: SignedCdn) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import socket
 
 import httpx
 import m3u8
@@ -12,6 +11,7 @@ import pytest
 
 from sample_media.generate import SampleMedia
 from tests.support.playback import upload_raw, wait_for_video
+from tests.support.raw_http import raw_get
 from tests.support.servers import OriginServer, wait_until
 
 pytestmark = pytest.mark.slow
@@ -28,18 +28,6 @@ def video_id(origin: OriginServer, http: httpx.Client, sample: SampleMedia) -> s
     vid = str(response.json()["id"])
     assert wait_for_video(http, vid)["status"] == "ready"
     return vid
-
-
-def raw_status(origin: OriginServer, path: str) -> tuple[int, str]:
-    """Send `path` byte for byte (clients normalise `..`, we want to see the server do it)."""
-    host, port = origin.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as conn:
-        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while chunk := conn.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body.decode(errors="replace")
 
 
 @pytest.mark.parametrize(
@@ -172,10 +160,10 @@ def test_unknown_things_are_404_json(http: httpx.Client, video_id: str) -> None:
 def test_path_traversal_never_reaches_storage(
     origin: OriginServer, video_id: str, path: str
 ) -> None:
-    status, body = raw_status(origin, path.format(id=video_id))
-    assert status in (400, 404)
-    assert '"error"' in body
-    assert "root:" not in body
+    response = raw_get(origin.url, path.format(id=video_id))
+    assert response.status in (400, 404)
+    assert b'"error"' in response.body
+    assert b"root:" not in response.body
 
 
 def test_playlists_are_our_own_rendering(http: httpx.Client, video_id: str) -> None:

@@ -5,41 +5,22 @@ name) go upstream and back to clients unchanged, on a miss and on a hit."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from httprules.asgi import Receive, Scope, Send
 from tests.support.asgi_server import serve_in_thread
 from tests.support.edges import edge_in_front, edge_process
+from tests.support.raw_http import raw_get
 from tests.support.scripted_origin import Route, ScriptedOrigin
 
 NAME = "Zoë – ça"  # UTF-8 on the wire: octets outside ASCII
 
 
-def raw_get(url: str, path: str, fields: list[bytes]) -> tuple[int, list[tuple[bytes, bytes]]]:
-    """Status and header fields of a GET sent as raw octets (an HTTP library would refuse to
-    send, or re-encode, what these tests are about)."""
-    parts = urlsplit(url)
-    head = b"\r\n".join(
-        [f"GET {path} HTTP/1.1".encode(), f"Host: {parts.netloc}".encode(), *fields]
-    )
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as conn:
-        conn.sendall(head + b"\r\nConnection: close\r\n\r\n")
-        received = b""
-        while chunk := conn.recv(65536):
-            received += chunk
-    lines = received.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
-    status = int(lines[0].split()[1])
-    fields_out = [tuple(line.split(b": ", 1)) for line in lines[1:]]
-    return status, [(name.lower(), value) for name, value in fields_out]
-
-
 def test_whitespace_around_a_request_value_is_dropped(tmp_path: Path) -> None:
     origin = ScriptedOrigin({"/a": Route(b"a", headers={"cache-control": "no-store"})})
     with edge_in_front(tmp_path, origin) as edge:
-        status, _ = raw_get(edge, "/a", [b"X-Test-Name: trailing space ", b"X-Tabs: \ta\tb\t"])
-        assert status == 200
+        response = raw_get(edge, "/a", [b"X-Test-Name: trailing space ", b"X-Tabs: \ta\tb\t"])
+        assert response.status == 200
         seen = origin.seen_headers[-1]
         assert seen["x-test-name"] == "trailing space"
         assert seen["x-tabs"] == "a\tb"  # inner whitespace is the value's own
@@ -58,9 +39,9 @@ def test_non_ascii_octets_pass_both_ways_unchanged(tmp_path: Path) -> None:
     with edge_in_front(tmp_path, origin) as edge:
         agent = f"Player/1.0 ({NAME})".encode()
         for expected in (b"MISS", b"HIT"):
-            status, fields = raw_get(edge, "/file", [b"User-Agent: " + agent])
-            assert status == 200
-            got = dict(fields)
+            response = raw_get(edge, "/file", [b"User-Agent: " + agent])
+            assert response.status == 200
+            got = dict(response.fields)
             assert got[b"x-cache"] == expected
             assert got[b"content-disposition"] == disposition.encode()  # the origin's octets
         assert origin.seen_headers[0]["user-agent"] == agent.decode()  # the client's octets
@@ -82,13 +63,12 @@ def test_each_cookie_keeps_its_own_field(tmp_path: Path) -> None:
     a client sent in several fields (as HTTP/2 does) go upstream as one, joined by "; "."""
     with serve_in_thread(two_cookies) as upstream, edge_process(tmp_path, upstream) as edge:
         for sent in ([], [b"Authorization: Bearer x"]):
-            status, fields = raw_get(edge, "/login", sent)
-            assert status == 200
-            cookies = [v for n, v in fields if n == b"set-cookie"]
+            response = raw_get(edge, "/login", sent)
+            assert response.status == 200
+            cookies = response.values(b"set-cookie")
             assert cookies == [b"sid=1; Path=/; HttpOnly", b"csrf=2; Path=/"]
-            assert [v for n, v in fields if n == b"x-list"] == [b"one, two"]  # a list: joined
+            assert response.values(b"x-list") == [b"one, two"]  # a list: joined
     origin = ScriptedOrigin({"/a": Route(b"a", headers={"cache-control": "no-store"})})
     with edge_in_front(tmp_path, origin) as edge:
-        status, _ = raw_get(edge, "/a", [b"Cookie: a=1", b"Cookie: b=2; c=3"])
-        assert status == 200
+        assert raw_get(edge, "/a", [b"Cookie: a=1", b"Cookie: b=2; c=3"]).status == 200
         assert origin.seen_headers[-1]["cookie"] == "a=1; b=2; c=3"

@@ -1,0 +1,32 @@
+"""Request targets as a proxy must read them: dot segments resolved (pure; RFC 3986 §5.2.4)."""
+
+from __future__ import annotations
+
+DOT_SEGMENTS = (".", "..")
+
+
+def has_dot_segments(path: str) -> bool:
+    """Whether `path` may hold a dot segment, literal or percent-encoded (`%2e` is "."
+    (RFC 3986 §6.2.2.2), which a server behind may decode and follow): a quick test for the
+    common case of none."""
+    return "/." in path or "%2e" in path or "%2E" in path
+
+
+def without_dot_segments(path: str) -> str:
+    """`path` (starting with "/") with its "." and ".." segments resolved, never above the
+    root: what the cache keys and the upstream is asked for agree, and no target climbs out of
+    the upstream's base path. Empty segments ("//") stay: they are the path's own."""
+    segments = path.split("/")[1:]
+    kept: list[str] = []
+    for segment in segments:
+        dots = segment.lower().replace("%2e", ".")
+        if dots == "..":
+            if kept:
+                kept.pop()
+        elif dots != ".":
+            kept.append(segment)
+    resolved = "/" + "/".join(kept)
+    last = segments[-1].lower().replace("%2e", ".") if segments else ""
+    if last in DOT_SEGMENTS and not resolved.endswith("/"):
+        resolved += "/"  # "/a/b/.." is the directory "/a/"
+    return resolved
