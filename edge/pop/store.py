@@ -17,6 +17,7 @@ from httprules.caching import (
     vary_names,
     vary_values,
 )
+from httprules.headers import encode
 from httprules.serving import parse_http_date
 
 StoreKey = tuple[str, tuple[str, ...]]  # (URL, the request's values of the Vary headers)
@@ -63,11 +64,8 @@ class Entry:
         self.policy = stored_policy(self.status, headers)
         self.vary = vary_names(headers)
         self.last_modified = parse_http_date(headers.get("last-modified"))
-        self.encoded = [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in headers.items()
-            if k not in ("age", "via", "content-length", "x-cache", *CDN_ONLY_FIELDS)
-        ]
+        sent = ("age", "via", "content-length", "x-cache", *CDN_ONLY_FIELDS)
+        self.encoded = encode({k: v for k, v in headers.items() if k not in sent})
 
     @property
     def key(self) -> StoreKey:

@@ -72,3 +72,40 @@ def test_each_cookie_keeps_its_own_field(tmp_path: Path) -> None:
     with edge_in_front(tmp_path, origin) as edge:
         assert raw_get(edge, "/a", [b"Cookie: a=1", b"Cookie: b=2; c=3"]).status == 200
         assert origin.seen_headers[-1]["cookie"] == "a=1; b=2; c=3"
+
+
+class CookiesOnRevalidation:
+    """An upstream of one validated page: a 200 first, then 304s, the second of which sets
+    two cookies."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        self.requests += 1
+        fields = [(b"cache-control", b"public, no-cache"), (b"etag", b'"v1"')]
+        if self.requests == 2:
+            fields += [(b"set-cookie", b"sid=1; Path=/"), (b"set-cookie", b"csrf=2; Path=/")]
+        if self.requests == 1:
+            fields.append((b"content-length", b"4"))
+            await send({"type": "http.response.start", "status": 200, "headers": fields})
+            await send({"type": "http.response.body", "body": b"page"})
+            return
+        await send({"type": "http.response.start", "status": 304, "headers": fields})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def test_cookies_a_304_sets_reach_only_their_client_each_in_its_own_field(
+    tmp_path: Path,
+) -> None:
+    upstream_app = CookiesOnRevalidation()
+    with serve_in_thread(upstream_app) as upstream, edge_process(tmp_path, upstream) as edge:
+        assert raw_get(edge, "/page").values(b"set-cookie") == []
+        alice = raw_get(edge, "/page")
+        assert (alice.status, alice.body) == (200, b"page")
+        assert alice.values(b"set-cookie") == [b"sid=1; Path=/", b"csrf=2; Path=/"]
+        bob = raw_get(edge, "/page")
+        assert (bob.status, bob.body, bob.values(b"set-cookie")) == (200, b"page", [])
+        assert upstream_app.requests == 3
