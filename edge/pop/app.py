@@ -388,6 +388,8 @@ class Edge:
             return await self.responses.error(send, 429, "rate_limited", message, "DENIED", extra)
         client = scope.get("client")
         headers = with_forwarded_for(request_headers(scope), client[0] if client else None)
+        version = scope.get("http_version", "1.1")  # "1.0", "1.1", "2": what it came in
+        headers["via"] = via_after(headers.get("via"), f"{version} {self.config.name}")
         headers.pop(TOKEN_HEADER, None)  # a viewer's token goes no further than this POP
         if method in ("GET", "HEAD") and "authorization" not in headers:
             await self._cached(send, method, admission, headers)

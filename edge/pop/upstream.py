@@ -40,12 +40,21 @@ def via_after(upstream_via: str | None, own: str) -> str:
     return f"{upstream_via}, {own}" if upstream_via else own
 
 
+def received_by(via: str | None) -> str:
+    """Who added the last entry of a Via field ("1.1 a, 2 b (comment)" → "b")."""
+    last = (via or "").rsplit(",", 1)[-1].split()
+    return last[1] if len(last) > 1 else ""
+
+
 def forward_headers(headers: Mapping[str, str], via: str, *, fill: bool) -> dict[str, str]:
     """The client's headers as sent upstream: no hop-by-hop ones (nor, for a fill, the
-    client's conditionals and range), and this POP added to Via."""
+    client's conditionals and range), and this POP (`via`: "1.1 name") in Via, unless its
+    entry is there already: a client's request gets it where it comes in, with the version of
+    HTTP it came in (RFC 9110 §7.6.3); a fetch for no client (a prefetch) gets `via`."""
     dropped = NOT_FORWARDED_ON_FILL if fill else frozenset()
     out = {k: v for k, v in headers.items() if k not in HOP_BY_HOP and k not in dropped}
-    out["via"] = via_after(headers.get("via"), via)
+    if received_by(headers.get("via")) != via.split(" ", 1)[1]:
+        out["via"] = via_after(headers.get("via"), via)
     return out
 
 

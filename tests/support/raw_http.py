@@ -19,12 +19,14 @@ class RawResponse:
         return [v for n, v in self.fields if n == name]
 
 
-def raw_get(url: str, target: str, fields: Sequence[bytes] = ()) -> RawResponse:
-    """GET `target` from the server at `url` as written, with `fields` as extra header lines;
-    the connection is closed after the response, which is read to its end."""
+def raw_get(
+    url: str, target: str, fields: Sequence[bytes] = (), *, version: str = "1.1"
+) -> RawResponse:
+    """GET `target` from the server at `url` as written, with `fields` as extra header lines,
+    in HTTP/`version`; the connection is closed after the response, which is read to its end."""
     parts = urlsplit(url)
     head = b"\r\n".join(
-        [f"GET {target} HTTP/1.1".encode(), f"Host: {parts.netloc}".encode(), *fields]
+        [f"GET {target} HTTP/{version}".encode(), f"Host: {parts.netloc}".encode(), *fields]
     )
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as conn:
         conn.sendall(head + b"\r\nConnection: close\r\n\r\n")

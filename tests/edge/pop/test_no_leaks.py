@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.asgi_server import serve_in_thread
 from tests.support.edges import edge_in_front, edge_process
+from tests.support.raw_http import raw_get
 from tests.support.scripted_origin import Route, ScriptedOrigin
 
 PUBLIC = {"cache-control": "public, max-age=60"}
@@ -128,6 +129,11 @@ def test_forwarded_for_and_via_are_appended(tmp_path: Path) -> None:
         assert response.headers["via"].endswith("1.1 pop")
         httpx.get(edge + "/a", timeout=10)
         assert origin.seen_headers[-1]["x-forwarded-for"] == "127.0.0.1"
+        assert origin.seen_headers[-1]["via"] == "1.1 pop"
+        # Via says the version of HTTP the request came in with (RFC 9110 §7.6.3)
+        old = raw_get(edge, "/a", [b"Via: 1.0 client-proxy"], version="1.0")
+        assert old.status == 200
+        assert origin.seen_headers[-1]["via"] == "1.0 client-proxy, 1.0 pop"
 
 
 @pytest.mark.parametrize("workers", [1, 2])

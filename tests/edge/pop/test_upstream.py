@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from edge.pop.upstream import Upstream, UpstreamFailed
+from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, received_by
 
 
 class ClosingServer:
@@ -196,3 +196,14 @@ def test_bytes_beyond_a_responses_length_never_answer_the_next_request() -> None
             await server.wait_closed()
 
     assert asyncio.run(run()) == [b"ok", b"real"]
+
+
+def test_a_request_gets_this_pops_via_entry_once() -> None:
+    assert received_by("1.1 a, 2 b (comment)") == "b"
+    assert received_by(None) == ""
+    assert received_by("garbage") == ""
+    came_in = {"via": "1.0 proxy, 1.0 pop", "x": "1"}  # the entry it got where it came in
+    assert forward_headers(came_in, "1.1 pop", fill=True)["via"] == "1.0 proxy, 1.0 pop"
+    assert forward_headers({}, "1.1 pop", fill=True)["via"] == "1.1 pop"  # a prefetch's
+    other = {"via": "1.1 shield"}
+    assert forward_headers(other, "1.1 pop", fill=False)["via"] == "1.1 shield, 1.1 pop"
