@@ -30,7 +30,13 @@ from edge.pop.quick import QuickAnswers
 from edge.pop.responses import FileAnswer, Responses
 from edge.pop.sharing import share
 from edge.pop.spill import SPILL_MARK, spill_location, strip_spill_mark
-from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, via_after
+from edge.pop.upstream import (
+    Upstream,
+    UpstreamFailed,
+    forward_headers,
+    received_by,
+    via_after,
+)
 from httprules.asgi import Receive, Scope, Send
 from httprules.caching import CDN_ONLY_FIELDS, RECEIVED_SURROGATE_CONTROL, SAFE_METHODS
 from httprules.headers import encode, end_to_end, request_headers, with_forwarded_for
@@ -388,6 +394,9 @@ class Edge:
             return await self.responses.error(send, 429, "rate_limited", message, "DENIED", extra)
         client = scope.get("client")
         headers = with_forwarded_for(request_headers(scope), client[0] if client else None)
+        if self.config.name in received_by(headers.get("via")):  # an upstream leads back here
+            message = f"this request has been through {self.config.name} already: a loop"
+            return await self.responses.error(send, 508, "loop_detected", message, "DENIED")
         version = scope.get("http_version", "1.1")  # "1.0", "1.1", "2": what it came in
         headers["via"] = via_after(headers.get("via"), f"{version} {self.config.name}")
         headers.pop(TOKEN_HEADER, None)  # a viewer's token goes no further than this POP

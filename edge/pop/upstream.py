@@ -40,10 +40,10 @@ def via_after(upstream_via: str | None, own: str) -> str:
     return f"{upstream_via}, {own}" if upstream_via else own
 
 
-def received_by(via: str | None) -> str:
-    """Who added the last entry of a Via field ("1.1 a, 2 b (comment)" → "b")."""
-    last = (via or "").rsplit(",", 1)[-1].split()
-    return last[1] if len(last) > 1 else ""
+def received_by(via: str | None) -> list[str]:
+    """Who added each entry of a Via field, in order ("1.1 a, 2 b (comment)" → a, b)."""
+    entries = [entry.split() for entry in (via or "").split(",")]
+    return [entry[1] for entry in entries if len(entry) > 1]
 
 
 def forward_headers(headers: Mapping[str, str], via: str, *, fill: bool) -> dict[str, str]:
@@ -53,7 +53,7 @@ def forward_headers(headers: Mapping[str, str], via: str, *, fill: bool) -> dict
     HTTP it came in (RFC 9110 §7.6.3); a fetch for no client (a prefetch) gets `via`."""
     dropped = NOT_FORWARDED_ON_FILL if fill else frozenset()
     out = {k: v for k, v in headers.items() if k not in HOP_BY_HOP and k not in dropped}
-    if received_by(headers.get("via")) != via.split(" ", 1)[1]:
+    if received_by(headers.get("via"))[-1:] != [via.split(" ", 1)[1]]:
         out["via"] = via_after(headers.get("via"), via)
     return out
 

@@ -97,11 +97,17 @@ def routed_edge(
 
 @contextmanager
 def mediacdn_process(
-    command: str, tmp_path: Path, env: dict[str, str], *args: str, name: str, scheme: str = "http"
+    command: str,
+    tmp_path: Path,
+    env: dict[str, str],
+    *args: str,
+    name: str,
+    scheme: str = "http",
+    port: int | None = None,
 ) -> Iterator[str]:
-    """`mediacdn COMMAND` on a free port, until it answers /healthz; yields its URL. A process
-    that exits first fails the wait with the end of its log."""
-    port = free_port()
+    """`mediacdn COMMAND` on `port` (default: a free one), until it answers /healthz; yields
+    its URL. A process that exits first fails the wait with the end of its log."""
+    port = port or free_port()
     proc = start_mediacdn(command, tmp_path, env, "--port", str(port), *args, log_name=name)
     url = f"{scheme}://127.0.0.1:{port}"
     try:
@@ -125,13 +131,18 @@ def router_process(tmp_path: Path, *extra: str, name: str = "router") -> Context
 
 
 def edge_process(
-    tmp_path: Path, upstream: str, *extra: str, name: str = "pop", scheme: str = "http"
+    tmp_path: Path,
+    upstream: str,
+    *extra: str,
+    name: str = "pop",
+    scheme: str = "http",
+    port: int | None = None,
 ) -> ContextManager[str]:
     """A `mediacdn edge` process named `name` in front of `upstream` (`scheme` https: with
     --tls-cert and --tls-key among `extra`; its readiness is polled without verifying)."""
     args = ("--name", name, "--upstream", upstream, *extra)
     env = {"MEDIACDN_ADMIN_KEYS": "admin"}
-    return mediacdn_process("edge", tmp_path, env, *args, name=name, scheme=scheme)
+    return mediacdn_process("edge", tmp_path, env, *args, name=name, scheme=scheme, port=port)
 
 
 @contextmanager

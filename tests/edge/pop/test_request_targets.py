@@ -8,14 +8,17 @@ comes first, and "*" is a clear 400."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from httprules.asgi import Receive, Scope, Send
 from tests.support.asgi_server import serve_in_thread
 from tests.support.edges import edge_process
 from tests.support.raw_http import raw_get
+from tests.support.servers import free_port
 
 
 async def echo_target(scope: Scope, receive: Receive, send: Send) -> None:
@@ -51,3 +54,18 @@ def test_the_upstream_is_asked_for_the_target_as_sent(tmp_path: Path, base: str)
         refused = raw_get(edge, "*")
         assert refused.status == 400
         assert json.loads(refused.body)["error"]["code"] == "invalid_target"
+
+
+def test_a_pop_that_is_its_own_upstream_refuses_the_loop(tmp_path: Path) -> None:
+    """A request that comes back to a POP it went through (its Via names it: a tier set up
+    in a circle, or a POP its own upstream) is a 508 at once, not a chain of requests to
+    itself that ends when a timeout or a limit does."""
+    port = free_port()
+    with edge_process(tmp_path, f"http://127.0.0.1:{port}", port=port) as edge:
+        for send in (httpx.get, httpx.post):
+            started = time.monotonic()
+            looped = send(edge + "/a", timeout=30)
+            assert looped.status_code == 508
+            assert looped.json()["error"]["code"] == "loop_detected"
+            assert time.monotonic() - started < 5
+        assert httpx.get(edge + "/a", headers={"via": "1.1 elsewhere"}).status_code == 508

@@ -199,9 +199,9 @@ def test_bytes_beyond_a_responses_length_never_answer_the_next_request() -> None
 
 
 def test_a_request_gets_this_pops_via_entry_once() -> None:
-    assert received_by("1.1 a, 2 b (comment)") == "b"
-    assert received_by(None) == ""
-    assert received_by("garbage") == ""
+    assert received_by("1.1 a, 2 b (comment)") == ["a", "b"]
+    assert received_by(None) == []
+    assert received_by("garbage") == []
     came_in = {"via": "1.0 proxy, 1.0 pop", "x": "1"}  # the entry it got where it came in
     assert forward_headers(came_in, "1.1 pop", fill=True)["via"] == "1.0 proxy, 1.0 pop"
     assert forward_headers({}, "1.1 pop", fill=True)["via"] == "1.1 pop"  # a prefetch's
