@@ -234,9 +234,9 @@ class EdgeCache:
         self, url: str, headers: dict[str, str], stale: Entry | None
     ) -> tuple[Fill, Reader]:
         """The fill a client reads and its place in it: the fill in flight once its response
-        is known to be one this client may have (RFC 9111 §4.1: the same variant, and
-        nobody's in particular), else a new one (validating `stale` if given). The reader is
-        registered before the wait, so nothing of the body is let go meanwhile."""
+        is known to be one this client may have (RFC 9111 §4.1: the same variant, nobody's in
+        particular; a 304 only if it validates), else a new one (validating `stale` if given).
+        The reader is registered before the wait, so nothing of the body is let go meanwhile."""
         fill = self.fills.get(url)
         if fill is not None and not fill.closed:
             reader = fill.reader()
@@ -247,7 +247,7 @@ class EdgeCache:
                 fill.waiters -= 1
                 reader.close()
                 raise
-            if self._can_share(fill, headers):
+            if self._can_share(fill, headers) and (stale is not None or fill.status != 304):
                 self.metrics.collapsed += 1
                 return fill, reader
             fill.waiters -= 1

@@ -8,11 +8,13 @@ import os
 import threading
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 import httpx
 
 from edge.pop.app import Edge, EdgeConfig
 from tests.support.asgi_server import serve_in_thread
+from tests.support.edges import edge_process
 from tests.support.scripted_origin import Route, ScriptedOrigin
 
 
@@ -106,3 +108,36 @@ def test_collapsed_pass_through_body_reaches_every_waiter_whole() -> None:
         assert [r.content == body for r in responses] == [True] * 3
         assert origin.hits["/live"] == 1
         assert len(edge.cache.store) == 0
+
+
+def test_a_client_with_nothing_stored_is_never_sent_a_304_it_did_not_ask_for(
+    tmp_path: Path,
+) -> None:
+    """A stored copy purged while a request validates it: a client that comes meanwhile finds
+    nothing stored, and must not join the validation, whose answer is a 304 with no body."""
+    page = Route(b"page", headers={"cache-control": "public, no-cache"}, etag='"v1"')
+    origin = ScriptedOrigin({"/p": page})
+    with serve_in_thread(origin) as upstream, edge_process(tmp_path, upstream) as edge:
+        assert httpx.get(edge + "/p").status_code == 200
+        hold = page.hold = threading.Event()
+
+        async def scenario() -> tuple[httpx.Response, httpx.Response]:
+            async with httpx.AsyncClient(base_url=edge, timeout=30) as http:
+                validating = asyncio.create_task(http.get("/p"))
+                for _ in range(1000):  # up to 10 s for the validation to reach the origin
+                    if origin.hits["/p"] == 2:
+                        break
+                    await asyncio.sleep(0.01)
+                admin = {"authorization": "Bearer admin"}
+                purged = await http.post("/admin/purge", json={"urls": ["/p"]}, headers=admin)
+                assert purged.json()["purged"] == 1
+                missing = asyncio.create_task(http.get("/p"))
+                await asyncio.sleep(0.3)  # it reaches the POP while the validation waits
+                hold.set()
+                return await validating, await missing
+
+        validated, missed = asyncio.run(scenario())
+        assert (validated.status_code, validated.text) == (200, "page")
+        assert validated.headers["x-cache"] == "REVALIDATED"
+        assert (missed.status_code, missed.text) == (200, "page")
+        assert origin.hits["/p"] == 3  # its own fetch
