@@ -413,6 +413,7 @@ def cmd_cache_replay(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from edge.sim.cachereplay import (
+        LARGEST_FOOTPRINT,
         counted,
         parse_capacities,
         parse_policies,
@@ -423,6 +424,9 @@ def cmd_cache_replay(args: argparse.Namespace) -> int:
     from edge.sim.logs import LogError, guess_format, load_trace, resolve_format
 
     try:
+        # what can be wrong with the options is said before a long read, not after it
+        policies = parse_policies(args.policy)
+        parse_capacities(args.capacity, LARGEST_FOOTPRINT)
         total = sum(f.stat().st_size for f in args.files)
         fmt = resolve_format(args.files, args.format)
         with tqdm(total=total, unit="B", unit_scale=True, disable=args.quiet, leave=False) as bar:
@@ -441,7 +445,6 @@ def cmd_cache_replay(args: argparse.Namespace) -> int:
                 f"--format {fmt} ({skipped} skipped: {why}){hint}"
             )
         capacities = parse_capacities(args.capacity, trace.footprint_bytes)
-        policies = parse_policies(args.policy)
     except (OSError, LogError, ValueError) as exc:
         raise SystemExit(f"cache replay: {exc}") from None
     total = steps(capacities, policies) * len(trace.requests)

@@ -47,6 +47,9 @@ class CapacityResult:
     belady_size: bool = True  # Belady is the lower of Belady and BeladySize (False: Belady's)
 
 
+LARGEST_FOOTPRINT = 1 << 62  # to check a capacity's spelling before the footprint is known
+
+
 def parse_capacities(text: str, footprint_bytes: int) -> list[tuple[str, int]]:
     """`1%,10%,20GiB` → [(label, bytes)]: shares of the footprint or sizes."""
     out = []

@@ -341,6 +341,15 @@ def test_bad_input_is_refused_clearly(tmp_path: Path) -> None:
     done = run_cli("cache", "replay", "--quiet", "--format", "oracle", str(log), timeout_s=60)
     assert done.returncode != 0
     assert "is text, not oracleGeneral records (--format nginx?)" in done.stderr
+    # a wrong option is said before any file is read (a log of hours would be read first)
+    for option, said in [
+        (["--policy", "lur"], "unknown policy 'lur'"),
+        (["--capacity", "10%,2OGB"], "not a size: '2OGB'"),
+        (["--capacity", "0%"], "capacity '0%' is no bytes at all"),
+    ]:
+        done = run_cli("cache", "replay", "--quiet", *option, str(tmp_path / "none.log"))
+        assert done.returncode != 0
+        assert said in done.stderr, done.stderr
 
 
 def test_times_and_sizes_beyond_32_bits_are_replayed(tmp_path: Path) -> None:
