@@ -182,7 +182,7 @@ def _playback_keys(path: Path) -> str | None:
 def cmd_edge(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from edge.pop.config import EdgeConfig
+    from edge.pop.config import EdgeConfig, check_base_url
     from edge.pop.serve import parse_size, run_edge
 
     settings = _settings(args)
@@ -192,6 +192,9 @@ def cmd_edge(args: argparse.Namespace) -> int:
     try:
         capacity = parse_size(args.capacity)
         disk_capacity = parse_size(args.disk_capacity)
+        check_base_url("--upstream", args.upstream)
+        for router in args.router or ():
+            check_base_url("--router", router)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
     workers = args.workers or (os.cpu_count() or 1 if args.cache_dir is not None else 1)

@@ -18,7 +18,7 @@ from httprules.asgi import Receive, Scope, Send
 from tests.support.asgi_server import serve_in_thread
 from tests.support.edges import edge_process
 from tests.support.raw_http import raw_get
-from tests.support.servers import free_port
+from tests.support.servers import free_port, run_cli
 
 
 async def echo_target(scope: Scope, receive: Receive, send: Send) -> None:
@@ -69,3 +69,35 @@ def test_a_pop_that_is_its_own_upstream_refuses_the_loop(tmp_path: Path) -> None
             assert looped.json()["error"]["code"] == "loop_detected"
             assert time.monotonic() - started < 5
         assert httpx.get(edge + "/a", headers={"via": "1.1 elsewhere"}).status_code == 508
+
+
+@pytest.mark.parametrize(
+    ("option", "url", "said"),
+    [
+        ("--upstream", "origin:8080", "give an http:// or https:// URL with a host"),
+        ("--upstream", "http://", "give an http:// or https:// URL with a host"),
+        ("--upstream", "http://origin/media?x=1", "a base URL has no query or fragment"),
+        ("--upstream", "http://origin:port/", "--upstream 'http://origin:port/'"),
+        ("--router", "router:8090", "--router 'router:8090': give an http://"),
+    ],
+)
+def test_a_url_that_no_request_could_reach_is_refused_at_start(
+    tmp_path: Path, option: str, url: str, said: str
+) -> None:
+    """A typo in where the POP sends requests stops it at once with what is wrong, not a POP
+    that answers every miss with a 502."""
+    args = ["--upstream", "http://127.0.0.1:9", option, url] if option != "--upstream" else []
+    done = run_cli(
+        "edge",
+        "--name",
+        "pop",
+        "--admin-key",
+        "a",
+        "--data-dir",
+        str(tmp_path),
+        *(args or [option, url]),
+        timeout_s=60,
+    )
+    assert done.returncode != 0
+    assert said in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
