@@ -1,6 +1,9 @@
-"""Request targets as a proxy must read them: dot segments resolved (pure; RFC 3986 §5.2.4)."""
+"""Request targets as a proxy must read them, dot segments resolved (RFC 3986 §5.2.4), and the
+base URLs a server sends requests to, checked when it starts (pure)."""
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 DOT_SEGMENTS = (".", "..")
 
@@ -30,3 +33,18 @@ def without_dot_segments(path: str) -> str:
     if last in DOT_SEGMENTS and not resolved.endswith("/"):
         resolved += "/"  # "/a/b/.." is the directory "/a/"
     return resolved
+
+
+def check_base_url(option: str, url: str) -> None:
+    """Refuse, with what is wrong, a URL a server sends requests to (a POP's upstream, a
+    router, a peer) that is not an http(s) server's: a typo would start a server that fails
+    every request it sends there."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is no number raises here)
+    except ValueError as exc:
+        raise ValueError(f"{option} {url!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{option} {url!r}: give an http:// or https:// URL with a host")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{option} {url!r}: a base URL has no query or fragment")

@@ -220,12 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the POP's name (in Via and stats, and its Surrogate-Capability token upstream: "
         "Surrogate-Control directives targeted at it, max-age=600;NAME, are its own)",
     )
-    edge.add_argument(
-        "--upstream",
-        required=True,
-        help="origin or parent edge URL: http:// or https://, with a base path if the site is "
-        "under one (a request's path goes after it)",
-    )
+    edge.add_argument("--upstream", required=True, help="origin or parent edge http(s) URL")
     edge.add_argument("--lat", type=float, default=0.0, help="latitude (for the router)")
     edge.add_argument("--lon", type=float, default=0.0, help="longitude (for the router)")
     edge.add_argument(

@@ -182,8 +182,9 @@ def _playback_keys(path: Path) -> str | None:
 def cmd_edge(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from edge.pop.config import EdgeConfig, check_base_url
+    from edge.pop.config import EdgeConfig
     from edge.pop.serve import parse_size, run_edge
+    from httprules.targets import check_base_url
 
     settings = _settings(args)
     keys = tuple(args.admin_key or ()) or tuple(settings.admin_keys or settings.api_keys)
@@ -339,6 +340,13 @@ def cmd_router(args: argparse.Namespace) -> int:
             registry.plan(spec.pop, spec.url)
             if spec.url is None:
                 print(f"warning: POP {spec.pop.name} has no url: never routed to", file=sys.stderr)
+    from httprules.targets import check_base_url
+
+    try:
+        for peer in args.peer or ():
+            check_base_url("--peer", peer)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     host = args.host or "127.0.0.1"
     port = args.port or 8090
     print(

@@ -3,23 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from edge.eviction.policy import DEFAULT_POLICY
-
-
-def check_base_url(option: str, url: str) -> None:
-    """Refuse, with what is wrong, a URL the POP sends requests to (its upstream, a router)
-    that is not an http(s) server's: a typo would start a POP that fails every request."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 (a port that is no number raises here)
-    except ValueError as exc:
-        raise ValueError(f"{option} {url!r}: {exc}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{option} {url!r}: give an http:// or https:// URL with a host")
-    if parts.query or parts.fragment:
-        raise ValueError(f"{option} {url!r}: a base URL has no query or fragment")
 
 
 @dataclass(frozen=True, slots=True)
