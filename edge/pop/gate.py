@@ -61,7 +61,9 @@ class PlaybackGate:
         """The request's URL without its token; raises `TokenRejected` for a token that does
         not grant it."""
         raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        if has_dot_segments(raw):  # resolved before anything is judged by the path
+        # dot segments resolved before anything is judged by the path (a target that is no
+        # path is refused where it is served)
+        if raw.startswith("/") and has_dot_segments(raw):
             raw = without_dot_segments(raw)
         query = scope.get("query_string")
         if self.keys is None and "/~" not in raw:  # the common case without signing: no token
