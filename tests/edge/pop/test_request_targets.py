@@ -86,18 +86,10 @@ def test_a_url_that_no_request_could_reach_is_refused_at_start(
 ) -> None:
     """A typo in where the POP sends requests stops it at once with what is wrong, not a POP
     that answers every miss with a 502."""
-    args = ["--upstream", "http://127.0.0.1:9", option, url] if option != "--upstream" else []
-    done = run_cli(
-        "edge",
-        "--name",
-        "pop",
-        "--admin-key",
-        "a",
-        "--data-dir",
-        str(tmp_path),
-        *(args or [option, url]),
-        timeout_s=60,
-    )
+    given = [option, url] if option == "--upstream" else ["--upstream", "http://127.0.0.1:9"]
+    given += [] if option == "--upstream" else [option, url]
+    fixed = ["--name", "pop", "--admin-key", "a", "--data-dir", str(tmp_path)]
+    done = run_cli("edge", *fixed, *given, timeout_s=60)
     assert done.returncode != 0
     assert said in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
