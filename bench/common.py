@@ -223,7 +223,9 @@ def serving_setup(prefix: str, segment_bytes: int) -> Iterator[ServingSetup]:
     import shutil
     import tempfile
 
-    from tests.support.servers import free_port, stop_process
+    import httpx
+
+    from tests.support.servers import free_port, stop_process, wait_until
 
     root = Path(tempfile.mkdtemp(prefix=prefix))
     procs: list[subprocess.Popen[bytes]] = []
@@ -232,6 +234,9 @@ def serving_setup(prefix: str, segment_bytes: int) -> Iterator[ServingSetup]:
         origin, nginx = free_port(), free_port()
         procs.append(start_mediacdn_server(root, ["serve", "--port", str(origin)]))
         procs.append(start_nginx(root, nginx, root / "objects"))
+        # both answer before anything is asked of them (a POP's warm-up fill would fail)
+        for url in (f"http://127.0.0.1:{origin}/healthz", f"http://127.0.0.1:{nginx}/"):
+            wait_until(lambda u=url: httpx.get(u).status_code < 500, 60, url)
         yield ServingSetup(
             root,
             playlist,
