@@ -16,9 +16,12 @@ def has_dot_segments(path: str) -> bool:
 
 
 def without_dot_segments(path: str) -> str:
-    """`path` (starting with "/") with its "." and ".." segments resolved, never above the
-    root: what the cache keys and the upstream is asked for agree, and no target climbs out of
-    the upstream's base path. Empty segments ("//") stay: they are the path's own."""
+    """`path` with its "." and ".." segments resolved, never above the root: what the cache
+    keys and the upstream is asked for agree, and no target climbs out of the upstream's base
+    path. Empty segments ("//") stay: they are the path's own. A target that is no path ("*")
+    and, at once, a path without dot segments (the common case) come back as they are."""
+    if not path.startswith("/") or not has_dot_segments(path):
+        return path
     segments = path.split("/")[1:]
     kept: list[str] = []
     for segment in segments:

@@ -27,7 +27,7 @@ from httprules.playback_tokens import (
     mint,
 )
 from httprules.ratelimit import Decision, RateLimit
-from httprules.targets import has_dot_segments, without_dot_segments
+from httprules.targets import without_dot_segments
 
 FILL_TOKEN_TTL_S = 300
 FILL_TOKEN_RENEW_S = 60  # mint a new one when the current one has less than this left
@@ -61,10 +61,8 @@ class PlaybackGate:
         """The request's URL without its token; raises `TokenRejected` for a token that does
         not grant it."""
         raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        # dot segments resolved before anything is judged by the path (a target that is no
-        # path is refused where it is served)
-        if raw.startswith("/") and has_dot_segments(raw):
-            raw = without_dot_segments(raw)
+        # dot segments resolved before anything is judged by the path
+        raw = without_dot_segments(raw)
         query = scope.get("query_string")
         if self.keys is None and "/~" not in raw:  # the common case without signing: no token
             if query:

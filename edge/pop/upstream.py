@@ -119,6 +119,7 @@ class Upstream:
             ),
             cookies=no_cookie_jar(),
         )
+        self._base_path = self.client.base_url.raw_path.rstrip(b"/")  # a request's path follows
 
     async def open(
         self,
@@ -132,8 +133,7 @@ class Upstream:
         # text as ASCII and fail on any other byte)
         # and the path joined to the base URL's as it is: httpx would read one that starts
         # with "//" (a player's sloppy join: "//v/a/1.m4s") as a host, and send "/a/1.m4s"
-        base = self.client.base_url
-        target = base.copy_with(raw_path=base.raw_path.rstrip(b"/") + url.encode("latin-1"))
+        target = self.client.base_url.copy_with(raw_path=self._base_path + url.encode("latin-1"))
         request = self.client.build_request(
             method, target, headers=encode(headers), content=content
         )
