@@ -19,7 +19,7 @@ from sample_media.generate import SampleMedia
 from tests.conftest import TEST_LADDER
 from tests.support.asgi_server import serve_in_thread
 from tests.support.edges import keyed_router, mediacdn_process, pop_key
-from tests.support.live import push, udp_port
+from tests.support.live import push, stop_encoder, udp_port
 from tests.support.playback import upload_raw, wait_for_video
 from tests.support.raw_http import raw_get
 from tests.support.servers import OriginServer, free_port, origin_server, run_cli, wait_until
@@ -147,7 +147,7 @@ def test_a_signed_live_stream_and_its_recording_need_a_token(cdn: SignedCdn, ffm
                 assert refused.json()["error"]["code"] == code
     finally:
         ended = cdn.api.delete(f"/api/live/{stream_id}", headers=headers, timeout=90)
-        encoder.wait(30)
+        stop_encoder(encoder)
     assert ended.status_code == 200
     recording = wait_for_video(cdn.api, stream_id)
     assert recording["status"] == "ready"

@@ -54,7 +54,7 @@ def test_an_srt_push_is_packaged_live_and_recorded(
     catalog, storage, stream = _new_stream(tmp_path, "test pattern")
     port = stream.ingest_port
     encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000), LiveRung("180p", 180, 250_000)))
-    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode)) as ingest:
+    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode, reconnect_s=1)) as ingest:
         time.sleep(1.0)  # the listener is up
         wrong = push(ffmpeg, srt_push_url("127.0.0.1", port, "not-the-stream-key-0000"), 2)
         assert wrong.wait(30) != 0  # refused at the handshake
@@ -116,7 +116,7 @@ def test_an_rtmp_push_without_audio_is_broadcast_and_recorded_without_audio(
     catalog, storage, stream = _new_stream(tmp_path, "no sound")
     port = stream.ingest_port  # RTMP listens on the same number over TCP
     encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
-    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode)) as ingest:
+    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode, reconnect_s=1)) as ingest:
         time.sleep(1.0)  # the listeners are up
         wrong = push(ffmpeg, rtmp_url("127.0.0.1", port, "not-the-stream-key"), 3, audio=False)
         assert wrong.wait(30) != 0  # ffmpeg's RTMP server took it; the receiver did not

@@ -21,7 +21,7 @@ import pytest
 from tests.support.asgi_server import serve_in_thread
 from tests.support.counting_proxy import CountingProxy
 from tests.support.edges import edge_process
-from tests.support.live import media_duration, push, udp_port
+from tests.support.live import media_duration, push, stop_encoder, udp_port
 from tests.support.playback import wait_for_video
 from tests.support.servers import OriginServer, origin_server, wait_until
 from transcoder.tools import tool_env
@@ -175,7 +175,7 @@ def test_a_live_stream_plays_with_ll_hls_and_is_recorded(
         ended = httpx.delete(
             f"{live_origin.url}/api/live/{stream['id']}", headers=live_origin.headers(), timeout=90
         )
-        encoder.wait(30)
+        stop_encoder(encoder)
     assert ended.status_code == 200
     assert ended.json()["status"] == "ended"
     with httpx.Client(base_url=live_origin.url, timeout=30) as after:
@@ -237,7 +237,7 @@ def test_a_pop_asks_its_upstream_once_for_a_hundred_viewers_waiting_on_a_part(
         httpx.delete(
             f"{live_origin.url}/api/live/{stream['id']}", headers=live_origin.headers(), timeout=90
         )
-        encoder.wait(30)
+        stop_encoder(encoder)
 
 
 def test_an_origin_that_does_not_ingest_serves_the_stream_from_the_catalog(
@@ -270,7 +270,7 @@ def test_an_origin_that_does_not_ingest_serves_the_stream_from_the_catalog(
             assert other.get(f"/live/{stream['id']}/360p/{hint}").status_code == 200
     finally:
         http.delete(f"/api/live/{stream['id']}", headers=live_origin.headers(), timeout=90)
-        encoder.wait(30)
+        stop_encoder(encoder)
 
 
 def test_a_broadcast_cut_by_a_crash_of_its_origin_is_recorded_when_an_origin_starts(
@@ -304,8 +304,7 @@ def test_a_broadcast_cut_by_a_crash_of_its_origin_is_recorded_when_an_origin_sta
         seen = seen_s()
         os.kill(origin.proc.pid, signal.SIGKILL)  # the origin crashes mid-broadcast
         origin.proc.wait()
-    encoder.kill()
-    encoder.wait()
+    stop_encoder(encoder)
     with (
         origin_server(data_dir, env) as again,
         httpx.Client(base_url=again.url, timeout=30) as http,

@@ -38,7 +38,7 @@ from sample_media.generate import SampleMedia, generate_sample
 from tests.conftest import TEST_LADDER
 from tests.support import edges
 from tests.support.asgi_server import serve_in_thread
-from tests.support.live import push, udp_port
+from tests.support.live import push, stop_encoder, udp_port
 from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import OriginServer, origin_server
 from tests.support.topologies import start_test_cdn
@@ -386,7 +386,7 @@ def test_a_live_stream_plays_in_low_latency_mode_through_the_router_and_a_pop(
             screenshot(page, "watch-live")
         finally:
             http.delete(f"/api/live/{stream['id']}", headers=site.origin.headers())
-            encoder.wait(30)
+            stop_encoder(encoder)
         assert wait_for_video(http, stream["id"])["status"] == "ready"
     page.goto(f"{site.origin.url}/watch/{stream['id']}?via=origin")
     wait_js(page, "window.player && (player.video.currentTime >= 1 || player.fatal)")

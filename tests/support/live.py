@@ -56,6 +56,13 @@ def push(
     )
 
 
+def stop_encoder(encoder: subprocess.Popen[bytes]) -> None:
+    """Stop a live encoder whose broadcast is over. One cut off by the origin would find out
+    only at its SRT peer idle timeout, about 5 s later."""
+    encoder.kill()
+    encoder.wait(10)
+
+
 @dataclass
 class Ingest:
     """A broadcast's ingest in a thread: `result` gets what `run_live` returned."""
