@@ -1,6 +1,7 @@
 """Dependencies failing under a real origin: object storage stopped during a publish for
-longer than several job leases and retry waits, a database that comes up after the origin, pooled connections the database dropped,
-a disk too full for uploads, and a failed video retried."""
+longer than several job leases and retry waits, a database that comes up after the origin,
+pooled connections the database dropped, a disk too full for uploads, and a failed video
+retried."""
 
 from __future__ import annotations
 
