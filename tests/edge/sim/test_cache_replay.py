@@ -90,11 +90,11 @@ def test_requests_for_no_bytes_are_skipped_as_libcachesim_skips_them(tmp_path: P
     few_objects_many_requests(trace, lambda i, o: 0 if i % 3 == 0 else 100 + 37 * o)
     loaded = load_trace([trace], "oracle")
     assert (len(loaded.requests), loaded.skipped) == (2000, 1000)
-    out = replay_cli(str(trace), "--capacity", "2000B", "--policy", "lru")
+    out = replay_cli(str(trace), "--capacity", "5000B", "--policy", "lru")
     assert "2000 requests (1000 empty records skipped)" in out
     reader = lcs.TraceReader(str(trace), lcs.TraceType.ORACLE_GENERAL_TRACE)
-    miss, byte_miss = lcs.LRU(2000).process_trace(reader)
-    assert [float(v) for v in rows(out, "2000B")["lru"][:2]] == pytest.approx(
+    miss, byte_miss = lcs.LRU(5000).process_trace(reader)
+    assert [float(v) for v in rows(out, "5000B")["lru"][:2]] == pytest.approx(
         [miss, byte_miss], abs=1e-4
     )
 
