@@ -174,9 +174,12 @@ def test_every_documented_container_becomes_ready(
     assert not failed
 
 
-def _long_source(ffmpeg: str, tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def long_source(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Path:
+    """Ten minutes of video, whose transcode runs long enough to be stopped (made once: it
+    takes seconds to encode)."""
     return make(
-        ffmpeg, tmp_path / "long.mp4", *av_source(ffmpeg, 600, "320x240"),
+        ffmpeg, tmp_path_factory.mktemp("long") / "long.mp4", *av_source(ffmpeg, 600, "320x240"),
         "-c:v", "libx264", "-preset", "ultrafast", "-crf", "40", "-c:a", "aac", "-b:a", "32k",
     )  # fmt: skip
 
@@ -190,10 +193,10 @@ def _transcoding_job(http: httpx.Client, video_id: str) -> str:
 
 
 def test_deleting_a_video_stops_its_transcode_within_seconds(
-    origin: OriginServer, ffmpeg: str, tmp_path: Path
+    origin: OriginServer, long_source: Path
 ) -> None:
     with httpx.Client(base_url=origin.url, timeout=60) as http:
-        video_id = upload_raw(http, origin.headers(), _long_source(ffmpeg, tmp_path).read_bytes())
+        video_id = upload_raw(http, origin.headers(), long_source.read_bytes())
         job_id = _transcoding_job(http, video_id)
         wait_until(lambda: ffmpeg_running(f"job-{job_id}-"), 20, "its ffmpeg")
         assert http.delete(f"/api/videos/{video_id}", headers=origin.headers()).status_code == 204
@@ -202,8 +205,8 @@ def test_deleting_a_video_stops_its_transcode_within_seconds(
         assert time.monotonic() - deleted < 8
 
 
-def test_a_stopped_origin_leaves_no_ffmpeg(ffmpeg: str, tmp_path: Path) -> None:
-    source = _long_source(ffmpeg, tmp_path)
+def test_a_stopped_origin_leaves_no_ffmpeg(long_source: Path, tmp_path: Path) -> None:
+    source = long_source
     with origin_server(tmp_path / "stopped", ENV) as server:
         with httpx.Client(base_url=server.url, timeout=60) as http:
             video_id = upload_raw(http, server.headers(), source.read_bytes())
