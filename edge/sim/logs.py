@@ -373,15 +373,18 @@ def load_trace(
     sizes: dict[int, int] = {}
     # A POP logs an object's own size: its last whole response's is its size now (an object
     # replaced). nginx logs the bytes it sent, and a 200 cut short when its client left (a
-    # player abandoning a segment) is no smaller object: there an object is its largest.
+    # player abandoning a segment) is no smaller object: there an object is the most bytes
+    # any answer sent of it, a range (206) too: an object asked for only in ranges (a player
+    # seeking in an MP4) is at least its largest range, not its first.
     largest = fmt == "nginx"
+    sized = (200, 206) if largest else (200,)
     parts = [entries(path) for path in files]
     for at, key, status, size in heapq.merge(*parts, key=_time) if len(parts) > 1 else parts[0]:
         obj = ids.get(key)
         if obj is None:
             obj = ids[key] = len(ids)
             trace.located[obj] = locate_url((key, ()))
-        if status == 200 and size > 0 and not (largest and size < sizes.get(obj, 0)):
+        if status in sized and size > 0 and not (largest and size < sizes.get(obj, 0)):
             sizes[obj] = size
         known = sizes.get(obj) or size
         if known <= 0:  # a 304 or empty range for an object never seen whole

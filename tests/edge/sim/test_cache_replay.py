@@ -185,6 +185,12 @@ def test_a_200_cut_short_in_an_nginx_log_is_no_smaller_object(tmp_path: Path) ->
     )
     trace = load_trace([log], "nginx")
     assert [r.size for r in trace.requests] == [100, 100, 100, 100, 120]
+    # an object asked for in ranges only is at least the largest range sent of it
+    ranges = tmp_path / "ranges.log"
+    ranges.write_text(
+        "\n".join(line.format(t, 206, sent) for t, sent in enumerate([10, 50, 30, 0])) + "\n"
+    )
+    assert [r.size for r in load_trace([ranges], "nginx").requests] == [10, 50, 50, 50]
     pop_log = tmp_path / "pop.log"
     pop_log.write_text(
         "".join(
