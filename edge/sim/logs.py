@@ -43,6 +43,11 @@ _NGINX = re.compile(
 )
 
 
+# a request target in absolute form (`http://host/path`, sent by a client that takes the POP
+# for a proxy): everything up to its path
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?]*")
+
+
 class LogError(ValueError):
     pass
 
@@ -248,7 +253,16 @@ def _nginx(line: str) -> tuple[float, str, int, int] | None:
     if at is None:
         return None
     sent = 0 if match["bytes"] == "-" else int(match["bytes"])
-    return at, logged_path(match["path"]), int(match["status"]), sent
+    return at, logged_path(_origin_form(match["path"])), int(match["status"]), sent
+
+
+def _origin_form(target: str) -> str:
+    """A logged request target as a path (and query): one in absolute form is keyed by its
+    path, as the POP keys it."""
+    if target.startswith("/") or (absolute := _ABSOLUTE.match(target)) is None:
+        return target
+    path = target[absolute.end() :]
+    return path if path.startswith("/") else "/" + path
 
 
 @functools.lru_cache(maxsize=4096)  # a busy log has many lines a second: parse each once

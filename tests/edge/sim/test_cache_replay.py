@@ -147,6 +147,28 @@ def test_nginx_logs(tmp_path: Path) -> None:
     assert "\x1b[" not in done.stderr + done.stdout
 
 
+def test_a_target_in_absolute_form_is_keyed_by_its_path(tmp_path: Path) -> None:
+    """A client that takes the cache for a proxy sends `GET http://host/path`, which nginx
+    logs as sent; the POP keys it by its path, and so does the replay."""
+    log = tmp_path / "access.log"
+    targets = [
+        "/v/a/0.m4s",
+        "http://cdn.example/v/a/0.m4s",
+        "HTTPS://cdn.example:8443/v/a/0.m4s",
+        "http://cdn.example?x=1",
+        "/?x=1",
+        "http://cdn.example",
+        "/",
+    ]
+    log.write_text(
+        "".join(
+            f'10.0.0.1 - - [29/Nov/2026:12:00:0{t} +0000] "GET {target} HTTP/1.1" 200 100 "-" "x"\n'
+            for t, target in enumerate(targets)
+        )
+    )
+    assert [r.obj_id for r in load_trace([log], "nginx").requests] == [0, 0, 0, 1, 1, 2, 2]
+
+
 def test_viewers_tokens_in_nginx_paths_are_no_part_of_the_key(tmp_path: Path) -> None:
     """An nginx log in front of signed playback holds each viewer's token in the path: the
     object is the path without it, as the POP keys it; a `~` segment that is no token stays."""
