@@ -41,12 +41,14 @@ REPLAY_DESCRIPTION = (
     "print object and byte miss ratios, the byte miss ratio against LRU's and the share "
     "of the LRU→Belady gap closed (Belady from libcachesim). Formats: oracle "
     "(libCacheSim oracleGeneral), nginx (combined access log: time as $time_local or "
-    "$time_iso8601, request, status, bytes), edge (a POP's --access-log, JSON lines). "
+    "$time_iso8601, request, status, bytes; or a log_format of JSON lines with $request or "
+    "$request_method and $request_uri, $status, $body_bytes_sent and $msec, $time_local or "
+    "$time_iso8601), edge (a POP's --access-log, JSON lines). "
     "Only GET/HEAD answered 200, 206 or 304 count; an object's size is its last whole "
-    "(200) response's (in an nginx log its largest: nginx logs the bytes sent, and a client "
-    "that leaves cuts a 200 short). Files may be compressed (gzip, bzip2, xz, zstd: rotated logs, "
-    "trace archives); several files are merged in time order, so rotated logs can be "
-    "named in any order."
+    "(200) response's (in an nginx log the most bytes a 200 or 206 sent of it: nginx logs "
+    "the bytes sent, a client that leaves cuts a 200 short, and a range is a part). Files "
+    "may be compressed (gzip, bzip2, xz, zstd: rotated logs, trace archives); several "
+    "files are merged in time order, so rotated logs can be named in any order."
 )
 
 
@@ -56,8 +58,9 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         "--format",
         choices=["auto", "oracle", "nginx", "edge"],
         default="auto",
-        help="what the files hold: libCacheSim oracleGeneral records, nginx combined log "
-        "lines, or a POP's --access-log; auto (the default) tells from each file's start",
+        help="what the files hold: libCacheSim oracleGeneral records, nginx log lines "
+        "(combined or JSON), or a POP's --access-log; auto (the default) tells from each "
+        "file's start",
     )
     parser.add_argument(
         "--capacity", default="1%,10%", help="shares of the footprint or sizes (1%%,10%%,20GiB)"

@@ -1,8 +1,8 @@
 """Request logs as cache traces: libCacheSim oracleGeneral files, nginx-style access logs
-(combined format: time, local or ISO 8601, request line, status, bytes) and the POP's own
-access log (JSON lines, edge/wire.py's `AccessRecord`). Every format becomes the same list of
-`TraceRequest`s, with object ids given in order of first appearance and a `locate` for the
-interval policy.
+(combined format: time, local or ISO 8601, request line, status, bytes; or a log_format of
+JSON lines with the same variables) and the POP's own access log (JSON lines, edge/wire.py's
+`AccessRecord`). Every format becomes the same list of `TraceRequest`s, with object ids given
+in order of first appearance and a `locate` for the interval policy.
 
 Files may be compressed as log rotation and trace archives leave them (gzip, bzip2, xz, zstd:
 told by their first bytes, not their names). Several files are one trace in time order: rotated
@@ -246,6 +246,8 @@ def _lines(path: Path, progress: Callable[[int], object]) -> Iterator[str]:
 
 
 def _nginx(line: str) -> tuple[float, str, int, int] | None:
+    if line.startswith("{"):
+        return _nginx_json(line)
     match = _NGINX.match(line)
     if match is None or match["method"] not in ("GET", "HEAD"):
         return None
@@ -254,6 +256,58 @@ def _nginx(line: str) -> tuple[float, str, int, int] | None:
         return None
     sent = 0 if match["bytes"] == "-" else int(match["bytes"])
     return at, logged_path(_origin_form(match["path"])), int(match["status"]), sent
+
+
+# An nginx log_format of JSON lines (`escape=json`) names its fields as its operator likes;
+# these are the variables' own names and the common short ones, first found first used.
+_JSON_TIMES = ("msec", "time_iso8601", "time_local", "timestamp", "time", "@timestamp")
+_JSON_METHODS = ("request_method", "method")
+_JSON_TARGETS = ("request_uri", "uri", "path")
+_JSON_BYTES = ("body_bytes_sent", "bytes_sent", "bytes")
+
+
+def _nginx_json(line: str) -> tuple[float, str, int, int] | None:
+    request = _json_request(line)
+    if request is None or request[0] not in ("GET", "HEAD"):
+        return None
+    return request[1:]
+
+
+def _json_request(line: str) -> tuple[str, float, str, int, int] | None:
+    """A line of an nginx log in JSON, whatever its method: the method, its time ($msec, or a
+    time as in the combined format), its target ($request, or a method and a target), $status
+    and the bytes sent."""
+    try:
+        fields = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(fields, dict):
+        return None
+    text = {k: str(v) for k, v in fields.items() if isinstance(v, str | int | float)}
+    method, target = _first(text, _JSON_METHODS) or "", _first(text, _JSON_TARGETS) or ""
+    if "request" in text:
+        method, _, rest = text["request"].partition(" ")
+        target = rest.split(" ", 1)[0]
+    stamp, status = _first(text, _JSON_TIMES), text.get("status", "")
+    sent = _first(text, _JSON_BYTES) or "0"
+    if not method or not target or not status.isdigit() or stamp is None:
+        return None
+    at = _msec(stamp) if "msec" in text else _log_time(stamp)
+    if at is None or not (sent == "-" or sent.isdigit()):
+        return None
+    bytes_sent = int(sent) if sent.isdigit() else 0
+    return method, at, logged_path(_origin_form(target)), int(status), bytes_sent
+
+
+def _first(fields: dict[str, str], names: Sequence[str]) -> str | None:
+    return next((fields[name] for name in names if name in fields), None)
+
+
+def _msec(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _origin_form(target: str) -> str:
@@ -315,6 +369,8 @@ def _sniff(path: Path) -> str | None:
         try:
             AccessRecord.from_json(json.loads(line))
         except (ValueError, WireError):
+            if _json_request(line) is not None:  # an nginx log_format of JSON lines
+                return "nginx"
             continue
         return "edge"
     return None

@@ -16,6 +16,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -25,7 +26,7 @@ import zstandard
 
 from edge.eviction.policy import POLICIES
 from edge.sim import cachereplay
-from edge.sim.logs import LogError, load_trace
+from edge.sim.logs import LogError, load_trace, resolve_format
 from edge.sim.trace import TraceRequest, write_oracle_general
 from edge.sim.workload import HlsWorkload, generate
 from httprules.playback_tokens import KeyRing, mint
@@ -267,6 +268,58 @@ def test_nginx_logs_with_iso_8601_times(tmp_path: Path) -> None:
     )
     assert "T13:00:04+01:00" in iso.read_text()
     assert load_trace([iso], "nginx").requests == load_trace([local], "nginx").requests
+
+
+def _as_json_lines(log: str, style: str) -> str:
+    """`log`'s combined-format lines as an nginx log_format of JSON lines would write them
+    (escape=json: every value a string), in one of two common shapes; other lines as they are."""
+    line = re.compile(
+        r'^(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) (\S+) ([^"]*)" (\d+) (\d+) "[^"]*" "([^"]*)"$'
+    )
+    out = []
+    for text in log.splitlines():
+        match = line.match(text)
+        if match is None:
+            out.append(text)
+            continue
+        ip, at, method, target, version, status, sent, agent = match.groups()
+        if style == "request":
+            fields = {
+                "remote_addr": ip,
+                "time_local": at,
+                "request": f"{method} {target} {version}",
+            }
+            fields |= {"status": status, "body_bytes_sent": sent, "http_user_agent": agent}
+        else:
+            msec = datetime.strptime(at, "%d/%b/%Y:%H:%M:%S %z").timestamp()
+            fields = {"msec": f"{msec:.3f}", "request_method": method, "request_uri": target}
+            fields |= {
+                "status": int(status),
+                "bytes_sent": int(sent),
+                "upstream_cache_status": "MISS",
+            }
+        out.append(json.dumps(fields))
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("style", ["request", "method-and-uri"])
+def test_nginx_logs_in_json_lines(tmp_path: Path, style: str) -> None:
+    """An nginx log_format of JSON lines (`escape=json`) holds the same requests as the
+    combined format: the same trace, told from the file's start."""
+    combined, lines = tmp_path / "combined.log", tmp_path / "json.log"
+    combined.write_text(NGINX)
+    lines.write_text(_as_json_lines(NGINX, style))
+    assert lines.read_text().count("{") == NGINX.count("HTTP/1.1")
+    assert load_trace([lines], "nginx").requests == load_trace([combined], "nginx").requests
+    assert load_trace([lines], "nginx").skipped == load_trace([combined], "nginx").skipped
+    told = replay_cli(str(combined), "--capacity", "200B", "--policy", "lru")
+    assert replay_cli(str(lines), "--capacity", "200B", "--policy", "lru") == told
+    # a POP's own log is still told apart
+    pop_log = tmp_path / "pop.log"
+    record = {"t": 1.0, "method": "GET", "path": "/a", "status": 200, "bytes": 5}
+    pop_log.write_text(json.dumps(record) + "\n")
+    assert resolve_format([pop_log], "auto") == "edge"
+    assert resolve_format([lines], "auto") == "nginx"
 
 
 COMPRESS: dict[str, Callable[[bytes], bytes]] = {
