@@ -21,8 +21,10 @@ from httprules.asgi import Receive, Scope, Send
 from httprules.bearer import bearer_refusal
 from httprules.errors import error_body
 from httprules.headers import request_headers
+from httprules.jsonbody import BodyError, loads_bounded
 
 MAX_PUSH_BYTES = 256 << 20
+MAX_DEPTH = 4  # {"urls": [...]} nests 2 deep; a deeper body is refused before it is parsed
 PUSHED_HEADERS = ("content-type", "cache-control", "etag", "last-modified", "expires", "vary")
 
 
@@ -56,9 +58,9 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 
 def _json(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body or b"{}")
-    except json.JSONDecodeError:
-        raise AdminError(400, "invalid_json", "the body is not JSON") from None
+        data = loads_bounded(body or b"{}", MAX_DEPTH)
+    except BodyError as exc:
+        raise AdminError(400, "invalid_json", str(exc)) from None
     if not isinstance(data, dict):
         raise AdminError(400, "invalid_json", "the body must be a JSON object")
     return data
