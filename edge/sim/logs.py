@@ -277,10 +277,7 @@ def _json_request(line: str) -> tuple[str, float, str, int, int] | None:
     """A line of an nginx log in JSON, whatever its method: the method, its time ($msec, or a
     time as in the combined format), its target ($request, or a method and a target), $status
     and the bytes sent."""
-    try:
-        fields = json.loads(line)
-    except ValueError:
-        return None
+    fields = _json_line(line)
     if not isinstance(fields, dict):
         return None
     text = {k: str(v) for k, v in fields.items() if isinstance(v, str | int | float)}
@@ -334,10 +331,25 @@ def _log_time(text: str) -> float | None:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
-def _edge(line: str) -> tuple[float, str, int, int] | None:
+def _json_line(line: str) -> object:
+    """A log line's JSON value; None if it is none (a line nested too deep for the parser is
+    no record either)."""
     try:
-        record = AccessRecord.from_json(json.loads(line))
+        return json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _access_record(line: str) -> AccessRecord | None:
+    try:
+        return AccessRecord.from_json(_json_line(line))
     except (ValueError, WireError):
+        return None
+
+
+def _edge(line: str) -> tuple[float, str, int, int] | None:
+    record = _access_record(line)
+    if record is None:
         return None
     if record.method not in ("GET", "HEAD"):
         return None
@@ -366,13 +378,10 @@ def _sniff(path: Path) -> str | None:
         line = raw.decode("utf-8", "replace")
         if _NGINX.match(line) is not None:
             return "nginx"
-        try:
-            AccessRecord.from_json(json.loads(line))
-        except (ValueError, WireError):
-            if _json_request(line) is not None:  # an nginx log_format of JSON lines
-                return "nginx"
-            continue
-        return "edge"
+        if _access_record(line) is not None:
+            return "edge"
+        if _json_request(line) is not None:  # an nginx log_format of JSON lines
+            return "nginx"
     return None
 
 

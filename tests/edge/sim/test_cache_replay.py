@@ -255,6 +255,23 @@ def test_a_line_without_an_end_is_read_through_in_bounded_memory(tmp_path: Path)
     assert peak < 4 << 20, peak
 
 
+@pytest.mark.parametrize("fmt", ["nginx", "edge", "auto"])
+def test_a_line_nested_past_the_parsers_depth_is_skipped(tmp_path: Path, fmt: str) -> None:
+    """A line of brackets nested deeper than the JSON parser's stack is no record (it was a
+    traceback): skipped like any other line that is none, the file still told and read."""
+    deep = '{"request": ' + "[" * 30_000 + "]" * 30_000 + "}"
+    record = {"t": 1.0, "method": "GET", "path": "/a", "status": 200, "bytes": 5}
+    edge_lines = [json.dumps(record), deep, json.dumps(record | {"t": 2.0})]
+    log = tmp_path / "deep.log"
+    log.write_text("\n".join([deep, *NGINX.splitlines()] if fmt == "nginx" else edge_lines))
+    trace = load_trace([log], resolve_format([log], fmt))
+    assert len(trace.requests) == (6 if fmt == "nginx" else 2)
+    assert trace.skipped == (4 if fmt == "nginx" else 1)
+    done = run_cli("cache", "replay", "--quiet", "--format", fmt, str(log), "--capacity", "100%")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_nginx_logs_with_iso_8601_times(tmp_path: Path) -> None:
     local, iso = tmp_path / "local.log", tmp_path / "iso.log"
     local.write_text(NGINX)
