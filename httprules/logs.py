@@ -9,6 +9,7 @@ import logging
 import logging.handlers
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from httprules.times import iso_utc
@@ -99,6 +100,22 @@ def route_access_log(destination: str, logger_name: str = ACCESS_LOGGER) -> Call
         handler.close()
 
     return close
+
+
+def check_access_log(destination: str) -> None:
+    """A ValueError saying why `destination` (as for `route_access_log`) cannot take records,
+    so that a server says so as it starts (each of its workers would fail on opening it)."""
+    if destination in ("-", "off"):
+        return
+    path = Path(destination)
+    existed = path.exists()
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"--access-log: cannot write to {destination}: {exc.strerror}") from None
+    if not existed:  # the server makes it when it starts
+        path.unlink(missing_ok=True)
 
 
 def log_access(record: dict[str, Any], logger_name: str = ACCESS_LOGGER) -> None:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.support.edges import edge_process, pop_key, router_process, write_pop_keys
-from tests.support.servers import origin_server, stop_process, wait_until
+from tests.support.servers import free_port, origin_server, run_cli, stop_process, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -116,3 +116,26 @@ def test_metrics_logs_request_ids_and_readiness_of_origin_pop_and_router(tmp_pat
         assert readiness.json()["upstream"] == "unavailable"
     router_log = (tmp_path / "router.log").read_text()
     assert "/route" in router_log  # the router's access log, in text
+
+
+@pytest.mark.parametrize("where", ["missing-dir/access.log", "."])
+@pytest.mark.parametrize(
+    "server",
+    [
+        ["serve"],
+        ["edge", "--name", "pop", "--admin-key", "a", "--upstream", "http://127.0.0.1:9"],
+        ["router"],
+    ],
+    ids=["origin", "pop", "router"],
+)
+def test_an_access_log_that_cannot_be_written_stops_the_server_at_start(
+    tmp_path: Path, server: list[str], where: str
+) -> None:
+    """A mistyped --access-log says so as the server starts: each worker failed on opening it,
+    and the POP's workers were respawned until their manager gave up, a traceback each."""
+    log = tmp_path / where
+    args = [*server, "--port", str(free_port()), "--access-log", str(log)]
+    done = run_cli(*args, "--data-dir", str(tmp_path / "data"), timeout_s=60)
+    assert done.returncode != 0
+    assert f"--access-log: cannot write to {log}" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
