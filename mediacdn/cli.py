@@ -25,6 +25,18 @@ from mediacdn.commands import (
     cmd_upload,
     cmd_worker,
 )
+from mediacdn.options import (
+    add_common,
+    add_grace,
+    add_logs,
+    count,
+    latitude,
+    longitude,
+    non_negative,
+    port,
+    positive,
+    positive_count,
+)
 
 EPILOG = (
     "Settings come from MEDIACDN_* environment variables (MEDIACDN_DATABASE_URL, "
@@ -56,47 +68,6 @@ router` for a CDN (`mediacdn demo` starts all of it). Each command's --help says
 """
 
 
-def _common(
-    parser: argparse.ArgumentParser, *, server: bool = False, default_port: int = 8080
-) -> None:
-    parser.add_argument("--config", type=Path, help="TOML settings file")
-    parser.add_argument(
-        "--data-dir", type=Path, help="where the embedded defaults keep files (default ./data)"
-    )
-    if server:
-        parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-        parser.add_argument("--port", type=int, help=f"port to listen on (default {default_port})")
-
-
-def _logs(parser: argparse.ArgumentParser, access_default: str, why: str = "") -> None:
-    """Where the logs go, and in what format (the same options on every server)."""
-    parser.add_argument(
-        "--log-format",
-        choices=FORMATS,
-        default=argparse.SUPPRESS,
-        help="text lines, or JSON lines with an ISO 8601 UTC time (MEDIACDN_LOG_FORMAT; "
-        "default text)",
-    )
-    parser.add_argument(
-        "--access-log",
-        default=access_default,
-        metavar="DEST",
-        help="one record per request (method, path, route, status, bytes, ms, cache result, "
-        "POP, request id): '-' with the other logs on stderr, a FILE (JSON lines, reopened "
-        f"when logrotate moves it) or 'off' (default {access_default}{why})",
-    )
-
-
-def _grace(parser: argparse.ArgumentParser, default: float, why: str) -> None:
-    parser.add_argument(
-        "--grace",
-        type=float,
-        default=default,
-        help=f"on SIGTERM or SIGINT: stop accepting, finish the requests in flight for up to "
-        f"this many seconds, exit 0 (default {default:g}; {why})",
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mediacdn",
@@ -122,10 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
         "in-process worker pool (SQLite + local directory by default).",
         epilog=EPILOG,
     )
-    _common(serve, server=True)
-    serve.add_argument("--workers", type=int, help="in-process transcode workers (default 1)")
-    _logs(serve, "-")
-    _grace(serve, 10.0, "open dashboards hold an event stream: it is cut after this")
+    add_common(serve, server=True)
+    serve.add_argument("--workers", type=count, help="in-process transcode workers (default 1)")
+    add_logs(serve, "-")
+    add_grace(serve, 10.0, "open dashboards hold an event stream: it is cut after this")
     serve.add_argument(
         "--router",
         help="the CDN router's URL as browsers reach it: player pages play through the CDN and "
@@ -139,13 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--api-rate",
-        type=float,
+        type=non_negative,
         help="writes a second per API key (default 20, 0: off; MEDIACDN_API_RATE, "
         "MEDIACDN_API_BURST); shared through Redis with MEDIACDN_REDIS_URL",
     )
     serve.add_argument(
         "--playback-rate",
-        type=float,
+        type=non_negative,
         help="playback requests a second per client address (default 0: off; "
         "MEDIACDN_PLAYBACK_RATE, MEDIACDN_PLAYBACK_BURST); CDN fills are not counted",
     )
@@ -158,8 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Run any number on any number of hosts against PostgreSQL and S3.",
         epilog=EPILOG,
     )
-    _common(worker)
-    worker.add_argument("--workers", type=int, help="worker threads in this process (default 1)")
+    add_common(worker)
+    worker.add_argument(
+        "--workers", type=positive_count, help="worker threads in this process (default 1)"
+    )
     worker.set_defaults(func=cmd_worker)
 
     janitor = sub.add_parser(
@@ -170,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         "alone for --older-than. `serve` runs this every hour (MEDIACDN_JANITOR_INTERVAL_S).",
         epilog=EPILOG,
     )
-    _common(janitor)
+    add_common(janitor)
     janitor.add_argument("--dry-run", action="store_true", help="report, remove nothing")
     janitor.add_argument(
         "--older-than",
@@ -186,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the transcode's progress until the video is ready.",
         epilog=EPILOG,
     )
-    _common(upload)
+    add_common(upload)
     upload.add_argument("file", type=Path, help="the video file")
     upload.add_argument("--server", default="http://127.0.0.1:8080", help="origin URL")
     upload.add_argument("--api-key", help="API key (default: MEDIACDN_API_KEYS or data dir)")
@@ -213,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(or on --admin-port).",
         epilog=EPILOG,
     )
-    _common(edge, server=True, default_port=8081)
+    add_common(edge, server=True, default_port=8081)
     edge.add_argument(
         "--name",
         required=True,
@@ -221,8 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Surrogate-Control directives targeted at it, max-age=600;NAME, are its own)",
     )
     edge.add_argument("--upstream", required=True, help="origin or parent edge http(s) URL")
-    edge.add_argument("--lat", type=float, default=0.0, help="latitude (for the router)")
-    edge.add_argument("--lon", type=float, default=0.0, help="longitude (for the router)")
+    edge.add_argument("--lat", type=latitude, default=0.0, help="latitude (for the router)")
+    edge.add_argument("--lon", type=longitude, default=0.0, help="longitude (for the router)")
     edge.add_argument(
         "--capacity", default="512MiB", help="memory tier (hot objects) size (default 512MiB)"
     )
@@ -234,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     edge.add_argument(
         "--workers",
-        type=int,
+        type=positive_count,
         help="worker processes, one cache between them (default: one per core with "
         "--cache-dir, which several workers need; else 1)",
     )
@@ -256,19 +229,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     edge.add_argument(
         "--upstream-timeout",
-        type=float,
+        type=positive,
         default=10.0,
         help="seconds before an upstream fetch fails with 504 (default 10)",
     )
     edge.add_argument(
         "--send-timeout",
-        type=float,
+        type=positive,
         default=30.0,
         help="cut a client that takes no part of a response for this many seconds (default 30)",
     )
     edge.add_argument(
         "--prefetch",
-        type=int,
+        type=count,
         default=0,
         help="on a segment miss, also fetch the next N segments (default 0)",
     )
@@ -278,14 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="admin key (repeatable; default MEDIACDN_ADMIN_KEYS, else MEDIACDN_API_KEYS)",
     )
     edge.add_argument("--admin-host", help="separate address for /admin/ (default --host)")
-    edge.add_argument("--admin-port", type=int, help="serve /admin/ on this port only")
+    edge.add_argument("--admin-port", type=port, help="serve /admin/ on this port only")
     edge.add_argument(
         "--router",
         action="append",
         help="a router to send signed heartbeats to (joins the CDN); repeat for several "
         "routers. The key comes from MEDIACDN_POP_KEY or --pop-key-file",
     )
-    _logs(
+    add_logs(
         edge,
         "off",
         ": at tens of thousands of hits a second a log line costs more than the hit; "
@@ -312,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="PEM certificate chain: the listener speaks TLS with HTTP/2 and HTTP/1.1 (ALPN)",
     )
     edge.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
-    _grace(edge, 30.0, "the routers are told at once to send no new players here")
+    add_grace(edge, 30.0, "the routers are told at once to send no new players here")
     edge.add_argument(
         "--tier",
         default="edge",
@@ -321,13 +294,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     edge.add_argument(
         "--max-in-flight",
-        type=int,
+        type=positive_count,
         default=1000,
         help="capacity in concurrent requests, for routing (default 1000)",
     )
     edge.add_argument(
         "--max-mbps",
-        type=float,
+        type=positive,
         default=10_000.0,
         help="capacity in Mbps, for routing (default 10000)",
     )
@@ -339,13 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     edge.add_argument(
         "--rate-limit",
-        type=float,
+        type=non_negative,
         default=0.0,
         help="requests a second per client address (default 0: off); over it, 429 with "
         "Retry-After; shared by every POP with MEDIACDN_REDIS_URL",
     )
     edge.add_argument(
-        "--rate-burst", type=int, default=0, help="requests at once per address (default 2x rate)"
+        "--rate-burst", type=count, default=0, help="requests at once per address (default 2x rate)"
     )
     edge.set_defaults(func=cmd_edge)
 
@@ -360,9 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
         "lat,lon or geo=lat,lon; GET /pops lists the registry.",
         epilog=EPILOG,
     )
-    _common(router, server=True, default_port=8090)
-    _logs(router, "-")
-    _grace(router, 5.0, "a router answers quickly; POPs and players retry another router")
+    add_common(router, server=True, default_port=8090)
+    add_logs(router, "-")
+    add_grace(router, 5.0, "a router answers quickly; POPs and players retry another router")
     router.add_argument(
         "--topology",
         type=Path,
@@ -377,13 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     router.add_argument(
         "--beat-rate",
-        type=float,
+        type=positive,
         default=10.0,
         help="heartbeats a second taken from one address (twice that in a burst; 10)",
     )
     router.add_argument(
         "--forget-after",
-        type=float,
+        type=positive,
         default=30.0,
         help="forget a POP silent this many seconds (a planned one is listed as silent; 30)",
     )
@@ -398,9 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer DNS for this zone (e.g. cdn.example.): A/AAAA with the best POP's "
         "addresses for the resolver's or EDNS Client Subnet's location, NS and SOA at the apex",
     )
-    router.add_argument("--dns-port", type=int, default=5353, help="UDP port for DNS (5353)")
+    router.add_argument("--dns-port", type=port, default=5353, help="UDP port for DNS (5353)")
     router.add_argument("--dns-host", help="address for DNS (default --host)")
-    router.add_argument("--dns-ttl", type=int, default=20, help="TTL of DNS answers (20 s)")
+    router.add_argument("--dns-ttl", type=count, default=20, help="TTL of DNS answers (20 s)")
     router.add_argument("--dns-ns", default="", help="the zone's NS name (default ns.<zone>)")
     router.add_argument(
         "--allow-enrollment",
@@ -431,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="ask this router which POP to use (repeat: the next is asked if one fails)",
     )
     play.add_argument("--geo", help="the player's location LAT,LON (with --router)")
-    play.add_argument("--speed", type=float, default=1.0, help="play this many times faster")
+    play.add_argument("--speed", type=positive, default=1.0, help="play this many times faster")
     play.add_argument(
         "--rule",
         default=DEFAULT_RULE,
@@ -448,11 +421,11 @@ def build_parser() -> argparse.ArgumentParser:
         "how to play it, and serve until Ctrl-C.",
         epilog=EPILOG,
     )
-    _common(demo, server=True)
+    add_common(demo, server=True)
     demo.add_argument(
         "--exit-after-ready", action="store_true", help="stop once the video is ready (for scripts)"
     )
-    demo.add_argument("--duration", type=float, default=20.0, help="sample length in seconds")
+    demo.add_argument("--duration", type=positive, default=20.0, help="sample length in seconds")
     demo.set_defaults(func=cmd_demo)
 
     cache = sub.add_parser(

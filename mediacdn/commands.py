@@ -15,6 +15,15 @@ from origin.settings import Settings, load_settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    """The settings, with the command line's over the environment's and the file's; a
+    setting that cannot work stops the command, saying which and why."""
+    try:
+        return _loaded(args)
+    except (ValueError, OSError) as exc:  # a bad value, a TOML error, a missing --config
+        raise SystemExit(f"settings: {exc}") from None
+
+
+def _loaded(args: argparse.Namespace) -> Settings:
     settings = load_settings(config_file=getattr(args, "config", None))
     return settings.with_overrides(
         data_dir=getattr(args, "data_dir", None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -107,6 +108,13 @@ class Settings:
     live_reconnect_s: float = 10.0  # a broadcast waits this long for its encoder to come back
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # every number is a size, a count, a time or a rate
+            value = getattr(self, f.name)
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if number and (not math.isfinite(value) or value < 0):
+                raise ValueError(f"{_named(f.name)} is a number, 0 or more (not {value!r})")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"{_named('port')} is 0 to 65535 (not {self.port})")
         if not 2 <= self.segment_duration_s <= 10:
             raise ValueError("segment_duration_s must be between 2 and 10")
         LadderPolicy.parse(self.ladder)
@@ -178,7 +186,19 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def _convert(name: str, raw: Any, current: Any) -> Any:
+def _named(name: str) -> str:
+    return f"{name} (MEDIACDN_{name.upper()})"
+
+
+def _convert(source: str, raw: Any, current: Any, name: str) -> Any:
+    """`raw` as the type of the setting `name` (now `current`); a ValueError naming `source`
+    (the variable or the file's key) if it is not one."""
+    if isinstance(current, int | float) and not isinstance(current, bool):
+        kind, what = (int, "a whole number") if isinstance(current, int) else (float, "a number")
+        try:
+            return kind(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"{source}: {raw!r} is not {what}") from None
     if name in (
         "api_keys",
         "admin_keys",
@@ -196,10 +216,6 @@ def _convert(name: str, raw: Any, current: Any) -> Any:
         return Path(str(raw))
     if isinstance(current, bool):
         return str(raw).lower() in ("1", "true", "yes", "on")
-    if isinstance(current, int):
-        return int(raw)
-    if isinstance(current, float):
-        return float(raw)
     return str(raw)
 
 
@@ -219,9 +235,10 @@ def load_settings(
             name = key.replace("-", "_")
             if name not in names:
                 raise ValueError(f"{path}: unknown setting {key!r}")
-            values[name] = _convert(name, raw, getattr(defaults, name))
+            values[name] = _convert(f"{path}: {key}", raw, getattr(defaults, name), name)
     for name in names:
         raw = env.get(f"MEDIACDN_{name.upper()}")
         if raw is not None and raw != "":
-            values[name] = _convert(name, raw, getattr(defaults, name))
+            source = f"MEDIACDN_{name.upper()}"
+            values[name] = _convert(source, raw, getattr(defaults, name), name)
     return Settings(**values)

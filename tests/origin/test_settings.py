@@ -3,6 +3,9 @@ reprs, bad values refused."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,9 +41,52 @@ def test_secrets_never_show_in_reprs() -> None:
     [
         ({"MEDIACDN_SEGMENT_DURATION_S": "11"}, "between 2 and 10"),
         ({"MEDIACDN_LADDER": "720"}, "rung"),
-        ({"MEDIACDN_PORT": "abc"}, "invalid literal"),
+        ({"MEDIACDN_PORT": "abc"}, "MEDIACDN_PORT: 'abc' is not a whole number"),
+        ({"MEDIACDN_JOB_LEASE_S": "soon"}, "MEDIACDN_JOB_LEASE_S: 'soon' is not a number"),
+        ({"MEDIACDN_PORT": "65536"}, r"port \(MEDIACDN_PORT\) is 0 to 65535"),
+        ({"MEDIACDN_WORKERS": "-1"}, r"workers \(MEDIACDN_WORKERS\) is a number, 0 or more"),
+        ({"MEDIACDN_API_RATE": "-0.5"}, r"api_rate \(MEDIACDN_API_RATE\) is a number, 0 or"),
+        ({"MEDIACDN_JOB_LEASE_S": "nan"}, r"job_lease_s \(MEDIACDN_JOB_LEASE_S\) is a number"),
+        ({"MEDIACDN_JANITOR_STALE_S": "inf"}, "janitor_stale_s .* is a number, 0 or more"),
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         load_settings(env)
+
+
+def test_a_setting_in_a_file_that_is_no_number_names_the_file_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "mediacdn.toml"
+    config.write_text('port = "eighty"\n')
+    with pytest.raises(ValueError, match=f"{config}: port: 'eighty' is not a whole number"):
+        load_settings({}, config)
+
+
+@pytest.mark.parametrize(
+    ("command", "env", "said"),
+    [
+        (["serve"], {"MEDIACDN_PORT": "99999"}, "port (MEDIACDN_PORT) is 0 to 65535"),
+        (["worker"], {"MEDIACDN_JOB_LEASE_S": "-1"}, "job_lease_s (MEDIACDN_JOB_LEASE_S)"),
+        (["serve", "--config", "missing.toml"], {}, "No such file or directory"),
+        (["serve", "--port", "70000"], {}, "argument --port: '70000' is not a port"),
+        (["serve", "--grace", "-1"], {}, "argument --grace: '-1' is not a number, 0 or more"),
+        (["router", "--beat-rate", "0"], {}, "argument --beat-rate: '0' is not a number above"),
+        (["worker", "--workers", "0"], {}, "argument --workers: '0' is not a whole number, 1"),
+    ],
+)
+def test_a_command_with_a_setting_that_cannot_work_stops_saying_why(
+    tmp_path: Path, command: list[str], env: dict[str, str], said: str
+) -> None:
+    """A setting that cannot work, from the environment, a file or the command line, stops
+    the command at once with which one and why: not a traceback, nor a server on nonsense."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mediacdn", *command, "--data-dir", str(tmp_path)],
+        env={**os.environ, **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert said in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
