@@ -372,7 +372,10 @@ def cmd_router(args: argparse.Namespace) -> int:
     if args.dns_zone:
         from edge.router.dns import DnsZone
 
-        dns_zone = DnsZone(args.dns_zone, ttl_s=args.dns_ttl, nameserver=args.dns_ns)
+        try:
+            dns_zone = DnsZone(args.dns_zone, ttl_s=args.dns_ttl, nameserver=args.dns_ns)
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
         print(f"DNS for {args.dns_zone} on udp {args.dns_host or host}:{args.dns_port}", flush=True)
     app = create_router_app(
         registry=registry,

@@ -39,6 +39,13 @@ class DnsZone:
     nameserver: str = ""  # the NS of the zone (default ns.<zone>)
     soa_ttl_s: int = 300
 
+    def __post_init__(self) -> None:
+        for option, text in (("--dns-zone", self.name), ("--dns-ns", self.nameserver)):
+            try:
+                dns.name.from_text(text or "x.")
+            except dns.exception.DNSException as exc:
+                raise ValueError(f"{option} {text!r} is no DNS name: {exc}") from None
+
     @property
     def origin(self) -> dns.name.Name:
         return dns.name.from_text(self.name)

@@ -5,6 +5,7 @@ and NS at the zone's apex, and a new answer when that POP dies."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -18,7 +19,9 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import httpx
+import pytest
 
+from edge.router.dns import DnsZone
 from tests.support.edges import beating, router_process, write_pop_keys
 
 ZONE = "cdn.test."
@@ -135,3 +138,19 @@ def test_garbage_packets_do_not_stop_the_dns_server(tmp_path: Path) -> None:
         assert reply.rcode() == dns.rcode.NOERROR
         # No POP has beaten yet: A queries have no healthy POP to name.
         assert ask(port, f"a.{ZONE}", "A").rcode() == dns.rcode.SERVFAIL
+
+
+@pytest.mark.parametrize(
+    ("zone", "nameserver", "said"),
+    [
+        ("cdn..example.", "", "--dns-zone 'cdn..example.' is no DNS name"),
+        ("a" * 64 + ".example.", "", "is no DNS name: A DNS label is > 63 octets"),
+        ("cdn.example.", "ns..cdn.example.", "--dns-ns 'ns..cdn.example.' is no DNS name"),
+    ],
+)
+def test_a_zone_or_nameserver_that_is_no_dns_name_is_refused(
+    zone: str, nameserver: str, said: str
+) -> None:
+    """Refused as the router starts, not on every query answered."""
+    with pytest.raises(ValueError, match=re.escape(said)):
+        DnsZone(zone, nameserver=nameserver)
