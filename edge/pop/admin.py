@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from edge.pop.accesslog import logged_path
 from edge.pop.cache import EdgeCache
 from edge.pop.fill import FillFailed
 from edge.pop.responses import Responses
@@ -24,6 +25,7 @@ from httprules.headers import request_headers
 from httprules.jsonbody import BodyError, loads_bounded
 
 MAX_PUSH_BYTES = 256 << 20
+OBJECTS = "/admin/objects/"
 MAX_DEPTH = 4  # {"urls": [...]} nests 2 deep; a deeper body is refused before it is parsed
 PUSHED_HEADERS = ("content-type", "cache-control", "etag", "last-modified", "expires", "vary")
 
@@ -72,7 +74,7 @@ def _urls(data: dict[str, Any], key: str) -> list[str]:
         isinstance(v, str) and v.startswith("/") for v in values
     ):
         raise AdminError(422, "invalid_request", f"{key!r} must be a list of paths starting /")
-    return values
+    return [logged_path(v) for v in values]  # as clients' requests for them are keyed
 
 
 async def handle_admin(
@@ -92,10 +94,8 @@ async def handle_admin(
             data = _json(await _read_body(receive, 1 << 20))
             urls, prefixes = _urls(data, "urls"), _urls(data, "prefixes")
             result: dict[str, Any] = {"purged": await _purge(cache, urls, prefixes)}
-        elif method == "PUT" and path.startswith("/admin/objects/"):
-            url = path[len("/admin/objects") :]
-            if scope.get("query_string"):
-                url += "?" + scope["query_string"].decode("latin-1")
+        elif method == "PUT" and path.startswith(OBJECTS):
+            url = _pushed_url(scope)
             body = await _read_body(receive, MAX_PUSH_BYTES)
             stored = {k: headers[k] for k in PUSHED_HEADERS if k in headers}
             stored["content-length"] = str(len(body))
@@ -110,6 +110,16 @@ async def handle_admin(
         body = error_body(exc.code, exc.message)
         return await responses.respond(send, exc.status, json_type, body)
     await responses.respond(send, 200, json_type, json.dumps(result).encode())
+
+
+def _pushed_url(scope: Scope) -> str:
+    """The URL a push names (after /admin/objects), keyed as a client's request for it is:
+    as sent (percent-encodings kept), dot segments resolved."""
+    raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    url = raw[len(OBJECTS) - 1 :] if raw.startswith(OBJECTS) else scope["path"][len(OBJECTS) - 1 :]
+    if scope.get("query_string"):
+        url += "?" + scope["query_string"].decode("latin-1")
+    return logged_path(url)
 
 
 async def _purge(cache: EdgeCache, urls: list[str], prefixes: list[str]) -> int:

@@ -358,6 +358,22 @@ def test_admin_needs_credentials_then_purges_and_pushes() -> None:
         assert s.http.get("/vod/a/2.m4s").headers["x-cache"] == "HIT"
 
 
+def test_a_pushed_or_purged_url_is_keyed_as_a_clients_request_for_it() -> None:
+    """A push names its object as clients ask for it: percent-encodings as sent (a segment
+    named with a space was stored under the decoded name, and no request ever hit it), dot
+    segments resolved, as are the URLs a purge names."""
+    with edge_setup({}) as s:
+        fresh = {**ADMIN, "Cache-Control": "max-age=60"}
+        for url in ("/v/a%20b/0.m4s", "/v/caf%C3%A9.m4s", "/v/x%2Fy.m4s", "/v/q.m3u8?t=%20"):
+            pushed = s.http.put(f"/admin/objects{url}", content=b"pushed", headers=fresh)
+            assert pushed.json() == {"stored": True, "url": url}
+            got = s.http.get(url)
+            assert (got.headers["x-cache"], got.content) == ("HIT", b"pushed"), url
+        purged = s.http.post("/admin/purge", json={"urls": ["/v/z/../a%20b/0.m4s"]}, headers=ADMIN)
+        assert purged.json() == {"purged": 1}
+        assert s.http.get("/v/a%20b/0.m4s").headers["x-cache"] != "HIT"
+
+
 def test_admin_bodies_that_are_no_json_object_get_a_json_error() -> None:
     """Not JSON, nested past any purge's shape (a parser would run out of stack), or no
     object: each a 400 with a code, and the POP goes on."""
