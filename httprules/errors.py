@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
 STATUS_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -35,3 +39,14 @@ def error_body(code: str, message: str) -> bytes:
 
 def code_for_status(status: int) -> str:
     return STATUS_CODES.get(status, "error")
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such route: 404; a method its route does not take: 405,
+    with its Allow) in the one error shape."""
+    assert isinstance(exc, HTTPException)
+    return JSONResponse(
+        error_document(code_for_status(exc.status_code), str(exc.detail)),
+        status_code=exc.status_code,
+        headers=dict(exc.headers or {}),
+    )

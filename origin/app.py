@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from httprules.asgi import Receive, Scope, Send
-from httprules.errors import code_for_status, error_document
+from httprules.errors import error_document, http_error
 from httprules.observe import Observed
 from httprules.playback_tokens import KeyFile
 from httprules.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
@@ -131,15 +131,6 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     headers = {"cache-control": "no-store"} | ({"connection": "close"} if exc.close else {})
     return JSONResponse(
         error_document(exc.code, exc.message), status_code=exc.status, headers=headers
-    )
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return JSONResponse(
-        error_document(code_for_status(exc.status_code), str(exc.detail)),
-        status_code=exc.status_code,
-        headers=dict(exc.headers or {}),
     )
 
 
@@ -453,7 +444,7 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={
             ApiError: _api_error,
-            HTTPException: _http_error,
+            HTTPException: http_error,
             StorageError: _storage_error,
             OSError: _os_error,
             Exception: _internal_error,

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 import httpx
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -35,7 +36,7 @@ from edge.wire import (
     WireError,
     verify_beat,
 )
-from httprules.errors import error_document
+from httprules.errors import error_document, http_error
 from httprules.jsonbody import BodyError, loads_bounded, read_limited
 from httprules.observe import HttpMetrics, Observed
 from httprules.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
@@ -370,6 +371,7 @@ def create_router_app(
         ],
         routes=routes,
         lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
     )
 
 

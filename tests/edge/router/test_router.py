@@ -139,3 +139,21 @@ def test_cli_edge_joins_the_cli_router_and_leaves_when_killed(tmp_path: Path) ->
     finally:
         stop_process(edge)
         stop_process(router)
+
+
+def test_a_path_or_method_the_router_has_no_route_for_gets_a_json_error() -> None:
+    """Like every answer of the router's API: the JSON error shape, with Allow on a 405."""
+    with (
+        serve_in_thread(keyed_router(["paris"]), lifespan="on") as router_url,
+        httpx.Client(base_url=router_url, timeout=10) as http,
+    ):
+        for method, path, status, code in (
+            ("GET", "/nope", 404, "not_found"),
+            ("GET", "/vod/a/master.m3u8", 404, "not_found"),
+            ("POST", "/route", 405, "method_not_allowed"),
+            ("GET", "/heartbeat", 405, "method_not_allowed"),
+        ):
+            answer = http.request(method, path)
+            assert answer.status_code == status, (method, path)
+            assert answer.json()["error"]["code"] == code
+        assert http.post("/route").headers["allow"] == "HEAD, GET"
