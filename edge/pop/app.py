@@ -112,6 +112,12 @@ class Edge:
             return
         path = scope["path"]
         if path in OWN_PATHS:
+            if scope["method"] not in ("GET", "HEAD"):
+                message = f"{path} takes GET or HEAD"
+                allow = {"allow": "GET, HEAD"}
+                return await self.responses.error(
+                    send, 405, "method_not_allowed", message, "DENIED", allow
+                )
             return await self._own(send, path)
         if self.config.admin_on_public and path.startswith("/admin/"):
             return await self.admin(scope, receive, send)

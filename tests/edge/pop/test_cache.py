@@ -466,3 +466,14 @@ def test_a_fill_invalidated_while_it_came_is_not_stored() -> None:
         assert first[0].content == b"old"
         assert s.http.get("/doc").headers["x-cache"] == "MISS"
         assert s.origin.hits["/doc"] == 2
+
+
+def test_the_pops_own_endpoints_take_get_and_head_only() -> None:
+    with edge_setup({}) as s:
+        for path in ("/healthz", "/readyz", "/stats", "/metrics"):
+            assert s.http.get(path).status_code in (200, 503)
+            for method in ("POST", "DELETE", "PUT"):
+                refused = s.http.request(method, path)
+                assert refused.status_code == 405, (method, path)
+                assert refused.json()["error"]["code"] == "method_not_allowed"
+                assert refused.headers["allow"] == "GET, HEAD"
