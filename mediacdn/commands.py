@@ -405,6 +405,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     import httpx
 
     from edge.player.player import HeadlessPlayer, PlaybackFailed, play_via_router
+    from mediacdn.options import latitude, longitude
 
     if args.router and not args.geo:
         raise SystemExit("--router needs --geo LAT,LON")
@@ -413,9 +414,12 @@ def cmd_play(args: argparse.Namespace) -> int:
         try:
             if args.router:
                 try:
-                    lat, lon = (float(x) for x in args.geo.split(","))
+                    at, on = args.geo.split(",")
+                    lat, lon = latitude(at), longitude(on)
                 except ValueError:
                     raise SystemExit("--geo must be LAT,LON") from None
+                except argparse.ArgumentTypeError as exc:
+                    raise SystemExit(f"--geo: {exc}") from None
                 session = play_via_router(
                     http, args.router, (lat, lon), urlsplit(args.url).path, player
                 )

@@ -62,6 +62,9 @@ def test_a_setting_in_a_file_that_is_no_number_names_the_file_and_key(tmp_path: 
         load_settings({}, config)
 
 
+ROUTED = ["--router", "http://127.0.0.1:9", "--geo"]
+
+
 @pytest.mark.parametrize(
     ("command", "env", "said"),
     [
@@ -72,6 +75,8 @@ def test_a_setting_in_a_file_that_is_no_number_names_the_file_and_key(tmp_path: 
         (["serve", "--grace", "-1"], {}, "argument --grace: '-1' is not a number, 0 or more"),
         (["router", "--beat-rate", "0"], {}, "argument --beat-rate: '0' is not a number above"),
         (["worker", "--workers", "0"], {}, "argument --workers: '0' is not a whole number, 1"),
+        (["edge", "--name", "p", "--upstream", "http://127.0.0.1:9", "--lat", "91"], {}, "--lat"),
+        (["play", "http://127.0.0.1:9/m.m3u8", *ROUTED, "100,0"], {}, "'100' is not a latitude"),
     ],
 )
 def test_a_command_with_a_setting_that_cannot_work_stops_saying_why(
@@ -79,8 +84,9 @@ def test_a_command_with_a_setting_that_cannot_work_stops_saying_why(
 ) -> None:
     """A setting that cannot work, from the environment, a file or the command line, stops
     the command at once with which one and why: not a traceback, nor a server on nonsense."""
+    data_dir = [] if command[0] == "play" else ["--data-dir", str(tmp_path)]
     done = subprocess.run(
-        [sys.executable, "-m", "mediacdn", *command, "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "mediacdn", *command, *data_dir],
         env={**os.environ, **env},
         cwd=tmp_path,
         capture_output=True,
