@@ -195,10 +195,15 @@ def _convert(source: str, raw: Any, current: Any, name: str) -> Any:
     (the variable or the file's key) if it is not one."""
     if isinstance(current, int | float) and not isinstance(current, bool):
         kind, what = (int, "a whole number") if isinstance(current, int) else (float, "a number")
+        # from a TOML file: true is no number, nor 8080.5 a port (int() would make them 1, 8080)
+        truncated = kind is int and isinstance(raw, float) and not raw.is_integer()
+        refused = ValueError(f"{source}: {raw!r} is not {what}")
+        if isinstance(raw, bool) or truncated:
+            raise refused
         try:
             return kind(raw)
         except (TypeError, ValueError):
-            raise ValueError(f"{source}: {raw!r} is not {what}") from None
+            raise refused from None
     if name in (
         "api_keys",
         "admin_keys",

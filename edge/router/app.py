@@ -60,11 +60,16 @@ def _error(
     return JSONResponse(error_document(code, message), status_code=status, headers=headers)
 
 
+class BadLocation(ValueError):
+    """A location given that is none: not two numbers, or out of the globe's range."""
+
+
 def client_location(
     request: Request, zones: CoverageZones | None = None
 ) -> tuple[float, float] | None:
     """From `lat`/`lon` or `geo=lat,lon` parameters, or the `X-Client-Geo: lat,lon` header,
-    or else the coverage zone of the client's address."""
+    or else the coverage zone of the client's address; `BadLocation` for one given that is
+    none."""
     query = request.query_params
     raw = None
     if "lat" in query and "lon" in query:
@@ -77,9 +82,9 @@ def client_location(
     try:
         lat, lon = (float(x) for x in raw.split(","))
     except ValueError:
-        return None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        return None
+        raise BadLocation(raw) from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):  # NaN is in no range
+        raise BadLocation(raw)
     return lat, lon
 
 
@@ -192,7 +197,15 @@ def create_router_app(
 
     def decide(request: Request, path: str) -> RouteDecision | JSONResponse:
         """The routing decision for this client and path, or the error to answer with."""
-        where = client_location(request, zones)
+        try:
+            where = client_location(request, zones)
+        except BadLocation as exc:
+            return _error(
+                422,
+                "invalid_location",
+                f"{str(exc)[:100]!r} is no location: give LAT,LON, a latitude from -90 to 90 "
+                "and a longitude from -180 to 180",
+            )
         if where is None:
             return _error(
                 422,

@@ -4,6 +4,7 @@ reprs, bad values refused."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,11 +56,29 @@ def test_bad_settings_are_refused(env: dict[str, str], message: str) -> None:
         load_settings(env)
 
 
-def test_a_setting_in_a_file_that_is_no_number_names_the_file_and_key(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ('port = "eighty"', "port: 'eighty' is not a whole number"),
+        ("port = 8080.5", "port: 8080.5 is not a whole number"),
+        ("workers = true", "workers: True is not a whole number"),
+        ("api_rate = false", "api_rate: False is not a number"),
+    ],
+)
+def test_a_setting_in_a_file_that_is_no_number_names_the_file_and_key(
+    tmp_path: Path, line: str, said: str
+) -> None:
     config = tmp_path / "mediacdn.toml"
-    config.write_text('port = "eighty"\n')
-    with pytest.raises(ValueError, match=f"{config}: port: 'eighty' is not a whole number"):
+    config.write_text(line + "\n")
+    with pytest.raises(ValueError, match=re.escape(f"{config}: {said}")):
         load_settings({}, config)
+
+
+def test_whole_numbers_written_as_floats_are_taken(tmp_path: Path) -> None:
+    config = tmp_path / "mediacdn.toml"
+    config.write_text("port = 8080.0\napi_rate = 5\n")
+    settings = load_settings({}, config)
+    assert (settings.port, settings.api_rate) == (8080, 5.0)
 
 
 ROUTED = ["--router", "http://127.0.0.1:9", "--geo"]

@@ -156,4 +156,28 @@ def test_a_path_or_method_the_router_has_no_route_for_gets_a_json_error() -> Non
             answer = http.request(method, path)
             assert answer.status_code == status, (method, path)
             assert answer.json()["error"]["code"] == code
-        assert http.post("/route").headers["allow"] == "HEAD, GET"
+        allowed = http.post("/route").headers["allow"]
+        assert {method.strip() for method in allowed.split(",")} == {"GET", "HEAD"}
+
+
+def test_a_location_that_is_none_is_refused_saying_so() -> None:
+    """A latitude past 90, a longitude past 180, NaN or words are no location: a 422 that
+    says what a location is (it was 'missing_location', as if none had been given)."""
+    with (
+        serve_in_thread(keyed_router(["paris"]), lifespan="on") as router_url,
+        httpx.Client(base_url=router_url, timeout=10) as http,
+    ):
+        for params, headers in (
+            ({"lat": "91", "lon": "0"}, {}),
+            ({"lat": "0", "lon": "-180.5"}, {}),
+            ({"geo": "nan,2"}, {}),
+            ({"geo": "paris"}, {}),
+            ({}, {"x-client-geo": "1,2,3"}),
+        ):
+            for path in ("/route", "/r/vod/a/master.m3u8", "/steered/vod/a/master.m3u8"):
+                refused = http.get(path, params=params, headers=headers)
+                assert refused.status_code == 422, (path, params, headers)
+                error = refused.json()["error"]
+                assert error["code"] == "invalid_location"
+                assert "a latitude from -90 to 90" in error["message"]
+        assert http.get("/route").json()["error"]["code"] == "missing_location"
