@@ -280,24 +280,31 @@ def _json_request(line: str) -> tuple[str, float, str, int, int] | None:
     fields = _json_line(line)
     if not isinstance(fields, dict):
         return None
-    text = {k: str(v) for k, v in fields.items() if isinstance(v, str | int | float)}
-    method, target = _first(text, _JSON_METHODS) or "", _first(text, _JSON_TARGETS) or ""
-    if "request" in text:
-        method, _, rest = text["request"].partition(" ")
+    named_request, request = _field(fields, ("request",))
+    if named_request:
+        method, _, rest = request.partition(" ")
         target = rest.split(" ", 1)[0]
-    stamp, status = _first(text, _JSON_TIMES), text.get("status", "")
-    sent = _first(text, _JSON_BYTES) or "0"
-    if not method or not target or not status.isdigit() or stamp is None:
+    else:
+        method, target = _field(fields, _JSON_METHODS)[1], _field(fields, _JSON_TARGETS)[1]
+    named_time, stamp = _field(fields, _JSON_TIMES)
+    status, sent = _field(fields, ("status",))[1], _field(fields, _JSON_BYTES, "0")[1]
+    if not method or not target or not status.isdigit() or not named_time:
         return None
-    at = _msec(stamp) if "msec" in text else _log_time(stamp)
+    at = _msec(stamp) if named_time == "msec" else _log_time(stamp)
     if at is None or not (sent == "-" or sent.isdigit()):
         return None
     bytes_sent = int(sent) if sent.isdigit() else 0
     return method, at, logged_path(_origin_form(target)), int(status), bytes_sent
 
 
-def _first(fields: dict[str, str], names: Sequence[str]) -> str | None:
-    return next((fields[name] for name in names if name in fields), None)
+def _field(fields: dict[str, object], names: Sequence[str], default: str = "") -> tuple[str, str]:
+    """The first of `names` that `fields` holds as a string or number, and its value as text
+    (an operator's format names a field one way or another); ("", `default`) if none is."""
+    for name in names:
+        value = fields.get(name)
+        if isinstance(value, str | int | float):
+            return name, str(value)
+    return "", default
 
 
 def _msec(text: str) -> float | None:
