@@ -113,7 +113,7 @@ def check_access_log(destination: str) -> None:
         with path.open("a", encoding="utf-8"):
             pass
     except OSError as exc:
-        raise ValueError(f"--access-log: cannot write to {destination}: {exc.strerror}") from None
+        raise ValueError(f"cannot write to {destination}: {exc.strerror}") from None
     if not existed:  # the server makes it when it starts
         path.unlink(missing_ok=True)
 

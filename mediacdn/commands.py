@@ -40,7 +40,6 @@ def _loaded(args: argparse.Namespace) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
 
     from httprules.listener import serve
-    from httprules.logs import check_access_log
     from mediacdn.keys import ensure_api_key
     from origin.app import create_app
 
@@ -48,7 +47,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if key and not os.environ.get("MEDIACDN_API_KEYS"):
         print(f"API key (from {settings.data_dir / 'api-key'}): {key}", flush=True)
     try:
-        check_access_log(args.access_log)
         app = create_app(settings)
     except ValueError as exc:  # settings that cannot work, e.g. a broken key ring
         raise SystemExit(str(exc)) from None
@@ -195,7 +193,6 @@ def cmd_edge(args: argparse.Namespace) -> int:
 
     from edge.pop.config import EdgeConfig
     from edge.pop.serve import parse_size, run_edge
-    from httprules.logs import check_access_log
     from httprules.targets import check_base_url
 
     settings = _settings(args)
@@ -208,7 +205,6 @@ def cmd_edge(args: argparse.Namespace) -> int:
         check_base_url("--upstream", args.upstream)
         for router in args.router or ():
             check_base_url("--router", router)
-        check_access_log(args.access_log)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
     workers = args.workers or (os.cpu_count() or 1 if args.cache_dir is not None else 1)
@@ -353,13 +349,11 @@ def cmd_router(args: argparse.Namespace) -> int:
             registry.plan(spec.pop, spec.url)
             if spec.url is None:
                 print(f"warning: POP {spec.pop.name} has no url: never routed to", file=sys.stderr)
-    from httprules.logs import check_access_log
     from httprules.targets import check_base_url
 
     try:
         for peer in args.peer or ():
             check_base_url("--peer", peer)
-        check_access_log(args.access_log)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
     host = args.host or "127.0.0.1"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from httprules.logs import FORMATS
+from httprules.logs import FORMATS, check_access_log
 
 T = TypeVar("T", int, float)
 
@@ -28,7 +28,6 @@ def _number(
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
         return value
 
-    parse.__name__ = what
     return parse
 
 
@@ -53,6 +52,16 @@ def add_common(
         parser.add_argument("--port", type=port, help=f"port to listen on (default {default_port})")
 
 
+def _access_log(destination: str) -> str:
+    """An --access-log the server can write to: refused as the command starts (each of a
+    server's workers would fail on opening it)."""
+    try:
+        check_access_log(destination)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return destination
+
+
 def add_logs(parser: argparse.ArgumentParser, access_default: str, why: str = "") -> None:
     """Where the logs go, and in what format (the same options on every server)."""
     parser.add_argument(
@@ -64,6 +73,7 @@ def add_logs(parser: argparse.ArgumentParser, access_default: str, why: str = ""
     )
     parser.add_argument(
         "--access-log",
+        type=_access_log,
         default=access_default,
         metavar="DEST",
         help="one record per request (method, path, route, status, bytes, ms, cache result, "

@@ -41,8 +41,10 @@ class DnsZone:
 
     def __post_init__(self) -> None:
         for option, text in (("--dns-zone", self.name), ("--dns-ns", self.nameserver)):
+            if not text:  # no --dns-ns: ns.<zone>
+                continue
             try:
-                dns.name.from_text(text or "x.")
+                dns.name.from_text(text)
             except dns.exception.DNSException as exc:
                 raise ValueError(f"{option} {text!r} is no DNS name: {exc}") from None
 
