@@ -228,7 +228,14 @@ def _oracle(path: Path, progress: Callable[[int], object]) -> Iterator[TraceRequ
             for ts, obj, size, _ in RECORD.iter_unpack(chunk[:whole]):
                 yield TraceRequest(ts, obj, size)
         if rest:
-            raise LogError(f"{path}: not an oracleGeneral file (size is not records)")
+            raise LogError(_cut_records(path, len(rest)))
+
+
+def _cut_records(path: Path, over: int) -> str:
+    return (
+        f"{path}: not an oracleGeneral file, or one cut off: it ends {over} bytes into a "
+        f"{RECORD.size}-byte record"
+    )
 
 
 def _lines(path: Path, progress: Callable[[int], object]) -> Iterator[str]:
@@ -374,13 +381,16 @@ def guess_format(path: Path) -> str | None:
 
 def _sniff(path: Path) -> str | None:
     """The format `path`'s first lines look like ("": it is empty; None: none of them); an
-    OSError or LogError if it cannot be read (a damaged compressed file says so)."""
+    OSError or LogError if it cannot be read (a damaged compressed file says so) or is binary
+    but not whole oracleGeneral records (a trace cut off)."""
     with _opened(path, lambda n: None) as f:
         head = f.read(1 << 16)
     if not head:
         return ""
     if b"\x00" in head:  # binary: oracleGeneral records hold zero bytes in every id
-        return "oracle" if len(head) % RECORD.size == 0 or len(head) == 1 << 16 else None
+        if len(head) % RECORD.size and len(head) < 1 << 16:
+            raise LogError(_cut_records(path, len(head) % RECORD.size))
+        return "oracle"
     for raw in head.splitlines()[:20]:  # a line of either format, whatever its method
         line = raw.decode("utf-8", "replace")
         if _NGINX.match(line) is not None:

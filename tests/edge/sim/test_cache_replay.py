@@ -347,6 +347,24 @@ COMPRESS: dict[str, Callable[[bytes], bytes]] = {
 }
 
 
+def test_an_oracle_trace_cut_off_inside_a_record_is_refused_as_such(tmp_path: Path) -> None:
+    """A trace whose last record was cut short (a download or copy that stopped) is refused
+    with what is wrong, whether its format is told or looked for, and however long it is
+    (the look at a file's start sees a long one's end only when it is read)."""
+    for records in (30, 5000):  # under and over the 64 KiB looked at for the format
+        whole = tmp_path / f"whole{records}.oracleGeneral"
+        write_oracle_general(whole, [TraceRequest(i, i % 7 + 1, 100) for i in range(records)])
+        cut = tmp_path / f"cut{records}.oracleGeneral"
+        cut.write_bytes(whole.read_bytes()[:-10])
+        for told in (["--format", "oracle"], []):
+            done = run_cli("cache", "replay", "--quiet", *told, str(cut), timeout_s=60)
+            assert done.returncode != 0
+            assert f"{cut}: not an oracleGeneral file, or one cut off: it ends 14 bytes " in (
+                done.stderr
+            ), done.stderr
+            assert "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize("kind", sorted(COMPRESS))
 def test_compressed_logs_read_as_plain_ones_and_cut_ones_are_refused(
     tmp_path: Path, kind: str
