@@ -128,7 +128,11 @@ class Simulation:
         c.request_bins[b] += 1
         c.byte_bins[b] += size
         cached = cache.touch(obj)
+        c.policy_requests += 1
+        c.policy_bytes += size
         if cached:
+            c.policy_hits += 1
+            c.policy_hit_bytes += size
             ready = node.ready.get(obj)
             if ready is None or ready <= now:
                 c.hits += 1

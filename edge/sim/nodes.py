@@ -24,6 +24,13 @@ class Counters:
         self.hit_bytes = 0
         self.collapsed = 0  # waited for a fill already on its way (counted as a miss)
         self.collapsed_bytes = 0
+        # the eviction policy's own count, as a replay of the node's log makes it: every
+        # request its cache was asked for (one whose fill then failed too), and those that
+        # found their object admitted, its fill finished or still on its way
+        self.policy_requests = 0
+        self.policy_bytes = 0
+        self.policy_hits = 0
+        self.policy_hit_bytes = 0
         self.spilled = 0  # redirected to a neighbour: every request slot was busy
         self.failed = 0
         self.upstream_requests = 0

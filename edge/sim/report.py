@@ -25,6 +25,10 @@ def pop_summary(outcome: Outcome) -> dict[str, dict[str, Any]]:
             "requests": c.requests,
             "hit_ratio": _ratio(c.hits, c.requests),
             "byte_hit_ratio": _ratio(c.hit_bytes, c.bytes),
+            # what `mediacdn cache replay` of the node's exported log reports: a request that
+            # found its object admitted is a hit though its fill was still on its way
+            "policy_hit_ratio": _ratio(c.policy_hits, c.policy_requests),
+            "policy_byte_hit_ratio": _ratio(c.policy_hit_bytes, c.policy_bytes),
             "bytes": c.bytes,
             "collapsed": c.collapsed,
             "spilled": c.spilled,
