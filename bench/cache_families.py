@@ -148,7 +148,10 @@ def video_releases(days: int, sessions: int, new: int, seed: int = 4) -> list[Tr
 
 def busiest_edges(label: str, scenario: Scenario, tmp: Path, edges: int) -> dict[str, LoadedTrace]:
     """The logs of `scenario`'s `edges` busiest edges, simulated and exported into `tmp`."""
-    paths = export_traces(simulate(scenario, log_requests=True), tmp)
+    outcome = simulate(scenario, log_requests=True)
+    paths = [
+        p for p in export_traces(outcome, tmp) if outcome.nodes[p.name.split(".")[0]].tier == "edge"
+    ]
     busiest = sorted(paths, key=lambda p: p.stat().st_size, reverse=True)[:edges]
     return {
         f"simulated {label} ({path.name.split('.')[0]})": load_trace([path], "oracle")

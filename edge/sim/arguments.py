@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--export-trace",
         action="store_true",
-        help="also write each edge's requests as libCacheSim oracleGeneral files (traces/)",
+        help="also write each POP's requests (edges' and shields') as libCacheSim "
+        "oracleGeneral files (traces/)",
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -122,6 +122,8 @@ class Simulation:
                 part = obj & ((1 << SEGMENT_BITS) - 1)
                 return max(now, (part + 1) * self.s.live_part_s)
             return now
+        if node.tier != "edge" and node.log is not None:  # (an edge's is logged as it comes)
+            node.log.append((int(self.env.now), obj, size))
         b = min(int(now / self.s.bin_s), self.bins - 1)
         c.requests += 1
         c.bytes += size

@@ -71,7 +71,8 @@ class Node:
         self.alive = True
         self.routable = True  # what the router believes (it learns of a death late)
         self.counters = Counters(bins)
-        self.log: list[tuple[int, int, int]] | None = None  # (time, object, size) if exporting
+        # (time, object, size) of each request its cache was asked for, if exporting
+        self.log: list[tuple[int, int, int]] | None = None
 
     def new_cache(self) -> EvictionPolicy:
         return make_policy(
@@ -129,7 +130,7 @@ def build_nodes(
             node.half_rtt_up_s = rtt_ms(km, routing) / 2000
         else:
             node.half_rtt_up_s = 0.025  # to an origin in a nearby cloud region
-        if log_requests and node.tier == "edge":
+        if log_requests:
             node.log = []
     # Spill targets as the router names them to an idle CDN (the live router refreshes
     # them every heartbeat; here they are fixed, skipping dead POPs when used).

@@ -64,7 +64,8 @@ def simulate(
 
 
 def export_traces(outcome: Outcome, directory: Path) -> list[Path]:
-    """Each edge's client requests, in order, as an oracleGeneral file."""
+    """Each POP's requests, in the order its cache was asked (an edge's from its clients, a
+    shield's from its edges' misses), as an oracleGeneral file."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for node in outcome.nodes.values():

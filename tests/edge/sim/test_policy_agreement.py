@@ -41,27 +41,31 @@ def simulated_and_replayed(policy: str, topology: str, logs: Path) -> int:
     outcome = simulate(scenario, log_requests=True)
     if topology != "default":
         assert sum(node.counters.spilled for node in outcome.nodes.values()) > 1000
-    return replays_agree(outcome, policy, EDGE_MB * 1_000_000, logs, (0.05, 0.95))
+    return replays_agree(outcome, policy, logs, (0.05, 0.95))
 
 
 def replays_agree(
-    outcome: Outcome, policy: str, cache_bytes: int, logs: Path, bounds: tuple[float, float]
+    outcome: Outcome, policy: str, logs: Path, bounds: tuple[float, float], tier: str = "edge"
 ) -> int:
-    """Each edge's exported log replayed through `policy` in a cache of `cache_bytes`: the
-    summary's policy byte hit ratio is the replay's (to its four decimals), the counters'
-    to 1e-9 (for the edges with 1000 requests or more, the figure within `bounds`: how many
-    those were)."""
+    """Each exported log of a POP of `tier` replayed through `policy` in a cache of the POP's
+    size: the summary's policy byte hit ratio is the replay's (to its four decimals), the
+    counters' to 1e-9 (for the POPs with 1000 requests or more, the figure within `bounds`:
+    how many those were)."""
     summary = pop_summary(outcome)
     checked = 0
-    for path in export_traces(outcome, logs):
+    paths = export_traces(outcome, logs)
+    asked = {name for name, pop in summary.items() if pop["requests"]}
+    assert {p.name.split(".")[0] for p in paths} == asked  # every POP's, shields' too
+    for path in paths:
         name = path.name.split(".")[0]
-        counters = outcome.nodes[name].counters
+        node = outcome.nodes[name]
+        counters = node.counters
         trace = load_trace([path], "oracle")
         assert len(trace.requests) == counters.requests == counters.policy_requests, name
-        if counters.requests < 1000:
+        if counters.requests < 1000 or node.tier != tier:
             continue
         clock = TraceClock()
-        cache = make_policy(policy, cache_bytes, clock=clock, locate=trace.locate)
+        cache = make_policy(policy, node.cache_bytes, clock=clock, locate=trace.locate)
         replayed = 1 - replay(cache, trace.requests, clock).byte_miss_ratio
         simulated = counters.policy_hit_bytes / counters.policy_bytes
         assert bounds[0] < simulated < bounds[1], (name, simulated)  # neither trivial way
@@ -111,7 +115,26 @@ def test_a_live_edge_agrees_though_its_viewers_wait_for_fills(
         edge_cache_mb=20,
     )
     outcome = simulate(scenario, log_requests=True)
-    assert replays_agree(outcome, scenario.cache_policy, 20_000_000, tmp_path, (0.5, 1.0)) >= 1
+    assert replays_agree(outcome, scenario.cache_policy, tmp_path, (0.5, 1.0)) >= 1
     for name, pop in pop_summary(outcome).items():
         if pop["tier"] == "edge" and pop["requests"] >= 1000:
             assert pop["byte_hit_ratio"] < pop["policy_byte_hit_ratio"] - 0.3, name
+
+
+@pytest.mark.parametrize("policy", ["adaptive", "lru"])
+def test_a_shields_log_is_the_misses_of_its_edges(tmp_path: Path, policy: str) -> None:
+    """A shield's exported log is what its cache was asked for, its edges' misses in the
+    order they came up: a replay of it agrees with the simulated shield as an edge's does."""
+    scenario = Scenario(
+        "shield-agreement",
+        topology="default",
+        duration_s=1200,
+        sessions_per_s=3.0,
+        videos=20,
+        mean_duration_s=300,
+        cache_policy=policy,
+        edge_cache_mb=300,
+        shield_cache_mb=1000,
+    )
+    outcome = simulate(scenario, log_requests=True)
+    assert replays_agree(outcome, policy, tmp_path, (0.05, 0.95), tier="shield") >= 1
