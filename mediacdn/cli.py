@@ -450,7 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
         "POP caches in tiers with the edge's eviction policy, players with the headless "
         "player's ABR rules. Writes summary.json (per POP and overall hit ratios, origin "
         "egress, peak load; QoE per ABR rule) and PNG plots into --out; --export-trace also "
-        "writes each edge's requests in libCacheSim's oracleGeneral format.",
+        "writes each POP's requests in libCacheSim's oracleGeneral format (per POP, "
+        "policy_byte_hit_ratio is what `mediacdn cache replay` of it reports).",
         epilog="Scenario keys: see edge/sim/scenario.py or README.md. " + EPILOG,
     )
     add_simulate_arguments(simulate)
