@@ -1,5 +1,5 @@
 """Running a scenario (and its variants) and writing what it found: `summary.json`, the plots,
-and on request each edge's request log in libCacheSim's oracleGeneral format."""
+and on request each POP's request log in libCacheSim's oracleGeneral format."""
 
 from __future__ import annotations
 
@@ -11,18 +11,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from edge.router.topology import DEFAULT_TOPOLOGY, Topology, load_topology
+from edge.router.topology import Topology
 from edge.sim.catalog import Catalog, Ladder, ladder_from_catalog
 from edge.sim.model import Simulation
 from edge.sim.records import Outcome
 from edge.sim.report import summarise
-from edge.sim.scenario import Scenario
+from edge.sim.scenario import Scenario, resolve_topology
 from edge.sim.trace import TraceRequest, write_oracle_general
-
-
-def resolve_topology(name: str) -> Topology:
-    shipped = DEFAULT_TOPOLOGY.parent / f"{name}.toml"
-    return load_topology(shipped if shipped.is_file() else Path(name))
 
 
 def build_catalog(s: Scenario) -> Catalog:

@@ -7,16 +7,26 @@ simulates something else. `[[variant]]` tables re-run the scenario with some key
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from edge.eviction.policy import DEFAULT_POLICY, POLICIES
 from edge.player.abr_controller import RULES
+from edge.router.topology import DEFAULT_TOPOLOGY, Topology, TopologyError, load_topology
 from edge.sim.bandwidth import DATASETS
 
 SCENARIOS_DIR: Final = Path(__file__).parent / "scenarios"
+# what one run may ask for: beyond these a typo (a rate or a duration a thousand times too
+# big) would run for days or exhaust memory rather than say so
+MAX_SESSIONS: Final = 10_000_000  # expected arrivals over the run, a flash crowd's included
+MAX_BINS: Final = 100_000  # duration_s / bin_s
+MAX_VIDEOS: Final = 10_000_000
+MAX_CACHE_MB: Final = 1e12  # an exabyte
 
 
 class ScenarioError(ValueError):
@@ -107,13 +117,48 @@ _EVENTS: Final[dict[str, type]] = {
 }
 
 
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a TOML value is of a field's declared type (a number is finite; a bool is no
+    number; a list stands for a tuple)."""
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        return any(_fits(value, h) for h in typing.get_args(hint))
+    if origin is tuple:
+        (item, *_) = typing.get_args(hint)
+        return isinstance(value, list | tuple) and all(_fits(v, item) for v in value)
+    if hint is float:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return number and math.isfinite(value)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is type(None):
+        return False  # (TOML has no null: a key left out keeps its default)
+    return isinstance(hint, type) and isinstance(value, hint)
+
+
+_KINDS: Final = {float: "a finite number", int: "a whole number", bool: "true or false"}
+_LISTS: Final = {float: "finite numbers", int: "whole numbers", str: "strings"}
+
+
+def _typed(key: str, value: Any, hint: Any, where: str) -> None:
+    if not _fits(value, hint):
+        args = [a for a in typing.get_args(hint) if a is not type(None) and a is not Ellipsis]
+        if typing.get_origin(hint) is tuple:
+            kind = f"a list of {_LISTS.get(args[0], 'strings')}"
+        else:
+            kind = _KINDS.get(args[0] if args else hint, "a string")
+        raise ScenarioError(f"{where}: {key} must be {kind}, not {value!r}")
+
+
 def _event(kind: type, value: Any, where: str) -> Any:
     if not isinstance(value, dict):
         raise ScenarioError(f"{where}: must be a table")
-    allowed = {f.name for f in dataclasses.fields(kind)}
-    unknown = set(value) - allowed
+    hints = typing.get_type_hints(kind)
+    unknown = set(value) - set(hints)
     if unknown:
-        raise ScenarioError(f"{where}: unknown keys {sorted(unknown)} (allowed {sorted(allowed)})")
+        raise ScenarioError(f"{where}: unknown keys {sorted(unknown)} (allowed {sorted(hints)})")
+    for key, item in value.items():
+        _typed(key, item, hints[key], where)
     try:
         return kind(**value)
     except TypeError as exc:
@@ -121,15 +166,17 @@ def _event(kind: type, value: Any, where: str) -> Any:
 
 
 def _apply(base: Scenario, data: dict[str, Any], where: str) -> Scenario:
-    fields = {f.name: f for f in dataclasses.fields(Scenario)}
+    hints = typing.get_type_hints(Scenario)
     changes: dict[str, Any] = {}
     for key, value in data.items():
-        if key not in fields or key in ("variants", "name"):
-            allowed = ", ".join(sorted(set(fields) - {"variants", "name"}))
+        if key not in hints or key in ("variants", "name"):
+            allowed = ", ".join(sorted(set(hints) - {"variants", "name"}))
             raise ScenarioError(f"{where}: unknown key {key!r} (allowed: {allowed})")
         if key in _EVENTS:
             changes[key] = _event(_EVENTS[key], value, f"{where}: [{key}]")
-        elif isinstance(value, list):
+            continue
+        _typed(key, value, hints[key], where)
+        if isinstance(value, list):
             changes[key] = tuple(value)
         elif isinstance(getattr(base, key), float) and isinstance(value, int):
             changes[key] = float(value)
@@ -140,15 +187,32 @@ def _apply(base: Scenario, data: dict[str, Any], where: str) -> Scenario:
     return scenario
 
 
+POSITIVE: Final = (
+    "duration_s", "bin_s", "segment_s", "mean_duration_s", "edge_cache_mb", "shield_cache_mb",
+    "mean_watch_fraction", "max_buffer_s", "capacity_scale", "upstream_mbps", "heartbeat_s",
+)  # fmt: skip
+NON_NEGATIVE: Final = (
+    "sessions_per_s", "diurnal_amplitude", "peak_hour", "client_spread_deg", "zipf_alpha",
+    "seek_probability", "push_top", "retry_s", "detect_s",
+)  # fmt: skip
+
+
 def _check(s: Scenario, where: str) -> None:
-    positive = ("duration_s", "bin_s", "segment_s", "mean_duration_s", "edge_cache_mb")
-    for key in positive:
+    for key in POSITIVE:
         if not getattr(s, key) > 0:
             raise ScenarioError(f"{where}: {key} must be > 0")
-    if s.videos < 1 or s.sessions_per_s < 0 or not 0 <= s.diurnal_amplitude <= 1:
-        raise ScenarioError(f"{where}: videos >= 1, sessions_per_s >= 0, 0 <= diurnal <= 1")
-    if not s.ladder_kbps or list(s.ladder_kbps) != sorted(s.ladder_kbps):
-        raise ScenarioError(f"{where}: ladder_kbps must be ascending")
+    for key in NON_NEGATIVE:
+        if not getattr(s, key) >= 0:
+            raise ScenarioError(f"{where}: {key} must be >= 0")
+    for key in ("diurnal_amplitude", "mean_watch_fraction", "seek_probability"):
+        if getattr(s, key) > 1:
+            raise ScenarioError(f"{where}: {key} must be at most 1")
+    if s.videos < 1 or s.peak_hour > 24:
+        raise ScenarioError(f"{where}: videos >= 1, 0 <= peak_hour <= 24")
+    if not s.ladder_kbps or list(s.ladder_kbps) != sorted(s.ladder_kbps) or s.ladder_kbps[0] <= 0:
+        raise ScenarioError(f"{where}: ladder_kbps must be ascending, each > 0")
+    if any(w < 0 for w in s.rendition_share) or (s.rendition_share and not sum(s.rendition_share)):
+        raise ScenarioError(f"{where}: rendition_share: weights >= 0, not all 0")
     for rule in s.rules:
         if rule not in RULES:
             raise ScenarioError(f"{where}: unknown ABR rule {rule!r} (one of {RULES})")
@@ -159,6 +223,60 @@ def _check(s: Scenario, where: str) -> None:
     for source in s.bandwidth:
         if source not in DATASETS and not source.startswith("constant:"):
             raise ScenarioError(f"{where}: bandwidth {source!r}: a trace set or constant:MBPS")
+    _check_size(s, where)
+    _check_events(s, where)
+
+
+def _check_size(s: Scenario, where: str) -> None:
+    """What the run asks for, against what one run may (a typo's factor of a thousand)."""
+    crowd = s.flash_crowd
+    sessions = s.sessions_per_s * s.duration_s
+    sessions += crowd.sessions_per_s * min(crowd.duration_s, s.duration_s) if crowd else 0.0
+    for what, asked, most in (
+        ("expected sessions (sessions_per_s x duration_s, a flash crowd's too)", sessions,
+         MAX_SESSIONS),
+        ("time bins (duration_s / bin_s)", s.duration_s / s.bin_s, MAX_BINS),
+        ("videos", s.videos, MAX_VIDEOS),
+        ("edge_cache_mb", s.edge_cache_mb, MAX_CACHE_MB),
+        ("shield_cache_mb", s.shield_cache_mb, MAX_CACHE_MB),
+    ):  # fmt: skip
+        if asked > most:
+            raise ScenarioError(
+                f"{where}: {asked:.3g} {what}: at most {most:.3g} in one run "
+                f"(--sample simulates a share of the audience)"
+            )
+
+
+def _check_events(s: Scenario, where: str) -> None:
+    """Each event's times, and the POP or region it names in the scenario's topology."""
+    failure, outage, crowd = s.pop_failure, s.origin_outage, s.flash_crowd
+    if failure and not (
+        failure.at_s >= 0 and (failure.restore_s is None or failure.restore_s >= failure.at_s)
+    ):
+        raise ScenarioError(f"{where}: [pop_failure] at_s >= 0, restore_s >= at_s")
+    if outage and not 0 <= outage.start_s <= outage.end_s:
+        raise ScenarioError(f"{where}: [origin_outage] 0 <= start_s <= end_s")
+    if crowd and not (crowd.start_s >= 0 and crowd.sessions_per_s > 0 and crowd.duration_s > 0):
+        raise ScenarioError(f"{where}: [flash_crowd] start_s >= 0, sessions_per_s, duration_s > 0")
+    try:
+        topology = resolve_topology(s.topology)
+    except (TopologyError, OSError) as exc:
+        raise ScenarioError(f"{where}: topology {s.topology!r}: {exc}") from None
+    pops = {spec.pop.name for spec in topology.pops}
+    if failure and failure.pop not in pops:
+        raise ScenarioError(f"{where}: [pop_failure] no POP {failure.pop!r} in {s.topology!r}")
+    regions = {region.name for region in topology.regions} or {"everywhere"}
+    if crowd and crowd.region not in regions:
+        raise ScenarioError(
+            f"{where}: [flash_crowd] no region {crowd.region!r} in {s.topology!r} "
+            f"(one of {', '.join(sorted(regions))})"
+        )
+
+
+def resolve_topology(name: str) -> Topology:
+    """A shipped topology by name, or a TOML file by path."""
+    shipped = DEFAULT_TOPOLOGY.parent / f"{name}.toml"
+    return load_topology(shipped if shipped.is_file() else Path(name))
 
 
 def parse_scenario(data: dict[str, Any], name: str) -> Scenario:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 import subprocess
 import sys
@@ -16,8 +17,14 @@ import pytest
 
 from edge.sim.plots import draw_all
 from edge.sim.queueing import FifoServers
-from edge.sim.runner import export_traces, resolve_topology, run_scenario, simulate
-from edge.sim.scenario import Scenario, ScenarioError, load_scenario, shipped_scenarios
+from edge.sim.runner import export_traces, run_scenario, simulate
+from edge.sim.scenario import (
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    resolve_topology,
+    shipped_scenarios,
+)
 from tests.support.libcachesim_policies import REFERENCE
 from tests.support.servers import run_cli
 
@@ -163,11 +170,53 @@ def test_origin_outage_serves_what_the_pops_hold(tmp_path: Path) -> None:
         pytest.param({"bandwidth": ["5g"]}, "bandwidth '5g'", id="bandwidth"),
         pytest.param({"pop_failure": {"pop": "x", "when": 3}}, "unknown keys", id="event"),
         pytest.param({"duration_s": 0}, "duration_s must be > 0", id="duration"),
+        pytest.param({"duration_s": "1h"}, "duration_s must be a finite number", id="type"),
+        pytest.param({"zipf_alpha": math.nan}, "zipf_alpha must be a finite number", id="nan"),
+        pytest.param({"videos": 2.5}, "videos must be a whole number", id="whole"),
+        pytest.param({"collapse": 1}, "collapse must be true or false", id="bool"),
+        pytest.param({"sessions_per_s": True}, "must be a finite number", id="bool-number"),
+        pytest.param({"ladder_kbps": [300, "720p"]}, "list of whole numbers", id="list"),
+        pytest.param({"seek_probability": 1.5}, "seek_probability must be at most 1", id="share"),
+        pytest.param({"rendition_share": [0, 0]}, "not all 0", id="weights"),
+        pytest.param(
+            {"sessions_per_s": 5000.0, "duration_s": 86_400.0}, "at most 1e.07 in one run", id="huge"
+        ),
+        pytest.param({"duration_s": 1e300, "sessions_per_s": 0.0}, "time bins", id="bins"),
+        pytest.param({"edge_cache_mb": 1e300}, "edge_cache_mb: at most", id="cache"),
+        pytest.param(
+            {"flash_crowd": {"region": "Atlantis", "start_s": 0, "sessions_per_s": 1}},
+            "no region 'Atlantis'",
+            id="region",
+        ),
+        pytest.param(
+            {"flash_crowd": {"region": "London", "start_s": 0, "sessions_per_s": 0}},
+            "sessions_per_s, duration_s > 0",
+            id="crowd-rate",
+        ),
+        pytest.param({"pop_failure": {"pop": "atlantis", "at_s": 5}}, "no POP", id="pop"),
+        pytest.param({"pop_failure": {"pop": "london", "at_s": "5"}}, "at_s must be", id="at"),
+        pytest.param({"topology": "/nonexistent.toml"}, "topology '/nonexistent", id="topology"),
     ],
 )
 def test_scenario_errors_are_clear(data: dict[str, object], message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         Scenario("x").with_changes(data)
+
+
+def test_a_wrong_scenario_file_is_refused_before_the_run(tmp_path: Path) -> None:
+    """A value of the wrong type, or a topology that is not one, is said at once (exit 2),
+    not met as a traceback in the middle of a run."""
+    for body, said in [
+        ('duration_s = "1h"\n', "duration_s must be a finite number, not '1h'"),
+        (f'topology = "{tmp_path / "bad.toml"}"\n', "bad.toml: Expected '='"),
+    ]:
+        (tmp_path / "bad.toml").write_text("not toml\n")
+        scenario = tmp_path / "scenario.toml"
+        scenario.write_text(body)
+        done = run_cli("simulate", str(scenario), "--out", str(tmp_path / "out"), "--quiet")
+        assert done.returncode == 2, done.stderr
+        assert said in done.stderr
+        assert "Traceback" not in done.stderr
 
 
 def test_shipped_topologies_resolve_by_name() -> None:
