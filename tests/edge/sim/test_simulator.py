@@ -179,7 +179,9 @@ def test_origin_outage_serves_what_the_pops_hold(tmp_path: Path) -> None:
         pytest.param({"seek_probability": 1.5}, "seek_probability must be at most 1", id="share"),
         pytest.param({"rendition_share": [0, 0]}, "not all 0", id="weights"),
         pytest.param(
-            {"sessions_per_s": 5000.0, "duration_s": 86_400.0}, "at most 1e.07 in one run", id="huge"
+            {"sessions_per_s": 5000.0, "duration_s": 86_400.0},
+            "at most 1e.07 in one run",
+            id="huge",
         ),
         pytest.param({"duration_s": 1e300, "sessions_per_s": 0.0}, "time bins", id="bins"),
         pytest.param({"edge_cache_mb": 1e300}, "edge_cache_mb: at most", id="cache"),
