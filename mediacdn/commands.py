@@ -403,6 +403,11 @@ def cmd_play(args: argparse.Namespace) -> int:
 
     if args.router and not args.geo:
         raise SystemExit("--router needs --geo LAT,LON")
+    target = urlsplit(args.url)
+    if not args.router and (target.scheme not in ("http", "https") or not target.hostname):
+        raise SystemExit(f"play: {args.url!r}: give an http:// or https:// URL with a host")
+    if args.router and not target.path.startswith("/"):
+        raise SystemExit(f"play: {args.url!r}: give the playlist's path (or a URL) to route")
     with httpx.Client(timeout=30) as http:
         player = HeadlessPlayer(http, rule=args.rule, speed=args.speed)
         try:
@@ -414,9 +419,7 @@ def cmd_play(args: argparse.Namespace) -> int:
                     raise SystemExit("--geo must be LAT,LON") from None
                 except argparse.ArgumentTypeError as exc:
                     raise SystemExit(f"--geo: {exc}") from None
-                session = play_via_router(
-                    http, args.router, (lat, lon), urlsplit(args.url).path, player
-                )
+                session = play_via_router(http, args.router, (lat, lon), target.path, player)
                 print(f"router chose {session.pop} ({session.distance_km} km)", flush=True)
                 report = session.report
             else:

@@ -96,6 +96,8 @@ ROUTED = ["--router", "http://127.0.0.1:9", "--geo"]
         (["worker", "--workers", "0"], {}, "argument --workers: '0' is not a whole number, 1"),
         (["edge", "--name", "p", "--upstream", "http://127.0.0.1:9", "--lat", "91"], {}, "--lat"),
         (["play", "http://127.0.0.1:9/m.m3u8", *ROUTED, "100,0"], {}, "'100' is not a latitude"),
+        (["play", "127.0.0.1:9/m.m3u8"], {}, "give an http:// or https:// URL with a host"),
+        (["play", "m.m3u8", *ROUTED, "1,2"], {}, "give the playlist's path (or a URL) to route"),
     ],
 )
 def test_a_command_with_a_setting_that_cannot_work_stops_saying_why(
