@@ -29,6 +29,7 @@ from mediacdn.options import (
     add_common,
     add_grace,
     add_logs,
+    base_url,
     count,
     latitude,
     longitude,
@@ -36,6 +37,7 @@ from mediacdn.options import (
     port,
     positive,
     positive_count,
+    segment_seconds,
 )
 
 EPILOG = (
@@ -161,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common(upload)
     upload.add_argument("file", type=Path, help="the video file")
-    upload.add_argument("--server", default="http://127.0.0.1:8080", help="origin URL")
+    upload.add_argument(
+        "--server", type=base_url, default="http://127.0.0.1:8080", help="origin URL"
+    )
     upload.add_argument("--api-key", help="API key (default: MEDIACDN_API_KEYS or data dir)")
     upload.add_argument(
         "--audio", action="append", metavar="LANG=FILE", help="an extra audio track (repeatable)"
@@ -172,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument(
         "--audio-languages", help="languages of the source's audio tracks, in order (e.g. eng,spa)"
     )
-    upload.add_argument("--segment-duration", type=float, help="segment length, 2-10 s")
+    upload.add_argument("--segment-duration", type=segment_seconds, help="segment length, 2-10 s")
     upload.add_argument("--title", help="a title for the video")
     upload.add_argument("--no-wait", action="store_true", help="do not wait for the transcode")
     upload.set_defaults(func=cmd_upload)

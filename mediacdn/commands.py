@@ -143,7 +143,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         raise SystemExit(f"no such file: {args.file}")
     options = {}
-    if args.segment_duration:
+    if args.segment_duration is not None:
         options["segment_duration"] = str(args.segment_duration)
     if args.audio_languages:
         options["audio_languages"] = args.audio_languages

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from httprules.logs import FORMATS, check_access_log
+from httprules.targets import check_base_url
 
 T = TypeVar("T", int, float)
 
@@ -38,6 +39,16 @@ non_negative = _number(float, 0, math.inf, "a number, 0 or more")
 positive = _number(float, 0, math.inf, "a number above 0", above_low=True)
 latitude = _number(float, -90, 90, "a latitude (-90 to 90)")
 longitude = _number(float, -180, 180, "a longitude (-180 to 180)")
+segment_seconds = _number(float, 2, 10, "a segment length of 2 to 10 s")
+
+
+def base_url(text: str) -> str:
+    """An http(s) server's URL to send requests to: a typo is said before anything is sent."""
+    try:
+        check_base_url("URL", text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def add_common(

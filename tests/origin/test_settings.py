@@ -98,6 +98,8 @@ ROUTED = ["--router", "http://127.0.0.1:9", "--geo"]
         (["play", "http://127.0.0.1:9/m.m3u8", *ROUTED, "100,0"], {}, "'100' is not a latitude"),
         (["play", "127.0.0.1:9/m.m3u8"], {}, "give an http:// or https:// URL with a host"),
         (["play", "m.m3u8", *ROUTED, "1,2"], {}, "give the playlist's path (or a URL) to route"),
+        (["upload", "v.mp4", "--server", "origin:8080"], {}, "--server: URL 'origin:8080': give"),
+        (["upload", "v.mp4", "--segment-duration", "20"], {}, "'20' is not a segment length"),
     ],
 )
 def test_a_command_with_a_setting_that_cannot_work_stops_saying_why(
