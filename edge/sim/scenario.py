@@ -232,19 +232,17 @@ def _check_size(s: Scenario, where: str) -> None:
     crowd = s.flash_crowd
     sessions = s.sessions_per_s * s.duration_s
     sessions += crowd.sessions_per_s * min(crowd.duration_s, s.duration_s) if crowd else 0.0
-    for what, asked, most in (
+    sample = " (--sample simulates a share of the audience)"
+    for what, asked, most, hint in (
         ("expected sessions (sessions_per_s x duration_s, a flash crowd's too)", sessions,
-         MAX_SESSIONS),
-        ("time bins (duration_s / bin_s)", s.duration_s / s.bin_s, MAX_BINS),
-        ("videos", s.videos, MAX_VIDEOS),
-        ("edge_cache_mb", s.edge_cache_mb, MAX_CACHE_MB),
-        ("shield_cache_mb", s.shield_cache_mb, MAX_CACHE_MB),
+         MAX_SESSIONS, sample),
+        ("time bins (duration_s / bin_s)", s.duration_s / s.bin_s, MAX_BINS, ""),
+        ("videos", s.videos, MAX_VIDEOS, ""),
+        ("edge_cache_mb", s.edge_cache_mb, MAX_CACHE_MB, ""),
+        ("shield_cache_mb", s.shield_cache_mb, MAX_CACHE_MB, ""),
     ):  # fmt: skip
         if asked > most:
-            raise ScenarioError(
-                f"{where}: {asked:.3g} {what}: at most {most:.3g} in one run "
-                f"(--sample simulates a share of the audience)"
-            )
+            raise ScenarioError(f"{where}: {asked:.3g} {what}: at most {most:.3g} in one run{hint}")
 
 
 def _check_events(s: Scenario, where: str) -> None:
