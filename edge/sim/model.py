@@ -29,7 +29,7 @@ from edge.router.topology import Region, Topology
 from edge.sim.bandwidth import ConstantLink, Link, load_dataset
 from edge.sim.catalog import Catalog
 from edge.sim.live import LiveStats, live_viewer
-from edge.sim.nodes import Node, build_nodes
+from edge.sim.nodes import Counters, Node, build_nodes
 from edge.sim.records import Outcome, SessionRecord
 from edge.sim.scenario import Scenario
 from edge.sim.workload import SEGMENT_BITS, VIDEO_SHIFT, object_id
@@ -129,29 +129,34 @@ class Simulation:
         c.bytes += size
         c.request_bins[b] += 1
         c.byte_bins[b] += size
-        cached = cache.touch(obj)
-        c.policy_requests += 1
-        c.policy_bytes += size
-        if cached:
-            c.policy_hits += 1
-            c.policy_hit_bytes += size
-            ready = node.ready.get(obj)
+        held = obj in cache
+        ready = node.ready.get(obj) if held else None
+        if held and (ready is None or ready <= now or self.s.collapse):
+            cache.touch(obj)
+            self._asked(c, size, True)
             if ready is None or ready <= now:
                 c.hits += 1
                 c.hit_bytes += size
                 c.hit_bins[b] += 1
                 return now
-            if self.s.collapse:
-                c.collapsed += 1
-                c.collapsed_bytes += size
-                return ready
+            c.collapsed += 1
+            c.collapsed_bytes += size
+            return ready
+        # a miss, or an object held whose fill is still on its way (no collapsing): the
+        # upstream is asked first, since a request that gets nothing stores nothing, which a
+        # replay of the log (storing every miss) cannot know: the policy is not asked either
         parent = node.parent
         assert parent is not None
         up = self._serve(parent, obj, size, now + node.half_rtt_up_s)
         if up is None:  # nothing was served
             c.bytes -= size
             c.byte_bins[b] -= size
+            if node.log:  # a record of no bytes, which a replay skips (nothing is logged at
+                when, _, _ = node.log[-1]  # this node between a request and its fill)
+                node.log[-1] = (when, obj, 0)
             return None
+        cached = cache.touch(obj)
+        self._asked(c, size, cached)
         c.upstream_requests += 1
         c.upstream_bytes += size
         if not self.s.timing:
@@ -163,6 +168,15 @@ class Simulation:
             for key in cache.insert(obj, size):
                 node.ready.pop(key, None)  # type: ignore[call-overload]
         return ready
+
+    @staticmethod
+    def _asked(c: Counters, size: int, hit: bool) -> None:
+        """The policy was asked for an object: its own figures, as a replay counts them."""
+        c.policy_requests += 1
+        c.policy_bytes += size
+        if hit:
+            c.policy_hits += 1
+            c.policy_hit_bytes += size
 
     @staticmethod
     def _log(node: Node, obj: int, size: int, now: float) -> None:
