@@ -1,9 +1,10 @@
-"""The simulator and a replay agree on every eviction policy: each edge POP's byte hit ratio in
-a simulation with players (ABR switching, seeks, abandonment, tiers) matches a replay of the
-requests it exported, through the same policy: to the last request, since the simulated caches
-keep time in the whole seconds the exported log records (the required agreement is ±0.005;
-this holds it to 1e-9). A request that joined a fill on its way counts as a miss to its player
-but as a hit to the policy (the object was already admitted), which is how a replay counts it."""
+"""The simulator and a replay agree on every eviction policy: each POP's policy byte hit ratio
+(edges' and shields') in a simulation with players (ABR switching, seeks, abandonment, tiers)
+matches a replay of the requests it exported, through the same policy: to the last request,
+since the simulated caches keep time in the whole seconds the exported log records (the
+required agreement is ±0.005; this holds it to 1e-9). A request that joined a fill on its way
+counts as a miss to its player but as a hit to the policy (the object was already admitted),
+which is how a replay counts it; one whose fill failed is counted by neither."""
 
 from __future__ import annotations
 
