@@ -106,7 +106,8 @@ class Simulation:
 
     def _serve(self, node: Node, obj: int, size: int, now: float) -> float | None:
         """When `obj` is ready to send at `node` for a request reaching it at `now`; None if
-        it cannot be had (the origin is down and no tier holds it)."""
+        it cannot be had (the origin, or a tier on the way to it, is down and no tier before
+        that holds it)."""
         c = node.counters
         cache = node.cache
         if cache is None:  # the origin
@@ -122,6 +123,8 @@ class Simulation:
                 part = obj & ((1 << SEGMENT_BITS) - 1)
                 return max(now, (part + 1) * self.s.live_part_s)
             return now
+        if not node.alive:  # a dead parent tier: its children's fills fail (a 502 upstream)
+            return None
         if node.tier != "edge" and node.log is not None:  # (an edge's is logged as it comes)
             node.log.append((int(self.env.now), obj, size))
         b = min(int(now / self.s.bin_s), self.bins - 1)

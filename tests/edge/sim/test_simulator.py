@@ -19,6 +19,7 @@ from edge.sim.plots import draw_all
 from edge.sim.queueing import FifoServers
 from edge.sim.runner import export_traces, run_scenario, simulate
 from edge.sim.scenario import (
+    PopFailure,
     Scenario,
     ScenarioError,
     load_scenario,
@@ -148,6 +149,34 @@ def test_pop_failure_fails_players_over(tmp_path: Path) -> None:
     assert not any(s.abandoned for s in failed_over)
     after = sum(new_york.request_bins[int(1260 / scenario.bin_s) :])
     assert after > 0  # back in rotation once restored
+
+
+def test_a_dead_shield_fails_its_edges_misses_and_not_their_hits() -> None:
+    """An edge fills only from its shield (its one upstream, as a live POP's `--upstream`):
+    while the shield is dead the edge's misses fail and its hits are served; the other
+    shield's edges fill as before, and once the shield is back its edges fill again."""
+    scenario = Scenario(
+        "shield-failure",
+        topology="default",
+        duration_s=1800,
+        sessions_per_s=3.0,
+        videos=40,
+        mean_duration_s=300,
+        pop_failure=PopFailure("shield-eu", 600.0, 1200.0),
+    )
+    outcome = simulate(scenario)
+    shield = outcome.nodes["shield-eu"].counters
+    during = range(int(610 / scenario.bin_s), int(1200 / scenario.bin_s))
+    assert sum(shield.request_bins[b] for b in during) == 0
+    edges = [n for n in outcome.nodes.values() if n.parent is outcome.nodes["shield-eu"]]
+    assert edges
+    assert all(n.counters.failed > 0 for n in edges)
+    assert sum(n.counters.hit_bins[b] for n in edges for b in during) > 0
+    others = [n for n in outcome.nodes.values() if n.parent is outcome.nodes["shield-us"]]
+    assert others
+    assert all(n.counters.failed == 0 for n in others)
+    after = range(int(1260 / scenario.bin_s), int(1800 / scenario.bin_s))
+    assert sum(shield.request_bins[b] for b in after) > 0
 
 
 def test_origin_outage_serves_what_the_pops_hold(tmp_path: Path) -> None:
