@@ -123,12 +123,10 @@ def test_a_live_edge_agrees_though_its_viewers_wait_for_fills(
             assert pop["byte_hit_ratio"] < pop["policy_byte_hit_ratio"] - 0.3, name
 
 
-@pytest.mark.parametrize("policy", ["adaptive", "lru"])
-def test_a_shields_log_is_the_misses_of_its_edges(tmp_path: Path, policy: str) -> None:
-    """A shield's exported log is what its cache was asked for, its edges' misses in the
-    order they came up: a replay of it agrees with the simulated shield as an edge's does."""
-    scenario = Scenario(
-        "shield-agreement",
+def tiered(policy: str, origin_outage: OriginOutage | None = None) -> Scenario:
+    """20 minutes on the default topology, with edges small enough that shields are asked."""
+    return Scenario(
+        "tiered-agreement",
         topology="default",
         duration_s=1200,
         sessions_per_s=3.0,
@@ -137,7 +135,15 @@ def test_a_shields_log_is_the_misses_of_its_edges(tmp_path: Path, policy: str) -
         cache_policy=policy,
         edge_cache_mb=300,
         shield_cache_mb=1000,
+        origin_outage=origin_outage,
     )
+
+
+@pytest.mark.parametrize("policy", ["adaptive", "lru"])
+def test_a_shields_log_is_the_misses_of_its_edges(tmp_path: Path, policy: str) -> None:
+    """A shield's exported log is what its cache was asked for, its edges' misses in the
+    order they came up: a replay of it agrees with the simulated shield as an edge's does."""
+    scenario = tiered(policy)
     outcome = simulate(scenario, log_requests=True)
     assert replays_agree(outcome, policy, tmp_path, (0.05, 0.95), tier="shield") >= 1
 
@@ -150,18 +156,7 @@ def test_a_request_whose_fill_failed_is_skipped_by_policy_and_replay(
     (storing every miss) cannot know: the policy is not asked for it, and it stays in the log
     as a record of no bytes, which a replay skips, so edges and shields still agree with their
     replays."""
-    scenario = Scenario(
-        "outage-agreement",
-        topology="default",
-        duration_s=1200,
-        sessions_per_s=3.0,
-        videos=20,
-        mean_duration_s=300,
-        cache_policy=policy,
-        edge_cache_mb=300,
-        shield_cache_mb=1000,
-        origin_outage=OriginOutage(400.0, 700.0),
-    )
+    scenario = tiered(policy, origin_outage=OriginOutage(400.0, 700.0))
     outcome = simulate(scenario, log_requests=True)
     assert sum(node.counters.failed for node in outcome.nodes.values()) > 100
     for tier in ("edge", "shield"):
