@@ -26,6 +26,10 @@ NOT_FORWARDED_ON_FILL = frozenset(
 )
 
 
+# What httpx adds to a request that does not say (its client's default headers)
+CLIENT_DEFAULTS = ("accept", "accept-encoding", "user-agent")
+
+
 class UpstreamFailed(Exception):
     """No response from upstream: `status` is what the client gets (502, or 504 on timeout)."""
 
@@ -52,7 +56,13 @@ def forward_headers(headers: Mapping[str, str], via: str, *, fill: bool) -> dict
     entry is there already: a client's request gets it where it comes in, with the version of
     HTTP it came in (RFC 9110 §7.6.3); a fetch for no client (a prefetch) gets `via`."""
     dropped = NOT_FORWARDED_ON_FILL if fill else frozenset()
-    out = {k: v for k, v in headers.items() if k not in HOP_BY_HOP and k not in dropped}
+    # the fields the client's Connection names are for the POP only (RFC 9110 §7.6.1)
+    named = {name.strip().lower() for name in headers.get("connection", "").split(",")}
+    out = {
+        k: v
+        for k, v in headers.items()
+        if k not in HOP_BY_HOP and k not in dropped and k not in named
+    }
     if received_by(headers.get("via"))[-1:] != [via.split(" ", 1)[1]]:
         out["via"] = via_after(headers.get("via"), via)
     return out
@@ -119,6 +129,12 @@ class Upstream:
             ),
             cookies=no_cookie_jar(),
         )
+        # httpx sends its own Accept, Accept-Encoding and User-Agent where a request has none:
+        # an upstream would then answer a client that asked for no coding with gzip (which the
+        # POP passes on as it came) and see httpx as the client. A request goes upstream with
+        # the client's own fields only.
+        for name in CLIENT_DEFAULTS:
+            del self.client.headers[name]
         self._base_path = self.client.base_url.raw_path.rstrip(b"/")  # a request's path follows
 
     async def open(

@@ -1,7 +1,7 @@
 """A shared cache never leaks one user's response or state to another, with a real `mediacdn
 edge` process: no cookie jar in its upstream client, no collapsing onto a response for another
 variant or a personal one, personal responses (setting cookies, private to CDNs) never stored,
-and X-Forwarded-For and Via appended."""
+X-Forwarded-For and Via appended, and no field added that the client did not send."""
 
 from __future__ import annotations
 
@@ -134,6 +134,29 @@ def test_forwarded_for_and_via_are_appended(tmp_path: Path) -> None:
         old = raw_get(edge, "/a", [b"Via: 1.0 client-proxy"], version="1.0")
         assert old.status == 200
         assert origin.seen_headers[-1]["via"] == "1.0 client-proxy, 1.0 pop"
+
+
+def test_a_request_goes_upstream_with_the_clients_fields_only(tmp_path: Path) -> None:
+    """No field the client did not send (an HTTP library's Accept-Encoding would have the
+    upstream compress for a client that cannot decode it), none the client's Connection names
+    for the POP alone (RFC 9110 §7.6.1)."""
+    coded = Route(b"", headers={**PUBLIC, "vary": "Accept-Encoding"}, vary_body="accept-encoding")
+    origin = ScriptedOrigin(
+        {"/coded": coded, "/a": Route(b"a", headers={"cache-control": "no-store"})}
+    )
+    with edge_in_front(tmp_path, origin) as edge:
+        plain = raw_get(edge, "/coded")
+        assert plain.status == 200
+        assert plain.body == b"none"  # the upstream was asked for no coding, as the client
+        seen = origin.seen_headers[-1]
+        assert not {"accept", "accept-encoding", "user-agent"} & seen.keys()
+        gzip = raw_get(edge, "/coded", [b"Accept-Encoding: gzip", b"User-Agent: player/1"])
+        assert gzip.body == b"gzip"
+        assert origin.seen_headers[-1]["user-agent"] == "player/1"
+        raw_get(edge, "/a", [b"Connection: X-Hop, Keep-Alive", b"X-Hop: 1", b"X-Kept: 2"])
+        seen = origin.seen_headers[-1]
+        assert "x-hop" not in seen
+        assert seen["x-kept"] == "2"
 
 
 @pytest.mark.parametrize("workers", [1, 2])
