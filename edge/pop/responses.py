@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 
@@ -25,7 +25,7 @@ from httprules.caching import (
 )
 from httprules.errors import error_body
 from httprules.headers import encode
-from httprules.serving import Unsatisfiable, not_modified, parse_range
+from httprules.serving import Unsatisfiable, if_range_allows, not_modified, parse_range
 
 ONE_WRITE_BODY = 16 << 10  # a fresh hit with a body up to this is sent in one write with its head
 
@@ -39,6 +39,14 @@ class FileAnswer:
     head: bytes
     fd: int
     length: int
+
+
+def range_applies(request: Mapping[str, str], headers: Mapping[str, str]) -> bool:
+    """Whether a request's Range is answered (RFC 9110 §13.1.5): it has one, and its If-Range,
+    if any, names the response's validator (an entity tag, compared strongly, or its date)."""
+    return "range" in request and if_range_allows(
+        request.get("if-range"), headers.get("etag", ""), headers.get("last-modified", "")
+    )
 
 
 class ReaderStalled(Exception):
@@ -146,7 +154,7 @@ class Responses:
                 )
                 await send({"type": "http.response.body", "body": b""})
                 return
-        if status == 200 and "range" in request:
+        if status == 200 and range_applies(request, entry.headers):
             try:
                 rng = parse_range(request["range"], size)
             except Unsatisfiable:
@@ -248,7 +256,7 @@ class Responses:
             status = fill.status or 502
             code = "upstream_timeout" if status == 504 else "upstream_error"
             return await self.error(send, status, code, fill.error, result)
-        if "range" in request and fill.status == 200:
+        if fill.status == 200 and range_applies(request, fill.headers):
             try:
                 body = b"".join([chunk async for chunk in reader])
             except FillFailed as exc:

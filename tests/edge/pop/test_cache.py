@@ -284,6 +284,21 @@ def test_ranges_from_the_cache_and_on_a_miss() -> None:
         assert s.origin.hits["/seg"] == 1  # the range miss filled the whole object
 
 
+def test_a_range_is_answered_only_if_if_range_names_the_validator() -> None:
+    body = bytes(range(256)) * 100
+    date = email.utils.formatdate(1_700_000_000, usegmt=True)
+    headers = {"cache-control": "max-age=60", "last-modified": date}
+    with edge_setup({"/r": Route(body, headers=headers, etag='"r1"')}) as s:
+        other_date = email.utils.formatdate(1_600_000_000, usegmt=True)
+        # the first on a miss, as the fill streams; a weak tag never matches (§13.1.5)
+        cases = [('"r0"', 200), ('"r1"', 206), ('W/"r1"', 200), (date, 206), (other_date, 200)]
+        for if_range, status in cases:
+            got = s.http.get("/r", headers={"Range": "bytes=0-9", "If-Range": if_range})
+            expected = body[:10] if status == 206 else body
+            assert (got.status_code, got.content) == (status, expected), if_range
+        assert s.origin.hits["/r"] == 1
+
+
 def test_conditional_requests_answered_from_the_cache() -> None:
     route = Route(b"C", headers={"cache-control": "max-age=60"}, etag='"c1"')
     with edge_setup({"/c": route}) as s:
