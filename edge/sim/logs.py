@@ -37,9 +37,14 @@ from edge.wire import AccessRecord, WireError
 FORMATS = ("oracle", "nginx", "edge")
 CACHED_STATUSES = frozenset({200, 206, 304})  # requests a cache answers from an object
 LINE_MAX = 1 << 16  # bytes; a longer line is no request (an URL is at most a few KiB)
-_NGINX = re.compile(
-    r'^\S+ \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) (?P<path>\S+)[^"]*" '
-    r"(?P<status>\d{3}) (?P<bytes>\d+|-)"
+# A text access log line (nginx's combined or common format, Apache's, or either with other
+# fields around them, such as a virtual host first): the quoted request line, then the status
+# and the bytes sent; its time is the bracketed field before the request ([$time_local] or
+# [$time_iso8601]), else an ISO 8601 time or a $msec there.
+_REQUEST = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+)[^"]*" (?P<status>\d{3}) (?P<bytes>\d+|-)')
+_BRACKETED = re.compile(r"\[([^\]]+)\]")
+_BARE_TIME = re.compile(
+    r"(?:^|\s)(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?|\d{9,11}\.\d{3})(?=\s)"
 )
 
 
@@ -255,10 +260,10 @@ def _lines(path: Path, progress: Callable[[int], object]) -> Iterator[str]:
 def _nginx(line: str) -> tuple[float, str, int, int] | None:
     if line.startswith("{"):
         return _nginx_json(line)
-    match = _NGINX.match(line)
+    match = _REQUEST.search(line)
     if match is None or match["method"] not in ("GET", "HEAD"):
         return None
-    at = _log_time(match["time"])
+    at = _text_time(line[: match.start()])
     if at is None:
         return None
     sent = 0 if match["bytes"] == "-" else int(match["bytes"])
@@ -345,6 +350,15 @@ def _log_time(text: str) -> float | None:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
+def _text_time(head: str) -> float | None:
+    """The time a text log line gives before its request (None: none)."""
+    if (bracketed := _BRACKETED.search(head)) is not None:
+        return _log_time(bracketed[1])
+    if (bare := _BARE_TIME.search(head)) is None:
+        return None
+    return _log_time(bare[1]) if "-" in bare[1] else _msec(bare[1])
+
+
 def _json_line(line: str) -> object:
     """A log line's JSON value; None if it is none (a line nested too deep for the parser is
     no record either)."""
@@ -393,7 +407,7 @@ def _sniff(path: Path) -> str | None:
         return "oracle"
     for raw in head.splitlines()[:20]:  # a line of either format, whatever its method
         line = raw.decode("utf-8", "replace")
-        if _NGINX.match(line) is not None:
+        if (text := _REQUEST.search(line)) and _text_time(line[: text.start()]) is not None:
             return "nginx"
         if _access_record(line) is not None:
             return "edge"

@@ -287,6 +287,38 @@ def test_nginx_logs_with_iso_8601_times(tmp_path: Path) -> None:
     assert load_trace([iso], "nginx").requests == load_trace([local], "nginx").requests
 
 
+@pytest.mark.parametrize(
+    "layout",
+    [
+        pytest.param(r"cdn.example.com:443 \g<0>", id="virtual-host-first"),
+        pytest.param(r"\g<ip> - - [\g<at>] \g<request> \g<tail>", id="common"),
+        pytest.param(r"\g<ip> [\g<at>] \g<request> \g<tail> 0.012 HIT", id="fields-after"),
+        pytest.param(r"\g<iso> \g<ip> \g<request> \g<tail> \g<rest>", id="iso-time-first"),
+        pytest.param(r"\g<ip> \g<msec> \g<request> \g<tail>", id="msec"),
+    ],
+)
+def test_text_logs_laid_out_otherwise_are_read_the_same(tmp_path: Path, layout: str) -> None:
+    """Operators add fields to the combined format or leave some out: a line is read by its
+    quoted request, the status and bytes after it, and the time before it."""
+    line = re.compile(
+        r'^(?P<ip>\S+) \S+ \S+ \[(?P<at>[^\]]+)\] (?P<request>"[^"]*") '
+        r"(?P<tail>\d+ \d+) (?P<rest>.*)$"
+    )
+
+    def relaid(match: re.Match[str]) -> str:
+        at = datetime.strptime(match["at"], "%d/%b/%Y:%H:%M:%S %z")
+        times = {"iso": at.isoformat(), "msec": f"{at.timestamp():.3f}"}
+        return match.expand(re.sub(r"\\g<(iso|msec)>", lambda m: times[m[1]], layout))
+
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(line.sub(relaid, text) for text in NGINX.splitlines()) + "\n")
+    assert log.read_text() != NGINX
+    assert resolve_format([log], "auto") == "nginx"
+    reference = tmp_path / "combined.log"
+    reference.write_text(NGINX)
+    assert load_trace([log], "nginx").requests == load_trace([reference], "nginx").requests
+
+
 def _as_json_lines(log: str, style: str) -> str:
     """`log`'s combined-format lines as an nginx log_format of JSON lines would write them
     (escape=json: every value a string), in one of two common shapes; other lines as they are."""
