@@ -31,7 +31,7 @@ from origin.errors import ApiError
 from origin.live import LiveHub
 from transcoder.cmaf_join import track_key
 from transcoder.fragments import FragmentError
-from transcoder.live_push import PushFeed, PushSlot, is_manifest, says_end
+from transcoder.live_push import PushFeed, PushSlot, is_manifest, readable_push, says_end
 
 MAX_MANIFEST_BYTES = 1 << 20
 FEED_WAIT_S = 5.0  # a push that comes while the stream's receiver (re)starts waits this long
@@ -141,10 +141,21 @@ class LivePush:
     async def _media(self, body: BodyAhead, slot: PushSlot, track: str, turns: Turns) -> None:
         """A body of media of `track`, handed on as it arrives."""
         first = b""
-        async for chunk in body:  # a box header at least: what the body is, is told by it
+        async for chunk in body:  # what the body is, is told by its first bytes
             first += chunk
-            if len(first) >= 8:
+            if (readable := readable_push(first, complete=False)) is not None:
                 break
+        else:
+            readable = readable_push(first, complete=True) if first else True
+        if not readable:  # refused before anything reaches the receiver
+            raise ApiError(
+                415,
+                "unsupported_push",
+                "a push is CMAF (fragmented MP4) or MPEG-TS, and this body is neither (an MP4 "
+                "file with its index at the end cannot be read as it arrives: push with "
+                "-movflags frag_keyframe+empty_moov)",
+                close=True,
+            )
         feed = await self._feed(slot)
         if feed.restarts(track, first):
             # a new init segment: the encoder started again; the receiver ends with what it

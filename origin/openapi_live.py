@@ -119,7 +119,7 @@ def live_paths() -> dict[str, Any]:
             }
         },
         "responses": {"204": {"description": "handed on to the stream's ingest"}}
-        | _errors(400, 403, 409, 413, 503),
+        | _errors(400, 403, 409, 413, 415, 503),
     }
     return {
         "/ingest/{stream_key}/{name}": {
@@ -152,7 +152,9 @@ def live_paths() -> dict[str, Any]:
                 "request. 400: the encoder went away mid-body, or unreadable CMAF; 403: "
                 "unknown key; "
                 "409: another encoder is on air (or a request still receiving its body after "
-                "3 s is ahead of this one), or this contribution has ended; 503: the ingest is "
+                "3 s is ahead of this one), or this contribution has ended; 415: a body that is "
+                "neither fragmented MP4 (or an MP4 with its index first) nor MPEG-TS, told from "
+                "its first bytes; 503: the ingest is "
                 "not ready here (push again)",
                 **push,
             },

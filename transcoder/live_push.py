@@ -36,6 +36,48 @@ ENDLIST = b"#EXT-X-ENDLIST"
 STATIC_MPD = (b'type="static"', b"type='static'")
 
 
+# What a pushed body of media starts with: ISO BMFF top-level boxes (CMAF, fragmented MP4) or
+# an MPEG-TS packet (sync byte 0x47, every 188 bytes). Boxes that may come before the media's
+# index are walked past; an `mdat` before any `moov` or `moof` is a whole MP4 file with its
+# index at the end, which cannot be read as it arrives.
+LEADING_BOXES = frozenset({b"ftyp", b"free", b"skip", b"uuid", b"pdin", b"wide"})
+INDEX_BOXES = frozenset(
+    {b"moov", b"moof", b"styp", b"sidx", b"ssix", b"emsg", b"prft", b"meta", b"mfra"}
+)
+TS_SYNC = 0x47
+TS_PACKET = 188
+SNIFF_MAX = 64 << 10  # bytes of leading boxes past which the receiver is left to judge
+
+
+def readable_push(first: bytes, complete: bool) -> bool | None:
+    """Whether a pushed body that starts with `first` is media the receiver can read as it
+    arrives: fragmented MP4 (or an MP4 with its index first) or MPEG-TS packets. None while
+    more bytes are needed to tell (`complete`: the body has no more)."""
+    if first[:1] == bytes([TS_SYNC]):
+        if len(first) > TS_PACKET:
+            return first[TS_PACKET] == TS_SYNC
+        return True if complete else None
+    at = 0
+    while len(first) >= at + 8 and at <= SNIFF_MAX:
+        size, kind = int.from_bytes(first[at : at + 4], "big"), first[at + 4 : at + 8]
+        if kind in INDEX_BOXES:
+            return True
+        if kind not in LEADING_BOXES or 1 < size < 8:
+            return False  # not a box (an mdat first: the index comes at the end)
+        if size == 1:  # a 64-bit size follows
+            if len(first) < at + 16:
+                break
+            size = int.from_bytes(first[at + 8 : at + 16], "big")
+        if size < 8:  # to the end of the file, or no size at all: nothing after it
+            return False
+        at += size
+    if at > SNIFF_MAX:
+        return True
+    if complete:
+        return at > 0  # whole leading boxes (an init segment's `ftyp` on its own)
+    return None
+
+
 def is_manifest(name: str) -> bool:
     """Whether a pushed name is a playlist or manifest (no media)."""
     return name.lower().endswith(MANIFEST_SUFFIXES)

@@ -5,6 +5,7 @@ gets 403; a second push while one is on air gets 409, and SRT is no longer liste
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ import pytest
 from tests.support.live import dash_tracks, media_duration, push, udp_port
 from tests.support.playback import wait_for_video
 from tests.support.servers import OriginServer, origin_server, wait_until
+from transcoder.tools import tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -163,7 +165,8 @@ def test_an_encoder_pushes_one_long_request_and_a_second_one_is_refused(
             30,
             "the stream on air",
         )
-        second = http.put(f"/ingest/{stream['stream_key']}/other.mp4", content=b"\0" * 64)
+        fragment = b"\0\0\0\x08moof" + bytes(56)  # a fragment's first box
+        second = http.put(f"/ingest/{stream['stream_key']}/other.mp4", content=fragment)
         assert second.status_code == 409
         assert second.json()["error"]["code"] == "already_on_air"
         encoders.append(push(ffmpeg, str(ingest["srt"]), 3))
@@ -175,6 +178,27 @@ def test_an_encoder_pushes_one_long_request_and_a_second_one_is_refused(
         for encoder in encoders:
             encoder.kill()
             encoder.wait()
+
+
+def test_a_push_of_what_the_receiver_cannot_read_is_refused_at_once(
+    origin: OriginServer, http: httpx.Client, ffmpeg: str, tmp_path: Path
+) -> None:
+    """Noise, text, or an MP4 file with its index at the end (which cannot be read as it
+    arrives) gets a 415 at once, and nothing of it reaches the stream."""
+    stream, ingest = new_stream(origin, http)
+    whole = tmp_path / "whole.mp4"
+    source = ["-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25:duration=1"]
+    subprocess.run(
+        [ffmpeg, "-v", "error", *source, "-c:v", "libx264", "-y", str(whole)],
+        env=tool_env(),
+        check=True,
+        timeout=60,
+    )
+    for body in (whole.read_bytes(), b"hello\n" * 1000, bytes(range(256)) * 64):
+        refused = http.put(f"{ingest['http']}stream.mp4", content=body)
+        assert refused.status_code == 415, refused.text
+        assert refused.json()["error"]["code"] == "unsupported_push"
+    assert http.get(f"/api/live/{stream['id']}").json()["status"] == "idle"
 
 
 def test_an_encoder_that_starts_again_continues_the_broadcast(
