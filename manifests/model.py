@@ -9,9 +9,23 @@ MediaType = Literal["AUDIO", "SUBTITLES"]
 
 
 @dataclass(frozen=True, slots=True)
+class ByteRange:
+    """`length` bytes from `offset` of a resource (EXT-X-BYTERANGE, EXT-X-MAP's BYTERANGE)."""
+
+    length: int
+    offset: int
+
+    @property
+    def header(self) -> str:
+        """As an HTTP Range header value."""
+        return f"bytes={self.offset}-{self.offset + self.length - 1}"
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     uri: str
     duration_s: float
+    byterange: ByteRange | None = None  # a part of the resource at `uri` (EXT-X-BYTERANGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +34,7 @@ class MediaPlaylist:
     init_uri: str | None = None
     playlist_type: Literal["VOD", "EVENT"] | None = "VOD"
     ended: bool = True
+    init_byterange: ByteRange | None = None
 
     @property
     def duration_s(self) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from manifests.errors import ManifestError
 from manifests.model import (
+    ByteRange,
     MasterPlaylist,
     MediaPlaylist,
     MediaTrack,
@@ -21,13 +22,34 @@ def _attribute(value: str, name: str) -> str | None:
     return None
 
 
+def _whole(text: str) -> bool:
+    """Whether `text` is a decimal-integer (RFC 8216 §4.2: ASCII digits)."""
+    return text.isascii() and text.isdigit()
+
+
+def _byterange(text: str, follows: ByteRange | None) -> ByteRange | None:
+    """`<length>[@<offset>]` (RFC 8216 §4.3.2.2); without an offset, the range starts where
+    `follows` (the previous range of the same resource) ended. None if it is not one."""
+    length, at, offset = text.strip().partition("@")
+    if not _whole(length) or int(length) == 0 or (at and not _whole(offset)):
+        return None
+    if at:
+        return ByteRange(int(length), int(offset))
+    if follows is None:
+        return None
+    return ByteRange(int(length), follows.offset + follows.length)
+
+
 def parse_media_playlist(text: str) -> MediaPlaylist:
     lines = text.splitlines()
     if not lines or lines[0].strip() != "#EXTM3U":
         raise ManifestError(1, lines[0] if lines else "", "playlist must start with #EXTM3U")
     segments: list[Segment] = []
     init_uri: str | None = None
+    init_byterange: ByteRange | None = None
     pending: float | None = None
+    pending_range: str | None = None  # an EXT-X-BYTERANGE for the next segment
+    last_range: tuple[str, ByteRange] | None = None  # the last segment's range, and its URI
     ended = False
     playlist_type: str | None = None
     for lineno, raw in enumerate(lines[1:], start=2):
@@ -42,10 +64,20 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
                 raise ManifestError(lineno, raw, "EXTINF duration is not a number") from exc
             if pending < 0:
                 raise ManifestError(lineno, raw, "EXTINF duration is negative")
+        elif line.startswith("#EXT-X-BYTERANGE:"):
+            pending_range = line[len("#EXT-X-BYTERANGE:") :]
+            if _byterange(pending_range, ByteRange(0, 0)) is None:
+                raise ManifestError(lineno, raw, "EXT-X-BYTERANGE is not <length>[@<offset>]")
         elif line.startswith("#EXT-X-MAP:"):
-            init_uri = _attribute(line[len("#EXT-X-MAP:") :], "URI")
+            attributes = _attributes(line[len("#EXT-X-MAP:") :])
+            init_uri = attributes.get("URI")
             if not init_uri:
                 raise ManifestError(lineno, raw, "EXT-X-MAP without URI")
+            init_byterange = None
+            if "BYTERANGE" in attributes:
+                init_byterange = _byterange(attributes["BYTERANGE"], None)
+                if init_byterange is None:
+                    raise ManifestError(lineno, raw, "EXT-X-MAP's BYTERANGE is not <n>@<o>")
         elif line.startswith("#EXT-X-PLAYLIST-TYPE:"):
             playlist_type = line.split(":", 1)[1]
         elif line == "#EXT-X-ENDLIST":
@@ -55,13 +87,22 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
         else:
             if pending is None:
                 raise ManifestError(lineno, raw, "segment URI without a preceding EXTINF")
-            segments.append(Segment(uri=line, duration_s=pending))
-            pending = None
+            part = None
+            if pending_range is not None:
+                # without an offset, it follows the previous segment's range of the same URI
+                follows = last_range[1] if last_range and last_range[0] == line else None
+                part = _byterange(pending_range, follows)
+                if part is None:
+                    raise ManifestError(lineno, raw, "a byte range without an offset to follow")
+                last_range = (line, part)
+            segments.append(Segment(uri=line, duration_s=pending, byterange=part))
+            pending, pending_range = None, None
     if playlist_type not in (None, "VOD", "EVENT"):
         raise ManifestError(0, playlist_type, "unknown playlist type")
     return MediaPlaylist(
         segments=tuple(segments),
         init_uri=init_uri,
+        init_byterange=init_byterange,
         playlist_type=playlist_type,  # type: ignore[arg-type]
         ended=ended,
     )
@@ -79,8 +120,10 @@ def parse_master_playlist(text: str) -> MasterPlaylist:
         line = raw.strip()
         if line.startswith("#EXT-X-STREAM-INF:"):
             pending = _attributes(line.split(":", 1)[1])
-            if "BANDWIDTH" not in pending:
-                raise ManifestError(lineno, raw, "EXT-X-STREAM-INF without BANDWIDTH")
+            if not _whole(pending.get("BANDWIDTH", "")):
+                raise ManifestError(lineno, raw, "EXT-X-STREAM-INF without a whole BANDWIDTH")
+            if "AVERAGE-BANDWIDTH" in pending and not _whole(pending["AVERAGE-BANDWIDTH"]):
+                raise ManifestError(lineno, raw, "AVERAGE-BANDWIDTH is no whole number")
         elif line.startswith("#EXT-X-MEDIA:"):
             attrs = _attributes(line.split(":", 1)[1])
             kind: MediaType | None = None
@@ -110,7 +153,7 @@ def parse_master_playlist(text: str) -> MasterPlaylist:
                     else None,
                     codecs=pending.get("CODECS"),
                     resolution=(int(width), int(height))
-                    if width.isascii() and width.isdigit() and height.isascii() and height.isdigit()
+                    if _whole(width) and _whole(height)
                     else None,
                     audio_group=pending.get("AUDIO"),
                     subtitles_group=pending.get("SUBTITLES"),

@@ -46,9 +46,13 @@ def render_media_playlist(playlist: MediaPlaylist) -> str:
         lines.append(f"#EXT-X-PLAYLIST-TYPE:{playlist.playlist_type}")
     lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
     if playlist.init_uri:
-        lines.append(f"#EXT-X-MAP:URI={quote(playlist.init_uri)}")
+        part = playlist.init_byterange
+        within = f",BYTERANGE={quote(f'{part.length}@{part.offset}')}" if part else ""
+        lines.append(f"#EXT-X-MAP:URI={quote(playlist.init_uri)}{within}")
     for segment in playlist.segments:
         lines.append(f"#EXTINF:{format_duration(segment.duration_s)},")
+        if segment.byterange is not None:
+            lines.append(f"#EXT-X-BYTERANGE:{segment.byterange.length}@{segment.byterange.offset}")
         lines.append(segment.uri)
     if playlist.ended:
         lines.append("#EXT-X-ENDLIST")

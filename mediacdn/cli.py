@@ -395,13 +395,15 @@ def build_parser() -> argparse.ArgumentParser:
     play = sub.add_parser(
         "play",
         help="play a video headlessly and report quality of experience",
-        description="Fetch the master playlist, choose renditions with an ABR rule (hls.js-style "
-        "throughput or BOLA), download segments in real time or --speed times faster, fail "
-        "over to another POP when a fetch fails, and print startup time, rebuffering, average "
-        "bitrate, switches and the mean per-chunk QoE score.",
+        description="Fetch the master playlist (or a media playlist on its own: one rendition, "
+        "its bitrate measured), choose renditions with an ABR rule (MPC, hls.js-style "
+        "throughput or BOLA), download segments (relative or absolute URIs, whole or byte "
+        "ranges) in real time or --speed times faster, fail over to another POP when a fetch "
+        "fails, and print startup time, rebuffering, average bitrate, switches and the mean "
+        "per-chunk QoE score.",
         epilog=EPILOG,
     )
-    play.add_argument("url", help="master playlist URL")
+    play.add_argument("url", help="a master or media playlist's URL")
     play.add_argument(
         "--router",
         action="append",

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -16,8 +17,11 @@ import httpx
 from edge.player.abr_controller import DEFAULT_RULE, RULES
 from edge.player.session import PlaybackSession, PlaybackStats
 from edge.wire import RouteDecision
-from manifests.model import MediaPlaylist
+from manifests.errors import ManifestError
+from manifests.model import ByteRange, MasterPlaylist, MediaPlaylist
 from manifests.parse import parse_master_playlist, parse_media_playlist
+
+Playlist = TypeVar("Playlist", MasterPlaylist, MediaPlaylist)
 
 
 class PlaybackFailed(RuntimeError):
@@ -70,54 +74,77 @@ class HeadlessPlayer:
         self.clock = clock
         self.sleep = sleep
 
-    def play(self, master_url: str, alternatives: Sequence[str] = ()) -> SessionReport:
-        """Play `master_url`; `alternatives` are other base URLs (POPs) to fail over to."""
-        parts = urlsplit(master_url)
+    def play(self, url: str, alternatives: Sequence[str] = ()) -> SessionReport:
+        """Play the playlist at `url`: a master playlist, or a media playlist on its own (one
+        rendition). `alternatives` are other base URLs (POPs) to fail over to: a URL on the
+        host being played from is fetched from the next of them when it fails. URIs in
+        playlists may be relative or absolute, segments whole or byte ranges of a file."""
+        parts = urlsplit(url)
         bases = [f"{parts.scheme}://{parts.netloc}", *(a.rstrip("/") for a in alternatives)]
         report = SessionReport(PlaybackStats(self.rule))
         self._bases, self._base, self._report = bases, 0, report
         started = self.clock()
-        master = parse_master_playlist(self._get(parts.path).text)
-        variants = sorted(master.variants, key=lambda v: v.bandwidth_bps)
-        if not variants:
-            raise PlaybackFailed("the master playlist lists no variants")
-        playlist_dir = parts.path.rsplit("/", 1)[0] + "/"
-        media = [self._media(urljoin(playlist_dir, v.uri)) for v in variants]
-        audio_track = next((m for m in master.media if m.type == "AUDIO" and m.default), None)
-        audio = self._media(urljoin(playlist_dir, audio_track.uri)) if audio_track else None
-        bitrates = [v.bandwidth_bps for v in variants]
-        session = PlaybackSession(
-            self.rule, bitrates, max_buffer_s=self.max_buffer_s, started_s=started
-        )
-        count = len(media[0][1].segments)
+        top = self._text(url)
+        media: list[tuple[str, MediaPlaylist]]
+        audio: tuple[str, MediaPlaylist] | None = None
+        session: PlaybackSession | None = None
+        if "#EXT-X-STREAM-INF:" in top:
+            master = _parsed(url, parse_master_playlist, top)
+            variants = sorted(master.variants, key=lambda v: v.bandwidth_bps)
+            if not variants:
+                raise PlaybackFailed(f"{url}: the master playlist lists no variants")
+            media = [self._media(urljoin(url, v.uri)) for v in variants]
+            audio_track = next((m for m in master.media if m.type == "AUDIO" and m.default), None)
+            audio = self._media(urljoin(url, audio_track.uri)) if audio_track else None
+            bitrates = [v.bandwidth_bps for v in variants]
+            session = PlaybackSession(
+                self.rule, bitrates, max_buffer_s=self.max_buffer_s, started_s=started
+            )
+        else:  # one rendition: its bitrate is measured on its first segment
+            media = [(url, _parsed(url, parse_media_playlist, top))]
+        count = min(len(playlist.segments) for _, playlist in media)
+        if not count:
+            raise PlaybackFailed(f"{url}: no segments to play")
         level = 0
         resumed = self.clock()  # when the last wait for buffer room ended
         init_loaded: set[int] = set()
         audio_init = False
         for n in range(count):
             segment_s = media[level][1].segments[n].duration_s
-            level = session.choose(
-                segment_s,
-                remaining=count - n,
-                speed=self.speed,
-                waited_s=(self.clock() - resumed) * self.speed,
-            )
+            if session is not None:
+                level = session.choose(
+                    segment_s,
+                    remaining=count - n,
+                    speed=self.speed,
+                    waited_s=(self.clock() - resumed) * self.speed,
+                )
             path, playlist = media[level]
             fetched = 0
             download_started = self.clock()
             if level not in init_loaded and playlist.init_uri:
-                fetched += len(self._get(urljoin(path, playlist.init_uri)).content)
+                init = urljoin(path, playlist.init_uri)
+                fetched += len(self._get(init, part=playlist.init_byterange))
                 init_loaded.add(level)
-            fetched += len(self._get(urljoin(path, playlist.segments[n].uri), count=True).content)
+            segment = playlist.segments[n]
+            chunk = len(self._get(urljoin(path, segment.uri), part=segment.byterange, count=True))
+            fetched += chunk
             if audio is not None and n < len(audio[1].segments):
-                if not audio_init and audio[1].init_uri:
-                    fetched += len(self._get(urljoin(audio[0], audio[1].init_uri)).content)
+                track_path, track = audio
+                if not audio_init and track.init_uri:
+                    init = urljoin(track_path, track.init_uri)
+                    fetched += len(self._get(init, part=track.init_byterange))
                     audio_init = True
-                fetched += len(self._get(urljoin(audio[0], audio[1].segments[n].uri)).content)
+                sound = track.segments[n]
+                fetched += len(self._get(urljoin(track_path, sound.uri), part=sound.byterange))
             now = self.clock()
+            if session is None:
+                measured = [max(1, round(8 * chunk / segment_s)) if segment_s > 0 else 1]
+                session = PlaybackSession(
+                    self.rule, measured, max_buffer_s=self.max_buffer_s, started_s=started
+                )
             idle_s = session.add(
                 level,
-                playlist.segments[n].duration_s,
+                segment.duration_s,
                 elapsed_s=(now - resumed) * self.speed,
                 took_s=now - download_started,
                 size_bytes=fetched,
@@ -126,32 +153,52 @@ class HeadlessPlayer:
             resumed = now + idle_s / self.speed
             if idle_s > 0:
                 self.sleep(idle_s / self.speed)
-        report.playback = session.stats()
+        report.playback = session.stats() if session is not None else report.playback
         return report
 
-    def _media(self, path: str) -> tuple[str, MediaPlaylist]:
-        return path, parse_media_playlist(self._get(path).text)
+    def _text(self, url: str) -> str:
+        return self._get(url).decode("utf-8", "replace")
 
-    def _get(self, path: str, *, count: bool = False) -> httpx.Response:
-        """GET from the current POP; on failure move to the next one and try again."""
-        for _ in range(len(self._bases)):
-            url = self._bases[self._base] + path
+    def _media(self, url: str) -> tuple[str, MediaPlaylist]:
+        return url, _parsed(url, parse_media_playlist, self._text(url))
+
+    def _get(self, url: str, *, part: ByteRange | None = None, count: bool = False) -> bytes:
+        """The body at `url` (its `part` only, if given). A URL on the host being played from
+        is fetched from the current POP; on failure the next one is tried."""
+        parts = urlsplit(url)
+        host = f"{parts.scheme}://{parts.netloc}"
+        on_pops = host in self._bases
+        headers = {"range": part.header} if part is not None else {}
+        for _ in range(len(self._bases) if on_pops else 1):
+            target = self._bases[self._base] + url[len(host) :] if on_pops else url
             try:
-                response = self.client.get(url)
+                response = self.client.get(target, headers=headers)
                 if response.status_code < 500:
                     response.raise_for_status()
                     if count:
                         via = response.headers.get("via", "")
                         self._report.served_by[via.rsplit(" ", 1)[-1] or "origin"] += 1
                         self._report.cache[response.headers.get("x-cache", "NONE")] += 1
-                    return response
+                    body = response.content
+                    if part is not None and response.status_code == 200:  # a server that
+                        body = body[part.offset : part.offset + part.length]  # sent it all
+                    return body
             except httpx.HTTPStatusError as exc:
-                raise PlaybackFailed(f"{url}: {exc.response.status_code}") from exc
+                raise PlaybackFailed(f"{target}: {exc.response.status_code}") from exc
             except httpx.HTTPError:
                 pass
             self._report.failed_fetches += 1
-            self._base = (self._base + 1) % len(self._bases)
-        raise PlaybackFailed(f"no POP could serve {path}")
+            if on_pops:
+                self._base = (self._base + 1) % len(self._bases)
+        raise PlaybackFailed(f"no POP could serve {url}" if on_pops else f"{url} failed")
+
+
+def _parsed(url: str, parse: Callable[[str], Playlist], text: str) -> Playlist:
+    """A playlist parsed, or PlaybackFailed naming what is wrong with it."""
+    try:
+        return parse(text)
+    except ManifestError as exc:
+        raise PlaybackFailed(f"{url}: not a playlist we can play: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,14 @@ import m3u8
 import pytest
 
 from manifests.errors import ManifestError
-from manifests.model import MasterPlaylist, MediaPlaylist, MediaTrack, Segment, Variant
+from manifests.model import (
+    ByteRange,
+    MasterPlaylist,
+    MediaPlaylist,
+    MediaTrack,
+    Segment,
+    Variant,
+)
 from manifests.parse import parse_master_playlist, parse_media_playlist
 from manifests.render import (
     format_duration,
@@ -143,11 +150,49 @@ def test_durations_are_exact_decimals(seconds: float, text: str) -> None:
         pytest.param("#EXTM3U\n0.m4s\n", "without a preceding EXTINF", id="uri-without-extinf"),
         pytest.param("#EXTM3U\n#EXTINF:abc,\n0.m4s\n", "not a number", id="bad-duration"),
         pytest.param("#EXTM3U\n#EXT-X-MAP:BYTERANGE=1\n", "without URI", id="map-no-uri"),
+        pytest.param(
+            "#EXTM3U\n#EXTINF:2,\n#EXT-X-BYTERANGE:100\na.ts\n", "offset to follow", id="no-offset"
+        ),
+        pytest.param(
+            "#EXTM3U\n#EXTINF:2,\n#EXT-X-BYTERANGE:100@0\na.ts\n#EXTINF:2,\n"
+            "#EXT-X-BYTERANGE:100\nb.ts\n",
+            "offset to follow",
+            id="no-offset-another-file",
+        ),
+        pytest.param("#EXTM3U\n#EXT-X-BYTERANGE:1e3@0\n", "<length>", id="bad-byterange"),
+        pytest.param("#EXTM3U\n#EXT-X-BYTERANGE:0@0\n", "<length>", id="empty-byterange"),
+        pytest.param('#EXTM3U\n#EXT-X-MAP:URI="i",BYTERANGE="7"\n', "BYTERANGE", id="map-range"),
     ],
 )
 def test_parser_reports_the_bad_line(text: str, reason: str) -> None:
     with pytest.raises(ManifestError, match=reason):
         parse_media_playlist(text)
+
+
+def test_byte_ranges_parse_and_render_back() -> None:
+    """ffmpeg's `single_file` output: every segment and the init segment a range of one file;
+    a range without an offset follows the previous range of the same file."""
+    text = (
+        '#EXTM3U\n#EXT-X-MAP:URI="all, in one.mp4",BYTERANGE="806@0"\n'
+        "#EXTINF:2,\n#EXT-X-BYTERANGE:1000@806\nall, in one.mp4\n"
+        "#EXTINF:2,\n#EXT-X-BYTERANGE:500\nall, in one.mp4\n#EXT-X-ENDLIST\n"
+    )
+    playlist = parse_media_playlist(text)
+    assert playlist.init_uri == "all, in one.mp4"
+    assert playlist.init_byterange == ByteRange(806, 0)
+    assert [s.byterange for s in playlist.segments] == [ByteRange(1000, 806), ByteRange(500, 1806)]
+    assert [s.byterange.header for s in playlist.segments if s.byterange] == [
+        "bytes=806-1805",
+        "bytes=1806-2305",
+    ]
+    assert parse_media_playlist(render_media_playlist(playlist)) == playlist
+    assert m3u8.loads(render_media_playlist(playlist)).segments[1].byterange == "500@1806"
+
+
+@pytest.mark.parametrize("bandwidth", ["", "1.5e6", "fast", "-1"])
+def test_a_master_playlist_without_a_whole_bandwidth_is_refused(bandwidth: str) -> None:
+    with pytest.raises(ManifestError, match="BANDWIDTH"):
+        parse_master_playlist(f"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH={bandwidth}\nv.m3u8\n")
 
 
 def test_master_playlist_parses_back_with_our_parser() -> None:
