@@ -92,6 +92,19 @@ def test_tiered_fill_one_origin_request_per_object(
     assert stats["shield"]["upstream_requests"] == len(reached)
 
 
+def test_the_headless_player_plays_the_routers_absolute_cdn_playlists(
+    cdn: LocalCdn, origin: OriginServer, sample: SampleMedia
+) -> None:
+    """`/cdn/` playlists name the POP in absolute URLs; the player fetches them there."""
+    path = upload(origin, sample)
+    with httpx.Client(timeout=30) as client:
+        player = HeadlessPlayer(client, speed=20.0)
+        report = player.play(f"{cdn.router_url}/cdn{path}?geo=48.85,2.30")
+    assert report.playback.chunks == 3
+    assert report.failed_fetches == 0
+    assert set(report.served_by) == {"paris"}
+
+
 def test_cdn_playlists_and_content_steering(
     cdn: LocalCdn, origin: OriginServer, sample: SampleMedia, ffprobe: str
 ) -> None:
