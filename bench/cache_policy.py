@@ -85,7 +85,7 @@ def main() -> int:
                 mark = " (default)" if name == DEFAULT_POLICY else ""
                 runs = f" (median of {len(speeds)}: {min(speeds):.3f}-{max(speeds):.3f})"
                 print(
-                    f"  {name:7s}{mark:10s} byte miss {result.byte_miss_ratio:.4f}  "
+                    f"  {name + mark:19s} byte miss {result.byte_miss_ratio:.4f}  "
                     f"vs LRU {ratio:.3f}x  gap closed {gap:6.1%}  miss {result.miss_ratio:.4f}  "
                     f"speed {speed:.3f}x libcachesim LRU{runs if len(speeds) > 1 else ''}"
                 )
