@@ -35,6 +35,7 @@ class MediaPlaylist:
     playlist_type: Literal["VOD", "EVENT"] | None = "VOD"
     ended: bool = True
     init_byterange: ByteRange | None = None
+    media_sequence: int = 0  # the first segment's number (a live playlist's window moves on)
 
     @property
     def duration_s(self) -> float:

@@ -49,6 +49,7 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
     init_byterange: ByteRange | None = None
     pending: float | None = None
     pending_range: str | None = None  # an EXT-X-BYTERANGE for the next segment
+    media_sequence = 0
     last_range: tuple[str, ByteRange] | None = None  # the last segment's range, and its URI
     ended = False
     playlist_type: str | None = None
@@ -78,6 +79,11 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
                 init_byterange = _byterange(attributes["BYTERANGE"], None)
                 if init_byterange is None:
                     raise ManifestError(lineno, raw, "EXT-X-MAP's BYTERANGE is not <n>@<o>")
+        elif line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+            number = line[len("#EXT-X-MEDIA-SEQUENCE:") :].strip()
+            if not _whole(number):
+                raise ManifestError(lineno, raw, "EXT-X-MEDIA-SEQUENCE is no whole number")
+            media_sequence = int(number)
         elif line.startswith("#EXT-X-PLAYLIST-TYPE:"):
             playlist_type = line.split(":", 1)[1]
         elif line == "#EXT-X-ENDLIST":
@@ -103,6 +109,7 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
         segments=tuple(segments),
         init_uri=init_uri,
         init_byterange=init_byterange,
+        media_sequence=media_sequence,
         playlist_type=playlist_type,  # type: ignore[arg-type]
         ended=ended,
     )

@@ -40,7 +40,7 @@ def render_media_playlist(playlist: MediaPlaylist) -> str:
         "#EXTM3U",
         f"#EXT-X-VERSION:{MEDIA_PLAYLIST_VERSION}",
         f"#EXT-X-TARGETDURATION:{target_duration_s(durations)}",
-        "#EXT-X-MEDIA-SEQUENCE:0",
+        f"#EXT-X-MEDIA-SEQUENCE:{playlist.media_sequence}",
     ]
     if playlist.playlist_type:
         lines.append(f"#EXT-X-PLAYLIST-TYPE:{playlist.playlist_type}")

@@ -396,11 +396,12 @@ def build_parser() -> argparse.ArgumentParser:
         "play",
         help="play a video headlessly and report quality of experience",
         description="Fetch the master playlist (or a media playlist on its own: one rendition, "
-        "its bitrate measured), choose renditions with an ABR rule (MPC, hls.js-style "
-        "throughput or BOLA), download segments (relative or absolute URIs, whole or byte "
-        "ranges) in real time or --speed times faster, fail over to another POP when a fetch "
-        "fails, and print startup time, rebuffering, average bitrate, switches and the mean "
-        "per-chunk QoE score.",
+        "its bitrate measured; a live one is played in real time from three segments behind "
+        "its newest, loaded again as it grows, until it ends), choose renditions with an ABR "
+        "rule (MPC, hls.js-style throughput or BOLA), download segments (relative or "
+        "absolute URIs, whole or byte ranges) in real time or --speed times faster, fail over "
+        "to another POP when a fetch fails, and print startup time, rebuffering, average "
+        "bitrate, switches and the mean per-chunk QoE score.",
         epilog=EPILOG,
     )
     play.add_argument("url", help="a master or media playlist's URL")
@@ -410,7 +411,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="ask this router which POP to use (repeat: the next is asked if one fails)",
     )
     play.add_argument("--geo", help="the player's location LAT,LON (with --router)")
-    play.add_argument("--speed", type=positive, default=1.0, help="play this many times faster")
+    play.add_argument(
+        "--speed", type=positive, default=1.0, help="play a VOD this many times faster"
+    )
+    play.add_argument(
+        "--duration", type=positive, help="stop after this many seconds of media (default: all)"
+    )
     play.add_argument(
         "--rule",
         default=DEFAULT_RULE,

@@ -409,7 +409,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     if args.router and not target.path.startswith("/"):
         raise SystemExit(f"play: {args.url!r}: give the playlist's path (or a URL) to route")
     with httpx.Client(timeout=30) as http:
-        player = HeadlessPlayer(http, rule=args.rule, speed=args.speed)
+        player = HeadlessPlayer(http, rule=args.rule, speed=args.speed, duration_s=args.duration)
         try:
             if args.router:
                 try:

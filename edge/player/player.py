@@ -5,6 +5,7 @@ reports quality of experience."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -18,10 +19,19 @@ from edge.player.abr_controller import DEFAULT_RULE, RULES
 from edge.player.session import PlaybackSession, PlaybackStats
 from edge.wire import RouteDecision
 from manifests.errors import ManifestError
-from manifests.model import ByteRange, MasterPlaylist, MediaPlaylist
+from manifests.model import ByteRange, MasterPlaylist, MediaPlaylist, Segment
 from manifests.parse import parse_master_playlist, parse_media_playlist
 
 Playlist = TypeVar("Playlist", MasterPlaylist, MediaPlaylist)
+
+
+LIVE_START_BEHIND = 3  # a live stream starts this many segments behind its newest (RFC 8216 §6.3.3)
+LIVE_LOOKAHEAD = 5  # segments the ABR rule plans ahead in a live stream
+LIVE_RELOAD_MIN_S = 0.5
+LIVE_TARGET_S = 2.0  # a live playlist's target duration when it says none and lists nothing
+_TARGET = re.compile(r"^#EXT-X-TARGETDURATION:(\d+)\s*$", re.MULTILINE)
+_BLOCKING = re.compile(r"^#EXT-X-SERVER-CONTROL:.*CAN-BLOCK-RELOAD=YES", re.MULTILINE)
+LIVE_STALL_TARGETS = 6  # a live playlist that does not grow for this many segments has stopped
 
 
 class PlaybackFailed(RuntimeError):
@@ -36,6 +46,7 @@ class SessionReport:
     failed_fetches: int = 0
     served_by: Counter[str] = field(default_factory=Counter)
     cache: Counter[str] = field(default_factory=Counter)
+    live: bool = False
 
     def as_dict(self) -> dict[str, object]:
         p = self.playback
@@ -51,7 +62,43 @@ class SessionReport:
             "failed_fetches": self.failed_fetches,
             "served_by": dict(self.served_by),
             "cache": dict(self.cache),
+            "live": self.live,
         }
+
+
+@dataclass
+class Rendition:
+    """A media playlist as last loaded, and when (a live one is loaded again as it grows)."""
+
+    url: str
+    playlist: MediaPlaylist
+    loaded_at: float
+    target_s: float  # EXT-X-TARGETDURATION (else the longest segment listed)
+    blocking: bool  # the server holds a reload until a segment is listed (LL-HLS)
+
+    @classmethod
+    def of(cls, url: str, text: str, loaded_at: float) -> Rendition:
+        playlist = _parsed(url, parse_media_playlist, text)
+        target = _TARGET.search(text)
+        durations = [s.duration_s for s in playlist.segments]
+        target_s = float(target[1]) if target else max(durations, default=LIVE_TARGET_S)
+        blocking = _BLOCKING.search(text) is not None
+        return cls(url, playlist, loaded_at, max(target_s, LIVE_RELOAD_MIN_S), blocking)
+
+    @property
+    def first(self) -> int:
+        """The number of the first segment listed."""
+        return self.playlist.media_sequence
+
+    @property
+    def end(self) -> int:
+        """The number after the last segment listed."""
+        return self.playlist.media_sequence + len(self.playlist.segments)
+
+    def at(self, number: int) -> Segment | None:
+        if self.first <= number < self.end:
+            return self.playlist.segments[number - self.first]
+        return None
 
 
 class HeadlessPlayer:
@@ -62,6 +109,7 @@ class HeadlessPlayer:
         rule: str = DEFAULT_RULE,
         speed: float = 1.0,
         max_buffer_s: float = 30.0,
+        duration_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -71,6 +119,7 @@ class HeadlessPlayer:
         self.rule = rule
         self.speed = speed
         self.max_buffer_s = max_buffer_s
+        self.duration_s = duration_s  # of media to play at most (None: to the end)
         self.clock = clock
         self.sleep = sleep
 
@@ -78,15 +127,17 @@ class HeadlessPlayer:
         """Play the playlist at `url`: a master playlist, or a media playlist on its own (one
         rendition). `alternatives` are other base URLs (POPs) to fail over to: a URL on the
         host being played from is fetched from the next of them when it fails. URIs in
-        playlists may be relative or absolute, segments whole or byte ranges of a file."""
+        playlists may be relative or absolute, segments whole or byte ranges of a file. A live
+        playlist (no EXT-X-ENDLIST) is played in real time from three segments behind its
+        newest, loaded again as it grows, until it ends (or `duration_s` of media played)."""
         parts = urlsplit(url)
         bases = [f"{parts.scheme}://{parts.netloc}", *(a.rstrip("/") for a in alternatives)]
         report = SessionReport(PlaybackStats(self.rule))
         self._bases, self._base, self._report = bases, 0, report
         started = self.clock()
         top = self._text(url)
-        media: list[tuple[str, MediaPlaylist]]
-        audio: tuple[str, MediaPlaylist] | None = None
+        media: list[Rendition]
+        audio: Rendition | None = None
         session: PlaybackSession | None = None
         if "#EXT-X-STREAM-INF:" in top:
             master = _parsed(url, parse_master_playlist, top)
@@ -101,76 +152,136 @@ class HeadlessPlayer:
                 self.rule, bitrates, max_buffer_s=self.max_buffer_s, started_s=started
             )
         else:  # one rendition: its bitrate is measured on its first segment
-            media = [(url, _parsed(url, parse_media_playlist, top))]
-        count = min(len(playlist.segments) for _, playlist in media)
-        if not count:
+            media = [Rendition.of(url, top, started)]
+        live = not media[0].playlist.ended
+        report.live = live
+        speed = 1.0 if live else self.speed  # a live stream comes no faster than real time
+        # the segment to play first, and (a VOD) the number after the last
+        number = media[0].first
+        last = min(r.end for r in media)
+        if live:  # no nearer its newest segment than three (RFC 8216 §6.3.3): wait for them
+            media[0] = self._listing(media[0], media[0].first + LIVE_START_BEHIND - 1)
+            number = max(media[0].first, media[0].end - LIVE_START_BEHIND)
+        elif last <= number:
             raise PlaybackFailed(f"{url}: no segments to play")
         level = 0
+        played_s = 0.0
         resumed = self.clock()  # when the last wait for buffer room ended
         init_loaded: set[int] = set()
         audio_init = False
-        for n in range(count):
-            segment_s = media[level][1].segments[n].duration_s
+        while self.duration_s is None or played_s < self.duration_s:
+            if not live and number >= last:
+                break
             if session is not None:
+                listed = media[level].at(number)
                 level = session.choose(
-                    segment_s,
-                    remaining=count - n,
-                    speed=self.speed,
-                    waited_s=(self.clock() - resumed) * self.speed,
+                    listed.duration_s if listed else media[level].target_s,
+                    remaining=last - number if not live else LIVE_LOOKAHEAD,
+                    speed=speed,
+                    waited_s=(self.clock() - resumed) * speed,
                 )
-            path, playlist = media[level]
-            fetched = 0
+            rendition = media[level] = self._listing(media[level], number)
+            segment = rendition.at(number)
+            if segment is None:
+                if number < rendition.first:  # fell behind the live window: on to its start
+                    number = rendition.first
+                    continue
+                break  # the stream ended
             download_started = self.clock()
+            fetched = 0
+            playlist = rendition.playlist
             if level not in init_loaded and playlist.init_uri:
-                init = urljoin(path, playlist.init_uri)
+                init = urljoin(rendition.url, playlist.init_uri)
                 fetched += len(self._get(init, part=playlist.init_byterange))
                 init_loaded.add(level)
-            segment = playlist.segments[n]
-            chunk = len(self._get(urljoin(path, segment.uri), part=segment.byterange, count=True))
+            chunk = len(
+                self._get(urljoin(rendition.url, segment.uri), part=segment.byterange, count=True)
+            )
             fetched += chunk
-            if audio is not None and n < len(audio[1].segments):
-                track_path, track = audio
+            if audio is not None:
+                audio = self._listing(audio, number)
+                track = audio.playlist
                 if not audio_init and track.init_uri:
-                    init = urljoin(track_path, track.init_uri)
+                    init = urljoin(audio.url, track.init_uri)
                     fetched += len(self._get(init, part=track.init_byterange))
                     audio_init = True
-                sound = track.segments[n]
-                fetched += len(self._get(urljoin(track_path, sound.uri), part=sound.byterange))
+                if (sound := audio.at(number)) is not None:
+                    fetched += len(self._get(urljoin(audio.url, sound.uri), part=sound.byterange))
             now = self.clock()
             if session is None:
-                measured = [max(1, round(8 * chunk / segment_s)) if segment_s > 0 else 1]
+                measured = [
+                    max(1, round(8 * chunk / segment.duration_s)) if segment.duration_s > 0 else 1
+                ]
                 session = PlaybackSession(
                     self.rule, measured, max_buffer_s=self.max_buffer_s, started_s=started
                 )
             idle_s = session.add(
                 level,
                 segment.duration_s,
-                elapsed_s=(now - resumed) * self.speed,
+                elapsed_s=(now - resumed) * speed,
                 took_s=now - download_started,
                 size_bytes=fetched,
                 now_s=now,
             )
-            resumed = now + idle_s / self.speed
+            played_s += segment.duration_s
+            number += 1
+            resumed = now + idle_s / speed
             if idle_s > 0:
-                self.sleep(idle_s / self.speed)
-        report.playback = session.stats() if session is not None else report.playback
+                self.sleep(idle_s / speed)
+        if session is None:
+            raise PlaybackFailed(f"{url}: no segment was played")
+        report.playback = session.stats()
         return report
+
+    def _listing(self, rendition: Rendition, number: int) -> Rendition:
+        """`rendition` listing segment `number`: a live playlist that does not list it yet is
+        loaded again until it does or ends (with a blocking reload where the server offers
+        one, else every half a target duration); one that stops growing for
+        `LIVE_STALL_TARGETS` target durations fails the playback."""
+        since = self.clock()
+        while number >= rendition.end and not rendition.playlist.ended:
+            if self.clock() - since > LIVE_STALL_TARGETS * rendition.target_s:
+                raise PlaybackFailed(f"{rendition.url}: the live playlist stopped growing")
+            if rendition.blocking:  # held by the server until the segment is listed
+                held = f"{rendition.url}{'&' if '?' in rendition.url else '?'}_HLS_msn={number}"
+                text = self._held(held)
+                if text is not None:
+                    rendition = Rendition.of(rendition.url, text, self.clock())
+                    continue
+            wait_s = rendition.target_s / 2
+            self.sleep(max(0.0, rendition.loaded_at + wait_s - self.clock()))
+            rendition = self._media(rendition.url)
+        return rendition
+
+    def _held(self, url: str) -> str | None:
+        """A blocking reload's playlist from the POP being played from; None if it failed (a
+        plain reload follows)."""
+        try:
+            response = self.client.get(self._on_current_pop(url))
+        except httpx.HTTPError:
+            return None
+        return response.text if response.status_code == 200 else None
 
     def _text(self, url: str) -> str:
         return self._get(url).decode("utf-8", "replace")
 
-    def _media(self, url: str) -> tuple[str, MediaPlaylist]:
-        return url, _parsed(url, parse_media_playlist, self._text(url))
+    def _media(self, url: str) -> Rendition:
+        return Rendition.of(url, self._text(url), self.clock())
+
+    def _on_current_pop(self, url: str) -> str:
+        """`url`, on the POP being played from if it names one of the POPs (else as it is)."""
+        parts = urlsplit(url)
+        host = f"{parts.scheme}://{parts.netloc}"
+        return self._bases[self._base] + url[len(host) :] if host in self._bases else url
 
     def _get(self, url: str, *, part: ByteRange | None = None, count: bool = False) -> bytes:
         """The body at `url` (its `part` only, if given). A URL on the host being played from
         is fetched from the current POP; on failure the next one is tried."""
         parts = urlsplit(url)
-        host = f"{parts.scheme}://{parts.netloc}"
-        on_pops = host in self._bases
+        on_pops = f"{parts.scheme}://{parts.netloc}" in self._bases
         headers = {"range": part.header} if part is not None else {}
         for _ in range(len(self._bases) if on_pops else 1):
-            target = self._bases[self._base] + url[len(host) :] if on_pops else url
+            target = self._on_current_pop(url)
             try:
                 response = self.client.get(target, headers=headers)
                 if response.status_code < 500:

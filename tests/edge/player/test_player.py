@@ -50,3 +50,4 @@ def test_cli_prints_the_report(master_url: str) -> None:
     report = json.loads(done.stdout)
     assert report["segments"] == 3
     assert report["rule"] == "mpc"
+    assert report["live"] is False

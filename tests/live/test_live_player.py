@@ -1,0 +1,61 @@
+"""`mediacdn play` on a live stream: it waits until the stream is three segments deep, plays
+from there in real time as the playlists grow (with blocking reloads on the LL-HLS playlist,
+plain reloads on the classic one), and stops when the broadcast ends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import m3u8
+import pytest
+
+from edge.player.player import HeadlessPlayer, SessionReport
+from tests.support.live import push, stop_encoder, udp_port
+from tests.support.playback import wait_for_video
+from tests.support.servers import OriginServer, origin_server, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginServer]:
+    env = {
+        "MEDIACDN_WORKERS": "0",
+        "MEDIACDN_LIVE_PORTS": str(udp_port()),
+        "MEDIACDN_LIVE_LADDER": "360:800",
+        "MEDIACDN_X264_PRESET": "ultrafast",
+    }
+    with origin_server(tmp_path_factory.mktemp("player") / "origin", env) as origin:
+        yield origin
+
+
+def play(url: str) -> SessionReport:
+    with httpx.Client(timeout=30) as client:
+        return HeadlessPlayer(client, speed=8).play(url)  # a live stream plays in real time
+
+
+def test_a_live_stream_plays_as_it_grows_until_it_ends(origin: OriginServer, ffmpeg: str) -> None:
+    with httpx.Client(base_url=origin.url, timeout=30) as http:
+        created = http.post("/api/live", json={"title": "watched"}, headers=origin.headers())
+        stream = created.json()
+        encoder = push(ffmpeg, f"{stream['ingest']['http']}stream.mp4", 14)
+        try:
+            status = f"/api/live/{stream['id']}"
+            wait_until(lambda: http.get(status).json()["status"] == "live", 30, "on air")
+            live = f"{origin.url}/live/{stream['id']}"
+            with ThreadPoolExecutor(2) as pool:
+                ll, classic = pool.map(play, [f"{live}/master.m3u8", f"{live}/classic.m3u8"])
+            assert http.get(status).json()["status"] == "ended"  # they played to its end
+        finally:
+            stop_encoder(encoder)
+        recording = wait_for_video(http, str(stream["id"]))
+        assert recording["status"] == "ready"
+        recorded = m3u8.loads(http.get(f"/vod/{stream['id']}/360p/index.m3u8").text)
+    for report in (ll, classic):
+        assert report.live
+        assert report.failed_fetches == 0
+        assert report.playback.startup_s > 2  # three segments of 2 s deep before it starts
+        # from the first segments (they joined as it went on air) to the last
+        assert len(recorded.segments) - 1 <= report.playback.chunks <= len(recorded.segments)
