@@ -14,14 +14,6 @@ from manifests.model import (
 )
 
 
-def _attribute(value: str, name: str) -> str | None:
-    for part in value.split(","):
-        key, _, raw = part.partition("=")
-        if key.strip() == name:
-            return raw.strip().strip('"')
-    return None
-
-
 def _whole(text: str) -> bool:
     """Whether `text` is a decimal-integer (RFC 8216 §4.2: ASCII digits)."""
     return text.isascii() and text.isdigit()
