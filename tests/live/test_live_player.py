@@ -53,6 +53,10 @@ def test_a_live_stream_plays_as_it_grows_until_it_ends(origin: OriginServer, ffm
         recording = wait_for_video(http, str(stream["id"]))
         assert recording["status"] == "ready"
         recorded = m3u8.loads(http.get(f"/vod/{stream['id']}/360p/index.m3u8").text)
+    # the LL-HLS playlist was loaded again with blocking reloads (the access log keeps no
+    # query, only that there was one)
+    reloads = (origin.data_dir / "serve.log").read_text()
+    assert reloads.count(f"/live/{stream['id']}/360p/index.m3u8?<query>") >= 3
     for report in (ll, classic):
         assert report.live
         assert report.failed_fetches == 0
