@@ -45,8 +45,11 @@ async def http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own refusals (no such route: 404; a method its route does not take: 405,
     with its Allow) in the one error shape."""
     assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if "Allow" in headers:  # Starlette lists a route's methods in a set's order: one order
+        headers["Allow"] = ", ".join(sorted(m.strip() for m in headers["Allow"].split(",")))
     return JSONResponse(
         error_document(code_for_status(exc.status_code), str(exc.detail)),
         status_code=exc.status_code,
-        headers=dict(exc.headers or {}),
+        headers=headers,
     )

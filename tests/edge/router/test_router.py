@@ -156,8 +156,7 @@ def test_a_path_or_method_the_router_has_no_route_for_gets_a_json_error() -> Non
             answer = http.request(method, path)
             assert answer.status_code == status, (method, path)
             assert answer.json()["error"]["code"] == code
-        allowed = http.post("/route").headers["allow"]
-        assert {method.strip() for method in allowed.split(",")} == {"GET", "HEAD"}
+        assert http.post("/route").headers["allow"] == "GET, HEAD"  # in one order, always
 
 
 def test_a_location_that_is_none_is_refused_saying_so() -> None:
