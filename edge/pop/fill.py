@@ -174,21 +174,36 @@ class Reader:
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._pieces()
 
-    async def _pieces(self) -> AsyncIterator[bytes]:
-        """The body, piece by piece as it arrives; raises FillFailed if the fetch breaks."""
+    def part(self, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes `start` to `end` (excluded) of the body, piece by piece as they arrive: a
+        range is sent as soon as its bytes are here, not once the whole body is."""
+        self._offset = start
+        return self._pieces(end)
+
+    async def _pieces(self, end: int | None = None) -> AsyncIterator[bytes]:
+        """The body (up to `end`), piece by piece as it arrives; raises FillFailed if the
+        fetch breaks before."""
         fill = self._fill
         await fill.headers_ready.wait()
         while True:
             progress = fill._progress
-            while (offset := self._offset) < fill.received:
+            while (offset := self._offset) < (here := _upto(fill.received, end)):
                 assert fill.spool is not None
-                piece = os.pread(fill.spool.fd, min(READ_SIZE, fill.received - offset), offset)
+                piece = os.pread(fill.spool.fd, min(READ_SIZE, here - offset), offset)
                 if not piece:
                     raise FillFailed("the spooled body was cut short")
                 self._offset += len(piece)
                 yield piece
+            if end is not None and self._offset >= end:
+                return
             if fill.error is not None:
                 raise FillFailed(fill.error)
             if fill.done:
+                if end is not None:
+                    raise FillFailed("the body ended before the range did")
                 return
             await progress.wait()
+
+
+def _upto(received: int, end: int | None) -> int:
+    return received if end is None or end > received else end

@@ -127,9 +127,11 @@ class Responses:
         head: bool,
         now: float | None = None,
         pathsend: bool = False,
+        body_from: Reader | None = None,
     ) -> None:
         """A response from the store: precomputed headers plus Age, X-Cache and Via; a body in
-        a file is sent by the server (zero-copy) when it can, else read in pieces."""
+        a file is sent by the server (zero-copy) when it can, else read in pieces. `body_from`:
+        the body (or the part asked for) comes from a fill as it arrives."""
         dynamic = self._dynamic(entry, result, now)
         downstream = downstream_surrogate_control(entry.headers, request)
         if downstream is not None:
@@ -175,7 +177,11 @@ class Responses:
         await send(
             {"type": "http.response.start", "status": status, "headers": entry.encoded + dynamic}
         )
-        if head or entry.path is None:
+        if body_from is not None and not head:
+            async for piece in body_from.part(start, end + 1):  # FillFailed: aborted
+                await self._piece(send, piece, True)
+            await send({"type": "http.response.body", "body": b""})
+        elif head or entry.path is None:
             body = b"" if head else entry.body
             if length != len(body):
                 body = body[start : end + 1]
@@ -257,12 +263,18 @@ class Responses:
             code = "upstream_timeout" if status == 504 else "upstream_error"
             return await self.error(send, status, code, fill.error, result)
         if fill.status == 200 and range_applies(request, fill.headers):
-            try:
+            now = self.clock()
+            # §5.1: as old as upstream says, as the whole response straight from it is
+            clock = AgeClock(now, now, None, min(age_value_s(fill.headers), UNKNOWN_AGE_S))
+            declared = fill.headers.get("content-length", "")
+            if declared.isascii() and declared.isdigit():  # the range goes as it arrives
+                entry = Entry("", 200, fill.headers, b"", clock, length=int(declared))
+                return await self.entry(send, entry, result, request, head, body_from=reader)
+            try:  # a length not known before the end: the range is cut from the whole body
                 body = b"".join([chunk async for chunk in reader])
             except FillFailed as exc:
                 return await self.error(send, 502, "upstream_error", str(exc), result)
-            now = self.clock()
-            entry = Entry("", 200, fill.headers, body, AgeClock(now, now, None, 0))
+            entry = Entry("", 200, fill.headers, body, clock)
             return await self.entry(send, entry, result, request, head)
         kept = {k: v for k, v in fill.headers.items() if k not in CDN_ONLY_FIELDS}
         headers = {

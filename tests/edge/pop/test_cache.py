@@ -9,6 +9,7 @@ import email.utils
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -282,6 +283,31 @@ def test_ranges_from_the_cache_and_on_a_miss() -> None:
         assert s.http.get("/seg", headers={"Range": f"bytes={len(body)}-"}).status_code == 416
         assert s.http.get("/seg").content == body
         assert s.origin.hits["/seg"] == 1  # the range miss filled the whole object
+
+
+def test_a_range_on_a_miss_is_sent_as_soon_as_its_bytes_arrive() -> None:
+    """The first bytes of a large object reach the client that asked for them while the rest
+    is still on its way (a player's first range of a long file), and a range past what has
+    arrived waits for it; the object is stored whole all the same."""
+    body = bytes(range(256)) * 4096  # 1 MiB
+    resume = threading.Event()
+    route = Route(body, headers={"cache-control": "max-age=60"}, pause_at=64 << 10, resume=resume)
+    with edge_setup({"/big": route}) as s:
+        try:
+            head = s.http.get("/big", headers={"Range": "bytes=100-199"}, timeout=5)
+            assert head.status_code == 206
+            assert head.headers["content-range"] == f"bytes 100-199/{len(body)}"
+            assert head.content == body[100:200]
+            with ThreadPoolExecutor(1) as pool:  # beyond what has arrived: it waits
+                tail = pool.submit(s.http.get, "/big", headers={"Range": "bytes=-100"})
+                time.sleep(0.5)
+                assert not tail.done()
+                resume.set()
+                assert tail.result().content == body[-100:]
+        finally:
+            resume.set()
+        assert s.http.get("/big").headers["x-cache"] == "HIT"
+        assert s.origin.hits["/big"] == 1
 
 
 def test_a_range_is_answered_only_if_if_range_names_the_validator() -> None:
