@@ -92,6 +92,7 @@ bench: $(NATIVE)
 	$(BIN)/python bench/edge.py
 	$(BIN)/python bench/pop.py
 	$(BIN)/python bench/pop_restart.py
+	$(BIN)/python bench/range_miss.py
 	$(BIN)/python bench/cache_policy.py
 	$(BIN)/python bench/cache_families.py
 	$(BIN)/python bench/cache_tests.py
