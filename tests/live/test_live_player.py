@@ -12,7 +12,7 @@ import m3u8
 import pytest
 
 from edge.player.player import HeadlessPlayer, SessionReport
-from tests.support.live import push, stop_encoder, udp_port
+from tests.support.live import live_env, push, stop_encoder
 from tests.support.playback import wait_for_video
 from tests.support.servers import OriginServer, origin_server, wait_until
 
@@ -21,13 +21,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginServer]:
-    env = {
-        "MEDIACDN_WORKERS": "0",
-        "MEDIACDN_LIVE_PORTS": str(udp_port()),
-        "MEDIACDN_LIVE_LADDER": "360:800",
-        "MEDIACDN_X264_PRESET": "ultrafast",
-    }
-    with origin_server(tmp_path_factory.mktemp("player") / "origin", env) as origin:
+    with origin_server(tmp_path_factory.mktemp("player") / "origin", live_env()) as origin:
         yield origin
 
 

@@ -16,7 +16,7 @@ import httpx
 import m3u8
 import pytest
 
-from tests.support.live import dash_tracks, media_duration, push, udp_port
+from tests.support.live import dash_tracks, live_env, media_duration, push
 from tests.support.playback import wait_for_video
 from tests.support.servers import OriginServer, origin_server, wait_until
 from transcoder.tools import tool_env
@@ -26,13 +26,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginServer]:
-    env = {
-        "MEDIACDN_WORKERS": "0",
-        "MEDIACDN_LIVE_PORTS": str(udp_port()),
-        "MEDIACDN_LIVE_LADDER": "360:800",
-        "MEDIACDN_LIVE_RECONNECT_S": "2",  # a push that stops: the broadcast ends soon after
-        "MEDIACDN_X264_PRESET": "ultrafast",
-    }
+    # a push that stops: the broadcast ends soon after
+    env = live_env(MEDIACDN_LIVE_RECONNECT_S="2")
     with origin_server(tmp_path_factory.mktemp("push") / "origin", env) as origin:
         yield origin
 

@@ -25,6 +25,18 @@ def udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def live_env(**more: str) -> dict[str, str]:
+    """An origin's environment for live tests: no transcode workers, a free ingest port, one
+    small rung encoded fast; `more` on top."""
+    return {
+        "MEDIACDN_WORKERS": "0",
+        "MEDIACDN_LIVE_PORTS": str(udp_port()),
+        "MEDIACDN_LIVE_LADDER": "360:800",
+        "MEDIACDN_X264_PRESET": "ultrafast",
+        **more,
+    }
+
+
 def push(
     ffmpeg: str, url: str, seconds: float, *, audio: bool = True, fps: int = 30
 ) -> subprocess.Popen[bytes]:
