@@ -268,14 +268,14 @@ class Responses:
             clock = AgeClock(now, now, None, min(age_value_s(fill.headers), UNKNOWN_AGE_S))
             declared = fill.headers.get("content-length", "")
             if declared.isascii() and declared.isdigit():  # the range goes as it arrives
-                entry = Entry("", 200, fill.headers, b"", clock, length=int(declared))
-                return await self.entry(send, entry, result, request, head, body_from=reader)
-            try:  # a length not known before the end: the range is cut from the whole body
-                body = b"".join([chunk async for chunk in reader])
-            except FillFailed as exc:
-                return await self.error(send, 502, "upstream_error", str(exc), result)
-            entry = Entry("", 200, fill.headers, body, clock)
-            return await self.entry(send, entry, result, request, head)
+                length = int(declared)
+            else:  # a length not known before the end: the range once the whole body is in
+                await fill.wait_ended()
+                if fill.error is not None:
+                    return await self.error(send, 502, "upstream_error", fill.error, result)
+                length = fill.received
+            entry = Entry("", 200, fill.headers, b"", clock, length=length)
+            return await self.entry(send, entry, result, request, head, body_from=reader)
         kept = {k: v for k, v in fill.headers.items() if k not in CDN_ONLY_FIELDS}
         headers = {
             **kept,

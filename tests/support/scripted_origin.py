@@ -26,6 +26,7 @@ class Route:
     vary_body: str | None = None  # the body is this request header's value
     pause_at: int | None = None  # send this many bytes, then the rest once `resume` is set
     resume: threading.Event | None = None
+    chunked: bool = False  # no Content-Length: the body in two pieces, chunked
 
 
 @dataclass
@@ -67,6 +68,13 @@ class ScriptedOrigin:
             if headers.get("if-none-match") == route.etag:
                 await self._send(send, 304, out, b"")
                 return
+        if route.chunked:
+            start = {"type": "http.response.start", "status": route.status}
+            await send(start | {"headers": [(k.encode(), v.encode()) for k, v in out.items()]})
+            half = len(body) // 2
+            await send({"type": "http.response.body", "body": body[:half], "more_body": True})
+            await send({"type": "http.response.body", "body": body[half:]})
+            return
         if route.pause_at is not None and route.resume is not None:
             out["content-length"] = str(len(body))
             start = {"type": "http.response.start", "status": route.status}

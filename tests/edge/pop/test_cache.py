@@ -310,6 +310,21 @@ def test_a_range_on_a_miss_is_sent_as_soon_as_its_bytes_arrive() -> None:
         assert s.origin.hits["/big"] == 1
 
 
+def test_a_range_of_a_body_of_unknown_length_is_sent_once_it_is_whole() -> None:
+    body = bytes(range(256)) * 1024
+    with edge_setup(
+        {"/c": Route(body, headers={"cache-control": "max-age=60"}, chunked=True)}
+    ) as s:
+        tail = s.http.get("/c", headers={"Range": "bytes=-300"})
+        assert tail.status_code == 206
+        assert (
+            tail.headers["content-range"] == f"bytes {len(body) - 300}-{len(body) - 1}/{len(body)}"
+        )
+        assert tail.content == body[-300:]
+        assert s.http.get("/c").content == body
+        assert s.origin.hits["/c"] == 1
+
+
 def test_a_range_is_answered_only_if_if_range_names_the_validator() -> None:
     body = bytes(range(256)) * 100
     date = email.utils.formatdate(1_700_000_000, usegmt=True)

@@ -69,3 +69,27 @@ def test_a_broken_fill_fails_its_readers_after_what_arrived(tmp_path: Path) -> N
         return got
 
     assert asyncio.run(scenario()) == [b"abc"]
+
+
+def test_a_part_comes_as_its_bytes_arrive_and_fails_if_the_body_ends_before_it(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> tuple[bytes, bytes]:
+        fill = Fill()
+        early, late = fill.reader(), fill.reader()
+        fill.start(200, {}, True, Spool(tmp_path / "s", named=False))
+        fill.append(b"a" * 1000)
+        # bytes 10-19 are here: they come at once, with the rest of the body still to come
+        part = b"".join([piece async for piece in early.part(10, 20)])
+        beyond = late.part(900, 1500)
+        first = await anext(beyond)  # what has arrived of it, then it waits for more
+        fill.append(b"b" * 100)
+        fill.finish()  # 1100 bytes: the part's end never comes
+        assert await anext(beyond) == b"b" * 100
+        with pytest.raises(FillFailed):
+            await anext(beyond)
+        return part, first
+
+    part, first = asyncio.run(scenario())
+    assert part == b"a" * 10
+    assert first == b"a" * 100
