@@ -1,8 +1,8 @@
-"""Request logs as cache traces: libCacheSim oracleGeneral files, nginx-style access logs
-(combined format: time, local or ISO 8601, request line, status, bytes; or a log_format of
-JSON lines with the same variables) and the POP's own access log (JSON lines, edge/wire.py's
-`AccessRecord`). Every format becomes the same list of `TraceRequest`s, with object ids given
-in order of first appearance and a `locate` for the interval policy.
+"""Request logs as cache traces: libCacheSim oracleGeneral files, text access logs (nginx's or
+Apache's; or an nginx log_format of JSON lines) and the POP's own access log (JSON lines,
+edge/wire.py's `AccessRecord`), each line read by edge/sim/log_lines.py. Every format becomes
+the same list of `TraceRequest`s, with object ids given in order of first appearance and a
+`locate` for the interval policy.
 
 Files may be compressed as log rotation and trace archives leave them (gzip, bzip2, xz, zstd:
 told by their first bytes, not their names). Several files are one trace in time order: rotated
@@ -11,46 +11,27 @@ logs named on a command line come newest first, and several POPs' logs interleav
 from __future__ import annotations
 
 import bz2
-import functools
 import gzip
 import heapq
 import io
-import json
 import lzma
-import re
 from array import array
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, overload
 
 import zstandard
 
 from edge.eviction.interval import locate_url
-from edge.pop.accesslog import logged_path
+from edge.sim.log_lines import access_record, edge_line, json_request, nginx_line, text_line
 from edge.sim.trace import RECORD, TraceRequest, write_oracle_columns
 from edge.sim.workload import locate_object
-from edge.wire import AccessRecord, WireError
 
 FORMATS = ("oracle", "nginx", "edge")
 CACHED_STATUSES = frozenset({200, 206, 304})  # requests a cache answers from an object
 LINE_MAX = 1 << 16  # bytes; a longer line is no request (an URL is at most a few KiB)
-# A text access log line (nginx's combined or common format, Apache's, or either with other
-# fields around them, such as a virtual host first): the quoted request line, then the status
-# and the bytes sent; its time is the bracketed field before the request ([$time_local] or
-# [$time_iso8601]), else an ISO 8601 time or a $msec there.
-_REQUEST = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+)[^"]*" (?P<status>\d{3}) (?P<bytes>\d+|-)')
-_BRACKETED = re.compile(r"\[([^\]]+)\]")
-_BARE_TIME = re.compile(
-    r"(?:^|\s)(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?|\d{9,11}\.\d{3})(?=\s)"
-)
-
-
-# a request target in absolute form (`http://host/path`, sent by a client that takes the POP
-# for a proxy): everything up to its path
-_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?]*")
 
 
 class LogError(ValueError):
@@ -257,133 +238,6 @@ def _lines(path: Path, progress: Callable[[int], object]) -> Iterator[str]:
                 yield raw.decode("utf-8", "replace")
 
 
-def _nginx(line: str) -> tuple[float, str, int, int] | None:
-    if line.startswith("{"):
-        return _nginx_json(line)
-    match = _REQUEST.search(line)
-    if match is None or match["method"] not in ("GET", "HEAD"):
-        return None
-    at = _text_time(line[: match.start()])
-    if at is None:
-        return None
-    sent = 0 if match["bytes"] == "-" else int(match["bytes"])
-    return at, logged_path(_origin_form(match["path"])), int(match["status"]), sent
-
-
-# An nginx log_format of JSON lines (`escape=json`) names its fields as its operator likes;
-# these are the variables' own names and the common short ones, first found first used.
-_JSON_TIMES = ("msec", "time_iso8601", "time_local", "timestamp", "time", "@timestamp")
-_JSON_METHODS = ("request_method", "method")
-_JSON_TARGETS = ("request_uri", "uri", "path")
-_JSON_BYTES = ("body_bytes_sent", "bytes_sent", "bytes")
-
-
-def _nginx_json(line: str) -> tuple[float, str, int, int] | None:
-    request = _json_request(line)
-    if request is None or request[0] not in ("GET", "HEAD"):
-        return None
-    return request[1:]
-
-
-def _json_request(line: str) -> tuple[str, float, str, int, int] | None:
-    """A line of an nginx log in JSON, whatever its method: the method, its time ($msec, or a
-    time as in the combined format), its target ($request, or a method and a target), $status
-    and the bytes sent."""
-    fields = _json_line(line)
-    if not isinstance(fields, dict):
-        return None
-    named_request, request = _field(fields, ("request",))
-    if named_request:
-        method, _, rest = request.partition(" ")
-        target = rest.split(" ", 1)[0]
-    else:
-        method, target = _field(fields, _JSON_METHODS)[1], _field(fields, _JSON_TARGETS)[1]
-    named_time, stamp = _field(fields, _JSON_TIMES)
-    status, sent = _field(fields, ("status",))[1], _field(fields, _JSON_BYTES, "0")[1]
-    if not method or not target or not status.isdigit() or not named_time:
-        return None
-    at = _msec(stamp) if named_time == "msec" else _log_time(stamp)
-    if at is None or not (sent == "-" or sent.isdigit()):
-        return None
-    bytes_sent = int(sent) if sent.isdigit() else 0
-    return method, at, logged_path(_origin_form(target)), int(status), bytes_sent
-
-
-def _field(fields: dict[str, object], names: Sequence[str], default: str = "") -> tuple[str, str]:
-    """The first of `names` that `fields` holds as a string or number, and its value as text
-    (an operator's format names a field one way or another); ("", `default`) if none is."""
-    for name in names:
-        value = fields.get(name)
-        if isinstance(value, str | int | float):
-            return name, str(value)
-    return "", default
-
-
-def _msec(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _origin_form(target: str) -> str:
-    """A logged request target as a path (and query): one in absolute form is keyed by its
-    path, as the POP keys it."""
-    if target.startswith("/") or (absolute := _ABSOLUTE.match(target)) is None:
-        return target
-    path = target[absolute.end() :]
-    return path if path.startswith("/") else "/" + path
-
-
-@functools.lru_cache(maxsize=4096)  # a busy log has many lines a second: parse each once
-def _log_time(text: str) -> float | None:
-    """Seconds since the epoch of a log's time: nginx's $time_local (29/Nov/2026:12:00:00
-    +0000) or $time_iso8601 (2026-11-29T12:00:00+00:00; no zone: UTC)."""
-    try:
-        return datetime.strptime(text, "%d/%b/%Y:%H:%M:%S %z").timestamp()
-    except ValueError:
-        pass
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
-
-
-def _text_time(head: str) -> float | None:
-    """The time a text log line gives before its request (None: none)."""
-    if (bracketed := _BRACKETED.search(head)) is not None:
-        return _log_time(bracketed[1])
-    if (bare := _BARE_TIME.search(head)) is None:
-        return None
-    return _log_time(bare[1]) if "-" in bare[1] else _msec(bare[1])
-
-
-def _json_line(line: str) -> object:
-    """A log line's JSON value; None if it is none (a line nested too deep for the parser is
-    no record either)."""
-    try:
-        return json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-
-
-def _access_record(line: str) -> AccessRecord | None:
-    try:
-        return AccessRecord.from_json(_json_line(line))
-    except (ValueError, WireError):
-        return None
-
-
-def _edge(line: str) -> tuple[float, str, int, int] | None:
-    record = _access_record(line)
-    if record is None:
-        return None
-    if record.method not in ("GET", "HEAD"):
-        return None
-    return record.at_s, record.path, record.status, record.object_bytes or record.sent_bytes
-
-
 def guess_format(path: Path) -> str | None:
     """The format `path`'s first lines look like (None: none of them, or unreadable): a hint
     when a replay in another format found no requests."""
@@ -407,11 +261,11 @@ def _sniff(path: Path) -> str | None:
         return "oracle"
     for raw in head.splitlines()[:20]:  # a line of either format, whatever its method
         line = raw.decode("utf-8", "replace")
-        if (text := _REQUEST.search(line)) and _text_time(line[: text.start()]) is not None:
+        if text_line(line):
             return "nginx"
-        if _access_record(line) is not None:
+        if access_record(line) is not None:
             return "edge"
-        if _json_request(line) is not None:  # an nginx log_format of JSON lines
+        if json_request(line) is not None:  # an nginx log_format of JSON lines
             return "nginx"
     return None
 
@@ -469,7 +323,7 @@ def load_trace(
                 trace.located[req.obj_id] = locate_object(req.obj_id)
             trace.requests.append(req)
         return trace
-    parse = _nginx if fmt == "nginx" else _edge
+    parse = nginx_line if fmt == "nginx" else edge_line
 
     def entries(path: Path) -> Iterator[tuple[float, str, int, int]]:
         for line in _lines(path, progress):
