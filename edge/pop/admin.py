@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from edge.pop.accesslog import logged_path
 from edge.pop.cache import EdgeCache
@@ -68,13 +69,22 @@ def _json(body: bytes) -> dict[str, Any]:
     return data
 
 
-def _urls(data: dict[str, Any], key: str) -> list[str]:
+# what a client sends of a path and query as it is (RFC 3986 pchar, "/", "?", and "%" of an
+# encoding already made); everything else it percent-encodes
+AS_SENT = "/?%:@!$&'()*+,;=-._~"
+
+
+def _urls(data: dict[str, Any], key: str, *, as_given: bool = True) -> list[str]:
     values = data.get(key, [])
     if not isinstance(values, list) or not all(
         isinstance(v, str) and v.startswith("/") for v in values
     ):
         raise AdminError(422, "invalid_request", f"{key!r} must be a list of paths starting /")
-    return [logged_path(v) for v in values]  # as clients' requests for them are keyed
+    # as clients' requests for them are keyed, dot segments resolved: percent-encoded as
+    # clients send it (a space, a letter outside ASCII), and (`as_given`) as given, where a
+    # client sent a character raw that others encode
+    sent = [quote(v, safe=AS_SENT) for v in values]
+    return sorted({logged_path(v) for v in (sent + values if as_given else sent)})
 
 
 async def handle_admin(
@@ -102,7 +112,7 @@ async def handle_admin(
             await _purge(cache, [url], [])  # every worker's copy, before the new one is stored
             result = {"stored": cache.push(url, stored, body), "url": url}
         elif method == "POST" and path == "/admin/prefetch":
-            urls = _urls(_json(await _read_body(receive, 1 << 20)), "urls")
+            urls = _urls(_json(await _read_body(receive, 1 << 20)), "urls", as_given=False)
             result = {"prefetched": await _prefetch(cache, urls)}
         else:
             raise AdminError(404, "not_found", f"no admin endpoint {method} {path}")

@@ -428,6 +428,10 @@ def test_a_pushed_or_purged_url_is_keyed_as_a_clients_request_for_it() -> None:
         purged = s.http.post("/admin/purge", json={"urls": ["/v/z/../a%20b/0.m4s"]}, headers=ADMIN)
         assert purged.json() == {"purged": 1}
         assert s.http.get("/v/a%20b/0.m4s").headers["x-cache"] != "HIT"
+        # a purge may name them as a person writes them: a space, a letter outside ASCII
+        written = {"urls": ["/v/café.m4s"], "prefixes": ["/v/q.m3u8?t= "]}
+        assert s.http.post("/admin/purge", json=written, headers=ADMIN).json() == {"purged": 2}
+        assert s.http.get("/v/caf%C3%A9.m4s").headers["x-cache"] != "HIT"
 
 
 def test_admin_bodies_that_are_no_json_object_get_a_json_error() -> None:
