@@ -24,14 +24,13 @@ from manifests.parse import parse_master_playlist, parse_media_playlist
 
 Playlist = TypeVar("Playlist", MasterPlaylist, MediaPlaylist)
 
-
 LIVE_START_BEHIND = 3  # a live stream starts this many segments behind its newest (RFC 8216 §6.3.3)
 LIVE_LOOKAHEAD = 5  # segments the ABR rule plans ahead in a live stream
-LIVE_RELOAD_MIN_S = 0.5
+LIVE_RELOAD_MIN_S = 0.5  # the shortest wait between two plain reloads of a live playlist
 LIVE_TARGET_S = 2.0  # a live playlist's target duration when it says none and lists nothing
+LIVE_STALL_TARGETS = 6  # target durations without a new segment: the live playlist has stopped
 _TARGET = re.compile(r"^#EXT-X-TARGETDURATION:(\d+)\s*$", re.MULTILINE)
 _BLOCKING = re.compile(r"^#EXT-X-SERVER-CONTROL:.*CAN-BLOCK-RELOAD=YES", re.MULTILINE)
-LIVE_STALL_TARGETS = 6  # a live playlist that does not grow for this many segments has stopped
 
 
 class PlaybackFailed(RuntimeError):
