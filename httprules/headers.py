@@ -48,13 +48,19 @@ def request_headers(scope: Scope) -> dict[str, str]:
     return out
 
 
+def connection_named(connection: str) -> set[str]:
+    """The fields a Connection value names, lower-cased: they are for the next hop only and
+    go no further (RFC 9110 §7.6.1)."""
+    return {name.strip().lower() for name in connection.split(",")}
+
+
 def end_to_end(headers: httpx.Headers) -> dict[str, str]:
     """The end-to-end headers of a response, lower-cased, repeated fields joined: without the
     hop-by-hop ones, nor those the Connection header names (RFC 9110 §7.6.1). Values are the
     octets as received, read as latin-1 (not as whatever text they look like), so that they go
     out to clients unchanged."""
     fields = [(n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in headers.raw]
-    listed = {n.strip().lower() for k, v in fields if k == "connection" for n in v.split(",")}
+    listed = connection_named(", ".join(v for k, v in fields if k == "connection"))
     out: dict[str, str] = {}
     for name, value in fields:
         if name in HOP_BY_HOP or name in listed:

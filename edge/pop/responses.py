@@ -24,7 +24,7 @@ from httprules.caching import (
     downstream_surrogate_control,
 )
 from httprules.errors import error_body
-from httprules.headers import encode
+from httprules.headers import ascii_digits, encode
 from httprules.serving import Unsatisfiable, if_range_allows, not_modified, parse_range
 
 ONE_WRITE_BODY = 16 << 10  # a fresh hit with a body up to this is sent in one write with its head
@@ -266,8 +266,8 @@ class Responses:
             now = self.clock()
             # §5.1: as old as upstream says, as the whole response straight from it is
             clock = AgeClock(now, now, None, min(age_value_s(fill.headers), UNKNOWN_AGE_S))
-            declared = fill.headers.get("content-length", "")
-            if declared.isascii() and declared.isdigit():  # the range goes as it arrives
+            declared = fill.headers.get("content-length")
+            if ascii_digits(declared):  # the range goes as it arrives
                 length = int(declared)
             else:  # a length not known before the end: the range once the whole body is in
                 await fill.wait_ended()

@@ -9,7 +9,7 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import httpcore
 import httpx
 
-from httprules.headers import HOP_BY_HOP, encode
+from httprules.headers import HOP_BY_HOP, connection_named, encode
 
 # A fill fetches the whole object for every client: the client's conditionals and range stay
 # with the POP, which answers them from the filled object.
@@ -56,8 +56,7 @@ def forward_headers(headers: Mapping[str, str], via: str, *, fill: bool) -> dict
     entry is there already: a client's request gets it where it comes in, with the version of
     HTTP it came in (RFC 9110 §7.6.3); a fetch for no client (a prefetch) gets `via`."""
     dropped = NOT_FORWARDED_ON_FILL if fill else frozenset()
-    # the fields the client's Connection names are for the POP only (RFC 9110 §7.6.1)
-    named = {name.strip().lower() for name in headers.get("connection", "").split(",")}
+    named = connection_named(headers.get("connection", ""))  # for the POP only
     out = {
         k: v
         for k, v in headers.items()
