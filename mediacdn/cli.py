@@ -375,7 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer DNS for this zone (e.g. cdn.example.): A/AAAA with the best POP's "
         "addresses for the resolver's or EDNS Client Subnet's location, NS and SOA at the apex",
     )
-    router.add_argument("--dns-port", type=port, default=5353, help="UDP port for DNS (5353)")
+    router.add_argument(
+        "--dns-port", type=port, default=5353, help="UDP and TCP port for DNS (5353)"
+    )
     router.add_argument("--dns-host", help="address for DNS (default --host)")
     router.add_argument("--dns-ttl", type=count, default=20, help="TTL of DNS answers (20 s)")
     router.add_argument("--dns-ns", default="", help="the zone's NS name (default ns.<zone>)")

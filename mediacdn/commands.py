@@ -370,7 +370,8 @@ def cmd_router(args: argparse.Namespace) -> int:
             dns_zone = DnsZone(args.dns_zone, ttl_s=args.dns_ttl, nameserver=args.dns_ns)
         except ValueError as exc:
             raise SystemExit(str(exc)) from None
-        print(f"DNS for {args.dns_zone} on udp {args.dns_host or host}:{args.dns_port}", flush=True)
+        where = f"{args.dns_host or host}:{args.dns_port}"
+        print(f"DNS for {args.dns_zone} on udp and tcp {where}", flush=True)
     app = create_router_app(
         registry=registry,
         zones=zones,

@@ -105,7 +105,7 @@ def create_router_app(
     """`pop_keys`: each POP's heartbeat key (a beat must be signed with its POP's key; with
     none, no POP can join); `probe_interval_s`: how often to GET every POP's /healthz (None:
     no active probes); `zones`: where clients that give no location are, by address;
-    `dns_zone`: also answer DNS queries for that zone over UDP at `dns_address`; `peers`:
+    `dns_zone`: also answer DNS queries for that zone over UDP and TCP at `dns_address`; `peers`:
     the other routers (as players reach them), probed like POPs and named in steering
     manifests while they answer."""
     registry = registry or PopRegistry()
@@ -149,14 +149,14 @@ def create_router_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(probe_forever(probe_interval_s)) if probe_interval_s else None
         fetcher.append(httpx.AsyncClient(timeout=5))
-        udp = await serve_dns(dns, *dns_address) if dns is not None else None
-        if udp is not None:
-            app.state.dns_port = udp.get_extra_info("sockname")[1]
+        dns_server = await serve_dns(dns, *dns_address) if dns is not None else None
+        if dns_server is not None:
+            app.state.dns_port = dns_server.port
         try:
             yield
         finally:
-            if udp is not None:
-                udp.close()
+            if dns_server is not None:
+                dns_server.close()
             await fetcher.pop().aclose()
             if task is not None:
                 task.cancel()

@@ -2,6 +2,8 @@
 the best POP for the querier, by the same decision as HTTP routing (edge/router/routing.py).
 The querier is placed by the EDNS Client Subnet option when the resolver sends one (RFC 7871),
 else by the resolver's own address, through the coverage zones. The zone's apex has SOA and NS.
+Queries come over UDP and over TCP (RFC 7766: an authoritative server must take both; a
+resolver retries over TCP when a UDP answer is truncated, and some always use it).
 Packets are read and written with dnspython; `DnsAnswerer.answer` is pure (no I/O)."""
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from edge.router.routing import RoutingPolicy, choose_pop
 
 log = logging.getLogger("mediacdn.router.dns")
 MAX_QUERY_BYTES = 4096
+OUR_UDP_PAYLOAD = 1232  # the EDNS buffer size advertised (DNS Flag Day 2020: no fragments)
+TCP_IDLE_S = 10.0  # a TCP connection with no query for this long is closed (RFC 7766 §6.2.3)
+MAX_TCP_CONNECTIONS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,37 +80,60 @@ class DnsAnswerer:
         self.clock = clock
         self.answered = 0
 
-    def answer(self, wire: bytes, resolver: str) -> bytes | None:
-        """The response to one query from `resolver`'s address; None to drop (not DNS)."""
+    def answer(self, wire: bytes, resolver: str, tcp: bool = False) -> bytes | None:
+        """The response to one query from `resolver`'s address, over UDP or TCP; None to drop
+        (not a DNS query). Over UDP it fits the querier's buffer (512 bytes without EDNS), or
+        is sent truncated (TC) so the querier asks again over TCP (RFC 1035 §4.2.1)."""
         if len(wire) > MAX_QUERY_BYTES:
             return None
         try:
             query = dns.message.from_wire(wire)
         except dns.exception.DNSException:
             return None
-        response = dns.message.make_response(query)
+        if query.flags & dns.flags.QR:  # a response: answering it could start a loop
+            return None
+        response = self._respond(query, resolver)
+        if tcp:
+            return response.to_wire()
+        limit = max(512, min(query.payload, OUR_UDP_PAYLOAD)) if query.edns >= 0 else 512
+        try:
+            return response.to_wire(max_size=limit)
+        except dns.exception.TooBig:
+            response.answer.clear()
+            response.authority.clear()
+            response.additional.clear()
+            response.flags |= dns.flags.TC
+            return response.to_wire(max_size=limit)
+
+    def _respond(self, query: dns.message.Message, resolver: str) -> dns.message.Message:
+        response = dns.message.make_response(query, our_payload=OUR_UDP_PAYLOAD)
         response.flags |= dns.flags.AA
+        if query.edns > 0:  # RFC 6891 §6.1.3: only EDNS version 0 is spoken here
+            response.use_edns(0, payload=OUR_UDP_PAYLOAD)
+            response.set_rcode(dns.rcode.BADVERS)
+            return response
         if query.opcode() != 0 or len(query.question) != 1:
             response.set_rcode(dns.rcode.NOTIMP if query.opcode() != 0 else dns.rcode.FORMERR)
-            return response.to_wire()
+            return response
         question = query.question[0]
         name, rdtype = question.name, question.rdtype
         origin = self.zone.origin
         if not name.is_subdomain(origin) or question.rdclass != dns.rdataclass.IN:
             response.flags &= ~dns.flags.AA
             response.set_rcode(dns.rcode.REFUSED)
-            return response.to_wire()
+            return response
         subnet = _client_subnet(query)
         if subnet is not None:  # RFC 7871 §7.2.1: echo the option with the scope we used
             response.use_edns(0, options=[subnet])
         if name == origin and rdtype in (dns.rdatatype.SOA, dns.rdatatype.NS):
             response.answer.append(self._apex(rdtype))
         elif rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.ANY):
-            placed = subnet.address if subnet is not None else resolver
+            # A source prefix of 0 carries no address (RFC 7871 §7.1.2): place the resolver.
+            placed = subnet.address if subnet is not None and subnet.srclen else resolver
             addresses = self._addresses(placed)
             if addresses is None:
                 response.set_rcode(dns.rcode.SERVFAIL)  # no healthy POP
-                return response.to_wire()
+                return response
             for wanted, version in ((dns.rdatatype.A, 4), (dns.rdatatype.AAAA, 6)):
                 if rdtype not in (wanted, dns.rdatatype.ANY):
                     continue
@@ -117,7 +145,7 @@ class DnsAnswerer:
         if not response.answer:  # NOERROR with no data: SOA in authority (RFC 2308 §2.2)
             response.authority.append(self._apex(dns.rdatatype.SOA))
         self.answered += 1
-        return response.to_wire()
+        return response
 
     def _apex(self, rdtype: int) -> dns.rrset.RRset:
         zone = self.zone
@@ -169,10 +197,70 @@ class _Protocol(asyncio.DatagramProtocol):
             self.transport.sendto(reply, addr)
 
 
-async def serve_dns(answerer: DnsAnswerer, host: str, port: int) -> asyncio.DatagramTransport:
-    """Answer UDP queries on (host, port) in the running loop until the transport is closed."""
+class DnsServer:
+    """The UDP endpoint and the TCP listener on one port, closed together."""
+
+    def __init__(self, udp: asyncio.DatagramTransport, tcp: asyncio.Server) -> None:
+        self.udp = udp
+        self.tcp = tcp
+
+    @property
+    def port(self) -> int:
+        return int(self.udp.get_extra_info("sockname")[1])
+
+    def close(self) -> None:
+        self.udp.close()
+        self.tcp.close()
+
+
+class _TcpClients:
+    """Queries over TCP (RFC 7766): each a two-byte length and the message; several may come
+    on one connection, which closes after TCP_IDLE_S without a query or at anything not DNS."""
+
+    def __init__(self, answerer: DnsAnswerer) -> None:
+        self.answerer = answerer
+        self.open = 0
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        self.open += 1
+        try:
+            if self.open <= MAX_TCP_CONNECTIONS:
+                await self._queries(reader, writer, str(peer[0]) if peer else "")
+        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
+            pass
+        except Exception:  # one bad client never stops the server
+            log.exception("DNS over TCP from %s failed", peer)
+        finally:
+            self.open -= 1
+            writer.close()
+
+    async def _queries(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, resolver: str
+    ) -> None:
+        while True:
+            length = int.from_bytes(await asyncio.wait_for(reader.readexactly(2), TCP_IDLE_S))
+            if length > MAX_QUERY_BYTES:
+                return
+            wire = await asyncio.wait_for(reader.readexactly(length), TCP_IDLE_S)
+            reply = self.answerer.answer(wire, resolver, tcp=True)
+            if reply is None:
+                return
+            writer.write(len(reply).to_bytes(2) + reply)
+            await asyncio.wait_for(writer.drain(), TCP_IDLE_S)
+
+
+async def serve_dns(answerer: DnsAnswerer, host: str, port: int) -> DnsServer:
+    """Answer queries over UDP and TCP on (host, port) (port 0: one the system picks for UDP,
+    the same for TCP) in the running loop until the server is closed."""
     loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(
+    udp, _ = await loop.create_datagram_endpoint(
         lambda: _Protocol(answerer), local_addr=(host, port)
     )
-    return transport
+    bound = udp.get_extra_info("sockname")[1]
+    try:
+        tcp = await asyncio.start_server(_TcpClients(answerer).serve, host, bound)
+    except OSError:
+        udp.close()
+        raise
+    return DnsServer(udp, tcp)

@@ -154,3 +154,97 @@ def test_a_zone_or_nameserver_that_is_no_dns_name_is_refused(
     """Refused as the router starts, not on every query answered."""
     with pytest.raises(ValueError, match=re.escape(said)):
         DnsZone(zone, nameserver=nameserver)
+
+
+def tcp_exchange(port: int, frames: list[bytes], replies: int) -> list[dns.message.Message]:
+    """Send `frames` (each a length-prefixed message or junk) on one TCP connection and read
+    `replies` answers from it."""
+    answers = []
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        s.sendall(b"".join(frames))
+        stream = s.makefile("rb")
+        for _ in range(replies):
+            length = int.from_bytes(stream.read(2))
+            answers.append(dns.message.from_wire(stream.read(length)))
+        assert stream.read(1) == b"", "the server closes a connection after junk"
+    return answers
+
+
+def framed(message: dns.message.Message) -> bytes:
+    wire = message.to_wire()
+    return len(wire).to_bytes(2) + wire
+
+
+def test_dns_over_tcp_and_queries_it_must_not_answer_as_asked(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        router, port = stack.enter_context(dns_router(tmp_path))
+        stack.enter_context(beating(router, NEW_YORK))
+        stack.enter_context(beating(router, PARIS))
+        with httpx.Client(base_url=router, timeout=5) as http:
+            wait_until_two = time.monotonic() + 10
+            while len(http.get("/pops").json()["pops"]) < 2:
+                assert time.monotonic() < wait_until_two, "heartbeats"
+                time.sleep(0.1)
+
+        # TCP (RFC 7766), as a resolver retries a truncated answer: the same answer as UDP.
+        query = dns.message.make_query(f"video.{ZONE}", "A")
+        over_tcp = dns.query.tcp(query, "127.0.0.1", port=port, timeout=2)
+        assert addresses(over_tcp) == {"192.0.2.1"}
+        # Several queries on one connection (pipelined), then junk: answered, then closed.
+        aaaa = dns.message.make_query(f"video.{ZONE}", "AAAA")
+        ecs = dns.message.make_query(
+            f"video.{ZONE}", "A", use_edns=0, options=[dns.edns.ECSOption("10.2.3.0", 24)]
+        )
+        junk = (5000).to_bytes(2) + b"x" * 50
+        got = tcp_exchange(port, [framed(aaaa), framed(ecs), junk], replies=2)
+        assert [addresses(m) for m in got] == [{"2001:db8::1"}, {"192.0.2.2"}]
+        assert [m.id for m in got] == [aaaa.id, ecs.id]
+
+        # A response is never answered (two servers could bounce it between them for ever).
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.5)
+            s.sendto(dns.message.make_response(query).to_wire(), ("127.0.0.1", port))
+            with pytest.raises(TimeoutError):
+                s.recv(4096)
+
+        # EDNS version 1 is not spoken here: BADVERS with an OPT of version 0 (RFC 6891).
+        v1 = dns.message.make_query(f"video.{ZONE}", "A", use_edns=1)
+        reply = dns.query.udp(v1, "127.0.0.1", port=port, timeout=2)
+        assert reply.rcode() == dns.rcode.BADVERS
+        assert reply.edns == 0
+        assert not reply.answer
+
+        # A client subnet of prefix 0 names nobody: the resolver (Paris's zone) is placed.
+        zero = ask(port, f"video.{ZONE}", "A", subnet="0.0.0.0/0")
+        assert addresses(zero) == {"192.0.2.1"}
+        assert [o.scopelen for o in zero.options if isinstance(o, dns.edns.ECSOption)] == [0]
+
+
+def test_a_udp_answer_too_big_for_the_querier_is_truncated() -> None:
+    """512 bytes without EDNS (RFC 1035 §4.2.1), else the querier's buffer up to ours: past
+    that the answer goes out empty with TC, and whole over TCP."""
+    from edge.router.dns import DnsAnswerer
+    from edge.router.registry import Heartbeat, PopRegistry
+    from edge.router.routing import Pop, PopLoad, RoutingPolicy
+
+    registry = PopRegistry(allow_enrollment=True)
+    many = tuple(f"2001:db8::{i:x}" for i in range(1, 41))  # more than a beat may carry
+    pop = Pop("paris", 48.86, 2.35)
+    registry.heartbeat(Heartbeat(pop, "http://127.0.0.1:1", PopLoad(0, 0.0), 0.0, many))
+    answerer = DnsAnswerer(DnsZone(ZONE), registry, RoutingPolicy(), None, clock=lambda: 0.0)
+
+    plain = dns.message.make_query(f"video.{ZONE}", "AAAA").to_wire()
+    small = answerer.answer(plain, "127.0.0.1")
+    assert small is not None
+    assert len(small) <= 512
+    cut = dns.message.from_wire(small)
+    assert cut.flags & dns.flags.TC
+    assert not cut.answer
+
+    whole = answerer.answer(plain, "127.0.0.1", tcp=True)
+    assert whole is not None
+    assert len(addresses(dns.message.from_wire(whole))) == 40
+    big = dns.message.make_query(f"video.{ZONE}", "AAAA", use_edns=0, payload=4096).to_wire()
+    fits = answerer.answer(big, "127.0.0.1")
+    assert fits is not None
+    assert len(addresses(dns.message.from_wire(fits))) == 40
