@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import anyio.to_thread
+import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -47,11 +48,22 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
 
 
 def check_url(raw: object) -> str:
+    """An http(s) URL with a host that the sender's HTTP client can send to: no spaces or
+    control characters, a port in range, brackets that close (else each delivery would fail,
+    or never be tried, long after the endpoint was accepted)."""
+    refused = ApiError(422, "invalid_url", "url must be an http or https URL")
     if not isinstance(raw, str) or len(raw) > MAX_URL_CHARS:
-        raise ApiError(422, "invalid_url", "url must be an http or https URL")
-    parts = urlsplit(raw)
+        raise refused
+    if any(c.isspace() or not c.isprintable() for c in raw):
+        raise refused
+    try:
+        parts = urlsplit(raw)
+        _ = parts.port  # ValueError when out of range or not a number
+        httpx.URL(raw)
+    except (ValueError, httpx.InvalidURL):
+        raise refused from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ApiError(422, "invalid_url", "url must be an http or https URL")
+        raise refused
     return raw
 
 

@@ -87,7 +87,7 @@ class WebhookSender:
         error = None
         try:
             status = self._client.post(hook.url, content=body, headers=headers).status_code
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # a URL the client refuses fails this delivery, not the rest
             error = f"{type(exc).__name__}: {exc}"[:300]
         ok = status is not None and 200 <= status < 300
         retry_at = None if ok else self.retry.next_attempt(delivery.attempts + 1, self.clock())
@@ -111,4 +111,7 @@ class WebhookSender:
             except Exception:  # the database away: try again next round
                 log.exception("sending webhooks")
             stop.wait(interval_s)
+        self.close()
+
+    def close(self) -> None:
         self._client.close()

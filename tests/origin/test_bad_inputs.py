@@ -265,3 +265,24 @@ def test_other_request_errors(origin: OriginServer, http: httpx.Client) -> None:
     assert_error(http.delete("/api/videos/nope", headers=origin.headers()), 404)
     assert_error(http.get("/api/nothing-here"), 404)
     assert_error(http.put("/api/videos", headers=origin.headers()), 405)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1/hook",  # a bracket that does not close
+        "http://hooks.example:99999/",  # port out of range
+        "http://hooks.example:x/",
+        "http://hooks\t.example/",  # control characters the HTTP client refuses
+        "http://hooks.example/a\x00b",
+        "http://hooks .example/",
+        "https:///no-host",
+    ],
+)
+def test_a_webhook_url_the_sender_cannot_send_to_is_refused(
+    url: str, origin: OriginServer, http: httpx.Client
+) -> None:
+    response = http.post("/api/webhooks", json={"url": url}, headers=origin.headers())
+    assert_error(response, 422, "invalid_url")
+    listed = http.get("/api/webhooks", headers=origin.headers()).json()["webhooks"]
+    assert url not in [hook["url"] for hook in listed]

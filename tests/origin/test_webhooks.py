@@ -17,9 +17,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from origin.webhook_sender import SIGNATURE_HEADER, RetryPolicy, verify_signature
+from manifests.catalog import Catalog
+from origin.webhook_sender import SIGNATURE_HEADER, RetryPolicy, WebhookSender, verify_signature
 from sample_media.generate import SampleMedia
 from tests.conftest import TEST_LADDER
+from tests.manifests.test_webhook_table import ready_video
 from tests.support.asgi_server import serve_in_thread
 from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import origin_server, wait_until
@@ -121,6 +123,31 @@ def test_a_signed_video_ready_arrives_within_seconds_and_again_after_a_500(
             http.get(f"/api/webhooks/{hook['id']}/deliveries", headers=origin.headers()).status_code
             == 404
         )
+
+
+def test_an_endpoint_the_client_refuses_fails_its_delivery_only(
+    catalog: Catalog, receiver: tuple[Receiver, str]
+) -> None:
+    """An endpoint stored before its URL was checked as it is now (a tab in the host) makes
+    the HTTP client raise before sending: that delivery fails with the reason and is retried
+    later; the others due in the same round are sent."""
+    got, hook_url = receiver
+    bad = catalog.create_webhook("http://hooks\t.example/", ("video.ready",))
+    good = catalog.create_webhook(hook_url, ("video.ready",))
+    ready_video(catalog)
+    sender = WebhookSender(catalog, RetryPolicy(base_s=60), clock=catalog.clock)
+    try:
+        assert sender.send_due() == 2
+    finally:
+        sender.close()
+    (failed,) = catalog.deliveries(bad.id)
+    assert (failed.status, failed.attempts, failed.last_status) == ("pending", 1, None)
+    assert failed.last_error is not None
+    assert "InvalidURL" in failed.last_error
+    assert failed.next_attempt_at == catalog.clock() + 60
+    (sent,) = catalog.deliveries(good.id)
+    assert (sent.attempts, sent.last_status) == (1, 500)  # the receiver's first answer
+    assert len(got.got) == 1
 
 
 def test_retries_back_off_exponentially_and_give_up() -> None:
