@@ -76,6 +76,10 @@ CREATE TABLE IF NOT EXISTS uploads (
     created_at {real} NOT NULL,
     video_id TEXT
 );
+CREATE TABLE IF NOT EXISTS spent_upload_grants (
+    upload_id TEXT PRIMARY KEY,
+    expires_at {real} NOT NULL
+);
 CREATE TABLE IF NOT EXISTS webhooks (
     id TEXT PRIMARY KEY,
     url TEXT NOT NULL,

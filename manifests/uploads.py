@@ -40,10 +40,13 @@ class UploadTable:
         expires_at: float | None = None,
         concat: str = "",
         parts: tuple[str, ...] = (),
+        grant_expires_at: float | None = None,
     ) -> Upload:
-        """A new upload (`upload_id`: the one a direct-upload grant names; inserting it a second
-        time fails on the primary key). A final concatenation is created whole: `parts` are
-        its partial uploads' pieces and its offset is its length."""
+        """A new upload. `upload_id`: the one a direct-upload grant names, valid until
+        `grant_expires_at`; the grant is spent with it, for good (inserting it a second time
+        fails on the primary key even after the upload's row is gone: cancelled, expired or
+        cleaned). A final concatenation is created whole: `parts` are its partial uploads'
+        pieces and its offset is its length."""
         upload = Upload(
             id=upload_id or uuid.uuid4().hex,  # 32 hex digits, as two catalog ids were
             length_bytes=length_bytes,
@@ -55,6 +58,11 @@ class UploadTable:
             concat=concat,
         )
         with self.db.transaction() as cur:
+            if grant_expires_at is not None:
+                cur.execute(
+                    "INSERT INTO spent_upload_grants (upload_id, expires_at) VALUES (?, ?)",
+                    (upload.id, grant_expires_at),
+                )
             cur.execute(
                 "INSERT INTO uploads (id, length_bytes, offset_bytes, metadata, created_at,"
                 " parts, expires_at, concat) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -120,6 +128,23 @@ class UploadTable:
                 (now, limit),
             )
             return [_upload(row) for row in cur.all()]
+
+    def grant_spent(self, upload_id: str) -> bool:
+        """Whether the direct-upload grant naming `upload_id` has created its upload (an
+        upload of that id is one too: created before grants were recorded as spent)."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT 1 FROM spent_upload_grants WHERE upload_id = ?"
+                " UNION ALL SELECT 1 FROM uploads WHERE id = ?",
+                (upload_id, upload_id),
+            )
+            return cur.one() is not None
+
+    def prune_spent_grants(self, before: float) -> int:
+        """Forget grants that expired before `before` (no longer valid anyway)."""
+        with self.db.transaction() as cur:
+            cur.execute("DELETE FROM spent_upload_grants WHERE expires_at < ?", (before,))
+            return cur.rowcount
 
     def delete_upload(self, upload_id: str) -> None:
         with self.db.transaction() as cur:

@@ -32,7 +32,7 @@ DELIVERIES_KEPT_S = 7 * 86_400.0
 
 @dataclass(frozen=True, slots=True)
 class Removal:
-    kind: str  # upload, upload pieces, spool, work, objects, deliveries
+    kind: str  # upload, upload pieces, spool, work, objects, deliveries, grants
     what: str  # an upload id, a file name, a video id
     size_bytes: int
 
@@ -78,7 +78,14 @@ class Janitor:
     def run(self, *, dry_run: bool = False) -> Report:
         report = Report(dry_run)
         cutoff = self.clock() - self.stale_s
-        for step in (self._uploads, self._spool, self._work, self._objects, self._deliveries):
+        for step in (
+            self._uploads,
+            self._spool,
+            self._work,
+            self._objects,
+            self._deliveries,
+            self._spent_grants,
+        ):
             try:
                 step(report, cutoff)
             except Exception:  # one broken step (storage down) must not stop the others
@@ -127,6 +134,15 @@ class Janitor:
         pruned = self.catalog.prune_deliveries(before=cutoff - DELIVERIES_KEPT_S)
         if pruned:
             report.removals.append(Removal("deliveries", f"{pruned} webhook deliveries", 0))
+
+    def _spent_grants(self, report: Report, cutoff: float) -> None:
+        """Spent direct-upload grants that have expired (their URLs are refused as expired
+        now, so the record that they were used is no longer needed)."""
+        if report.dry_run:
+            return
+        pruned = self.catalog.prune_spent_grants(before=self.clock())
+        if pruned:
+            report.removals.append(Removal("grants", f"{pruned} spent upload grants", 0))
 
     def _spool(self, report: Report, cutoff: float) -> None:
         for path in self._old_entries(self.data_dir / "spool", cutoff):

@@ -190,16 +190,20 @@ class TusApi:
                 )
             )
         used = ApiError(409, "upload_url_used", "this upload URL has already been used")
-        if await anyio.to_thread.run_sync(catalog.get_upload, grant.upload_id) is not None:
+        if await anyio.to_thread.run_sync(catalog.grant_spent, grant.upload_id):
             raise used
         try:
             return await anyio.to_thread.run_sync(
                 lambda: catalog.create_upload(
-                    length, metadata, grant.upload_id, expires_at=expires_at
+                    length,
+                    metadata,
+                    grant.upload_id,
+                    expires_at=expires_at,
+                    grant_expires_at=grant.expires_at,
                 )
             )
         except Exception:  # the same URL used twice at once: the primary key refused one
-            if await anyio.to_thread.run_sync(catalog.get_upload, grant.upload_id) is not None:
+            if await anyio.to_thread.run_sync(catalog.grant_spent, grant.upload_id):
                 raise used from None
             raise
 

@@ -211,6 +211,24 @@ def test_uploads(catalog: Catalog) -> None:
     assert catalog.get_upload(upload.id) is None
 
 
+def test_a_direct_upload_grant_is_spent_for_good(catalog: Catalog) -> None:
+    """Its upload cancelled or cleaned, a grant still may not create another; the record goes
+    once the grant has expired."""
+    assert not catalog.grant_spent("g1")
+    catalog.create_upload(10, {}, "g1", grant_expires_at=9000.0)
+    assert catalog.grant_spent("g1")
+    catalog.delete_upload("g1")
+    assert catalog.grant_spent("g1")
+    with pytest.raises(Exception):  # noqa: B017, PT011 - each driver's own integrity error
+        catalog.create_upload(10, {}, "g1", grant_expires_at=9000.0)
+    assert catalog.get_upload("g1") is None  # nothing half-made
+    catalog.create_upload(10, {}, "older")  # an upload made before grants were recorded
+    assert catalog.grant_spent("older")
+    assert catalog.prune_spent_grants(before=9000.0) == 0
+    assert catalog.prune_spent_grants(before=9000.5) == 1
+    assert not catalog.grant_spent("g1")
+
+
 def test_concurrent_claims_never_share_a_job(catalog: Catalog) -> None:
     for i in range(12):
         catalog.create_video(new_video(f"v{i}"))

@@ -135,6 +135,19 @@ def test_an_upload_url_is_bounded_in_size_and_refused_when_forged(origin: Origin
     assert httpx.post(f"{origin.url}/api/direct-uploads", json={}).status_code == 401
 
 
+def test_an_upload_url_stays_spent_after_its_upload_is_cancelled(origin: OriginServer) -> None:
+    """Else its holder could cancel and start again (or finish, cancel, start again) and upload
+    as many videos as the URL's lifetime allows."""
+    grant = direct_url(origin)
+    created = httpx.post(grant["url"], headers={**TUS, "Upload-Length": "10"})
+    assert created.status_code == 201, created.text
+    cancelled = httpx.delete(f"{origin.url}{created.headers['location']}", headers=TUS)
+    assert cancelled.status_code == 204
+    again = httpx.post(grant["url"], headers={**TUS, "Upload-Length": "10"})
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "upload_url_used"
+
+
 def test_the_api_answers_preflights_for_tus_from_any_page(origin: OriginServer) -> None:
     asked = "authorization, tus-resumable, upload-length, upload-metadata, upload-offset"
     preflight = httpx.options(

@@ -140,3 +140,18 @@ def test_the_janitor_prunes_webhook_deliveries_a_week_past_its_cutoff(tmp_path: 
     clock.advance(20)
     assert "1 webhook deliveries" in "\n".join(janitor.run().lines())
     assert catalog.deliveries(hook.id) == []
+
+
+def test_the_janitor_forgets_spent_upload_grants_once_expired(tmp_path: Path) -> None:
+    clock = FakeClock(1_000_000.0)
+    catalog = Catalog(SqliteDatabase(tmp_path / "catalog.db"), clock=clock)
+    catalog.create_schema()
+    catalog.create_upload(10, {}, "g1", grant_expires_at=clock() + 3600)
+    catalog.delete_upload("g1")  # cancelled by its holder
+    storage = open_storage(f"file://{tmp_path / 'objects'}")
+    janitor = Janitor(catalog, storage, tmp_path, stale_s=3600, clock=clock)
+    janitor.run()
+    assert catalog.grant_spent("g1")  # its URL still verifies: still spent
+    clock.advance(3601)
+    assert "1 spent upload grants" in "\n".join(janitor.run().lines())
+    assert not catalog.grant_spent("g1")
