@@ -221,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="disk tier size with --cache-dir (default 10GiB; e.g. 200GiB)",
     )
     edge.add_argument(
+        "--disk-min-free",
+        help="free space kept on the cache directory's filesystem: stored responses are shed "
+        "to keep it, and a body it has no room for is served without being kept on disk "
+        "(default: the smaller of 1GiB and 2%% of the filesystem)",
+    )
+    edge.add_argument(
         "--policy",
         default=DEFAULT_POLICY,
         choices=POLICIES,

@@ -202,6 +202,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
     try:
         capacity = parse_size(args.capacity)
         disk_capacity = parse_size(args.disk_capacity)
+        min_free = None if args.disk_min_free is None else parse_size(args.disk_min_free)
         check_base_url("--upstream", args.upstream)
         for router in args.router or ():
             check_base_url("--router", router)
@@ -228,6 +229,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
         capacity_bytes=capacity,
         cache_dir=str(cache_dir) if cache_dir else None,
         disk_capacity_bytes=disk_capacity,
+        disk_min_free_bytes=min_free,
         workers=workers,
         policy=args.policy,
         admin_keys=keys,

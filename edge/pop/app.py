@@ -338,6 +338,7 @@ class Edge:
                 "disk_capacity_bytes": disk.capacity_bytes,
                 "disk_objects": len(disk),
                 "disk_evictions": disk.evictions,
+                "disk_shed_bytes": disk.shed_bytes,
                 "disk_rebuild_s": round(disk.rebuilt.seconds, 3),
             }
         return stats

@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import re
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -33,7 +33,7 @@ from edge.eviction.policy import make_policy
 from edge.pop.cluster import Cluster, owner_of
 from edge.pop.config import EdgeConfig
 from edge.pop.disk import DiskTier
-from edge.pop.fill import Fill, FillFailed, Reader, Spool
+from edge.pop.fill import Fill, FillFailed, Reader, ScratchSpools, Spool
 from edge.pop.metrics import EdgeMetrics
 from edge.pop.purges import PurgeLog
 from edge.pop.store import Entry, ResponseStore
@@ -51,6 +51,7 @@ from httprules.caching import (
 )
 from httprules.headers import ascii_digits, end_to_end, with_capability
 
+log = logging.getLogger("mediacdn.edge")
 SEGMENT_NUMBER = re.compile(r"^(?P<stem>.*/)(?P<n>\d{1,9})(?P<ext>\.(?:m4s|ts|mp4|vtt))$")
 
 
@@ -112,10 +113,11 @@ class EdgeCache:
                 clock=clock,
                 owns=cluster.owns_digest if cluster is not None else lambda digest: True,
                 shared=cluster is not None,
+                min_free_bytes=config.disk_min_free_bytes,
             )
         # the largest object the memory tier keeps (on a fill, or copied from a disk hit)
         self.memory_max = config.capacity_bytes // workers // 8
-        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self._scratch = ScratchSpools()
         self.fills: dict[str, Fill] = {}
         self.purges = PurgeLog()  # a fill purged while it came is not stored
         self.via = config.via
@@ -339,6 +341,9 @@ class EdgeCache:
         except httpx.HTTPError as exc:  # the body broke off mid-way
             self.metrics.upstream_errors += 1
             fill.fail(f"upstream body broken: {exc}")
+        except OSError as exc:  # the spool's filesystem full or failing: this fill fails
+            log.warning("fill of %s: cache disk: %s", url, exc.strerror or exc)
+            fill.fail(f"cache disk: {exc.strerror or exc}")
         except BaseException as exc:
             fill.fail(f"fill cancelled: {type(exc).__name__}")
             raise
@@ -364,7 +369,7 @@ class EdgeCache:
         storable = is_storable("GET", response.status_code, headers, out)
         declared = out.get("content-length")
         length = int(declared) if declared is not None and ascii_digits(declared) else None
-        fill.start(response.status_code, out, storable, self._spool())
+        fill.start(response.status_code, out, storable, self._spool(length))
         async for chunk in response.aiter_raw():
             fill.append(chunk)
             self.metrics.bytes_from_upstream += len(chunk)
@@ -380,13 +385,12 @@ class EdgeCache:
             self.purge(url)
         fill.finish()
 
-    def _spool(self) -> Spool:
-        """Where a fill's body goes while it arrives."""
-        if self.disk is not None:
+    def _spool(self, length: int | None) -> Spool:
+        """Where a fill's body (of `length`, if known) goes while it arrives: the disk tier,
+        unless its filesystem has no room for it even after shedding (then not kept there)."""
+        if self.disk is not None and self.disk.make_room(length or 0):
             return self.disk.spool()
-        if self._scratch is None:
-            self._scratch = tempfile.TemporaryDirectory(prefix="mediacdn-pop-")
-        return Spool(Path(self._scratch.name) / f"{time.monotonic_ns()}", named=False)
+        return self._scratch.spool()
 
     def keep(
         self, entry: Entry, fill: Fill, headers: dict[str, str], *, publish: bool = True
@@ -396,7 +400,7 @@ class EdgeCache:
         than `memory_max`, and admitted by its policy)."""
         if self.purges.purged_since(entry.url, fill.purges_before):
             return  # invalidated while it came: the next request fetches it afresh
-        if self.disk is not None and fill.spool is not None and publish:
+        if self.disk is not None and fill.spool is not None and fill.spool.named and publish:
             self.disk.publish(fill.spool, entry, headers)
         if fill.received <= self.memory_max:
             entry.path, entry.length = None, fill.received
@@ -431,14 +435,7 @@ class EdgeCache:
         self.purge(url)
         if self.disk is None:
             return len(body) <= self.memory_max and self.store.put(entry, {})
-        spool = self.disk.spool()
-        try:
-            spool.write(body)
-            on_disk = self.disk.publish(
-                spool, Entry(url, 200, stored_headers, b"", entry.clock), {}
-            )
-        finally:
-            spool.close()
+        on_disk = self.disk.store(body, Entry(url, 200, stored_headers, b"", entry.clock))
         if self.cluster is not None and not self.cluster.owns(url):
             owner = owner_of(url, self.cluster.workers)
             self.cluster.tell(owner, {"op": "adopt", "url": url, "vary": [], "variant": []})
@@ -496,5 +493,4 @@ class EdgeCache:
         for task in list(self._background):
             task.cancel()
         await self.upstream.aclose()
-        if self._scratch is not None:
-            self._scratch.cleanup()
+        self._scratch.cleanup()

@@ -14,6 +14,7 @@ class EdgeConfig:
     capacity_bytes: int = 512 << 20  # the memory tier
     cache_dir: str | None = None  # the disk tier's directory (None: memory only)
     disk_capacity_bytes: int = 0
+    disk_min_free_bytes: int | None = None  # kept free on its filesystem (None: the default)
     workers: int = 1  # worker processes sharing the cache (more than one needs cache_dir)
     policy: str = DEFAULT_POLICY
     admin_keys: tuple[str, ...] = ()

@@ -32,6 +32,7 @@ import hashlib
 import itertools
 import json
 import os
+import shutil
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -93,6 +94,7 @@ class DiskTier:
         clock: Callable[[], float] = time.time,
         owns: Callable[[str], bool] = lambda digest: True,
         shared: bool = False,
+        min_free_bytes: int | None = None,
     ) -> None:
         self.root = root
         # the URLs (by `url_digest`) whose files this process indexes and evicts
@@ -103,6 +105,12 @@ class DiskTier:
         self.objects.mkdir(parents=True, exist_ok=True)
         self.spools.mkdir(parents=True, exist_ok=True)
         self.capacity_bytes = capacity_bytes
+        # kept free on the filesystem (other files share it, or the capacity is larger than
+        # it): stored responses are shed to keep it; default the smaller of 1 GiB and 2%
+        usage = shutil.disk_usage(root)
+        default_free = min(1 << 30, usage.total // 50)
+        self.min_free_bytes = default_free if min_free_bytes is None else min_free_bytes
+        self.shed_bytes = 0  # shed for room on the filesystem, not by the policy
         self.index: ResponseStore[Record] = ResponseStore(
             make_policy(policy, capacity_bytes, clock=clock), on_forget=self._unlink
         )
@@ -183,8 +191,35 @@ class DiskTier:
 
     # -- writing --------------------------------------------------------------------------
 
+    def free_bytes(self) -> int:
+        return shutil.disk_usage(self.root).free
+
+    def make_room(self, size_bytes: int) -> bool:
+        """Before `size_bytes` more are written: shed stored responses (the longest stored
+        first) while the filesystem would have less than `min_free_bytes` free after them;
+        whether they fit. A worker sheds only what it indexes."""
+        short = self.min_free_bytes + size_bytes - self.free_bytes()
+        if short <= 0:
+            return True
+        self.shed_bytes += self.index.shed(short)
+        return self.free_bytes() >= size_bytes
+
     def spool(self) -> Spool:
-        return Spool(self.spools / f"{self._tag}-{next(self._names)}")
+        return Spool(self.spools / f"{self._tag}-{next(self._names)}", make_room=self.make_room)
+
+    def store(self, body: bytes, entry: Entry) -> bool:
+        """A whole body (pushed by the operator) stored as the 200 `entry` describes (its
+        own body ignored); False if there is no room for it or the policy will not keep it."""
+        if not self.make_room(len(body)):
+            return False
+        spool = self.spool()
+        try:
+            spool.write(body)
+            return self.publish(spool, entry, {})
+        except OSError:  # the filesystem filled meanwhile
+            return False
+        finally:
+            spool.close()
 
     def publish(self, spool: Spool, entry: Entry, request_headers: Mapping[str, str]) -> bool:
         """Make a complete spooled body the stored response `entry` describes (its `body` and
@@ -198,13 +233,17 @@ class DiskTier:
             return False
         # forget what these files held first (unlinking them), then put the new ones there
         self.index.remove(entry.url, entry.vary, entry.variant)
-        body.parent.mkdir(exist_ok=True)
-        os.replace(spool.path, body)
-        spool.published = True
-        if entry.vary:
-            stub = json.dumps({"url": entry.url, "vary": list(entry.vary)}).encode()
-            _write_atomically(self._vary_path(entry.url), stub)
-        _write_atomically(meta, text)
+        try:
+            body.parent.mkdir(exist_ok=True)
+            os.replace(spool.path, body)
+            spool.published = True
+            if entry.vary:
+                stub = json.dumps({"url": entry.url, "vary": list(entry.vary)}).encode()
+                _write_atomically(self._vary_path(entry.url), stub)
+            _write_atomically(meta, text)
+        except OSError:  # no room for the meta (or the disk failing): not stored
+            body.unlink(missing_ok=True)
+            return False
         if not self.owns(url_digest(entry.url)):
             return True  # the owner indexes it when told (`adopt`)
         if not self.index.put(record, request_headers):
@@ -361,5 +400,9 @@ def _alive(tag: str) -> bool:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     temporary = path.with_suffix(f".meta-{os.getpid()}")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
-from collections.abc import AsyncIterator
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 READ_SIZE = 256 << 10  # a spooled body is read back in pieces of this size
@@ -32,18 +35,36 @@ class Spool:
         spool.path, spool.fd, spool.length, spool.published = Path("/dev/fd", str(fd)), fd, 0, True
         return spool
 
-    def __init__(self, path: Path, *, named: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        named: bool = True,
+        make_room: Callable[[int], bool] | None = None,
+    ) -> None:
         self.path = path
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         self.length = 0
         self.published = not named
+        self.named = named
+        # asked to free this many bytes on its filesystem when it is full; True if it did
+        self.make_room = make_room
         if not named:
             path.unlink()
 
     def write(self, chunk: bytes) -> None:
+        """Append `chunk`. A full filesystem is given one chance to make room (the disk tier
+        sheds stored responses); OSError if it stays full or fails otherwise."""
         view = memoryview(chunk)
+        retried = False
         while view:
-            view = view[os.write(self.fd, view) :]
+            try:
+                view = view[os.write(self.fd, view) :]
+            except OSError as exc:
+                full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                if retried or not full or self.make_room is None or not self.make_room(len(view)):
+                    raise
+                retried = True
         self.length += len(chunk)
 
     def close(self) -> None:
@@ -54,6 +75,23 @@ class Spool:
         if not self.published:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
+
+
+class ScratchSpools:
+    """Unnamed spools in a private temporary directory (made on first use): for fills with
+    no disk tier, or none with room for them."""
+
+    def __init__(self) -> None:
+        self._directory: tempfile.TemporaryDirectory[str] | None = None
+
+    def spool(self) -> Spool:
+        if self._directory is None:
+            self._directory = tempfile.TemporaryDirectory(prefix="mediacdn-pop-")
+        return Spool(Path(self._directory.name) / f"{time.monotonic_ns()}", named=False)
+
+    def cleanup(self) -> None:
+        if self._directory is not None:
+            self._directory.cleanup()
 
 
 class FillFailed(Exception):

@@ -155,6 +155,11 @@ STAT_FAMILIES = {  # stats key → (metric name, type, help)
     ),
     "evictions": ("evictions_total", "counter", "Objects evicted from the memory tier."),
     "disk_evictions": ("disk_evictions_total", "counter", "Objects evicted from the disk tier."),
+    "disk_shed_bytes": (
+        "disk_shed_bytes_total",
+        "counter",
+        "Bytes the disk tier shed to keep its filesystem's minimum free space.",
+    ),
     "in_flight": ("in_flight_requests", "gauge", "Requests being answered."),
     "cache_used_bytes": ("cache_used_bytes", "gauge", "Bytes held by the memory tier."),
     "cache_capacity_bytes": ("cache_capacity_bytes", "gauge", "The memory tier's capacity."),

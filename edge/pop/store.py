@@ -179,6 +179,18 @@ class ResponseStore(Generic[S]):
             self.policy.remove(key)
             self._forget(key)
 
+    def shed(self, size_bytes: int) -> int:
+        """Drop entries, the longest stored first, until `size_bytes` are freed or none is
+        left (room made outside the policy's capacity: a disk filling up); bytes freed."""
+        freed = 0
+        for key in list(self._entries):
+            if freed >= size_bytes:
+                break
+            freed += self._entries[key].size_bytes
+            self.evictions += 1
+            self._drop(key)
+        return freed
+
     def purge(self, url: str) -> int:
         keys = list(self._by_url.get(url, ()))
         for key in keys:

@@ -165,6 +165,46 @@ def test_eviction_and_purge_remove_the_files(tmp_path: Path, clock: FakeClock) -
         assert http.get("/o7").headers["x-cache"] == "MISS"
 
 
+def test_a_filling_filesystem_sheds_the_oldest_and_a_body_without_room_still_goes_out_whole(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache directory is on a filesystem of 4 MiB (its free space is what the files under
+    it leave of that): its capacity of 64 MiB cannot be reached; stored responses are shed,
+    the longest stored first, to keep 512 KiB free; an 8 MiB body that cannot fit is sent
+    whole from a scratch file and not kept on disk."""
+    cache = tmp_path / "cache"
+    size, min_free = 4 << 20, 512 << 10
+
+    def used() -> int:
+        return sum(f.stat().st_size for f in cache.rglob("*") if f.is_file())
+
+    monkeypatch.setattr(DiskTier, "free_bytes", lambda tier: max(0, size - used()))
+    routes = {f"/o{i}": Route(bytes([i]) * (1 << 20), headers=FRESH) for i in range(5)}
+    routes["/big"] = Route(b"b" * (8 << 20), headers=FRESH)
+    origin = ScriptedOrigin(routes, clock=clock)
+    with (
+        serve_in_thread(origin) as origin_url,
+        pop(origin_url, cache, clock, disk_min_free_bytes=min_free, policy="lru") as http,
+    ):
+        for i in range(5):
+            answer = http.get(f"/o{i}")
+            assert answer.content == bytes([i]) * (1 << 20)
+        stored = {p.stem for p in files(cache, ".body")}
+        assert stored == {digest((f"/o{i}", ())) for i in (2, 3, 4)}  # 0 and 1 shed
+        assert size - used() >= min_free
+        stats = http.get("/stats").json()
+        assert stats["disk_shed_bytes"] >= 2 << 20
+        assert http.get("/o4").headers["x-cache"] == "HIT"
+
+        for _ in range(2):
+            big = http.get("/big")
+            assert big.status_code == 200
+            assert big.content == b"b" * (8 << 20)
+        assert origin.hits["/big"] == 2  # not kept: each asks upstream
+        assert {p.stem for p in files(cache, ".body")} <= stored
+        assert list((cache / "spool").iterdir()) == []
+
+
 def test_a_hit_reads_its_meta_again_only_when_it_changed(tmp_path: Path) -> None:
     """Hits reuse a meta's parse; a refreshed, evicted or republished meta is read again, by
     the worker that owns it and by one that reads the files of another's."""

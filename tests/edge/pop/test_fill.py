@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,25 @@ def test_a_part_comes_as_its_bytes_arrive_and_fails_if_the_body_ends_before_it(
     part, first = asyncio.run(scenario())
     assert part == b"a" * 10
     assert first == b"a" * 100
+
+
+def test_a_spool_on_a_full_filesystem_asks_for_room_once_then_fails(tmp_path: Path) -> None:
+    """ENOSPC: the disk tier is asked to shed what the rest of the chunk needs, and the write
+    tried again, once; still full, the write fails (the fill then fails, not the POP)."""
+    asked: list[int] = []
+
+    def make_room(size: int) -> bool:
+        asked.append(size)
+        return True  # it says it shed, but the filesystem stays full
+
+    spool = Spool(tmp_path / "s", make_room=make_room)
+    full = os.open("/dev/full", os.O_WRONLY)  # every write: ENOSPC
+    os.dup2(full, spool.fd)
+    os.close(full)
+    with pytest.raises(OSError, match="No space left") as raised:
+        spool.write(b"x" * 1000)
+    assert raised.value.errno == errno.ENOSPC
+    assert asked == [1000]
+    assert spool.length == 0
+    spool.close()
+    assert list(tmp_path.iterdir()) == []  # never published: deleted
