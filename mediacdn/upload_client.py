@@ -27,11 +27,13 @@ class UploadResult:
 
 
 class _PathFingerprint:
-    """Resume key: the file's path, size, mtime and the upload's metadata."""
+    """Resume key: the server, the file's path, size, mtime and the upload's metadata (the
+    same file sent to another origin is another upload)."""
 
-    def __init__(self, path: Path, metadata: dict[str, str]) -> None:
+    def __init__(self, server: str, path: Path, metadata: dict[str, str]) -> None:
         st = path.stat()
-        raw = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{sorted(metadata.items())}"
+        raw = f"{server}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+        raw += f"|{sorted(metadata.items())}"
         self.value = hashlib.sha256(raw.encode()).hexdigest()
 
     def get_fingerprint(self, fs: IO[bytes]) -> str:
@@ -74,7 +76,7 @@ def tus_upload(
     endpoint = server.rstrip("/") + "/api/uploads/"
     tus = tus_client.TusClient(endpoint, headers={"Authorization": f"Bearer {api_key}"})
     storage = FileStorage(str(_state_file()))
-    fingerprint = _PathFingerprint(path, metadata)
+    fingerprint = _PathFingerprint(endpoint, path, metadata)
 
     stream = _KeptOpen(io.FileIO(path))
 
@@ -113,6 +115,8 @@ def tus_upload(
                 before = uploader.offset
                 uploader.upload_chunk()
                 bar.update(uploader.offset - before)
+        # finished: nothing to resume, so running the command again uploads the file anew
+        storage.remove_item(fingerprint.value)
         return str(uploader.url)
     except TusCommunicationError as exc:
         raise UploadFailed(f"upload of {path} failed: {exc}") from exc
@@ -153,10 +157,24 @@ def upload_video(
         if head.status_code != 200 or not video_id:
             raise UploadFailed(f"the server did not accept the upload ({head.status_code})")
         status_url = server.rstrip("/") + f"/api/videos/{video_id}"
-        status = http.get(status_url).json()
+        status = video_status(http, status_url)
         if wait:
             status = wait_until_done(http, status_url, quiet=quiet, timeout_s=timeout_s)
     return UploadResult(video_id=video_id, status=status)
+
+
+def video_status(http: httpx.Client, status_url: str) -> dict[str, Any]:
+    """The video's status; UploadFailed if the origin has none to give (the video deleted
+    meanwhile, say): there is then nothing to wait for."""
+    answer = http.get(status_url)
+    if answer.status_code != 200:
+        try:
+            said = answer.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            said = answer.text[:200]
+        raise UploadFailed(f"{status_url} answered {answer.status_code}: {said}")
+    status: dict[str, Any] = answer.json()
+    return status
 
 
 def wait_until_done(
@@ -172,7 +190,7 @@ def wait_until_done(
         bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}% [{elapsed}] {postfix}",
     ) as bar:
         while True:
-            status: dict[str, Any] = http.get(status_url).json()
+            status = video_status(http, status_url)
             bar.n = float(status.get("progress", 0))
             bar.set_postfix_str(status.get("status", "?"))
             bar.refresh()

@@ -16,6 +16,7 @@ from tusclient.exceptions import TusCommunicationError
 from tusclient.storage.filestorage import FileStorage
 from tusclient.uploader.uploader import Uploader
 
+from mediacdn.upload_client import UploadFailed, wait_until_done
 from sample_media.generate import SampleMedia
 from tests.support.playback import check_playback, wait_for_video
 from tests.support.proxy import CuttingProxy
@@ -140,30 +141,49 @@ def test_tus_upload_resumes_after_a_dropped_connection(
     check_playback(origin.url, video_id, ffmpeg=ffmpeg, ffprobe=ffprobe, source_duration_s=9.0)
 
 
-def test_cli_upload_with_subtitles(
-    origin: OriginServer, sample: SampleMedia, tmp_path: Path
-) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mediacdn",
-            "upload",
-            str(sample.video),
-            "--server",
-            origin.url,
-            "--api-key",
-            origin.api_key,
-            "--subtitles",
-            f"eng={sample.subtitles['eng']}",
-        ],
+def cli_upload(
+    origin: OriginServer, video: Path, state: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "mediacdn", "upload", str(video), "--server", origin.url]
+    return subprocess.run(
+        [*command, "--api-key", origin.api_key, *extra],
         capture_output=True,
         text=True,
         timeout=180,
         check=False,
-        env={"XDG_STATE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        env={"XDG_STATE_HOME": str(state), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_cli_upload_with_subtitles(
+    origin: OriginServer, sample: SampleMedia, tmp_path: Path
+) -> None:
+    done = cli_upload(
+        origin, sample.video, tmp_path, "--subtitles", f"eng={sample.subtitles['eng']}"
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert ": ready" in done.stdout
     assert "/master.m3u8" in done.stdout
     assert "upload sample.mp4" in done.stderr  # the progress bar
+
+
+def test_cli_upload_of_the_same_file_again_is_a_new_video(
+    origin: OriginServer, http: httpx.Client, sample: SampleMedia, tmp_path: Path
+) -> None:
+    """A finished upload is not resumed: the second run uploads anew, also once the first
+    video is deleted (it used to find the finished upload and wait for ever on a deleted
+    video); and a video deleted while the command waits ends it with the reason."""
+    first = cli_upload(origin, sample.video, tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    first_id = first.stdout.split("video ", 1)[1].split(":", 1)[0]
+    assert http.delete(f"/api/videos/{first_id}", headers=origin.headers()).status_code == 204
+    again = cli_upload(origin, sample.video, tmp_path, "--no-wait")
+    assert again.returncode == 0, again.stderr[-3000:]
+    second_id = again.stdout.split("video ", 1)[1].split(":", 1)[0]
+    assert second_id != first_id
+    with httpx.Client(base_url=origin.url) as waiting:
+        deleted = waiting.delete(f"/api/videos/{second_id}", headers=origin.headers())
+        assert deleted.status_code == 204
+        status_url = f"{origin.url}/api/videos/{second_id}"
+        with pytest.raises(UploadFailed, match="answered 404"):
+            wait_until_done(waiting, status_url, quiet=True, timeout_s=10)
