@@ -12,6 +12,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
+from urllib.parse import unquote_plus
 
 import httpx
 from starlette.applications import Starlette
@@ -86,6 +87,20 @@ def client_location(
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):  # NaN is in no range
         raise BadLocation(raw)
     return lat, lon
+
+
+ROUTER_PARAMETERS = frozenset({"lat", "lon", "geo"})  # the client's location, the router's
+
+
+def passed_query(request: Request) -> str:
+    """The request's query (with its "?") without the router's own parameters, as sent: the
+    POP is asked with the rest (an LL-HLS blocking reload's `_HLS_msn`, say)."""
+    kept = [
+        pair
+        for pair in request.url.query.split("&")
+        if pair and unquote_plus(pair.partition("=")[0]) not in ROUTER_PARAMETERS
+    ]
+    return "?" + "&".join(kept) if kept else ""
 
 
 def create_router_app(
@@ -195,8 +210,9 @@ def create_router_app(
     async def pops(request: Request) -> Response:
         return JSONResponse({"pops": registry.describe(clock())})
 
-    def decide(request: Request, path: str) -> RouteDecision | JSONResponse:
-        """The routing decision for this client and path, or the error to answer with."""
+    def decide(request: Request, path: str, query: str = "") -> RouteDecision | JSONResponse:
+        """The routing decision for this client and path (its URLs with `query`), or the
+        error to answer with."""
         try:
             where = client_location(request, zones)
         except BadLocation as exc:
@@ -220,8 +236,10 @@ def create_router_app(
             return _error(503, "no_pop", "no healthy POP")
         decisions[route.pop.name] += 1
         return RouteDecision(
-            chosen=PopUrl(route.pop.name, urls[route.pop.name] + path),
-            alternatives=tuple(PopUrl(p.name, urls[p.name] + path) for p in route.alternatives),
+            chosen=PopUrl(route.pop.name, urls[route.pop.name] + path + query),
+            alternatives=tuple(
+                PopUrl(p.name, urls[p.name] + path + query) for p in route.alternatives
+            ),
             distance_km=route.distance_km,
             rtt_ms=route.rtt_ms,
             ttl_s=ROUTE_TTL_S,
@@ -239,7 +257,7 @@ def create_router_app(
 
     async def redirect(request: Request) -> Response:
         path = "/" + request.path_params["path"]
-        answer = decide(request, path)
+        answer = decide(request, path, passed_query(request))
         if not isinstance(answer, RouteDecision):
             return answer
         return RedirectResponse(
@@ -271,7 +289,7 @@ def create_router_app(
         """A playlist fetched through the client's POP with every URI absolute to that POP;
         anything else is a redirect to the POP."""
         path = "/" + request.path_params["path"]
-        answer = decide(request, path)
+        answer = decide(request, path, passed_query(request))
         if not isinstance(answer, RouteDecision):
             return answer
         url = answer.chosen.url

@@ -21,8 +21,14 @@ PARIS_CLIENT = "48.85,2.30"
 
 
 def test_heartbeats_routes_redirects_and_failover() -> None:
+    playlist = {"content-type": "application/vnd.apple.mpegurl", "cache-control": "no-store"}
     origin = ScriptedOrigin(
-        {"/vod/v1/360p/0.m4s": Route(b"seg", headers={"cache-control": "max-age=60"})}
+        {
+            "/vod/v1/360p/0.m4s": Route(b"seg", headers={"cache-control": "max-age=60"}),
+            "/live/v2/360p/index.m3u8?_HLS_msn=3": Route(
+                b"#EXTM3U\n#EXTINF:2,\n3.m4s\n", headers=playlist
+            ),
+        }
     )
     with ExitStack() as stack:
         origin_url = stack.enter_context(serve_in_thread(origin))
@@ -50,6 +56,17 @@ def test_heartbeats_routes_redirects_and_failover() -> None:
         assert redirect.headers["location"] == edges["paris"][0] + "/vod/v1/360p/0.m4s"
         followed = httpx.get(redirect.headers["location"])
         assert followed.content == b"seg"
+        # the rest of the query goes to the POP as sent (a blocking reload's, say); the
+        # client's location is the router's alone
+        query = "lat=48.85&lon=2.30&_HLS_msn=3&note=a%20b&geo"
+        redirect = http.get(f"/r/vod/v1/360p/0.m4s?{query}")
+        assert redirect.headers["location"] == (
+            edges["paris"][0] + "/vod/v1/360p/0.m4s?_HLS_msn=3&note=a%20b"
+        )
+        blocking = http.get(f"/cdn/live/v2/360p/index.m3u8?{query.replace('&note=a%20b', '')}")
+        assert blocking.status_code == 200, blocking.text
+        assert edges["paris"][0] + "/live/v2/360p/3.m4s" in blocking.text
+        assert origin.hits["/live/v2/360p/index.m3u8?_HLS_msn=3"] == 1
         assert http.get("/route").status_code == 422
 
         # a player on another origin: preflight, then the redirect and the lookup carry CORS
