@@ -88,6 +88,20 @@ def parse_http_date(text: str | None) -> float | None:
     return parsed.timestamp() if parsed else None
 
 
+def precondition_failed(
+    if_match: str | None, if_unmodified_since: str | None, etag: str, modified_at: float
+) -> bool:
+    """§13.2.2 steps 1 and 2, false: 412. If-Match compares strongly (a weak tag never
+    matches; "*" matches the representation there is); If-Unmodified-Since counts only
+    without it."""
+    if if_match:
+        if if_match.strip() == "*":
+            return False
+        return etag.startswith("W/") or all(tag.strip() != etag for tag in if_match.split(","))
+    since = parse_http_date(if_unmodified_since)
+    return since is not None and int(modified_at) > int(since)
+
+
 def not_modified(
     if_none_match: str | None, if_modified_since: str | None, etag: str, modified_at: float
 ) -> bool:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 ERROR = {"$ref": "#/components/schemas/Error"}
-# a path outside the grammar, a refused token, no such file, over the rate limit, storage down
-PLAYBACK_ERRORS = (400, 403, 404, 429, 503)
+# a path outside the grammar, a refused token, no such file, If-Match or If-Unmodified-Since
+# that does not hold, over the rate limit, storage down
+PLAYBACK_ERRORS = (400, 403, 404, 412, 429, 503)
 SIGNED = (
     " A signed video plays only with a token: in the path right after the video "
     "(/vod/ID/~TOKEN/…, minted by POST /api/videos/{video_id}/playback-tokens) or, from a "
@@ -34,7 +35,8 @@ def _playback(summary: str, content: dict[str, Any], *, ranges: bool) -> dict[st
         ok["206"] = {"description": "the requested byte range", "content": content}
     operation = {
         "summary": summary,
-        "description": "ETag and Last-Modified validators (304 on a match), byte ranges, "
+        "description": "ETag and Last-Modified validators (304 on a match; 412 when "
+        "If-Match or If-Unmodified-Since does not hold), byte ranges, "
         "CORS for any origin. Segments and pictures never change once published and are "
         "cached for a year; playlists briefly." + SIGNED,
         "responses": ok | {"304": {"description": "not modified"}} | errors,

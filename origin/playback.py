@@ -31,6 +31,7 @@ from httprules.serving import (
     if_range_allows,
     not_modified,
     parse_range,
+    precondition_failed,
 )
 from origin.assets import AssetCache, Entry, VideoAssets
 from origin.metrics import Metrics
@@ -160,6 +161,14 @@ class PlaybackApp:
         ]
         if assets.signed:
             base.append((ACCESS_HEADER.encode(), b"signed"))
+        if precondition_failed(
+            (headers.get(b"if-match") or b"").decode("latin-1") or None,
+            (headers.get(b"if-unmodified-since") or b"").decode("latin-1") or None,
+            entry.etag,
+            assets.modified_at,
+        ):
+            message = "If-Match or If-Unmodified-Since does not hold for this representation"
+            return await self._error(scope, send, 412, "precondition_failed", message)
         inm = headers.get(b"if-none-match")
         ims = headers.get(b"if-modified-since")
         if (inm or ims) and not_modified(

@@ -85,6 +85,29 @@ def test_conditional_requests(http: httpx.Client, video_id: str) -> None:
     )
 
 
+def test_preconditions_that_do_not_hold_get_412(http: httpx.Client, video_id: str) -> None:
+    """RFC 9110 §13.2.2: If-Match (strong comparison) first, else If-Unmodified-Since; a
+    precondition that fails is 412, before any 304 or range."""
+    url = f"/vod/{video_id}/360p/0.m4s"
+    first = http.get(url)
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    for holds in ({"If-Match": etag}, {"If-Match": f'"x", {etag}'}, {"If-Match": "*"}):
+        assert http.get(url, headers=holds).status_code == 200, holds
+    assert http.get(url, headers={"If-Unmodified-Since": modified}).status_code == 200
+    earlier = "Mon, 01 Jan 2001 00:00:00 GMT"
+    for fails in (
+        {"If-Match": '"other"'},
+        {"If-Match": f"W/{etag}"},  # weak never matches strongly
+        {"If-Match": '"other"', "If-None-Match": etag},  # If-Match comes first
+        {"If-Unmodified-Since": earlier, "Range": "bytes=0-9"},
+    ):
+        refused = http.get(url, headers=fails)
+        assert refused.status_code == 412, fails
+        assert refused.json()["error"]["code"] == "precondition_failed"
+    # If-Match holding, If-Unmodified-Since is not looked at (§13.1.4)
+    assert http.get(url, headers={"If-Match": etag, "If-Unmodified-Since": earlier}).is_success
+
+
 def test_ranges(http: httpx.Client, video_id: str) -> None:
     url = f"/vod/{video_id}/360p/0.m4s"
     full = http.get(url).content
