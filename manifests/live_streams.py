@@ -46,6 +46,20 @@ class LiveSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class IngestError:
+    at: float
+    protocol: str  # srt, rtmp or http
+    message: str
+
+
+def _ingest_error(text: str | None) -> IngestError | None:
+    if not text:
+        return None
+    raw = json.loads(text)
+    return IngestError(float(raw["at"]), str(raw["protocol"]), str(raw["message"]))
+
+
+@dataclass(frozen=True, slots=True)
 class LiveStream:
     id: str
     title: str
@@ -59,6 +73,8 @@ class LiveStream:
     ended_at: float | None
     version: int
     stream_key: str  # the SRT passphrase: the ingest needs it to listen
+    # why the last contribution that came was not broadcast (cleared once one goes on air)
+    ingest_error: IngestError | None = None
 
     def __repr__(self) -> str:  # never the key in a log
         return f"LiveStream(id={self.id!r}, status={self.status!r}, port={self.ingest_port})"
@@ -89,6 +105,7 @@ def _stream(row: Row) -> LiveStream:
         ended_at=None if row["ended_at"] is None else float(row["ended_at"]),
         version=int(row["version"]),
         stream_key=row["stream_key"],
+        ingest_error=_ingest_error(row.get("ingest_error")),
     )
 
 
@@ -164,7 +181,8 @@ class LiveTable(WebhookTable):
             if status == "live":
                 cur.execute(
                     "UPDATE live_streams SET status = 'live', version = version + 1,"
-                    " started_at = COALESCE(started_at, ?) WHERE id = ? AND status <> 'ended'",
+                    " started_at = COALESCE(started_at, ?), ingest_error = NULL"
+                    " WHERE id = ? AND status <> 'ended'",
                     (now, stream_id),
                 )
             elif status == "ended":
@@ -192,6 +210,15 @@ class LiveTable(WebhookTable):
                     data["video_id"] = stream.video_id
                 self._emit(cur, event, data, now)
             return stream
+
+    def note_ingest_error(self, stream_id: str, protocol: str, message: str) -> None:
+        """A contribution came by `protocol` and could not be broadcast, for this reason."""
+        text = json.dumps({"at": self.clock(), "protocol": protocol, "message": message[:500]})
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE live_streams SET ingest_error = ? WHERE id = ? AND status <> 'ended'",
+                (text, stream_id),
+            )
 
     def put_live_rendition(self, stream_id: str, position: int, rendition: LiveRendition) -> None:
         """Write a rendition's playlist state (and bump the stream's version, which blocked

@@ -142,6 +142,7 @@ ADDED_COLUMNS = (
     ("uploads", "expires_at", "{real}"),
     ("uploads", "concat", "TEXT NOT NULL DEFAULT ''"),
     ("videos", "listed", "INTEGER NOT NULL DEFAULT 0"),
+    ("live_streams", "ingest_error", "TEXT"),
 )
 
 

@@ -48,6 +48,12 @@ def live_json(
         "ended_at": iso_utc(stream.ended_at),
     }
     if with_key:
+        error = stream.ingest_error
+        out["ingest_error"] = (
+            None
+            if error is None
+            else {"at": iso_utc(error.at), "protocol": error.protocol, "message": error.message}
+        )
         out["stream_key"] = stream.stream_key
         out["ingest_url"] = srt_push_url(host, stream.ingest_port, stream.stream_key)
         out["ingest"] = {

@@ -56,6 +56,24 @@ LIVE_STREAM = {
             },
             "required": ["srt", "rtmp", "rtmp_server", "http"],
         },
+        "ingest_error": {
+            "description": "with an API key only: why the last contribution that came could "
+            "not be broadcast (what the receiving ffmpeg said: a wrong passphrase, data it "
+            "cannot read, an encoder gone before its streams were known); null once one is "
+            "on air",
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "required": ["at", "protocol", "message"],
+                    "properties": {
+                        "at": TIME,
+                        "protocol": {"enum": ["srt", "rtmp", "http"]},
+                        "message": {"type": "string"},
+                    },
+                },
+            ],
+        },
         "segment_duration": {"type": "number"},
         "part_duration": {"type": "number"},
         "dvr_window": {"type": "number"},

@@ -24,7 +24,7 @@ from transcoder.fragments import FragmentError, FragmentReader, Init
 from transcoder.live_command import LiveEncode, build_live_argv
 from transcoder.live_packager import EncoderChanged, Resumption, TrackPackager, WallClock
 from transcoder.live_push import PushSlot
-from transcoder.live_receive import Receiver, StreamKey, listeners, wait_for_encoder
+from transcoder.live_receive import Listener, Receiver, StreamKey, listeners, wait_for_encoder
 from transcoder.live_recording import publish_recording
 from transcoder.runner import kill_group, tool_process
 
@@ -110,6 +110,13 @@ def run_live(
     push, key = slot is not None, key or StreamKey(stream.stream_key)
     current: list[Receiver] = []
 
+    def failed(listener: Listener, why: str) -> None:
+        """A contribution that came and could not be broadcast: the API shows why."""
+        try:
+            catalog.note_ingest_error(stream.id, listener.protocol, why)
+        except Exception:  # the catalog away: the log has it
+            log.exception("live stream %s: noting an ingest error", stream.id)
+
     def encoder(within_s: float | None) -> Receiver | None:
         """The next encoder with the key, waiting at most `within_s` (None: until stopped)."""
         if current:
@@ -125,7 +132,9 @@ def run_live(
         while True:  # once more each time the key is replaced meanwhile
             key.changed.clear()
             where = listeners(config.listen_host, stream.ingest_port, key.value, config.rtmp, push)
-            receiver = wait_for_encoder(config.ffmpeg, where, give_up, config.memory_bytes, slot)
+            receiver = wait_for_encoder(
+                config.ffmpeg, where, give_up, config.memory_bytes, slot, failed
+            )
             if receiver is not None or not key.changed.is_set():
                 break
         if receiver is None:

@@ -30,8 +30,11 @@ RESTART_S = 0.5  # a listener that ended (a refused or vanished encoder) listens
 RESTART_MAX_S = 10.0  # this, twice as long after each time, at most this
 # ffmpeg's RTMP server, when the encoder names another stream or application
 WRONG_NAME = re.compile(r"Unexpected stream|App field don't match up")
+# libsrt, when the caller's passphrase is not the listener's (the stream key)
+WRONG_PASSPHRASE = re.compile(r"BADSECRET|Incorrect passphrase")
 INPUT_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment):")
 FRAME_RATE = re.compile(r", (\d+(?:\.\d+)?) fps\b")
+SECRET = re.compile(r"(passphrase=)[^&\s]+")  # a key that got into a message some other way
 
 
 class StreamKey:
@@ -62,6 +65,15 @@ def listeners(
     found = [Listener("srt", srt_listener_url(host, port, key))]
     found += [Listener("rtmp", rtmp_url(host, port, key))] if rtmp else []
     return found + ([Listener("http", "pipe:0")] if push else [])
+
+
+def _refusal(line: str) -> str | None:
+    """The encoder's key was wrong, as a receiver's line says."""
+    if WRONG_NAME.search(line):
+        return "the encoder did not publish under the stream key"
+    if WRONG_PASSPHRASE.search(line):
+        return "the encoder's passphrase is not the stream key"
+    return None
 
 
 class Receiver:
@@ -106,8 +118,9 @@ class Receiver:
             self.tail.append(line)
             if self.known.is_set():
                 continue
-            if WRONG_NAME.search(line):
-                self.refusal = "the encoder did not publish under the stream key"
+            refusal = _refusal(line)
+            if refusal is not None:
+                self.refusal = refusal
                 kill_group(self.proc)
                 self.known.set()
             elif line.startswith("Input #0"):
@@ -130,13 +143,17 @@ class Receiver:
     def ended(self) -> bool:
         return self.proc.poll() is not None
 
-    def why_not(self) -> str:
-        """Why this listener ended without a contribution."""
+    def why_not(self, *, whole: bool = False) -> str:
+        """Why this listener ended without a contribution: ffmpeg's last word (`whole`: its
+        last lines), with the listening URL, which holds the stream key, named instead."""
         if self.refusal:
             return self.refusal
         if self.kinds and "video" not in self.kinds:
             return f"a contribution without video ({', '.join(self.kinds)}) is not broadcast"
-        return " | ".join(self.tail) or "the listener ended"
+        said = [line for line in self.tail if line.strip()]
+        text = " | ".join(said) if whole else (said[-1].strip() if said else "")
+        text = text.replace(self.listener.url, f"the {self.listener.protocol} listener")
+        return SECRET.sub(r"\1…", text) or "the listener ended"
 
     def stop(self) -> None:
         kill_group(self.proc)
@@ -163,11 +180,13 @@ def wait_for_encoder(
     stop: Callable[[float], bool],
     memory_bytes: int | None = None,
     slot: PushSlot | None = None,
+    on_failed: Callable[[Listener, str], None] = lambda listener, why: None,
 ) -> Receiver | None:
     """Listen at every place in `where` until an encoder arrives with the key (its receiver
     is returned, the others stopped) or `stop(seconds)` says to stop waiting (None). A
     listener that ends without a contribution (a refused encoder, one that left before its
-    streams were known, one without video) listens again."""
+    streams were known, one without video, one that sent what ffmpeg cannot read) is
+    reported to `on_failed` with the reason, and listens again."""
     receivers = {w: Receiver(ffmpeg, w, memory_bytes, slot) for w in where}
     restart_at: dict[Listener, float] = {}
     failures: dict[Listener, int] = dict.fromkeys(where, 0)
@@ -180,9 +199,9 @@ def wait_for_encoder(
                         return receiver
                     kill_group(receiver.proc)  # nothing to broadcast: it listens again
                 if receiver.ended and listener not in restart_at:
-                    log.warning(
-                        "live %s listener: no broadcast: %s", listener.protocol, receiver.why_not()
-                    )
+                    why = receiver.why_not(whole=True)
+                    log.warning("live %s listener: no broadcast: %s", listener.protocol, why)
+                    on_failed(listener, receiver.why_not())
                     failures[listener] += 1  # one that cannot listen at all is retried less
                     pause = min(RESTART_MAX_S, RESTART_S * 2 ** (failures[listener] - 1))
                     restart_at[listener] = time.monotonic() + pause
