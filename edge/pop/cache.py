@@ -400,7 +400,7 @@ class EdgeCache:
         than `memory_max`, and admitted by its policy)."""
         if self.purges.purged_since(entry.url, fill.purges_before):
             return  # invalidated while it came: the next request fetches it afresh
-        if self.disk is not None and fill.spool is not None and fill.spool.named and publish:
+        if publish and self.disk is not None and fill.spool is not None and fill.spool.named:
             self.disk.publish(fill.spool, entry, headers)
         if fill.received <= self.memory_max:
             entry.path, entry.length = None, fill.received

@@ -33,6 +33,7 @@ class Spool:
         nor deleted here."""
         spool = cls.__new__(cls)
         spool.path, spool.fd, spool.length, spool.published = Path("/dev/fd", str(fd)), fd, 0, True
+        spool.named, spool.make_room = False, None
         return spool
 
     def __init__(
