@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from origin.errors import ApiError
 from origin.settings import Settings
 
 TOKEN_PREFIX = "du."
+_URL_SAFE = re.compile(r"[A-Za-z0-9_-]*")
 DEFAULT_TTL_S = 3600
 MAX_TTL_S = 86_400
 
@@ -64,6 +66,10 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
+    """Strictly: a character outside the URL-safe alphabet is an error, not skipped (else
+    one token could be written many ways, with anything slipped between its characters)."""
+    if not _URL_SAFE.fullmatch(text):
+        raise ValueError("not URL-safe base64")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from email.utils import formatdate
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import anyio
 import anyio.to_thread
@@ -170,7 +170,7 @@ class TusApi:
         upload = await self._new_upload(length, metadata, grant, concat)
         location = f"/api/uploads/{upload.id}"
         if "token" in request.query_params:  # the URL handed out goes on working
-            location += f"?token={request.query_params['token']}"
+            location += f"?token={quote(request.query_params['token'], safe='.')}"
         headers = self._headers(location=location, **{"upload-offset": "0"}, **_expires(upload))
         if request.headers.get("content-type") == "application/offset+octet-stream":
             owner = grant.owner if grant is not None else owner_of(request)

@@ -181,3 +181,14 @@ def test_grants_are_signed_expire_and_name_their_upload() -> None:
     with pytest.raises(GrantRefused, match="not valid"):
         verify(secret, token.replace(".", ".x", 1), now=1000.0)
     assert signing_secret("configured", ["key-a"]) != secret
+
+
+@pytest.mark.parametrize("slipped", ["!!!!", "\r\n\r\n", "    ", "%0d", "=="])
+def test_a_grant_is_written_one_way_only(slipped: str) -> None:
+    """Characters slipped into its signature are refused, not skipped by the decoder (the
+    token goes back into a Location header: CR LF there made the origin drop the
+    connection after it had created the upload)."""
+    secret = signing_secret("", ["key-a"])
+    token, _ = mint(secret, "owner", 100, 60, now=1000.0)
+    with pytest.raises(GrantRefused, match="not valid"):
+        verify(secret, token[:-4] + slipped + token[-4:], now=1000.0)
