@@ -30,6 +30,13 @@ from httprules.serving import Unsatisfiable, if_range_allows, not_modified, pars
 ONE_WRITE_BODY = 16 << 10  # a fresh hit with a body up to this is sent in one write with its head
 
 X_CACHE = {r: r.encode() for r in ("HIT", "MISS", "STALE", "REVALIDATED", "BYPASS")}
+# A player on any page reads why the POP refused it (a token expired, a rate exceeded and when
+# to come back) rather than a bare network error; an error body holds no content to protect.
+ERROR_CORS = {
+    "access-control-allow-origin": "*",
+    "access-control-expose-headers": "Retry-After, RateLimit-Limit, RateLimit-Remaining, "
+    "RateLimit-Reset, Via, X-Cache",
+}
 
 
 @dataclass(slots=True)
@@ -98,6 +105,7 @@ class Responses:
             "cache-control": "no-store",
             "x-cache": result,
             "via": self.via,
+            **ERROR_CORS,
             **(extra or {}),
         }
         await self.respond(send, status, headers, error_body(code, message))

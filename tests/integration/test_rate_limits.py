@@ -126,4 +126,9 @@ def test_playback_over_the_limit_at_a_pop(
         refused = viewer.get(f"{pop}/nothing-here")
         assert refused.json()["error"]["code"] == "rate_limited"
         assert int(refused.headers["retry-after"]) >= 1
+        # a player on another page can read that, and when to come back
+        assert refused.headers["access-control-allow-origin"] == "*"
+        exposed = refused.headers["access-control-expose-headers"].lower()
+        assert "retry-after" in exposed
+        assert "ratelimit-reset" in exposed
         assert other.get(f"{pop}/nothing-here").status_code != 429

@@ -111,6 +111,8 @@ def test_a_signed_video_needs_a_token_at_the_origin_and_the_pop(cdn: SignedCdn) 
             refused = httpx.get(base + path)  # also once the POP holds it
             assert refused.status_code == 403
             assert refused.json()["error"]["code"] == "token_required"
+            # a player on another page reads the refusal (to ask for a new token)
+            assert refused.headers["access-control-allow-origin"] == "*"
 
 
 def test_a_signed_live_stream_and_its_recording_need_a_token(cdn: SignedCdn, ffmpeg: str) -> None:
