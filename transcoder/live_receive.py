@@ -30,8 +30,9 @@ RESTART_S = 0.5  # a listener that ended (a refused or vanished encoder) listens
 RESTART_MAX_S = 10.0  # this, twice as long after each time, at most this
 # ffmpeg's RTMP server, when the encoder names another stream or application
 WRONG_NAME = re.compile(r"Unexpected stream|App field don't match up")
-# libsrt, when the caller's passphrase is not the listener's (the stream key)
-WRONG_PASSPHRASE = re.compile(r"BADSECRET|Incorrect passphrase")
+# libsrt, when a caller's passphrase is not the listener's (the stream key)
+WRONG_PASSPHRASE = re.compile(r"Incorrect passphrase")
+REJECTED = "the encoder's passphrase is not the stream key"
 INPUT_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment):")
 FRAME_RATE = re.compile(r", (\d+(?:\.\d+)?) fps\b")
 SECRET = re.compile(r"(passphrase=)[^&\s]+")  # a key that got into a message some other way
@@ -67,15 +68,6 @@ def listeners(
     return found + ([Listener("http", "pipe:0")] if push else [])
 
 
-def _refusal(line: str) -> str | None:
-    """The encoder's key was wrong, as a receiver's line says."""
-    if WRONG_NAME.search(line):
-        return "the encoder did not publish under the stream key"
-    if WRONG_PASSPHRASE.search(line):
-        return "the encoder's passphrase is not the stream key"
-    return None
-
-
 class Receiver:
     """One listening ffmpeg. Its stdout is the contribution once `arrived`. An HTTP
     receiver's stdin is the `feed` that pushed requests are written to (put in `slot`)."""
@@ -105,6 +97,7 @@ class Receiver:
         self.kinds: list[str] = []  # the contribution's streams: "video", "audio", ...
         self.fps: float | None = None  # its video's frame rate, if ffmpeg says
         self.refusal: str | None = None
+        self.rejected = 0  # lines saying a caller's passphrase was not the stream key
         self.tail: deque[str] = deque(maxlen=20)
         self.known = threading.Event()  # the encoder's streams are known, or it was refused
         self._reader = threading.Thread(target=self._read, daemon=True, name="live-receive")
@@ -118,11 +111,12 @@ class Receiver:
             self.tail.append(line)
             if self.known.is_set():
                 continue
-            refusal = _refusal(line)
-            if refusal is not None:
-                self.refusal = refusal
+            if WRONG_NAME.search(line):
+                self.refusal = "the encoder did not publish under the stream key"
                 kill_group(self.proc)
                 self.known.set()
+            elif WRONG_PASSPHRASE.search(line):  # libsrt refused a caller and listens on
+                self.rejected += 1
             elif line.startswith("Input #0"):
                 in_input = True
             elif in_input and (match := INPUT_STREAM.match(line)):
@@ -190,9 +184,14 @@ def wait_for_encoder(
     receivers = {w: Receiver(ffmpeg, w, memory_bytes, slot) for w in where}
     restart_at: dict[Listener, float] = {}
     failures: dict[Listener, int] = dict.fromkeys(where, 0)
+    rejected: dict[Receiver, int] = {}
     try:
         while not stop(POLL_S):
             for listener, receiver in list(receivers.items()):
+                if receiver.rejected > rejected.get(receiver, 0):  # SRT refused the caller
+                    rejected[receiver] = receiver.rejected
+                    log.warning("live %s listener: %s", listener.protocol, REJECTED)
+                    on_failed(listener, REJECTED)
                 if receiver.arrived:
                     if "video" in receiver.kinds:
                         del receivers[listener]
