@@ -88,17 +88,22 @@ def dns_router(tmp_path: Path) -> Iterator[tuple[str, int]]:
         yield url, port
 
 
+def wait_for_pops(router: str, count: int) -> None:
+    """Until the router lists `count` POPs (their first beats are in)."""
+    with httpx.Client(base_url=router, timeout=5) as http:
+        deadline = time.monotonic() + 10
+        while len(http.get("/pops").json()["pops"]) < count:
+            assert time.monotonic() < deadline, "heartbeats"
+            time.sleep(0.1)
+
+
 def test_dns_answers_with_the_nearest_healthy_pop(tmp_path: Path) -> None:
     with ExitStack() as stack:
         router, port = stack.enter_context(dns_router(tmp_path))
         stack.enter_context(beating(router, NEW_YORK))
         paris = ExitStack()
         paris.enter_context(beating(router, PARIS))
-        with httpx.Client(base_url=router, timeout=5) as http:
-            wait_until_two = time.monotonic() + 10
-            while len(http.get("/pops").json()["pops"]) < 2:
-                assert time.monotonic() < wait_until_two, "heartbeats"
-                time.sleep(0.1)
+        wait_for_pops(router, 2)
 
         # The resolver (127.0.0.1) is in Paris's coverage zone.
         a = ask(port, f"video.{ZONE}", "A")
@@ -180,11 +185,7 @@ def test_dns_over_tcp_and_queries_it_must_not_answer_as_asked(tmp_path: Path) ->
         router, port = stack.enter_context(dns_router(tmp_path))
         stack.enter_context(beating(router, NEW_YORK))
         stack.enter_context(beating(router, PARIS))
-        with httpx.Client(base_url=router, timeout=5) as http:
-            wait_until_two = time.monotonic() + 10
-            while len(http.get("/pops").json()["pops"]) < 2:
-                assert time.monotonic() < wait_until_two, "heartbeats"
-                time.sleep(0.1)
+        wait_for_pops(router, 2)
 
         # TCP (RFC 7766), as a resolver retries a truncated answer: the same answer as UDP.
         query = dns.message.make_query(f"video.{ZONE}", "A")
