@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -19,8 +18,8 @@ from origin.errors import ApiError
 from origin.metrics import Metrics
 from storage import Storage
 from storage.keys import source_key, upload_prefix
+from transcoder.languages import is_language_code
 
-_LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 SIDE_KINDS = {"audio": "audio", "subtitles": "subtitles"}
 WRITE_BUFFER_BYTES = 1 << 20
 
@@ -35,7 +34,7 @@ class UploadOptions:
 
 
 def check_language(value: str) -> str:
-    if not _LANGUAGE.fullmatch(value):
+    if not is_language_code(value):
         raise ApiError(
             422, "invalid_language", f"{value!r} is not a language code (e.g. eng, spa, pt-BR)"
         )

@@ -92,7 +92,7 @@ class Settings:
     max_frame_side: int = 8192
     max_megapixels: float = 35.4  # 8192×4320
     max_frame_rate: float = 120.0
-    max_streams: int = 16
+    max_streams: int = 64
     ffmpeg_memory_mb: int = 0  # 0: 3 GiB + 256 MiB per core
     # live: encoders push SRT (UDP) or RTMP (TCP) to a port of `live_ports` (one per stream)
     # on `live_listen`;

@@ -34,7 +34,7 @@ class MediaLimits:
     max_side_px: int = 8192  # either dimension (8K DCI is 8192×4320)
     max_pixels: int = 8192 * 4320
     max_frame_rate: float = 120.0
-    max_streams: int = 16
+    max_streams: int = 64
     memory_mb: int = field(default_factory=lambda: default_memory_mb())
     budget_base_s: float = 300.0  # wall clock: this, plus budget_per_source_s per second
     budget_per_source_s: float = 10.0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from transcoder.command import AudioOutput, InputFile
@@ -12,6 +13,8 @@ from transcoder.probe import SourceInfo, probe_file, require_video
 from transcoder.sniff import sniff_audio_demuxer, sniff_demuxer
 from transcoder.thumbnails import ThumbnailPlan, plan_thumbnails
 from transcoder.webvtt import Cue, parse_webvtt
+
+log = logging.getLogger("mediacdn.worker")
 
 SNIFF_BYTES = 4096
 MAX_SUBTITLE_BYTES = 8 << 20
@@ -60,6 +63,34 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
+def _subtitle_track(language: str, path: Path, taken: set[str]) -> SubtitleTrack:
+    if path.stat().st_size > MAX_SUBTITLE_BYTES:
+        raise InvalidMedia(f"subtitles {language!r} are larger than 8 MiB")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidMedia(f"subtitles {language!r} are not UTF-8 text") from exc
+    cues = tuple(parse_webvtt(text))
+    return SubtitleTrack(_unique(f"subs-{language}", taken), language, cues)
+
+
+def with_embedded_subtitles(plan: EncodePlan, found: list[tuple[str, Path]]) -> EncodePlan:
+    """The plan with the source's own subtitle tracks (WebVTT files by language) first, then
+    the uploaded ones. One that does not parse, or has no cue, is left out with a warning."""
+    taken = {r.name for r in plan.renditions} | {a.name for a in plan.audio}
+    taken |= {s.name for s in plan.subtitles}
+    tracks = []
+    for language, path in found:
+        try:
+            track = _subtitle_track(language, path, taken)
+        except InvalidMedia as exc:
+            log.warning("a subtitle track of the source is left out: %s", exc.reason)
+            continue
+        if track.cues:
+            tracks.append(track)
+    return replace(plan, subtitles=(*tracks, *plan.subtitles))
+
+
 def plan_encode(
     files: LocalInputs,
     *,
@@ -92,16 +123,7 @@ def plan_encode(
             raise InvalidMedia(f"audio track {language!r} has no audio stream")
         inputs.append(InputFile(path, side_demuxer))
         audio.append(AudioOutput(_unique(f"audio-{language}", taken), language, len(inputs) - 1, 0))
-    subtitles = []
-    for language, path in files.subtitles:
-        if path.stat().st_size > MAX_SUBTITLE_BYTES:
-            raise InvalidMedia(f"subtitles {language!r} are larger than 8 MiB")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidMedia(f"subtitles {language!r} are not UTF-8 text") from exc
-        cues = tuple(parse_webvtt(text))
-        subtitles.append(SubtitleTrack(_unique(f"subs-{language}", taken), language, cues))
+    subtitles = [_subtitle_track(language, path, taken) for language, path in files.subtitles]
     return EncodePlan(
         source=source,
         inputs=tuple(inputs),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from transcoder.errors import InvalidMedia
+from transcoder.languages import tagged_language
 from transcoder.tools import tool_env
 
 PROTOCOLS = "file,pipe"
@@ -36,12 +37,21 @@ class AudioStream:
 
 
 @dataclass(frozen=True, slots=True)
+class SubtitleStream:
+    codec: str
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class SourceInfo:
     demuxer: str
     duration_s: float
     video: VideoStream | None
     audio: tuple[AudioStream, ...]
-    streams: int = 0  # every stream in the file, of any kind
+    # the streams ffmpeg reads packets from, of any kind (not attachments: a Matroska file's
+    # fonts, often dozens, are files in its header)
+    streams: int = 0
+    subtitles: tuple[SubtitleStream, ...] = ()
 
 
 def rotation_deg(stream: dict[str, Any]) -> int:
@@ -80,16 +90,12 @@ def _float(value: Any) -> float | None:
     return result if result > 0 else None
 
 
-def _language(tags: dict[str, str]) -> str | None:
-    lang = (tags.get("language") or "").strip().lower()
-    return lang if lang and lang != "und" else None
-
-
 def parse_probe(demuxer: str, data: dict[str, Any]) -> SourceInfo:
     """Turn ffprobe's JSON (-show_format -show_streams) into a SourceInfo."""
     streams = data.get("streams") or []
     video: VideoStream | None = None
     audio: list[AudioStream] = []
+    subtitles: list[SubtitleStream] = []
     for s in streams:
         kind = s.get("codec_type")
         disposition = s.get("disposition") or {}
@@ -123,7 +129,14 @@ def parse_probe(demuxer: str, data: dict[str, Any]) -> SourceInfo:
                 AudioStream(
                     codec=str(s.get("codec_name") or "unknown"),
                     channels=int(s.get("channels") or 0),
-                    language=_language(s.get("tags") or {}),
+                    language=tagged_language(s.get("tags") or {}),
+                )
+            )
+        elif kind == "subtitle":
+            subtitles.append(
+                SubtitleStream(
+                    codec=str(s.get("codec_name") or "unknown"),
+                    language=tagged_language(s.get("tags") or {}),
                 )
             )
     fmt = data.get("format") or {}
@@ -133,7 +146,8 @@ def parse_probe(demuxer: str, data: dict[str, Any]) -> SourceInfo:
         duration_s=duration,
         video=video,
         audio=tuple(audio),
-        streams=len(streams),
+        streams=sum(1 for s in streams if s.get("codec_type") != "attachment"),
+        subtitles=tuple(subtitles),
     )
 
 

@@ -15,6 +15,7 @@ from manifests.render import render_master_playlist, render_media_playlist
 from storage import Storage
 from storage.keys import object_key
 from transcoder.errors import InvalidMedia
+from transcoder.languages import display_name
 from transcoder.mp4 import aac_codec, avc_codec
 from transcoder.plan import EncodePlan
 from transcoder.thumbnails import POSTER, STORYBOARD, ThumbnailPlan, sheet_files, storyboard_vtt
@@ -22,24 +23,6 @@ from transcoder.thumbnails import RENDITION as thumbnails_folder
 from transcoder.webvtt import segment_webvtt
 
 log = logging.getLogger("mediacdn.worker")
-
-LANGUAGE_NAMES = {
-    "eng": "English",
-    "spa": "Español",
-    "fra": "Français",
-    "fre": "Français",
-    "deu": "Deutsch",
-    "ger": "Deutsch",
-    "ita": "Italiano",
-    "por": "Português",
-    "jpn": "日本語",
-    "zho": "中文",
-    "chi": "中文",
-    "rus": "Русский",
-    "ara": "العربية",
-    "hin": "हिन्दी",
-    "und": "Unknown",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +139,21 @@ def collect_outputs(
     return outputs + ([images] if images else [])
 
 
+def track_names(renditions: list[Rendition]) -> list[str]:
+    """Each track's NAME in the master playlist: its language's name, numbered from the second
+    track of the same language on ("English", "English 2"), since a group's members must have
+    distinct names (RFC 8216 §4.3.4.1.1): two English audio tracks, a film's and its
+    commentary, are common."""
+    names: list[str] = []
+    for r in renditions:
+        base = display_name(r.language)
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base} {n}", n + 1
+        names.append(name)
+    return names
+
+
 def render_playlists(outputs: list[RenditionOutput]) -> dict[str, str]:
     playlists: dict[str, str] = {}
     for out in outputs:
@@ -172,23 +170,23 @@ def render_playlists(outputs: list[RenditionOutput]) -> dict[str, str]:
         MediaTrack(
             type="AUDIO",
             group_id="audio",
-            name=LANGUAGE_NAMES.get(a.language or "und", a.language or "und"),
+            name=name,
             language=a.language,
             uri=f"{a.name}/index.m3u8",
             default=i == 0,
             channels="2",
         )
-        for i, a in enumerate(audio)
+        for i, (a, name) in enumerate(zip(audio, track_names(audio), strict=True))
     ] + [
         MediaTrack(
             type="SUBTITLES",
             group_id="subs",
-            name=LANGUAGE_NAMES.get(s.language or "und", s.language or "und"),
+            name=name,
             language=s.language,
             uri=f"{s.name}/index.m3u8",
             default=False,
         )
-        for s in subs
+        for s, name in zip(subs, track_names(subs), strict=True)
     ]
     audio_peak = max((a.bandwidth_bps for a in audio), default=0)
     audio_avg = max((a.average_bandwidth_bps for a in audio), default=0)

@@ -23,12 +23,20 @@ from manifests.db import database_unavailable
 from manifests.errors import LeaseLost
 from manifests.records import Job, Publication, Video, VideoStatus
 from storage import Storage, StorageError
+from storage.errors import InvalidKey
 from storage.keys import video_prefix
 from transcoder.command import EncodeOptions, build_transcode_argv, output_names
+from transcoder.embedded_subtitles import extract_text_subtitles
 from transcoder.errors import InvalidMedia, TranscodeError, public_text
 from transcoder.ladder import LadderPolicy
 from transcoder.limits import MediaLimits
-from transcoder.plan import LocalInputs, plan_encode, thumbnail_plan
+from transcoder.plan import (
+    MAX_SUBTITLE_BYTES,
+    LocalInputs,
+    plan_encode,
+    thumbnail_plan,
+    with_embedded_subtitles,
+)
 from transcoder.publish import collect_outputs, store_outputs
 from transcoder.runner import Cancelled, run_ffmpeg
 from transcoder.thumbnails import RENDITION as THUMBNAILS
@@ -173,6 +181,17 @@ class TranscodeWorker:
                 audio_languages=video.audio_languages,
             )
             cfg.limits.check(plan.source)
+            embedded = extract_text_subtitles(
+                cfg.ffmpeg,
+                plan.inputs[0],
+                plan.source,
+                work / "embedded-subtitles",
+                max_bytes=MAX_SUBTITLE_BYTES,
+                timeout_s=cfg.limits.budget_s(plan.expected_duration_s),
+                memory_mb=cfg.limits.memory_mb,
+                cancel=cancel,
+            )
+            plan = with_embedded_subtitles(plan, embedded)
             progress("transcoding", 2, force=True)
             out_dir = work / "out"
             thumbnails = thumbnail_plan(plan)
@@ -220,6 +239,8 @@ class TranscodeWorker:
             self._fail(job, exc.code, exc.reason, retry=False)
         except TranscodeError as exc:
             self._fail(job, exc.code, str(exc), retry=True)
+        except InvalidKey as exc:  # a name the encode made up, not storage being down
+            self._fail(job, "internal_error", str(exc), retry=True)
         except StorageError as exc:  # storage down: retried for as long as it takes
             self._fail(job, "storage_unavailable", str(exc), retry=True, transient=True)
         except Exception as exc:

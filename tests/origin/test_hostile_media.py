@@ -1,6 +1,7 @@
 """Media that costs more than it weighs, or is read wrongly, against a real origin with one
 transcode worker: bombs are refused within seconds while another upload goes through; a rotated
-phone video comes out upright in every rung; every documented container transcodes; a deleted
+phone video comes out upright in every rung; every documented container transcodes; a film's
+own audio and subtitle tracks are published whatever its tags say; a deleted
 video's ffmpeg and a stopped origin's ffmpeg end within seconds."""
 
 from __future__ import annotations
@@ -172,6 +173,49 @@ def test_every_documented_container_becomes_ready(
         }
     failed = {ext: v["error"] for ext, v in outcome.items() if v["status"] != "ready"}
     assert not failed
+
+
+def test_a_films_own_tracks_are_published_and_its_tags_trusted_for_nothing(
+    origin: OriginServer, ffmpeg: str, tmp_path: Path
+) -> None:
+    """A Matroska film as rips come: two English audio tracks (the film's, a commentary), one
+    whose language tag is a path, SubRip and ASS subtitles, and a font attached for each
+    of twenty styles (more streams than the limit, were they counted)."""
+    (tmp_path / "eng.srt").write_text("1\n00:00:00,500 --> 00:00:01,500\nhello there\n\n")
+    (tmp_path / "fra.srt").write_text("1\n00:00:00,500 --> 00:00:01,500\nbonjour\n\n")
+    (tmp_path / "font.ttf").write_bytes(os.urandom(2048))
+    fonts: list[str] = []
+    for n in range(20):
+        fonts += ["-attach", str(tmp_path / "font.ttf"), f"-metadata:s:t:{n}", f"filename={n}.ttf"]
+        fonts += [f"-metadata:s:t:{n}", "mimetype=application/x-truetype-font"]
+    film = make(
+        ffmpeg, tmp_path / "film.mkv",
+        "-f", "lavfi", "-i", "testsrc=s=320x240:r=25:d=2",
+        *(x for f in (300, 500, 700) for x in ("-f", "lavfi", "-i", f"sine=f={f}:d=2")),
+        "-i", str(tmp_path / "eng.srt"), "-i", str(tmp_path / "fra.srt"),
+        *(x for n in range(6) for x in ("-map", str(n))),
+        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-c:s:0", "srt", "-c:s:1", "ass",
+        "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=eng",
+        "-metadata:s:a:2", "language=../../../../../../tmp/mediacdn-escape",
+        "-metadata:s:s:0", "language=eng", "-metadata:s:s:1", "language=fra",
+        *fonts,
+    )  # fmt: skip
+    with httpx.Client(base_url=origin.url, timeout=60) as http:
+        video_id = upload_raw(http, origin.headers(), film.read_bytes())
+        status = wait_for_video(http, video_id, timeout_s=120)
+        assert status["status"] == "ready", status
+        master = m3u8.loads(http.get(f"/vod/{video_id}/master.m3u8").text)
+        media = [(m.type, m.name, m.language, m.uri) for m in master.media]
+        assert media == [
+            ("AUDIO", "English", "eng", "audio-eng/index.m3u8"),
+            ("AUDIO", "English 2", "eng", "audio-eng-2/index.m3u8"),
+            ("AUDIO", "Unknown", "und", "audio-und/index.m3u8"),
+            ("SUBTITLES", "English", "eng", "subs-eng/index.m3u8"),
+            ("SUBTITLES", "Français", "fra", "subs-fra/index.m3u8"),
+        ]
+        assert "hello there" in http.get(f"/vod/{video_id}/subs-eng/0.vtt").text
+        assert "bonjour" in http.get(f"/vod/{video_id}/subs-fra/0.vtt").text
+    assert not Path("/tmp/mediacdn-escape").exists()
 
 
 @pytest.fixture(scope="module")

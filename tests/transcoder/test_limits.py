@@ -37,7 +37,7 @@ def source(
         (source(16000, 16000), "16000x16000"),
         (source(8000, 8000), "megapixels"),
         (source(rate=240), "240 frames"),
-        (source(streams=40), "40 streams"),
+        (source(streams=80), "80 streams"),
     ],
 )
 def test_sources_over_a_limit_are_refused(info: SourceInfo, words: str) -> None:

@@ -1,0 +1,145 @@
+"""The tracks a source brings: its text subtitles come out as WebVTT (with real ffmpeg, one
+bad track losing only itself), tag languages that are not codes are ignored, attached fonts
+do not count as streams, and tracks of one language get distinct names."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from manifests.records import Rendition
+from transcoder.command import InputFile
+from transcoder.embedded_subtitles import extract_text_subtitles, text_tracks
+from transcoder.languages import tagged_language
+from transcoder.probe import SourceInfo, SubtitleStream, parse_probe, probe_file
+from transcoder.publish import track_names
+from transcoder.tools import tool_env
+from transcoder.webvtt import parse_webvtt
+
+SRT = "1\n00:00:01,000 --> 00:00:02,500\nhello there\n\n"
+ASS = (
+    "[Script Info]\nScriptType: v4.00+\n\n[V4+ Styles]\n"
+    "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
+    "BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, "
+    "BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding\n"
+    "Style: Default,Arial,20,&H00FFFFFF,&H000000FF,&H00000000,&H00000000,0,0,0,0,100,100,0,0,"
+    "1,2,2,2,10,10,10,1\n\n[Events]\n"
+    "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+    "Dialogue: 0,0:00:00.50,0:00:02.00,Default,,0,0,0,,{\\an8}{\\i1}Bonjour{\\i0} le monde\n"
+)
+
+
+def subtitled_mkv(ffmpeg: str, tmp_path: Path) -> Path:
+    (tmp_path / "eng.srt").write_text(SRT)
+    (tmp_path / "fra.ass").write_text(ASS)
+    out = tmp_path / "film.mkv"
+    subprocess.run(
+        [
+            ffmpeg, "-v", "error", "-y",
+            "-f", "lavfi", "-i", "testsrc=s=160x120:r=10:d=3",
+            "-i", str(tmp_path / "eng.srt"), "-i", str(tmp_path / "fra.ass"),
+            "-map", "0", "-map", "1", "-map", "2", "-c:v", "libx264", "-preset", "ultrafast",
+            "-c:s:0", "srt", "-c:s:1", "ass",
+            "-metadata:s:s:0", "language=eng", "-metadata:s:s:1", "language=fra",
+            str(out),
+        ],
+        check=True, timeout=60, env=tool_env(),
+    )  # fmt: skip
+    return out
+
+
+def test_text_subtitle_tracks_become_webvtt(ffmpeg: str, ffprobe: str, tmp_path: Path) -> None:
+    source = InputFile(subtitled_mkv(ffmpeg, tmp_path), "matroska")
+    info = probe_file(ffprobe, source.path, "matroska")
+    found = extract_text_subtitles(
+        ffmpeg, source, info, tmp_path / "subs", max_bytes=1 << 20, timeout_s=60
+    )
+    assert [language for language, _ in found] == ["eng", "fra"]
+    eng, fra = (parse_webvtt(path.read_text()) for _, path in found)
+    assert [(c.start_s, c.end_s, c.text) for c in eng] == [(1.0, 2.5, "hello there")]
+    assert [(c.start_s, c.end_s) for c in fra] == [(0.5, 2.0)]
+    assert fra[0].text == "<i>Bonjour</i> le monde"  # ASS styling as WebVTT, no override tags
+
+
+def test_one_track_that_cannot_be_read_loses_only_itself(
+    ffmpeg: str, ffprobe: str, tmp_path: Path
+) -> None:
+    source = InputFile(subtitled_mkv(ffmpeg, tmp_path), "matroska")
+    info = probe_file(ffprobe, source.path, "matroska")
+    # a third track the file does not have: ffmpeg refuses the whole pass over all three
+    broken = SourceInfo(
+        info.demuxer,
+        info.duration_s,
+        info.video,
+        info.audio,
+        subtitles=(*info.subtitles, SubtitleStream("subrip", "spa")),
+    )
+    found = extract_text_subtitles(
+        ffmpeg, source, broken, tmp_path / "subs", max_bytes=1 << 20, timeout_s=60
+    )
+    assert [language for language, _ in found] == ["eng", "fra"]
+    assert sorted(p.name for p in (tmp_path / "subs").iterdir()) == ["0.vtt", "1.vtt"]
+
+
+def test_a_track_over_the_size_limit_is_stopped_there(
+    ffmpeg: str, ffprobe: str, tmp_path: Path
+) -> None:
+    source = InputFile(subtitled_mkv(ffmpeg, tmp_path), "matroska")
+    info = probe_file(ffprobe, source.path, "matroska")
+    found = extract_text_subtitles(
+        ffmpeg, source, info, tmp_path / "subs", max_bytes=20, timeout_s=60
+    )
+    assert len(found) == 2
+    assert all(path.stat().st_size > 20 for _, path in found)  # seen to be too large
+    assert all(path.stat().st_size < 200 for _, path in found)
+
+
+def test_bitmap_subtitles_are_not_text() -> None:
+    info = SourceInfo(
+        "matroska",
+        10.0,
+        None,
+        (),
+        subtitles=(
+            SubtitleStream("hdmv_pgs_subtitle", "eng"),
+            SubtitleStream("subrip", None),
+            SubtitleStream("dvd_subtitle", "fra"),
+            SubtitleStream("mov_text", "deu"),
+        ),
+    )
+    assert [(t.index, t.language) for t in text_tracks(info)] == [(1, "und"), (3, "deu")]
+
+
+def test_tag_languages_that_are_not_codes_are_ignored() -> None:
+    assert tagged_language({"language": "ENG"}) == "eng"
+    assert tagged_language({"language": "pt-BR"}) == "pt-br"
+    for hostile in ("../../x", 'en"g', "english language", "und", "", "e", "a/b"):
+        assert tagged_language({"language": hostile}) is None
+
+
+def test_attached_fonts_are_not_streams() -> None:
+    streams = [
+        {"codec_type": "video", "width": 64, "height": 64, "avg_frame_rate": "25/1"},
+        {"codec_type": "audio", "channels": 2, "tags": {"language": "../../etc"}},
+        {"codec_type": "subtitle", "codec_name": "ass", "tags": {"language": "jpn"}},
+        *({"codec_type": "attachment", "codec_name": "ttf"} for _ in range(30)),
+    ]
+    info = parse_probe("matroska", {"streams": streams, "format": {"duration": "5"}})
+    assert info.streams == 3
+    assert info.audio[0].language is None
+    assert info.subtitles == (SubtitleStream("ass", "jpn"),)
+
+
+def test_tracks_of_one_language_have_distinct_names() -> None:
+    def track(language: str | None) -> Rendition:
+        return Rendition("x", "audio", 1, 1, "mp4a.40.2", language=language)
+
+    languages = ["eng", "eng", "fra", None, "eng", "und"]
+    assert track_names([track(x) for x in languages]) == [
+        "English",
+        "English 2",
+        "Français",
+        "Unknown",
+        "English 3",
+        "Unknown 2",
+    ]
