@@ -25,6 +25,9 @@ SCENARIOS_DIR: Final = Path(__file__).parent / "scenarios"
 # big) would run for days or exhaust memory rather than say so
 MAX_SESSIONS: Final = 10_000_000  # expected arrivals over the run, a flash crowd's included
 MAX_BINS: Final = 100_000  # duration_s / bin_s
+MIN_SEGMENT_S: Final = 0.5
+MAX_SEGMENT_S: Final = 60.0
+MIN_PART_S: Final = 0.1
 MAX_VIDEOS: Final = 10_000_000
 MAX_CACHE_MB: Final = 1e12  # an exabyte
 
@@ -218,6 +221,16 @@ def _check(s: Scenario, where: str) -> None:
             raise ScenarioError(f"{where}: unknown ABR rule {rule!r} (one of {RULES})")
     if s.live_part_s < 0 or s.live_kbps <= 0 or s.live_watch_s <= 0 or s.live_hold_back_s < 0:
         raise ScenarioError(f"{where}: live_part_s >= 0, live_kbps and live_watch_s > 0")
+    # every segment (part) is a request of every viewer: a typo's thousandth of a second would
+    # make a run of billions of requests
+    if not MIN_SEGMENT_S <= s.segment_s <= MAX_SEGMENT_S:
+        raise ScenarioError(
+            f"{where}: segment_s must be between {MIN_SEGMENT_S:g} and {MAX_SEGMENT_S:g} s"
+        )
+    if s.live_part_s and not MIN_PART_S <= s.live_part_s <= s.segment_s:
+        raise ScenarioError(
+            f"{where}: live_part_s must be 0 (VOD) or between {MIN_PART_S:g} s and segment_s"
+        )
     if s.cache_policy not in POLICIES:
         raise ScenarioError(f"{where}: unknown cache_policy (one of {POLICIES})")
     for source in s.bandwidth:

@@ -214,6 +214,10 @@ def test_origin_outage_serves_what_the_pops_hold(tmp_path: Path) -> None:
         ),
         pytest.param({"duration_s": 1e300, "sessions_per_s": 0.0}, "time bins", id="bins"),
         pytest.param({"edge_cache_mb": 1e300}, "edge_cache_mb: at most", id="cache"),
+        pytest.param({"segment_s": 0.0001}, "segment_s must be between", id="segment"),
+        pytest.param({"segment_s": 600}, "segment_s must be between", id="long-segment"),
+        pytest.param({"live_part_s": 1e-6}, "live_part_s must be 0", id="part"),
+        pytest.param({"live_part_s": 8}, "live_part_s must be 0", id="part-over-segment"),
         pytest.param(
             {"flash_crowd": {"region": "Atlantis", "start_s": 0, "sessions_per_s": 1}},
             "no region 'Atlantis'",
