@@ -171,7 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--audio", action="append", metavar="LANG=FILE", help="an extra audio track (repeatable)"
     )
     upload.add_argument(
-        "--subtitles", action="append", metavar="LANG=FILE", help="WebVTT subtitles (repeatable)"
+        "--subtitles",
+        action="append",
+        metavar="LANG=FILE",
+        help="subtitles: WebVTT, SubRip or ASS/SSA (repeatable)",
     )
     upload.add_argument(
         "--audio-languages", help="languages of the source's audio tracks, in order (e.g. eng,spa)"

@@ -88,10 +88,10 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Upload a video: the raw body, or multipart with a 'file' part",
                     "description": (
                         "Extra multipart parts: 'audio:<lang>' (an audio file), "
-                        "'subtitles:<lang>' (WebVTT), 'audio_languages', 'segment_duration' "
-                        "(2-10 s), 'title', 'access' (public or signed), 'listed' (true: shown "
-                        "in GET /api/videos without a key). For a raw body, give "
-                        "those as query parameters."
+                        "'subtitles:<lang>' (WebVTT, SubRip or ASS/SSA), 'audio_languages', "
+                        "'segment_duration' (2-10 s), 'title', 'access' (public or signed), "
+                        "'listed' (true: shown in GET /api/videos without a key). For a raw "
+                        "body, give those as query parameters."
                     ),
                     "security": secured,
                     "parameters": [

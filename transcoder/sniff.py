@@ -6,6 +6,8 @@ formats that name further files or URLs are rejected before ffmpeg ever sees the
 
 from __future__ import annotations
 
+import re
+
 _MP4_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot"}
 
 
@@ -39,4 +41,20 @@ def sniff_audio_demuxer(head: bytes) -> str | None:
         return "aac" if head[1] & 0x06 == 0 else "mp3"  # layer bits 00: ADTS AAC
     if head.startswith(b"fLaC"):
         return "flac"
+    return None
+
+
+_SRT_START = re.compile(rb"\s*\d+[ \t]*\r?\n\s*\d{1,3}:\d{2}:\d{2}[,.]\d{1,3}[ \t]*-->")
+
+
+def sniff_subtitles(head: bytes) -> str | None:
+    """ "webvtt", or the ffmpeg demuxer of a subtitle file we turn into WebVTT ("srt" for
+    SubRip, "ass" for ASS/SSA), or None. A UTF-8 byte order mark is skipped."""
+    text = head.removeprefix(b"\xef\xbb\xbf")
+    if text.startswith(b"WEBVTT") and text[6:7] in (b"", b" ", b"\t", b"\r", b"\n"):
+        return "webvtt"
+    if text.lstrip().startswith(b"[Script Info]"):
+        return "ass"
+    if _SRT_START.match(text):
+        return "srt"
     return None

@@ -44,7 +44,7 @@ def parse_webvtt(text: str) -> list[Cue]:
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     blocks = [b for b in re.split(r"\n{2,}", text.strip()) if b.strip()]
     if not blocks or not blocks[0].startswith("WEBVTT"):
-        raise InvalidMedia("subtitles must be a WebVTT file starting with 'WEBVTT'")
+        raise InvalidMedia("subtitles must be WebVTT (starting with 'WEBVTT'), SubRip or ASS/SSA")
     cues: list[Cue] = []
     for block in blocks[1:]:
         lines = block.split("\n")

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from manifests.catalog import Catalog
@@ -26,7 +26,6 @@ from storage import Storage, StorageError
 from storage.errors import InvalidKey
 from storage.keys import video_prefix
 from transcoder.command import EncodeOptions, build_transcode_argv, output_names
-from transcoder.embedded_subtitles import extract_text_subtitles
 from transcoder.errors import InvalidMedia, TranscodeError, public_text
 from transcoder.ladder import LadderPolicy
 from transcoder.limits import MediaLimits
@@ -39,6 +38,7 @@ from transcoder.plan import (
 )
 from transcoder.publish import collect_outputs, store_outputs
 from transcoder.runner import Cancelled, run_ffmpeg
+from transcoder.text_subtitles import convert_side_subtitles, extract_text_subtitles
 from transcoder.thumbnails import RENDITION as THUMBNAILS
 
 log = logging.getLogger("mediacdn.worker")
@@ -174,6 +174,15 @@ class TranscodeWorker:
         try:
             progress("probing", 1, force=True)
             files = self._fetch_inputs(video, work)
+            subtitles = convert_side_subtitles(
+                cfg.ffmpeg,
+                list(files.subtitles),
+                work / "subtitles",
+                max_bytes=MAX_SUBTITLE_BYTES,
+                timeout_s=cfg.limits.budget_base_s,
+                cancel=cancel,
+            )
+            files = replace(files, subtitles=tuple(subtitles))
             plan = plan_encode(
                 files,
                 ffprobe=cfg.ffprobe,
@@ -185,7 +194,7 @@ class TranscodeWorker:
                 cfg.ffmpeg,
                 plan.inputs[0],
                 plan.source,
-                work / "embedded-subtitles",
+                work / "subtitles",
                 max_bytes=MAX_SUBTITLE_BYTES,
                 timeout_s=cfg.limits.budget_s(plan.expected_duration_s),
                 memory_mb=cfg.limits.memory_mb,

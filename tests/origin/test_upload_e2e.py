@@ -94,6 +94,26 @@ def test_multipart_with_side_audio_and_subtitles(
     assert "#EXT-X-TARGETDURATION:3" in playlist
 
 
+def test_subrip_side_subtitles_are_published_as_webvtt(
+    origin: OriginServer, http: httpx.Client, sample: SampleMedia
+) -> None:
+    """SubRip is what most subtitle files are; one in Windows-1252 too."""
+    srt = "1\r\n00:00:01,000 --> 00:00:03,000\r\nCafé au lait\r\n\r\n".encode("cp1252")
+    files = [
+        ("file", ("sample.mp4", sample.video.read_bytes(), "video/mp4")),
+        ("subtitles:fra", ("fra.srt", srt, "application/x-subrip")),
+    ]
+    response = http.post("/api/videos", files=files, headers=origin.headers())
+    assert response.status_code == 201, response.text
+    video_id = response.json()["id"]
+    status = wait_for_video(http, video_id)
+    assert status["status"] == "ready", status
+    vtt = http.get(f"/vod/{video_id}/subs-fra/0.vtt")
+    assert vtt.status_code == 200
+    assert vtt.text.startswith("WEBVTT")
+    assert "00:00:01.000 --> 00:00:03.000\nCafé au lait" in vtt.text
+
+
 def test_tus_upload_resumes_after_a_dropped_connection(
     origin: OriginServer,
     http: httpx.Client,

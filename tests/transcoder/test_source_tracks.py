@@ -1,6 +1,7 @@
 """The tracks a source brings: its text subtitles come out as WebVTT (with real ffmpeg, one
-bad track losing only itself), tag languages that are not codes are ignored, attached fonts
-do not count as streams, and tracks of one language get distinct names."""
+bad track losing only itself), as uploaded SubRip and ASS files do; tag languages that are not
+codes are ignored, attached fonts do not count as streams, and tracks of one language get
+distinct names."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from pathlib import Path
 
 from manifests.records import Rendition
 from transcoder.command import InputFile
-from transcoder.embedded_subtitles import extract_text_subtitles, text_tracks
 from transcoder.languages import tagged_language
 from transcoder.probe import SourceInfo, SubtitleStream, parse_probe, probe_file
 from transcoder.publish import track_names
+from transcoder.sniff import sniff_subtitles
+from transcoder.text_subtitles import convert_side_subtitles, extract_text_subtitles, text_tracks
 from transcoder.tools import tool_env
 from transcoder.webvtt import parse_webvtt
 
@@ -143,3 +145,44 @@ def test_tracks_of_one_language_have_distinct_names() -> None:
         "English 3",
         "Unknown 2",
     ]
+
+
+def test_subtitle_files_are_told_from_their_first_bytes() -> None:
+    assert sniff_subtitles(b"WEBVTT\n\n00:01.000 --> 00:02.000\nx\n") == "webvtt"
+    assert sniff_subtitles(b"\xef\xbb\xbfWEBVTT - a title\r\n") == "webvtt"
+    assert sniff_subtitles(b"\xef\xbb\xbf1\r\n00:00:01,000 --> 00:00:02,000\r\nhi\r\n") == "srt"
+    assert sniff_subtitles(b"\n\n12\n0:00:01.5 --> 0:00:02.0\nhi\n") == "srt"
+    assert sniff_subtitles(ASS.encode()) == "ass"
+    for other in (b"", b"WEBVTTX", b"hello\n", b"<tt xmlns=", b"1\nnot a time\n"):
+        assert sniff_subtitles(other) is None
+
+
+def test_subrip_and_ass_uploads_become_webvtt(ffmpeg: str, tmp_path: Path) -> None:
+    files = {
+        "eng": ("eng.srt", SRT.encode()),
+        "fra": ("fra.srt", "1\r\n00:00:01,000 --> 00:00:02,000\r\nCafé crème\r\n".encode("cp1252")),
+        "deu": ("deu.ass", ASS.encode()),
+        "spa": ("spa.vtt", b"WEBVTT\n\n00:01.000 --> 00:02.000\nHola\n"),
+        "ita": ("ita.txt", b"not subtitles at all"),
+    }
+    given = []
+    for language, (name, data) in files.items():
+        (tmp_path / name).write_bytes(data)
+        given.append((language, tmp_path / name))
+    out = convert_side_subtitles(ffmpeg, given, tmp_path / "subs", max_bytes=1 << 20, timeout_s=60)
+    assert [language for language, _ in out] == ["eng", "fra", "deu", "spa", "ita"]
+    assert out[3:] == given[3:]  # WebVTT and the unknown as they were
+    cues = {language: parse_webvtt(path.read_text()) for language, path in out[:3]}
+    assert [(c.start_s, c.text) for c in cues["eng"]] == [(1.0, "hello there")]
+    assert [c.text for c in cues["fra"]] == ["Café crème"]
+    assert [c.text for c in cues["deu"]] == ["<i>Bonjour</i> le monde"]
+
+
+def test_noise_in_a_subrip_upload_loses_only_the_noise(ffmpeg: str, tmp_path: Path) -> None:
+    path = tmp_path / "eng.srt"
+    noise = bytes(range(256)) * 16
+    path.write_bytes(b"1\n00:00:01,000 --> 00:00:02,000\nfine\n\n" + noise)
+    out = convert_side_subtitles(
+        ffmpeg, [("eng", path)], tmp_path / "subs", max_bytes=1 << 20, timeout_s=60
+    )
+    assert [c.text for c in parse_webvtt(out[0][1].read_text())] == ["fine"]
