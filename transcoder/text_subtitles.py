@@ -14,6 +14,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from transcoder.command import InputFile
 from transcoder.errors import InvalidMedia, TranscodeError
@@ -46,6 +47,7 @@ TEXT_CODECS = frozenset(
 )
 
 
+MAX_TRACKS: Final = 16
 FORMAT_NAMES = {"srt": "SubRip", "ass": "ASS/SSA"}
 
 
@@ -58,11 +60,16 @@ class EmbeddedTrack:
 
 
 def text_tracks(source: SourceInfo) -> list[EmbeddedTrack]:
-    return [
+    """The source's text tracks, the first MAX_TRACKS of them (what they may take on disk
+    while the video is encoded is bounded: MAX_TRACKS files of at most the size limit)."""
+    tracks = [
         EmbeddedTrack(i, s.language or "und")
         for i, s in enumerate(source.subtitles)
         if s.codec in TEXT_CODECS
     ]
+    if len(tracks) > MAX_TRACKS:
+        log.warning("%d text subtitle tracks: the first %d are kept", len(tracks), MAX_TRACKS)
+    return tracks[:MAX_TRACKS]
 
 
 def vtt_path(out_dir: Path, track: EmbeddedTrack) -> Path:

@@ -110,6 +110,8 @@ def test_bitmap_subtitles_are_not_text() -> None:
         ),
     )
     assert [(t.index, t.language) for t in text_tracks(info)] == [(1, "und"), (3, "deu")]
+    many = SourceInfo("matroska", 10.0, None, (), subtitles=(SubtitleStream("ass", "eng"),) * 40)
+    assert [t.index for t in text_tracks(many)] == list(range(16))  # disk bounded
 
 
 def test_tag_languages_that_are_not_codes_are_ignored() -> None:
