@@ -1,4 +1,5 @@
-"""Inspect a job's input files and plan its encode; every rejection happens here, before ffmpeg."""
+"""Inspect a job's input files and plan its encode; every rejection happens here, before the
+encode (uploaded SubRip and ASS subtitles are WebVTT by then: transcoder/text_subtitles.py)."""
 
 from __future__ import annotations
 
