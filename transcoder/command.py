@@ -39,6 +39,7 @@ class EncodeOptions:
     threads: int = 0
     source_size: tuple[int, int] | None = None
     thumbnails: ThumbnailPlan | None = None  # also write a poster and a storyboard
+    video_stream: int = 0  # which of the source's video streams (ffmpeg's v:N) to encode
 
 
 def _hls_output(out_dir: Path, name: str, segment_duration_s: float) -> list[str]:
@@ -66,6 +67,7 @@ def scale_graph(
     renditions: tuple[PlannedRendition, ...],
     source_size: tuple[int, int] | None = None,
     thumbnails: ThumbnailPlan | None = None,
+    video_stream: int = 0,
 ) -> str:
     """Decode once, then scale in a cascade (each rung from the one above it, best first):
     every scaler reads the smallest picture that still has enough detail, which costs less
@@ -73,7 +75,7 @@ def scale_graph(
     not scaled at all. With thumbnails, the top rung's pictures also feed the poster and the
     smallest rung's the storyboard."""
     parts: list[str] = []
-    current = "[0:v:0]"
+    current = f"[0:v:{video_stream}]"
     for i, r in enumerate(renditions):
         last = i == len(renditions) - 1
         scale = (
@@ -115,7 +117,8 @@ def build_transcode_argv(
     for source in inputs:
         argv += _input(source)
     thumbnails = options.thumbnails if renditions else None
-    argv += ["-filter_complex", scale_graph(renditions, options.source_size, thumbnails)]
+    graph = scale_graph(renditions, options.source_size, thumbnails, options.video_stream)
+    argv += ["-filter_complex", graph]
     seg = options.segment_duration_s
     # Keyframes exactly on every segment boundary, identical in every rung, so players can
     # switch at any segment (RFC 8216 §4.3.2.4 EXT-X-INDEPENDENT-SEGMENTS).

@@ -27,6 +27,8 @@ class VideoStream:
     codec: str
     duration_s: float | None
     frame_size: tuple[int, int] = (0, 0)
+    index: int = 0  # among the file's video streams (ffmpeg's v:N), cover pictures included
+    picture: bool = False  # a cover picture (attached_pic), not a video
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,40 +92,63 @@ def _float(value: Any) -> float | None:
     return result if result > 0 else None
 
 
+STILL_CODECS = frozenset({"mjpeg", "png", "bmp", "gif", "webp", "tiff", "jpegls"})
+
+
+def _video_stream(s: dict[str, Any], index: int, *, picture: bool = False) -> VideoStream:
+    width, height = int(s.get("width") or 0), int(s.get("height") or 0)
+    turned = rotation_deg(s) in (90, 270)
+    if turned:  # ffmpeg turns the frames upright when decoding
+        width, height = height, width
+    frame_size = (width, height)
+    # anamorphic sources: the displayed width (the height is kept)
+    sar = s.get("sample_aspect_ratio") or "1:1"
+    try:
+        num, den = (int(x) for x in sar.split(":"))
+        if num > 0 and den > 0 and num != den:
+            if turned:  # the stored pixel's shape turns with the frame
+                num, den = den, num
+            width = round(width * num / den)
+    except ValueError:
+        pass
+    rate = _rate(s.get("avg_frame_rate")) or _rate(s.get("r_frame_rate"))
+    return VideoStream(
+        width=width,
+        height=height,
+        frame_rate=rate,
+        codec=str(s.get("codec_name") or "unknown"),
+        duration_s=_float(s.get("duration")),
+        frame_size=frame_size,
+        index=index,
+        picture=picture,
+    )
+
+
+def _main_video(videos: list[VideoStream]) -> VideoStream | None:
+    """The video to encode: not a cover picture; a moving-picture codec over a still one
+    (a Matroska file keeps its cover as an MJPEG track, often the first); then the
+    largest picture; then the first."""
+    candidates = [v for v in videos if not v.picture]
+    if not candidates:
+        return None
+    return max(
+        candidates,
+        key=lambda v: (v.codec not in STILL_CODECS, v.width * v.height, -v.index),
+    )
+
+
 def parse_probe(demuxer: str, data: dict[str, Any]) -> SourceInfo:
     """Turn ffprobe's JSON (-show_format -show_streams) into a SourceInfo."""
     streams = data.get("streams") or []
-    video: VideoStream | None = None
+    videos: list[VideoStream] = []
     audio: list[AudioStream] = []
     subtitles: list[SubtitleStream] = []
     for s in streams:
         kind = s.get("codec_type")
         disposition = s.get("disposition") or {}
-        if kind == "video" and video is None and not disposition.get("attached_pic"):
-            width, height = int(s.get("width") or 0), int(s.get("height") or 0)
-            turned = rotation_deg(s) in (90, 270)
-            if turned:  # ffmpeg turns the frames upright when decoding
-                width, height = height, width
-            frame_size = (width, height)
-            # anamorphic sources: the displayed width (the height is kept)
-            sar = s.get("sample_aspect_ratio") or "1:1"
-            try:
-                num, den = (int(x) for x in sar.split(":"))
-                if num > 0 and den > 0 and num != den:
-                    if turned:  # the stored pixel's shape turns with the frame
-                        num, den = den, num
-                    width = round(width * num / den)
-            except ValueError:
-                pass
-            rate = _rate(s.get("avg_frame_rate")) or _rate(s.get("r_frame_rate"))
-            video = VideoStream(
-                width=width,
-                height=height,
-                frame_rate=rate,
-                codec=str(s.get("codec_name") or "unknown"),
-                duration_s=_float(s.get("duration")),
-                frame_size=frame_size,
-            )
+        if kind == "video":  # ffmpeg's v:N counts cover pictures too
+            picture = bool(disposition.get("attached_pic"))
+            videos.append(_video_stream(s, len(videos), picture=picture))
         elif kind == "audio":
             audio.append(
                 AudioStream(
@@ -139,6 +164,7 @@ def parse_probe(demuxer: str, data: dict[str, Any]) -> SourceInfo:
                     language=tagged_language(s.get("tags") or {}),
                 )
             )
+    video = _main_video(videos)
     fmt = data.get("format") or {}
     duration = _float(fmt.get("duration")) or (video.duration_s if video else None) or 0.0
     return SourceInfo(

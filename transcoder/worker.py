@@ -220,6 +220,7 @@ class TranscodeWorker:
                     x264_preset=cfg.x264_preset,
                     audio_bitrate_bps=cfg.ladder.audio_bitrate_bps,
                     thumbnails=thumbnails,
+                    video_stream=plan.source.video.index if plan.source.video else 0,
                 ),
             )
             run_ffmpeg(

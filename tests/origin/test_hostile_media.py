@@ -1,7 +1,8 @@
 """Media that costs more than it weighs, or is read wrongly, against a real origin with one
 transcode worker: bombs are refused within seconds while another upload goes through; a rotated
 phone video comes out upright in every rung; every documented container transcodes; a film's
-own audio and subtitle tracks are published whatever its tags say; a deleted
+own audio and subtitle tracks are published whatever its tags say, and its cover is not taken
+for the film; a deleted
 video's ffmpeg and a stopped origin's ffmpeg end within seconds."""
 
 from __future__ import annotations
@@ -216,6 +217,27 @@ def test_a_films_own_tracks_are_published_and_its_tags_trusted_for_nothing(
         assert "hello there" in http.get(f"/vod/{video_id}/subs-eng/0.vtt").text
         assert "bonjour" in http.get(f"/vod/{video_id}/subs-fra/0.vtt").text
     assert not Path("/tmp/mediacdn-escape").exists()
+
+
+def test_a_cover_track_before_the_film_is_not_taken_for_it(
+    origin: OriginServer, ffmpeg: str, tmp_path: Path
+) -> None:
+    """Matroska keeps a cover picture as an MJPEG video track, often the first one."""
+    cover = ("-f", "lavfi", "-i", "color=c=red:s=640x640", "-frames:v", "1")
+    make(ffmpeg, tmp_path / "cover.jpg", *cover)
+    film = make(
+        ffmpeg, tmp_path / "film.mkv", "-i", str(tmp_path / "cover.jpg"), *av_source(ffmpeg, 4),
+        "-map", "0", "-map", "1", "-map", "2", "-c:v:0", "copy", "-c:v:1", "libx264",
+        "-preset", "ultrafast", "-c:a", "aac",
+    )  # fmt: skip
+    with httpx.Client(base_url=origin.url, timeout=60) as http:
+        video_id = upload_raw(http, origin.headers(), film.read_bytes())
+        status = wait_for_video(http, video_id, timeout_s=120)
+        assert status["status"] == "ready", status
+        variants = m3u8.loads(http.get(f"/vod/{video_id}/master.m3u8").text).playlists
+        assert [p.stream_info.resolution for p in variants] == [(320, 240)]
+        rung = m3u8.loads(http.get(f"/vod/{video_id}/{variants[0].uri}").text)
+        assert sum(s.duration for s in rung.segments) == pytest.approx(4.0, abs=0.1)
 
 
 @pytest.fixture(scope="module")

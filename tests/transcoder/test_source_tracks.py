@@ -188,3 +188,28 @@ def test_noise_in_a_subrip_upload_loses_only_the_noise(ffmpeg: str, tmp_path: Pa
         ffmpeg, [("eng", path)], tmp_path / "subs", max_bytes=1 << 20, timeout_s=60
     )
     assert [c.text for c in parse_webvtt(out[0][1].read_text())] == ["fine"]
+
+
+def test_the_video_encoded_is_the_film_not_its_cover() -> None:
+    """ffmpeg's v:N counts cover pictures; a Matroska file keeps its cover as an MJPEG track."""
+
+    def video(codec: str, size: int, *, cover: bool = False) -> dict[str, object]:
+        return {
+            "codec_type": "video",
+            "codec_name": codec,
+            "width": size,
+            "height": size,
+            "avg_frame_rate": "25/1",
+            "disposition": {"attached_pic": int(cover)},
+        }
+
+    streams = [video("png", 3000, cover=True), video("mjpeg", 2000), video("h264", 640)]
+    info = parse_probe("matroska", {"streams": streams, "format": {"duration": "5"}})
+    assert info.video is not None
+    assert (info.video.codec, info.video.index) == ("h264", 2)
+    two = [video("h264", 640), video("hevc", 1280), video("h264", 1280)]
+    info = parse_probe("matroska", {"streams": two, "format": {"duration": "5"}})
+    assert info.video is not None
+    assert info.video.index == 1  # the largest picture, the first of equals
+    only_covers = [video("png", 300, cover=True)]
+    assert parse_probe("mov", {"streams": only_covers, "format": {}}).video is None
