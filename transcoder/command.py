@@ -40,6 +40,10 @@ class EncodeOptions:
     source_size: tuple[int, int] | None = None
     thumbnails: ThumbnailPlan | None = None  # also write a poster and a storyboard
     video_stream: int = 0  # which of the source's video streams (ffmpeg's v:N) to encode
+    # frames at this constant rate: for a source whose stream declares no rate (a browser's
+    # MediaRecorder WebM says 1000, its clock's), which x264 would take for the real one and
+    # signal a level (5.1 for 360p) that devices are entitled to refuse
+    constant_rate: float | None = None
 
 
 def _hls_output(out_dir: Path, name: str, segment_duration_s: float) -> list[str]:
@@ -93,6 +97,10 @@ def scale_graph(
     if thumbnails is not None and renditions:
         parts.append(filter_chains(thumbnails, "tp", "ts"))
     return ";".join(parts)
+
+
+def _constant_rate(rate: float | None) -> tuple[str, ...]:
+    return ("-fps_mode", "cfr", "-r", f"{rate:.3f}") if rate else ()
 
 
 def output_names(renditions: tuple[PlannedRendition, ...], audio: list[AudioOutput]) -> list[str]:
@@ -150,6 +158,7 @@ def build_transcode_argv(
             "0",
             "-force_key_frames",
             f"expr:gte(t,n_forced*{seg:g})",
+            *_constant_rate(options.constant_rate),
             "-threads",
             str(options.threads),
             *_hls_output(out_dir, r.name, seg),

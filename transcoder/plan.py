@@ -13,6 +13,7 @@ from transcoder.ladder import LadderPolicy, PlannedRendition, plan_ladder
 from transcoder.probe import SourceInfo, probe_file, require_video
 from transcoder.sniff import sniff_audio_demuxer, sniff_demuxer
 from transcoder.thumbnails import ThumbnailPlan, plan_thumbnails
+from transcoder.timeline import measure_timeline, with_timeline
 from transcoder.webvtt import Cue, parse_webvtt
 
 log = logging.getLogger("mediacdn.worker")
@@ -107,6 +108,9 @@ def plan_encode(
             "not a video container we accept (MP4/MOV, Matroska/WebM, AVI, FLV, MPEG-PS/TS, Ogg)"
         )
     source = probe_file(ffprobe, files.source, demuxer)
+    if source.duration_s <= 0 and source.video is not None:  # a header written before the end
+        timeline = measure_timeline(ffprobe, files.source, demuxer, source.video.index)
+        source = with_timeline(source, timeline)
     video = require_video(source)
     inputs = [InputFile(files.source, demuxer)]
     taken: set[str] = set()

@@ -29,6 +29,7 @@ class VideoStream:
     frame_size: tuple[int, int] = (0, 0)
     index: int = 0  # among the file's video streams (ffmpeg's v:N), cover pictures included
     picture: bool = False  # a cover picture (attached_pic), not a video
+    measured: bool = False  # duration and rate measured from its packets, none declared
 
 
 @dataclass(frozen=True, slots=True)

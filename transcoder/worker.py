@@ -31,6 +31,7 @@ from transcoder.ladder import LadderPolicy
 from transcoder.limits import MediaLimits
 from transcoder.plan import (
     MAX_SUBTITLE_BYTES,
+    EncodePlan,
     LocalInputs,
     plan_encode,
     thumbnail_plan,
@@ -61,6 +62,12 @@ class WorkerConfig:
     # Told of each video once it is published (the origin pushes it to the CDN's edges);
     # best effort: a failure is logged, the video stays published.
     on_published: Callable[[str, Publication], None] | None = None
+
+
+def measured_rate(plan: EncodePlan) -> float | None:
+    """The frame rate to encode at when the source declared none (measured from its packets)."""
+    source_video = plan.source.video
+    return source_video.frame_rate if source_video and source_video.measured else None
 
 
 def worker_name() -> str:
@@ -221,6 +228,7 @@ class TranscodeWorker:
                     audio_bitrate_bps=cfg.ladder.audio_bitrate_bps,
                     thumbnails=thumbnails,
                     video_stream=plan.source.video.index if plan.source.video else 0,
+                    constant_rate=measured_rate(plan),
                 ),
             )
             run_ffmpeg(

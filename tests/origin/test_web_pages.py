@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import m3u8
 import pytest
 import trustme
 from cryptography import x509
@@ -487,6 +488,55 @@ def test_a_file_dropped_on_the_upload_page_goes_up_with_tus_transcodes_and_plays
     wait_js(page, "window.player && (player.video.currentTime >= 2 || player.fatal)")
     assert page.evaluate("player.fatal") is None
     assert page.evaluate("player.frags.filter(f => f.type === 'main').length") >= 1
+
+
+RECORD = """async (seconds) => {
+    const canvas = Object.assign(document.createElement('canvas'), {width: 640, height: 360});
+    const g = canvas.getContext('2d');
+    let n = 0;
+    const paint = setInterval(() => {
+        g.fillStyle = `hsl(${(n++ * 7) % 360}, 80%, 50%)`;
+        g.fillRect(0, 0, 640, 360);
+    }, 33);
+    const audio = new AudioContext();
+    const tone = audio.createOscillator();
+    const out = audio.createMediaStreamDestination();
+    tone.connect(out);
+    tone.start();
+    const stream = new MediaStream(
+        [...canvas.captureStream(30).getVideoTracks(), ...out.stream.getAudioTracks()]);
+    const recorder = new MediaRecorder(stream, {mimeType: 'video/webm;codecs=vp8,opus'});
+    const parts = [];
+    recorder.ondataavailable = (e) => parts.push(e.data);
+    recorder.start(1000);
+    await new Promise((done) => setTimeout(done, seconds * 1000));
+    await new Promise((done) => { recorder.onstop = done; recorder.stop(); });
+    clearInterval(paint);
+    const bytes = new Uint8Array(await new Blob(parts).arrayBuffer());
+    let text = '';
+    for (const b of bytes) text += String.fromCharCode(b);
+    return btoa(text);
+}"""
+
+
+def test_a_recording_made_in_the_browser_transcodes_and_plays(site: Site, page: Page) -> None:
+    """A browser's MediaRecorder writes WebM front to back: no duration in its header, and a
+    video stream whose only declared rate is its clock's (1000)."""
+    page.goto(f"{site.origin.url}/upload")
+    recording = base64.b64decode(page.evaluate(RECORD, 4))
+    with httpx.Client(base_url=site.origin.url, timeout=60) as http:
+        video_id = upload_raw(http, site.origin.headers(), recording)
+        status = wait_for_video(http, video_id, timeout_s=120)
+        assert status["status"] == "ready", status
+        master = m3u8.loads(http.get(f"/vod/{video_id}/master.m3u8").text)
+        for variant in master.playlists:
+            codec = variant.stream_info.codecs.split(",")[0]
+            assert int(codec[-2:], 16) <= 31, codec  # H.264 level 3.1 at most for 360p
+            rung = m3u8.loads(http.get(f"/vod/{video_id}/{variant.uri}").text)
+            assert sum(s.duration for s in rung.segments) == pytest.approx(4.0, abs=0.5)
+    page.goto(f"{site.origin.url}/watch/{video_id}")
+    wait_js(page, "window.player && (player.video.currentTime >= 2 || player.fatal)")
+    assert page.evaluate("player.fatal") is None
 
 
 def test_dashboard_shows_a_pops_requests_rising_while_a_player_plays(

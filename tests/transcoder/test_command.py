@@ -9,7 +9,7 @@ from transcoder.ladder import LadderPolicy, plan_ladder
 from transcoder.probe import VideoStream
 
 
-def argv() -> list[str]:
+def argv(video_stream: int = 0, constant_rate: float | None = None) -> list[str]:
     rungs = plan_ladder(VideoStream(1920, 1080, 30.0, "h264", 20.0), LadderPolicy())
     return build_transcode_argv(
         "ffmpeg",
@@ -17,7 +17,13 @@ def argv() -> list[str]:
         rungs,
         [AudioOutput("audio-eng", "eng", 0, 0), AudioOutput("audio-fra", "fra", 1, 0)],
         Path("/out"),
-        EncodeOptions(segment_duration_s=4, frame_rate=30, source_size=(1920, 1080)),
+        EncodeOptions(
+            segment_duration_s=4,
+            frame_rate=30,
+            source_size=(1920, 1080),
+            video_stream=video_stream,
+            constant_rate=constant_rate,
+        ),
     )
 
 
@@ -63,3 +69,15 @@ def test_audio_is_aac_lc_stereo() -> None:
     args = argv()
     assert args.count("aac_low") == 2
     assert [args[i + 1] for i, a in enumerate(args) if a == "-ac"] == ["2", "2"]
+
+
+def test_the_chosen_video_stream_is_decoded_and_a_measured_rate_made_constant() -> None:
+    assert "[0:v:0]" in argv()[argv().index("-filter_complex") + 1]
+    assert "-fps_mode" not in argv()
+    args = argv(video_stream=2, constant_rate=29.986)
+    graph = args[args.index("-filter_complex") + 1]
+    assert graph.startswith("[0:v:2]")
+    assert "[0:v:0]" not in graph
+    rungs = args.count("libx264")
+    assert rungs > 1
+    assert " ".join(args).count("-fps_mode cfr -r 29.986") == rungs  # video outputs only

@@ -1,20 +1,25 @@
 """The tracks a source brings: its text subtitles come out as WebVTT (with real ffmpeg, one
 bad track losing only itself), as uploaded SubRip and ASS files do; tag languages that are not
-codes are ignored, attached fonts do not count as streams, and tracks of one language get
-distinct names."""
+codes are ignored, attached fonts do not count as streams, a cover is not the film, tracks of
+one language get distinct names, and a video whose header declares no duration is measured."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from manifests.records import Rendition
 from transcoder.command import InputFile
+from transcoder.ladder import LadderPolicy
 from transcoder.languages import tagged_language
+from transcoder.plan import LocalInputs, plan_encode
 from transcoder.probe import SourceInfo, SubtitleStream, parse_probe, probe_file
 from transcoder.publish import track_names
 from transcoder.sniff import sniff_subtitles
 from transcoder.text_subtitles import convert_side_subtitles, extract_text_subtitles, text_tracks
+from transcoder.timeline import timeline_of
 from transcoder.tools import tool_env
 from transcoder.webvtt import parse_webvtt
 
@@ -213,3 +218,38 @@ def test_the_video_encoded_is_the_film_not_its_cover() -> None:
     assert info.video.index == 1  # the largest picture, the first of equals
     only_covers = [video("png", 300, cover=True)]
     assert parse_probe("mov", {"streams": only_covers, "format": {}}).video is None
+
+
+def test_a_timeline_is_read_from_packet_times() -> None:
+    # decode order (B-frames: presentation times out of order), unknown fields, noise
+    lines = ["0.000,0.033", "0.100,0.033", "0.033,0.033", "0.067,0.033", "N/A,N/A", "x", ""]
+    timeline = timeline_of([*lines, "0.133,0.033"])
+    assert timeline.frames == 5
+    assert timeline.duration_s == pytest.approx(0.166)
+    assert timeline.frame_rate == pytest.approx(4 / 0.133)
+    no_lengths = timeline_of(["1.0,N/A", "1.5,N/A", "2.0,N/A"])  # the last lasts a frame
+    assert no_lengths.duration_s == pytest.approx(1.5)
+    assert no_lengths.frame_rate == 2.0
+    assert timeline_of([]).frames == 0
+    assert timeline_of(["5.0,N/A"]).duration_s == 0.0
+
+
+def test_a_source_that_declares_no_duration_is_measured(
+    ffmpeg: str, ffprobe: str, tmp_path: Path
+) -> None:
+    """Matroska written to a pipe, as an encoder streaming to a file does: no duration."""
+    made = subprocess.run(
+        [
+            ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc=s=160x120:r=25:d=3",
+            "-c:v", "libx264", "-preset", "ultrafast", "-f", "matroska", "-",
+        ],
+        check=True, capture_output=True, timeout=60, env=tool_env(),
+    )  # fmt: skip
+    path = tmp_path / "piped.mkv"
+    path.write_bytes(made.stdout)
+    assert probe_file(ffprobe, path, "matroska").duration_s == 0  # nothing declared
+    plan = plan_encode(LocalInputs(path), ffprobe=ffprobe, ladder=LadderPolicy())
+    assert plan.source.duration_s == pytest.approx(3.0, abs=0.05)
+    assert plan.source.video is not None
+    assert plan.source.video.measured
+    assert plan.source.video.frame_rate == pytest.approx(25.0, abs=0.1)
