@@ -44,6 +44,7 @@ class EncodeOptions:
     # MediaRecorder WebM says 1000, its clock's), which x264 would take for the real one and
     # signal a level (5.1 for 360p) that devices are entitled to refuse
     constant_rate: float | None = None
+    interlaced: bool = False  # deinterlace (frames flagged interlaced)
 
 
 def _hls_output(out_dir: Path, name: str, segment_duration_s: float) -> list[str]:
@@ -72,14 +73,16 @@ def scale_graph(
     source_size: tuple[int, int] | None = None,
     thumbnails: ThumbnailPlan | None = None,
     video_stream: int = 0,
+    interlaced: bool = False,
 ) -> str:
     """Decode once, then scale in a cascade (each rung from the one above it, best first):
     every scaler reads the smallest picture that still has enough detail, which costs less
     CPU than scaling every rung from the full-size source. A rung the size of the source is
     not scaled at all. With thumbnails, the top rung's pictures also feed the poster and the
-    smallest rung's the storyboard."""
+    smallest rung's the storyboard. An interlaced source is deinterlaced first (each frame
+    flagged interlaced, a frame for a frame), before any scaler mixes its two fields."""
     parts: list[str] = []
-    current = f"[0:v:{video_stream}]"
+    current = f"[0:v:{video_stream}]" + (DEINTERLACE + "," if interlaced else "")
     for i, r in enumerate(renditions):
         last = i == len(renditions) - 1
         scale = (
@@ -97,6 +100,9 @@ def scale_graph(
     if thumbnails is not None and renditions:
         parts.append(filter_chains(thumbnails, "tp", "ts"))
     return ";".join(parts)
+
+
+DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=interlaced"
 
 
 def _constant_rate(rate: float | None) -> tuple[str, ...]:
@@ -125,7 +131,9 @@ def build_transcode_argv(
     for source in inputs:
         argv += _input(source)
     thumbnails = options.thumbnails if renditions else None
-    graph = scale_graph(renditions, options.source_size, thumbnails, options.video_stream)
+    graph = scale_graph(
+        renditions, options.source_size, thumbnails, options.video_stream, options.interlaced
+    )
     argv += ["-filter_complex", graph]
     seg = options.segment_duration_s
     # Keyframes exactly on every segment boundary, identical in every rung, so players can

@@ -30,6 +30,7 @@ class VideoStream:
     index: int = 0  # among the file's video streams (ffmpeg's v:N), cover pictures included
     picture: bool = False  # a cover picture (attached_pic), not a video
     measured: bool = False  # duration and rate measured from its packets, none declared
+    interlaced: bool = False  # its fields are stored interleaved (field order tt, bb, tb, bt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,7 @@ def _float(value: Any) -> float | None:
     return result if result > 0 else None
 
 
+INTERLACED_ORDERS = frozenset({"tt", "bb", "tb", "bt"})
 STILL_CODECS = frozenset({"mjpeg", "png", "bmp", "gif", "webp", "tiff", "jpegls"})
 
 
@@ -122,6 +124,7 @@ def _video_stream(s: dict[str, Any], index: int, *, picture: bool = False) -> Vi
         frame_size=frame_size,
         index=index,
         picture=picture,
+        interlaced=s.get("field_order") in INTERLACED_ORDERS,
     )
 
 

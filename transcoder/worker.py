@@ -229,6 +229,7 @@ class TranscodeWorker:
                     thumbnails=thumbnails,
                     video_stream=plan.source.video.index if plan.source.video else 0,
                     constant_rate=measured_rate(plan),
+                    interlaced=bool(plan.source.video and plan.source.video.interlaced),
                 ),
             )
             run_ffmpeg(

@@ -9,7 +9,9 @@ from transcoder.ladder import LadderPolicy, plan_ladder
 from transcoder.probe import VideoStream
 
 
-def argv(video_stream: int = 0, constant_rate: float | None = None) -> list[str]:
+def argv(
+    video_stream: int = 0, constant_rate: float | None = None, interlaced: bool = False
+) -> list[str]:
     rungs = plan_ladder(VideoStream(1920, 1080, 30.0, "h264", 20.0), LadderPolicy())
     return build_transcode_argv(
         "ffmpeg",
@@ -23,6 +25,7 @@ def argv(video_stream: int = 0, constant_rate: float | None = None) -> list[str]
             source_size=(1920, 1080),
             video_stream=video_stream,
             constant_rate=constant_rate,
+            interlaced=interlaced,
         ),
     )
 
@@ -81,3 +84,11 @@ def test_the_chosen_video_stream_is_decoded_and_a_measured_rate_made_constant() 
     rungs = args.count("libx264")
     assert rungs > 1
     assert " ".join(args).count("-fps_mode cfr -r 29.986") == rungs  # video outputs only
+
+
+def test_an_interlaced_source_is_deinterlaced_once_before_any_scaler() -> None:
+    assert "bwdif" not in argv()[argv().index("-filter_complex") + 1]
+    args = argv(interlaced=True)
+    graph = args[args.index("-filter_complex") + 1]
+    assert graph.startswith("[0:v:0]bwdif=mode=send_frame:parity=auto:deint=interlaced,")
+    assert graph.count("bwdif") == 1

@@ -216,6 +216,10 @@ def test_the_video_encoded_is_the_film_not_its_cover() -> None:
     info = parse_probe("matroska", {"streams": two, "format": {"duration": "5"}})
     assert info.video is not None
     assert info.video.index == 1  # the largest picture, the first of equals
+    assert not info.video.interlaced
+    field = parse_probe("mpeg", {"streams": [{**two[0], "field_order": "bb"}], "format": {}})
+    assert field.video is not None
+    assert field.video.interlaced
     only_covers = [video("png", 300, cover=True)]
     assert parse_probe("mov", {"streams": only_covers, "format": {}}).video is None
 
