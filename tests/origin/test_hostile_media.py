@@ -176,6 +176,14 @@ def test_every_documented_container_becomes_ready(
     assert not failed
 
 
+def ready_video(origin: OriginServer, http: httpx.Client, path: Path) -> str:
+    """Upload `path` and wait for it to be ready; its id."""
+    video_id = upload_raw(http, origin.headers(), path.read_bytes())
+    status = wait_for_video(http, video_id, timeout_s=120)
+    assert status["status"] == "ready", status
+    return video_id
+
+
 def test_a_films_own_tracks_are_published_and_its_tags_trusted_for_nothing(
     origin: OriginServer, ffmpeg: str, tmp_path: Path
 ) -> None:
@@ -202,9 +210,7 @@ def test_a_films_own_tracks_are_published_and_its_tags_trusted_for_nothing(
         *fonts,
     )  # fmt: skip
     with httpx.Client(base_url=origin.url, timeout=60) as http:
-        video_id = upload_raw(http, origin.headers(), film.read_bytes())
-        status = wait_for_video(http, video_id, timeout_s=120)
-        assert status["status"] == "ready", status
+        video_id = ready_video(origin, http, film)
         master = m3u8.loads(http.get(f"/vod/{video_id}/master.m3u8").text)
         media = [(m.type, m.name, m.language, m.uri) for m in master.media]
         assert media == [
@@ -231,9 +237,7 @@ def test_a_cover_track_before_the_film_is_not_taken_for_it(
         "-preset", "ultrafast", "-c:a", "aac",
     )  # fmt: skip
     with httpx.Client(base_url=origin.url, timeout=60) as http:
-        video_id = upload_raw(http, origin.headers(), film.read_bytes())
-        status = wait_for_video(http, video_id, timeout_s=120)
-        assert status["status"] == "ready", status
+        video_id = ready_video(origin, http, film)
         variants = m3u8.loads(http.get(f"/vod/{video_id}/master.m3u8").text).playlists
         assert [p.stream_info.resolution for p in variants] == [(320, 240)]
         rung = m3u8.loads(http.get(f"/vod/{video_id}/{variants[0].uri}").text)

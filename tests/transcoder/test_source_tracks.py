@@ -55,9 +55,13 @@ def subtitled_mkv(ffmpeg: str, tmp_path: Path) -> Path:
     return out
 
 
-def test_text_subtitle_tracks_become_webvtt(ffmpeg: str, ffprobe: str, tmp_path: Path) -> None:
+def subtitled_source(ffmpeg: str, ffprobe: str, tmp_path: Path) -> tuple[InputFile, SourceInfo]:
     source = InputFile(subtitled_mkv(ffmpeg, tmp_path), "matroska")
-    info = probe_file(ffprobe, source.path, "matroska")
+    return source, probe_file(ffprobe, source.path, "matroska")
+
+
+def test_text_subtitle_tracks_become_webvtt(ffmpeg: str, ffprobe: str, tmp_path: Path) -> None:
+    source, info = subtitled_source(ffmpeg, ffprobe, tmp_path)
     found = extract_text_subtitles(
         ffmpeg, source, info, tmp_path / "subs", max_bytes=1 << 20, timeout_s=60
     )
@@ -71,8 +75,7 @@ def test_text_subtitle_tracks_become_webvtt(ffmpeg: str, ffprobe: str, tmp_path:
 def test_one_track_that_cannot_be_read_loses_only_itself(
     ffmpeg: str, ffprobe: str, tmp_path: Path
 ) -> None:
-    source = InputFile(subtitled_mkv(ffmpeg, tmp_path), "matroska")
-    info = probe_file(ffprobe, source.path, "matroska")
+    source, info = subtitled_source(ffmpeg, ffprobe, tmp_path)
     # a third track the file does not have: ffmpeg refuses the whole pass over all three
     broken = SourceInfo(
         info.demuxer,
@@ -91,8 +94,7 @@ def test_one_track_that_cannot_be_read_loses_only_itself(
 def test_a_track_over_the_size_limit_is_stopped_there(
     ffmpeg: str, ffprobe: str, tmp_path: Path
 ) -> None:
-    source = InputFile(subtitled_mkv(ffmpeg, tmp_path), "matroska")
-    info = probe_file(ffprobe, source.path, "matroska")
+    source, info = subtitled_source(ffmpeg, ffprobe, tmp_path)
     found = extract_text_subtitles(
         ffmpeg, source, info, tmp_path / "subs", max_bytes=20, timeout_s=60
     )
