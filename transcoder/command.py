@@ -45,6 +45,7 @@ class EncodeOptions:
     # signal a level (5.1 for 360p) that devices are entitled to refuse
     constant_rate: float | None = None
     interlaced: bool = False  # deinterlace (frames flagged interlaced)
+    hdr: bool = False  # tone-map HDR (PQ or HLG) to SDR BT.709
 
 
 def _hls_output(out_dir: Path, name: str, segment_duration_s: float) -> list[str]:
@@ -74,15 +75,18 @@ def scale_graph(
     thumbnails: ThumbnailPlan | None = None,
     video_stream: int = 0,
     interlaced: bool = False,
+    hdr: bool = False,
 ) -> str:
     """Decode once, then scale in a cascade (each rung from the one above it, best first):
     every scaler reads the smallest picture that still has enough detail, which costs less
     CPU than scaling every rung from the full-size source. A rung the size of the source is
     not scaled at all. With thumbnails, the top rung's pictures also feed the poster and the
     smallest rung's the storyboard. An interlaced source is deinterlaced first (each frame
-    flagged interlaced, a frame for a frame), before any scaler mixes its two fields."""
+    flagged interlaced, a frame for a frame), before any scaler mixes its two fields; an HDR
+    one is tone-mapped to SDR once, before the cascade."""
     parts: list[str] = []
-    current = f"[0:v:{video_stream}]" + (DEINTERLACE + "," if interlaced else "")
+    first = ([DEINTERLACE] if interlaced else []) + ([TONE_MAP] if hdr else [])
+    current = f"[0:v:{video_stream}]" + "".join(f"{f}," for f in first)
     for i, r in enumerate(renditions):
         last = i == len(renditions) - 1
         scale = (
@@ -103,6 +107,14 @@ def scale_graph(
 
 
 DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=interlaced"
+# PQ or HLG to SDR BT.709: to linear light (100 nits the reference white), to BT.709
+# primaries, Hable's curve for the highlights, then BT.709's transfer in limited range. Every
+# device shows the result as it was meant; 8-bit H.264 labelled HDR is shown right only by
+# players that tone-map themselves, and bands where they do.
+TONE_MAP = (
+    "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,"
+    "tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p"
+)
 
 
 def _constant_rate(rate: float | None) -> tuple[str, ...]:
@@ -132,7 +144,12 @@ def build_transcode_argv(
         argv += _input(source)
     thumbnails = options.thumbnails if renditions else None
     graph = scale_graph(
-        renditions, options.source_size, thumbnails, options.video_stream, options.interlaced
+        renditions,
+        options.source_size,
+        thumbnails,
+        options.video_stream,
+        options.interlaced,
+        options.hdr,
     )
     argv += ["-filter_complex", graph]
     seg = options.segment_duration_s

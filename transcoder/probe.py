@@ -31,6 +31,7 @@ class VideoStream:
     picture: bool = False  # a cover picture (attached_pic), not a video
     measured: bool = False  # duration and rate measured from its packets, none declared
     interlaced: bool = False  # its fields are stored interleaved (field order tt, bb, tb, bt)
+    hdr: bool = False  # high dynamic range: PQ (HDR10, Dolby Vision) or HLG (phones) transfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ def _float(value: Any) -> float | None:
 
 
 INTERLACED_ORDERS = frozenset({"tt", "bb", "tb", "bt"})
+HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
 STILL_CODECS = frozenset({"mjpeg", "png", "bmp", "gif", "webp", "tiff", "jpegls"})
 
 
@@ -125,6 +127,7 @@ def _video_stream(s: dict[str, Any], index: int, *, picture: bool = False) -> Vi
         index=index,
         picture=picture,
         interlaced=s.get("field_order") in INTERLACED_ORDERS,
+        hdr=s.get("color_transfer") in HDR_TRANSFERS,
     )
 
 

@@ -230,6 +230,7 @@ class TranscodeWorker:
                     video_stream=plan.source.video.index if plan.source.video else 0,
                     constant_rate=measured_rate(plan),
                     interlaced=bool(plan.source.video and plan.source.video.interlaced),
+                    hdr=bool(plan.source.video and plan.source.video.hdr),
                 ),
             )
             run_ffmpeg(

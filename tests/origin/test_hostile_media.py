@@ -2,7 +2,7 @@
 transcode worker: bombs are refused within seconds while another upload goes through; a rotated
 phone video comes out upright in every rung; every documented container transcodes; a film's
 own audio and subtitle tracks are published whatever its tags say, and its cover is not taken
-for the film; a deleted
+for the film, and HDR comes out SDR; a deleted
 video's ffmpeg and a stopped origin's ffmpeg end within seconds."""
 
 from __future__ import annotations
@@ -242,6 +242,30 @@ def test_a_cover_track_before_the_film_is_not_taken_for_it(
         assert [p.stream_info.resolution for p in variants] == [(320, 240)]
         rung = m3u8.loads(http.get(f"/vod/{video_id}/{variants[0].uri}").text)
         assert sum(s.duration for s in rung.segments) == pytest.approx(4.0, abs=0.1)
+
+
+@pytest.mark.parametrize("transfer", ["arib-std-b67", "smpte2084"], ids=["hlg", "pq"])
+def test_an_hdr_video_comes_out_sdr(
+    origin: OriginServer, ffmpeg: str, ffprobe: str, tmp_path: Path, transfer: str
+) -> None:
+    """A phone's HLG or an HDR10 master (10-bit HEVC, BT.2020): every rung is 8-bit BT.709."""
+    film = make(
+        ffmpeg, tmp_path / "hdr.mp4", *av_source(ffmpeg, 2), "-vf", "format=yuv420p10le",
+        "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error",
+        "-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc",
+        "-tag:v", "hvc1", "-c:a", "aac",
+    )  # fmt: skip
+    with httpx.Client(base_url=origin.url, timeout=60) as http:
+        video_id = ready_video(origin, http, film)
+        variants = m3u8.loads(http.get(f"/vod/{video_id}/master.m3u8").text).playlists
+    for variant in variants:
+        probed = subprocess.run(
+            [ffprobe, "-v", "error", "-select_streams", "v", "-show_entries",
+             "stream=pix_fmt,color_transfer,color_primaries", "-of", "csv=p=0",
+             f"{origin.url}/vod/{video_id}/{variant.uri}"],
+            capture_output=True, text=True, timeout=60, check=True, env=tool_env(),
+        )  # fmt: skip
+        assert set(probed.stdout.split()) == {"yuv420p,bt709,bt709"}
 
 
 @pytest.fixture(scope="module")

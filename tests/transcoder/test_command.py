@@ -10,7 +10,10 @@ from transcoder.probe import VideoStream
 
 
 def argv(
-    video_stream: int = 0, constant_rate: float | None = None, interlaced: bool = False
+    video_stream: int = 0,
+    constant_rate: float | None = None,
+    interlaced: bool = False,
+    hdr: bool = False,
 ) -> list[str]:
     rungs = plan_ladder(VideoStream(1920, 1080, 30.0, "h264", 20.0), LadderPolicy())
     return build_transcode_argv(
@@ -26,6 +29,7 @@ def argv(
             video_stream=video_stream,
             constant_rate=constant_rate,
             interlaced=interlaced,
+            hdr=hdr,
         ),
     )
 
@@ -92,3 +96,12 @@ def test_an_interlaced_source_is_deinterlaced_once_before_any_scaler() -> None:
     graph = args[args.index("-filter_complex") + 1]
     assert graph.startswith("[0:v:0]bwdif=mode=send_frame:parity=auto:deint=interlaced,")
     assert graph.count("bwdif") == 1
+
+
+def test_an_hdr_source_is_tone_mapped_once_after_deinterlacing() -> None:
+    assert "tonemap" not in argv()[argv().index("-filter_complex") + 1]
+    args = argv(interlaced=True, hdr=True)
+    graph = args[args.index("-filter_complex") + 1]
+    assert graph.startswith("[0:v:0]bwdif=")
+    assert graph.count("tonemap=tonemap=hable") == 1
+    assert graph.index("bwdif") < graph.index("tonemap") < graph.index("setsar")

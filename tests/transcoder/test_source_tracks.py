@@ -219,9 +219,13 @@ def test_the_video_encoded_is_the_film_not_its_cover() -> None:
     assert info.video is not None
     assert info.video.index == 1  # the largest picture, the first of equals
     assert not info.video.interlaced
+    assert not info.video.hdr
     field = parse_probe("mpeg", {"streams": [{**two[0], "field_order": "bb"}], "format": {}})
     assert field.video is not None
     assert field.video.interlaced
+    hlg = parse_probe("mov", {"streams": [{**two[0], "color_transfer": "arib-std-b67"}]})
+    assert hlg.video is not None
+    assert hlg.video.hdr
     only_covers = [video("png", 300, cover=True)]
     assert parse_probe("mov", {"streams": only_covers, "format": {}}).video is None
 
