@@ -24,6 +24,7 @@ from manifests.db import SqliteDatabase
 from manifests.records import NewVideo
 from sample_media.generate import generate_sample
 from storage.local import LocalStorage
+from transcoder.command import TONE_MAP
 from transcoder.tools import ffmpeg_path, ffprobe_path
 from transcoder.worker import TranscodeWorker, WorkerConfig
 
@@ -79,9 +80,10 @@ def audio(lang_index: int) -> list[str]:
     return ["-map", f"0:a:{lang_index}", "-c:a", "aac", "-b:a", "128k", "-ac", "2"]
 
 
-def hand_single(ffmpeg: str, src: Path, out: Path) -> list[str]:
-    """What an engineer would write by hand: one decode, split, four encodes, two audios."""
-    graph = "[0:v]split=4[a][b][c][d];" + ";".join(
+def hand_single(ffmpeg: str, src: Path, out: Path, first: str = "") -> list[str]:
+    """What an engineer would write by hand: one decode, split, four encodes, two audios
+    (`first`: filters before the split, e.g. tone mapping)."""
+    graph = f"[0:v]{first}split=4[a][b][c][d];" + ";".join(
         f"[{label}]scale={w}:{h}[o{label}]" for label, (w, h, _) in zip("abcd", RUNGS, strict=True)
     )
     argv = [ffmpeg, "-v", "error", "-y", "-i", str(src), "-filter_complex", graph]
@@ -92,7 +94,7 @@ def hand_single(ffmpeg: str, src: Path, out: Path) -> list[str]:
     return argv
 
 
-def separate(ffmpeg: str, src: Path, out: Path) -> list[list[str]]:
+def separate(ffmpeg: str, src: Path, out: Path, first: str = "") -> list[list[str]]:
     """Four encodes, each decoding the source again; audio rides with the first."""
     commands = []
     for i, (w, h, kbps) in enumerate(RUNGS):
@@ -106,7 +108,7 @@ def separate(ffmpeg: str, src: Path, out: Path) -> list[list[str]]:
             "-map",
             "0:v",
             "-vf",
-            f"scale={w}:{h}",
+            f"{first}scale={w}:{h}",
             *x264(kbps),
             *hls(out, f"{h}p"),
         ]
@@ -157,6 +159,12 @@ def main() -> int:
         help="x264 preset of the generated source (default medium, CRF 18: a mezzanine-like "
         "file; ultrafast makes a source that is unusually cheap to decode)",
     )
+    parser.add_argument(
+        "--hdr",
+        action="store_true",
+        help="make the source HDR as a phone records it (10-bit HEVC, BT.2020, HLG): every "
+        "variant tone-maps it to SDR, the hand-written ones with our filters",
+    )
     args = parser.parse_args()
     ffmpeg = ffmpeg_path()
     root = Path(tempfile.mkdtemp(prefix="bench-transcode-"))
@@ -168,7 +176,16 @@ def main() -> int:
             x264_preset=args.source_preset,
             crf=18,
         )
-        src = sample.video
+        src, first = sample.video, ""
+        if args.hdr:
+            src, first = root / "src" / "hlg.mp4", TONE_MAP + ","
+            run([
+                ffmpeg, "-v", "error", "-y", "-i", str(sample.video), "-map", "0",
+                "-vf", "format=yuv420p10le", "-c:v", "libx265", "-preset", "fast",
+                "-x265-params", "log-level=error:crf=18", "-color_primaries", "bt2020",
+                "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc", "-tag:v", "hvc1",
+                "-c:a", "copy", str(src),
+            ])  # fmt: skip
         results: dict[str, list[Timing]] = {"ours": [], "hand": [], "four": []}
         for i in range(args.repeat):
             for name in results:
@@ -177,9 +194,9 @@ def main() -> int:
                 if name == "ours":
                     t = timed(prepare_ours(src, work))
                 elif name == "hand":
-                    t = timed(partial(run, hand_single(ffmpeg, src, work)))
+                    t = timed(partial(run, hand_single(ffmpeg, src, work, first)))
                 else:
-                    t = timed(partial(run_all, separate(ffmpeg, src, work)))
+                    t = timed(partial(run_all, separate(ffmpeg, src, work, first)))
                 results[name].append(t)
                 shutil.rmtree(work)
                 print(
@@ -192,7 +209,8 @@ def main() -> int:
         print()
         print(f"machine: {machine()}; ffmpeg: {ffmpeg}")
         print(
-            f"source: {args.duration:g} s 1080p30 (x264 {args.source_preset} CRF 18), "
+            f"source: {args.duration:g} s 1080p30 (x264 {args.source_preset} CRF 18"
+            f"{'; then 10-bit HEVC HLG, x265 fast CRF 18' if args.hdr else ''}), "
             f"2 audio languages; medians of "
             f"{args.repeat} runs; x264 veryfast; 4 rungs + 2 audio"
         )
