@@ -10,7 +10,7 @@ from pathlib import Path
 from transcoder.command import AudioOutput, InputFile
 from transcoder.errors import InvalidMedia
 from transcoder.ladder import LadderPolicy, PlannedRendition, plan_ladder
-from transcoder.probe import SourceInfo, probe_file, require_video
+from transcoder.probe import SourceInfo, VideoStream, probe_file, require_video
 from transcoder.sniff import sniff_audio_demuxer, sniff_demuxer
 from transcoder.thumbnails import ThumbnailPlan, plan_thumbnails
 from transcoder.timeline import measure_timeline, with_timeline
@@ -45,6 +45,12 @@ class EncodePlan:
     renditions: tuple[PlannedRendition, ...]
     audio: tuple[AudioOutput, ...]
     subtitles: tuple[SubtitleTrack, ...]
+
+    @property
+    def video(self) -> VideoStream:
+        """The video encoded (plan_encode refuses a source without one)."""
+        assert self.source.video is not None
+        return self.source.video
 
     @property
     def expected_duration_s(self) -> float:

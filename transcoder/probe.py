@@ -184,6 +184,18 @@ def parse_probe(demuxer: str, data: dict[str, Any]) -> SourceInfo:
     )
 
 
+def run_ffprobe(
+    argv: list[str], timeout_s: float, too_long: str
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ffprobe in the tools' environment; InvalidMedia(`too_long`) past `timeout_s`."""
+    try:
+        return subprocess.run(
+            argv, capture_output=True, timeout=timeout_s, check=False, env=tool_env()
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise InvalidMedia(too_long) from exc
+
+
 def probe_file(ffprobe: str, path: Path, demuxer: str, *, timeout_s: float = 60) -> SourceInfo:
     argv = [
         ffprobe,
@@ -199,12 +211,7 @@ def probe_file(ffprobe: str, path: Path, demuxer: str, *, timeout_s: float = 60)
         "-show_streams",
         str(path),
     ]
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, timeout=timeout_s, check=False, env=tool_env()
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise InvalidMedia("probing took too long") from exc
+    done = run_ffprobe(argv, timeout_s, "probing took too long")
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip().splitlines()
         raise InvalidMedia(f"not a readable {demuxer} file: {reason[-1] if reason else 'error'}")

@@ -160,15 +160,13 @@ def convert_side_subtitles(
     not UTF-8 is read as Windows-1252, which most such SubRip files are."""
     converted = []
     for n, (language, path) in enumerate(files):
-        with path.open("rb") as f:
-            kind = sniff_subtitles(f.read(4096))
-        if kind in (None, "webvtt") or path.stat().st_size > max_bytes:
+        data = b"" if path.stat().st_size > max_bytes else path.read_bytes()
+        kind = sniff_subtitles(data[:4096])
+        if kind is None or kind == "webvtt":  # as it is (too large: the plan says so)
             converted.append((language, path))
             continue
-        assert kind is not None
         folder = out_dir / f"side-{n}"
         folder.mkdir(parents=True, exist_ok=True)
-        data = path.read_bytes()
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:  # converted here: the bundled ffmpeg's iconv cannot

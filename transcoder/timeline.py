@@ -8,14 +8,11 @@ ffprobe pass over the video's packets (demuxed, not decoded) tells both."""
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from transcoder.errors import InvalidMedia
-from transcoder.probe import PROTOCOLS, SourceInfo
-from transcoder.tools import tool_env
+from transcoder.probe import PROTOCOLS, SourceInfo, run_ffprobe
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +56,7 @@ def measure_timeline(
         "-select_streams", f"v:{video_index}", "-show_entries", "packet=pts_time,duration_time",
         "-of", "csv=p=0", str(path),
     ]  # fmt: skip
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, timeout=timeout_s, check=False, env=tool_env()
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise InvalidMedia("measuring the video's length took too long") from exc
+    done = run_ffprobe(argv, timeout_s, "measuring the video's length took too long")
     return timeline_of(done.stdout.decode(errors="replace").splitlines())
 
 

@@ -31,7 +31,6 @@ from transcoder.ladder import LadderPolicy
 from transcoder.limits import MediaLimits
 from transcoder.plan import (
     MAX_SUBTITLE_BYTES,
-    EncodePlan,
     LocalInputs,
     plan_encode,
     thumbnail_plan,
@@ -62,12 +61,6 @@ class WorkerConfig:
     # Told of each video once it is published (the origin pushes it to the CDN's edges);
     # best effort: a failure is logged, the video stays published.
     on_published: Callable[[str, Publication], None] | None = None
-
-
-def measured_rate(plan: EncodePlan) -> float | None:
-    """The frame rate to encode at when the source declared none (measured from its packets)."""
-    source_video = plan.source.video
-    return source_video.frame_rate if source_video and source_video.measured else None
 
 
 def worker_name() -> str:
@@ -222,15 +215,15 @@ class TranscodeWorker:
                 out_dir,
                 EncodeOptions(
                     segment_duration_s=video.segment_duration_s,
-                    frame_rate=plan.source.video.frame_rate if plan.source.video else 30.0,
-                    source_size=plan.source.video.frame_size if plan.source.video else None,
+                    frame_rate=plan.video.frame_rate,
+                    source_size=plan.video.frame_size,
                     x264_preset=cfg.x264_preset,
                     audio_bitrate_bps=cfg.ladder.audio_bitrate_bps,
                     thumbnails=thumbnails,
-                    video_stream=plan.source.video.index if plan.source.video else 0,
-                    constant_rate=measured_rate(plan),
-                    interlaced=bool(plan.source.video and plan.source.video.interlaced),
-                    hdr=bool(plan.source.video and plan.source.video.hdr),
+                    video_stream=plan.video.index,
+                    constant_rate=plan.video.frame_rate if plan.video.measured else None,
+                    interlaced=plan.video.interlaced,
+                    hdr=plan.video.hdr,
                 ),
             )
             run_ffmpeg(
