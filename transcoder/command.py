@@ -46,6 +46,10 @@ class EncodeOptions:
     constant_rate: float | None = None
     interlaced: bool = False  # deinterlace (frames flagged interlaced)
     hdr: bool = False  # tone-map HDR (PQ or HLG) to SDR BT.709
+    # the length every rendition is cut or padded to: the video, by repeating its last
+    # picture for `video_pad_s`; the audio, with silence
+    length_s: float | None = None
+    video_pad_s: float = 0.0
 
 
 def _hls_output(out_dir: Path, name: str, segment_duration_s: float) -> list[str]:
@@ -76,6 +80,7 @@ def scale_graph(
     video_stream: int = 0,
     interlaced: bool = False,
     hdr: bool = False,
+    pad: tuple[float, float] | None = None,
 ) -> str:
     """Decode once, then scale in a cascade (each rung from the one above it, best first):
     every scaler reads the smallest picture that still has enough detail, which costs less
@@ -83,9 +88,12 @@ def scale_graph(
     not scaled at all. With thumbnails, the top rung's pictures also feed the poster and the
     smallest rung's the storyboard. An interlaced source is deinterlaced first (each frame
     flagged interlaced, a frame for a frame), before any scaler mixes its two fields; an HDR
-    one is tone-mapped to SDR once, before the cascade."""
+    one is tone-mapped to SDR once, before the cascade. `pad` (seconds, frame rate): a video
+    shorter than its sound is made as long, its last picture repeated at that rate."""
     parts: list[str] = []
     first = ([DEINTERLACE] if interlaced else []) + ([TONE_MAP] if hdr else [])
+    if pad is not None:
+        first.append(pad_filter(*pad))
     current = f"[0:v:{video_stream}]" + "".join(f"{f}," for f in first)
     for i, r in enumerate(renditions):
         last = i == len(renditions) - 1
@@ -117,8 +125,21 @@ TONE_MAP = (
 )
 
 
+def pad_filter(seconds: float, frame_rate: float) -> str:
+    """Repeat the last picture for `seconds`, at a constant `frame_rate` (tpad counts the
+    clones by the link's rate, which a variable-rate source leaves at its clock's)."""
+    return f"fps={frame_rate:.3f},tpad=stop_mode=clone:stop_duration={seconds:.3f}"
+
+
 def _constant_rate(rate: float | None) -> tuple[str, ...]:
     return ("-fps_mode", "cfr", "-r", f"{rate:.3f}") if rate else ()
+
+
+def _length(length_s: float | None) -> tuple[str, ...]:
+    """Audio cut or padded with silence to `length_s`."""
+    if not length_s:
+        return ()
+    return ("-af", f"apad=whole_dur={length_s:.3f}", "-t", f"{length_s:.3f}")
 
 
 def output_names(renditions: tuple[PlannedRendition, ...], audio: list[AudioOutput]) -> list[str]:
@@ -150,6 +171,7 @@ def build_transcode_argv(
         options.video_stream,
         options.interlaced,
         options.hdr,
+        (options.video_pad_s, options.frame_rate) if options.video_pad_s > 0 else None,
     )
     argv += ["-filter_complex", graph]
     seg = options.segment_duration_s
@@ -207,6 +229,7 @@ def build_transcode_argv(
             "48000",
             "-metadata:s:a:0",
             f"language={a.language}",
+            *_length(options.length_s),
             *_hls_output(out_dir, a.name, seg),
         ]
     if thumbnails is not None:

@@ -53,9 +53,34 @@ class EncodePlan:
         return self.source.video
 
     @property
-    def expected_duration_s(self) -> float:
+    def video_duration_s(self) -> float:
+        """How long the video lasts (the container's length where its stream does not say;
+        never more than the container says, whatever a stream's tag claims)."""
         video = self.source.video
-        return (video.duration_s if video and video.duration_s else None) or self.source.duration_s
+        return _within(video.duration_s if video else None, self.source.duration_s)
+
+    @property
+    def expected_duration_s(self) -> float:
+        """How long every rendition lasts: the longest of the source's own video and audio
+        streams. The video is padded to it with its last picture, the audio with silence, and
+        side audio tracks are cut to it: every playlist of a video lasts as long as the others
+        (a player ends with the first one that ends)."""
+        lengths = [_within(a.duration_s, self.source.duration_s) for a in self.source.audio]
+        return max([self.video_duration_s, *lengths])
+
+    @property
+    def video_pad_s(self) -> float:
+        """How much shorter than the others the video is, where that is more than a frame."""
+        short = self.expected_duration_s - self.video_duration_s
+        rate = self.source.video.frame_rate if self.source.video else 0.0
+        return short if short > max(0.1, 1 / rate if rate > 0 else 0.0) else 0.0
+
+
+def _within(duration_s: float | None, whole_s: float) -> float:
+    """A stream's duration, at most the whole file's (`whole_s`, 0 where unknown)."""
+    if duration_s is None:
+        return whole_s
+    return min(duration_s, whole_s) if whole_s > 0 else duration_s
 
 
 def _head(path: Path) -> bytes:

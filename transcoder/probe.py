@@ -39,6 +39,7 @@ class AudioStream:
     codec: str
     channels: int
     language: str | None
+    duration_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,28 @@ def _float(value: Any) -> float | None:
     return result if result > 0 else None
 
 
+def _clock(text: str) -> float | None:
+    """Seconds from Matroska's `HH:MM:SS.nnnnnnnnn` DURATION tag."""
+    hours, _, rest = text.strip().partition(":")
+    minutes, _, seconds = rest.partition(":")
+    try:
+        return _float(int(hours) * 3600 + int(minutes) * 60 + float(seconds))
+    except ValueError:
+        return None
+
+
+def stream_duration(s: dict[str, Any]) -> float | None:
+    """How long one stream lasts: its own duration (MP4, MPEG-TS…), else the DURATION tag
+    Matroska and WebM writers put on each track; None where neither says."""
+    declared = _float(s.get("duration"))
+    if declared is not None:
+        return declared
+    for key, value in (s.get("tags") or {}).items():
+        if str(key).upper().startswith("DURATION") and isinstance(value, str):
+            return _clock(value)
+    return None
+
+
 INTERLACED_ORDERS = frozenset({"tt", "bb", "tb", "bt"})
 HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
 STILL_CODECS = frozenset({"mjpeg", "png", "bmp", "gif", "webp", "tiff", "jpegls"})
@@ -122,7 +145,7 @@ def _video_stream(s: dict[str, Any], index: int, *, picture: bool = False) -> Vi
         height=height,
         frame_rate=rate,
         codec=str(s.get("codec_name") or "unknown"),
-        duration_s=_float(s.get("duration")),
+        duration_s=stream_duration(s),
         frame_size=frame_size,
         index=index,
         picture=picture,
@@ -162,6 +185,7 @@ def parse_probe(demuxer: str, data: dict[str, Any]) -> SourceInfo:
                     codec=str(s.get("codec_name") or "unknown"),
                     channels=int(s.get("channels") or 0),
                     language=tagged_language(s.get("tags") or {}),
+                    duration_s=stream_duration(s),
                 )
             )
         elif kind == "subtitle":

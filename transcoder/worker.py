@@ -224,6 +224,8 @@ class TranscodeWorker:
                     constant_rate=plan.video.frame_rate if plan.video.measured else None,
                     interlaced=plan.video.interlaced,
                     hdr=plan.video.hdr,
+                    length_s=plan.expected_duration_s,
+                    video_pad_s=plan.video_pad_s,
                 ),
             )
             run_ffmpeg(

@@ -2,7 +2,7 @@
 transcode worker: bombs are refused within seconds while another upload goes through; a rotated
 phone video comes out upright in every rung; every documented container transcodes; a film's
 own audio and subtitle tracks are published whatever its tags say, and its cover is not taken
-for the film, and HDR comes out SDR; a deleted
+for the film, and HDR comes out SDR; picture and sound last as long as each other; a deleted
 video's ffmpeg and a stopped origin's ffmpeg end within seconds."""
 
 from __future__ import annotations
@@ -266,6 +266,50 @@ def test_an_hdr_video_comes_out_sdr(
             capture_output=True, text=True, timeout=60, check=True, env=tool_env(),
         )  # fmt: skip
         assert set(probed.stdout.split()) == {"yuv420p,bt709,bt709"}
+
+
+def _playlist_lengths(http: httpx.Client, video_id: str) -> dict[str, float]:
+    master = m3u8.loads(http.get(f"/vod/{video_id}/master.m3u8").text)
+    uris = [p.uri for p in master.playlists] + [m.uri for m in master.media if m.type == "AUDIO"]
+    return {
+        uri: sum(s.duration for s in m3u8.loads(http.get(f"/vod/{video_id}/{uri}").text).segments)
+        for uri in uris
+    }
+
+
+@pytest.mark.parametrize(
+    ("video_s", "sound_s", "container"),
+    [(2, 7, "mp4"), (2, 7, "mkv"), (7, 2, "mp4")],
+    ids=["sound-outlasts-mp4", "sound-outlasts-mkv", "picture-outlasts"],
+)
+def test_every_playlist_lasts_as_long_as_the_longest_stream(
+    origin: OriginServer, ffmpeg: str, tmp_path: Path, video_s: int, sound_s: int, container: str
+) -> None:
+    """A recording whose sound goes on after the picture stops (or stops first), with a side
+    audio track far longer than both: every playlist lasts as long as the source's longest
+    stream (the picture held, silence added, the side track cut), not each its own length
+    (a player ends with the shortest), and a Matroska one is not refused as truncated."""
+    film = make(
+        ffmpeg, tmp_path / f"film.{container}",
+        "-f", "lavfi", "-i", f"testsrc=s=320x240:r=25:d={video_s}",
+        "-f", "lavfi", "-i", f"sine=d={sound_s}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+    )  # fmt: skip
+    side = make(ffmpeg, tmp_path / "side.wav", "-f", "lavfi", "-i", "sine=f=500:d=30")
+    files = [
+        ("file", (film.name, film.read_bytes(), "application/octet-stream")),
+        ("audio:fra", ("fra.wav", side.read_bytes(), "audio/wav")),
+    ]
+    with httpx.Client(base_url=origin.url, timeout=60) as http:
+        response = http.post("/api/videos", files=files, headers=origin.headers())
+        assert response.status_code == 201, response.text
+        video_id = response.json()["id"]
+        status = wait_for_video(http, video_id, timeout_s=120)
+        assert status["status"] == "ready", status
+        lengths = _playlist_lengths(http, video_id)
+    assert {"audio-und/index.m3u8", "audio-fra/index.m3u8"} < set(lengths)  # and the rungs
+    longest = max(video_s, sound_s)
+    assert lengths == {uri: pytest.approx(longest, abs=0.1) for uri in lengths}
 
 
 @pytest.fixture(scope="module")

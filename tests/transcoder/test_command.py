@@ -14,6 +14,8 @@ def argv(
     constant_rate: float | None = None,
     interlaced: bool = False,
     hdr: bool = False,
+    length_s: float | None = None,
+    video_pad_s: float = 0.0,
 ) -> list[str]:
     rungs = plan_ladder(VideoStream(1920, 1080, 30.0, "h264", 20.0), LadderPolicy())
     return build_transcode_argv(
@@ -30,6 +32,8 @@ def argv(
             constant_rate=constant_rate,
             interlaced=interlaced,
             hdr=hdr,
+            length_s=length_s,
+            video_pad_s=video_pad_s,
         ),
     )
 
@@ -105,3 +109,15 @@ def test_an_hdr_source_is_tone_mapped_once_after_deinterlacing() -> None:
     assert graph.startswith("[0:v:0]bwdif=")
     assert graph.count("tonemap=tonemap=hable") == 1
     assert graph.index("bwdif") < graph.index("tonemap") < graph.index("setsar")
+
+
+def test_a_short_picture_is_held_and_every_sound_cut_or_padded_to_one_length() -> None:
+    plain = argv()
+    assert "tpad" not in plain[plain.index("-filter_complex") + 1]
+    assert "-t" not in plain
+    args = argv(hdr=True, length_s=12.0, video_pad_s=9.5)
+    graph = args[args.index("-filter_complex") + 1]
+    assert graph.count("fps=30.000,tpad=stop_mode=clone:stop_duration=9.500") == 1
+    assert graph.index("tonemap") < graph.index("tpad") < graph.index("setsar")
+    audio_outputs = " ".join(args).count("-c:a aac")
+    assert " ".join(args).count("-af apad=whole_dur=12.000 -t 12.000") == audio_outputs == 2
