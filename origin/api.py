@@ -146,16 +146,17 @@ class VideoApi:
         limited = _LimitedRequest(request.scope, request.receive)
         limited.limiter = SizeLimitedStream(request.stream(), limit)
         video_id = new_video_id()
-        try:
-            if content_type == "multipart/form-data":
-                return await self._create_multipart(limited, video_id)
-            if content_type in ("", "application/octet-stream") or content_type.startswith(
-                "video/"
-            ):
-                return await self._create_raw(limited, video_id)
-        except BaseException:
-            await ctx.ingest.discard(video_id)
-            raise
+        with ctx.ingest.claim(f"video-{video_id}"):
+            try:
+                if content_type == "multipart/form-data":
+                    return await self._create_multipart(limited, video_id)
+                if content_type in ("", "application/octet-stream") or content_type.startswith(
+                    "video/"
+                ):
+                    return await self._create_raw(limited, video_id)
+            except BaseException:
+                await ctx.ingest.discard(video_id)
+                raise
         raise ApiError(
             415,
             "unsupported_media_type",
@@ -167,7 +168,9 @@ class VideoApi:
         ctx = self.ctx
         options = parse_options(request.query_params, ctx.settings.segment_duration_s)
         try:
-            path, size, _ = await spool(aiter(request.limiter), ctx.spool_dir)
+            path, size, _ = await spool(
+                aiter(request.limiter), ctx.spool_dir, prefix=f"video-{video_id}-"
+            )
         except ClientDisconnect:
             raise ApiError(400, "upload_interrupted", "the client went away mid-upload") from None
         try:

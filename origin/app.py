@@ -38,6 +38,7 @@ from origin.context import OriginContext
 from origin.direct_uploads import DirectUploadApi
 from origin.errors import ApiError
 from origin.health import readiness
+from origin.in_use import IN_USE_DIR
 from origin.ingest import Ingest
 from origin.janitor import Janitor
 from origin.live import LiveHub, ingest_config
@@ -287,7 +288,12 @@ def create_app(
         catalog=catalog,
         storage=storage,
         ingest=Ingest(
-            catalog, storage, metrics, spool_dir=spool_dir, max_attempts=settings.job_max_attempts
+            catalog,
+            storage,
+            metrics,
+            spool_dir=spool_dir,
+            max_attempts=settings.job_max_attempts,
+            in_use_dir=data_dir / IN_USE_DIR,
         ),
         assets=AssetCache(catalog),
         metrics=metrics,

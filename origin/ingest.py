@@ -7,6 +7,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import anyio.to_thread
 from manifests.catalog import Catalog
 from manifests.records import ACCESS_VALUES, Access, Job, NewVideo, SideFile, Video
 from origin.errors import ApiError
+from origin.in_use import hold
 from origin.metrics import Metrics
 from storage import Storage
 from storage.keys import source_key, upload_prefix
@@ -122,10 +124,12 @@ class SizeLimitedStream:
             yield chunk
 
 
-async def spool(chunks: AsyncIterator[bytes], directory: Path) -> tuple[Path, int, str]:
+async def spool(
+    chunks: AsyncIterator[bytes], directory: Path, prefix: str = "upload-"
+) -> tuple[Path, int, str]:
     """Write a body to a local file as it arrives (never whole in memory)."""
     fd, name = await anyio.to_thread.run_sync(
-        lambda: tempfile.mkstemp(dir=directory, prefix="upload-")
+        lambda: tempfile.mkstemp(dir=directory, prefix=prefix)
     )
     path = Path(name)
     digest = hashlib.sha256()
@@ -158,12 +162,18 @@ class Ingest:
         *,
         spool_dir: Path,
         max_attempts: int,
+        in_use_dir: Path,
     ) -> None:
         self.catalog = catalog
         self.storage = storage
         self.metrics = metrics
         self.spool_dir = spool_dir
         self.max_attempts = max_attempts
+        self.in_use_dir = in_use_dir
+
+    def claim(self, name: str) -> AbstractContextManager[None]:
+        """Mark `name` (`video-<id>`, `upload-<id>`) in use for the janitor, for a block."""
+        return hold(self.in_use_dir, name)
 
     async def store_file(self, key: str, path: Path) -> int:
         info = await anyio.to_thread.run_sync(self.storage.put_file, key, path)

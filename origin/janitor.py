@@ -5,9 +5,9 @@ storage that no video in the catalog owns (an upload that failed after storing i
 transcode that published for a video deleted meanwhile, a live broadcast that ended without a
 recording).
 
-Only what has been left alone for `stale_s` is touched, so nothing in progress is: an upload
-still arriving keeps its files fresh, a running job holds a lease. `dry_run` reports without
-removing anything."""
+Only what has been left alone for `stale_s` is touched, and nothing in progress whatever
+`stale_s` is (0 included): an upload being received is marked in use (origin/in_use.py), a
+running job holds a lease. `dry_run` reports without removing anything."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from manifests.catalog import Catalog
+from origin.in_use import IN_USE_DIR, held, owner_of_spool_file
 from origin.tus_parts import PARTS_ROOT, drop_parts
 from storage import Storage
 
@@ -113,13 +114,17 @@ class Janitor:
             if upload.expires_at is None or max(last_active, upload.created_at) < cutoff:
                 stale[upload.id] = upload
         for upload in stale.values():
+            if self._in_use(f"upload-{upload.id}"):
+                continue
             report.removals.append(Removal("upload", upload.id, upload.offset_bytes))
             if not report.dry_run:
                 self.catalog.delete_upload(upload.id)
                 drop_parts(self.storage, [upload.id])
         pieces = {k[len(PARTS_ROOT) :].split("/", 1)[0] for k in self.storage.list_keys(PARTS_ROOT)}
         for upload_id in pieces:
-            if upload_id not in stale and self.catalog.get_upload(upload_id) is None:
+            if upload_id in stale or self._in_use(f"upload-{upload_id}"):
+                continue
+            if self.catalog.get_upload(upload_id) is None:
                 report.removals.append(Removal("upload pieces", upload_id, 0))
                 if not report.dry_run:
                     drop_parts(self.storage, [upload_id])
@@ -146,7 +151,12 @@ class Janitor:
 
     def _spool(self, report: Report, cutoff: float) -> None:
         for path in self._old_entries(self.data_dir / "spool", cutoff):
-            self._remove_path(report, "spool", path)
+            owner = owner_of_spool_file(path.name)
+            if owner is None or not self._in_use(owner):
+                self._remove_path(report, "spool", path)
+        for mark in self._old_entries(self.data_dir / IN_USE_DIR, cutoff):
+            if not report.dry_run and not self._in_use(mark.name):  # a killed origin's
+                mark.unlink(missing_ok=True)
 
     def _work(self, report: Report, cutoff: float) -> None:
         """A job's work directory, `job-<job id>-…`, unless that job is running right now."""
@@ -171,7 +181,7 @@ class Janitor:
             if root == "live/":  # a stream waiting for its encoder, or on air
                 known |= {s.id for s in self.catalog.unfinished_live()}
             for video_id, owned in sorted(by_video.items()):
-                if video_id in known:
+                if video_id in known or self._in_use(f"video-{video_id}"):
                     continue
                 infos = [self.storage.stat(k) for k in owned]
                 # unknown times count as fresh: better kept a day longer than lost
@@ -181,6 +191,9 @@ class Janitor:
                 report.removals.append(Removal("objects", f"{root}{video_id}/", size))
                 if not report.dry_run:
                     self.storage.delete_prefix(f"{root}{video_id}/")
+
+    def _in_use(self, name: str) -> bool:
+        return held(self.data_dir / IN_USE_DIR, name)
 
     @staticmethod
     def _old_entries(directory: Path, cutoff: float) -> Iterable[Path]:

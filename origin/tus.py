@@ -92,7 +92,7 @@ class TusApi:
             raise ApiError(412, "tus_version", f"this server speaks tus {TUS_VERSION}")
 
     def _spool(self, upload_id: str) -> Path:
-        """A local file for a piece on its way to storage, or for a joined upload."""
+        """A local file for a piece on its way to storage."""
         return self.ctx.spool_dir / f"tus-{upload_id}-{uuid.uuid4().hex[:8]}"
 
     def _expiry(self) -> float:
@@ -335,7 +335,8 @@ class TusApi:
             if int(offset_header) != upload.offset_bytes:
                 raise ApiError(409, "offset_mismatch", f"the upload is at {upload.offset_bytes}")
             owner = grant.owner if grant is not None else owner_of(request)
-            offset, extra = await self._append(request, upload, owner)
+            with self.ctx.ingest.claim(f"upload-{upload.id}"):
+                offset, extra = await self._append(request, upload, owner)
         headers = {"upload-offset": str(offset), **extra, **_expires(upload, self._expiry())}
         return Response(status_code=204, headers=self._headers(**headers))
 
@@ -426,29 +427,33 @@ class TusApi:
         video_id = new_video_id()
         options = parse_options(metadata, ctx.settings.segment_duration_s)
         sides = await self._side_uploads(metadata)
-        try:
-            size = await self._store_joined(source_key(video_id), upload)
-            side_files = []
-            for (kind, language), side_upload in sides:
-                stored = side_key(video_id, kind, language)
-                await self._store_joined(stored, side_upload)
-                side_files.append(SideFile(kind, language, stored))  # type: ignore[arg-type]
-            video, job = await ctx.ingest.create_video(
-                video_id, size, options, tuple(side_files), "tus", owner
-            )
-        except BaseException:
-            await ctx.ingest.discard(video_id)
-            raise
+        taken = [*(partials or ()), *(s.id for _, s in sides)]  # their pieces are read now
+        with contextlib.ExitStack() as claims:
+            claims.enter_context(ctx.ingest.claim(f"video-{video_id}"))  # until it is a video
+            for upload_id in taken:
+                claims.enter_context(ctx.ingest.claim(f"upload-{upload_id}"))
+            try:
+                size = await self._store_joined(source_key(video_id), upload, video_id)
+                side_files = []
+                for (kind, language), side_upload in sides:
+                    stored = side_key(video_id, kind, language)
+                    await self._store_joined(stored, side_upload, video_id)
+                    side_files.append(SideFile(kind, language, stored))  # type: ignore[arg-type]
+                video, job = await ctx.ingest.create_video(
+                    video_id, size, options, tuple(side_files), "tus", owner
+                )
+            except BaseException:
+                await ctx.ingest.discard(video_id)
+                raise
         await anyio.to_thread.run_sync(ctx.catalog.finish_upload, upload.id, video.id)
-        spent = [upload.id, *(partials or ()), *(s.id for _, s in sides)]
-        await anyio.to_thread.run_sync(drop_parts, ctx.storage, spent)
-        for upload_id in spent[1:]:
+        await anyio.to_thread.run_sync(drop_parts, ctx.storage, [upload.id, *taken])
+        for upload_id in taken:
             await anyio.to_thread.run_sync(ctx.catalog.delete_upload, upload_id)
         return {"x-video-id": video.id, "x-job-id": job.id}
 
-    async def _store_joined(self, key: str, upload: Upload) -> int:
-        """The upload's pieces joined, stored under `key`; its size."""
-        joined = self._spool(upload.id)
+    async def _store_joined(self, key: str, upload: Upload, video_id: str) -> int:
+        """The upload's pieces joined, stored under `key` (video `video_id`'s); its size."""
+        joined = self.ctx.spool_dir / f"video-{video_id}-{uuid.uuid4().hex[:8]}"
         try:
             await anyio.to_thread.run_sync(join_parts, self.ctx.storage, upload.parts, joined)
             return await self.ctx.ingest.store_file(key, joined)

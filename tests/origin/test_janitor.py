@@ -1,9 +1,11 @@
 """The janitor removes what crashes and abandoned uploads left, and nothing else: an origin
 killed mid-upload, a tus upload never finished, a dead transcode's work directory, objects
-stored for a video the catalog never got, a live broadcast's that ended without a recording."""
+stored for a video the catalog never got, a live broadcast's that ended without a recording;
+never an upload being received, whatever the cutoff."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -99,7 +101,7 @@ def test_the_janitor_removes_what_crashes_left(tmp_path: Path, sample: SampleMed
         report = _janitor(data_dir, "--dry-run")
         text = "\n".join(report)
         for expected in (
-            "would remove spool upload-",
+            "would remove spool video-",
             f"would remove upload {upload_id} (100 bytes)",
             "would remove objects uploads/0123456789abcdef/ (1000 bytes)",
             "would remove objects live/fedcba9876543210/ (700 bytes)",
@@ -121,6 +123,70 @@ def test_the_janitor_removes_what_crashes_left(tmp_path: Path, sample: SampleMed
         assert http.get(f"/vod/{kept}/master.m3u8").status_code == 200
         assert http.get(f"/vod/{kept}/360p/0.m4s").status_code == 200
         assert _janitor(data_dir)[-1].startswith("removed 0 items")
+
+
+def _finish_and_read(sock: socket.socket, rest: bytes) -> bytes:
+    sock.sendall(rest)
+    sock.settimeout(60)
+    answer = b""
+    while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        answer += chunk
+    sock.close()
+    return answer
+
+
+def test_uploads_being_received_are_left_alone_whatever_the_cutoff(
+    tmp_path: Path, sample: SampleMedia
+) -> None:
+    """`--older-than 0s` while a plain upload and a tus upload are half-way through their
+    bodies (each idle for over a second): neither loses a byte, both become videos."""
+    data_dir = tmp_path / "origin"
+    video = sample.video.read_bytes()
+    half = len(video) // 2
+    with (
+        origin_server(data_dir, ENV) as origin,
+        httpx.Client(base_url=origin.url, timeout=30) as http,
+    ):
+        host, port = origin.url.removeprefix("http://").split(":")
+        plain = socket.create_connection((host, int(port)))
+        plain.sendall(
+            f"POST /api/videos HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {origin.api_key}\r\nContent-Type: video/mp4\r\n"
+            f"Content-Length: {len(video)}\r\n\r\n".encode()
+            + video[:half]
+        )
+        tus = {**origin.headers(), "Tus-Resumable": "1.0.0"}
+        created = http.post("/api/uploads/", headers={**tus, "Upload-Length": str(len(video))})
+        location = created.headers["location"]
+        path = location.removeprefix(origin.url)
+        resumable = socket.create_connection((host, int(port)))
+        resumable.sendall(
+            f"PATCH {path} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {origin.api_key}\r\nTus-Resumable: 1.0.0\r\n"
+            f"Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
+            f"Content-Length: {len(video)}\r\n\r\n".encode()
+            + video[:half]
+        )
+        spool = data_dir / "spool"
+        wait_until(lambda: len(list(spool.iterdir())) == 2, 10, "both bodies to be spooled")
+        time.sleep(1.1)  # older than "now" at a one-second resolution
+
+        report = _janitor(data_dir)
+        assert report[-1].startswith("removed 0 items"), report
+
+        answer = _finish_and_read(plain, video[half:])
+        assert answer.startswith(b"HTTP/1.1 201"), answer
+        plain_id = json.loads(answer.split(b"\r\n\r\n", 1)[1])["id"]
+        answer = _finish_and_read(resumable, video[half:])
+        assert answer.startswith(b"HTTP/1.1 204"), answer
+        head = http.head(location, headers=tus)
+        assert head.headers["upload-offset"] == str(len(video))
+        for video_id in (plain_id, head.headers["x-video-id"]):
+            assert wait_for_video(http, video_id)["status"] == "ready"
+        assert not any((data_dir / "in-use").iterdir())  # no mark outlives its upload
 
 
 def test_the_janitor_prunes_webhook_deliveries_a_week_past_its_cutoff(tmp_path: Path) -> None:
