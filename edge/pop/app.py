@@ -39,7 +39,7 @@ from edge.pop.upstream import (
 )
 from httprules.asgi import Receive, Scope, Send
 from httprules.caching import CDN_ONLY_FIELDS, RECEIVED_SURROGATE_CONTROL, SAFE_METHODS
-from httprules.headers import encode, end_to_end, request_headers, with_forwarded_for
+from httprules.headers import encode, request_headers, with_forwarded_for
 from httprules.observe import request_id, with_request_id
 from httprules.playback_tokens import TOKEN_HEADER, KeyFile, TokenRejected, refusal
 from httprules.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
@@ -473,7 +473,7 @@ class Edge:
             self.metrics.upstream_errors += 1
             return await self.responses.error(send, exc.status, exc.code, str(exc), "BYPASS")
         try:
-            out = end_to_end(response.headers)
+            out = self.upstream.response_headers(response)
             out |= {"x-cache": "BYPASS", "via": via_after(out.get("via"), self.config.via)}
             for name in CDN_ONLY_FIELDS:
                 out.pop(name, None)

@@ -49,7 +49,7 @@ from httprules.caching import (
     vary_names,
     vary_values,
 )
-from httprules.headers import ascii_digits, end_to_end, with_capability
+from httprules.headers import ascii_digits, with_capability
 
 log = logging.getLogger("mediacdn.edge")
 SEGMENT_NUMBER = re.compile(r"^(?P<stem>.*/)(?P<n>\d{1,9})(?P<ext>\.(?:m4s|ts|mp4|vtt))$")
@@ -320,7 +320,7 @@ class EdgeCache:
                 raise FillFailed(str(exc)) from None
             self.metrics.upstream_latency_s_sum += time.perf_counter() - started
             response_time = self.clock()
-            out = surrogate_control_for(end_to_end(response.headers), self.config.name)
+            out = surrogate_control_for(self.upstream.response_headers(response), self.config.name)
             if response.status_code == 304 and stale is not None:
                 merged = merge_304(stale.headers, out)
                 fill.times = (request_time, response_time)

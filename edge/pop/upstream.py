@@ -1,15 +1,17 @@
 """The POP's client to its upstream (the origin or a parent POP): one connection pool, the
-headers a request carries upstream, and failures as one error type with the status to answer."""
+headers a request carries upstream and those of a response it passes on, and failures as one
+error type with the status to answer."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 
-from httprules.headers import HOP_BY_HOP, connection_named, encode
+from httprules.headers import HOP_BY_HOP, connection_named, encode, end_to_end
 
 # A fill fetches the whole object for every client: the client's conditionals and range stay
 # with the POP, which answers them from the filled object.
@@ -24,6 +26,40 @@ NOT_FORWARDED_ON_FILL = frozenset(
         "content-length",
     }
 )
+
+
+# Fields that name a URL a client may follow or compare with the ones it asks the POP for
+URL_FIELDS = ("location", "content-location")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def local_reference(target: str, base: httpx.URL) -> str:
+    """`target` (a Location or Content-Location) as a path on this POP where it is an
+    absolute URL under the upstream's base URL `base` (the part after the base's path, which
+    a client resolves against the POP's own URL, as nginx's default `proxy_redirect` does);
+    any other value as it came. A redirect to the origin's address would take the client off
+    the CDN, to an address it may not reach, and name the origin to it."""
+    try:
+        url = urlsplit(target.strip())
+        port = url.port
+    except ValueError:
+        return target
+    if not url.netloc:  # already a reference on whichever host the client asked
+        return target
+    scheme = (url.scheme or base.scheme).lower()
+    if (
+        scheme != base.scheme
+        or (url.hostname or "") != base.host.lower()
+        or (port or DEFAULT_PORTS.get(scheme)) != (base.port or DEFAULT_PORTS.get(base.scheme))
+    ):
+        return target
+    prefix = base.raw_path.decode("latin-1").rstrip("/")
+    if url.path != prefix and not url.path.startswith(prefix + "/"):
+        return target  # outside what the POP fronts
+    path = url.path[len(prefix) :] or "/"
+    return (
+        path + (f"?{url.query}" if url.query else "") + (f"#{url.fragment}" if url.fragment else "")
+    )
 
 
 # What httpx adds to a request that does not say (its client's default headers)
@@ -170,6 +206,14 @@ class Upstream:
                 message = f"the upstream answered with an invalid status {response.status_code}"
                 raise UpstreamFailed(502, message)
             return response
+
+    def response_headers(self, response: httpx.Response) -> dict[str, str]:
+        """A response's end-to-end fields, its URLs on the upstream made paths on the POP."""
+        out = end_to_end(response.headers)
+        for name in URL_FIELDS:
+            if name in out:
+                out[name] = local_reference(out[name], self.client.base_url)
+        return out
 
     async def ready(self, timeout_s: float = 2.0) -> bool:
         """Whether the upstream answers its readiness check (`/healthz`, which origins and

@@ -186,3 +186,42 @@ def test_a_cookie_set_on_revalidation_is_never_stored(tmp_path: Path, workers: i
         assert dave.text == "page"
         assert dave.headers["cache-control"] == "public, no-cache"
         assert origin.hits["/page"] == 10  # each validated
+
+
+def test_the_upstreams_own_urls_come_back_as_paths_on_the_pop(tmp_path: Path) -> None:
+    """A redirect to the origin's address would take the client off the CDN (to an address
+    it may not reach) and name the origin to it: Location and Content-Location on the
+    upstream become paths on the POP, stored that way, and invalidate what they name; a
+    URL on any other host is passed on as it came."""
+    origin = ScriptedOrigin()
+    with serve_in_thread(origin) as upstream, edge_process(tmp_path, upstream) as edge:
+        host = upstream.removeprefix("http://")
+        origin.routes.update(
+            {
+                "/old": Route(b"", 301, {**PUBLIC, "location": f"{upstream}/new?x=1"}),
+                "/new?x=1": Route(b"new", headers=PUBLIC),
+                "/away": Route(b"", 302, {"location": "https://elsewhere.example/a"}),
+                "/other-port": Route(b"", 302, {"location": "http://127.0.0.1:1/a"}),
+                "/items": Route(
+                    b"made",
+                    201,
+                    {"location": f"HTTP://{host.upper()}/items/7", "content-location": "/items"},
+                ),
+                "/items/7": Route(b"seven", headers=PUBLIC),
+            }
+        )
+        with httpx.Client(base_url=edge, timeout=10) as http:
+            for _ in range(2):  # a miss, then the stored redirect
+                moved = http.get("/old")
+                assert moved.status_code == 301
+                assert moved.headers["location"] == "/new?x=1"
+            assert moved.headers["x-cache"] == "HIT"
+            assert http.get("/old", follow_redirects=True).text == "new"
+            assert http.get("/away").headers["location"] == "https://elsewhere.example/a"
+            assert http.get("/other-port").headers["location"] == "http://127.0.0.1:1/a"
+            assert http.get("/items/7").text == "seven"
+            assert http.get("/items/7").headers["x-cache"] == "HIT"
+            made = http.post("/items", content=b"{}")
+            assert made.headers["location"] == "/items/7"
+            assert http.get("/items/7").headers["x-cache"] == "MISS"  # invalidated by it
+    assert upstream not in str(moved.headers)

@@ -10,9 +10,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
-from edge.pop.upstream import Upstream, UpstreamFailed, forward_headers, received_by
+from edge.pop.upstream import (
+    Upstream,
+    UpstreamFailed,
+    forward_headers,
+    local_reference,
+    received_by,
+)
 
 
 class ClosingServer:
@@ -207,3 +214,31 @@ def test_a_request_gets_this_pops_via_entry_once() -> None:
     assert forward_headers({}, "1.1 pop", fill=True)["via"] == "1.1 pop"  # a prefetch's
     other = {"via": "1.1 shield"}
     assert forward_headers(other, "1.1 pop", fill=False)["via"] == "1.1 shield, 1.1 pop"
+
+
+@pytest.mark.parametrize(
+    ("target", "base", "local"),
+    [
+        ("http://origin:8080/v/a.m3u8", "http://origin:8080", "/v/a.m3u8"),
+        ("http://ORIGIN:8080/v/a?t=1#top", "http://origin:8080/", "/v/a?t=1#top"),
+        ("//origin:8080/v/a", "http://origin:8080", "/v/a"),
+        ("http://origin/v/a", "http://origin:80", "/v/a"),
+        ("https://origin:443/v", "https://origin", "/v"),
+        ("http://origin:8080/base/v/a", "http://origin:8080/base", "/v/a"),
+        ("http://origin:8080/base", "http://origin:8080/base/", "/"),
+        ("http://[::1]:9000/x", "http://[::1]:9000", "/x"),
+        # not the upstream, or outside what the POP fronts: as it came
+        ("http://origin:8080/basement/a", "http://origin:8080/base", None),
+        ("http://origin:8081/v/a", "http://origin:8080", None),
+        ("https://origin:8080/v/a", "http://origin:8080", None),
+        ("http://elsewhere.example/v", "http://origin:8080", None),
+        ("/v/a", "http://origin:8080", None),
+        ("v/a", "http://origin:8080", None),
+        ("http://origin:99999999/v", "http://origin:8080", None),
+        ("http://[::1/x", "http://origin:8080", None),
+    ],
+)
+def test_a_url_on_the_upstream_becomes_a_path_on_the_pop(
+    target: str, base: str, local: str | None
+) -> None:
+    assert local_reference(target, httpx.URL(base)) == (target if local is None else local)
