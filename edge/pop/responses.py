@@ -25,7 +25,14 @@ from httprules.caching import (
 )
 from httprules.errors import error_body
 from httprules.headers import ascii_digits, encode
-from httprules.serving import Unsatisfiable, if_range_allows, not_modified, parse_range
+from httprules.serving import (
+    Unsatisfiable,
+    if_range_allows,
+    not_modified,
+    parse_http_date,
+    parse_range,
+    precondition_failed,
+)
 
 ONE_WRITE_BODY = 16 << 10  # a fresh hit with a body up to this is sent in one write with its head
 
@@ -146,6 +153,8 @@ class Responses:
             dynamic.append((b"surrogate-control", downstream.encode("latin-1")))
         status, size = entry.status, entry.length
         start, end = 0, size - 1
+        if self._fails_precondition(status, entry.headers, request, entry.last_modified):
+            return await self._precondition_failed(send, result)
         if status == 200 and ("if-none-match" in request or "if-modified-since" in request):
             etag = entry.headers.get("etag")
             if (etag or entry.last_modified) and not_modified(
@@ -198,6 +207,33 @@ class Responses:
             await send({"type": "http.response.pathsend", "path": entry.path})
         else:
             await self._send_file(send, entry.path, start, length)
+
+    @staticmethod
+    def _fails_precondition(
+        status: int,
+        headers: Mapping[str, str],
+        request: Mapping[str, str],
+        modified_at: float | None = None,
+    ) -> bool:
+        """RFC 9110 §13.2.2 steps 1–2 on a 2xx response (If-Match, If-Unmodified-Since): the
+        POP answers them from what it has, as the origin would from what it has (a fill
+        does not send them upstream: one fill serves every client)."""
+        if not 200 <= status < 300:
+            return False
+        if "if-match" not in request and "if-unmodified-since" not in request:
+            return False
+        if modified_at is None:
+            modified_at = parse_http_date(headers.get("last-modified")) or 0.0
+        return precondition_failed(
+            request.get("if-match"),
+            request.get("if-unmodified-since"),
+            headers.get("etag", ""),
+            modified_at,
+        )
+
+    async def _precondition_failed(self, send: Send, result: str) -> None:
+        message = "the stored representation does not meet If-Match or If-Unmodified-Since"
+        await self.error(send, 412, "precondition_failed", message, result)
 
     def _dynamic(self, entry: Entry, result: str, now: float | None) -> list[tuple[bytes, bytes]]:
         """What a stored response is sent with besides its stored headers: Age, X-Cache, Via."""
@@ -270,6 +306,8 @@ class Responses:
             status = fill.status or 502
             code = "upstream_timeout" if status == 504 else "upstream_error"
             return await self.error(send, status, code, fill.error, result)
+        if self._fails_precondition(fill.status, fill.headers, request):
+            return await self._precondition_failed(send, result)
         if fill.status == 200 and range_applies(request, fill.headers):
             now = self.clock()
             # §5.1: as old as upstream says, as the whole response straight from it is

@@ -349,6 +349,38 @@ def test_conditional_requests_answered_from_the_cache() -> None:
         assert s.origin.hits["/c"] == 1
 
 
+def test_if_match_and_if_unmodified_since_are_answered_as_the_origin_would() -> None:
+    """§13.2.2: a precondition the stored (or arriving) response fails is a 412, on a miss
+    as on a hit; the origin never sees them (one fill serves every client)."""
+    modified = email.utils.formatdate(1_700_000_000, usegmt=True)
+    before = email.utils.formatdate(1_600_000_000, usegmt=True)
+    headers = {"cache-control": "max-age=60", "last-modified": modified}
+    routes = {
+        "/m": Route(b"M", headers=headers, etag='"m1"'),
+        "/w": Route(b"W", headers={**headers, "etag": 'W/"w1"'}),
+    }
+    cases = [
+        ("/m", {"If-Match": '"m0"'}, 412),  # first: on the miss, as the fill arrives
+        ("/m", {"If-Match": '"m0", "m1"'}, 200),
+        ("/m", {"If-Match": "*"}, 200),
+        ("/m", {"If-Match": '"m0"'}, 412),  # and on a hit
+        ("/m", {"If-Unmodified-Since": modified}, 200),
+        ("/m", {"If-Unmodified-Since": before}, 412),
+        ("/m", {"If-Match": '"m1"', "If-Unmodified-Since": before}, 200),  # If-Match wins
+        ("/m", {"If-Match": '"m1"', "Range": "bytes=0-0"}, 206),
+        ("/w", {"If-Match": 'W/"w1"'}, 412),  # a weak tag never matches strongly
+        ("/w", {"If-Match": 'W/"w1"'}, 412),
+    ]
+    with edge_setup(routes) as s:
+        for path, conditions, status in cases:
+            got = s.http.get(path, headers=conditions)
+            assert got.status_code == status, (path, conditions)
+            if status == 412:
+                assert got.json()["error"]["code"] == "precondition_failed"
+        assert s.origin.hits == {"/m": 1, "/w": 1}
+        assert all("if-match" not in seen for seen in s.origin.seen_headers)
+
+
 def test_unsafe_methods_pass_through_and_invalidate() -> None:
     routes = {"/u": Route(b"U", headers={"cache-control": "max-age=60"})}
     with edge_setup(routes) as s:
