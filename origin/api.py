@@ -130,6 +130,10 @@ def job_json(job: Job) -> dict[str, Any]:
     }
 
 
+# a raw body's types besides video/*: animated GIF and PNG are how the web sends short clips
+RAW_TYPES = frozenset({"", "application/octet-stream", "image/gif", "image/apng", "image/png"})
+
+
 class VideoApi:
     def __init__(self, ctx: OriginContext) -> None:
         self.ctx = ctx
@@ -150,9 +154,7 @@ class VideoApi:
             try:
                 if content_type == "multipart/form-data":
                     return await self._create_multipart(limited, video_id)
-                if content_type in ("", "application/octet-stream") or content_type.startswith(
-                    "video/"
-                ):
+                if content_type in RAW_TYPES or content_type.startswith("video/"):
                     return await self._create_raw(limited, video_id)
             except BaseException:
                 await ctx.ingest.discard(video_id)
@@ -160,7 +162,8 @@ class VideoApi:
         raise ApiError(
             415,
             "unsupported_media_type",
-            "send the video as the body (video/* or application/octet-stream) "
+            "send the video as the body (video/*, an animated image/gif or image/apng, or "
+            "application/octet-stream) "
             "or as multipart/form-data with a part named 'file'",
         )
 

@@ -108,6 +108,8 @@ def openapi_document() -> dict[str, Any]:
                     "requestBody": {
                         "content": {
                             "video/*": {"schema": {"type": "string", "format": "binary"}},
+                            "image/gif": {"schema": {"type": "string", "format": "binary"}},
+                            "image/apng": {"schema": {"type": "string", "format": "binary"}},
                             "application/octet-stream": {
                                 "schema": {"type": "string", "format": "binary"}
                             },

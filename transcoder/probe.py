@@ -32,6 +32,16 @@ class VideoStream:
     measured: bool = False  # duration and rate measured from its packets, none declared
     interlaced: bool = False  # its fields are stored interleaved (field order tt, bb, tb, bt)
     hdr: bool = False  # high dynamic range: PQ (HDR10, Dolby Vision) or HLG (phones) transfer
+    # its frames come at uneven times on a clock much faster than their rate (an animated
+    # GIF's 100 Hz): the encoder would take the clock's rate for the frames' (and signal an
+    # H.264 level for it that devices may refuse)
+    uneven: bool = False
+
+    @property
+    def constant_rate(self) -> float | None:
+        """The rate to encode at, made constant, where the stream's own would mislead the
+        encoder (measured, none declared; or uneven): None to keep its own timing."""
+        return self.frame_rate if (self.measured or self.uneven) and self.frame_rate else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +130,10 @@ def stream_duration(s: dict[str, Any]) -> float | None:
 
 INTERLACED_ORDERS = frozenset({"tt", "bb", "tb", "bt"})
 HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
+# a clock this much faster than the average rate, and faster than cameras film (a GIF's is
+# 100 Hz, Matroska's 1 kHz): frames that come unevenly. A screen recording's 60 Hz is kept.
+UNEVEN_CLOCK = 1.5
+FAST_CLOCK = 100.0
 STILL_CODECS = frozenset({"mjpeg", "png", "bmp", "gif", "webp", "tiff", "jpegls"})
 
 
@@ -139,7 +153,8 @@ def _video_stream(s: dict[str, Any], index: int, *, picture: bool = False) -> Vi
             width = round(width * num / den)
     except ValueError:
         pass
-    rate = _rate(s.get("avg_frame_rate")) or _rate(s.get("r_frame_rate"))
+    average, clock = _rate(s.get("avg_frame_rate")), _rate(s.get("r_frame_rate"))
+    rate = average or clock
     return VideoStream(
         width=width,
         height=height,
@@ -151,6 +166,7 @@ def _video_stream(s: dict[str, Any], index: int, *, picture: bool = False) -> Vi
         picture=picture,
         interlaced=s.get("field_order") in INTERLACED_ORDERS,
         hdr=s.get("color_transfer") in HDR_TRANSFERS,
+        uneven=clock >= FAST_CLOCK and clock > UNEVEN_CLOCK * average > 0,
     )
 
 

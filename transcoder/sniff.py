@@ -27,7 +27,29 @@ def sniff_demuxer(head: bytes) -> str | None:
         return "ogg"
     if len(head) >= 188 * 3 and all(head[i] == 0x47 for i in (0, 188, 376)):
         return "mpegts"
+    if head.startswith((b"GIF87a", b"GIF89a")):  # an animated GIF, as the web sends video
+        return "gif"
+    if head.startswith(PNG) and _animated_png(head):
+        return "apng"
     return None
+
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _animated_png(head: bytes) -> bool:
+    """Does the PNG declare animation control (acTL) before its first image data? A still
+    PNG is a picture, not a video."""
+    at = len(PNG)
+    while at + 8 <= len(head):
+        length = int.from_bytes(head[at : at + 4], "big")
+        kind = head[at + 4 : at + 8]
+        if kind == b"acTL":
+            return True
+        if kind == b"IDAT":
+            return False
+        at += 12 + length
+    return False
 
 
 def sniff_audio_demuxer(head: bytes) -> str | None:

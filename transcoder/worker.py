@@ -221,7 +221,7 @@ class TranscodeWorker:
                     audio_bitrate_bps=cfg.ladder.audio_bitrate_bps,
                     thumbnails=thumbnails,
                     video_stream=plan.video.index,
-                    constant_rate=plan.video.frame_rate if plan.video.measured else None,
+                    constant_rate=plan.video.constant_rate,
                     interlaced=plan.video.interlaced,
                     hdr=plan.video.hdr,
                     length_s=plan.expected_duration_s,

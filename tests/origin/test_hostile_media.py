@@ -1,6 +1,7 @@
 """Media that costs more than it weighs, or is read wrongly, against a real origin with one
 transcode worker: bombs are refused within seconds while another upload goes through; a rotated
-phone video comes out upright in every rung; every documented container transcodes; a film's
+phone video comes out upright in every rung; every documented container transcodes, animated
+images too; a film's
 own audio and subtitle tracks are published whatever its tags say, and its cover is not taken
 for the film, and HDR comes out SDR; picture and sound last as long as each other; a deleted
 video's ffmpeg and a stopped origin's ffmpeg end within seconds."""
@@ -174,6 +175,46 @@ def test_every_documented_container_becomes_ready(
         }
     failed = {ext: v["error"] for ext, v in outcome.items() if v["status"] != "ready"}
     assert not failed
+
+
+def test_animated_images_become_videos_and_a_still_one_is_refused(
+    origin: OriginServer, ffmpeg: str, ffprobe: str, tmp_path: Path
+) -> None:
+    """Animated GIF and PNG are how the web sends short clips. A GIF's frames come at uneven
+    times on a 100 Hz clock, which x264 would take for the frame rate (H.264 level 3.0 for
+    320x240 at 8 fps): it is encoded at its average rate made constant."""
+    random_frames = "select='lt(random(0),0.08)'"  # about 8 of the clock's 100 a second
+    clips = {
+        "gif": make(
+            ffmpeg, tmp_path / "uneven.gif", "-f", "lavfi", "-i", "testsrc=s=320x240:r=100:d=3",
+            "-vf", random_frames, "-fps_mode", "vfr",
+        ),
+        "apng": make(
+            ffmpeg, tmp_path / "clip.apng", "-f", "lavfi", "-i", "testsrc=s=320x240:r=10:d=2",
+            "-plays", "0", "-f", "apng",
+        ),
+    }  # fmt: skip
+    still = make(ffmpeg, tmp_path / "still.png", "-f", "lavfi", "-i", "testsrc", "-frames:v", "1")
+    types = {"gif": "image/gif", "apng": "image/apng"}
+    with httpx.Client(base_url=origin.url, timeout=60) as http:
+        for kind, clip in clips.items():
+            response = http.post(
+                "/api/videos",
+                content=clip.read_bytes(),
+                headers={**origin.headers(), "Content-Type": types[kind]},
+            )
+            assert response.status_code == 201, response.text
+            status = wait_for_video(http, response.json()["id"], timeout_s=120)
+            assert status["status"] == "ready", (kind, status)
+            rung = next(r for r in status["renditions"] if r["kind"] == "video")
+            level = int(rung["codecs"].split(".")[1][4:], 16)  # avc1.PPCCLL
+            assert level <= 0x15, (kind, rung["codecs"])  # 2.1 covers 320x240 up to 30 fps
+            lengths = _playlist_lengths(http, status["id"])
+            assert sum(lengths.values()) / len(lengths) > 1.5
+        refused = upload_raw(http, origin.headers(), still.read_bytes())
+        status = wait_for_video(http, refused, timeout_s=60)
+    assert status["status"] == "failed"
+    assert "animated GIF or PNG" in status["error"]["message"]
 
 
 def ready_video(origin: OriginServer, http: httpx.Client, path: Path) -> str:

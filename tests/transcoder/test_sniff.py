@@ -7,6 +7,14 @@ import pytest
 from transcoder.sniff import sniff_audio_demuxer, sniff_demuxer
 
 
+def chunk(kind: bytes, length: int) -> bytes:
+    """A PNG chunk: length, type, data, CRC (not checked by the sniff)."""
+    return length.to_bytes(4, "big") + kind + b"\x00" * length + b"\x00" * 4
+
+
+PNG_HEAD = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", 13)
+
+
 @pytest.mark.parametrize(
     ("head", "demuxer"),
     [
@@ -16,6 +24,11 @@ from transcoder.sniff import sniff_audio_demuxer, sniff_demuxer
         pytest.param(
             b"G" + b"\x00" * 187 + b"G" + b"\x00" * 187 + b"G" + b"\x00" * 200, "mpegts", id="ts"
         ),
+        pytest.param(b"GIF89a\x40\x01\xf0\x00", "gif", id="gif"),
+        pytest.param(b"GIF87a\x40\x01\xf0\x00", "gif", id="gif87"),
+        pytest.param(PNG_HEAD + chunk(b"acTL", 8) + chunk(b"IDAT", 30), "apng", id="apng"),
+        pytest.param(PNG_HEAD + chunk(b"IDAT", 30) + chunk(b"acTL", 8), None, id="still-png"),
+        pytest.param(PNG_HEAD + b"\x00\x00\x00\x0dIHD", None, id="png-cut-short"),
         pytest.param(b"#EXTM3U\n#EXTINF:4,\nseg.ts\n", None, id="hls-playlist"),
         pytest.param(b"ffconcat version 1.0\nfile /etc/passwd\n", None, id="concat-list"),
         pytest.param(b"<?xml version='1.0'?><MPD>", None, id="dash-manifest"),
