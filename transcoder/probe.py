@@ -36,6 +36,9 @@ class VideoStream:
     # GIF's 100 Hz): the encoder would take the clock's rate for the frames' (and signal an
     # H.264 level for it that devices may refuse)
     uneven: bool = False
+    # Dolby Vision whose base layer is in Dolby's own colour space (profile 5; 10.0): shown
+    # right only by a Dolby Vision decoder, green and purple by anything else
+    dolby_vision_only: bool = False
 
     @property
     def constant_rate(self) -> float | None:
@@ -129,12 +132,25 @@ def stream_duration(s: dict[str, Any]) -> float | None:
 
 
 INTERLACED_ORDERS = frozenset({"tt", "bb", "tb", "bt"})
+DOVI_RECORD = "DOVI configuration record"
 HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
 # a clock this much faster than the average rate, and faster than cameras film (a GIF's is
 # 100 Hz, Matroska's 1 kHz): frames that come unevenly. A screen recording's 60 Hz is kept.
 UNEVEN_CLOCK = 1.5
 FAST_CLOCK = 100.0
 STILL_CODECS = frozenset({"mjpeg", "png", "bmp", "gif", "webp", "tiff", "jpegls"})
+
+
+def dolby_vision_only(stream: dict[str, Any]) -> bool:
+    """Does the stream's Dolby Vision configuration say its base layer is not HDR10, HLG or
+    SDR (profile 5, or profile 10 with signal compatibility 0)?"""
+    for side in stream.get("side_data_list") or []:
+        if not isinstance(side, dict) or side.get("side_data_type") != DOVI_RECORD:
+            continue
+        profile = _float_any(side.get("dv_profile"))
+        compatibility = _float_any(side.get("dv_bl_signal_compatibility_id"))
+        return profile == 5 or (profile == 10 and compatibility == 0)
+    return False
 
 
 def _video_stream(s: dict[str, Any], index: int, *, picture: bool = False) -> VideoStream:
@@ -167,6 +183,7 @@ def _video_stream(s: dict[str, Any], index: int, *, picture: bool = False) -> Vi
         interlaced=s.get("field_order") in INTERLACED_ORDERS,
         hdr=s.get("color_transfer") in HDR_TRANSFERS,
         uneven=clock >= FAST_CLOCK and clock > UNEVEN_CLOCK * average > 0,
+        dolby_vision_only=dolby_vision_only(s),
     )
 
 
@@ -272,4 +289,9 @@ def require_video(info: SourceInfo) -> VideoStream:
         raise InvalidMedia("the video has no duration")
     if info.video.frame_rate <= 0 or info.video.frame_rate > 240:
         raise InvalidMedia(f"unusable frame rate {info.video.frame_rate}")
+    if info.video.dolby_vision_only:
+        raise InvalidMedia(
+            "the video is Dolby Vision in its own colour space (profile 5), which only Dolby "
+            "Vision players show right: upload its HDR10, HLG or SDR version"
+        )
     return info.video

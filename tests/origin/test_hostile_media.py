@@ -1,10 +1,10 @@
 """Media that costs more than it weighs, or is read wrongly, against a real origin with one
 transcode worker: bombs are refused within seconds while another upload goes through; a rotated
 phone video comes out upright in every rung; every documented container transcodes, animated
-images too; a film's
-own audio and subtitle tracks are published whatever its tags say, and its cover is not taken
-for the film, and HDR comes out SDR; picture and sound last as long as each other; a deleted
-video's ffmpeg and a stopped origin's ffmpeg end within seconds."""
+images too; a film's own audio and subtitle tracks are published whatever its tags say, and its
+cover is not taken for the film, and HDR comes out SDR (Dolby Vision that cannot is refused);
+picture and sound last as long as each other; a deleted video's ffmpeg and a stopped origin's
+ffmpeg end within seconds."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import pytest
 
 from sample_media.generate import SampleMedia
 from tests.conftest import TEST_LADDER
+from tests.support.mp4_boxes import with_dolby_vision
 from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import OriginServer, origin_server, wait_until
 from transcoder.tools import tool_env
@@ -351,6 +352,26 @@ def test_every_playlist_lasts_as_long_as_the_longest_stream(
     assert {"audio-und/index.m3u8", "audio-fra/index.m3u8"} < set(lengths)  # and the rungs
     longest = max(video_s, sound_s)
     assert lengths == {uri: pytest.approx(longest, abs=0.1) for uri in lengths}
+
+
+def test_dolby_vision_in_its_own_colours_is_refused_and_a_compatible_one_plays(
+    origin: OriginServer, ffmpeg: str, tmp_path: Path
+) -> None:
+    """Profile 5 (a streaming service's master: IPT colour, no HDR10, HLG or SDR base) would
+    come out green and purple; profile 8.1's base layer is HDR10, which plays."""
+    hevc = make(
+        ffmpeg, tmp_path / "hevc.mp4", *av_source(ffmpeg, 2), "-c:v", "libx265",
+        "-preset", "ultrafast", "-x265-params", "log-level=error", "-tag:v", "hvc1", "-c:a", "aac",
+    ).read_bytes()  # fmt: skip
+    with httpx.Client(base_url=origin.url, timeout=60) as http:
+        own = upload_raw(http, origin.headers(), with_dolby_vision(hevc, 5, 0))
+        compatible = upload_raw(http, origin.headers(), with_dolby_vision(hevc, 8, 1))
+        refused = wait_for_video(http, own, timeout_s=120)
+        played = wait_for_video(http, compatible, timeout_s=120)
+    assert refused["status"] == "failed"
+    assert refused["error"]["code"] == "invalid_media"
+    assert "Dolby Vision" in refused["error"]["message"]
+    assert played["status"] == "ready", played
 
 
 @pytest.fixture(scope="module")

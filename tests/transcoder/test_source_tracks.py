@@ -12,10 +12,11 @@ import pytest
 
 from manifests.records import Rendition
 from transcoder.command import InputFile
+from transcoder.errors import InvalidMedia
 from transcoder.ladder import LadderPolicy
 from transcoder.languages import tagged_language
 from transcoder.plan import LocalInputs, plan_encode
-from transcoder.probe import SourceInfo, SubtitleStream, parse_probe, probe_file
+from transcoder.probe import SourceInfo, SubtitleStream, parse_probe, probe_file, require_video
 from transcoder.publish import track_names
 from transcoder.sniff import sniff_subtitles
 from transcoder.text_subtitles import convert_side_subtitles, extract_text_subtitles, text_tracks
@@ -228,6 +229,45 @@ def test_the_video_encoded_is_the_film_not_its_cover() -> None:
     assert hlg.video.hdr
     only_covers = [video("png", 300, cover=True)]
     assert parse_probe("mov", {"streams": only_covers, "format": {}}).video is None
+
+
+@pytest.mark.parametrize(
+    ("profile", "compatibility", "own_colours"),
+    [(5, 0, True), (10, 0, True), (8, 1, False), (8, 4, False), (7, 6, False), (10, 1, False)],
+)
+def test_dolby_vision_in_its_own_colours_is_told_apart(
+    profile: int, compatibility: int, own_colours: bool
+) -> None:
+    record = {
+        "side_data_type": "DOVI configuration record",
+        "dv_profile": profile,
+        "dv_bl_signal_compatibility_id": compatibility,
+    }
+    stream = {"codec_type": "video", "codec_name": "hevc", "width": 64, "height": 64}
+    stream |= {"avg_frame_rate": "25/1", "side_data_list": [{"rotation": 0}, record]}
+    info = parse_probe("mov", {"streams": [stream], "format": {"duration": "2"}})
+    assert info.video is not None
+    assert info.video.dolby_vision_only == own_colours
+    if own_colours:
+        with pytest.raises(InvalidMedia, match="Dolby Vision"):
+            require_video(info)
+    else:
+        require_video(info)
+
+
+@pytest.mark.parametrize(
+    ("average", "clock", "constant"),
+    [("95/12", "100/1", 95 / 12), ("30/1", "60/1", None), ("24/1", "24/1", None)],
+    ids=["gif", "screen-recording", "film"],
+)
+def test_frames_on_a_fast_uneven_clock_are_made_constant(
+    average: str, clock: str, constant: float | None
+) -> None:
+    stream = {"codec_type": "video", "codec_name": "gif", "width": 64, "height": 64}
+    stream |= {"avg_frame_rate": average, "r_frame_rate": clock}
+    info = parse_probe("gif", {"streams": [stream], "format": {"duration": "3"}})
+    assert info.video is not None
+    assert info.video.constant_rate == (pytest.approx(constant) if constant else None)
 
 
 def test_a_timeline_is_read_from_packet_times() -> None:
