@@ -136,8 +136,8 @@ def plan_encode(
     demuxer = sniff_demuxer(_head(files.source))
     if demuxer is None:
         raise InvalidMedia(
-            "not a video container we accept (MP4/MOV, Matroska/WebM, AVI, FLV, MPEG-PS/TS, Ogg, "
-            "animated GIF or PNG)"
+            "not a video container we accept (MP4/MOV, Matroska/WebM, AVI, FLV, MPEG-PS/TS, "
+            "AVCHD/M2TS, MXF, DV, Ogg, animated GIF or PNG)"
         )
     source = probe_file(ffprobe, files.source, demuxer)
     if source.duration_s <= 0 and source.video is not None:  # a header written before the end

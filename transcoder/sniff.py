@@ -27,6 +27,12 @@ def sniff_demuxer(head: bytes) -> str | None:
         return "ogg"
     if len(head) >= 188 * 3 and all(head[i] == 0x47 for i in (0, 188, 376)):
         return "mpegts"
+    if len(head) >= 192 * 3 and all(head[i] == 0x47 for i in (4, 196, 388)):
+        return "mpegts"  # M2TS (AVCHD, Blu-ray): a 4-byte time code before each packet
+    if head.startswith(MXF_HEADER_PARTITION):
+        return "mxf"
+    if head.startswith(b"\x1f\x07\x00") and len(head) > 3 and head[3] & 0x3F == 0x3F:
+        return "dv"  # a DIF header block: DV tape, as camcorders and capture cards write it
     if head.startswith((b"GIF87a", b"GIF89a")):  # an animated GIF, as the web sends video
         return "gif"
     if head.startswith(PNG) and _animated_png(head):
@@ -35,6 +41,8 @@ def sniff_demuxer(head: bytes) -> str | None:
 
 
 PNG = b"\x89PNG\r\n\x1a\n"
+# SMPTE 377M: an MXF file starts with its header partition pack's key
+MXF_HEADER_PARTITION = bytes.fromhex("060e2b34020501010d01020101")
 
 
 def _animated_png(head: bytes) -> bool:

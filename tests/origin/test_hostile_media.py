@@ -156,6 +156,10 @@ CONTAINERS = {
     "mpg": ("-c:v", "mpeg2video", "-c:a", "mp2", "-f", "vob"),
     "ts": ("-c:v", "libx264", "-c:a", "aac", "-f", "mpegts"),
     "ogv": ("-c:v", "libtheora", "-c:a", "libvorbis"),
+    # a camcorder's AVCHD (MPEG-TS in 192-byte packets), broadcast cameras' MXF, DV tape
+    "mts": ("-c:v", "libx264", "-c:a", "ac3", "-f", "mpegts", "-mpegts_m2ts_mode", "1"),
+    "mxf": ("-c:v", "mpeg2video", "-b:v", "2M", "-c:a", "pcm_s16le", "-ar", "48000"),
+    "dv": ("-target", "pal-dv", "-ar", "48000"),
 }
 
 

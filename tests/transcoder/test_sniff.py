@@ -24,6 +24,14 @@ PNG_HEAD = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", 13)
         pytest.param(
             b"G" + b"\x00" * 187 + b"G" + b"\x00" * 187 + b"G" + b"\x00" * 200, "mpegts", id="ts"
         ),
+        pytest.param(
+            b"\x00\x00\x00\x00G" + b"\x00" * 191 + b"G" + b"\x00" * 191 + b"G" + b"\x00" * 200,
+            "mpegts",
+            id="m2ts",
+        ),
+        pytest.param(bytes.fromhex("060e2b34020501010d0102010102040000"), "mxf", id="mxf"),
+        pytest.param(b"\x1f\x07\x00\xbf\xf8xxx", "dv", id="dv-pal"),
+        pytest.param(b"\x1f\x07\x00\x3f\xf8xxx", "dv", id="dv-ntsc"),
         pytest.param(b"GIF89a\x40\x01\xf0\x00", "gif", id="gif"),
         pytest.param(b"GIF87a\x40\x01\xf0\x00", "gif", id="gif87"),
         pytest.param(PNG_HEAD + chunk(b"acTL", 8) + chunk(b"IDAT", 30), "apng", id="apng"),
