@@ -291,7 +291,7 @@ def require_video(info: SourceInfo) -> VideoStream:
         raise InvalidMedia(f"unusable frame rate {info.video.frame_rate}")
     if info.video.dolby_vision_only:
         raise InvalidMedia(
-            "the video is Dolby Vision in its own colour space (profile 5), which only Dolby "
-            "Vision players show right: upload its HDR10, HLG or SDR version"
+            "the video is Dolby Vision in its own colour space (profile 5 or 10.0), which only "
+            "Dolby Vision players show right: upload its HDR10, HLG or SDR version"
         )
     return info.video
