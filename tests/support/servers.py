@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -20,8 +21,39 @@ S3_ACCESS_KEY = "mediacdn-test-access"
 S3_SECRET_KEY = "mediacdn-test-secret-key-0123456789"
 
 
+def _ephemeral_low() -> int:
+    """Where the kernel's ephemeral ports start: it takes the ports of `bind(("", 0))` and
+    of outgoing connections from there up."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_HANDED_OUT: set[int] = set()
+_RANDOM = random.Random(os.urandom(16))  # its own: tests that seed `random` do not steer it
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A port free now on 127.0.0.1 for a server to bind later, below the kernel's ephemeral
+    range: a port from `bind(0)` is only free until the kernel hands it out again, to another
+    test server's `bind(0)` or to a client connection's local end, which then answers (or
+    takes) what was meant for the server that binds it later. Never the same one twice in a
+    process."""
+    high = _ephemeral_low()
+    low = max(1024, high - 12_000)
+    for _ in range(200):
+        port = _RANDOM.randrange(low, high)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    with socket.socket() as s:  # the range is full: the kernel's choice
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
