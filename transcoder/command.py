@@ -46,10 +46,12 @@ class EncodeOptions:
     constant_rate: float | None = None
     interlaced: bool = False  # deinterlace (frames flagged interlaced)
     hdr: bool = False  # tone-map HDR (PQ or HLG) to SDR BT.709
-    # the length every rendition is cut or padded to: the video, by repeating its last
-    # picture for `video_pad_s`; the audio, with silence
+    # the length every rendition is cut or padded to, from the file's start: the video, by
+    # showing its first picture for `video_lead_s` before it starts and repeating its last
+    # for `video_pad_s`; the audio, with silence before it starts and after it ends
     length_s: float | None = None
     video_pad_s: float = 0.0
+    video_lead_s: float = 0.0
 
 
 def _hls_output(out_dir: Path, name: str, segment_duration_s: float) -> list[str]:
@@ -80,7 +82,7 @@ def scale_graph(
     video_stream: int = 0,
     interlaced: bool = False,
     hdr: bool = False,
-    pad: tuple[float, float] | None = None,
+    hold: tuple[float, float, float] | None = None,
 ) -> str:
     """Decode once, then scale in a cascade (each rung from the one above it, best first):
     every scaler reads the smallest picture that still has enough detail, which costs less
@@ -88,12 +90,13 @@ def scale_graph(
     not scaled at all. With thumbnails, the top rung's pictures also feed the poster and the
     smallest rung's the storyboard. An interlaced source is deinterlaced first (each frame
     flagged interlaced, a frame for a frame), before any scaler mixes its two fields; an HDR
-    one is tone-mapped to SDR once, before the cascade. `pad` (seconds, frame rate): a video
-    shorter than its sound is made as long, its last picture repeated at that rate."""
+    one is tone-mapped to SDR once, before the cascade. `hold` (frame rate, lead, tail in
+    seconds): a video that starts after its sound or ends before it is shown from the file's
+    start to the end of the sound, its first and last pictures repeated at that rate."""
     parts: list[str] = []
     first = ([DEINTERLACE] if interlaced else []) + ([TONE_MAP] if hdr else [])
-    if pad is not None:
-        first.append(pad_filter(*pad))
+    if hold is not None:
+        first.append(hold_filter(*hold))
     current = f"[0:v:{video_stream}]" + "".join(f"{f}," for f in first)
     for i, r in enumerate(renditions):
         last = i == len(renditions) - 1
@@ -125,10 +128,12 @@ TONE_MAP = (
 )
 
 
-def pad_filter(seconds: float, frame_rate: float) -> str:
-    """Repeat the last picture for `seconds`, at a constant `frame_rate` (tpad counts the
-    clones by the link's rate, which a variable-rate source leaves at its clock's)."""
-    return f"fps={frame_rate:.3f},tpad=stop_mode=clone:stop_duration={seconds:.3f}"
+def hold_filter(frame_rate: float, lead_s: float, tail_s: float) -> str:
+    """Frames at a constant `frame_rate` from the file's start: the first picture repeated
+    until the video starts (`lead_s` > 0), the last for `tail_s` after it ends (tpad counts
+    the clones by the link's rate, which a variable-rate source leaves at its clock's)."""
+    rate = f"fps={frame_rate:.3f}" + (":start_time=0" if lead_s > 0 else "")
+    return rate + (f",tpad=stop_mode=clone:stop_duration={tail_s:.3f}" if tail_s > 0 else "")
 
 
 def _constant_rate(rate: float | None) -> tuple[str, ...]:
@@ -136,10 +141,13 @@ def _constant_rate(rate: float | None) -> tuple[str, ...]:
 
 
 def _length(length_s: float | None) -> tuple[str, ...]:
-    """Audio cut or padded with silence to `length_s`."""
+    """Audio from the file's start (silence until its first sample: ffmpeg would otherwise
+    start the rendition with that sample, ahead of the picture by as long as the sound came
+    after it), then cut or padded with silence to `length_s`."""
     if not length_s:
         return ()
-    return ("-af", f"apad=whole_dur={length_s:.3f}", "-t", f"{length_s:.3f}")
+    fit = f"aresample=first_pts=0,apad=whole_dur={length_s:.3f}"
+    return ("-af", fit, "-t", f"{length_s:.3f}")
 
 
 def output_names(renditions: tuple[PlannedRendition, ...], audio: list[AudioOutput]) -> list[str]:
@@ -171,7 +179,9 @@ def build_transcode_argv(
         options.video_stream,
         options.interlaced,
         options.hdr,
-        (options.video_pad_s, options.frame_rate) if options.video_pad_s > 0 else None,
+        (options.frame_rate, options.video_lead_s, options.video_pad_s)
+        if options.video_pad_s > 0 or options.video_lead_s > 0
+        else None,
     )
     argv += ["-filter_complex", graph]
     seg = options.segment_duration_s

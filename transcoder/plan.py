@@ -53,34 +53,51 @@ class EncodePlan:
         return self.source.video
 
     @property
-    def video_duration_s(self) -> float:
-        """How long the video lasts (the container's length where its stream does not say;
-        never more than the container says, whatever a stream's tag claims)."""
-        video = self.source.video
-        return _within(video.duration_s if video else None, self.source.duration_s)
+    def video_lead_s(self) -> float:
+        """How long after the file's start the video's first picture comes, where that is
+        more than half a frame (a recording whose sound started first): that picture is shown
+        from the start, so that every picture keeps its time against the sound."""
+        video = self.video
+        lead = self.source.offset_s(video.start_s)
+        return lead if lead > 0.5 / max(video.frame_rate, 1.0) else 0.0
+
+    @property
+    def video_end_s(self) -> float:
+        """When the video ends, counted from the file's start: its start and its length (the
+        container's where its stream does not say), never later than the container's end,
+        whatever a stream's tag claims."""
+        video, source = self.video, self.source
+        return _end(source.offset_s(video.start_s), video.duration_s, source.duration_s)
 
     @property
     def expected_duration_s(self) -> float:
-        """How long every rendition lasts: the longest of the source's own video and audio
-        streams. The video is padded to it with its last picture, the audio with silence, and
-        side audio tracks are cut to it: every playlist of a video lasts as long as the others
-        (a player ends with the first one that ends)."""
-        lengths = [_within(a.duration_s, self.source.duration_s) for a in self.source.audio]
-        return max([self.video_duration_s, *lengths])
+        """How long every rendition lasts: until the last of the source's own video and audio
+        streams ends, counted from the file's start. Each output covers all of it, so that
+        each keeps its time against the others: the video held on its first picture before it
+        starts and on its last after it ends, the audio silent before and after it plays, and
+        side audio tracks cut to it (a player ends with the first playlist that ends, and
+        plays every one from its start)."""
+        source = self.source
+        ends = [
+            _end(source.offset_s(a.start_s), a.duration_s, source.duration_s) for a in source.audio
+        ]
+        return max([self.video_end_s, *ends])
 
     @property
     def video_pad_s(self) -> float:
-        """How much shorter than the others the video is, where that is more than a frame."""
-        short = self.expected_duration_s - self.video_duration_s
-        rate = self.source.video.frame_rate if self.source.video else 0.0
+        """How much sooner than the others the video ends, where that is more than a frame."""
+        short = self.expected_duration_s - self.video_end_s
+        rate = self.video.frame_rate
         return short if short > max(0.1, 1 / rate if rate > 0 else 0.0) else 0.0
 
 
-def _within(duration_s: float | None, whole_s: float) -> float:
-    """A stream's duration, at most the whole file's (`whole_s`, 0 where unknown)."""
+def _end(offset_s: float, duration_s: float | None, whole_s: float) -> float:
+    """When a stream that starts `offset_s` into the file ends: at most when the whole file
+    does (`whole_s`, 0 where unknown)."""
     if duration_s is None:
         return whole_s
-    return min(duration_s, whole_s) if whole_s > 0 else duration_s
+    end = offset_s + duration_s
+    return min(end, whole_s) if whole_s > 0 else end
 
 
 def _head(path: Path) -> bytes:

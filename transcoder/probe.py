@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
@@ -39,6 +40,7 @@ class VideoStream:
     # Dolby Vision whose base layer is in Dolby's own colour space (profile 5; 10.0): shown
     # right only by a Dolby Vision decoder, green and purple by anything else
     dolby_vision_only: bool = False
+    start_s: float | None = None  # its first frame's time on the file's clock
 
     @property
     def constant_rate(self) -> float | None:
@@ -53,6 +55,7 @@ class AudioStream:
     channels: int
     language: str | None
     duration_s: float | None = None
+    start_s: float | None = None  # its first sample's time on the file's clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,14 @@ class SourceInfo:
     # fonts, often dozens, are files in its header)
     streams: int = 0
     subtitles: tuple[SubtitleStream, ...] = ()
+    # when the file's first stream starts, on its own clock: ffmpeg counts every output's time
+    # from here (a transport stream's clock rarely starts at 0)
+    start_s: float = 0.0
+
+    def offset_s(self, start_s: float | None) -> float:
+        """How long after the file's start a stream starting at `start_s` begins (0 where
+        unknown)."""
+        return max(0.0, start_s - self.start_s) if start_s is not None else 0.0
 
 
 def rotation_deg(stream: dict[str, Any]) -> int:
@@ -107,6 +118,15 @@ def _float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return result if result > 0 else None
+
+
+def _time(value: Any) -> float | None:
+    """A time on a file's clock (any sign); None where ffprobe says N/A."""
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return result if math.isfinite(result) else None
 
 
 def _clock(text: str) -> float | None:
@@ -184,6 +204,7 @@ def _video_stream(s: dict[str, Any], index: int, *, picture: bool = False) -> Vi
         hdr=s.get("color_transfer") in HDR_TRANSFERS,
         uneven=clock >= FAST_CLOCK and clock > UNEVEN_CLOCK * average > 0,
         dolby_vision_only=dolby_vision_only(s),
+        start_s=_time(s.get("start_time")),
     )
 
 
@@ -219,6 +240,7 @@ def parse_probe(demuxer: str, data: dict[str, Any]) -> SourceInfo:
                     channels=int(s.get("channels") or 0),
                     language=tagged_language(s.get("tags") or {}),
                     duration_s=stream_duration(s),
+                    start_s=_time(s.get("start_time")),
                 )
             )
         elif kind == "subtitle":
@@ -238,7 +260,17 @@ def parse_probe(demuxer: str, data: dict[str, Any]) -> SourceInfo:
         audio=tuple(audio),
         streams=sum(1 for s in streams if s.get("codec_type") != "attachment"),
         subtitles=tuple(subtitles),
+        start_s=_file_start(fmt, streams),
     )
+
+
+def _file_start(fmt: dict[str, Any], streams: list[dict[str, Any]]) -> float:
+    """The file's start (its earliest stream's, as ffmpeg takes it); 0 where none says."""
+    declared = _time(fmt.get("start_time"))
+    if declared is not None:
+        return declared
+    starts = [t for t in (_time(s.get("start_time")) for s in streams) if t is not None]
+    return min(starts, default=0.0)
 
 
 def run_ffprobe(

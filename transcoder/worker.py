@@ -226,6 +226,7 @@ class TranscodeWorker:
                     hdr=plan.video.hdr,
                     length_s=plan.expected_duration_s,
                     video_pad_s=plan.video_pad_s,
+                    video_lead_s=plan.video_lead_s,
                 ),
             )
             run_ffmpeg(

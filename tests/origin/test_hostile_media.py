@@ -3,12 +3,13 @@ transcode worker: bombs are refused within seconds while another upload goes thr
 phone video comes out upright in every rung; every documented container transcodes, animated
 images too; a film's own audio and subtitle tracks are published whatever its tags say, and its
 cover is not taken for the film, and HDR comes out SDR (Dolby Vision that cannot is refused);
-picture and sound last as long as each other; a deleted video's ffmpeg and a stopped origin's
-ffmpeg end within seconds."""
+picture and sound last as long as each other and keep their time whichever starts first; a
+deleted video's ffmpeg and a stopped origin's ffmpeg end within seconds."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -356,6 +357,79 @@ def test_every_playlist_lasts_as_long_as_the_longest_stream(
     assert {"audio-und/index.m3u8", "audio-fra/index.m3u8"} < set(lengths)  # and the rungs
     longest = max(video_s, sound_s)
     assert lengths == {uri: pytest.approx(longest, abs=0.1) for uri in lengths}
+
+
+def _rendition_file(http: httpx.Client, video_id: str, uri: str, out: Path) -> Path:
+    """A rendition as one fragmented MP4: its init segment, then every media segment."""
+    folder = uri.rsplit("/", 1)[0]
+    playlist = m3u8.loads(http.get(f"/vod/{video_id}/{uri}").text)
+    parts = [http.get(f"/vod/{video_id}/{folder}/{p}").content for p in ("init.mp4",)]
+    parts += [http.get(f"/vod/{video_id}/{folder}/{s.uri}").content for s in playlist.segments]
+    out.write_bytes(b"".join(parts))
+    return out
+
+
+def _flash_s(ffmpeg: str, video: Path) -> float:
+    """When a black picture first turns white, on the rendition's own timestamps."""
+    found = subprocess.run(
+        [ffmpeg, "-hide_banner", "-i", str(video), "-vf", "showinfo", "-f", "null", "-"],
+        capture_output=True, text=True, timeout=60, env=tool_env(),
+    ).stderr  # fmt: skip
+    frames = re.findall(r"pts_time:\s*([\d.]+).*?mean:\[(\d+)", found)
+    return next(float(t) for t, mean in frames if int(mean) > 128)
+
+
+def _beep_s(ffmpeg: str, audio: Path) -> float:
+    """When silence first turns into a tone, on the rendition's own timestamps."""
+    found = subprocess.run(
+        [ffmpeg, "-hide_banner", "-i", str(audio), "-af", "silencedetect=n=-40dB:d=0.05",
+         "-f", "null", "-"],
+        capture_output=True, text=True, timeout=60, env=tool_env(),
+    ).stderr  # fmt: skip
+    return float(re.findall(r"silence_end: ([\d.]+)", found)[0])
+
+
+@pytest.mark.parametrize(
+    ("container", "picture_at", "sound_at"),
+    [("mp4", 0, 3), ("ts", 0, 2.5), ("mkv", 2, 0)],
+    ids=["sound-starts-late-mp4", "sound-starts-late-ts", "picture-starts-late-mkv"],
+)
+def test_picture_and_sound_keep_their_time_whichever_starts_first(
+    origin: OriginServer,
+    ffmpeg: str,
+    tmp_path: Path,
+    container: str,
+    picture_at: float,
+    sound_at: float,
+) -> None:
+    """A recording whose sound starts seconds after its picture (or the other way round):
+    a flash and a beep at the same moment of the source come out at the same moment of the
+    renditions (the late one starts with silence or with its first picture held), and every
+    playlist lasts from the file's start to its end (before, the sound started with the
+    picture, seconds early)."""
+    event, length = 4.0, 8.0
+    film = make(
+        ffmpeg, tmp_path / f"film.{container}",
+        "-itsoffset", str(picture_at), "-f", "lavfi", "-i",
+        f"color=c=white:s=320x240:r=25:d={length - picture_at},"
+        f"fade=in:st={event - picture_at}:d=0.04",
+        "-itsoffset", str(sound_at), "-f", "lavfi", "-i",
+        f"sine=f=440:d={length - sound_at},afade=in:st={event - sound_at}:d=0.005",
+        "-map", "0", "-map", "1", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+    )  # fmt: skip
+    with httpx.Client(base_url=origin.url, timeout=60) as http:
+        video_id = upload_raw(http, origin.headers(), film.read_bytes())
+        status = wait_for_video(http, video_id, timeout_s=120)
+        assert status["status"] == "ready", status
+        lengths = _playlist_lengths(http, video_id)
+        master = m3u8.loads(http.get(f"/vod/{video_id}/master.m3u8").text)
+        picture = _rendition_file(http, video_id, master.playlists[0].uri, tmp_path / "v.mp4")
+        sound_uri = next(m.uri for m in master.media if m.type == "AUDIO")
+        sound = _rendition_file(http, video_id, sound_uri, tmp_path / "a.mp4")
+    assert lengths == {uri: pytest.approx(length, abs=0.1) for uri in lengths}
+    flash, beep = _flash_s(ffmpeg, picture), _beep_s(ffmpeg, sound)
+    assert flash == pytest.approx(event, abs=0.1)
+    assert beep == pytest.approx(flash, abs=0.06)  # lip sync: within a frame and a half
 
 
 def test_dolby_vision_in_its_own_colours_is_refused_and_a_compatible_one_plays(

@@ -16,6 +16,7 @@ def argv(
     hdr: bool = False,
     length_s: float | None = None,
     video_pad_s: float = 0.0,
+    video_lead_s: float = 0.0,
 ) -> list[str]:
     rungs = plan_ladder(VideoStream(1920, 1080, 30.0, "h264", 20.0), LadderPolicy())
     return build_transcode_argv(
@@ -34,6 +35,7 @@ def argv(
             hdr=hdr,
             length_s=length_s,
             video_pad_s=video_pad_s,
+            video_lead_s=video_lead_s,
         ),
     )
 
@@ -120,4 +122,15 @@ def test_a_short_picture_is_held_and_every_sound_cut_or_padded_to_one_length() -
     assert graph.count("fps=30.000,tpad=stop_mode=clone:stop_duration=9.500") == 1
     assert graph.index("tonemap") < graph.index("tpad") < graph.index("setsar")
     audio_outputs = " ".join(args).count("-c:a aac")
-    assert " ".join(args).count("-af apad=whole_dur=12.000 -t 12.000") == audio_outputs == 2
+    fit = "-af aresample=first_pts=0,apad=whole_dur=12.000 -t 12.000"
+    assert " ".join(args).count(fit) == audio_outputs == 2
+
+
+def test_a_late_picture_is_held_from_the_files_start() -> None:
+    args = argv(length_s=12.0, video_lead_s=2.0)
+    graph = args[args.index("-filter_complex") + 1]
+    assert graph.startswith("[0:v:0]fps=30.000:start_time=0,")
+    assert "tpad" not in graph
+    both = argv(length_s=12.0, video_lead_s=2.0, video_pad_s=1.0)
+    graph = both[both.index("-filter_complex") + 1]
+    assert "fps=30.000:start_time=0,tpad=stop_mode=clone:stop_duration=1.000" in graph
