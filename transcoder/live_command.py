@@ -182,6 +182,10 @@ def build_live_argv(
     argv += [
         "-map",
         "0:a:0",
+        # silence from the contribution's start until its first sound: the audio output would
+        # otherwise start with that sound, ahead of the picture by as long as it came after
+        "-af",
+        "aresample=first_pts=0",
         "-c:a",
         "aac",
         "-b:a",

@@ -3,10 +3,12 @@ to the stream's port; every rendition's parts and segments reach storage and its
 state the catalog as they are made; an encoder with the wrong key is refused; when the encoder
 stops, the playlists end and the recording is a ready video whose playlists ffprobe reads. A
 contribution without audio is broadcast and recorded without audio; one faster than 30 frames
-a second is encoded at 30."""
+a second is encoded at 30. Picture and sound keep their time when the sound starts late."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -17,10 +19,12 @@ from manifests.db import SqliteDatabase
 from manifests.live_playlist import PlaylistView, render_live_playlist
 from manifests.live_streams import LiveSettings, LiveStream, render_live_master
 from storage.local import LocalStorage
+from tests.support.lip_sync import beep_s, flash_and_beep, flash_s
 from tests.support.live import frame_rate, ingesting, media_duration, push, udp_port
 from transcoder.live_command import LiveEncode, LiveRung, rtmp_url, srt_push_url
 from transcoder.live_ingest import IngestConfig
 from transcoder.live_receive import StreamKey
+from transcoder.tools import tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -218,3 +222,43 @@ def test_a_replaced_key_cuts_the_encoder_and_an_encoder_with_the_new_one_goes_on
     msns = [s.msn for s in renditions[0].track.segments]
     assert msns == list(range(msns[0], msns[0] + len(msns)))
     assert msns[-1] >= last_before + 2  # the new encoder's 6 s went on from there
+
+
+def _recorded_file(
+    catalog: Catalog, storage: LocalStorage, video_id: str, uri: str, out: Path
+) -> Path:
+    """A recording's rendition as one fragmented MP4: its init segment, then its segments
+    in the playlist's order."""
+    folder = uri.rsplit("/", 1)[0]
+    keys = {(o.rendition, o.name): o.key for o in catalog.objects(video_id)}
+    names = ["init.mp4"] + [
+        line for line in catalog.playlists(video_id)[uri].splitlines() if line.endswith(".m4s")
+    ]
+    out.write_bytes(b"".join(storage.get_bytes(keys[(folder, name)]) for name in names))
+    return out
+
+
+def test_a_contribution_whose_sound_starts_late_keeps_picture_and_sound_together(
+    tmp_path: Path, ffmpeg: str
+) -> None:
+    """An encoder whose sound starts 0.6 s after its picture (as MPEG-TS over SRT): a flash
+    and a beep at one moment of the contribution come out at one moment of the broadcast
+    and its recording (before, the sound started with the picture, 0.6 s early)."""
+    catalog, storage, stream = _new_stream(tmp_path, "late sound")
+    source = flash_and_beep(ffmpeg, tmp_path / "late.ts", picture_at=0, sound_at=0.6)
+    encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
+    url = srt_push_url("127.0.0.1", stream.ingest_port, stream.stream_key)
+    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode, reconnect_s=1)) as ingest:
+        time.sleep(1.0)  # the listener is up
+        encoder = subprocess.Popen(
+            [ffmpeg, "-v", "error", "-re", "-i", str(source), "-c", "copy", "-f", "mpegts", url],
+            env=tool_env(),
+            stderr=subprocess.DEVNULL,
+        )
+        assert ingest.ended_with(encoder)
+    master = catalog.playlists(stream.id)["master.m3u8"]
+    assert "TYPE=AUDIO" in master
+    sound_uri = re.findall(r'URI="([^"]+)"', master)[0]
+    picture = _recorded_file(catalog, storage, stream.id, "360p/index.m3u8", tmp_path / "v.mp4")
+    sound = _recorded_file(catalog, storage, stream.id, sound_uri, tmp_path / "a.mp4")
+    assert beep_s(ffmpeg, sound) == pytest.approx(flash_s(ffmpeg, picture), abs=0.06)

@@ -9,7 +9,6 @@ deleted video's ffmpeg and a stopped origin's ffmpeg end within seconds."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import time
@@ -22,6 +21,7 @@ import pytest
 
 from sample_media.generate import SampleMedia
 from tests.conftest import TEST_LADDER
+from tests.support.lip_sync import EVENT_S, beep_s, flash_and_beep, flash_s
 from tests.support.mp4_boxes import with_dolby_vision
 from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import OriginServer, origin_server, wait_until
@@ -369,26 +369,6 @@ def _rendition_file(http: httpx.Client, video_id: str, uri: str, out: Path) -> P
     return out
 
 
-def _flash_s(ffmpeg: str, video: Path) -> float:
-    """When a black picture first turns white, on the rendition's own timestamps."""
-    found = subprocess.run(
-        [ffmpeg, "-hide_banner", "-i", str(video), "-vf", "showinfo", "-f", "null", "-"],
-        capture_output=True, text=True, timeout=60, env=tool_env(),
-    ).stderr  # fmt: skip
-    frames = re.findall(r"pts_time:\s*([\d.]+).*?mean:\[(\d+)", found)
-    return next(float(t) for t, mean in frames if int(mean) > 128)
-
-
-def _beep_s(ffmpeg: str, audio: Path) -> float:
-    """When silence first turns into a tone, on the rendition's own timestamps."""
-    found = subprocess.run(
-        [ffmpeg, "-hide_banner", "-i", str(audio), "-af", "silencedetect=n=-40dB:d=0.05",
-         "-f", "null", "-"],
-        capture_output=True, text=True, timeout=60, env=tool_env(),
-    ).stderr  # fmt: skip
-    return float(re.findall(r"silence_end: ([\d.]+)", found)[0])
-
-
 @pytest.mark.parametrize(
     ("container", "picture_at", "sound_at"),
     [("mp4", 0, 3), ("ts", 0, 2.5), ("mkv", 2, 0)],
@@ -407,16 +387,7 @@ def test_picture_and_sound_keep_their_time_whichever_starts_first(
     renditions (the late one starts with silence or with its first picture held), and every
     playlist lasts from the file's start to its end (before, the sound started with the
     picture, seconds early)."""
-    event, length = 4.0, 8.0
-    film = make(
-        ffmpeg, tmp_path / f"film.{container}",
-        "-itsoffset", str(picture_at), "-f", "lavfi", "-i",
-        f"color=c=white:s=320x240:r=25:d={length - picture_at},"
-        f"fade=in:st={event - picture_at}:d=0.04",
-        "-itsoffset", str(sound_at), "-f", "lavfi", "-i",
-        f"sine=f=440:d={length - sound_at},afade=in:st={event - sound_at}:d=0.005",
-        "-map", "0", "-map", "1", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
-    )  # fmt: skip
+    film = flash_and_beep(ffmpeg, tmp_path / f"film.{container}", picture_at, sound_at)
     with httpx.Client(base_url=origin.url, timeout=60) as http:
         video_id = upload_raw(http, origin.headers(), film.read_bytes())
         status = wait_for_video(http, video_id, timeout_s=120)
@@ -426,9 +397,9 @@ def test_picture_and_sound_keep_their_time_whichever_starts_first(
         picture = _rendition_file(http, video_id, master.playlists[0].uri, tmp_path / "v.mp4")
         sound_uri = next(m.uri for m in master.media if m.type == "AUDIO")
         sound = _rendition_file(http, video_id, sound_uri, tmp_path / "a.mp4")
-    assert lengths == {uri: pytest.approx(length, abs=0.1) for uri in lengths}
-    flash, beep = _flash_s(ffmpeg, picture), _beep_s(ffmpeg, sound)
-    assert flash == pytest.approx(event, abs=0.1)
+    assert lengths == {uri: pytest.approx(8.0, abs=0.1) for uri in lengths}
+    flash, beep = flash_s(ffmpeg, picture), beep_s(ffmpeg, sound)
+    assert flash == pytest.approx(EVENT_S, abs=0.1)
     assert beep == pytest.approx(flash, abs=0.06)  # lip sync: within a frame and a half
 
 
