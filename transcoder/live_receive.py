@@ -35,6 +35,10 @@ WRONG_PASSPHRASE = re.compile(r"Incorrect passphrase")
 REJECTED = "the encoder's passphrase is not the stream key"
 INPUT_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment):")
 FRAME_RATE = re.compile(r", (\d+(?:\.\d+)?) fps\b")
+# a stream the receiver found no packet of while it learnt the contribution's streams
+UNREAD_STREAM = re.compile(r"Could not find codec parameters for stream \d+ \((Video|Audio)")
+# ffmpeg could not start passing the contribution on (it says "Stream mapping:" after this)
+OUTPUT_FAILED = re.compile(r"Could not write header|Error initializing output stream")
 SECRET = re.compile(r"(passphrase=)[^&\s]+")  # a key that got into a message some other way
 
 
@@ -97,6 +101,7 @@ class Receiver:
         self.kinds: list[str] = []  # the contribution's streams: "video", "audio", ...
         self.fps: float | None = None  # its video's frame rate, if ffmpeg says
         self.refusal: str | None = None
+        self.unread: str | None = None  # "video" or "audio": found, but not one packet of it
         self.rejected = 0  # lines saying a caller's passphrase was not the stream key
         self.tail: deque[str] = deque(maxlen=20)
         self.known = threading.Event()  # the encoder's streams are known, or it was refused
@@ -117,6 +122,12 @@ class Receiver:
                 self.known.set()
             elif WRONG_PASSPHRASE.search(line):  # libsrt refused a caller and listens on
                 self.rejected += 1
+            elif unread := UNREAD_STREAM.search(line):
+                self.unread = unread.group(1).lower()
+            elif OUTPUT_FAILED.search(line):
+                self.refusal = self._not_passed_on(line)
+                kill_group(self.proc)
+                self.known.set()
             elif line.startswith("Input #0"):
                 in_input = True
             elif in_input and (match := INPUT_STREAM.match(line)):
@@ -127,6 +138,16 @@ class Receiver:
             elif in_input and line.startswith(("Stream mapping:", "Output #0")):
                 self.known.set()
         self.known.set()
+
+    def _not_passed_on(self, line: str) -> str:
+        """Why ffmpeg could not pass the contribution on: a stream it found no packet of
+        (a sound that starts seconds after the picture, a muted track) cannot be copied."""
+        if self.unread:
+            return (
+                f"the contribution's {self.unread} did not start within its first second, "
+                "which the receiver reads to learn its streams"
+            )
+        return "the contribution could not be passed on: " + SECRET.sub(r"\1…", line.strip())
 
     @property
     def arrived(self) -> bool:

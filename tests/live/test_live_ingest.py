@@ -262,3 +262,32 @@ def test_a_contribution_whose_sound_starts_late_keeps_picture_and_sound_together
     picture = _recorded_file(catalog, storage, stream.id, "360p/index.m3u8", tmp_path / "v.mp4")
     sound = _recorded_file(catalog, storage, stream.id, sound_uri, tmp_path / "a.mp4")
     assert beep_s(ffmpeg, sound) == pytest.approx(flash_s(ffmpeg, picture), abs=0.06)
+
+
+def test_a_contribution_whose_sound_comes_too_late_to_be_read_is_refused_with_a_reason(
+    tmp_path: Path, ffmpeg: str
+) -> None:
+    """Sound that starts 2 s after the picture: the receiver, which reads the contribution's
+    first second to learn its streams, knows nothing of it and cannot pass it on. The API
+    says so (before: "the broadcast ended before any media: No main startcode found")."""
+    catalog, storage, stream = _new_stream(tmp_path, "too late")
+    source = flash_and_beep(ffmpeg, tmp_path / "late.ts", picture_at=0, sound_at=2)
+    encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
+    url = srt_push_url("127.0.0.1", stream.ingest_port, stream.stream_key)
+    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode, reconnect_s=1)):
+        time.sleep(1.0)  # the listener is up
+        encoder = subprocess.Popen(
+            [ffmpeg, "-v", "error", "-re", "-i", str(source), "-c", "copy", "-f", "mpegts", url],
+            env=tool_env(),
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while (live := catalog.get_live(stream.id)) is not None and live.ingest_error is None:
+            assert time.monotonic() < deadline, "the reason noted"
+            time.sleep(0.1)
+        encoder.kill()
+        encoder.wait(10)
+    assert live is not None
+    assert live.status == "idle"
+    assert live.ingest_error is not None
+    assert "audio did not start within its first second" in live.ingest_error.message
