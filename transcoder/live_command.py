@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from transcoder.command import TONE_MAP
 from transcoder.ladder import LadderPolicy
 
 RTMP_APP = "live"
@@ -127,17 +128,23 @@ def build_live_argv(
     video_fds: list[int],
     audio_fd: int | None,
     fps: float | None = None,
+    hdr: bool = False,
 ) -> list[str]:
     """One process reading the receiver's output on stdin: every video rung to `video_fds`
     (in order), the audio to `audio_fd` (None: the contribution has no audio). `fps`: the
-    contribution's frame rate, if known (video parts then divide segments evenly)."""
+    contribution's frame rate, if known (video parts then divide segments evenly). `hdr`: the
+    contribution is HDR (PQ or HLG, a phone's usually): it is made the top rung's size, then
+    tone-mapped to SDR BT.709 once, in real time at that size, before the rungs are scaled
+    from it (8-bit H.264 labelled HDR is shown right only by players that tone-map)."""
     if len(video_fds) != len(encode.rungs) or not encode.rungs:
         raise ValueError("one pipe per rung, and at least one rung")
+    top = max(r.max_height for r in encode.rungs)
+    first = f"scale=-2:'min({top},ih)':flags=bicubic,{TONE_MAP}," if hdr else ""
     labels = [f"[s{i}]" for i in range(len(encode.rungs))]
-    split = f"[0:v:0]split={len(labels)}{''.join(labels)}" if len(labels) > 1 else ""
+    split = f"[0:v:0]{first}split={len(labels)}{''.join(labels)}" if len(labels) > 1 else ""
     chains = [
-        f"{labels[i] if split else '[0:v:0]'}scale=-2:'min({r.max_height},ih)':flags=bicubic,"
-        f"setsar=1,format=yuv420p[v{i}]"
+        f"{labels[i] if split else '[0:v:0]' + first}"
+        f"scale=-2:'min({r.max_height},ih)':flags=bicubic,setsar=1,format=yuv420p[v{i}]"
         for i, r in enumerate(encode.rungs)
     ]
     graph = ";".join(([split] if split else []) + chains)

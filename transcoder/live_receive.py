@@ -35,6 +35,9 @@ WRONG_PASSPHRASE = re.compile(r"Incorrect passphrase")
 REJECTED = "the encoder's passphrase is not the stream key"
 INPUT_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment):")
 FRAME_RATE = re.compile(r", (\d+(?:\.\d+)?) fps\b")
+# a video stream's transfer, as ffmpeg lists it (`yuv420p10le(tv, bt2020nc/bt2020/arib-std-b67)`):
+# PQ (HDR10) or HLG
+HDR_TRANSFER = re.compile(r"\([^)]*\b(smpte2084|arib-std-b67)\b")
 # a stream the receiver found no packet of while it learnt the contribution's streams
 UNREAD_STREAM = re.compile(r"Could not find codec parameters for stream \d+ \((Video|Audio)")
 # ffmpeg could not start passing the contribution on (it says "Stream mapping:" after this)
@@ -100,6 +103,7 @@ class Receiver:
             self.feed = slot.feed = PushFeed(self.proc.stdin)
         self.kinds: list[str] = []  # the contribution's streams: "video", "audio", ...
         self.fps: float | None = None  # its video's frame rate, if ffmpeg says
+        self.hdr = False  # its video is HDR (PQ or HLG)
         self.refusal: str | None = None
         self.unread: str | None = None  # "video" or "audio": found, but not one packet of it
         self.rejected = 0  # lines saying a caller's passphrase was not the stream key
@@ -133,8 +137,9 @@ class Receiver:
             elif in_input and (match := INPUT_STREAM.match(line)):
                 self.kinds.append(match.group(1).lower())
                 rate = FRAME_RATE.search(line)
-                if match.group(1) == "Video" and rate and self.fps is None:
-                    self.fps = float(rate.group(1))
+                if match.group(1) == "Video" and "video" not in self.kinds[:-1]:
+                    self.fps = float(rate.group(1)) if rate else None
+                    self.hdr = bool(HDR_TRANSFER.search(line))
             elif in_input and line.startswith(("Stream mapping:", "Output #0")):
                 self.known.set()
         self.known.set()

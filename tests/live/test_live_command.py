@@ -1,11 +1,11 @@
 """How many frames a live video part holds: parts divide a segment evenly, at the frame
-rates encoders send."""
+rates encoders send; an HDR contribution is tone-mapped once."""
 
 from __future__ import annotations
 
 import pytest
 
-from transcoder.live_command import video_part_frames
+from transcoder.live_command import LiveEncode, LiveRung, build_live_argv, video_part_frames
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,20 @@ def test_parts_divide_a_segment_evenly(
 ) -> None:
     assert video_part_frames(segment_s, part_s, fps) == frames
     assert frames / fps <= part_s + 1e-9  # never longer than the part target
+
+
+def _graph(hdr: bool, rungs: int) -> str:
+    ladder = (LiveRung("720p", 720, 2_800_000), LiveRung("360p", 360, 800_000))[:rungs]
+    argv = build_live_argv("ffmpeg", LiveEncode(2.0, 0.5, ladder), [3, 4][:rungs], 5, 30, hdr)
+    return argv[argv.index("-filter_complex") + 1]
+
+
+@pytest.mark.parametrize("rungs", [1, 2])
+def test_an_hdr_contribution_is_tone_mapped_once_at_the_top_rungs_size(rungs: int) -> None:
+    assert "tonemap" not in _graph(False, rungs)
+    graph = _graph(True, rungs)
+    assert graph.count("tonemap=tonemap=hable") == 1
+    assert graph.startswith("[0:v:0]scale=-2:'min(720,ih)'")  # the smaller picture is mapped
+    assert graph.index("tonemap") < graph.index("setsar")
+    if rungs > 1:
+        assert graph.index("tonemap") < graph.index("split")

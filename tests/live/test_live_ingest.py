@@ -291,3 +291,31 @@ def test_a_contribution_whose_sound_comes_too_late_to_be_read_is_refused_with_a_
     assert live.status == "idle"
     assert live.ingest_error is not None
     assert "audio did not start within its first second" in live.ingest_error.message
+
+
+def test_an_hdr_contribution_is_broadcast_in_sdr(tmp_path: Path, ffmpeg: str, ffprobe: str) -> None:
+    """A phone's HLG (10-bit HEVC, BT.2020) over SRT: the broadcast is 8-bit BT.709, as a
+    video uploaded in HDR is (before: 8-bit H.264 labelled HLG, washed out on players that do
+    not tone-map)."""
+    catalog, storage, stream = _new_stream(tmp_path, "hlg")
+    encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
+    url = srt_push_url("127.0.0.1", stream.ingest_port, stream.stream_key)
+    hlg = [
+        "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=5",
+        "-vf", "format=yuv420p10le", "-c:v", "libx265", "-preset", "ultrafast",
+        "-x265-params", "log-level=error", "-color_primaries", "bt2020",
+        "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc", "-f", "mpegts", url,
+    ]  # fmt: skip
+    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode, reconnect_s=1)) as ingest:
+        time.sleep(1.0)  # the listener is up
+        encoder = subprocess.Popen(
+            [ffmpeg, "-v", "error", *hlg], env=tool_env(), stderr=subprocess.DEVNULL
+        )
+        assert ingest.ended_with(encoder)
+    picture = _recorded_file(catalog, storage, stream.id, "360p/index.m3u8", tmp_path / "v.mp4")
+    probed = subprocess.run(
+        [ffprobe, "-v", "error", "-select_streams", "v", "-show_entries",
+         "stream=pix_fmt,color_transfer,color_primaries", "-of", "csv=p=0", str(picture)],
+        capture_output=True, text=True, timeout=60, check=True, env=tool_env(),
+    )  # fmt: skip
+    assert probed.stdout.split() == ["yuv420p,bt709,bt709"]
