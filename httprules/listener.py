@@ -2,8 +2,9 @@
 header fields and `max_head_bytes` of request line and headers (else 431), and the whole head
 of each request read within `head_timeout_s` (else 408), so a client that never finishes its
 headers (a slow drip, an HTTP/0.9 request line) holds a connection for seconds, not forever.
-A request that is not valid HTTP/1.1 gets a 400 with a JSON error, as every other error does;
-header values reach the app without the whitespace around them.
+A request that is not valid HTTP/1.1 gets a 400 with a JSON error, as every other error does,
+and so does one with two Host fields (RFC 9112 §3.2: which one a server behind would take is
+anyone's guess); header values reach the app without the whitespace around them.
 The POP's listener (granian) has the same limits built in (edge/pop/serve.py).
 
 `serve` runs an app on it until SIGTERM or SIGINT, then stops accepting, finishes the requests
@@ -93,8 +94,10 @@ def limited_protocol(
             self.transport.close()
 
         def send_400_response(self, msg: str) -> None:
-            if self._refusal is not None:
-                return self._refuse(self._refusal, "too many or too large header fields")
+            if self._refusal == 431:
+                return self._refuse(431, "too many or too large header fields")
+            if self._refusal == 400:
+                return self._refuse(400, "more than one Host header field")
             # as every other error, a JSON one (uvicorn's own is plain text)
             self._refuse(400, "not a valid HTTP/1.1 request")
 
@@ -107,6 +110,7 @@ def limited_protocol(
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._head_bytes = 0
+            self._refusal = None
             self._start_head_timer()
 
         def on_url(self, url: bytes) -> None:
@@ -115,6 +119,9 @@ def limited_protocol(
 
         def on_header(self, name: bytes, value: bytes) -> None:
             self._count(len(name) + len(value) + 4)
+            if name.lower() == b"host" and any(n == b"host" for n, _ in self.headers or ()):
+                self._refusal = 400
+                raise _HeadRefused
             # RFC 9110 §5.5: whitespace around a value is not part of it (the parser keeps it)
             super().on_header(name, value.strip(b" \t"))
 

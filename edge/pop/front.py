@@ -11,9 +11,9 @@ and any request that is not plainly well formed) goes to uvicorn's parser and th
 usual, in order on its connection.
 
 The shortcut takes only whole, simple heads: `GET` or `HEAD`, an origin-form target, HTTP/1.1,
-header fields that are tokens with visible ASCII values, no body or connection handling
-(Content-Length, Transfer-Encoding, Expect, Upgrade, a Connection other than keep-alive), at
-most 8 KiB. Anything else
+header fields that are tokens with visible ASCII values, at most one Host, no body or
+connection handling (Content-Length, Transfer-Encoding, Expect, Upgrade, a Connection other
+than keep-alive), at most 8 KiB. Anything else
 is left to the parser, which refuses what is malformed.
 
 An answered body the client does not read is watched: a connection that takes none of it for
@@ -72,12 +72,17 @@ def simple_request(
     if b"#" in rest:  # a fragment: the parser drops it
         return None
     headers = []
+    host = False
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         name = name.lower()
         value = value.strip(b" \t")
         if name in _LEFT_TO_PARSER or name in left_to_app:
             return None
+        if name == b"host":
+            if host:  # two: the parser refuses it
+                return None
+            host = True
         if name == b"connection" and value.lower() != b"keep-alive":
             return None
         headers.append((name, value))

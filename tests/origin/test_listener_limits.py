@@ -87,6 +87,7 @@ INVALID = [
     b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-bad: a\x01b\r\n\r\n",  # a control octet in a value
     b"GET /healthz HTTP/1.1\r\nhost: x\r\nbad name: v\r\n\r\n",  # a space in a field name
     b"GET /health z HTTP/1.1\r\nhost: x\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nhost: x\r\nHost: y\r\n\r\n",  # two Hosts (RFC 9112 §3.2)
 ]
 
 

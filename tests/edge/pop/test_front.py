@@ -266,6 +266,7 @@ def test_only_plainly_well_formed_heads_take_the_shortcut() -> None:
         b"GET /v/a HTTP/1.1\r\nExpect: 100-continue",
         b"GET /v/a HTTP/1.1\r\n" + b"X: y\r\n" * 100 + b"Z: z",  # too many fields
         b"GET /v/a\x00 HTTP/1.1",
+        b"GET /v/a HTTP/1.1\r\nHost: pop\r\nhost: other",  # two Hosts: the parser refuses it
     ):
         assert simple_request(head) is None, head
     left_to_app = frozenset({b"range", b"if-none-match"})
