@@ -199,7 +199,9 @@ def test_a_replaced_key_cuts_the_encoder_and_an_encoder_with_the_new_one_goes_on
     port = stream.ingest_port
     encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
     key = StreamKey(stream.stream_key)
-    config = IngestConfig(ffmpeg, encode, reconnect_s=15)
+    # the old encoder learns it was cut at its SRT peer idle timeout (about 5 s), and the
+    # new one comes after that: the wait for it covers that twice
+    config = IngestConfig(ffmpeg, encode, reconnect_s=10)
     with ingesting(stream, catalog, storage, config, key=key) as ingest:
         time.sleep(1.0)  # the listeners are up
         first = push(ffmpeg, srt_push_url("127.0.0.1", port, stream.stream_key), 60)

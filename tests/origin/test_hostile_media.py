@@ -425,10 +425,11 @@ def test_dolby_vision_in_its_own_colours_is_refused_and_a_compatible_one_plays(
 
 @pytest.fixture(scope="module")
 def long_source(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Path:
-    """Ten minutes of video, whose transcode runs long enough to be stopped (made once: it
-    takes seconds to encode)."""
+    """Ten minutes of video, whose transcode runs long enough to be stopped (made once, at 5
+    frames a second: it takes seconds to encode)."""
     return make(
-        ffmpeg, tmp_path_factory.mktemp("long") / "long.mp4", *av_source(ffmpeg, 600, "320x240"),
+        ffmpeg, tmp_path_factory.mktemp("long") / "long.mp4",
+        "-f", "lavfi", "-i", "testsrc=s=320x240:r=5:d=600", "-f", "lavfi", "-i", "sine=d=600",
         "-c:v", "libx264", "-preset", "ultrafast", "-crf", "40", "-c:a", "aac", "-b:a", "32k",
     )  # fmt: skip
 
