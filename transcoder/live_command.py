@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from transcoder.command import TONE_MAP
+from transcoder.command import DEINTERLACE, TONE_MAP
 from transcoder.ladder import LadderPolicy
 
 RTMP_APP = "live"
@@ -129,17 +129,22 @@ def build_live_argv(
     audio_fd: int | None,
     fps: float | None = None,
     hdr: bool = False,
+    interlaced: bool = False,
 ) -> list[str]:
     """One process reading the receiver's output on stdin: every video rung to `video_fds`
     (in order), the audio to `audio_fd` (None: the contribution has no audio). `fps`: the
     contribution's frame rate, if known (video parts then divide segments evenly). `hdr`: the
     contribution is HDR (PQ or HLG, a phone's usually): it is made the top rung's size, then
     tone-mapped to SDR BT.709 once, in real time at that size, before the rungs are scaled
-    from it (8-bit H.264 labelled HDR is shown right only by players that tone-map)."""
+    from it (8-bit H.264 labelled HDR is shown right only by players that tone-map).
+    `interlaced`: the contribution's frames are interlaced (a broadcast feed's 1080i or
+    576i): they are deinterlaced first, a frame for a frame, before any scaler mixes their
+    two fields (else every rung shows combs on anything that moves)."""
     if len(video_fds) != len(encode.rungs) or not encode.rungs:
         raise ValueError("one pipe per rung, and at least one rung")
     top = max(r.max_height for r in encode.rungs)
-    first = f"scale=-2:'min({top},ih)':flags=bicubic,{TONE_MAP}," if hdr else ""
+    first = f"{DEINTERLACE}," if interlaced else ""
+    first += f"scale=-2:'min({top},ih)':flags=bicubic,{TONE_MAP}," if hdr else ""
     labels = [f"[s{i}]" for i in range(len(encode.rungs))]
     split = f"[0:v:0]{first}split={len(labels)}{''.join(labels)}" if len(labels) > 1 else ""
     chains = [
@@ -154,8 +159,11 @@ def build_live_argv(
         out_fps = min(fps, encode.max_fps)
         frame_s = 1 / out_fps
         part_s = video_part_frames(encode.segment_s, encode.part_s, out_fps) * frame_s
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-fflags", "nobuffer"]
-    # the receiver has found the streams already, and NUT's header says what they are
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-v", "error"]
+    # the receiver has found the streams already, and NUT's header says what they are. What
+    # the probe reads is kept and decoded (no `-fflags nobuffer`, which drops it): it is the
+    # contribution's first keyframe, and without it nothing decodes until the next one (a
+    # second later from an encoder with 1 s keyframes, never from one with a long GOP)
     argv += ["-analyzeduration", "0", "-probesize", "32"]
     argv += ["-f", "nut", "-i", "pipe:0", "-filter_complex", graph]
     for i, (r, fd) in enumerate(zip(encode.rungs, video_fds, strict=True)):

@@ -281,7 +281,15 @@ def _transcode(
     pipes = [os.pipe() for _ in packagers]
     write_fds = [w for _, w in pipes]
     video_fds, audio_fd = write_fds[: len(encode.rungs)], write_fds[-1] if audio else None
-    argv = build_live_argv(config.ffmpeg, encode, video_fds, audio_fd, receiver.fps, receiver.hdr)
+    argv = build_live_argv(
+        config.ffmpeg,
+        encode,
+        video_fds,
+        audio_fd,
+        receiver.fps,
+        hdr=receiver.hdr,
+        interlaced=receiver.interlaced,
+    )
     options = tool_process(config.memory_bytes, tuple(write_fds))
     options["stdin"] = receiver.proc.stdout
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, **options)

@@ -38,6 +38,8 @@ FRAME_RATE = re.compile(r", (\d+(?:\.\d+)?) fps\b")
 # a video stream's transfer, as ffmpeg lists it (`yuv420p10le(tv, bt2020nc/bt2020/arib-std-b67)`):
 # PQ (HDR10) or HLG
 HDR_TRANSFER = re.compile(r"\([^)]*\b(smpte2084|arib-std-b67)\b")
+# its field order, where its frames are interlaced (`yuv420p(tv, bt709, top first)`)
+INTERLACED = re.compile(r"\([^)]*\b(top|bottom) (coded )?first\b")
 # a stream the receiver found no packet of while it learnt the contribution's streams
 UNREAD_STREAM = re.compile(r"Could not find codec parameters for stream \d+ \((Video|Audio)")
 # ffmpeg could not start passing the contribution on (it says "Stream mapping:" after this)
@@ -104,6 +106,7 @@ class Receiver:
         self.kinds: list[str] = []  # the contribution's streams: "video", "audio", ...
         self.fps: float | None = None  # its video's frame rate, if ffmpeg says
         self.hdr = False  # its video is HDR (PQ or HLG)
+        self.interlaced = False  # its video's frames are interlaced
         self.refusal: str | None = None
         self.unread: str | None = None  # "video" or "audio": found, but not one packet of it
         self.rejected = 0  # lines saying a caller's passphrase was not the stream key
@@ -140,6 +143,7 @@ class Receiver:
                 if match.group(1) == "Video" and "video" not in self.kinds[:-1]:
                     self.fps = float(rate.group(1)) if rate else None
                     self.hdr = bool(HDR_TRANSFER.search(line))
+                    self.interlaced = bool(INTERLACED.search(line))
             elif in_input and line.startswith(("Stream mapping:", "Output #0")):
                 self.known.set()
         self.known.set()

@@ -1,5 +1,6 @@
 """How many frames a live video part holds: parts divide a segment evenly, at the frame
-rates encoders send; an HDR contribution is tone-mapped once."""
+rates encoders send; an HDR contribution is tone-mapped once, an interlaced one deinterlaced
+first."""
 
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ def test_parts_divide_a_segment_evenly(
     assert frames / fps <= part_s + 1e-9  # never longer than the part target
 
 
-def _graph(hdr: bool, rungs: int) -> str:
+def _graph(hdr: bool, rungs: int, interlaced: bool = False) -> str:
     ladder = (LiveRung("720p", 720, 2_800_000), LiveRung("360p", 360, 800_000))[:rungs]
-    argv = build_live_argv("ffmpeg", LiveEncode(2.0, 0.5, ladder), [3, 4][:rungs], 5, 30, hdr)
+    encode = LiveEncode(2.0, 0.5, ladder)
+    argv = build_live_argv("ffmpeg", encode, [3, 4][:rungs], 5, 30, hdr=hdr, interlaced=interlaced)
     return argv[argv.index("-filter_complex") + 1]
 
 
@@ -42,3 +44,12 @@ def test_an_hdr_contribution_is_tone_mapped_once_at_the_top_rungs_size(rungs: in
     assert graph.index("tonemap") < graph.index("setsar")
     if rungs > 1:
         assert graph.index("tonemap") < graph.index("split")
+
+
+@pytest.mark.parametrize("rungs", [1, 2])
+def test_an_interlaced_contribution_is_deinterlaced_before_anything_else(rungs: int) -> None:
+    assert "bwdif" not in _graph(False, rungs)
+    graph = _graph(True, rungs, interlaced=True)
+    assert graph.startswith("[0:v:0]bwdif=")
+    assert graph.count("bwdif") == 1
+    assert graph.index("bwdif") < graph.index("scale") < graph.index("tonemap")

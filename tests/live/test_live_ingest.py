@@ -321,3 +321,60 @@ def test_an_hdr_contribution_is_broadcast_in_sdr(tmp_path: Path, ffmpeg: str, ff
         capture_output=True, text=True, timeout=60, check=True, env=tool_env(),
     )  # fmt: skip
     assert probed.stdout.split() == ["yuv420p,bt709,bt709"]
+
+
+def test_an_interlaced_contribution_is_broadcast_deinterlaced(tmp_path: Path, ffmpeg: str) -> None:
+    """A broadcast feed's 576i (fields top first) over SRT: the broadcast's frames are whole
+    pictures, not two fields woven together (ffmpeg's idet finds combs in every frame of the
+    rendition before; in almost none after)."""
+    catalog, storage, stream = _new_stream(tmp_path, "576i")
+    encode = LiveEncode(2.0, 0.5, (LiveRung("576p", 576, 1_500_000),))
+    url = srt_push_url("127.0.0.1", stream.ingest_port, stream.stream_key)
+    feed = [
+        "-re", "-f", "lavfi", "-i", "testsrc2=size=720x576:rate=50:duration=5",
+        "-vf", "tinterlace=interleave_top,fieldorder=tff", "-flags", "+ildct+ilme",
+        "-c:v", "libx264", "-preset", "ultrafast", "-x264-params", "tff=1",
+        "-pix_fmt", "yuv420p", "-f", "mpegts", url,
+    ]  # fmt: skip
+    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode, reconnect_s=1)) as ingest:
+        time.sleep(1.0)  # the listener is up
+        encoder = subprocess.Popen(
+            [ffmpeg, "-v", "error", *feed], env=tool_env(), stderr=subprocess.DEVNULL
+        )
+        assert ingest.ended_with(encoder)
+    picture = _recorded_file(catalog, storage, stream.id, "576p/index.m3u8", tmp_path / "v.mp4")
+    found = subprocess.run(
+        [ffmpeg, "-hide_banner", "-i", str(picture), "-vf", "idet", "-f", "null", "-"],
+        capture_output=True, text=True, timeout=60, env=tool_env(), check=True,
+    ).stderr  # fmt: skip
+    counts = re.search(
+        r"Multi frame detection: TFF:\s*(\d+) BFF:\s*(\d+) Progressive:\s*(\d+)", found
+    )
+    assert counts is not None, found
+    combed, progressive = int(counts[1]) + int(counts[2]), int(counts[3])
+    assert progressive > 50
+    assert combed < progressive / 10
+
+
+def test_a_contribution_with_one_keyframe_in_many_seconds_is_broadcast_from_its_first(
+    tmp_path: Path, ffmpeg: str, ffprobe: str
+) -> None:
+    """An encoder whose keyframes come 10 s apart (x264's default GOP; OBS's "auto"): the
+    broadcast starts with its first keyframe and holds all 6 s (before, the transcoder
+    dropped what its probe read, that keyframe, and had nothing to decode until the next:
+    a second late with 1 s keyframes, here never)."""
+    catalog, storage, stream = _new_stream(tmp_path, "long gop")
+    encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
+    url = srt_push_url("127.0.0.1", stream.ingest_port, stream.stream_key)
+    feed = [
+        "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=6",
+        "-re", "-f", "lavfi", "-i", "sine=duration=6",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "300", "-c:a", "aac", "-f", "mpegts", url,
+    ]  # fmt: skip
+    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode, reconnect_s=1)) as ingest:
+        time.sleep(1.0)  # the listener is up
+        encoder = subprocess.Popen(
+            [ffmpeg, "-v", "error", *feed], env=tool_env(), stderr=subprocess.DEVNULL
+        )
+        assert ingest.ended_with(encoder)
+    assert recorded_s(ffprobe, catalog, storage, stream.id, tmp_path) == pytest.approx(6, abs=1)
