@@ -240,29 +240,41 @@ def _recorded_file(
     return out
 
 
+def _broadcast(
+    tmp_path: Path, ffmpeg: str, feed: list[str], rung: LiveRung | None = None
+) -> tuple[Catalog, LocalStorage, str]:
+    """A new stream of one rung (360p unless `rung`) to which an encoder pushes `feed`
+    (ffmpeg's inputs and encoding options) as MPEG-TS over SRT, until the broadcast ends
+    with it: the catalog, the storage and the stream's id (its recording's too)."""
+    catalog, storage, stream = _new_stream(tmp_path, "feed")
+    encode = LiveEncode(2.0, 0.5, (rung or LiveRung("360p", 360, 800_000),))
+    url = srt_push_url("127.0.0.1", stream.ingest_port, stream.stream_key)
+    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode, reconnect_s=1)) as ingest:
+        time.sleep(1.0)  # the listener is up
+        encoder = subprocess.Popen(
+            [ffmpeg, "-v", "error", *feed, "-f", "mpegts", url],
+            env=tool_env(),
+            stderr=subprocess.DEVNULL,
+        )
+        assert ingest.ended_with(encoder)
+    return catalog, storage, stream.id
+
+
 def test_a_contribution_whose_sound_starts_late_keeps_picture_and_sound_together(
     tmp_path: Path, ffmpeg: str
 ) -> None:
     """An encoder whose sound starts 0.6 s after its picture (as MPEG-TS over SRT): a flash
     and a beep at one moment of the contribution come out at one moment of the broadcast
     and its recording (before, the sound started with the picture, 0.6 s early)."""
-    catalog, storage, stream = _new_stream(tmp_path, "late sound")
     source = flash_and_beep(ffmpeg, tmp_path / "late.ts", picture_at=0, sound_at=0.6)
-    encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
-    url = srt_push_url("127.0.0.1", stream.ingest_port, stream.stream_key)
-    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode, reconnect_s=1)) as ingest:
-        time.sleep(1.0)  # the listener is up
-        encoder = subprocess.Popen(
-            [ffmpeg, "-v", "error", "-re", "-i", str(source), "-c", "copy", "-f", "mpegts", url],
-            env=tool_env(),
-            stderr=subprocess.DEVNULL,
-        )
-        assert ingest.ended_with(encoder)
-    master = catalog.playlists(stream.id)["master.m3u8"]
+    catalog, storage, stream_id = _broadcast(
+        tmp_path, ffmpeg, ["-re", "-i", str(source), "-c", "copy"]
+    )
+    master = catalog.playlists(stream_id)["master.m3u8"]
     assert "TYPE=AUDIO" in master
     sound_uri = re.findall(r'URI="([^"]+)"', master)[0]
-    picture = _recorded_file(catalog, storage, stream.id, "360p/index.m3u8", tmp_path / "v.mp4")
-    sound = _recorded_file(catalog, storage, stream.id, sound_uri, tmp_path / "a.mp4")
+    picture = _recorded_file(catalog, storage, stream_id, "360p/index.m3u8", tmp_path / "v.mp4")
+    sound = _recorded_file(catalog, storage, stream_id, sound_uri, tmp_path / "a.mp4")
     assert beep_s(ffmpeg, sound) == pytest.approx(flash_s(ffmpeg, picture), abs=0.06)
 
 
@@ -299,22 +311,14 @@ def test_an_hdr_contribution_is_broadcast_in_sdr(tmp_path: Path, ffmpeg: str, ff
     """A phone's HLG (10-bit HEVC, BT.2020) over SRT: the broadcast is 8-bit BT.709, as a
     video uploaded in HDR is (before: 8-bit H.264 labelled HLG, washed out on players that do
     not tone-map)."""
-    catalog, storage, stream = _new_stream(tmp_path, "hlg")
-    encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
-    url = srt_push_url("127.0.0.1", stream.ingest_port, stream.stream_key)
     hlg = [
         "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=5",
         "-vf", "format=yuv420p10le", "-c:v", "libx265", "-preset", "ultrafast",
         "-x265-params", "log-level=error", "-color_primaries", "bt2020",
-        "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc", "-f", "mpegts", url,
+        "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc",
     ]  # fmt: skip
-    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode, reconnect_s=1)) as ingest:
-        time.sleep(1.0)  # the listener is up
-        encoder = subprocess.Popen(
-            [ffmpeg, "-v", "error", *hlg], env=tool_env(), stderr=subprocess.DEVNULL
-        )
-        assert ingest.ended_with(encoder)
-    picture = _recorded_file(catalog, storage, stream.id, "360p/index.m3u8", tmp_path / "v.mp4")
+    catalog, storage, stream_id = _broadcast(tmp_path, ffmpeg, hlg)
+    picture = _recorded_file(catalog, storage, stream_id, "360p/index.m3u8", tmp_path / "v.mp4")
     probed = subprocess.run(
         [ffprobe, "-v", "error", "-select_streams", "v", "-show_entries",
          "stream=pix_fmt,color_transfer,color_primaries", "-of", "csv=p=0", str(picture)],
@@ -327,22 +331,15 @@ def test_an_interlaced_contribution_is_broadcast_deinterlaced(tmp_path: Path, ff
     """A broadcast feed's 576i (fields top first) over SRT: the broadcast's frames are whole
     pictures, not two fields woven together (ffmpeg's idet finds combs in every frame of the
     rendition before; in almost none after)."""
-    catalog, storage, stream = _new_stream(tmp_path, "576i")
-    encode = LiveEncode(2.0, 0.5, (LiveRung("576p", 576, 1_500_000),))
-    url = srt_push_url("127.0.0.1", stream.ingest_port, stream.stream_key)
     feed = [
         "-re", "-f", "lavfi", "-i", "testsrc2=size=720x576:rate=50:duration=5",
         "-vf", "tinterlace=interleave_top,fieldorder=tff", "-flags", "+ildct+ilme",
-        "-c:v", "libx264", "-preset", "ultrafast", "-x264-params", "tff=1",
-        "-pix_fmt", "yuv420p", "-f", "mpegts", url,
+        "-c:v", "libx264", "-preset", "ultrafast", "-x264-params", "tff=1", "-pix_fmt", "yuv420p",
     ]  # fmt: skip
-    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode, reconnect_s=1)) as ingest:
-        time.sleep(1.0)  # the listener is up
-        encoder = subprocess.Popen(
-            [ffmpeg, "-v", "error", *feed], env=tool_env(), stderr=subprocess.DEVNULL
-        )
-        assert ingest.ended_with(encoder)
-    picture = _recorded_file(catalog, storage, stream.id, "576p/index.m3u8", tmp_path / "v.mp4")
+    catalog, storage, stream_id = _broadcast(
+        tmp_path, ffmpeg, feed, LiveRung("576p", 576, 1_500_000)
+    )
+    picture = _recorded_file(catalog, storage, stream_id, "576p/index.m3u8", tmp_path / "v.mp4")
     found = subprocess.run(
         [ffmpeg, "-hide_banner", "-i", str(picture), "-vf", "idet", "-f", "null", "-"],
         capture_output=True, text=True, timeout=60, env=tool_env(), check=True,
@@ -363,18 +360,10 @@ def test_a_contribution_with_one_keyframe_in_many_seconds_is_broadcast_from_its_
     broadcast starts with its first keyframe and holds all 6 s (before, the transcoder
     dropped what its probe read, that keyframe, and had nothing to decode until the next:
     a second late with 1 s keyframes, here never)."""
-    catalog, storage, stream = _new_stream(tmp_path, "long gop")
-    encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
-    url = srt_push_url("127.0.0.1", stream.ingest_port, stream.stream_key)
     feed = [
         "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=6",
         "-re", "-f", "lavfi", "-i", "sine=duration=6",
-        "-c:v", "libx264", "-preset", "ultrafast", "-g", "300", "-c:a", "aac", "-f", "mpegts", url,
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "300", "-c:a", "aac",
     ]  # fmt: skip
-    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode, reconnect_s=1)) as ingest:
-        time.sleep(1.0)  # the listener is up
-        encoder = subprocess.Popen(
-            [ffmpeg, "-v", "error", *feed], env=tool_env(), stderr=subprocess.DEVNULL
-        )
-        assert ingest.ended_with(encoder)
-    assert recorded_s(ffprobe, catalog, storage, stream.id, tmp_path) == pytest.approx(6, abs=1)
+    catalog, storage, stream_id = _broadcast(tmp_path, ffmpeg, feed)
+    assert recorded_s(ffprobe, catalog, storage, stream_id, tmp_path) == pytest.approx(6, abs=1)
