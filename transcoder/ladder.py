@@ -63,8 +63,9 @@ def plan_ladder(source: VideoStream, policy: LadderPolicy) -> tuple[PlannedRendi
     short_side = min(source.width, source.height)
     fitting = [r for r in policy.rungs if r.height <= short_side]
     if not fitting:
-        # Smaller than every rung: one rendition at the source's own size, lowest bitrate.
-        fitting = [Rung(short_side, policy.rungs[-1].bitrate_bps)]
+        # Smaller than every rung: one rendition at the source's own size (an odd side made
+        # even by taking a line off, never by adding one), lowest bitrate.
+        fitting = [Rung(max(2, short_side - short_side % 2), policy.rungs[-1].bitrate_bps)]
     landscape = source.width >= source.height
     aspect = source.width / source.height
     planned = []

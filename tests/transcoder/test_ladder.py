@@ -20,6 +20,8 @@ def source(width: int, height: int) -> VideoStream:
         pytest.param(3840, 2160, [(1920, 1080), (1280, 720), (854, 480), (640, 360)], id="4k"),
         pytest.param(1440, 1080, [(1440, 1080), (960, 720), (640, 480), (480, 360)], id="4:3"),
         pytest.param(320, 240, [(320, 240)], id="smaller-than-every-rung"),
+        pytest.param(321, 241, [(320, 240)], id="odd-sides"),
+        pytest.param(243, 243, [(242, 242)], id="odd-square-never-upscaled"),
         pytest.param(
             1080,
             1920,
@@ -44,6 +46,8 @@ def test_small_source_gets_the_lowest_bitrate() -> None:
     (only,) = plan_ladder(source(320, 240), LadderPolicy())
     assert only.bitrate_bps == 800_000
     assert only.name == "240p"
+    (odd,) = plan_ladder(source(321, 241), LadderPolicy())
+    assert (odd.name, odd.height) == ("240p", 240)  # named for the size it is
 
 
 def test_configurable_ladder_is_sorted_best_first() -> None:
