@@ -33,22 +33,24 @@ def flash_and_beep(
     return out
 
 
-def _filtered(ffmpeg: str, media: Path, kind: str, graph: str) -> str:
+def _filtered(ffmpeg: str, media: Path | str, kind: str, graph: str) -> str:
     argv = [ffmpeg, "-hide_banner", "-i", str(media), kind, graph, "-f", "null", "-"]
     return subprocess.run(
         argv, capture_output=True, text=True, timeout=60, env=tool_env(), check=False
     ).stderr
 
 
-def flash_s(ffmpeg: str, video: Path) -> float:
-    """When a black picture first turns white, on the media's own timestamps."""
+def flash_s(ffmpeg: str, video: Path | str) -> float:
+    """When a black picture first turns white, on the media's own timestamps (`video`: a
+    file, or a media playlist's URL)."""
     frames = re.findall(
         r"pts_time:\s*([\d.]+).*?mean:\[(\d+)", _filtered(ffmpeg, video, "-vf", "showinfo")
     )
     return next(float(t) for t, mean in frames if int(mean) > 128)
 
 
-def beep_s(ffmpeg: str, audio: Path) -> float:
-    """When silence first turns into a tone, on the media's own timestamps."""
+def beep_s(ffmpeg: str, audio: Path | str) -> float:
+    """When silence first turns into a tone, on the media's own timestamps (`audio`: a file,
+    or a media playlist's URL)."""
     found = _filtered(ffmpeg, audio, "-af", "silencedetect=n=-40dB:d=0.05")
     return float(re.findall(r"silence_end: ([\d.]+)", found)[0])
