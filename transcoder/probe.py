@@ -112,14 +112,6 @@ def _rate(text: str | None) -> float:
     return float(value)
 
 
-def _float(value: Any) -> float | None:
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        return None
-    return result if result > 0 else None
-
-
 def _time(value: Any) -> float | None:
     """A time on a file's clock (any sign); None where ffprobe says N/A."""
     try:
@@ -127,6 +119,12 @@ def _time(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return result if math.isfinite(result) else None
+
+
+def _float(value: Any) -> float | None:
+    """A positive number (a duration); None where ffprobe says N/A, 0 or less."""
+    result = _time(value)
+    return result if result is not None and result > 0 else None
 
 
 def _clock(text: str) -> float | None:

@@ -40,9 +40,9 @@ def make(ffmpeg: str, out: Path, *args: str) -> Path:
     return out
 
 
-def av_source(ffmpeg: str, seconds: float, size: str = "320x240") -> list[str]:
+def av_source(ffmpeg: str, seconds: float, size: str = "320x240", rate: int = 25) -> list[str]:
     return [
-        "-f", "lavfi", "-i", f"testsrc=s={size}:r=25:d={seconds}",
+        "-f", "lavfi", "-i", f"testsrc=s={size}:r={rate}:d={seconds}",
         "-f", "lavfi", "-i", f"sine=d={seconds}",
     ]  # fmt: skip
 
@@ -418,8 +418,7 @@ def long_source(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Path:
     """Ten minutes of video, whose transcode runs long enough to be stopped (made once, at 5
     frames a second: it takes seconds to encode)."""
     return make(
-        ffmpeg, tmp_path_factory.mktemp("long") / "long.mp4",
-        "-f", "lavfi", "-i", "testsrc=s=320x240:r=5:d=600", "-f", "lavfi", "-i", "sine=d=600",
+        ffmpeg, tmp_path_factory.mktemp("long") / "long.mp4", *av_source(ffmpeg, 600, rate=5),
         "-c:v", "libx264", "-preset", "ultrafast", "-crf", "40", "-c:a", "aac", "-b:a", "32k",
     )  # fmt: skip
 
