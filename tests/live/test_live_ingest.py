@@ -39,17 +39,24 @@ def _new_stream(tmp_path: Path, title: str) -> tuple[Catalog, LocalStorage, Live
     return catalog, LocalStorage(tmp_path / "objects"), stream
 
 
+def recording(
+    catalog: Catalog, storage: LocalStorage, video_id: str, rendition: str, tmp_path: Path
+) -> Path:
+    """A recording's rendition copied out of storage: its playlist, beside its objects."""
+    folder = tmp_path / rendition
+    folder.mkdir()
+    (folder / "index.m3u8").write_text(catalog.playlists(video_id)[f"{rendition}/index.m3u8"])
+    for obj in catalog.objects(video_id):
+        if obj.rendition == rendition:
+            (folder / obj.name).write_bytes(storage.get_bytes(obj.key))
+    return folder / "index.m3u8"
+
+
 def recorded_s(
     ffprobe: str, catalog: Catalog, storage: LocalStorage, video_id: str, tmp_path: Path
 ) -> float:
     """The duration ffprobe reads from a recording's 360p rendition, copied out of storage."""
-    folder = tmp_path / "vod"
-    folder.mkdir()
-    (folder / "index.m3u8").write_text(catalog.playlists(video_id)["360p/index.m3u8"])
-    for obj in catalog.objects(video_id):
-        if obj.rendition == "360p":
-            (folder / obj.name).write_bytes(storage.get_bytes(obj.key))
-    return media_duration(ffprobe, str(folder / "index.m3u8"))
+    return media_duration(ffprobe, str(recording(catalog, storage, video_id, "360p", tmp_path)))
 
 
 def test_an_srt_push_is_packaged_live_and_recorded(
@@ -226,20 +233,6 @@ def test_a_replaced_key_cuts_the_encoder_and_an_encoder_with_the_new_one_goes_on
     assert msns[-1] >= last_before + 2  # the new encoder's 6 s went on from there
 
 
-def _recorded_file(
-    catalog: Catalog, storage: LocalStorage, video_id: str, uri: str, out: Path
-) -> Path:
-    """A recording's rendition as one fragmented MP4: its init segment, then its segments
-    in the playlist's order."""
-    folder = uri.rsplit("/", 1)[0]
-    keys = {(o.rendition, o.name): o.key for o in catalog.objects(video_id)}
-    names = ["init.mp4"] + [
-        line for line in catalog.playlists(video_id)[uri].splitlines() if line.endswith(".m4s")
-    ]
-    out.write_bytes(b"".join(storage.get_bytes(keys[(folder, name)]) for name in names))
-    return out
-
-
 def _broadcast(
     tmp_path: Path, ffmpeg: str, feed: list[str], rung: LiveRung | None = None
 ) -> tuple[Catalog, LocalStorage, str]:
@@ -272,9 +265,9 @@ def test_a_contribution_whose_sound_starts_late_keeps_picture_and_sound_together
     )
     master = catalog.playlists(stream_id)["master.m3u8"]
     assert "TYPE=AUDIO" in master
-    sound_uri = re.findall(r'URI="([^"]+)"', master)[0]
-    picture = _recorded_file(catalog, storage, stream_id, "360p/index.m3u8", tmp_path / "v.mp4")
-    sound = _recorded_file(catalog, storage, stream_id, sound_uri, tmp_path / "a.mp4")
+    sound_rendition = re.findall(r'URI="([^"/]+)/', master)[0]
+    picture = recording(catalog, storage, stream_id, "360p", tmp_path)
+    sound = recording(catalog, storage, stream_id, sound_rendition, tmp_path)
     assert beep_s(ffmpeg, sound) == pytest.approx(flash_s(ffmpeg, picture), abs=0.06)
 
 
@@ -318,10 +311,12 @@ def test_an_hdr_contribution_is_broadcast_in_sdr(tmp_path: Path, ffmpeg: str, ff
         "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc",
     ]  # fmt: skip
     catalog, storage, stream_id = _broadcast(tmp_path, ffmpeg, hlg)
-    picture = _recorded_file(catalog, storage, stream_id, "360p/index.m3u8", tmp_path / "v.mp4")
+    folder = recording(catalog, storage, stream_id, "360p", tmp_path).parent
+    sample = tmp_path / "sample.mp4"  # the init segment and a segment
+    sample.write_bytes((folder / "init.mp4").read_bytes() + min(folder.glob("*.m4s")).read_bytes())
     probed = subprocess.run(
         [ffprobe, "-v", "error", "-select_streams", "v", "-show_entries",
-         "stream=pix_fmt,color_transfer,color_primaries", "-of", "csv=p=0", str(picture)],
+         "stream=pix_fmt,color_transfer,color_primaries", "-of", "csv=p=0", str(sample)],
         capture_output=True, text=True, timeout=60, check=True, env=tool_env(),
     )  # fmt: skip
     assert probed.stdout.split() == ["yuv420p,bt709,bt709"]
@@ -339,7 +334,7 @@ def test_an_interlaced_contribution_is_broadcast_deinterlaced(tmp_path: Path, ff
     catalog, storage, stream_id = _broadcast(
         tmp_path, ffmpeg, feed, LiveRung("576p", 576, 1_500_000)
     )
-    picture = _recorded_file(catalog, storage, stream_id, "576p/index.m3u8", tmp_path / "v.mp4")
+    picture = recording(catalog, storage, stream_id, "576p", tmp_path)
     found = subprocess.run(
         [ffmpeg, "-hide_banner", "-i", str(picture), "-vf", "idet", "-f", "null", "-"],
         capture_output=True, text=True, timeout=60, env=tool_env(), check=True,
