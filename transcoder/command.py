@@ -140,13 +140,17 @@ def _constant_rate(rate: float | None) -> tuple[str, ...]:
     return ("-fps_mode", "cfr", "-r", f"{rate:.3f}") if rate else ()
 
 
+# audio from its file's (or contribution's) start: silence until its first sample. ffmpeg would
+# otherwise start the output with that sample, ahead of the picture by as long as the sound
+# came after it
+SOUND_FROM_START = "aresample=first_pts=0"
+
+
 def _length(length_s: float | None) -> tuple[str, ...]:
-    """Audio from the file's start (silence until its first sample: ffmpeg would otherwise
-    start the rendition with that sample, ahead of the picture by as long as the sound came
-    after it), then cut or padded with silence to `length_s`."""
+    """Audio from the file's start, then cut or padded with silence to `length_s`."""
     if not length_s:
         return ()
-    fit = f"aresample=first_pts=0,apad=whole_dur={length_s:.3f}"
+    fit = f"{SOUND_FROM_START},apad=whole_dur={length_s:.3f}"
     return ("-af", fit, "-t", f"{length_s:.3f}")
 
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from transcoder.command import DEINTERLACE, TONE_MAP
+from transcoder.command import DEINTERLACE, SOUND_FROM_START, TONE_MAP
 from transcoder.ladder import LadderPolicy
 
 RTMP_APP = "live"
@@ -197,10 +197,8 @@ def build_live_argv(
     argv += [
         "-map",
         "0:a:0",
-        # silence from the contribution's start until its first sound: the audio output would
-        # otherwise start with that sound, ahead of the picture by as long as it came after
         "-af",
-        "aresample=first_pts=0",
+        SOUND_FROM_START,
         "-c:a",
         "aac",
         "-b:a",
