@@ -5,7 +5,8 @@ headers (a slow drip, an HTTP/0.9 request line) holds a connection for seconds, 
 A request that is not valid HTTP/1.1 gets a 400 with a JSON error, as every other error does,
 and so does one with two Host fields (RFC 9112 §3.2: which one a server behind would take is
 anyone's guess); header values reach the app without the whitespace around them.
-The POP's listener (granian) has the same limits built in (edge/pop/serve.py).
+The POP's TLS listener (granian) has the same limits built in (edge/pop/serve.py), and the
+POP's app refuses two Host fields itself (edge/pop/app.py).
 
 `serve` runs an app on it until SIGTERM or SIGINT, then stops accepting, finishes the requests
 in flight for up to a grace period and returns, so the process exits 0 (uvicorn alone would

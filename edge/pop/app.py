@@ -110,6 +110,11 @@ class Edge:
             return await self._lifespan(receive, send)
         if scope["type"] != "http":
             return
+        if sum(1 for name, _ in scope["headers"] if name == b"host") > 1:
+            # RFC 9112 §3.2 (which one a server behind would take is anyone's guess); the
+            # plain listener's parser refuses these itself, granian (TLS) does not
+            message = "more than one Host header field"
+            return await self.responses.error(send, 400, "bad_request", message, "DENIED")
         path = scope["path"]
         if path in OWN_PATHS:
             if scope["method"] not in ("GET", "HEAD"):

@@ -180,12 +180,31 @@ def test_tls_with_http2_and_http1_advertised_as_https(
         assert second.content == BIG
         with httpx.Client(verify=trusted, timeout=30) as h1:
             assert h1.get(url + "/healthz").http_version == "HTTP/1.1"
+        two_hosts = b"GET /big.bin HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"  # RFC 9112 §3.2
+        answer = _tls_exchange(url, trusted, two_hosts)
+        assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+        assert b'"code": "bad_request"' in answer, answer[:400]
         with pytest.raises(httpx.ConnectError):  # a client that does not trust the CA
             httpx.get(url + "/healthz", timeout=5)
         listed = {p["name"]: p["url"] for p in httpx.get(router + "/pops").json()["pops"]}
         assert listed["tls"] == url
         routed = httpx.get(router + "/route", params={"lat": 0, "lon": 0, "path": "/big.bin"})
         assert routed.json()["url"].startswith(url + "/")
+
+
+def _tls_exchange(url: str, trusted: ssl.SSLContext, request: bytes) -> bytes:
+    """What an HTTPS listener answers to `request` sent as it is, up to the connection's end
+    or 64 KiB."""
+    host, _, port = url.removeprefix("https://").partition(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        with trusted.wrap_socket(raw, server_hostname=host) as tls:
+            tls.sendall(request)
+            answer = b""
+            while len(answer) < 1 << 16 and (chunk := tls.recv(1 << 16)):
+                answer += chunk
+                if b"\r\n\r\n" in answer and answer.endswith(b"}"):
+                    break
+    return answer
 
 
 @pytest.mark.parametrize("command", ["router", "serve"])
