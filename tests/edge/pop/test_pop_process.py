@@ -196,14 +196,16 @@ def _tls_exchange(url: str, trusted: ssl.SSLContext, request: bytes) -> bytes:
     """What an HTTPS listener answers to `request` sent as it is, up to the connection's end
     or 64 KiB."""
     host, _, port = url.removeprefix("https://").partition(":")
-    with socket.create_connection((host, int(port)), timeout=10) as raw:
-        with trusted.wrap_socket(raw, server_hostname=host) as tls:
-            tls.sendall(request)
-            answer = b""
-            while len(answer) < 1 << 16 and (chunk := tls.recv(1 << 16)):
-                answer += chunk
-                if b"\r\n\r\n" in answer and answer.endswith(b"}"):
-                    break
+    with (
+        socket.create_connection((host, int(port)), timeout=10) as raw,
+        trusted.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        tls.sendall(request)
+        answer = b""
+        while len(answer) < 1 << 16 and (chunk := tls.recv(1 << 16)):
+            answer += chunk
+            if b"\r\n\r\n" in answer and answer.endswith(b"}"):
+                break
     return answer
 
 
