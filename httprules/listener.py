@@ -3,10 +3,11 @@ header fields and `max_head_bytes` of request line and headers (else 431), and t
 of each request read within `head_timeout_s` (else 408), so a client that never finishes its
 headers (a slow drip, an HTTP/0.9 request line) holds a connection for seconds, not forever.
 A request that is not valid HTTP/1.1 gets a 400 with a JSON error, as every other error does,
-and so does one with two Host fields (RFC 9112 §3.2: which one a server behind would take is
-anyone's guess); header values reach the app without the whitespace around them.
-The POP's TLS listener (granian) has the same limits built in (edge/pop/serve.py), and the
-POP's app refuses two Host fields itself (edge/pop/app.py).
+and so does one with two Host fields, an empty one or, in HTTP/1.1, none (RFC 9112 §3.2: which
+of two a server behind would take is anyone's guess); header values reach the app without the
+whitespace around them. The POP's TLS listener (granian) has the same limits built in
+(edge/pop/serve.py), and the POP's app refuses what it lets through of those Host fields
+(edge/pop/app.py).
 
 `serve` runs an app on it until SIGTERM or SIGINT, then stops accepting, finishes the requests
 in flight for up to a grace period and returns, so the process exits 0 (uvicorn alone would
@@ -22,6 +23,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from httprules.asgi import Scope
 from httprules.errors import error_body
 from httprules.logs import route_access_log
 
@@ -29,12 +31,25 @@ MAX_HEADERS = 100
 MAX_HEAD_BYTES = 32 << 10
 HEAD_TIMEOUT_S = 15.0
 
+NO_HOST = "an HTTP/1.1 request names its host in one Host header field"
+TWO_HOSTS = "more than one Host header field"
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 _CODES = {400: "bad_request", 408: "request_timeout", 431: "headers_too_large"}
 
 
 class _HeadRefused(Exception):
     pass
+
+
+def host_refusal(scope: Scope) -> str | None:
+    """Why a request's Host fields are refused, as the listener's parser refuses them, or None:
+    for a server that hands the app a request with two (granian), or an empty one for none."""
+    hosts = [value for name, value in scope["headers"] if name == b"host"]
+    if len(hosts) > 1:
+        return TWO_HOSTS
+    if scope.get("http_version") == "1.1" and not (hosts and hosts[0].strip(b" \t")):
+        return NO_HOST
+    return None
 
 
 def limited_protocol(
@@ -46,7 +61,9 @@ def limited_protocol(
     """The protocol class to give `uvicorn.run(..., http=...)`."""
 
     class LimitedHttpToolsProtocol(HttpToolsProtocol):
-        _refusal: int | None = None
+        # why the head being read is refused (status, message), if it is
+        _refusal: tuple[int, str] | None = None
+        _host_seen = False
         _head_bytes = 0
         _head_timer: asyncio.TimerHandle | None = None
         # when the current request's head began (loop time); None between heads. The timer is
@@ -95,23 +112,22 @@ def limited_protocol(
             self.transport.close()
 
         def send_400_response(self, msg: str) -> None:
-            if self._refusal == 431:
-                return self._refuse(431, "too many or too large header fields")
-            if self._refusal == 400:
-                return self._refuse(400, "more than one Host header field")
+            if self._refusal is not None:
+                return self._refuse(*self._refusal)
             # as every other error, a JSON one (uvicorn's own is plain text)
             self._refuse(400, "not a valid HTTP/1.1 request")
 
         def _count(self, size: int) -> None:
             self._head_bytes += size
             if self._head_bytes > max_head_bytes or len(self.headers or ()) >= max_headers:
-                self._refusal = 431
+                self._refusal = (431, "too many or too large header fields")
                 raise _HeadRefused
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._head_bytes = 0
             self._refusal = None
+            self._host_seen = False
             self._start_head_timer()
 
         def on_url(self, url: bytes) -> None:
@@ -120,13 +136,26 @@ def limited_protocol(
 
         def on_header(self, name: bytes, value: bytes) -> None:
             self._count(len(name) + len(value) + 4)
-            if name.lower() == b"host" and any(n == b"host" for n, _ in self.headers or ()):
-                self._refusal = 400
-                raise _HeadRefused
+            if name.lower() == b"host":
+                self._check_host(value)
             # RFC 9110 §5.5: whitespace around a value is not part of it (the parser keeps it)
             super().on_header(name, value.strip(b" \t"))
 
+        def _check_host(self, value: bytes) -> None:
+            """RFC 9112 §3.2: one Host field, naming a host (which of two a server behind would
+            take is anyone's guess; an http URI has no empty host, RFC 9110 §4.2.1)."""
+            if self._host_seen:
+                self._refusal = (400, TWO_HOSTS)
+                raise _HeadRefused
+            self._host_seen = True
+            if not value.strip(b" \t"):
+                self._refusal = (400, NO_HOST)
+                raise _HeadRefused
+
         def on_headers_complete(self) -> None:
+            if not self._host_seen and self.parser.get_http_version() == "1.1":
+                self._refusal = (400, NO_HOST)
+                raise _HeadRefused
             self._stop_head_timer()
             super().on_headers_complete()
 

@@ -40,6 +40,7 @@ from edge.pop.upstream import (
 from httprules.asgi import Receive, Scope, Send
 from httprules.caching import CDN_ONLY_FIELDS, RECEIVED_SURROGATE_CONTROL, SAFE_METHODS
 from httprules.headers import encode, request_headers, with_forwarded_for
+from httprules.listener import host_refusal
 from httprules.observe import request_id, with_request_id
 from httprules.playback_tokens import TOKEN_HEADER, KeyFile, TokenRejected, refusal
 from httprules.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
@@ -110,11 +111,9 @@ class Edge:
             return await self._lifespan(receive, send)
         if scope["type"] != "http":
             return
-        if sum(1 for name, _ in scope["headers"] if name == b"host") > 1:
-            # RFC 9112 §3.2 (which one a server behind would take is anyone's guess); the
-            # plain listener's parser refuses these itself, granian (TLS) does not
-            message = "more than one Host header field"
-            return await self.responses.error(send, 400, "bad_request", message, "DENIED")
+        refused = host_refusal(scope)
+        if refused is not None:
+            return await self.responses.error(send, 400, "bad_request", refused, "DENIED")
         path = scope["path"]
         if path in OWN_PATHS:
             if scope["method"] not in ("GET", "HEAD"):

@@ -11,7 +11,7 @@ and any request that is not plainly well formed) goes to uvicorn's parser and th
 usual, in order on its connection.
 
 The shortcut takes only whole, simple heads: `GET` or `HEAD`, an origin-form target, HTTP/1.1,
-header fields that are tokens with visible ASCII values, at most one Host, no body or
+header fields that are tokens with visible ASCII values, one Host naming a host, no body or
 connection handling (Content-Length, Transfer-Encoding, Expect, Upgrade, a Connection other
 than keep-alive), at most 8 KiB. Anything else
 is left to the parser, which refuses what is malformed.
@@ -80,12 +80,14 @@ def simple_request(
         if name in _LEFT_TO_PARSER or name in left_to_app:
             return None
         if name == b"host":
-            if host:  # two: the parser refuses it
+            if host or not value:  # two, or an empty one: the parser refuses it
                 return None
             host = True
         if name == b"connection" and value.lower() != b"keep-alive":
             return None
         headers.append((name, value))
+    if not host:  # the parser refuses it
+        return None
     return method.decode(), rest[:-9], headers
 
 

@@ -88,6 +88,8 @@ INVALID = [
     b"GET /healthz HTTP/1.1\r\nhost: x\r\nbad name: v\r\n\r\n",  # a space in a field name
     b"GET /health z HTTP/1.1\r\nhost: x\r\n\r\n",
     b"GET /healthz HTTP/1.1\r\nhost: x\r\nHost: y\r\n\r\n",  # two Hosts (RFC 9112 §3.2)
+    b"GET /healthz HTTP/1.1\r\naccept: */*\r\n\r\n",  # no Host in HTTP/1.1 (the same)
+    b"GET /healthz HTTP/1.1\r\nhost: \r\n\r\n",  # an empty one (RFC 9110 §4.2.1)
 ]
 
 
@@ -101,6 +103,14 @@ def test_invalid_http_gets_a_json_400(
             assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
             assert b"content-type: application/json" in answer
             assert b'"code": "bad_request"' in answer, answer
+
+
+def test_an_http_1_0_request_needs_no_host(origin: OriginServer, tmp_path: Path) -> None:
+    """Host is required from HTTP/1.1 on: an HTTP/1.0 health check without one is answered."""
+    with edge_process(tmp_path, origin.url, name="old-pop") as pop:
+        for url in (origin.url, pop):
+            answer, _ = exchange(url, b"GET /healthz HTTP/1.0\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
 
 
 def test_whitespace_around_header_values_does_not_reach_the_app(origin: OriginServer) -> None:
