@@ -26,7 +26,7 @@ from httprules.errors import error_document, http_error
 from httprules.observe import Observed
 from httprules.playback_tokens import KeyFile
 from httprules.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
-from httprules.ratelimit import RateLimit, open_limit
+from httprules.ratelimit import RateLimit, address_sender, open_limit
 from manifests.catalog import Catalog
 from manifests.db import database_unavailable, open_database
 from manifests.records import Publication
@@ -175,7 +175,7 @@ def api_sender(scope: Scope) -> str:
         if name == b"authorization":
             return "key:" + key_digest(value)
     client = scope.get("client")
-    return "addr:" + (client[0] if client else "")
+    return "addr:" + address_sender(client[0] if client else None)
 
 
 # What a page on another origin may send to the API and read back: the API key or an upload

@@ -23,7 +23,7 @@ from httprules.playback_tokens import (
     grants_site,
     refusal,
 )
-from httprules.ratelimit import RateLimit
+from httprules.ratelimit import RateLimit, address_sender
 from httprules.serving import (
     ByteRange,
     Unsatisfiable,
@@ -121,7 +121,7 @@ class PlaybackApp:
             and self.keys is not None
             and grants_site(self.keys.current(), header_token, time.time())
         ):
-            decision = await self.limit.hit(address or "")
+            decision = await self.limit.hit(address_sender(address))
             if not decision.allowed:
                 extra = [(k.encode(), v.encode()) for k, v in decision.headers().items()]
                 message = "too many requests from this address"

@@ -26,7 +26,7 @@ from httprules.playback_tokens import (
     grants_site,
     mint,
 )
-from httprules.ratelimit import Decision, RateLimit
+from httprules.ratelimit import Decision, RateLimit, address_sender
 from httprules.targets import without_dot_segments
 
 FILL_TOKEN_TTL_S = 300
@@ -91,7 +91,7 @@ class PlaybackGate:
         if self.limit is None or admission.by_header:
             return None
         client = scope.get("client")
-        decision = await self.limit.hit(client[0] if client else "")
+        decision = await self.limit.hit(address_sender(client[0] if client else None))
         return None if decision.allowed else decision
 
     @staticmethod
