@@ -6,11 +6,12 @@ path prefix it grants: `/vod/abc/~k1.1767225600.0.Q2x…/master.m3u8` grants eve
 renditions, init segments, media segments and subtitles all carry it without any rewriting.
 
 The signature is HMAC-SHA256 over the key id, the expiry, the prefix and (when the ip flag is 1)
-the client's address, with a secret the origin and the POPs share. HMAC rather than an RFC 9246
-JWT: both sides hold the same secret anyway, so public-key signatures would buy nothing; the
-token stays one short path segment (about 60 characters against 200 or more); and there is no
-algorithm field for an attacker to choose. The key id lets keys rotate: a key ring holds every
-key still accepted and names the one new tokens are signed with.
+the client's address (an IPv6 one by its /64), with a secret the origin and the POPs share.
+HMAC rather than an RFC 9246 JWT: both sides hold the same secret anyway, so public-key
+signatures would buy nothing; the token stays one short path segment (about 60 characters
+against 200 or more); and there is no algorithm field for an attacker to choose. The key id
+lets keys rotate: a key ring holds every key still accepted and names the one new tokens are
+signed with.
 
 A token can also be sent in the `X-Playback-Token` header, where it may grant any ancestor
 directory of the requested path; POPs send one for the whole site (`/`) on their fills, so the
@@ -22,7 +23,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import os
 import re
 import time
@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from httprules.addresses import client_key
 from httprules.asgi import Scope
 
 TOKEN_HEADER = "x-playback-token"
@@ -51,16 +52,10 @@ class TokenRejected(Exception):
 
 
 def canonical_ip(address: str | None) -> str | None:
-    """One spelling per address (IPv4-mapped IPv6 as IPv4), so minting and checking agree."""
-    if not address:
-        return None
-    try:
-        ip = ipaddress.ip_address(address.strip())
-    except ValueError:
-        return address.strip()
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
+    """What a bound token names of its viewer's address, one spelling for it: the IPv4 address
+    (IPv4-mapped IPv6 as IPv4) or the IPv6 /64 (httprules/addresses.py: a viewer's privacy
+    address changes within its /64, and its token keeps working)."""
+    return client_key(address) or None
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,7 @@ process, or in Redis when a `redis://` URL is given, so several origins or POPs 
 A Redis that stops answering lets requests through (logged), rather than taking the service
 down with it.
 
-A client address counts as its sender as it is for IPv4 (an IPv4-mapped IPv6 address as its
-IPv4 one), and by its /64 for IPv6: a single subscriber line is given a whole /64 (RFC 6177)
-and may send from any of its 2**64 addresses (privacy addresses change on their own), so
-counting each address alone would let one client past any limit.
+A client address counts as what it stands for (httprules/addresses.py: an IPv6 one by its /64).
 
 Over the limit, `Decision.headers()` gives `Retry-After` and the `RateLimit-Limit`,
 `RateLimit-Remaining` and `RateLimit-Reset` fields (IETF httpapi rate-limit headers draft).
@@ -17,7 +14,6 @@ Over the limit, `Decision.headers()` gives `Retry-After` and the `RateLimit-Limi
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import time
@@ -70,25 +66,6 @@ class Decision:
             "ratelimit-reset": wait,
         }
         return out | ({} if self.allowed else {"retry-after": wait})
-
-
-IPV6_PREFIX = 64  # the IPv6 addresses counted as one sender: one subscriber's prefix
-
-
-def address_sender(address: str | None) -> str:
-    """What a client address counts against: itself for IPv4, its /64 for IPv6; a text that is
-    not an address (a Unix socket's, none) as it is."""
-    if not address:
-        return ""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, IPV6_PREFIX), strict=False))
-    return str(ip)
 
 
 def open_storage(redis_url: str | None) -> Storage:

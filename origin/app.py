@@ -21,12 +21,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
+from httprules.addresses import client_key
 from httprules.asgi import Receive, Scope, Send
 from httprules.errors import error_document, http_error
 from httprules.observe import Observed
 from httprules.playback_tokens import KeyFile
 from httprules.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
-from httprules.ratelimit import RateLimit, address_sender, open_limit
+from httprules.ratelimit import RateLimit, open_limit
 from manifests.catalog import Catalog
 from manifests.db import database_unavailable, open_database
 from manifests.records import Publication
@@ -175,7 +176,7 @@ def api_sender(scope: Scope) -> str:
         if name == b"authorization":
             return "key:" + key_digest(value)
     client = scope.get("client")
-    return "addr:" + address_sender(client[0] if client else None)
+    return "addr:" + client_key(client[0] if client else None)
 
 
 # What a page on another origin may send to the API and read back: the API key or an upload

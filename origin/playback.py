@@ -13,6 +13,7 @@ import time
 
 import anyio.to_thread
 
+from httprules.addresses import client_key
 from httprules.asgi import Message, Receive, Scope, Send
 from httprules.errors import error_body
 from httprules.playback_tokens import (
@@ -23,7 +24,7 @@ from httprules.playback_tokens import (
     grants_site,
     refusal,
 )
-from httprules.ratelimit import RateLimit, address_sender
+from httprules.ratelimit import RateLimit
 from httprules.serving import (
     ByteRange,
     Unsatisfiable,
@@ -121,7 +122,7 @@ class PlaybackApp:
             and self.keys is not None
             and grants_site(self.keys.current(), header_token, time.time())
         ):
-            decision = await self.limit.hit(address_sender(address))
+            decision = await self.limit.hit(client_key(address))
             if not decision.allowed:
                 extra = [(k.encode(), v.encode()) for k, v in decision.headers().items()]
                 message = "too many requests from this address"

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from httprules.addresses import client_key
 from httprules.asgi import Scope
 from httprules.playback_tokens import (
     ACCESS_HEADER,
@@ -26,7 +27,7 @@ from httprules.playback_tokens import (
     grants_site,
     mint,
 )
-from httprules.ratelimit import Decision, RateLimit, address_sender
+from httprules.ratelimit import Decision, RateLimit
 from httprules.targets import without_dot_segments
 
 FILL_TOKEN_TTL_S = 300
@@ -91,7 +92,7 @@ class PlaybackGate:
         if self.limit is None or admission.by_header:
             return None
         client = scope.get("client")
-        decision = await self.limit.hit(address_sender(client[0] if client else None))
+        decision = await self.limit.hit(client_key(client[0] if client else None))
         return None if decision.allowed else decision
 
     @staticmethod

@@ -118,10 +118,18 @@ def test_paths_split_at_the_first_token_segment() -> None:
 
 def test_addresses_have_one_spelling() -> None:
     assert canonical_ip("::ffff:10.0.0.1") == "10.0.0.1"
-    assert canonical_ip(" 2001:DB8::1 ") == "2001:db8::1"
+    assert canonical_ip(" 2001:DB8::1 ") == "2001:db8::/64"
     assert canonical_ip("") is None
     token = mint(RING, PREFIX, NOW + 60, "::ffff:10.0.0.1")
     verify(RING, token, PREFIX, "10.0.0.1", NOW)
+
+
+def test_a_token_bound_to_an_ipv6_viewer_holds_across_its_64_and_nowhere_else() -> None:
+    """A viewer's privacy address changes within its /64 (RFC 8981): its token keeps working."""
+    token = mint(RING, PREFIX, NOW + 60, "2001:db8:7:8::1")
+    verify(RING, token, PREFIX, "2001:db8:7:8:a1b2:c3d4:e5f6:1", NOW)
+    with pytest.raises(TokenRejected, match="client address"):
+        verify(RING, token, PREFIX, "2001:db8:7:9::1", NOW)
 
 
 @pytest.mark.parametrize(
