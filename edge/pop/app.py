@@ -111,8 +111,7 @@ class Edge:
             return await self._lifespan(receive, send)
         if scope["type"] != "http":
             return
-        refused = host_refusal(scope)
-        if refused is not None:
+        if (refused := host_refusal(scope)) is not None:
             return await self.responses.error(send, 400, "bad_request", refused, "DENIED")
         path = scope["path"]
         if path in OWN_PATHS:
@@ -497,6 +496,5 @@ class Edge:
 
 
 def _from_surrogate(scope: Scope) -> bool:
-    """Does the request come from a surrogate (a POP of a lower tier names itself in
-    Surrogate-Capability)?"""
+    """Does a POP of a lower tier send it (it names itself in Surrogate-Capability)?"""
     return any(name == b"surrogate-capability" for name, _ in scope["headers"])
