@@ -250,17 +250,26 @@ class _TcpClients:
             await asyncio.wait_for(writer.drain(), TCP_IDLE_S)
 
 
+PICKS = 20  # ports the system picks for UDP before one is also free for TCP (port 0)
+
+
 async def serve_dns(answerer: DnsAnswerer, host: str, port: int) -> DnsServer:
-    """Answer queries over UDP and TCP on (host, port) (port 0: one the system picks for UDP,
-    the same for TCP) in the running loop until the server is closed."""
+    """Answer queries over UDP and TCP on (host, port) (port 0: one the system picks for UDP
+    that is also free for TCP, where a connection's local end may hold it) in the running loop
+    until the server is closed."""
     loop = asyncio.get_running_loop()
-    udp, _ = await loop.create_datagram_endpoint(
-        lambda: _Protocol(answerer), local_addr=(host, port)
-    )
-    bound = udp.get_extra_info("sockname")[1]
-    try:
-        tcp = await asyncio.start_server(_TcpClients(answerer).serve, host, bound)
-    except OSError:
-        udp.close()
-        raise
-    return DnsServer(udp, tcp)
+    left = 1 if port else PICKS
+    while True:
+        udp, _ = await loop.create_datagram_endpoint(
+            lambda: _Protocol(answerer), local_addr=(host, port)
+        )
+        bound = udp.get_extra_info("sockname")[1]
+        try:
+            return DnsServer(
+                udp, await asyncio.start_server(_TcpClients(answerer).serve, host, bound)
+            )
+        except OSError:
+            udp.close()
+            left -= 1
+            if not left:
+                raise

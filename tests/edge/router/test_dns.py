@@ -249,3 +249,40 @@ def test_a_udp_answer_too_big_for_the_querier_is_truncated() -> None:
     fits = answerer.answer(big, "127.0.0.1")
     assert fits is not None
     assert len(addresses(dns.message.from_wire(fits))) == 40
+
+
+def test_a_port_picked_for_udp_that_tcp_cannot_have_is_picked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Port 0: the system picks UDP's port, and a connection's local end may hold the same
+    TCP port; the server picks again rather than failing to start."""
+    import asyncio
+
+    from edge.router import dns as router_dns
+    from edge.router.registry import PopRegistry
+    from edge.router.routing import RoutingPolicy
+
+    real = asyncio.start_server
+    taken: list[int] = []
+
+    async def first_taken(*args: object, **kwargs: object) -> asyncio.Server:
+        if not taken:
+            taken.append(int(str(args[2])))
+            raise OSError(98, "address already in use")
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(asyncio, "start_server", first_taken)
+    answerer = router_dns.DnsAnswerer(DnsZone(ZONE), PopRegistry(), RoutingPolicy(), None)
+
+    async def run() -> tuple[int, int]:
+        server = await router_dns.serve_dns(answerer, "127.0.0.1", 0)
+        try:
+            sockets = server.tcp.sockets
+            return server.port, int(sockets[0].getsockname()[1])
+        finally:
+            server.close()
+
+    udp_port, tcp_port = asyncio.run(run())
+    assert taken
+    assert udp_port == tcp_port
+    assert udp_port != taken[0]
