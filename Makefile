@@ -77,6 +77,10 @@ lint: $(STAMP) $(WEB)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two test processes, a test file each at a time: most tests wait on servers, ffmpeg in real
+# time or a browser (the machine is about 30% busy with one), so two take about half the time.
+PYTEST_ARGS ?= -n auto --maxprocesses 2 --dist loadfile
+
 pytest: $(NATIVE) $(WEB) $(PLAYERS) $(CHROMIUM) $(PROMTOOL) $(COMPOSE)
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -39,9 +39,15 @@ def free_port() -> int:
     range: a port from `bind(0)` is only free until the kernel hands it out again, to another
     test server's `bind(0)` or to a client connection's local end, which then answers (or
     takes) what was meant for the server that binds it later. Never the same one twice in a
-    process."""
-    high = _ephemeral_low()
-    low = max(1024, high - 12_000)
+    process, nor one another test process (pytest-xdist's workers) may hand out: each has its
+    own slice of the range."""
+    top = _ephemeral_low()
+    bottom = max(1024, top - 12_000)
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    width = (top - bottom) // workers
+    low = bottom + worker % workers * width
+    high = low + width
     for _ in range(200):
         port = _RANDOM.randrange(low, high)
         if port in _HANDED_OUT:
