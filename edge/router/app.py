@@ -37,7 +37,6 @@ from edge.wire import (
     WireError,
     verify_beat,
 )
-from httprules.addresses import client_key
 from httprules.errors import error_document, http_error
 from httprules.jsonbody import BodyError, loads_bounded, read_limited
 from httprules.observe import HttpMetrics, Observed
@@ -51,7 +50,9 @@ STEERING_PATHWAYS = 3  # POPs listed in a steered master: the chosen one and two
 PLAYLIST_TYPES = ("application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/mpegurl")
 MAX_BEAT_BYTES = 4096  # a heartbeat is a flat object of a dozen fields
 MAX_BEAT_DEPTH = 2
-BEATS_PER_S = 10.0  # per sender address (an IPv6 one by its /64): a POP beats once a second
+# per sender address: a POP beats once a second. Per address, not per IPv6 /64 as viewers are
+# counted: the POPs of one data centre may share a /64, and their beats are signed anyway.
+BEATS_PER_S = 10.0
 BEAT_BURST = 20
 MAX_PROBES_AT_ONCE = 64
 
@@ -182,7 +183,8 @@ def create_router_app(
     async def heartbeat(request: Request) -> Response:
         """A POP's beat: within limits, well-formed, signed by that POP's key, and acceptable
         to the registry; anything else is refused and changes nothing."""
-        decision = await limiter.hit(client_key(request.client.host if request.client else None))
+        sender = request.client.host if request.client else ""
+        decision = await limiter.hit(sender)
         if not decision.allowed:
             return _error(429, "too_many_heartbeats", "slow down", decision.headers())
         try:
