@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from httprules.asgi import Scope
 from httprules.errors import error_body
 from httprules.logs import route_access_log
 
@@ -41,13 +40,15 @@ class _HeadRefused(Exception):
     pass
 
 
-def host_refusal(scope: Scope) -> str | None:
-    """Why a request's Host fields are refused, as the listener's parser refuses them, or None:
-    for a server that hands the app a request with two (granian), or an empty one for none."""
-    hosts = [value for name, value in scope["headers"] if name == b"host"]
+def host_refusal(headers: Iterable[tuple[bytes, bytes]], http_version: str) -> str | None:
+    """Why a request's Host fields (`headers` with lower-case names) are refused, or None
+    (RFC 9112 §3.2: which of two a server behind would take is anyone's guess; an http URI has
+    no empty host, RFC 9110 §4.2.1). The listener's parser asks, and so does the POP's app for
+    what granian hands it (both fields of two, an empty one for none)."""
+    hosts = [value for name, value in headers if name == b"host"]
     if len(hosts) > 1:
         return TWO_HOSTS
-    if scope.get("http_version") == "1.1" and not (hosts and hosts[0].strip(b" \t")):
+    if http_version == "1.1" and not (hosts and hosts[0].strip(b" \t")):
         return NO_HOST
     return None
 
@@ -63,7 +64,6 @@ def limited_protocol(
     class LimitedHttpToolsProtocol(HttpToolsProtocol):
         # why the head being read is refused (status, message), if it is
         _refusal: tuple[int, str] | None = None
-        _host_seen = False
         _head_bytes = 0
         _head_timer: asyncio.TimerHandle | None = None
         # when the current request's head began (loop time); None between heads. The timer is
@@ -127,7 +127,6 @@ def limited_protocol(
             super().on_message_begin()
             self._head_bytes = 0
             self._refusal = None
-            self._host_seen = False
             self._start_head_timer()
 
         def on_url(self, url: bytes) -> None:
@@ -136,25 +135,13 @@ def limited_protocol(
 
         def on_header(self, name: bytes, value: bytes) -> None:
             self._count(len(name) + len(value) + 4)
-            if name.lower() == b"host":
-                self._check_host(value)
             # RFC 9110 §5.5: whitespace around a value is not part of it (the parser keeps it)
             super().on_header(name, value.strip(b" \t"))
 
-        def _check_host(self, value: bytes) -> None:
-            """RFC 9112 §3.2: one Host field, naming a host (which of two a server behind would
-            take is anyone's guess; an http URI has no empty host, RFC 9110 §4.2.1)."""
-            if self._host_seen:
-                self._refusal = (400, TWO_HOSTS)
-                raise _HeadRefused
-            self._host_seen = True
-            if not value.strip(b" \t"):
-                self._refusal = (400, NO_HOST)
-                raise _HeadRefused
-
         def on_headers_complete(self) -> None:
-            if not self._host_seen and self.parser.get_http_version() == "1.1":
-                self._refusal = (400, NO_HOST)
+            refused = host_refusal(self.headers, self.parser.get_http_version())
+            if refused is not None:
+                self._refusal = (400, refused)
                 raise _HeadRefused
             self._stop_head_timer()
             super().on_headers_complete()

@@ -111,7 +111,7 @@ class Edge:
             return await self._lifespan(receive, send)
         if scope["type"] != "http":
             return
-        if (refused := host_refusal(scope)) is not None:
+        if (refused := host_refusal(scope["headers"], scope.get("http_version", ""))) is not None:
             return await self.responses.error(send, 400, "bad_request", refused, "DENIED")
         path = scope["path"]
         if path in OWN_PATHS:

@@ -36,7 +36,7 @@ from edge.pop.fill import READ_SIZE
 from edge.pop.responses import FileAnswer
 from edge.pop.sendbuffer import SendBudget
 from httprules.asgi import Scope
-from httprules.listener import MAX_HEADERS, limited_protocol
+from httprules.listener import MAX_HEADERS, host_refusal, limited_protocol
 
 # answers a request from the cache at once (the whole response, in pieces, or a head and an
 # open file), or None
@@ -72,21 +72,16 @@ def simple_request(
     if b"#" in rest:  # a fragment: the parser drops it
         return None
     headers = []
-    host = False
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         name = name.lower()
         value = value.strip(b" \t")
         if name in _LEFT_TO_PARSER or name in left_to_app:
             return None
-        if name == b"host":
-            if host or not value:  # two, or an empty one: the parser refuses it
-                return None
-            host = True
         if name == b"connection" and value.lower() != b"keep-alive":
             return None
         headers.append((name, value))
-    if not host:  # the parser refuses it
+    if host_refusal(headers, "1.1") is not None:  # the parser refuses it
         return None
     return method.decode(), rest[:-9], headers
 
