@@ -331,6 +331,7 @@ def test_the_player_shows_the_poster_and_previews_frames_along_its_timeline(
     assert page.is_hidden("#timeline-preview")
 
 
+@pytest.mark.alone
 def test_a_live_stream_plays_in_low_latency_mode_through_the_router_and_a_pop(
     site: Site, page: Page, ffmpeg: str
 ) -> None:

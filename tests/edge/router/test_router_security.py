@@ -158,6 +158,7 @@ def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98]
 
 
+@pytest.mark.alone
 def test_routing_keeps_its_latency_during_a_flood_of_refused_beats(tmp_path: Path) -> None:
     urls = {"paris": "http://127.0.0.1:1", "london": "http://127.0.0.1:2"}
     topology = write_topology(tmp_path / "topology.toml", urls)
