@@ -45,8 +45,8 @@ from bench.common import machine
 from tests.support.asgi_server import serve_in_thread
 from tests.support.counting_proxy import CountingProxy
 from tests.support.edges import edge_process
-from tests.support.live import push, udp_port
-from tests.support.servers import origin_server, wait_until
+from tests.support.live import push
+from tests.support.servers import free_port, origin_server, wait_until
 from transcoder.live_command import srt_listener_url, srt_push_url
 from transcoder.tools import ffmpeg_path, tool_env
 
@@ -175,7 +175,7 @@ def main() -> int:
     results: dict[str, Any] = {"machine": machine(), "watch_s": args.watch}
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
         root = Path(tmp)
-        port = udp_port()
+        port = free_port()
         env = {
             "MEDIACDN_WORKERS": "0",
             "MEDIACDN_LIVE_PORTS": str(port),
@@ -228,7 +228,7 @@ def main() -> int:
         anchor_dir = root / "anchor"
         anchor_dir.mkdir()
         key = "anchor-passphrase-0123"
-        port = udp_port()
+        port = free_port()
         with (
             anchor_packager(ffmpeg, port, key, anchor_dir),
             serve_in_thread(static_site(anchor_dir.resolve())) as files,

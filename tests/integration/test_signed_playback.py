@@ -19,7 +19,7 @@ from sample_media.generate import SampleMedia
 from tests.conftest import TEST_LADDER
 from tests.support.asgi_server import serve_in_thread
 from tests.support.edges import keyed_router, mediacdn_process, pop_key
-from tests.support.live import push, stop_encoder, udp_port
+from tests.support.live import push, stop_encoder
 from tests.support.playback import upload_raw, wait_for_video
 from tests.support.raw_http import raw_get
 from tests.support.servers import OriginServer, free_port, origin_server, run_cli, wait_until
@@ -77,7 +77,7 @@ def cdn(tmp_path_factory: pytest.TempPathFactory, sample: SampleMedia) -> Iterat
             "MEDIACDN_PLAYBACK_KEYS": str(keys),
             "MEDIACDN_EDGES": pop,  # purged when a video's access changes
             "MEDIACDN_EDGE_ADMIN_KEY": "admin",
-            "MEDIACDN_LIVE_PORTS": str(udp_port()),
+            "MEDIACDN_LIVE_PORTS": str(free_port()),
             "MEDIACDN_LIVE_LADDER": "360:800",
         }
         with (

@@ -20,7 +20,8 @@ from manifests.live_playlist import PlaylistView, render_live_playlist
 from manifests.live_streams import LiveSettings, LiveStream, render_live_master
 from storage.local import LocalStorage
 from tests.support.lip_sync import beep_s, flash_and_beep, flash_s
-from tests.support.live import frame_rate, ingesting, media_duration, push, udp_port
+from tests.support.live import frame_rate, ingesting, media_duration, push
+from tests.support.servers import free_port
 from transcoder.live_command import LiveEncode, LiveRung, rtmp_url, srt_push_url
 from transcoder.live_ingest import IngestConfig
 from transcoder.live_receive import StreamKey
@@ -34,7 +35,7 @@ def _new_stream(tmp_path: Path, title: str) -> tuple[Catalog, LocalStorage, Live
     0.5 s parts, a 30 s window)."""
     catalog = Catalog(SqliteDatabase(tmp_path / "catalog.db"))
     catalog.create_schema()
-    port = udp_port()
+    port = free_port()
     stream = catalog.create_live(title, LiveSettings(2.0, 0.5, 30.0), range(port, port + 1))
     return catalog, LocalStorage(tmp_path / "objects"), stream
 

@@ -21,9 +21,9 @@ import pytest
 from tests.support.asgi_server import serve_in_thread
 from tests.support.counting_proxy import CountingProxy
 from tests.support.edges import edge_process
-from tests.support.live import media_duration, push, stop_encoder, udp_port
+from tests.support.live import media_duration, push, stop_encoder
 from tests.support.playback import wait_for_video
-from tests.support.servers import OriginServer, origin_server, wait_until
+from tests.support.servers import OriginServer, free_port, origin_server, wait_until
 from transcoder.tools import tool_env
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def live_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginServer]:
-    port = udp_port()
+    port = free_port()
     env = {
         "MEDIACDN_WORKERS": "0",
         "MEDIACDN_LIVE_PORTS": str(port),
@@ -341,7 +341,7 @@ def test_a_broadcast_cut_by_a_crash_of_its_origin_is_recorded_when_an_origin_sta
 ) -> None:
     env = {
         "MEDIACDN_WORKERS": "0",
-        "MEDIACDN_LIVE_PORTS": str(udp_port()),
+        "MEDIACDN_LIVE_PORTS": str(free_port()),
         "MEDIACDN_LIVE_LADDER": "360:800",
         "MEDIACDN_X264_PRESET": "ultrafast",
     }

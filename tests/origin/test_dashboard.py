@@ -9,9 +9,9 @@ from pathlib import Path
 from manifests.catalog import Catalog
 from manifests.db import SqliteDatabase
 from manifests.records import NewVideo
-from mediacdn.cdn import free_port
 from origin.dashboard import DashboardFeed, offload, pop_row
 from origin.metrics import Metrics
+from tests.support.servers import free_port
 
 DESCRIBED = {"name": "paris", "tier": "edge", "lat": 48.86, "lon": 2.35, "url": "http://x"}
 

@@ -33,15 +33,15 @@ from starlette.routing import Mount
 from starlette.routing import Route as StarletteRoute
 from starlette.staticfiles import StaticFiles
 
-from mediacdn.cdn import LocalCdn, free_port
+from mediacdn.cdn import LocalCdn
 from mediacdn.upload_client import upload_video
 from sample_media.generate import SampleMedia, generate_sample
 from tests.conftest import TEST_LADDER
 from tests.support import edges
 from tests.support.asgi_server import serve_in_thread
-from tests.support.live import push, stop_encoder, udp_port
+from tests.support.live import push, stop_encoder
 from tests.support.playback import upload_raw, wait_for_video
-from tests.support.servers import OriginServer, origin_server
+from tests.support.servers import OriginServer, free_port, origin_server
 from tests.support.topologies import start_test_cdn
 
 pytestmark = pytest.mark.slow
@@ -81,7 +81,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Iterator[Site
         "MEDIACDN_WORKERS": "1",
         "MEDIACDN_X264_PRESET": "ultrafast",
         "MEDIACDN_ROUTER_URL": f"http://127.0.0.1:{router_port}",
-        "MEDIACDN_LIVE_PORTS": str(udp_port()),
+        "MEDIACDN_LIVE_PORTS": str(free_port()),
         "MEDIACDN_LIVE_LADDER": "360:800,180:250",
     }
     with origin_server(tmp / "origin", env) as origin:

@@ -3,7 +3,6 @@ running in a thread, and a recording's duration as ffprobe reads it."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -14,15 +13,10 @@ from pathlib import Path
 from manifests.catalog import Catalog
 from manifests.live_streams import LiveStream
 from storage import Storage
+from tests.support.servers import free_port
 from transcoder.live_ingest import IngestConfig, run_live
 from transcoder.live_receive import StreamKey
 from transcoder.tools import tool_env
-
-
-def udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def live_env(**more: str) -> dict[str, str]:
@@ -30,7 +24,7 @@ def live_env(**more: str) -> dict[str, str]:
     small rung encoded fast; `more` on top."""
     return {
         "MEDIACDN_WORKERS": "0",
-        "MEDIACDN_LIVE_PORTS": str(udp_port()),
+        "MEDIACDN_LIVE_PORTS": str(free_port()),
         "MEDIACDN_LIVE_LADDER": "360:800",
         "MEDIACDN_X264_PRESET": "ultrafast",
         **more,

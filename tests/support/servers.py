@@ -35,12 +35,12 @@ _RANDOM = random.Random(os.urandom(16))  # its own: tests that seed `random` do 
 
 
 def free_port() -> int:
-    """A port free now on 127.0.0.1 for a server to bind later, below the kernel's ephemeral
-    range: a port from `bind(0)` is only free until the kernel hands it out again, to another
-    test server's `bind(0)` or to a client connection's local end, which then answers (or
-    takes) what was meant for the server that binds it later. Never the same one twice in a
-    process, nor one another test process (pytest-xdist's workers) may hand out: each has its
-    own slice of the range."""
+    """A port free now on 127.0.0.1 over TCP and UDP (an ingest and the router's DNS take
+    both), for a server to bind later, below the kernel's ephemeral range: a port from `bind(0)`
+    is only free until the kernel hands it out again, to another test server's `bind(0)` or to
+    a client connection's local end, which then answers (or takes) what was meant for the
+    server that binds it later. Never the same one twice in a process, nor one another test
+    process (pytest-xdist's workers) may hand out: each has its own slice of the range."""
     top = _ephemeral_low()
     bottom = max(1024, top - 12_000)
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
@@ -52,16 +52,22 @@ def free_port() -> int:
         port = _RANDOM.randrange(low, high)
         if port in _HANDED_OUT:
             continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        if not all(_bindable(port, kind) for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM)):
+            continue
         _HANDED_OUT.add(port)
         return port
     with socket.socket() as s:  # the range is full: the kernel's choice
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _bindable(port: int, kind: socket.SocketKind) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def wait_until(check: object, timeout_s: float, what: str, interval_s: float = 0.1) -> None:

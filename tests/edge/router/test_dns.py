@@ -23,6 +23,7 @@ import pytest
 
 from edge.router.dns import DnsZone
 from tests.support.edges import beating, router_process, write_pop_keys
+from tests.support.servers import free_port
 
 ZONE = "cdn.test."
 PARIS = {
@@ -47,12 +48,6 @@ ZONES = {
 }
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def ask(port: int, name: str, rdtype: str, subnet: str | None = None) -> dns.message.Message:
     options: list[dns.edns.Option] = []
     if subnet is not None:
@@ -70,7 +65,7 @@ def addresses(reply: dns.message.Message) -> set[str]:
 def dns_router(tmp_path: Path) -> Iterator[tuple[str, int]]:
     (tmp_path / "czf.json").write_text(json.dumps(ZONES))
     keys = write_pop_keys(tmp_path / "keys.toml", ["paris", "new-york"])
-    port = free_udp_port()
+    port = free_port()
     with router_process(
         tmp_path,
         "--pop-keys",
