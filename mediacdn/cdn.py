@@ -7,27 +7,21 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from edge.router.topology import PopSpec, Topology, topology_toml
+from mediacdn.ports import free_port
 
 
 class CdnError(RuntimeError):
     pass
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -138,17 +132,18 @@ def start_cdn(
     host: str = "127.0.0.1",
     router_port: int | None = None,
     env: Mapping[str, str] | None = None,
+    pick_port: Callable[[str], int] = free_port,
 ) -> LocalCdn:
     """Start the router and every POP of `topology` in front of `origin_url` (the topology's
     own origin URL is ignored), and wait until all of them are in rotation. Each POP gets a
-    port and a heartbeat key; the router gets them as a topology with URLs and a key file in
-    `log_dir`."""
+    port (from `pick_port(host)`) and a heartbeat key; the router gets them as a topology with
+    URLs and a key file in `log_dir`."""
     log_dir.mkdir(parents=True, exist_ok=True)
     env = {"MEDIACDN_ADMIN_KEYS": admin_key, **(env or {})}
     mediacdn = [sys.executable, "-m", "mediacdn"]
-    router_port = router_port or free_port(host)
+    router_port = router_port or pick_port(host)
     router_url = f"http://{host}:{router_port}"
-    ports = {spec.pop.name: free_port(host) for spec in topology.pops}
+    ports = {spec.pop.name: pick_port(host) for spec in topology.pops}
     keys = {name: secrets.token_urlsafe(24) for name in ports}
     planned = log_dir / "router-topology.toml"
     planned.write_text(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,8 +17,9 @@ import httpx
 
 from edge.player.player import HeadlessPlayer, PlaybackFailed, RoutedSession, play_via_router
 from edge.router.topology import DEFAULT_TOPOLOGY, Topology, load_topology
-from mediacdn.cdn import LocalCdn, free_port, start_cdn, wait_healthy
+from mediacdn.cdn import LocalCdn, start_cdn, wait_healthy
 from mediacdn.keys import ensure_api_key
+from mediacdn.ports import bindable, free_port
 from mediacdn.upload_client import UploadFailed, upload_video
 from origin.settings import Settings
 from sample_media.generate import generate_sample
@@ -42,15 +42,6 @@ def earlier_demo_video(base: str, key: str) -> tuple[str, dict[str, Any]] | None
     return None
 
 
-def port_is_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -63,7 +54,7 @@ def run_demo(settings: Settings, *, exit_after_ready: bool, duration_s: float = 
     settings, key = ensure_api_key(settings)
     assert key is not None
     port = settings.port
-    if not port_is_free(settings.host, port):
+    if not bindable(settings.host, port):
         port = free_port(settings.host)
         print(f"port {settings.port} is busy; using {port}")
     base = f"http://{settings.host}:{port}"

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,57 +15,28 @@ from pathlib import Path
 
 import httpx
 
+from mediacdn.ports import free_port as ports_free_port
+from mediacdn.ports import pickable_range
+
 S3_ACCESS_KEY = "mediacdn-test-access"
 S3_SECRET_KEY = "mediacdn-test-secret-key-0123456789"
 
 
-def _ephemeral_low() -> int:
-    """Where the kernel's ephemeral ports start: it takes the ports of `bind(("", 0))` and
-    of outgoing connections from there up."""
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
 _HANDED_OUT: set[int] = set()
-_RANDOM = random.Random(os.urandom(16))  # its own: tests that seed `random` do not steer it
 
 
 def free_port() -> int:
-    """A port free now on 127.0.0.1 over TCP and UDP (an ingest and the router's DNS take
-    both), for a server to bind later, below the kernel's ephemeral range: a port from `bind(0)`
-    is only free until the kernel hands it out again, to another test server's `bind(0)` or to
-    a client connection's local end, which then answers (or takes) what was meant for the
-    server that binds it later. Never the same one twice in a process, nor one another test
-    process (pytest-xdist's workers) may hand out: each has its own slice of the range."""
-    top = _ephemeral_low()
-    bottom = max(1024, top - 12_000)
+    """A port free now on 127.0.0.1 for a test server to bind later (`mediacdn.ports`): never
+    the same one twice in a process, nor one another test process (pytest-xdist's workers) may
+    hand out: each has its own slice of the ports below the ephemeral range."""
+    ports = pickable_range()
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
     workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-    width = (top - bottom) // workers
-    low = bottom + worker % workers * width
-    high = low + width
-    for _ in range(200):
-        port = _RANDOM.randrange(low, high)
-        if port in _HANDED_OUT:
-            continue
-        if not all(_bindable(port, kind) for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM)):
-            continue
-        _HANDED_OUT.add(port)
-        return port
-    with socket.socket() as s:  # the range is full: the kernel's choice
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _bindable(port: int, kind: socket.SocketKind) -> bool:
-    with socket.socket(socket.AF_INET, kind) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    width = len(ports) // workers
+    low = ports.start + worker % workers * width
+    port = ports_free_port("127.0.0.1", range(low, low + width), _HANDED_OUT)
+    _HANDED_OUT.add(port)
+    return port
 
 
 def wait_until(check: object, timeout_s: float, what: str, interval_s: float = 0.1) -> None:

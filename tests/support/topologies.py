@@ -4,6 +4,7 @@ from pathlib import Path
 
 from edge.router.topology import load_topology
 from mediacdn.cdn import LocalCdn, start_cdn
+from tests.support.servers import free_port
 
 TOPOLOGY = """
 origin = "http://127.0.0.1:1"
@@ -65,4 +66,5 @@ def start_test_cdn(
         capacity=capacity,
         router_port=router_port,
         env=env,
+        pick_port=lambda _host: free_port(),
     )
