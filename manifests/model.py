@@ -22,10 +22,22 @@ class ByteRange:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaPart:
+    """One EXT-X-PART of a low-latency playlist: a piece of a segment, listed as it is made."""
+
+    uri: str
+    duration_s: float
+    independent: bool = False  # starts with a frame decodable on its own
+    byterange: ByteRange | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     uri: str
     duration_s: float
     byterange: ByteRange | None = None  # a part of the resource at `uri` (EXT-X-BYTERANGE)
+    parts: tuple[MediaPart, ...] = ()  # as listed before it (LL-HLS lists recent ones only)
+    program_date_time_s: float | None = None  # EXT-X-PROGRAM-DATE-TIME, as epoch seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +48,13 @@ class MediaPlaylist:
     ended: bool = True
     init_byterange: ByteRange | None = None
     media_sequence: int = 0  # the first segment's number (a live playlist's window moves on)
+    # LL-HLS: the parts of the segment being made (after the last one listed), the part target
+    # (EXT-X-PART-INF), how far behind its end a player starts (PART-HOLD-BACK), and whether
+    # the server holds a reload until what it asks for is listed (CAN-BLOCK-RELOAD)
+    pending_parts: tuple[MediaPart, ...] = ()
+    part_target_s: float | None = None
+    part_hold_back_s: float | None = None
+    can_block_reload: bool = False
 
     @property
     def duration_s(self) -> float:

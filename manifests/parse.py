@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
+
 from manifests.errors import ManifestError
 from manifests.model import (
     ByteRange,
     MasterPlaylist,
+    MediaPart,
     MediaPlaylist,
     MediaTrack,
     MediaType,
@@ -45,11 +49,24 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
     last_range: tuple[str, ByteRange] | None = None  # the last segment's range, and its URI
     ended = False
     playlist_type: str | None = None
+    parts: list[MediaPart] = []  # listed since the last segment: the next one's
+    last_part_range: tuple[str, ByteRange] | None = None
+    date: float | None = None  # EXT-X-PROGRAM-DATE-TIME of the next segment
+    ll = _LowLatency()
     for lineno, raw in enumerate(lines[1:], start=2):
         line = raw.strip()
         if not line:
             continue
-        if line.startswith("#EXTINF:"):
+        if line.startswith("#EXT-X-PART:"):
+            listed = _part(lineno, raw, line[len("#EXT-X-PART:") :], last_part_range)
+            if listed.byterange is not None:
+                last_part_range = (listed.uri, listed.byterange)
+            parts.append(listed)
+        elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+            date = _date_time(line[len("#EXT-X-PROGRAM-DATE-TIME:") :])
+        elif ll.read(lineno, raw, line):
+            continue
+        elif line.startswith("#EXTINF:"):
             duration = line[len("#EXTINF:") :].split(",", 1)[0]
             try:
                 pending = float(duration)
@@ -93,8 +110,9 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
                 if part is None:
                     raise ManifestError(lineno, raw, "a byte range without an offset to follow")
                 last_range = (line, part)
-            segments.append(Segment(uri=line, duration_s=pending, byterange=part))
-            pending, pending_range = None, None
+            segments.append(Segment(line, pending, part, tuple(parts), date))
+            pending, pending_range, parts = None, None, []
+            date = None if date is None else date + segments[-1].duration_s
     if playlist_type not in (None, "VOD", "EVENT"):
         raise ManifestError(0, playlist_type, "unknown playlist type")
     return MediaPlaylist(
@@ -104,7 +122,73 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
         media_sequence=media_sequence,
         playlist_type=playlist_type,  # type: ignore[arg-type]
         ended=ended,
+        pending_parts=tuple(parts),
+        part_target_s=ll.part_target_s,
+        part_hold_back_s=ll.part_hold_back_s,
+        can_block_reload=ll.can_block_reload,
     )
+
+
+class _LowLatency:
+    """The playlist-wide LL-HLS tags: EXT-X-PART-INF and EXT-X-SERVER-CONTROL."""
+
+    def __init__(self) -> None:
+        self.part_target_s: float | None = None
+        self.part_hold_back_s: float | None = None
+        self.can_block_reload = False
+
+    def read(self, lineno: int, raw: str, line: str) -> bool:
+        """Whether `line` is one of its tags (read into it)."""
+        if line.startswith("#EXT-X-PART-INF:"):
+            attributes = _attributes(line[len("#EXT-X-PART-INF:") :])
+            self.part_target_s = _seconds(lineno, raw, attributes.get("PART-TARGET"))
+        elif line.startswith("#EXT-X-SERVER-CONTROL:"):
+            attributes = _attributes(line[len("#EXT-X-SERVER-CONTROL:") :])
+            self.can_block_reload = attributes.get("CAN-BLOCK-RELOAD") == "YES"
+            if "PART-HOLD-BACK" in attributes:
+                self.part_hold_back_s = _seconds(lineno, raw, attributes["PART-HOLD-BACK"])
+        else:
+            return False
+        return True
+
+
+def _seconds(lineno: int, raw: str, text: str | None) -> float:
+    try:
+        seconds = float(text) if text is not None else -1.0
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or math.isinf(seconds):
+        raise ManifestError(lineno, raw, "a duration that is not a number of seconds")
+    return seconds
+
+
+def _part(lineno: int, raw: str, text: str, follows: tuple[str, ByteRange] | None) -> MediaPart:
+    """An EXT-X-PART (a BYTERANGE without an offset follows the last part's range of its
+    URI)."""
+    attributes = _attributes(text)
+    uri = attributes.get("URI", "")
+    if not uri:
+        raise ManifestError(lineno, raw, "EXT-X-PART without URI")
+    duration = _seconds(lineno, raw, attributes.get("DURATION"))
+    byterange = None
+    if "BYTERANGE" in attributes:
+        after = follows[1] if follows is not None and follows[0] == uri else None
+        byterange = _byterange(attributes["BYTERANGE"], after)
+        if byterange is None:
+            raise ManifestError(lineno, raw, "EXT-X-PART's BYTERANGE is not <n>[@<o>]")
+    return MediaPart(uri, duration, attributes.get("INDEPENDENT") == "YES", byterange)
+
+
+def _date_time(text: str) -> float | None:
+    """An EXT-X-PROGRAM-DATE-TIME as epoch seconds; None if it is not a date (players skip a
+    date they cannot read, as hls.js does)."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def parse_master_playlist(text: str) -> MasterPlaylist:

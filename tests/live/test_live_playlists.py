@@ -21,6 +21,7 @@ from manifests.live_playlist import (
     RenditionReport,
     render_live_playlist,
 )
+from manifests.parse import parse_media_playlist
 
 T0 = 1_800_000_000.0
 
@@ -66,6 +67,25 @@ def test_a_low_latency_playlist_lists_recent_parts_and_hints_the_next() -> None:
     assert all(s.program_date_time is not None for s in parsed.segments[:-1])
     assert parsed.segments[1].program_date_time.timestamp() == T0 + 2.0
     assert not parsed.is_endlist
+
+
+def test_our_parser_reads_a_low_latency_playlist_as_a_player_needs_it() -> None:
+    parsed = parse_media_playlist(render_live_playlist(grow(fresh(), 5, extra=2)))
+    assert parsed.can_block_reload
+    assert parsed.part_hold_back_s == 2.0
+    assert parsed.part_target_s == 0.5
+    assert [len(s.parts) for s in parsed.segments] == [0, 0, 4, 4, 4]
+    assert [p.uri for p in parsed.pending_parts] == ["5.0.m4s", "5.1.m4s"]
+    assert [p.independent for p in parsed.segments[3].parts] == [True, False, False, False]
+    assert parsed.segments[3].parts[1].duration_s == 0.5
+    assert [s.program_date_time_s for s in parsed.segments] == [T0 + 2.0 * n for n in range(5)]
+    classic = parse_media_playlist(
+        render_live_playlist(grow(fresh(), 5, extra=2), PlaylistView(low_latency=False))
+    )
+    assert classic.part_hold_back_s is None
+    assert not classic.can_block_reload
+    assert classic.pending_parts == ()
+    assert all(s.parts == () for s in classic.segments)
 
 
 def test_classic_players_see_whole_segments_only() -> None:

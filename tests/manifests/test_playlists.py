@@ -162,6 +162,18 @@ def test_durations_are_exact_decimals(seconds: float, text: str) -> None:
         pytest.param("#EXTM3U\n#EXT-X-BYTERANGE:1e3@0\n", "<length>", id="bad-byterange"),
         pytest.param("#EXTM3U\n#EXT-X-BYTERANGE:0@0\n", "<length>", id="empty-byterange"),
         pytest.param('#EXTM3U\n#EXT-X-MAP:URI="i",BYTERANGE="7"\n', "BYTERANGE", id="map-range"),
+        pytest.param("#EXTM3U\n#EXT-X-PART:DURATION=0.5\n", "without URI", id="part-no-uri"),
+        pytest.param('#EXTM3U\n#EXT-X-PART:URI="p"\n', "number of seconds", id="part-no-time"),
+        pytest.param(
+            '#EXTM3U\n#EXT-X-PART:DURATION=-1,URI="p"\n', "number of seconds", id="part-minus"
+        ),
+        pytest.param(
+            '#EXTM3U\n#EXT-X-PART:DURATION=1,URI="p",BYTERANGE="9"\n', "BYTERANGE", id="part-range"
+        ),
+        pytest.param("#EXTM3U\n#EXT-X-PART-INF:PART-TARGET=nan\n", "seconds", id="part-target"),
+        pytest.param(
+            "#EXTM3U\n#EXT-X-SERVER-CONTROL:PART-HOLD-BACK=inf\n", "seconds", id="hold-back"
+        ),
     ],
 )
 def test_parser_reports_the_bad_line(text: str, reason: str) -> None:
