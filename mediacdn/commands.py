@@ -401,7 +401,8 @@ def cmd_play(args: argparse.Namespace) -> int:
 
     import httpx
 
-    from edge.player.player import HeadlessPlayer, PlaybackFailed, play_via_router
+    from edge.player.player import HeadlessPlayer, PlaybackFailed
+    from edge.player.routed import play_via_router
     from mediacdn.options import latitude, longitude
 
     if args.router and not args.geo:

@@ -15,7 +15,8 @@ from typing import Any
 
 import httpx
 
-from edge.player.player import HeadlessPlayer, PlaybackFailed, RoutedSession, play_via_router
+from edge.player.player import HeadlessPlayer, PlaybackFailed
+from edge.player.routed import RoutedSession, play_via_router
 from edge.router.topology import DEFAULT_TOPOLOGY, Topology, load_topology
 from mediacdn.cdn import LocalCdn, start_cdn, wait_healthy
 from mediacdn.keys import ensure_api_key

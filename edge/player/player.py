@@ -6,6 +6,7 @@ reports quality of experience."""
 from __future__ import annotations
 
 import re
+import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -16,10 +17,17 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from edge.player.abr_controller import DEFAULT_RULE, RULES
+from edge.player.live_edge import (
+    Listed,
+    listed,
+    live_start,
+    made_at,
+    next_position,
+    segment_made_at,
+)
 from edge.player.session import PlaybackSession, PlaybackStats
-from edge.wire import RouteDecision
 from manifests.errors import ManifestError
-from manifests.model import ByteRange, MasterPlaylist, MediaPlaylist, Segment
+from manifests.model import ByteRange, MasterPlaylist, MediaPart, MediaPlaylist, Segment
 from manifests.parse import parse_master_playlist, parse_media_playlist
 
 Playlist = TypeVar("Playlist", MasterPlaylist, MediaPlaylist)
@@ -30,7 +38,6 @@ LIVE_RELOAD_MIN_S = 0.5  # the shortest wait between two plain reloads of a live
 LIVE_TARGET_S = 2.0  # a live playlist's target duration when it says none and lists nothing
 LIVE_STALL_TARGETS = 6  # target durations without a new segment: the live playlist has stopped
 _TARGET = re.compile(r"^#EXT-X-TARGETDURATION:(\d+)\s*$", re.MULTILINE)
-_BLOCKING = re.compile(r"^#EXT-X-SERVER-CONTROL:.*CAN-BLOCK-RELOAD=YES", re.MULTILINE)
 
 
 class PlaybackFailed(RuntimeError):
@@ -46,6 +53,10 @@ class SessionReport:
     served_by: Counter[str] = field(default_factory=Counter)
     cache: Counter[str] = field(default_factory=Counter)
     live: bool = False
+    low_latency: bool = False  # played part by part (LL-HLS)
+    # a live stream: how far behind the wall clock it played after each chunk (the playlist's
+    # EXT-X-PROGRAM-DATE-TIME of what was on screen)
+    behind_s: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         p = self.playback
@@ -62,6 +73,10 @@ class SessionReport:
             "served_by": dict(self.served_by),
             "cache": dict(self.cache),
             "live": self.live,
+            "low_latency": self.low_latency,
+            "live_latency_s": (
+                round(statistics.median(self.behind_s), 3) if self.behind_s else None
+            ),
         }
 
 
@@ -81,7 +96,7 @@ class Rendition:
         target = _TARGET.search(text)
         durations = [s.duration_s for s in playlist.segments]
         target_s = float(target[1]) if target else max(durations, default=LIVE_TARGET_S)
-        blocking = _BLOCKING.search(text) is not None
+        blocking = playlist.can_block_reload
         return cls(url, playlist, loaded_at, max(target_s, LIVE_RELOAD_MIN_S), blocking)
 
     @property
@@ -111,6 +126,7 @@ class HeadlessPlayer:
         duration_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         if rule not in RULES:
             raise ValueError(f"unknown ABR rule {rule!r} (one of {', '.join(RULES)})")
@@ -121,14 +137,17 @@ class HeadlessPlayer:
         self.duration_s = duration_s  # of media to play at most (None: to the end)
         self.clock = clock
         self.sleep = sleep
+        self.wall = wall  # to compare with a live playlist's program dates
 
     def play(self, url: str, alternatives: Sequence[str] = ()) -> SessionReport:
         """Play the playlist at `url`: a master playlist, or a media playlist on its own (one
         rendition). `alternatives` are other base URLs (POPs) to fail over to: a URL on the
         host being played from is fetched from the next of them when it fails. URIs in
         playlists may be relative or absolute, segments whole or byte ranges of a file. A live
-        playlist (no EXT-X-ENDLIST) is played in real time from three segments behind its
-        newest, loaded again as it grows, until it ends (or `duration_s` of media played)."""
+        playlist (no EXT-X-ENDLIST) is played in real time, loaded again as it grows, until it
+        ends (or `duration_s` of media played): part by part from PART-HOLD-BACK behind its
+        newest part where it lists parts (LL-HLS), else from three segments behind its
+        newest."""
         parts = urlsplit(url)
         bases = [f"{parts.scheme}://{parts.netloc}", *(a.rstrip("/") for a in alternatives)]
         report = SessionReport(PlaybackStats(self.rule))
@@ -154,6 +173,14 @@ class HeadlessPlayer:
             media = [Rendition.of(url, top, started)]
         live = not media[0].playlist.ended
         report.live = live
+        first = media[0].playlist
+        if live and first.part_hold_back_s is not None and first.part_target_s is not None:
+            report.low_latency = True
+            session = self._play_parts(media, audio, session, started)
+            if session is None:
+                raise PlaybackFailed(f"{url}: no part was played")
+            report.playback = session.stats()
+            return report
         speed = 1.0 if live else self.speed  # a live stream comes no faster than real time
         # the segment to play first, and (a VOD) the number after the last
         number = media[0].first
@@ -222,6 +249,8 @@ class HeadlessPlayer:
                 size_bytes=fetched,
                 now_s=now,
             )
+            if live:
+                self._behind(segment_made_at(playlist, number), session)
             played_s += segment.duration_s
             number += 1
             resumed = now + idle_s / speed
@@ -232,25 +261,155 @@ class HeadlessPlayer:
         report.playback = session.stats()
         return report
 
+    def _play_parts(
+        self,
+        media: list[Rendition],
+        audio: Rendition | None,
+        session: PlaybackSession | None,
+        started: float,
+    ) -> PlaybackSession | None:
+        """A low-latency live stream, part by part: from the newest independent part
+        PART-HOLD-BACK behind the newest, each next part asked for with a blocking reload as
+        it is made; the ABR chooses a rendition at each segment's start; the audio's parts
+        are fetched up to the same position with each."""
+        level, played_s, init_loaded = 0, 0.0, set[int]()
+        media[0], (msn, index) = self._live_start(media[0])
+        audio_at, audio_init = (msn, index), False
+        resumed = self.clock()
+        while self.duration_s is None or played_s < self.duration_s:
+            if index == 0 and session is not None:  # a segment starts: a rendition may
+                level = session.choose(  # change there (each segment starts independent)
+                    media[level].target_s,
+                    remaining=LIVE_LOOKAHEAD,
+                    waited_s=self.clock() - resumed,
+                )
+            media[level], found = self._part_at(media[level], msn, index)
+            if found is Listed.ENDED:
+                break
+            if found is Listed.NEXT:
+                msn, index = msn + 1, 0
+                continue
+            if found is Listed.GONE:  # fell behind the parts listed: to the live edge again
+                media[level], (msn, index) = self._live_start(media[level])
+                audio_at = (msn, index)
+                if session is not None:
+                    session.seek()
+                continue
+            assert isinstance(found, MediaPart)
+            rendition, download_started, fetched = media[level], self.clock(), 0
+            playlist = rendition.playlist
+            if level not in init_loaded and playlist.init_uri:
+                init = urljoin(rendition.url, playlist.init_uri)
+                fetched += len(self._get(init, part=playlist.init_byterange))
+                init_loaded.add(level)
+            url = urljoin(rendition.url, found.uri)
+            chunk = len(self._get(url, part=found.byterange, count=True))
+            fetched += chunk
+            if audio is not None:
+                if not audio_init and audio.playlist.init_uri:
+                    init = urljoin(audio.url, audio.playlist.init_uri)
+                    fetched += len(self._get(init, part=audio.playlist.init_byterange))
+                    audio_init = True
+                audio, audio_at, sound = self._audio_parts(audio, audio_at, (msn, index))
+                fetched += sound
+            now = self.clock()
+            if session is None:  # one rendition: its bitrate measured on its first part
+                bps = max(1, round(8 * chunk / found.duration_s)) if found.duration_s > 0 else 1
+                session = PlaybackSession(
+                    self.rule, [bps], max_buffer_s=self.max_buffer_s, started_s=started
+                )
+            idle_s = session.add(
+                level,
+                found.duration_s,
+                elapsed_s=now - resumed,
+                took_s=now - download_started,
+                size_bytes=fetched,
+                now_s=now,
+            )
+            self._behind(made_at(playlist, msn, index), session)
+            played_s += found.duration_s
+            index += 1
+            resumed = now + idle_s
+            if idle_s > 0:
+                self.sleep(idle_s)
+        return session
+
+    def _audio_parts(
+        self, audio: Rendition, at: tuple[int, int], upto: tuple[int, int]
+    ) -> tuple[Rendition, tuple[int, int], int]:
+        """The audio's parts from position `at` through `upto` fetched: the rendition as last
+        loaded, the position after them, and the bytes fetched."""
+        fetched = 0
+        while at <= upto:
+            audio, found = self._part_at(audio, *at)
+            if found is Listed.ENDED:
+                break
+            if found is Listed.NEXT:
+                at = (at[0] + 1, 0)
+            elif found is Listed.GONE:  # no longer listed: the audio goes on from the video
+                at = (upto[0], upto[1] + 1)
+            else:
+                assert isinstance(found, MediaPart)
+                fetched += len(self._get(urljoin(audio.url, found.uri), part=found.byterange))
+                at = (at[0], at[1] + 1)
+        return audio, at, fetched
+
+    def _live_start(self, rendition: Rendition) -> tuple[Rendition, tuple[int, int]]:
+        """Where a low-latency live stream starts (`live_start`), loading its playlist again
+        until it lists enough parts; past its end if it ends first."""
+        since = self.clock()
+        while (start := live_start(rendition.playlist)) is None:
+            if rendition.playlist.ended:
+                return rendition, next_position(rendition.playlist)
+            self._check_growing(rendition, since)
+            rendition = self._reloaded(rendition, *next_position(rendition.playlist))
+        return rendition, start
+
+    def _part_at(
+        self, rendition: Rendition, msn: int, index: int
+    ) -> tuple[Rendition, MediaPart | Listed]:
+        """Part `index` of segment `msn` of `rendition` (loaded again, with blocking reloads,
+        until it is listed), or what to do instead (`Listed`)."""
+        since = self.clock()
+        while (found := listed(rendition.playlist, msn, index)) is Listed.NOT_YET:
+            self._check_growing(rendition, since)
+            rendition = self._reloaded(rendition, msn, index)
+        return rendition, found
+
     def _listing(self, rendition: Rendition, number: int) -> Rendition:
         """`rendition` listing segment `number`: a live playlist that does not list it yet is
-        loaded again until it does or ends (with a blocking reload where the server offers
-        one, else every half a target duration); one that stops growing for
-        `LIVE_STALL_TARGETS` target durations fails the playback."""
+        loaded again until it does or ends."""
         since = self.clock()
         while number >= rendition.end and not rendition.playlist.ended:
-            if self.clock() - since > LIVE_STALL_TARGETS * rendition.target_s:
-                raise PlaybackFailed(f"{rendition.url}: the live playlist stopped growing")
-            if rendition.blocking:  # held by the server until the segment is listed
-                held = f"{rendition.url}{'&' if '?' in rendition.url else '?'}_HLS_msn={number}"
-                text = self._held(held)
-                if text is not None:
-                    rendition = Rendition.of(rendition.url, text, self.clock())
-                    continue
-            wait_s = rendition.target_s / 2
-            self.sleep(max(0.0, rendition.loaded_at + wait_s - self.clock()))
-            rendition = self._media(rendition.url)
+            self._check_growing(rendition, since)
+            rendition = self._reloaded(rendition, number)
         return rendition
+
+    def _check_growing(self, rendition: Rendition, since: float) -> None:
+        """A live playlist that has not grown for `LIVE_STALL_TARGETS` target durations since
+        `since` fails the playback."""
+        if self.clock() - since > LIVE_STALL_TARGETS * rendition.target_s:
+            raise PlaybackFailed(f"{rendition.url}: the live playlist stopped growing")
+
+    def _reloaded(self, rendition: Rendition, msn: int, part: int | None = None) -> Rendition:
+        """`rendition` loaded again: held by the server until segment `msn` (part `part` of
+        it) is listed where it offers blocking reloads, else half a target duration (half a
+        part target for a part) after it was last loaded."""
+        if rendition.blocking:
+            query = f"_HLS_msn={msn}" + ("" if part is None else f"&_HLS_part={part}")
+            text = self._held(f"{rendition.url}{'&' if '?' in rendition.url else '?'}{query}")
+            if text is not None:
+                return Rendition.of(rendition.url, text, self.clock())
+        part_target = rendition.playlist.part_target_s
+        wait_s = (part_target if part is not None and part_target else rendition.target_s) / 2
+        self.sleep(max(0.0, rendition.loaded_at + wait_s - self.clock()))
+        return self._media(rendition.url)
+
+    def _behind(self, made: float | None, session: PlaybackSession) -> None:
+        """How far behind the wall clock the picture is once a chunk made by `made` (epoch
+        seconds) is in: the chunk's end, less what is buffered ahead of the picture."""
+        if made is not None:
+            self._report.behind_s.append(self.wall() - made + session.buffer_s)
 
     def _held(self, url: str) -> str | None:
         """A blocking reload's playlist from the POP being played from; None if it failed (a
@@ -309,55 +468,3 @@ def _parsed(url: str, parse: Callable[[str], Playlist], text: str) -> Playlist:
         return parse(text)
     except ManifestError as exc:
         raise PlaybackFailed(f"{url}: not a playlist we can play: {exc}") from None
-
-
-@dataclass(frozen=True)
-class RoutedSession:
-    pop: str
-    distance_km: float
-    report: SessionReport
-
-
-def route_via(
-    client: httpx.Client, routers: Sequence[str], geo: tuple[float, float], path: str
-) -> RouteDecision:
-    """The first answer of `routers`, asked in turn: a router that is down or failing is
-    skipped; one that answers with a refusal (no POP, a bad location) is believed."""
-    failures = []
-    for router in routers:
-        try:
-            answer = client.get(
-                router.rstrip("/") + "/route",
-                params={"geo": f"{geo[0]},{geo[1]}", "path": path},
-            )
-        except httpx.HTTPError as exc:
-            failures.append(f"{router}: {exc}")
-            continue
-        if answer.status_code >= 500 and answer.status_code != 503:
-            failures.append(f"{router}: {answer.status_code}")
-            continue
-        if answer.status_code != 200:
-            raise PlaybackFailed(f"the router said {answer.status_code}: {answer.text}")
-        try:
-            return RouteDecision.from_json(answer.json())
-        except ValueError as exc:  # not JSON, or a WireError
-            failures.append(f"{router}: the answer does not decode: {exc}")
-    raise PlaybackFailed("no router answered: " + "; ".join(failures))
-
-
-def play_via_router(
-    client: httpx.Client,
-    routers: str | Sequence[str],
-    geo: tuple[float, float],
-    path: str,
-    player: HeadlessPlayer,
-) -> RoutedSession:
-    """Ask a router which POP serves a client at `geo` for `path` (a master playlist path;
-    the next router if one is down), then play from that POP, failing over to the router's
-    alternatives."""
-    route = route_via(client, [routers] if isinstance(routers, str) else routers, geo, path)
-    alternatives = [
-        f"{urlsplit(a.url).scheme}://{urlsplit(a.url).netloc}" for a in route.alternatives
-    ]
-    report = player.play(route.chosen.url, alternatives)
-    return RoutedSession(route.chosen.pop, route.distance_km, report)

@@ -17,7 +17,8 @@ import httpx
 import m3u8
 import pytest
 
-from edge.player.player import HeadlessPlayer, RoutedSession, play_via_router
+from edge.player.player import HeadlessPlayer
+from edge.player.routed import RoutedSession, play_via_router
 from mediacdn.cdn import LocalCdn
 from sample_media.generate import SampleMedia
 from tests.support.asgi_server import serve_in_thread

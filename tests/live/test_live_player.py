@@ -1,6 +1,7 @@
-"""`mediacdn play` on a live stream: it waits until the stream is three segments deep, plays
-from there in real time as the playlists grow (with blocking reloads on the LL-HLS playlist,
-plain reloads on the classic one), and stops when the broadcast ends."""
+"""`mediacdn play` on a live stream: the LL-HLS playlist part by part from PART-HOLD-BACK
+behind its newest part, each asked for with a blocking reload; the classic one segment by
+segment from three segments behind, with plain reloads; both in real time as the playlists
+grow, until the broadcast ends, and each says how far behind the encoder it played."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def play(url: str) -> SessionReport:
         return HeadlessPlayer(client, speed=8).play(url)  # a live stream plays in real time
 
 
+@pytest.mark.alone  # how far behind it plays is timed
 def test_a_live_stream_plays_as_it_grows_until_it_ends(origin: OriginServer, ffmpeg: str) -> None:
     with httpx.Client(base_url=origin.url, timeout=30) as http:
         created = http.post("/api/live", json={"title": "watched"}, headers=origin.headers())
@@ -51,9 +53,24 @@ def test_a_live_stream_plays_as_it_grows_until_it_ends(origin: OriginServer, ffm
     # query, only that there was one)
     reloads = (origin.data_dir / "serve.log").read_text()
     assert reloads.count(f"/live/{stream['id']}/360p/index.m3u8?<query>") >= 3
+    print("LL-HLS:", ll.as_dict(), "classic:", classic.as_dict())
+    recorded_s = sum(s.duration for s in recorded.segments)
     for report in (ll, classic):
         assert report.live
         assert report.failed_fetches == 0
-        assert report.playback.startup_s > 2  # three segments of 2 s deep before it starts
-        # from the first segments (they joined as it went on air) to the last
-        assert len(recorded.segments) - 1 <= report.playback.chunks <= len(recorded.segments)
+    # the classic playlist is played segment by segment from three segments behind (2 s each)
+    assert not classic.low_latency
+    assert classic.playback.startup_s > 2
+    # from the first segments (they joined as it went on air) to the last
+    assert len(recorded.segments) - 1 <= classic.playback.chunks <= len(recorded.segments)
+    # the LL-HLS playlist part by part (0.5 s each), from PART-HOLD-BACK (1.5 s) behind
+    assert ll.low_latency
+    assert ll.playback.chunks >= 3 * len(recorded.segments)
+    assert recorded_s - 2.5 <= ll.playback.played_s <= recorded_s + 0.01
+    # how far behind the encoder each played, by the playlists' program dates
+    ll_behind, classic_behind = ll.as_dict()["live_latency_s"], classic.as_dict()["live_latency_s"]
+    assert isinstance(ll_behind, float)
+    assert isinstance(classic_behind, float)
+    assert ll_behind <= 3.0  # LL-HLS's target on loopback
+    assert classic_behind <= 10.0  # a classic player's
+    assert ll_behind + 2 <= classic_behind

@@ -15,7 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from edge.player.player import HeadlessPlayer, RoutedSession, play_via_router
+from edge.player.player import HeadlessPlayer
+from edge.player.routed import RoutedSession, play_via_router
 from tests.support.asgi_server import serve_in_thread
 from tests.support.edges import pop_key, write_pop_keys
 from tests.support.scripted_origin import Route, ScriptedOrigin

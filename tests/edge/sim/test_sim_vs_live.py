@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from edge.player.player import HeadlessPlayer, play_via_router
+from edge.player.player import HeadlessPlayer
+from edge.player.routed import play_via_router
 from edge.router.topology import load_topology
 from edge.sim.model import Simulation
 from edge.sim.runner import build_catalog

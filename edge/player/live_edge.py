@@ -1,0 +1,96 @@
+"""Where a low-latency (LL-HLS) live player stands in a playlist (pure): the part it starts
+from (PART-HOLD-BACK behind the newest, on a part that starts with a frame decodable on its
+own), what a playlist lists at a (segment, part) position, and when, by the wall clock, the
+media up to a position was made (EXT-X-PROGRAM-DATE-TIME), from which how far behind real time
+a viewer plays."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from enum import Enum
+
+from manifests.model import MediaPart, MediaPlaylist
+
+
+class Listed(Enum):
+    NOT_YET = "not yet"  # the playlist does not list it yet: reload (blocking) and look again
+    NEXT = "next"  # its segment is whole with fewer parts: on to the next segment's first
+    GONE = "gone"  # its segment's parts are no longer listed (or the segment itself): behind
+    ENDED = "ended"  # the stream ended before it
+
+
+def listed(playlist: MediaPlaylist, msn: int, index: int) -> MediaPart | Listed:
+    """Part `index` of segment `msn` as `playlist` lists it, or what to do instead."""
+    first = playlist.media_sequence
+    end = first + len(playlist.segments)
+    if msn < first:
+        return Listed.GONE
+    if msn < end:
+        parts = playlist.segments[msn - first].parts
+        if index < len(parts):
+            return parts[index]
+        return Listed.NEXT if parts else Listed.GONE
+    if msn == end and index < len(playlist.pending_parts):
+        return playlist.pending_parts[index]
+    return Listed.ENDED if playlist.ended else Listed.NOT_YET
+
+
+def _parts_newest_first(playlist: MediaPlaylist) -> Iterator[tuple[int, int, MediaPart]]:
+    end = playlist.media_sequence + len(playlist.segments)
+    for index in range(len(playlist.pending_parts) - 1, -1, -1):
+        yield end, index, playlist.pending_parts[index]
+    for offset in range(len(playlist.segments) - 1, -1, -1):
+        parts = playlist.segments[offset].parts
+        for index in range(len(parts) - 1, -1, -1):
+            yield playlist.media_sequence + offset, index, parts[index]
+
+
+def live_start(playlist: MediaPlaylist) -> tuple[int, int] | None:
+    """The part to start from: the newest independent part at least PART-HOLD-BACK behind the
+    end of what is listed (RFC 8216bis §4.4.3.8); None while too little is listed for it."""
+    hold_back = playlist.part_hold_back_s
+    if hold_back is None:
+        return None
+    behind = 0.0
+    for msn, index, part in _parts_newest_first(playlist):
+        behind += part.duration_s
+        if behind >= hold_back - 1e-6 and part.independent:
+            return msn, index
+    return None
+
+
+def next_position(playlist: MediaPlaylist) -> tuple[int, int]:
+    """The position of the part after the last one listed (what a blocking reload waits for)."""
+    end = playlist.media_sequence + len(playlist.segments)
+    return end, len(playlist.pending_parts)
+
+
+def made_at(playlist: MediaPlaylist, msn: int, index: int) -> float | None:
+    """When (epoch seconds) the media up to the end of part `index` of segment `msn` was made,
+    from the playlist's program dates; None where it gives none."""
+    first = playlist.media_sequence
+    start: float | None = None
+    parts: tuple[MediaPart, ...] = ()
+    if first <= msn < first + len(playlist.segments):
+        segment = playlist.segments[msn - first]
+        start = segment.program_date_time_s
+        parts = segment.parts
+    elif msn == first + len(playlist.segments) and playlist.segments:
+        last = playlist.segments[-1]
+        if last.program_date_time_s is not None:
+            start = last.program_date_time_s + last.duration_s
+        parts = playlist.pending_parts
+    if start is None:
+        return None
+    return start + sum(p.duration_s for p in parts[: index + 1])
+
+
+def segment_made_at(playlist: MediaPlaylist, msn: int) -> float | None:
+    """When (epoch seconds) the media up to the end of segment `msn` was made."""
+    first = playlist.media_sequence
+    if not first <= msn < first + len(playlist.segments):
+        return None
+    segment = playlist.segments[msn - first]
+    if segment.program_date_time_s is None:
+        return None
+    return segment.program_date_time_s + segment.duration_s

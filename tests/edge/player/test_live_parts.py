@@ -1,0 +1,174 @@
+"""The headless player on a low-latency live stream, against a scripted LL-HLS server on a
+fake clock: it starts PART-HOLD-BACK behind the newest part on an independent one, asks for
+each next part with a blocking reload, fetches every part once and the audio's alongside, and
+says how far behind the wall clock it played."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from edge.player.live_edge import Listed, listed, live_start, made_at
+from edge.player.player import HeadlessPlayer, PlaybackFailed
+from manifests.parse import parse_media_playlist
+
+PART_S = 0.5
+PARTS = 4  # a segment of 2 s
+EPOCH = 1_800_000_000.0  # the wall clock when the fake clock reads 0
+
+
+class LiveServer:
+    """Parts made every PART_S of fake time from t=0; a blocking reload moves the clock on
+    to when what it asks for is made (the server holds the request until then)."""
+
+    def __init__(
+        self, ends_after_segments: int, hold_back_s: float = 1.5, stops_at: float = 1e9
+    ) -> None:
+        self.now = 0.0
+        self.ends_after = ends_after_segments
+        self.hold_back_s = hold_back_s
+        self.stops_at = stops_at  # no part is made after this (the encoder is gone)
+        self.fetched: Counter[str] = Counter()
+        self.blocking: list[str] = []
+
+    def made(self) -> int:
+        """Parts made so far."""
+        made = int(min(self.now, self.stops_at) / PART_S + 1e-9)
+        return min(made, self.ends_after * PARTS)
+
+    def playlist(self, name: str) -> str:
+        made = self.made()
+        whole, pending = divmod(made, PARTS)
+        lines = [
+            "#EXTM3U",
+            "#EXT-X-VERSION:9",
+            "#EXT-X-TARGETDURATION:2",
+            f"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={self.hold_back_s}",
+            f"#EXT-X-PART-INF:PART-TARGET={PART_S}",
+            "#EXT-X-MEDIA-SEQUENCE:0",
+            f'#EXT-X-MAP:URI="{name}-init.mp4"',
+        ]
+        for msn in range(whole):
+            date = datetime.fromtimestamp(EPOCH + msn * PARTS * PART_S, UTC).isoformat()
+            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{date}")
+            lines += self.parts(name, msn, PARTS)
+            lines += [f"#EXTINF:{PARTS * PART_S},", f"{name}-{msn}.m4s"]
+        if made >= self.ends_after * PARTS:
+            lines.append("#EXT-X-ENDLIST")
+        else:
+            lines += self.parts(name, whole, pending)
+            lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{name}-{whole}.{pending}.m4s"')
+        return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def parts(name: str, msn: int, count: int) -> list[str]:
+        return [
+            f'#EXT-X-PART:DURATION={PART_S},URI="{name}-{msn}.{i}.m4s"'
+            + (",INDEPENDENT=YES" if i == 0 else "")
+            for i in range(count)
+        ]
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = urlsplit(str(request.url)).path.lstrip("/")
+        query = parse_qs(urlsplit(str(request.url)).query)
+        if path == "master.m3u8":
+            return httpx.Response(200, text=MASTER)
+        if path.endswith(".m3u8"):
+            if "_HLS_msn" in query:
+                self.blocking.append(f"{path}?{urlsplit(str(request.url)).query}")
+                msn, part = int(query["_HLS_msn"][0]), int(query.get("_HLS_part", ["0"])[0])
+                wanted = min(msn * PARTS + part + 1, self.ends_after * PARTS)
+                if wanted * PART_S > self.stops_at:  # held until the server gives up
+                    self.now += 3 * PARTS * PART_S
+                    return httpx.Response(503, json={"error": {"code": "not_yet"}})
+                self.now = max(self.now, wanted * PART_S)
+            return httpx.Response(200, text=self.playlist(path.removesuffix(".m3u8")))
+        self.fetched[path] += 1
+        return httpx.Response(200, content=b"x" * (10_000 if path.startswith("hi") else 2_000))
+
+
+MASTER = """#EXTM3U
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",DEFAULT=YES,AUTOSELECT=YES,URI="audio.m3u8"
+#EXT-X-STREAM-INF:BANDWIDTH=200000,AUDIO="a"
+lo.m3u8
+#EXT-X-STREAM-INF:BANDWIDTH=900000,AUDIO="a"
+hi.m3u8
+"""
+
+
+def play(server: LiveServer, url: str, duration_s: float | None = None) -> dict[str, object]:
+    def sleep(seconds: float) -> None:
+        server.now += max(0.0, seconds)
+
+    transport = httpx.MockTransport(server.handle)
+    with httpx.Client(transport=transport) as client:
+        player = HeadlessPlayer(
+            client,
+            duration_s=duration_s,
+            clock=lambda: server.now,
+            sleep=sleep,
+            wall=lambda: EPOCH + server.now,
+        )
+        return player.play(url).as_dict()
+
+
+def test_plays_each_part_once_from_the_hold_back_with_blocking_reloads() -> None:
+    server = LiveServer(ends_after_segments=6)
+    server.now = 5.5  # joins 5.5 s in: 11 parts made, the newest 2.2
+    report = play(server, "http://live.test/master.m3u8")
+    assert report["live"]
+    assert report["low_latency"]
+    # 1.5 s (three parts) back from the newest's end starts 2.0, an independent part
+    video = sorted(k for k in server.fetched if k.startswith(("lo-", "hi-")) and "init" not in k)
+    assert all(n == 1 for n in server.fetched.values())  # nothing twice
+    played = {k.split("-", 1)[1] for k in video}
+    assert played == {f"{m}.{i}.m4s" for m in range(2, 6) for i in range(PARTS)}
+    assert report["segments"] == len(played)  # a chunk a part
+    audio = {k.split("-", 1)[1] for k in server.fetched if k.startswith("audio-")}
+    assert audio >= played  # the audio's parts alongside
+    assert any("_HLS_part=" in b for b in server.blocking)
+    assert report["rebuffer_count"] == 0
+    # each part came as it was made: the picture stays PART-HOLD-BACK behind
+    assert report["live_latency_s"] == pytest.approx(1.5, abs=0.01)
+
+
+def test_a_duration_stops_it_and_a_stream_that_stops_growing_fails_it() -> None:
+    server = LiveServer(ends_after_segments=100)
+    server.now = 3.0
+    report = play(server, "http://live.test/lo.m3u8", duration_s=3.0)
+    assert report["segments"] == 6  # 3 s of 0.5 s parts
+    assert report["live_latency_s"] is not None
+
+    stuck = LiveServer(ends_after_segments=100, stops_at=6.0)
+    stuck.now = 3.0
+    with pytest.raises(PlaybackFailed, match="stopped growing"):
+        play(stuck, "http://live.test/lo.m3u8")
+    assert stuck.now <= 6.0 + 6 * 2 + 3 * PARTS * PART_S  # six target durations and a hold
+
+
+def test_where_a_position_stands_in_a_playlist() -> None:
+    server = LiveServer(ends_after_segments=3)
+    server.now = 3.2  # 6 parts: segment 0 whole, 1.0 and 1.1 made
+    playlist = parse_media_playlist(server.playlist("lo"))
+    assert listed(playlist, 0, 3).uri == "lo-0.3.m4s"  # type: ignore[union-attr]
+    assert listed(playlist, 0, 4) is Listed.NEXT
+    assert listed(playlist, 1, 1).uri == "lo-1.1.m4s"  # type: ignore[union-attr]
+    assert listed(playlist, 1, 2) is Listed.NOT_YET
+    assert listed(playlist, 2, 0) is Listed.NOT_YET
+    assert live_start(playlist) == (0, 0)  # 1.0 is only 1 s behind the newest part's end
+    assert made_at(playlist, 1, 1) == pytest.approx(EPOCH + 3.0)
+    assert made_at(playlist, 0, 0) == pytest.approx(EPOCH + 0.5)
+    assert live_start(parse_media_playlist(LiveServer(3, hold_back_s=9).playlist("lo"))) is None
+    server.now = 100.0
+    ended = parse_media_playlist(server.playlist("lo"))
+    assert listed(ended, 3, 0) is Listed.ENDED
+    assert listed(ended, 2, 3).uri == "lo-2.3.m4s"  # type: ignore[union-attr]
+    gone = parse_media_playlist(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:5\n#EXTINF:2,\ns5.m4s\n"
+    )
+    assert listed(gone, 4, 0) is Listed.GONE  # before the window
+    assert listed(gone, 5, 1) is Listed.GONE  # listed, but no longer its parts
