@@ -79,8 +79,8 @@ typecheck: $(STAMP)
 
 # Two test processes, a test file each at a time: most tests wait on servers, ffmpeg in real
 # time or a browser (the machine is about 30% busy with one), so two take about half the time.
-# Tests that time themselves against a load of their own (marked `alone`) run afterwards, one
-# at a time, so that the other process's work does not count as theirs.
+# Tests that measure time or memory against a load of their own (marked `alone`) run
+# afterwards, one at a time, so that the other process's work does not count as theirs.
 # PYTEST_ARGS go to both runs; pytest's 5 means that a run selected no test.
 PYTEST_PROCESSES ?= -n auto --maxprocesses 2 --dist loadfile
 PYTEST_ARGS ?=
