@@ -9,6 +9,7 @@ POP asks of its upstream.
    (playlists max-age=1) behind the same kind of POP. Glass-to-glass is the wall clock minus
    the moment the encoder made the frame on screen (the encoder starts at a known time and runs
    in real time); also hls.js's own figure from EXT-X-PROGRAM-DATE-TIME, and stalls.
+   Then our headless player (`mediacdn play`) on the same LL-HLS playlists for as long.
 2. Herd: `--viewers` clients on one POP follow the live edge with blocking reloads and fetch
    every part; the POP's upstream requests per part made (1.0 is perfect collapsing).
 
@@ -42,6 +43,7 @@ from starlette.routing import Route
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine
+from edge.player.player import HeadlessPlayer
 from tests.support.asgi_server import serve_in_thread
 from tests.support.counting_proxy import CountingProxy
 from tests.support.edges import edge_process
@@ -171,7 +173,7 @@ def main() -> int:
     parser.add_argument("--herd-seconds", type=float, default=30)
     args = parser.parse_args()
     ffmpeg = ffmpeg_path()
-    broadcast_s = int(2 * args.watch + args.herd_seconds + 60)
+    broadcast_s = int(3 * args.watch + args.herd_seconds + 60)
     results: dict[str, Any] = {"machine": machine(), "watch_s": args.watch}
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
         root = Path(tmp)
@@ -207,6 +209,20 @@ def main() -> int:
                 classic["p95_s"] = None
                 classic["ingest_delay_s"] = round(ingest_delay, 2)
                 results["ours_classic"] = classic
+                # our headless player (`mediacdn play`) on the same LL-HLS playlists, part by
+                # part; its glass-to-glass the same way (it too joins late)
+                with httpx.Client(timeout=30) as client:
+                    played = HeadlessPlayer(client, duration_s=args.watch).play(master)
+                headless = played.as_dict()
+                pdt = headless["live_latency_s"]
+                results["ours_headless"] = {
+                    "median_s": round(pdt + ingest_delay, 2) if isinstance(pdt, float) else None,
+                    "pdt_median_s": pdt,
+                    "stalls": headless["rebuffer_count"],
+                    "stalled_s": headless["rebuffer_s"],
+                    "parts": headless["segments"],
+                    "low_latency": headless["low_latency"],
+                }
                 playlist = f"/live/{created['id']}/360p/index.m3u8"
                 before = dict(proxy.counts)
                 parts = asyncio.run(herd(pop, playlist, args.viewers, args.herd_seconds))

@@ -52,11 +52,17 @@ def live_start(playlist: MediaPlaylist) -> tuple[int, int] | None:
     if hold_back is None:
         return None
     behind = 0.0
+    oldest: tuple[int, int] | None = None
     for msn, index, part in _parts_newest_first(playlist):
         behind += part.duration_s
-        if behind >= hold_back - 1e-6 and part.independent:
-            return msn, index
-    return None
+        if part.independent:
+            if behind >= hold_back - 1e-6:
+                return msn, index
+            oldest = msn, index
+    # a server that lists parts for less than PART-HOLD-BACK: its oldest listed independent part
+    # once older segments show the list is no longer growing from the stream's start
+    older = bool(playlist.segments) and not playlist.segments[0].parts
+    return oldest if older else None
 
 
 def next_position(playlist: MediaPlaylist) -> tuple[int, int]:

@@ -163,6 +163,12 @@ def test_where_a_position_stands_in_a_playlist() -> None:
     assert made_at(playlist, 1, 1) == pytest.approx(EPOCH + 3.0)
     assert made_at(playlist, 0, 0) == pytest.approx(EPOCH + 0.5)
     assert live_start(parse_media_playlist(LiveServer(3, hold_back_s=9).playlist("lo"))) is None
+    short = parse_media_playlist(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-SERVER-CONTROL:PART-HOLD-BACK=6\n"
+        '#EXT-X-PART-INF:PART-TARGET=1\n#EXTINF:2,\ns0.m4s\n#EXT-X-PART:DURATION=1,URI="p",'
+        'INDEPENDENT=YES\n#EXT-X-PART:DURATION=1,URI="q"\n#EXTINF:2,\ns1.m4s\n'
+    )
+    assert live_start(short) == (1, 0)  # parts listed for less than the hold-back: the oldest
     server.now = 100.0
     ended = parse_media_playlist(server.playlist("lo"))
     assert listed(ended, 3, 0) is Listed.ENDED
