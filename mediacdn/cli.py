@@ -407,12 +407,14 @@ def build_parser() -> argparse.ArgumentParser:
         "play",
         help="play a video headlessly and report quality of experience",
         description="Fetch the master playlist (or a media playlist on its own: one rendition, "
-        "its bitrate measured; a live one is played in real time from three segments behind "
-        "its newest, loaded again as it grows, until it ends), choose renditions with an ABR "
-        "rule (MPC, hls.js-style throughput or BOLA), download segments (relative or "
-        "absolute URIs, whole or byte ranges) in real time or --speed times faster, fail over "
-        "to another POP when a fetch fails, and print startup time, rebuffering, average "
-        "bitrate, switches and the mean per-chunk QoE score.",
+        "its bitrate measured), choose renditions with an ABR rule (MPC, hls.js-style "
+        "throughput or BOLA), download segments (relative or absolute URIs, whole or byte "
+        "ranges) in real time or --speed times faster, fail over to another POP when a fetch "
+        "fails, and print startup time, rebuffering, average bitrate, switches and the mean "
+        "per-chunk QoE score. A live stream is played in real time, loaded again as it grows, "
+        "until it ends: part by part from PART-HOLD-BACK behind its newest part where it lists "
+        "parts (LL-HLS, blocking reloads), else from three segments behind its newest; the "
+        "report says how far behind the wall clock it played (live_latency_s).",
         epilog=EPILOG,
     )
     play.add_argument("url", help="a master or media playlist's URL")
