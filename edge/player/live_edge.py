@@ -1,12 +1,13 @@
 """Where a low-latency (LL-HLS) live player stands in a playlist (pure): the part it starts
-from (PART-HOLD-BACK behind the newest, on a part that starts with a frame decodable on its
-own), what a playlist lists at a (segment, part) position, and when, by the wall clock, the
-media up to a position was made (EXT-X-PROGRAM-DATE-TIME), from which how far behind real time
-a viewer plays."""
+from (PART-HOLD-BACK behind the newest, fetched from the part before it that starts with a
+frame decodable on its own), what a playlist lists at a (segment, part) position, and when,
+by the wall clock, the media up to a position was made (EXT-X-PROGRAM-DATE-TIME), from which
+how far behind real time a viewer plays."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from enum import Enum
 
 from manifests.model import MediaPart, MediaPlaylist
@@ -45,24 +46,37 @@ def _parts_newest_first(playlist: MediaPlaylist) -> Iterator[tuple[int, int, Med
             yield playlist.media_sequence + offset, index, parts[index]
 
 
-def live_start(playlist: MediaPlaylist) -> tuple[int, int] | None:
-    """The part to start from: the newest independent part at least PART-HOLD-BACK behind the
-    end of what is listed (RFC 8216bis §4.4.3.8); None while too little is listed for it."""
+@dataclass(frozen=True, slots=True)
+class LiveStart:
+    """Where a low-latency live player joins: it shows media from `start`, the part
+    PART-HOLD-BACK behind the end of what is listed, and fetches from `key`, the independent
+    part at or before it that the picture decodes from (as players seek into a segment)."""
+
+    key: tuple[int, int]
+    start: tuple[int, int]
+
+
+def live_start(playlist: MediaPlaylist) -> LiveStart | None:
+    """Where to join (RFC 8216bis §4.4.3.8: no nearer the end than PART-HOLD-BACK); None while
+    too little is listed for it."""
     hold_back = playlist.part_hold_back_s
     if hold_back is None:
         return None
     behind = 0.0
+    start: tuple[int, int] | None = None
     oldest: tuple[int, int] | None = None
     for msn, index, part in _parts_newest_first(playlist):
         behind += part.duration_s
+        if start is None and behind >= hold_back - 1e-6:
+            start = msn, index
         if part.independent:
-            if behind >= hold_back - 1e-6:
-                return msn, index
+            if start is not None:
+                return LiveStart((msn, index), start)
             oldest = msn, index
     # a server that lists parts for less than PART-HOLD-BACK: its oldest listed independent part
     # once older segments show the list is no longer growing from the stream's start
     older = bool(playlist.segments) and not playlist.segments[0].parts
-    return oldest if older else None
+    return LiveStart(oldest, oldest) if older and oldest is not None else None
 
 
 def next_position(playlist: MediaPlaylist) -> tuple[int, int]:

@@ -19,6 +19,7 @@ import httpx
 from edge.player.abr_controller import DEFAULT_RULE, RULES
 from edge.player.live_edge import (
     Listed,
+    LiveStart,
     listed,
     live_start,
     made_at,
@@ -273,8 +274,9 @@ class HeadlessPlayer:
         it is made; the ABR chooses a rendition at each segment's start; the audio's parts
         are fetched up to the same position with each."""
         level, played_s, init_loaded = 0, 0.0, set[int]()
-        media[0], (msn, index) = self._live_start(media[0])
-        audio_at, audio_init = (msn, index), False
+        media[0], joined = self._live_start(media[0])
+        (msn, index), audio_at, audio_init = joined.key, joined.start, False
+        lead_in = 0  # bytes of the parts before the start, counted with the first one shown
         resumed = self.clock()
         while self.duration_s is None or played_s < self.duration_s:
             if index == 0 and session is not None:  # a segment starts: a rendition may
@@ -290,8 +292,8 @@ class HeadlessPlayer:
                 msn, index = msn + 1, 0
                 continue
             if found is Listed.GONE:  # fell behind the parts listed: to the live edge again
-                media[level], (msn, index) = self._live_start(media[level])
-                audio_at = (msn, index)
+                media[level], joined = self._live_start(media[level])
+                (msn, index), audio_at = joined.key, joined.start
                 if session is not None:
                     session.seek()
                 continue
@@ -305,6 +307,11 @@ class HeadlessPlayer:
             url = urljoin(rendition.url, found.uri)
             chunk = len(self._get(url, part=found.byterange, count=True))
             fetched += chunk
+            if (msn, index) < joined.start:  # decoded from, not shown: the start is later
+                lead_in += fetched
+                index += 1
+                continue
+            fetched, lead_in = fetched + lead_in, 0
             if audio is not None:
                 if not audio_init and audio.playlist.init_uri:
                     init = urljoin(audio.url, audio.playlist.init_uri)
@@ -354,13 +361,14 @@ class HeadlessPlayer:
                 at = (at[0], at[1] + 1)
         return audio, at, fetched
 
-    def _live_start(self, rendition: Rendition) -> tuple[Rendition, tuple[int, int]]:
+    def _live_start(self, rendition: Rendition) -> tuple[Rendition, LiveStart]:
         """Where a low-latency live stream starts (`live_start`), loading its playlist again
         until it lists enough parts; past its end if it ends first."""
         since = self.clock()
         while (start := live_start(rendition.playlist)) is None:
             if rendition.playlist.ended:
-                return rendition, next_position(rendition.playlist)
+                end = next_position(rendition.playlist)
+                return rendition, LiveStart(end, end)
             self._check_growing(rendition, since)
             rendition = self._reloaded(rendition, *next_position(rendition.playlist))
         return rendition, start

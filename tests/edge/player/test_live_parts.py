@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from edge.player.live_edge import Listed, listed, live_start, made_at
+from edge.player.live_edge import Listed, LiveStart, listed, live_start, made_at
 from edge.player.player import HeadlessPlayer, PlaybackFailed
 from manifests.parse import parse_media_playlist
 
@@ -136,6 +136,16 @@ def test_plays_each_part_once_from_the_hold_back_with_blocking_reloads() -> None
     assert report["live_latency_s"] == pytest.approx(1.5, abs=0.01)
 
 
+def test_it_shows_from_the_hold_back_decoding_from_the_independent_part_before() -> None:
+    server = LiveServer(ends_after_segments=4)
+    server.now = 6.0  # 12 parts made, the newest 2.3: 1.5 s back starts 2.1
+    report = play(server, "http://live.test/lo.m3u8")
+    video = {k.removeprefix("lo-") for k in server.fetched if "init" not in k}
+    assert video == {f"{m}.{i}.m4s" for m in range(2, 4) for i in range(PARTS)}
+    assert report["segments"] == 2 * PARTS - 1  # 2.0 was fetched to decode from, not shown
+    assert report["live_latency_s"] == pytest.approx(1.5, abs=0.01)
+
+
 def test_a_duration_stops_it_and_a_stream_that_stops_growing_fails_it() -> None:
     server = LiveServer(ends_after_segments=100)
     server.now = 3.0
@@ -159,7 +169,8 @@ def test_where_a_position_stands_in_a_playlist() -> None:
     assert listed(playlist, 1, 1).uri == "lo-1.1.m4s"  # type: ignore[union-attr]
     assert listed(playlist, 1, 2) is Listed.NOT_YET
     assert listed(playlist, 2, 0) is Listed.NOT_YET
-    assert live_start(playlist) == (0, 0)  # 1.0 is only 1 s behind the newest part's end
+    # 1.5 s back from the newest's end starts 0.3, shown once decoded from 0.0
+    assert live_start(playlist) == LiveStart(key=(0, 0), start=(0, 3))
     assert made_at(playlist, 1, 1) == pytest.approx(EPOCH + 3.0)
     assert made_at(playlist, 0, 0) == pytest.approx(EPOCH + 0.5)
     assert live_start(parse_media_playlist(LiveServer(3, hold_back_s=9).playlist("lo"))) is None
@@ -168,7 +179,8 @@ def test_where_a_position_stands_in_a_playlist() -> None:
         '#EXT-X-PART-INF:PART-TARGET=1\n#EXTINF:2,\ns0.m4s\n#EXT-X-PART:DURATION=1,URI="p",'
         'INDEPENDENT=YES\n#EXT-X-PART:DURATION=1,URI="q"\n#EXTINF:2,\ns1.m4s\n'
     )
-    assert live_start(short) == (1, 0)  # parts listed for less than the hold-back: the oldest
+    oldest = LiveStart(key=(1, 0), start=(1, 0))
+    assert live_start(short) == oldest  # parts listed for less than the hold-back
     server.now = 100.0
     ended = parse_media_playlist(server.playlist("lo"))
     assert listed(ended, 3, 0) is Listed.ENDED
