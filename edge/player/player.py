@@ -269,10 +269,10 @@ class HeadlessPlayer:
         session: PlaybackSession | None,
         started: float,
     ) -> PlaybackSession | None:
-        """A low-latency live stream, part by part: from the newest independent part
-        PART-HOLD-BACK behind the newest, each next part asked for with a blocking reload as
-        it is made; the ABR chooses a rendition at each segment's start; the audio's parts
-        are fetched up to the same position with each."""
+        """A low-latency live stream, part by part: shown from the part PART-HOLD-BACK behind
+        the newest (fetched from the independent part before it), each next part asked for
+        with a blocking reload as it is made; the ABR chooses a rendition at each segment's
+        start; the audio's parts are fetched up to the same position with each."""
         level, played_s, init_loaded = 0, 0.0, set[int]()
         media[0], joined = self._live_start(media[0])
         (msn, index), audio_at, audio_init = joined.key, joined.start, False
