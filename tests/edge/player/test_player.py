@@ -51,3 +51,5 @@ def test_cli_prints_the_report(master_url: str) -> None:
     assert report["segments"] == 3
     assert report["rule"] == "mpc"
     assert report["live"] is False
+    assert report["low_latency"] is False
+    assert report["live_latency_s"] is None  # a VOD plays behind no wall clock
