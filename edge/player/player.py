@@ -89,7 +89,6 @@ class Rendition:
     playlist: MediaPlaylist
     loaded_at: float
     target_s: float  # EXT-X-TARGETDURATION (else the longest segment listed)
-    blocking: bool  # the server holds a reload until a segment is listed (LL-HLS)
 
     @classmethod
     def of(cls, url: str, text: str, loaded_at: float) -> Rendition:
@@ -97,8 +96,7 @@ class Rendition:
         target = _TARGET.search(text)
         durations = [s.duration_s for s in playlist.segments]
         target_s = float(target[1]) if target else max(durations, default=LIVE_TARGET_S)
-        blocking = playlist.can_block_reload
-        return cls(url, playlist, loaded_at, max(target_s, LIVE_RELOAD_MIN_S), blocking)
+        return cls(url, playlist, loaded_at, max(target_s, LIVE_RELOAD_MIN_S))
 
     @property
     def first(self) -> int:
@@ -194,8 +192,7 @@ class HeadlessPlayer:
         level = 0
         played_s = 0.0
         resumed = self.clock()  # when the last wait for buffer room ended
-        init_loaded: set[int] = set()
-        audio_init = False
+        inits: set[str] = set()  # the init segments fetched, by their playlist's URL
         while self.duration_s is None or played_s < self.duration_s:
             if not live and number >= last:
                 break
@@ -215,33 +212,20 @@ class HeadlessPlayer:
                     continue
                 break  # the stream ended
             download_started = self.clock()
-            fetched = 0
             playlist = rendition.playlist
-            if level not in init_loaded and playlist.init_uri:
-                init = urljoin(rendition.url, playlist.init_uri)
-                fetched += len(self._get(init, part=playlist.init_byterange))
-                init_loaded.add(level)
+            fetched = self._init(rendition, inits)
             chunk = len(
                 self._get(urljoin(rendition.url, segment.uri), part=segment.byterange, count=True)
             )
             fetched += chunk
             if audio is not None:
                 audio = self._listing(audio, number)
-                track = audio.playlist
-                if not audio_init and track.init_uri:
-                    init = urljoin(audio.url, track.init_uri)
-                    fetched += len(self._get(init, part=track.init_byterange))
-                    audio_init = True
+                fetched += self._init(audio, inits)
                 if (sound := audio.at(number)) is not None:
                     fetched += len(self._get(urljoin(audio.url, sound.uri), part=sound.byterange))
             now = self.clock()
-            if session is None:
-                measured = [
-                    max(1, round(8 * chunk / segment.duration_s)) if segment.duration_s > 0 else 1
-                ]
-                session = PlaybackSession(
-                    self.rule, measured, max_buffer_s=self.max_buffer_s, started_s=started
-                )
+            if session is None:  # one rendition: its bitrate measured on its first segment
+                session = self._measured(chunk, segment.duration_s, started)
             idle_s = session.add(
                 level,
                 segment.duration_s,
@@ -273,9 +257,9 @@ class HeadlessPlayer:
         the newest (fetched from the independent part before it), each next part asked for
         with a blocking reload as it is made; the ABR chooses a rendition at each segment's
         start; the audio's parts are fetched up to the same position with each."""
-        level, played_s, init_loaded = 0, 0.0, set[int]()
+        level, played_s, inits = 0, 0.0, set[str]()
         media[0], joined = self._live_start(media[0])
-        (msn, index), audio_at, audio_init = joined.key, joined.start, False
+        (msn, index), audio_at = joined.key, joined.start
         lead_in = 0  # bytes of the parts before the start, counted with the first one shown
         resumed = self.clock()
         while self.duration_s is None or played_s < self.duration_s:
@@ -298,12 +282,9 @@ class HeadlessPlayer:
                     session.seek()
                 continue
             assert isinstance(found, MediaPart)
-            rendition, download_started, fetched = media[level], self.clock(), 0
+            rendition, download_started = media[level], self.clock()
             playlist = rendition.playlist
-            if level not in init_loaded and playlist.init_uri:
-                init = urljoin(rendition.url, playlist.init_uri)
-                fetched += len(self._get(init, part=playlist.init_byterange))
-                init_loaded.add(level)
+            fetched = self._init(rendition, inits)
             url = urljoin(rendition.url, found.uri)
             chunk = len(self._get(url, part=found.byterange, count=True))
             fetched += chunk
@@ -313,18 +294,12 @@ class HeadlessPlayer:
                 continue
             fetched, lead_in = fetched + lead_in, 0
             if audio is not None:
-                if not audio_init and audio.playlist.init_uri:
-                    init = urljoin(audio.url, audio.playlist.init_uri)
-                    fetched += len(self._get(init, part=audio.playlist.init_byterange))
-                    audio_init = True
+                fetched += self._init(audio, inits)
                 audio, audio_at, sound = self._audio_parts(audio, audio_at, (msn, index))
                 fetched += sound
             now = self.clock()
             if session is None:  # one rendition: its bitrate measured on its first part
-                bps = max(1, round(8 * chunk / found.duration_s)) if found.duration_s > 0 else 1
-                session = PlaybackSession(
-                    self.rule, [bps], max_buffer_s=self.max_buffer_s, started_s=started
-                )
+                session = self._measured(chunk, found.duration_s, started)
             idle_s = session.add(
                 level,
                 found.duration_s,
@@ -340,6 +315,21 @@ class HeadlessPlayer:
             if idle_s > 0:
                 self.sleep(idle_s)
         return session
+
+    def _init(self, rendition: Rendition, fetched: set[str]) -> int:
+        """The bytes of `rendition`'s init segment (EXT-X-MAP), fetched the first time only."""
+        playlist = rendition.playlist
+        if rendition.url in fetched or not playlist.init_uri:
+            return 0
+        fetched.add(rendition.url)
+        init = urljoin(rendition.url, playlist.init_uri)
+        return len(self._get(init, part=playlist.init_byterange))
+
+    def _measured(self, size: int, duration_s: float, started: float) -> PlaybackSession:
+        """The session of a media playlist played on its own: one rendition, at the bitrate
+        its first chunk (`size` bytes of `duration_s`) shows."""
+        bps = max(1, round(8 * size / duration_s)) if duration_s > 0 else 1
+        return PlaybackSession(self.rule, [bps], max_buffer_s=self.max_buffer_s, started_s=started)
 
     def _audio_parts(
         self, audio: Rendition, at: tuple[int, int], upto: tuple[int, int]
@@ -403,7 +393,7 @@ class HeadlessPlayer:
         """`rendition` loaded again: held by the server until segment `msn` (part `part` of
         it) is listed where it offers blocking reloads, else half a target duration (half a
         part target for a part) after it was last loaded."""
-        if rendition.blocking:
+        if rendition.playlist.can_block_reload:  # held by the server until it is listed
             query = f"_HLS_msn={msn}" + ("" if part is None else f"&_HLS_part={part}")
             text = self._held(f"{rendition.url}{'&' if '?' in rendition.url else '?'}{query}")
             if text is not None:
