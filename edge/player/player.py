@@ -173,7 +173,8 @@ class HeadlessPlayer:
         live = not media[0].playlist.ended
         report.live = live
         first = media[0].playlist
-        if live and first.part_hold_back_s is not None and first.part_target_s is not None:
+        lists_parts = bool(first.pending_parts) or any(s.parts for s in first.segments)
+        if live and first.part_hold_back_s is not None and lists_parts:
             report.low_latency = True
             session = self._play_parts(media, audio, session, started)
             if session is None:

@@ -160,6 +160,35 @@ def test_a_duration_stops_it_and_a_stream_that_stops_growing_fails_it() -> None:
     assert stuck.now <= 6.0 + 6 * 2 + 3 * PARTS * PART_S  # six target durations and a hold
 
 
+def test_a_playlist_that_promises_parts_and_lists_none_is_played_in_segments() -> None:
+    clock = {"now": 0.0}
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(".m4s"):
+            return httpx.Response(200, content=b"x" * 1000)
+        made = min(int(clock["now"] / 2), 5)  # a 2 s segment made every 2 s, five in all
+        lines = [
+            "#EXTM3U",
+            "#EXT-X-TARGETDURATION:2",
+            "#EXT-X-SERVER-CONTROL:PART-HOLD-BACK=1.5",
+            "#EXT-X-PART-INF:PART-TARGET=0.5",
+        ]
+        lines += [f"#EXTINF:2,\ns{n}.m4s" for n in range(made)]
+        lines += ["#EXT-X-ENDLIST"] if made == 5 else []
+        return httpx.Response(200, text="\n".join(lines) + "\n")
+
+    def sleep(seconds: float) -> None:
+        clock["now"] += max(0.0, seconds)
+
+    clock["now"] = 6.0
+    with httpx.Client(transport=httpx.MockTransport(handle)) as client:
+        player = HeadlessPlayer(client, clock=lambda: clock["now"], sleep=sleep)
+        report = player.play("http://live.test/lo.m3u8").as_dict()
+    assert report["live"]
+    assert not report["low_latency"]
+    assert report["segments"] == 5  # from three segments behind (0, 1, 2 made) to the end
+
+
 def test_where_a_position_stands_in_a_playlist() -> None:
     server = LiveServer(ends_after_segments=3)
     server.now = 3.2  # 6 parts: segment 0 whole, 1.0 and 1.1 made
