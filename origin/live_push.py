@@ -32,6 +32,7 @@ from origin.live import LiveHub
 from transcoder.cmaf_join import track_key
 from transcoder.fragments import FragmentError
 from transcoder.live_push import PushFeed, PushSlot, is_manifest, readable_push, says_end
+from transcoder.pushed_boxes import PushedBoxes
 
 MAX_MANIFEST_BYTES = 1 << 20
 FEED_WAIT_S = 5.0  # a push that comes while the stream's receiver (re)starts waits this long
@@ -165,6 +166,8 @@ class LivePush:
         if not feed.begin(track):
             raise ApiError(409, "already_on_air", "another push is being received for this stream")
         turns.receiving_since = time.monotonic()
+        carried = PushedBoxes()  # what the body held, told once the encoder ends it
+        ended = False
         try:
             chunk = first
             while True:
@@ -175,12 +178,14 @@ class LivePush:
                         "this contribution has ended (or its key was replaced); push anew",
                         close=True,
                     )
+                carried.feed(chunk)
                 try:
                     chunk = await body.__anext__()
                 except StopAsyncIteration:
+                    ended = True
                     break
         finally:
-            feed.finish_request(track)
+            feed.finish_request(track, carried if ended else None)
 
     async def _manifest(self, body: BodyAhead, slot: PushSlot, others: list[Turns]) -> None:
         """A playlist or manifest: no media; one that says the contribution is over ends it,

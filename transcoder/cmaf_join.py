@@ -106,6 +106,9 @@ class TrackJoiner:
         known = self._tracks.get(track)
         return known is not None and known.media
 
+    def media_tracks(self) -> set[str]:
+        return {key for key, known in self._tracks.items() if known.media}
+
     def add(self, track: str, data: bytes, now: float) -> bytes:
         if self.mode == "raw":
             return data

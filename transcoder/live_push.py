@@ -12,10 +12,15 @@ frag_keyframe+empty_moov -method PUT URL`), a file per request (ffmpeg's `hls` m
 playlist after each), or each track on its own (ffmpeg's `dash` muxer with `-method PUT`, a
 DASH-IF ingest encoder's long POST per track). Playlists and manifests carry no media: they are
 read only for their end (`#EXT-X-ENDLIST`, an MPD of `type="static"`), which ends the broadcast
-at once. Otherwise it ends `IDLE_S` after its last request ended with no new one (that wait is
-its reconnect wait), so an encoder that vanished ends its broadcast, and a pause between two
-segments does not. A new init segment for a track that had media (an encoder started again)
-ends the feed but not the broadcast: the next receiver continues it."""
+at once, as does a segment marked as its track's last (`lmsg`) once every track had one.
+A long request that ends (its init segment and its media in one body, ended by the encoder)
+ends the feed once every track's has: the receiver is given its end at once, so the last
+frames are packaged and listed now, and the broadcast waits its reconnect wait for the
+encoder to come back, as it does for an RTMP or SRT encoder that leaves. Otherwise it ends
+`IDLE_S` after its last request ended with no new one (that wait is its reconnect wait), so an
+encoder that vanished ends its broadcast, and a pause between two segments does not. A new
+init segment for a track that had media (an encoder started again) ends the feed but not the
+broadcast: the next receiver continues it."""
 
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from typing import IO
 
 from transcoder.cmaf_join import JOIN_WAIT_S, TrackJoiner
 from transcoder.fragments import FragmentError
+from transcoder.pushed_boxes import PushedBoxes
 
 log = logging.getLogger("mediacdn.live")
 IDLE_S = 8.0  # longer than any segment an encoder PUTs (they are at most ~6 s long)
@@ -103,6 +109,7 @@ class PushFeed:
         self._last_end = time.monotonic()
         self._receiving = 0  # requests whose body is being received
         self._turns: dict[str, threading.Lock] = {}  # per track: held while a body is received
+        self._over: dict[str, bool] = {}  # tracks whose contribution ended: whether for good
         self.ended = threading.Event()
         self.final = False  # the broadcast ends with this feed: no waiting for a reconnect
         threading.Thread(target=self._watch, daemon=True, name="live-push-idle").start()
@@ -121,11 +128,27 @@ class PushFeed:
             self._receiving += 1
             return True
 
-    def finish_request(self, track: str = "") -> None:
+    def finish_request(self, track: str = "", carried: PushedBoxes | None = None) -> None:
+        """A request's body for `track` is over; `carried`: what it held, when the encoder
+        ended it (a request cut short says nothing of the track)."""
         with self._lock:
             self._receiving -= 1
             self._last_end = time.monotonic()
             self._turns[track].release()
+            if carried is not None and (carried.last or carried.whole_track):
+                self._over[track] = carried.last
+            elif carried is not None and carried.media:
+                self._over.pop(track, None)  # it goes on
+
+    def _ended_by_tracks(self) -> bool | None:
+        """Whether every track's contribution is over (call with the lock held): None while
+        one goes on, else whether for good (every track sent its last segment)."""
+        if self._receiving or not self._over or self.joiner.mode == "deciding":
+            return None  # the joiner holds media back until it knows the tracks
+        tracks = self.joiner.media_tracks() if self.joiner.mode == "joined" else set(self._over)
+        if not tracks <= self._over.keys():
+            return None
+        return all(self._over[t] for t in tracks)
 
     def restarts(self, track: str, first: bytes) -> bool:
         """Whether a body that starts with `first` is an encoder starting again: a new init
@@ -181,8 +204,9 @@ class PushFeed:
                     self.end(final=True)
                     return
                 idle = not self._receiving and now - self._last_end > self.idle_s
-            if idle and self.received:
-                self.end(final=True)
+                over = self._ended_by_tracks()
+            if self.received and (idle or over is not None):
+                self.end(final=idle or bool(over))
 
 
 class PushSlot:

@@ -16,7 +16,8 @@ import httpx
 import m3u8
 import pytest
 
-from tests.support.live import dash_tracks, live_env, media_duration, push
+from manifests.parse import parse_media_playlist
+from tests.support.live import dash_tracks, live_env, marked_last, media_duration, push
 from tests.support.playback import wait_for_video
 from tests.support.servers import OriginServer, origin_server, wait_until
 from transcoder.tools import tool_env
@@ -26,8 +27,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OriginServer]:
-    # a push that stops: the broadcast ends soon after
-    env = live_env(MEDIACDN_LIVE_RECONNECT_S="2")
+    # a push that stops: the broadcast ends soon after (an encoder that starts again is back
+    # well within this)
+    env = live_env(MEDIACDN_LIVE_RECONNECT_S="5")
     with origin_server(tmp_path_factory.mktemp("push") / "origin", env) as origin:
         yield origin
 
@@ -149,11 +151,43 @@ def test_an_encoder_posts_each_track_in_one_long_request_side_by_side(
     assert [m.type for m in master.media].count("AUDIO") == 1, master.dumps()
 
 
+def test_an_encoder_that_marks_its_last_segments_ends_the_broadcast_at_once(
+    origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str, tmp_path: Path
+) -> None:
+    """DASH-IF ingest a request per file, each track's last segment marked `lmsg`: the
+    broadcast ends once both came, without waiting for the encoder to come back."""
+    tracks = dash_tracks(ffmpeg, tmp_path, 6)
+    stream, ingest = new_stream(origin, http)
+    start = time.monotonic()
+
+    def post(name: str, files: list[bytes]) -> list[int]:
+        statuses = []
+        for n, segment in enumerate(files):
+            time.sleep(max(0.0, start + n - 1 - time.monotonic()))  # in real time
+            last = n == len(files) - 1
+            body = marked_last(segment) if last else segment
+            url = f"{ingest['http']}Streams({name})/Segment({n})"
+            statuses.append(httpx.post(url, content=body, timeout=30).status_code)
+        return statuses
+
+    with ThreadPoolExecutor(2) as pool:
+        posts = [pool.submit(post, *pair) for pair in zip(("video", "audio"), tracks, strict=True)]
+        # within a second of the last segments: the 5 s reconnect wait and the 8 s an idle
+        # push waits are not waited
+        watch_and_end(origin, http, ffprobe, str(stream["id"]), 30)
+        for posted in posts:
+            assert set(posted.result()) == {204}
+    ended_after = time.monotonic() - (start + len(tracks[0]) - 2)  # the last were posted then
+    print(f"ended {ended_after:.2f} s after the last segments were posted")
+    assert ended_after < 4
+
+
 def test_an_encoder_pushes_one_long_request_and_a_second_one_is_refused(
     origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str
 ) -> None:
     stream, ingest = new_stream(origin, http)
-    encoders = [push(ffmpeg, f"{ingest['http']}stream.mp4", 8)]
+    # long enough to be on air still when the SRT encoder below gives up (3 s after it starts)
+    encoders = [push(ffmpeg, f"{ingest['http']}stream.mp4", 12)]
     try:
         wait_until(
             lambda: http.get(f"/api/live/{stream['id']}").json()["status"] == "live",
@@ -166,9 +200,17 @@ def test_an_encoder_pushes_one_long_request_and_a_second_one_is_refused(
         assert second.json()["error"]["code"] == "already_on_air"
         encoders.append(push(ffmpeg, str(ingest["srt"]), 3))
         assert encoders[1].wait(30) != 0  # nothing listens for SRT while the push is on air
-        # the push ends with its request: the broadcast ends once no other push came
-        watch_and_end(origin, http, ffprobe, str(stream["id"]), 30)
+        # the push ends with its request: its last frames are listed at once (the segment
+        # being made is closed), and the broadcast waits for the encoder to come back, then
+        # ends once no other push came
         assert encoders[0].wait(30) == 0
+        media = f"/live/{stream['id']}/360p/index.m3u8"
+        wait_until(
+            lambda: not parse_media_playlist(http.get(media).text).pending_parts,
+            3,  # the receiver's end is seen within a quarter second; an idle push waits 8 s
+            "the last segment listed whole",
+        )
+        watch_and_end(origin, http, ffprobe, str(stream["id"]), 30)
     finally:
         for encoder in encoders:
             encoder.kill()

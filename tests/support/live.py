@@ -3,6 +3,7 @@ running in a thread, and a recording's duration as ffprobe reads it."""
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -130,6 +131,16 @@ def dash_tracks(ffmpeg: str, out: Path, seconds: int) -> list[list[bytes]]:
         + [p.read_bytes() for p in sorted(out.glob(f"chunk-stream{track}-*.m4s"))]
         for track in (0, 1)
     ]
+
+
+def marked_last(segment: bytes) -> bytes:
+    """`segment` marked as its track's last, as DASH-IF ingest encoders end a track: `lmsg`
+    among its styp's compatible brands (a styp put first if it has none)."""
+    size, kind = struct.unpack_from(">I4s", segment)
+    if kind != b"styp":  # one of its own first
+        styp = struct.pack(">I4s", 20, b"styp") + b"msdh" + bytes(4) + b"msdh"
+        size, segment = 20, styp + segment
+    return struct.pack(">I4s", size + 4, b"styp") + segment[8:size] + b"lmsg" + segment[size:]
 
 
 def media_duration(ffprobe: str, url: str) -> float:
