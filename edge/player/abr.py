@@ -107,6 +107,17 @@ def chunk_score(bitrate_bps: float, rebuffer_s: float, previous_bps: float | Non
     return bitrate_bps / 1e6 - REBUFFER_PENALTY * rebuffer_s - change
 
 
+def live_buffer_step(buffer_s: float, download_s: float, segment_s: float) -> tuple[float, float]:
+    """A chunk of a live stream through the playback buffer, fetched as it is made (LL-HLS
+    parts): it cannot come faster than its own duration, so only what its fetch takes beyond
+    that drains the buffer, and the buffer cannot grow (nothing past the live edge exists).
+    Returns (stall_s, buffer_s once it has come)."""
+    behind = download_s - segment_s if download_s > segment_s else 0.0
+    if behind > buffer_s:
+        return behind - buffer_s, 0.0
+    return 0.0, buffer_s - behind
+
+
 def buffer_step(
     buffer_s: float, playing: bool, download_s: float, segment_s: float, max_buffer_s: float
 ) -> tuple[float, float, float]:

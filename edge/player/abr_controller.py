@@ -28,6 +28,7 @@ class AbrController:
         self.rule = rule
         self.bitrates_bps = tuple(bitrates_bps)
         self.max_buffer_s = max_buffer_s
+        self.live = False  # chunks fetched as they are made (LL-HLS parts): see live_buffer_step
         self.level = 0
         self.estimator = BandwidthEstimator()
         self.forecast = ThroughputForecast(HLSJS_DEFAULT_ESTIMATE_BPS)
@@ -47,6 +48,8 @@ class AbrController:
             choice = self.bola.choose(self.bitrates_bps, buffer_s)
         elif self.rule == "throughput":
             deadline = buffer_s / speed if playing and buffer_s > 0 else None
+            if self.live and deadline is not None:  # it comes over its own duration anyway
+                deadline += segment_s
             choice = throughput_choice(
                 self.bitrates_bps,
                 self.estimator.estimate_bps(),
@@ -63,6 +66,7 @@ class AbrController:
                 segment_s,
                 self.max_buffer_s,
                 remaining,
+                self.live,
             )
         self.level = choice
         return choice

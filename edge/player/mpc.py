@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Final
 
-from edge.player.abr import REBUFFER_PENALTY, buffer_step
+from edge.player.abr import REBUFFER_PENALTY, buffer_step, live_buffer_step
 
 HORIZON: Final = 5
 # Margins that keep MPC's rebuffering at or below BOLA's on the shared traces (bench/abr.py):
@@ -32,7 +32,7 @@ HISTORY: Final = 5
 BUFFER_STEP_S: Final = 0.5
 FORECAST_STEP: Final = math.log(1.05)
 
-_memo: dict[tuple[tuple[int, ...], int, int, int, int, int], int] = {}
+_memo: dict[tuple[tuple[int, ...], int, int, int, int, int, bool], int] = {}
 
 
 class ThroughputForecast:
@@ -67,13 +67,18 @@ def plan_value(
     forecast_bps: float,
     segment_s: float,
     max_buffer_s: float,
+    live: bool = False,
 ) -> float:
-    """The QoE of playing `plan` (levels) from this state if the forecast holds."""
+    """The QoE of playing `plan` (levels) from this state if the forecast holds (`live`: each
+    chunk fetched as it is made)."""
     total = 0.0
     last_mbps = bitrates_bps[previous] / 1e6
     for level in plan:
         download_s = bitrates_bps[level] * segment_s / forecast_bps
-        stall, buffer_s, _ = buffer_step(buffer_s, True, download_s, segment_s, max_buffer_s)
+        if live:
+            stall, buffer_s = live_buffer_step(buffer_s, download_s, segment_s)
+        else:
+            stall, buffer_s, _ = buffer_step(buffer_s, True, download_s, segment_s, max_buffer_s)
         mbps = bitrates_bps[level] / 1e6
         total += mbps - REBUFFER_PENALTY * stall - abs(mbps - last_mbps)
         last_mbps = mbps
@@ -88,12 +93,14 @@ def mpc_choice(
     segment_s: float,
     max_buffer_s: float,
     remaining: int = HORIZON,
+    live: bool = False,
 ) -> int:
-    """The level to fetch next: the first step of the best plan over the horizon."""
+    """The level to fetch next: the first step of the best plan over the horizon (`live`:
+    chunks fetched as they are made, `live_buffer_step`)."""
     horizon = max(1, min(HORIZON, remaining))
     b = round(max(0.0, buffer_s - RESERVE_S) / BUFFER_STEP_S)
     f = round(math.log(max(forecast_bps * FORECAST_SAFETY, 1.0)) / FORECAST_STEP)
-    key = (tuple(bitrates_bps), previous, b, f, round(segment_s * 1000), horizon)
+    key = (tuple(bitrates_bps), previous, b, f, round(segment_s * 1000), horizon, live)
     cached = _memo.get(key)
     if cached is not None:
         return cached
@@ -104,7 +111,7 @@ def mpc_choice(
         for then in levels:
             plan = [first, *([then] * (horizon - 1))]
             value = plan_value(
-                bitrates_bps, plan, previous, buffer_q, forecast_q, segment_s, max_buffer_s
+                bitrates_bps, plan, previous, buffer_q, forecast_q, segment_s, max_buffer_s, live
             )
             if value > best_value:
                 best, best_value = first, value

@@ -26,7 +26,7 @@ from edge.player.live_edge import (
     next_position,
     segment_made_at,
 )
-from edge.player.session import PlaybackSession, PlaybackStats
+from edge.player.session import LIVE_LOOKAHEAD, PlaybackSession, PlaybackStats
 from manifests.errors import ManifestError
 from manifests.model import ByteRange, MasterPlaylist, MediaPart, MediaPlaylist, Segment
 from manifests.parse import parse_master_playlist, parse_media_playlist
@@ -34,7 +34,6 @@ from manifests.parse import parse_master_playlist, parse_media_playlist
 Playlist = TypeVar("Playlist", MasterPlaylist, MediaPlaylist)
 
 LIVE_START_BEHIND = 3  # a live stream starts this many segments behind its newest (RFC 8216 §6.3.3)
-LIVE_LOOKAHEAD = 5  # segments the ABR rule plans ahead in a live stream
 LIVE_RELOAD_MIN_S = 0.5  # the shortest wait between two plain reloads of a live playlist
 LIVE_TARGET_S = 2.0  # a live playlist's target duration when it says none and lists nothing
 LIVE_STALL_TARGETS = 6  # target durations without a new segment: the live playlist has stopped
@@ -259,6 +258,8 @@ class HeadlessPlayer:
         with a blocking reload as it is made; the ABR chooses a rendition at each segment's
         start; the audio's parts are fetched up to the same position with each."""
         level, played_s, inits = 0, 0.0, set[str]()
+        if session is not None:
+            session.abr.live = True  # its ABR plans parts fetched as they are made
         media[0], joined = self._live_start(media[0])
         (msn, index), audio_at = joined.key, joined.start
         lead_in = 0  # bytes of the parts before the start, counted with the first one shown

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from edge.player.abr import buffer_step, chunk_score
 from edge.player.abr_controller import AbrController
 
+LIVE_LOOKAHEAD = 5  # segments the ABR rule plans ahead in a live stream
+
 
 @dataclass(frozen=True, slots=True)
 class PlaybackStats:
@@ -40,8 +42,10 @@ class PlaybackSession:
         *,
         max_buffer_s: float = 30.0,
         started_s: float = 0.0,
+        live: bool = False,
     ) -> None:
         self.abr = AbrController(rule, bitrates_bps, max_buffer_s=max_buffer_s)
+        self.abr.live = live  # chunks fetched as they are made: planned as such
         self.bitrates_bps = self.abr.bitrates_bps
         self.max_buffer_s = max_buffer_s
         self.started_s = started_s

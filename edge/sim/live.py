@@ -4,7 +4,15 @@ from (n+1)·p; a viewer asks for the next part as soon as it has the previous on
 request: the preload hint), so every viewer of a POP asks for a part before it exists and a
 POP that collapses makes one upstream request for all of them. A viewer starts PART-HOLD-BACK
 behind the live edge and plays each part at the later of its turn and its arrival: a late part
-is a stall, and the latency (wall clock minus the media time on screen) grows by it."""
+is a stall, and the latency (wall clock minus the media time on screen) grows by it.
+
+With a ladder (`live_ladder_kbps`) each viewer's ABR rule (edge/player/session.py, as the
+headless player and the VOD sessions) picks a rendition at each segment's start. Its estimate
+of throughput counts each part's transfer from its first byte, as hls.js takes the time to
+first byte out of its samples: a request on the live edge waits for the part to be made (about
+a part's duration, whatever the link), then for the round trips of the fills on the way, and
+counted whole a small part would read as a link just fast enough for the rendition asked
+for."""
 
 from __future__ import annotations
 
@@ -16,16 +24,20 @@ from typing import Any, Protocol
 
 import simpy
 
+from edge.player.session import LIVE_LOOKAHEAD, PlaybackSession
 from edge.router.routing import RoutingPolicy, rtt_ms
 from edge.sim.nodes import Node
 from edge.sim.scenario import Scenario
 from edge.sim.workload import object_id
+
+MIN_TRANSFER_S = 1e-4  # a part's transfer, from its first byte, takes at least this
 
 
 class Viewer(Protocol):
     """What the simulator knows of a client (edge/sim/model.py's Client)."""
 
     half_rtt_s: float
+    first_byte_s: float  # set by each request
 
 
 class Host(Protocol):
@@ -55,6 +67,9 @@ class LiveStats:
     viewers: int = 0
     failed_viewers: int = 0
     parts_made: int = 0
+    parts_asked: set[int] = field(default_factory=set)  # each rendition's parts viewers asked for
+    bitrates_bps: list[float] = field(default_factory=list)  # each viewer's mean
+    switches: int = 0
 
     def summary(self, upstream_part_requests: dict[str, int]) -> dict[str, Any]:
         lat = sorted(self.latencies_s)
@@ -71,20 +86,32 @@ class LiveStats:
             "latency_max_s": round(lat[-1], 3) if lat else None,
             "stalls": self.stalls,
             "stalled_s_per_viewer": round(self.stalled_s / max(1, self.viewers), 3),
-            # per POP: upstream requests for live parts / parts the stream made
+            "bitrate_mean_kbps": (
+                round(statistics.fmean(self.bitrates_bps) / 1000, 1) if self.bitrates_bps else None
+            ),
+            "switches_per_viewer": round(self.switches / max(1, len(self.bitrates_bps)), 3),
+            # per POP: upstream requests for live parts / the parts (of any rendition) that
+            # viewers asked for
             "upstream_requests_per_part": {
-                name: round(n / max(1, self.parts_made), 3)
+                name: round(n / max(1, len(self.parts_asked)), 3)
                 for name, n in sorted(upstream_part_requests.items())
             },
         }
 
 
-def live_viewer(sim: Host, client: Viewer, video: int) -> Generator[Any, Any, None]:
+def live_viewer(sim: Host, client: Viewer, video: int, rule: str) -> Generator[Any, Any, None]:
     """One viewer of the live stream (`video`: its id among the objects) for a watch time
-    drawn from the scenario's mean."""
+    drawn from the scenario's mean, choosing renditions by `rule` if there are several."""
     s, env, stats = sim.s, sim.env, sim.live
     part_s = s.live_part_s
-    size = max(1, int(s.live_kbps * 1000 * part_s / 8))
+    bitrates = [int(k * 1000) for k in s.live_ladder_kbps or (s.live_kbps,)]
+    sizes = [max(1, int(bps * part_s / 8)) for bps in bitrates]
+    session = (
+        PlaybackSession(rule, bitrates, max_buffer_s=s.max_buffer_s, live=True)
+        if len(bitrates) > 1
+        else None
+    )
+    parts_per_segment = max(1, round(s.segment_s / part_s))
     bases = sim._route(client, video)
     stats.viewers += 1
     if not bases:
@@ -99,9 +126,12 @@ def live_viewer(sim: Host, client: Viewer, video: int) -> Generator[Any, Any, No
     n = max(0, int((env.now - s.live_hold_back_s) / part_s))
     playing_until: float | None = None  # when what has been played so far runs out
     latencies: list[float] = []
+    level, played, bitrate_sum, previous, switches = 0, 0, 0.0, None, 0
     while env.now < leave_at:
-        sent = env.now
-        end = sim._request(client, node, object_id(video, 0, n), size, sent)
+        if session is not None and (played == 0 or n % parts_per_segment == 0):
+            level = session.choose(s.segment_s, remaining=LIVE_LOOKAHEAD)
+        sent, part = env.now, object_id(video, level, n)
+        end = sim._request(client, node, part, sizes[level], sent)
         tries = 0
         while end is None:  # this POP failed: the next one the router named
             tries += 1
@@ -112,7 +142,7 @@ def live_viewer(sim: Host, client: Viewer, video: int) -> Generator[Any, Any, No
             base = (base + 1) % len(bases)
             node = bases[base]
             client.half_rtt_s = rtt_ms(sim._km(client, node), sim.policy) / 2000
-            end = sim._request(client, node, object_id(video, 0, n), size, env.now)
+            end = sim._request(client, node, part, sizes[level], env.now)
         if playing_until is None:
             starts = end
         else:
@@ -120,11 +150,26 @@ def live_viewer(sim: Host, client: Viewer, video: int) -> Generator[Any, Any, No
             if end > playing_until:
                 stats.stalls += 1
                 stats.stalled_s += end - playing_until
+        if session is not None:
+            session.add(
+                level,
+                part_s,
+                elapsed_s=end - sent,
+                took_s=max(end - client.first_byte_s, MIN_TRANSFER_S),
+                size_bytes=sizes[level],
+                now_s=end,
+            )
+        switches += previous is not None and previous != level
+        previous, played = level, played + 1
+        bitrate_sum += bitrates[level]
         playing_until = starts + part_s
         latencies.append(starts - n * part_s)
         stats.parts_played += 1
         stats.parts_made = max(stats.parts_made, n + 1)
+        stats.parts_asked.add(part)
         n += 1
         yield env.timeout(max(0.0, end - env.now))
     if latencies:
         stats.latencies_s.append(statistics.median(latencies))
+        stats.bitrates_bps.append(bitrate_sum / played)
+        stats.switches += switches

@@ -39,11 +39,12 @@ Process = Generator[simpy.Event, Any, None]
 
 
 class Client:
-    __slots__ = ("half_rtt_s", "lat", "link", "lon", "offset_s")
+    __slots__ = ("first_byte_s", "half_rtt_s", "lat", "link", "lon", "offset_s")
 
     def __init__(self, lat: float, lon: float, link: Link, offset_s: float) -> None:
         self.lat, self.lon, self.link, self.offset_s = lat, lon, link, offset_s
         self.half_rtt_s = 0.0
+        self.first_byte_s = 0.0  # when the last response's first byte arrived
 
 
 class Simulation:
@@ -216,7 +217,7 @@ class Simulation:
             node.counters.failed += 1
             queue.hold(start)
             return None
-        end = ready + client.half_rtt_s
+        end = client.first_byte_s = ready + client.half_rtt_s
         end += client.link.download_s(client.offset_s + end, size * 8)
         queue.hold(end)
         return end
@@ -334,11 +335,11 @@ class Simulation:
         return Client(lat, lon, link, offset)
 
     def _start(self, region: Region, video: int) -> None:
-        if self.s.live_part_s:
-            self.env.process(live_viewer(self, self._client(region), self.live_video))
-            return
         rule = self.s.rules[self._session_count % len(self.s.rules)]
         self._session_count += 1
+        if self.s.live_part_s:
+            self.env.process(live_viewer(self, self._client(region), self.live_video, rule))
+            return
         self.env.process(self._session(self._client(region), video, rule))
 
     def _arrivals(self) -> Process:

@@ -105,6 +105,9 @@ class Scenario:
     # live: every session watches one live stream (LL-HLS parts of live_part_s), 0: VOD
     live_part_s: float = 0.0
     live_kbps: float = 2500.0
+    # the live stream's renditions, ascending (each viewer's ABR rule picks one at each
+    # segment's start); none: one rendition of live_kbps
+    live_ladder_kbps: tuple[int, ...] = ()
     live_hold_back_s: float = 2.0  # PART-HOLD-BACK: how far behind the edge playback starts
     live_watch_s: float = 600.0  # mean watch time (exponential)
     variants: tuple[tuple[str, dict[str, Any]], ...] = field(default=())
@@ -219,6 +222,9 @@ def _check(s: Scenario, where: str) -> None:
     for rule in s.rules:
         if rule not in RULES:
             raise ScenarioError(f"{where}: unknown ABR rule {rule!r} (one of {RULES})")
+    ladder = list(s.live_ladder_kbps)
+    if ladder != sorted(ladder) or (ladder and ladder[0] <= 0):
+        raise ScenarioError(f"{where}: live_ladder_kbps must be ascending, each > 0")
     if s.live_part_s < 0 or s.live_kbps <= 0 or s.live_watch_s <= 0 or s.live_hold_back_s < 0:
         raise ScenarioError(f"{where}: live_part_s >= 0, live_kbps and live_watch_s > 0")
     # every segment (part) is a request of every viewer: a typo's thousandth of a second would

@@ -5,6 +5,8 @@ about PART-HOLD-BACK behind the edge."""
 
 from __future__ import annotations
 
+import pytest
+
 from edge.sim.report import summarise
 from edge.sim.runner import simulate
 from edge.sim.scenario import load_scenario
@@ -33,3 +35,41 @@ def test_without_collapsing_every_viewer_waiting_on_a_part_goes_upstream() -> No
     per_part = live["upstream_requests_per_part"]
     assert per_part["shield-eu"] > 10  # every edge behind it, for every viewer
     assert max(per_part.values()) > 20
+
+
+@pytest.mark.parametrize(
+    ("mbps", "rule", "lowest_kbps", "highest_kbps"),
+    [
+        (25, "mpc", 4500, 5000),  # the top rung, once the first part is measured
+        (25, "throughput", 4500, 5000),
+        (3, "mpc", 1400, 2500),  # what 3 Mbit/s carries, not the lowest
+        (3, "throughput", 1200, 2500),
+    ],
+)
+def test_viewers_choose_from_a_ladder_what_their_links_carry(
+    mbps: int, rule: str, lowest_kbps: int, highest_kbps: int
+) -> None:
+    """Each part is asked for before it is made, so a request lasts about a part's duration
+    whatever the link: measured from its first byte, the estimate is the link's."""
+    scenario = load_scenario("live").with_changes(
+        {
+            "duration_s": 120.0,
+            "sessions_per_s": 1.0,
+            "live_ladder_kbps": [800, 1400, 2500, 5000],
+            "bandwidth": [f"constant:{mbps}"],
+            "rules": [rule],
+        }
+    )
+    live = summarise(simulate(scenario))["live"]
+    assert lowest_kbps <= live["bitrate_mean_kbps"] <= highest_kbps
+    assert live["stalled_s_per_viewer"] < 0.1
+    assert live["switches_per_viewer"] <= 3
+    assert max(live["upstream_requests_per_part"].values()) <= 1.0  # each rendition's part
+    assert 2.0 <= live["latency_median_s"] <= 3.0
+
+
+def test_one_rendition_plays_without_a_choice() -> None:
+    scenario = load_scenario("live").with_changes({"duration_s": 60.0, "sessions_per_s": 1.0})
+    live = summarise(simulate(scenario))["live"]
+    assert live["bitrate_mean_kbps"] == 2500
+    assert live["switches_per_viewer"] == 0

@@ -218,6 +218,8 @@ def test_origin_outage_serves_what_the_pops_hold(tmp_path: Path) -> None:
         pytest.param({"segment_s": 600}, "segment_s must be between", id="long-segment"),
         pytest.param({"live_part_s": 1e-6}, "live_part_s must be 0", id="part"),
         pytest.param({"live_part_s": 8}, "live_part_s must be 0", id="part-over-segment"),
+        pytest.param({"live_ladder_kbps": [2500, 800]}, "ascending", id="live-ladder"),
+        pytest.param({"live_ladder_kbps": [0, 800]}, "ascending, each > 0", id="live-rung"),
         pytest.param(
             {"flash_crowd": {"region": "Atlantis", "start_s": 0, "sessions_per_s": 1}},
             "no region 'Atlantis'",
