@@ -33,6 +33,7 @@ from mediacdn.options import (
     count,
     latitude,
     longitude,
+    network,
     non_negative,
     port,
     positive,
@@ -332,6 +333,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     edge.add_argument(
         "--rate-burst", type=count, default=0, help="requests at once per address (default 2x rate)"
+    )
+    edge.add_argument(
+        "--rate-exempt",
+        type=network,
+        action="append",
+        default=[],
+        metavar="NET",
+        help="an address or network (10.0.0.0/8, 2001:db8::/48) whose requests --rate-limit "
+        "does not count: child POPs filling from this one without playback keys (repeat it)",
     )
     edge.set_defaults(func=cmd_edge)
 

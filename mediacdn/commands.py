@@ -249,6 +249,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
         playback_keys=_playback_keys(args.playback_keys or settings.playback_keys),
         rate_per_s=args.rate_limit,
         rate_burst=args.rate_burst,
+        rate_exempt=tuple(args.rate_exempt),
         redis_url=settings.redis_url or None,
     )
     if args.admin_port is not None:

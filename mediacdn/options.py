@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from httprules.addresses import networks
 from httprules.logs import FORMATS, check_access_log
 from httprules.targets import check_base_url
 
@@ -49,6 +50,15 @@ def base_url(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def network(text: str) -> str:
+    """An address or a network (`10.0.0.0/8`), said wrong before anything starts."""
+    try:
+        networks([text])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()
 
 
 def add_common(

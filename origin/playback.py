@@ -13,7 +13,7 @@ import time
 
 import anyio.to_thread
 
-from httprules.addresses import client_key
+from httprules.addresses import Network, client_key, within
 from httprules.asgi import Message, Receive, Scope, Send
 from httprules.errors import error_body
 from httprules.playback_tokens import (
@@ -86,9 +86,11 @@ class PlaybackApp:
         cors_origins: tuple[str, ...] = ("*",),
         keys: KeyFile | None = None,
         limit: RateLimit | None = None,
+        exempt: tuple[Network, ...] = (),
     ) -> None:
         self.keys = keys
         self.limit = limit
+        self.exempt = exempt  # addresses never counted against `limit` (the CDN's POPs)
         self.assets = assets
         self.storage = storage
         self.metrics = metrics
@@ -115,12 +117,17 @@ class PlaybackApp:
         match = _PATH.fullmatch(path)
         if match is None:
             return await self._error(scope, send, 404, "not_found", "no such file")
-        # CDN fills carry a header token for the whole site: only viewers count against a limit
-        if self.limit is not None and not (
-            granted
-            and header_token is not None
-            and self.keys is not None
-            and grants_site(self.keys.current(), header_token, time.time())
+        # CDN fills carry a header token for the whole site, or come from an address the
+        # limit exempts: only viewers count against a limit
+        if (
+            self.limit is not None
+            and not within(address, self.exempt)
+            and not (
+                granted
+                and header_token is not None
+                and self.keys is not None
+                and grants_site(self.keys.current(), header_token, time.time())
+            )
         ):
             decision = await self.limit.hit(client_key(address))
             if not decision.allowed:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from httprules.addresses import networks
 from httprules.ratelimit import Rate
 from origin.edge_notify import EdgeTargets
 from transcoder.ladder import LadderPolicy
@@ -86,6 +87,9 @@ class Settings:
     api_burst: int = 40
     playback_rate: float = 0.0
     playback_burst: int = 0
+    # addresses and networks whose playback requests are not counted (the CDN's POPs, whose
+    # fills carry no token without playback keys)
+    playback_rate_exempt: tuple[str, ...] = ()
     redis_url: str = ""
     # what one upload may cost the transcoder: refused (limits_exceeded) before encoding
     max_duration_s: float = 6 * 3600.0
@@ -120,6 +124,10 @@ class Settings:
         LadderPolicy.parse(self.ladder)
         if self.api_rate < 0 or self.playback_rate < 0:
             raise ValueError("rates are requests per second, 0 (off) or more")
+        try:
+            networks(self.playback_rate_exempt)
+        except ValueError as exc:
+            raise ValueError(f"{_named('playback_rate_exempt')}: {exc}") from None
         LadderPolicy.parse(self.live_ladder)
         self.live_port_range  # noqa: B018 (checks it)
         if not 1 <= self.live_segment_s <= 6 or not 0.2 <= self.live_part_s <= 1:
@@ -211,6 +219,7 @@ def _convert(source: str, raw: Any, current: Any, name: str) -> Any:
         "api_cors_origins",
         "edges",
         "push_edges",
+        "playback_rate_exempt",
     ):
         items = raw if isinstance(raw, list) else str(raw).split(",")
         values = tuple(str(x).strip() for x in items if str(x).strip())

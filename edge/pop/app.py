@@ -42,9 +42,8 @@ from httprules.caching import CDN_ONLY_FIELDS, RECEIVED_SURROGATE_CONTROL, SAFE_
 from httprules.headers import encode, request_headers, with_forwarded_for
 from httprules.listener import host_refusal
 from httprules.observe import request_id, with_request_id
-from httprules.playback_tokens import TOKEN_HEADER, KeyFile, TokenRejected, refusal
+from httprules.playback_tokens import TOKEN_HEADER, TokenRejected, refusal
 from httprules.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
-from httprules.ratelimit import Rate, open_limit
 
 __all__ = ["Edge", "EdgeConfig"]
 
@@ -88,13 +87,7 @@ class Edge:
             if config.access_log not in (None, "off")
             else None
         )
-        self.gate = PlaybackGate(
-            KeyFile(Path(config.playback_keys)) if config.playback_keys else None,
-            open_limit(
-                Rate.per_second(config.rate_per_s, config.rate_burst), "pop", config.redis_url
-            ),
-            clock,
-        )
+        self.gate = PlaybackGate.of(config, clock)
         self.cache.fill_headers = self.gate.fill_headers
         # every request goes through ASGI when each must be counted against a rate limit
         self._asgi_only = self.gate.limit is not None

@@ -38,6 +38,7 @@ class EdgeConfig:
     playback_keys: str | None = None  # a key ring file: verify playback tokens, sign fills
     rate_per_s: float = 0.0  # requests a second per client address (0: no limit)
     rate_burst: int = 0  # 0: twice the rate
+    rate_exempt: tuple[str, ...] = ()  # addresses and networks not counted (child POPs)
     redis_url: str | None = None  # rate limits shared by every POP using this Redis
     grace_s: float = 30.0  # a stopping worker finishes its fills (others may read them) this long
     # the public plain-HTTP listening socket this worker serves itself (edge/pop/front.py): its

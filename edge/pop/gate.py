@@ -8,7 +8,8 @@
 - The POP's own fills carry a token for the whole site, minted with the same keys, so the
   origin (or a parent POP) serves them what it would refuse a viewer without a token.
 - Each client address has a rate limit (requests a second and a burst); requests that a
-  site-wide header token granted, i.e. fills from a child POP, are not counted.
+  site-wide header token granted, i.e. fills from a child POP, are not counted, nor those
+  from the addresses the limit exempts (child POPs that fill without playback keys).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from httprules.addresses import client_key
+from edge.pop.config import EdgeConfig
+from httprules.addresses import Network, client_key, networks, within
 from httprules.asgi import Scope
 from httprules.playback_tokens import (
     ACCESS_HEADER,
@@ -27,7 +30,7 @@ from httprules.playback_tokens import (
     grants_site,
     mint,
 )
-from httprules.ratelimit import Decision, RateLimit
+from httprules.ratelimit import Decision, Rate, RateLimit, open_limit
 from httprules.targets import without_dot_segments
 
 FILL_TOKEN_TTL_S = 300
@@ -51,12 +54,22 @@ class PlaybackGate:
         keys: KeyFile | None,
         limit: RateLimit | None,
         clock: Callable[[], float] = time.time,
+        exempt: tuple[Network, ...] = (),
     ) -> None:
         self.keys = keys
         self.limit = limit
+        self.exempt = exempt
         self.clock = clock
         self._fill_token: tuple[str, float, str] | None = None  # token, expiry, key id
         self._plain: dict[str, Admission] = {}  # admissions of plain paths lately asked for
+
+    @classmethod
+    def of(cls, config: EdgeConfig, clock: Callable[[], float] = time.time) -> PlaybackGate:
+        """The gate a POP's configuration asks for."""
+        keys = KeyFile(Path(config.playback_keys)) if config.playback_keys else None
+        rate = Rate.per_second(config.rate_per_s, config.rate_burst)
+        limit = open_limit(rate, "pop", config.redis_url)
+        return cls(keys, limit, clock, networks(config.rate_exempt))
 
     def admit(self, scope: Scope) -> Admission:
         """The request's URL without its token; raises `TokenRejected` for a token that does
@@ -92,7 +105,10 @@ class PlaybackGate:
         if self.limit is None or admission.by_header:
             return None
         client = scope.get("client")
-        decision = await self.limit.hit(client_key(client[0] if client else None))
+        address = client[0] if client else None
+        if within(address, self.exempt):
+            return None
+        decision = await self.limit.hit(client_key(address))
         return None if decision.allowed else decision
 
     @staticmethod

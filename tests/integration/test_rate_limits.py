@@ -35,6 +35,10 @@ def origins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OriginSe
         "MEDIACDN_API_BURST": str(BURST),
         "MEDIACDN_PLAYBACK_RATE": "0.5",
         "MEDIACDN_PLAYBACK_BURST": str(BURST),
+        "MEDIACDN_PLAYBACK_RATE_EXEMPT": "127.0.0.1,::1",  # where this machine's POPs fill from
+        # as an origin on another host than its POPs: no X-Forwarded-For of theirs is taken
+        # for the client's address (uvicorn takes it from loopback by default)
+        "FORWARDED_ALLOW_IPS": "192.0.2.1",
         "MEDIACDN_REDIS_URL": REDIS_URL,
     }
     keys = f"key-a-{run},key-b-{run}"
@@ -118,8 +122,6 @@ def test_playback_over_the_limit_at_a_pop(
         _from("127.0.0.3") as viewer,
         _from("127.0.0.4") as other,
     ):
-        # the POP's requests to the origin count against the origin's limit for its address,
-        # so ask for something the POP answers itself once it has it
         statuses = [viewer.get(f"{pop}/nothing-here").status_code for _ in range(BURST + 2)]
         assert statuses[BURST:] == [429, 429]
         assert all(s != 429 for s in statuses[:BURST])
@@ -132,3 +134,17 @@ def test_playback_over_the_limit_at_a_pop(
         assert "retry-after" in exposed
         assert "ratelimit-reset" in exposed
         assert other.get(f"{pop}/nothing-here").status_code != 429
+
+
+def test_a_pops_fills_are_not_counted_from_an_exempt_address(
+    tmp_path: Path, origins: tuple[OriginServer, ...]
+) -> None:
+    """Without playback keys a POP's fills carry no token: from the address the origin exempts
+    they are not counted, so its viewers' misses are not refused for being many."""
+    one, _ = origins
+    with edge_process(tmp_path, one.url, name="busy-pop") as pop:
+        statuses = []
+        for n in range(3 * BURST):  # a viewer each, a miss each: a fill each
+            with _from(_fresh_address()) as viewer:
+                statuses.append(viewer.get(f"{pop}/vod/nosuchvideo{n}/master.m3u8").status_code)
+        assert statuses == [404] * (3 * BURST)

@@ -49,6 +49,10 @@ def test_secrets_never_show_in_reprs() -> None:
         ({"MEDIACDN_API_RATE": "-0.5"}, r"api_rate \(MEDIACDN_API_RATE\) is a number, 0 or"),
         ({"MEDIACDN_JOB_LEASE_S": "nan"}, r"job_lease_s \(MEDIACDN_JOB_LEASE_S\) is a number"),
         ({"MEDIACDN_JANITOR_STALE_S": "inf"}, "janitor_stale_s .* is a number, 0 or more"),
+        (
+            {"MEDIACDN_PLAYBACK_RATE_EXEMPT": "10.0.0.0/8, pop-1"},
+            r"playback_rate_exempt \(MEDIACDN_PLAYBACK_RATE_EXEMPT\): 'pop-1' is not an",
+        ),
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str], message: str) -> None:
@@ -95,6 +99,11 @@ ROUTED = ["--router", "http://127.0.0.1:9", "--geo"]
         (["router", "--beat-rate", "0"], {}, "argument --beat-rate: '0' is not a number above"),
         (["worker", "--workers", "0"], {}, "argument --workers: '0' is not a whole number, 1"),
         (["edge", "--name", "p", "--upstream", "http://127.0.0.1:9", "--lat", "91"], {}, "--lat"),
+        (
+            ["edge", "--name", "p", "--upstream", "http://127.0.0.1:9", "--rate-exempt", "10/40"],
+            {},
+            "argument --rate-exempt: '10/40' is not an address or a network",
+        ),
         (["play", "http://127.0.0.1:9/m.m3u8", *ROUTED, "100,0"], {}, "'100' is not a latitude"),
         (["play", "127.0.0.1:9/m.m3u8"], {}, "give an http:// or https:// URL with a host"),
         (["play", "m.m3u8", *ROUTED, "1,2"], {}, "give the playlist's path (or a URL) to route"),
