@@ -29,11 +29,11 @@ from mediacdn.options import (
     add_common,
     add_grace,
     add_logs,
+    add_rate_limit,
     base_url,
     count,
     latitude,
     longitude,
-    network,
     non_negative,
     port,
     positive,
@@ -324,25 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the origin's playback key ring (TOML): signed videos are served only to requests "
         "with a valid token, verified here; re-read when it changes (MEDIACDN_PLAYBACK_KEYS)",
     )
-    edge.add_argument(
-        "--rate-limit",
-        type=non_negative,
-        default=0.0,
-        help="requests a second per client address (default 0: off); over it, 429 with "
-        "Retry-After; shared by every POP with MEDIACDN_REDIS_URL",
-    )
-    edge.add_argument(
-        "--rate-burst", type=count, default=0, help="requests at once per address (default 2x rate)"
-    )
-    edge.add_argument(
-        "--rate-exempt",
-        type=network,
-        action="append",
-        default=[],
-        metavar="NET",
-        help="an address or network (10.0.0.0/8, 2001:db8::/48) whose requests --rate-limit "
-        "does not count: child POPs filling from this one without playback keys (repeat it)",
-    )
+    add_rate_limit(edge)
     edge.set_defaults(func=cmd_edge)
 
     router = sub.add_parser(

@@ -111,3 +111,26 @@ def add_grace(parser: argparse.ArgumentParser, default: float, why: str) -> None
         help=f"on SIGTERM or SIGINT: stop accepting, finish the requests in flight for up to "
         f"this many seconds, exit 0 (default {default:g}; {why})",
     )
+
+
+def add_rate_limit(parser: argparse.ArgumentParser) -> None:
+    """A POP's limit of requests per client address, and the addresses it does not count."""
+    parser.add_argument(
+        "--rate-limit",
+        type=non_negative,
+        default=0.0,
+        help="requests a second per client address (default 0: off); over it, 429 with "
+        "Retry-After; shared by every POP with MEDIACDN_REDIS_URL",
+    )
+    parser.add_argument(
+        "--rate-burst", type=count, default=0, help="requests at once per address (default 2x rate)"
+    )
+    parser.add_argument(
+        "--rate-exempt",
+        type=network,
+        action="append",
+        default=[],
+        metavar="NET",
+        help="an address or network (10.0.0.0/8, 2001:db8::/48) whose requests --rate-limit "
+        "does not count: child POPs filling from this one without playback keys (repeat it)",
+    )
