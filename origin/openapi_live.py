@@ -167,7 +167,7 @@ def live_paths() -> dict[str, Any]:
                 "in the order they arrive (one may start before the one before it has "
                 "finished). Playlists (.m3u8, .mpd) carry no media: one with #EXT-X-ENDLIST "
                 "(or an MPD of type static) ends the contribution, as does a last segment "
-                "(lmsg brand) on every track, or 8 s without a request. A long request that "
+                "(lmsg brand) on every track, or 8 s without a request. A request of over 8 s that "
                 "carried a track's init segment and media ends the receiver's input when the "
                 "encoder ends it (every track's, if several): the broadcast then waits its "
                 "reconnect wait for the encoder to come back. 400: the encoder went away "

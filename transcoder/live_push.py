@@ -13,10 +13,11 @@ playlist after each), or each track on its own (ffmpeg's `dash` muxer with `-met
 DASH-IF ingest encoder's long POST per track). Playlists and manifests carry no media: they are
 read only for their end (`#EXT-X-ENDLIST`, an MPD of `type="static"`), which ends the broadcast
 at once, as does a segment marked as its track's last (`lmsg`) once every track had one.
-A long request that ends (its init segment and its media in one body, ended by the encoder)
-ends the feed once every track's has: the receiver is given its end at once, so the last
-frames are packaged and listed now, and the broadcast waits its reconnect wait for the
-encoder to come back, as it does for an RTMP or SRT encoder that leaves. Otherwise it ends
+A long request that ends (its init segment and its media in one body, received for longer
+than any file of a file-per-request push takes, ended by the encoder) ends the feed once every
+track's has: the receiver is given its end at once, so the last frames are packaged and
+listed now, and the broadcast waits its reconnect wait for the encoder to come back, as it
+does for an RTMP or SRT encoder that leaves. Otherwise it ends
 `IDLE_S` after its last request ended with no new one (that wait is its reconnect wait), so an
 encoder that vanished ends its broadcast, and a pause between two segments does not. A new
 init segment for a track that had media (an encoder started again) ends the feed but not the
@@ -99,12 +100,21 @@ class PushFeed:
     to the encoder's request); it returns False once the feed has ended."""
 
     def __init__(
-        self, pipe: IO[bytes], idle_s: float = IDLE_S, join_wait_s: float = JOIN_WAIT_S
+        self,
+        pipe: IO[bytes],
+        idle_s: float = IDLE_S,
+        join_wait_s: float = JOIN_WAIT_S,
+        long_s: float = IDLE_S,
     ) -> None:
         self._pipe = pipe
         self._lock = threading.Lock()  # the state below, and the order of writes to the pipe
         self.joiner = TrackJoiner(join_wait_s)
         self.idle_s = idle_s
+        # a request that carried its track's init segment and media for longer than this is an
+        # encoder's long push, not one file of a push of a file per request (whose first file
+        # may hold the init segment too)
+        self.long_s = long_s
+        self._began: dict[str, float] = {}  # per track: when the request being received began
         self.received = 0  # media bytes written
         self._last_end = time.monotonic()
         self._receiving = 0  # requests whose body is being received
@@ -126,6 +136,7 @@ class PushFeed:
             if not turn.acquire(blocking=False):
                 return False
             self._receiving += 1
+            self._began[track] = time.monotonic()
             return True
 
     def finish_request(self, track: str = "", carried: PushedBoxes | None = None) -> None:
@@ -133,9 +144,10 @@ class PushFeed:
         ended it (a request cut short says nothing of the track)."""
         with self._lock:
             self._receiving -= 1
-            self._last_end = time.monotonic()
+            self._last_end = now = time.monotonic()
             self._turns[track].release()
-            if carried is not None and (carried.last or carried.whole_track):
+            long = now - self._began.pop(track, now) > self.long_s
+            if carried is not None and (carried.last or (carried.whole_track and long)):
                 self._over[track] = carried.last
             elif carried is not None and carried.media:
                 self._over.pop(track, None)  # it goes on

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -76,12 +77,17 @@ def test_what_a_body_carried_is_told_whatever_pieces_it_comes_in(
     assert not told(media["segment"], 7).whole_track
 
 
+LONG_S = 0.3  # the feed's long request (8 s in the origin)
+
+
 class Drained:
     """A feed whose receiver reads everything it is given."""
 
     def __init__(self, idle_s: float = 60, join_wait_s: float = 0.3) -> None:
         read, write = os.pipe()
-        self.feed = PushFeed(os.fdopen(write, "wb"), idle_s=idle_s, join_wait_s=join_wait_s)
+        self.feed = PushFeed(
+            os.fdopen(write, "wb"), idle_s=idle_s, join_wait_s=join_wait_s, long_s=LONG_S
+        )
         self.received = bytearray()
         self._reader = threading.Thread(target=self._drain, args=(read,), daemon=True)
         self._reader.start()
@@ -91,13 +97,16 @@ class Drained:
             while chunk := pipe.read(1 << 16):
                 self.received += chunk
 
-    def push(self, track: str, body: bytes, *, cut: bool = False) -> None:
-        """One request of `track` carrying `body`, ended by the encoder unless `cut`."""
+    def push(self, track: str, body: bytes, *, cut: bool = False, long: bool = False) -> None:
+        """One request of `track` carrying `body`, ended by the encoder unless `cut`; `long`:
+        received for longer than a file of a file-per-request push takes."""
         assert self.feed.begin(track)
         carried = PushedBoxes()
         for at in range(0, len(body), 4096):
             assert self.feed.write(body[at : at + 4096], track)
             carried.feed(body[at : at + 4096])
+        if long:
+            time.sleep(LONG_S + 0.1)
         self.feed.finish_request(track, None if cut else carried)
 
     def close(self) -> None:
@@ -110,7 +119,7 @@ def test_a_long_request_the_encoder_ends_hands_the_receiver_its_end_for_a_reconn
 ) -> None:
     drained = Drained()
     try:
-        drained.push("/", media["long"])
+        drained.push("/", media["long"], long=True)
         assert drained.feed.ended.wait(3)  # not the 60 s an idle feed waits
         assert not drained.feed.final  # the broadcast waits for the encoder to come back
         drained._reader.join(10)
@@ -123,13 +132,16 @@ def test_a_request_cut_short_or_files_pushed_one_by_one_wait_for_the_next_push(
     media: dict[str, bytes],
 ) -> None:
     for pushes in (
-        [("long", True)],  # cut: the encoder may come back
-        [("init", False), ("segment", False)],  # the next file may come
+        [("long", True, True)],  # cut: the encoder may come back
+        [("init", False, False), ("segment", False, False)],  # the next file may come
+        # a first file that holds the init segment too, sent as fast as a file is
+        [("long", False, False), ("segment", False, False)],
     ):
         drained = Drained()
         try:
-            for name, cut in pushes:
-                drained.push("/", media[name], cut=cut)
+            for name, cut, long in pushes:
+                drained.push("/", media[name], cut=cut, long=long)
+                time.sleep(0.6)  # the next file comes later (the feed looks every 0.25 s)
             assert not drained.feed.ended.wait(1.5)
         finally:
             drained.close()
@@ -165,7 +177,7 @@ def test_long_requests_side_by_side_end_the_feed_once_both_have_ended(
         for segment in video[:2]:
             assert feed.write(segment, "Streams(video)")
             carried.feed(segment)
-        drained.push("Streams(audio)", b"".join(audio))
+        drained.push("Streams(audio)", b"".join(audio), long=True)
         assert not feed.ended.wait(1.5)
         assert feed.write(video[2], "Streams(video)")
         carried.feed(video[2])
