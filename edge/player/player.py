@@ -263,6 +263,7 @@ class HeadlessPlayer:
         media[0], joined = self._live_start(media[0])
         (msn, index), audio_at = joined.key, joined.start
         lead_in = 0  # bytes of the parts before the start, counted with the first one shown
+        lead_since: float | None = None  # when the first of them was asked for
         resumed = self.clock()
         while self.duration_s is None or played_s < self.duration_s:
             if index == 0 and session is not None:  # a segment starts: a rendition may
@@ -292,9 +293,12 @@ class HeadlessPlayer:
             fetched += chunk
             if (msn, index) < joined.start:  # decoded from, not shown: the start is later
                 lead_in += fetched
+                lead_since = download_started if lead_since is None else lead_since
                 index += 1
                 continue
-            fetched, lead_in = fetched + lead_in, 0
+            if lead_since is not None:  # measured over the lead-in's bytes and time too
+                fetched, download_started = fetched + lead_in, lead_since
+                lead_in, lead_since = 0, None
             if audio is not None:
                 fetched += self._init(audio, inits)
                 audio, audio_at, sound = self._audio_parts(audio, audio_at, (msn, index))

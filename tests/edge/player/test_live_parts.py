@@ -26,9 +26,14 @@ class LiveServer:
     to when what it asks for is made (the server holds the request until then)."""
 
     def __init__(
-        self, ends_after_segments: int, hold_back_s: float = 1.5, stops_at: float = 1e9
+        self,
+        ends_after_segments: int,
+        hold_back_s: float = 1.5,
+        stops_at: float = 1e9,
+        link_bps: float = 0.0,
     ) -> None:
         self.now = 0.0
+        self.link_bps = link_bps  # media takes this long to send (0: no time)
         self.ends_after = ends_after_segments
         self.hold_back_s = hold_back_s
         self.stops_at = stops_at  # no part is made after this (the encoder is gone)
@@ -88,7 +93,10 @@ class LiveServer:
                 self.now = max(self.now, wanted * PART_S)
             return httpx.Response(200, text=self.playlist(path.removesuffix(".m3u8")))
         self.fetched[path] += 1
-        return httpx.Response(200, content=b"x" * (10_000 if path.startswith("hi") else 2_000))
+        body = b"x" * (10_000 if path.startswith("hi") else 2_000)
+        if self.link_bps:
+            self.now += 8 * len(body) / self.link_bps
+        return httpx.Response(200, content=body)
 
 
 MASTER = """#EXTM3U
@@ -144,6 +152,18 @@ def test_it_shows_from_the_hold_back_decoding_from_the_independent_part_before()
     assert video == {f"{m}.{i}.m4s" for m in range(2, 4) for i in range(PARTS)}
     assert report["segments"] == 2 * PARTS - 1  # 2.0 was fetched to decode from, not shown
     assert report["live_latency_s"] == pytest.approx(1.5, abs=0.01)
+
+
+def test_the_parts_fetched_to_decode_from_are_measured_with_their_time() -> None:
+    """Joined three parts after the independent one, the first part shown comes with the
+    three before it: the throughput is their bytes over their time, not over its own. On a
+    link of 500 kbit/s the rendition of 900 is not taken at the next segment's start."""
+    server = LiveServer(ends_after_segments=5, link_bps=500_000)
+    server.now = 7.1  # 14 parts made, the newest 3.1 ends at 7.0: 1.5 s back starts 2.3
+    play(server, "http://live.test/master.m3u8")
+    shown = {k for k in server.fetched if k.startswith(("lo-", "hi-")) and "init" not in k}
+    assert {"lo-2.0.m4s", "lo-2.3.m4s"} <= shown
+    assert not any(k.startswith("hi-") for k in shown), sorted(shown)
 
 
 def test_a_duration_stops_it_and_a_stream_that_stops_growing_fails_it() -> None:
