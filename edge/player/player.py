@@ -299,10 +299,12 @@ class HeadlessPlayer:
             if lead_since is not None:  # measured over the lead-in's bytes and time too
                 fetched, download_started = fetched + lead_in, lead_since
                 lead_in, lead_since = 0, None
+            # the link is measured on the video: the audio's part may not be made yet, and
+            # the wait for it is no transfer
+            took_s = self.clock() - download_started
             if audio is not None:
-                fetched += self._init(audio, inits)
-                audio, audio_at, sound = self._audio_parts(audio, audio_at, (msn, index))
-                fetched += sound
+                self._init(audio, inits)
+                audio, audio_at, _ = self._audio_parts(audio, audio_at, (msn, index))
             now = self.clock()
             if session is None:  # one rendition: its bitrate measured on its first part
                 session = self._measured(chunk, found.duration_s, started)
@@ -310,7 +312,7 @@ class HeadlessPlayer:
                 level,
                 found.duration_s,
                 elapsed_s=now - resumed,
-                took_s=now - download_started,
+                took_s=took_s,
                 size_bytes=fetched,
                 now_s=now,
             )

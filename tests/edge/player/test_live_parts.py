@@ -31,22 +31,26 @@ class LiveServer:
         hold_back_s: float = 1.5,
         stops_at: float = 1e9,
         link_bps: float = 0.0,
+        audio_lag_s: float = 0.0,
+        scale: int = 1,
     ) -> None:
         self.now = 0.0
         self.link_bps = link_bps  # media takes this long to send (0: no time)
+        self.audio_lag_s = audio_lag_s  # the audio's parts are made this much later
+        self.scale = scale  # of the parts' sizes
         self.ends_after = ends_after_segments
         self.hold_back_s = hold_back_s
         self.stops_at = stops_at  # no part is made after this (the encoder is gone)
         self.fetched: Counter[str] = Counter()
         self.blocking: list[str] = []
 
-    def made(self) -> int:
-        """Parts made so far."""
-        made = int(min(self.now, self.stops_at) / PART_S + 1e-9)
+    def made(self, lag_s: float = 0.0) -> int:
+        """Parts made so far (`lag_s` later than the clock)."""
+        made = max(0, int((min(self.now, self.stops_at) - lag_s) / PART_S + 1e-9))
         return min(made, self.ends_after * PARTS)
 
     def playlist(self, name: str) -> str:
-        made = self.made()
+        made = self.made(self.audio_lag_s if name == "audio" else 0.0)
         whole, pending = divmod(made, PARTS)
         lines = [
             "#EXTM3U",
@@ -90,10 +94,11 @@ class LiveServer:
                 if wanted * PART_S > self.stops_at:  # held until the server gives up
                     self.now += 3 * PARTS * PART_S
                     return httpx.Response(503, json={"error": {"code": "not_yet"}})
-                self.now = max(self.now, wanted * PART_S)
+                lag = self.audio_lag_s if path == "audio.m3u8" else 0.0
+                self.now = max(self.now, wanted * PART_S + lag)
             return httpx.Response(200, text=self.playlist(path.removesuffix(".m3u8")))
         self.fetched[path] += 1
-        body = b"x" * (10_000 if path.startswith("hi") else 2_000)
+        body = b"x" * (10_000 if path.startswith("hi") else 2_000) * self.scale
         if self.link_bps:
             self.now += 8 * len(body) / self.link_bps
         return httpx.Response(200, content=body)
@@ -164,6 +169,18 @@ def test_the_parts_fetched_to_decode_from_are_measured_with_their_time() -> None
     shown = {k for k in server.fetched if k.startswith(("lo-", "hi-")) and "init" not in k}
     assert {"lo-2.0.m4s", "lo-2.3.m4s"} <= shown
     assert not any(k.startswith("hi-") for k in shown), sorted(shown)
+
+
+def test_the_wait_for_an_audio_part_to_be_made_is_not_taken_for_a_slow_link() -> None:
+    """The audio's parts are made 0.4 s after the video's: fetched alongside each video
+    part, each asks for one that is not made yet. On a 2 Mbit/s link the 900 kbit/s rendition
+    is taken, as without the wait (counted in, the link read as 0.36 Mbit/s)."""
+    for lag in (0.0, 0.4):
+        server = LiveServer(ends_after_segments=5, link_bps=2_000_000, audio_lag_s=lag, scale=5)
+        server.now = 6.0
+        play(server, "http://live.test/master.m3u8")
+        shown = {k for k in server.fetched if k.startswith(("lo-", "hi-")) and "init" not in k}
+        assert "hi-4.0.m4s" in shown, (lag, sorted(shown))
 
 
 def test_a_duration_stops_it_and_a_stream_that_stops_growing_fails_it() -> None:
