@@ -17,11 +17,11 @@ A long request that ends (its init segment and its media in one body, received f
 than any file of a file-per-request push takes, ended by the encoder) ends the feed once every
 track's has: the receiver is given its end at once, so the last frames are packaged and
 listed now, and the broadcast waits its reconnect wait for the encoder to come back, as it
-does for an RTMP or SRT encoder that leaves. Otherwise it ends
-`IDLE_S` after its last request ended with no new one (that wait is its reconnect wait), so an
-encoder that vanished ends its broadcast, and a pause between two segments does not. A new
-init segment for a track that had media (an encoder started again) ends the feed but not the
-broadcast: the next receiver continues it."""
+does for an RTMP or SRT encoder that leaves. Otherwise it ends `IDLE_S` after its last request
+ended with no new one (that wait is its reconnect wait), so an encoder that vanished ends its
+broadcast, and a pause between two segments does not. A new init segment for a track that had
+media (an encoder started again) ends the feed but not the broadcast: the next receiver
+continues it."""
 
 from __future__ import annotations
 
