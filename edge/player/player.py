@@ -154,7 +154,7 @@ class HeadlessPlayer:
         top = self._text(url)
         media: list[Rendition]
         audio: Rendition | None = None
-        session: PlaybackSession | None = None
+        bitrates: list[int] = []  # of a master playlist's variants
         if "#EXT-X-STREAM-INF:" in top:
             master = _parsed(url, parse_master_playlist, top)
             variants = sorted(master.variants, key=lambda v: v.bandwidth_bps)
@@ -164,17 +164,25 @@ class HeadlessPlayer:
             audio_track = next((m for m in master.media if m.type == "AUDIO" and m.default), None)
             audio = self._media(urljoin(url, audio_track.uri)) if audio_track else None
             bitrates = [v.bandwidth_bps for v in variants]
-            session = PlaybackSession(
-                self.rule, bitrates, max_buffer_s=self.max_buffer_s, started_s=started
-            )
         else:  # one rendition: its bitrate is measured on its first segment
             media = [Rendition.of(url, top, started)]
-        live = not media[0].playlist.ended
-        report.live = live
         first = media[0].playlist
+        live = not first.ended
         lists_parts = bool(first.pending_parts) or any(s.parts for s in first.segments)
-        if live and first.part_hold_back_s is not None and lists_parts:
-            report.low_latency = True
+        low_latency = live and first.part_hold_back_s is not None and lists_parts
+        report.live, report.low_latency = live, low_latency
+        session = (  # its ABR plans LL-HLS parts as fetched while they are made
+            PlaybackSession(
+                self.rule,
+                bitrates,
+                max_buffer_s=self.max_buffer_s,
+                started_s=started,
+                live=low_latency,
+            )
+            if bitrates
+            else None
+        )
+        if low_latency:
             session = self._play_parts(media, audio, session, started)
             if session is None:
                 raise PlaybackFailed(f"{url}: no part was played")
@@ -258,8 +266,6 @@ class HeadlessPlayer:
         with a blocking reload as it is made; the ABR chooses a rendition at each segment's
         start; the audio's parts are fetched up to the same position with each."""
         level, played_s, inits = 0, 0.0, set[str]()
-        if session is not None:
-            session.abr.live = True  # its ABR plans parts fetched as they are made
         media[0], joined = self._live_start(media[0])
         (msn, index), audio_at = joined.key, joined.start
         lead_in = 0  # bytes of the parts before the start, counted with the first one shown
@@ -304,7 +310,7 @@ class HeadlessPlayer:
             took_s = self.clock() - download_started
             if audio is not None:
                 self._init(audio, inits)
-                audio, audio_at, _ = self._audio_parts(audio, audio_at, (msn, index))
+                audio, audio_at = self._audio_parts(audio, audio_at, (msn, index))
             now = self.clock()
             if session is None:  # one rendition: its bitrate measured on its first part
                 session = self._measured(chunk, found.duration_s, started)
@@ -341,10 +347,9 @@ class HeadlessPlayer:
 
     def _audio_parts(
         self, audio: Rendition, at: tuple[int, int], upto: tuple[int, int]
-    ) -> tuple[Rendition, tuple[int, int], int]:
+    ) -> tuple[Rendition, tuple[int, int]]:
         """The audio's parts from position `at` through `upto` fetched: the rendition as last
-        loaded, the position after them, and the bytes fetched."""
-        fetched = 0
+        loaded, and the position after them."""
         while at <= upto:
             audio, found = self._part_at(audio, *at)
             if found is Listed.ENDED:
@@ -355,9 +360,9 @@ class HeadlessPlayer:
                 at = (upto[0], upto[1] + 1)
             else:
                 assert isinstance(found, MediaPart)
-                fetched += len(self._get(urljoin(audio.url, found.uri), part=found.byterange))
+                self._get(urljoin(audio.url, found.uri), part=found.byterange)
                 at = (at[0], at[1] + 1)
-        return audio, at, fetched
+        return audio, at
 
     def _live_start(self, rendition: Rendition) -> tuple[Rendition, LiveStart]:
         """Where a low-latency live stream starts (`live_start`), loading its playlist again
