@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
-from httprules.addresses import client_key, networks
+from httprules.addresses import client_key
 from httprules.asgi import Receive, Scope, Send
 from httprules.errors import error_document, http_error
 from httprules.observe import Observed
@@ -321,7 +321,7 @@ def create_app(
         cors_origins=settings.cors_origins,
         keys=keys,
         limit=play_limit,
-        exempt=networks(settings.playback_rate_exempt),
+        exempt=settings.playback_exempt(),
     )
     worker_count = settings.workers if workers is None else workers
     hub = LiveHub(catalog, storage, ingest_config(settings))

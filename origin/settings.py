@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from httprules.addresses import networks
+from httprules.addresses import Network, networks
 from httprules.ratelimit import Rate
 from origin.edge_notify import EdgeTargets
 from transcoder.ladder import LadderPolicy
@@ -124,10 +124,7 @@ class Settings:
         LadderPolicy.parse(self.ladder)
         if self.api_rate < 0 or self.playback_rate < 0:
             raise ValueError("rates are requests per second, 0 (off) or more")
-        try:
-            networks(self.playback_rate_exempt)
-        except ValueError as exc:
-            raise ValueError(f"{_named('playback_rate_exempt')}: {exc}") from None
+        self.playback_exempt()  # checks it
         LadderPolicy.parse(self.live_ladder)
         self.live_port_range  # noqa: B018 (checks it)
         if not 1 <= self.live_segment_s <= 6 or not 0.2 <= self.live_part_s <= 1:
@@ -189,6 +186,13 @@ class Settings:
 
     def playback_limit(self) -> Rate | None:
         return Rate.per_second(self.playback_rate, self.playback_burst)
+
+    def playback_exempt(self) -> tuple[Network, ...]:
+        """The addresses and networks the playback limit does not count."""
+        try:
+            return networks(self.playback_rate_exempt)
+        except ValueError as exc:
+            raise ValueError(f"{_named('playback_rate_exempt')}: {exc}") from None
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
