@@ -41,8 +41,10 @@ def _override(scenario: Scenario, assignments: list[str], sample: float) -> Scen
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
     def line(label: str, s: dict[str, Any]) -> None:
         o = s["overall"]
+        collapsed = o.get("collapsed_ratio", 0.0)
+        joined = f" (+{collapsed:.3f} joined a fill)" if collapsed >= 0.0005 else ""
         print(
-            f"  {label:<24} {o['requests']:>9} requests  hit {o['hit_ratio']:.3f}  "
+            f"  {label:<24} {o['requests']:>9} requests  hit {o['hit_ratio']:.3f}{joined}  "
             f"byte hit {o['byte_hit_ratio']:.3f}  origin {o['origin_bytes'] / 1e9:8.2f} GB "
             f"(+{o['pushed_bytes'] / 1e9:.2f} pushed)  offload {o['origin_offload']:.3f}  "
             f"[{s['wall_s']:.1f} s]"

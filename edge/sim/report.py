@@ -72,6 +72,7 @@ def summarise(outcome: Outcome) -> dict[str, Any]:
     edges = [n for n in outcome.nodes.values() if n.tier == "edge"]
     requests = sum(n.counters.requests for n in edges)
     hits = sum(n.counters.hits for n in edges)
+    collapsed = sum(n.counters.collapsed for n in edges)
     served = sum(n.counters.bytes for n in edges)
     hit_bytes = sum(n.counters.hit_bytes for n in edges)
     origin = outcome.nodes["origin"].counters
@@ -86,6 +87,9 @@ def summarise(outcome: Outcome) -> dict[str, Any]:
         "overall": {
             "requests": requests,
             "hit_ratio": _ratio(hits, requests),
+            # requests that joined a fill already on its way upstream (they cost the upstream
+            # nothing, but waited for it: a live stream's parts are mostly these)
+            "collapsed_ratio": _ratio(collapsed, requests),
             "byte_hit_ratio": _ratio(hit_bytes, served),
             "bytes_served": served,
             "origin_requests": origin.requests,

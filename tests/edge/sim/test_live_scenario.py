@@ -14,7 +14,8 @@ from edge.sim.scenario import load_scenario
 
 def test_collapsing_pops_ask_upstream_once_per_part_and_viewers_stay_near_the_edge() -> None:
     scenario = load_scenario("live").with_changes({"duration_s": 120.0, "sessions_per_s": 4.0})
-    live = summarise(simulate(scenario))["live"]
+    summary = summarise(simulate(scenario))
+    live = summary["live"]
     assert live["viewers"] > 300
     assert live["failed_viewers"] == 0
     assert live["parts_made"] == 240  # 120 s of 0.5 s parts
@@ -25,14 +26,19 @@ def test_collapsing_pops_ask_upstream_once_per_part_and_viewers_stay_near_the_ed
     assert 2.0 <= live["latency_median_s"] <= 3.0
     assert live["latency_p95_s"] <= 3.5
     assert live["stalled_s_per_viewer"] < 0.1
+    # the viewers' requests for a part not yet made join its one fill: neither hits nor misses
+    overall = summary["overall"]
+    assert overall["collapsed_ratio"] > 0.8
+    assert overall["hit_ratio"] + overall["collapsed_ratio"] <= 1.0
 
 
 def test_without_collapsing_every_viewer_waiting_on_a_part_goes_upstream() -> None:
     scenario = load_scenario("live").with_changes(
         {"duration_s": 120.0, "sessions_per_s": 4.0, "collapse": False}
     )
-    live = summarise(simulate(scenario))["live"]
-    per_part = live["upstream_requests_per_part"]
+    summary = summarise(simulate(scenario))
+    per_part = summary["live"]["upstream_requests_per_part"]
+    assert summary["overall"]["collapsed_ratio"] == 0.0
     assert per_part["shield-eu"] > 10  # every edge behind it, for every viewer
     assert max(per_part.values()) > 20
 
