@@ -264,15 +264,23 @@ class HeadlessPlayer:
         """A low-latency live stream, part by part: shown from the part PART-HOLD-BACK behind
         the newest (fetched from the independent part before it), each next part asked for
         with a blocking reload as it is made; the ABR chooses a rendition at each segment's
-        start; the audio's parts are fetched up to the same position with each."""
+        start; the audio's parts are fetched up to the same position with each.
+
+        The link is measured a segment at a time, on its parts' bytes over their transfers'
+        summed time, once before each choice: a part of a fraction of a second on a fast link
+        takes a few milliseconds, which per-request costs and the estimate's 50 ms floor
+        dominate, so a part's own sample follows its size (an independent part several times
+        the next one's), and the rule read that spread as a forecast gone wrong."""
         level, played_s, inits = 0, 0.0, set[str]()
         media[0], joined = self._live_start(media[0])
         (msn, index), audio_at = joined.key, joined.start
-        lead_in = 0  # bytes of the parts before the start, counted with the first one shown
-        lead_since: float | None = None  # when the first of them was asked for
+        measured_bytes, measured_s = 0, 0.0  # the current segment's parts' transfers so far
         resumed = self.clock()
         while self.duration_s is None or played_s < self.duration_s:
             if index == 0 and session is not None:  # a segment starts: a rendition may
+                if measured_s > 0:
+                    session.observe(measured_s, measured_bytes)
+                measured_bytes, measured_s = 0, 0.0
                 level = session.choose(  # change there (each segment starts independent)
                     media[level].target_s,
                     remaining=LIVE_LOOKAHEAD,
@@ -287,6 +295,7 @@ class HeadlessPlayer:
             if found is Listed.GONE:  # fell behind the parts listed: to the live edge again
                 media[level], joined = self._live_start(media[level])
                 (msn, index), audio_at = joined.key, joined.start
+                measured_bytes, measured_s = 0, 0.0
                 if session is not None:
                     session.seek()
                 continue
@@ -296,32 +305,20 @@ class HeadlessPlayer:
             fetched = self._init(rendition, inits)
             url = urljoin(rendition.url, found.uri)
             chunk = len(self._get(url, part=found.byterange, count=True))
-            fetched += chunk
-            if (msn, index) < joined.start:  # decoded from, not shown: the start is later
-                lead_in += fetched
-                lead_since = download_started if lead_since is None else lead_since
-                index += 1
-                continue
-            if lead_since is not None:  # measured over the lead-in's bytes and time too
-                fetched, download_started = fetched + lead_in, lead_since
-                lead_in, lead_since = 0, None
             # the link is measured on the video: the audio's part may not be made yet, and
             # the wait for it is no transfer
-            took_s = self.clock() - download_started
+            measured_bytes += fetched + chunk
+            measured_s += self.clock() - download_started
+            if (msn, index) < joined.start:  # decoded from, not shown: the start is later
+                index += 1
+                continue
             if audio is not None:
                 self._init(audio, inits)
                 audio, audio_at = self._audio_parts(audio, audio_at, (msn, index))
             now = self.clock()
             if session is None:  # one rendition: its bitrate measured on its first part
                 session = self._measured(chunk, found.duration_s, started)
-            idle_s = session.add(
-                level,
-                found.duration_s,
-                elapsed_s=now - resumed,
-                took_s=took_s,
-                size_bytes=fetched,
-                now_s=now,
-            )
+            idle_s = session.add(level, found.duration_s, elapsed_s=now - resumed, now_s=now)
             self._behind(made_at(playlist, msn, index), session)
             played_s += found.duration_s
             index += 1

@@ -81,15 +81,17 @@ class PlaybackSession:
         segment_s: float,
         *,
         elapsed_s: float,
-        took_s: float,
-        size_bytes: int,
         now_s: float,
+        took_s: float | None = None,
+        size_bytes: int = 0,
     ) -> float:
         """A chunk arrived at `now_s`: `elapsed_s` seconds of media since the last chunk's wait
         for room ended (the download, and any retries and delay before it), `size_bytes` in
-        `took_s` seconds for the ABR's estimate. Returns how long to wait for buffer room
-        before the next request."""
-        self.abr.observe(took_s, size_bytes)
+        `took_s` seconds for the ABR's estimate (none: a player measuring several chunks
+        together calls `observe` for them). Returns how long to wait for buffer room before
+        the next request."""
+        if took_s is not None:
+            self.abr.observe(took_s, size_bytes)
         stall, self.buffer_s, idle = buffer_step(
             self.buffer_s, self.playing, elapsed_s, segment_s, self.max_buffer_s
         )
@@ -107,6 +109,10 @@ class PlaybackSession:
         self._played_s += segment_s
         self._chunks += 1
         return idle
+
+    def observe(self, took_s: float, size_bytes: int) -> None:
+        """A transfer measured apart from the chunks added: `size_bytes` in `took_s` seconds."""
+        self.abr.observe(took_s, size_bytes)
 
     def seek(self) -> None:
         """A jump: the buffer is flushed and playback starts again with the next chunk."""
