@@ -269,8 +269,9 @@ class HeadlessPlayer:
         The link is measured a segment at a time, on its parts' bytes over their transfers'
         summed time, once before each choice: a part of a fraction of a second on a fast link
         takes a few milliseconds, which per-request costs and the estimate's 50 ms floor
-        dominate, so a part's own sample follows its size (an independent part several times
-        the next one's), and the rule read that spread as a forecast gone wrong."""
+        dominate, so a part's own sample follows its size (an encoder's last part of a
+        segment can be a quarter of the others), and the rule read that spread as a forecast
+        gone wrong."""
         level, played_s, inits = 0, 0.0, set[str]()
         media[0], joined = self._live_start(media[0])
         (msn, index), audio_at = joined.key, joined.start
