@@ -85,11 +85,28 @@ def _appended(headers: Mapping[str, str], name: str, item: str) -> dict[str, str
     return {**headers, name: f"{before}, {item}" if before else item}
 
 
-def with_forwarded_for(headers: dict[str, str], client_ip: str | None) -> dict[str, str]:
+def with_forwarded_for(
+    headers: dict[str, str], client_ip: str | None, proto: str | None = None
+) -> dict[str, str]:
     """`headers` with the client's address appended to X-Forwarded-For (de facto standard:
-    each proxy appends the address it received the request from; what the client sent stays
-    in front and is not trusted)."""
-    return _appended(headers, "x-forwarded-for", client_ip) if client_ip else headers
+    each proxy appends the address it received the request from) and as an element of
+    Forwarded (RFC 7239: `for=`, and `proto=` the scheme the request came in with); what the
+    client sent stays in front of each and is not trusted."""
+    if not client_ip:
+        return headers
+    element = f"for={forwarded_node(client_ip)}"
+    if proto in ("http", "https"):
+        element += f";proto={proto}"
+    return _appended(_appended(headers, "x-forwarded-for", client_ip), "forwarded", element)
+
+
+def forwarded_node(address: str) -> str:
+    """An address as a Forwarded `for=` value (RFC 7239 §6): IPv6 in brackets, quoted, as a
+    colon is not a token character; anything else that is not a token (a Unix socket's
+    path) as the RFC's `unknown`."""
+    if ":" in address:
+        return f'"[{address}]"'
+    return address if address and all(c.isalnum() or c in ".-_" for c in address) else "unknown"
 
 
 def with_capability(headers: Mapping[str, str], device: str) -> dict[str, str]:

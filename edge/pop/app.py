@@ -396,7 +396,9 @@ class Edge:
             extra = refused.headers()
             return await self.responses.error(send, 429, "rate_limited", message, "DENIED", extra)
         client = scope.get("client")
-        headers = with_forwarded_for(request_headers(scope), client[0] if client else None)
+        headers = with_forwarded_for(
+            request_headers(scope), client[0] if client else None, scope.get("scheme")
+        )
         if self.config.name in received_by(headers.get("via")):  # an upstream leads back here
             message = f"this request has been through {self.config.name} already: a loop"
             return await self.responses.error(send, 508, "loop_detected", message, "DENIED")

@@ -22,7 +22,7 @@ from httprules.caching import (
     vary_names,
     vary_values,
 )
-from httprules.headers import with_capability
+from httprules.headers import with_capability, with_forwarded_for
 
 DATE = "Sun, 29 Nov 2026 12:00:00 GMT"
 HOUR_BEFORE = "Sun, 29 Nov 2026 11:00:00 GMT"
@@ -359,3 +359,13 @@ def test_merge_304_updates_headers_but_not_what_describes_the_body() -> None:
         "content-length": "10",
         "x-new": "1",
     }
+
+
+def test_the_client_is_appended_to_x_forwarded_for_and_forwarded() -> None:
+    sent = {"x-forwarded-for": "203.0.113.9", "forwarded": 'for="_hidden"'}
+    out = with_forwarded_for(sent, "2001:db8::17", "https")
+    assert out["x-forwarded-for"] == "203.0.113.9, 2001:db8::17"
+    assert out["forwarded"] == 'for="_hidden", for="[2001:db8::17]";proto=https'
+    assert with_forwarded_for({}, "192.0.2.1")["forwarded"] == "for=192.0.2.1"
+    assert with_forwarded_for({}, "/run/pop.sock", "http")["forwarded"] == "for=unknown;proto=http"
+    assert with_forwarded_for(sent, None) == sent  # no address known: nothing to append

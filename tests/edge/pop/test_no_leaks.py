@@ -120,15 +120,22 @@ def test_forwarded_for_and_via_are_appended(tmp_path: Path) -> None:
     with edge_in_front(tmp_path, origin) as edge:
         response = httpx.get(
             edge + "/a",
-            headers={"x-forwarded-for": "203.0.113.9", "via": "1.1 client-proxy"},
+            headers={
+                "x-forwarded-for": "203.0.113.9",
+                "forwarded": "for=203.0.113.9",
+                "via": "1.1 client-proxy",
+            },
             timeout=10,
         )
         seen = origin.seen_headers[-1]
         assert seen["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
+        # RFC 7239: the address the POP got the request from is the last element
+        assert seen["forwarded"] == "for=203.0.113.9, for=127.0.0.1;proto=http"
         assert seen["via"] == "1.1 client-proxy, 1.1 pop"
         assert response.headers["via"].endswith("1.1 pop")
         httpx.get(edge + "/a", timeout=10)
         assert origin.seen_headers[-1]["x-forwarded-for"] == "127.0.0.1"
+        assert origin.seen_headers[-1]["forwarded"] == "for=127.0.0.1;proto=http"
         assert origin.seen_headers[-1]["via"] == "1.1 pop"
         # Via says the version of HTTP the request came in with (RFC 9110 §7.6.3)
         old = raw_get(edge, "/a", [b"Via: 1.0 client-proxy"], version="1.0")
