@@ -447,6 +447,7 @@ class HeadlessPlayer:
         parts = urlsplit(url)
         on_pops = f"{parts.scheme}://{parts.netloc}" in self._bases
         headers = {"range": part.header} if part is not None else {}
+        why = ""  # the last failure's reason
         for _ in range(len(self._bases) if on_pops else 1):
             target = self._on_current_pop(url)
             try:
@@ -461,14 +462,17 @@ class HeadlessPlayer:
                     if part is not None and response.status_code == 200:  # a server that
                         body = body[part.offset : part.offset + part.length]  # sent it all
                     return body
+                why = f"{target}: {response.status_code}"
             except httpx.HTTPStatusError as exc:
                 raise PlaybackFailed(f"{target}: {exc.response.status_code}") from exc
-            except httpx.HTTPError:
-                pass
+            except httpx.HTTPError as exc:
+                why = f"{target}: {exc or type(exc).__name__}"
             self._report.failed_fetches += 1
             if on_pops:
                 self._base = (self._base + 1) % len(self._bases)
-        raise PlaybackFailed(f"no POP could serve {url}" if on_pops else f"{url} failed")
+        if on_pops and len(self._bases) > 1:
+            raise PlaybackFailed(f"no POP could serve {url} (the last: {why})")
+        raise PlaybackFailed(why)
 
 
 def _parsed(url: str, parse: Callable[[str], Playlist], text: str) -> Playlist:

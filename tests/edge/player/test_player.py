@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from edge.player.player import HeadlessPlayer
+from edge.player.player import HeadlessPlayer, PlaybackFailed
 from sample_media.generate import SampleMedia
 from tests.support.playback import upload_raw, wait_for_video
 from tests.support.servers import OriginServer, free_port, run_cli
@@ -42,6 +42,22 @@ def test_fails_over_from_a_dead_pop(master_url: str, origin: OriginServer) -> No
         report = HeadlessPlayer(client, speed=50).play(dead + path, [origin.url])
     assert report.failed_fetches == 1
     assert report.playback.chunks == 3
+
+
+def test_a_failure_says_why() -> None:
+    """What the last attempt got (a refused connection, a server error), and with POPs to
+    fail over to that none could serve."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    refused = r"^http://127\.0\.0\.1:\d+/a\.m3u8: .*refused"
+    with httpx.Client(timeout=5) as client, pytest.raises(PlaybackFailed, match=refused):
+        HeadlessPlayer(client).play(f"{dead}/a.m3u8")
+    failing = httpx.MockTransport(lambda request: httpx.Response(503))
+    with httpx.Client(transport=failing) as client:
+        with pytest.raises(PlaybackFailed, match=r"^http://a\.test/m\.m3u8: 503$"):
+            HeadlessPlayer(client).play("http://a.test/m.m3u8")
+        none = r"^no POP could serve http://a\.test/m\.m3u8 \(the last: http://b\.test/m\.m3u8: 503"
+        with pytest.raises(PlaybackFailed, match=none):
+            HeadlessPlayer(client).play("http://a.test/m.m3u8", ["http://b.test"])
 
 
 def test_cli_prints_the_report(master_url: str) -> None:
