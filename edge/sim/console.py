@@ -56,8 +56,9 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
                 f"  {'':<24} live: {live['viewers']} viewers  latency median "
                 f"{live['latency_median_s']} s (p95 {live['latency_p95_s']} s)  stalled "
                 f"{live['stalled_s_per_viewer']} s/viewer  bitrate {live['bitrate_mean_kbps']} "
-                f"kbps ({live['switches_per_viewer']} switches/viewer)  upstream requests per "
-                f"part: at most {worst} (a POP)"
+                f"kbps ({live['switches_per_viewer']} switches/viewer)  "
+                f"{live.get('jumps_per_viewer', 0.0)} jumps to the edge/viewer  "
+                f"upstream requests per part: at most {worst} (a POP)"
             )
         release = s.get("new_release", {})
         if release.get("bytes_first_requested"):

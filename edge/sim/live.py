@@ -4,7 +4,10 @@ from (n+1)·p; a viewer asks for the next part as soon as it has the previous on
 request: the preload hint), so every viewer of a POP asks for a part before it exists and a
 POP that collapses makes one upstream request for all of them. A viewer starts PART-HOLD-BACK
 behind the live edge and plays each part at the later of its turn and its arrival: a late part
-is a stall, and the latency (wall clock minus the media time on screen) grows by it.
+is a stall, and the latency (wall clock minus the media time on screen) grows by it. A viewer
+that falls so far behind that its next part is no longer listed (parts are listed for the
+segments that end within the last three target durations, manifests/live_playlist.py) goes
+back to the live edge, as the headless player does: a jump, the media between skipped.
 
 With a ladder (`live_ladder_kbps`) each viewer's ABR rule (edge/player/session.py, as the
 headless player and the VOD sessions) picks a rendition at each segment's start. Its estimate
@@ -29,6 +32,7 @@ from edge.router.routing import RoutingPolicy, rtt_ms
 from edge.sim.nodes import Node
 from edge.sim.scenario import Scenario
 from edge.sim.workload import object_id
+from manifests.live_playlist import PART_WINDOW_TARGETS
 
 MIN_TRANSFER_S = 1e-4  # a part's transfer, from its first byte, takes at least this
 
@@ -70,6 +74,7 @@ class LiveStats:
     parts_asked: set[int] = field(default_factory=set)  # each rendition's parts viewers asked for
     bitrates_bps: list[float] = field(default_factory=list)  # each viewer's mean
     switches: int = 0
+    jumps: int = 0  # back to the live edge, from parts no longer listed
 
     def summary(self, upstream_part_requests: dict[str, int]) -> dict[str, Any]:
         lat = sorted(self.latencies_s)
@@ -90,6 +95,7 @@ class LiveStats:
                 round(statistics.fmean(self.bitrates_bps) / 1000, 1) if self.bitrates_bps else None
             ),
             "switches_per_viewer": round(self.switches / max(1, len(self.bitrates_bps)), 3),
+            "jumps_per_viewer": round(self.jumps / max(1, self.viewers), 3),
             # per POP: upstream requests for live parts / the parts (of any rendition) that
             # viewers asked for
             "upstream_requests_per_part": {
@@ -122,12 +128,17 @@ def live_viewer(sim: Host, client: Viewer, video: int, rule: str) -> Generator[A
     client.half_rtt_s = rtt_ms(sim._km(client, node), sim.policy) / 2000
     watch_s = sim.rng.expovariate(1 / s.live_watch_s)
     leave_at = min(s.duration_s, env.now + watch_s)
-    # the part being made when the viewer joins, less the hold-back: where playback starts
-    n = max(0, int((env.now - s.live_hold_back_s) / part_s))
+    n = live_start(env.now, s.live_hold_back_s, part_s)
     playing_until: float | None = None  # when what has been played so far runs out
     latencies: list[float] = []
     level, played, bitrate_sum, previous, switches = 0, 0, 0.0, None, 0
     while env.now < leave_at:
+        if not parts_listed(n // parts_per_segment, env.now, s.segment_s):
+            n = live_start(env.now, s.live_hold_back_s, part_s)  # back to the live edge
+            stats.jumps += 1
+            playing_until = None  # playback starts again with the part that comes next
+            if session is not None:
+                session.seek()
         if session is not None and (played == 0 or n % parts_per_segment == 0):
             level = session.choose(s.segment_s, remaining=LIVE_LOOKAHEAD)
         sent, part = env.now, object_id(video, level, n)
@@ -173,3 +184,16 @@ def live_viewer(sim: Host, client: Viewer, video: int, rule: str) -> Generator[A
         stats.latencies_s.append(statistics.median(latencies))
         stats.bitrates_bps.append(bitrate_sum / played)
         stats.switches += switches
+
+
+def live_start(now: float, hold_back_s: float, part_s: float) -> int:
+    """The part a viewer starts from at `now`: the part being made then, less the hold-back."""
+    return max(0, int((now - hold_back_s) / part_s))
+
+
+def parts_listed(segment: int, now: float, segment_s: float) -> bool:
+    """Whether segment `segment`'s parts are still listed at `now`: the segment being made,
+    and the whole ones that end within the last PART_WINDOW_TARGETS target durations of the
+    last whole one."""
+    being_made = int(now / segment_s)
+    return segment >= being_made - PART_WINDOW_TARGETS

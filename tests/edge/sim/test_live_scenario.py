@@ -10,6 +10,7 @@ import pytest
 from edge.sim.report import summarise
 from edge.sim.runner import simulate
 from edge.sim.scenario import load_scenario
+from manifests.live_playlist import PART_WINDOW_TARGETS
 
 
 def test_collapsing_pops_ask_upstream_once_per_part_and_viewers_stay_near_the_edge() -> None:
@@ -41,6 +42,21 @@ def test_without_collapsing_every_viewer_waiting_on_a_part_goes_upstream() -> No
     assert summary["overall"]["collapsed_ratio"] == 0.0
     assert per_part["shield-eu"] > 10  # every edge behind it, for every viewer
     assert max(per_part.values()) > 20
+
+
+def test_a_viewer_that_falls_out_of_the_parts_listed_goes_back_to_the_live_edge() -> None:
+    """On 2 Mbit/s the 2.5 Mbit/s rendition falls 0.2 s behind every second. Parts are
+    listed for the segments that end within the last three target durations (4 s each here)
+    and the segment being made: a viewer whose next part is older goes back to the live
+    edge, as the headless player does, so no viewer plays more than those four segments and
+    the hold-back behind (without the jump, a viewer's median latency reached 26 s)."""
+    scenario = load_scenario("live").with_changes(
+        {"duration_s": 240.0, "sessions_per_s": 1.0, "bandwidth": ["constant:2"]}
+    )
+    live = summarise(simulate(scenario))["live"]
+    assert live["jumps_per_viewer"] > 1
+    window_s = (PART_WINDOW_TARGETS + 1) * scenario.segment_s + scenario.live_hold_back_s
+    assert live["latency_max_s"] <= window_s
 
 
 @pytest.mark.parametrize(
