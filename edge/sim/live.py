@@ -133,13 +133,14 @@ def live_viewer(sim: Host, client: Viewer, video: int, rule: str) -> Generator[A
     latencies: list[float] = []
     level, played, bitrate_sum, previous, switches = 0, 0, 0.0, None, 0
     while env.now < leave_at:
-        if not parts_listed(n // parts_per_segment, env.now, s.segment_s):
-            n = live_start(env.now, s.live_hold_back_s, part_s)  # back to the live edge
+        jumped = not parts_listed(n // parts_per_segment, env.now, s.segment_s)
+        if jumped:  # back to the live edge, where a rendition is chosen afresh
+            n = live_start(env.now, s.live_hold_back_s, part_s)
             stats.jumps += 1
             playing_until = None  # playback starts again with the part that comes next
             if session is not None:
                 session.seek()
-        if session is not None and (played == 0 or n % parts_per_segment == 0):
+        if session is not None and (played == 0 or jumped or n % parts_per_segment == 0):
             level = session.choose(s.segment_s, remaining=LIVE_LOOKAHEAD)
         sent, part = env.now, object_id(video, level, n)
         end = sim._request(client, node, part, sizes[level], sent)
