@@ -106,7 +106,8 @@ def forwarded_node(address: str) -> str:
     path) as the RFC's `unknown`."""
     if ":" in address:
         return f'"[{address}]"'
-    return address if address and all(c.isalnum() or c in ".-_" for c in address) else "unknown"
+    token = address and all(c.isascii() and (c.isalnum() or c in ".-_") for c in address)
+    return address if token else "unknown"
 
 
 def with_capability(headers: Mapping[str, str], device: str) -> dict[str, str]:

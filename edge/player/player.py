@@ -466,7 +466,7 @@ class HeadlessPlayer:
             except httpx.HTTPStatusError as exc:
                 raise PlaybackFailed(f"{target}: {exc.response.status_code}") from exc
             except httpx.HTTPError as exc:
-                why = f"{target}: {exc or type(exc).__name__}"
+                why = f"{target}: {str(exc) or type(exc).__name__}"
             self._report.failed_fetches += 1
             if on_pops:
                 self._base = (self._base + 1) % len(self._bases)

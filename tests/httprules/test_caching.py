@@ -368,4 +368,5 @@ def test_the_client_is_appended_to_x_forwarded_for_and_forwarded() -> None:
     assert out["forwarded"] == 'for="_hidden", for="[2001:db8::17]";proto=https'
     assert with_forwarded_for({}, "192.0.2.1")["forwarded"] == "for=192.0.2.1"
     assert with_forwarded_for({}, "/run/pop.sock", "http")["forwarded"] == "for=unknown;proto=http"
+    assert with_forwarded_for({}, "hôte")["forwarded"] == "for=unknown"  # not a token
     assert with_forwarded_for(sent, None) == sent  # no address known: nothing to append

@@ -51,6 +51,13 @@ def test_a_failure_says_why() -> None:
     refused = r"^http://127\.0\.0\.1:\d+/a\.m3u8: .*refused"
     with httpx.Client(timeout=5) as client, pytest.raises(PlaybackFailed, match=refused):
         HeadlessPlayer(client).play(f"{dead}/a.m3u8")
+
+    def timed_out(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("", request=request)  # an exception that says nothing
+
+    quiet, said = httpx.MockTransport(timed_out), r"^http://a\.test/m\.m3u8: ReadTimeout$"
+    with httpx.Client(transport=quiet) as client, pytest.raises(PlaybackFailed, match=said):
+        HeadlessPlayer(client).play("http://a.test/m.m3u8")
     failing = httpx.MockTransport(lambda request: httpx.Response(503))
     with httpx.Client(transport=failing) as client:
         with pytest.raises(PlaybackFailed, match=r"^http://a\.test/m\.m3u8: 503$"):
