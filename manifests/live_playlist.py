@@ -23,6 +23,15 @@ PART_WINDOW_TARGETS = 3  # parts are listed for the last three target durations 
 # (a loaded machine), which 3 did not always (measured: stalls in 2-minute runs)
 HOLD_BACK_PARTS = 4
 ON_AIR_PARTS = HOLD_BACK_PARTS + 1
+
+
+def parts_listed(segment_end_s: float, whole_end_s: float, target_s: float) -> bool:
+    """Whether a segment ending at `segment_end_s` has its parts listed in a playlist whose
+    whole segments end at `whole_end_s`: it ends within the last PART_WINDOW_TARGETS target
+    durations (the segment being made, ending later, always does)."""
+    return segment_end_s > whole_end_s - PART_WINDOW_TARGETS * target_s
+
+
 BLOCKING_CACHE_TARGETS = 6  # how long (in target durations) a blocking reload's answer may be
 # cached: its URL names the part it waited for, so it never goes stale, only old
 
@@ -196,17 +205,14 @@ def render_live_playlist(track: LiveTrack, view: PlaylistView = PlaylistView()) 
     if skipped:
         lines.append(f"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}")
     lines.append(f"#EXT-X-MAP:URI={quote(track.init_uri)}")
-    # parts are listed for the segments that end within the last three target durations
-    part_horizon = sum(s.duration_s for s in track.segments) - (
-        PART_WINDOW_TARGETS * track.target_duration_s
-    )
+    whole_s = sum(s.duration_s for s in track.segments)
     elapsed = 0.0
     for position, s in enumerate(track.segments):
         elapsed += s.duration_s
         if position < skipped:
             continue
         lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{program_date_time(s.started_at)}")
-        if ll and elapsed > part_horizon:
+        if ll and parts_listed(elapsed, whole_s, track.target_duration_s):
             lines += [_part_line(s.msn, i, p) for i, p in enumerate(s.parts)]
         lines.append(f"#EXTINF:{format_duration(s.duration_s)},")
         lines.append(segment_uri(s.msn))

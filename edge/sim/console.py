@@ -41,7 +41,7 @@ def _override(scenario: Scenario, assignments: list[str], sample: float) -> Scen
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
     def line(label: str, s: dict[str, Any]) -> None:
         o = s["overall"]
-        collapsed = o.get("collapsed_ratio", 0.0)
+        collapsed = o["collapsed_ratio"]
         joined = f" (+{collapsed:.3f} joined a fill)" if collapsed >= 0.0005 else ""
         print(
             f"  {label:<24} {o['requests']:>9} requests  hit {o['hit_ratio']:.3f}{joined}  "
@@ -57,7 +57,7 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
                 f"{live['latency_median_s']} s (p95 {live['latency_p95_s']} s)  stalled "
                 f"{live['stalled_s_per_viewer']} s/viewer  bitrate {live['bitrate_mean_kbps']} "
                 f"kbps ({live['switches_per_viewer']} switches/viewer)  "
-                f"{live.get('jumps_per_viewer', 0.0)} jumps to the edge/viewer  "
+                f"{live['jumps_per_viewer']} jumps to the edge/viewer  "
                 f"upstream requests per part: at most {worst} (a POP)"
             )
         release = s.get("new_release", {})

@@ -32,7 +32,7 @@ from edge.router.routing import RoutingPolicy, rtt_ms
 from edge.sim.nodes import Node
 from edge.sim.scenario import Scenario
 from edge.sim.workload import object_id
-from manifests.live_playlist import PART_WINDOW_TARGETS
+from manifests.live_playlist import parts_listed
 
 MIN_TRANSFER_S = 1e-4  # a part's transfer, from its first byte, takes at least this
 
@@ -133,7 +133,10 @@ def live_viewer(sim: Host, client: Viewer, video: int, rule: str) -> Generator[A
     latencies: list[float] = []
     level, played, bitrate_sum, previous, switches = 0, 0, 0.0, None, 0
     while env.now < leave_at:
-        jumped = not parts_listed(n // parts_per_segment, env.now, s.segment_s)
+        # its segment's end, and the end of the whole segments (the one being made is not)
+        ends_s = (n // parts_per_segment + 1) * s.segment_s
+        whole_s = int(env.now / s.segment_s) * s.segment_s
+        jumped = not parts_listed(ends_s, whole_s, s.segment_s)
         if jumped:  # back to the live edge, where a rendition is chosen afresh
             n = live_start(env.now, s.live_hold_back_s, part_s)
             stats.jumps += 1
@@ -190,11 +193,3 @@ def live_viewer(sim: Host, client: Viewer, video: int, rule: str) -> Generator[A
 def live_start(now: float, hold_back_s: float, part_s: float) -> int:
     """The part a viewer starts from at `now`: the part being made then, less the hold-back."""
     return max(0, int((now - hold_back_s) / part_s))
-
-
-def parts_listed(segment: int, now: float, segment_s: float) -> bool:
-    """Whether segment `segment`'s parts are still listed at `now`: the segment being made,
-    and the whole ones that end within the last PART_WINDOW_TARGETS target durations of the
-    last whole one."""
-    being_made = int(now / segment_s)
-    return segment >= being_made - PART_WINDOW_TARGETS
