@@ -75,7 +75,7 @@ def json_request(line: str) -> tuple[str, float, str, int, int] | None:
     status, sent = _field(fields, ("status",))[1], _field(fields, _JSON_BYTES, "0")[1]
     if not method or not target or not status.isdigit() or not named_time:
         return None
-    at = _msec(stamp) if named_time == "msec" else _log_time(stamp)
+    at = _msec(stamp) if named_time == "msec" else log_time(stamp)
     if at is None or not (sent == "-" or sent.isdigit()):
         return None
     bytes_sent = int(sent) if sent.isdigit() else 0
@@ -109,7 +109,7 @@ def _origin_form(target: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)  # a busy log has many lines a second: parse each once
-def _log_time(text: str) -> float | None:
+def log_time(text: str) -> float | None:
     """Seconds since the epoch of a log's time: nginx's $time_local (29/Nov/2026:12:00:00
     +0000) or $time_iso8601 (2026-11-29T12:00:00+00:00; no zone: UTC)."""
     try:
@@ -126,10 +126,10 @@ def _log_time(text: str) -> float | None:
 def _text_time(head: str) -> float | None:
     """The time a text log line gives before its request (None: none)."""
     if (bracketed := _BRACKETED.search(head)) is not None:
-        return _log_time(bracketed[1])
+        return log_time(bracketed[1])
     if (bare := _BARE_TIME.search(head)) is None:
         return None
-    return _log_time(bare[1]) if "-" in bare[1] else _msec(bare[1])
+    return log_time(bare[1]) if "-" in bare[1] else _msec(bare[1])
 
 
 def _json_line(line: str) -> object:

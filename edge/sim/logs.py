@@ -1,6 +1,7 @@
 """Request logs as cache traces: libCacheSim oracleGeneral files, text access logs (nginx's or
-Apache's; or an nginx log_format of JSON lines) and the POP's own access log (JSON lines,
-edge/wire.py's `AccessRecord`), each line read by edge/sim/log_lines.py. Every format becomes
+Apache's; an nginx log_format of JSON lines; or the W3C extended format, CloudFront's and
+IIS's, edge/sim/w3c_log.py) and the POP's own access log (JSON lines, edge/wire.py's
+`AccessRecord`), each line read by edge/sim/log_lines.py. Every format becomes
 the same list of `TraceRequest`s, with object ids given in order of first appearance and a
 `locate` for the interval policy.
 
@@ -27,6 +28,7 @@ import zstandard
 from edge.eviction.interval import locate_url
 from edge.sim.log_lines import access_record, edge_line, json_request, nginx_line, text_line
 from edge.sim.trace import RECORD, TraceRequest, write_oracle_columns
+from edge.sim.w3c_log import DIRECTIVE, FIELDS, W3cLog, W3cLogError
 from edge.sim.workload import locate_object
 
 FORMATS = ("oracle", "nginx", "edge")
@@ -261,7 +263,7 @@ def _sniff(path: Path) -> str | None:
         return "oracle"
     for raw in head.splitlines()[:20]:  # a line of either format, whatever its method
         line = raw.decode("utf-8", "replace")
-        if text_line(line):
+        if text_line(line) or line.startswith(FIELDS):  # (a W3C extended log's columns)
             return "nginx"
         if access_record(line) is not None:
             return "edge"
@@ -326,8 +328,15 @@ def load_trace(
     parse = nginx_line if fmt == "nginx" else edge_line
 
     def entries(path: Path) -> Iterator[tuple[float, str, int, int]]:
+        w3c = W3cLog()  # a text log may be W3C extended: its directives say how to read it
         for line in _lines(path, progress):
-            parsed = parse(line)
+            if fmt == "nginx" and line.startswith(DIRECTIVE):
+                try:
+                    w3c.directive(line)
+                except W3cLogError as exc:
+                    raise LogError(f"{path}: {exc}") from None
+                continue
+            parsed = w3c.record(line) if w3c.started else parse(line)
             if parsed is None or parsed[2] not in CACHED_STATUSES:
                 trace.skipped += 1
             else:

@@ -1,0 +1,91 @@
+"""The W3C extended log format, as Amazon CloudFront's standard logs and IIS write it: a
+`#Fields:` directive names the columns of the lines that follow it (tab-separated, as
+CloudFront writes them, or space-separated, as IIS does: neither puts a space inside a value),
+until the next `#Fields:`. A line gives (time, path, status, bytes) from `date` and `time` (UTC;
+a `#Date:` directive's date where there is no `date` column), `cs-method`, `cs-uri-stem` (with
+`cs-uri-query`, or `cs-uri`), `sc-status`, and the object's bytes: `sc-content-len` (the body's
+length, CloudFront's) where it is a number, else `sc-bytes` (all bytes sent, headers too)."""
+
+from __future__ import annotations
+
+from edge.pop.accesslog import logged_path
+from edge.sim.log_lines import log_time
+
+DIRECTIVE = "#"
+FIELDS = "#Fields:"
+DATE = "#Date:"
+BYTE_COLUMNS = ("sc-content-len", "sc-bytes")  # the body's length first, else all bytes sent
+
+
+class W3cLogError(ValueError):
+    """A `#Fields:` directive the replay cannot use (it names no time, target or bytes)."""
+
+
+class W3cLog:
+    """The lines of one W3C extended log, read in order (the directives say how to read the
+    lines after them)."""
+
+    def __init__(self) -> None:
+        self._columns: dict[str, int] = {}
+        self._date = ""
+
+    @property
+    def started(self) -> bool:
+        """Whether a `#Fields:` directive has been read: the lines after it are records."""
+        return bool(self._columns)
+
+    def directive(self, line: str) -> None:
+        """Take a `#...` line: `#Fields:` sets the columns (W3cLogError if they cannot give a
+        request), `#Date:` the date of records without one; the others say nothing needed."""
+        if line.startswith(FIELDS):
+            names = line[len(FIELDS) :].split()
+            columns = {name.lower(): at for at, name in enumerate(names)}
+            missing = [
+                what
+                for what, needed in (
+                    ("time", ("time",)),
+                    ("cs-method", ("cs-method",)),
+                    ("cs-uri-stem or cs-uri", ("cs-uri-stem", "cs-uri")),
+                    ("sc-status", ("sc-status",)),
+                    ("sc-bytes or sc-content-len", BYTE_COLUMNS),
+                )
+                if not any(name in columns for name in needed)
+            ]
+            if missing:
+                raise W3cLogError(
+                    f"its #Fields name no {', no '.join(missing)}: a request's time, target, "
+                    "status and size are needed"
+                )
+            self._columns = columns
+        elif line.startswith(DATE):  # "#Date: 2026-11-29 12:00:00"
+            words = line[len(DATE) :].split()
+            self._date = words[0] if words else ""
+
+    def record(self, line: str) -> tuple[float, str, int, int] | None:
+        """A record line as (time, path, status, bytes); None if it is no GET or HEAD request
+        or is not whole."""
+        values = line.rstrip("\r\n").split("\t") if "\t" in line else line.split()
+        columns = self._columns
+        if len(values) < len(columns):
+            return None
+
+        def value(*names: str) -> str:
+            for name in names:
+                at = columns.get(name)
+                if at is not None and values[at] != "-":
+                    return values[at]
+            return ""
+
+        if value("cs-method") not in ("GET", "HEAD"):
+            return None
+        status, target = value("sc-status"), value("cs-uri-stem", "cs-uri")
+        date = value("date") or self._date
+        at = log_time(f"{date}T{value('time')}") if date else None
+        if at is None or not status.isdigit() or not target.startswith("/"):
+            return None
+        query = value("cs-uri-query") if "cs-uri-stem" in columns else ""
+        size = next((v for v in (value(name) for name in BYTE_COLUMNS) if v.isdigit()), "0")
+        if status == "304":  # no body: what it sent is headers, no size of the object
+            size = "0"
+        path = logged_path(f"{target}?{query}" if query else target)
+        return at, path, int(status), int(size)

@@ -1,0 +1,146 @@
+"""`mediacdn cache replay` on W3C extended logs (CloudFront's standard logs, IIS's): the same
+requests as the nginx log of tests/edge/sim/test_cache_replay.py, written as those servers
+write them."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from datetime import datetime
+from pathlib import Path
+
+from edge.sim.logs import load_trace, resolve_format
+from edge.sim.w3c_log import W3cLog
+from httprules.playback_tokens import KeyRing, mint
+from tests.edge.sim.test_cache_replay import NGINX, replay_cli, rows
+from tests.support.servers import run_cli
+
+COMBINED = re.compile(
+    r'^(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) (\S+) [^"]*" (\d+) (\d+) "[^"]*" "([^"]*)"$'
+)
+CLOUDFRONT_FIELDS = (
+    "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status "
+    "cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id "
+    "x-host-header cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher "
+    "x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields c-port "
+    "time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len "
+    "sc-range-start sc-range-end"
+)
+HEADERS = 310  # bytes of headers: in sc-bytes, not in sc-content-len
+
+
+def _requests(log: str) -> list[tuple[datetime, str, str, str, int, str, str]]:
+    """The combined-format lines of `log` as (time, ip, method, target, status, bytes, agent)."""
+    out = []
+    for line in log.splitlines():
+        match = COMBINED.match(line)
+        if match is not None:
+            ip, at, method, target, status, sent, agent = match.groups()
+            when = datetime.strptime(at, "%d/%b/%Y:%H:%M:%S %z")
+            out.append((when, ip, method, target, int(status), sent, agent))
+    return out
+
+
+def cloudfront(log: str) -> str:
+    """`log` as CloudFront writes its standard logs: tab-separated, the body's length in
+    sc-content-len, every byte sent (headers too) in sc-bytes."""
+    lines = ["#Version: 1.0", f"#Fields: {CLOUDFRONT_FIELDS}"]
+    for when, ip, method, target, status, sent, agent in _requests(log):
+        body = "-" if status == 304 else sent
+        values = [
+            when.strftime("%Y-%m-%d"), when.strftime("%H:%M:%S"), "CDG50-C1",
+            str(int(sent) + HEADERS), ip, method, "d1.cloudfront.net", target, str(status), "-",
+            agent.replace(" ", "%20"), "-", "-", "Miss", "req", "d1.cloudfront.net", "https",
+            "120", "0.002", "-", "TLSv1.3", "TLS_AES_128_GCM_SHA256", "Miss", "HTTP/2.0", "-",
+            "-", "50000", "0.001", "Miss", "video/iso.segment", body, "-", "-",
+        ]  # fmt: skip
+        lines.append("\t".join(values))
+    return "\n".join(lines) + "\n"
+
+
+def iis(log: str) -> str:
+    """`log` as IIS writes it: space-separated, sc-bytes only, and its fields named again in
+    another order halfway (as after a change of the site's logging)."""
+    first = (
+        "date time s-ip cs-method cs-uri-stem cs-uri-query s-port c-ip cs(User-Agent) "
+        "sc-status sc-bytes"
+    )
+    second = "time date sc-bytes sc-status cs-uri-stem cs-method c-ip"
+    lines = ["#Software: Microsoft Internet Information Services 10.0", "#Version: 1.0"]
+    requests = _requests(log)
+    for n, (when, ip, method, target, status, sent, agent) in enumerate(requests):
+        day, clock = when.strftime("%Y-%m-%d"), when.strftime("%H:%M:%S")
+        if n == 0:
+            lines += [f"#Date: {day} {clock}", f"#Fields: {first}"]
+        if n == len(requests) // 2:
+            lines.append(f"#Fields: {second}")
+        if n < len(requests) // 2:
+            lines.append(
+                f"{day} {clock} 10.1.1.1 {method} {target} - 443 {ip} {agent.replace(' ', '+')} "
+                f"{status} {sent}"
+            )
+        else:
+            lines.append(f"{clock} {day} {sent} {status} {target} {method} {ip}")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def test_cloudfront_logs_hold_the_nginx_logs_requests(tmp_path: Path) -> None:
+    reference = tmp_path / "access.log"
+    reference.write_text(NGINX)
+    log = tmp_path / "E2EXAMPLE.2026-11-29-12.abcd1234.gz"  # as CloudFront names and packs them
+    log.write_bytes(gzip.compress(cloudfront(NGINX).encode()))
+    assert resolve_format([log], "auto") == "nginx"
+    expected = load_trace([reference], "nginx")
+    trace = load_trace([log], "nginx")
+    assert trace.requests == expected.requests  # sizes from sc-content-len, not sc-bytes
+    assert trace.skipped == 2  # the POST and the 404 (directives are no lines to skip)
+    out = replay_cli(str(log), "--capacity", "200B", "--policy", "lru")
+    assert rows(out, "200B")["lru"][:2] == ["0.6667", "0.6667"]
+
+
+def test_iis_logs_hold_the_nginx_logs_requests(tmp_path: Path) -> None:
+    reference = tmp_path / "access.log"
+    reference.write_text(NGINX)
+    log = tmp_path / "u_ex261129.log"
+    log.write_text(iis(NGINX))
+    assert resolve_format([log], "auto") == "nginx"
+    assert load_trace([log], "nginx").requests == load_trace([reference], "nginx").requests
+
+
+def test_a_record_keys_its_target_with_its_query_and_without_a_viewers_token() -> None:
+    log = W3cLog()
+    log.directive("#Fields: date time cs-method cs-uri-stem cs-uri-query sc-status sc-bytes")
+    assert log.started
+    at = datetime.fromisoformat("2026-11-29T12:00:00+00:00").timestamp()
+    line = "2026-11-29 12:00:00 GET /vod/a/360p/0.m4s v=2 200 500"
+    assert log.record(line) == (at, "/vod/a/360p/0.m4s?v=2", 200, 500)
+    assert log.record("2026-11-29 12:00:00 GET /vod/a/360p/0.m4s - 200 500") == (
+        at,
+        "/vod/a/360p/0.m4s",
+        200,
+        500,
+    )
+    assert log.record("2026-11-29 12:00:00 POST /api/videos - 201 17") is None
+    assert log.record("2026-11-29 12:00:00 GET /cut") is None  # a line not written whole
+    # CloudFront's 000: the viewer left before an answer (no status the replay counts)
+    assert log.record("2026-11-29 12:00:00 GET /x - 000 0") == (at, "/x", 0, 0)
+    ring = KeyRing({"k1": b"0123456789abcdef-one"}, "k1")
+    token = mint(ring, "/vod/a/", 1_900_000_000, "10.0.0.1")
+    signed = f"2026-11-29 12:00:00 GET /~{token}/vod/a/360p/../360p/1.m4s - 200 500"
+    assert log.record(signed) == (at, "/vod/a/360p/1.m4s", 200, 500)
+
+
+def test_fields_that_cannot_give_a_request_are_refused_clearly(tmp_path: Path) -> None:
+    """IIS's default fields log no bytes: no object could be sized, so the replay says so
+    rather than replaying nothing."""
+    log = tmp_path / "u_ex261129.log"
+    log.write_text(
+        "#Version: 1.0\n"
+        "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+        "cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\n"
+        "2026-11-29 12:00:00 10.1.1.1 GET /a.m4s - 443 - 10.0.0.1 hls.js - 200 0 0 12\n"
+    )
+    done = run_cli("cache", "replay", "--quiet", str(log))
+    assert done.returncode != 0
+    assert "its #Fields name no sc-bytes or sc-content-len" in done.stderr
+    assert str(log) in done.stderr
