@@ -1,7 +1,8 @@
 """One line of a request log as a request: a text access log line (nginx's or Apache's
-combined or common format, with or without fields around them), an nginx log_format of JSON
-lines, or a POP's own access record (edge/wire.py's `AccessRecord`). Each gives (time, path,
-status, bytes), or None for a line that is no GET or HEAD request."""
+combined or common format, with or without fields around them; Squid's native format, which
+Apache Traffic Server writes too), an nginx log_format of JSON lines, or a POP's own access
+record (edge/wire.py's `AccessRecord`). Each gives (time, path, status, bytes), or None for a
+line that is no GET or HEAD request."""
 
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ _BARE_TIME = re.compile(
 )
 
 
+# A line of Squid's native access log, the format Apache Traffic Server calls `squid` too:
+# time ($msec-like), elapsed, client, result code/status, bytes sent (headers too), method, URL.
+_SQUID = re.compile(
+    r"^\s*(?P<at>\d{9,11}(?:\.\d{1,6})?)\s+\S+\s+\S+\s+[A-Z][A-Z_]*/(?P<status>\d{3})\s+"
+    r"(?P<bytes>\d+)\s+(?P<method>[A-Z]+)\s+(?P<path>\S+)"
+)
+
+
 # a request target in absolute form (`http://host/path`, sent by a client that takes the POP
 # for a proxy): everything up to its path
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?]*")
@@ -34,13 +43,24 @@ def nginx_line(line: str) -> tuple[float, str, int, int] | None:
     if line.startswith("{"):
         return _nginx_json(line)
     match = _REQUEST.search(line)
-    if match is None or match["method"] not in ("GET", "HEAD"):
+    if match is None:
+        return _squid_line(line)
+    if match["method"] not in ("GET", "HEAD"):
         return None
     at = _text_time(line[: match.start()])
     if at is None:
         return None
     sent = 0 if match["bytes"] == "-" else int(match["bytes"])
     return at, logged_path(_origin_form(match["path"])), int(match["status"]), sent
+
+
+def _squid_line(line: str) -> tuple[float, str, int, int] | None:
+    match = _SQUID.match(line)
+    if match is None or match["method"] not in ("GET", "HEAD"):
+        return None
+    status = int(match["status"])
+    sent = 0 if status == 304 else int(match["bytes"])  # a 304 sends headers, no object
+    return float(match["at"]), logged_path(_origin_form(match["path"])), status, sent
 
 
 # An nginx log_format of JSON lines (`escape=json`) names its fields as its operator likes;
@@ -161,4 +181,6 @@ def text_line(line: str) -> bool:
     """Whether `line` is a text access log line (whatever its method): a quoted request with
     its status and bytes after it, and a time before it."""
     request = _REQUEST.search(line)
-    return request is not None and _text_time(line[: request.start()]) is not None
+    if request is None:
+        return _SQUID.match(line) is not None
+    return _text_time(line[: request.start()]) is not None

@@ -1,5 +1,6 @@
-"""`mediacdn cache replay` on W3C extended logs (CloudFront's standard logs, IIS's): the same
-requests as the nginx log of tests/edge/sim/test_cache_replay.py, written as those servers
+"""`mediacdn cache replay` on the logs other servers write: W3C extended logs (CloudFront's
+standard logs, IIS's) and Squid's native format (Apache Traffic Server's `squid` format): the
+same requests as the nginx log of tests/edge/sim/test_cache_replay.py, written as those servers
 write them."""
 
 from __future__ import annotations
@@ -144,3 +145,38 @@ def test_fields_that_cannot_give_a_request_are_refused_clearly(tmp_path: Path) -
     assert done.returncode != 0
     assert "its #Fields name no sc-bytes or sc-content-len" in done.stderr
     assert str(log) in done.stderr
+
+
+def squid(log: str) -> str:
+    """`log` as Squid (or Traffic Server's `squid` format) writes it: the time in seconds with
+    milliseconds first, the bytes sent with their headers, a 304's headers only, and the URL
+    as the proxy saw it."""
+    lines = []
+    for when, ip, method, target, status, sent, _ in _requests(log):
+        code = "TCP_REFRESH_UNMODIFIED" if status == 304 else "TCP_MISS"
+        lines.append(
+            f"{when.timestamp():.3f} {12:6d} {ip} {code}/{status:03d} {int(sent) + HEADERS} "
+            f"{method} http://origin.example{target} - HIER_DIRECT/10.9.9.9 video/iso.segment"
+        )
+    lines.insert(2, "1795953600.500      0 10.0.0.9 ERR_CLIENT_ABORT/000 0 GET /left - NONE/- -")
+    return "\n".join(lines) + "\n"
+
+
+def test_squid_and_traffic_server_logs_hold_the_nginx_logs_requests(tmp_path: Path) -> None:
+    """The bytes a Squid line counts are headers and body: each object is that much larger
+    than in the nginx log (a 304 sizes nothing), and the requests are the same."""
+    reference = tmp_path / "access.log"
+    reference.write_text(NGINX)
+    log = tmp_path / "squid.log"
+    log.write_text(squid(NGINX))
+    assert resolve_format([log], "auto") == "nginx"
+    expected = load_trace([reference], "nginx").requests
+    trace = load_trace([log], "nginx")
+    assert [(r.timestamp, r.obj_id) for r in trace.requests] == [
+        (r.timestamp, r.obj_id) for r in expected
+    ]
+    assert {r.size for r in expected} == {100}
+    # every object 100 bytes and headers (the 206 of 10 bytes is no smaller object, the 304
+    # no size at all)
+    assert {r.size for r in trace.requests} == {100 + HEADERS}
+    assert trace.skipped == 3  # the POST, the 404 and the viewer who left (000)
