@@ -78,3 +78,10 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         "--policy", default="all", help="comma-separated policies, or all (LRU always runs)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the figures as one JSON document (the trace's size, then per capacity "
+        "Belady's byte miss ratio and each policy's miss, byte miss, ratio to LRU's and gap "
+        "closed) in place of the table",
+    )

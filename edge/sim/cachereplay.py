@@ -4,6 +4,7 @@ optimum is libcachesim's Belady (the better of Belady and BeladySize) on the sam
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -194,6 +195,20 @@ def steps(capacities: Sequence[tuple[str, int]], policies: Sequence[str]) -> int
 def counted(n: int, noun: str) -> str:
     """'1 object', '3 objects'."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def report_json(trace: LoadedTrace, results: Sequence[CapacityResult]) -> dict[str, object]:
+    """`report`'s figures as a JSON document (for scripts and plots): the trace, then per
+    capacity Belady's byte miss ratio (None: not run) and each policy's row."""
+    sizes = trace.object_sizes()
+    return {
+        "requests": len(trace.requests),
+        "skipped": trace.skipped,
+        "skipped_unit": trace.skipped_unit,
+        "objects": len(sizes),
+        "footprint_bytes": sum(sizes.values()),
+        "capacities": [dataclasses.asdict(c) for c in results],
+    }
 
 
 def report(trace: LoadedTrace, results: Sequence[CapacityResult]) -> str:

@@ -148,6 +148,27 @@ def test_nginx_logs(tmp_path: Path) -> None:
     assert "\x1b[" not in done.stderr + done.stdout
 
 
+def test_the_figures_as_json(tmp_path: Path) -> None:
+    """`--json` prints the table's figures as one document, for scripts and plots."""
+    log = tmp_path / "access.log"
+    log.write_text(NGINX)
+    args = (str(log), "--capacity", "200B,50%", "--policy", "s3fifo")
+    table = replay_cli(*args)
+    doc = json.loads(replay_cli(*args, "--json"))
+    assert (doc["requests"], doc["skipped"], doc["objects"]) == (6, 3, 3)
+    assert doc["footprint_bytes"] == 300
+    assert [c["label"] for c in doc["capacities"]] == ["200B", "50%"]
+    for capacity in doc["capacities"]:
+        printed = rows(table, capacity["label"])
+        assert [p["policy"] for p in capacity["policies"]] == list(printed)
+        for policy in capacity["policies"]:
+            miss, byte_miss, vs_lru = printed[policy["policy"]][:3]
+            assert f"{policy['miss_ratio']:.4f}" == miss
+            assert f"{policy['byte_miss_ratio']:.4f}" == byte_miss
+            assert f"{policy['vs_lru']:.3f}x" == vs_lru
+        assert capacity["belady_byte_miss"] is not None
+
+
 def test_a_target_in_absolute_form_is_keyed_by_its_path(tmp_path: Path) -> None:
     """A client that takes the cache for a proxy sends `GET http://host/path`, which nginx
     logs as sent; the POP keys it by its path, and so does the replay."""
