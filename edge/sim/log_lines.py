@@ -64,11 +64,19 @@ def _squid_line(line: str) -> tuple[float, str, int, int] | None:
 
 
 # An nginx log_format of JSON lines (`escape=json`) names its fields as its operator likes;
-# these are the variables' own names and the common short ones, first found first used.
-_JSON_TIMES = ("msec", "time_iso8601", "time_local", "timestamp", "time", "@timestamp")
-_JSON_METHODS = ("request_method", "method")
-_JSON_TARGETS = ("request_uri", "uri", "path")
-_JSON_BYTES = ("body_bytes_sent", "bytes_sent", "bytes")
+# these are the variables' own names and the common short ones, first found first used; then
+# Caddy's (`ts`, its request's `method` and `uri` in a nested `request`, `size`) and
+# Traefik's (`StartUTC`, `RequestMethod`, `RequestPath`, `DownstreamStatus`,
+# `DownstreamContentSize`). A time is ISO 8601, the combined format's, or seconds since the
+# epoch (nginx's $msec, Caddy's `ts`).
+_JSON_TIMES = (
+    "msec", "time_iso8601", "time_local", "timestamp", "time", "@timestamp", "ts", "StartUTC",
+)  # fmt: skip
+_JSON_METHODS = ("request_method", "method", "RequestMethod")
+_JSON_TARGETS = ("request_uri", "uri", "path", "RequestPath")
+_JSON_STATUSES = ("status", "DownstreamStatus")
+_JSON_BYTES = ("body_bytes_sent", "bytes_sent", "bytes", "size", "DownstreamContentSize")
+_EPOCH = re.compile(r"^\d{9,11}(?:\.\d+)?$")
 
 
 def _nginx_json(line: str) -> tuple[float, str, int, int] | None:
@@ -86,16 +94,18 @@ def json_request(line: str) -> tuple[str, float, str, int, int] | None:
     if not isinstance(fields, dict):
         return None
     named_request, request = _field(fields, ("request",))
+    nested = fields.get("request")
     if named_request:
         method, _, rest = request.partition(" ")
         target = rest.split(" ", 1)[0]
     else:
-        method, target = _field(fields, _JSON_METHODS)[1], _field(fields, _JSON_TARGETS)[1]
+        within = nested if isinstance(nested, dict) else fields  # Caddy's request object
+        method, target = _field(within, _JSON_METHODS)[1], _field(within, _JSON_TARGETS)[1]
     named_time, stamp = _field(fields, _JSON_TIMES)
-    status, sent = _field(fields, ("status",))[1], _field(fields, _JSON_BYTES, "0")[1]
+    status, sent = _field(fields, _JSON_STATUSES)[1], _field(fields, _JSON_BYTES, "0")[1]
     if not method or not target or not status.isdigit() or not named_time:
         return None
-    at = _msec(stamp) if named_time == "msec" else log_time(stamp)
+    at = _msec(stamp) if _EPOCH.match(stamp) else log_time(stamp)
     if at is None or not (sent == "-" or sent.isdigit()):
         return None
     bytes_sent = int(sent) if sent.isdigit() else 0

@@ -1,11 +1,13 @@
 """`mediacdn cache replay` on the logs other servers write: W3C extended logs (CloudFront's
-standard logs, IIS's) and Squid's native format (Apache Traffic Server's `squid` format): the
+standard logs, IIS's), Squid's native format (Apache Traffic Server's `squid` format), and the
+JSON lines of Caddy and Traefik: the
 same requests as the nginx log of tests/edge/sim/test_cache_replay.py, written as those servers
 write them."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import re
 from datetime import datetime
 from pathlib import Path
@@ -180,3 +182,53 @@ def test_squid_and_traffic_server_logs_hold_the_nginx_logs_requests(tmp_path: Pa
     # no size at all)
     assert {r.size for r in trace.requests} == {100 + HEADERS}
     assert trace.skipped == 3  # the POST, the 404 and the viewer who left (000)
+
+
+def caddy(log: str) -> str:
+    """`log` as Caddy's access log writes it: JSON lines, the time in seconds since the epoch,
+    the request's method and URI in a nested object, the body's bytes in `size`."""
+    lines = []
+    for when, ip, method, target, status, sent, agent in _requests(log):
+        request = {"remote_ip": ip, "proto": "HTTP/2.0", "method": method, "host": "cdn"}
+        request |= {"uri": target, "headers": {"User-Agent": [agent]}}
+        lines.append(
+            json.dumps(
+                {
+                    "level": "info",
+                    "ts": when.timestamp() + 0.25,
+                    "logger": "http.log.access",
+                    "msg": "handled request",
+                    "request": request,
+                    "bytes_read": 0,
+                    "duration": 0.0012,
+                    "size": int(sent),
+                    "status": status,
+                }
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+def traefik(log: str) -> str:
+    """`log` as Traefik's JSON access log writes it: its own field names, times in UTC with
+    nanoseconds."""
+    lines = []
+    for when, ip, method, target, status, sent, _ in _requests(log):
+        fields = {"ClientHost": ip, "RequestMethod": method, "RequestPath": target}
+        fields |= {"DownstreamStatus": status, "DownstreamContentSize": int(sent)}
+        fields |= {"StartUTC": when.strftime("%Y-%m-%dT%H:%M:%S.123456789Z"), "Duration": 9}
+        lines.append(json.dumps(fields))
+    return "\n".join(lines) + "\n"
+
+
+def test_caddy_and_traefik_logs_hold_the_nginx_logs_requests(tmp_path: Path) -> None:
+    reference = tmp_path / "access.log"
+    reference.write_text(NGINX)
+    expected = load_trace([reference], "nginx").requests
+    for name, write in (("caddy", caddy), ("traefik", traefik)):
+        log = tmp_path / f"{name}.log"
+        log.write_text(write(NGINX))
+        assert resolve_format([log], "auto") == "nginx", name
+        trace = load_trace([log], "nginx")
+        assert trace.requests == expected, name
+        assert trace.skipped == 2, name  # the POST and the 404
