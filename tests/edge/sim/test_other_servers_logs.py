@@ -189,7 +189,7 @@ def caddy(log: str) -> str:
     the request's method and URI in a nested object, the body's bytes in `size`."""
     lines = []
     for when, ip, method, target, status, sent, agent in _requests(log):
-        request = {"remote_ip": ip, "proto": "HTTP/2.0", "method": method, "host": "cdn"}
+        request: dict[str, object] = {"remote_ip": ip, "proto": "HTTP/2.0", "method": method}
         request |= {"uri": target, "headers": {"User-Agent": [agent]}}
         lines.append(
             json.dumps(
@@ -214,7 +214,8 @@ def traefik(log: str) -> str:
     nanoseconds."""
     lines = []
     for when, ip, method, target, status, sent, _ in _requests(log):
-        fields = {"ClientHost": ip, "RequestMethod": method, "RequestPath": target}
+        fields: dict[str, object] = {"ClientHost": ip, "RequestMethod": method}
+        fields["RequestPath"] = target
         fields |= {"DownstreamStatus": status, "DownstreamContentSize": int(sent)}
         fields |= {"StartUTC": when.strftime("%Y-%m-%dT%H:%M:%S.123456789Z"), "Duration": 9}
         lines.append(json.dumps(fields))
