@@ -48,7 +48,8 @@ REPLAY_DESCRIPTION = (
     "or a log_format of JSON lines with $request or "
     "$request_method and $request_uri, $status, $body_bytes_sent and $msec, $time_local or "
     "$time_iso8601, and Caddy's and Traefik's JSON logs; Squid's native format, Traffic "
-    "Server's `squid` too: the bytes logged count the headers; or the W3C extended format, "
+    "Server's `squid` too, and HAProxy's HTTP log: the bytes logged count the headers; or "
+    "the W3C extended format, "
     "CloudFront's standard logs and IIS's: "
     "#Fields naming date, time, cs-method, cs-uri-stem, sc-status and sc-content-len or "
     "sc-bytes), edge (a POP's --access-log, JSON lines). "
@@ -67,8 +68,9 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["auto", "oracle", "nginx", "edge"],
         default="auto",
         help="what the files hold: libCacheSim oracleGeneral records, text access logs "
-        "(nginx: combined or JSON lines, Apache's, Caddy's, Traefik's, Squid's and Traffic "
-        "Server's, W3C extended as CloudFront and IIS write them), or a POP's --access-log; "
+        "(nginx: combined or JSON lines, Apache's, Caddy's, Traefik's, Squid's, Traffic "
+        "Server's, HAProxy's, W3C extended as CloudFront and IIS write them), or a POP's "
+        "--access-log; "
         "auto (the default) tells from each file's start",
     )
     parser.add_argument(

@@ -1,8 +1,8 @@
 """One line of a request log as a request: a text access log line (nginx's or Apache's
 combined or common format, with or without fields around them; Squid's native format, which
-Apache Traffic Server writes too), an nginx log_format of JSON lines, or a POP's own access
-record (edge/wire.py's `AccessRecord`). Each gives (time, path, status, bytes), or None for a
-line that is no GET or HEAD request."""
+Apache Traffic Server writes too; HAProxy's HTTP log), an nginx log_format of JSON lines
+(Caddy's and Traefik's too), or a POP's own access record (edge/wire.py's `AccessRecord`).
+Each gives (time, path, status, bytes), or None for a line that is no GET or HEAD request."""
 
 from __future__ import annotations
 
@@ -34,6 +34,15 @@ _SQUID = re.compile(
 )
 
 
+# A line of HAProxy's HTTP log (`option httplog`, after any syslog prefix): the date it took
+# the request (with milliseconds), frontend, backend/server, timers, status, bytes sent to the
+# client (headers too; `+` before them under `option logasap`), ..., the quoted request last.
+_HAPROXY = re.compile(
+    r"\[(?P<at>\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d\.\d+)\] \S+ \S+ [-+\d/]+ "
+    r"(?P<status>-?\d+) \+?(?P<bytes>\d+) .*\"(?P<method>[A-Z]+) (?P<path>[^\s\"]+)[^\"]*\"\s*$"
+)
+
+
 # a request target in absolute form (`http://host/path`, sent by a client that takes the POP
 # for a proxy): everything up to its path
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?]*")
@@ -55,12 +64,20 @@ def nginx_line(line: str) -> tuple[float, str, int, int] | None:
 
 
 def _squid_line(line: str) -> tuple[float, str, int, int] | None:
+    """A line of Squid's native log, or of HAProxy's HTTP log (each logs the bytes it sent,
+    headers too: a 304's are no size of the object)."""
     match = _SQUID.match(line)
-    if match is None or match["method"] not in ("GET", "HEAD"):
+    if match is not None:
+        at: float | None = float(match["at"])
+    elif (match := _HAPROXY.search(line)) is not None:
+        at = log_time(match["at"])
+    else:
+        return None
+    if at is None or match["method"] not in ("GET", "HEAD") or match["status"].startswith("-"):
         return None
     status = int(match["status"])
-    sent = 0 if status == 304 else int(match["bytes"])  # a 304 sends headers, no object
-    return float(match["at"]), logged_path(_origin_form(match["path"])), status, sent
+    sent = 0 if status == 304 else int(match["bytes"])
+    return at, logged_path(_origin_form(match["path"])), status, sent
 
 
 # An nginx log_format of JSON lines (`escape=json`) names its fields as its operator likes;
@@ -141,11 +158,14 @@ def _origin_form(target: str) -> str:
 @functools.lru_cache(maxsize=4096)  # a busy log has many lines a second: parse each once
 def log_time(text: str) -> float | None:
     """Seconds since the epoch of a log's time: nginx's $time_local (29/Nov/2026:12:00:00
-    +0000) or $time_iso8601 (2026-11-29T12:00:00+00:00; no zone: UTC)."""
-    try:
-        return datetime.strptime(text, "%d/%b/%Y:%H:%M:%S %z").timestamp()
-    except ValueError:
-        pass
+    +0000), HAProxy's (29/Nov/2026:12:00:00.250, no zone: UTC) or $time_iso8601
+    (2026-11-29T12:00:00+00:00; no zone: UTC)."""
+    for layout in ("%d/%b/%Y:%H:%M:%S %z", "%d/%b/%Y:%H:%M:%S.%f"):
+        try:
+            at = datetime.strptime(text, layout)
+        except ValueError:
+            continue
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
     try:
         at = datetime.fromisoformat(text)
     except ValueError:
@@ -192,5 +212,5 @@ def text_line(line: str) -> bool:
     its status and bytes after it, and a time before it."""
     request = _REQUEST.search(line)
     if request is None:
-        return _SQUID.match(line) is not None
+        return _SQUID.match(line) is not None or _HAPROXY.search(line) is not None
     return _text_time(line[: request.start()]) is not None

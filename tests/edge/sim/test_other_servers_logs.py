@@ -1,6 +1,6 @@
 """`mediacdn cache replay` on the logs other servers write: W3C extended logs (CloudFront's
-standard logs, IIS's), Squid's native format (Apache Traffic Server's `squid` format), and the
-JSON lines of Caddy and Traefik: the
+standard logs, IIS's), Squid's native format (Apache Traffic Server's `squid` format),
+HAProxy's HTTP log, and the JSON lines of Caddy and Traefik: the
 same requests as the nginx log of tests/edge/sim/test_cache_replay.py, written as those servers
 write them."""
 
@@ -9,8 +9,11 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+
+import pytest
 
 from edge.sim.logs import load_trace, resolve_format
 from edge.sim.w3c_log import W3cLog
@@ -164,13 +167,32 @@ def squid(log: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_squid_and_traffic_server_logs_hold_the_nginx_logs_requests(tmp_path: Path) -> None:
-    """The bytes a Squid line counts are headers and body: each object is that much larger
-    than in the nginx log (a 304 sizes nothing), and the requests are the same."""
+def haproxy(log: str) -> str:
+    """`log` as HAProxy's HTTP log writes it through syslog: the bytes sent (headers too)
+    before the quoted request, which ends the line."""
+    lines = []
+    for when, ip, method, target, status, sent, _ in _requests(log):
+        accepted = when.strftime("%d/%b/%Y:%H:%M:%S.042")
+        lines.append(
+            f"{when.strftime('%b %d %H:%M:%S')} lb haproxy[812]: {ip}:50312 [{accepted}] "
+            f"fe~ cache/pop1 0/0/1/3/4 {status} {int(sent) + HEADERS} - - ---- 3/3/0/0/0 0/0 "
+            f'"{method} {target} HTTP/1.1"'
+        )
+    lines.insert(2, 'lb haproxy[812]: 10.0.0.9:1 [29/Nov/2026:12:00:01.000] fe fe/<NOSRV> '
+                 '-1/-1/-1/-1/0 -1 0 - - CR-- 1/1/0/0/0 0/0 "<BADREQ>"')  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("write", [squid, haproxy], ids=["squid", "haproxy"])
+def test_squid_traffic_server_and_haproxy_logs_hold_the_nginx_logs_requests(
+    tmp_path: Path, write: Callable[[str], str]
+) -> None:
+    """The bytes a Squid (or HAProxy) line counts are headers and body: each object is that
+    much larger than in the nginx log (a 304 sizes nothing), and the requests are the same."""
     reference = tmp_path / "access.log"
     reference.write_text(NGINX)
     log = tmp_path / "squid.log"
-    log.write_text(squid(NGINX))
+    log.write_text(write(NGINX))
     assert resolve_format([log], "auto") == "nginx"
     expected = load_trace([reference], "nginx").requests
     trace = load_trace([log], "nginx")
@@ -181,7 +203,7 @@ def test_squid_and_traffic_server_logs_hold_the_nginx_logs_requests(tmp_path: Pa
     # every object 100 bytes and headers (the 206 of 10 bytes is no smaller object, the 304
     # no size at all)
     assert {r.size for r in trace.requests} == {100 + HEADERS}
-    assert trace.skipped == 3  # the POST, the 404 and the viewer who left (000)
+    assert trace.skipped == 3  # the POST, the 404 and the viewer who left (000, <BADREQ>)
 
 
 def caddy(log: str) -> str:
