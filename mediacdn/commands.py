@@ -5,7 +5,6 @@ imported by no package, so these imports hide no circle)."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -455,7 +454,6 @@ def cmd_cache_replay(args: argparse.Namespace) -> int:
         parse_policies,
         replay_all,
         report,
-        report_json,
         steps,
     )
     from edge.sim.logs import LogError, guess_format, load_trace, resolve_format
@@ -492,10 +490,7 @@ def cmd_cache_replay(args: argparse.Namespace) -> int:
             bar.update(done)
 
         results = replay_all(trace, capacities, policies, replayed)
-    if args.json:
-        print(json.dumps(report_json(trace, results), indent=2))
-    else:
-        print(report(trace, results))
+    print(report(trace, results, as_json=args.json))
     return 0
 
 

@@ -5,6 +5,7 @@ optimum is libcachesim's Belady (the better of Belady and BeladySize) on the sam
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -211,7 +212,10 @@ def report_json(trace: LoadedTrace, results: Sequence[CapacityResult]) -> dict[s
     }
 
 
-def report(trace: LoadedTrace, results: Sequence[CapacityResult]) -> str:
+def report(trace: LoadedTrace, results: Sequence[CapacityResult], *, as_json: bool = False) -> str:
+    """The figures as a table to read, or (`as_json`) `report_json`'s document."""
+    if as_json:
+        return json.dumps(report_json(trace, results), indent=2)
     skipped = counted(trace.skipped, trace.skipped_unit)
     sizes = trace.object_sizes()  # (a pass over every request: made once)
     lines = [
