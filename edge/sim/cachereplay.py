@@ -166,7 +166,7 @@ def replay_all(
             for name in policies:
                 progress(f"{name} at {label}", 0)
                 clock = TraceClock()
-                policy = make_policy(name, capacity, clock=clock, locate=trace.locate)
+                policy = make_policy(name, capacity, clock=clock, locate=trace.locator)
                 results[name] = replay(policy, trace.requests, clock)
                 progress(f"{name} at {label}", len(trace.requests))
             progress(f"Belady at {label}", 0)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, overload
+from typing import BinaryIO, cast, overload
 
 import zstandard
 
@@ -101,6 +101,9 @@ class LoadedTrace:
     # object is no cached copy's size; libCacheSim skips them too)
     skipped_unit: str = "line"
     located: dict[int, tuple[Hashable, int] | None] = field(default_factory=dict)
+    # an oracleGeneral trace's ids are placed by arithmetic (the workload's numbering), not
+    # by a table: `located` stays empty
+    numbered: bool = False
 
     def object_sizes(self) -> dict[int, int]:
         """Each object's size (its last request's)."""
@@ -111,8 +114,19 @@ class LoadedTrace:
         return sum(self.object_sizes().values())
 
     def locate(self, obj: object) -> tuple[Hashable, int] | None:
-        """(group, segment number) of an object, for the interval policy."""
+        """(group, segment number) of an object, for the policies that follow viewers."""
+        if self.numbered:
+            return locate_object(obj)
         return self.located.get(obj) if isinstance(obj, int) else None
+
+    @property
+    def locator(self) -> Callable[[Hashable], tuple[Hashable, int] | None]:
+        """`locate` as a replay should call it, once a request: compiled or built-in code,
+        no Python frame a call (a replay of an oracleGeneral trace runs about a quarter
+        faster; every key a replay gives is an int)."""
+        if self.numbered:
+            return locate_object
+        return cast("Callable[[Hashable], tuple[Hashable, int] | None]", self.located.get)
 
 
 class _Counted(io.RawIOBase):
@@ -317,12 +331,11 @@ def load_trace(
     if fmt == "oracle":
         streams = [_oracle(path, progress) for path in files]
         trace.skipped_unit = "empty record"
+        trace.numbered = True
         for req in heapq.merge(*streams, key=_timestamp) if len(streams) > 1 else streams[0]:
             if req.size <= 0:
                 trace.skipped += 1
                 continue
-            if req.obj_id not in trace.located:
-                trace.located[req.obj_id] = locate_object(req.obj_id)
             trace.requests.append(req)
         return trace
     parse = nginx_line if fmt == "nginx" else edge_line

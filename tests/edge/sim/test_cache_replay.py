@@ -585,7 +585,7 @@ def test_a_loaded_trace_takes_few_bytes_a_request(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert len(trace.requests) == 200_000
-    assert held / 200_000 < 32, held  # 24 a request, and 1000 objects' places
+    assert held / 200_000 < 32, held  # 24 a request (objects are placed by their numbers)
     assert writing / 200_000 < 16, writing
     assert (tmp_path / "again.oracleGeneral").read_bytes() == path.read_bytes()
     assert trace.requests[5] == TraceRequest(0, 5, 1005)
