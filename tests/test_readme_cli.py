@@ -1,0 +1,47 @@
+"""README's CLI table names every command and every option each command takes, and no option
+it does not: the table is what an operator reads before `--help`."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from mediacdn.cli import build_parser
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+# options every command shares, explained once under "Settings", not in each row
+SHARED = frozenset({"--help", "--config", "--data-dir", "--verbose", "--log-format"})
+ROW = re.compile(r"^\| `mediacdn ([a-z]+)(?: ([a-z]+)\b)?([^`]*)` \|", re.M)
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Each command's parser by its name ("cache replay" for a command's own commands)."""
+    out: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                inner = _commands(sub)
+                out |= {f"{name} {n}": p for n, p in inner.items()} if inner else {name: sub}
+    return out
+
+
+def _options(parser: argparse.ArgumentParser) -> set[str]:
+    return {o for a in parser._actions for o in a.option_strings if o.startswith("--")}
+
+
+def test_the_cli_table_lists_every_command_and_option() -> None:
+    commands = _commands(build_parser())
+    rows: dict[str, set[str]] = {}
+    for name, sub, rest in ROW.findall(README.read_text()):
+        command = f"{name} {sub}" if sub and f"{name} {sub}" in commands else name
+        rows[command] = set(re.findall(r"--[a-z][a-z0-9-]*", rest))
+    assert sorted(rows) == sorted(commands)
+    for command, listed in rows.items():
+        options = _options(commands[command])
+        assert not (options - listed - SHARED), (
+            command,
+            "not in README",
+            options - listed - SHARED,
+        )
+        assert not (listed - options), (command, "no such option", listed - options)
