@@ -131,6 +131,10 @@ class Settings:
             raise ValueError("live segments are 1-6 s and parts 0.2-1 s")
         if not 0 <= self.live_reconnect_s <= 3600:
             raise ValueError("live_reconnect_s is 0 (no waiting) to 3600 seconds")
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise ValueError(
+                f"{_named('log_level')} is one of {', '.join(LOG_LEVELS)} (not {self.log_level!r})"
+            )
 
     @property
     def live_port_range(self) -> range:
@@ -196,6 +200,10 @@ class Settings:
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+# the levels every server here takes (the origin's and router's uvicorn, the POP's granian)
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 def _named(name: str) -> str:

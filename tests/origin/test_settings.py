@@ -92,6 +92,12 @@ ROUTED = ["--router", "http://127.0.0.1:9", "--geo"]
     ("command", "env", "said"),
     [
         (["serve"], {"MEDIACDN_PORT": "99999"}, "port (MEDIACDN_PORT) is 0 to 65535"),
+        (["serve"], {"MEDIACDN_LOG_LEVEL": "loud"}, "log_level (MEDIACDN_LOG_LEVEL) is one of"),
+        (
+            ["edge", "--name", "p", "--upstream", "http://127.0.0.1:9"],
+            {"MEDIACDN_LOG_LEVEL": "trace", "MEDIACDN_ADMIN_KEYS": "k"},
+            "log_level (MEDIACDN_LOG_LEVEL) is one of critical, error, warning, info, debug",
+        ),
         (["worker"], {"MEDIACDN_JOB_LEASE_S": "-1"}, "job_lease_s (MEDIACDN_JOB_LEASE_S)"),
         (["serve", "--config", "missing.toml"], {}, "No such file or directory"),
         (["serve", "--port", "70000"], {}, "argument --port: '70000' is not a port"),
