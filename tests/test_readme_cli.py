@@ -1,13 +1,16 @@
 """README's CLI table names every command and every option each command takes, and no option
-it does not: the table is what an operator reads before `--help`."""
+it does not; its settings table names every setting: the tables are what an operator reads
+before `--help`."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 from pathlib import Path
 
 from mediacdn.cli import build_parser
+from origin.settings import Settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 # options every command shares, explained once under "Settings", not in each row
@@ -45,3 +48,9 @@ def test_the_cli_table_lists_every_command_and_option() -> None:
             options - listed - SHARED,
         )
         assert not (listed - options), (command, "no such option", listed - options)
+
+
+def test_the_settings_table_names_every_setting() -> None:
+    text = README.read_text()
+    names = [f"MEDIACDN_{f.name.upper()}" for f in dataclasses.fields(Settings)]
+    assert [name for name in names if f"`{name}`" not in text] == []
