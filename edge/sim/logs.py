@@ -7,14 +7,15 @@ the same list of `TraceRequest`s, with object ids given in order of first appear
 
 Files may be compressed as log rotation and trace archives leave them (gzip, bzip2, xz, zstd:
 told by their first bytes, not their names). Several files are one trace in time order: rotated
-logs named on a command line come newest first, and several POPs' logs interleave."""
+logs named on a command line come newest first, and several POPs' logs interleave; any
+number of them, never more than edge/sim/merging.py's FAN_IN open at once."""
 
 from __future__ import annotations
 
 import bz2
 import gzip
-import heapq
 import io
+import json
 import lzma
 from array import array
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
@@ -27,6 +28,7 @@ import zstandard
 
 from edge.eviction.interval import locate_url
 from edge.sim.log_lines import access_record, edge_line, json_request, nginx_line, text_line
+from edge.sim.merging import merged
 from edge.sim.trace import RECORD, TraceRequest, write_oracle_columns
 from edge.sim.w3c_log import DIRECTIVE, FIELDS, W3cLog, W3cLogError
 from edge.sim.workload import locate_object
@@ -332,7 +334,7 @@ def load_trace(
         streams = [_oracle(path, progress) for path in files]
         trace.skipped_unit = "empty record"
         trace.numbered = True
-        for req in heapq.merge(*streams, key=_timestamp) if len(streams) > 1 else streams[0]:
+        for req in merged(streams, _timestamp, _spill_records, _unspill_records):
             if req.size <= 0:
                 trace.skipped += 1
                 continue
@@ -365,7 +367,7 @@ def load_trace(
     largest = fmt == "nginx"
     sized = (200, 206) if largest else (200,)
     parts = [entries(path) for path in files]
-    for at, key, status, size in heapq.merge(*parts, key=_time) if len(parts) > 1 else parts[0]:
+    for at, key, status, size in merged(parts, _time, _spill_entries, _unspill_entries):
         obj = ids.get(key)
         if obj is None:
             obj = ids[key] = len(ids)
@@ -387,3 +389,28 @@ def _timestamp(req: TraceRequest) -> int:
 
 def _time(entry: tuple[float, str, int, int]) -> float:
     return entry[0]
+
+
+def _spill_records(path: Path, requests: Iterator[TraceRequest]) -> None:
+    """Merged records, written for the next merge (edge/sim/merging.py)."""
+    with path.open("wb") as f:
+        for req in requests:
+            f.write(RECORD.pack(req.timestamp, req.obj_id, req.size, -1))
+
+
+def _unspill_records(path: Path) -> Iterator[TraceRequest]:
+    return _oracle(path, lambda n: None)  # (its bytes were told as the trace's were read)
+
+
+def _spill_entries(path: Path, entries: Iterator[tuple[float, str, int, int]]) -> None:
+    """Merged log entries as JSON lines (a path may hold any character), for the next merge."""
+    with path.open("w", encoding="utf-8") as f:
+        for entry in entries:
+            f.write(json.dumps(entry) + "\n")
+
+
+def _unspill_entries(path: Path) -> Iterator[tuple[float, str, int, int]]:
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            at, key, status, size = json.loads(line)
+            yield at, key, status, size
