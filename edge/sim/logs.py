@@ -1,9 +1,9 @@
-"""Request logs as cache traces: libCacheSim oracleGeneral files, text access logs (nginx's or
-Apache's; an nginx log_format of JSON lines; or the W3C extended format, CloudFront's and
-IIS's, edge/sim/w3c_log.py) and the POP's own access log (JSON lines, edge/wire.py's
-`AccessRecord`), each line read by edge/sim/log_lines.py. Every format becomes
-the same list of `TraceRequest`s, with object ids given in order of first appearance and a
-`locate` for the interval policy.
+"""Request logs as cache traces: libCacheSim oracleGeneral files, text access logs (nginx's,
+Apache's, Squid's and Traffic Server's, HAProxy's; JSON lines as nginx, Caddy and Traefik
+write them; or the W3C extended format, CloudFront's and IIS's, edge/sim/w3c_log.py) and the
+POP's own access log (JSON lines, edge/wire.py's `AccessRecord`), each line read by
+edge/sim/log_lines.py. Every format becomes the same list of `TraceRequest`s, with object ids
+given in order of first appearance and a `locate` for the policies that follow viewers.
 
 Files may be compressed as log rotation and trace archives leave them (gzip, bzip2, xz, zstd:
 told by their first bytes, not their names). Several files are one trace in time order: rotated
