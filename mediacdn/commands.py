@@ -200,9 +200,10 @@ def cmd_edge(args: argparse.Namespace) -> int:
     if not keys:
         raise SystemExit("the edge needs an admin key: --admin-key or MEDIACDN_ADMIN_KEYS")
     try:
-        capacity = parse_size(args.capacity)
-        disk_capacity = parse_size(args.disk_capacity)
-        min_free = None if args.disk_min_free is None else parse_size(args.disk_min_free)
+        capacity = parse_size(args.capacity, "--capacity")
+        disk_capacity = parse_size(args.disk_capacity, "--disk-capacity")
+        free = args.disk_min_free
+        min_free = None if free is None else parse_size(free, "--disk-min-free")
         check_base_url("--upstream", args.upstream)
         for router in args.router or ():
             check_base_url("--router", router)
@@ -445,53 +446,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_cache_replay(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from edge.sim import replay_console
 
-    from edge.sim.cachereplay import (
-        LARGEST_FOOTPRINT,
-        counted,
-        parse_capacities,
-        parse_policies,
-        replay_all,
-        report,
-        steps,
-    )
-    from edge.sim.logs import LogError, guess_format, load_trace, resolve_format
-
-    try:
-        # what can be wrong with the options is said before a long read, not after it
-        policies = parse_policies(args.policy)
-        parse_capacities(args.capacity, LARGEST_FOOTPRINT)
-        total = sum(f.stat().st_size for f in args.files)
-        fmt = resolve_format(args.files, args.format)
-        with tqdm(total=total, unit="B", unit_scale=True, disable=args.quiet, leave=False) as bar:
-            trace = load_trace(args.files, fmt, bar.update)
-        if not trace.requests:
-            guess = guess_format(args.files[0])
-            hint = f"; it looks like --format {guess}" if guess not in (None, fmt) else ""
-            why = (
-                "not GET/HEAD answered 200, 206 or 304"
-                if trace.skipped_unit == "line"
-                else "requests of size 0, which libCacheSim skips too"
-            )
-            skipped = counted(trace.skipped, trace.skipped_unit)
-            raise SystemExit(
-                f"cache replay: no cache requests in {len(args.files)} file(s) read as "
-                f"--format {fmt} ({skipped} skipped: {why}){hint}"
-            )
-        capacities = parse_capacities(args.capacity, trace.footprint_bytes)
-    except (OSError, LogError, ValueError) as exc:
-        raise SystemExit(f"cache replay: {exc}") from None
-    total = steps(capacities, policies) * len(trace.requests)
-    with tqdm(total=total, unit="req", unit_scale=True, disable=args.quiet, leave=False) as bar:
-
-        def replayed(step: str, done: int) -> None:
-            bar.set_description(step, refresh=False)
-            bar.update(done)
-
-        results = replay_all(trace, capacities, policies, replayed)
-    print(report(trace, results, as_json=args.json))
-    return 0
+    return replay_console.run(args)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

@@ -45,11 +45,13 @@ for _i, _prefix in enumerate("KMGT", start=1):
     }
 
 
-def parse_size(text: str) -> int:
-    """`512MiB`, `2GB`, `1048576` → bytes."""
+def parse_size(text: str, option: str = "") -> int:
+    """`512MiB`, `2GB`, `1048576` → bytes; a ValueError names `option` (`--capacity`), if
+    given, and what a size looks like."""
     match = _SIZE.match(text)
     if match is None:
-        raise ValueError(f"not a size: {text!r} (e.g. 512MiB, 2GB)")
+        named = f"{option}: " if option else ""
+        raise ValueError(f"{named}{text!r} is not a size (e.g. 512MiB, 2GB)")
     return int(float(match.group(1)) * _UNITS[(match.group(2) or "").upper()])
 
 

@@ -513,7 +513,8 @@ def test_bad_input_is_refused_clearly(tmp_path: Path) -> None:
     # a wrong option is said before any file is read (a log of hours would be read first)
     for option, said in [
         (["--policy", "lur"], "unknown policy 'lur'"),
-        (["--capacity", "10%,2OGB"], "not a size: '2OGB'"),
+        (["--capacity", "10%,2OGB"], "--capacity: '2OGB' is not a size"),
+        (["--capacity=-5%"], "--capacity: '-5%' is not a share"),
         (["--capacity", "0%"], "capacity '0%' is no bytes at all"),
     ]:
         done = run_cli("cache", "replay", "--quiet", *option, str(tmp_path / "none.log"))
