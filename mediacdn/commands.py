@@ -236,6 +236,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
         admin_keys=keys,
         upstream_timeout_s=args.upstream_timeout,
         send_timeout_s=args.send_timeout,
+        head_timeout_s=settings.header_timeout_s,
         prefetch_segments=args.prefetch,
         router_urls=tuple(args.router or ()),
         addresses=_addresses(args.address),

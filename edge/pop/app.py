@@ -257,6 +257,7 @@ class Edge:
                 self.metrics.count_stalled,
                 left_to_app=NOT_AT_ONCE,
                 answer_again=self.answer_again,
+                head_timeout_s=self.config.head_timeout_s,
             )
             sock = socket.socket(fileno=os.dup(self.config.front_fd))
             grace_s = self.config.grace_s

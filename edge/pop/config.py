@@ -20,6 +20,7 @@ class EdgeConfig:
     admin_keys: tuple[str, ...] = ()
     upstream_timeout_s: float = 10.0
     send_timeout_s: float = 30.0  # a client that takes no body for this long is cut
+    head_timeout_s: float = 15.0  # a request's line and headers arrive within this (else 408)
     prefetch_segments: int = 0
     admin_host: str = "127.0.0.1"
     admin_port: int | None = None  # None: admin under /admin/ on the public listener

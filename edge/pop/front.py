@@ -36,7 +36,7 @@ from edge.pop.fill import READ_SIZE
 from edge.pop.responses import FileAnswer
 from edge.pop.sendbuffer import SendBudget
 from httprules.asgi import Scope
-from httprules.listener import MAX_HEADERS, host_refusal, limited_protocol
+from httprules.listener import HEAD_TIMEOUT_S, MAX_HEADERS, host_refusal, limited_protocol
 
 # answers a request from the cache at once (the whole response, in pieces, or a head and an
 # open file), or None
@@ -92,12 +92,13 @@ def front_protocol(
     on_stalled: Callable[[], None],
     left_to_app: frozenset[bytes] = frozenset(),
     answer_again: AnswerAgain | None = None,
+    head_timeout_s: float = HEAD_TIMEOUT_S,
 ) -> type[HttpToolsProtocol]:
     """The protocol class for the public listener's uvicorn server. `answer_now` is never
     asked about a request with a header field named in `left_to_app` (lower case); it is given
     the request's head as a key to keep its answer under (empty if too long to keep), and
     `answer_again` is asked first."""
-    base = limited_protocol()
+    base = limited_protocol(head_timeout_s=head_timeout_s)
     # the heads seen lately, parsed: viewers of a stream send the same few heads again and again
     heads: dict[bytes, tuple[str, bytes, list[tuple[bytes, bytes]]]] = {}
 

@@ -127,9 +127,12 @@ def run_edge(
         websockets=False,
         log_level=LogLevels(log_level),
         log_access=False,
-        # a request's head within 15 s (the origin's default); hyper takes at most 100 header
-        # fields and answers 431 past them; heads over 64 KiB are refused
-        http1_settings=HTTP1Settings(header_read_timeout=15_000, max_buffer_size=64 << 10),
+        # a request's head within head_timeout_s; hyper takes at most 100 header fields and
+        # answers 431 past them; heads over 64 KiB are refused
+        http1_settings=HTTP1Settings(
+            header_read_timeout=max(1, round(config.head_timeout_s * 1000)),
+            max_buffer_size=64 << 10,
+        ),
         ssl_cert=tls[0] if tls else None,
         ssl_key=tls[1] if tls else None,
         ssl_protocol_min=SSLProtocols.tls12,

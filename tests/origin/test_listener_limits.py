@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.edges import edge_process
+from tests.support.edges import edge_process, mediacdn_process
 from tests.support.servers import OriginServer, origin_server
 
 pytestmark = pytest.mark.slow
@@ -72,6 +72,18 @@ def test_a_head_that_never_ends_is_cut_within_seconds(
     answer, took = exchange(origin.url, request_bytes, wait_s=HEAD_TIMEOUT_S + 8)
     assert took < HEAD_TIMEOUT_S + 3
     assert answer == b"" or answer.startswith((b"HTTP/1.1 408", b"HTTP/1.1 400")), answer[:200]
+
+
+def test_a_pop_cuts_a_head_that_never_ends_within_its_setting(
+    origin: OriginServer, tmp_path: Path
+) -> None:
+    env = {"MEDIACDN_ADMIN_KEYS": "admin", "MEDIACDN_HEADER_TIMEOUT_S": str(HEAD_TIMEOUT_S)}
+    args = ("--name", "slow-pop", "--upstream", origin.url)
+    with mediacdn_process("edge", tmp_path, env, *args, name="slow-pop") as pop:
+        for request_bytes in (b"GET /healthz HTTP/1.1\r\nhost: x\r\n", b""):
+            answer, took = exchange(pop, request_bytes, wait_s=HEAD_TIMEOUT_S + 20)
+            assert took < HEAD_TIMEOUT_S + 3, took  # (15 s, the default, before)
+            assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer[:200]
 
 
 def test_a_pop_refuses_oversized_heads(origin: OriginServer, tmp_path: Path) -> None:
