@@ -152,12 +152,12 @@ def test_the_figures_as_json(tmp_path: Path) -> None:
     """`--json` prints the table's figures as one document, for scripts and plots."""
     log = tmp_path / "access.log"
     log.write_text(NGINX)
-    args = (str(log), "--capacity", "200B,50%", "--policy", "s3fifo")
+    args = (str(log), "--capacity", "200B,90%", "--policy", "s3fifo")
     table = replay_cli(*args)
     doc = json.loads(replay_cli(*args, "--json"))
     assert (doc["requests"], doc["skipped"], doc["objects"]) == (6, 3, 3)
     assert doc["footprint_bytes"] == 300
-    assert [c["label"] for c in doc["capacities"]] == ["200B", "50%"]
+    assert [c["label"] for c in doc["capacities"]] == ["200B", "90%"]
     for capacity in doc["capacities"]:
         printed = rows(table, capacity["label"])
         assert [p["policy"] for p in capacity["policies"]] == list(printed)
