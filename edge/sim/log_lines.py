@@ -77,7 +77,19 @@ def _squid_line(line: str) -> tuple[float, str, int, int] | None:
         return None
     status = int(match["status"])
     sent = 0 if status == 304 else int(match["bytes"])
-    return at, logged_path(_origin_form(match["path"])), status, sent
+    target = match["path"]
+    path = logged_path(_origin_form(target))
+    if match.re is _SQUID and (absolute := _ABSOLUTE.match(target)) is not None:
+        # a proxy's log holds many sites: the same path of two hosts is two objects
+        path = hosted(absolute[0].split("://", 1)[1], path)
+    return at, path, status, sent
+
+
+def hosted(host: str, path: str) -> str:
+    """The key of `path` on `host` (lower case, without a default port), scheme-relative:
+    one object over http and https, as a shared cache keeps it."""
+    host = host.lower().rsplit("@", 1)[-1].removesuffix(":80").removesuffix(":443")
+    return f"//{host}{path}" if host else path
 
 
 # An nginx log_format of JSON lines (`escape=json`) names its fields as its operator likes;

@@ -4,12 +4,14 @@ CloudFront writes them, or space-separated, as IIS does: neither puts a space in
 until the next `#Fields:`. A line gives (time, path, status, bytes) from `date` and `time` (UTC;
 a `#Date:` directive's date where there is no `date` column), `cs-method`, `cs-uri-stem` (with
 `cs-uri-query`, or `cs-uri`), `sc-status`, and the object's bytes: `sc-content-len` (the body's
-length, CloudFront's) where it is a number, else `sc-bytes` (all bytes sent, headers too)."""
+length, CloudFront's) where it is a number, else `sc-bytes` (all bytes sent, headers too). Where
+`cs(Host)` (CloudFront's) or `cs-host` (IIS's) names the site, it is part of the object's key:
+a CDN's logs may hold several sites with the same paths."""
 
 from __future__ import annotations
 
 from edge.pop.accesslog import logged_path
-from edge.sim.log_lines import log_time
+from edge.sim.log_lines import hosted, log_time
 
 DIRECTIVE = "#"
 FIELDS = "#Fields:"
@@ -88,4 +90,7 @@ class W3cLog:
         if status == "304":  # no body: what it sent is headers, no size of the object
             size = "0"
         path = logged_path(f"{target}?{query}" if query else target)
+        host = value("cs(host)", "cs-host")  # a CDN's logs may hold several sites
+        if host:
+            path = hosted(host, path)
         return at, path, int(status), int(size)

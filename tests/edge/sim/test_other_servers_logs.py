@@ -255,3 +255,27 @@ def test_caddy_and_traefik_logs_hold_the_nginx_logs_requests(tmp_path: Path) -> 
         trace = load_trace([log], "nginx")
         assert trace.requests == expected, name
         assert trace.skipped == 2, name  # the POST and the 404
+
+
+def test_a_proxys_or_cdns_log_keys_each_site_apart(tmp_path: Path) -> None:
+    """Squid's URLs and CloudFront's cs(Host) name the site: the same path on two sites is two
+    objects (an absolute URL in an nginx log is still keyed by its path, as the POP keys it);
+    the host's case and a default port do not make another object."""
+    squid_log = tmp_path / "access.log"
+    squid_log.write_text(
+        "1795953600.000 5 10.0.0.1 TCP_MISS/200 1300 GET http://a.example/index.html - x -\n"
+        "1795953601.000 5 10.0.0.1 TCP_MISS/200 2300 GET http://b.example/index.html - x -\n"
+        "1795953602.000 5 10.0.0.1 TCP_HIT/200 1300 GET HTTP://A.example:80/index.html - x -\n"
+    )
+    trace = load_trace([squid_log], "nginx")
+    assert [(r.obj_id, r.size) for r in trace.requests] == [(0, 1300), (1, 2300), (0, 1300)]
+    cdn_log = tmp_path / "cloudfront.log"
+    fields = "date time cs-method cs(Host) cs-uri-stem sc-status sc-bytes"
+    cdn_log.write_text(
+        f"#Version: 1.0\n#Fields: {fields}\n"
+        "2026-11-29\t12:00:00\tGET\td1.cloudfront.net\t/a.m4s\t200\t100\n"
+        "2026-11-29\t12:00:01\tGET\td2.cloudfront.net\t/a.m4s\t200\t200\n"
+        "2026-11-29\t12:00:02\tGET\td1.cloudfront.net\t/a.m4s\t200\t100\n"
+    )
+    trace = load_trace([cdn_log], "nginx")
+    assert [(r.obj_id, r.size) for r in trace.requests] == [(0, 100), (1, 200), (0, 100)]
