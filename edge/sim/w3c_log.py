@@ -81,6 +81,11 @@ class W3cLog:
         if value("cs-method") not in ("GET", "HEAD"):
             return None
         status, target = value("sc-status"), value("cs-uri-stem", "cs-uri")
+        host = value("cs(host)", "cs-host")  # a CDN's logs may hold several sites
+        scheme, absolute, rest = target.partition("://")  # a `cs-uri` may name its site
+        if absolute and "/" not in scheme:
+            named, slash, path = rest.partition("/")
+            host, target = host or named, slash + path
         date = value("date") or self._date
         at = log_time(f"{date}T{value('time')}") if date else None
         if at is None or not status.isdigit() or not target.startswith("/"):
@@ -90,7 +95,6 @@ class W3cLog:
         if status == "304":  # no body: what it sent is headers, no size of the object
             size = "0"
         path = logged_path(f"{target}?{query}" if query else target)
-        host = value("cs(host)", "cs-host")  # a CDN's logs may hold several sites
         if host:
             path = hosted(host, path)
         return at, path, int(status), int(size)

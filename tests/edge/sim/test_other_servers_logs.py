@@ -279,3 +279,9 @@ def test_a_proxys_or_cdns_log_keys_each_site_apart(tmp_path: Path) -> None:
     )
     trace = load_trace([cdn_log], "nginx")
     assert [(r.obj_id, r.size) for r in trace.requests] == [(0, 100), (1, 200), (0, 100)]
+    log = W3cLog()  # a whole URI in `cs-uri` names its site too
+    log.directive("#Fields: date time cs-method cs-uri sc-status sc-bytes")
+    at = datetime.fromisoformat("2026-11-29T12:00:00+00:00").timestamp()
+    record = log.record("2026-11-29 12:00:00 GET https://A.example/x/../y.m4s?v=1 200 9")
+    assert record == (at, "//a.example/y.m4s?v=1", 200, 9)
+    assert log.record("2026-11-29 12:00:00 GET /y.m4s 200 9") == (at, "/y.m4s", 200, 9)
