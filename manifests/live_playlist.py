@@ -23,6 +23,8 @@ PART_WINDOW_TARGETS = 3  # parts are listed for the last three target durations 
 # (a loaded machine), which 3 did not always (measured: stalls in 2-minute runs)
 HOLD_BACK_PARTS = 4
 ON_AIR_PARTS = HOLD_BACK_PARTS + 1
+BLOCKING_CACHE_TARGETS = 6  # how long (in target durations) a blocking reload's answer may be
+# cached: its URL names the part it waited for, so it never goes stale, only old
 
 
 def parts_listed(segment_end_s: float, whole_end_s: float, target_s: float) -> bool:
@@ -30,10 +32,6 @@ def parts_listed(segment_end_s: float, whole_end_s: float, target_s: float) -> b
     whole segments end at `whole_end_s`: it ends within the last PART_WINDOW_TARGETS target
     durations (the segment being made, ending later, always does)."""
     return segment_end_s > whole_end_s - PART_WINDOW_TARGETS * target_s
-
-
-BLOCKING_CACHE_TARGETS = 6  # how long (in target durations) a blocking reload's answer may be
-# cached: its URL names the part it waited for, so it never goes stale, only old
 
 
 @dataclass(frozen=True, slots=True)

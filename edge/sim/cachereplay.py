@@ -25,7 +25,6 @@ from edge.sim.logs import LoadedTrace
 from edge.sim.trace import UINT32_MAX, ReplayResult, TraceClock, replay
 
 _SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
-_SIGNED_SHARE = re.compile(r"^.*%\s*$")  # what was meant as a share, written wrongly
 # below this LRU-Belady byte-miss difference the share of the gap closed is not shown (a
 # tiny trace, or a cache that holds nearly everything: any difference is a large share of it)
 MIN_GAP = 0.005
@@ -58,7 +57,7 @@ def parse_capacities(text: str, footprint_bytes: int) -> list[tuple[str, int]]:
     out = []
     for part in (p for p in text.split(",") if p.strip()):
         share = _SHARE.match(part)
-        if share is None and _SIGNED_SHARE.match(part):
+        if share is None and part.rstrip().endswith("%"):  # meant as a share, written wrongly
             raise ValueError(f"--capacity: {part.strip()!r} is not a share (e.g. 1%, 12.5%)")
         size = (
             int(footprint_bytes * float(share[1]) / 100)

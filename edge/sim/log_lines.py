@@ -60,7 +60,7 @@ def nginx_line(line: str) -> tuple[float, str, int, int] | None:
     if at is None:
         return None
     sent = 0 if match["bytes"] == "-" else int(match["bytes"])
-    return at, logged_path(_origin_form(match["path"])), int(match["status"]), sent
+    return at, logged_path(split_target(match["path"])[1]), int(match["status"]), sent
 
 
 def _squid_line(line: str) -> tuple[float, str, int, int] | None:
@@ -77,11 +77,10 @@ def _squid_line(line: str) -> tuple[float, str, int, int] | None:
         return None
     status = int(match["status"])
     sent = 0 if status == 304 else int(match["bytes"])
-    target = match["path"]
-    path = logged_path(_origin_form(target))
-    if match.re is _SQUID and (absolute := _ABSOLUTE.match(target)) is not None:
-        # a proxy's log holds many sites: the same path of two hosts is two objects
-        path = hosted(absolute[0].split("://", 1)[1], path)
+    host, path = split_target(match["path"])
+    path = logged_path(path)
+    if match.re is _SQUID and host:  # a proxy's log holds many sites: the same path of two
+        path = hosted(host, path)  # hosts is two objects
     return at, path, status, sent
 
 
@@ -138,7 +137,7 @@ def json_request(line: str) -> tuple[str, float, str, int, int] | None:
     if at is None or not (sent == "-" or sent.isdigit()):
         return None
     bytes_sent = int(sent) if sent.isdigit() else 0
-    return method, at, logged_path(_origin_form(target)), int(status), bytes_sent
+    return method, at, logged_path(split_target(target)[1]), int(status), bytes_sent
 
 
 def _field(fields: dict[str, object], names: Sequence[str], default: str = "") -> tuple[str, str]:
@@ -158,13 +157,13 @@ def _msec(text: str) -> float | None:
         return None
 
 
-def _origin_form(target: str) -> str:
-    """A logged request target as a path (and query): one in absolute form is keyed by its
-    path, as the POP keys it."""
+def split_target(target: str) -> tuple[str, str]:
+    """A logged request target as (the host it names, its path and query): one in absolute
+    form names a host (the POP keys it by its path alone), one in origin form none ("")."""
     if target.startswith("/") or (absolute := _ABSOLUTE.match(target)) is None:
-        return target
+        return "", target
     path = target[absolute.end() :]
-    return path if path.startswith("/") else "/" + path
+    return absolute[0].split("://", 1)[1], path if path.startswith("/") else "/" + path
 
 
 @functools.lru_cache(maxsize=4096)  # a busy log has many lines a second: parse each once

@@ -117,9 +117,7 @@ class LoadedTrace:
 
     def locate(self, obj: object) -> tuple[Hashable, int] | None:
         """(group, segment number) of an object, for the policies that follow viewers."""
-        if self.numbered:
-            return locate_object(obj)
-        return self.located.get(obj) if isinstance(obj, int) else None
+        return self.locator(obj) if isinstance(obj, int) else None
 
     @property
     def locator(self) -> Callable[[Hashable], tuple[Hashable, int] | None]:

@@ -11,7 +11,7 @@ a CDN's logs may hold several sites with the same paths."""
 from __future__ import annotations
 
 from edge.pop.accesslog import logged_path
-from edge.sim.log_lines import hosted, log_time
+from edge.sim.log_lines import hosted, log_time, split_target
 
 DIRECTIVE = "#"
 FIELDS = "#Fields:"
@@ -67,34 +67,31 @@ class W3cLog:
         """A record line as (time, path, status, bytes); None if it is no GET or HEAD request
         or is not whole."""
         values = line.rstrip("\r\n").split("\t") if "\t" in line else line.split()
-        columns = self._columns
-        if len(values) < len(columns):
+        if len(values) < len(self._columns):
             return None
-
-        def value(*names: str) -> str:
-            for name in names:
-                at = columns.get(name)
-                if at is not None and values[at] != "-":
-                    return values[at]
-            return ""
-
-        if value("cs-method") not in ("GET", "HEAD"):
+        if self._value(values, "cs-method") not in ("GET", "HEAD"):
             return None
-        status, target = value("sc-status"), value("cs-uri-stem", "cs-uri")
-        host = value("cs(host)", "cs-host")  # a CDN's logs may hold several sites
-        scheme, absolute, rest = target.partition("://")  # a `cs-uri` may name its site
-        if absolute and "/" not in scheme:
-            named, slash, path = rest.partition("/")
-            host, target = host or named, slash + path
-        date = value("date") or self._date
-        at = log_time(f"{date}T{value('time')}") if date else None
+        status = self._value(values, "sc-status")
+        named, target = split_target(self._value(values, "cs-uri-stem", "cs-uri"))
+        # a CDN's logs may hold several sites: cs(Host), cs-host or a whole cs-uri names one
+        host = self._value(values, "cs(host)", "cs-host") or named
+        date = self._value(values, "date") or self._date
+        at = log_time(f"{date}T{self._value(values, 'time')}") if date else None
         if at is None or not status.isdigit() or not target.startswith("/"):
             return None
-        query = value("cs-uri-query") if "cs-uri-stem" in columns else ""
-        size = next((v for v in (value(name) for name in BYTE_COLUMNS) if v.isdigit()), "0")
+        query = self._value(values, "cs-uri-query") if "cs-uri-stem" in self._columns else ""
+        size = next((v for v in (self._value(values, n) for n in BYTE_COLUMNS) if v.isdigit()), "0")
         if status == "304":  # no body: what it sent is headers, no size of the object
             size = "0"
         path = logged_path(f"{target}?{query}" if query else target)
         if host:
             path = hosted(host, path)
         return at, path, int(status), int(size)
+
+    def _value(self, values: list[str], *names: str) -> str:
+        """The first of the columns `names` that the line fills ("-": empty), else ""."""
+        for name in names:
+            at = self._columns.get(name)
+            if at is not None and values[at] != "-":
+                return values[at]
+        return ""
