@@ -47,8 +47,10 @@ REPLAY_DESCRIPTION = (
     "it: [$time_local] or [$time_iso8601], else an ISO 8601 time or $msec; "
     "or a log_format of JSON lines with $request or "
     "$request_method and $request_uri, $status, $body_bytes_sent and $msec, $time_local or "
-    "$time_iso8601, and Caddy's and Traefik's JSON logs; Squid's native format, Traffic "
-    "Server's `squid` too, and HAProxy's HTTP log: the bytes logged count the headers; or "
+    "$time_iso8601, and the JSON logs of Caddy, Traefik, Envoy, Google Cloud, Cloudflare, "
+    "Akamai, Azure Front Door and Fastly; Envoy's default text format and S3's server "
+    "access log; Squid's native format, Traffic Server's `squid` too, HAProxy's HTTP log "
+    "and an AWS load balancer's: the bytes logged count the headers; or "
     "the W3C extended format, "
     "CloudFront's standard logs and IIS's: "
     "#Fields naming date, time, cs-method, cs-uri-stem, sc-status and sc-content-len or "
@@ -68,8 +70,10 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["auto", "oracle", "nginx", "edge"],
         default="auto",
         help="what the files hold: libCacheSim oracleGeneral records, text access logs "
-        "(nginx: combined or JSON lines, Apache's, Caddy's, Traefik's, Squid's, Traffic "
-        "Server's, HAProxy's, W3C extended as CloudFront and IIS write them), or a POP's "
+        "(nginx: combined or JSON lines, Apache's, Envoy's, HAProxy's, Squid's, Traffic "
+        "Server's, Caddy's, Traefik's, S3's, an AWS load balancer's, JSON lines as Google "
+        "Cloud, Cloudflare, Akamai, Azure Front Door and Fastly write them, W3C extended as "
+        "CloudFront and IIS write them), or a POP's "
         "--access-log; "
         "auto (the default) tells from each file's start",
     )

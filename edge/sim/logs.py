@@ -1,9 +1,10 @@
 """Request logs as cache traces: libCacheSim oracleGeneral files, text access logs (nginx's,
-Apache's, Squid's and Traffic Server's, HAProxy's; JSON lines as nginx, Caddy and Traefik
-write them; or the W3C extended format, CloudFront's and IIS's, edge/sim/w3c_log.py) and the
-POP's own access log (JSON lines, edge/wire.py's `AccessRecord`), each line read by
-edge/sim/log_lines.py. Every format becomes the same list of `TraceRequest`s, with object ids
-given in order of first appearance and a `locate` for the policies that follow viewers.
+Apache's, Envoy's, S3's, Squid's and Traffic Server's, HAProxy's, a load balancer's; JSON lines
+as nginx, Caddy, Traefik, Envoy and the CDNs write them, edge/sim/json_log.py; or the W3C
+extended format, CloudFront's and IIS's, edge/sim/w3c_log.py) and the POP's own access log
+(JSON lines, edge/wire.py's `AccessRecord`), each line read by edge/sim/log_lines.py. Every
+format becomes the same list of `TraceRequest`s, with object ids given in order of first
+appearance and a `locate` for the policies that follow viewers.
 
 Files may be compressed as log rotation and trace archives leave them (gzip, bzip2, xz, zstd:
 told by their first bytes, not their names). Several files are one trace in time order: rotated
@@ -27,7 +28,8 @@ from typing import BinaryIO, cast, overload
 import zstandard
 
 from edge.eviction.interval import locate_url
-from edge.sim.log_lines import access_record, edge_line, json_request, nginx_line, text_line
+from edge.sim.json_log import json_request
+from edge.sim.log_lines import access_record, edge_line, nginx_line, text_line
 from edge.sim.merging import merged
 from edge.sim.trace import RECORD, TraceRequest, write_oracle_columns
 from edge.sim.w3c_log import DIRECTIVE, FIELDS, W3cLog, W3cLogError

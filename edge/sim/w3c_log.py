@@ -11,7 +11,7 @@ a CDN's logs may hold several sites with the same paths."""
 from __future__ import annotations
 
 from edge.pop.accesslog import logged_path
-from edge.sim.log_lines import hosted, log_time, split_target
+from edge.sim.log_values import hosted, log_time, split_target
 
 DIRECTIVE = "#"
 FIELDS = "#Fields:"

@@ -35,7 +35,7 @@ CLOUDFRONT_FIELDS = (
 HEADERS = 310  # bytes of headers: in sc-bytes, not in sc-content-len
 
 
-def _requests(log: str) -> list[tuple[datetime, str, str, str, int, str, str]]:
+def logged_requests(log: str) -> list[tuple[datetime, str, str, str, int, str, str]]:
     """The combined-format lines of `log` as (time, ip, method, target, status, bytes, agent)."""
     out = []
     for line in log.splitlines():
@@ -51,7 +51,7 @@ def cloudfront(log: str) -> str:
     """`log` as CloudFront writes its standard logs: tab-separated, the body's length in
     sc-content-len, every byte sent (headers too) in sc-bytes."""
     lines = ["#Version: 1.0", f"#Fields: {CLOUDFRONT_FIELDS}"]
-    for when, ip, method, target, status, sent, agent in _requests(log):
+    for when, ip, method, target, status, sent, agent in logged_requests(log):
         body = "-" if status == 304 else sent
         values = [
             when.strftime("%Y-%m-%d"), when.strftime("%H:%M:%S"), "CDG50-C1",
@@ -73,7 +73,7 @@ def iis(log: str) -> str:
     )
     second = "time date sc-bytes sc-status cs-uri-stem cs-method c-ip"
     lines = ["#Software: Microsoft Internet Information Services 10.0", "#Version: 1.0"]
-    requests = _requests(log)
+    requests = logged_requests(log)
     for n, (when, ip, method, target, status, sent, agent) in enumerate(requests):
         day, clock = when.strftime("%Y-%m-%d"), when.strftime("%H:%M:%S")
         if n == 0:
@@ -157,7 +157,7 @@ def squid(log: str) -> str:
     milliseconds first, the bytes sent with their headers, a 304's headers only, and the URL
     as the proxy saw it."""
     lines = []
-    for when, ip, method, target, status, sent, _ in _requests(log):
+    for when, ip, method, target, status, sent, _ in logged_requests(log):
         code = "TCP_REFRESH_UNMODIFIED" if status == 304 else "TCP_MISS"
         lines.append(
             f"{when.timestamp():.3f} {12:6d} {ip} {code}/{status:03d} {int(sent) + HEADERS} "
@@ -171,7 +171,7 @@ def haproxy(log: str) -> str:
     """`log` as HAProxy's HTTP log writes it through syslog: the bytes sent (headers too)
     before the quoted request, which ends the line."""
     lines = []
-    for when, ip, method, target, status, sent, _ in _requests(log):
+    for when, ip, method, target, status, sent, _ in logged_requests(log):
         accepted = when.strftime("%d/%b/%Y:%H:%M:%S.042")
         lines.append(
             f"{when.strftime('%b %d %H:%M:%S')} lb haproxy[812]: {ip}:50312 [{accepted}] "
@@ -210,7 +210,7 @@ def caddy(log: str) -> str:
     """`log` as Caddy's access log writes it: JSON lines, the time in seconds since the epoch,
     the request's method and URI in a nested object, the body's bytes in `size`."""
     lines = []
-    for when, ip, method, target, status, sent, agent in _requests(log):
+    for when, ip, method, target, status, sent, agent in logged_requests(log):
         request: dict[str, object] = {"remote_ip": ip, "proto": "HTTP/2.0", "method": method}
         request |= {"uri": target, "headers": {"User-Agent": [agent]}}
         lines.append(
@@ -235,7 +235,7 @@ def traefik(log: str) -> str:
     """`log` as Traefik's JSON access log writes it: its own field names, times in UTC with
     nanoseconds."""
     lines = []
-    for when, ip, method, target, status, sent, _ in _requests(log):
+    for when, ip, method, target, status, sent, _ in logged_requests(log):
         fields: dict[str, object] = {"ClientHost": ip, "RequestMethod": method}
         fields["RequestPath"] = target
         fields |= {"DownstreamStatus": status, "DownstreamContentSize": int(sent)}

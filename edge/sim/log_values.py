@@ -1,0 +1,67 @@
+"""The values every request log writes its own way, read one way: a time (the combined
+format's, HAProxy's, ISO 8601, or seconds, milliseconds, microseconds or nanoseconds since the
+epoch), a request target (origin or absolute form) and the site it names."""
+
+from __future__ import annotations
+
+import functools
+import re
+from datetime import UTC, datetime
+
+# a request target in absolute form (`http://host/path`, sent by a client that takes the POP
+# for a proxy, or logged whole by a load balancer or a CDN): everything up to its path
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?]*")
+# a count since the epoch: its whole digits say in what (10 seconds, 13 milliseconds, 16
+# microseconds, 19 nanoseconds: Cloudflare's `unixnano`), with a fraction or not
+_EPOCH = re.compile(r"^(\d{9,20})(?:\.\d+)?$")
+_EPOCH_UNITS = ((11, 1.0), (14, 1e3), (17, 1e6), (20, 1e9))  # up to so many digits: per second
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """A logged request target as (the host it names, its path and query): one in absolute
+    form names a host (the POP keys it by its path alone), one in origin form none ("")."""
+    if target.startswith("/") or (absolute := _ABSOLUTE.match(target)) is None:
+        return "", target
+    path = target[absolute.end() :]
+    return absolute[0].split("://", 1)[1], path if path.startswith("/") else "/" + path
+
+
+def hosted(host: str, path: str) -> str:
+    """The key of `path` on `host` (lower case, without a default port), scheme-relative:
+    one object over http and https, as a shared cache keeps it."""
+    host = host.lower().rsplit("@", 1)[-1].removesuffix(":80").removesuffix(":443")
+    return f"//{host}{path}" if host else path
+
+
+def epoch_time(text: str) -> float | None:
+    """Seconds since the epoch of a count since it (None: `text` is none)."""
+    match = _EPOCH.match(text)
+    if match is None:
+        return None
+    digits = len(match[1])
+    per_second = next(unit for most, unit in _EPOCH_UNITS if digits <= most)
+    return float(text) / per_second
+
+
+def any_time(text: str) -> float | None:
+    """Seconds since the epoch of a logged time, written as a count or as a date."""
+    at = epoch_time(text)
+    return at if at is not None else log_time(text)
+
+
+@functools.lru_cache(maxsize=4096)  # a busy log has many lines a second: parse each once
+def log_time(text: str) -> float | None:
+    """Seconds since the epoch of a log's time: nginx's $time_local (29/Nov/2026:12:00:00
+    +0000), HAProxy's (29/Nov/2026:12:00:00.250, no zone: UTC) or $time_iso8601
+    (2026-11-29T12:00:00+00:00; no zone: UTC)."""
+    for layout in ("%d/%b/%Y:%H:%M:%S %z", "%d/%b/%Y:%H:%M:%S.%f"):
+        try:
+            at = datetime.strptime(text, layout)
+        except ValueError:
+            continue
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()

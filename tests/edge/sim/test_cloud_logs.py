@@ -1,0 +1,225 @@
+"""`mediacdn cache replay` on the logs of load balancers, CDNs and a service proxy: Envoy's
+default text format, Amazon S3's server access log, an Application Load Balancer's log, and
+the JSON lines of Envoy, Google Cloud, Cloudflare, Akamai, Azure Front Door and Fastly. Each
+holds the requests of the nginx log of tests/edge/sim/test_cache_replay.py, written as that
+service writes them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from edge.sim.json_log import json_request
+from edge.sim.log_lines import nginx_line
+from edge.sim.logs import load_trace, resolve_format
+from tests.edge.sim.test_cache_replay import NGINX
+from tests.edge.sim.test_other_servers_logs import HEADERS, logged_requests
+
+Request = tuple[datetime, str, str, str, int, str, str]
+
+
+def envoy(log: str) -> str:
+    """Envoy's default format: flags ("-", or codes) between the status and the counts."""
+    lines = []
+    for n, (when, ip, method, target, status, sent, agent) in enumerate(logged_requests(log)):
+        stamp = when.strftime("%Y-%m-%dT%H:%M:%S.310Z")
+        flags = "DC" if n == 1 else "-"  # a viewer who left, as nginx logs a 200 cut short
+        lines.append(
+            f'[{stamp}] "{method} {target} HTTP/1.1" {status} {flags} 0 {sent} 26 25 "{ip}" '
+            f'"{agent}" "cc21d9b0-cf5c" "pop.example" "10.0.2.1:80"'
+        )
+    return "\n".join(lines) + "\n"
+
+
+def s3(log: str) -> str:
+    """S3's server access log: an error code after the status, then the bytes sent and the
+    object's size ("-" where none)."""
+    lines = []
+    for when, ip, method, target, status, sent, agent in logged_requests(log):
+        key = target.lstrip("/")
+        operation = f"REST.{method}.OBJECT"
+        size = "-" if status == 304 else "100"
+        counts = f"- {sent if sent != '0' else '-'} {size} 70 10"
+        lines.append(
+            f"79a59df900b949e5 media [{when.strftime('%d/%b/%Y:%H:%M:%S %z')}] {ip} 79a59df9 "
+            f'3E57427F3EXAMPLE {operation} {key} "{method} /media{target} HTTP/1.1" {status} '
+            f'{counts} "-" "{agent}" - s9lzHY= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader '
+            "media.s3.eu-west-1.amazonaws.com TLSv1.2 - -"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def alb(log: str) -> str:
+    """An Application Load Balancer's log: its status and the bytes sent (headers too) before
+    the quoted request, whose URL names the site."""
+    lines = []
+    for when, ip, method, target, status, sent, agent in logged_requests(log):
+        stamp = when.strftime("%Y-%m-%dT%H:%M:%S.186641Z")
+        url = f"https://www.example.com:443{target}"
+        lines.append(
+            f"https {stamp} app/my-lb/50dc6c495c0c9188 {ip}:2817 10.0.0.1:80 0.086 0.048 "
+            f'0.037 {status} {status} 0 {int(sent) + HEADERS} "{method} {url} HTTP/1.1" '
+            f'"{agent}" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elb:tg "Root=1-5833" '
+            f'"www.example.com" "-" 1 {stamp} "forward" "-" "-" "10.0.0.1:80" "{status}" "-" "-"'
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _json_lines(log: str, record: Callable[[Request], dict[str, object]]) -> str:
+    return "".join(json.dumps(record(request)) + "\n" for request in logged_requests(log))
+
+
+def envoy_json(log: str) -> str:
+    return _json_lines(
+        log,
+        lambda r: {
+            "start_time": r[0].strftime("%Y-%m-%dT%H:%M:%S.310Z"), "method": r[2],
+            "path": r[3], "response_code": r[4], "response_flags": "-", "bytes_received": 0,
+            "bytes_sent": int(r[5]), "authority": "pop.example",
+        },
+    )  # fmt: skip
+
+
+def google_cloud(log: str) -> str:
+    """A Cloud Logging entry: the request nested in `httpRequest`, its whole URL, its size
+    with headers, as text."""
+    return _json_lines(
+        log,
+        lambda r: {
+            "httpRequest": {
+                "requestMethod": r[2], "requestUrl": f"https://cdn.example{r[3]}",
+                "status": r[4], "responseSize": str(int(r[5]) + HEADERS), "remoteIp": r[1],
+                "cacheHit": True,
+            },
+            "timestamp": r[0].strftime("%Y-%m-%dT%H:%M:%S.123456Z"), "severity": "INFO",
+        },
+    )  # fmt: skip
+
+
+def cloudflare(log: str) -> str:
+    """Logpush: times in nanoseconds (`unixnano`), the body's bytes and all bytes sent."""
+    return _json_lines(
+        log,
+        lambda r: {
+            "ClientIP": r[1], "ClientRequestHost": "cdn.example", "ClientRequestMethod": r[2],
+            "ClientRequestURI": r[3], "EdgeStartTimestamp": int(r[0].timestamp()) * 10**9,
+            "EdgeResponseBytes": int(r[5]) + HEADERS, "EdgeResponseBodyBytes": int(r[5]),
+            "EdgeResponseStatus": r[4], "RayID": "7d1e",
+        },
+    )  # fmt: skip
+
+
+def akamai(log: str) -> str:
+    """DataStream 2: every value a string, the path without its leading slash, the query apart."""
+    return _json_lines(
+        log,
+        lambda r: {
+            "version": 2, "reqTimeSec": f"{r[0].timestamp():.3f}", "reqMethod": r[2],
+            "reqHost": "cdn.example", "reqPath": r[3].lstrip("/"), "queryStr": "-",
+            "statusCode": str(r[4]), "bytes": r[5], "totalBytes": str(int(r[5]) + HEADERS),
+        },
+    )  # fmt: skip
+
+
+def azure(log: str) -> str:
+    """Front Door: the request in `properties`, its whole URL with its port."""
+    return _json_lines(
+        log,
+        lambda r: {
+            "time": r[0].strftime("%Y-%m-%dT%H:%M:%S.0000000Z"), "category": "FrontDoorAccessLog",
+            "properties": {
+                "httpMethod": r[2], "requestUri": f"https://cdn.example:443{r[3]}",
+                "hostName": "cdn.example", "httpStatusCode": str(r[4]), "responseBytes": r[5],
+            },
+        },
+    )  # fmt: skip
+
+
+def fastly(log: str) -> str:
+    return _json_lines(
+        log,
+        lambda r: {
+            "timestamp": r[0].strftime("%Y-%m-%dT%H:%M:%S+0000"), "client_ip": r[1],
+            "host": "cdn.example", "url": r[3], "request_method": r[2],
+            "response_status": r[4], "response_body_size": int(r[5]),
+        },
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("write", "headers"),
+    [
+        (envoy, 0), (s3, 0), (alb, HEADERS), (envoy_json, 0), (google_cloud, HEADERS),
+        (cloudflare, 0), (akamai, 0), (azure, 0), (fastly, 0),
+    ],
+    ids=lambda value: getattr(value, "__name__", ""),
+)  # fmt: skip
+def test_load_balancers_and_cdns_logs_hold_the_nginx_logs_requests(
+    tmp_path: Path, write: Callable[[str], str], headers: int
+) -> None:
+    """The same requests as the nginx log, each object the size its bytes say (with headers
+    where the service counts them; a 304 no size at all); the POST and the 404 skipped."""
+    reference = tmp_path / "access.log"
+    reference.write_text(NGINX)
+    log = tmp_path / "service.log"
+    log.write_text(write(NGINX))
+    assert resolve_format([log], "auto") == "nginx"
+    expected = load_trace([reference], "nginx").requests
+    trace = load_trace([log], "nginx")
+    assert [(r.timestamp, r.obj_id) for r in trace.requests] == [
+        (r.timestamp, r.obj_id) for r in expected
+    ]
+    assert {r.size for r in trace.requests} == {100 + headers}
+    assert trace.skipped == 2
+
+
+def test_a_site_named_in_a_json_line_is_part_of_its_key() -> None:
+    """A host field or a whole URL names the site: the same path on two sites is two objects
+    (case and a default port aside); a request line's absolute target does not (the POP keys
+    it by its path)."""
+    at = datetime.fromisoformat("2026-11-29T12:00:00+00:00")
+    common = {"timestamp": at.isoformat(), "status": 200, "bytes_sent": 9}
+    lines = [
+        {"host": "A.example", "method": "GET", "uri": "/x.m4s"},
+        {"RequestHost": "b.example", "RequestMethod": "GET", "RequestPath": "/x.m4s"},
+        {"requestMethod": "GET", "requestUrl": "https://a.example:443/x.m4s"},
+        {"requestMethod": "GET", "requestUri": "http://a.example:8080/x.m4s"},
+        {"request": "GET http://c.example/x.m4s HTTP/1.1"},
+    ]
+    keys = [json_request(json.dumps(common | line)) for line in lines]
+    assert [key[2] if key else None for key in keys] == [
+        "//a.example/x.m4s", "//b.example/x.m4s", "//a.example/x.m4s",
+        "//a.example:8080/x.m4s", "/x.m4s",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("stamp", "seconds"),
+    [
+        ("1795953600", 1795953600.0), ("1795953600.250", 1795953600.25),
+        ("1795953600250", 1795953600.25), ("1795953600250000", 1795953600.25),
+        ("1795953600250000000", 1795953600.25), ("2026-11-29T12:00:00.25Z", 1795953600.25),
+        ("29/Nov/2026:12:00:00 +0000", 1795953600.0),
+    ],
+)  # fmt: skip
+def test_a_json_time_in_any_unit_since_the_epoch_or_as_a_date(stamp: str, seconds: float) -> None:
+    line = json.dumps({"time": stamp, "method": "GET", "path": "/a", "status": 200, "bytes": 1})
+    request = json_request(line)
+    assert request is not None
+    assert request[1] == pytest.approx(seconds)
+
+
+def test_counts_after_a_status_are_read_only_where_they_are_envoys_or_s3s() -> None:
+    """A combined line whose bytes are "-" sent nothing; Envoy's and S3's "-" is a flag or an
+    error code, with the counts after it; a word where the bytes go is no line of either."""
+    head = '10.0.0.1 - - [29/Nov/2026:12:00:00 +0000] "GET /a HTTP/1.1" 200'
+    assert nginx_line(f'{head} - "-" "hls.js"') == (1795953600.0, "/a", 200, 0)
+    assert nginx_line(f'{head} - 0 512 3 2 "-"') == (1795953600.0, "/a", 200, 512)
+    assert nginx_line(f"{head} UF,URX 0 512 3 -") == (1795953600.0, "/a", 200, 512)
+    assert nginx_line(f'{head} - 512 - 3 - "-"') == (1795953600.0, "/a", 200, 512)
+    assert nginx_line(f"{head} - 300 1500") == (1795953600.0, "/a", 200, 0)  # (Apache %b %I %O)
+    assert nginx_line(f'{head} none "-"') is None
