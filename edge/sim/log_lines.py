@@ -1,9 +1,10 @@
 """One line of a request log as a request: a text access log line (nginx's or Apache's
-combined or common format, with or without fields around them; Envoy's default format; Amazon
-S3's server access log; Squid's native format, which Apache Traffic Server writes too;
-HAProxy's HTTP log; an Elastic Load Balancer's access log), a JSON log line
-(edge/sim/json_log.py), or a POP's own access record (edge/wire.py's `AccessRecord`). Each
-gives (time, key, status, bytes), or None for a line that is no GET or HEAD request."""
+combined or common format, with or without fields around them, Apache's vhost_combined;
+Envoy's default format; Amazon S3's server access log; Squid's native format, which Apache
+Traffic Server writes too; HAProxy's HTTP log; an Elastic Load Balancer's access log), a JSON
+log line (edge/sim/json_log.py), or a POP's own access record (edge/wire.py's
+`AccessRecord`). Each gives (time, key, status, bytes), or None for a line that is no GET or
+HEAD request."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ _BRACKETED = re.compile(r"\[([^\]]+)\]")
 _BARE_TIME = re.compile(
     r"(?:^|\s)(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?|\d{9,11}\.\d{3})(?=\s)"
 )
+# Apache's vhost_combined (Debian's other_vhosts_access.log), or an nginx format with $host
+# first: the site (a name, or any host with its port), then the client, ident and user before
+# the bracketed time. Four fields there, not the combined format's three: the first names the
+# site the request was for, and is part of the object's key.
+_SITE_FIRST = re.compile(r"^(?P<site>[\w.-]*[A-Za-z][\w.-]*(?::\d+)?|[\w.-]+:\d+) \S+ \S+ \S+ \[")
 # After the status, Envoy's default format logs its response flags ("-", or codes such as
 # "UF,URX") then the bytes received, the bytes sent and the duration; S3's server access log
 # logs an error code ("-" or a word) then the bytes sent, the object's size and the total
@@ -69,7 +75,10 @@ def nginx_line(line: str) -> tuple[float, str, int, int] | None:
     sent = _sent(match["bytes"], line, match.end())
     if at is None or sent is None:
         return None
-    return at, logged_path(split_target(match["path"])[1]), int(match["status"]), sent
+    path = logged_path(split_target(match["path"])[1])
+    if (site := _SITE_FIRST.match(line)) is not None:
+        path = hosted(site["site"], path)
+    return at, path, int(match["status"]), sent
 
 
 def _sent(logged: str, line: str, end: int) -> int | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.sim.log_lines import nginx_line
 from edge.sim.logs import load_trace, resolve_format
 from edge.sim.w3c_log import W3cLog
 from httprules.playback_tokens import KeyRing, mint
@@ -285,3 +286,21 @@ def test_a_proxys_or_cdns_log_keys_each_site_apart(tmp_path: Path) -> None:
     record = log.record("2026-11-29 12:00:00 GET https://A.example/x/../y.m4s?v=1 200 9")
     assert record == (at, "//a.example/y.m4s?v=1", 200, 9)
     assert log.record("2026-11-29 12:00:00 GET /y.m4s 200 9") == (at, "/y.m4s", 200, 9)
+
+
+def test_a_virtual_host_first_keys_each_site_apart() -> None:
+    """Apache's vhost_combined (and an nginx format with $host first) names the site before
+    the client: the same path on two sites is two objects. The combined format's three fields
+    before the time name no site, whatever the client looks like."""
+    when = '[29/Nov/2026:12:00:00 +0000] "GET /a.m4s HTTP/1.1" 200 5 "-" "hls.js"'
+    sites = {
+        "www.Example.com:443 10.0.0.1 - -": "//www.example.com/a.m4s",
+        "cdn.example 10.0.0.1 - -": "//cdn.example/a.m4s",
+        "10.0.0.9:8080 10.0.0.1 - -": "//10.0.0.9:8080/a.m4s",
+        "10.0.0.1 - -": "/a.m4s",
+        "client.isp.example - frank": "/a.m4s",
+        "2001:db8::1 - -": "/a.m4s",
+        "10.0.0.1 10.0.0.2 - -": "/a.m4s",  # (a proxy's address before the client's)
+    }
+    for head, key in sites.items():
+        assert nginx_line(f"{head} {when}") == (1795953600.0, key, 200, 5), head
