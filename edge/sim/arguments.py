@@ -65,7 +65,14 @@ REPLAY_DESCRIPTION = (
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", type=Path, help="logs or traces, plain or compressed")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        help="logs or traces, plain or compressed; a directory: every file under it (hidden "
+        "ones aside; told the format, files that hold no log, such as an error log, are left "
+        "out and named); -: standard input (as from zcat or an object store's client)",
+    )
     parser.add_argument(
         "--format",
         choices=["auto", "oracle", "nginx", "edge"],

@@ -30,6 +30,7 @@ import zstandard
 from edge.eviction.interval import locate_url
 from edge.sim.json_log import json_request
 from edge.sim.log_lines import access_record, edge_line, nginx_line, text_line
+from edge.sim.log_sources import SourceError, opened_raw, shown
 from edge.sim.merging import merged
 from edge.sim.trace import RECORD, TraceRequest, write_oracle_columns
 from edge.sim.w3c_log import DIRECTIVE, FIELDS, W3cLog, W3cLogError
@@ -209,9 +210,8 @@ def _opened(
 ) -> Iterator[io.BufferedIOBase | BinaryIO]:
     """`path`'s bytes, decompressed if its first bytes say it is compressed; a damaged
     compressed file is a `LogError` that names it."""
-    with path.open("rb") as raw:
-        magic = raw.read(8)
-        raw.seek(0)
+    with opened_raw(path) as raw:
+        magic = raw.peek(8)[:8]
         counted = io.BufferedReader(_Counted(raw, progress))
         f = _decompressing(magic, counted)
         try:
@@ -219,7 +219,7 @@ def _opened(
         except _DAMAGED as exc:
             if f is counted:
                 raise
-            raise LogError(f"{path}: damaged or cut-off compressed file ({exc})") from None
+            raise LogError(f"{shown(path)}: damaged or cut-off compressed file ({exc})") from None
 
 
 def _oracle(path: Path, progress: Callable[[int], object]) -> Iterator[TraceRequest]:
@@ -237,7 +237,7 @@ def _oracle(path: Path, progress: Callable[[int], object]) -> Iterator[TraceRequ
 
 def _cut_records(path: Path, over: int) -> str:
     return (
-        f"{path}: not an oracleGeneral file, or one cut off: it ends {over} bytes into a "
+        f"{shown(path)}: not an oracleGeneral file, or one cut off: it ends {over} bytes into a "
         f"{RECORD.size}-byte record"
     )
 
@@ -261,7 +261,7 @@ def guess_format(path: Path) -> str | None:
     when a replay in another format found no requests."""
     try:
         return _sniff(path) or None
-    except (OSError, LogError):
+    except (OSError, LogError, SourceError):
         return None
 
 
@@ -298,7 +298,9 @@ def resolve_format(paths: Iterable[Path], fmt: str) -> str:
             for path in files:
                 guess = guess_format(path)
                 if guess not in (None, "oracle"):
-                    raise LogError(f"{path} is text, not oracleGeneral records (--format {guess}?)")
+                    raise LogError(
+                        f"{shown(path)} is text, not oracleGeneral records (--format {guess}?)"
+                    )
         return fmt
     guesses: dict[str, list[Path]] = {}
     for path in files:
@@ -307,13 +309,13 @@ def resolve_format(paths: Iterable[Path], fmt: str) -> str:
             continue
         if not guess:
             raise LogError(
-                f"cannot tell what {path} holds (empty, or no line of its first 20 is a "
+                f"cannot tell what {shown(path)} holds (empty, or no line of its first 20 is a "
                 f"request): give --format oracle, nginx or edge"
             )
         guesses.setdefault(guess, []).append(path)
     if len(guesses) > 1:
         kinds = "; ".join(
-            f"{kind}: {', '.join(map(str, paths))}" for kind, paths in guesses.items()
+            f"{kind}: {', '.join(map(shown, paths))}" for kind, paths in guesses.items()
         )
         raise LogError(f"the files hold different formats ({kinds}): replay them apart")
     return next(iter(guesses), "edge")
@@ -349,7 +351,7 @@ def load_trace(
                 try:
                     w3c.directive(line)
                 except W3cLogError as exc:
-                    raise LogError(f"{path}: {exc}") from None
+                    raise LogError(f"{shown(path)}: {exc}") from None
                 continue
             parsed = w3c.record(line) if w3c.started else parse(line)
             if parsed is None or parsed[2] not in CACHED_STATUSES:

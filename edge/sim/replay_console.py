@@ -4,6 +4,8 @@ capacity with progress bars, print the report (its arguments: edge/sim/arguments
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -16,6 +18,7 @@ from edge.sim.cachereplay import (
     report,
     steps,
 )
+from edge.sim.log_sources import SourceError, listed, size
 from edge.sim.logs import LogError, guess_format, load_trace, resolve_format
 
 
@@ -24,12 +27,14 @@ def run(args: argparse.Namespace) -> int:
         # what can be wrong with the options is said before a long read, not after it
         policies = parse_policies(args.policy)
         parse_capacities(args.capacity, LARGEST_FOOTPRINT)
-        total = sum(f.stat().st_size for f in args.files)
-        fmt = resolve_format(args.files, args.format)
+        files = _files(args.files, args.format)
+        sizes = [size(f) for f in files]
+        total = None if None in sizes else sum(s or 0 for s in sizes)
+        fmt = resolve_format(files, args.format)
         with tqdm(total=total, unit="B", unit_scale=True, disable=args.quiet, leave=False) as bar:
-            trace = load_trace(args.files, fmt, bar.update)
+            trace = load_trace(files, fmt, bar.update)
         if not trace.requests:
-            guess = guess_format(args.files[0])
+            guess = guess_format(files[0])
             hint = f"; it looks like --format {guess}" if guess not in (None, fmt) else ""
             why = (
                 "not GET/HEAD answered 200, 206 or 304"
@@ -38,11 +43,11 @@ def run(args: argparse.Namespace) -> int:
             )
             skipped = counted(trace.skipped, trace.skipped_unit)
             raise SystemExit(
-                f"cache replay: no cache requests in {len(args.files)} file(s) read as "
+                f"cache replay: no cache requests in {len(files)} file(s) read as "
                 f"--format {fmt} ({skipped} skipped: {why}){hint}"
             )
         capacities = parse_capacities(args.capacity, trace.footprint_bytes)
-    except (OSError, LogError, ValueError) as exc:
+    except (OSError, LogError, SourceError, ValueError) as exc:
         raise SystemExit(f"cache replay: {exc}") from None
     total = steps(capacities, policies) * len(trace.requests)
     with tqdm(total=total, unit="req", unit_scale=True, disable=args.quiet, leave=False) as bar:
@@ -54,3 +59,27 @@ def run(args: argparse.Namespace) -> int:
         results = replay_all(trace, capacities, policies, replayed)
     print(report(trace, results, as_json=args.json))
     return 0
+
+
+def _files(paths: list[Path], fmt: str) -> list[Path]:
+    """The files to replay: those named, and those under each directory named. Told to tell
+    the format, a file found in a directory that holds no log (an error log beside the access
+    logs) is left out, and the replay says which; a file named is never left out."""
+    files, found = listed(paths)
+    if not files:
+        raise SourceError(f"no files under {', '.join(map(str, paths))}")
+    if fmt != "auto" or not found:
+        return files
+    left = {path for path in found if guess_format(path) is None}
+    if left:
+        names = sorted(str(path) for path in left)
+        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+        print(
+            f"cache replay: left out {len(left)} file(s) found in a directory that hold no "
+            f"request log (or are empty): {', '.join(names[:5])}{more}",
+            file=sys.stderr,
+        )
+    kept = [path for path in files if path not in left]
+    if not kept:
+        raise SourceError(f"no request logs under {', '.join(map(str, paths))}")
+    return kept
