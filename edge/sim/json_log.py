@@ -21,7 +21,14 @@ the server nests the request (Caddy's `request`, Google Cloud's `httpRequest`, A
 - Azure Front Door (`time`, `properties.httpMethod`, `.requestUri`, `.httpStatusCode`,
   `.responseBytes`);
 - Fastly's JSON example (`timestamp`, `request_method`, `host`, `url`, `response_status`,
-  `response_body_size`).
+  `response_body_size`);
+- the Elastic Common Schema (`@timestamp`, `http.request.method`, `url.original`, `url.domain`,
+  `http.response.status_code`, `http.response.body.bytes`: nested objects, read by their
+  dotted names) and OpenTelemetry's conventions (`http.request.method`, `url.path` with
+  `url.query`, `server.address`, `http.response.status_code`, `http.response.body.size`).
+
+A record that is none of these but carries a log line (a shipper's or a container runtime's:
+`log`, `message`, `textPayload`, `MESSAGE`) is read as that line (edge/sim/log_lines.py).
 
 Where a line names its site (a host field, or a whole URL as Google Cloud and Azure log it),
 the host is part of the object's key: one server or CDN may serve several sites with the same
@@ -44,43 +51,74 @@ _TIMES = (
 )  # fmt: skip
 _METHODS = (
     "request_method", "method", "RequestMethod", "requestMethod", "httpMethod",
-    "ClientRequestMethod", "reqMethod",
+    "ClientRequestMethod", "reqMethod", "http.request.method", "http.method",
 )  # fmt: skip
-_TARGETS = ("request_uri", "uri", "url", "path", "RequestPath", "ClientRequestURI", "reqPath")
-_URLS = ("requestUrl", "request_url", "requestUri")  # whole URLs: they name the site
-_QUERIES = ("queryStr",)  # a query logged apart from its path ("-": none)
-_HOSTS = ("host", "RequestHost", "ClientRequestHost", "reqHost", "hostName", "authority")
+_TARGETS = (  # a target with its query
+    "request_uri", "uri", "url", "RequestPath", "ClientRequestURI", "url.original", "http.target",
+)  # fmt: skip
+_PATHS = ("path", "reqPath", "url.path")  # a path, its query logged apart (or none)
+_QUERIES = ("queryStr", "url.query")  # ("-": none)
+_URLS = ("requestUrl", "request_url", "requestUri", "url.full")  # whole URLs: they name the site
+_HOSTS = (
+    "host", "RequestHost", "ClientRequestHost", "reqHost", "hostName", "authority", "url.domain",
+    "server.address",
+)  # fmt: skip
 _STATUSES = (
     "status", "DownstreamStatus", "response_code", "response_status", "EdgeResponseStatus",
-    "statusCode", "httpStatusCode",
+    "statusCode", "httpStatusCode", "http.response.status_code", "http.status_code",
 )  # fmt: skip
 _BYTES = (  # the body's bytes before all bytes sent, where a server logs both
     "body_bytes_sent", "bytes_sent", "bytes", "size", "DownstreamContentSize",
     "response_body_size", "EdgeResponseBodyBytes", "EdgeResponseBytes", "responseBytes",
-    "responseSize", "response_size",
+    "responseSize", "response_size", "http.response.body.bytes", "http.response.body.size",
 )  # fmt: skip
+# where a log shipper or a container runtime keeps the line it carries: Docker's json-file
+# and Fluentd's `log`, Filebeat's and Logstash's `message`, Google Cloud's `textPayload`,
+# journald's `MESSAGE`
+_WRAPPERS = ("log", "message", "textPayload", "MESSAGE")
+_DEPTH = 4  # levels of nested objects named with dots (ECS's http.response.body.bytes)
+
+_PARTS = (_TIMES, _METHODS, _TARGETS, _PATHS, _QUERIES, _URLS, _HOSTS, _STATUSES, _BYTES)
 
 
-_PARTS = (_TIMES, _METHODS, _TARGETS, _URLS, _QUERIES, _HOSTS, _STATUSES, _BYTES)
+def json_object(line: str) -> dict[str, object] | None:
+    """A log line's JSON object (None: it is none)."""
+    value = json_value(line)
+    return value if isinstance(value, dict) else None
 
 
 def json_request(line: str) -> tuple[str, float, str, int, int] | None:
     """A JSON log line as (method, time, key, status, bytes sent), whatever its method; None
     if it is no JSON object, or names no method, target, time or status."""
-    top = json_value(line)
-    if not isinstance(top, dict):
-        return None
+    top = json_object(line)
+    return None if top is None else request_of(top)
+
+
+def wrapped_line(top: Mapping[str, object]) -> str | None:
+    """The log line a shipper's or a container runtime's JSON record carries (None: none)."""
+    for name in _WRAPPERS:
+        if isinstance(value := top.get(name), str) and value.strip():
+            return value.rstrip("\r\n")
+    return None
+
+
+def request_of(top: Mapping[str, object]) -> tuple[str, float, str, int, int] | None:
+    """A JSON log record as (method, time, key, status, bytes sent), whatever its method."""
     fields = dict(top)
-    for nest in _NESTS:
-        if isinstance(inner := top.get(nest), dict):
-            fields |= inner
-    times, methods, targets, urls, queries, hosts, statuses, sizes = _held(tuple(fields))
+    for name, value in top.items():
+        if isinstance(value, dict):
+            if name in _NESTS:
+                fields |= value
+            else:
+                _dotted(value, name, fields, _DEPTH)
+    times, methods, targets, paths, queries, urls, hosts, statuses, sizes = _held(tuple(fields))
     if isinstance(request := top.get("request"), str):  # nginx's $request: a request line
         method, _, rest = request.partition(" ")
         host, target = _field(fields, hosts), split_target(rest.split(" ", 1)[0])[1]
     else:
-        method, (named, target) = _field(fields, methods), _target(fields, urls, targets, queries)
-        host = _field(fields, hosts) or named
+        method, host = _field(fields, methods), _field(fields, hosts)
+        named, target = _target(fields, urls, targets, paths, queries)
+        host = host or named
     stamp, status, sent = _field(fields, times), _field(fields, statuses), _field(fields, sizes)
     if not method or not target or not status.isdigit() or not stamp:
         return None
@@ -91,22 +129,35 @@ def json_request(line: str) -> tuple[str, float, str, int, int] | None:
     return method, at, hosted(host, path), int(status), int(sent) if sent.isdigit() else 0
 
 
+def _dotted(value: Mapping[str, object], prefix: str, into: dict[str, object], depth: int) -> None:
+    """`value`'s fields into `into`, named `prefix.name` (a nested object's too, to `depth`)."""
+    for name, inner in value.items():
+        if isinstance(inner, dict):
+            if depth > 1:
+                _dotted(inner, f"{prefix}.{name}", into, depth - 1)
+        else:
+            into.setdefault(f"{prefix}.{name}", inner)
+
+
 def _target(
     fields: Mapping[str, object],
     urls: Sequence[str],
     targets: Sequence[str],
+    paths: Sequence[str],
     queries: Sequence[str],
 ) -> tuple[str, str]:
     """The site a line's whole URL names ("": none) and its target's path and query."""
     if url := _field(fields, urls):
         return split_target(url)
-    target = split_target(_field(fields, targets))[1]
-    if target and not target.startswith("/"):  # (Akamai's reqPath has no leading slash)
-        target = "/" + target
+    if target := _field(fields, targets):
+        return "", split_target(target)[1]
+    path = split_target(_field(fields, paths))[1]
+    if path and not path.startswith("/"):  # (Akamai's reqPath has no leading slash)
+        path = "/" + path
     query = _field(fields, queries)
-    if target and query not in ("", "-"):
-        target += "?" + query
-    return "", target
+    if path and query not in ("", "-"):
+        path += "?" + query
+    return "", path
 
 
 @functools.lru_cache(maxsize=256)  # the lines of one log hold the same fields

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from edge.pop.accesslog import logged_path
-from edge.sim.json_log import json_request, json_value
+from edge.sim.json_log import json_object, json_value, request_of, wrapped_line
 from edge.sim.log_values import epoch_time, hosted, log_time, split_target
 from edge.wire import AccessRecord, WireError
 
@@ -114,10 +114,26 @@ def _other_line(line: str) -> tuple[float, str, int, int] | None:
 
 
 def _json_line(line: str) -> tuple[float, str, int, int] | None:
-    request = json_request(line)
-    if request is None or request[0] not in ("GET", "HEAD"):
+    top = json_object(line)
+    if top is None:
         return None
-    return request[1:]
+    request = request_of(top)
+    if request is None:  # a shipper's record of a log line: the line it carries
+        carried = wrapped_line(top)
+        return None if carried is None else nginx_line(carried)
+    return request[1:] if request[0] in ("GET", "HEAD") else None
+
+
+def json_log_line(line: str) -> bool:
+    """Whether `line` is a JSON log line of a request, whatever its method, or a shipper's
+    record of a log line that is one."""
+    top = json_object(line)
+    if top is None:
+        return False
+    if request_of(top) is not None:
+        return True
+    carried = wrapped_line(top)
+    return carried is not None and (text_line(carried) or json_log_line(carried))
 
 
 def _text_time(head: str) -> float | None:

@@ -28,8 +28,7 @@ from typing import BinaryIO, cast, overload
 import zstandard
 
 from edge.eviction.interval import locate_url
-from edge.sim.json_log import json_request
-from edge.sim.log_lines import access_record, edge_line, nginx_line, text_line
+from edge.sim.log_lines import access_record, edge_line, json_log_line, nginx_line, text_line
 from edge.sim.log_sources import SourceError, opened_raw, shown
 from edge.sim.merging import merged
 from edge.sim.trace import RECORD, TraceRequest, write_oracle_columns
@@ -283,7 +282,7 @@ def _sniff(path: Path) -> str | None:
             return "nginx"
         if access_record(line) is not None:
             return "edge"
-        if json_request(line) is not None:  # an nginx log_format of JSON lines
+        if json_log_line(line):  # an nginx log_format of JSON lines, a CDN's, a shipper's
             return "nginx"
     return None
 

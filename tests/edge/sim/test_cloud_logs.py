@@ -1,6 +1,7 @@
 """`mediacdn cache replay` on the logs of load balancers, CDNs and a service proxy: Envoy's
 default text format, Amazon S3's server access log, an Application Load Balancer's log, and
-the JSON lines of Envoy, Google Cloud, Cloudflare, Akamai, Azure Front Door and Fastly. Each
+the JSON lines of Envoy, Google Cloud, Cloudflare, Akamai, Azure Front Door, Fastly, Elastic
+Common Schema and OpenTelemetry, and log lines carried by Docker, Fluentd and Cloud Logging. Each
 holds the requests of the nginx log of tests/edge/sim/test_cache_replay.py, written as that
 service writes them."""
 
@@ -18,6 +19,7 @@ from edge.sim.log_lines import nginx_line
 from edge.sim.logs import load_trace, resolve_format
 from tests.edge.sim.test_cache_replay import NGINX
 from tests.edge.sim.test_other_servers_logs import HEADERS, logged_requests
+from tests.edge.sim.test_other_servers_logs import caddy as caddy_json
 
 Request = tuple[datetime, str, str, str, int, str, str]
 
@@ -150,11 +152,65 @@ def fastly(log: str) -> str:
     )  # fmt: skip
 
 
+def elastic(log: str) -> str:
+    """Elastic Common Schema, as Filebeat's nginx module or Logstash ship it: nested objects."""
+    return _json_lines(
+        log,
+        lambda r: {
+            "@timestamp": r[0].strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "source": {"address": r[1]}, "host": {"name": "pop-7"},
+            "url": {"original": r[3], "domain": "cdn.example"},
+            "http": {
+                "request": {"method": r[2]},
+                "response": {"status_code": r[4], "body": {"bytes": int(r[5])}},
+            },
+            "user_agent": {"original": r[6]},
+        },
+    )  # fmt: skip
+
+
+def opentelemetry(log: str) -> str:
+    """OpenTelemetry's semantic conventions as flat attributes with dotted names."""
+    return _json_lines(
+        log,
+        lambda r: {
+            "timestamp": f"{r[0].timestamp() * 1e9:.0f}", "http.request.method": r[2],
+            "url.path": r[3], "server.address": "cdn.example", "http.response.status_code": r[4],
+            "http.response.body.size": int(r[5]),
+        },
+    )  # fmt: skip
+
+
+def docker(log: str) -> str:
+    """Docker's json-file driver: each line nginx wrote to its standard output in `log`."""
+    return "".join(
+        json.dumps({"log": line + "\n", "stream": "stdout", "time": "2026-11-29T12:00:09Z"}) + "\n"
+        for line in log.splitlines()
+    )
+
+
+def fluentd_caddy(log: str) -> str:
+    """Fluentd's record of Caddy's JSON lines: a JSON line carried in `log`."""
+    return "".join(
+        json.dumps({"log": line, "container_name": "caddy"}) + "\n"
+        for line in caddy_json(log).splitlines()
+    )
+
+
+def google_cloud_text(log: str) -> str:
+    """Cloud Logging's entry of a text line: in `textPayload`."""
+    return "".join(
+        json.dumps({"textPayload": line, "timestamp": "2026-11-29T12:00:09Z"}) + "\n"
+        for line in log.splitlines()
+    )
+
+
 @pytest.mark.parametrize(
     ("write", "headers"),
     [
         (envoy, 0), (s3, 0), (alb, HEADERS), (envoy_json, 0), (google_cloud, HEADERS),
-        (cloudflare, 0), (akamai, 0), (azure, 0), (fastly, 0),
+        (cloudflare, 0), (akamai, 0), (azure, 0), (fastly, 0), (elastic, 0), (opentelemetry, 0),
+        (docker, 0), (fluentd_caddy, 0), (google_cloud_text, 0),
     ],
     ids=lambda value: getattr(value, "__name__", ""),
 )  # fmt: skip
@@ -162,7 +218,8 @@ def test_load_balancers_and_cdns_logs_hold_the_nginx_logs_requests(
     tmp_path: Path, write: Callable[[str], str], headers: int
 ) -> None:
     """The same requests as the nginx log, each object the size its bytes say (with headers
-    where the service counts them; a 304 no size at all); the POST and the 404 skipped."""
+    where the service counts them; a 304 no size at all); the POST and the 404 skipped, and
+    where a runtime carries every line the server wrote, the one that is no request."""
     reference = tmp_path / "access.log"
     reference.write_text(NGINX)
     log = tmp_path / "service.log"
@@ -174,7 +231,8 @@ def test_load_balancers_and_cdns_logs_hold_the_nginx_logs_requests(
         (r.timestamp, r.obj_id) for r in expected
     ]
     assert {r.size for r in trace.requests} == {100 + headers}
-    assert trace.skipped == 2
+    carried_whole = write in (docker, google_cloud_text)  # (the line that is no log line too)
+    assert trace.skipped == (3 if carried_whole else 2)
 
 
 def test_a_site_named_in_a_json_line_is_part_of_its_key() -> None:
