@@ -3,6 +3,7 @@ running in a thread, and a recording's duration as ffprobe reads it."""
 
 from __future__ import annotations
 
+import signal
 import struct
 import subprocess
 import threading
@@ -79,8 +80,12 @@ class Ingest:
     result: list[bool] = field(default_factory=list)
 
     def ended_with(self, encoder: subprocess.Popen[bytes]) -> bool:
-        """Once `encoder` has finished (cleanly), whether the ingest ended with a broadcast."""
-        if encoder.wait(30) != 0:
+        """Once `encoder` has finished (cleanly), whether the ingest ended with a broadcast.
+        ffmpeg as an SRT caller was seen to abort (SIGABRT) once, in a loaded run of the whole
+        suite, after a broadcast the ingest had packaged whole (libsrt within libav is known
+        to crash so at exit): that is the test's encoder, not what is tested, so an abort
+        counts as finished; what the ingest made of the broadcast is what counts."""
+        if encoder.wait(30) not in (0, -signal.SIGABRT):
             return False
         self.thread.join(30)
         return self.result == [True]
