@@ -16,9 +16,8 @@ import pytest
 
 from edge.sim.json_log import json_request
 from edge.sim.log_lines import nginx_line
-from edge.sim.logs import load_trace, resolve_format
 from tests.edge.sim.test_cache_replay import NGINX
-from tests.edge.sim.test_other_servers_logs import HEADERS, logged_requests
+from tests.edge.sim.test_other_servers_logs import HEADERS, logged_requests, same_requests
 from tests.edge.sim.test_other_servers_logs import caddy as caddy_json
 
 Request = tuple[datetime, str, str, str, int, str, str]
@@ -220,16 +219,7 @@ def test_load_balancers_and_cdns_logs_hold_the_nginx_logs_requests(
     """The same requests as the nginx log, each object the size its bytes say (with headers
     where the service counts them; a 304 no size at all); the POST and the 404 skipped, and
     where a runtime carries every line the server wrote, the one that is no request."""
-    reference = tmp_path / "access.log"
-    reference.write_text(NGINX)
-    log = tmp_path / "service.log"
-    log.write_text(write(NGINX))
-    assert resolve_format([log], "auto") == "nginx"
-    expected = load_trace([reference], "nginx").requests
-    trace = load_trace([log], "nginx")
-    assert [(r.timestamp, r.obj_id) for r in trace.requests] == [
-        (r.timestamp, r.obj_id) for r in expected
-    ]
+    trace = same_requests(tmp_path, write(NGINX))
     assert {r.size for r in trace.requests} == {100 + headers}
     carried_whole = write in (docker, google_cloud_text)  # (the line that is no log line too)
     assert trace.skipped == (3 if carried_whole else 2)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from edge.sim.log_lines import nginx_line
-from edge.sim.logs import load_trace, resolve_format
+from edge.sim.logs import LoadedTrace, load_trace, resolve_format
 from edge.sim.w3c_log import W3cLog
 from httprules.playback_tokens import KeyRing, mint
 from tests.edge.sim.test_cache_replay import NGINX, replay_cli, rows
@@ -184,23 +184,30 @@ def haproxy(log: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def same_requests(tmp_path: Path, log_text: str) -> LoadedTrace:
+    """`log_text` (NGINX as another server writes it) replayed: told as a text log, it holds
+    the nginx log's requests at the same times, for the same objects (each 100 bytes there)."""
+    reference = tmp_path / "access.log"
+    reference.write_text(NGINX)
+    log = tmp_path / "other.log"
+    log.write_text(log_text)
+    assert resolve_format([log], "auto") == "nginx"
+    expected = load_trace([reference], "nginx").requests
+    assert {r.size for r in expected} == {100}
+    trace = load_trace([log], "nginx")
+    assert [(r.timestamp, r.obj_id) for r in trace.requests] == [
+        (r.timestamp, r.obj_id) for r in expected
+    ]
+    return trace
+
+
 @pytest.mark.parametrize("write", [squid, haproxy], ids=["squid", "haproxy"])
 def test_squid_traffic_server_and_haproxy_logs_hold_the_nginx_logs_requests(
     tmp_path: Path, write: Callable[[str], str]
 ) -> None:
     """The bytes a Squid (or HAProxy) line counts are headers and body: each object is that
     much larger than in the nginx log (a 304 sizes nothing), and the requests are the same."""
-    reference = tmp_path / "access.log"
-    reference.write_text(NGINX)
-    log = tmp_path / "squid.log"
-    log.write_text(write(NGINX))
-    assert resolve_format([log], "auto") == "nginx"
-    expected = load_trace([reference], "nginx").requests
-    trace = load_trace([log], "nginx")
-    assert [(r.timestamp, r.obj_id) for r in trace.requests] == [
-        (r.timestamp, r.obj_id) for r in expected
-    ]
-    assert {r.size for r in expected} == {100}
+    trace = same_requests(tmp_path, write(NGINX))
     # every object 100 bytes and headers (the 206 of 10 bytes is no smaller object, the 304
     # no size at all)
     assert {r.size for r in trace.requests} == {100 + HEADERS}
