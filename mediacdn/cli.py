@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 
 from edge.eviction.policy import DEFAULT_POLICY, POLICIES
@@ -489,3 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `mediacdn ... | head`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # stdout: no error when flushed at exit
         return 0
+    except KeyboardInterrupt:  # Ctrl-C in a long command (a replay, an upload): no traceback
+        command = " ".join(filter(None, (args.command, getattr(args, "cache_command", ""))))
+        print(f"\nmediacdn {command}: interrupted", file=sys.stderr)
+        return 130  # as a shell reports a command SIGINT ended
