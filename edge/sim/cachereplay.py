@@ -212,6 +212,8 @@ def report_json(trace: LoadedTrace, results: Sequence[CapacityResult]) -> dict[s
         "requests": len(trace.requests),
         "skipped": trace.skipped,
         "skipped_unit": trace.skipped_unit,
+        "unreadable": trace.unreadable,
+        "first_unreadable": trace.first_unreadable,
         "objects": len(sizes),
         "footprint_bytes": sum(sizes.values()),
         "capacities": [dataclasses.asdict(c) for c in results],
@@ -222,10 +224,12 @@ def report(trace: LoadedTrace, results: Sequence[CapacityResult], *, as_json: bo
     """The figures as a table to read, or (`as_json`) `report_json`'s document."""
     if as_json:
         return json.dumps(report_json(trace, results), indent=2)
-    skipped = counted(trace.skipped, trace.skipped_unit)
+    skipped = f"{counted(trace.skipped, trace.skipped_unit)} skipped"
+    if trace.unreadable:
+        skipped += f", {trace.unreadable} of them unreadable"
     sizes = trace.object_sizes()  # (a pass over every request: made once)
     lines = [
-        f"{counted(len(trace.requests), 'request')} ({skipped} skipped), "
+        f"{counted(len(trace.requests), 'request')} ({skipped}), "
         f"{counted(len(sizes), 'object')}, footprint {size_text(sum(sizes.values()))}"
     ]
     huge = sum(size > UINT32_MAX for size in sizes.values())

@@ -104,6 +104,10 @@ class LoadedTrace:
     # what was skipped: a log's lines, or a trace's records of requests for no bytes (the
     # object is no cached copy's size; libCacheSim skips them too)
     skipped_unit: str = "line"
+    # of the lines skipped, those that hold no request the format says how to read (a log
+    # read as another format, a line cut short, a client that sent no HTTP), and the first
+    unreadable: int = 0
+    first_unreadable: str = ""
     located: dict[int, tuple[Hashable, int] | None] = field(default_factory=dict)
     # an oracleGeneral trace's ids are placed by arithmetic (the workload's numbering), not
     # by a table: `located` stays empty
@@ -352,11 +356,18 @@ def load_trace(
                 except W3cLogError as exc:
                     raise LogError(f"{shown(path)}: {exc}") from None
                 continue
+            if line.isspace():  # a blank line is no line of the log
+                continue
             parsed = w3c.record(line) if w3c.started else parse(line)
-            if parsed is None or parsed[2] not in CACHED_STATUSES:
-                trace.skipped += 1
-            else:
+            if parsed is not None and parsed[2] in CACHED_STATUSES:
                 yield parsed
+                continue
+            trace.skipped += 1
+            if parsed is None and not _a_request(line, fmt, w3c):
+                trace.unreadable += 1
+                if not trace.first_unreadable:  # ("": a line over LINE_MAX, read through)
+                    shown_line = line.strip()[:200] or f"a line over {LINE_MAX >> 10} KiB"
+                    trace.first_unreadable = f"{shown(path)}: {shown_line}"
 
     ids: dict[Hashable, int] = {}
     sizes: dict[int, int] = {}
@@ -382,6 +393,16 @@ def load_trace(
         sizes[obj] = known
         trace.requests.append(TraceRequest(int(at), obj, known))
     return trace
+
+
+def _a_request(line: str, fmt: str, w3c: W3cLog) -> bool:
+    """Whether `line`, which gave no request to replay, is a request of another method (or
+    status) the format reads, rather than a line it cannot read."""
+    if w3c.started:
+        return w3c.is_request(line)
+    if fmt == "edge":
+        return access_record(line) is not None
+    return text_line(line) or json_log_line(line)
 
 
 def _timestamp(req: TraceRequest) -> int:

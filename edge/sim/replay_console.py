@@ -19,7 +19,7 @@ from edge.sim.cachereplay import (
     steps,
 )
 from edge.sim.log_sources import SourceError, listed, size
-from edge.sim.logs import LogError, guess_format, load_trace, resolve_format
+from edge.sim.logs import LoadedTrace, LogError, guess_format, load_trace, resolve_format
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
                 f"cache replay: no cache requests in {len(files)} file(s) read as "
                 f"--format {fmt} ({skipped} skipped: {why}){hint}"
             )
+        _warn_of_unreadable(trace)
         capacities = parse_capacities(args.capacity, trace.footprint_bytes)
     except (OSError, LogError, SourceError, ValueError) as exc:
         raise SystemExit(f"cache replay: {exc}") from None
@@ -83,3 +84,20 @@ def _files(paths: list[Path], fmt: str) -> list[Path]:
     if not kept:
         raise SourceError(f"no request logs under {', '.join(map(str, paths))}")
     return kept
+
+
+UNREADABLE_WARNING = 0.05  # of a log's lines, past which the replay asks whether it read it right
+
+
+def _warn_of_unreadable(trace: LoadedTrace) -> None:
+    """Say so when many lines held no request the format reads: a log misread (a format
+    the replay does not know, fields it cannot place) gives figures of the lines it could."""
+    lines = len(trace.requests) + trace.skipped
+    if trace.unreadable <= UNREADABLE_WARNING * lines:
+        return
+    print(
+        f"cache replay: {trace.unreadable} of {lines} lines ({trace.unreadable / lines:.0%}) "
+        f"hold no request the replay can read, so its figures are of the rest; the first: "
+        f"{trace.first_unreadable}",
+        file=sys.stderr,
+    )

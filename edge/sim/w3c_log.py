@@ -88,6 +88,11 @@ class W3cLog:
             path = hosted(host, path)
         return at, path, int(status), int(size)
 
+    def is_request(self, line: str) -> bool:
+        """Whether `line` is a whole record of a request, whatever its method."""
+        values = line.rstrip("\r\n").split("\t") if "\t" in line else line.split()
+        return len(values) >= len(self._columns) and bool(self._value(values, "cs-method"))
+
     def _value(self, values: list[str], *names: str) -> str:
         """The first of the columns `names` that the line fills ("-": empty), else ""."""
         for name in names:

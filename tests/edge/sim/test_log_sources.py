@@ -58,7 +58,8 @@ def test_a_directory_is_every_log_under_it(tmp_path: Path) -> None:
     assert "offsets" not in done.stderr
     # told the format, every file counts (the error log's lines are lines skipped)
     told = replay_cli(str(logs), "--format", "nginx", *args)
-    assert told.splitlines()[0].startswith("12 requests (7 lines skipped)")
+    # (the error log's line and each log's line that is no log line are unreadable)
+    assert told.splitlines()[0].startswith("12 requests (7 lines skipped, 3 of them unreadable)")
     empty = tmp_path / "nothing"
     empty.mkdir()
     done = run_cli("cache", "replay", "--quiet", str(empty))
