@@ -83,7 +83,7 @@ def parse_policies(text: str) -> list[str]:
 
 
 @contextmanager
-def _c_stderr_quiet() -> Iterator[None]:
+def c_stderr_quiet() -> Iterator[None]:
     """libcachesim's C code warns on stderr, in its own colours, of every object larger than
     the cache: the report says so itself (`CapacityResult.too_large`)."""
     sys.stderr.flush()
@@ -124,7 +124,7 @@ def _belady(oracle: Path, capacity: int, requests: int) -> tuple[float, bool]:
         started = time.monotonic()
         try:
             reader = lcs.TraceReader(str(oracle), lcs.TraceType.ORACLE_GENERAL_TRACE)
-            with _c_stderr_quiet():
+            with c_stderr_quiet():
                 belady = float(lcs.Belady(capacity).process_trace(reader)[1])
             limit = BELADY_SIZE_GRACE_S + BELADY_SIZE_PER_REQUEST_S * requests
             out, _ = child.communicate(timeout=max(limit - (time.monotonic() - started), 0.0))
