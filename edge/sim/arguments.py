@@ -52,7 +52,7 @@ REPLAY_DESCRIPTION = (
     "Akamai, Azure Front Door and Fastly, and records named by the Elastic Common Schema "
     "or OpenTelemetry's conventions; any line carried by Docker, Fluentd, Filebeat or "
     "Cloud Logging; Squid's native format, Traffic Server's `squid` "
-    "too, HAProxy's HTTP log and an AWS load balancer's (the bytes logged count the "
+    "too, HAProxy's HTTP log, an AWS load balancer's and bunny.net's (the bytes logged count the "
     "headers); Envoy's default text format and S3's server access log; or "
     "the W3C extended format, "
     "CloudFront's standard logs and IIS's: "

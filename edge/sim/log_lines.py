@@ -1,10 +1,10 @@
 """One line of a request log as a request: a text access log line (nginx's or Apache's
 combined or common format, with or without fields around them, Apache's vhost_combined;
 Envoy's default format; Amazon S3's server access log; Squid's native format, which Apache
-Traffic Server writes too; HAProxy's HTTP log; an Elastic Load Balancer's access log), a JSON
-log line (edge/sim/json_log.py), or a POP's own access record (edge/wire.py's
-`AccessRecord`). Each gives (time, key, status, bytes), or None for a line that is no GET or
-HEAD request."""
+Traffic Server writes too; HAProxy's HTTP log; an Elastic Load Balancer's access log;
+bunny.net's CDN log), a JSON log line (edge/sim/json_log.py), or a POP's own access record
+(edge/wire.py's `AccessRecord`). Each gives (time, key, status, bytes), or None for a line
+that is no GET or HEAD request."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import re
 
 from edge.pop.accesslog import logged_path
 from edge.sim.json_log import json_object, json_value, request_of, wrapped_line
-from edge.sim.log_values import epoch_time, hosted, log_time, split_target
+from edge.sim.log_values import any_time, epoch_time, hosted, log_time, split_target
 from edge.wire import AccessRecord, WireError
 
 # A text access log line (nginx's combined or common format, Apache's, or either with other
@@ -59,8 +59,14 @@ _ELB = re.compile(
     r"^(?:[a-z0-9]+ )?(?P<at>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) \S+ \S+ \S+ \S+ \S+ \S+ "
     r"(?P<status>\d{3}|-) \S+ \d+ (?P<bytes>\d+) \"(?P<method>[A-Z]+) (?P<path>\S+) "
 )
+# A line of bunny.net's CDN log: cache status, status, time (ms since the epoch), bytes sent,
+# pull zone, client, referer, then the whole URL; every request it logs is a GET.
+_BUNNY = re.compile(
+    r"^[A-Z]+\|(?P<status>\d{3})\|(?P<at>\d{12,14})\|(?P<bytes>\d+)\|[^|]*\|[^|]*\|[^|]*\|"
+    r"(?P<path>[A-Za-z][A-Za-z0-9+.-]*://[^|\s]+)\|"
+)
 # The formats whose lines count headers in their bytes and name the site in their URL.
-_OTHERS = (_SQUID, _HAPROXY, _ELB)
+_OTHERS = (_SQUID, _HAPROXY, _ELB, _BUNNY)
 
 
 def nginx_line(line: str) -> tuple[float, str, int, int] | None:
@@ -93,16 +99,17 @@ def _sent(logged: str, line: str, end: int) -> int | None:
 
 
 def _other_line(line: str) -> tuple[float, str, int, int] | None:
-    """A line of Squid's native log, HAProxy's HTTP log or a load balancer's log (each logs
-    the bytes it sent, headers too: a 304's are no size of the object)."""
+    """A line of Squid's native log, HAProxy's HTTP log, a load balancer's log or bunny.net's
+    (each logs the bytes it sent, headers too: a 304's are no size of the object)."""
     for form in _OTHERS:
         match = form.search(line)
         if match is not None:
             break
     else:
         return None
-    at = epoch_time(match["at"]) if form is _SQUID else log_time(match["at"])
-    if at is None or match["method"] not in ("GET", "HEAD") or not match["status"].isdigit():
+    at = any_time(match["at"])
+    method = match["method"] if form is not _BUNNY else "GET"
+    if at is None or method not in ("GET", "HEAD") or not match["status"].isdigit():
         return None
     status = int(match["status"])
     sent = 0 if status == 304 else int(match["bytes"])
