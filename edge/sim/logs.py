@@ -260,7 +260,7 @@ def _lines(path: Path, progress: Callable[[int], object]) -> Iterator[str]:
 
 
 def guess_format(path: Path) -> str | None:
-    """The format `path`'s first lines look like (None: none of them, or unreadable): a hint
+    """The format `path`'s first request looks like (None: none, or unreadable): a hint
     when a replay in another format found no requests."""
     try:
         return _sniff(path) or None
@@ -269,9 +269,10 @@ def guess_format(path: Path) -> str | None:
 
 
 def _sniff(path: Path) -> str | None:
-    """The format `path`'s first lines look like ("": it is empty; None: none of them); an
-    OSError or LogError if it cannot be read (a damaged compressed file says so) or is binary
-    but not whole oracleGeneral records (a trace cut off)."""
+    """The format the first line of `path` that is a request looks like, in its first 64 KiB
+    ("": it is empty; None: no line there is one); an OSError or LogError if it cannot be read
+    (a damaged compressed file says so) or is binary but not whole oracleGeneral records (a
+    trace cut off)."""
     with _opened(path, lambda n: None) as f:
         head = f.read(1 << 16)
     if not head:
@@ -280,7 +281,10 @@ def _sniff(path: Path) -> str | None:
         if len(head) % RECORD.size and len(head) < 1 << 16:
             raise LogError(_cut_records(path, len(head) % RECORD.size))
         return "oracle"
-    for raw in head.splitlines()[:20]:  # a line of either format, whatever its method
+    lines = head.splitlines()
+    if len(head) == 1 << 16 and len(lines) > 1:
+        lines.pop()  # (cut off where the head ends)
+    for raw in lines:  # a line of any format, whatever its method
         line = raw.decode("utf-8", "replace")
         if text_line(line) or line.startswith(FIELDS):  # (a W3C extended log's columns)
             return "nginx"
@@ -312,7 +316,7 @@ def resolve_format(paths: Iterable[Path], fmt: str) -> str:
             continue
         if not guess:
             raise LogError(
-                f"cannot tell what {shown(path)} holds (empty, or no line of its first 20 is a "
+                f"cannot tell what {shown(path)} holds (empty, or no line of its first 64 KiB is a "
                 f"request): give --format oracle, nginx or edge"
             )
         guesses.setdefault(guess, []).append(path)

@@ -553,12 +553,16 @@ def test_the_format_is_told_from_each_file(tmp_path: Path) -> None:
         assert replay_cli(str(path), "--capacity", "300B,5%", "--policy", "lru") == told
     empty, junk = tmp_path / "empty.log", tmp_path / "junk.log"
     empty.write_bytes(b"")
-    junk.write_text("not a request\n" * 30 + NGINX)  # what the first 20 lines say counts
+    junk.write_text("not a request\n" * 3000)  # 42 KiB of lines, none a request
     for path in (empty, junk):
         done = run_cli("cache", "replay", "--quiet", str(path), timeout_s=60)
         assert done.returncode != 0
         assert f"cannot tell what {path} holds" in done.stderr
         assert "give --format oracle, nginx or edge" in done.stderr
+    # a log that starts with lines that are no request is told by the first that is one
+    late = tmp_path / "late.log"
+    late.write_text("not a request\n" * 300 + NGINX)
+    assert resolve_format([late], "auto") == "nginx"
     # an empty file among others (a POP that served nothing, a fresh rotation) says nothing
     nginx = ["--capacity", "300B", "--policy", "lru"]
     told = replay_cli(str(log), "--format", "nginx", *nginx)
