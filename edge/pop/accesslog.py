@@ -14,8 +14,8 @@ from edge.wire import AccessRecord
 from httprules.asgi import Message, Scope, Send
 from httprules.logs import ACCESS_LOGGER, log_access, route_access_log
 from httprules.observe import with_request_id
-from httprules.playback_tokens import split_path
-from httprules.targets import without_dot_segments
+from httprules.playback_tokens import MARK, split_path
+from httprules.targets import has_dot_segments, without_dot_segments
 
 
 class AccessLog:
@@ -83,6 +83,8 @@ def logged_path(raw: str) -> str:
     records it: dot segments resolved, and without a viewer's playback token (a log replayed
     as a trace sees one object for all viewers)."""
     path, mark, query = raw.partition("?")
+    if "/" + MARK not in path and not has_dot_segments(path):  # (most paths: as they are)
+        return raw
     return split_path(without_dot_segments(path)).path + mark + query
 
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from edge.pop.accesslog import logged_path
 from edge.sim.log_values import any_time, hosted, split_target
@@ -111,22 +111,20 @@ def request_of(top: Mapping[str, object]) -> tuple[str, float, str, int, int] | 
                 fields |= value
             else:
                 _dotted(value, name, fields, _DEPTH)
-    times, methods, targets, paths, queries, urls, hosts, statuses, sizes = _held(tuple(fields))
+    stamp, method, target, path, query, url, host, status, sent = _values(fields)
     if isinstance(request := top.get("request"), str):  # nginx's $request: a request line
         method, _, rest = request.partition(" ")
-        host, target = _field(fields, hosts), split_target(rest.split(" ", 1)[0])[1]
+        target = split_target(rest.split(" ", 1)[0])[1]
     else:
-        method, host = _field(fields, methods), _field(fields, hosts)
-        named, target = _target(fields, urls, targets, paths, queries)
+        named, target = _target(url, target, path, query)
         host = host or named
-    stamp, status, sent = _field(fields, times), _field(fields, statuses), _field(fields, sizes)
     if not method or not target or not status.isdigit() or not stamp:
         return None
     at = any_time(stamp)
     if at is None or not (sent in ("", "-") or sent.isdigit()):
         return None
-    path = logged_path(target)
-    return method, at, hosted(host, path), int(status), int(sent) if sent.isdigit() else 0
+    key = hosted(host, logged_path(target))
+    return method, at, key, int(status), int(sent) if sent.isdigit() else 0
 
 
 def _dotted(value: Mapping[str, object], prefix: str, into: dict[str, object], depth: int) -> None:
@@ -139,22 +137,16 @@ def _dotted(value: Mapping[str, object], prefix: str, into: dict[str, object], d
             into.setdefault(f"{prefix}.{name}", inner)
 
 
-def _target(
-    fields: Mapping[str, object],
-    urls: Sequence[str],
-    targets: Sequence[str],
-    paths: Sequence[str],
-    queries: Sequence[str],
-) -> tuple[str, str]:
-    """The site a line's whole URL names ("": none) and its target's path and query."""
-    if url := _field(fields, urls):
+def _target(url: str, target: str, path: str, query: str) -> tuple[str, str]:
+    """The site a line's whole URL names ("": none) and its target's path and query, from
+    the first it has of a whole URL, a target, or a path and its query."""
+    if url:
         return split_target(url)
-    if target := _field(fields, targets):
+    if target:
         return "", split_target(target)[1]
-    path = split_target(_field(fields, paths))[1]
+    path = split_target(path)[1]
     if path and not path.startswith("/"):  # (Akamai's reqPath has no leading slash)
         path = "/" + path
-    query = _field(fields, queries)
     if path and query not in ("", "-"):
         path += "?" + query
     return "", path
@@ -167,13 +159,19 @@ def _held(keys: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(name for name in names if name in present) for names in _PARTS)
 
 
-def _field(fields: Mapping[str, object], names: Sequence[str]) -> str:
-    """The first of `names` that `fields` holds as a string or number, as text ("": none)."""
-    for name in names:
-        value = fields.get(name)
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
-            return str(value)
-    return ""
+def _values(fields: Mapping[str, object]) -> list[str]:
+    """Each of a request's parts (`_PARTS`) as text: the first of its names that `fields`
+    holds as a string or a number ("": none does)."""
+    out = []
+    for names in _held(tuple(fields)):
+        text = ""
+        for name in names:
+            value = fields[name]
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                text = str(value)
+                break
+        out.append(text)
+    return out
 
 
 def json_value(line: str) -> object:
