@@ -62,7 +62,10 @@ REPLAY_DESCRIPTION = (
     "(200) response's (in an nginx log the most bytes a 200 or 206 sent of it: nginx logs "
     "the bytes sent, a client that leaves cuts a 200 short, and a range is a part). Files "
     "may be compressed (gzip, bzip2, xz, zstd: rotated logs, trace archives); several "
-    "files are merged in time order, so rotated logs can be named in any order."
+    "files are merged in time order, so rotated logs can be named in any order. Where a "
+    "log says what its cache did (a POP's, Squid's, Traffic Server's, CloudFront's, "
+    "bunny.net's, $upstream_cache_status, a CDN's JSON), that cache's own miss ratios over "
+    "the same requests are printed too."
 )
 
 

@@ -214,6 +214,7 @@ def report_json(trace: LoadedTrace, results: Sequence[CapacityResult]) -> dict[s
         "skipped_unit": trace.skipped_unit,
         "unreadable": trace.unreadable,
         "first_unreadable": trace.first_unreadable,
+        "logged": dataclasses.asdict(trace.logged) if trace.logged.requests else None,
         "objects": len(sizes),
         "footprint_bytes": sum(sizes.values()),
         "capacities": [dataclasses.asdict(c) for c in results],
@@ -232,6 +233,14 @@ def report(trace: LoadedTrace, results: Sequence[CapacityResult], *, as_json: bo
         f"{counted(len(trace.requests), 'request')} ({skipped}), "
         f"{counted(len(sizes), 'object')}, footprint {size_text(sum(sizes.values()))}"
     ]
+    logged = trace.logged
+    if logged.requests:
+        lines.append(
+            f"the cache that logged them: miss {logged.misses / logged.requests:.4f}, byte miss "
+            f"{logged.missed_bytes / max(1, logged.bytes):.4f} (of the "
+            f"{counted(logged.requests, 'request')} it logged a HIT, STALE, REVALIDATED, MISS or "
+            "BYPASS for; its capacity is its own)"
+        )
     huge = sum(size > UINT32_MAX for size in sizes.values())
     if huge:
         lines.append(

@@ -42,7 +42,7 @@ import json
 from collections.abc import Mapping
 
 from edge.pop.accesslog import logged_path
-from edge.sim.log_values import any_time, hosted, split_target
+from edge.sim.log_values import any_time, hosted, outcome_of, split_target
 
 _NESTS = ("request", "httpRequest", "http_request", "properties")
 _TIMES = (
@@ -72,13 +72,22 @@ _BYTES = (  # the body's bytes before all bytes sent, where a server logs both
     "response_body_size", "EdgeResponseBodyBytes", "EdgeResponseBytes", "responseBytes",
     "responseSize", "response_size", "http.response.body.bytes", "http.response.body.size",
 )  # fmt: skip
+# what the cache did (edge/sim/log_values.py's outcome_of reads the words): nginx's
+# $upstream_cache_status by its name or a short one, Akamai's and Azure's, Cloudflare's,
+# Fastly's example's, Google Cloud's (true or false)
+_CACHES = (
+    "upstream_cache_status", "cache_status", "cacheStatus", "CacheCacheStatus",
+    "response_state", "cacheHit", "cache",
+)  # fmt: skip
 # where a log shipper or a container runtime keeps the line it carries: Docker's json-file
 # and Fluentd's `log`, Filebeat's and Logstash's `message`, Google Cloud's `textPayload`,
 # journald's `MESSAGE`
 _WRAPPERS = ("log", "message", "textPayload", "MESSAGE")
 _DEPTH = 4  # levels of nested objects named with dots (ECS's http.response.body.bytes)
 
-_PARTS = (_TIMES, _METHODS, _TARGETS, _PATHS, _QUERIES, _URLS, _HOSTS, _STATUSES, _BYTES)
+_PARTS = (
+    _TIMES, _METHODS, _TARGETS, _PATHS, _QUERIES, _URLS, _HOSTS, _STATUSES, _BYTES, _CACHES,
+)  # fmt: skip
 
 
 def json_object(line: str) -> dict[str, object] | None:
@@ -87,9 +96,10 @@ def json_object(line: str) -> dict[str, object] | None:
     return value if isinstance(value, dict) else None
 
 
-def json_request(line: str) -> tuple[str, float, str, int, int] | None:
-    """A JSON log line as (method, time, key, status, bytes sent), whatever its method; None
-    if it is no JSON object, or names no method, target, time or status."""
+def json_request(line: str) -> tuple[str, float, str, int, int, int] | None:
+    """A JSON log line as (method, time, key, status, bytes sent, what the cache did: HIT,
+    MISS or 0), whatever its method; None if it is no JSON object, or names no method,
+    target, time or status."""
     top = json_object(line)
     return None if top is None else request_of(top)
 
@@ -102,8 +112,8 @@ def wrapped_line(top: Mapping[str, object]) -> str | None:
     return None
 
 
-def request_of(top: Mapping[str, object]) -> tuple[str, float, str, int, int] | None:
-    """A JSON log record as (method, time, key, status, bytes sent), whatever its method."""
+def request_of(top: Mapping[str, object]) -> tuple[str, float, str, int, int, int] | None:
+    """A JSON log record as `json_request` gives it."""
     fields = dict(top)
     for name, value in top.items():
         if isinstance(value, dict):
@@ -111,7 +121,7 @@ def request_of(top: Mapping[str, object]) -> tuple[str, float, str, int, int] | 
                 fields |= value
             else:
                 _dotted(value, name, fields, _DEPTH)
-    stamp, method, target, path, query, url, host, status, sent = _values(fields)
+    stamp, method, target, path, query, url, host, status, sent, cache = _values(fields)
     if isinstance(request := top.get("request"), str):  # nginx's $request: a request line
         method, _, rest = request.partition(" ")
         target = split_target(rest.split(" ", 1)[0])[1]
@@ -124,7 +134,8 @@ def request_of(top: Mapping[str, object]) -> tuple[str, float, str, int, int] | 
     if at is None or not (sent in ("", "-") or sent.isdigit()):
         return None
     key = hosted(host, logged_path(target))
-    return method, at, key, int(status), int(sent) if sent.isdigit() else 0
+    outcome = outcome_of(cache) if cache else 0
+    return method, at, key, int(status), int(sent) if sent.isdigit() else 0, outcome
 
 
 def _dotted(value: Mapping[str, object], prefix: str, into: dict[str, object], depth: int) -> None:
@@ -167,7 +178,10 @@ def _values(fields: Mapping[str, object]) -> list[str]:
         text = ""
         for name in names:
             value = fields[name]
-            if isinstance(value, str | int | float) and not isinstance(value, bool):
+            if isinstance(value, bool):  # (Google Cloud's cacheHit)
+                text = "true" if value else "false"
+                break
+            if isinstance(value, str | int | float):
                 text = str(value)
                 break
         out.append(text)

@@ -12,7 +12,14 @@ import re
 
 from edge.pop.accesslog import logged_path
 from edge.sim.json_log import json_object, json_value, request_of, wrapped_line
-from edge.sim.log_values import any_time, epoch_time, hosted, log_time, split_target
+from edge.sim.log_values import (
+    any_time,
+    epoch_time,
+    hosted,
+    log_time,
+    outcome_of,
+    split_target,
+)
 from edge.wire import AccessRecord, WireError
 
 # A text access log line (nginx's combined or common format, Apache's, or either with other
@@ -42,7 +49,7 @@ _COUNTS_AFTER = re.compile(r" (?P<first>\d+|-) (?P<second>\d+|-) \d+(?=\s|$)")
 # A line of Squid's native access log, the format Apache Traffic Server calls `squid` too:
 # time ($msec-like), elapsed, client, result code/status, bytes sent (headers too), method, URL.
 _SQUID = re.compile(
-    r"^\s*(?P<at>\d{9,11}(?:\.\d{1,6})?)\s+\S+\s+\S+\s+[A-Z][A-Z_]*/(?P<status>\d{3})\s+"
+    r"^\s*(?P<at>\d{9,11}(?:\.\d{1,6})?)\s+\S+\s+\S+\s+(?P<result>[A-Z][A-Z_]*)/(?P<status>\d{3})\s+"
     r"(?P<bytes>\d+)\s+(?P<method>[A-Z]+)\s+(?P<path>\S+)"
 )
 # A line of HAProxy's HTTP log (`option httplog`, after any syslog prefix): the date it took
@@ -62,14 +69,17 @@ _ELB = re.compile(
 # A line of bunny.net's CDN log: cache status, status, time (ms since the epoch), bytes sent,
 # pull zone, client, referer, then the whole URL; every request it logs is a GET.
 _BUNNY = re.compile(
-    r"^[A-Z]+\|(?P<status>\d{3})\|(?P<at>\d{12,14})\|(?P<bytes>\d+)\|[^|]*\|[^|]*\|[^|]*\|"
+    r"^(?P<result>[A-Z]+)\|(?P<status>\d{3})\|(?P<at>\d{12,14})\|(?P<bytes>\d+)\|[^|]*\|[^|]*\|[^|]*\|"
     r"(?P<path>[A-Za-z][A-Za-z0-9+.-]*://[^|\s]+)\|"
 )
 # The formats whose lines count headers in their bytes and name the site in their URL.
 _OTHERS = (_SQUID, _HAPROXY, _ELB, _BUNNY)
 
 
-def nginx_line(line: str) -> tuple[float, str, int, int] | None:
+Logged = tuple[float, str, int, int, int]  # time, key, status, bytes, what the cache did
+
+
+def nginx_line(line: str) -> Logged | None:
     if line.startswith("{"):
         return _json_line(line)
     match = _REQUEST.search(line)
@@ -84,7 +94,7 @@ def nginx_line(line: str) -> tuple[float, str, int, int] | None:
     path = logged_path(split_target(match["path"])[1])
     if (site := _SITE_FIRST.match(line)) is not None:
         path = hosted(site["site"], path)
-    return at, path, int(match["status"]), sent
+    return at, path, int(match["status"]), sent, 0
 
 
 def _sent(logged: str, line: str, end: int) -> int | None:
@@ -98,7 +108,7 @@ def _sent(logged: str, line: str, end: int) -> int | None:
     return 0 if logged == "-" else None
 
 
-def _other_line(line: str) -> tuple[float, str, int, int] | None:
+def _other_line(line: str) -> Logged | None:
     """A line of Squid's native log, HAProxy's HTTP log, a load balancer's log or bunny.net's
     (each logs the bytes it sent, headers too: a 304's are no size of the object)."""
     for form in _OTHERS:
@@ -117,10 +127,11 @@ def _other_line(line: str) -> tuple[float, str, int, int] | None:
     path = logged_path(path)
     if form is not _HAPROXY and host:  # a proxy's or a balancer's log holds many sites: the
         path = hosted(host, path)  # same path of two hosts is two objects
-    return at, path, status, sent
+    result = match.groupdict().get("result")  # (Squid's result code, bunny.net's status)
+    return at, path, status, sent, outcome_of(result) if result else 0
 
 
-def _json_line(line: str) -> tuple[float, str, int, int] | None:
+def _json_line(line: str) -> Logged | None:
     top = json_object(line)
     if top is None:
         return None
@@ -159,13 +170,16 @@ def access_record(line: str) -> AccessRecord | None:
         return None
 
 
-def edge_line(line: str) -> tuple[float, str, int, int] | None:
+def edge_line(line: str) -> Logged | None:
+    """A POP's access record as (time, path, status, bytes, what its cache did: HIT, MISS or
+    0 for neither)."""
     record = access_record(line)
     if record is None:
         return None
     if record.method not in ("GET", "HEAD"):
         return None
-    return record.at_s, record.path, record.status, record.object_bytes or record.sent_bytes
+    size = record.object_bytes or record.sent_bytes
+    return record.at_s, record.path, record.status, size, outcome_of(record.cache)
 
 
 def text_line(line: str) -> bool:

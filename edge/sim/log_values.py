@@ -1,6 +1,7 @@
 """The values every request log writes its own way, read one way: a time (the combined
 format's, HAProxy's, ISO 8601, or seconds, milliseconds, microseconds or nanoseconds since the
-epoch), a request target (origin or absolute form) and the site it names."""
+epoch), a request target (origin or absolute form), the site it names, and what the cache that
+wrote the log did with the request."""
 
 from __future__ import annotations
 
@@ -65,3 +66,31 @@ def log_time(text: str) -> float | None:
     except ValueError:
         return None
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+
+
+# What a cache logged of a request: answered from its copy (a stale one, or one its upstream
+# said is still good), or from its upstream (a miss, or a response it does not store); 0 where
+# it says neither (an error, a redirect) or logs nothing of it.
+HIT, MISS = 1, 2
+# Words of it, as caches write them (case aside): nginx's $upstream_cache_status and the
+# POP's (HIT, STALE, UPDATING, REVALIDATED; MISS, EXPIRED, BYPASS), Squid's and Traffic
+# Server's result codes (TCP_HIT, TCP_MEM_HIT, TCP_REFRESH_UNMODIFIED; TCP_MISS,
+# TCP_REFRESH_MODIFIED, TCP_CLIENT_REFRESH_MISS), CloudFront's (Hit, RefreshHit; Miss),
+# Cloudflare's (hit, stale, revalidated, updating; miss, expired, bypass, dynamic), Azure's
+# (HIT, REMOTE_HIT, PARTIAL_HIT; MISS, CONFIG_NOCACHE, UNCACHEABLE), Fastly's (HIT, HIT-STALE;
+# MISS, PASS), bunny.net's (HIT; MISS), Akamai's (1; 0) and Google Cloud's (true; false).
+_HIT_WORDS = ("HIT", "STALE", "REVALIDATED", "UNMODIFIED", "UPDATING")
+_MISS_WORDS = ("MISS", "EXPIRED", "BYPASS", "PASS", "DYNAMIC", "MODIFIED", "NOCACHE", "UNCACHEABLE")
+
+
+@functools.lru_cache(maxsize=256)
+def outcome_of(word: str) -> int:
+    """HIT, MISS or 0 for a cache's word of what it did."""
+    word = word.strip().upper()
+    if word in ("1", "TRUE"):
+        return HIT
+    if word in ("0", "FALSE"):
+        return MISS
+    if any(hit in word for hit in _HIT_WORDS):
+        return HIT
+    return MISS if any(miss in word for miss in _MISS_WORDS) else 0

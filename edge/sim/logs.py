@@ -28,8 +28,16 @@ from typing import BinaryIO, cast, overload
 import zstandard
 
 from edge.eviction.interval import locate_url
-from edge.sim.log_lines import access_record, edge_line, json_log_line, nginx_line, text_line
+from edge.sim.log_lines import (
+    Logged,
+    access_record,
+    edge_line,
+    json_log_line,
+    nginx_line,
+    text_line,
+)
 from edge.sim.log_sources import SourceError, opened_raw, shown
+from edge.sim.log_values import MISS
 from edge.sim.merging import merged
 from edge.sim.trace import RECORD, TraceRequest, write_oracle_columns
 from edge.sim.w3c_log import DIRECTIVE, FIELDS, W3cLog, W3cLogError
@@ -96,6 +104,24 @@ class Requests(Sequence[TraceRequest]):
 
 
 @dataclass
+class LoggedOutcomes:
+    """What the cache that wrote a log did with the requests replayed, as it logged it: how
+    many, and how many of them (and of their bytes) it took from its upstream."""
+
+    requests: int = 0
+    misses: int = 0
+    bytes: int = 0
+    missed_bytes: int = 0
+
+    def add(self, missed: bool, size: int) -> None:
+        self.requests += 1
+        self.bytes += size
+        if missed:
+            self.misses += 1
+            self.missed_bytes += size
+
+
+@dataclass
 class LoadedTrace:
     """Requests in order (a log's objects are numbered in order of first appearance)."""
 
@@ -108,6 +134,8 @@ class LoadedTrace:
     # read as another format, a line cut short, a client that sent no HTTP), and the first
     unreadable: int = 0
     first_unreadable: str = ""
+    # what the cache that wrote the log did, where it says (a POP's access log)
+    logged: LoggedOutcomes = field(default_factory=LoggedOutcomes)
     located: dict[int, tuple[Hashable, int] | None] = field(default_factory=dict)
     # an oracleGeneral trace's ids are placed by arithmetic (the workload's numbering), not
     # by a table: `located` stays empty
@@ -351,7 +379,7 @@ def load_trace(
         return trace
     parse = nginx_line if fmt == "nginx" else edge_line
 
-    def entries(path: Path) -> Iterator[tuple[float, str, int, int]]:
+    def entries(path: Path) -> Iterator[Logged]:
         w3c = W3cLog()  # a text log may be W3C extended: its directives say how to read it
         for line in _lines(path, progress):
             if fmt == "nginx" and line.startswith(DIRECTIVE):
@@ -383,7 +411,8 @@ def load_trace(
     largest = fmt == "nginx"
     sized = (200, 206) if largest else (200,)
     parts = [entries(path) for path in files]
-    for at, key, status, size in merged(parts, _time, _spill_entries, _unspill_entries):
+    logged = trace.logged
+    for at, key, status, size, outcome in merged(parts, _time, _spill_entries, _unspill_entries):
         obj = ids.get(key)
         if obj is None:
             obj = ids[key] = len(ids)
@@ -396,6 +425,8 @@ def load_trace(
             continue
         sizes[obj] = known
         trace.requests.append(TraceRequest(int(at), obj, known))
+        if outcome:
+            logged.add(outcome == MISS, known)
     return trace
 
 
@@ -413,7 +444,7 @@ def _timestamp(req: TraceRequest) -> int:
     return req.timestamp
 
 
-def _time(entry: tuple[float, str, int, int]) -> float:
+def _time(entry: Logged) -> float:
     return entry[0]
 
 
@@ -428,15 +459,15 @@ def _unspill_records(path: Path) -> Iterator[TraceRequest]:
     return _oracle(path, lambda n: None)  # (its bytes were told as the trace's were read)
 
 
-def _spill_entries(path: Path, entries: Iterator[tuple[float, str, int, int]]) -> None:
+def _spill_entries(path: Path, entries: Iterator[Logged]) -> None:
     """Merged log entries as JSON lines (a path may hold any character), for the next merge."""
     with path.open("w", encoding="utf-8") as f:
         for entry in entries:
             f.write(json.dumps(entry) + "\n")
 
 
-def _unspill_entries(path: Path) -> Iterator[tuple[float, str, int, int]]:
+def _unspill_entries(path: Path) -> Iterator[Logged]:
     with path.open(encoding="utf-8") as f:
         for line in f:
-            at, key, status, size = json.loads(line)
-            yield at, key, status, size
+            at, key, status, size, outcome = json.loads(line)
+            yield at, key, status, size, outcome

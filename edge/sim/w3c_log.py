@@ -11,7 +11,7 @@ a CDN's logs may hold several sites with the same paths."""
 from __future__ import annotations
 
 from edge.pop.accesslog import logged_path
-from edge.sim.log_values import hosted, log_time, split_target
+from edge.sim.log_values import hosted, log_time, outcome_of, split_target
 
 DIRECTIVE = "#"
 FIELDS = "#Fields:"
@@ -63,9 +63,10 @@ class W3cLog:
             words = line[len(DATE) :].split()
             self._date = words[0] if words else ""
 
-    def record(self, line: str) -> tuple[float, str, int, int] | None:
-        """A record line as (time, path, status, bytes); None if it is no GET or HEAD request
-        or is not whole."""
+    def record(self, line: str) -> tuple[float, str, int, int, int] | None:
+        """A record line as (time, path, status, bytes, what the cache did: CloudFront's
+        x-edge-result-type as HIT, MISS or 0); None if it is no GET or HEAD request or is not
+        whole."""
         values = line.rstrip("\r\n").split("\t") if "\t" in line else line.split()
         if len(values) < len(self._columns):
             return None
@@ -86,7 +87,8 @@ class W3cLog:
         path = logged_path(f"{target}?{query}" if query else target)
         if host:
             path = hosted(host, path)
-        return at, path, int(status), int(size)
+        result = self._value(values, "x-edge-result-type")
+        return at, path, int(status), int(size), outcome_of(result) if result else 0
 
     def is_request(self, line: str) -> bool:
         """Whether `line` is a whole record of a request, whatever its method."""

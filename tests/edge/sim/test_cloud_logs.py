@@ -16,8 +16,16 @@ import pytest
 
 from edge.sim.json_log import json_request
 from edge.sim.log_lines import nginx_line
+from edge.sim.log_values import HIT, MISS, outcome_of
+from edge.sim.logs import load_trace
 from tests.edge.sim.test_cache_replay import NGINX
-from tests.edge.sim.test_other_servers_logs import HEADERS, logged_requests, same_requests
+from tests.edge.sim.test_other_servers_logs import (
+    HEADERS,
+    cloudfront,
+    logged_requests,
+    same_requests,
+    squid,
+)
 from tests.edge.sim.test_other_servers_logs import caddy as caddy_json
 
 Request = tuple[datetime, str, str, str, int, str, str]
@@ -281,9 +289,53 @@ def test_counts_after_a_status_are_read_only_where_they_are_envoys_or_s3s() -> N
     """A combined line whose bytes are "-" sent nothing; Envoy's and S3's "-" is a flag or an
     error code, with the counts after it; a word where the bytes go is no line of either."""
     head = '10.0.0.1 - - [29/Nov/2026:12:00:00 +0000] "GET /a HTTP/1.1" 200'
-    assert nginx_line(f'{head} - "-" "hls.js"') == (1795953600.0, "/a", 200, 0)
-    assert nginx_line(f'{head} - 0 512 3 2 "-"') == (1795953600.0, "/a", 200, 512)
-    assert nginx_line(f"{head} UF,URX 0 512 3 -") == (1795953600.0, "/a", 200, 512)
-    assert nginx_line(f'{head} - 512 - 3 - "-"') == (1795953600.0, "/a", 200, 512)
-    assert nginx_line(f"{head} - 300 1500") == (1795953600.0, "/a", 200, 0)  # (Apache %b %I %O)
+    assert nginx_line(f'{head} - "-" "hls.js"') == (1795953600.0, "/a", 200, 0, 0)
+    assert nginx_line(f'{head} - 0 512 3 2 "-"') == (1795953600.0, "/a", 200, 512, 0)
+    assert nginx_line(f"{head} UF,URX 0 512 3 -") == (1795953600.0, "/a", 200, 512, 0)
+    assert nginx_line(f'{head} - 512 - 3 - "-"') == (1795953600.0, "/a", 200, 512, 0)
+    assert nginx_line(f"{head} - 300 1500") == (1795953600.0, "/a", 200, 0, 0)  # (Apache %b %I %O)
     assert nginx_line(f'{head} none "-"') is None
+
+
+@pytest.mark.parametrize(
+    ("word", "outcome"),
+    [
+        ("HIT", HIT), ("STALE", HIT), ("UPDATING", HIT), ("REVALIDATED", HIT), ("MISS", MISS),
+        ("EXPIRED", MISS), ("BYPASS", MISS), ("TCP_MEM_HIT", HIT), ("TCP_REFRESH_UNMODIFIED", HIT),
+        ("TCP_REFRESH_MODIFIED", MISS), ("TCP_CLIENT_REFRESH_MISS", MISS), ("RefreshHit", HIT),
+        ("Miss", MISS), ("Error", 0), ("LimitExceeded", 0), ("dynamic", MISS),
+        ("REMOTE_HIT", HIT), ("CONFIG_NOCACHE", MISS), ("HIT-STALE", HIT), ("PASS", MISS),
+        ("1", HIT), ("0", MISS), ("true", HIT), ("false", MISS), ("ERR_CLIENT_ABORT", 0),
+        ("TCP_TUNNEL", 0), ("none", 0), ("", 0),
+    ],
+)  # fmt: skip
+def test_what_a_cache_logged_it_did_is_read_in_each_ones_words(word: str, outcome: int) -> None:
+    assert outcome_of(word) == outcome
+
+
+def test_what_the_cache_that_wrote_a_log_did_is_counted(tmp_path: Path) -> None:
+    """Where a log says what its cache did (Squid's result code, CloudFront's
+    x-edge-result-type, bunny.net's status, a JSON log's cache status, Google Cloud's
+    cacheHit), the replay counts it beside its policies' figures; a combined log says nothing."""
+    cases = {
+        "squid": (squid(NGINX), 6, 5),  # the 304 a TCP_REFRESH_UNMODIFIED, the rest TCP_MISS
+        "cloudfront": (cloudfront(NGINX), 6, 6),  # every one a Miss
+        "bunny": (bunny(NGINX), 6, 5),  # the 304 a HIT
+        "combined": (NGINX, 0, 0),
+    }
+    for name, (text, requests, misses) in cases.items():
+        log = tmp_path / f"{name}.log"
+        log.write_text(text)
+        logged = load_trace([log], "nginx").logged
+        assert (logged.requests, logged.misses) == (requests, misses), name
+    gcp = tmp_path / "gcp.log"
+
+    def entry(second: int, hit: bool) -> str:
+        request: dict[str, object] = {"requestMethod": "GET"}
+        request |= {"requestUrl": "https://cdn.example/a.m4s"}
+        request |= {"status": 200, "responseSize": "300", "cacheHit": hit}
+        return json.dumps({"timestamp": f"2026-11-29T12:00:0{second}Z", "httpRequest": request})
+
+    gcp.write_text(f"{entry(0, False)}\n{entry(1, True)}\n{entry(2, True)}\n")
+    logged = load_trace([gcp], "nginx").logged
+    assert (logged.requests, logged.misses, logged.bytes, logged.missed_bytes) == (3, 1, 900, 300)

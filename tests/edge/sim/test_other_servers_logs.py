@@ -120,21 +120,17 @@ def test_a_record_keys_its_target_with_its_query_and_without_a_viewers_token() -
     assert log.started
     at = datetime.fromisoformat("2026-11-29T12:00:00+00:00").timestamp()
     line = "2026-11-29 12:00:00 GET /vod/a/360p/0.m4s v=2 200 500"
-    assert log.record(line) == (at, "/vod/a/360p/0.m4s?v=2", 200, 500)
-    assert log.record("2026-11-29 12:00:00 GET /vod/a/360p/0.m4s - 200 500") == (
-        at,
-        "/vod/a/360p/0.m4s",
-        200,
-        500,
-    )
+    assert log.record(line) == (at, "/vod/a/360p/0.m4s?v=2", 200, 500, 0)
+    plain = log.record("2026-11-29 12:00:00 GET /vod/a/360p/0.m4s - 200 500")
+    assert plain == (at, "/vod/a/360p/0.m4s", 200, 500, 0)
     assert log.record("2026-11-29 12:00:00 POST /api/videos - 201 17") is None
     assert log.record("2026-11-29 12:00:00 GET /cut") is None  # a line not written whole
     # CloudFront's 000: the viewer left before an answer (no status the replay counts)
-    assert log.record("2026-11-29 12:00:00 GET /x - 000 0") == (at, "/x", 0, 0)
+    assert log.record("2026-11-29 12:00:00 GET /x - 000 0") == (at, "/x", 0, 0, 0)
     ring = KeyRing({"k1": b"0123456789abcdef-one"}, "k1")
     token = mint(ring, "/vod/a/", 1_900_000_000, "10.0.0.1")
     signed = f"2026-11-29 12:00:00 GET /~{token}/vod/a/360p/../360p/1.m4s - 200 500"
-    assert log.record(signed) == (at, "/vod/a/360p/1.m4s", 200, 500)
+    assert log.record(signed) == (at, "/vod/a/360p/1.m4s", 200, 500, 0)
 
 
 def test_fields_that_cannot_give_a_request_are_refused_clearly(tmp_path: Path) -> None:
@@ -291,8 +287,8 @@ def test_a_proxys_or_cdns_log_keys_each_site_apart(tmp_path: Path) -> None:
     log.directive("#Fields: date time cs-method cs-uri sc-status sc-bytes")
     at = datetime.fromisoformat("2026-11-29T12:00:00+00:00").timestamp()
     record = log.record("2026-11-29 12:00:00 GET https://A.example/x/../y.m4s?v=1 200 9")
-    assert record == (at, "//a.example/y.m4s?v=1", 200, 9)
-    assert log.record("2026-11-29 12:00:00 GET /y.m4s 200 9") == (at, "/y.m4s", 200, 9)
+    assert record == (at, "//a.example/y.m4s?v=1", 200, 9, 0)
+    assert log.record("2026-11-29 12:00:00 GET /y.m4s 200 9") == (at, "/y.m4s", 200, 9, 0)
 
 
 def test_a_virtual_host_first_keys_each_site_apart() -> None:
@@ -310,4 +306,4 @@ def test_a_virtual_host_first_keys_each_site_apart() -> None:
         "10.0.0.1 10.0.0.2 - -": "/a.m4s",  # (a proxy's address before the client's)
     }
     for head, key in sites.items():
-        assert nginx_line(f"{head} {when}") == (1795953600.0, key, 200, 5), head
+        assert nginx_line(f"{head} {when}") == (1795953600.0, key, 200, 5, 0), head
