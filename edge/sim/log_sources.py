@@ -22,25 +22,33 @@ class SourceError(ValueError):
 
 def listed(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     """The files `paths` name, a directory's in name order (in its subdirectories too; hidden
-    files and directories left out), and which of them were found in a directory."""
+    files and directories left out), each once (a file named and found in a directory named
+    too is one log), and which of them were found in a directory."""
     files: list[Path] = []
     found: list[Path] = []
+    seen: set[Path] = set()
     for path in paths:
         if path == STDIN:
             if STDIN in files:
                 raise SourceError("standard input (-) named twice")
             files.append(path)
-        elif path.is_dir():
-            under = sorted(
+            continue
+        under = (
+            sorted(
                 p
                 for p in path.rglob("*")
                 if p.is_file()
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
-            files += under
-            found += under
-        else:
-            files.append(path)
+            if path.is_dir()
+            else [path]
+        )
+        for file in under:
+            if (same := file.resolve()) not in seen:
+                seen.add(same)
+                files.append(file)
+                if file is not path:
+                    found.append(file)
     return files, found
 
 

@@ -118,3 +118,6 @@ def test_listed_names_standard_input_once(tmp_path: Path) -> None:
     assert (files, found) == ([STDIN, tmp_path / "a.log"], [tmp_path / "a.log"])
     with pytest.raises(SourceError):
         listed([STDIN, tmp_path, STDIN])
+    # a file named and found in a directory named too is one log
+    files, found = listed([tmp_path / "a.log", tmp_path, tmp_path / "." / "a.log"])
+    assert (files, found) == ([tmp_path / "a.log"], [])
