@@ -14,7 +14,6 @@ from edge.pop.accesslog import logged_path
 from edge.sim.json_log import json_object, json_value, request_of, wrapped_line
 from edge.sim.log_values import (
     any_time,
-    epoch_time,
     hosted,
     log_time,
     outcome_of,
@@ -160,7 +159,7 @@ def _text_time(head: str) -> float | None:
         return log_time(bracketed[1])
     if (bare := _BARE_TIME.search(head)) is None:
         return None
-    return log_time(bare[1]) if "-" in bare[1] else epoch_time(bare[1])
+    return any_time(bare[1])
 
 
 def access_record(line: str) -> AccessRecord | None:

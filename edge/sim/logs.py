@@ -19,7 +19,7 @@ import io
 import json
 import lzma
 from array import array
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -323,10 +323,13 @@ def _sniff(path: Path) -> str | None:
     return None
 
 
-def resolve_format(paths: Iterable[Path], fmt: str) -> str:
+def resolve_format(
+    paths: Iterable[Path], fmt: str, told: Mapping[Path, str | None] | None = None
+) -> str:
     """`fmt`, or for "auto" the format every one of `paths` looks like (a LogError if one
-    looks like none, or if they differ). Told "oracle", text files are refused: records read
-    from text would be numbers made of letters."""
+    looks like none, or if they differ; `told`: what `guess_format` already said of some, not
+    read again). Told "oracle", text files are refused: records read from text would be
+    numbers made of letters."""
     files = list(paths)
     if fmt != "auto":
         if fmt == "oracle":
@@ -339,7 +342,7 @@ def resolve_format(paths: Iterable[Path], fmt: str) -> str:
         return fmt
     guesses: dict[str, list[Path]] = {}
     for path in files:
-        guess = _sniff(path)
+        guess = told[path] if told and path in told else _sniff(path)
         if guess == "" and len(files) > 1:  # (a POP that served nothing, a fresh rotation)
             continue
         if not guess:

@@ -27,10 +27,10 @@ def run(args: argparse.Namespace) -> int:
         # what can be wrong with the options is said before a long read, not after it
         policies = parse_policies(args.policy)
         parse_capacities(args.capacity, LARGEST_FOOTPRINT)
-        files = _files(args.files, args.format)
+        files, told = _files(args.files, args.format)
         sizes = [size(f) for f in files]
         total = None if None in sizes else sum(s or 0 for s in sizes)
-        fmt = resolve_format(files, args.format)
+        fmt = resolve_format(files, args.format, told)
         with tqdm(total=total, unit="B", unit_scale=True, disable=args.quiet, leave=False) as bar:
             trace = load_trace(files, fmt, bar.update)
         if not trace.requests:
@@ -62,16 +62,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _files(paths: list[Path], fmt: str) -> list[Path]:
-    """The files to replay: those named, and those under each directory named. Told to tell
-    the format, a file found in a directory that holds no log (an error log beside the access
-    logs) is left out, and the replay says which; a file named is never left out."""
+def _files(paths: list[Path], fmt: str) -> tuple[list[Path], dict[Path, str | None]]:
+    """The files to replay: those named, and those under each directory named; and the
+    formats told of the ones found in a directory. Told to tell the format, a file found in a
+    directory that holds no log (an error log beside the access logs) is left out, and the
+    replay says which; a file named is never left out."""
     files, found = listed(paths)
     if not files:
         raise SourceError(f"no files under {', '.join(map(str, paths))}")
     if fmt != "auto" or not found:
-        return files
-    left = {path for path in found if guess_format(path) is None}
+        return files, {}
+    told = {path: guess_format(path) for path in found}
+    left = {path for path, guess in told.items() if guess is None}
     if left:
         names = sorted(str(path) for path in left)
         more = f" and {len(names) - 5} more" if len(names) > 5 else ""
@@ -83,7 +85,7 @@ def _files(paths: list[Path], fmt: str) -> list[Path]:
     kept = [path for path in files if path not in left]
     if not kept:
         raise SourceError(f"no request logs under {', '.join(map(str, paths))}")
-    return kept
+    return kept, told
 
 
 UNREADABLE_WARNING = 0.05  # of a log's lines, past which the replay asks whether it read it right

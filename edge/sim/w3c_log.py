@@ -67,7 +67,7 @@ class W3cLog:
         """A record line as (time, path, status, bytes, what the cache did: CloudFront's
         x-edge-result-type as HIT, MISS or 0); None if it is no GET or HEAD request or is not
         whole."""
-        values = line.rstrip("\r\n").split("\t") if "\t" in line else line.split()
+        values = _split(line)
         if len(values) < len(self._columns):
             return None
         if self._value(values, "cs-method") not in ("GET", "HEAD"):
@@ -92,7 +92,7 @@ class W3cLog:
 
     def is_request(self, line: str) -> bool:
         """Whether `line` is a whole record of a request, whatever its method."""
-        values = line.rstrip("\r\n").split("\t") if "\t" in line else line.split()
+        values = _split(line)
         return len(values) >= len(self._columns) and bool(self._value(values, "cs-method"))
 
     def _value(self, values: list[str], *names: str) -> str:
@@ -102,3 +102,8 @@ class W3cLog:
             if at is not None and values[at] != "-":
                 return values[at]
         return ""
+
+
+def _split(line: str) -> list[str]:
+    """A record line's values: tab-separated (CloudFront's) or space-separated (IIS's)."""
+    return line.rstrip("\r\n").split("\t") if "\t" in line else line.split()
