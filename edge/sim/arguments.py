@@ -41,7 +41,8 @@ REPLAY_DESCRIPTION = (
     "Replay request logs through every eviction policy at each capacity and "
     "print object and byte miss ratios, the byte miss ratio against LRU's and the share "
     "of the LRU→Belady gap closed (Belady from libcachesim). Formats: oracle "
-    "(libCacheSim oracleGeneral), nginx (a text access log: the combined or common format, "
+    "(libCacheSim's binary traces: oracleGeneral, and lcs of versions 1 to 8, each record a "
+    "request), nginx (a text access log: the combined or common format, "
     "nginx's or Apache's, with or without fields around them; a virtual host first, as "
     "Apache's vhost_combined logs it, keys each site apart; "
     "a line is read by its quoted request, the status and bytes after it, and a time before "
@@ -82,8 +83,8 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         "--format",
         choices=["auto", "oracle", "nginx", "edge"],
         default="auto",
-        help="what the files hold: libCacheSim oracleGeneral records, text access logs "
-        "(nginx: combined or JSON lines, Apache's, Envoy's, HAProxy's, Squid's, Traffic "
+        help="what the files hold: libCacheSim's binary traces (oracleGeneral or lcs), text "
+        "access logs (nginx: combined or JSON lines, Apache's, Envoy's, HAProxy's, Squid's, Traffic "
         "Server's, Caddy's, Traefik's, S3's, an AWS load balancer's, JSON lines as Google "
         "Cloud, Cloudflare, Akamai, Azure Front Door and Fastly write them, W3C extended as "
         "CloudFront and IIS write them), or a POP's "

@@ -28,6 +28,7 @@ from typing import BinaryIO, cast, overload
 import zstandard
 
 from edge.eviction.interval import locate_url
+from edge.sim.binary_trace import BinaryTraceError, fault, records
 from edge.sim.log_lines import (
     Logged,
     access_record,
@@ -39,7 +40,7 @@ from edge.sim.log_lines import (
 from edge.sim.log_sources import SourceError, opened_raw, shown
 from edge.sim.log_values import MISS
 from edge.sim.merging import merged
-from edge.sim.trace import RECORD, TraceRequest, write_oracle_columns
+from edge.sim.trace import RECORD, TraceRequest, read_oracle_general, write_oracle_columns
 from edge.sim.w3c_log import DIRECTIVE, FIELDS, W3cLog, W3cLogError
 from edge.sim.workload import locate_object
 
@@ -255,22 +256,11 @@ def _opened(
 
 def _oracle(path: Path, progress: Callable[[int], object]) -> Iterator[TraceRequest]:
     with _opened(path, progress) as f:
-        rest = b""
-        while chunk := f.read(RECORD.size * 4096):
-            chunk = rest + chunk
-            whole = len(chunk) - len(chunk) % RECORD.size
-            rest = chunk[whole:]
-            for ts, obj, size, _ in RECORD.iter_unpack(chunk[:whole]):
-                yield TraceRequest(ts, obj, size)
-        if rest:
-            raise LogError(_cut_records(path, len(rest)))
-
-
-def _cut_records(path: Path, over: int) -> str:
-    return (
-        f"{shown(path)}: not an oracleGeneral file, or one cut off: it ends {over} bytes into a "
-        f"{RECORD.size}-byte record"
-    )
+        try:
+            for at, obj, size in records(f):
+                yield TraceRequest(at, obj, size)
+        except BinaryTraceError as exc:
+            raise LogError(f"{shown(path)}: {exc}") from None
 
 
 def _lines(path: Path, progress: Callable[[int], object]) -> Iterator[str]:
@@ -306,8 +296,8 @@ def _sniff(path: Path) -> str | None:
     if not head:
         return ""
     if b"\x00" in head:  # binary: oracleGeneral records hold zero bytes in every id
-        if len(head) % RECORD.size and len(head) < 1 << 16:
-            raise LogError(_cut_records(path, len(head) % RECORD.size))
+        if wrong := fault(head, whole=len(head) < 1 << 16):
+            raise LogError(f"{shown(path)}: {wrong}")
         return "oracle"
     lines = head.splitlines()
     if len(head) == 1 << 16 and len(lines) > 1:
@@ -459,7 +449,7 @@ def _spill_records(path: Path, requests: Iterator[TraceRequest]) -> None:
 
 
 def _unspill_records(path: Path) -> Iterator[TraceRequest]:
-    return _oracle(path, lambda n: None)  # (its bytes were told as the trace's were read)
+    return read_oracle_general(path)
 
 
 def _spill_entries(path: Path, entries: Iterator[Logged]) -> None:
