@@ -84,8 +84,8 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["auto", "oracle", "nginx", "edge"],
         default="auto",
         help="what the files hold: libCacheSim's binary traces (oracleGeneral or lcs), text "
-        "access logs (nginx: combined or JSON lines, Apache's, Envoy's, HAProxy's, Squid's, Traffic "
-        "Server's, Caddy's, Traefik's, S3's, an AWS load balancer's, JSON lines as Google "
+        "access logs (nginx: combined or JSON lines, Apache's, Envoy's, HAProxy's, Squid's, "
+        "Traffic Server's, Caddy's, Traefik's, S3's, an AWS load balancer's, JSON lines as Google "
         "Cloud, Cloudflare, Akamai, Azure Front Door and Fastly write them, W3C extended as "
         "CloudFront and IIS write them), or a POP's "
         "--access-log; "
