@@ -58,7 +58,10 @@ REPLAY_DESCRIPTION = (
     "the W3C extended format, "
     "CloudFront's standard logs and IIS's: "
     "#Fields naming date, time, cs-method, cs-uri-stem, sc-status and sc-content-len or "
-    "sc-bytes), edge (a POP's --access-log, JSON lines). "
+    "sc-bytes; or a table: values separated by commas, tabs, semicolons or bars under a "
+    "header that names the columns as the JSON logs above name their fields, or as W3C "
+    "fields with _ (Athena's CloudFront table exported, Cloud Storage's usage logs)), "
+    "edge (a POP's --access-log, JSON lines). "
     "Only GET/HEAD answered 200, 206 or 304 count; an object's size is its last whole "
     "(200) response's (in an nginx log the most bytes a 200 or 206 sent of it: nginx logs "
     "the bytes sent, a client that leaves cuts a 200 short, and a range is a part). Files "
@@ -87,7 +90,7 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         "access logs (nginx: combined or JSON lines, Apache's, Envoy's, HAProxy's, Squid's, "
         "Traffic Server's, Caddy's, Traefik's, S3's, an AWS load balancer's, JSON lines as Google "
         "Cloud, Cloudflare, Akamai, Azure Front Door and Fastly write them, W3C extended as "
-        "CloudFront and IIS write them), or a POP's "
+        "CloudFront and IIS write them, tables of values under a header), or a POP's "
         "--access-log; "
         "auto (the default) tells from each file's start",
     )

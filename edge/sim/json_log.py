@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping
 
 from edge.pop.accesslog import logged_path
@@ -47,42 +48,49 @@ from edge.sim.log_values import any_time, hosted, outcome_of, split_target
 _NESTS = ("request", "httpRequest", "http_request", "properties")
 _TIMES = (
     "msec", "time_iso8601", "time_local", "timestamp", "time", "@timestamp", "ts", "StartUTC",
-    "start_time", "EdgeStartTimestamp", "reqTimeSec",
+    "start_time", "EdgeStartTimestamp", "reqTimeSec", "time_micros",
 )  # fmt: skip
 _METHODS = (
     "request_method", "method", "RequestMethod", "requestMethod", "httpMethod",
-    "ClientRequestMethod", "reqMethod", "http.request.method", "http.method",
+    "ClientRequestMethod", "reqMethod", "http.request.method", "http.method", "cs_method",
+    "cs-method",
 )  # fmt: skip
 _TARGETS = (  # a target with its query
     "request_uri", "uri", "url", "RequestPath", "ClientRequestURI", "url.original", "http.target",
+    "cs_uri", "cs-uri",
 )  # fmt: skip
-_PATHS = ("path", "reqPath", "url.path")  # a path, its query logged apart (or none)
-_QUERIES = ("queryStr", "url.query")  # ("-": none)
+# a path, its query logged apart (or none)
+_PATHS = ("path", "reqPath", "url.path", "cs_uri_stem", "cs-uri-stem")
+_QUERIES = ("queryStr", "url.query", "query_string", "cs_uri_query", "cs-uri-query")  # "-": none
 _URLS = ("requestUrl", "request_url", "requestUri", "url.full")  # whole URLs: they name the site
-_HOSTS = (
-    "host", "RequestHost", "ClientRequestHost", "reqHost", "hostName", "authority", "url.domain",
-    "server.address",
+_HOSTS = (  # (CloudFront's Host header before its own domain name, where a table has both)
+    "host_header", "host", "RequestHost", "ClientRequestHost", "reqHost", "hostName",
+    "authority", "url.domain", "server.address", "cs_host", "cs-host", "cs(Host)",
 )  # fmt: skip
 _STATUSES = (
     "status", "DownstreamStatus", "response_code", "response_status", "EdgeResponseStatus",
-    "statusCode", "httpStatusCode", "http.response.status_code", "http.status_code",
+    "statusCode", "httpStatusCode", "http.response.status_code", "http.status_code", "sc_status",
+    "sc-status",
 )  # fmt: skip
 _BYTES = (  # the body's bytes before all bytes sent, where a server logs both
-    "body_bytes_sent", "bytes_sent", "bytes", "size", "DownstreamContentSize",
-    "response_body_size", "EdgeResponseBodyBytes", "EdgeResponseBytes", "responseBytes",
-    "responseSize", "response_size", "http.response.body.bytes", "http.response.body.size",
+    "body_bytes_sent", "sc_content_len", "sc-content-len", "bytes_sent", "bytes", "size",
+    "DownstreamContentSize", "response_body_size", "EdgeResponseBodyBytes", "EdgeResponseBytes",
+    "responseBytes", "responseSize", "response_size", "http.response.body.bytes",
+    "http.response.body.size", "sc_bytes", "sc-bytes",
 )  # fmt: skip
 # what the cache did (edge/sim/log_values.py's outcome_of reads the words): nginx's
 # $upstream_cache_status by its name or a short one, Akamai's and Azure's, Cloudflare's,
 # Fastly's example's, Google Cloud's (true or false)
 _CACHES = (
     "upstream_cache_status", "cache_status", "cacheStatus", "CacheCacheStatus",
-    "response_state", "cacheHit", "cache",
+    "response_state", "cacheHit", "cache", "x_edge_result_type", "x-edge-result-type",
+    "result_type",
 )  # fmt: skip
 # where a log shipper or a container runtime keeps the line it carries: Docker's json-file
 # and Fluentd's `log`, Filebeat's and Logstash's `message`, Google Cloud's `textPayload`,
 # journald's `MESSAGE`
 _WRAPPERS = ("log", "message", "textPayload", "MESSAGE")
+_CLOCK = re.compile(r"\d{1,2}:\d{2}:\d{2}(\.\d+)?$")  # a time of day, its date in a `date` field
 _DEPTH = 4  # levels of nested objects named with dots (ECS's http.response.body.bytes)
 
 _PARTS = (
@@ -130,12 +138,22 @@ def request_of(top: Mapping[str, object]) -> tuple[str, float, str, int, int, in
         host = host or named
     if not method or not target or not status.isdigit() or not stamp:
         return None
+    if _CLOCK.match(stamp) and isinstance(date := fields.get("date"), str):
+        stamp = f"{date}T{stamp}"  # (CloudFront's fields as a table holds them)
     at = any_time(stamp)
     if at is None or not (sent in ("", "-") or sent.isdigit()):
         return None
     key = hosted(host, logged_path(target))
     outcome = outcome_of(cache) if cache else 0
     return method, at, key, int(status), int(sent) if sent.isdigit() else 0, outcome
+
+
+def names_a_request(names: tuple[str, ...]) -> bool:
+    """Whether a record with fields `names` could give a request: a time, a method, a target
+    and a status."""
+    times, methods, targets, paths, _, urls, _, statuses, _, _ = _held(names)
+    line = "request" in names  # nginx's $request: the method and the target
+    return bool(times and statuses and (line or (methods and (targets or paths or urls))))
 
 
 def _dotted(value: Mapping[str, object], prefix: str, into: dict[str, object], depth: int) -> None:

@@ -1,7 +1,8 @@
-"""Request logs as cache traces: libCacheSim oracleGeneral files, text access logs (nginx's,
-Apache's, Envoy's, S3's, Squid's and Traffic Server's, HAProxy's, a load balancer's; JSON lines
-as nginx, Caddy, Traefik, Envoy and the CDNs write them, edge/sim/json_log.py; or the W3C
-extended format, CloudFront's and IIS's, edge/sim/w3c_log.py) and the POP's own access log
+"""Request logs as cache traces: libCacheSim's binary traces (edge/sim/binary_trace.py), text
+access logs (nginx's, Apache's, Envoy's, S3's, Squid's and Traffic Server's, HAProxy's, a load
+balancer's; JSON lines as nginx, Caddy, Traefik, Envoy and the CDNs write them,
+edge/sim/json_log.py; the W3C extended format, CloudFront's and IIS's, edge/sim/w3c_log.py; or a
+table of delimited values under a header, edge/sim/csv_log.py) and the POP's own access log
 (JSON lines, edge/wire.py's `AccessRecord`), each line read by edge/sim/log_lines.py. Every
 format becomes the same list of `TraceRequest`s, with object ids given in order of first
 appearance and a `locate` for the policies that follow viewers.
@@ -29,6 +30,7 @@ import zstandard
 
 from edge.eviction.interval import locate_url
 from edge.sim.binary_trace import BinaryTraceError, fault, records
+from edge.sim.csv_log import CsvLog
 from edge.sim.log_lines import (
     Logged,
     access_record,
@@ -302,6 +304,9 @@ def _sniff(path: Path) -> str | None:
     lines = head.splitlines()
     if len(head) == 1 << 16 and len(lines) > 1:
         lines.pop()  # (cut off where the head ends)
+    firsts = [raw for raw in lines if raw.strip()][:1]
+    if firsts and CsvLog().header(firsts[0].decode("utf-8", "replace")):
+        return "nginx"  # (delimited values under a header)
     for raw in lines:  # a line of any format, whatever its method
         line = raw.decode("utf-8", "replace")
         if text_line(line) or line.startswith(FIELDS):  # (a W3C extended log's columns)
@@ -374,6 +379,8 @@ def load_trace(
 
     def entries(path: Path) -> Iterator[Logged]:
         w3c = W3cLog()  # a text log may be W3C extended: its directives say how to read it
+        table = CsvLog()  # or delimited values under a header
+        first = fmt == "nginx"
         for line in _lines(path, progress):
             if fmt == "nginx" and line.startswith(DIRECTIVE):
                 try:
@@ -383,12 +390,23 @@ def load_trace(
                 continue
             if line.isspace():  # a blank line is no line of the log
                 continue
-            parsed = w3c.record(line) if w3c.started else parse(line)
+            if first:
+                first = False
+                if table.header(line):
+                    continue
+            if w3c.started:
+                parsed = w3c.record(line)
+            elif table.started:
+                if table.is_header(line):
+                    continue
+                parsed = table.record(line)
+            else:
+                parsed = parse(line)
             if parsed is not None and parsed[2] in CACHED_STATUSES:
                 yield parsed
                 continue
             trace.skipped += 1
-            if parsed is None and not _a_request(line, fmt, w3c):
+            if parsed is None and not _a_request(line, fmt, w3c, table):
                 trace.unreadable += 1
                 if not trace.first_unreadable:  # ("": a line over LINE_MAX, read through)
                     shown_line = line.strip()[:200] or f"a line over {LINE_MAX >> 10} KiB"
@@ -423,11 +441,13 @@ def load_trace(
     return trace
 
 
-def _a_request(line: str, fmt: str, w3c: W3cLog) -> bool:
+def _a_request(line: str, fmt: str, w3c: W3cLog, table: CsvLog) -> bool:
     """Whether `line`, which gave no request to replay, is a request of another method (or
     status) the format reads, rather than a line it cannot read."""
     if w3c.started:
         return w3c.is_request(line)
+    if table.started:
+        return table.request(line) is not None
     if fmt == "edge":
         return access_record(line) is not None
     return text_line(line) or json_log_line(line)

@@ -1,0 +1,68 @@
+"""A request log as delimited values under a header row: the result of a query over a CDN's
+logs (Athena's table of CloudFront's, BigQuery's, a log analytics tool's export), Google Cloud
+Storage's usage logs, or a CDN's log delivered as CSV. The header names the columns as a JSON
+log names its fields (edge/sim/json_log.py: nginx's variables, Cloudflare's, Akamai's, Fastly's
+... names, and the W3C fields written with - or _: `cs_method`, `cs_uri`, `sc_status`,
+`sc_bytes`, `time_micros`, as Cloud Storage names them); a `date` column and a time of day are
+one time. Values are separated by the header's delimiter (a comma, a tab, a semicolon or a
+bar), quoted where they hold one. A header repeated further down (exports joined end to end)
+is passed over."""
+
+from __future__ import annotations
+
+import csv
+from typing import Final
+
+from edge.sim.json_log import names_a_request, request_of
+from edge.sim.log_lines import Logged
+
+_DELIMITERS: Final = (",", "\t", ";", "|")
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter), [])
+    except csv.Error:  # (a NUL byte, an unclosed quote at the end)
+        return []
+
+
+class CsvLog:
+    """The lines of one delimited log, read in order: the first is its header."""
+
+    def __init__(self) -> None:
+        self._names: tuple[str, ...] = ()
+        self._delimiter = ","
+        self._header = ""
+
+    @property
+    def started(self) -> bool:
+        """Whether a header has been read: the lines after it are records."""
+        return bool(self._names)
+
+    def header(self, line: str) -> bool:
+        """Take `line` as the header if its names give a request's time, method, target and
+        status; whether it did."""
+        for delimiter in _DELIMITERS:
+            names = tuple(name.strip() for name in _split(line, delimiter))
+            if len(names) >= 3 and names_a_request(names):
+                self._names, self._delimiter, self._header = names, delimiter, line.strip()
+                return True
+        return False
+
+    def request(self, line: str) -> tuple[str, float, str, int, int, int] | None:
+        """A record line as json_log's `request_of` gives it, whatever its method (None: it
+        does not fill the header's columns, or gives no request)."""
+        values = _split(line, self._delimiter)
+        if len(values) != len(self._names):
+            return None
+        return request_of(dict(zip(self._names, values, strict=True)))
+
+    def record(self, line: str) -> Logged | None:
+        """A record line as (time, key, status, bytes, what the cache did); None if it is no
+        GET or HEAD request, or not whole."""
+        request = self.request(line)
+        return request[1:] if request is not None and request[0] in ("GET", "HEAD") else None
+
+    def is_header(self, line: str) -> bool:
+        """Whether `line` is the header again."""
+        return line.strip() == self._header
