@@ -1,10 +1,10 @@
 """How fast `mediacdn cache replay` reads request logs: the bench trace's requests written as
 each kind of log an operator has (nginx's combined format, Apache's vhost_combined, a
 CloudFront W3C log, Caddy's JSON, the Elastic Common Schema's nested JSON, nginx's lines as
-Docker's json-file driver carries them) and read into a trace (CPU seconds, medians), against
-libcachesim (C) reading the same requests as a CSV trace (time, path, size) through an LRU of
-one byte (which keeps nothing: reading is all it does), the anchor. Not a target: the figures
-tell how long a day of logs takes to read.
+Docker's json-file driver carries them, CloudFront's fields as a CSV table) and read into a
+trace (CPU seconds, medians), against libcachesim (C) reading the same requests as a CSV trace
+(time, path, size) through an LRU of one byte (which keeps nothing: reading is all it does),
+the anchor. Not a target: the figures tell how long a day of logs takes to read.
 """
 
 from __future__ import annotations
@@ -89,6 +89,17 @@ def elastic(rows: list[Row]) -> str:
     )  # fmt: skip
 
 
+def athena_csv(rows: list[Row]) -> str:
+    """CloudFront's fields as Athena's table of them holds them, exported as CSV."""
+    head = "date,time,location,bytes,request_ip,method,host,uri,status,user_agent,"
+    head += "query_string,result_type,host_header,sc_content_len\n"
+    return head + "".join(
+        f"{at:%Y-%m-%d},{at:%H:%M:%S},CDG50-C1,{size + 310},10.0.0.1,GET,d1.cloudfront.net,"
+        f"{path},200,hls.js/1.5,-,Miss,media.example,{size}\n"
+        for at, path, size in rows
+    )
+
+
 def docker(rows: list[Row]) -> str:
     return "".join(
         json.dumps({"log": line + "\n", "stream": "stdout", "time": "2026-11-29T12:00:00Z"}) + "\n"
@@ -103,6 +114,7 @@ FORMATS: dict[str, Callable[[list[Row]], str]] = {
     "Caddy JSON": caddy,
     "Elastic Common Schema": elastic,
     "Docker json-file (nginx)": docker,
+    "Athena's CloudFront table (CSV)": athena_csv,
 }
 
 

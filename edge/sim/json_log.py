@@ -129,8 +129,16 @@ def request_of(top: Mapping[str, object]) -> tuple[str, float, str, int, int, in
                 fields |= value
             else:
                 _dotted(value, name, fields, _DEPTH)
+    return flat_request(fields, top.get("request"))
+
+
+def flat_request(
+    fields: Mapping[str, object], line: object
+) -> tuple[str, float, str, int, int, int] | None:
+    """A record of `fields`, none of them nested, as `json_request` gives it (`line`: its
+    top-level `request`, nginx's $request where it is a request line)."""
     stamp, method, target, path, query, url, host, status, sent, cache = _values(fields)
-    if isinstance(request := top.get("request"), str):  # nginx's $request: a request line
+    if isinstance(request := line, str):  # nginx's $request: a request line
         method, _, rest = request.partition(" ")
         target = split_target(rest.split(" ", 1)[0])[1]
     else:
@@ -154,6 +162,12 @@ def names_a_request(names: tuple[str, ...]) -> bool:
     times, methods, targets, paths, _, urls, _, statuses, _, _ = _held(names)
     line = "request" in names  # nginx's $request: the method and the target
     return bool(times and statuses and (line or (methods and (targets or paths or urls))))
+
+
+def fields_read(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Those of `names` that `request_of` reads in a record with fields `names`."""
+    held = {name for names_of in _held(names) for name in names_of} | {"request", "date"}
+    return tuple(name for name in names if name in held)
 
 
 def _dotted(value: Mapping[str, object], prefix: str, into: dict[str, object], depth: int) -> None:
