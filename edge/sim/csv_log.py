@@ -45,6 +45,7 @@ class CsvLog:
     def header(self, line: str) -> bool:
         """Take `line` as the header if its names give a request's time, method, target and
         status; whether it did."""
+        line = line.lstrip("\ufeff")  # (a spreadsheet's export starts with a byte order mark)
         for delimiter in _DELIMITERS:
             names = tuple(name.strip() for name in _split(line, delimiter))
             if len(names) >= 3 and names_a_request(names):
@@ -71,4 +72,4 @@ class CsvLog:
 
     def is_header(self, line: str) -> bool:
         """Whether `line` is the header again."""
-        return line.strip() == self._header
+        return line.lstrip("\ufeff").strip() == self._header

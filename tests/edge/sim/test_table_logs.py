@@ -142,8 +142,9 @@ def test_a_header_again_is_passed_over_and_a_short_row_is_unreadable(tmp_path: P
 
 
 def test_a_table_is_told_and_replayed_from_the_command_line(tmp_path: Path) -> None:
+    """(Saved by a spreadsheet, with a byte order mark before its header.)"""
     log = tmp_path / "usage.csv"
-    log.write_text(cloud_storage(NGINX))
+    log.write_text(cloud_storage(NGINX), encoding="utf-8-sig")
     out = replay_cli(str(log), "--capacity", "1000B")
     assert out.startswith("6 requests (2 lines skipped), 3 objects"), out
 
