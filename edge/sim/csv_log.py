@@ -3,17 +3,17 @@ logs (Athena's table of CloudFront's, BigQuery's, a log analytics tool's export)
 Storage's usage logs, or a CDN's log delivered as CSV. The header names the columns as a JSON
 log names its fields (edge/sim/json_log.py: nginx's variables, Cloudflare's, Akamai's, Fastly's
 ... names, and the W3C fields written with - or _: `cs_method`, `cs_uri`, `sc_status`,
-`sc_bytes`, `time_micros`, as Cloud Storage names them); a `date` column and a time of day are
-one time. Values are separated by the header's delimiter (a comma, a tab, a semicolon or a
-bar), quoted where they hold one. A header repeated further down (exports joined end to end)
-is passed over."""
+`sc_bytes`, `time_micros`, as Cloud Storage names them), their case aside ("Status", "URL");
+a `date` column and a time of day are one time. Values are separated by the header's
+delimiter (a comma, a tab, a semicolon or a bar), quoted where they hold one. A header repeated
+further down (exports joined end to end) is passed over."""
 
 from __future__ import annotations
 
 import csv
 from typing import Final
 
-from edge.sim.json_log import fields_read, flat_request, names_a_request
+from edge.sim.json_log import fields_read, flat_request, named_field, names_a_request
 from edge.sim.log_lines import Logged
 
 _DELIMITERS: Final = (",", "\t", ";", "|")
@@ -47,7 +47,7 @@ class CsvLog:
         status; whether it did."""
         line = line.lstrip("\ufeff")  # (a spreadsheet's export starts with a byte order mark)
         for delimiter in _DELIMITERS:
-            names = tuple(name.strip() for name in _split(line, delimiter))
+            names = tuple(named_field(name.strip()) for name in _split(line, delimiter))
             if len(names) >= 3 and names_a_request(names):
                 self._names, self._delimiter, self._header = names, delimiter, line.strip()
                 read = set(fields_read(names))

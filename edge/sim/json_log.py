@@ -41,6 +41,7 @@ import functools
 import json
 import re
 from collections.abc import Mapping
+from typing import Final
 
 from edge.pop.accesslog import logged_path
 from edge.sim.log_values import any_time, hosted, outcome_of, split_target
@@ -162,6 +163,17 @@ def names_a_request(names: tuple[str, ...]) -> bool:
     times, methods, targets, paths, _, urls, _, statuses, _, _ = _held(names)
     line = "request" in names  # nginx's $request: the method and the target
     return bool(times and statuses and (line or (methods and (targets or paths or urls))))
+
+
+_BY_LOWER_CASE: Final = {
+    name.lower(): name for names in (*_PARTS, ("request", "date")) for name in names
+}
+
+
+def named_field(column: str) -> str:
+    """The field a table's column names, its case aside ("Status" is `status`, "Bytes" is
+    `bytes`); the column's own name where it names none."""
+    return _BY_LOWER_CASE.get(column.lower(), column)
 
 
 def fields_read(names: tuple[str, ...]) -> tuple[str, ...]:

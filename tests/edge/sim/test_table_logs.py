@@ -92,11 +92,20 @@ def nginx_semicolons(log: str) -> str:
     return table(("msec", "request", "status", "body_bytes_sent"), rows, delimiter=";")
 
 
+def by_hand(log: str) -> str:
+    """Columns named by a person, in capitals ("Time", "Method", "URL" ...)."""
+    rows = [
+        [when.strftime("%Y-%m-%d %H:%M:%S"), method, target, str(status), sent]
+        for when, _, method, target, status, sent, _ in logged_requests(log)
+    ]
+    return table(("Time", "Method", "URL", "Status", "Bytes"), rows)
+
+
 @pytest.mark.parametrize(
     ("write", "headers", "site"),
     [
         (athena_cloudfront, 0, "media.example"), (cloud_storage, 0, "storage.googleapis.com"),
-        (nginx_tabs, 0, ""), (nginx_semicolons, 0, ""),
+        (nginx_tabs, 0, ""), (nginx_semicolons, 0, ""), (by_hand, 0, ""),
     ],
     ids=lambda value: getattr(value, "__name__", ""),
 )  # fmt: skip
