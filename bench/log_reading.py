@@ -53,14 +53,30 @@ def vhost_combined(rows: list[Row]) -> str:
     return "".join(f"cdn.example:443 {line}\n" for line in combined(rows).splitlines())
 
 
-def cloudfront(rows: list[Row]) -> str:
-    head = "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) "
-    head += "cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query sc-content-len\n"
-    return head + "".join(
-        f"{at:%Y-%m-%d}\t{at:%H:%M:%S}\tCDG50-C1\t{size + 310}\t10.0.0.1\tGET\t"
-        f"d1.cloudfront.net\t{path}\t200\t-\thls.js/1.5\t-\t{size}\n"
+# CloudFront's fields of a request, as its W3C log names them and as Athena's table of them does
+W3C_FIELDS = "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status"
+W3C_FIELDS += " cs(User-Agent) cs-uri-query sc-content-len"
+ATHENA_COLUMNS = "date,time,location,bytes,request_ip,method,host,uri,status,user_agent,"
+ATHENA_COLUMNS += "query_string,sc_content_len"
+
+
+def _cloudfront_values(rows: list[Row], separator: str) -> str:
+    return "".join(
+        separator.join(
+            (f"{at:%Y-%m-%d}", f"{at:%H:%M:%S}", "CDG50-C1", str(size + 310), "10.0.0.1", "GET",
+             "d1.cloudfront.net", path, "200", "hls.js/1.5", "-", str(size))
+        ) + "\n"
         for at, path, size in rows
-    )
+    )  # fmt: skip
+
+
+def cloudfront(rows: list[Row]) -> str:
+    return f"#Version: 1.0\n#Fields: {W3C_FIELDS}\n" + _cloudfront_values(rows, "\t")
+
+
+def athena_csv(rows: list[Row]) -> str:
+    """CloudFront's fields as Athena's table of them holds them, exported as CSV."""
+    return f"{ATHENA_COLUMNS}\n" + _cloudfront_values(rows, ",")
 
 
 def caddy(rows: list[Row]) -> str:
@@ -87,17 +103,6 @@ def elastic(rows: list[Row]) -> str:
         ) + "\n"
         for at, path, size in rows
     )  # fmt: skip
-
-
-def athena_csv(rows: list[Row]) -> str:
-    """CloudFront's fields as Athena's table of them holds them, exported as CSV."""
-    head = "date,time,location,bytes,request_ip,method,host,uri,status,user_agent,"
-    head += "query_string,result_type,host_header,sc_content_len\n"
-    return head + "".join(
-        f"{at:%Y-%m-%d},{at:%H:%M:%S},CDG50-C1,{size + 310},10.0.0.1,GET,d1.cloudfront.net,"
-        f"{path},200,hls.js/1.5,-,Miss,media.example,{size}\n"
-        for at, path, size in rows
-    )
 
 
 def docker(rows: list[Row]) -> str:
