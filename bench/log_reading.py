@@ -1,10 +1,11 @@
 """How fast `mediacdn cache replay` reads request logs: the bench trace's requests written as
 each kind of log an operator has (nginx's combined format, Apache's vhost_combined, a
 CloudFront W3C log, Caddy's JSON, the Elastic Common Schema's nested JSON, nginx's lines as
-Docker's json-file driver carries them, CloudFront's fields as a CSV table) and read into a
-trace (CPU seconds, medians), against libcachesim (C) reading the same requests as a CSV trace
-(time, path, size) through an LRU of one byte (which keeps nothing: reading is all it does),
-the anchor. Not a target: the figures tell how long a day of logs takes to read.
+Docker's json-file driver carries them, CloudFront's fields as a CSV table, libCacheSim's lcs
+records) and read into a trace (CPU seconds, medians), against libcachesim (C) reading the same
+requests as a CSV trace (time, path, size) through an LRU of one byte (which keeps nothing:
+reading is all it does), the anchor. Not a target: the figures tell how long a day of logs
+takes to read.
 """
 
 from __future__ import annotations
@@ -166,6 +167,17 @@ def main() -> int:
                 f"{name:32} {took:6.2f} s  {len(rows) / took / 1e3:7.0f} k lines/s  "
                 f"{base / took:5.3f}x the anchor's speed"
             )
+        binary = Path(tmp) / "trace.lcs"  # the same requests as libCacheSim's lcs v2 records
+        with c_stderr_quiet():
+            reader = lcs.TraceReader(str(csv), lcs.TraceType.CSV_TRACE, reader_init_params=params)
+            lcs.Util.convert_to_lcs(reader._reader, str(binary), lcs_ver=2)
+        read = functools.partial(load_trace, [binary], "oracle")
+        took = statistics.median(_cpu(read) for _ in range(args.repeat))
+        assert len(load_trace([binary], "oracle").requests) == len(rows)
+        print(
+            f"{'libCacheSim lcs v2 (binary)':32} {took:6.2f} s  {len(rows) / took / 1e3:7.0f} "
+            f"k lines/s  {base / took:5.3f}x the anchor's speed"
+        )
     return 0
 
 
