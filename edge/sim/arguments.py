@@ -100,6 +100,13 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy", default="all", help="comma-separated policies, or all (LRU always runs)"
     )
+    parser.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=None,
+        help="replays run at once, each policy at each capacity in a process of its own "
+        "(default: one a core; the figures are the same)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
         "--json",
@@ -108,3 +115,13 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         "Belady's byte miss ratio and each policy's miss, byte miss, ratio to LRU's and gap "
         "closed) in place of the table",
     )
+
+
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of replays at once (1 or more)")
+    return jobs

@@ -5,9 +5,13 @@ optimum is libcachesim's Belady (the better of Belady and BeladySize) on the sam
 from __future__ import annotations
 
 import dataclasses
+import functools
+import gc
 import json
+import multiprocessing
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -22,7 +26,7 @@ import libcachesim as lcs
 from edge.eviction.policy import POLICIES, make_policy
 from edge.pop.serve import parse_size
 from edge.sim.logs import LoadedTrace
-from edge.sim.trace import UINT32_MAX, ReplayResult, TraceClock, replay
+from edge.sim.trace import UINT32_MAX, TraceClock, replay
 
 _SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 # below this LRU-Belady byte-miss difference the share of the gap closed is not shown (a
@@ -154,43 +158,99 @@ def size_text(n: float) -> str:
     return f"{n / 1000:.3g} TB"
 
 
+# The trace a worker replays: set before the workers are forked, so that each one reads the
+# parent's copy of it (its columns are never written: their pages stay shared) and nothing of
+# it is sent through a pipe.
+_FORKED: LoadedTrace | None = None
+
+Job = tuple[str, int, str]  # a capacity's label, its bytes, and a policy's name or BELADY
+BELADY = ""
+
+
+def _run(job: Job, oracle: Path) -> tuple[float, float, bool]:
+    """One step of `replay_all`: a policy's miss and byte miss ratios, or Belady's byte miss
+    ratio (twice) and whether BeladySize finished."""
+    _, capacity, name = job
+    trace = _FORKED
+    assert trace is not None
+    if name == BELADY:
+        belady, sized = _belady(oracle, capacity, len(trace.requests))
+        return belady, belady, sized
+    clock = TraceClock()
+    policy = make_policy(name, capacity, clock=clock, locate=trace.locator)
+    result = replay(policy, trace.requests, clock)
+    return result.miss_ratio, result.byte_miss_ratio, True
+
+
+def _worker_start() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to stop them
+
+
+def default_jobs() -> int:
+    """Replays run at once by default: one a core this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def replay_all(
     trace: LoadedTrace,
     capacities: Sequence[tuple[str, int]],
     policies: Sequence[str],
     progress: Callable[[str, int], object] = lambda step, done: None,
+    jobs: int = 1,
 ) -> list[CapacityResult]:
-    """Every policy, then Belady, at each capacity. `progress` is told each step as it starts
-    (its name, 0) and as it ends (its name, the requests replayed): `steps(...)` of them."""
-    out = []
+    """Every policy, then Belady, at each capacity, `jobs` replays at a time (each in a forked
+    worker of its own where there are several; the figures are the same). `progress` is told
+    each step as it starts (its name, 0) and as it ends (its name, the requests replayed):
+    `steps(...)` of them."""
+    global _FORKED
+    work = [
+        (label, capacity, name) for label, capacity in capacities for name in (*policies, BELADY)
+    ]
+    done: dict[tuple[str, str], tuple[float, float, bool]] = {}
+
+    def step(job: Job) -> str:
+        return f"{job[2] or 'Belady'} at {job[0]}"
+
     with tempfile.TemporaryDirectory() as tmp:
         oracle = Path(tmp) / "trace.oracleGeneral"
         trace.requests.write_oracle(oracle)
-        sizes = trace.object_sizes()
-        for label, capacity in capacities:
-            results: dict[str, ReplayResult] = {}
-            for name in policies:
-                progress(f"{name} at {label}", 0)
-                clock = TraceClock()
-                policy = make_policy(name, capacity, clock=clock, locate=trace.locator)
-                results[name] = replay(policy, trace.requests, clock)
-                progress(f"{name} at {label}", len(trace.requests))
-            progress(f"Belady at {label}", 0)
-            belady, sized = _belady(oracle, capacity, len(trace.requests))
-            progress(f"Belady at {label}", len(trace.requests))
-            lru = results["lru"].byte_miss_ratio
-            rows = tuple(
-                PolicyResult(
-                    name,
-                    r.miss_ratio,
-                    r.byte_miss_ratio,
-                    r.byte_miss_ratio / lru if lru else 1.0,
-                    _gap_closed(lru, r.byte_miss_ratio, belady),
-                )
-                for name, r in results.items()
+        _FORKED = trace
+        try:
+            if jobs <= 1 or len(work) == 1:
+                for job in work:
+                    progress(step(job), 0)
+                    done[job[0], job[2]] = _run(job, oracle)
+                    progress(step(job), len(trace.requests))
+            else:
+                # the trace's objects out of the collector's sight: a collection in a worker
+                # would write to each one it looks at, copying the parent's pages
+                gc.freeze()
+                forking = multiprocessing.get_context("fork")
+                with forking.Pool(min(jobs, len(work)), initializer=_worker_start) as pool:
+                    run = functools.partial(_run, oracle=oracle)
+                    for job, figures in zip(work, pool.imap(run, work), strict=True):
+                        done[job[0], job[2]] = figures
+                        progress(step(job), len(trace.requests))
+        finally:
+            _FORKED = None
+            gc.unfreeze()
+    sizes = trace.object_sizes()
+    out = []
+    for label, capacity in capacities:
+        belady, _, sized = done[label, BELADY]
+        lru = done[label, "lru"][1]
+        rows = tuple(
+            PolicyResult(
+                name,
+                done[label, name][0],
+                done[label, name][1],
+                done[label, name][1] / lru if lru else 1.0,
+                _gap_closed(lru, done[label, name][1], belady),
             )
-            too_large = sum(1 for size in sizes.values() if size > capacity)
-            out.append(CapacityResult(label, capacity, belady, rows, too_large, sized))
+            for name in policies
+        )
+        too_large = sum(1 for size in sizes.values() if size > capacity)
+        out.append(CapacityResult(label, capacity, belady, rows, too_large, sized))
     return out
 
 

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from edge.sim.cachereplay import (
     LARGEST_FOOTPRINT,
     counted,
+    default_jobs,
     parse_capacities,
     parse_policies,
     replay_all,
@@ -57,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
             bar.set_description(step, refresh=False)
             bar.update(done)
 
-        results = replay_all(trace, capacities, policies, replayed)
+        jobs = args.jobs or default_jobs()
+        results = replay_all(trace, capacities, policies, replayed, jobs)
     print(report(trace, results, as_json=args.json))
     return 0
 
