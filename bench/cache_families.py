@@ -39,7 +39,13 @@ import libcachesim as lcs
 from bench.common import machine
 from edge.eviction.policy import DEFAULT_POLICY, POLICIES
 from edge.sim.bounds import count_oracle, informed_popular
-from edge.sim.cachereplay import MIN_GAP, CapacityResult, parse_capacities, replay_all
+from edge.sim.cachereplay import (
+    MIN_GAP,
+    CapacityResult,
+    default_jobs,
+    parse_capacities,
+    replay_all,
+)
 from edge.sim.logs import LoadedTrace, load_trace
 from edge.sim.runner import export_traces, simulate
 from edge.sim.scenario import Scenario, load_scenario
@@ -272,7 +278,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name, trace in families(Path(tmp), args.sample, args.edges).items():
             capacities = parse_capacities("1%,10%", trace.footprint_bytes)
-            results = replay_all(trace, capacities, list(POLICIES))
+            results = replay_all(trace, capacities, list(POLICIES), jobs=default_jobs())
             print(
                 f"\n{name}: {len(trace.requests)} requests, "
                 f"footprint {trace.footprint_bytes / 1e9:.2f} GB"

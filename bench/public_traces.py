@@ -5,7 +5,7 @@ agree): they say how the default policy does on traffic it was not built for.
 
 Give the files as they are published (the format is told by the name):
   *.oracleGeneral.bin[.zst]  libCacheSim's binary traces (its repository's data/ holds
-                             cloudPhysicsIO.oracleGeneral.bin)
+  *.lcs[.zst]                cloudPhysicsIO.oracleGeneral.bin; its newer datasets are lcs)
   *.trace.gz (lirs/)         LIRS traces: one block number a line (Caffeine's simulator
                              bundles multi2, sprite, 2_pools, loop and more)
   web*.trace.xz, orm-*.trace.xz  cache2k's traces: big-endian 32-bit ids
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine
 from edge.eviction.policy import DEFAULT_POLICY, POLICIES
-from edge.sim.cachereplay import parse_capacities, replay_all
+from edge.sim.cachereplay import default_jobs, parse_capacities, replay_all
 from edge.sim.logs import LoadedTrace, load_trace
 from edge.sim.trace import write_oracle_columns
 
@@ -39,7 +39,7 @@ def read_ids(path: Path) -> tuple[list[int], list[int], list[int]] | None:
     """(times, ids, sizes) of a published trace in one of the formats above; None for
     libCacheSim's own (loaded as it is)."""
     name = path.name
-    if ".oracleGeneral" in name:
+    if ".oracleGeneral" in name or ".lcs" in name:
         return None
     times: list[int] = []
     ids: list[int] = []
@@ -94,7 +94,7 @@ def main() -> int:
             capacities = parse_capacities("1%,10%", trace.footprint_bytes)
             objects = len(trace.object_sizes())
             print(f"\n{path.name}: {len(trace.requests)} requests, {objects} objects")
-            for c in replay_all(trace, capacities, policies):
+            for c in replay_all(trace, capacities, policies, jobs=default_jobs()):
                 rows = {p.policy: p for p in c.policies}
                 ours, s3 = rows[DEFAULT_POLICY], rows.get("s3fifo")
                 cells = "  ".join(f"{p.policy} {p.vs_lru:.3f}x" for p in c.policies)
