@@ -14,6 +14,7 @@ from edge.player.abr_controller import DEFAULT_RULE, RULE_HELP, RULES
 from edge.sim.arguments import REPLAY_DESCRIPTION, add_replay_arguments
 from edge.sim.arguments import add_arguments as add_simulate_arguments
 from httprules.logs import FORMATS, configure_logging
+from mediacdn.argv import joined_values, valued_options
 from mediacdn.commands import (
     cmd_cache_replay,
     cmd_demo,
@@ -478,7 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(joined_values(words, valued_options(parser)))
     try:
         configure_logging(logging.DEBUG if args.verbose else logging.INFO, args.log_format)
     except ValueError as exc:  # from MEDIACDN_LOG_FORMAT
