@@ -13,9 +13,9 @@ playlist after each), or each track on its own (ffmpeg's `dash` muxer with `-met
 DASH-IF ingest encoder's long POST per track). Playlists and manifests carry no media: they are
 read only for their end (`#EXT-X-ENDLIST`, an MPD of `type="static"`), which ends the broadcast
 at once, as does a segment marked as its track's last (`lmsg`) once every track had one.
-A long request that ends (its init segment and its media in one body, received for longer
-than any file of a file-per-request push takes, ended by the encoder) ends the feed once every
-track's has: the receiver is given its end at once, so the last frames are packaged and
+A long request that ends (its init segment and its media in one body, or MPEG-TS, received
+for longer than any file of a file-per-request push takes, ended by the encoder) ends the feed
+once every track's has: the receiver is given its end at once, so the last frames are packaged and
 listed now, and the broadcast waits its reconnect wait for the encoder to come back, as it
 does for an RTMP or SRT encoder that leaves. Otherwise it ends `IDLE_S` after its last request
 ended with no new one (that wait is its reconnect wait), so an encoder that vanished ends its

@@ -1,6 +1,7 @@
 """What a pushed body of ISO BMFF carried, told from its top-level boxes as they arrive: an
 init segment (`moov`), media (`moof`), and a segment marked as its track's last (a `styp`
-whose brands include `lmsg`, as the DASH-IF live media ingest protocol ends a track). Only box
+whose brands include `lmsg`, as the DASH-IF live media ingest protocol ends a track); or that
+it is MPEG-TS (a sync byte where a box would start), whose packets need no init segment. Only box
 headers are kept (and a `styp` whole, for its brands); the bytes between are counted past, so
 a long request costs a few bytes of state however long it runs. Pure and incremental."""
 
@@ -23,15 +24,16 @@ class PushedBoxes:
         self.init = False  # an init segment (moov)
         self.media = False  # a fragment (moof)
         self.last = False  # a segment marked as its track's last
+        self.transport = False  # MPEG-TS: every packet self-contained, no init segment
         self.reading = True
         self._held = b""  # the start of the box being read
         self._skip = 0  # bytes of the box being passed that are still to come
 
     @property
     def whole_track(self) -> bool:
-        """Whether the body was a track's whole contribution: its init segment and its media,
-        in one request (an encoder's long PUT or POST)."""
-        return self.init and self.media
+        """Whether the body could be a track's whole contribution (an encoder's long PUT or
+        POST): its init segment and its media in one request, or MPEG-TS, which needs none."""
+        return (self.init and self.media) or self.transport
 
     def feed(self, data: bytes) -> None:
         at = 0
@@ -81,3 +83,4 @@ class PushedBoxes:
             self.last = self.last or LAST_SEGMENT_BRAND in names
         elif self._held[:1] == b"\x47" and not (self.init or self.media):
             self.reading = False  # an MPEG-TS packet's sync byte, not a box
+            self.transport = True

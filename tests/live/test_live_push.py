@@ -217,6 +217,33 @@ def test_an_encoder_pushes_one_long_request_and_a_second_one_is_refused(
             encoder.wait()
 
 
+def test_a_long_mpeg_ts_push_lists_its_last_frames_when_it_ends(
+    origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str
+) -> None:
+    """MPEG-TS in one long PUT, as `ffmpeg -f mpegts -method PUT` sends it: when the encoder
+    ends its request, its last frames are listed at once, as a long fragmented MP4 push's are,
+    not after the 8 s a push of a file per request waits for the next file."""
+    stream, ingest = new_stream(origin, http)
+    encoder = push(ffmpeg, f"{ingest['http']}stream.ts", 11)
+    try:
+        wait_until(
+            lambda: http.get(f"/api/live/{stream['id']}").json()["status"] == "live",
+            30,
+            "the stream on air",
+        )
+        assert encoder.wait(30) == 0
+        media = f"/live/{stream['id']}/360p/index.m3u8"
+        wait_until(
+            lambda: not parse_media_playlist(http.get(media).text).pending_parts,
+            3,
+            "the last segment listed whole",
+        )
+        watch_and_end(origin, http, ffprobe, str(stream["id"]), 30)
+    finally:
+        encoder.kill()
+        encoder.wait()
+
+
 def test_a_push_of_what_the_receiver_cannot_read_is_refused_at_once(
     origin: OriginServer, http: httpx.Client, ffmpeg: str, tmp_path: Path
 ) -> None:

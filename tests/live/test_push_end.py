@@ -74,6 +74,7 @@ def test_what_a_body_carried_is_told_whatever_pieces_it_comes_in(
             "a box to the end": (False, False, False),
         }, piece
     assert told(media["long"], 7).whole_track
+    assert told(media["ts"], 7).whole_track  # (MPEG-TS needs no init segment)
     assert not told(media["segment"], 7).whole_track
 
 
@@ -114,16 +115,17 @@ class Drained:
         self._reader.join(10)
 
 
+@pytest.mark.parametrize("kind", ["long", "ts"], ids=["fragmented MP4", "MPEG-TS"])
 def test_a_long_request_the_encoder_ends_hands_the_receiver_its_end_for_a_reconnect(
-    media: dict[str, bytes],
+    media: dict[str, bytes], kind: str
 ) -> None:
     drained = Drained()
     try:
-        drained.push("/", media["long"], long=True)
+        drained.push("/", media[kind], long=True)
         assert drained.feed.ended.wait(3)  # not the 60 s an idle feed waits
         assert not drained.feed.final  # the broadcast waits for the encoder to come back
         drained._reader.join(10)
-        assert bytes(drained.received) == media["long"]  # all of it, then the end
+        assert bytes(drained.received) == media[kind]  # all of it, then the end
     finally:
         drained.close()
 
@@ -136,6 +138,8 @@ def test_a_request_cut_short_or_files_pushed_one_by_one_wait_for_the_next_push(
         [("init", False, False), ("segment", False, False)],  # the next file may come
         # a first file that holds the init segment too, sent as fast as a file is
         [("long", False, False), ("segment", False, False)],
+        [("ts", False, False), ("ts", False, False)],  # MPEG-TS segments, one a request
+        [("ts", True, True)],  # a long MPEG-TS push cut short
     ):
         drained = Drained()
         try:

@@ -40,8 +40,8 @@ def push(
     MPEG-TS over SRT or FLV over RTMP (by the URL's scheme); over HTTP, a URL ending in
     `.m3u8` gets ffmpeg's hls muxer (fMP4 segments of 1 s PUT one by one, then the
     playlists), one ending in `.mpd` its dash muxer (each track on its own: an init segment
-    and 1 s segments per track, then the MPD), any other one fragmented MP4 in one long
-    chunked PUT."""
+    and 1 s segments per track, then the MPD), one ending in `.ts` MPEG-TS in one long chunked
+    PUT, any other one fragmented MP4 in one long chunked PUT."""
     pattern = f"testsrc2=size=640x360:rate={fps}:duration={seconds}"
     sources = ["-re", "-f", "lavfi", "-i", pattern]
     if audio:
@@ -52,6 +52,8 @@ def push(
         encode += ["-f", "hls", "-hls_time", "1", "-hls_segment_type", "fmp4", "-method", "PUT"]
     elif url.endswith(".mpd"):
         encode += ["-f", "dash", "-seg_duration", "1", "-method", "PUT"]
+    elif url.startswith("http") and url.endswith(".ts"):
+        encode += ["-f", "mpegts", "-method", "PUT"]
     elif url.startswith("http"):
         encode += ["-f", "mp4", "-movflags", "frag_keyframe+empty_moov", "-method", "PUT"]
     else:
