@@ -54,6 +54,25 @@ def new_stream(origin: OriginServer, http: httpx.Client) -> tuple[dict[str, Any]
     return stream, stream["ingest"]
 
 
+def on_air(http: httpx.Client, stream_id: str) -> None:
+    wait_until(
+        lambda: http.get(f"/api/live/{stream_id}").json()["status"] == "live",
+        30,
+        "the stream on air",
+    )
+
+
+def last_frames_listed(http: httpx.Client, stream_id: str) -> None:
+    """The segment being made when the push ended is listed whole within 3 s: the receiver's
+    end is seen within a quarter second, where an idle push waits 8 s."""
+    media = f"/live/{stream_id}/360p/index.m3u8"
+    wait_until(
+        lambda: not parse_media_playlist(http.get(media).text).pending_parts,
+        3,
+        "the last segment listed whole",
+    )
+
+
 def watch_and_end(
     origin: OriginServer, http: httpx.Client, ffprobe: str, stream_id: str, within_s: float
 ) -> None:
@@ -189,11 +208,7 @@ def test_an_encoder_pushes_one_long_request_and_a_second_one_is_refused(
     # long enough to be on air still when the SRT encoder below gives up (3 s after it starts)
     encoders = [push(ffmpeg, f"{ingest['http']}stream.mp4", 12)]
     try:
-        wait_until(
-            lambda: http.get(f"/api/live/{stream['id']}").json()["status"] == "live",
-            30,
-            "the stream on air",
-        )
+        on_air(http, str(stream["id"]))
         fragment = b"\0\0\0\x08moof" + bytes(56)  # a fragment's first box
         second = http.put(f"/ingest/{stream['stream_key']}/other.mp4", content=fragment)
         assert second.status_code == 409
@@ -204,12 +219,7 @@ def test_an_encoder_pushes_one_long_request_and_a_second_one_is_refused(
         # being made is closed), and the broadcast waits for the encoder to come back, then
         # ends once no other push came
         assert encoders[0].wait(30) == 0
-        media = f"/live/{stream['id']}/360p/index.m3u8"
-        wait_until(
-            lambda: not parse_media_playlist(http.get(media).text).pending_parts,
-            3,  # the receiver's end is seen within a quarter second; an idle push waits 8 s
-            "the last segment listed whole",
-        )
+        last_frames_listed(http, str(stream["id"]))
         watch_and_end(origin, http, ffprobe, str(stream["id"]), 30)
     finally:
         for encoder in encoders:
@@ -226,18 +236,9 @@ def test_a_long_mpeg_ts_push_lists_its_last_frames_when_it_ends(
     stream, ingest = new_stream(origin, http)
     encoder = push(ffmpeg, f"{ingest['http']}stream.ts", 11)
     try:
-        wait_until(
-            lambda: http.get(f"/api/live/{stream['id']}").json()["status"] == "live",
-            30,
-            "the stream on air",
-        )
+        on_air(http, str(stream["id"]))
         assert encoder.wait(30) == 0
-        media = f"/live/{stream['id']}/360p/index.m3u8"
-        wait_until(
-            lambda: not parse_media_playlist(http.get(media).text).pending_parts,
-            3,
-            "the last segment listed whole",
-        )
+        last_frames_listed(http, str(stream["id"]))
         watch_and_end(origin, http, ffprobe, str(stream["id"]), 30)
     finally:
         encoder.kill()
@@ -297,11 +298,7 @@ def test_a_replaced_key_is_refused_at_once_and_the_push_on_air_with_it_is_cut(
     old_key = stream["stream_key"]
     encoder = push(ffmpeg, f"{ingest['http']}stream.mp4", 60)
     try:
-        wait_until(
-            lambda: http.get(f"/api/live/{stream['id']}").json()["status"] == "live",
-            30,
-            "the stream on air",
-        )
+        on_air(http, str(stream["id"]))
         reset = http.post(f"/api/live/{stream['id']}/reset-stream-key", headers=origin.headers())
         assert reset.status_code == 200, reset.text
         fresh = reset.json()
