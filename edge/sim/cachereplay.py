@@ -9,6 +9,7 @@ import functools
 import gc
 import json
 import multiprocessing
+import multiprocessing.pool
 import os
 import re
 import signal
@@ -186,6 +187,20 @@ def _worker_start() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to stop them
 
 
+def _pool(workers: int) -> multiprocessing.pool.Pool | None:
+    """`workers` forked workers, or None where this system cannot make them (no shared memory
+    for the pool's locks, as in some containers, or no fork): the replays run one after
+    another there."""
+    # the trace's objects out of the collector's sight: a collection in a worker would write
+    # to each one it looks at, copying the parent's pages
+    gc.freeze()
+    try:
+        forking = multiprocessing.get_context("fork")
+        return forking.Pool(workers, initializer=_worker_start)
+    except (OSError, ValueError, ImportError):
+        return None
+
+
 def default_jobs() -> int:
     """Replays run at once by default: one a core this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -216,17 +231,14 @@ def replay_all(
         trace.requests.write_oracle(oracle)
         _FORKED = trace
         try:
-            if jobs <= 1 or len(work) == 1:
+            pool = _pool(min(jobs, len(work))) if jobs > 1 and len(work) > 1 else None
+            if pool is None:
                 for job in work:
                     progress(step(job), 0)
                     done[job[0], job[2]] = _run(job, oracle)
                     progress(step(job), len(trace.requests))
             else:
-                # the trace's objects out of the collector's sight: a collection in a worker
-                # would write to each one it looks at, copying the parent's pages
-                gc.freeze()
-                forking = multiprocessing.get_context("fork")
-                with forking.Pool(min(jobs, len(work)), initializer=_worker_start) as pool:
+                with pool:
                     run = functools.partial(_run, oracle=oracle)
                     for job, figures in zip(work, pool.imap(run, work), strict=True):
                         done[job[0], job[2]] = figures

@@ -24,6 +24,7 @@ from edge.sim.logs import LoadedTrace, LogError, guess_format, load_trace, resol
 
 
 def run(args: argparse.Namespace) -> int:
+    tqdm.monitor_interval = 0  # no monitor thread: the replays' workers are forked (one thread)
     try:
         # what can be wrong with the options is said before a long read, not after it
         policies = parse_policies(args.policy)

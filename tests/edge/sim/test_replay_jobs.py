@@ -4,6 +4,7 @@ worker processes, with the same figures as one after another, and Ctrl-C stops t
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -11,6 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from edge.sim.cachereplay import parse_capacities, replay_all
+from edge.sim.logs import load_trace
 from edge.sim.trace import RECORD, write_oracle_general
 from edge.sim.workload import HlsWorkload, generate, locate_object
 from tests.edge.sim.test_cache_replay import NGINX
@@ -47,6 +52,30 @@ def test_replays_in_workers_give_the_figures_of_replays_one_after_another(tmp_pa
         assert isinstance(capacities, list)
         assert len(capacities) == 2
         assert all(len(c["policies"]) > 5 for c in capacities)
+
+
+def test_where_no_worker_can_be_made_the_replays_run_one_after_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A system without the shared memory a pool's locks need (some containers) refuses to
+    make one: the figures come all the same, replayed in the process itself."""
+    path = tmp_path / "hls.oracleGeneral"
+    write_oracle_general(path, generate(HlsWorkload(sessions=100, videos=40, seed=7)))
+    trace = load_trace([path], "oracle")
+    capacities = parse_capacities("3%,20%", trace.footprint_bytes)
+    alone = replay_all(trace, capacities, ["adaptive", "s3fifo", "lru"], jobs=1)
+    assert replay_all(trace, capacities, ["adaptive", "s3fifo", "lru"], jobs=2) == alone
+
+    def no_pool(method: str) -> object:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(multiprocessing, "get_context", no_pool)
+    steps: list[str] = []
+    again = replay_all(
+        trace, capacities, ["adaptive", "s3fifo", "lru"], lambda step, n: steps.append(step), 2
+    )
+    assert again == alone
+    assert len(steps) == 2 * 2 * 4  # each step started and ended, in this process
 
 
 def test_a_number_of_jobs_that_is_none_is_refused(tmp_path: Path) -> None:
