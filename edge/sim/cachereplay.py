@@ -253,14 +253,12 @@ def replay_all(
         lru = done[label, "lru"][1]
         rows = tuple(
             PolicyResult(
-                name,
-                done[label, name][0],
-                done[label, name][1],
-                done[label, name][1] / lru if lru else 1.0,
-                _gap_closed(lru, done[label, name][1], belady),
+                name, miss, byte_miss, byte_miss / lru if lru else 1.0,
+                _gap_closed(lru, byte_miss, belady),
             )
             for name in policies
-        )
+            for miss, byte_miss, _ in [done[label, name]]
+        )  # fmt: skip
         too_large = sum(1 for size in sizes.values() if size > capacity)
         out.append(CapacityResult(label, capacity, belady, rows, too_large, sized))
     return out

@@ -13,8 +13,15 @@ from __future__ import annotations
 import csv
 from typing import Final
 
-from edge.sim.json_log import fields_read, flat_request, named_field, names_a_request
-from edge.sim.log_lines import Logged
+from edge.sim.json_log import (
+    Logged,
+    Request,
+    cacheable,
+    fields_read,
+    flat_request,
+    named_field,
+    names_a_request,
+)
 
 _DELIMITERS: Final = (",", "\t", ";", "|")
 
@@ -55,7 +62,7 @@ class CsvLog:
                 return True
         return False
 
-    def request(self, line: str) -> tuple[str, float, str, int, int, int] | None:
+    def request(self, line: str) -> Request | None:
         """A record line as json_log's `flat_request` gives it, whatever its method (None: it
         does not fill the header's columns, or gives no request)."""
         values = _split(line, self._delimiter)
@@ -67,8 +74,7 @@ class CsvLog:
     def record(self, line: str) -> Logged | None:
         """A record line as (time, key, status, bytes, what the cache did); None if it is no
         GET or HEAD request, or not whole."""
-        request = self.request(line)
-        return request[1:] if request is not None and request[0] in ("GET", "HEAD") else None
+        return cacheable(self.request(line))
 
     def is_header(self, line: str) -> bool:
         """Whether `line` is the header again."""

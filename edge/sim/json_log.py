@@ -46,6 +46,17 @@ from typing import Final
 from edge.pop.accesslog import logged_path
 from edge.sim.log_values import any_time, hosted, outcome_of, split_target
 
+# a record as read: its method, time, key, status, bytes sent, and what the cache did (HIT,
+# MISS or 0)
+Request = tuple[str, float, str, int, int, int]
+Logged = tuple[float, str, int, int, int]  # a request a cache answers: the same, less its method
+
+
+def cacheable(request: Request | None) -> Logged | None:
+    """`request` without its method if it is a GET or HEAD (what a cache answers), else None."""
+    return request[1:] if request is not None and request[0] in ("GET", "HEAD") else None
+
+
 _NESTS = ("request", "httpRequest", "http_request", "properties")
 _TIMES = (
     "msec", "time_iso8601", "time_local", "timestamp", "time", "@timestamp", "ts", "StartUTC",
@@ -105,7 +116,7 @@ def json_object(line: str) -> dict[str, object] | None:
     return value if isinstance(value, dict) else None
 
 
-def json_request(line: str) -> tuple[str, float, str, int, int, int] | None:
+def json_request(line: str) -> Request | None:
     """A JSON log line as (method, time, key, status, bytes sent, what the cache did: HIT,
     MISS or 0), whatever its method; None if it is no JSON object, or names no method,
     target, time or status."""
@@ -121,7 +132,7 @@ def wrapped_line(top: Mapping[str, object]) -> str | None:
     return None
 
 
-def request_of(top: Mapping[str, object]) -> tuple[str, float, str, int, int, int] | None:
+def request_of(top: Mapping[str, object]) -> Request | None:
     """A JSON log record as `json_request` gives it."""
     fields = dict(top)
     for name, value in top.items():
@@ -133,9 +144,7 @@ def request_of(top: Mapping[str, object]) -> tuple[str, float, str, int, int, in
     return flat_request(fields, top.get("request"))
 
 
-def flat_request(
-    fields: Mapping[str, object], line: object
-) -> tuple[str, float, str, int, int, int] | None:
+def flat_request(fields: Mapping[str, object], line: object) -> Request | None:
     """A record of `fields`, none of them nested, as `json_request` gives it (`line`: its
     top-level `request`, nginx's $request where it is a request line)."""
     stamp, method, target, path, query, url, host, status, sent, cache = _values(fields)

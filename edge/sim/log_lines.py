@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from edge.pop.accesslog import logged_path
-from edge.sim.json_log import json_object, json_value, request_of, wrapped_line
+from edge.sim.json_log import Logged, cacheable, json_object, json_value, request_of, wrapped_line
 from edge.sim.log_values import (
     any_time,
     hosted,
@@ -75,9 +75,6 @@ _BUNNY = re.compile(
 _OTHERS = (_SQUID, _HAPROXY, _ELB, _BUNNY)
 
 
-Logged = tuple[float, str, int, int, int]  # time, key, status, bytes, what the cache did
-
-
 def nginx_line(line: str) -> Logged | None:
     if line.startswith("{"):
         return _json_line(line)
@@ -138,7 +135,7 @@ def _json_line(line: str) -> Logged | None:
     if request is None:  # a shipper's record of a log line: the line it carries
         carried = wrapped_line(top)
         return None if carried is None else nginx_line(carried)
-    return request[1:] if request[0] in ("GET", "HEAD") else None
+    return cacheable(request)
 
 
 def json_log_line(line: str) -> bool:

@@ -31,8 +31,8 @@ import zstandard
 from edge.eviction.interval import locate_url
 from edge.sim.binary_trace import BinaryTraceError, fault, records
 from edge.sim.csv_log import CsvLog
+from edge.sim.json_log import Logged
 from edge.sim.log_lines import (
-    Logged,
     access_record,
     edge_line,
     json_log_line,
@@ -304,8 +304,8 @@ def _sniff(path: Path) -> str | None:
     lines = head.splitlines()
     if len(head) == 1 << 16 and len(lines) > 1:
         lines.pop()  # (cut off where the head ends)
-    firsts = [raw for raw in lines if raw.strip()][:1]
-    if firsts and CsvLog().header(firsts[0].decode("utf-8", "replace")):
+    first = next((raw for raw in lines if raw.strip()), b"")
+    if CsvLog().header(first.decode("utf-8", "replace")):
         return "nginx"  # (delimited values under a header)
     for raw in lines:  # a line of any format, whatever its method
         line = raw.decode("utf-8", "replace")
