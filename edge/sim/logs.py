@@ -49,6 +49,7 @@ from edge.sim.workload import locate_object
 FORMATS = ("oracle", "nginx", "edge")
 CACHED_STATUSES = frozenset({200, 206, 304})  # requests a cache answers from an object
 LINE_MAX = 1 << 16  # bytes; a longer line is no request (an URL is at most a few KiB)
+HEAD = 1 << 16  # bytes of a file its format is told from
 
 
 class LogError(ValueError):
@@ -268,15 +269,46 @@ def _oracle(path: Path, progress: Callable[[int], object]) -> Iterator[TraceRequ
 def _lines(path: Path, progress: Callable[[int], object]) -> Iterator[str]:
     """`path`'s lines; a line longer than LINE_MAX is read through in pieces and given as an
     empty line (skipped as no request): a file with no line ends, or a compressed one that
-    expands to a single huge line, is read in bounded memory."""
+    expands to a single huge line, is read in bounded memory. NUL bytes before a line are
+    none of it (see `_after_nuls`)."""
     with _opened(path, progress) as f:
         while raw := f.readline(LINE_MAX):
+            if raw[0] == 0:
+                raw = _after_nuls(raw, f)
+                if not raw:
+                    break
             if len(raw) == LINE_MAX and not raw.endswith(b"\n"):
                 while (more := f.readline(LINE_MAX)) and not more.endswith(b"\n"):
                     pass
                 yield ""
             else:
                 yield raw.decode("utf-8", "replace")
+
+
+def _after_nuls(raw: bytes, f: io.BufferedIOBase | BinaryIO) -> bytes:
+    """The line `raw` begins, its leading NUL bytes dropped, read on from `f` past them (b"":
+    `f` ended first). A run of NULs is where a log was truncated under a writer that kept its
+    offset (logrotate's copytruncate, a writer without O_APPEND): the writer's next line lands
+    that far into the emptied file, and the bytes before it read as NULs."""
+    while raw[:1] == b"\x00":
+        raw = raw.lstrip(b"\x00")
+        if not raw.endswith(b"\n"):  # NULs to the piece's end, or the line goes on
+            raw += f.readline(LINE_MAX - len(raw))
+    return raw
+
+
+def _heads(f: io.BufferedIOBase | BinaryIO) -> tuple[bytes, bytes]:
+    """`f`'s first HEAD bytes, and the HEAD bytes after the NULs it begins with (the same
+    bytes if it begins with none; b"" if it is NULs to its end)."""
+    head = f.read(HEAD)
+    after = head.lstrip(b"\x00")
+    if len(after) == len(head):
+        return head, head
+    while not after and (piece := f.read(HEAD)):
+        after = piece.lstrip(b"\x00")
+    if after:
+        after += f.read(HEAD - len(after))
+    return head, after
 
 
 def guess_format(path: Path) -> str | None:
@@ -290,19 +322,29 @@ def guess_format(path: Path) -> str | None:
 
 def _sniff(path: Path) -> str | None:
     """The format the first line of `path` that is a request looks like, in its first 64 KiB
-    ("": it is empty; None: no line there is one); an OSError or LogError if it cannot be read
-    (a damaged compressed file says so) or is binary but not whole oracleGeneral records (a
-    trace cut off)."""
+    after any NULs it begins with ("": it is empty; None: no line there is one); an OSError
+    or LogError if it cannot be read (a damaged compressed file says so) or is binary but not
+    whole oracleGeneral records (a trace cut off)."""
     with _opened(path, lambda n: None) as f:
-        head = f.read(1 << 16)
+        head, after = _heads(f)
     if not head:
         return ""
+    # Text first: a log may hold NULs (a run of them where it was truncated under its
+    # writer, a stray one in a line) and still be lines of requests.
+    if found := _text_format(after):
+        return found
     if b"\x00" in head:  # binary: oracleGeneral records hold zero bytes in every id
-        if wrong := fault(head, whole=len(head) < 1 << 16):
+        if wrong := fault(head, whole=len(head) < HEAD):
             raise LogError(f"{shown(path)}: {wrong}")
         return "oracle"
+    return None
+
+
+def _text_format(head: bytes) -> str | None:
+    """The format of the first line of `head` (a file's first HEAD bytes of text) that is a
+    request (None: none is)."""
     lines = head.splitlines()
-    if len(head) == 1 << 16 and len(lines) > 1:
+    if len(head) == HEAD and len(lines) > 1:
         lines.pop()  # (cut off where the head ends)
     first = next((raw for raw in lines if raw.strip()), b"")
     if CsvLog().header(first.decode("utf-8", "replace")):
