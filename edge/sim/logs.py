@@ -7,31 +7,25 @@ table of delimited values under a header, edge/sim/csv_log.py) and the POP's own
 format becomes the same list of `TraceRequest`s, with object ids given in order of first
 appearance and a `locate` for the policies that follow viewers.
 
-Files may be compressed as log rotation and trace archives leave them (gzip, bzip2, xz, zstd:
-told by their first bytes, not their names). Several files are one trace in time order: rotated
-logs named on a command line come newest first, and several POPs' logs interleave; any
-number of them, never more than edge/sim/merging.py's FAN_IN open at once."""
+Files may be compressed, or text in UTF-16 (edge/sim/log_bytes.py reads their bytes). Several
+files are one trace in time order: rotated logs named on a command line come newest first, and
+several POPs' logs interleave; any number of them, never more than edge/sim/merging.py's FAN_IN
+open at once."""
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import io
 import json
-import lzma
 from array import array
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, cast, overload
-
-import zstandard
+from typing import cast, overload
 
 from edge.eviction.interval import locate_url
 from edge.sim.binary_trace import BinaryTraceError, fault, records
 from edge.sim.csv_log import CsvLog
 from edge.sim.json_log import Logged
+from edge.sim.log_bytes import HEAD, LINE_MAX, LogError, heads, lines, opened
 from edge.sim.log_lines import (
     access_record,
     edge_line,
@@ -39,7 +33,7 @@ from edge.sim.log_lines import (
     nginx_line,
     text_line,
 )
-from edge.sim.log_sources import SourceError, opened_raw, shown
+from edge.sim.log_sources import SourceError, shown
 from edge.sim.log_values import MISS
 from edge.sim.merging import merged
 from edge.sim.trace import RECORD, TraceRequest, read_oracle_general, write_oracle_columns
@@ -48,12 +42,6 @@ from edge.sim.workload import locate_object
 
 FORMATS = ("oracle", "nginx", "edge")
 CACHED_STATUSES = frozenset({200, 206, 304})  # requests a cache answers from an object
-LINE_MAX = 1 << 16  # bytes; a longer line is no request (an URL is at most a few KiB)
-HEAD = 1 << 16  # bytes of a file its format is told from
-
-
-class LogError(ValueError):
-    pass
 
 
 class Requests(Sequence[TraceRequest]):
@@ -167,148 +155,13 @@ class LoadedTrace:
         return cast("Callable[[Hashable], tuple[Hashable, int] | None]", self.located.get)
 
 
-class _Counted(io.RawIOBase):
-    """A file read through, telling `progress` how many of its own bytes each read took."""
-
-    def __init__(self, f: io.BufferedReader, progress: Callable[[int], object]) -> None:
-        self._f = f
-        self._progress = progress
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        n = self._f.readinto(buffer)
-        self._progress(n)
-        return n
-
-
-class _Zstd(io.RawIOBase):
-    """zstd frames read through one after another; a file cut off inside a frame is an
-    `EOFError`, as gzip, bzip2 and xz say it."""
-
-    def __init__(self, f: BinaryIO) -> None:
-        self._f = f
-        self._frame = zstandard.ZstdDecompressor().decompressobj()
-        self._out = b""
-        self._at = 0  # of `_out`, read up to here
-        self._started = False  # a frame has begun (an empty file is no frame cut off)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        while self._at == len(self._out):
-            self._out, self._at = b"", 0
-            chunk = self._f.read(1 << 16)
-            if not chunk:
-                if self._started and not self._frame.eof:
-                    raise EOFError("compressed file ended inside a zstd frame")
-                return 0
-            while chunk:
-                if self._frame.eof:  # the next frame
-                    self._frame = zstandard.ZstdDecompressor().decompressobj()
-                self._started = True
-                self._out += self._frame.decompress(chunk)
-                chunk = self._frame.unused_data if self._frame.eof else b""
-        n = min(len(buffer), len(self._out) - self._at)
-        buffer[:n] = self._out[self._at : self._at + n]
-        self._at += n
-        return n
-
-
-def _decompressing(magic: bytes, f: BinaryIO) -> io.BufferedIOBase | BinaryIO:
-    """`f` read through the decompressor its first bytes name (itself if none)."""
-    if magic.startswith(b"\x1f\x8b"):
-        return gzip.GzipFile(fileobj=f)
-    if magic.startswith(b"BZh"):
-        return bz2.BZ2File(f)
-    if magic.startswith(b"\xfd7zXZ\x00"):
-        return lzma.LZMAFile(f)
-    if (
-        magic.startswith(b"\x28\xb5\x2f\xfd")
-        or (  # a frame, or a skippable one (pzstd's)
-            magic[1:4] == b"\x2a\x4d\x18" and 0x50 <= magic[0] <= 0x5F
-        )
-    ):
-        return io.BufferedReader(_Zstd(f))
-    return f
-
-
-# what a damaged or cut-off compressed file raises while it is read
-_DAMAGED = (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError)
-
-
-@contextmanager
-def _opened(
-    path: Path, progress: Callable[[int], object]
-) -> Iterator[io.BufferedIOBase | BinaryIO]:
-    """`path`'s bytes, decompressed if its first bytes say it is compressed; a damaged
-    compressed file is a `LogError` that names it."""
-    with opened_raw(path) as raw:
-        magic = raw.peek(8)[:8]
-        counted = io.BufferedReader(_Counted(raw, progress))
-        f = _decompressing(magic, counted)
-        try:
-            yield f
-        except _DAMAGED as exc:
-            if f is counted:
-                raise
-            raise LogError(f"{shown(path)}: damaged or cut-off compressed file ({exc})") from None
-
-
 def _oracle(path: Path, progress: Callable[[int], object]) -> Iterator[TraceRequest]:
-    with _opened(path, progress) as f:
+    with opened(path, progress) as f:
         try:
             for at, obj, size in records(f):
                 yield TraceRequest(at, obj, size)
         except BinaryTraceError as exc:
             raise LogError(f"{shown(path)}: {exc}") from None
-
-
-def _lines(path: Path, progress: Callable[[int], object]) -> Iterator[str]:
-    """`path`'s lines; a line longer than LINE_MAX is read through in pieces and given as an
-    empty line (skipped as no request): a file with no line ends, or a compressed one that
-    expands to a single huge line, is read in bounded memory. NUL bytes before a line are
-    none of it (see `_after_nuls`)."""
-    with _opened(path, progress) as f:
-        while raw := f.readline(LINE_MAX):
-            if raw[0] == 0:
-                raw = _after_nuls(raw, f)
-                if not raw:
-                    break
-            if len(raw) == LINE_MAX and not raw.endswith(b"\n"):
-                while (more := f.readline(LINE_MAX)) and not more.endswith(b"\n"):
-                    pass
-                yield ""
-            else:
-                yield raw.decode("utf-8", "replace")
-
-
-def _after_nuls(raw: bytes, f: io.BufferedIOBase | BinaryIO) -> bytes:
-    """The line `raw` begins, its leading NUL bytes dropped, read on from `f` past them (b"":
-    `f` ended first). A run of NULs is where a log was truncated under a writer that kept its
-    offset (logrotate's copytruncate, a writer without O_APPEND): the writer's next line lands
-    that far into the emptied file, and the bytes before it read as NULs."""
-    while raw[:1] == b"\x00":
-        raw = raw.lstrip(b"\x00")
-        if not raw.endswith(b"\n"):  # NULs to the piece's end, or the line goes on
-            raw += f.readline(LINE_MAX - len(raw))
-    return raw
-
-
-def _heads(f: io.BufferedIOBase | BinaryIO) -> tuple[bytes, bytes]:
-    """`f`'s first HEAD bytes, and the HEAD bytes after the NULs it begins with (the same
-    bytes if it begins with none; b"" if it is NULs to its end)."""
-    head = f.read(HEAD)
-    after = head.lstrip(b"\x00")
-    if len(after) == len(head):
-        return head, head
-    while not after and (piece := f.read(HEAD)):
-        after = piece.lstrip(b"\x00")
-    if after:
-        after += f.read(HEAD - len(after))
-    return head, after
 
 
 def guess_format(path: Path) -> str | None:
@@ -325,8 +178,7 @@ def _sniff(path: Path) -> str | None:
     after any NULs it begins with ("": it is empty; None: no line there is one); an OSError
     or LogError if it cannot be read (a damaged compressed file says so) or is binary but not
     whole oracleGeneral records (a trace cut off)."""
-    with _opened(path, lambda n: None) as f:
-        head, after = _heads(f)
+    head, after = heads(path)
     if not head:
         return ""
     # Text first: a log may hold NULs (a run of them where it was truncated under its
@@ -423,7 +275,7 @@ def load_trace(
         w3c = W3cLog()  # a text log may be W3C extended: its directives say how to read it
         table = CsvLog()  # or delimited values under a header
         first = fmt == "nginx"
-        for line in _lines(path, progress):
+        for line in lines(path, progress):
             if fmt == "nginx" and line.startswith(DIRECTIVE):
                 try:
                     w3c.directive(line)

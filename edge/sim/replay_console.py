@@ -19,8 +19,9 @@ from edge.sim.cachereplay import (
     report,
     steps,
 )
+from edge.sim.log_bytes import LogError
 from edge.sim.log_sources import SourceError, listed, size
-from edge.sim.logs import LoadedTrace, LogError, guess_format, load_trace, resolve_format
+from edge.sim.logs import LoadedTrace, guess_format, load_trace, resolve_format
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,7 +26,8 @@ import zstandard
 
 from edge.eviction.policy import POLICIES
 from edge.sim import cachereplay
-from edge.sim.logs import LogError, LoggedOutcomes, load_trace, resolve_format
+from edge.sim.log_bytes import LogError
+from edge.sim.logs import LoggedOutcomes, load_trace, resolve_format
 from edge.sim.trace import TraceRequest, write_oracle_general
 from edge.sim.workload import HlsWorkload, generate
 from httprules.playback_tokens import KeyRing, mint

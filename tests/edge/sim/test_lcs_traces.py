@@ -14,7 +14,8 @@ import pytest
 import zstandard
 
 from edge.sim.binary_trace import LCS_HEADER, LCS_MAGIC
-from edge.sim.logs import LogError, load_trace, resolve_format
+from edge.sim.log_bytes import LogError
+from edge.sim.logs import load_trace, resolve_format
 from edge.sim.trace import TraceRequest, write_oracle_general
 from tests.support.servers import run_cli
 

@@ -1,0 +1,236 @@
+"""A log's bytes as the replay's readers take them: decompressed where its first bytes say it is
+compressed (gzip, bzip2, xz, zstd: log rotation and trace archives leave them so, whatever
+their names), text written in UTF-16 (as Windows tools write it: PowerShell's `>` and
+`Out-File`, a spreadsheet's "Unicode text") read as UTF-8, a byte order mark dropped; its lines
+in bounded memory, NULs before a line none of it; and its first bytes, to tell its format by."""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import gzip
+import io
+import lzma
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+import zstandard
+
+from edge.sim.log_sources import opened_raw, shown
+
+LINE_MAX = 1 << 16  # bytes; a longer line is no request (an URL is at most a few KiB)
+HEAD = 1 << 16  # bytes of a file its format is told from
+_PIECE = 1 << 16  # bytes read at a time from a file that is decompressed or recoded
+
+
+class LogError(ValueError):
+    pass
+
+
+class Readable(Protocol):
+    """A file's bytes, read in order, with a look at what comes next."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+    def peek(self, size: int, /) -> bytes: ...
+
+
+class _Counted(io.RawIOBase):
+    """A file read through, telling `progress` how many of its own bytes each read took."""
+
+    def __init__(self, f: io.BufferedReader, progress: Callable[[int], object]) -> None:
+        self._f = f
+        self._progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        n = self._f.readinto(buffer)
+        self._progress(n)
+        return n
+
+
+class _Made(io.RawIOBase):
+    """Bytes made from another file's a piece at a time (`_more`; b"": no more)."""
+
+    def __init__(self) -> None:
+        self._out = b""
+        self._at = 0  # of `_out`, read up to here
+
+    def readable(self) -> bool:
+        return True
+
+    def _more(self) -> bytes:
+        raise NotImplementedError
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while self._at == len(self._out):
+            self._out, self._at = self._more(), 0
+            if not self._out:
+                return 0
+        n = min(len(buffer), len(self._out) - self._at)
+        buffer[:n] = self._out[self._at : self._at + n]
+        self._at += n
+        return n
+
+
+class _Zstd(_Made):
+    """zstd frames read through one after another; a file cut off inside a frame is an
+    `EOFError`, as gzip, bzip2 and xz say it."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        super().__init__()
+        self._f = f
+        self._frame = zstandard.ZstdDecompressor().decompressobj()
+        self._started = False  # a frame has begun (an empty file is no frame cut off)
+
+    def _more(self) -> bytes:
+        out = b""
+        while not out:
+            chunk = self._f.read(_PIECE)
+            if not chunk:
+                if self._started and not self._frame.eof:
+                    raise EOFError("compressed file ended inside a zstd frame")
+                return b""
+            while chunk:
+                if self._frame.eof:  # the next frame
+                    self._frame = zstandard.ZstdDecompressor().decompressobj()
+                self._started = True
+                out += self._frame.decompress(chunk)
+                chunk = self._frame.unused_data if self._frame.eof else b""
+        return out
+
+
+class _Utf8(_Made):
+    """Text in another encoding read as UTF-8 (what cannot be decoded is U+FFFD)."""
+
+    def __init__(self, f: Readable, encoding: str) -> None:
+        super().__init__()
+        self._f = f
+        self._decoder = codecs.getincrementaldecoder(encoding)("replace")
+
+    def _more(self) -> bytes:
+        out = ""
+        while not out:
+            chunk = self._f.read(_PIECE)
+            out = self._decoder.decode(chunk, final=not chunk)
+            if not chunk:
+                break
+        return out.encode()
+
+
+def _decompressing(magic: bytes, f: io.BufferedReader[_Counted]) -> Readable:
+    """`f` read through the decompressor its first bytes name (itself if none)."""
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=f)
+    if magic.startswith(b"BZh"):
+        return bz2.BZ2File(f)
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMAFile(f)
+    if (
+        magic.startswith(b"\x28\xb5\x2f\xfd")
+        or (  # a frame, or a skippable one (pzstd's)
+            magic[1:4] == b"\x2a\x4d\x18" and 0x50 <= magic[0] <= 0x5F
+        )
+    ):
+        return io.BufferedReader(_Zstd(f))
+    return f
+
+
+def utf16(first: bytes) -> str:
+    """The UTF-16 a file is written in, told by its first bytes ("": it is not UTF-16 text):
+    its byte order mark, or, without one, every other byte a NUL as ASCII is in UTF-16. Either
+    way what follows must decode as text, so that no binary trace whose first bytes happen to
+    look so is taken for text."""
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding, body = ("utf-16-le" if first[0] == 0xFF else "utf-16-be"), first[2:]
+    elif len(first) >= 16 and first[1::2].count(0) == len(first) // 2 and 0 not in first[::2]:
+        encoding, body = "utf-16-le", first
+    elif len(first) >= 16 and first[::2].count(0) == (len(first) + 1) // 2 and 0 not in first[1::2]:
+        encoding, body = "utf-16-be", first
+    else:
+        return ""
+    text = body[: len(body) & ~1].decode(encoding, "replace")
+    if len(body) >= 2 and text.endswith("\ufffd"):
+        text = text[:-1]  # (a character cut where the look ends)
+    shown_text = "".join(text.split())
+    return encoding if shown_text.isprintable() and "\ufffd" not in shown_text else ""
+
+
+@contextmanager
+def opened(path: Path, progress: Callable[[int], object]) -> Iterator[Readable]:
+    """`path`'s bytes, decompressed if its first bytes say it is compressed, as UTF-8 if it is
+    UTF-16 text (its byte order mark dropped, and a UTF-8 one); a damaged compressed file is a
+    `LogError` that names it."""
+    with opened_raw(path) as raw:
+        magic = raw.peek(8)[:8]
+        counted = io.BufferedReader(_Counted(raw, progress))
+        f = _decompressing(magic, counted)
+        plain = f is counted
+        try:
+            first = f.peek(64)[:64]
+            if encoding := utf16(first):
+                f = io.BufferedReader(_Utf8(f, encoding))
+                first = f.peek(3)[:3]
+            if first.startswith(codecs.BOM_UTF8):
+                f.read(3)
+            yield f
+        except _DAMAGED as exc:
+            if plain:
+                raise
+            raise LogError(f"{shown(path)}: damaged or cut-off compressed file ({exc})") from None
+
+
+# what a damaged or cut-off compressed file raises while it is read
+_DAMAGED = (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError)
+
+
+def lines(path: Path, progress: Callable[[int], object]) -> Iterator[str]:
+    """`path`'s lines; a line longer than LINE_MAX is read through in pieces and given as an
+    empty line (skipped as no request): a file with no line ends, or a compressed one that
+    expands to a single huge line, is read in bounded memory. NUL bytes before a line are
+    none of it (see `_after_nuls`)."""
+    with opened(path, progress) as f:
+        while raw := f.readline(LINE_MAX):
+            if raw[0] == 0:
+                raw = _after_nuls(raw, f)
+                if not raw:
+                    break
+            if len(raw) == LINE_MAX and not raw.endswith(b"\n"):
+                while (more := f.readline(LINE_MAX)) and not more.endswith(b"\n"):
+                    pass
+                yield ""
+            else:
+                yield raw.decode("utf-8", "replace")
+
+
+def _after_nuls(raw: bytes, f: Readable) -> bytes:
+    """The line `raw` begins, its leading NUL bytes dropped, read on from `f` past them (b"":
+    `f` ended first). A run of NULs is where a log was truncated under a writer that kept its
+    offset (logrotate's copytruncate, a writer without O_APPEND): the writer's next line lands
+    that far into the emptied file, and the bytes before it read as NULs."""
+    while raw[:1] == b"\x00":
+        raw = raw.lstrip(b"\x00")
+        if not raw.endswith(b"\n"):  # NULs to the piece's end, or the line goes on
+            raw += f.readline(LINE_MAX - len(raw))
+    return raw
+
+
+def heads(path: Path) -> tuple[bytes, bytes]:
+    """`path`'s first HEAD bytes, and the HEAD bytes after the NULs it begins with (the same
+    bytes if it begins with none; b"" if it is NULs to its end)."""
+    with opened(path, lambda n: None) as f:
+        head = f.read(HEAD)
+        after = head.lstrip(b"\x00")
+        if len(after) == len(head):
+            return head, head
+        while not after and (piece := f.read(HEAD)):
+            after = piece.lstrip(b"\x00")
+        if after:
+            after += f.read(HEAD - len(after))
+        return head, after
