@@ -61,11 +61,13 @@ REPLAY_DESCRIPTION = (
     "sc-bytes; or a table: values separated by commas, tabs, semicolons or bars under a "
     "header that names the columns as the JSON logs above name their fields, or as W3C "
     "fields with _ (Athena's CloudFront table exported, Cloud Storage's usage logs)), "
-    "edge (a POP's --access-log, JSON lines). "
+    "edge (a POP's --access-log, JSON lines), csv (a table whose columns --columns says: "
+    "libCacheSim's csv and plain-text traces, an export whose header names them otherwise). "
     "Only GET/HEAD answered 200, 206 or 304 count; an object's size is its last whole "
     "(200) response's (in an nginx log the most bytes a 200 or 206 sent of it: nginx logs "
     "the bytes sent, a client that leaves cuts a 200 short, and a range is a part). Files "
-    "may be compressed (gzip, bzip2, xz, zstd: rotated logs, trace archives); several "
+    "may be compressed (gzip, bzip2, xz, zstd: rotated logs, trace archives), text in UTF-8 "
+    "or UTF-16; several "
     "files are merged in time order, so rotated logs can be named in any order. Where a "
     "log says what its cache did (a POP's, Squid's, Traffic Server's, CloudFront's, "
     "bunny.net's, $upstream_cache_status, a CDN's JSON), that cache's own miss ratios over "
@@ -84,15 +86,25 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--format",
-        choices=["auto", "oracle", "nginx", "edge"],
+        choices=["auto", "oracle", "nginx", "edge", "csv"],
         default="auto",
         help="what the files hold: libCacheSim's binary traces (oracleGeneral or lcs), text "
         "access logs (nginx: combined or JSON lines, Apache's, Envoy's, HAProxy's, Squid's, "
         "Traffic Server's, Caddy's, Traefik's, S3's, an AWS load balancer's, JSON lines as Google "
         "Cloud, Cloudflare, Akamai, Azure Front Door and Fastly write them, W3C extended as "
         "CloudFront and IIS write them, tables of values under a header), or a POP's "
-        "--access-log; "
+        "--access-log; csv: a table whose columns --columns says (libCacheSim's csv and "
+        "plain-text traces); "
         "auto (the default) tells from each file's start",
+    )
+    parser.add_argument(
+        "--columns",
+        metavar="SPEC",
+        help="where a table's values are, as libCacheSim's cachesim -t says it: "
+        "'time-col=2, obj-id-col=5, obj-size-col=4, delimiter=,, has-header=true' (a column "
+        "by its number from 1, or by its name in the header; delimiter \\t or tab for a tab); "
+        "every row is a request; without obj-size-col each object is one byte, without "
+        "time-col a row's time is its number; implies --format csv",
     )
     parser.add_argument(
         "--capacity", default="1%,10%", help="shares of the footprint or sizes (1%%,10%%,20GiB)"

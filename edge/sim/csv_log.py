@@ -26,7 +26,8 @@ from edge.sim.json_log import (
 _DELIMITERS: Final = (",", "\t", ";", "|")
 
 
-def _split(line: str, delimiter: str) -> list[str]:
+def split_values(line: str, delimiter: str) -> list[str]:
+    """`line`'s values, as the csv module reads them ([]: it cannot be read so)."""
     if '"' not in line:  # no value quoted: split as it is (a quarter of the csv module's time)
         return line.rstrip("\r\n").split(delimiter)
     try:
@@ -54,7 +55,7 @@ class CsvLog:
         status; whether it did."""
         line = line.lstrip("\ufeff")  # (a spreadsheet's export starts with a byte order mark)
         for delimiter in _DELIMITERS:
-            names = tuple(named_field(name.strip()) for name in _split(line, delimiter))
+            names = tuple(named_field(name.strip()) for name in split_values(line, delimiter))
             if len(names) >= 3 and names_a_request(names):
                 self._names, self._delimiter, self._header = names, delimiter, line.strip()
                 read = set(fields_read(names))
@@ -65,7 +66,7 @@ class CsvLog:
     def request(self, line: str) -> Request | None:
         """A record line as json_log's `flat_request` gives it, whatever its method (None: it
         does not fill the header's columns, or gives no request)."""
-        values = _split(line, self._delimiter)
+        values = split_values(line, self._delimiter)
         if len(values) != len(self._names):
             return None
         fields = {name: values[at] for at, name in self._read}

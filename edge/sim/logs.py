@@ -23,6 +23,7 @@ from typing import cast, overload
 
 from edge.eviction.interval import locate_url
 from edge.sim.binary_trace import BinaryTraceError, fault, records
+from edge.sim.columns import Columns, ColumnsError, column_rows
 from edge.sim.csv_log import CsvLog
 from edge.sim.json_log import Logged
 from edge.sim.log_bytes import HEAD, LINE_MAX, LogError, heads, lines, opened
@@ -40,7 +41,7 @@ from edge.sim.trace import RECORD, TraceRequest, read_oracle_general, write_orac
 from edge.sim.w3c_log import DIRECTIVE, FIELDS, W3cLog, W3cLogError
 from edge.sim.workload import locate_object
 
-FORMATS = ("oracle", "nginx", "edge")
+FORMATS = ("oracle", "nginx", "edge", "csv")
 CACHED_STATUSES = frozenset({200, 206, 304})  # requests a cache answers from an object
 
 
@@ -132,6 +133,13 @@ class LoadedTrace:
     # an oracleGeneral trace's ids are placed by arithmetic (the workload's numbering), not
     # by a table: `located` stays empty
     numbered: bool = False
+
+    def unread(self, path: Path, line: str) -> None:
+        """Count `line` of `path` as one that holds no request the format reads."""
+        self.unreadable += 1
+        if not self.first_unreadable:  # ("": a line over LINE_MAX, read through)
+            shown_line = line.strip()[:200] or f"a line over {LINE_MAX >> 10} KiB"
+            self.first_unreadable = f"{shown(path)}: {shown_line}"
 
     def object_sizes(self) -> dict[int, int]:
         """Each object's size (its last request's)."""
@@ -237,7 +245,8 @@ def resolve_format(
         if not guess:
             raise LogError(
                 f"cannot tell what {shown(path)} holds (empty, or no line of its first 64 KiB is a "
-                f"request): give --format oracle, nginx or edge"
+                f"request): give --format oracle, nginx or edge, or --columns to say where a "
+                "table's values are"
             )
         guesses.setdefault(guess, []).append(path)
     if len(guesses) > 1:
@@ -249,12 +258,18 @@ def resolve_format(
 
 
 def load_trace(
-    paths: Iterable[Path], fmt: str, progress: Callable[[int], object] = lambda n: None
+    paths: Iterable[Path],
+    fmt: str,
+    progress: Callable[[int], object] = lambda n: None,
+    columns: Columns | None = None,
 ) -> LoadedTrace:
-    """All requests of `paths` in format `fmt`; several files are merged in time order (each
-    read in its own order). `progress` is told the bytes read from the files as they are."""
+    """All requests of `paths` in format `fmt` (csv: tables whose `columns` are said);
+    several files are merged in time order (each read in its own order). `progress` is told
+    the bytes read from the files as they are."""
     if fmt not in FORMATS:
         raise LogError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+    if (fmt == "csv") != (columns is not None):
+        raise LogError("--columns says where a table's values are: it goes with --format csv")
     trace = LoadedTrace()
     files = list(paths)
     if not files:
@@ -272,6 +287,9 @@ def load_trace(
     parse = nginx_line if fmt == "nginx" else edge_line
 
     def entries(path: Path) -> Iterator[Logged]:
+        if columns is not None:
+            yield from _table_entries(path, columns, trace, progress)
+            return
         w3c = W3cLog()  # a text log may be W3C extended: its directives say how to read it
         table = CsvLog()  # or delimited values under a header
         first = fmt == "nginx"
@@ -301,10 +319,7 @@ def load_trace(
                 continue
             trace.skipped += 1
             if parsed is None and not _a_request(line, fmt, w3c, table):
-                trace.unreadable += 1
-                if not trace.first_unreadable:  # ("": a line over LINE_MAX, read through)
-                    shown_line = line.strip()[:200] or f"a line over {LINE_MAX >> 10} KiB"
-                    trace.first_unreadable = f"{shown(path)}: {shown_line}"
+                trace.unread(path, line)
 
     ids: dict[Hashable, int] = {}
     sizes: dict[int, int] = {}
@@ -333,6 +348,20 @@ def load_trace(
         if outcome:
             logged.add(outcome == MISS, known)
     return trace
+
+
+def _table_entries(
+    path: Path, columns: Columns, trace: LoadedTrace, progress: Callable[[int], object]
+) -> Iterator[Logged]:
+    try:
+        for parsed, line in column_rows(lines(path, progress), columns):
+            if parsed is not None:
+                yield parsed
+            else:
+                trace.skipped += 1
+                trace.unread(path, line)
+    except ColumnsError as exc:
+        raise LogError(f"{shown(path)}: {exc}") from None
 
 
 def _a_request(line: str, fmt: str, w3c: W3cLog, table: CsvLog) -> bool:

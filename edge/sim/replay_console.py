@@ -19,6 +19,7 @@ from edge.sim.cachereplay import (
     report,
     steps,
 )
+from edge.sim.columns import Columns, ColumnsError, parse_columns
 from edge.sim.log_bytes import LogError
 from edge.sim.log_sources import SourceError, listed, size
 from edge.sim.logs import LoadedTrace, guess_format, load_trace, resolve_format
@@ -30,12 +31,13 @@ def run(args: argparse.Namespace) -> int:
         # what can be wrong with the options is said before a long read, not after it
         policies = parse_policies(args.policy)
         parse_capacities(args.capacity, LARGEST_FOOTPRINT)
-        files, told = _files(args.files, args.format)
+        columns, fmt = _columns(args.columns, args.format)
+        files, told = _files(args.files, fmt)
         sizes = [size(f) for f in files]
         total = None if None in sizes else sum(s or 0 for s in sizes)
-        fmt = resolve_format(files, args.format, told)
+        fmt = resolve_format(files, fmt, told)
         with tqdm(total=total, unit="B", unit_scale=True, disable=args.quiet, leave=False) as bar:
-            trace = load_trace(files, fmt, bar.update)
+            trace = load_trace(files, fmt, bar.update, columns)
         if not trace.requests:
             guess = guess_format(files[0])
             hint = f"; it looks like --format {guess}" if guess not in (None, fmt) else ""
@@ -64,6 +66,20 @@ def run(args: argparse.Namespace) -> int:
         results = replay_all(trace, capacities, policies, replayed, jobs)
     print(report(trace, results, as_json=args.json))
     return 0
+
+
+def _columns(spec: str | None, fmt: str) -> tuple[Columns | None, str]:
+    """The columns `--columns` says, and the format they make the files ("csv")."""
+    if spec is None:
+        if fmt == "csv":
+            raise ColumnsError(
+                "--format csv needs --columns to say where each request's values are "
+                "(as 'time-col=1, obj-id-col=2, obj-size-col=3')"
+            )
+        return None, fmt
+    if fmt not in ("auto", "csv"):
+        raise ColumnsError(f"--columns says a table's columns: not with --format {fmt}")
+    return parse_columns(spec), "csv"
 
 
 def _files(paths: list[Path], fmt: str) -> tuple[list[Path], dict[Path, str | None]]:

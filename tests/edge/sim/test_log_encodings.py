@@ -16,14 +16,12 @@ from edge.sim.logs import guess_format, load_trace
 from edge.sim.trace import TraceRequest, write_oracle_general
 from tests.support.servers import run_cli
 
-NGINX = (
-    "".join(
-        f'10.0.0.{i % 5} - - [29/Nov/2026:12:00:{i:02} +0000] "GET /vod/{name}/{i % 4}.m4s HTTP/1.1" '
-        f'200 {1000 + i % 4} "-" "hls.js"\r\n'
-        for i, name in enumerate(["caf\u00e9", "\u6771\u4eac", "a%20b"] * 5)
-    )
-    + "\r\n" * 2
-)  # (blank lines, so that in UTF-16 it is a whole number of 24-byte records)
+LINES = "".join(
+    f'10.0.0.{i % 5} - - [29/Nov/2026:12:00:{i:02} +0000] "GET /vod/{name}/{i % 4}.m4s '
+    f'HTTP/1.1" 200 {1000 + i % 4} "-" "hls.js"\r\n'
+    for i, name in enumerate(["caf\u00e9", "\u6771\u4eac", "a%20b"] * 5)
+)
+NGINX = LINES + "\r\n" * 2  # (blank lines: in UTF-16 a whole number of 24-byte records)
 W3C = (
     "#Version: 1.0\r\n#Fields: date time cs-method cs-uri-stem sc-status sc-bytes\r\n"
     "2026-11-29 12:00:00 GET /a.m4s 200 100\r\n2026-11-29 12:00:01 GET /b.m4s 200 200\r\n"
