@@ -61,7 +61,30 @@ def fault(head: bytes, whole: bool) -> str:
     except BinaryTraceError as exc:
         return str(exc)
     over = (len(head) - start) % record.size
-    return _cut(start, over, record.size) if whole and over else ""
+    if whole and over:
+        return _cut(start, over, record.size)
+    return "" if start else _unlikely(head[: len(head) - over])
+
+
+# An oracleGeneral record's last field is the number of the request that next asks for its
+# object: -1 (or the largest int64) where none does, else under any trace's length
+_NO_NEXT: Final = (-1, (1 << 63) - 1)
+_MOST_REQUESTS: Final = 1 << 48
+
+
+def _unlikely(records: bytes) -> str:
+    """What says that `records` (a file's first whole 24-byte records) are no oracleGeneral
+    records ("": nothing): their next-access fields, which in a trace are request numbers,
+    are, in other bytes read as records (text, random data, another format), numbers no trace
+    could hold."""
+    nexts = [fields[3] for fields in RECORD.iter_unpack(records)]
+    wrong = sum(1 for n in nexts if not (0 <= n < _MOST_REQUESTS or n in _NO_NEXT))
+    if wrong * 10 <= len(nexts):
+        return ""
+    return (
+        f"not an oracleGeneral file: read as 24-byte records, {wrong} of its first "
+        f"{len(nexts)} give a next access that no trace holds"
+    )
 
 
 def records(f: Readable) -> Iterator[tuple[int, int, int]]:

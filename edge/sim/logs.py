@@ -245,8 +245,8 @@ def resolve_format(
         if not guess:
             raise LogError(
                 f"cannot tell what {shown(path)} holds (empty, or no line of its first 64 KiB is a "
-                f"request): give --format oracle, nginx or edge, or --columns to say where a "
-                "table's values are"
+                f"request{_first_line(path)}): give --format oracle, nginx or edge, or --columns "
+                "to say where a table's values are"
             )
         guesses.setdefault(guess, []).append(path)
     if len(guesses) > 1:
@@ -255,6 +255,20 @@ def resolve_format(
         )
         raise LogError(f"the files hold different formats ({kinds}): replay them apart")
     return next(iter(guesses), "edge")
+
+
+def _first_line(path: Path) -> str:
+    """ "; its first line: ..." where `path` begins with a line of text (a table's header, whose
+    names `--columns` can say), else ""."""
+    try:
+        _, after = heads(path)
+    except (OSError, LogError, SourceError):
+        return ""
+    line = next((raw for raw in after.splitlines() if raw.strip()), b"")
+    text = line.decode("utf-8", "replace").strip()
+    if not text or not text.isprintable() or "\ufffd" in text:
+        return ""
+    return f"; its first line: {text[:120]!r}" + ("..." if len(text) > 120 else "")
 
 
 def load_trace(

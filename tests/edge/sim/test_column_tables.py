@@ -160,5 +160,10 @@ def test_what_is_wrong_with_the_columns_is_said(tmp_path: Path) -> None:
         done = run_cli("cache", "replay", "--quiet", str(table), *args)
         assert done.returncode == 1, (args, done.stderr)
         assert said in done.stderr, (args, done.stderr)
+    # told nothing, the replay shows the header whose names --columns can say
+    done = run_cli("cache", "replay", "--quiet", str(table))
+    assert done.returncode == 1
+    assert "; its first line: 'Path,Bytes'): give --format" in done.stderr
+    assert "--columns to say where a table's values are" in done.stderr
     ok = _replay(str(table), "--columns", "obj-id-col=Path, obj-size-col=Bytes, has-header=true")
     assert (ok["requests"], ok["footprint_bytes"]) == (2, 30)

@@ -16,7 +16,7 @@ import zstandard
 from edge.sim.binary_trace import LCS_HEADER, LCS_MAGIC
 from edge.sim.log_bytes import LogError
 from edge.sim.logs import load_trace, resolve_format
-from edge.sim.trace import TraceRequest, write_oracle_general
+from edge.sim.trace import RECORD, TraceRequest, write_oracle_general
 from tests.support.servers import run_cli
 
 RECORD_SIZES = {1: 24, 2: 28, 3: 36, 4: 40, 5: 44, 6: 52, 7: 68, 8: 100}
@@ -116,3 +116,27 @@ def test_damaged_lcs_traces_are_refused_saying_what_is_wrong(tmp_path: Path) -> 
     assert len(data) > 1 << 16
     with pytest.raises(LogError, match="ends 25 bytes into a 28-byte record"):
         load_trace([long_cut], resolve_format([long_cut], "auto"))
+
+
+def test_bytes_that_are_no_records_are_not_replayed_as_requests(tmp_path: Path) -> None:
+    """Any file of a whole number of 24-byte records would read as oracleGeneral records; the
+    records' next-access fields tell a trace from other bytes: libCacheSim's own records (its
+    version 1 lcs records are oracleGeneral's) are a trace, random bytes and text are not."""
+    written = lcs_trace(tmp_path, 1).read_bytes()[LCS_HEADER:]
+    trace = tmp_path / "libcachesim.oracleGeneral"
+    trace.write_bytes(written)
+    assert resolve_format([trace], "auto") == "oracle"
+    assert list(load_trace([trace], "oracle").requests) == [
+        TraceRequest(at, obj, size) for at, obj, size, _ in RECORD.iter_unpack(written) if size
+    ]
+    rng = random.Random(5)
+    noise = tmp_path / "noise.bin"
+    noise.write_bytes(rng.randbytes(24 * 400))
+    text = tmp_path / "notes.bin"  # text with a NUL, told by no format's lines
+    text.write_bytes(b"\0" * 24 + b"these are notes, not requests\n" * 4 * 24)
+    for path in (noise, text):
+        with pytest.raises(LogError, match=r"read as 24-byte records, .* give a next access"):
+            resolve_format([path], "auto")
+        done = run_cli("cache", "replay", "--quiet", str(path))
+        assert done.returncode == 1
+        assert "not an oracleGeneral file" in done.stderr
