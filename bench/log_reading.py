@@ -1,11 +1,11 @@
 """How fast `mediacdn cache replay` reads request logs: the bench trace's requests written as
 each kind of log an operator has (nginx's combined format, Apache's vhost_combined, a
 CloudFront W3C log, Caddy's JSON, the Elastic Common Schema's nested JSON, nginx's lines as
-Docker's json-file driver carries them, CloudFront's fields as a CSV table, libCacheSim's lcs
-records) and read into a trace (CPU seconds, medians), against libcachesim (C) reading the same
-requests as a CSV trace (time, path, size) through an LRU of one byte (which keeps nothing:
-reading is all it does), the anchor. Not a target: the figures tell how long a day of logs
-takes to read.
+Docker's json-file driver carries them, CloudFront's fields as a CSV table, the combined format
+in UTF-16, the anchor's own CSV read by --columns, libCacheSim's lcs records) and read into a
+trace (CPU seconds, medians), against libcachesim (C) reading the same requests as a CSV trace
+(time, path, size) through an LRU of one byte (which keeps nothing: reading is all it does),
+the anchor. Not a target: the figures tell how long a day of logs takes to read.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ import libcachesim as lcs
 
 from bench.common import machine
 from edge.sim.cachereplay import c_stderr_quiet
-from edge.sim.logs import load_trace
+from edge.sim.columns import parse_columns
+from edge.sim.logs import LoadedTrace, load_trace
 from edge.sim.trace import TraceRequest
 from edge.sim.workload import HlsWorkload, generate
 
@@ -130,6 +131,19 @@ def _cpu(run: Callable[[], object]) -> float:
     return time.process_time() - started
 
 
+def _read(
+    name: str, read: Callable[[], LoadedTrace], n: int, base: float, args: argparse.Namespace
+) -> None:
+    """Time `read` (the median of --repeat runs) and print it against the anchor's `base`."""
+    took = statistics.median(_cpu(read) for _ in range(args.repeat))
+    got = len(read().requests)
+    assert got == n, (name, got)
+    print(
+        f"{name:32} {took:6.2f} s  {n / took / 1e3:7.0f} k lines/s  "
+        f"{base / took:5.3f}x the anchor's speed"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=2_000, help="of the bench workload")
@@ -158,26 +172,20 @@ def main() -> int:
         for name, write in FORMATS.items():
             log = Path(tmp) / "access.log"
             log.write_text(write(rows))
-            read = functools.partial(load_trace, [log], "nginx")
-            runs = [_cpu(read) for _ in range(args.repeat)]
-            trace = load_trace([log], "nginx")
-            assert len(trace.requests) == len(rows), (name, len(trace.requests))
-            took = statistics.median(runs)
-            print(
-                f"{name:32} {took:6.2f} s  {len(rows) / took / 1e3:7.0f} k lines/s  "
-                f"{base / took:5.3f}x the anchor's speed"
-            )
+            _read(name, functools.partial(load_trace, [log], "nginx"), len(rows), base, args)
+        utf16 = Path(tmp) / "utf16.log"  # as PowerShell's > leaves it
+        utf16.write_bytes(combined(rows).encode("utf-16"))
+        read = functools.partial(load_trace, [utf16], "nginx")
+        _read("nginx combined in UTF-16", read, len(rows), base, args)
+        columns = parse_columns("time-col=1, obj-id-col=2, obj-size-col=3")
+        read = functools.partial(load_trace, [csv], "csv", columns=columns)
+        _read("the anchor's CSV, --columns", read, len(rows), base, args)
         binary = Path(tmp) / "trace.lcs"  # the same requests as libCacheSim's lcs v2 records
         with c_stderr_quiet():
             reader = lcs.TraceReader(str(csv), lcs.TraceType.CSV_TRACE, reader_init_params=params)
             lcs.Util.convert_to_lcs(reader._reader, str(binary), lcs_ver=2)
         read = functools.partial(load_trace, [binary], "oracle")
-        took = statistics.median(_cpu(read) for _ in range(args.repeat))
-        assert len(load_trace([binary], "oracle").requests) == len(rows)
-        print(
-            f"{'libCacheSim lcs v2 (binary)':32} {took:6.2f} s  {len(rows) / took / 1e3:7.0f} "
-            f"k lines/s  {base / took:5.3f}x the anchor's speed"
-        )
+        _read("libCacheSim lcs v2 (binary)", read, len(rows), base, args)
     return 0
 
 
