@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -113,6 +114,10 @@ _BELADY_SIZE = (
 # 96 k objects, Belady 0.8), plus a grace for the child's start
 BELADY_SIZE_PER_REQUEST_S = 50e-6
 BELADY_SIZE_GRACE_S = 10.0
+# and at once when it says, more often than it has requests, that it found nothing to evict:
+# the warning its sampler gives on each turn of the loop it does not leave
+_NOTHING_TO_EVICT = b"obj_to_evict is NULL"
+_LOOPING_WARNINGS = 10_000  # at the least
 
 
 def _belady(oracle: Path, capacity: int, requests: int) -> tuple[float, bool]:
@@ -124,22 +129,40 @@ def _belady(oracle: Path, capacity: int, requests: int) -> tuple[float, bool]:
     with subprocess.Popen(
         [sys.executable, "-c", _BELADY_SIZE, str(oracle), str(capacity)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     ) as child:
         started = time.monotonic()
+        watcher = threading.Thread(
+            target=_stop_if_looping, args=(child, max(_LOOPING_WARNINGS, requests)), daemon=True
+        )
+        watcher.start()
         try:
             reader = lcs.TraceReader(str(oracle), lcs.TraceType.ORACLE_GENERAL_TRACE)
             with c_stderr_quiet():
                 belady = float(lcs.Belady(capacity).process_trace(reader)[1])
             limit = BELADY_SIZE_GRACE_S + BELADY_SIZE_PER_REQUEST_S * requests
-            out, _ = child.communicate(timeout=max(limit - (time.monotonic() - started), 0.0))
+            child.wait(timeout=max(limit - (time.monotonic() - started), 0.0))
+            out = child.stdout.read() if child.stdout else b""
             sized = float(out) if child.returncode == 0 else None
         except (subprocess.TimeoutExpired, ValueError):
             sized = None
         finally:
             if child.poll() is None:
                 child.kill()
+            watcher.join()
     return (belady, False) if sized is None else (min(belady, sized), True)
+
+
+def _stop_if_looping(child: subprocess.Popen[bytes], most: int) -> None:
+    """Read BeladySize's warnings as it gives them (none is kept), and kill it when it has
+    said more than `most` times that it found nothing to evict."""
+    said = 0
+    assert child.stderr is not None
+    for line in child.stderr:
+        said += line.count(_NOTHING_TO_EVICT)
+        if said > most:
+            child.kill()
+            return
 
 
 def _gap_closed(lru: float, ours: float, belady: float) -> float | None:
