@@ -107,7 +107,10 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         "time-col a row's time is its number; implies --format csv",
     )
     parser.add_argument(
-        "--capacity", default="1%,10%", help="shares of the footprint or sizes (1%%,10%%,20GiB)"
+        "--capacity",
+        default="1%,10%",
+        help="shares of the footprint or sizes (1%%,10%%,20GiB); a number between 0 and 1 is a "
+        "share, as libCacheSim's cachesim writes one (0.01,0.1)",
     )
     parser.add_argument(
         "--policy", default="all", help="comma-separated policies, or all (LRU always runs)"

@@ -31,6 +31,7 @@ from edge.sim.logs import LoadedTrace
 from edge.sim.trace import UINT32_MAX, TraceClock, replay
 
 _SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+_FRACTION = re.compile(r"^\s*(0?\.\d*[1-9]\d*)\s*$")  # 0.01, .5: above 0 and below 1
 # below this LRU-Belady byte-miss difference the share of the gap closed is not shown (a
 # tiny trace, or a cache that holds nearly everything: any difference is a large share of it)
 MIN_GAP = 0.005
@@ -59,17 +60,20 @@ LARGEST_FOOTPRINT = 1 << 62  # to check a capacity's spelling before the footpri
 
 
 def parse_capacities(text: str, footprint_bytes: int) -> list[tuple[str, int]]:
-    """`1%,10%,20GiB` → [(label, bytes)]: shares of the footprint or sizes."""
+    """`1%,10%,20GiB` → [(label, bytes)]: shares of the footprint or sizes; a bare number
+    between 0 and 1 is a share too, as libCacheSim's cachesim reads one (0.01: 1%)."""
     out = []
     for part in (p for p in text.split(",") if p.strip()):
         share = _SHARE.match(part)
         if share is None and part.rstrip().endswith("%"):  # meant as a share, written wrongly
             raise ValueError(f"--capacity: {part.strip()!r} is not a share (e.g. 1%, 12.5%)")
-        size = (
-            int(footprint_bytes * float(share[1]) / 100)
-            if share
-            else parse_size(part, "--capacity")
-        )
+        fraction = _FRACTION.match(part)
+        if share:
+            size = int(footprint_bytes * float(share[1]) / 100)
+        elif fraction:
+            size = int(footprint_bytes * float(fraction[1]))
+        else:
+            size = parse_size(part, "--capacity")
         if size <= 0:
             raise ValueError(f"capacity {part.strip()!r} is no bytes at all")
         out.append((part.strip(), size))

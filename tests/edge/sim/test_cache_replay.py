@@ -632,3 +632,22 @@ def test_a_report_piped_to_a_reader_that_stops_early_ends_quietly(tmp_path: Path
         os.close(writer)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_capacities_are_shares_sizes_or_fractions_as_libcachesim_writes_them() -> None:
+    """`cachesim`'s capacities carry over: 0.01 of the working set is 1% of the footprint,
+    `1mb` and `8gb` are sizes; a number of 1 or more is bytes."""
+    got = cachereplay.parse_capacities("0.01, .5, 0.999, 1%, 1mb, 8gb, 1.0, 300", 10_000)
+    assert got == [
+        ("0.01", 100),
+        (".5", 5_000),
+        ("0.999", 9_990),
+        ("1%", 100),
+        ("1mb", 1_000_000),
+        ("8gb", 8_000_000_000),
+        ("1.0", 1),
+        ("300", 300),
+    ]
+    for wrong in ("0.0", "0", "00.5", "-0.5"):
+        with pytest.raises(ValueError, match=r"no bytes at all|not a size"):
+            cachereplay.parse_capacities(wrong, 10_000)
