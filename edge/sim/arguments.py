@@ -113,7 +113,10 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         "share, as libCacheSim's cachesim writes one (0.01,0.1)",
     )
     parser.add_argument(
-        "--policy", default="all", help="comma-separated policies, or all (LRU always runs)"
+        "--policy",
+        default="all",
+        help="comma-separated policies, or all (LRU always runs); case and dashes aside, as "
+        "libCacheSim names them (LRU, S3-FIFO)",
     )
     parser.add_argument(
         "--jobs",

@@ -83,13 +83,23 @@ def parse_capacities(text: str, footprint_bytes: int) -> list[tuple[str, int]]:
 
 
 def parse_policies(text: str) -> list[str]:
-    names = list(POLICIES) if text.strip() == "all" else [p.strip() for p in text.split(",")]
-    unknown = [n for n in names if n not in POLICIES]
+    """The policies named in `text` (comma-separated, or "all"), case and dashes aside as
+    libCacheSim's cachesim takes them (`LRU`, `S3-FIFO`, `S3FIFO`)."""
+    if text.strip().lower() == "all":
+        return list(POLICIES)
+    canonical = {_bare(name): name for name in POLICIES}
+    said = [p.strip() for p in text.split(",")]
+    unknown = [n for n in said if _bare(n) not in canonical]
     if unknown:
         raise ValueError(f"unknown policy {unknown[0]!r} (one of {', '.join(POLICIES)}, all)")
+    names = list(dict.fromkeys(canonical[_bare(n)] for n in said))
     if "lru" not in names:
         names.append("lru")  # every other one is compared with it
     return names
+
+
+def _bare(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "")
 
 
 @contextmanager

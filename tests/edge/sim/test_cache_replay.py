@@ -651,3 +651,13 @@ def test_capacities_are_shares_sizes_or_fractions_as_libcachesim_writes_them() -
     for wrong in ("0.0", "0", "00.5", "-0.5"):
         with pytest.raises(ValueError, match=r"no bytes at all|not a size"):
             cachereplay.parse_capacities(wrong, 10_000)
+
+
+def test_policies_are_named_as_libcachesim_names_them() -> None:
+    """Case and dashes aside (`LRU`, `S3-FIFO`, `S3FIFO`), each once, LRU always."""
+    parse = cachereplay.parse_policies
+    assert parse("S3FIFO, Sieve, s3-fifo, guided_arc") == ["s3fifo", "sieve", "guided-arc", "lru"]
+    assert parse("LRU") == ["lru"]
+    assert parse("ALL") == list(POLICIES)
+    with pytest.raises(ValueError, match="unknown policy 'lfu'"):
+        parse("lru,lfu")
