@@ -101,14 +101,17 @@ def _column(key: str, value: str) -> int | str:
     return value
 
 
-def column_rows(lines: Iterable[str], columns: Columns) -> Iterator[tuple[Logged | None, str]]:
+def column_rows(
+    lines: Iterable[str], columns: Columns, first_row: int = 0
+) -> Iterator[tuple[Logged | None, str]]:
     """Each row of a table's `lines` as a request answered whole, (time, key, 200, size, 0),
     with the row; None for a row that gives none (too few values, a size or time that is no
-    number). Blank rows are none of it; a header is read, not given."""
+    number). Blank rows are none of it; a header is read, not given. Without a time column,
+    a row's time is its number, counted from `first_row` + 1."""
     index: tuple[int, int | None, int | None] | None = None
     if not columns.header:
         index = _numbered(columns)
-    row = 0
+    row = first_row
     for line in lines:
         if line.isspace() or not line:
             continue

@@ -300,9 +300,10 @@ def load_trace(
         return trace
     parse = nginx_line if fmt == "nginx" else edge_line
 
-    def entries(path: Path) -> Iterator[Logged]:
+    def entries(path: Path, number: int) -> Iterator[Logged]:
         if columns is not None:
-            yield from _table_entries(path, columns, trace, progress)
+            # (without times, a file's rows come after those of the files named before it)
+            yield from _table_entries(path, columns, trace, progress, number * _ROWS_MAX)
             return
         w3c = W3cLog()  # a text log may be W3C extended: its directives say how to read it
         table = CsvLog()  # or delimited values under a header
@@ -344,7 +345,7 @@ def load_trace(
     # seeking in an MP4) is at least its largest range, not its first.
     largest = fmt == "nginx"
     sized = (200, 206) if largest else (200,)
-    parts = [entries(path) for path in files]
+    parts = [entries(path, number) for number, path in enumerate(files)]
     logged = trace.logged
     for at, key, status, size, outcome in merged(parts, _time, _spill_entries, _unspill_entries):
         obj = ids.get(key)
@@ -364,11 +365,18 @@ def load_trace(
     return trace
 
 
+_ROWS_MAX = 1 << 40  # rows of a file, counted as its time where it gives none
+
+
 def _table_entries(
-    path: Path, columns: Columns, trace: LoadedTrace, progress: Callable[[int], object]
+    path: Path,
+    columns: Columns,
+    trace: LoadedTrace,
+    progress: Callable[[int], object],
+    first_row: int,
 ) -> Iterator[Logged]:
     try:
-        for parsed, line in column_rows(lines(path, progress), columns):
+        for parsed, line in column_rows(lines(path, progress), columns, first_row):
             if parsed is not None:
                 yield parsed
             else:

@@ -167,3 +167,14 @@ def test_what_is_wrong_with_the_columns_is_said(tmp_path: Path) -> None:
     assert "--columns to say where a table's values are" in done.stderr
     ok = _replay(str(table), "--columns", "obj-id-col=Path, obj-size-col=Bytes, has-header=true")
     assert (ok["requests"], ok["footprint_bytes"]) == (2, 30)
+
+
+def test_timeless_traces_follow_one_another_in_the_order_named(tmp_path: Path) -> None:
+    first, second = tmp_path / "part1.txt", tmp_path / "part2.txt"
+    first.write_text("a\nb\na\n")
+    second.write_text("c\na\n")
+    columns = parse_columns("obj-id-col=1")
+    read = load_trace([first, second], "csv", columns=columns)
+    assert [r.obj_id for r in read.requests] == [0, 1, 0, 2, 0]
+    read = load_trace([second, first], "csv", columns=columns)
+    assert [r.obj_id for r in read.requests] == [0, 1, 1, 2, 1]
