@@ -8,7 +8,8 @@ carry over:
 
 a column by its number from 1, or, under a header, by its name. Every row is a request, as
 libCacheSim's simulator reads a trace: without `obj-size-col` each object is one byte (the
-replay counts objects), without `time-col` a row's time is its number."""
+replay counts objects), without `time-col` a row's time is its number (and the rows of several
+files follow one another in the order they are named)."""
 
 from __future__ import annotations
 
