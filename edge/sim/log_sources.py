@@ -1,11 +1,14 @@
 """Where a replay's logs come from: files, the files under a directory (a day of a CDN's logs
-is more files than a command line holds, and a load balancer's are filed by date), or standard
-input, named "-" (a log piped from zcat or an object store's client)."""
+is more files than a command line holds, and a load balancer's are filed by date), standard
+input, named "-" (a log piped from zcat or an object store's client), or a pipe named as a file
+(a FIFO, a shell's `<(zcat log.gz)`): a stream is read once, its first bytes kept to be read
+again once its format is told."""
 
 from __future__ import annotations
 
 import functools
 import io
+import stat
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -58,18 +61,32 @@ def shown(path: Path) -> str:
 
 
 def size(path: Path) -> int | None:
-    """`path`'s size in bytes (None: standard input's is not known before it ends)."""
-    return None if path == STDIN else path.stat().st_size
+    """`path`'s size in bytes (None: a stream's is not known before it ends)."""
+    return None if _streamed(path) else path.stat().st_size
+
+
+def _streamed(path: Path) -> bool:
+    """Whether `path` can be read only once: standard input, a pipe (a named one, or one a
+    shell's process substitution gives, `<(zcat log.gz)`), a character device."""
+    if path == STDIN:
+        return True
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False  # (opening it says what is wrong)
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 @contextmanager
 def opened_raw(path: Path) -> Iterator[io.BufferedReader]:
-    """`path`'s bytes from its start, buffered (`peek` tells its first bytes)."""
-    if path != STDIN:
+    """`path`'s bytes from its start, buffered (`peek` tells its first bytes); a stream is
+    read through a tape, so that each reader reads it from its start (its format is told
+    from its first bytes before it is read)."""
+    if not _streamed(path):
         with path.open("rb") as f:
             yield f
         return
-    yield io.BufferedReader(_stdin_tape().reader())
+    yield io.BufferedReader(_tape(path).reader())
 
 
 class _Tape:
@@ -77,8 +94,9 @@ class _Tape:
     have taken is kept (up to KEPT_MAX bytes, enough to tell a format from), and a reader that
     gets past that reads on from the stream, where the last one left it."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, name: str = "standard input") -> None:
         self._stream = stream
+        self._name = name
         self._kept = bytearray()
         self._taken = 0  # bytes read from the stream
 
@@ -92,7 +110,7 @@ class _Tape:
             return n
         if at != self._taken:
             raise SourceError(
-                f"standard input can be read once, and its first {KEPT_MAX >> 20} MiB again: "
+                f"{self._name} can be read once, and its first {KEPT_MAX >> 20} MiB again: "
                 "save it to a file to replay it so"
             )
         chunk = self._stream.read(len(buffer))
@@ -118,8 +136,16 @@ class _TapeReader(io.RawIOBase):
         return n
 
 
-def _stdin_tape() -> _Tape:
-    return _tape_of(sys.stdin.buffer)
+def _tape(path: Path) -> _Tape:
+    """The one tape of stream `path` (a pipe named: opened once, for the process's life)."""
+    if path == STDIN:
+        return _tape_of(sys.stdin.buffer)
+    if path not in _TAPES:
+        _TAPES[path] = _Tape(path.open("rb"), str(path))
+    return _TAPES[path]
+
+
+_TAPES: dict[Path, _Tape] = {}
 
 
 @functools.lru_cache(maxsize=1)  # one tape of standard input (a new one if it is replaced)
