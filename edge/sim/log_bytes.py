@@ -10,6 +10,7 @@ import bz2
 import codecs
 import gzip
 import io
+import json
 import lzma
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -194,8 +195,12 @@ def lines(path: Path, progress: Callable[[int], object]) -> Iterator[str]:
     """`path`'s lines; a line longer than LINE_MAX is read through in pieces and given as an
     empty line (skipped as no request): a file with no line ends, or a compressed one that
     expands to a single huge line, is read in bounded memory. NUL bytes before a line are
-    none of it (see `_after_nuls`)."""
+    none of it (see `_after_nuls`). A JSON array of records (an export: on one line or
+    pretty-printed) is read as its records, each one a line (see `_array_items`)."""
     with opened(path, progress) as f:
+        if is_json_array(f.peek(_LOOK)[:_LOOK]):
+            yield from _array_items(f, path)
+            return
         while raw := f.readline(LINE_MAX):
             if raw[0] == 0:
                 raw = _after_nuls(raw, f)
@@ -234,3 +239,68 @@ def heads(path: Path) -> tuple[bytes, bytes]:
         if after:
             after += f.read(HEAD - len(after))
         return head, after
+
+
+_LOOK = 256  # bytes looked at to tell a JSON array of records
+
+
+def is_json_array(first: bytes) -> bool:
+    """Whether a file beginning with `first` is a JSON array of objects ("[" then "{", with
+    any white space; no text log's line begins so)."""
+    text = first.lstrip()
+    return text.startswith(b"[") and text[1:].lstrip()[:1] in (b"{", b"]")
+
+
+def first_array_item(head: bytes) -> str | None:
+    """The first record of a JSON array that begins with `head`, as its text (None: it does
+    not end within `head`)."""
+    text = head.decode("utf-8", "replace").lstrip().removeprefix("[").lstrip()
+    try:
+        _, end = _DECODER.raw_decode(text)
+    except json.JSONDecodeError:
+        return None
+    return text[:end]
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _array_items(f: Readable, path: Path) -> Iterator[str]:
+    """The records of the JSON array `f` (several arrays one after another too, as exports
+    joined), each as its text, in bounded memory: a record is decoded from the text read so
+    far, more being read while it is cut off, up to LINE_MAX. A record cut off where the file
+    ends is given as it is (unreadable); one that cannot be decoded, or a value that is no
+    record, is a `LogError`: the rest of the array cannot be found past it."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    text, at, ended = "", 0, False
+    while True:
+        while at < len(text) and text[at] in _BETWEEN:
+            at += 1
+        if at == len(text) or text[at] == "{":
+            try:
+                _, end = _DECODER.raw_decode(text, at) if at < len(text) else (None, -1)
+            except json.JSONDecodeError as exc:
+                cut = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+                if cut and ended:
+                    yield text[at:]  # (a record cut off where the file ends)
+                    return
+                if not cut or len(text) - at > LINE_MAX:
+                    raise LogError(
+                        f"{shown(path)}: a JSON array whose record cannot be read ({exc.msg}, "
+                        f"{exc.pos - at} characters into it)"
+                    ) from None
+                end = -1
+            if end >= 0:
+                yield text[at:end]
+                at = end
+                continue
+            if ended:
+                return
+            chunk = f.read(_PIECE)
+            ended = not chunk
+            text, at = text[at:] + decoder.decode(chunk, final=ended), 0
+            continue
+        raise LogError(f"{shown(path)}: a JSON array holding a value that is no record")
+
+
+_BETWEEN = frozenset(" \t\r\n,[]")  # what comes between an array's records

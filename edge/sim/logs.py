@@ -26,7 +26,16 @@ from edge.sim.binary_trace import BinaryTraceError, fault, records
 from edge.sim.columns import Columns, ColumnsError, column_rows
 from edge.sim.csv_log import CsvLog
 from edge.sim.json_log import Logged
-from edge.sim.log_bytes import HEAD, LINE_MAX, LogError, heads, lines, opened
+from edge.sim.log_bytes import (
+    HEAD,
+    LINE_MAX,
+    LogError,
+    first_array_item,
+    heads,
+    is_json_array,
+    lines,
+    opened,
+)
 from edge.sim.log_lines import (
     access_record,
     edge_line,
@@ -202,7 +211,12 @@ def _sniff(path: Path) -> str | None:
 
 def _text_format(head: bytes) -> str | None:
     """The format of the first line of `head` (a file's first HEAD bytes of text) that is a
-    request (None: none is)."""
+    request (None: none is); of a JSON array's first record."""
+    if is_json_array(head[:HEAD]):
+        record = first_array_item(head)
+        if record is not None and access_record(record) is not None:
+            return "edge"
+        return "nginx" if record is not None and json_log_line(record) else None
     lines = head.splitlines()
     if len(head) == HEAD and len(lines) > 1:
         lines.pop()  # (cut off where the head ends)
