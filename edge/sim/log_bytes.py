@@ -276,31 +276,36 @@ def _array_items(f: Readable, path: Path) -> Iterator[str]:
     while True:
         while at < len(text) and text[at] in _BETWEEN:
             at += 1
-        if at == len(text) or text[at] == "{":
-            try:
-                _, end = _DECODER.raw_decode(text, at) if at < len(text) else (None, -1)
-            except json.JSONDecodeError as exc:
-                cut = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
-                if cut and ended:
-                    yield text[at:]  # (a record cut off where the file ends)
-                    return
-                if not cut or len(text) - at > LINE_MAX:
-                    raise LogError(
-                        f"{shown(path)}: a JSON array whose record cannot be read ({exc.msg}, "
-                        f"{exc.pos - at} characters into it)"
-                    ) from None
-                end = -1
-            if end >= 0:
+        if at < len(text):
+            if text[at] != "{":
+                raise LogError(f"{shown(path)}: a JSON array holding a value that is no record")
+            end = _record_end(text, at, path, more=not ended)
+            if end is not None:
                 yield text[at:end]
                 at = end
                 continue
-            if ended:
-                return
-            chunk = f.read(_PIECE)
-            ended = not chunk
-            text, at = text[at:] + decoder.decode(chunk, final=ended), 0
-            continue
-        raise LogError(f"{shown(path)}: a JSON array holding a value that is no record")
+        if ended:
+            if at < len(text):
+                yield text[at:]  # (a record cut off where the file ends)
+            return
+        chunk = f.read(_PIECE)
+        ended = not chunk
+        text, at = text[at:] + decoder.decode(chunk, final=ended), 0
+
+
+def _record_end(text: str, at: int, path: Path, more: bool) -> int | None:
+    """Where the record at `at` in `text` ends (None: it is cut off where `text` ends, and
+    `more` may follow, up to LINE_MAX, or none will); a `LogError` where it is damaged."""
+    try:
+        return int(_DECODER.raw_decode(text, at)[1])
+    except json.JSONDecodeError as exc:
+        cut = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        if cut and (not more or len(text) - at <= LINE_MAX):
+            return None
+        raise LogError(
+            f"{shown(path)}: a JSON array whose record cannot be read ({exc.msg}, "
+            f"{exc.pos - at} characters into it)"
+        ) from None
 
 
 _BETWEEN = frozenset(" \t\r\n,[]")  # what comes between an array's records

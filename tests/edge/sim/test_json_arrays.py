@@ -78,6 +78,10 @@ def test_a_cut_or_damaged_array_is_said(tmp_path: Path) -> None:
     done = run_cli("cache", "replay", "--quiet", str(damaged), "--format", "nginx")
     assert done.returncode == 1
     assert f"cache replay: {damaged}: a JSON array whose record cannot be read" in done.stderr
+    huge = tmp_path / "huge.json"  # a record over 64 KiB: not held whole, refused
+    huge.write_text(json.dumps([RECORDS[1] | {"agent": "x" * 200_000}, *RECORDS[:50]]))
+    with pytest.raises(LogError, match="a JSON array whose record cannot be read"):
+        load_trace([huge], "nginx")
     numbers = tmp_path / "numbers.json"
     numbers.write_text('[{"a": 1}, 2, 3]')
     with pytest.raises(LogError, match="a value that is no record"):
