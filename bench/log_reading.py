@@ -1,11 +1,12 @@
 """How fast `mediacdn cache replay` reads request logs: the bench trace's requests written as
 each kind of log an operator has (nginx's combined format, Apache's vhost_combined, a
 CloudFront W3C log, Caddy's JSON, the Elastic Common Schema's nested JSON, nginx's lines as
-Docker's json-file driver carries them, CloudFront's fields as a CSV table, the combined format
-in UTF-16, the anchor's own CSV read by --columns, libCacheSim's lcs records) and read into a
-trace (CPU seconds, medians), against libcachesim (C) reading the same requests as a CSV trace
-(time, path, size) through an LRU of one byte (which keeps nothing: reading is all it does),
-the anchor. Not a target: the figures tell how long a day of logs takes to read.
+Docker's json-file driver carries them, Caddy's records as a JSON array, CloudFront's fields as
+a CSV table, the combined format in UTF-16, the anchor's own CSV read by --columns,
+libCacheSim's lcs records) and read into a trace (CPU seconds, medians), against libcachesim
+(C) reading the same requests as a CSV trace (time, path, size) through an LRU of one byte
+(which keeps nothing: reading is all it does), the anchor. Not a target: the figures tell how
+long a day of logs takes to read.
 """
 
 from __future__ import annotations
@@ -114,11 +115,17 @@ def docker(rows: list[Row]) -> str:
     )
 
 
+def caddy_array(rows: list[Row]) -> str:
+    """Caddy's records as one JSON array, as a log search exports them."""
+    return "[" + ",\n".join(caddy(rows).splitlines()) + "]"
+
+
 FORMATS: dict[str, Callable[[list[Row]], str]] = {
     "nginx combined": combined,
     "Apache vhost_combined": vhost_combined,
     "CloudFront (W3C)": cloudfront,
     "Caddy JSON": caddy,
+    "Caddy JSON as one array": caddy_array,
     "Elastic Common Schema": elastic,
     "Docker json-file (nginx)": docker,
     "Athena's CloudFront table (CSV)": athena_csv,
