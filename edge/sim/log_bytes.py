@@ -294,13 +294,18 @@ def _array_items(f: Readable, path: Path) -> Iterator[str]:
 
 
 def _record_end(text: str, at: int, path: Path, more: bool) -> int | None:
-    """Where the record at `at` in `text` ends (None: it is cut off where `text` ends, and
-    `more` may follow, up to LINE_MAX, or none will); a `LogError` where it is damaged."""
+    """Where the record at `at` in `text` ends (None: it may go on past where `text` ends, if
+    `more` may follow, up to LINE_MAX; or it is cut off there, where the file ends); a
+    `LogError` where it is damaged."""
     try:
         return int(_DECODER.raw_decode(text, at)[1])
     except json.JSONDecodeError as exc:
-        cut = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
-        if cut and (not more or len(text) - at <= LINE_MAX):
+        if more and len(text) - at <= LINE_MAX:
+            return None
+        # cut off where the file ends: in a string, or a few characters before the end (a
+        # number, `true`, an escape cut short fails where it began)
+        cut = exc.msg.startswith("Unterminated string") or exc.pos >= len(text.rstrip()) - 32
+        if cut and not more:
             return None
         raise LogError(
             f"{shown(path)}: a JSON array whose record cannot be read ({exc.msg}, "

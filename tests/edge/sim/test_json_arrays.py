@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.sim import log_bytes
 from edge.sim.log_bytes import LogError, is_json_array
 from edge.sim.logs import guess_format, load_trace
 from tests.support.servers import run_cli
@@ -93,3 +94,20 @@ def test_text_logs_that_begin_with_a_bracket_are_lines() -> None:
     assert is_json_array(b"[]")
     assert not is_json_array(b'[29/Nov/2026:12:00:00 +0000] 10.0.0.1 "GET /a HTTP/1.1" 200 5')
     assert not is_json_array(b'["a", "b"]')
+
+
+@pytest.mark.parametrize("piece", [7, 64, 333, 4096])
+def test_records_cut_where_a_read_ends_are_read_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, piece: int
+) -> None:
+    """However the file's reads cut its records (in a number, a string, `true`, an escape,
+    between a key and its value), each record is read whole."""
+    records: list[dict[str, object]] = [
+        {**r, "ts": 1795953600.25 + i, "ok": i % 2 == 0, "agent": 'caf\u00e9 "x"', "gone": None}
+        for i, r in enumerate(RECORDS[:400])
+    ]
+    path = tmp_path / "records.json"
+    path.write_text(json.dumps(records, indent=1 if piece % 2 else None))
+    monkeypatch.setattr(log_bytes, "_PIECE", piece)
+    read = list(log_bytes.lines(path, lambda n: None))
+    assert [json.loads(record) for record in read] == records
