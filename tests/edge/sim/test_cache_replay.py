@@ -113,7 +113,7 @@ def test_belady_ends_where_libcachesims_beladysize_would_loop(
     loaded = load_trace([trace], "oracle")
     started = time.monotonic()
     [result] = cachereplay.replay_all(loaded, [("8690B", 8690)], ["lru"])
-    assert time.monotonic() - started < cachereplay.BELADY_SIZE_GRACE_S / 2
+    assert time.monotonic() - started < cachereplay.BELADY_SIZE_GRACE_S  # (the limit: 10.15 s)
     assert not result.belady_size
     monkeypatch.setattr(cachereplay, "_LOOPING_WARNINGS", 10**12)  # (it is not told so)
     monkeypatch.setattr(cachereplay, "BELADY_SIZE_GRACE_S", 2.0)
