@@ -134,7 +134,7 @@ def _numbered(columns: Columns) -> tuple[int, int | None, int | None]:
 
 def _indexed(columns: Columns, header: list[str]) -> tuple[int, int | None, int | None]:
     """Where the columns are, their names looked up in `header` (case aside)."""
-    names = [name.strip().lstrip("\ufeff").lower() for name in header]
+    names = [name.strip().lower() for name in header]
 
     def at(column: int | str | None) -> int | None:
         if column is None or isinstance(column, int):

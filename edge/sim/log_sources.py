@@ -6,7 +6,6 @@ again once its format is told."""
 
 from __future__ import annotations
 
-import functools
 import io
 import stat
 import sys
@@ -137,17 +136,13 @@ class _TapeReader(io.RawIOBase):
 
 
 def _tape(path: Path) -> _Tape:
-    """The one tape of stream `path` (a pipe named: opened once, for the process's life)."""
-    if path == STDIN:
-        return _tape_of(sys.stdin.buffer)
-    if path not in _TAPES:
-        _TAPES[path] = _Tape(path.open("rb"), str(path))
-    return _TAPES[path]
+    """The one tape of stream `path`: standard input's (a new one if it is replaced), or a
+    named pipe's (opened once, for the process's life)."""
+    source: object = sys.stdin.buffer if path == STDIN else path
+    if source not in _TAPES:
+        stream = sys.stdin.buffer if path == STDIN else path.open("rb")
+        _TAPES[source] = _Tape(stream, shown(path))
+    return _TAPES[source]
 
 
-_TAPES: dict[Path, _Tape] = {}
-
-
-@functools.lru_cache(maxsize=1)  # one tape of standard input (a new one if it is replaced)
-def _tape_of(stream: BinaryIO) -> _Tape:
-    return _Tape(stream)
+_TAPES: dict[object, _Tape] = {}

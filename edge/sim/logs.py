@@ -220,8 +220,7 @@ def _text_format(head: bytes) -> str | None:
     lines = head.splitlines()
     if len(head) == HEAD and len(lines) > 1:
         lines.pop()  # (cut off where the head ends)
-    first = next((raw for raw in lines if raw.strip()), b"")
-    if CsvLog().header(first.decode("utf-8", "replace")):
+    if CsvLog().header(_first_text(lines).decode("utf-8", "replace")):
         return "nginx"  # (delimited values under a header)
     for raw in lines:  # a line of any format, whatever its method
         line = raw.decode("utf-8", "replace")
@@ -271,6 +270,11 @@ def resolve_format(
     return next(iter(guesses), "edge")
 
 
+def _first_text(lines: list[bytes]) -> bytes:
+    """The first of `lines` that is not blank (b"": none)."""
+    return next((raw for raw in lines if raw.strip()), b"")
+
+
 def _first_line(path: Path) -> str:
     """ "; its first line: ..." where `path` begins with a line of text (a table's header, whose
     names `--columns` can say), else ""."""
@@ -278,8 +282,7 @@ def _first_line(path: Path) -> str:
         _, after = heads(path)
     except (OSError, LogError, SourceError):
         return ""
-    line = next((raw for raw in after.splitlines() if raw.strip()), b"")
-    text = line.decode("utf-8", "replace").strip()
+    text = _first_text(after.splitlines()).decode("utf-8", "replace").strip()
     if not text or not text.isprintable() or "\ufffd" in text:
         return ""
     return f"; its first line: {text[:120]!r}" + ("..." if len(text) > 120 else "")
