@@ -103,7 +103,8 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SPEC",
         help="where a table's values are, as libCacheSim's cachesim -t says it: "
         "'time-col=2, obj-id-col=5, obj-size-col=4, delimiter=,, has-header=true' (a column "
-        "by its number from 1, or by its name in the header; delimiter \\t or tab for a tab); "
+        "by its number from 1, or by its name in the header; delimiter \\t or tab for a tab, "
+        "space for runs of blanks); "
         "every row is a request; without obj-size-col each object is one byte, without "
         "time-col a row's time is its number (several files: one after another, in the order "
         "named); implies --format csv",

@@ -33,16 +33,29 @@ class ColumnsError(ValueError):
     pass
 
 
+# the operations that are reads, where a trace names each request's (IBM's object store's)
+READS = frozenset({"REST.GET.OBJECT", "REST.HEAD.OBJECT"})
+# a row that is a request of another operation: no request to replay, nor a row misread
+NOT_READ: Logged = (0.0, "", 0, 0, 0)
+BLANKS = " "  # a delimiter: a run of spaces or tabs, as webcachesim and awk read a line
+
+
 @dataclass(frozen=True)
 class Columns:
     """Where a table's time, object id and size are (a number from 1, a header's name, or
-    None: not in it), its delimiter and whether its first row is a header."""
+    None: not in it), its delimiter and whether its first row is a header. A trace told from
+    its rows (edge/sim/trace_layouts.py) may say more: the column that names each request's
+    operation (`reads`: only a read is a request a cache answers; a row without a size is then
+    one of the object's known size) and the time as a plain count of `unit` seconds (None: a
+    date, or a count since the epoch told by its digits)."""
 
     obj: int | str
     time: int | str | None = None
     size: int | str | None = None
     delimiter: str = ","
     header: bool = False
+    reads: int | None = None
+    unit: float | None = None
 
 
 def parse_columns(spec: str) -> Columns:
@@ -75,7 +88,7 @@ def parse_columns(spec: str) -> Columns:
 def _items(spec: str) -> Iterator[tuple[str, str]]:
     """`spec`'s key=value items, split at commas; the delimiter's value is its one character
     even when that is a comma ("delimiter=,,")."""
-    rest = spec.strip()
+    rest = spec.lstrip()  # (not its end: "delimiter= " may end it)
     while rest:
         key, equals, rest = rest.partition("=")
         key = key.strip().lower().replace("_", "-")
@@ -88,7 +101,7 @@ def _items(spec: str) -> Iterator[tuple[str, str]]:
         else:
             value, _, rest = rest.partition(",")
         yield key, value.strip() if value not in (" ", "\t") else value
-        rest = rest.strip()
+        rest = rest.lstrip() if rest.strip() else ""
         rest = rest[1:].lstrip() if rest[:1] == "," else rest
 
 
@@ -116,12 +129,22 @@ def column_rows(
     for line in lines:
         if line.isspace() or not line:
             continue
-        values = split_values(line, columns.delimiter)
+        if columns.delimiter == BLANKS:
+            values = line.split()
+        else:
+            values = split_values(line, columns.delimiter)
         if index is None:
             index = _indexed(columns, values)
             continue
         row += 1
-        yield _request(values, index, row), line
+        if columns.reads is None:
+            yield _request(values, index, row, columns.unit), line
+        elif columns.reads >= len(values):  # (too short to say what it did)
+            yield None, line
+        elif values[columns.reads] in READS:
+            yield _request(values, index, row, columns.unit, sized=False), line
+        else:  # a write, a delete: passed over, as a log's other methods are
+            yield NOT_READ, line
 
 
 def _numbered(columns: Columns) -> tuple[int, int | None, int | None]:
@@ -152,13 +175,22 @@ def _indexed(columns: Columns, header: list[str]) -> tuple[int, int | None, int 
 
 
 def _request(
-    values: list[str], index: tuple[int, int | None, int | None], row: int
+    values: list[str],
+    index: tuple[int, int | None, int | None],
+    row: int,
+    unit: float | None,
+    sized: bool = True,
 ) -> Logged | None:
+    """A row's request; None if it gives none. `sized`: a row must give a size (else one
+    without is of the object's known size: 0)."""
     obj, time, size = index
     try:
         key = values[obj].strip()
-        at = float(row) if time is None else _time(values[time].strip())
-        bytes_ = 1 if size is None else int(values[size].strip())
+        at = float(row) if time is None else _time(values[time].strip(), unit)
+        if size is None:
+            bytes_ = 1
+        else:
+            bytes_ = int(values[size].strip()) if sized or size < len(values) else 0
     except (IndexError, ValueError):
         return None
     if not key:
@@ -166,13 +198,14 @@ def _request(
     return at, key, 200, bytes_, 0
 
 
-def _time(text: str) -> float:
-    """A row's time: a date, or a number as the trace counts it (a count since the epoch in
-    seconds or finer is seconds, as the logs' are; a trace's own clock is kept as it is)."""
-    at = any_time(text)
+def _time(text: str, unit: float | None) -> float:
+    """A row's time: a count of `unit` seconds; else a date, or a number as the trace counts
+    it (a count since the epoch in seconds or finer is seconds, as the logs' are; a trace's own
+    clock is kept as it is)."""
+    at = any_time(text) if unit is None else None
     if at is not None:
         return at
-    number = float(text)
+    number = float(text) * (unit or 1.0)
     if not math.isfinite(number):
         raise ValueError(f"{text} is no time")
     return number

@@ -2,8 +2,10 @@
 access logs (nginx's, Apache's, Envoy's, S3's, Squid's and Traffic Server's, HAProxy's, a load
 balancer's; JSON lines as nginx, Caddy, Traefik, Envoy and the CDNs write them,
 edge/sim/json_log.py; the W3C extended format, CloudFront's and IIS's, edge/sim/w3c_log.py; or a
-table of delimited values under a header, edge/sim/csv_log.py) and the POP's own access log
-(JSON lines, edge/wire.py's `AccessRecord`), each line read by edge/sim/log_lines.py. Every
+table of delimited values under a header, edge/sim/csv_log.py), the POP's own access log
+(JSON lines, edge/wire.py's `AccessRecord`), each line read by edge/sim/log_lines.py, and
+tables of requests whose columns are said or told (edge/sim/columns.py: libCacheSim's csv,
+edge/sim/trace_layouts.py: webcachesim's, IBM's and Wikimedia's public traces). Every
 format becomes the same list of `TraceRequest`s, with object ids given in order of first
 appearance and a `locate` for the policies that follow viewers.
 
@@ -23,7 +25,7 @@ from typing import cast, overload
 
 from edge.eviction.interval import locate_url
 from edge.sim.binary_trace import BinaryTraceError, fault, records
-from edge.sim.columns import Columns, ColumnsError, column_rows
+from edge.sim.columns import NOT_READ, Columns, ColumnsError, column_rows
 from edge.sim.csv_log import CsvLog
 from edge.sim.json_log import Logged
 from edge.sim.log_bytes import (
@@ -47,6 +49,7 @@ from edge.sim.log_sources import SourceError, shown
 from edge.sim.log_values import MISS
 from edge.sim.merging import merged
 from edge.sim.trace import RECORD, TraceRequest, read_oracle_general, write_oracle_columns
+from edge.sim.trace_layouts import told_columns
 from edge.sim.w3c_log import DIRECTIVE, FIELDS, W3cLog, W3cLogError
 from edge.sim.workload import locate_object
 
@@ -220,8 +223,11 @@ def _text_format(head: bytes) -> str | None:
     lines = head.splitlines()
     if len(head) == HEAD and len(lines) > 1:
         lines.pop()  # (cut off where the head ends)
-    if CsvLog().header(_first_text(lines).decode("utf-8", "replace")):
+    first = _first_text(lines).decode("utf-8", "replace")
+    if CsvLog().header(first):
         return "nginx"  # (delimited values under a header)
+    if told_columns(first) is not None:
+        return "csv"  # (a public trace's columns: webcachesim's, IBM's, Wikimedia's)
     for raw in lines:  # a line of any format, whatever its method
         line = raw.decode("utf-8", "replace")
         if text_line(line) or line.startswith(FIELDS):  # (a W3C extended log's columns)
@@ -299,7 +305,7 @@ def load_trace(
     the bytes read from the files as they are."""
     if fmt not in FORMATS:
         raise LogError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
-    if (fmt == "csv") != (columns is not None):
+    if columns is not None and fmt != "csv":
         raise LogError("--columns says where a table's values are: it goes with --format csv")
     trace = LoadedTrace()
     files = list(paths)
@@ -318,9 +324,10 @@ def load_trace(
     parse = nginx_line if fmt == "nginx" else edge_line
 
     def entries(path: Path, number: int) -> Iterator[Logged]:
-        if columns is not None:
+        if fmt == "csv":
             # (without times, a file's rows come after those of the files named before it)
-            yield from _table_entries(path, columns, trace, progress, number * _ROWS_MAX)
+            said = columns or _told_columns(path)
+            yield from _table_entries(path, said, trace, progress, number * _ROWS_MAX)
             return
         w3c = W3cLog()  # a text log may be W3C extended: its directives say how to read it
         table = CsvLog()  # or delimited values under a header
@@ -394,13 +401,26 @@ def _table_entries(
 ) -> Iterator[Logged]:
     try:
         for parsed, line in column_rows(lines(path, progress), columns, first_row):
-            if parsed is not None:
+            if parsed is not None and parsed is not NOT_READ:
                 yield parsed
-            else:
-                trace.skipped += 1
+                continue
+            trace.skipped += 1
+            if parsed is None:
                 trace.unread(path, line)
     except ColumnsError as exc:
         raise LogError(f"{shown(path)}: {exc}") from None
+
+
+def _told_columns(path: Path) -> Columns:
+    """Where the values are in `path`, a public trace told from its first line."""
+    _, after = heads(path)
+    told = told_columns(_first_text(after.splitlines()).decode("utf-8", "replace"))
+    if told is None:
+        raise LogError(
+            f"{shown(path)} is no trace whose columns can be told (webcachesim's, IBM's object "
+            f"store's, Wikimedia's{_first_line(path)}): say them with --columns"
+        )
+    return told
 
 
 def _a_request(line: str, fmt: str, w3c: W3cLog, table: CsvLog) -> bool:

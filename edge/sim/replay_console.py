@@ -69,13 +69,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _columns(spec: str | None, fmt: str) -> tuple[Columns | None, str]:
-    """The columns `--columns` says, and the format they make the files ("csv")."""
+    """The columns `--columns` says, and the format they make the files ("csv"); none said,
+    a trace's are told from its first line (edge/sim/trace_layouts.py)."""
     if spec is None:
-        if fmt == "csv":
-            raise ColumnsError(
-                "--format csv needs --columns to say where each request's values are "
-                "(as 'time-col=1, obj-id-col=2, obj-size-col=3')"
-            )
         return None, fmt
     if fmt not in ("auto", "csv"):
         raise ColumnsError(f"--columns says a table's columns: not with --format {fmt}")

@@ -27,6 +27,12 @@ def test_the_columns_are_said_as_libcachesim_says_them() -> None:
     for tab in ("delimiter=\t", "delimiter=\\t", "delimiter=tab"):
         assert parse_columns(f"obj-id-col=2, {tab}, time-col=1").delimiter == "\t", tab
     assert parse_columns("delimiter=;,obj-id-col=1").delimiter == ";"
+    for spaced in (
+        "obj-id-col=2, delimiter= ",
+        "delimiter= , obj-id-col=2",
+        "delimiter=space,obj-id-col=2",
+    ):
+        assert parse_columns(spaced) == Columns(obj=1, delimiter=" "), spaced
     named = "time-col=When, obj-id-col=Request Path, obj-size-col=Bytes Sent, has-header=true"
     assert parse_columns(named) == Columns("Request Path", "When", "Bytes Sent", ",", True)
     wrong = {
@@ -149,7 +155,10 @@ def test_what_is_wrong_with_the_columns_is_said(tmp_path: Path) -> None:
     table = tmp_path / "export.csv"
     table.write_text("Path,Bytes\n/a,10\n/b,20\n")
     cases = {
-        ("--format", "csv"): "--format csv needs --columns",
+        ("--format", "csv"): (
+            "export.csv is no trace whose columns can be told (webcachesim's, IBM's object "
+            "store's, Wikimedia's; its first line: 'Path,Bytes'): say them with --columns"
+        ),
         ("--columns", "obj-id-col=1", "--format", "nginx"): "not with --format nginx",
         ("--columns", "obj-id-col=Path, obj-size-col=Size, has-header=true"): (
             "no column named 'Size' in the header (Path, Bytes)"
