@@ -3,10 +3,10 @@ each kind of log an operator has (nginx's combined format, Apache's vhost_combin
 CloudFront W3C log, Caddy's JSON, the Elastic Common Schema's nested JSON, nginx's lines as
 Docker's json-file driver carries them, Caddy's records as a JSON array, CloudFront's fields as
 a CSV table, the combined format in UTF-16, the anchor's own CSV read by --columns,
-libCacheSim's lcs records) and read into a trace (CPU seconds, medians), against libcachesim
-(C) reading the same requests as a CSV trace (time, path, size) through an LRU of one byte
-(which keeps nothing: reading is all it does), the anchor. Not a target: the figures tell how
-long a day of logs takes to read.
+webcachesim's `time id size` told from its rows, libCacheSim's lcs records) and read into a
+trace (CPU seconds, medians), against libcachesim (C) reading the same requests as a CSV trace
+(time, path, size) through an LRU of one byte (which keeps nothing: reading is all it does),
+the anchor. Not a target: the figures tell how long a day of logs takes to read.
 """
 
 from __future__ import annotations
@@ -187,6 +187,12 @@ def main() -> int:
         columns = parse_columns("time-col=1, obj-id-col=2, obj-size-col=3")
         read = functools.partial(load_trace, [csv], "csv", columns=columns)
         _read("the anchor's CSV, --columns", read, len(rows), base, args)
+        webcachesim = Path(tmp) / "trace.tr"  # time id size, as webcachesim and LRB write them
+        webcachesim.write_text(
+            "".join(f"{at.timestamp():.0f} {int(p[5:-4], 16)} {s}\n" for at, p, s in rows)
+        )
+        read = functools.partial(load_trace, [webcachesim], "csv")  # (its columns told)
+        _read("webcachesim's time id size", read, len(rows), base, args)
         binary = Path(tmp) / "trace.lcs"  # the same requests as libCacheSim's lcs v2 records
         with c_stderr_quiet():
             reader = lcs.TraceReader(str(csv), lcs.TraceType.CSV_TRACE, reader_init_params=params)

@@ -63,7 +63,10 @@ REPLAY_DESCRIPTION = (
     "header that names the columns as the JSON logs above name their fields, or as W3C "
     "fields with _ (Athena's CloudFront table exported, Cloud Storage's usage logs)), "
     "edge (a POP's --access-log, JSON lines), csv (a table whose columns --columns says: "
-    "libCacheSim's csv and plain-text traces, an export whose header names them otherwise). "
+    "libCacheSim's csv and plain-text traces, an export whose header names them otherwise; "
+    "or a public trace told from its first line: webcachesim's time id size, as LRB's "
+    "Wikipedia traces, IBM's object store traces, Twitter's cache traces, Wikimedia's "
+    "caching traces). "
     "Only GET/HEAD answered 200, 206 or 304 count; an object's size is its last whole "
     "(200) response's (in an nginx log the most bytes a 200 or 206 sent of it: nginx logs "
     "the bytes sent, a client that leaves cuts a 200 short, and a range is a part). Files "
@@ -95,7 +98,8 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         "Cloud, Cloudflare, Akamai, Azure Front Door and Fastly write them, W3C extended as "
         "CloudFront and IIS write them, tables of values under a header), or a POP's "
         "--access-log; csv: a table whose columns --columns says (libCacheSim's csv and "
-        "plain-text traces); "
+        "plain-text traces), or without it a public trace told from its first line "
+        "(webcachesim's, IBM's object store's, Twitter's, Wikimedia's); "
         "auto (the default) tells from each file's start",
     )
     parser.add_argument(

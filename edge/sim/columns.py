@@ -33,8 +33,9 @@ class ColumnsError(ValueError):
     pass
 
 
-# the operations that are reads, where a trace names each request's (IBM's object store's)
-READS = frozenset({"REST.GET.OBJECT", "REST.HEAD.OBJECT"})
+# the operations that are reads, where a trace names each request's (IBM's object store's,
+# a memcached's)
+READS = frozenset({"REST.GET.OBJECT", "REST.HEAD.OBJECT", "get", "gets"})
 # a row that is a request of another operation: no request to replay, nor a row misread
 NOT_READ: Logged = (0.0, "", 0, 0, 0)
 BLANKS = " "  # a delimiter: a run of spaces or tabs, as webcachesim and awk read a line
@@ -46,8 +47,9 @@ class Columns:
     None: not in it), its delimiter and whether its first row is a header. A trace told from
     its rows (edge/sim/trace_layouts.py) may say more: the column that names each request's
     operation (`reads`: only a read is a request a cache answers; a row without a size is then
-    one of the object's known size) and the time as a plain count of `unit` seconds (None: a
-    date, or a count since the epoch told by its digits)."""
+    one of the object's known size), a key-value cache's key size (`key_size`: an object is its
+    key and its value), and the time as a plain count of `unit` seconds (None: a date, or a
+    count since the epoch told by its digits)."""
 
     obj: int | str
     time: int | str | None = None
@@ -56,6 +58,7 @@ class Columns:
     header: bool = False
     reads: int | None = None
     unit: float | None = None
+    key_size: int | None = None
 
 
 def parse_columns(spec: str) -> Columns:
@@ -141,10 +144,30 @@ def column_rows(
             yield _request(values, index, row, columns.unit), line
         elif columns.reads >= len(values):  # (too short to say what it did)
             yield None, line
-        elif values[columns.reads] in READS:
+        elif values[columns.reads] not in READS:  # a write, a delete: passed over, as a
+            yield NOT_READ, line  # log's other methods are
+        elif columns.key_size is None:
             yield _request(values, index, row, columns.unit, sized=False), line
-        else:  # a write, a delete: passed over, as a log's other methods are
-            yield NOT_READ, line
+        else:
+            yield _key_value(values, index, row, columns.key_size), line
+
+
+def _key_value(
+    values: list[str], index: tuple[int, int | None, int | None], row: int, key_size: int
+) -> Logged | None:
+    """A key-value cache's read: of its key and value, as libCacheSim sizes it; a read of
+    an empty value (a key not found) is none, as libCacheSim skips it."""
+    read = _request(values, index, row, 1.0)
+    try:
+        key_bytes = int(values[key_size])
+    except (IndexError, ValueError):
+        return None
+    if read is None:
+        return None
+    at, key, status, value_bytes, outcome = read
+    if value_bytes <= 0:
+        return NOT_READ
+    return at, key, status, key_bytes + value_bytes, outcome
 
 
 def _numbered(columns: Columns) -> tuple[int, int | None, int | None]:

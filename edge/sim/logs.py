@@ -5,7 +5,7 @@ edge/sim/json_log.py; the W3C extended format, CloudFront's and IIS's, edge/sim/
 table of delimited values under a header, edge/sim/csv_log.py), the POP's own access log
 (JSON lines, edge/wire.py's `AccessRecord`), each line read by edge/sim/log_lines.py, and
 tables of requests whose columns are said or told (edge/sim/columns.py: libCacheSim's csv,
-edge/sim/trace_layouts.py: webcachesim's, IBM's and Wikimedia's public traces). Every
+edge/sim/trace_layouts.py: webcachesim's, IBM's, Twitter's and Wikimedia's public traces). Every
 format becomes the same list of `TraceRequest`s, with object ids given in order of first
 appearance and a `locate` for the policies that follow viewers.
 
@@ -418,7 +418,7 @@ def _told_columns(path: Path) -> Columns:
     if told is None:
         raise LogError(
             f"{shown(path)} is no trace whose columns can be told (webcachesim's, IBM's object "
-            f"store's, Wikimedia's{_first_line(path)}): say them with --columns"
+            f"store's, Twitter's, Wikimedia's{_first_line(path)}): say them with --columns"
         )
     return told
 

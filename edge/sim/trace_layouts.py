@@ -6,6 +6,10 @@ replay without `--columns`:
 - IBM Cloud Object Storage's (published on SNIA's IOTTA): `time operation id [size [first
   last]]`, the time in milliseconds, the operation `REST.GET.OBJECT` and the like: only a GET or
   a HEAD is a request a cache answers (a PUT, a DELETE, a COPY is passed over);
+- Twitter's cache traces (of its memcached clusters): `time,key,key size,value size,client,
+  operation,ttl`, separated by commas: only a get is a request, of the key and the value, as
+  libCacheSim sizes it (a get of an empty value, a key not found, is passed over, as
+  libCacheSim passes it over);
 - Wikimedia's caching traces (upload: `relative_unix hashed_path_query image_type
   response_size time_firstbyte`; text: `relative_unix hashed_host_path_query response_size
   time_firstbyte`), separated by tabs, under that header or none.
@@ -25,6 +29,9 @@ _FRACTION: Final = re.compile(r"-?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][-+]?\d+)$")
 _WORD: Final = re.compile(r"[A-Za-z][\w.+-]*$")
 _IBM_OPERATION: Final = re.compile(r"REST\.[A-Z]+(\.[A-Z]+)*$")
 
+_KV_OPERATIONS: Final = frozenset(
+    ("get", "gets", "set", "add", "replace", "cas", "append", "prepend", "delete", "incr", "decr")
+)
 _WIKIMEDIA_KEYS: Final = ("hashed_path_query", "hashed_host_path_query")
 _WIKIMEDIA_HEADER: Final = ("relative_unix", "response_size")
 
@@ -33,6 +40,8 @@ def told_columns(line: str) -> Columns | None:
     """Where the values are in a trace whose first line is `line` (None: no trace told here)."""
     if "\t" in line:
         return _wikimedia(line.rstrip("\r\n").split("\t"))
+    if "," in line:
+        return _twitter(line.rstrip("\r\n").split(","))
     values = line.split()
     if len(values) >= 3 and all(_WHOLE.match(v) for v in values):
         return Columns(obj=1, time=0, size=2, delimiter=BLANKS, unit=1.0)
@@ -43,6 +52,18 @@ def told_columns(line: str) -> Columns | None:
         and all(_WHOLE.match(v) for v in values[3:])
     ):
         return Columns(obj=2, time=0, size=3, delimiter=BLANKS, reads=1, unit=0.001)
+    return None
+
+
+def _twitter(values: list[str]) -> Columns | None:
+    """A row of Twitter's cache traces: time, key, key size, value size, client, operation,
+    time to live."""
+    if (
+        len(values) == 7
+        and values[5] in _KV_OPERATIONS
+        and all(_WHOLE.match(values[at]) for at in (0, 2, 3, 4, 6))
+    ):
+        return Columns(obj=1, time=0, size=3, delimiter=",", reads=5, unit=1.0, key_size=2)
     return None
 
 

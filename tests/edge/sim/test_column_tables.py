@@ -157,7 +157,8 @@ def test_what_is_wrong_with_the_columns_is_said(tmp_path: Path) -> None:
     cases = {
         ("--format", "csv"): (
             "export.csv is no trace whose columns can be told (webcachesim's, IBM's object "
-            "store's, Wikimedia's; its first line: 'Path,Bytes'): say them with --columns"
+            "store's, Twitter's, Wikimedia's; its first line: 'Path,Bytes'): say them with "
+            "--columns"
         ),
         ("--columns", "obj-id-col=1", "--format", "nginx"): "not with --format nginx",
         ("--columns", "obj-id-col=Path, obj-size-col=Size, has-header=true"): (

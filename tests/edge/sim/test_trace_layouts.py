@@ -1,6 +1,7 @@
 """Public cache traces written as columns of text (webcachesim's and LRB's, IBM's object
-store's, Wikimedia's) replay as they are, told from their first line: the same requests as
-the same columns said with `--columns`, and as libcachesim's own reader reads them."""
+store's, Twitter's, Wikimedia's) replay as they are, told from their first line: the same
+requests as the same columns said with `--columns`, and as libcachesim's own reader reads
+them."""
 
 from __future__ import annotations
 
@@ -41,7 +42,12 @@ def test_each_layout_is_told_from_its_first_line() -> None:
     assert told_columns(header) == Columns(
         "hashed_path_query", "relative_unix", "response_size", "\t", True, unit=1.0
     )
+    twitter = Columns(obj=1, time=0, size=3, delimiter=",", reads=5, unit=1.0, key_size=2)
+    assert told_columns("0,q:q:1:8WTfjZU,14,292,1,get,0\n") == twitter
+    assert told_columns("12,nz:u:eeW511W3dcH3de3d15ec,24,0,3,set,86400\n") == twitter
     for other in (
+        "0,q:q:1:8WTfjZU,14,292,1,fetch,0\n",
+        "0,q:q:1:8WTfjZU,14,big,1,get,0\n",
         '10.0.0.1 - - [29/Nov/2026:12:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "-"\n',
         "1 2\n",  # two columns: which is the object?
         "a b c\n",
@@ -166,3 +172,29 @@ def test_wikimedia_traces_read_with_their_header_or_without(tmp_path: Path) -> N
     assert _replay(str(bare)) == said
     assert _replay(str(headed)) == said
     assert _replay(str(text)) == said
+
+
+def test_a_key_value_caches_gets_are_its_requests(tmp_path: Path) -> None:
+    """Twitter's cache traces: a get is a request of the key and the value; a get of an empty
+    value (a key not found) and the writes are passed over, as libCacheSim passes them."""
+    trace = tmp_path / "cluster52.0"
+    rng = random.Random(12)
+    lines, expected = [], []
+    for i in range(3000):
+        obj = int(200 * rng.random() ** 2)
+        key, key_size, value_size = f"nz:u:{obj:08x}", 13, 40 + 17 * obj
+        op = rng.choice(("get", "get", "gets", "set", "add", "delete", "incr"))
+        if op.startswith("get") and rng.random() < 0.1:
+            value_size = 0  # a key not found
+        ttl = 0 if op.startswith("get") else 3600
+        lines.append(f"{i // 10},{key},{key_size},{value_size},{obj % 5},{op},{ttl}\n")
+        if op.startswith("get") and value_size:
+            expected.append((i // 10, key, key_size + value_size))
+    trace.write_text("".join(lines))
+    assert told_columns(lines[0]) is not None
+    read = load_trace([trace], resolve_format([trace], "auto"))
+    assert (read.skipped, read.unreadable) == (3000 - len(expected), 0)
+    names: dict[str, int] = {}
+    assert [(r.timestamp, r.obj_id, r.size) for r in read.requests] == [
+        (t, names.setdefault(name, len(names)), size) for t, name, size in expected
+    ]
