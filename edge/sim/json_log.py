@@ -22,6 +22,9 @@ the server nests the request (Caddy's `request`, Google Cloud's `httpRequest`, A
   `.responseBytes`);
 - Fastly's JSON example (`timestamp`, `request_method`, `host`, `url`, `response_status`,
   `response_body_size`);
+- Kong's log plugins (`started_at` in milliseconds, `request.method`, `request.uri`,
+  `response.status`, `response.headers.content-length` else `response.size`, which counts the
+  headers, and its proxy cache's `response.headers.x-cache-status`);
 - the Elastic Common Schema (`@timestamp`, `http.request.method`, `url.original`, `url.domain`,
   `http.response.status_code`, `http.response.body.bytes`: nested objects, read by their
   dotted names) and OpenTelemetry's conventions (`http.request.method`, `url.path` with
@@ -60,7 +63,7 @@ def cacheable(request: Request | None) -> Logged | None:
 _NESTS = ("request", "httpRequest", "http_request", "properties")
 _TIMES = (
     "msec", "time_iso8601", "time_local", "timestamp", "time", "@timestamp", "ts", "StartUTC",
-    "start_time", "EdgeStartTimestamp", "reqTimeSec", "time_micros",
+    "start_time", "EdgeStartTimestamp", "reqTimeSec", "time_micros", "started_at",
 )  # fmt: skip
 _METHODS = (
     "request_method", "method", "RequestMethod", "requestMethod", "httpMethod",
@@ -82,10 +85,12 @@ _HOSTS = (  # (CloudFront's Host header before its own domain name, where a tabl
 _STATUSES = (
     "status", "DownstreamStatus", "response_code", "response_status", "EdgeResponseStatus",
     "statusCode", "httpStatusCode", "http.response.status_code", "http.status_code", "sc_status",
-    "sc-status",
+    "sc-status", "response.status",
 )  # fmt: skip
-_BYTES = (  # the body's bytes before all bytes sent, where a server logs both
-    "body_bytes_sent", "sc_content_len", "sc-content-len", "bytes_sent", "bytes", "size",
+_BYTES = (  # the body's bytes before all bytes sent, where a server logs both; Kong's
+    # response's before the `size` of its request
+    "body_bytes_sent", "sc_content_len", "sc-content-len", "response.headers.content-length",
+    "response.size", "bytes_sent", "bytes", "size",
     "DownstreamContentSize", "response_body_size", "EdgeResponseBodyBytes", "EdgeResponseBytes",
     "responseBytes", "responseSize", "response_size", "http.response.body.bytes",
     "http.response.body.size", "sc_bytes", "sc-bytes",
@@ -96,7 +101,7 @@ _BYTES = (  # the body's bytes before all bytes sent, where a server logs both
 _CACHES = (
     "upstream_cache_status", "cache_status", "cacheStatus", "CacheCacheStatus",
     "response_state", "cacheHit", "cache", "x_edge_result_type", "x-edge-result-type",
-    "result_type",
+    "result_type", "response.headers.x-cache-status",
 )  # fmt: skip
 # where a log shipper or a container runtime keeps the line it carries: Docker's json-file
 # and Fluentd's `log`, Filebeat's and Logstash's `message`, Google Cloud's `textPayload`,

@@ -78,9 +78,13 @@ HIT, MISS = 1, 2
 # TCP_REFRESH_MODIFIED, TCP_CLIENT_REFRESH_MISS), CloudFront's (Hit, RefreshHit; Miss),
 # Cloudflare's (hit, stale, revalidated, updating; miss, expired, bypass, dynamic), Azure's
 # (HIT, REMOTE_HIT, PARTIAL_HIT; MISS, CONFIG_NOCACHE, UNCACHEABLE), Fastly's (HIT, HIT-STALE;
-# MISS, PASS), bunny.net's (HIT; MISS), Akamai's (1; 0) and Google Cloud's (true; false).
+# MISS, PASS), bunny.net's (HIT; MISS), Kong's proxy cache's (Hit; Miss, Bypass, Refresh: a
+# stored copy not good enough, fetched again), Akamai's (1; 0) and Google Cloud's (true;
+# false).
 _HIT_WORDS = ("HIT", "STALE", "REVALIDATED", "UNMODIFIED", "UPDATING")
-_MISS_WORDS = ("MISS", "EXPIRED", "BYPASS", "PASS", "DYNAMIC", "MODIFIED", "NOCACHE", "UNCACHEABLE")
+_MISS_WORDS = (
+    "MISS", "EXPIRED", "BYPASS", "PASS", "DYNAMIC", "MODIFIED", "NOCACHE", "UNCACHEABLE", "REFRESH",
+)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=256)

@@ -1,6 +1,6 @@
 """`mediacdn cache replay` on the logs other servers write: W3C extended logs (CloudFront's
 standard logs, IIS's), Squid's native format (Apache Traffic Server's `squid` format),
-HAProxy's HTTP log, and the JSON lines of Caddy and Traefik: the
+HAProxy's HTTP log, and the JSON lines of Caddy, Traefik and Kong: the
 same requests as the nginx log of tests/edge/sim/test_cache_replay.py, written as those servers
 write them."""
 
@@ -248,17 +248,45 @@ def traefik(log: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_caddy_and_traefik_logs_hold_the_nginx_logs_requests(tmp_path: Path) -> None:
+def kong(log: str) -> str:
+    """`log` as Kong's log plugins write it: the request and the response nested, the
+    request's own size beside its method, the response's counting its headers, the time in
+    milliseconds, and its proxy cache's word in a response header (a Refresh: fetched again)."""
+    lines = []
+    for i, (when, ip, method, target, status, sent, _) in enumerate(logged_requests(log)):
+        request: dict[str, object] = {"method": method, "uri": target}
+        request["url"] = f"http://cdn.example:8000{target}"
+        request |= {"size": 97, "headers": {"host": "cdn.example", "user-agent": "hls.js"}}
+        headers = {"content-length": sent, "x-cache-status": ("Hit", "Miss", "Refresh")[i % 3]}
+        response = {"status": status, "size": int(sent) + HEADERS, "headers": headers}
+        started = int(when.timestamp() * 1000) + 250
+        lines.append(
+            json.dumps(
+                {"request": request, "response": response, "started_at": started}
+                | {"client_ip": ip, "latencies": {"proxy": 3, "kong": 1, "request": 4}}
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+def test_caddy_traefik_and_kong_logs_hold_the_nginx_logs_requests(tmp_path: Path) -> None:
     reference = tmp_path / "access.log"
     reference.write_text(NGINX)
     expected = load_trace([reference], "nginx").requests
-    for name, write in (("caddy", caddy), ("traefik", traefik)):
+    for name, write in (("caddy", caddy), ("traefik", traefik), ("kong", kong)):
         log = tmp_path / f"{name}.log"
         log.write_text(write(NGINX))
         assert resolve_format([log], "auto") == "nginx", name
         trace = load_trace([log], "nginx")
         assert trace.requests == expected, name
         assert trace.skipped == 2, name  # the POST and the 404
+    # Kong's proxy cache said Hit on every third line: a Miss or a Refresh on the others
+    replayed = [
+        i for i, row in enumerate(logged_requests(NGINX)) if row[2] == "GET" and row[4] != 404
+    ]
+    logged = load_trace([tmp_path / "kong.log"], "nginx").logged
+    assert logged.requests == len(replayed) == len(expected)
+    assert logged.misses == sum(i % 3 != 0 for i in replayed) == len(replayed) - 1
 
 
 def test_a_proxys_or_cdns_log_keys_each_site_apart(tmp_path: Path) -> None:
