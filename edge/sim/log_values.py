@@ -82,9 +82,7 @@ HIT, MISS = 1, 2
 # stored copy not good enough, fetched again), Akamai's (1; 0) and Google Cloud's (true;
 # false).
 _HIT_WORDS = ("HIT", "STALE", "REVALIDATED", "UNMODIFIED", "UPDATING")
-_MISS_WORDS = (
-    "MISS", "EXPIRED", "BYPASS", "PASS", "DYNAMIC", "MODIFIED", "NOCACHE", "UNCACHEABLE", "REFRESH",
-)  # fmt: skip
+_MISS_WORDS = ("MISS", "EXPIRED", "BYPASS", "PASS", "DYNAMIC", "MODIFIED", "NOCACHE", "UNCACHEABLE")
 
 
 @functools.lru_cache(maxsize=256)
@@ -93,7 +91,7 @@ def outcome_of(word: str) -> int:
     word = word.strip().upper()
     if word in ("1", "TRUE"):
         return HIT
-    if word in ("0", "FALSE"):
+    if word in ("0", "FALSE", "REFRESH"):  # (Kong's Refresh: Squid's TCP_REFRESH_* say more)
         return MISS
     if any(hit in word for hit in _HIT_WORDS):
         return HIT
