@@ -51,7 +51,8 @@ REPLAY_DESCRIPTION = (
     "$request_method and $request_uri, $status, $body_bytes_sent and $msec, $time_local or "
     "$time_iso8601, and the JSON logs of Caddy, Traefik, Envoy, Google Cloud, Cloudflare, "
     "Akamai, Azure Front Door, Fastly and Kong, and records named by the Elastic Common Schema "
-    "or OpenTelemetry's conventions, as lines or as a JSON array (an export); any line "
+    "or OpenTelemetry's conventions, as lines or as a JSON array (an export, or Azure's "
+    '{"records": [...]}); any line '
     "carried by Docker, Fluentd, Filebeat or "
     "Cloud Logging; Squid's native format, Traffic Server's `squid` "
     "too, HAProxy's HTTP log, an AWS load balancer's and bunny.net's (the bytes logged count the "

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import lzma
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -244,17 +245,28 @@ def heads(path: Path) -> tuple[bytes, bytes]:
 _LOOK = 256  # bytes looked at to tell a JSON array of records
 
 
+# Azure Monitor's wrapper of a batch of records, as Event Hubs deliver them and as resource
+# logs were archived to storage before JSON lines: {"records": [{...}, {...}]}
+_WRAPPER = re.compile(r'\{\s*"records"\s*:\s*\[')
+_WRAPPED = re.compile(rb'\{\s*"records"\s*:\s*(?=\[)')
+
+
 def is_json_array(first: bytes) -> bool:
     """Whether a file beginning with `first` is a JSON array of objects ("[" then "{", with
-    any white space; no text log's line begins so)."""
+    any white space; no text log's line begins so), or Azure's {"records": [...]}."""
     text = first.lstrip()
+    if wrapped := _WRAPPED.match(text):
+        text = text[wrapped.end() :]
     return text.startswith(b"[") and text[1:].lstrip()[:1] in (b"{", b"]")
 
 
 def first_array_item(head: bytes) -> str | None:
     """The first record of a JSON array that begins with `head`, as its text (None: it does
     not end within `head`)."""
-    text = head.decode("utf-8", "replace").lstrip().removeprefix("[").lstrip()
+    text = head.decode("utf-8", "replace").lstrip()
+    if wrapped := _WRAPPER.match(text):
+        text = text[wrapped.end() - 1 :]
+    text = text.removeprefix("[").lstrip()
     try:
         _, end = _DECODER.raw_decode(text)
     except json.JSONDecodeError:
@@ -272,10 +284,16 @@ def _array_items(f: Readable, path: Path) -> Iterator[str]:
     ends is given as it is (unreadable); one that cannot be decoded, or a value that is no
     record, is a `LogError`: the rest of the array cannot be found past it."""
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    text, at, ended = "", 0, False
+    text, at, ended, wrappers = "", 0, False, 0
     while True:
         while at < len(text) and text[at] in _BETWEEN:
             at += 1
+        if at < len(text) and (wrapper := _WRAPPER.match(text, at)):
+            at, wrappers = wrapper.end(), wrappers + 1
+            continue
+        if at < len(text) and text[at] == "}" and wrappers:  # (a wrapper's end)
+            at, wrappers = at + 1, wrappers - 1
+            continue
         if at < len(text):
             if text[at] != "{":
                 raise LogError(f"{shown(path)}: a JSON array holding a value that is no record")

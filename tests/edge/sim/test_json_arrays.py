@@ -111,3 +111,28 @@ def test_records_cut_where_a_read_ends_are_read_on(
     monkeypatch.setattr(log_bytes, "_PIECE", piece)
     read = list(log_bytes.lines(path, lambda n: None))
     assert [json.loads(record) for record in read] == records
+
+
+@pytest.mark.parametrize("piece", [5, 64, 4096, 65536])
+def test_azures_records_wrapper_reads_as_its_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, piece: int
+) -> None:
+    """Azure Monitor's {"records": [...]} (an Event Hubs batch, a resource log archived before
+    JSON lines), one or several one after another, compact or pretty, is read as its records,
+    however the reads cut the wrapper."""
+    lines = tmp_path / "records.jsonl"
+    lines.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    expected = _requests(lines)
+    third = len(RECORDS) // 3
+    batches = [RECORDS[:third], RECORDS[third : 2 * third], RECORDS[2 * third :]]
+    wrapped = tmp_path / "PT1H.json"
+    wrapped.write_text(
+        "".join(
+            json.dumps({"records": b}, indent=2 if n % 2 else None) for n, b in enumerate(batches)
+        )
+    )
+    monkeypatch.setattr(log_bytes, "_PIECE", piece)
+    assert guess_format(wrapped) == "nginx"
+    assert _requests(wrapped) == expected
+    assert is_json_array(b'{ "records" :\n [ {"time": "x"}')
+    assert not is_json_array(b'{"records": 5}')
