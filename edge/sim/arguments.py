@@ -123,8 +123,8 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
         default="all",
-        help="comma-separated policies, or all (LRU always runs); case and dashes aside, as "
-        "libCacheSim names them (LRU, S3-FIFO)",
+        help="comma-separated policies, or all (LRU and Belady always run); case and dashes "
+        "aside, as libCacheSim names them (LRU, S3-FIFO, Belady)",
     )
     parser.add_argument(
         "--jobs",

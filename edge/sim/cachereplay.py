@@ -88,14 +88,22 @@ def parse_policies(text: str) -> list[str]:
     if text.strip().lower() == "all":
         return list(POLICIES)
     canonical = {_bare(name): name for name in POLICIES}
-    said = [p.strip() for p in text.split(",")]
+    # (Belady is every capacity's bound, always replayed: naming it, as libCacheSim's users
+    # do, asks for what is printed anyway)
+    said = [p.strip() for p in text.split(",") if _bare(p.strip()) not in _BELADY]
     unknown = [n for n in said if _bare(n) not in canonical]
     if unknown:
-        raise ValueError(f"unknown policy {unknown[0]!r} (one of {', '.join(POLICIES)}, all)")
+        raise ValueError(
+            f"unknown policy {unknown[0]!r} (one of {', '.join(POLICIES)}, all; Belady is "
+            "always replayed)"
+        )
     names = list(dict.fromkeys(canonical[_bare(n)] for n in said))
     if "lru" not in names:
         names.append("lru")  # every other one is compared with it
     return names
+
+
+_BELADY = frozenset({"belady", "beladysize", "optimal", "opt"})
 
 
 def _bare(name: str) -> str:

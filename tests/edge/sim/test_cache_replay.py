@@ -659,5 +659,8 @@ def test_policies_are_named_as_libcachesim_names_them() -> None:
     assert parse("S3FIFO, Sieve, s3-fifo, guided_arc") == ["s3fifo", "sieve", "guided-arc", "lru"]
     assert parse("LRU") == ["lru"]
     assert parse("ALL") == list(POLICIES)
-    with pytest.raises(ValueError, match="unknown policy 'lfu'"):
+    # Belady is always replayed: naming it (as libCacheSim's users do) asks for nothing more
+    assert parse("LRU,Belady,BeladySize,S3-FIFO") == ["lru", "s3fifo"]
+    assert parse("belady") == ["lru"]
+    with pytest.raises(ValueError, match=r"unknown policy 'lfu'.*Belady is always replayed"):
         parse("lru,lfu")
