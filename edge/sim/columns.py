@@ -149,15 +149,19 @@ def column_rows(
         elif columns.key_size is None:
             yield _request(values, index, row, columns.unit, sized=False), line
         else:
-            yield _key_value(values, index, row, columns.key_size), line
+            yield _key_value(values, index, row, columns.unit, columns.key_size), line
 
 
 def _key_value(
-    values: list[str], index: tuple[int, int | None, int | None], row: int, key_size: int
+    values: list[str],
+    index: tuple[int, int | None, int | None],
+    row: int,
+    unit: float | None,
+    key_size: int,
 ) -> Logged | None:
     """A key-value cache's read: of its key and value, as libCacheSim sizes it; a read of
     an empty value (a key not found) is none, as libCacheSim skips it."""
-    read = _request(values, index, row, 1.0)
+    read = _request(values, index, row, unit)
     try:
         key_bytes = int(values[key_size])
     except (IndexError, ValueError):

@@ -22,6 +22,9 @@ the server nests the request (Caddy's `request`, Google Cloud's `httpRequest`, A
   `.responseBytes`);
 - Fastly's JSON example (`timestamp`, `request_method`, `host`, `url`, `response_status`,
   `response_body_size`);
+- Huawei Cloud's CDN logs in its log service (`request_time` in milliseconds, `domain`,
+  `method`, `uri` with `uri_param`, `http_code`, `response_size`, `hit_info`) and Tencent
+  Cloud's (`time`, `host`, `method`, `url` with `param`, `http_code`, `rsp_size`, `hit`);
 - Kong's log plugins (`started_at` in milliseconds, `request.method`, `request.uri`,
   `response.status`, `response.headers.content-length` else `response.size`, which counts the
   headers, and its proxy cache's `response.headers.x-cache-status`);
@@ -64,6 +67,7 @@ _NESTS = ("request", "httpRequest", "http_request", "properties")
 _TIMES = (
     "msec", "time_iso8601", "time_local", "timestamp", "time", "@timestamp", "ts", "StartUTC",
     "start_time", "EdgeStartTimestamp", "reqTimeSec", "time_micros", "started_at",
+    "request_time",  # (Huawei Cloud's, in milliseconds; nginx's is a duration: last)
 )  # fmt: skip
 _METHODS = (
     "request_method", "method", "RequestMethod", "requestMethod", "httpMethod",
@@ -76,23 +80,25 @@ _TARGETS = (  # a target with its query
 )  # fmt: skip
 # a path, its query logged apart (or none)
 _PATHS = ("path", "reqPath", "url.path", "cs_uri_stem", "cs-uri-stem")
-_QUERIES = ("queryStr", "url.query", "query_string", "cs_uri_query", "cs-uri-query")  # "-": none
+_QUERIES = (  # "-": none
+    "queryStr", "url.query", "query_string", "cs_uri_query", "cs-uri-query", "uri_param", "param",
+)  # fmt: skip
 _URLS = ("requestUrl", "request_url", "requestUri", "url.full")  # whole URLs: they name the site
 _HOSTS = (  # (CloudFront's Host header before its own domain name, where a table has both)
     "host_header", "host", "RequestHost", "ClientRequestHost", "reqHost", "hostName",
-    "authority", "url.domain", "server.address", "cs_host", "cs-host", "cs(Host)",
+    "authority", "url.domain", "server.address", "cs_host", "cs-host", "cs(Host)", "domain",
 )  # fmt: skip
 _STATUSES = (
     "status", "DownstreamStatus", "response_code", "response_status", "EdgeResponseStatus",
     "statusCode", "httpStatusCode", "http.response.status_code", "http.status_code", "sc_status",
-    "sc-status", "response.status",
+    "sc-status", "response.status", "http_code",
 )  # fmt: skip
 _BYTES = (  # the body's bytes before all bytes sent, where a server logs both; Kong's
     # response's before the `size` of its request
     "body_bytes_sent", "sc_content_len", "sc-content-len", "response.headers.content-length",
     "response.size", "bytes_sent", "bytes", "size",
     "DownstreamContentSize", "response_body_size", "EdgeResponseBodyBytes", "EdgeResponseBytes",
-    "responseBytes", "responseSize", "response_size", "http.response.body.bytes",
+    "responseBytes", "responseSize", "response_size", "rsp_size", "http.response.body.bytes",
     "http.response.body.size", "sc_bytes", "sc-bytes",
 )  # fmt: skip
 # what the cache did (edge/sim/log_values.py's outcome_of reads the words): nginx's
@@ -101,7 +107,7 @@ _BYTES = (  # the body's bytes before all bytes sent, where a server logs both; 
 _CACHES = (
     "upstream_cache_status", "cache_status", "cacheStatus", "CacheCacheStatus",
     "response_state", "cacheHit", "cache", "x_edge_result_type", "x-edge-result-type",
-    "result_type", "response.headers.x-cache-status",
+    "result_type", "response.headers.x-cache-status", "hit_info", "hit",
 )  # fmt: skip
 # where a log shipper or a container runtime keeps the line it carries: Docker's json-file
 # and Fluentd's `log`, Filebeat's and Logstash's `message`, Google Cloud's `textPayload`,
@@ -212,7 +218,10 @@ def _target(url: str, target: str, path: str, query: str) -> tuple[str, str]:
     if url:
         return split_target(url)
     if target:
-        return "", split_target(target)[1]
+        path = split_target(target)[1]
+        if "?" not in path and query not in ("", "-"):  # (a path logged apart from its query)
+            path += "?" + query
+        return "", path
     path = split_target(path)[1]
     if path and not path.startswith("/"):  # (Akamai's reqPath has no leading slash)
         path = "/" + path

@@ -2,13 +2,15 @@
 combined or common format, with or without fields around them, Apache's vhost_combined;
 Envoy's default format; Amazon S3's server access log; Squid's native format, which Apache
 Traffic Server writes too; HAProxy's HTTP log; an Elastic Load Balancer's access log;
-bunny.net's CDN log), a JSON log line (edge/sim/json_log.py), or a POP's own access record
+bunny.net's, Alibaba Cloud's, Huawei Cloud's, Tencent Cloud's and UCloud's CDN logs), a JSON
+log line (edge/sim/json_log.py), or a POP's own access record
 (edge/wire.py's `AccessRecord`). Each gives (time, key, status, bytes), or None for a line
 that is no GET or HEAD request."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 
 from edge.pop.accesslog import logged_path
 from edge.sim.json_log import Logged, cacheable, json_object, json_value, request_of, wrapped_line
@@ -74,10 +76,45 @@ _BUNNY = re.compile(
 # The formats whose lines count headers in their bytes and name the site in their URL.
 _OTHERS = (_SQUID, _HAPROXY, _ELB, _BUNNY)
 
+# The text logs of the CDNs that write their own fields around a request, tried before the
+# combined format's reading (an Alibaba Cloud line would read as one, its request's size taken
+# for the bytes sent). Alibaba Cloud CDN's: [time] client, proxy, milliseconds, "referer",
+# "method URL", status, request size, response size, cache status (HIT or MISS), ...
+_ALIBABA = re.compile(
+    r'^\[(?P<at>[^\]]+)\] \S+ \S+ \d+ "[^"]*" "(?P<method>[A-Z]+) (?P<path>[^"\s]+)" '
+    r"(?P<status>\d{3}) \d+ (?P<bytes>\d+) (?P<result>[A-Z_]+)(?=\s|$)"
+)
+# Huawei Cloud CDN's: [time] client, milliseconds, "referer", "protocol", "method", "host",
+# "path", status, response size, cache status, ...
+_HUAWEI = re.compile(
+    r'^\[(?P<at>[^\]]+)\] \S+ \d+ "[^"]*" "[^"]*" "(?P<method>[A-Z]+)" "(?P<host>[^"]*)" '
+    r'"(?P<path>[^"]*)" (?P<status>\d{3}) (?P<bytes>\d+) (?P<result>[A-Z_]+)(?=\s|$)'
+)
+# Tencent Cloud CDN's, fields separated by spaces: time (yyyymmddHHMMSS), client, host, path,
+# bytes, province, ISP, status, referer, milliseconds, "user agent", "range", method, protocol,
+# cache status (hit or miss), ...
+_TENCENT = re.compile(
+    r"^(?P<at>\d{14}) \S+ (?P<host>\S+) (?P<path>/\S*) (?P<bytes>\d+) \S+ \S+ (?P<status>\d{3}) "
+    r'(?:"[^"]*"|\S+) \d+ (?:"[^"]*"|\S+) (?:"[^"]*"|\S+) (?P<method>[A-Z]+) \S+ '
+    r"(?P<result>[A-Za-z_]+)(?=\s|$)"
+)
+# UCloud's UCDN: [date time] client, "request", cache status (TCP_HIT ...), status, bytes sent
+# (headers too), milliseconds, host, ...
+_UCLOUD = re.compile(
+    r'^\[(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] \S+ "(?P<method>[A-Z]+) (?P<path>\S+)[^"]*" '
+    r"(?P<result>[A-Z_]+) (?P<status>\d{3}) (?P<bytes>\d+) \d+ (?P<host>\S+)"
+)
+_CDNS = (_ALIBABA, _HUAWEI, _TENCENT, _UCLOUD)
+_CHINA = timezone(timedelta(hours=8))  # (Tencent Cloud's times: its console's zone)
+
 
 def nginx_line(line: str) -> Logged | None:
     if line.startswith("{"):
         return _json_line(line)
+    if line[:1] == "[" or line[:1].isdigit():
+        for form in _CDNS:
+            if (cdn := form.match(line)) is not None:
+                return _read(form, cdn)
     match = _REQUEST.search(line)
     if match is None:
         return _other_line(line)
@@ -110,21 +147,33 @@ def _other_line(line: str) -> Logged | None:
     for form in _OTHERS:
         match = form.search(line)
         if match is not None:
-            break
-    else:
-        return None
-    at = any_time(match["at"])
+            return _read(form, match)
+    return None
+
+
+def _read(form: re.Pattern[str], match: re.Match[str]) -> Logged | None:
+    """The request a line of one of `_OTHERS` or `_CDNS` gives."""
+    at = _tencent_time(match["at"]) if form is _TENCENT else any_time(match["at"])
     method = match["method"] if form is not _BUNNY else "GET"
     if at is None or method not in ("GET", "HEAD") or not match["status"].isdigit():
         return None
     status = int(match["status"])
     sent = 0 if status == 304 else int(match["bytes"])
     host, path = split_target(match["path"])
+    host = match.groupdict().get("host") or host
     path = logged_path(path)
     if form is not _HAPROXY and host:  # a proxy's or a balancer's log holds many sites: the
         path = hosted(host, path)  # same path of two hosts is two objects
     result = match.groupdict().get("result")  # (Squid's result code, bunny.net's status)
     return at, path, status, sent, outcome_of(result) if result else 0
+
+
+def _tencent_time(text: str) -> float | None:
+    """Seconds since the epoch of Tencent Cloud's yyyymmddHHMMSS (None: no such time)."""
+    try:
+        return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=_CHINA).timestamp()
+    except ValueError:
+        return None
 
 
 def _json_line(line: str) -> Logged | None:
@@ -181,6 +230,8 @@ def edge_line(line: str) -> Logged | None:
 def text_line(line: str) -> bool:
     """Whether `line` is a text access log line (whatever its method): a quoted request with
     its status and bytes after it, and a time before it."""
+    if any(form.match(line) is not None for form in _CDNS):
+        return True
     request = _REQUEST.search(line)
     if request is None:
         return any(form.search(line) is not None for form in _OTHERS)

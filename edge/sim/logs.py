@@ -227,7 +227,7 @@ def _text_format(head: bytes) -> str | None:
     if CsvLog().header(first):
         return "nginx"  # (delimited values under a header)
     if told_columns(first) is not None:
-        return "csv"  # (a public trace's columns: webcachesim's, IBM's, Wikimedia's)
+        return "csv"  # (a public trace's columns: edge/sim/trace_layouts.py)
     for raw in lines:  # a line of any format, whatever its method
         line = raw.decode("utf-8", "replace")
         if text_line(line) or line.startswith(FIELDS):  # (a W3C extended log's columns)

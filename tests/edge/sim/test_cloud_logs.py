@@ -1,15 +1,16 @@
 """`mediacdn cache replay` on the logs of load balancers, CDNs and a service proxy: Envoy's
 default text format, Amazon S3's server access log, an Application Load Balancer's log,
-bunny.net's CDN log, and the JSON lines of Envoy, Google Cloud, Cloudflare, Akamai, Azure Front
-Door, Fastly, Elastic Common Schema and OpenTelemetry, and log lines carried by Docker, Fluentd
-and Cloud Logging. Each holds the requests of the nginx log of
+bunny.net's, Alibaba Cloud's, Huawei Cloud's, Tencent Cloud's and UCloud's CDN logs, and the
+JSON lines of Huawei Cloud's and Tencent Cloud's log services, Envoy, Google Cloud,
+Cloudflare, Akamai, Azure Front Door, Fastly, Elastic Common Schema and OpenTelemetry, and log
+lines carried by Docker, Fluentd and Cloud Logging. Each holds the requests of the nginx log of
 tests/edge/sim/test_cache_replay.py, written as that service writes them."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,82 @@ def bunny(log: str) -> str:
             f"{ip}|-|https://media.b-cdn.net{target}|WA|{agent}|322b688bd63fb63f|DE"
         )
     return "\n".join(lines) + "\n"
+
+
+CHINA = timezone(timedelta(hours=8))
+
+
+def alibaba(log: str) -> str:
+    """Alibaba Cloud CDN's log: the request's size before the response's, its URL whole."""
+    lines = []
+    for when, ip, method, target, status, sent, agent in logged_requests(log):
+        stamp = when.astimezone(CHINA).strftime("%d/%b/%Y:%H:%M:%S +0800")
+        word = "HIT" if status == 304 else "MISS"
+        lines.append(
+            f'[{stamp}] {ip} - 1542 "-" "{method} http://media.example.com{target}" {status} '
+            f'191 {sent} {word} "{agent}" "video/mp4"'
+        )
+    return "\n".join(lines) + "\n"
+
+
+def huawei(log: str) -> str:
+    """Huawei Cloud CDN's log: the method, host and path quoted apart."""
+    lines = []
+    for when, ip, method, target, status, sent, agent in logged_requests(log):
+        stamp = when.astimezone(CHINA).strftime("%d/%b/%Y:%H:%M:%S +0800")
+        lines.append(
+            f'[{stamp}] {ip} 1 "-" "HTTP/1.1" "{method}" "media.example.com" "{target}" '
+            f'{status} {sent} {"HIT" if status == 304 else "MISS"} "{agent}" "-"'
+        )
+    return "\n".join(lines) + "\n"
+
+
+def tencent(log: str) -> str:
+    """Tencent Cloud CDN's log: fields separated by spaces, its time yyyymmddHHMMSS in UTC+8."""
+    lines = []
+    for when, ip, method, target, status, sent, agent in logged_requests(log):
+        stamp = when.astimezone(CHINA).strftime("%Y%m%d%H%M%S")
+        lines.append(
+            f'{stamp} {ip} media.example.com {target} {sent} 22 2 {status} - 5 "{agent}" '
+            f'"(null)" {method} HTTP/1.1 {"hit" if status == 304 else "miss"} 443'
+        )
+    return "\n".join(lines) + "\n"
+
+
+def ucloud(log: str) -> str:
+    """UCloud's UCDN log: its cache's word and the status after the quoted request."""
+    lines = []
+    for when, ip, method, target, status, sent, agent in logged_requests(log):
+        lines.append(
+            f'[{when:%Y-%m-%d %H:%M:%S}] {ip} "{method} {target} HTTP/1.1" TCP_MISS {status} '
+            f'{sent} 81 media.example.com - - NONE/- 10.0.0.9 10.0.0.8 {status} 0 0 "{agent}"'
+        )
+    return "\n".join(lines) + "\n"
+
+
+def huawei_json(log: str) -> str:
+    """Huawei Cloud's CDN log in its log service: a path and its query apart, times in ms."""
+    return _json_lines(
+        log,
+        lambda r: {
+            "request_time": str(int(r[0].timestamp() * 1000)), "domain": "media.example.com",
+            "method": r[2], "scheme": "https", "uri": r[3], "uri_param": "-", "client_ip": r[1],
+            "request_size": "301", "response_time": "14", "response_size": r[5],
+            "http_code": str(r[4]), "hit_info": "MISS", "user_agent": r[6],
+        },
+    )  # fmt: skip
+
+
+def tencent_json(log: str) -> str:
+    """Tencent Cloud's CDN log in its log service: `request_time` there is a duration."""
+    return _json_lines(
+        log,
+        lambda r: {
+            "time": int(r[0].timestamp()), "client_ip": r[1], "host": "media.example.com",
+            "method": r[2], "url": r[3], "param": "", "http_code": r[4], "rsp_size": int(r[5]),
+            "request_time": 35, "hit": "miss", "ua": r[6], "file_size": 100,
+        },
+    )  # fmt: skip
 
 
 def _json_lines(log: str, record: Callable[[Request], dict[str, object]]) -> str:
@@ -233,7 +310,8 @@ def google_cloud_text(log: str) -> str:
         (envoy, 0), (s3, 0), (alb, HEADERS), (bunny, HEADERS), (envoy_json, 0),
         (google_cloud, HEADERS),
         (cloudflare, 0), (akamai, 0), (azure, 0), (fastly, 0), (elastic, 0), (opentelemetry, 0),
-        (docker, 0), (fluentd_caddy, 0), (google_cloud_text, 0),
+        (docker, 0), (fluentd_caddy, 0), (google_cloud_text, 0), (alibaba, 0), (huawei, 0),
+        (tencent, 0), (ucloud, 0), (huawei_json, 0), (tencent_json, 0),
     ],
     ids=lambda value: getattr(value, "__name__", ""),
 )  # fmt: skip
@@ -306,7 +384,7 @@ def test_counts_after_a_status_are_read_only_where_they_are_envoys_or_s3s() -> N
         ("Miss", MISS), ("Error", 0), ("LimitExceeded", 0), ("dynamic", MISS),
         ("REMOTE_HIT", HIT), ("CONFIG_NOCACHE", MISS), ("HIT-STALE", HIT), ("PASS", MISS),
         ("1", HIT), ("0", MISS), ("true", HIT), ("false", MISS), ("ERR_CLIENT_ABORT", 0),
-        ("TCP_TUNNEL", 0), ("none", 0), ("", 0),
+        ("TCP_TUNNEL", 0), ("none", 0), ("", 0), ("Refresh", MISS), ("TCP_REFRESH_FAIL_OLD", 0),
     ],
 )  # fmt: skip
 def test_what_a_cache_logged_it_did_is_read_in_each_ones_words(word: str, outcome: int) -> None:
@@ -321,6 +399,12 @@ def test_what_the_cache_that_wrote_a_log_did_is_counted(tmp_path: Path) -> None:
         "squid": (squid(NGINX), 6, 5),  # the 304 a TCP_REFRESH_UNMODIFIED, the rest TCP_MISS
         "cloudfront": (cloudfront(NGINX), 6, 6),  # every one a Miss
         "bunny": (bunny(NGINX), 6, 5),  # the 304 a HIT
+        "alibaba": (alibaba(NGINX), 6, 5),  # (and so in each of these CDNs' words)
+        "huawei": (huawei(NGINX), 6, 5),
+        "tencent": (tencent(NGINX), 6, 5),
+        "ucloud": (ucloud(NGINX), 6, 6),  # every one a TCP_MISS
+        "huawei_json": (huawei_json(NGINX), 6, 6),
+        "tencent_json": (tencent_json(NGINX), 6, 6),
         "combined": (NGINX, 0, 0),
     }
     for name, (text, requests, misses) in cases.items():
