@@ -97,52 +97,58 @@ def bunny(log: str) -> str:
 CHINA = timezone(timedelta(hours=8))
 
 
+def _text_lines(log: str, line: Callable[[Request], str]) -> str:
+    return "".join(line(request) + "\n" for request in logged_requests(log))
+
+
+def _in_china(when: datetime, layout: str) -> str:
+    return when.astimezone(CHINA).strftime(layout)
+
+
 def alibaba(log: str) -> str:
     """Alibaba Cloud CDN's log: the request's size before the response's, its URL whole."""
-    lines = []
-    for when, ip, method, target, status, sent, agent in logged_requests(log):
-        stamp = when.astimezone(CHINA).strftime("%d/%b/%Y:%H:%M:%S +0800")
-        word = "HIT" if status == 304 else "MISS"
-        lines.append(
-            f'[{stamp}] {ip} - 1542 "-" "{method} http://media.example.com{target}" {status} '
-            f'191 {sent} {word} "{agent}" "video/mp4"'
-        )
-    return "\n".join(lines) + "\n"
+    return _text_lines(
+        log,
+        lambda r: (
+            f'[{_in_china(r[0], "%d/%b/%Y:%H:%M:%S +0800")}] {r[1]} - 1542 "-" '
+            f'"{r[2]} http://media.example.com{r[3]}" {r[4]} 191 {r[5]} '
+            f'{"HIT" if r[4] == 304 else "MISS"} "{r[6]}" "video/mp4"'
+        ),
+    )
 
 
 def huawei(log: str) -> str:
     """Huawei Cloud CDN's log: the method, host and path quoted apart."""
-    lines = []
-    for when, ip, method, target, status, sent, agent in logged_requests(log):
-        stamp = when.astimezone(CHINA).strftime("%d/%b/%Y:%H:%M:%S +0800")
-        lines.append(
-            f'[{stamp}] {ip} 1 "-" "HTTP/1.1" "{method}" "media.example.com" "{target}" '
-            f'{status} {sent} {"HIT" if status == 304 else "MISS"} "{agent}" "-"'
-        )
-    return "\n".join(lines) + "\n"
+    return _text_lines(
+        log,
+        lambda r: (
+            f'[{_in_china(r[0], "%d/%b/%Y:%H:%M:%S +0800")}] {r[1]} 1 "-" "HTTP/1.1" "{r[2]}" '
+            f'"media.example.com" "{r[3]}" {r[4]} {r[5]} {"HIT" if r[4] == 304 else "MISS"} '
+            f'"{r[6]}" "-"'
+        ),
+    )
 
 
 def tencent(log: str) -> str:
     """Tencent Cloud CDN's log: fields separated by spaces, its time yyyymmddHHMMSS in UTC+8."""
-    lines = []
-    for when, ip, method, target, status, sent, agent in logged_requests(log):
-        stamp = when.astimezone(CHINA).strftime("%Y%m%d%H%M%S")
-        lines.append(
-            f'{stamp} {ip} media.example.com {target} {sent} 22 2 {status} - 5 "{agent}" '
-            f'"(null)" {method} HTTP/1.1 {"hit" if status == 304 else "miss"} 443'
-        )
-    return "\n".join(lines) + "\n"
+    return _text_lines(
+        log,
+        lambda r: (
+            f"{_in_china(r[0], '%Y%m%d%H%M%S')} {r[1]} media.example.com {r[3]} {r[5]} 22 2 "
+            f'{r[4]} - 5 "{r[6]}" "(null)" {r[2]} HTTP/1.1 {"hit" if r[4] == 304 else "miss"} 443'
+        ),
+    )
 
 
 def ucloud(log: str) -> str:
     """UCloud's UCDN log: its cache's word and the status after the quoted request."""
-    lines = []
-    for when, ip, method, target, status, sent, agent in logged_requests(log):
-        lines.append(
-            f'[{when:%Y-%m-%d %H:%M:%S}] {ip} "{method} {target} HTTP/1.1" TCP_MISS {status} '
-            f'{sent} 81 media.example.com - - NONE/- 10.0.0.9 10.0.0.8 {status} 0 0 "{agent}"'
-        )
-    return "\n".join(lines) + "\n"
+    return _text_lines(
+        log,
+        lambda r: (
+            f'[{r[0]:%Y-%m-%d %H:%M:%S}] {r[1]} "{r[2]} {r[3]} HTTP/1.1" TCP_MISS {r[4]} {r[5]} '
+            f'81 media.example.com - - NONE/- 10.0.0.9 10.0.0.8 {r[4]} 0 0 "{r[6]}"'
+        ),
+    )
 
 
 def huawei_json(log: str) -> str:
