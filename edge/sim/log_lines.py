@@ -111,7 +111,7 @@ _CHINA = timezone(timedelta(hours=8))  # (Tencent Cloud's times: its console's z
 def nginx_line(line: str) -> Logged | None:
     if line.startswith("{"):
         return _json_line(line)
-    if line[:1] == "[" or line[:1].isdigit():
+    if line[:1] == "[" or line[14:15] == " ":  # (one of _CDNS, or no such line at all)
         for form in _CDNS:
             if (cdn := form.match(line)) is not None:
                 return _read(form, cdn)
