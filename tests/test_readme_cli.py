@@ -7,8 +7,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
+import shlex
 from pathlib import Path
 
+from edge.sim.arguments import REPLAY_EXAMPLES
+from edge.sim.cachereplay import parse_capacities, parse_policies
+from edge.sim.columns import parse_columns
 from mediacdn.cli import build_parser
 from origin.settings import Settings
 
@@ -54,3 +58,31 @@ def test_the_settings_table_names_every_setting() -> None:
     text = README.read_text()
     names = [f"MEDIACDN_{f.name.upper()}" for f in dataclasses.fields(Settings)]
     assert [name for name in names if f"`{name}`" not in text] == []
+
+
+def test_the_replays_examples_are_commands_it_takes() -> None:
+    """Each example `cache replay --help` ends with parses as the command line it shows, and
+    the help shows them as written (one a line, not wrapped)."""
+    parser = build_parser()
+    help_text = _commands(parser)["cache replay"].format_help()
+    assert REPLAY_EXAMPLES in help_text
+    examples: list[str] = []
+    continued = False
+    for line in REPLAY_EXAMPLES.splitlines()[1:]:
+        command = re.split(r"\s{3,}", line.strip())[0]  # (what it does, three spaces on)
+        if continued:
+            examples[-1] += " " + command
+        elif line.startswith("  ") and not line.startswith("   "):
+            examples.append(command.split("|")[-1].strip())  # (after what pipes into it)
+        continued = command.endswith("\\")
+        examples[-1] = examples[-1].removesuffix("\\")
+    assert len(examples) == 5, examples
+    assert examples[-1].endswith("obj-size-col=Bytes, has-header=true'"), examples
+    for example in examples:
+        args = parser.parse_args(shlex.split(example)[1:])
+        assert args.func.__name__ == "cmd_cache_replay", example
+        assert args.files, example
+        parse_policies(args.policy)  # (their values as the replay reads them)
+        parse_capacities(args.capacity, 10**12)
+        if args.columns is not None:
+            parse_columns(args.columns)

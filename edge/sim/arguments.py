@@ -82,7 +82,30 @@ REPLAY_DESCRIPTION = (
 )
 
 
+REPLAY_EXAMPLES = """examples:
+  mediacdn cache replay /var/log/nginx/access.log*     a day of rotated logs, any order
+  zcat logs/*.gz | mediacdn cache replay - --capacity 1%,10%,64GiB
+  mediacdn cache replay pop-logs/ --policy LRU,S3-FIFO,adaptive
+                                          every POP's --access-log under a directory
+  mediacdn cache replay cluster52.oracleGeneral.zst --capacity 0.01,0.1 --json
+                                          a libCacheSim dataset, the figures for a script
+  mediacdn cache replay export.csv \\
+      --columns 'time-col=When, obj-id-col=Path, obj-size-col=Bytes, has-header=true'"""
+
+
+class _KeepsExamples(argparse.HelpFormatter):
+    """Wraps the description as argparse does, and keeps text laid out in lines (the
+    examples) as it is."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return text
+        return super()._fill_text(text, width, indent)
+
+
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = REPLAY_EXAMPLES
+    parser.formatter_class = _KeepsExamples
     parser.add_argument(
         "files",
         nargs="+",
