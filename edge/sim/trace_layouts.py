@@ -3,6 +3,8 @@ replay without `--columns`:
 
 - webcachesim's (AdaptSize's, and LRB's Wikipedia traces, webcachesim2's): `time id size`,
   separated by blanks, every value a whole number, any further columns features (numbers too);
+  and the same columns separated by commas, as Tragen (a CDN trace generator) writes them (its
+  sizes in KB: a capacity is then best given as a share of the footprint);
 - IBM Cloud Object Storage's (published on SNIA's IOTTA): `time operation id [size [first
   last]]`, the time in milliseconds, the operation `REST.GET.OBJECT` and the like: only a GET or
   a HEAD is a request a cache answers (a PUT, a DELETE, a COPY is passed over);
@@ -41,7 +43,10 @@ def told_columns(line: str) -> Columns | None:
     if "\t" in line:
         return _wikimedia(line.rstrip("\r\n").split("\t"))
     if "," in line:
-        return _twitter(line.rstrip("\r\n").split(","))
+        values = line.rstrip("\r\n").split(",")
+        if len(values) >= 3 and all(_WHOLE.match(v.strip()) for v in values):
+            return Columns(obj=1, time=0, size=2, delimiter=",", unit=1.0)  # (Tragen's)
+        return _twitter(values)
     values = line.split()
     if len(values) >= 3 and all(_WHOLE.match(v) for v in values):
         return Columns(obj=1, time=0, size=2, delimiter=BLANKS, unit=1.0)

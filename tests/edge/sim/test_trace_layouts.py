@@ -26,6 +26,8 @@ def test_each_layout_is_told_from_its_first_line() -> None:
     assert told_columns("1 1 120\n") == webcachesim
     assert told_columns("1549000000  8812  40961  3  0\n") == webcachesim  # with features
     assert told_columns("1\t8812\t40961\n") == webcachesim
+    tragen = Columns(obj=1, time=0, size=2, delimiter=",", unit=1.0)
+    assert told_columns("0,0,318\n") == told_columns("255,227,2\r\n") == tragen
     ibm = Columns(obj=2, time=0, size=3, delimiter=BLANKS, reads=1, unit=0.001)
     for line in (
         "1219008 REST.PUT.OBJECT 8d4fcda3d675bac9 1056\n",
@@ -51,7 +53,8 @@ def test_each_layout_is_told_from_its_first_line() -> None:
         '10.0.0.1 - - [29/Nov/2026:12:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "-"\n',
         "1 2\n",  # two columns: which is the object?
         "a b c\n",
-        "1,2,3\n",  # libCacheSim's csv: its columns are said
+        "1,2\n",
+        "1,2,x\n",
         "1219008 PUT 8d4fcda3d675bac9 1056\n",
         "1219008 REST.GET.OBJECT 8d4f 10 0\n",  # a range needs both ends
         "0\t1\tjpeg\tbig\t0.1\n",
@@ -117,6 +120,11 @@ def test_a_told_trace_replays_as_its_columns_said(tmp_path: Path) -> None:
     assert _replay(str(packed)) == said
     assert _replay("-", stdin=trace.read_bytes()) == said
     assert _replay(str(trace), "--format", "csv") == said
+    tragen = tmp_path / "gen_sequence.txt"  # the same columns separated by commas
+    tragen.write_text(
+        "".join(",".join(line.split()[:3]) + "\n" for line in trace.read_text().splitlines())
+    )
+    assert _replay(str(tragen)) == said
 
 
 def test_only_an_object_stores_reads_are_requests(tmp_path: Path) -> None:
