@@ -248,7 +248,7 @@ _LOOK = 256  # bytes looked at to tell a JSON array of records
 # Azure Monitor's wrapper of a batch of records, as Event Hubs deliver them and as resource
 # logs were archived to storage before JSON lines: {"records": [{...}, {...}]}
 _WRAPPER = re.compile(r'\{\s*"records"\s*:\s*\[')
-_WRAPPED = re.compile(rb'\{\s*"records"\s*:\s*(?=\[)')
+_WRAPPED = re.compile(_WRAPPER.pattern.encode())  # (the same, in bytes)
 
 
 def is_json_array(first: bytes) -> bool:
@@ -256,7 +256,7 @@ def is_json_array(first: bytes) -> bool:
     any white space; no text log's line begins so), or Azure's {"records": [...]}."""
     text = first.lstrip()
     if wrapped := _WRAPPED.match(text):
-        text = text[wrapped.end() :]
+        text = text[wrapped.end() - 1 :]  # (from its "[")
     return text.startswith(b"[") and text[1:].lstrip()[:1] in (b"{", b"]")
 
 
