@@ -78,7 +78,8 @@ REPLAY_DESCRIPTION = (
     "or UTF-16; several "
     "files are merged in time order, so rotated logs can be named in any order. Where a "
     "log says what its cache did (a POP's, Squid's, Traffic Server's, CloudFront's, "
-    "bunny.net's, $upstream_cache_status, a CDN's JSON), that cache's own miss ratios over "
+    "bunny.net's, $upstream_cache_status in JSON or after a text line's request, Varnish's "
+    "hitmiss, a CDN's JSON), that cache's own miss ratios over "
     "the same requests are printed too."
 )
 

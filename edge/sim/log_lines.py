@@ -45,6 +45,13 @@ _SITE_FIRST = re.compile(r"^(?P<site>[\w.-]*[A-Za-z][\w.-]*(?::\d+)?|[\w.-]+:\d+
 # time. In either, the second count is the one to size the object by (the bytes sent; the
 # object's size) and the first says the bytes sent where the second is "-".
 _COUNTS_AFTER = re.compile(r" (?P<first>\d+|-) (?P<second>\d+|-) \d+(?=\s|$)")
+# What the cache that wrote the line did, logged after the request as a field of its own:
+# nginx's $upstream_cache_status (HIT, MISS, EXPIRED, ...), bare, quoted or as name=value
+# (`cache=HIT`), or Varnish's %{Varnish:hitmiss}x and %{Varnish:handling}x (hit, miss, pass).
+# A word inside a quoted field of other words (a user agent) is none of it.
+_CACHE_FIELD = re.compile(
+    r'(HIT|MISS|BYPASS|EXPIRED|STALE|UPDATING|REVALIDATED|hit|miss|pass)(?="?(?:\s|$))'
+)
 
 
 # A line of Squid's native access log, the format Apache Traffic Server calls `squid` too:
@@ -121,13 +128,33 @@ def nginx_line(line: str) -> Logged | None:
     if match["method"] not in ("GET", "HEAD"):
         return None
     at = _text_time(line[: match.start()])
-    sent = _sent(match["bytes"], line, match.end())
+    end = match.end()
+    sent = _sent(match["bytes"], line, end)
     if at is None or sent is None:
         return None
     path = logged_path(split_target(match["path"])[1])
     if (site := _SITE_FIRST.match(line)) is not None:
         path = hosted(site["site"], path)
-    return at, path, int(match["status"]), sent, 0
+    if line.endswith(('"\n', '"')) and line.count('"', end) == 4:
+        return at, path, int(match["status"]), sent, 0  # (the combined format: no more)
+    return at, path, int(match["status"]), sent, _cache_word(line, end)
+
+
+def _cache_word(line: str, end: int) -> int:
+    """HIT, MISS or 0: what a text line says its cache did, in a field after `end` (its
+    request's status and bytes)."""
+    for word in _CACHE_FIELD.finditer(line, end):
+        start = word.start()
+        quoted = line[start - 1] == '"'
+        if line[start - 1 - quoted] not in " \t=:":  # (a field of its own, or a value)
+            continue
+        # outside a quoted field: an even number of quotes before it, or the quote that
+        # opens a field holding the word alone
+        if line.count('"', end, start) % 2 == quoted and (
+            not quoted or line[word.end() : word.end() + 1] == '"'
+        ):
+            return outcome_of(word[1])
+    return 0
 
 
 def _sent(logged: str, line: str, end: int) -> int | None:

@@ -397,6 +397,15 @@ def test_what_a_cache_logged_it_did_is_read_in_each_ones_words(word: str, outcom
     assert outcome_of(word) == outcome
 
 
+def _after_each(log: str, field: str, lower: bool = False) -> str:
+    """`log` with a cache's word after each line: the 304's a HIT, the rest MISS."""
+    out = []
+    for line in log.splitlines():
+        word = "HIT" if '" 304 ' in line else "MISS"
+        out.append(line + field.format(word=word.lower() if lower else word))
+    return "\n".join(out) + "\n"
+
+
 def test_what_the_cache_that_wrote_a_log_did_is_counted(tmp_path: Path) -> None:
     """Where a log says what its cache did (Squid's result code, CloudFront's
     x-edge-result-type, bunny.net's status, a JSON log's cache status, Google Cloud's
@@ -412,6 +421,13 @@ def test_what_the_cache_that_wrote_a_log_did_is_counted(tmp_path: Path) -> None:
         "huawei_json": (huawei_json(NGINX), 6, 6),
         "tencent_json": (tencent_json(NGINX), 6, 6),
         "combined": (NGINX, 0, 0),
+        # nginx's $upstream_cache_status after the combined format, bare, quoted, as name=value
+        # and among other fields; Varnish's hitmiss; a user agent that holds the word says none
+        "upstream_cache_status": (_after_each(NGINX, " {word}"), 6, 5),
+        "quoted": (_after_each(NGINX, ' "{word}" "-"'), 6, 5),
+        "named": (_after_each(NGINX, " rt=0.004 cache={word} ua=-"), 6, 5),
+        "varnish": (_after_each(NGINX, " {word} 0.001", lower=True), 6, 5),
+        "agent": (NGINX.replace('"hls.js', '"HIT hls.js'), 0, 0),
     }
     for name, (text, requests, misses) in cases.items():
         log = tmp_path / f"{name}.log"
