@@ -285,10 +285,20 @@ def _first_line(path: Path) -> str:
     """ "; its first line: ..." where `path` begins with a line of text (a table's header, whose
     names `--columns` can say), else ""."""
     try:
-        _, after = heads(path)
+        return _shown_line(_head_line(path))
     except (OSError, LogError, SourceError):
         return ""
-    text = _first_text(after.splitlines()).decode("utf-8", "replace").strip()
+
+
+def _head_line(path: Path) -> str:
+    """The first line of text of `path`'s head, after any NULs it begins with ("": none)."""
+    _, after = heads(path)
+    return _first_text(after.splitlines()).decode("utf-8", "replace")
+
+
+def _shown_line(line: str) -> str:
+    """ "; its first line: ..." for `line`, if it is printable text, else ""."""
+    text = line.strip()
     if not text or not text.isprintable() or "\ufffd" in text:
         return ""
     return f"; its first line: {text[:120]!r}" + ("..." if len(text) > 120 else "")
@@ -413,12 +423,12 @@ def _table_entries(
 
 def _told_columns(path: Path) -> Columns:
     """Where the values are in `path`, a public trace told from its first line."""
-    _, after = heads(path)
-    told = told_columns(_first_text(after.splitlines()).decode("utf-8", "replace"))
+    line = _head_line(path)
+    told = told_columns(line)
     if told is None:
         raise LogError(
             f"{shown(path)} is no trace whose columns can be told (webcachesim's, IBM's object "
-            f"store's, Twitter's, Wikimedia's{_first_line(path)}): say them with --columns"
+            f"store's, Twitter's, Wikimedia's{_shown_line(line)}): say them with --columns"
         )
     return told
 
