@@ -193,17 +193,18 @@ def test_player_plays_through_an_edge_switches_audio_and_quality_and_shows_subti
     subtitles = page.eval_on_selector_all("#subtitles option", "os => os.map(o => o.value)")
     assert subtitles == ["-1", "0", "1"]
 
-    # While it plays: Spanish, the lowest rung, English subtitles, as a viewer would choose them.
+    # While it plays: Spanish, the lowest rung, English subtitles, as a viewer would choose
+    # them: one menu, then the next once the player has done what the first said.
     spanish = next(str(i) for i, a in enumerate(audio) if "spa" in a)
     lowest = page.evaluate(
         "player.hls.levels.reduce((lo, l, i, ls) => l.bitrate < ls[lo].bitrate ? i : lo, 0)"
     )
     before = page.evaluate("player.frags.length")
     page.select_option("#audio", spanish)
-    page.select_option("#quality", str(lowest))
-    page.select_option("#subtitles", "0")
     wait_js(page, f"player.audioSwitches.includes({spanish})")
+    page.select_option("#quality", str(lowest))
     wait_js(page, f"player.levelSwitches.includes({lowest})")
+    page.select_option("#subtitles", "0")
     wait_js(
         page,
         """Array.from(player.video.textTracks).some(
