@@ -61,6 +61,24 @@ def test_no_cookie_jar_upstream(tmp_path: Path) -> None:
         assert origin.seen_headers[-1]["cookie"] == "sid=bob"  # a client's own cookie passes
 
 
+def test_an_answer_that_varies_on_cookie_is_kept_per_cookie(tmp_path: Path) -> None:
+    """A request's cookie does not keep its answer from being stored (as at nginx and CDNs):
+    an upstream that answers by cookie says so with `Vary: Cookie`, and each cookie, and no
+    cookie, gets its own stored answer."""
+    origin = ScriptedOrigin(
+        {"/me": Route(b"", headers={**PUBLIC, "vary": "Cookie"}, vary_body="cookie")}
+    )
+    with edge_in_front(tmp_path, origin) as edge:
+        seen = []
+        for cookie in ["sid=alice", "sid=bob", None, "sid=alice", "sid=bob", None]:
+            headers = {"cookie": cookie} if cookie else {}
+            r = httpx.get(edge + "/me", headers=headers, timeout=10)
+            seen.append((r.text, r.headers["x-cache"]))
+        first = [("sid=alice", "MISS"), ("sid=bob", "MISS"), ("none", "MISS")]
+        assert seen == first + [(text, "HIT") for text, _ in first]
+        assert origin.hits["/me"] == 3
+
+
 @contextmanager
 def pop(tmp_path: Path, origin: ScriptedOrigin, workers: int) -> Iterator[str]:
     """A `mediacdn edge` process in front of `origin`: one worker, or several sharing one
