@@ -192,14 +192,14 @@ def opened(path: Path, progress: Callable[[int], object]) -> Iterator[Readable]:
 _DAMAGED = (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError)
 
 
-def lines(path: Path, progress: Callable[[int], object]) -> Iterator[str]:
+def lines(path: Path, progress: Callable[[int], object], arrays: bool = True) -> Iterator[str]:
     """`path`'s lines; a line longer than LINE_MAX is read through in pieces and given as an
     empty line (skipped as no request): a file with no line ends, or a compressed one that
     expands to a single huge line, is read in bounded memory. NUL bytes before a line are
-    none of it (see `_after_nuls`). A JSON array of records (an export: on one line or
-    pretty-printed) is read as its records, each one a line (see `_array_items`)."""
+    none of it (see `_after_nuls`). With `arrays`, a JSON array of records (an export: on one
+    line or pretty-printed) is read as its records, each one a line (see `_array_items`)."""
     with opened(path, progress) as f:
-        if is_json_array(f.peek(_LOOK)[:_LOOK]):
+        if arrays and is_json_array(f.peek(_LOOK)[:_LOOK]):
             yield from _array_items(f, path)
             return
         while raw := f.readline(LINE_MAX):

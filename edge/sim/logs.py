@@ -410,7 +410,8 @@ def _table_entries(
     first_row: int,
 ) -> Iterator[Logged]:
     try:
-        for parsed, line in column_rows(lines(path, progress), columns, first_row):
+        # (a table's lines as they are, a first one that begins "[{" too: its columns are said)
+        for parsed, line in column_rows(lines(path, progress, arrays=False), columns, first_row):
             if parsed is not None and parsed is not NOT_READ:
                 yield parsed
                 continue

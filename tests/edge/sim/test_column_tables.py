@@ -112,6 +112,18 @@ def test_a_plain_text_trace_is_one_object_a_line(tmp_path: Path) -> None:
     assert len({(a, b) for (a, _), (b, _) in zip(ours, theirs, strict=True)}) == len(set(ids))
 
 
+def test_a_table_is_read_as_lines_whose_first_looks_like_a_json_array(tmp_path: Path) -> None:
+    """Told the columns, a file is a table: one whose first object id begins "[{" (keys
+    written as JSON) is not taken for a JSON array of records."""
+    trace = tmp_path / "keys.txt"
+    keys = [f'[{{"user":{i % 7}}},{{"at":{i}}}]' for i in range(50)]
+    trace.write_text("\n".join(keys) + "\n")
+    read = load_trace([trace], "csv", columns=parse_columns("obj-id-col=1"))
+    assert len(read.requests) == 50
+    assert not read.skipped
+    assert len({r.obj_id for r in read.requests}) == 7
+
+
 def _replay(*args: str) -> dict[str, Any]:
     done = run_cli("cache", "replay", "--quiet", *args, "--capacity", "20%,50%", "--json")
     assert done.returncode == 0, done.stderr
