@@ -15,13 +15,17 @@ the server nests the request (Caddy's `request`, Google Cloud's `httpRequest`, A
   `.status`, `.responseSize`);
 - Cloudflare's Logpush (`EdgeStartTimestamp` as seconds, nanoseconds or RFC 3339,
   `ClientRequestMethod`, `ClientRequestHost`, `ClientRequestURI`, `EdgeResponseStatus`,
-  `EdgeResponseBodyBytes` or `EdgeResponseBytes`);
+  `EdgeResponseBodyBytes` or `EdgeResponseBytes`; or `ClientRequestPath` with
+  `ClientRequestQuery`, where those are the fields a job pushes);
 - Akamai's DataStream 2 (`reqTimeSec`, `reqMethod`, `reqHost`, `reqPath` with `queryStr`,
   `statusCode`, `bytes`);
 - Azure Front Door (`time`, `properties.httpMethod`, `.requestUri`, `.httpStatusCode`,
   `.responseBytes`);
 - Fastly's JSON example (`timestamp`, `request_method`, `host`, `url`, `response_status`,
   `response_body_size`);
+- Tencent Cloud EdgeOne's (`RequestTime`, `RequestMethod`, `RequestHost`, `RequestUrl` with
+  `RequestUrlQueryString`, `EdgeResponseStatusCode`, `EdgeResponseBytes`, `EdgeCacheStatus`),
+  offline or pushed in real time;
 - Huawei Cloud's CDN logs in its log service (`request_time` in milliseconds, `domain`,
   `method`, `uri` with `uri_param`, `http_code`, `response_size`, `hit_info`) and Tencent
   Cloud's (`time`, `host`, `method`, `url` with `param`, `http_code`, `rsp_size`, `hit`);
@@ -67,6 +71,7 @@ _NESTS = ("request", "httpRequest", "http_request", "properties")
 _TIMES = (
     "msec", "time_iso8601", "time_local", "timestamp", "time", "@timestamp", "ts", "StartUTC",
     "start_time", "EdgeStartTimestamp", "reqTimeSec", "time_micros", "started_at",
+    "RequestTime", "LogTime",
     "request_time",  # (Huawei Cloud's, in milliseconds; nginx's is a duration: last)
 )  # fmt: skip
 _METHODS = (
@@ -76,12 +81,13 @@ _METHODS = (
 )  # fmt: skip
 _TARGETS = (  # a target with its query
     "request_uri", "uri", "url", "RequestPath", "ClientRequestURI", "url.original", "http.target",
-    "cs_uri", "cs-uri",
+    "cs_uri", "cs-uri", "RequestUrl",
 )  # fmt: skip
 # a path, its query logged apart (or none)
-_PATHS = ("path", "reqPath", "url.path", "cs_uri_stem", "cs-uri-stem")
+_PATHS = ("path", "reqPath", "url.path", "cs_uri_stem", "cs-uri-stem", "ClientRequestPath")
 _QUERIES = (  # "-": none
     "queryStr", "url.query", "query_string", "cs_uri_query", "cs-uri-query", "uri_param", "param",
+    "RequestUrlQueryString", "ClientRequestQuery",
 )  # fmt: skip
 _URLS = ("requestUrl", "request_url", "requestUri", "url.full")  # whole URLs: they name the site
 _HOSTS = (  # (CloudFront's Host header before its own domain name, where a table has both)
@@ -91,7 +97,7 @@ _HOSTS = (  # (CloudFront's Host header before its own domain name, where a tabl
 _STATUSES = (
     "status", "DownstreamStatus", "response_code", "response_status", "EdgeResponseStatus",
     "statusCode", "httpStatusCode", "http.response.status_code", "http.status_code", "sc_status",
-    "sc-status", "response.status", "http_code",
+    "sc-status", "response.status", "http_code", "EdgeResponseStatusCode",
 )  # fmt: skip
 _BYTES = (  # the body's bytes before all bytes sent, where a server logs both; Kong's
     # response's before the `size` of its request
@@ -107,7 +113,7 @@ _BYTES = (  # the body's bytes before all bytes sent, where a server logs both; 
 _CACHES = (
     "upstream_cache_status", "cache_status", "cacheStatus", "CacheCacheStatus",
     "response_state", "cacheHit", "cache", "x_edge_result_type", "x-edge-result-type",
-    "result_type", "response.headers.x-cache-status", "hit_info", "hit",
+    "result_type", "response.headers.x-cache-status", "hit_info", "hit", "EdgeCacheStatus",
 )  # fmt: skip
 # where a log shipper or a container runtime keeps the line it carries: Docker's json-file
 # and Fluentd's `log`, Filebeat's and Logstash's `message`, Google Cloud's `textPayload`,
@@ -219,14 +225,14 @@ def _target(url: str, target: str, path: str, query: str) -> tuple[str, str]:
         return split_target(url)
     if target:
         path = split_target(target)[1]
-        if "?" not in path and query not in ("", "-"):  # (a path logged apart from its query)
-            path += "?" + query
+        if "?" not in path and query not in ("", "-", "?"):  # (a path logged apart from its query)
+            path += "?" + query.removeprefix("?")
         return "", path
     path = split_target(path)[1]
     if path and not path.startswith("/"):  # (Akamai's reqPath has no leading slash)
         path = "/" + path
-    if path and query not in ("", "-"):
-        path += "?" + query
+    if path and query not in ("", "-", "?"):
+        path += "?" + query.removeprefix("?")
     return "", path
 
 

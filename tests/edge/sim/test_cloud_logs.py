@@ -1,10 +1,11 @@
-"""`mediacdn cache replay` on the logs of load balancers, CDNs and a service proxy: Envoy's
-default text format, Amazon S3's server access log, an Application Load Balancer's log,
-bunny.net's, Alibaba Cloud's, Huawei Cloud's, Tencent Cloud's and UCloud's CDN logs, and the
-JSON lines of Huawei Cloud's and Tencent Cloud's log services, Envoy, Google Cloud,
-Cloudflare, Akamai, Azure Front Door, Fastly, Elastic Common Schema and OpenTelemetry, and log
-lines carried by Docker, Fluentd and Cloud Logging. Each holds the requests of the nginx log of
-tests/edge/sim/test_cache_replay.py, written as that service writes them."""
+"""`mediacdn cache replay` on the logs of load balancers, CDNs and a service proxy: Envoy's default
+text format, Amazon S3's server access log, an Application Load Balancer's log, bunny.net's,
+Alibaba Cloud's, Huawei Cloud's, Tencent Cloud's and UCloud's CDN logs, and the JSON lines of
+Huawei Cloud's and Tencent Cloud's log services, Tencent Cloud EdgeOne, Envoy, Google Cloud,
+Cloudflare (its URI whole, or its path and query apart), Akamai, Azure Front Door, Fastly,
+Elastic Common Schema and OpenTelemetry, and log lines carried by Docker, Fluentd and Cloud
+Logging. Each holds the requests of the nginx log of tests/edge/sim/test_cache_replay.py,
+written as that service writes them."""
 
 from __future__ import annotations
 
@@ -176,6 +177,23 @@ def tencent_json(log: str) -> str:
     )  # fmt: skip
 
 
+def edgeone(log: str) -> str:
+    """Tencent Cloud EdgeOne's site acceleration log (offline, or pushed in real time): the
+    path and its query apart ("-": none), the bytes sent with their headers, its cache's word."""
+    return _json_lines(
+        log,
+        lambda r: {
+            "RequestID": "5e7f", "ClientIP": r[1], "ClientRegion": "FR",
+            "RequestTime": r[0].strftime("%Y-%m-%dT%H:%M:%SZ"), "RequestStatus": 1,
+            "RequestHost": "media.example.com", "RequestBytes": 310, "RequestMethod": r[2],
+            "RequestUrl": r[3], "RequestUrlQueryString": "-", "RequestUA": r[6],
+            "RequestRange": "-", "EdgeCacheStatus": "hit" if r[4] == 304 else "miss",
+            "EdgeResponseStatusCode": r[4], "EdgeResponseBytes": int(r[5]) + HEADERS,
+            "EdgeResponseTime": 12, "EdgeInternalTime": 3,
+        },
+    )  # fmt: skip
+
+
 def _json_lines(log: str, record: Callable[[Request], dict[str, object]]) -> str:
     return "".join(json.dumps(record(request)) + "\n" for request in logged_requests(log))
 
@@ -216,6 +234,19 @@ def cloudflare(log: str) -> str:
             "ClientRequestURI": r[3], "EdgeStartTimestamp": int(r[0].timestamp()) * 10**9,
             "EdgeResponseBytes": int(r[5]) + HEADERS, "EdgeResponseBodyBytes": int(r[5]),
             "EdgeResponseStatus": r[4], "RayID": "7d1e",
+        },
+    )  # fmt: skip
+
+
+def cloudflare_parts(log: str) -> str:
+    """Logpush with the path and its query as fields of their own, the time as RFC 3339."""
+    return _json_lines(
+        log,
+        lambda r: {
+            "ClientRequestHost": "cdn.example", "ClientRequestMethod": r[2],
+            "ClientRequestPath": r[3], "ClientRequestQuery": "",
+            "EdgeStartTimestamp": r[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "EdgeResponseBodyBytes": int(r[5]), "EdgeResponseStatus": r[4],
         },
     )  # fmt: skip
 
@@ -317,7 +348,8 @@ def google_cloud_text(log: str) -> str:
         (google_cloud, HEADERS),
         (cloudflare, 0), (akamai, 0), (azure, 0), (fastly, 0), (elastic, 0), (opentelemetry, 0),
         (docker, 0), (fluentd_caddy, 0), (google_cloud_text, 0), (alibaba, 0), (huawei, 0),
-        (tencent, 0), (ucloud, 0), (huawei_json, 0), (tencent_json, 0),
+        (tencent, 0), (ucloud, 0), (huawei_json, 0), (tencent_json, 0), (edgeone, HEADERS),
+        (cloudflare_parts, 0),
     ],
     ids=lambda value: getattr(value, "__name__", ""),
 )  # fmt: skip
@@ -350,6 +382,28 @@ def test_a_site_named_in_a_json_line_is_part_of_its_key() -> None:
     assert [key[2] if key else None for key in keys] == [
         "//a.example/x.m4s", "//b.example/x.m4s", "//a.example/x.m4s",
         "//a.example:8080/x.m4s", "/x.m4s",
+    ]  # fmt: skip
+
+
+def test_a_query_logged_apart_from_its_path_is_part_of_its_key() -> None:
+    """EdgeOne's and Cloudflare's query fields, with or without their "?"; "-" and "" none."""
+    common = {"RequestTime": "2026-11-29T12:00:00Z", "EdgeResponseStatusCode": 200}
+    edgeone = common | {"RequestMethod": "GET", "RequestUrl": "/x.m4s", "EdgeResponseBytes": 9}
+    cloudflare = {
+        "EdgeStartTimestamp": 1795953600,
+        "ClientRequestMethod": "GET",
+        "EdgeResponseStatus": 200,
+        "ClientRequestPath": "/x.m4s",
+        "EdgeResponseBytes": 9,
+    }
+    lines = [
+        edgeone | {"RequestUrlQueryString": "v=2"}, edgeone | {"RequestUrlQueryString": "-"},
+        cloudflare | {"ClientRequestQuery": "?v=2"}, cloudflare | {"ClientRequestQuery": "v=2"},
+        cloudflare | {"ClientRequestQuery": ""},
+    ]  # fmt: skip
+    keys = [json_request(json.dumps(line)) for line in lines]
+    assert [key[2] if key else None for key in keys] == [
+        "/x.m4s?v=2", "/x.m4s", "/x.m4s?v=2", "/x.m4s?v=2", "/x.m4s",
     ]  # fmt: skip
 
 
@@ -420,6 +474,7 @@ def test_what_the_cache_that_wrote_a_log_did_is_counted(tmp_path: Path) -> None:
         "ucloud": (ucloud(NGINX), 6, 6),  # every one a TCP_MISS
         "huawei_json": (huawei_json(NGINX), 6, 6),
         "tencent_json": (tencent_json(NGINX), 6, 6),
+        "edgeone": (edgeone(NGINX), 6, 5),  # the 304 a hit
         "combined": (NGINX, 0, 0),
         # nginx's $upstream_cache_status after the combined format, bare, quoted, as name=value
         # and among other fields; Varnish's hitmiss; a user agent that holds the word says none
