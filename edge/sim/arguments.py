@@ -50,7 +50,8 @@ REPLAY_DESCRIPTION = (
     "or a log_format of JSON lines with $request or "
     "$request_method and $request_uri, $status, $body_bytes_sent and $msec, $time_local or "
     "$time_iso8601, and the JSON logs of Caddy, Traefik, Envoy, Google Cloud, Cloudflare, "
-    "Akamai, Azure Front Door, Fastly, Kong, Huawei Cloud and Tencent Cloud, and records "
+    "Akamai, Azure Front Door, Fastly, Kong, Huawei Cloud, Tencent Cloud and its EdgeOne, "
+    "and records "
     "named by the Elastic Common Schema "
     "or OpenTelemetry's conventions, as lines or as a JSON array (an export, or Azure's "
     '{"records": [...]}); any line '
@@ -80,7 +81,8 @@ REPLAY_DESCRIPTION = (
     "log says what its cache did (a POP's, Squid's, Traffic Server's, CloudFront's, "
     "bunny.net's, $upstream_cache_status in JSON or after a text line's request, Varnish's "
     "hitmiss, a CDN's JSON), that cache's own miss ratios over "
-    "the same requests are printed too."
+    "the same requests are printed too. All of it, and how requests become objects: "
+    "docs/cache-replay.md."
 )
 
 
