@@ -61,12 +61,13 @@ LARGEST_FOOTPRINT = 1 << 62  # to check a capacity's spelling before the footpri
 
 def parse_capacities(text: str, footprint_bytes: int) -> list[tuple[str, int]]:
     """`1%,10%,20GiB` → [(label, bytes)]: shares of the footprint or sizes; a bare number
-    between 0 and 1 is a share too, as libCacheSim's cachesim reads one (0.01: 1%)."""
+    between 0 and 1 is a share too, as libCacheSim's cachesim reads one (0.01: 1%). A
+    capacity written twice is one."""
     out = []
-    for part in (p for p in text.split(",") if p.strip()):
+    for part in dict.fromkeys(p.strip() for p in text.split(",") if p.strip()):
         share = _SHARE.match(part)
-        if share is None and part.rstrip().endswith("%"):  # meant as a share, written wrongly
-            raise ValueError(f"--capacity: {part.strip()!r} is not a share (e.g. 1%, 12.5%)")
+        if share is None and part.endswith("%"):  # meant as a share, written wrongly
+            raise ValueError(f"--capacity: {part!r} is not a share (e.g. 1%, 12.5%)")
         fraction = _FRACTION.match(part)
         if share:
             size = int(footprint_bytes * float(share[1]) / 100)
@@ -75,8 +76,8 @@ def parse_capacities(text: str, footprint_bytes: int) -> list[tuple[str, int]]:
         else:
             size = parse_size(part, "--capacity")
         if size <= 0:
-            raise ValueError(f"capacity {part.strip()!r} is no bytes at all")
-        out.append((part.strip(), size))
+            raise ValueError(f"capacity {part!r} is no bytes at all")
+        out.append((part, size))
     if not out:
         raise ValueError("no capacity given")
     return out

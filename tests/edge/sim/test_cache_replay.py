@@ -636,8 +636,8 @@ def test_a_report_piped_to_a_reader_that_stops_early_ends_quietly(tmp_path: Path
 
 def test_capacities_are_shares_sizes_or_fractions_as_libcachesim_writes_them() -> None:
     """`cachesim`'s capacities carry over: 0.01 of the working set is 1% of the footprint,
-    `1mb` and `8gb` are sizes; a number of 1 or more is bytes."""
-    got = cachereplay.parse_capacities("0.01, .5, 0.999, 1%, 1mb, 8gb, 1.0, 300", 10_000)
+    `1mb` and `8gb` are sizes; a number of 1 or more is bytes; one written twice is one."""
+    got = cachereplay.parse_capacities("0.01, .5, 0.999, 1%, 1mb, 8gb, 1.0, 300, 1% ", 10_000)
     assert got == [
         ("0.01", 100),
         (".5", 5_000),
