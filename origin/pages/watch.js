@@ -7,6 +7,8 @@ const cfg = mediacdn.config();
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const video = $("video");
+// Seconds playback may stand still with nothing loading before hls.js's loaders restart.
+const STUCK_S = 4;
 // Viewer locations to route from (the router sends each to its nearest healthy POP).
 const PLACES = [
   ["Paris", 48.86, 2.35], ["London", 51.51, -0.13], ["New York", 40.71, -74.01],
@@ -17,7 +19,7 @@ const PLACES = [
 const player = {
   hls: null, video, source: null, fatal: null, errors: [], frags: [],
   poster: null, storyboard: null, preview: null, latency: null,
-  started: false, stalls: 0, stalledAt: [], stalledS: 0, stalledFor: () => 0,
+  started: false, stalls: 0, stalledAt: [], stalledS: 0, stalledFor: () => 0, restarts: 0,
   levelSwitches: [], audioSwitches: [], subtitleSwitches: [], last: null,
 };
 window.player = player;
@@ -261,6 +263,7 @@ function play(source) {
   });
   hls.on(Hls.Events.FRAG_LOADED, (_, data) => recordFragment(data.frag, data.networkDetails));
   hls.on(Hls.Events.ERROR, (_, data) => {
+    if (data.frag) loading.delete(data.frag);
     const what = `${data.type}: ${data.details}`;
     player.errors.push({ what, fatal: data.fatal });
     if (!data.fatal) return;
@@ -287,6 +290,31 @@ function play(source) {
   // seconds spent stalled, the stall going on included
   player.stalledFor = () =>
     player.stalledS + (stalledSince === null ? 0 : (performance.now() - stalledSince) / 1000);
+  // hls.js can stop loading for good when the audio track and the quality change at once:
+  // an audio fragment is parsed but never appended, and playback waits with nothing loading.
+  // Playback standing still for STUCK_S seconds with no fragment on its way restarts the
+  // loaders where the video stands (a slow download still on its way is left to finish).
+  const loading = new Set();
+  hls.on(Hls.Events.FRAG_LOADING, (_, data) => loading.add(data.frag));
+  hls.on(Hls.Events.FRAG_LOADED, (_, data) => loading.delete(data.frag));
+  hls.on(Hls.Events.FRAG_LOAD_EMERGENCY_ABORTED, (_, data) => loading.delete(data.frag));
+  let stillFor = 0;
+  let lastTime = -1;
+  setInterval(() => {
+    for (const frag of loading) { // (a load hls.js aborted, as a switch does, says so only here)
+      if (frag.stats.aborted || frag.stats.loading.end > 0) loading.delete(frag);
+    }
+    const playing = player.started && !video.paused && !video.ended && !video.seeking;
+    const still = playing && video.currentTime === lastTime && loading.size === 0;
+    stillFor = still ? stillFor + 1 : 0;
+    lastTime = video.currentTime;
+    if (stillFor < STUCK_S || player.fatal) return;
+    stillFor = 0;
+    player.restarts += 1;
+    hls.stopLoad();
+    loading.clear();
+    hls.startLoad(video.currentTime);
+  }, 1000);
   hls.loadSource(source);
   hls.attachMedia(video);
   setInterval(updatePanel, 500);

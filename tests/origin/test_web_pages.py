@@ -233,6 +233,23 @@ def test_player_plays_through_an_edge_switches_audio_and_quality_and_shows_subti
     screenshot(page, "watch")
 
 
+def test_playback_that_stands_still_with_nothing_loading_starts_loading_again(
+    site: Site, page: Page
+) -> None:
+    """hls.js can stop loading for good (an audio fragment parsed but never appended after the
+    language and the quality change at once, a few times in twenty under load): the page
+    restarts its loading once playback has stood still with nothing on its way. Here loading
+    is stopped outright, with 2 s buffered ahead at most."""
+    page.goto(f"{site.origin.url}/watch/{site.video_id}?geo={PARIS}&buffer=2")
+    wait_js(page, "window.player && (player.video.currentTime >= 1 || player.fatal)")
+    page.evaluate("player.hls.stopLoad()")
+    wait_js(page, "player.restarts >= 1 || player.fatal")
+    stood = page.evaluate("player.video.currentTime")
+    wait_js(page, f"player.video.currentTime >= {stood + 2} || player.fatal")
+    assert page.evaluate("player.fatal") is None
+    assert page.evaluate("player.stalls") >= 1
+
+
 def test_the_player_plays_straight_from_the_origin_too(site: Site, page: Page) -> None:
     page.goto(f"{site.origin.url}/watch/{site.video_id}?via=origin")
     wait_js(page, "window.player && (player.video.currentTime >= 2 || player.fatal)")
