@@ -371,7 +371,7 @@ def load_trace(
                 trace.unread(path, line)
 
     ids: dict[Hashable, int] = {}
-    sizes: dict[int, int] = {}
+    sizes = array("q")  # each object's size by its number (0: not known yet)
     # A POP logs an object's own size: its last whole response's is its size now (an object
     # replaced). nginx logs the bytes it sent, and a 200 cut short when its client left (a
     # player abandoning a segment) is no smaller object: there an object is the most bytes
@@ -381,14 +381,20 @@ def load_trace(
     sized = (200, 206) if largest else (200,)
     parts = [entries(path, number) for number, path in enumerate(files)]
     logged = trace.logged
+    groups: dict[Hashable, Hashable] = {}  # one copy of each rendition's key, not one an object
     for at, key, status, size, outcome in merged(parts, _time, _spill_entries, _unspill_entries):
         obj = ids.get(key)
         if obj is None:
             obj = ids[key] = len(ids)
-            trace.located[obj] = locate_url((key, ()))
-        if status in sized and size > 0 and not (largest and size < sizes.get(obj, 0)):
+            sizes.append(0)
+            located = locate_url((key, ()))
+            if located is not None:
+                group = groups.setdefault(located[0], located[0])
+                located = (group, located[1])
+            trace.located[obj] = located
+        if status in sized and size > 0 and not (largest and size < sizes[obj]):
             sizes[obj] = size
-        known = sizes.get(obj) or size
+        known = sizes[obj] or size
         if known <= 0:  # a 304 or empty range for an object never seen whole
             trace.skipped += 1
             continue
