@@ -33,6 +33,11 @@ def listed(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
         if path == STDIN:
             if STDIN in files:
                 raise SourceError("standard input (-) named twice")
+            if sys.stdin is None or sys.stdin.isatty():  # (a log is piped in, never typed)
+                raise SourceError(
+                    "standard input (-) is a terminal, not a log: pipe one in, as "
+                    "`zcat access.log.gz | mediacdn cache replay -`"
+                )
             files.append(path)
             continue
         under = (

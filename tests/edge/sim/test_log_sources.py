@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import os
+import pty
 import subprocess
 import sys
 import threading
@@ -90,6 +91,24 @@ def test_a_log_piped_in_replays_as_its_file_does(tmp_path: Path) -> None:
     nothing = _cli_with_input(b"not a log\n", "-")
     assert nothing.returncode != 0
     assert "cannot tell what standard input holds" in nothing.stderr
+
+
+def test_standard_input_that_is_a_terminal_is_refused_at_once() -> None:
+    """`-` with nothing piped in would wait on the keyboard for a log nobody types."""
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "mediacdn", "cache", "replay", "--quiet", "-"],
+            stdin=follower,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert done.returncode != 0
+    assert "standard input (-) is a terminal, not a log: pipe one in" in done.stderr
 
 
 def test_a_log_read_from_a_pipe_is_read_whole(tmp_path: Path) -> None:
