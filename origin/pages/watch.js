@@ -261,7 +261,13 @@ function play(source) {
     player.subtitleSwitches.push(data.id);
     $("subtitles").value = String(data.id);
   });
-  hls.on(Hls.Events.FRAG_LOADED, (_, data) => recordFragment(data.frag, data.networkDetails));
+  const loading = new Set(); // fragments on their way (see the loaders' restart below)
+  hls.on(Hls.Events.FRAG_LOADING, (_, data) => loading.add(data.frag));
+  hls.on(Hls.Events.FRAG_LOAD_EMERGENCY_ABORTED, (_, data) => loading.delete(data.frag));
+  hls.on(Hls.Events.FRAG_LOADED, (_, data) => {
+    loading.delete(data.frag);
+    recordFragment(data.frag, data.networkDetails);
+  });
   hls.on(Hls.Events.ERROR, (_, data) => {
     if (data.frag) loading.delete(data.frag);
     const what = `${data.type}: ${data.details}`;
@@ -294,10 +300,6 @@ function play(source) {
   // an audio fragment is parsed but never appended, and playback waits with nothing loading.
   // Playback standing still for STUCK_S seconds with no fragment on its way restarts the
   // loaders where the video stands (a slow download still on its way is left to finish).
-  const loading = new Set();
-  hls.on(Hls.Events.FRAG_LOADING, (_, data) => loading.add(data.frag));
-  hls.on(Hls.Events.FRAG_LOADED, (_, data) => loading.delete(data.frag));
-  hls.on(Hls.Events.FRAG_LOAD_EMERGENCY_ABORTED, (_, data) => loading.delete(data.frag));
   let stillFor = 0;
   let lastTime = -1;
   setInterval(() => {
