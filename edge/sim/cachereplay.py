@@ -75,8 +75,10 @@ def parse_capacities(text: str, footprint_bytes: int) -> list[tuple[str, int]]:
             size = int(footprint_bytes * float(fraction[1]))
         else:
             size = parse_size(part, "--capacity")
-        if size <= 0:
-            raise ValueError(f"capacity {part!r} is no bytes at all")
+        if size <= 0:  # (a share of a footprint too small to hold a byte of it says so)
+            whole = size == 0 and bool(share or fraction) and footprint_bytes < LARGEST_FOOTPRINT
+            of = f" of a footprint of {counted(footprint_bytes, 'byte')}" if whole else ""
+            raise ValueError(f"capacity {part!r}{of} is no bytes at all")
         out.append((part, size))
     if not out:
         raise ValueError("no capacity given")

@@ -536,6 +536,10 @@ def test_bad_input_is_refused_clearly(tmp_path: Path) -> None:
         done = run_cli("cache", "replay", "--quiet", *option, str(tmp_path / "none.log"))
         assert done.returncode != 0
         assert said in done.stderr, done.stderr
+    # a share of a footprint too small for a byte of it says how small the footprint is
+    done = run_cli("cache", "replay", "--quiet", "--columns", "obj-id-col=1", str(log))
+    assert done.returncode != 0
+    assert "capacity '1%' of a footprint of 9 bytes is no bytes at all" in done.stderr
 
 
 def test_times_and_sizes_beyond_32_bits_are_replayed(tmp_path: Path) -> None:
