@@ -53,7 +53,10 @@ def run(args: argparse.Namespace) -> int:
             )
         _warn_of_unreadable(trace)
         capacities = parse_capacities(args.capacity, trace.footprint_bytes)
-    except (OSError, LogError, SourceError, ValueError) as exc:
+    except OSError as exc:  # (a file named that is not there, or cannot be read)
+        said = f"{exc.filename}: {exc.strerror.lower()}" if exc.filename and exc.strerror else exc
+        raise SystemExit(f"cache replay: {said}") from None
+    except (LogError, SourceError, ValueError) as exc:
         raise SystemExit(f"cache replay: {exc}") from None
     total = steps(capacities, policies) * len(trace.requests)
     with tqdm(total=total, unit="req", unit_scale=True, disable=args.quiet, leave=False) as bar:

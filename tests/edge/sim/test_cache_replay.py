@@ -536,6 +536,10 @@ def test_bad_input_is_refused_clearly(tmp_path: Path) -> None:
         done = run_cli("cache", "replay", "--quiet", *option, str(tmp_path / "none.log"))
         assert done.returncode != 0
         assert said in done.stderr, done.stderr
+    # a file that is not there is named, as other tools name it
+    done = run_cli("cache", "replay", "--quiet", str(tmp_path / "none.log"))
+    assert done.returncode != 0
+    assert done.stderr == f"cache replay: {tmp_path / 'none.log'}: no such file or directory\n"
     # a share of a footprint too small for a byte of it says how small the footprint is
     done = run_cli("cache", "replay", "--quiet", "--columns", "obj-id-col=1", str(log))
     assert done.returncode != 0
