@@ -261,13 +261,11 @@ function play(source) {
     player.subtitleSwitches.push(data.id);
     $("subtitles").value = String(data.id);
   });
-  const loading = new Set(); // fragments on their way (see the loaders' restart below)
+  // fragments on their way (see the loaders' restart below; one loaded or aborted says so in
+  // its stats, one that failed only in its error)
+  const loading = new Set();
   hls.on(Hls.Events.FRAG_LOADING, (_, data) => loading.add(data.frag));
-  hls.on(Hls.Events.FRAG_LOAD_EMERGENCY_ABORTED, (_, data) => loading.delete(data.frag));
-  hls.on(Hls.Events.FRAG_LOADED, (_, data) => {
-    loading.delete(data.frag);
-    recordFragment(data.frag, data.networkDetails);
-  });
+  hls.on(Hls.Events.FRAG_LOADED, (_, data) => recordFragment(data.frag, data.networkDetails));
   hls.on(Hls.Events.ERROR, (_, data) => {
     if (data.frag) loading.delete(data.frag);
     const what = `${data.type}: ${data.details}`;
@@ -303,7 +301,7 @@ function play(source) {
   let stillFor = 0;
   let lastTime = -1;
   setInterval(() => {
-    for (const frag of loading) { // (a load hls.js aborted, as a switch does, says so only here)
+    for (const frag of loading) { // (a load a switch aborted says so only in its stats)
       if (frag.stats.aborted || frag.stats.loading.end > 0) loading.delete(frag);
     }
     const playing = player.started && !video.paused && !video.ended && !video.seeking;
