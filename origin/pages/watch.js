@@ -9,6 +9,10 @@ const $ = (id) => document.getElementById(id);
 const video = $("video");
 // Seconds playback may stand still with nothing loading before hls.js's loaders restart.
 const STUCK_S = 4;
+// Seconds between tries to play on once hls.js has given up on the network (a dropped
+// connection; every POP and the origin out of reach): doubling, then every 30 s while the page
+// is open. An answer that will not change (a 4xx but 408 and 429: gone, forbidden) is final.
+const RETRY_S = [2, 4, 8, 16, 30];
 // Viewer locations to route from (the router sends each to its nearest healthy POP).
 const PLACES = [
   ["Paris", 48.86, 2.35], ["London", 51.51, -0.13], ["New York", 40.71, -74.01],
@@ -20,6 +24,7 @@ const player = {
   hls: null, video, source: null, fatal: null, errors: [], frags: [],
   poster: null, storyboard: null, preview: null, latency: null,
   started: false, stalls: 0, stalledAt: [], stalledS: 0, stalledFor: () => 0, restarts: 0,
+  retries: 0, lost: null,
   levelSwitches: [], audioSwitches: [], subtitleSwitches: [], last: null,
 };
 window.player = player;
@@ -227,6 +232,34 @@ function updatePanel() {
   $("live-latency").textContent = player.latency === null ? "–" : `${player.latency.toFixed(2)} s`;
 }
 
+// A network error's answer that asking again will not change: a 4xx but 408 (timeout) and 429
+// (too many requests).
+function finalAnswer(data) {
+  const code = data.response ? data.response.code : 0;
+  return code >= 400 && code < 500 && code !== 408 && code !== 429;
+}
+
+// After hls.js gave up on the network: wait (RETRY_S, longer each time in a row), then load
+// again where the video stands (or the master playlist again, if it never came).
+let triesInARow = 0;
+function playOnLater(hls, source, what, parsed) {
+  const wait = RETRY_S[Math.min(triesInARow, RETRY_S.length - 1)];
+  triesInARow += 1;
+  player.retries += 1;
+  player.lost = what;
+  $("error").textContent = `Network error: ${what}`;
+  overlay(`Connection lost — trying again in ${wait} s`);
+  setTimeout(() => {
+    if (player.lost === null) return;
+    if (parsed()) {
+      hls.stopLoad();
+      hls.startLoad(video.currentTime);
+    } else {
+      hls.loadSource(source);
+    }
+  }, wait * 1000);
+}
+
 function play(source) {
   player.source = source;
   $("status-line").textContent = source.replace(/^https?:\/\//, "");
@@ -266,11 +299,27 @@ function play(source) {
   const loading = new Set();
   hls.on(Hls.Events.FRAG_LOADING, (_, data) => loading.add(data.frag));
   hls.on(Hls.Events.FRAG_LOADED, (_, data) => recordFragment(data.frag, data.networkDetails));
+  let parsed = false; // the master playlist read: a retry restarts loading, else loads it again
+  hls.on(Hls.Events.MANIFEST_PARSED, () => { parsed = true; });
+  // back on the network: whatever loaded says so
+  for (const loaded of [Hls.Events.MANIFEST_LOADED, Hls.Events.LEVEL_LOADED, Hls.Events.FRAG_LOADED]) {
+    hls.on(loaded, () => {
+      if (player.lost === null) return;
+      player.lost = null;
+      triesInARow = 0;
+      overlay("");
+      $("error").textContent = "";
+    });
+  }
   hls.on(Hls.Events.ERROR, (_, data) => {
     if (data.frag) loading.delete(data.frag);
-    const what = `${data.type}: ${data.details}`;
+    const what = `${data.type}: ${data.details}${data.response && data.response.code ? ` (${data.response.code})` : ""}`;
     player.errors.push({ what, fatal: data.fatal });
     if (!data.fatal) return;
+    if (data.type === Hls.ErrorTypes.NETWORK_ERROR && !finalAnswer(data)) {
+      playOnLater(hls, source, what, () => parsed);
+      return;
+    }
     player.fatal = player.fatal || what;
     $("error").textContent = `Playback error: ${what}`;
     if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
@@ -308,7 +357,7 @@ function play(source) {
     const still = playing && video.currentTime === lastTime && loading.size === 0;
     stillFor = still ? stillFor + 1 : 0;
     lastTime = video.currentTime;
-    if (stillFor < STUCK_S || player.fatal) return;
+    if (stillFor < STUCK_S || player.fatal || player.lost) return;
     stillFor = 0;
     player.restarts += 1;
     hls.stopLoad();

@@ -250,6 +250,37 @@ def test_playback_that_stands_still_with_nothing_loading_starts_loading_again(
     assert page.evaluate("player.stalls") >= 1
 
 
+def test_the_player_tries_again_once_the_network_is_back(site: Site, page: Page) -> None:
+    """With the network gone, hls.js gives up on the master playlist after one retry; the page
+    says so, tries again (later each time) and plays once the network is back."""
+    page.route("**/steered/**", lambda route: route.abort("internetdisconnected"))
+    page.goto(f"{site.origin.url}/watch/{site.video_id}?geo={PARIS}")
+    wait_js(page, "window.player && (player.retries >= 2 || player.fatal)")
+    assert page.evaluate("player.fatal") is None
+    assert "trying again" in (page.text_content("#overlay") or "")
+    page.unroute("**/steered/**")
+    wait_js(page, "player.video.currentTime >= 1 || player.fatal")
+    assert page.evaluate("player.fatal") is None
+    assert page.evaluate("player.lost") is None
+    assert page.is_hidden("#overlay")
+
+
+def test_an_answer_that_will_not_change_stops_the_player_with_what_it_said(
+    site: Site, page: Page, page_errors: list[str]
+) -> None:
+    """A 403 (a token refused, a video gone) is not asked again: the page says what it was."""
+    page.route("**/steered/**", lambda route: route.fulfill(status=403, body="forbidden"))
+    page.goto(f"{site.origin.url}/watch/{site.video_id}?geo={PARIS}")
+    fatal = wait_js(page, "window.player && player.fatal")
+    assert "403" in fatal
+    assert page.evaluate("player.retries") == 0
+    assert "403" in (page.text_content("#overlay") or "")
+    steered = [e for e in page_errors if e.startswith("403 ") and "/steered/" in e]
+    assert steered
+    for error in steered:
+        page_errors.remove(error)  # refused, as this test wants
+
+
 def test_the_player_plays_straight_from_the_origin_too(site: Site, page: Page) -> None:
     page.goto(f"{site.origin.url}/watch/{site.video_id}?via=origin")
     wait_js(page, "window.player && (player.video.currentTime >= 2 || player.fatal)")
