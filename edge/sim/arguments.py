@@ -51,7 +51,7 @@ REPLAY_DESCRIPTION = (
     "$request_method and $request_uri, $status, $body_bytes_sent and $msec, $time_local or "
     "$time_iso8601, and the JSON logs of Caddy, Traefik, Envoy, Google Cloud, Cloudflare, "
     "Akamai, Azure Front Door, Fastly, Kong, Huawei Cloud, Tencent Cloud and its EdgeOne, "
-    "and records "
+    "CacheFly, and records "
     "named by the Elastic Common Schema "
     "or OpenTelemetry's conventions, as lines or as a JSON array (an export, or Azure's "
     '{"records": [...]}); any line '

@@ -23,6 +23,9 @@ the server nests the request (Caddy's `request`, Google Cloud's `httpRequest`, A
   `.responseBytes`);
 - Fastly's JSON example (`timestamp`, `request_method`, `host`, `url`, `response_status`,
   `response_body_size`);
+- CacheFly's shipped access logs (`timestamp`, `ClientReqHTTPMethod`, `ClientReqHTTPHost`,
+  `ClientReqURI`, `EdgeResponseStatus`, `EdgeResponseBytes`; its cache fields, whose words its
+  documentation does not explain, are not read);
 - Tencent Cloud EdgeOne's (`RequestTime`, `RequestMethod`, `RequestHost`, `RequestUrl` with
   `RequestUrlQueryString`, `EdgeResponseStatusCode`, `EdgeResponseBytes`, `EdgeCacheStatus`),
   offline or pushed in real time;
@@ -77,22 +80,26 @@ _TIMES = (
 _METHODS = (
     "request_method", "method", "RequestMethod", "requestMethod", "httpMethod",
     "ClientRequestMethod", "reqMethod", "http.request.method", "http.method", "cs_method",
-    "cs-method",
+    "cs-method", "ClientReqHTTPMethod",
 )  # fmt: skip
 _TARGETS = (  # a target with its query
     "request_uri", "uri", "url", "RequestPath", "ClientRequestURI", "url.original", "http.target",
-    "cs_uri", "cs-uri", "RequestUrl",
+    "cs_uri", "cs-uri", "RequestUrl", "ClientReqURI",
 )  # fmt: skip
 # a path, its query logged apart (or none)
-_PATHS = ("path", "reqPath", "url.path", "cs_uri_stem", "cs-uri-stem", "ClientRequestPath")
+_PATHS = (
+    "path", "reqPath", "url.path", "cs_uri_stem", "cs-uri-stem", "ClientRequestPath",
+    "ClientReqPath",
+)  # fmt: skip
 _QUERIES = (  # "-": none
     "queryStr", "url.query", "query_string", "cs_uri_query", "cs-uri-query", "uri_param", "param",
-    "RequestUrlQueryString", "ClientRequestQuery",
+    "RequestUrlQueryString", "ClientRequestQuery", "ClientReqQuery",
 )  # fmt: skip
 _URLS = ("requestUrl", "request_url", "requestUri", "url.full")  # whole URLs: they name the site
 _HOSTS = (  # (CloudFront's Host header before its own domain name, where a table has both)
     "host_header", "host", "RequestHost", "ClientRequestHost", "reqHost", "hostName",
     "authority", "url.domain", "server.address", "cs_host", "cs-host", "cs(Host)", "domain",
+    "ClientReqHTTPHost",
 )  # fmt: skip
 _STATUSES = (
     "status", "DownstreamStatus", "response_code", "response_status", "EdgeResponseStatus",

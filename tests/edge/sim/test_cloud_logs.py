@@ -1,8 +1,8 @@
 """`mediacdn cache replay` on the logs of load balancers, CDNs and a service proxy: Envoy's default
 text format, Amazon S3's server access log, an Application Load Balancer's log, bunny.net's,
 Alibaba Cloud's, Huawei Cloud's, Tencent Cloud's and UCloud's CDN logs, and the JSON lines of
-Huawei Cloud's and Tencent Cloud's log services, Tencent Cloud EdgeOne, Envoy, Google Cloud,
-Cloudflare (its URI whole, or its path and query apart), Akamai, Azure Front Door, Fastly,
+Huawei Cloud's and Tencent Cloud's log services, Tencent Cloud EdgeOne, CacheFly, Envoy, Google
+Cloud, Cloudflare (its URI whole, or its path and query apart), Akamai, Azure Front Door, Fastly,
 Elastic Common Schema and OpenTelemetry, and log lines carried by Docker, Fluentd and Cloud
 Logging. Each holds the requests of the nginx log of tests/edge/sim/test_cache_replay.py,
 written as that service writes them."""
@@ -201,6 +201,25 @@ def edgeone(log: str) -> str:
     )  # fmt: skip
 
 
+def cachefly(log: str) -> str:
+    """CacheFly's shipped access log: a JSON array of records, its times with the POP's offset,
+    the target whole and its path and query apart ("-": none), the bytes a string."""
+    pacific = timezone(timedelta(hours=-7))
+    records = [
+        {
+            "CacheStatus": True, "CacheXCF2": "H", "ClientIPV4": r[1],
+            "ClientReqHTTPHost": "media.example.com", "ClientReqHTTPMethod": r[2],
+            "ClientReqHTTPProtocol": "HTTP/2.0", "ClientReqPath": r[3].partition("?")[0],
+            "ClientReqQuery": r[3].partition("?")[2] or "-", "ClientReqURI": r[3],
+            "ClientUserAgent": r[6], "EdgeResponseBytes": r[5], "EdgeResponseStatus": r[4],
+            "EdgeTimeMS": 0.09, "PopCacheStatus": False, "pop": "ewr1",
+            "timestamp": r[0].astimezone(pacific).isoformat(),
+        }
+        for r in logged_requests(log)
+    ]  # fmt: skip
+    return json.dumps(records) + "\n"
+
+
 def _json_lines(log: str, record: Callable[[Request], dict[str, object]]) -> str:
     return "".join(json.dumps(record(request)) + "\n" for request in logged_requests(log))
 
@@ -356,7 +375,7 @@ def google_cloud_text(log: str) -> str:
         (cloudflare, 0), (akamai, 0), (azure, 0), (fastly, 0), (elastic, 0), (opentelemetry, 0),
         (docker, 0), (fluentd_caddy, 0), (google_cloud_text, 0), (alibaba, 0), (huawei, 0),
         (tencent, 0), (ucloud, 0), (huawei_json, 0), (tencent_json, 0), (edgeone, HEADERS),
-        (cloudflare_parts, 0),
+        (cloudflare_parts, 0), (cachefly, 0),
     ],
     ids=lambda value: getattr(value, "__name__", ""),
 )  # fmt: skip
@@ -482,6 +501,7 @@ def test_what_the_cache_that_wrote_a_log_did_is_counted(tmp_path: Path) -> None:
         "huawei_json": (huawei_json(NGINX), 6, 6),
         "tencent_json": (tencent_json(NGINX), 6, 6),
         "edgeone": (edgeone(NGINX), 6, 5),  # the 304 a hit
+        "cachefly": (cachefly(NGINX), 0, 0),  # (its cache fields' words are not documented)
         "combined": (NGINX, 0, 0),
         # nginx's $upstream_cache_status after the combined format, bare, quoted, as name=value
         # and among other fields; Varnish's hitmiss; a user agent that holds the word says none
