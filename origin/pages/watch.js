@@ -10,9 +10,13 @@ const video = $("video");
 // Seconds playback may stand still with nothing loading before hls.js's loaders restart.
 const STUCK_S = 4;
 // Seconds between tries to play on once hls.js has given up on the network (a dropped
-// connection; every POP and the origin out of reach): doubling, then every 30 s while the page
-// is open. An answer that will not change (a 4xx but 408 and 429: gone, forbidden) is final.
-const RETRY_S = [2, 4, 8, 16, 30];
+// connection; every POP and the origin out of reach): doubling, then every 10 s while the page
+// is open, and at once when the browser is back online. An answer that will not change (a 4xx
+// but 408 and 429: gone, forbidden) is final.
+const RETRY_S = [2, 4, 8, 10];
+// A live stream back on the network more than this many seconds behind where hls.js would
+// start it plays on from there (as it started), not from where the connection dropped.
+const REJOIN_S = 3;
 // Viewer locations to route from (the router sends each to its nearest healthy POP).
 const PLACES = [
   ["Paris", 48.86, 2.35], ["London", 51.51, -0.13], ["New York", 40.71, -74.01],
@@ -239,25 +243,35 @@ function finalAnswer(data) {
   return code >= 400 && code < 500 && code !== 408 && code !== 429;
 }
 
-// After hls.js gave up on the network: wait (RETRY_S, longer each time in a row), then load
-// again where the video stands (or the master playlist again, if it never came).
+// After hls.js gave up on the network: wait (RETRY_S, longer each time in a row, cut short when
+// the browser is back online), then load again where the video stands (a live stream at its
+// live edge), or the master playlist again if it never came.
 let triesInARow = 0;
+let waiting = false; // a try is on its way (several loaders may give up at once: one try)
 function playOnLater(hls, source, what, parsed) {
+  player.lost = what;
+  $("error").textContent = `Network error: ${what}`;
+  if (waiting) return;
+  waiting = true;
   const wait = RETRY_S[Math.min(triesInARow, RETRY_S.length - 1)];
   triesInARow += 1;
   player.retries += 1;
-  player.lost = what;
-  $("error").textContent = `Network error: ${what}`;
   overlay(`Connection lost — trying again in ${wait} s`);
-  setTimeout(() => {
+  let timer = null;
+  const tryAgain = () => {
+    clearTimeout(timer);
+    window.removeEventListener("online", tryAgain);
+    waiting = false;
     if (player.lost === null) return;
-    if (parsed()) {
-      hls.stopLoad();
-      hls.startLoad(video.currentTime);
-    } else {
+    if (!parsed()) {
       hls.loadSource(source);
+      return;
     }
-  }, wait * 1000);
+    hls.stopLoad();
+    hls.startLoad(cfg.live ? -1 : video.currentTime);
+  };
+  timer = setTimeout(tryAgain, wait * 1000);
+  window.addEventListener("online", tryAgain); // the browser back on a network: at once
 }
 
 function play(source) {
@@ -302,15 +316,23 @@ function play(source) {
   let parsed = false; // the master playlist read: a retry restarts loading, else loads it again
   hls.on(Hls.Events.MANIFEST_PARSED, () => { parsed = true; });
   // back on the network: whatever loaded says so
+  let rejoin = false; // a live stream back on the network rejoins the live edge
   for (const loaded of [Hls.Events.MANIFEST_LOADED, Hls.Events.LEVEL_LOADED, Hls.Events.FRAG_LOADED]) {
     hls.on(loaded, () => {
       if (player.lost === null) return;
       player.lost = null;
+      rejoin = cfg.live;
       triesInARow = 0;
       overlay("");
       $("error").textContent = "";
     });
   }
+  hls.on(Hls.Events.LEVEL_UPDATED, () => {
+    const edge = hls.liveSyncPosition;
+    if (!rejoin || edge === null) return;
+    rejoin = false;
+    if (video.currentTime < edge - REJOIN_S) video.currentTime = edge;
+  });
   hls.on(Hls.Events.ERROR, (_, data) => {
     if (data.frag) loading.delete(data.frag);
     const what = `${data.type}: ${data.details}${data.response && data.response.code ? ` (${data.response.code})` : ""}`;

@@ -53,7 +53,8 @@ SCREENSHOTS = Path(
     or Path(__file__).resolve().parents[2] / "build" / "screenshots"
 )
 PARIS, TOKYO = "48.86,2.35", "35.68,139.69"
-LIVE_S, WATCH_S = 60, 20  # how long the live encoder runs, and how long the page is watched
+LIVE_S, WATCH_S = 90, 20  # how long the live encoder may run, and how long the page is watched
+OFFLINE_S = 8  # how long the live page stays offline after hls.js has given up
 STALLED_MAX_S = 1.0  # of the 20 s watched: 95% of the time playing
 LIVE_LATENCY: dict[str, float] = {}  # what the live test measured (printed for BENCHMARKS)
 
@@ -385,8 +386,8 @@ def test_a_live_stream_plays_in_low_latency_mode_through_the_router_and_a_pop(
     site: Site, page: Page, ffmpeg: str
 ) -> None:
     """hls.js in low-latency mode plays a live stream through the router's steered master
-    and the Paris POP, seconds behind the encoder, all but stall-free; when the stream ends,
-    the page plays its recording."""
+    and the Paris POP, seconds behind the encoder, all but stall-free, and back at the live
+    edge after the network was lost; when the stream ends, the page plays its recording."""
     with httpx.Client(base_url=site.origin.url, timeout=90) as http:
         created = http.post("/api/live", json={"title": "Live test"}, headers=site.origin.headers())
         assert created.status_code == 201, created.text
@@ -435,6 +436,22 @@ def test_a_live_stream_plays_in_low_latency_mode_through_the_router_and_a_pop(
             print(f"live latency through the router and a POP: {LIVE_LATENCY}")
             assert median <= 3.0, LIVE_LATENCY
             screenshot(page, "watch-live")
+
+            # The network gone for a while: once hls.js has given up, the page tries again
+            # (at once when the browser is back online) and rejoins the live edge, not the
+            # moment the connection dropped.
+            page.context.set_offline(True)
+            wait_js(page, "player.retries >= 1 || player.fatal", 30)
+            time.sleep(OFFLINE_S)
+            page.context.set_offline(False)
+            wait_js(page, "player.lost === null || player.fatal", 20)
+            stood = page.evaluate("player.video.currentTime")
+            wait_js(page, f"player.video.currentTime >= {stood} + 1 || player.fatal", 20)
+            assert page.evaluate("player.fatal") is None
+            rejoined = time.time() - (started + page.evaluate("player.video.currentTime"))
+            assert rejoined <= 4.0, (
+                f"{rejoined:.1f} s behind the encoder after the network was back"
+            )
         finally:
             http.delete(f"/api/live/{stream['id']}", headers=site.origin.headers())
             stop_encoder(encoder)
