@@ -33,10 +33,33 @@ const mediacdn = {
     return ratio === null || ratio === undefined || !Number.isFinite(ratio)
       ? "–" : `${(ratio * 100).toFixed(digits)}%`;
   },
-  // Poll a video every second until it is ready or failed; `onStatus` sees every answer.
-  async followVideo(videoId, onStatus) {
+  // Seconds between asks again when an answer may change: 1, 2, 4, 8, then every 10.
+  RETRY_S: [1, 2, 4, 8, 10],
+  // The answer to a GET of `url` that asking again would not change: no answer at all (a
+  // dropped connection, the server restarting), a 408, 429 or 5xx is asked again after
+  // RETRY_S (`onTrouble` sees what went wrong and the seconds until the next ask).
+  async settledAnswer(url, onTrouble = () => {}) {
+    for (let tries = 0; ; tries += 1) {
+      let trouble;
+      try {
+        const response = await fetch(url, { cache: "no-store" });
+        const { status } = response;
+        if (status < 500 && status !== 408 && status !== 429) return response;
+        trouble = await mediacdn.errorMessage(response);
+      } catch (error) {
+        trouble = error.message;
+      }
+      const wait = mediacdn.RETRY_S[Math.min(tries, mediacdn.RETRY_S.length - 1)];
+      onTrouble(trouble, wait);
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+    }
+  },
+  // Poll a video every second until it is ready or failed; `onStatus` sees every answer,
+  // `onTrouble` each time the server could not answer for now (it is asked again). Throws
+  // with the API's message on an answer that will not change (a 404, say).
+  async followVideo(videoId, onStatus, onTrouble) {
     for (;;) {
-      const response = await fetch(`/api/videos/${videoId}`, { cache: "no-store" });
+      const response = await mediacdn.settledAnswer(`/api/videos/${videoId}`, onTrouble);
       if (!response.ok) throw new Error(await mediacdn.errorMessage(response));
       const video = await response.json();
       onStatus(video);

@@ -37,7 +37,10 @@ async function followTranscode(videoId) {
   let video;
   try {
     video = await mediacdn.followVideo(videoId, (status) => {
+      message(`Uploaded: video ${videoId} is transcoding …`);
       step("transcode", status.progress, `${status.status} ${Math.round(status.progress)}%`);
+    }, (what, wait) => {
+      message(`The server cannot answer for now (${what}): trying again in ${wait} s`, true);
     });
   } catch (error) {
     message(`Could not follow the transcode: ${error.message}`, true);

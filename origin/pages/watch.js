@@ -391,10 +391,15 @@ function play(source) {
   setInterval(updatePanel, 500);
 }
 
+// What the page says while the origin cannot answer (it asks again).
+function unreachable(what, wait) {
+  overlay(`The server cannot answer for now (${what}) — trying again in ${wait} s`);
+}
+
 // A live stream once it is on air (or its recording once it has ended), or null.
 async function waitUntilLive() {
   for (;;) {
-    const response = await fetch(`/api/live/${cfg.video_id}`, { cache: "no-store" });
+    const response = await mediacdn.settledAnswer(`/api/live/${cfg.video_id}`, unreachable);
     if (!response.ok) {
       overlay(`This stream cannot be loaded: ${await mediacdn.errorMessage(response)}`);
       return null;
@@ -417,7 +422,7 @@ async function waitUntilReady() {
   try {
     video = await mediacdn.followVideo(cfg.video_id, (status) => {
       overlay(`This video is ${status.status} (${Math.round(status.progress)}%) — it plays when ready.`);
-    });
+    }, unreachable);
   } catch (error) {
     overlay(`This video cannot be loaded: ${error.message}`);
     return null;

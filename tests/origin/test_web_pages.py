@@ -266,6 +266,32 @@ def test_the_player_tries_again_once_the_network_is_back(site: Site, page: Page)
     assert page.is_hidden("#overlay")
 
 
+def test_the_page_asks_the_api_again_while_the_origin_cannot_answer(
+    site: Site, page: Page, page_errors: list[str]
+) -> None:
+    """The video's status asked while the origin restarts (a 503, then no answer at all): the
+    page says so, asks again and plays."""
+    asked: list[str] = []
+
+    def restarting(route: Route) -> None:
+        asked.append(route.request.url)
+        if len(asked) == 1:
+            body = '{"error": {"code": "unavailable", "message": "restarting"}}'
+            route.fulfill(status=503, body=body, content_type="application/json")
+        elif len(asked) == 2:
+            route.abort("connectionrefused")
+        else:
+            route.continue_()
+
+    page.route(f"**/api/videos/{site.video_id}", restarting)
+    page.goto(f"{site.origin.url}/watch/{site.video_id}?geo={PARIS}")
+    wait_js(page, "document.getElementById('overlay').textContent.includes('cannot answer')")
+    wait_js(page, "window.player && (player.video.currentTime >= 1 || player.fatal)")
+    assert page.evaluate("player.fatal") is None
+    assert len(asked) >= 3
+    page_errors.remove(f"503 {asked[0]}")  # the origin restarting, as this test wants
+
+
 def test_an_answer_that_will_not_change_stops_the_player_with_what_it_said(
     site: Site, page: Page, page_errors: list[str]
 ) -> None:
