@@ -33,23 +33,31 @@ const mediacdn = {
     return ratio === null || ratio === undefined || !Number.isFinite(ratio)
       ? "–" : `${(ratio * 100).toFixed(digits)}%`;
   },
-  // Seconds between asks again when an answer may change: 1, 2, 4, 8, then every 10.
-  RETRY_S: [1, 2, 4, 8, 10],
+  // Whether an HTTP answer may be another when asked again: a 408 (timeout), a 429 (too many
+  // requests), a 5xx (the server failing or restarting).
+  mayChange(status) {
+    return status === 408 || status === 429 || status >= 500;
+  },
+  // Seconds to wait before asking again after `tries` failures in a row: 1, 2, 4, 8, then
+  // every 10 (the player's retries after hls.js gave up on the network too).
+  retryWait(tries) {
+    const waits = [1, 2, 4, 8, 10];
+    return waits[Math.min(tries, waits.length - 1)];
+  },
   // The answer to a GET of `url` that asking again would not change: no answer at all (a
   // dropped connection, the server restarting), a 408, 429 or 5xx is asked again after
-  // RETRY_S (`onTrouble` sees what went wrong and the seconds until the next ask).
+  // retryWait (`onTrouble` sees what went wrong and the seconds until the next ask).
   async settledAnswer(url, onTrouble = () => {}) {
     for (let tries = 0; ; tries += 1) {
       let trouble;
       try {
         const response = await fetch(url, { cache: "no-store" });
-        const { status } = response;
-        if (status < 500 && status !== 408 && status !== 429) return response;
+        if (!mediacdn.mayChange(response.status)) return response;
         trouble = await mediacdn.errorMessage(response);
       } catch (error) {
         trouble = error.message;
       }
-      const wait = mediacdn.RETRY_S[Math.min(tries, mediacdn.RETRY_S.length - 1)];
+      const wait = mediacdn.retryWait(tries);
       onTrouble(trouble, wait);
       await new Promise((resolve) => setTimeout(resolve, wait * 1000));
     }

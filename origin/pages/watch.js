@@ -9,11 +9,6 @@ const $ = (id) => document.getElementById(id);
 const video = $("video");
 // Seconds playback may stand still with nothing loading before hls.js's loaders restart.
 const STUCK_S = 4;
-// Seconds between tries to play on once hls.js has given up on the network (a dropped
-// connection; every POP and the origin out of reach): doubling, then every 10 s while the page
-// is open, and at once when the browser is back online. An answer that will not change (a 4xx
-// but 408 and 429: gone, forbidden) is final.
-const RETRY_S = [2, 4, 8, 10];
 // A live stream back on the network more than this many seconds behind where hls.js would
 // start it plays on from there (as it started), not from where the connection dropped.
 const REJOIN_S = 3;
@@ -236,16 +231,17 @@ function updatePanel() {
   $("live-latency").textContent = player.latency === null ? "–" : `${player.latency.toFixed(2)} s`;
 }
 
-// A network error's answer that asking again will not change: a 4xx but 408 (timeout) and 429
-// (too many requests).
+// Whether a network error was an answer that asking again will not change (a 4xx but 408 and
+// 429), not a connection that failed (no status) or a server failing.
 function finalAnswer(data) {
   const code = data.response ? data.response.code : 0;
-  return code >= 400 && code < 500 && code !== 408 && code !== 429;
+  return code >= 400 && !mediacdn.mayChange(code);
 }
 
-// After hls.js gave up on the network: wait (RETRY_S, longer each time in a row, cut short when
-// the browser is back online), then load again where the video stands (a live stream at its
-// live edge), or the master playlist again if it never came.
+// After hls.js gave up on the network (a dropped connection; every POP and the origin out of
+// reach): wait (mediacdn.retryWait, longer each time in a row while the page is open, cut
+// short when the browser is back online), then load again where the video stands (a live
+// stream at its live edge), or the master playlist again if it never came.
 let triesInARow = 0;
 let waiting = false; // a try is on its way (several loaders may give up at once: one try)
 function playOnLater(hls, source, what, parsed) {
@@ -253,7 +249,7 @@ function playOnLater(hls, source, what, parsed) {
   $("error").textContent = `Network error: ${what}`;
   if (waiting) return;
   waiting = true;
-  const wait = RETRY_S[Math.min(triesInARow, RETRY_S.length - 1)];
+  const wait = mediacdn.retryWait(triesInARow);
   triesInARow += 1;
   player.retries += 1;
   overlay(`Connection lost — trying again in ${wait} s`);
