@@ -1,7 +1,7 @@
 """One line of a JSON access log as a request. Each server names its fields its own way; a
 line is read by the first of each list of names it holds, at its top or in the object where
-the server nests the request (Caddy's `request`, Google Cloud's `httpRequest`, Azure's
-`properties`):
+the server nests the request (Caddy's `request`, Google Cloud's `httpRequest` and
+`jsonPayload`, Azure's `properties`):
 
 - an nginx log_format of JSON lines (`escape=json`): the variables' own names and the common
   short ones ($msec or a time as in the combined format, $request or a method and a target,
@@ -11,8 +11,9 @@ the server nests the request (Caddy's `request`, Google Cloud's `httpRequest`, A
   `DownstreamContentSize`);
 - Envoy's JSON format (`start_time`, `method`, `authority`, `path`, `response_code`,
   `bytes_sent`);
-- Google Cloud's load balancers and CDN (`timestamp`, `httpRequest.requestMethod`, `.requestUrl`,
-  `.status`, `.responseSize`);
+- Google Cloud's load balancers, Cloud CDN and Media CDN (`timestamp`,
+  `httpRequest.requestMethod`, `.requestUrl`, `.status`, `.responseSize`, `.cacheHit`; Media
+  CDN's `jsonPayload.cacheStatus`, a chain of its caches' words);
 - Cloudflare's Logpush (`EdgeStartTimestamp` as seconds, nanoseconds or RFC 3339,
   `ClientRequestMethod`, `ClientRequestHost`, `ClientRequestURI`, `EdgeResponseStatus`,
   `EdgeResponseBodyBytes` or `EdgeResponseBytes`; or `ClientRequestPath` with
@@ -70,7 +71,7 @@ def cacheable(request: Request | None) -> Logged | None:
     return request[1:] if request is not None and request[0] in ("GET", "HEAD") else None
 
 
-_NESTS = ("request", "httpRequest", "http_request", "properties")
+_NESTS = ("request", "httpRequest", "http_request", "properties", "jsonPayload")
 _TIMES = (
     "msec", "time_iso8601", "time_local", "timestamp", "time", "@timestamp", "ts", "StartUTC",
     "start_time", "EdgeStartTimestamp", "reqTimeSec", "time_micros", "started_at",

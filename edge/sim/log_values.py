@@ -87,8 +87,15 @@ _MISS_WORDS = ("MISS", "EXPIRED", "BYPASS", "PASS", "DYNAMIC", "MODIFIED", "NOCA
 
 @functools.lru_cache(maxsize=256)
 def outcome_of(word: str) -> int:
-    """HIT, MISS or 0 for a cache's word of what it did."""
+    """HIT, MISS or 0 for a cache's word of what it did. Of the words of a chain of caches, the
+    one of the cache nearest the viewer counts: the child's in Akamai's "Miss from child, Hit
+    from parent", the last in a list (RFC 9211's Cache-Status, Media CDN's "fetch, miss, miss")."""
     word = word.strip().upper()
+    if "," in word:
+        members = [member.strip() for member in word.split(",")]
+        word = next((m for m in members if m.endswith("FROM CHILD")), members[-1])
+    if ";" in word:
+        return _cache_status_outcome(word)
     if word in ("1", "TRUE"):
         return HIT
     if word in ("0", "FALSE", "REFRESH"):  # (Kong's Refresh: Squid's TCP_REFRESH_* say more)
@@ -96,3 +103,15 @@ def outcome_of(word: str) -> int:
     if any(hit in word for hit in _HIT_WORDS):
         return HIT
     return MISS if any(miss in word for miss in _MISS_WORDS) else 0
+
+
+def _cache_status_outcome(member: str) -> int:
+    """HIT, MISS or 0 for one cache's member of an RFC 9211 Cache-Status field (upper case):
+    `hit`; `fwd=...` went to its upstream (a miss, but for a stored copy its upstream said is
+    still good: `fwd-status=304`). Its first part names the cache and says nothing."""
+    params = [param.strip() for param in member.split(";")[1:]]
+    if "HIT" in params:
+        return HIT
+    if not any(param.startswith("FWD=") for param in params):
+        return 0
+    return HIT if "FWD-STATUS=304" in params else MISS

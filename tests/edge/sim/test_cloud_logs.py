@@ -471,6 +471,12 @@ def test_counts_after_a_status_are_read_only_where_they_are_envoys_or_s3s() -> N
         ("REMOTE_HIT", HIT), ("CONFIG_NOCACHE", MISS), ("HIT-STALE", HIT), ("PASS", MISS),
         ("1", HIT), ("0", MISS), ("true", HIT), ("false", MISS), ("ERR_CLIENT_ABORT", 0),
         ("TCP_TUNNEL", 0), ("none", 0), ("", 0), ("Refresh", MISS), ("TCP_REFRESH_FAIL_OLD", 0),
+        # chains: the word of the cache nearest the viewer
+        ("Miss from child, Hit from parent", MISS), ("Hit from child", HIT),
+        ("fetch, miss, miss", MISS), ("miss, hit", HIT),
+        ("Shield; hit, Edge; fwd=uri-miss", MISS), ("WHITEBOX; fwd=miss; stored", MISS),
+        ("Edge; hit; ttl=30", HIT), ("Edge; fwd=stale; fwd-status=304", HIT),
+        ("Edge; fwd=stale; fwd-status=200", MISS), ("Edge; detail=x", 0),
     ],
 )  # fmt: skip
 def test_what_a_cache_logged_it_did_is_read_in_each_ones_words(word: str, outcome: int) -> None:
@@ -518,12 +524,21 @@ def test_what_the_cache_that_wrote_a_log_did_is_counted(tmp_path: Path) -> None:
         assert (logged.requests, logged.misses) == (requests, misses), name
     gcp = tmp_path / "gcp.log"
 
-    def entry(second: int, hit: bool) -> str:
+    def entry(second: int, hit: bool | None, cache_status: str = "") -> str:
         request: dict[str, object] = {"requestMethod": "GET"}
         request |= {"requestUrl": "https://cdn.example/a.m4s"}
-        request |= {"status": 200, "responseSize": "300", "cacheHit": hit}
-        return json.dumps({"timestamp": f"2026-11-29T12:00:0{second}Z", "httpRequest": request})
+        request |= {"status": 200, "responseSize": "300"}
+        request |= {} if hit is None else {"cacheHit": hit}
+        record = {"timestamp": f"2026-11-29T12:00:0{second}Z", "httpRequest": request}
+        record |= {"jsonPayload": {"cacheStatus": cache_status}} if cache_status else {}
+        return json.dumps(record) + "\n"
 
-    gcp.write_text(f"{entry(0, False)}\n{entry(1, True)}\n{entry(2, True)}\n")
+    gcp.write_text(entry(0, False) + entry(1, True) + entry(2, True))
     logged = load_trace([gcp], "nginx").logged
     assert (logged.requests, logged.misses, logged.bytes, logged.missed_bytes) == (3, 1, 900, 300)
+    # Media CDN: its caches' words in `jsonPayload`, the one nearest the viewer last
+    media_cdn = tmp_path / "media-cdn.log"
+    words = ["fetch, miss, miss", "hit", "miss, hit", "fetch, miss"]
+    media_cdn.write_text("".join(entry(second, None, word) for second, word in enumerate(words)))
+    logged = load_trace([media_cdn], "nginx").logged
+    assert (logged.requests, logged.misses) == (4, 2)
