@@ -9,6 +9,12 @@ const $ = (id) => document.getElementById(id);
 const video = $("video");
 // Seconds playback may stand still with nothing loading before hls.js's loaders restart.
 const STUCK_S = 4;
+// Fatal media errors in a row that hls.js is asked to recover from (the second also swapping
+// the audio codec, as hls.js advises) before the page gives up: segments it cannot parse would
+// otherwise start the video again every few seconds for ever. Playback that gets MEDIA_PAST_S
+// seconds past where the last one happened starts the count again.
+const MEDIA_RECOVERIES = 2;
+const MEDIA_PAST_S = 5;
 // A live stream back on the network more than this many seconds behind where hls.js would
 // start it plays on from there (as it started), not from where the connection dropped.
 const REJOIN_S = 3;
@@ -23,7 +29,7 @@ const player = {
   hls: null, video, source: null, fatal: null, errors: [], frags: [],
   poster: null, storyboard: null, preview: null, latency: null,
   started: false, stalls: 0, stalledAt: [], stalledS: 0, stalledFor: () => 0, restarts: 0,
-  retries: 0, lost: null,
+  retries: 0, lost: null, recoveries: 0,
   levelSwitches: [], audioSwitches: [], subtitleSwitches: [], last: null,
 };
 window.player = player;
@@ -309,6 +315,7 @@ function play(source) {
   const loading = new Set();
   hls.on(Hls.Events.FRAG_LOADING, (_, data) => loading.add(data.frag));
   hls.on(Hls.Events.FRAG_LOADED, (_, data) => recordFragment(data.frag, data.networkDetails));
+  const mediaTrouble = { count: 0, at: 0 }; // fatal media errors in a row, and where the last was
   let parsed = false; // the master playlist read: a retry restarts loading, else loads it again
   hls.on(Hls.Events.MANIFEST_PARSED, () => { parsed = true; });
   // back on the network: whatever loaded says so
@@ -338,10 +345,18 @@ function play(source) {
       playOnLater(hls, source, what, () => parsed);
       return;
     }
-    player.fatal = player.fatal || what;
     $("error").textContent = `Playback error: ${what}`;
-    if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
-    else overlay(`Playback stopped: ${what}`);
+    if (data.type === Hls.ErrorTypes.MEDIA_ERROR && mediaTrouble.count < MEDIA_RECOVERIES) {
+      mediaTrouble.count += 1;
+      mediaTrouble.at = video.currentTime;
+      player.recoveries += 1;
+      if (mediaTrouble.count > 1) hls.swapAudioCodec();
+      hls.recoverMediaError();
+      return;
+    }
+    player.fatal = player.fatal || what;
+    hls.stopLoad();
+    overlay(`Playback stopped: ${what}`);
   });
   // a stall is a wait during playback: not the wait before the first frame (startup), nor one
   // while a seek finds its data (hls.js seeks to a live stream's start position)
@@ -371,6 +386,7 @@ function play(source) {
     for (const frag of loading) { // (a load a switch aborted says so only in its stats)
       if (frag.stats.aborted || frag.stats.loading.end > 0) loading.delete(frag);
     }
+    if (mediaTrouble.count && video.currentTime > mediaTrouble.at + MEDIA_PAST_S) mediaTrouble.count = 0;
     const playing = player.started && !video.paused && !video.ended && !video.seeking;
     const still = playing && video.currentTime === lastTime && loading.size === 0;
     stillFor = still ? stillFor + 1 : 0;

@@ -308,6 +308,39 @@ def test_an_answer_that_will_not_change_stops_the_player_with_what_it_said(
         page_errors.remove(error)  # refused, as this test wants
 
 
+def test_the_player_recovers_from_a_media_error_and_stops_on_one_that_stays(
+    site: Site, page: Page
+) -> None:
+    """Video segments that cannot be parsed (every one, until hls.js gives up on them): the
+    page has hls.js recover, and playback goes on once they can be again; when they stay
+    broken, it stops after two recoveries in a row and says why, instead of starting the
+    video again every few seconds for ever."""
+
+    def broken(route: Route) -> None:
+        if "/audio" in route.request.url:
+            route.continue_()
+        else:  # (the POP's own answer, its headers and all, but for its body)
+            route.fulfill(response=route.fetch(), body=b"\x00" * 4096)
+
+    page.goto(f"{site.origin.url}/watch/{site.video_id}?geo={PARIS}&buffer=4")
+    wait_js(page, "window.player && (player.video.currentTime >= 1 || player.fatal)")
+    page.route("**/*.m4s", broken)
+    wait_js(page, "player.recoveries >= 1 || player.fatal")
+    page.unroute("**/*.m4s")
+    stood = page.evaluate("player.video.currentTime")
+    # (played far enough past the trouble, more trouble counts from none again)
+    wait_js(page, f"player.video.currentTime >= {stood} + 6 || player.fatal")
+    assert page.evaluate("player.fatal") is None
+
+    page.route("**/*.m4s", broken)
+    wait_js(page, "player.fatal")
+    assert page.evaluate("player.recoveries") == 1 + 2
+    assert "Playback stopped: mediaError" in (page.text_content("#overlay") or "")
+    errors = page.evaluate("player.errors.length")
+    time.sleep(6)  # (each recovery came about 5 s after the last)
+    assert page.evaluate("player.errors.length") == errors  # it gave up: nothing more is tried
+
+
 def test_the_player_plays_straight_from_the_origin_too(site: Site, page: Page) -> None:
     page.goto(f"{site.origin.url}/watch/{site.video_id}?via=origin")
     wait_js(page, "window.player && (player.video.currentTime >= 2 || player.fatal)")
