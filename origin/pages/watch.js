@@ -15,9 +15,11 @@ const STUCK_S = 4;
 // seconds past where the last one happened starts the count again.
 const MEDIA_RECOVERIES = 2;
 const MEDIA_PAST_S = 5;
-// A live stream back on the network more than this many seconds behind where hls.js would
-// start it plays on from there (as it started), not from where the connection dropped.
+// A live stream back on the network more than REJOIN_S seconds behind where hls.js would
+// start it plays on from there (as it started), not from where the connection dropped: looked
+// at for REJOIN_FOR_S seconds, as its playlists come in again.
 const REJOIN_S = 3;
+const REJOIN_FOR_S = 10;
 // Viewer locations to route from (the router sends each to its nearest healthy POP).
 const PLACES = [
   ["Paris", 48.86, 2.35], ["London", 51.51, -0.13], ["New York", 40.71, -74.01],
@@ -29,7 +31,7 @@ const player = {
   hls: null, video, source: null, fatal: null, errors: [], frags: [],
   poster: null, storyboard: null, preview: null, latency: null,
   started: false, stalls: 0, stalledAt: [], stalledS: 0, stalledFor: () => 0, restarts: 0,
-  retries: 0, lost: null, recoveries: 0,
+  retries: 0, lost: null, recoveries: 0, rejoins: 0,
   levelSwitches: [], audioSwitches: [], subtitleSwitches: [], last: null,
 };
 window.player = player;
@@ -319,22 +321,25 @@ function play(source) {
   let parsed = false; // the master playlist read: a retry restarts loading, else loads it again
   hls.on(Hls.Events.MANIFEST_PARSED, () => { parsed = true; });
   // back on the network: whatever loaded says so
-  let rejoin = false; // a live stream back on the network rejoins the live edge
+  let rejoinUntil = 0; // a live stream back on the network rejoins its live edge (until then)
   for (const loaded of [Hls.Events.MANIFEST_LOADED, Hls.Events.LEVEL_LOADED, Hls.Events.FRAG_LOADED]) {
     hls.on(loaded, () => {
       if (player.lost === null) return;
       player.lost = null;
-      rejoin = cfg.live;
+      if (cfg.live) rejoinUntil = performance.now() + REJOIN_FOR_S * 1000;
       triesInARow = 0;
       overlay("");
       $("error").textContent = "";
     });
   }
-  hls.on(Hls.Events.LEVEL_UPDATED, () => {
-    const edge = hls.liveSyncPosition;
-    if (!rejoin || edge === null) return;
-    rejoin = false;
-    if (video.currentTime < edge - REJOIN_S) video.currentTime = edge;
+  // (by a playlist just loaded: hls.js's own live sync position, worked out from a playlist
+  // that stopped coming, stays as far behind as the connection was gone)
+  hls.on(Hls.Events.LEVEL_UPDATED, (_, { details }) => {
+    const start = details.edge - (hls.targetLatency || 0);
+    if (performance.now() > rejoinUntil || details.age > 1 || video.currentTime >= start - REJOIN_S) return;
+    rejoinUntil = 0;
+    player.rejoins += 1;
+    video.currentTime = start;
   });
   hls.on(Hls.Events.ERROR, (_, data) => {
     if (data.frag) loading.delete(data.frag);
