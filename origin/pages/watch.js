@@ -15,9 +15,9 @@ const STUCK_S = 4;
 // seconds past where the last one happened starts the count again.
 const MEDIA_RECOVERIES = 2;
 const MEDIA_PAST_S = 5;
-// A live stream back on the network more than REJOIN_S seconds behind where hls.js would
-// start it plays on from there (as it started), not from where the connection dropped: looked
-// at for REJOIN_FOR_S seconds, as its playlists come in again.
+// A live stream back on the network more than REJOIN_S seconds behind where hls.js starts one
+// (its newest playlist's edge less hls.js's target latency) plays on from there, not from where
+// the connection dropped: looked at for REJOIN_FOR_S seconds, as its playlists come in again.
 const REJOIN_S = 3;
 const REJOIN_FOR_S = 10;
 // Viewer locations to route from (the router sends each to its nearest healthy POP).
