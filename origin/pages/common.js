@@ -38,6 +38,9 @@ const mediacdn = {
   mayChange(status) {
     return status === 408 || status === 429 || status >= 500;
   },
+  sleep(seconds) {
+    return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  },
   // Seconds to wait before asking again after `tries` failures in a row: 1, 2, 4, 8, then
   // every 10 (the player's retries after hls.js gave up on the network too).
   retryWait(tries) {
@@ -59,7 +62,7 @@ const mediacdn = {
       }
       const wait = mediacdn.retryWait(tries);
       onTrouble(trouble, wait);
-      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+      await mediacdn.sleep(wait);
     }
   },
   // Poll a video every second until it is ready or failed; `onStatus` sees every answer,
@@ -72,7 +75,7 @@ const mediacdn = {
       const video = await response.json();
       onStatus(video);
       if (video.status === "ready" || video.status === "failed") return video;
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await mediacdn.sleep(1);
     }
   },
   // The message of a JSON API error body, or the HTTP status.

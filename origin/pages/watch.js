@@ -31,7 +31,7 @@ const player = {
   hls: null, video, source: null, fatal: null, errors: [], frags: [],
   poster: null, storyboard: null, preview: null, latency: null,
   started: false, stalls: 0, stalledAt: [], stalledS: 0, stalledFor: () => 0, restarts: 0,
-  retries: 0, lost: null, recoveries: 0, rejoins: 0,
+  retries: 0, lost: null, recoveries: 0,
   levelSwitches: [], audioSwitches: [], subtitleSwitches: [], last: null,
 };
 window.player = player;
@@ -338,7 +338,6 @@ function play(source) {
     const start = details.edge - (hls.targetLatency || 0);
     if (performance.now() > rejoinUntil || details.age > 1 || video.currentTime >= start - REJOIN_S) return;
     rejoinUntil = 0;
-    player.rejoins += 1;
     video.currentTime = start;
   });
   hls.on(Hls.Events.ERROR, (_, data) => {
@@ -429,7 +428,7 @@ async function waitUntilLive() {
     }
     if (stream.status === "live") return stream; // a player may join every rendition
     overlay("Waiting for the stream to start…");
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await mediacdn.sleep(1);
   }
 }
 
