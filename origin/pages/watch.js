@@ -31,7 +31,7 @@ const player = {
   hls: null, video, source: null, fatal: null, errors: [], frags: [],
   poster: null, storyboard: null, preview: null, latency: null,
   started: false, stalls: 0, stalledAt: [], stalledS: 0, stalledFor: () => 0, restarts: 0,
-  retries: 0, lost: null, recoveries: 0,
+  retries: 0, lost: null, recoveries: 0, rejoins: [],
   levelSwitches: [], audioSwitches: [], subtitleSwitches: [], last: null,
 };
 window.player = player;
@@ -212,6 +212,12 @@ function recordFragment(frag, details) {
   $("live-cache").className = `cache-${row.cache}`;
 }
 
+// Where a seek can reach at most: the end of the media's last seekable range.
+function mediaEnd() {
+  const seekable = video.seekable;
+  return seekable.length ? seekable.end(seekable.length - 1) : 0;
+}
+
 function bufferAhead() {
   const t = video.currentTime;
   for (let i = 0; i < video.buffered.length; i += 1) {
@@ -333,11 +339,15 @@ function play(source) {
     });
   }
   // (by a playlist just loaded: hls.js's own live sync position, worked out from a playlist
-  // that stopped coming, stays as far behind as the connection was gone)
+  // that stopped coming, stays as far behind as the connection was gone). A seek past the
+  // media's end is cut short to it by the browser, and hls.js moves that end to the new
+  // playlist's edge only once no fragment is being appended: until then, and until a seek has
+  // taken, the next playlist is looked at again.
   hls.on(Hls.Events.LEVEL_UPDATED, (_, { details }) => {
     const start = details.edge - (hls.targetLatency || 0);
-    if (performance.now() > rejoinUntil || details.age > 1 || video.currentTime >= start - REJOIN_S) return;
-    rejoinUntil = 0;
+    if (performance.now() > rejoinUntil || details.age > 1 || video.seeking) return;
+    if (video.currentTime >= start - REJOIN_S || mediaEnd() < start) return;
+    player.rejoins.push({ from: video.currentTime, to: start });
     video.currentTime = start;
   });
   hls.on(Hls.Events.ERROR, (_, data) => {
