@@ -7,7 +7,9 @@ const cfg = mediacdn.config();
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const video = $("video");
-// Seconds playback may stand still with nothing loading before hls.js's loaders restart.
+// Seconds playback may stand still with nothing loading before hls.js's loaders restart; when
+// playback still stands there after that, before a video's last segment, that segment cannot
+// be played (hls.js dropped it as unparsable) and the media's end never comes: it stops.
 const STUCK_S = 4;
 // Fatal media errors in a row that hls.js is asked to recover from (the second also swapping
 // the audio codec, as hls.js advises) before the page gives up: segments it cannot parse would
@@ -252,6 +254,23 @@ function finalAnswer(data) {
   return code >= 400 && !mediacdn.mayChange(code);
 }
 
+// Playback stopped for good, saying why.
+function stopPlayback(hls, what) {
+  player.fatal = player.fatal || what;
+  hls.stopLoad();
+  overlay(`Playback stopped: ${what}`);
+}
+
+// Where playback stands still at a video's last segment, which is not all there (hls.js
+// dropped it as unparsable; it plays past such a segment mid-way), that segment; else null.
+function brokenEnd(hls) {
+  const details = hls.latestLevelDetails;
+  if (!details || details.live || !details.fragments.length) return null;
+  const last = details.fragments[details.fragments.length - 1];
+  const ahead = video.currentTime + bufferAhead();
+  return video.currentTime >= last.start - 0.5 && ahead < last.start + last.duration - 0.25 ? last : null;
+}
+
 // After hls.js gave up on the network (a dropped connection; every POP and the origin out of
 // reach): wait (mediacdn.retryWait, longer each time in a row while the page is open, cut
 // short when the browser is back online), then load again where the video stands (a live
@@ -368,9 +387,7 @@ function play(source) {
       hls.recoverMediaError();
       return;
     }
-    player.fatal = player.fatal || what;
-    hls.stopLoad();
-    overlay(`Playback stopped: ${what}`);
+    stopPlayback(hls, what);
   });
   // a stall is a wait during playback: not the wait before the first frame (startup), nor one
   // while a seek finds its data (hls.js seeks to a live stream's start position)
@@ -396,6 +413,7 @@ function play(source) {
   // loaders where the video stands (a slow download still on its way is left to finish).
   let stillFor = 0;
   let lastTime = -1;
+  let stuckAt = -1; // where the last restart was, playback standing still since
   setInterval(() => {
     for (const frag of loading) { // (a load a switch aborted says so only in its stats)
       if (frag.stats.aborted || frag.stats.loading.end > 0) loading.delete(frag);
@@ -407,6 +425,12 @@ function play(source) {
     lastTime = video.currentTime;
     if (stillFor < STUCK_S || player.fatal || player.lost) return;
     stillFor = 0;
+    const end = video.currentTime === stuckAt ? brokenEnd(hls) : null;
+    if (end) {
+      stopPlayback(hls, `the end of the video (from ${storyboard.clock(end.start)}) cannot be played`);
+      return;
+    }
+    stuckAt = video.currentTime;
     player.restarts += 1;
     hls.stopLoad();
     loading.clear();

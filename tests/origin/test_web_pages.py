@@ -343,6 +343,41 @@ def test_the_player_recovers_from_a_media_error_and_stops_on_one_that_stays(
     assert page.evaluate("player.errors.length") == errors  # it gave up: nothing more is tried
 
 
+def test_the_player_plays_past_a_segment_it_cannot_parse_and_stops_at_a_broken_end(
+    site: Site, page: Page
+) -> None:
+    """One video segment (of every quality) that cannot be parsed: hls.js drops it and plays
+    on after it; but when it is the video's last, playback stands still before it for good
+    (the media's end never comes): the page stops and says so."""
+    broken_name = {"name": ""}
+
+    def broken(route: Route) -> None:
+        url = route.request.url
+        if "/audio" in url or not url.endswith(f"/{broken_name['name']}"):
+            route.continue_()
+        else:
+            route.fulfill(response=route.fetch(), body=b"\x00" * 4096)
+
+    page.route("**/*.m4s", broken)
+    for name, seek_to in (("2.m4s", 5), ("4.m4s", 13)):  # 4 s segments: 8-12 s, 16-20 s
+        broken_name["name"] = name
+        page.goto(f"{site.origin.url}/watch/{site.video_id}?geo={PARIS}&buffer=4")
+        wait_js(page, "window.player && (player.video.currentTime >= 1 || player.fatal)")
+        page.evaluate(f"player.video.currentTime = {seek_to}")
+        segments = page.evaluate(
+            "player.hls.latestLevelDetails.fragments.map(f => [f.start, f.start + f.duration])"
+        )
+        start, end = segments[int(name.split(".")[0])]
+        if name == "2.m4s":
+            wait_js(page, f"player.video.currentTime >= {end} + 1 || player.fatal")
+            assert page.evaluate("player.fatal") is None
+        else:
+            assert (start, end) == tuple(segments[-1])
+            fatal = wait_js(page, "player.fatal")
+            assert fatal == "the end of the video (from 0:16) cannot be played"
+            assert fatal in (page.text_content("#overlay") or "")
+
+
 def test_the_player_plays_straight_from_the_origin_too(site: Site, page: Page) -> None:
     page.goto(f"{site.origin.url}/watch/{site.video_id}?via=origin")
     wait_js(page, "window.player && (player.video.currentTime >= 2 || player.fatal)")
