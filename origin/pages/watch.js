@@ -8,7 +8,7 @@ const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const video = $("video");
 // Seconds playback may stand still with nothing loading before hls.js's loaders restart; when
-// playback still stands there after that, before a video's last segment, that segment cannot
+// playback still stands there after that, at a video's last segment, that segment cannot
 // be played (hls.js dropped it as unparsable) and the media's end never comes: it stops.
 const STUCK_S = 4;
 // Fatal media errors in a row that hls.js is asked to recover from (the second also swapping
@@ -347,11 +347,13 @@ function play(source) {
   hls.on(Hls.Events.MANIFEST_PARSED, () => { parsed = true; });
   // back on the network: whatever loaded says so
   let rejoinUntil = 0; // a live stream back on the network rejoins its live edge (until then)
+  let rejoinedTo = null; // where it sought to (it took once playback got there)
   for (const loaded of [Hls.Events.MANIFEST_LOADED, Hls.Events.LEVEL_LOADED, Hls.Events.FRAG_LOADED]) {
     hls.on(loaded, () => {
       if (player.lost === null) return;
       player.lost = null;
       if (cfg.live) rejoinUntil = performance.now() + REJOIN_FOR_S * 1000;
+      rejoinedTo = null;
       triesInARow = 0;
       overlay("");
       $("error").textContent = "";
@@ -365,8 +367,10 @@ function play(source) {
   hls.on(Hls.Events.LEVEL_UPDATED, (_, { details }) => {
     const start = details.edge - (hls.targetLatency || 0);
     if (performance.now() > rejoinUntil || details.age > 1 || video.seeking) return;
-    if (video.currentTime >= start - REJOIN_S || mediaEnd() < start) return;
+    if (rejoinedTo !== null && video.currentTime >= rejoinedTo - 0.5) rejoinUntil = 0;
+    if (!rejoinUntil || video.currentTime >= start - REJOIN_S || mediaEnd() < start) return;
     player.rejoins.push({ from: video.currentTime, to: start });
+    rejoinedTo = start;
     video.currentTime = start;
   });
   hls.on(Hls.Events.ERROR, (_, data) => {
