@@ -21,6 +21,7 @@ const MEDIA_PAST_S = 5;
 // (its newest playlist's edge less hls.js's target latency) plays on from there, not from where
 // the connection dropped: looked at for REJOIN_FOR_S seconds, as its playlists come in again.
 const REJOIN_S = 3;
+const OFFLINE = "Offline — playback goes on once the network is back";
 const REJOIN_FOR_S = 10;
 // Viewer locations to route from (the router sends each to its nearest healthy POP).
 const PLACES = [
@@ -261,12 +262,14 @@ function stopPlayback(hls, what) {
   overlay(`Playback stopped: ${what}`);
 }
 
-// Where playback stands still at a video's last segment, which is not all there (hls.js
-// dropped it as unparsable; it plays past such a segment mid-way), that segment; else null.
-function brokenEnd(hls) {
+// Where playback stands still at a video's last segment, which hls.js dropped as unparsable
+// (`unparsable`: the numbers of those segments; it plays past one mid-way), that segment;
+// else null.
+function brokenEnd(hls, unparsable) {
   const details = hls.latestLevelDetails;
   if (!details || details.live || !details.fragments.length) return null;
   const last = details.fragments[details.fragments.length - 1];
+  if (!unparsable.has(last.sn)) return null;
   const ahead = video.currentTime + bufferAhead();
   return video.currentTime >= last.start - 0.5 && ahead < last.start + last.duration - 0.25 ? last : null;
 }
@@ -340,6 +343,7 @@ function play(source) {
   // fragments on their way (see the loaders' restart below; one loaded or aborted says so in
   // its stats, one that failed only in its error)
   const loading = new Set();
+  const unparsable = new Set(); // video segments hls.js could not parse (their numbers)
   hls.on(Hls.Events.FRAG_LOADING, (_, data) => loading.add(data.frag));
   hls.on(Hls.Events.FRAG_LOADED, (_, data) => recordFragment(data.frag, data.networkDetails));
   const mediaTrouble = { count: 0, at: 0 }; // fatal media errors in a row, and where the last was
@@ -377,6 +381,9 @@ function play(source) {
     if (data.frag) loading.delete(data.frag);
     const what = `${data.type}: ${data.details}${data.response && data.response.code ? ` (${data.response.code})` : ""}`;
     player.errors.push({ what, fatal: data.fatal });
+    if (data.details === Hls.ErrorDetails.FRAG_PARSING_ERROR && data.frag && data.frag.type === "main") {
+      unparsable.add(data.frag.sn);
+    }
     if (!data.fatal) return;
     if (data.type === Hls.ErrorTypes.NETWORK_ERROR && !finalAnswer(data)) {
       playOnLater(hls, source, what, () => parsed);
@@ -402,7 +409,17 @@ function play(source) {
     if (stalledSince !== null) player.stalledS += (performance.now() - stalledSince) / 1000;
     stalledSince = null;
   });
+  // The browser off every network while playback waits: hls.js keeps asking for a video's
+  // segments and plays on once it is back, but the viewer is told why it waits.
+  const sayOffline = () => {
+    if (!navigator.onLine && !player.fatal && !player.lost && video.readyState < 3) overlay(OFFLINE);
+  };
+  window.addEventListener("offline", sayOffline);
+  window.addEventListener("online", () => {
+    if ($("overlay").textContent === OFFLINE) overlay("");
+  });
   video.addEventListener("waiting", () => {
+    sayOffline();
     if (!player.started || video.seeking || stalledSince !== null) return;
     player.stalls += 1;
     player.stalledAt.push(video.currentTime);
@@ -427,9 +444,9 @@ function play(source) {
     const still = playing && video.currentTime === lastTime && loading.size === 0;
     stillFor = still ? stillFor + 1 : 0;
     lastTime = video.currentTime;
-    if (stillFor < STUCK_S || player.fatal || player.lost) return;
+    if (stillFor < STUCK_S || player.fatal || player.lost || !navigator.onLine) return;
     stillFor = 0;
-    const end = video.currentTime === stuckAt ? brokenEnd(hls) : null;
+    const end = video.currentTime === stuckAt ? brokenEnd(hls, unparsable) : null;
     if (end) {
       stopPlayback(hls, `the end of the video (from ${storyboard.clock(end.start)}) cannot be played`);
       return;

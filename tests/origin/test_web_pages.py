@@ -267,6 +267,26 @@ def test_the_player_tries_again_once_the_network_is_back(site: Site, page: Page)
     assert page.is_hidden("#overlay")
 
 
+def test_a_video_that_waits_while_the_browser_is_offline_says_so_and_plays_on(
+    site: Site, page: Page
+) -> None:
+    """The browser off the network while a video plays: once the buffer runs out the page
+    says it is offline (hls.js keeps asking and does not give up), and it plays on when the
+    network is back."""
+    page.goto(f"{site.origin.url}/watch/{site.video_id}?geo={PARIS}&buffer=4")
+    wait_js(page, "window.player && (player.video.currentTime >= 1 || player.fatal)")
+    page.context.set_offline(True)
+    try:
+        wait_js(page, "document.getElementById('overlay').textContent.startsWith('Offline')", 30)
+        assert page.evaluate("player.fatal") is None
+    finally:
+        page.context.set_offline(False)
+    stood = page.evaluate("player.video.currentTime")
+    wait_js(page, f"player.video.currentTime >= {stood} + 2 || player.fatal", 30)
+    assert page.evaluate("player.fatal") is None
+    assert page.is_hidden("#overlay")
+
+
 def test_the_page_asks_the_api_again_while_the_origin_cannot_answer(
     site: Site, page: Page, page_errors: list[str]
 ) -> None:
