@@ -21,8 +21,9 @@ const MEDIA_PAST_S = 5;
 // (its newest playlist's edge less hls.js's target latency) plays on from there, not from where
 // the connection dropped: looked at for REJOIN_FOR_S seconds, as its playlists come in again.
 const REJOIN_S = 3;
-const OFFLINE = "Offline — playback goes on once the network is back";
 const REJOIN_FOR_S = 10;
+// What the page says while playback waits with the browser off every network.
+const OFFLINE = "Offline — playback goes on once the network is back";
 // Viewer locations to route from (the router sends each to its nearest healthy POP).
 const PLACES = [
   ["Paris", 48.86, 2.35], ["London", 51.51, -0.13], ["New York", 40.71, -74.01],

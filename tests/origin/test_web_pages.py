@@ -12,7 +12,7 @@ import base64
 import hashlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,6 +178,20 @@ def wait_js(page: Page, expression: str, timeout_s: float = 60) -> Any:
         raise AssertionError(f"{expression!r} still false after {timeout_s} s; {state}") from None
 
 
+def unparsable_video(named: str = "") -> Callable[[Route], None]:
+    """A route handler for segments: video ones (those whose file is `named`, else all) get
+    the POP's own answer, its headers and all, but a body no player can parse; audio passes."""
+
+    def broken(route: Route) -> None:
+        url = route.request.url
+        if "/audio" in url or (named and not url.endswith(f"/{named}")):
+            route.continue_()
+        else:
+            route.fulfill(response=route.fetch(), body=b"\x00" * 4096)
+
+    return broken
+
+
 def test_player_plays_through_an_edge_switches_audio_and_quality_and_shows_subtitles(
     site: Site, page: Page
 ) -> None:
@@ -337,16 +351,9 @@ def test_the_player_recovers_from_a_media_error_and_stops_on_one_that_stays(
     page has hls.js recover, and playback goes on once they can be again; when they stay
     broken, it stops after two recoveries in a row and says why, instead of starting the
     video again every few seconds for ever."""
-
-    def broken(route: Route) -> None:
-        if "/audio" in route.request.url:
-            route.continue_()
-        else:  # (the POP's own answer, its headers and all, but for its body)
-            route.fulfill(response=route.fetch(), body=b"\x00" * 4096)
-
     page.goto(f"{site.origin.url}/watch/{site.video_id}?geo={PARIS}&buffer=4")
     wait_js(page, "window.player && (player.video.currentTime >= 1 || player.fatal)")
-    page.route("**/*.m4s", broken)
+    page.route("**/*.m4s", unparsable_video())
     wait_js(page, "player.recoveries >= 1 || player.fatal")
     page.unroute("**/*.m4s")
     stood = page.evaluate("player.video.currentTime")
@@ -354,7 +361,7 @@ def test_the_player_recovers_from_a_media_error_and_stops_on_one_that_stays(
     assert page.evaluate("player.fatal") is None
 
     # broken from the start: two recoveries, then it stops
-    page.route("**/*.m4s", broken)
+    page.route("**/*.m4s", unparsable_video())
     page.goto(f"{site.origin.url}/watch/{site.video_id}?geo={PARIS}&buffer=4")
     wait_js(page, "window.player && player.fatal", 120)
     assert page.evaluate("player.recoveries") == 2
@@ -370,18 +377,9 @@ def test_the_player_plays_past_a_segment_it_cannot_parse_and_stops_at_a_broken_e
     """One video segment (of every quality) that cannot be parsed: hls.js drops it and plays
     on after it; but when it is the video's last, playback stands still before it for good
     (the media's end never comes): the page stops and says so."""
-    broken_name = {"name": ""}
-
-    def broken(route: Route) -> None:
-        url = route.request.url
-        if "/audio" in url or not url.endswith(f"/{broken_name['name']}"):
-            route.continue_()
-        else:
-            route.fulfill(response=route.fetch(), body=b"\x00" * 4096)
-
-    page.route("**/*.m4s", broken)
     for name, seek_to in (("2.m4s", 5), ("4.m4s", 13)):  # 4 s segments: 8-12 s, 16-20 s
-        broken_name["name"] = name
+        page.unroute("**/*.m4s")
+        page.route("**/*.m4s", unparsable_video(name))
         page.goto(f"{site.origin.url}/watch/{site.video_id}?geo={PARIS}&buffer=4")
         wait_js(page, "window.player && (player.video.currentTime >= 1 || player.fatal)")
         page.evaluate(f"player.video.currentTime = {seek_to}")
