@@ -41,6 +41,18 @@ class LiveEncode:
     bufsize_ratio: float = 1.0  # a short VBV buffer keeps parts even
 
 
+@dataclass(frozen=True, slots=True)
+class KeptPicture:
+    """What a broadcast's video renditions are made as, kept for an encoder that comes back
+    with another picture (a new size, shape or frame rate): each rung's width and height, in
+    the ladder's order, and the frame rate (None: not known). The new picture is fitted into
+    each size, its shape kept (bars on the sides or above and below), and made at that
+    rate, so that every rendition's init segment stays the same and players go on."""
+
+    sizes: tuple[tuple[int, int], ...]
+    fps: float | None
+
+
 def live_rungs(ladder: LadderPolicy, most: int = 3) -> tuple[LiveRung, ...]:
     """The live ladder: the ladder's `most` best rungs (live costs CPU in real time)."""
     return tuple(LiveRung(f"{r.height}p", r.height, r.bitrate_bps) for r in ladder.rungs[:most])
@@ -104,6 +116,24 @@ def video_part_frames(segment_s: float, part_s: float, fps: float) -> int:
     return even if 2 * even >= fit else fit
 
 
+def _fitted(width: int, height: int, fps: float | None) -> str:
+    """A picture of any size made `width`×`height`: scaled to fit with its shape kept, centred
+    on black bars; at `fps` frames a second if given."""
+    fit = f"scale={width}:{height}:force_original_aspect_ratio=decrease:force_divisible_by=2"
+    pad = f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2"
+    rate = f",fps={_rational(fps)}" if fps else ""
+    return f"{fit}:flags=bicubic,setsar=1,{pad}{rate}"
+
+
+def _rational(fps: float) -> str:
+    """A frame rate as ffmpeg's filters take it exactly: the NTSC rates (29.97, 59.94, 23.976,
+    as ffmpeg prints them) as n×1000/1001, the rest as they are."""
+    ntsc = round(fps * 1.001)
+    if abs(fps - ntsc / 1.001) < 0.006 and abs(fps - ntsc) > 0.01:
+        return f"{ntsc * 1000}/1001"
+    return f"{fps:g}"
+
+
 def _fragmented(part_s: float, fd: int, frame_s: float | None = None) -> list[str]:
     """Fragmented MP4 to `fd`, cut into parts of at most `part_s`; with `frame_s` (video at
     a known rate), into parts of exactly `part_s // frame_s` frames (ffmpeg cuts a fragment
@@ -130,6 +160,7 @@ def build_live_argv(
     fps: float | None = None,
     hdr: bool = False,
     interlaced: bool = False,
+    keep: KeptPicture | None = None,
 ) -> list[str]:
     """One process reading the receiver's output on stdin: every video rung to `video_fds`
     (in order), the audio to `audio_fd` (None: the contribution has no audio). `fps`: the
@@ -139,18 +170,25 @@ def build_live_argv(
     from it (8-bit H.264 labelled HDR is shown right only by players that tone-map).
     `interlaced`: the contribution's frames are interlaced (a broadcast feed's 1080i or
     576i): they are deinterlaced first, a frame for a frame, before any scaler mixes their
-    two fields (else every rung shows combs on anything that moves)."""
+    two fields (else every rung shows combs on anything that moves). `keep`: the sizes and
+    rate a broadcast's renditions were made at, for the encoder that continues it."""
     if len(video_fds) != len(encode.rungs) or not encode.rungs:
         raise ValueError("one pipe per rung, and at least one rung")
+    if keep is not None and len(keep.sizes) != len(encode.rungs):
+        raise ValueError("a kept size per rung")
+    if keep is not None and keep.fps:
+        fps = keep.fps
     top = max(r.max_height for r in encode.rungs)
     first = f"{DEINTERLACE}," if interlaced else ""
     first += f"scale=-2:'min({top},ih)':flags=bicubic,{TONE_MAP}," if hdr else ""
     labels = [f"[s{i}]" for i in range(len(encode.rungs))]
     split = f"[0:v:0]{first}split={len(labels)}{''.join(labels)}" if len(labels) > 1 else ""
+    scales = [f"scale=-2:'min({r.max_height},ih)':flags=bicubic" for r in encode.rungs]
+    if keep is not None:
+        scales = [_fitted(width, height, keep.fps) for width, height in keep.sizes]
     chains = [
-        f"{labels[i] if split else '[0:v:0]' + first}"
-        f"scale=-2:'min({r.max_height},ih)':flags=bicubic,setsar=1,format=yuv420p[v{i}]"
-        for i, r in enumerate(encode.rungs)
+        f"{labels[i] if split else '[0:v:0]' + first}{scale},setsar=1,format=yuv420p[v{i}]"
+        for i, scale in enumerate(scales)
     ]
     graph = ";".join(([split] if split else []) + chains)
     seg = f"{encode.segment_s:g}"

@@ -21,7 +21,7 @@ from manifests.catalog import Catalog
 from manifests.live_streams import LiveRendition, LiveStream
 from storage import Storage
 from transcoder.fragments import FragmentError, FragmentReader, Init
-from transcoder.live_command import LiveEncode, build_live_argv
+from transcoder.live_command import KeptPicture, LiveEncode, build_live_argv
 from transcoder.live_packager import EncoderChanged, Resumption, TrackPackager, WallClock
 from transcoder.live_push import PushSlot
 from transcoder.live_receive import Listener, Receiver, StreamKey, listeners, wait_for_encoder
@@ -184,9 +184,10 @@ def _broadcast(
     cut: threading.Event,
 ) -> bool:
     """Transcode and package what `current[0]` receives; when its encoder leaves (or is cut:
-    its key was replaced), wait `reconnect_s` for it to come back (with the same streams),
-    and go on where it left off: the same renditions, segment numbers and timeline. Then end
-    and publish the recording."""
+    its key was replaced), wait `reconnect_s` for it to come back (with sound if the
+    broadcast has sound; any picture, fitted into the renditions' sizes and rate), and go on
+    where it left off: the same renditions, segment numbers and timeline. Then end and
+    publish the recording."""
     encode = config.encode
     audio = "audio" in current[0].kinds
     wall = WallClock()
@@ -233,8 +234,10 @@ def _broadcast(
         on_update(stream.id)
         log.info("live stream %s: the encoder is on air", stream.id)
 
+    first_fps = current[0].fps
+    keep: KeptPicture | None = None  # once the renditions are made: the encoder's next goes on
     while True:
-        session = _transcode(config, current[0], packagers, on_part, should_stop, cut)
+        session = _transcode(config, current[0], packagers, on_part, should_stop, cut, keep)
         final = current[0].feed is not None and current[0].feed.final  # an HTTP push's end
         if session.stopped or final or not started or config.reconnect_s <= 0:
             break
@@ -243,13 +246,20 @@ def _broadcast(
             break
         for p in packagers:
             p.pause()
+        keep = keep or _kept_picture(packagers, first_fps, encode.max_fps)
         log.info("live stream %s: the encoder left; waiting for it to come back", stream.id)
         receiver = encoder(config.reconnect_s)
         if receiver is None:
             break
-        if ("audio" in receiver.kinds) != audio:
-            log.warning("live stream %s: the encoder came back with other streams", stream.id)
+        if audio and "audio" not in receiver.kinds:
+            log.warning("live stream %s: the encoder came back without sound", stream.id)
             break
+        if "audio" in receiver.kinds and not audio:
+            log.warning(
+                "live stream %s: the encoder came back with sound: the broadcast, begun "
+                "without, goes on without",
+                stream.id,
+            )
         wall.reset()
         resumption = Resumption(max(p.end_s for p in packagers))
         for p in packagers:
@@ -265,6 +275,21 @@ def _broadcast(
     return True
 
 
+def _kept_picture(
+    packagers: list[TrackPackager], fps: float | None, max_fps: int
+) -> KeptPicture | None:
+    """The sizes and frame rate the video renditions were made at (None: a rendition has
+    not been made yet)."""
+    sizes = []
+    for p in packagers:
+        if p.kind == "video":
+            width, _, height = str(p.info.get("resolution", "")).partition("x")
+            if not (width.isdigit() and height.isdigit()):
+                return None
+            sizes.append((int(width), int(height)))
+    return KeptPicture(tuple(sizes), min(fps, max_fps) if fps else None)
+
+
 def _transcode(
     config: IngestConfig,
     receiver: Receiver,
@@ -272,10 +297,11 @@ def _transcode(
     on_part: Callable[[int, bool], None],
     should_stop: Callable[[float], bool],
     cut: threading.Event,
+    keep: KeptPicture | None,
 ) -> _Session:
-    """One ffmpeg transcodes what `receiver` receives into every rendition's pipe, until the
-    encoder leaves, is `cut` (the transcoder then ends with what it was given), or the stream
-    is stopped."""
+    """One ffmpeg transcodes what `receiver` receives into every rendition's pipe (at the
+    sizes and rate in `keep`, if given), until the encoder leaves, is `cut` (the transcoder
+    then ends with what it was given), or the stream is stopped."""
     encode = config.encode
     audio = packagers[-1].kind == "audio"
     pipes = [os.pipe() for _ in packagers]
@@ -289,6 +315,7 @@ def _transcode(
         receiver.fps,
         hdr=receiver.hdr,
         interlaced=receiver.interlaced,
+        keep=keep,
     )
     options = tool_process(config.memory_bytes, tuple(write_fds))
     options["stdin"] = receiver.proc.stdout

@@ -1,12 +1,22 @@
 """How many frames a live video part holds: parts divide a segment evenly, at the frame
 rates encoders send; an HDR contribution is tone-mapped once, an interlaced one deinterlaced
-first."""
+first; an encoder that comes back with another picture gets the renditions it had."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
-from transcoder.live_command import LiveEncode, LiveRung, build_live_argv, video_part_frames
+from transcoder.live_command import (
+    KeptPicture,
+    LiveEncode,
+    LiveRung,
+    build_live_argv,
+    video_part_frames,
+)
+from transcoder.tools import tool_env
 
 
 @pytest.mark.parametrize(
@@ -53,3 +63,63 @@ def test_an_interlaced_contribution_is_deinterlaced_before_anything_else(rungs: 
     assert graph.startswith("[0:v:0]bwdif=")
     assert graph.count("bwdif") == 1
     assert graph.index("bwdif") < graph.index("scale") < graph.index("tonemap")
+
+
+def _contribution(ffmpeg: str, path: Path, size: str, rate: str) -> None:
+    """Two seconds of an encoder's picture, as the receiver hands it on (NUT)."""
+    pattern = f"testsrc2=size={size}:rate={rate}:duration=2"
+    encode = ["-c:v", "libx264", "-preset", "ultrafast", "-f", "nut", str(path)]
+    subprocess.run(
+        [ffmpeg, "-v", "error", "-f", "lavfi", "-i", pattern, *encode],
+        env=tool_env(),
+        check=True,
+        timeout=120,
+    )
+
+
+def _init_segment(ffmpeg: str, source: Path, fps: float, keep: KeptPicture | None) -> bytes:
+    """What the live transcoder makes of `source` for a 360p rung: its init segment."""
+    encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
+    out = source.with_suffix(".mp4")
+    out.unlink(missing_ok=True)
+    argv = build_live_argv(ffmpeg, encode, [3], None, fps, keep=keep)
+    argv = [str(source) if a == "pipe:0" else str(out) if a == "pipe:3" else a for a in argv]
+    subprocess.run(argv, env=tool_env(), check=True, timeout=120)
+    data = out.read_bytes()
+    return data[: data.index(b"moof") - 4]
+
+
+@pytest.mark.parametrize(("rate", "fps"), [("30", 30.0), ("30000/1001", 29.97)])
+def test_an_encoder_back_with_another_picture_makes_the_same_init_segment(
+    ffmpeg: str, tmp_path: Path, rate: str, fps: float
+) -> None:
+    """The renditions' init segments, which players keep, are the same whatever size, shape
+    or frame rate the encoder comes back with: its picture is fitted into the kept sizes, at
+    the kept rate (an NTSC rate as ffmpeg prints it, 29.97, made exactly 30000/1001)."""
+    first = tmp_path / "first.nut"
+    _contribution(ffmpeg, first, "640x360", rate)
+    made = _init_segment(ffmpeg, first, fps, None)
+    keep = KeptPicture(((640, 360),), fps)
+    for n, (size, other_rate) in enumerate(
+        [("640x360", rate), ("360x640", "25"), ("1920x1080", "60")]
+    ):
+        again = tmp_path / f"again{n}.nut"
+        _contribution(ffmpeg, again, size, other_rate)
+        assert _init_segment(ffmpeg, again, 25.0, keep) == made
+    # without the kept picture another size is another init segment: the test can tell
+    assert _init_segment(ffmpeg, tmp_path / "again1.nut", 25.0, None) != made
+
+
+def test_kept_sizes_name_every_rung() -> None:
+    encode = LiveEncode(
+        2.0, 0.5, (LiveRung("720p", 720, 2_800_000), LiveRung("360p", 360, 800_000))
+    )
+    with pytest.raises(ValueError, match="a kept size per rung"):
+        build_live_argv("ffmpeg", encode, [3, 4], None, 30, keep=KeptPicture(((640, 360),), 30))
+    argv = build_live_argv(
+        "ffmpeg", encode, [3, 4], None, 25, keep=KeptPicture(((1280, 720), (640, 360)), 30)
+    )
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert "pad=1280:720" in graph
+    assert "pad=640:360" in graph
+    assert graph.count("fps=30") == 2

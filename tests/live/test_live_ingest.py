@@ -20,7 +20,14 @@ from manifests.live_playlist import PlaylistView, render_live_playlist
 from manifests.live_streams import LiveSettings, LiveStream, render_live_master
 from storage.local import LocalStorage
 from tests.support.lip_sync import beep_s, flash_and_beep, flash_s
-from tests.support.live import frame_rate, ingesting, media_duration, push
+from tests.support.live import (
+    frame_rate,
+    ingesting,
+    luma_range,
+    media_duration,
+    picture_size,
+    push,
+)
 from tests.support.servers import free_port
 from transcoder.live_command import LiveEncode, LiveRung, rtmp_url, srt_push_url
 from transcoder.live_ingest import IngestConfig
@@ -125,10 +132,12 @@ def test_an_srt_push_is_packaged_live_and_recorded(
 def test_an_rtmp_push_without_audio_is_broadcast_and_recorded_without_audio(
     tmp_path: Path, ffmpeg: str, ffprobe: str
 ) -> None:
+    """A contribution without sound is broadcast and recorded without; an encoder that comes
+    back with sound goes on without it, in the renditions the broadcast began with."""
     catalog, storage, stream = _new_stream(tmp_path, "no sound")
     port = stream.ingest_port  # RTMP listens on the same number over TCP
     encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
-    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode, reconnect_s=1)) as ingest:
+    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode, reconnect_s=4)) as ingest:
         time.sleep(1.0)  # the listeners are up
         wrong = push(ffmpeg, rtmp_url("127.0.0.1", port, "not-the-stream-key"), 3, audio=False)
         assert wrong.wait(30) != 0  # ffmpeg's RTMP server took it; the receiver did not
@@ -145,13 +154,17 @@ def test_an_rtmp_push_without_audio_is_broadcast_and_recorded_without_audio(
         master = render_live_master(renditions)
         assert "TYPE=AUDIO" not in master
         assert 'CODECS="avc1.' in master
-        assert ingest.ended_with(encoder)
+        assert encoder.wait(30) == 0
+        time.sleep(1.0)  # the encoder is away
+        with_sound = push(ffmpeg, rtmp_url("127.0.0.1", port, key), 4)
+        assert ingest.ended_with(with_sound)
     recording = catalog.get_video(stream.id)
     assert recording is not None
     assert recording.status == "ready"
     playlists = catalog.playlists(stream.id)
     assert "TYPE=AUDIO" not in playlists["master.m3u8"]
     assert playlists["360p/index.m3u8"].count("#EXTINF") >= 2
+    assert recorded_s(ffprobe, catalog, storage, stream.id, tmp_path) == pytest.approx(10, abs=2)
     # a 60 fps contribution is encoded at 30 fps
     keys = {o.name: o.key for o in catalog.objects(stream.id)}
     sample = tmp_path / "first.mp4"
@@ -163,8 +176,10 @@ def test_an_encoder_that_comes_back_in_time_continues_the_broadcast(
     tmp_path: Path, ffmpeg: str, ffprobe: str
 ) -> None:
     """An encoder that drops and comes back within the reconnect wait continues the same
-    broadcast: the stream stays live meanwhile, segment numbers and the media timeline go on,
-    and the recording holds both halves; one that does not come back ends it."""
+    broadcast, even with another picture (upright, at another frame rate): the stream stays
+    live meanwhile, segment numbers and the media timeline go on, the renditions keep their
+    size and rate (the new picture between black bars), and the recording holds both halves;
+    one that does not come back ends it."""
     catalog, storage, stream = _new_stream(tmp_path, "dropped")
     url = srt_push_url("127.0.0.1", stream.ingest_port, stream.stream_key)
     encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
@@ -181,7 +196,7 @@ def test_an_encoder_that_comes_back_in_time_continues_the_broadcast(
         before = renditions[0].track
         assert not before.ended
         assert not before.pending  # the segment cut short by the drop is closed
-        second = push(ffmpeg, url, 6)
+        second = push(ffmpeg, url, 6, size="360x640", fps=25)
         assert ingest.ended_with(second)  # and no encoder came back within 6 s
     _, renditions = catalog.live_renditions(stream.id)
     after = renditions[0].track
@@ -194,6 +209,16 @@ def test_an_encoder_that_comes_back_in_time_continues_the_broadcast(
     # wall-clock time jumps over the pause; media time does not
     paused = resumed.started_at - before.segments[-1].started_at - before.segments[-1].duration_s
     assert paused > 2.0
+    keys = {o.name: o.key for o in catalog.objects(stream.id) if o.rendition == "360p"}
+    sample = tmp_path / "resumed.mp4"
+    sample.write_bytes(
+        storage.get_bytes(keys["init.mp4"]) + storage.get_bytes(keys[f"{resumed.msn}.m4s"])
+    )
+    assert picture_size(ffprobe, sample) == (640, 360)
+    assert frame_rate(ffprobe, sample) == pytest.approx(30, abs=0.5)
+    sides, middle = luma_range(ffmpeg, sample, "crop=200:360:0:0"), luma_range(ffmpeg, sample)
+    assert sides[1] <= 24  # black bars beside the upright picture
+    assert middle[1] - middle[0] > 100  # and the picture between them
     assert recorded_s(ffprobe, catalog, storage, stream.id, tmp_path) == pytest.approx(12, abs=2)
 
 

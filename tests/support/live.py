@@ -34,15 +34,21 @@ def live_env(**more: str) -> dict[str, str]:
 
 
 def push(
-    ffmpeg: str, url: str, seconds: float, *, audio: bool = True, fps: int = 30
+    ffmpeg: str,
+    url: str,
+    seconds: float,
+    *,
+    audio: bool = True,
+    fps: int = 30,
+    size: str = "640x360",
 ) -> subprocess.Popen[bytes]:
-    """A live encoder: a test pattern (with a tone unless not `audio`), in real time, as
+    """A live encoder: a test pattern of `size` (with a tone unless not `audio`), in real time, as
     MPEG-TS over SRT or FLV over RTMP (by the URL's scheme); over HTTP, a URL ending in
     `.m3u8` gets ffmpeg's hls muxer (fMP4 segments of 1 s PUT one by one, then the
     playlists), one ending in `.mpd` its dash muxer (each track on its own: an init segment
     and 1 s segments per track, then the MPD), one ending in `.ts` MPEG-TS in one long chunked
     PUT, any other one fragmented MP4 in one long chunked PUT."""
-    pattern = f"testsrc2=size=640x360:rate={fps}:duration={seconds}"
+    pattern = f"testsrc2=size={size}:rate={fps}:duration={seconds}"
     sources = ["-re", "-f", "lavfi", "-i", pattern]
     if audio:
         sources += ["-re", "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"]
@@ -157,6 +163,34 @@ def media_duration(ffprobe: str, url: str) -> float:
         [ffprobe, *probe], capture_output=True, text=True, env=tool_env(), timeout=60, check=True
     )
     return float(done.stdout.strip())
+
+
+def picture_size(ffprobe: str, path: Path) -> tuple[int, int]:
+    """The first video stream's width and height."""
+    probe = ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height"]
+    done = subprocess.run(
+        [ffprobe, *probe, "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        timeout=60,
+        check=True,
+    )
+    width, _, height = done.stdout.strip().partition(",")
+    return int(width), int(height)
+
+
+def luma_range(ffmpeg: str, path: Path, crop: str = "null") -> tuple[int, int]:
+    """The darkest and brightest luma of the first video frame (within `crop`, a filter)."""
+    first = ["-frames:v", "1", "-vf", f"{crop},format=gray", "-f", "rawvideo", "pipe:1"]
+    done = subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(path), *first],
+        capture_output=True,
+        env=tool_env(),
+        timeout=60,
+        check=True,
+    )
+    return min(done.stdout), max(done.stdout)
 
 
 def frame_rate(ffprobe: str, path: Path) -> float:
