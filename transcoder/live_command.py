@@ -1,7 +1,7 @@
 """The ffmpeg commands of a live stream (pure). A receiver per protocol listens for the
 encoder's contribution (SRT on the stream's UDP port, RTMP on its TCP port) and passes its
 streams through unchanged; the transcoder decodes that once, encodes a ladder of
-video rungs (never above the source: each rung is at most the source's height) with keyframes
+video rungs (never above the source: a rung's shorter side is at most the source's) with keyframes
 on every segment boundary, plus AAC audio if the contribution has any, and writes each
 rendition as fragmented MP4 to its own pipe, one fragment per part."""
 
@@ -116,13 +116,27 @@ def video_part_frames(segment_s: float, part_s: float, fps: float) -> int:
     return even if 2 * even >= fit else fit
 
 
+def rung_scale(short: int) -> str:
+    """The scale filter that makes a rung whose shorter side is `short` (a landscape
+    picture's height, an upright one's width) from any picture, never larger than it, in
+    square pixels and even sizes. The picture's shape is the one it is shown at: an
+    anamorphic broadcast feed's 720×576 at 16:9 (pixels 64:45 wide) becomes 640×360, not
+    450×360; an upright phone's 1080×1920, at 720, becomes 720×1280."""
+    side = f"min({short},ih)"  # the height of a landscape picture
+    across = f"min({short},iw*sar)"  # the width of an upright one, as shown
+    width = f"if(gte(dar,1),2*trunc({side}*dar/2),2*trunc({across}/2))"
+    height = f"if(gte(dar,1),2*trunc({side}/2),2*trunc({across}/dar/2))"
+    return f"scale=w='{width}':h='{height}':flags=bicubic"
+
+
 def _fitted(width: int, height: int, fps: float | None) -> str:
     """A picture of any size made `width`×`height`: scaled to fit with its shape kept, centred
     on black bars; at `fps` frames a second if given."""
-    fit = f"scale={width}:{height}:force_original_aspect_ratio=decrease:force_divisible_by=2"
+    fit_width = f"2*trunc(min({width},{height}*dar)/2)"  # dar: the shape it is shown at
+    fit_height = f"2*trunc(min({height},{width}/dar)/2)"
     pad = f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2"
     rate = f",fps={_rational(fps)}" if fps else ""
-    return f"{fit}:flags=bicubic,setsar=1,{pad}{rate}"
+    return f"scale=w='{fit_width}':h='{fit_height}':flags=bicubic,setsar=1,{pad}{rate}"
 
 
 def _rational(fps: float) -> str:
@@ -180,10 +194,10 @@ def build_live_argv(
         fps = keep.fps
     top = max(r.max_height for r in encode.rungs)
     first = f"{DEINTERLACE}," if interlaced else ""
-    first += f"scale=-2:'min({top},ih)':flags=bicubic,{TONE_MAP}," if hdr else ""
+    first += f"{rung_scale(top)},{TONE_MAP}," if hdr else ""
     labels = [f"[s{i}]" for i in range(len(encode.rungs))]
     split = f"[0:v:0]{first}split={len(labels)}{''.join(labels)}" if len(labels) > 1 else ""
-    scales = [f"scale=-2:'min({r.max_height},ih)':flags=bicubic" for r in encode.rungs]
+    scales = [rung_scale(r.max_height) for r in encode.rungs]
     if keep is not None:
         scales = [_fitted(width, height, keep.fps) for width, height in keep.sizes]
     chains = [

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from transcoder.fragments import picture_size
 from transcoder.live_command import (
     KeptPicture,
     LiveEncode,
     LiveRung,
     build_live_argv,
+    rung_scale,
     video_part_frames,
 )
 from transcoder.tools import tool_env
@@ -50,7 +52,7 @@ def test_an_hdr_contribution_is_tone_mapped_once_at_the_top_rungs_size(rungs: in
     assert "tonemap" not in _graph(False, rungs)
     graph = _graph(True, rungs)
     assert graph.count("tonemap=tonemap=hable") == 1
-    assert graph.startswith("[0:v:0]scale=-2:'min(720,ih)'")  # the smaller picture is mapped
+    assert graph.startswith(f"[0:v:0]{rung_scale(720)},")  # the smaller picture is mapped
     assert graph.index("tonemap") < graph.index("setsar")
     if rungs > 1:
         assert graph.index("tonemap") < graph.index("split")
@@ -65,28 +67,79 @@ def test_an_interlaced_contribution_is_deinterlaced_before_anything_else(rungs: 
     assert graph.index("bwdif") < graph.index("scale") < graph.index("tonemap")
 
 
-def _contribution(ffmpeg: str, path: Path, size: str, rate: str) -> None:
-    """Two seconds of an encoder's picture, as the receiver hands it on (NUT)."""
-    pattern = f"testsrc2=size={size}:rate={rate}:duration=2"
-    encode = ["-c:v", "libx264", "-preset", "ultrafast", "-f", "nut", str(path)]
+HLG = ["-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc"]
+
+
+def _contribution(
+    ffmpeg: str,
+    path: Path,
+    size: str,
+    rate: str,
+    sar: str = "1",
+    seconds: float = 2,
+    hdr: bool = False,
+) -> None:
+    """Some seconds of an encoder's picture (its pixels `sar` wide; labelled HLG if `hdr`),
+    as the receiver hands it on (NUT)."""
+    pattern = f"testsrc2=size={size}:rate={rate}:duration={seconds}"
+    encode = ["-vf", f"setsar={sar}", "-c:v", "libx264", "-preset", "ultrafast", *HLG * hdr]
     subprocess.run(
-        [ffmpeg, "-v", "error", "-f", "lavfi", "-i", pattern, *encode],
+        [ffmpeg, "-v", "error", "-f", "lavfi", "-i", pattern, *encode, "-f", "nut", str(path)],
         env=tool_env(),
         check=True,
         timeout=120,
     )
 
 
+def _init_segments(
+    ffmpeg: str,
+    source: Path,
+    fps: float,
+    keep: KeptPicture | None = None,
+    rungs: tuple[int, ...] = (360,),
+    hdr: bool = False,
+) -> list[bytes]:
+    """What the live transcoder makes of `source` for rungs of those sizes: their init
+    segments."""
+    ladder = tuple(LiveRung(f"{n}p", n, 800_000) for n in rungs)
+    outs = [source.with_suffix(f".{n}.mp4") for n in rungs]
+    fds = list(range(3, 3 + len(rungs)))
+    argv = build_live_argv(ffmpeg, LiveEncode(2.0, 0.5, ladder), fds, None, fps, hdr, keep=keep)
+    files = {"pipe:0": str(source)} | {
+        f"pipe:{fd}": str(o) for fd, o in zip(fds, outs, strict=True)
+    }
+    for out in outs:
+        out.unlink(missing_ok=True)
+    subprocess.run([files.get(a, a) for a in argv], env=tool_env(), check=True, timeout=120)
+    return [data[: data.index(b"moof") - 4] for data in (o.read_bytes() for o in outs)]
+
+
 def _init_segment(ffmpeg: str, source: Path, fps: float, keep: KeptPicture | None) -> bytes:
     """What the live transcoder makes of `source` for a 360p rung: its init segment."""
-    encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
-    out = source.with_suffix(".mp4")
-    out.unlink(missing_ok=True)
-    argv = build_live_argv(ffmpeg, encode, [3], None, fps, keep=keep)
-    argv = [str(source) if a == "pipe:0" else str(out) if a == "pipe:3" else a for a in argv]
-    subprocess.run(argv, env=tool_env(), check=True, timeout=120)
-    data = out.read_bytes()
-    return data[: data.index(b"moof") - 4]
+    return _init_segments(ffmpeg, source, fps, keep)[0]
+
+
+@pytest.mark.parametrize(
+    ("size", "sar", "made"),
+    [
+        ("1920x1080", "1", [(1280, 720), (640, 360)]),
+        ("720x576", "64/45", [(1024, 576), (640, 360)]),  # a 16:9 broadcast feed, anamorphic
+        ("1440x1080", "4/3", [(1280, 720), (640, 360)]),  # HDV
+        ("1080x1920", "1", [(720, 1280), (360, 640)]),  # an upright phone
+        ("640x480", "1", [(640, 480), (480, 360)]),  # 4:3, smaller than the top rung
+        ("480x270", "1", [(480, 270), (480, 270)]),  # never larger than the source
+    ],
+)
+@pytest.mark.parametrize("hdr", [False, True])
+def test_rungs_keep_the_shape_a_picture_is_shown_at(
+    ffmpeg: str, tmp_path: Path, size: str, sar: str, made: list[tuple[int, int]], hdr: bool
+) -> None:
+    """A rung's shorter side is its size, its pixels square, the picture's shape the one it
+    is shown at; whether it is tone-mapped first (at the top rung's size) or not."""
+    source = tmp_path / "source.nut"
+    _contribution(ffmpeg, source, size, "25", sar, seconds=0.2, hdr=hdr)
+    inits = _init_segments(ffmpeg, source, 25, rungs=(720, 360), hdr=hdr)
+    assert [picture_size(init) for init in inits] == made
 
 
 @pytest.mark.parametrize(("rate", "fps"), [("30", 30.0), ("30000/1001", 29.97)])
