@@ -17,6 +17,7 @@ from transcoder.ladder import LadderPolicy
 RTMP_APP = "live"
 INTERLEAVE_US = 50_000  # the receiver holds a stream's packets for the other's at most this
 GOP_CAP = 1000  # frames; keyframes come from -force_key_frames, on segment boundaries
+EVEN_RATE_SHARE = 0.8  # a fraction of a fast contribution's rate is kept down to this share
 PART_FILL = 0.9  # a fragment is cut once it holds this share of a part: no part overruns
 # fragmented MP4 for a pipe: the init segment first (empty moov), self-contained fragments
 FRAGMENTED = "empty_moov+default_base_moof+frag_keyframe"
@@ -36,7 +37,7 @@ class LiveEncode:
     rungs: tuple[LiveRung, ...]
     audio_bitrate_bps: int = 128_000
     x264_preset: str = "veryfast"
-    max_fps: int = 30  # a faster contribution is encoded at this rate: live costs CPU in real time
+    max_fps: int = 30  # a faster contribution is encoded at most at this rate (output_fps)
     maxrate_ratio: float = 1.07
     bufsize_ratio: float = 1.0  # a short VBV buffer keeps parts even
 
@@ -129,14 +130,24 @@ def rung_scale(short: int) -> str:
     return f"scale=w='{width}':h='{height}':flags=bicubic"
 
 
-def _fitted(width: int, height: int, fps: float | None) -> str:
+def _fitted(width: int, height: int) -> str:
     """A picture of any size made `width`×`height`: scaled to fit with its shape kept, centred
-    on black bars; at `fps` frames a second if given."""
+    on black bars."""
     fit_width = f"2*trunc(min({width},{height}*dar)/2)"  # dar: the shape it is shown at
     fit_height = f"2*trunc(min({height},{width}/dar)/2)"
     pad = f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2"
-    rate = f",fps={_rational(fps)}" if fps else ""
-    return f"scale=w='{fit_width}':h='{fit_height}':flags=bicubic,setsar=1,{pad}{rate}"
+    return f"scale=w='{fit_width}':h='{fit_height}':flags=bicubic,setsar=1,{pad}"
+
+
+def output_fps(fps: float, max_fps: int) -> float:
+    """The frame rate a contribution of `fps` is encoded at: its own up to `max_fps`; above,
+    the largest whole fraction of it that is no more (50 → 25, 59.94 → 29.97, 120 → 30), so
+    that every n-th frame is kept and motion stays even (30 from 50 keeps three frames of
+    five: a judder); `max_fps` itself where that fraction is much slower (35 → 30, not 17.5)."""
+    if fps <= max_fps:
+        return fps
+    even = fps / math.ceil(fps / max_fps - 1e-6)
+    return even if even >= EVEN_RATE_SHARE * max_fps else max_fps
 
 
 def _rational(fps: float) -> str:
@@ -190,8 +201,9 @@ def build_live_argv(
         raise ValueError("one pipe per rung, and at least one rung")
     if keep is not None and len(keep.sizes) != len(encode.rungs):
         raise ValueError("a kept size per rung")
-    if keep is not None and keep.fps:
-        fps = keep.fps
+    out_fps = keep.fps if keep is not None else output_fps(fps, encode.max_fps) if fps else None
+    # the contribution's frames as they come, unless there are too many or a kept rate
+    rate = f",fps={_rational(out_fps)}" if out_fps and (keep or out_fps != fps) else ""
     top = max(r.max_height for r in encode.rungs)
     first = f"{DEINTERLACE}," if interlaced else ""
     first += f"{rung_scale(top)},{TONE_MAP}," if hdr else ""
@@ -199,16 +211,15 @@ def build_live_argv(
     split = f"[0:v:0]{first}split={len(labels)}{''.join(labels)}" if len(labels) > 1 else ""
     scales = [rung_scale(r.max_height) for r in encode.rungs]
     if keep is not None:
-        scales = [_fitted(width, height, keep.fps) for width, height in keep.sizes]
+        scales = [_fitted(width, height) for width, height in keep.sizes]
     chains = [
-        f"{labels[i] if split else '[0:v:0]' + first}{scale},setsar=1,format=yuv420p[v{i}]"
+        f"{labels[i] if split else '[0:v:0]' + first}{scale},setsar=1{rate},format=yuv420p[v{i}]"
         for i, scale in enumerate(scales)
     ]
     graph = ";".join(([split] if split else []) + chains)
     seg = f"{encode.segment_s:g}"
     part_s, frame_s = encode.part_s, None
-    if fps is not None and fps > 0:
-        out_fps = min(fps, encode.max_fps)
+    if out_fps:
         frame_s = 1 / out_fps
         part_s = video_part_frames(encode.segment_s, encode.part_s, out_fps) * frame_s
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-v", "error"]

@@ -21,7 +21,7 @@ from manifests.catalog import Catalog
 from manifests.live_streams import LiveRendition, LiveStream
 from storage import Storage
 from transcoder.fragments import FragmentError, FragmentReader, Init
-from transcoder.live_command import KeptPicture, LiveEncode, build_live_argv
+from transcoder.live_command import KeptPicture, LiveEncode, build_live_argv, output_fps
 from transcoder.live_packager import EncoderChanged, Resumption, TrackPackager, WallClock
 from transcoder.live_push import PushSlot
 from transcoder.live_receive import Listener, Receiver, StreamKey, listeners, wait_for_encoder
@@ -287,7 +287,7 @@ def _kept_picture(
             if not (width.isdigit() and height.isdigit()):
                 return None
             sizes.append((int(width), int(height)))
-    return KeptPicture(tuple(sizes), min(fps, max_fps) if fps else None)
+    return KeptPicture(tuple(sizes), output_fps(fps, max_fps) if fps else None)
 
 
 def _transcode(

@@ -5,16 +5,19 @@ first; an encoder that comes back with another picture gets the renditions it ha
 from __future__ import annotations
 
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
+from tests.support.live import frame_rate
 from transcoder.fragments import picture_size
 from transcoder.live_command import (
     KeptPicture,
     LiveEncode,
     LiveRung,
     build_live_argv,
+    output_fps,
     rung_scale,
     video_part_frames,
 )
@@ -112,6 +115,40 @@ def _init_segments(
         out.unlink(missing_ok=True)
     subprocess.run([files.get(a, a) for a in argv], env=tool_env(), check=True, timeout=120)
     return [data[: data.index(b"moof") - 4] for data in (o.read_bytes() for o in outs)]
+
+
+@pytest.mark.parametrize(
+    ("fps", "made"),
+    [
+        (25, 25),
+        (30, 30),
+        (29.97, 29.97),
+        (50, 25),  # every other frame of a 50 fps feed
+        (59.94, 29.97),
+        (60, 30),
+        (120, 30),
+        (100, 25),
+        (48, 24),
+        (35, 30),  # half of it, 17.5, would be too slow
+        (31, 30),
+    ],
+)
+def test_a_fast_contribution_keeps_every_nth_frame(fps: float, made: float) -> None:
+    assert output_fps(fps, 30) == pytest.approx(made)
+
+
+@pytest.mark.parametrize(("rate", "made"), [("50", 25.0), ("60000/1001", 30000 / 1001)])
+def test_a_fast_contribution_is_encoded_at_a_whole_fraction_of_its_rate(
+    ffmpeg: str, ffprobe: str, tmp_path: Path, rate: str, made: float
+) -> None:
+    """A 50 fps broadcast feed comes out at 25 (every other frame), not at 30 (three frames
+    of five, a judder); ffmpeg prints a 59.94 fps one as 59.94, and it comes out at exactly
+    30000/1001."""
+    source = tmp_path / "source.nut"
+    _contribution(ffmpeg, source, "640x360", rate, seconds=1)
+    printed = round(float(Fraction(rate)), 2)
+    _init_segments(ffmpeg, source, printed)
+    assert frame_rate(ffprobe, source.with_suffix(".360.mp4")) == pytest.approx(made, abs=1e-3)
 
 
 def _init_segment(ffmpeg: str, source: Path, fps: float, keep: KeptPicture | None) -> bytes:
