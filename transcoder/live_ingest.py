@@ -143,10 +143,12 @@ def run_live(
         if slot is not None:
             slot.on_air_by = receiver.listener.protocol
         log.info(
-            "live stream %s: an encoder is here by %s (%s)",
+            "live stream %s: an encoder is here by %s (%s; picture %s at %s fps)",
             stream.id,
             receiver.listener.protocol,
             ", ".join(receiver.kinds),
+            receiver.picture or "of unknown size",
+            f"{receiver.fps:g}" if receiver.fps else "an unknown",
         )
         return receiver
 
@@ -234,8 +236,9 @@ def _broadcast(
         on_update(stream.id)
         log.info("live stream %s: the encoder is on air", stream.id)
 
-    first_fps = current[0].fps
-    keep: KeptPicture | None = None  # once the renditions are made: the encoder's next goes on
+    first, first_fps = current[0].looks, current[0].fps
+    kept: KeptPicture | None = None  # once the renditions are made
+    keep: KeptPicture | None = None  # for an encoder back with another picture
     while True:
         session = _transcode(config, current[0], packagers, on_part, should_stop, cut, keep)
         final = current[0].feed is not None and current[0].feed.final  # an HTTP push's end
@@ -246,7 +249,7 @@ def _broadcast(
             break
         for p in packagers:
             p.pause()
-        keep = keep or _kept_picture(packagers, first_fps, encode.max_fps)
+        kept = kept or _kept_picture(packagers, first_fps, encode.max_fps)
         log.info("live stream %s: the encoder left; waiting for it to come back", stream.id)
         receiver = encoder(config.reconnect_s)
         if receiver is None:
@@ -260,6 +263,8 @@ def _broadcast(
                 "without, goes on without",
                 stream.id,
             )
+        # the same picture is made as it was; another one is fitted into what was made
+        keep = None if receiver.looks == first else kept
         wall.reset()
         resumption = Resumption(max(p.end_s for p in packagers))
         for p in packagers:

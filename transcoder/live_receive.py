@@ -34,6 +34,10 @@ WRONG_NAME = re.compile(r"Unexpected stream|App field don't match up")
 WRONG_PASSPHRASE = re.compile(r"Incorrect passphrase")
 REJECTED = "the encoder's passphrase is not the stream key"
 INPUT_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment):")
+PICTURE = re.compile(r"(?<=, )\d+x\d+( \[SAR \d+:\d+ DAR \d+:\d+\])?")  # size, pixel shape
+# a video's frame rate: the one ffmpeg encodes it at ("tbr", from the stream's timing), else
+# the average it measured ("fps": over fragmented MP4's first fragment, 29.77 for 30)
+NOMINAL_RATE = re.compile(r", (\d+(?:\.\d+)?) tbr\b")
 FRAME_RATE = re.compile(r", (\d+(?:\.\d+)?) fps\b")
 # a video stream's transfer, as ffmpeg lists it (`yuv420p10le(tv, bt2020nc/bt2020/arib-std-b67)`):
 # PQ (HDR10) or HLG
@@ -45,6 +49,12 @@ UNREAD_STREAM = re.compile(r"Could not find codec parameters for stream \d+ \((V
 # ffmpeg could not start passing the contribution on (it says "Stream mapping:" after this)
 OUTPUT_FAILED = re.compile(r"Could not write header|Error initializing output stream")
 SECRET = re.compile(r"(passphrase=)[^&\s]+")  # a key that got into a message some other way
+
+
+def frame_rate(line: str) -> float | None:
+    """A video stream's frame rate from ffmpeg's line for it (None: it prints none)."""
+    rate = NOMINAL_RATE.search(line) or FRAME_RATE.search(line)
+    return float(rate.group(1)) if rate else None
 
 
 class StreamKey:
@@ -105,6 +115,7 @@ class Receiver:
             self.feed = slot.feed = PushFeed(self.proc.stdin)
         self.kinds: list[str] = []  # the contribution's streams: "video", "audio", ...
         self.fps: float | None = None  # its video's frame rate, if ffmpeg says
+        self.picture = ""  # its video's size and shape as ffmpeg says (`640x360 [SAR 1:1 …]`)
         self.hdr = False  # its video is HDR (PQ or HLG)
         self.interlaced = False  # its video's frames are interlaced
         self.refusal: str | None = None
@@ -139,9 +150,9 @@ class Receiver:
                 in_input = True
             elif in_input and (match := INPUT_STREAM.match(line)):
                 self.kinds.append(match.group(1).lower())
-                rate = FRAME_RATE.search(line)
                 if match.group(1) == "Video" and "video" not in self.kinds[:-1]:
-                    self.fps = float(rate.group(1)) if rate else None
+                    self.fps = frame_rate(line)
+                    self.picture = picture.group(0) if (picture := PICTURE.search(line)) else ""
                     self.hdr = bool(HDR_TRANSFER.search(line))
                     self.interlaced = bool(INTERLACED.search(line))
             elif in_input and line.startswith(("Stream mapping:", "Output #0")):
@@ -166,6 +177,11 @@ class Receiver:
     @property
     def ended(self) -> bool:
         return self.proc.poll() is not None
+
+    @property
+    def looks(self) -> tuple[str, float | None, bool, bool]:
+        """What its video looks like, as far as the renditions made of it depend on it."""
+        return self.picture, self.fps, self.hdr, self.interlaced
 
     def why_not(self, *, whole: bool = False) -> str:
         """Why this listener ended without a contribution: ffmpeg's last word (`whole`: its

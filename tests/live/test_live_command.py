@@ -21,6 +21,7 @@ from transcoder.live_command import (
     rung_scale,
     video_part_frames,
 )
+from transcoder.live_receive import frame_rate as frame_rate_of
 from transcoder.tools import tool_env
 
 
@@ -135,6 +136,31 @@ def _init_segments(
 )
 def test_a_fast_contribution_keeps_every_nth_frame(fps: float, made: float) -> None:
     assert output_fps(fps, 30) == pytest.approx(made)
+
+
+@pytest.mark.parametrize(
+    ("line", "rate"),
+    [
+        # fragmented MP4 pushed over HTTP: ffmpeg's measured average is off, its rate is not
+        (
+            "  Stream #0:0[0x1](und): Video: h264 (Constrained Baseline) (avc1 / 0x31637661), "
+            "yuv420p(progressive), 640x360 [SAR 1:1 DAR 16:9], 1966 kb/s, 29.77 fps, 30 tbr, "
+            "15360 tbn (default)",
+            30.0,
+        ),
+        (
+            "  Stream #0:0[0x100]: Video: h264 (High) ([27][0][0][0] / 0x001B), "
+            "yuv420p(tv, bt709, progressive), 1920x1080, 59.94 fps, 59.94 tbr, 90k tbn",
+            59.94,
+        ),
+        ("  Stream #0:0: Video: h264 (High), yuv420p, 1280x720, 2500 kb/s, 25 fps", 25.0),
+        ("  Stream #0:0: Video: h264 (High), yuv420p, 1280x720, 2500 kb/s", None),
+    ],
+)
+def test_a_contributions_rate_is_the_one_ffmpeg_encodes_it_at(
+    line: str, rate: float | None
+) -> None:
+    assert frame_rate_of(line) == rate
 
 
 @pytest.mark.parametrize(("rate", "made"), [("50", 25.0), ("60000/1001", 30000 / 1001)])

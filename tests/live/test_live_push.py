@@ -269,14 +269,15 @@ def test_a_push_of_what_the_receiver_cannot_read_is_refused_at_once(
 def test_an_encoder_that_starts_again_continues_the_broadcast(
     origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str
 ) -> None:
-    """A restarted encoder's new push (a new init segment) continues the broadcast: the same
-    segment numbers go on, and the recording holds both pushes."""
+    """A restarted encoder's new push (a new init segment, here of a picture of another
+    size) continues the broadcast: the same segment numbers go on, and the recording holds
+    both pushes."""
     stream, ingest = new_stream(origin, http)
     first = push(ffmpeg, f"{ingest['http']}stream.mp4", 6)
     assert first.wait(30) == 0
     media = f"/live/{stream['id']}/360p/index.m3u8"
     before = m3u8.loads(http.get(media).text)
-    second = push(ffmpeg, f"{ingest['http']}stream.mp4", 6)
+    second = push(ffmpeg, f"{ingest['http']}stream.mp4", 6, size="1280x720")
     try:
         assert second.wait(30) == 0
         assert http.get(f"/api/live/{stream['id']}").json()["status"] == "live"
