@@ -17,6 +17,7 @@ from transcoder.ladder import LadderPolicy
 RTMP_APP = "live"
 INTERLEAVE_US = 50_000  # the receiver holds a stream's packets for the other's at most this
 GOP_CAP = 1000  # frames; keyframes come from -force_key_frames, on segment boundaries
+SILENCE = "anullsrc=channel_layout=stereo:sample_rate=48000"
 EVEN_RATE_SHARE = 0.8  # a fraction of a fast contribution's rate is kept down to this share
 PART_FILL = 0.9  # a fragment is cut once it holds this share of a part: no part overruns
 # fragmented MP4 for a pipe: the init segment first (empty moov), self-contained fragments
@@ -186,6 +187,7 @@ def build_live_argv(
     hdr: bool = False,
     interlaced: bool = False,
     keep: KeptPicture | None = None,
+    silence: bool = False,
 ) -> list[str]:
     """One process reading the receiver's output on stdin: every video rung to `video_fds`
     (in order), the audio to `audio_fd` (None: the contribution has no audio). `fps`: the
@@ -196,7 +198,10 @@ def build_live_argv(
     `interlaced`: the contribution's frames are interlaced (a broadcast feed's 1080i or
     576i): they are deinterlaced first, a frame for a frame, before any scaler mixes their
     two fields (else every rung shows combs on anything that moves). `keep`: the sizes and
-    rate a broadcast's renditions were made at, for the encoder that continues it."""
+    rate a broadcast's renditions were made at, for the encoder that continues it.
+    `silence`: the audio is silence made in real time (an encoder back without the sound the
+    broadcast has), a second input that never ends: the transcoder is stopped once the
+    contribution has."""
     if len(video_fds) != len(encode.rungs) or not encode.rungs:
         raise ValueError("one pipe per rung, and at least one rung")
     if keep is not None and len(keep.sizes) != len(encode.rungs):
@@ -228,7 +233,9 @@ def build_live_argv(
     # contribution's first keyframe, and without it nothing decodes until the next one (a
     # second later from an encoder with 1 s keyframes, never from one with a long GOP)
     argv += ["-analyzeduration", "0", "-probesize", "32"]
-    argv += ["-f", "nut", "-i", "pipe:0", "-filter_complex", graph]
+    argv += ["-f", "nut", "-i", "pipe:0"]
+    argv += ["-re", "-f", "lavfi", "-i", SILENCE] if silence else []
+    argv += ["-filter_complex", graph]
     for i, (r, fd) in enumerate(zip(encode.rungs, video_fds, strict=True)):
         argv += [
             "-map",
@@ -259,7 +266,7 @@ def build_live_argv(
         return argv
     argv += [
         "-map",
-        "0:a:0",
+        "1:a:0" if silence else "0:a:0",
         "-af",
         SOUND_FROM_START,
         "-c:a",

@@ -8,8 +8,10 @@ an upload."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -32,6 +34,7 @@ log = logging.getLogger("mediacdn.live")
 READ_BYTES = 64 << 10
 AUDIO = "audio"
 CHECK_S = 1.0  # how often a running ingest checks that its stream was not ended
+SILENCE_AFTER_S = 1.0  # silence made for a contribution without sound ends this after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +189,9 @@ def _broadcast(
     cut: threading.Event,
 ) -> bool:
     """Transcode and package what `current[0]` receives; when its encoder leaves (or is cut:
-    its key was replaced), wait `reconnect_s` for it to come back (with sound if the
-    broadcast has sound; any picture, fitted into the renditions' sizes and rate), and go on
-    where it left off: the same renditions, segment numbers and timeline. Then end and
+    its key was replaced), wait `reconnect_s` for it to come back (with any picture, fitted
+    into the renditions' sizes and rate; without sound, silence is made in its place), and go
+    on where it left off: the same renditions, segment numbers and timeline. Then end and
     publish the recording."""
     encode = config.encode
     audio = "audio" in current[0].kinds
@@ -255,8 +258,10 @@ def _broadcast(
         if receiver is None:
             break
         if audio and "audio" not in receiver.kinds:
-            log.warning("live stream %s: the encoder came back without sound", stream.id)
-            break
+            log.warning(
+                "live stream %s: the encoder came back without sound: silence in its place",
+                stream.id,
+            )
         if "audio" in receiver.kinds and not audio:
             log.warning(
                 "live stream %s: the encoder came back with sound: the broadcast, begun "
@@ -309,6 +314,7 @@ def _transcode(
     then ends with what it was given), or the stream is stopped."""
     encode = config.encode
     audio = packagers[-1].kind == "audio"
+    silence = audio and "audio" not in receiver.kinds
     pipes = [os.pipe() for _ in packagers]
     write_fds = [w for _, w in pipes]
     video_fds, audio_fd = write_fds[: len(encode.rungs)], write_fds[-1] if audio else None
@@ -321,6 +327,7 @@ def _transcode(
         hdr=receiver.hdr,
         interlaced=receiver.interlaced,
         keep=keep,
+        silence=silence,
     )
     options = tool_process(config.memory_bytes, tuple(write_fds))
     options["stdin"] = receiver.proc.stdout
@@ -347,6 +354,7 @@ def _transcode(
     drainer = threading.Thread(target=drain, daemon=True)
     drainer.start()
     stopped = cutting = False
+    received_until: float | None = None  # when the contribution ended, with silence made
     while proc.poll() is None:
         if should_stop(0.2):
             kill_group(proc)
@@ -356,6 +364,15 @@ def _transcode(
         if cut.is_set() and not cutting:
             receiver.stop()
             cutting = True
+        # silence never ends by itself: once the contribution has, and the transcoder has
+        # had time to encode its last frames, it is told to stop (SIGINT: ffmpeg then ends
+        # every output whole)
+        if silence and receiver.ended:
+            received_until = received_until or time.monotonic()
+            if time.monotonic() - received_until > SILENCE_AFTER_S:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGINT)
+                silence = False
         if failures:  # a rendition cannot go on: neither can the others
             kill_group(proc)
     proc.wait()

@@ -176,10 +176,11 @@ def test_an_encoder_that_comes_back_in_time_continues_the_broadcast(
     tmp_path: Path, ffmpeg: str, ffprobe: str
 ) -> None:
     """An encoder that drops and comes back within the reconnect wait continues the same
-    broadcast, even with another picture (upright, at another frame rate): the stream stays
-    live meanwhile, segment numbers and the media timeline go on, the renditions keep their
-    size and rate (the new picture between black bars), and the recording holds both halves;
-    one that does not come back ends it."""
+    broadcast, even with another picture (upright, at another frame rate) and without sound:
+    the stream stays live meanwhile, segment numbers and the media timeline go on, the
+    renditions keep their size and rate (the new picture between black bars), the sound goes
+    on as silence, and the recording holds both halves of picture and sound; one that does
+    not come back ends it."""
     catalog, storage, stream = _new_stream(tmp_path, "dropped")
     url = srt_push_url("127.0.0.1", stream.ingest_port, stream.stream_key)
     encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
@@ -196,7 +197,7 @@ def test_an_encoder_that_comes_back_in_time_continues_the_broadcast(
         before = renditions[0].track
         assert not before.ended
         assert not before.pending  # the segment cut short by the drop is closed
-        second = push(ffmpeg, url, 6, size="360x640", fps=25)
+        second = push(ffmpeg, url, 6, size="360x640", fps=25, audio=False)
         assert ingest.ended_with(second)  # and no encoder came back within 6 s
     _, renditions = catalog.live_renditions(stream.id)
     after = renditions[0].track
@@ -220,6 +221,8 @@ def test_an_encoder_that_comes_back_in_time_continues_the_broadcast(
     assert sides[1] <= 24  # black bars beside the upright picture
     assert middle[1] - middle[0] > 100  # and the picture between them
     assert recorded_s(ffprobe, catalog, storage, stream.id, tmp_path) == pytest.approx(12, abs=2)
+    sound = recording(catalog, storage, stream.id, "audio", tmp_path)
+    assert media_duration(ffprobe, str(sound)) == pytest.approx(12, abs=2)
 
 
 def test_a_replaced_key_cuts_the_encoder_and_an_encoder_with_the_new_one_goes_on(
