@@ -165,9 +165,9 @@ def media_duration(ffprobe: str, url: str) -> float:
     return float(done.stdout.strip())
 
 
-def picture_size(ffprobe: str, path: Path) -> tuple[int, int]:
-    """The first video stream's width and height."""
-    probe = ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height"]
+def _first_video(ffprobe: str, path: Path, entries: str) -> str:
+    """ffprobe's `entries` of the first video stream, comma-separated."""
+    probe = ["-v", "error", "-select_streams", "v:0", "-show_entries", f"stream={entries}"]
     done = subprocess.run(
         [ffprobe, *probe, "-of", "csv=p=0", str(path)],
         capture_output=True,
@@ -176,7 +176,12 @@ def picture_size(ffprobe: str, path: Path) -> tuple[int, int]:
         timeout=60,
         check=True,
     )
-    width, _, height = done.stdout.strip().partition(",")
+    return done.stdout.strip()
+
+
+def picture_size(ffprobe: str, path: Path) -> tuple[int, int]:
+    """The first video stream's width and height."""
+    width, _, height = _first_video(ffprobe, path, "width,height").partition(",")
     return int(width), int(height)
 
 
@@ -195,14 +200,5 @@ def luma_range(ffmpeg: str, path: Path, crop: str = "null") -> tuple[int, int]:
 
 def frame_rate(ffprobe: str, path: Path) -> float:
     """The first video stream's average frame rate."""
-    probe = ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=avg_frame_rate"]
-    done = subprocess.run(
-        [ffprobe, *probe, "-of", "csv=p=0", str(path)],
-        capture_output=True,
-        text=True,
-        env=tool_env(),
-        timeout=60,
-        check=True,
-    )
-    numerator, _, denominator = done.stdout.strip().partition("/")
+    numerator, _, denominator = _first_video(ffprobe, path, "avg_frame_rate").partition("/")
     return float(numerator) / float(denominator or 1)
