@@ -142,9 +142,15 @@ function answeredBy(via) {
   return hops.length ? hops[hops.length - 1] : "origin";
 }
 
+// a rendition is called by its shorter side, as the ladder names it: 720p is 1280×720, or
+// 720×1280 for an upright video
+function levelSize(level) {
+  const side = level.width && level.height ? Math.min(level.width, level.height) : level.height;
+  return side ? `${side}p` : level.name || "?";
+}
+
 function levelLabel(level) {
-  const size = level.height ? `${level.height}p` : level.name || "?";
-  return `${size} · ${Math.round(level.bitrate / 1000)} kbit/s`;
+  return `${levelSize(level)} · ${Math.round(level.bitrate / 1000)} kbit/s`;
 }
 
 function trackLabel(track) {
@@ -235,7 +241,7 @@ function updatePanel() {
   if (!hls) return;
   const level = hls.levels[hls.currentLevel];
   if (level) {
-    $("live-level").textContent = `${hls.autoLevelEnabled ? "Auto → " : ""}${level.height ? `${level.height}p` : level.name}`;
+    $("live-level").textContent = `${hls.autoLevelEnabled ? "Auto → " : ""}${levelSize(level)}`;
     $("live-bitrate").textContent = mediacdn.bits(level.bitrate);
   }
   $("live-bandwidth").textContent = mediacdn.bits(hls.bandwidthEstimate);

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -190,6 +191,27 @@ def unparsable_video(named: str = "") -> Callable[[Route], None]:
             route.fulfill(response=route.fetch(), body=b"\x00" * 4096)
 
     return broken
+
+
+def test_an_upright_videos_qualities_are_called_by_their_shorter_side(
+    site: Site, page: Page
+) -> None:
+    """A rendition is called as the ladder names it, by its shorter side: an upright video's
+    360x640 rung is "360p", not "640p" (here the master playlist says the renditions are
+    upright)."""
+
+    def upright(route: Route) -> None:
+        response = route.fetch()
+        master = re.sub(r"RESOLUTION=(\d+)x(\d+)", r"RESOLUTION=\2x\1", response.text())
+        route.fulfill(response=response, body=master)
+
+    page.route(lambda url: "/master.m3u8" in url, upright)
+    page.goto(f"{site.origin.url}/watch/{site.video_id}?geo={PARIS}")
+    wait_js(page, "document.querySelectorAll('#quality option').length > 1")
+    assert page.evaluate("player.hls.levels.every((l) => l.width < l.height)")
+    qualities = page.eval_on_selector_all("#quality option", "os => os.map(o => o.textContent)")
+    rungs = sorted((int(r.split(":")[0]) for r in TEST_LADDER.split(",")), reverse=True)
+    assert [q.split(" · ")[0] for q in qualities[1:]] == [f"{side}p" for side in rungs]
 
 
 def test_player_plays_through_an_edge_switches_audio_and_quality_and_shows_subtitles(
