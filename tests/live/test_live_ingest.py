@@ -255,7 +255,7 @@ def test_a_replaced_key_cuts_the_encoder_and_an_encoder_with_the_new_one_goes_on
         assert old.wait(30) != 0  # refused at the handshake
         assert catalog.get_live(stream.id).status == "live"  # type: ignore[union-attr]
         second = push(ffmpeg, srt_push_url("127.0.0.1", port, replaced.stream_key), 6)
-        assert ingest.ended_with(second)
+        assert ingest.ended_with(second, stop=True)
     _, renditions = catalog.live_renditions(stream.id)
     msns = [s.msn for s in renditions[0].track.segments]
     assert msns == list(range(msns[0], msns[0] + len(msns)))

@@ -7,6 +7,7 @@ import signal
 import struct
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -87,14 +88,19 @@ class Ingest:
     stop: threading.Event
     result: list[bool] = field(default_factory=list)
 
-    def ended_with(self, encoder: subprocess.Popen[bytes]) -> bool:
-        """Once `encoder` has finished (cleanly), whether the ingest ended with a broadcast.
-        ffmpeg as an SRT caller was seen to abort (SIGABRT) once, in a loaded run of the whole
-        suite, after a broadcast the ingest had packaged whole (libsrt within libav is known
-        to crash so at exit): that is the test's encoder, not what is tested, so an abort
-        counts as finished; what the ingest made of the broadcast is what counts."""
+    def ended_with(self, encoder: subprocess.Popen[bytes], *, stop: bool = False) -> bool:
+        """Once `encoder` has finished (cleanly), whether the ingest ended with a broadcast
+        (`stop`: ended at once, as the stream's deletion ends it, not after the wait for the
+        encoder to come back). ffmpeg as an SRT caller was seen to abort (SIGABRT) once, in a
+        loaded run of the whole suite, after a broadcast the ingest had packaged whole (libsrt
+        within libav is known to crash so at exit): that is the test's encoder, not what is
+        tested, so an abort counts as finished; what the ingest made of the broadcast is what
+        counts."""
         if encoder.wait(30) not in (0, -signal.SIGABRT):
             return False
+        if stop:
+            time.sleep(1.0)  # its last frames are packaged
+            self.stop.set()
         self.thread.join(30)
         return self.result == [True]
 
