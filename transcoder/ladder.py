@@ -55,6 +55,15 @@ def _even(value: float) -> int:
     return max(2, 2 * round(value / 2))
 
 
+def rung_size(short: int, width: int, height: int) -> tuple[int, int]:
+    """The size of a rendition whose shorter side is `short` (a landscape picture's height,
+    an upright one's width) of a `width`×`height` picture (as it is shown): its shape kept,
+    both sides even."""
+    short = _even(short)
+    aspect = width / height
+    return (_even(short * aspect), short) if width >= height else (short, _even(short / aspect))
+
+
 def plan_ladder(source: VideoStream, policy: LadderPolicy) -> tuple[PlannedRendition, ...]:
     """Renditions for `source`: never upscale, keep the aspect ratio, even dimensions.
 
@@ -66,14 +75,9 @@ def plan_ladder(source: VideoStream, policy: LadderPolicy) -> tuple[PlannedRendi
         # Smaller than every rung: one rendition at the source's own size (an odd side made
         # even by taking a line off, never by adding one), lowest bitrate.
         fitting = [Rung(max(2, short_side - short_side % 2), policy.rungs[-1].bitrate_bps)]
-    landscape = source.width >= source.height
-    aspect = source.width / source.height
     planned = []
     for rung in fitting:
-        short = _even(rung.height)
-        width, height = (
-            (_even(short * aspect), short) if landscape else (short, _even(short / aspect))
-        )
+        width, height = rung_size(rung.height, source.width, source.height)
         planned.append(
             PlannedRendition(
                 name=f"{rung.height}p",

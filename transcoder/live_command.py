@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from urllib.parse import urlencode
 
 from transcoder.command import DEINTERLACE, SOUND_FROM_START, TONE_MAP
-from transcoder.ladder import LadderPolicy
+from transcoder.ladder import LadderPolicy, rung_size
 
 RTMP_APP = "live"
 INTERLEAVE_US = 50_000  # the receiver holds a stream's packets for the other's at most this
@@ -118,24 +119,42 @@ def video_part_frames(segment_s: float, part_s: float, fps: float) -> int:
     return even if 2 * even >= fit else fit
 
 
-def rung_scale(short: int) -> str:
-    """The scale filter that makes a rung whose shorter side is `short` (a landscape
-    picture's height, an upright one's width) from any picture, never larger than it, in
-    square pixels and even sizes. The picture's shape is the one it is shown at: an
-    anamorphic broadcast feed's 720×576 at 16:9 (pixels 64:45 wide) becomes 640×360, not
-    450×360; an upright phone's 1080×1920, at 720, becomes 720×1280."""
-    side = f"min({short},ih)"  # the height of a landscape picture
-    across = f"min({short},iw*sar)"  # the width of an upright one, as shown
-    width = f"if(gte(dar,1),2*trunc({side}*dar/2),2*trunc({across}/2))"
-    height = f"if(gte(dar,1),2*trunc({side}/2),2*trunc({across}/dar/2))"
-    return f"scale=w='{width}':h='{height}':flags=bicubic"
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """A contribution's picture as ffmpeg describes it: its stored size and the shape of its
+    pixels (an anamorphic 16:9 broadcast feed: 720×576, pixels 64:45 wide)."""
+
+    width: int
+    height: int
+    sar: Fraction = Fraction(1)
+
+    @property
+    def shown_width(self) -> int:
+        return round(self.width * self.sar)
+
+    def __str__(self) -> str:
+        wide = (
+            f" (pixels {self.sar.numerator}:{self.sar.denominator} wide)" if self.sar != 1 else ""
+        )
+        return f"{self.width}x{self.height}{wide}"
+
+
+def live_sizes(encode: LiveEncode, picture: Picture | None) -> tuple[tuple[int, int], ...]:
+    """Each rung's width and height for `picture`, as an upload's ladder makes them: by its
+    shorter side, the picture's shape as it is shown, never larger than it (a rung above
+    the picture is made at its size). A picture not known: 16:9."""
+    shown = (picture.shown_width, picture.height) if picture else (16, 9)
+    smaller = min(shown) if picture else max(r.max_height for r in encode.rungs)
+    return tuple(rung_size(min(r.max_height, smaller - smaller % 2), *shown) for r in encode.rungs)
 
 
 def _fitted(width: int, height: int) -> str:
     """A picture of any size made `width`×`height`: scaled to fit with its shape kept, centred
-    on black bars."""
-    fit_width = f"2*trunc(min({width},{height}*dar)/2)"  # dar: the shape it is shown at
-    fit_height = f"2*trunc(min({height},{width}/dar)/2)"
+    on black bars. Every rung is made so, from the first picture's sizes: a contribution
+    whose picture changes on the way (an upright one after a landscape one) is fitted too,
+    not stretched to the first one's shape."""
+    fit_width = f"2*round(min({width},{height}*dar)/2)"  # dar: the shape it is shown at
+    fit_height = f"2*round(min({height},{width}/dar)/2)"
     pad = f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2"
     return f"scale=w='{fit_width}':h='{fit_height}':flags=bicubic,setsar=1,{pad}"
 
@@ -188,6 +207,7 @@ def build_live_argv(
     interlaced: bool = False,
     keep: KeptPicture | None = None,
     silence: bool = False,
+    picture: Picture | None = None,
 ) -> list[str]:
     """One process reading the receiver's output on stdin: every video rung to `video_fds`
     (in order), the audio to `audio_fd` (None: the contribution has no audio). `fps`: the
@@ -201,7 +221,7 @@ def build_live_argv(
     rate a broadcast's renditions were made at, for the encoder that continues it.
     `silence`: the audio is silence made in real time (an encoder back without the sound the
     broadcast has), a second input that never ends: the transcoder is stopped once the
-    contribution has."""
+    contribution has. `picture`: the contribution's, which sizes the rungs (unless kept)."""
     if len(video_fds) != len(encode.rungs) or not encode.rungs:
         raise ValueError("one pipe per rung, and at least one rung")
     if keep is not None and len(keep.sizes) != len(encode.rungs):
@@ -209,17 +229,15 @@ def build_live_argv(
     out_fps = keep.fps if keep is not None else output_fps(fps, encode.max_fps) if fps else None
     # the contribution's frames as they come, unless there are too many or a kept rate
     rate = f",fps={_rational(out_fps)}" if out_fps and (keep or out_fps != fps) else ""
-    top = max(r.max_height for r in encode.rungs)
+    sizes = keep.sizes if keep is not None else live_sizes(encode, picture)
+    top = max(sizes, key=min)
     first = f"{DEINTERLACE}," if interlaced else ""
-    first += f"{rung_scale(top)},{TONE_MAP}," if hdr else ""
+    first += f"{_fitted(*top)},{TONE_MAP}," if hdr else ""
     labels = [f"[s{i}]" for i in range(len(encode.rungs))]
     split = f"[0:v:0]{first}split={len(labels)}{''.join(labels)}" if len(labels) > 1 else ""
-    scales = [rung_scale(r.max_height) for r in encode.rungs]
-    if keep is not None:
-        scales = [_fitted(width, height) for width, height in keep.sizes]
     chains = [
-        f"{labels[i] if split else '[0:v:0]' + first}{scale},setsar=1{rate},format=yuv420p[v{i}]"
-        for i, scale in enumerate(scales)
+        f"{labels[i] if split else '[0:v:0]' + first}{_fitted(*size)}{rate},format=yuv420p[v{i}]"
+        for i, size in enumerate(sizes)
     ]
     graph = ";".join(([split] if split else []) + chains)
     seg = f"{encode.segment_s:g}"

@@ -328,6 +328,7 @@ def _transcode(
         interlaced=receiver.interlaced,
         keep=keep,
         silence=silence,
+        picture=receiver.picture,
     )
     options = tool_process(config.memory_bytes, tuple(write_fds))
     options["stdin"] = receiver.proc.stdout

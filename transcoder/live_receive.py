@@ -19,8 +19,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
-from transcoder.live_command import receive_argv, rtmp_url, srt_listener_url
+from transcoder.live_command import Picture, receive_argv, rtmp_url, srt_listener_url
 from transcoder.live_push import PushFeed, PushSlot
 from transcoder.runner import kill_group, tool_process
 
@@ -34,7 +35,7 @@ WRONG_NAME = re.compile(r"Unexpected stream|App field don't match up")
 WRONG_PASSPHRASE = re.compile(r"Incorrect passphrase")
 REJECTED = "the encoder's passphrase is not the stream key"
 INPUT_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment):")
-PICTURE = re.compile(r"(?<=, )\d+x\d+( \[SAR \d+:\d+ DAR \d+:\d+\])?")  # size, pixel shape
+PICTURE = re.compile(r"(?<=, )(\d+)x(\d+)(?: \[SAR (\d+):(\d+) DAR \d+:\d+\])?")  # size, pixels
 # a video's frame rate: the one ffmpeg encodes it at ("tbr", from the stream's timing), else
 # the average it measured ("fps": over fragmented MP4's first fragment, 29.77 for 30)
 NOMINAL_RATE = re.compile(r", (\d+(?:\.\d+)?) tbr\b")
@@ -49,6 +50,19 @@ UNREAD_STREAM = re.compile(r"Could not find codec parameters for stream \d+ \((V
 # ffmpeg could not start passing the contribution on (it says "Stream mapping:" after this)
 OUTPUT_FAILED = re.compile(r"Could not write header|Error initializing output stream")
 SECRET = re.compile(r"(passphrase=)[^&\s]+")  # a key that got into a message some other way
+
+
+def picture_of(line: str) -> Picture | None:
+    """A video stream's picture from ffmpeg's line for it (None: it gives no size)."""
+    if not (found := PICTURE.search(line)):
+        return None
+    width, height, across, down = found.groups()
+    if int(width) <= 0 or int(height) <= 0:
+        return None
+    wide = int(across or 0) > 0 and int(down or 0) > 0
+    return Picture(
+        int(width), int(height), Fraction(int(across), int(down)) if wide else Fraction(1)
+    )
 
 
 def frame_rate(line: str) -> float | None:
@@ -115,7 +129,7 @@ class Receiver:
             self.feed = slot.feed = PushFeed(self.proc.stdin)
         self.kinds: list[str] = []  # the contribution's streams: "video", "audio", ...
         self.fps: float | None = None  # its video's frame rate, if ffmpeg says
-        self.picture = ""  # its video's size and shape as ffmpeg says (`640x360 [SAR 1:1 …]`)
+        self.picture: Picture | None = None  # its video's size and pixel shape, if ffmpeg says
         self.hdr = False  # its video is HDR (PQ or HLG)
         self.interlaced = False  # its video's frames are interlaced
         self.refusal: str | None = None
@@ -152,7 +166,7 @@ class Receiver:
                 self.kinds.append(match.group(1).lower())
                 if match.group(1) == "Video" and "video" not in self.kinds[:-1]:
                     self.fps = frame_rate(line)
-                    self.picture = picture.group(0) if (picture := PICTURE.search(line)) else ""
+                    self.picture = picture_of(line)
                     self.hdr = bool(HDR_TRANSFER.search(line))
                     self.interlaced = bool(INTERLACED.search(line))
             elif in_input and line.startswith(("Stream mapping:", "Output #0")):
@@ -179,7 +193,7 @@ class Receiver:
         return self.proc.poll() is not None
 
     @property
-    def looks(self) -> tuple[str, float | None, bool, bool]:
+    def looks(self) -> tuple[Picture | None, float | None, bool, bool]:
         """What its video looks like, as far as the renditions made of it depend on it."""
         return self.picture, self.fps, self.hdr, self.interlaced
 

@@ -5,23 +5,23 @@ first; an encoder that comes back with another picture gets the renditions it ha
 from __future__ import annotations
 
 import subprocess
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
-from tests.support.live import frame_rate
+from tests.support.live import frame_rate, luma_range
 from transcoder.fragments import picture_size
 from transcoder.live_command import (
     KeptPicture,
     LiveEncode,
     LiveRung,
+    Picture,
     build_live_argv,
     output_fps,
-    rung_scale,
     video_part_frames,
 )
 from transcoder.live_receive import frame_rate as frame_rate_of
+from transcoder.live_receive import picture_of
 from transcoder.tools import tool_env
 
 
@@ -56,8 +56,11 @@ def test_an_hdr_contribution_is_tone_mapped_once_at_the_top_rungs_size(rungs: in
     assert "tonemap" not in _graph(False, rungs)
     graph = _graph(True, rungs)
     assert graph.count("tonemap=tonemap=hable") == 1
-    assert graph.startswith(f"[0:v:0]{rung_scale(720)},")  # the smaller picture is mapped
-    assert graph.index("tonemap") < graph.index("setsar")
+    # the picture is made the top rung's size first, then mapped: the smaller picture
+    assert graph.startswith("[0:v:0]scale=")
+    assert graph.index("pad=1280:720") < graph.index("tonemap")
+    if rungs > 1:
+        assert graph.index("tonemap") < graph.index("pad=640:360")
     if rungs > 1:
         assert graph.index("tonemap") < graph.index("split")
 
@@ -95,20 +98,35 @@ def _contribution(
     )
 
 
+def _as_received(ffmpeg: str, source: Path) -> tuple[Picture | None, float | None]:
+    """The picture and frame rate the receiver reads from ffmpeg's line for `source`'s video."""
+    said = subprocess.run(
+        [ffmpeg, "-hide_banner", "-i", str(source)],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        timeout=60,
+    )
+    line = next(line for line in said.stderr.splitlines() if "Video:" in line)
+    return picture_of(line), frame_rate_of(line)
+
+
 def _init_segments(
     ffmpeg: str,
     source: Path,
-    fps: float,
+    fps: float | None = None,
     keep: KeptPicture | None = None,
     rungs: tuple[int, ...] = (360,),
     hdr: bool = False,
 ) -> list[bytes]:
-    """What the live transcoder makes of `source` for rungs of those sizes: their init
-    segments."""
+    """What the live transcoder makes of `source` for rungs of those sizes (its picture and
+    rate read as the receiver reads them; `fps` as given): their init segments."""
     ladder = tuple(LiveRung(f"{n}p", n, 800_000) for n in rungs)
     outs = [source.with_suffix(f".{n}.mp4") for n in rungs]
     fds = list(range(3, 3 + len(rungs)))
-    argv = build_live_argv(ffmpeg, LiveEncode(2.0, 0.5, ladder), fds, None, fps, hdr, keep=keep)
+    picture, rate = _as_received(ffmpeg, source)
+    encode = LiveEncode(2.0, 0.5, ladder)
+    argv = build_live_argv(ffmpeg, encode, fds, None, fps or rate, hdr, keep=keep, picture=picture)
     files = {"pipe:0": str(source)} | {
         f"pipe:{fd}": str(o) for fd, o in zip(fds, outs, strict=True)
     }
@@ -168,12 +186,11 @@ def test_a_fast_contribution_is_encoded_at_a_whole_fraction_of_its_rate(
     ffmpeg: str, ffprobe: str, tmp_path: Path, rate: str, made: float
 ) -> None:
     """A 50 fps broadcast feed comes out at 25 (every other frame), not at 30 (three frames
-    of five, a judder); ffmpeg prints a 59.94 fps one as 59.94, and it comes out at exactly
-    30000/1001."""
+    of five, a judder); ffmpeg prints a 59.94 fps one's rate as 59.94, and it comes out at
+    exactly 30000/1001."""
     source = tmp_path / "source.nut"
     _contribution(ffmpeg, source, "640x360", rate, seconds=1)
-    printed = round(float(Fraction(rate)), 2)
-    _init_segments(ffmpeg, source, printed)
+    _init_segments(ffmpeg, source)
     assert frame_rate(ffprobe, source.with_suffix(".360.mp4")) == pytest.approx(made, abs=1e-3)
 
 
@@ -201,8 +218,42 @@ def test_rungs_keep_the_shape_a_picture_is_shown_at(
     is shown at; whether it is tone-mapped first (at the top rung's size) or not."""
     source = tmp_path / "source.nut"
     _contribution(ffmpeg, source, size, "25", sar, seconds=0.2, hdr=hdr)
-    inits = _init_segments(ffmpeg, source, 25, rungs=(720, 360), hdr=hdr)
+    inits = _init_segments(ffmpeg, source, rungs=(720, 360), hdr=hdr)
     assert [picture_size(init) for init in inits] == made
+
+
+def test_a_picture_that_changes_on_the_way_is_fitted_not_stretched(
+    ffmpeg: str, tmp_path: Path
+) -> None:
+    """A contribution whose picture turns upright on the way (one connection: the encoder's
+    source switched) keeps its renditions' size, the upright picture between black bars, not
+    stretched to the first one's shape."""
+    joined = b""
+    for n, size in enumerate(["640x360", "360x640"]):
+        part = tmp_path / f"{n}.ts"
+        pattern = f"testsrc2=size={size}:rate=25:duration=1"
+        encode = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-f", "mpegts"]
+        subprocess.run(
+            [ffmpeg, "-v", "error", "-f", "lavfi", "-i", pattern, *encode, str(part)],
+            env=tool_env(),
+            check=True,
+            timeout=60,
+        )
+        joined += part.read_bytes()
+    (tmp_path / "joined.ts").write_bytes(joined)
+    source = tmp_path / "source.nut"  # as the receiver passes it on
+    subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(tmp_path / "joined.ts"), "-c", "copy", str(source)],
+        env=tool_env(),
+        check=True,
+        timeout=60,
+    )
+    _init_segments(ffmpeg, source)
+    made = source.with_suffix(".360.mp4")
+    assert luma_range(ffmpeg, made, "crop=200:360:0:0", at_s=0.5)[1] > 100  # landscape: no bars
+    sides = luma_range(ffmpeg, made, "crop=200:360:0:0", at_s=1.5)
+    assert sides[1] <= 24  # upright: black bars beside it
+    assert luma_range(ffmpeg, made, "crop=100:360:270:0", at_s=1.5)[1] > 100  # and the picture
 
 
 @pytest.mark.parametrize(("rate", "fps"), [("30", 30.0), ("30000/1001", 29.97)])

@@ -191,11 +191,12 @@ def picture_size(ffprobe: str, path: Path) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def luma_range(ffmpeg: str, path: Path, crop: str = "null") -> tuple[int, int]:
-    """The darkest and brightest luma of the first video frame (within `crop`, a filter)."""
+def luma_range(ffmpeg: str, path: Path, crop: str = "null", at_s: float = 0) -> tuple[int, int]:
+    """The darkest and brightest luma of the video frame `at_s` into `path` (within `crop`, a
+    filter)."""
     first = ["-frames:v", "1", "-vf", f"{crop},format=gray", "-f", "rawvideo", "pipe:1"]
     done = subprocess.run(
-        [ffmpeg, "-v", "error", "-i", str(path), *first],
+        [ffmpeg, "-v", "error", "-ss", str(at_s), "-i", str(path), *first],
         capture_output=True,
         env=tool_env(),
         timeout=60,
