@@ -23,7 +23,13 @@ from manifests.catalog import Catalog
 from manifests.live_streams import LiveRendition, LiveStream
 from storage import Storage
 from transcoder.fragments import FragmentError, FragmentReader, Init
-from transcoder.live_command import KeptPicture, LiveEncode, build_live_argv, output_fps
+from transcoder.live_command import (
+    KeptPicture,
+    LiveEncode,
+    build_live_argv,
+    live_sizes,
+    output_fps,
+)
 from transcoder.live_packager import EncoderChanged, Resumption, TrackPackager, WallClock
 from transcoder.live_push import PushSlot
 from transcoder.live_receive import Listener, Receiver, StreamKey, listeners, wait_for_encoder
@@ -239,9 +245,12 @@ def _broadcast(
         on_update(stream.id)
         log.info("live stream %s: the encoder is on air", stream.id)
 
-    first, first_fps = current[0].looks, current[0].fps
-    kept: KeptPicture | None = None  # once the renditions are made
-    keep: KeptPicture | None = None  # for an encoder back with another picture
+    first, fps = current[0].looks, current[0].fps
+    # what the renditions are made as, for an encoder back with another picture
+    kept = KeptPicture(
+        live_sizes(encode, current[0].picture), output_fps(fps, encode.max_fps) if fps else None
+    )
+    keep: KeptPicture | None = None
     while True:
         session = _transcode(config, current[0], packagers, on_part, should_stop, cut, keep)
         final = current[0].feed is not None and current[0].feed.final  # an HTTP push's end
@@ -252,7 +261,6 @@ def _broadcast(
             break
         for p in packagers:
             p.pause()
-        kept = kept or _kept_picture(packagers, first_fps, encode.max_fps)
         log.info("live stream %s: the encoder left; waiting for it to come back", stream.id)
         receiver = encoder(config.reconnect_s)
         if receiver is None:
@@ -283,21 +291,6 @@ def _broadcast(
     publish_recording(stream, catalog, [p.recorded_track() for p in packagers])
     on_update(stream.id)
     return True
-
-
-def _kept_picture(
-    packagers: list[TrackPackager], fps: float | None, max_fps: int
-) -> KeptPicture | None:
-    """The sizes and frame rate the video renditions were made at (None: a rendition has
-    not been made yet)."""
-    sizes = []
-    for p in packagers:
-        if p.kind == "video":
-            width, _, height = str(p.info.get("resolution", "")).partition("x")
-            if not (width.isdigit() and height.isdigit()):
-                return None
-            sizes.append((int(width), int(height)))
-    return KeptPicture(tuple(sizes), output_fps(fps, max_fps) if fps else None)
 
 
 def _transcode(
