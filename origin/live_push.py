@@ -5,7 +5,7 @@ in the path is the credential, as it is in an RTMP URL. Bodies are handed on as 
 say so (`#EXT-X-ENDLIST`, `type="static"`). `DELETE` (what ffmpeg's `hls` and `dash` muxers
 send for old segments) is acknowledged and ignored.
 
-The requests of one track (`track_key`: tracks pushed separately are joined) take turns in the
+The requests of one track (`TrackNames`: tracks pushed separately are joined) take turns in the
 order they arrive: an encoder's next file may start before the origin has finished with the
 previous one (ffmpeg's `hls` muxer opens the next segment while the last bytes of the init
 segment are still being handed on), so a request waits for the one before it (`Turns`).
@@ -29,7 +29,7 @@ from origin.body_ahead import BodyAhead
 from origin.context import OriginContext
 from origin.errors import ApiError
 from origin.live import LiveHub
-from transcoder.cmaf_join import track_key
+from transcoder.cmaf_join import TrackNames
 from transcoder.fragments import FragmentError
 from transcoder.live_push import PushFeed, PushSlot, is_manifest, readable_push, says_end
 from transcoder.pushed_boxes import PushedBoxes
@@ -86,6 +86,7 @@ class LivePush:
         self._turns: weakref.WeakKeyDictionary[PushSlot, dict[str, Turns]] = (
             weakref.WeakKeyDictionary()
         )
+        self._names: weakref.WeakKeyDictionary[PushSlot, TrackNames] = weakref.WeakKeyDictionary()
 
     async def _slot(self, request: Request) -> PushSlot:
         key = request.path_params["stream_key"]
@@ -119,7 +120,7 @@ class LivePush:
         """PUT/POST /ingest/{stream_key}/{name}: 204 once the body was handed on."""
         slot = await self._slot(request)  # the key first: nothing is read without it
         name = request.path_params["name"]
-        track = track_key(name)
+        track = self._names.setdefault(slot, TrackNames()).track(name)
         tracks = self._turns.setdefault(slot, {})
         turns = tracks.setdefault(track, Turns())
         body = BodyAhead(request)

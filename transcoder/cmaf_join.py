@@ -31,23 +31,53 @@ JOIN_WAIT_S = 1.5  # how long a contribution with one track waits for another on
 MAX_HELD_BYTES = 32 << 20  # what is held back while the tracks are not all known
 MP4_STARTS = (b"ftyp", b"styp", b"moov", b"moof", b"free", b"sidx", b"prft")
 _STREAMS = re.compile(r"Streams\(([^)/]{1,128})\)")
-_DIGITS = re.compile(r"\d+")
+_WORD = re.compile(r"[A-Za-z0-9]+")
+# words that say what a pushed file is, not which track it is of
+_ROLES = frozenset({"init", "chunk", "segment", "seg", "media", "frag", "fragment", "index"})
+_MANIFESTS = (".m3u8", ".mpd")
 
 
 def track_key(name: str) -> str:
-    """Which track of a contribution a pushed file belongs to, from its name: the DASH-IF
-    `Streams(<name>)` if there is one; else its directory and the numbers in its file name
-    but the last one, which counts segments (`chunk-stream1-00042.m4s` and
-    `init-stream1.m4s` are track 1 of `/`; `index7.m4s` and `init.mp4` the only track). A
-    one-number name saying `init` keeps its number: it names the track."""
+    """Which track of a contribution a pushed file belongs to, from its name alone: the DASH-IF
+    `Streams(<name>)` if there is one; else its directory and the words of its file name but
+    those that name the file's role (`init`, `chunk`, `segment`…) and the number that counts
+    segments (the last one, unless the file is an init segment). ffmpeg's dash muxer:
+    `init-stream1.m4s` and `chunk-stream1-00042.m4s` are track `/stream1`; Shaka Packager's
+    `audio_init.mp4` and `audio_17.m4s` track `/audio`, its `h264_360p_init.mp4` and
+    `h264_360p_17.m4s` track `/h264-360p`; ffmpeg's hls muxer's `init.mp4` and `index17.m4s`
+    track `/`."""
     if match := _STREAMS.search(name):
         return match.group(1)
     directory, _, base = name.rpartition("/")
-    stem = base.split(".", 1)[0]
-    numbers = _DIGITS.findall(stem)
-    if not (len(numbers) == 1 and "init" in stem.lower()):
-        numbers = numbers[:-1]
-    return f"{directory}/{'-'.join(numbers)}"
+    words = [word.lower() for word in _WORD.findall(base.split(".", 1)[0])]
+    if words and "init" not in words:  # the segment's number
+        last = words.pop()
+        if not last.isdigit():  # glued to a word: `index17`
+            words.append(last.rstrip("0123456789"))
+    return f"{directory}/{'-'.join(w for w in words if w and w not in _ROLES)}"
+
+
+class TrackNames:
+    """Which track each file one encoder pushes belongs to (`track_key`). Where the only track
+    seen in a directory has no name (its init segment is `init.mp4`), a file of a track not
+    seen there is of that one: ffmpeg's hls muxer names its segments after its playlist
+    (`init.mp4`, then `live0.m4s`, `live1.m4s`…)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, set[str]] = {}  # directory → track keys
+
+    def track(self, name: str) -> str:
+        key = track_key(name)
+        if _STREAMS.search(name):
+            return key
+        directory, _, base = name.rpartition("/")
+        seen = self._seen.setdefault(directory, set())
+        nameless = f"{directory}/"
+        if key not in seen and seen == {nameless}:
+            return nameless
+        if not base.lower().endswith(_MANIFESTS):
+            seen.add(key)
+        return key
 
 
 def handler_kinds(init: bytes) -> list[bytes]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.live import dash_tracks
-from transcoder.cmaf_join import TrackJoiner, handler_kinds, track_key
+from transcoder.cmaf_join import TrackJoiner, TrackNames, handler_kinds, track_key
 from transcoder.tools import tool_env
 
 SECONDS = 3
@@ -44,14 +44,39 @@ def segments(track: int) -> list[str]:
 
 
 def test_track_keys_follow_the_names_encoders_give() -> None:
-    # ffmpeg's dash muxer: the number after "stream" is the track, the last one counts
-    assert track_key("init-stream1.m4s") == track_key("chunk-stream1-00042.m4s") == "/1"
+    # ffmpeg's dash muxer: "stream1" is the track, the last number counts segments
+    assert track_key("init-stream1.m4s") == track_key("chunk-stream1-00042.m4s") == "/stream1"
     assert track_key("init-stream0.m4s") != track_key("init-stream1.m4s")
-    # ffmpeg's hls muxer and one long request: a single track
-    assert track_key("init.mp4") == track_key("index17.m4s") == track_key("stream.mp4") == "/"
+    # ffmpeg's hls muxer: a single track
+    assert track_key("init.mp4") == track_key("index17.m4s") == "/"
+    # Shaka Packager: words tell the tracks apart, with numbers in them
+    assert track_key("h264_360p_init.mp4") == track_key("h264_360p_17.m4s") == "/h264-360p"
+    assert track_key("h264_720p_init.mp4") != track_key("h264_360p_init.mp4")
+    assert track_key("audio_init.mp4") == track_key("audio_17.m4s") == "/audio"
+    assert track_key("v_init.mp4") != track_key("a_init.mp4")
     # DASH-IF ingest names the track; a directory per track
     assert track_key("live/Streams(audio_eng)") == track_key("Streams(audio_eng)/3.cmfa")
     assert track_key("video/init.mp4") == track_key("video/seg_12.m4s") != track_key("audio/1.m4s")
+
+
+@pytest.mark.parametrize(
+    ("names", "tracks"),
+    [
+        # ffmpeg's hls muxer names its segments after its playlist: still the init's track
+        (["init.mp4", "live0.m4s", "live1.m4s", "live.m3u8"], ["/"] * 4),
+        # but a track of its own is not taken for another one with a name
+        (
+            ["init-stream0.m4s", "chunk-stream1-00001.m4s", "init-stream1.m4s", "live.mpd"],
+            ["/stream0", "/stream1", "/stream1", "/live"],
+        ),
+        (["stream.mp4", "stream.mp4"], ["/stream"] * 2),  # one long request, again
+    ],
+)
+def test_a_file_of_a_track_not_named_goes_with_the_only_one(
+    names: list[str], tracks: list[str]
+) -> None:
+    seen = TrackNames()
+    assert [seen.track(name) for name in names] == tracks
 
 
 def test_separate_tracks_are_joined_into_one_stream(

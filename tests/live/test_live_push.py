@@ -201,6 +201,40 @@ def test_an_encoder_that_marks_its_last_segments_ends_the_broadcast_at_once(
     assert ended_after < 4
 
 
+def test_tracks_told_apart_by_words_in_their_names_are_joined(
+    origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str, tmp_path: Path
+) -> None:
+    """Separate tracks pushed a file per request under names that tell them apart by words
+    only, as Shaka Packager names them (`h264_360p_init.mp4`, `h264_360p_1.m4s`…,
+    `audio_init.mp4`, `audio_1.m4s`…): each file goes with its own track, the tracks are
+    joined, and the broadcast and its recording have their sound."""
+    tracks = dash_tracks(ffmpeg, tmp_path, 6)
+    stream, ingest = new_stream(origin, http)
+    start = time.monotonic()
+
+    def put(track: str, files: list[bytes]) -> list[int]:
+        statuses = []
+        for n, segment in enumerate(files):
+            time.sleep(max(0.0, start + n - 1 - time.monotonic()))  # in real time
+            name = f"{track}_{n}.m4s" if n else f"{track}_init.mp4"
+            body = marked_last(segment) if n == len(files) - 1 else segment
+            url = f"{ingest['http']}{name}"
+            statuses.append(httpx.put(url, content=body, timeout=30).status_code)
+        return statuses
+
+    with ThreadPoolExecutor(2) as pool:
+        puts = [
+            pool.submit(put, *pair) for pair in zip(("h264_360p", "audio"), tracks, strict=True)
+        ]
+        watch_and_end(origin, http, ffprobe, str(stream["id"]), 30)
+        for done in puts:
+            assert set(done.result()) == {204}
+    master = m3u8.loads(http.get(f"/vod/{stream['id']}/master.m3u8").text)
+    sound = [m for m in master.media if m.type == "AUDIO"]
+    assert sound, master.dumps()
+    assert media_duration(ffprobe, f"{origin.url}/vod/{stream['id']}/{sound[0].uri}") > 3
+
+
 def test_an_encoder_pushes_one_long_request_and_a_second_one_is_refused(
     origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str
 ) -> None:
