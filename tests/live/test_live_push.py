@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -170,33 +171,48 @@ def test_an_encoder_posts_each_track_in_one_long_request_side_by_side(
     assert [m.type for m in master.media].count("AUDIO") == 1, master.dumps()
 
 
+@contextmanager
+def pushing_file_by_file(
+    method: str, url_of: Callable[[str, int], str], tracks: dict[str, list[bytes]]
+) -> Iterator[float]:
+    """Each track's files pushed a request per file (`url_of(track, n)`), the tracks side by
+    side, in real time (the init segments at once, then a 1 s segment a second), each track's
+    last segment marked `lmsg`; yields when it started, and then every request must have
+    been taken (204)."""
+    start = time.monotonic()
+
+    def push_track(track: str, files: list[bytes]) -> list[int]:
+        statuses = []
+        for n, segment in enumerate(files):
+            time.sleep(max(0.0, start + n - 1 - time.monotonic()))
+            body = marked_last(segment) if n == len(files) - 1 else segment
+            answer = httpx.request(method, url_of(track, n), content=body, timeout=30)
+            statuses.append(answer.status_code)
+        return statuses
+
+    with ThreadPoolExecutor(len(tracks)) as pool:
+        pushes = [pool.submit(push_track, *track) for track in tracks.items()]
+        yield start
+        for pushed in pushes:
+            assert set(pushed.result()) == {204}
+
+
 def test_an_encoder_that_marks_its_last_segments_ends_the_broadcast_at_once(
     origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str, tmp_path: Path
 ) -> None:
     """DASH-IF ingest a request per file, each track's last segment marked `lmsg`: the
     broadcast ends once both came, without waiting for the encoder to come back."""
-    tracks = dash_tracks(ffmpeg, tmp_path, 6)
+    video, audio = dash_tracks(ffmpeg, tmp_path, 6)
     stream, ingest = new_stream(origin, http)
-    start = time.monotonic()
 
-    def post(name: str, files: list[bytes]) -> list[int]:
-        statuses = []
-        for n, segment in enumerate(files):
-            time.sleep(max(0.0, start + n - 1 - time.monotonic()))  # in real time
-            last = n == len(files) - 1
-            body = marked_last(segment) if last else segment
-            url = f"{ingest['http']}Streams({name})/Segment({n})"
-            statuses.append(httpx.post(url, content=body, timeout=30).status_code)
-        return statuses
+    def url_of(track: str, n: int) -> str:
+        return f"{ingest['http']}Streams({track})/Segment({n})"
 
-    with ThreadPoolExecutor(2) as pool:
-        posts = [pool.submit(post, *pair) for pair in zip(("video", "audio"), tracks, strict=True)]
+    with pushing_file_by_file("POST", url_of, {"video": video, "audio": audio}) as start:
         # within a second of the last segments: the 5 s reconnect wait and the 8 s an idle
         # push waits are not waited
         watch_and_end(origin, http, ffprobe, str(stream["id"]), 30)
-        for posted in posts:
-            assert set(posted.result()) == {204}
-    ended_after = time.monotonic() - (start + len(tracks[0]) - 2)  # the last were posted then
+    ended_after = time.monotonic() - (start + len(video) - 2)  # the last were posted then
     print(f"ended {ended_after:.2f} s after the last segments were posted")
     assert ended_after < 4
 
@@ -208,27 +224,14 @@ def test_tracks_told_apart_by_words_in_their_names_are_joined(
     only, as Shaka Packager names them (`h264_360p_init.mp4`, `h264_360p_1.m4s`…,
     `audio_init.mp4`, `audio_1.m4s`…): each file goes with its own track, the tracks are
     joined, and the broadcast and its recording have their sound."""
-    tracks = dash_tracks(ffmpeg, tmp_path, 6)
+    video, audio = dash_tracks(ffmpeg, tmp_path, 6)
     stream, ingest = new_stream(origin, http)
-    start = time.monotonic()
 
-    def put(track: str, files: list[bytes]) -> list[int]:
-        statuses = []
-        for n, segment in enumerate(files):
-            time.sleep(max(0.0, start + n - 1 - time.monotonic()))  # in real time
-            name = f"{track}_{n}.m4s" if n else f"{track}_init.mp4"
-            body = marked_last(segment) if n == len(files) - 1 else segment
-            url = f"{ingest['http']}{name}"
-            statuses.append(httpx.put(url, content=body, timeout=30).status_code)
-        return statuses
+    def url_of(track: str, n: int) -> str:
+        return f"{ingest['http']}{track}_{n}.m4s" if n else f"{ingest['http']}{track}_init.mp4"
 
-    with ThreadPoolExecutor(2) as pool:
-        puts = [
-            pool.submit(put, *pair) for pair in zip(("h264_360p", "audio"), tracks, strict=True)
-        ]
+    with pushing_file_by_file("PUT", url_of, {"h264_360p": video, "audio": audio}):
         watch_and_end(origin, http, ffprobe, str(stream["id"]), 30)
-        for done in puts:
-            assert set(done.result()) == {204}
     master = m3u8.loads(http.get(f"/vod/{stream['id']}/master.m3u8").text)
     sound = [m for m in master.media if m.type == "AUDIO"]
     assert sound, master.dumps()
