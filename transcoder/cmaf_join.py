@@ -59,9 +59,10 @@ def track_key(name: str) -> str:
 
 class TrackNames:
     """Which track each file one encoder pushes belongs to (`track_key`). Where the only track
-    seen in a directory has no name (its init segment is `init.mp4`), a file of a track not
+    seen in a directory has no name (its init segment is `init.mp4`), a segment of a track not
     seen there is of that one: ffmpeg's hls muxer names its segments after its playlist
-    (`init.mp4`, then `live0.m4s`, `live1.m4s`…)."""
+    (`init.mp4`, then `live0.m4s`, `live1.m4s`…). An init segment that names its track
+    (`audio_init.mp4`) starts that track."""
 
     def __init__(self) -> None:
         self._seen: dict[str, set[str]] = {}  # directory → track keys
@@ -73,7 +74,8 @@ class TrackNames:
         directory, _, base = name.rpartition("/")
         seen = self._seen.setdefault(directory, set())
         nameless = f"{directory}/"
-        if key not in seen and seen == {nameless}:
+        init = "init" in _WORD.findall(base.lower())
+        if key not in seen and seen == {nameless} and not init:
             return nameless
         if not base.lower().endswith(_MANIFESTS):
             seen.add(key)

@@ -70,6 +70,8 @@ def test_track_keys_follow_the_names_encoders_give() -> None:
             ["/stream0", "/stream1", "/stream1", "/live"],
         ),
         (["stream.mp4", "stream.mp4"], ["/stream"] * 2),  # one long request, again
+        # an init segment that names its track starts it, beside a nameless one
+        (["init.mp4", "audio_init.mp4", "audio_1.m4s", "1.m4s"], ["/", "/audio", "/audio", "/"]),
     ],
 )
 def test_a_file_of_a_track_not_named_goes_with_the_only_one(
