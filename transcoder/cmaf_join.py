@@ -37,6 +37,11 @@ _ROLES = frozenset({"init", "chunk", "segment", "seg", "media", "frag", "fragmen
 _MANIFESTS = (".m3u8", ".mpd")
 
 
+def _words(base: str) -> list[str]:
+    """A file name's words (its extension left out), in lower case."""
+    return [word.lower() for word in _WORD.findall(base.split(".", 1)[0])]
+
+
 def track_key(name: str) -> str:
     """Which track of a contribution a pushed file belongs to, from its name alone: the DASH-IF
     `Streams(<name>)` if there is one; else its directory and the words of its file name but
@@ -49,7 +54,7 @@ def track_key(name: str) -> str:
     if match := _STREAMS.search(name):
         return match.group(1)
     directory, _, base = name.rpartition("/")
-    words = [word.lower() for word in _WORD.findall(base.split(".", 1)[0])]
+    words = _words(base)
     if words and "init" not in words:  # the segment's number
         last = words.pop()
         if not last.isdigit():  # glued to a word: `index17`
@@ -74,8 +79,7 @@ class TrackNames:
         directory, _, base = name.rpartition("/")
         seen = self._seen.setdefault(directory, set())
         nameless = f"{directory}/"
-        init = "init" in _WORD.findall(base.lower())
-        if key not in seen and seen == {nameless} and not init:
+        if key not in seen and seen == {nameless} and "init" not in _words(base):
             return nameless
         if not base.lower().endswith(_MANIFESTS):
             seen.add(key)
