@@ -20,9 +20,12 @@ from edge.player.abr_controller import DEFAULT_RULE, RULES
 from edge.player.live_edge import (
     Listed,
     LiveStart,
+    catch_up_rate,
     listed,
     live_start,
+    live_target_s,
     made_at,
+    media_played,
     next_position,
     segment_made_at,
 )
@@ -264,7 +267,10 @@ class HeadlessPlayer:
         """A low-latency live stream, part by part: shown from the part PART-HOLD-BACK behind
         the newest (fetched from the independent part before it), each next part asked for
         with a blocking reload as it is made; the ABR chooses a rendition at each segment's
-        start; the audio's parts are fetched up to the same position with each.
+        start; the audio's parts are fetched up to the same position with each. Holding more
+        than the hold back (it joined from a playlist a cache had kept, or parts came in a
+        burst after a stall), it plays faster until it is back (`catch_up_rate`), as hls.js
+        does; each stall moves its aim a second further back (`live_target_s`).
 
         The link is measured a segment at a time, on its parts' bytes over their transfers'
         summed time, once before each choice: a part of a fraction of a second on a fast link
@@ -272,7 +278,7 @@ class HeadlessPlayer:
         dominate, so a part's own sample follows its size (an encoder's last part of a
         segment can be a quarter of the others), and the rule read that spread as a forecast
         gone wrong."""
-        level, played_s, inits = 0, 0.0, set[str]()
+        level, played_s, inits, rate = 0, 0.0, set[str](), 1.0
         media[0], joined = self._live_start(media[0])
         (msn, index), audio_at = joined.key, joined.start
         measured_bytes, measured_s = 0, 0.0  # the current segment's parts' transfers so far
@@ -296,7 +302,7 @@ class HeadlessPlayer:
             if found is Listed.GONE:  # fell behind the parts listed: to the live edge again
                 media[level], joined = self._live_start(media[level])
                 (msn, index), audio_at = joined.key, joined.start
-                measured_bytes, measured_s = 0, 0.0
+                measured_bytes, measured_s, rate = 0, 0.0, 1.0
                 if session is not None:
                     session.seek()
                 continue
@@ -319,8 +325,14 @@ class HeadlessPlayer:
             now = self.clock()
             if session is None:  # one rendition: its bitrate measured on its first part
                 session = self._measured(chunk, found.duration_s, started)
-            idle_s = session.add(level, found.duration_s, elapsed_s=now - resumed, now_s=now)
+            elapsed_s = media_played(now - resumed, session.buffer_s, rate)
+            idle_s = session.add(level, found.duration_s, elapsed_s=elapsed_s, now_s=now)
             self._behind(made_at(playlist, msn, index), session)
+            if playlist.part_hold_back_s is not None:  # the rate until the next part comes
+                aim_s = live_target_s(
+                    playlist.part_hold_back_s, session.stats().stalls, rendition.target_s
+                )
+                rate = catch_up_rate(session.buffer_s, aim_s)
             played_s += found.duration_s
             index += 1
             resumed = now + idle_s

@@ -4,7 +4,10 @@ from (n+1)·p; a viewer asks for the next part as soon as it has the previous on
 request: the preload hint), so every viewer of a POP asks for a part before it exists and a
 POP that collapses makes one upstream request for all of them. A viewer starts PART-HOLD-BACK
 behind the live edge and plays each part at the later of its turn and its arrival: a late part
-is a stall, and the latency (wall clock minus the media time on screen) grows by it. A viewer
+is a stall, and the latency (wall clock minus the media time on screen) grows by it, until the
+parts it is behind come in and, holding more than the hold-back, it plays faster to get back
+(`catch_up_rate`, as the headless player and hls.js do; a second further back for each stall
+it has had, `live_target_s`). A viewer
 that falls so far behind that its next part is no longer listed (parts are listed for the
 segments that end within the last three target durations, manifests/live_playlist.py) goes
 back to the live edge, as the headless player does: a jump, the media between skipped.
@@ -27,6 +30,7 @@ from typing import Any, Protocol
 
 import simpy
 
+from edge.player.live_edge import catch_up_rate, live_target_s
 from edge.player.session import LIVE_LOOKAHEAD, PlaybackSession
 from edge.router.routing import RoutingPolicy, rtt_ms
 from edge.sim.nodes import Node
@@ -131,6 +135,7 @@ def live_viewer(sim: Host, client: Viewer, video: int, rule: str) -> Generator[A
     n = live_start(env.now, s.live_hold_back_s, part_s)
     playing_until: float | None = None  # when what has been played so far runs out
     latencies: list[float] = []
+    stalled = 0
     level, played, bitrate_sum, previous, switches = 0, 0, 0.0, None, 0
     while env.now < leave_at:
         # its segment's end, and the end of the whole segments (the one being made is not)
@@ -158,12 +163,15 @@ def live_viewer(sim: Host, client: Viewer, video: int, rule: str) -> Generator[A
             node = bases[base]
             client.half_rtt_s = rtt_ms(sim._km(client, node), sim.policy) / 2000
             end = sim._request(client, node, part, sizes[level], env.now)
+        held_s = part_s  # what it holds ahead of the picture with this part
         if playing_until is None:
             starts = end
         else:
             starts = max(playing_until, end)
+            held_s += max(0.0, playing_until - end)
             if end > playing_until:
                 stats.stalls += 1
+                stalled += 1
                 stats.stalled_s += end - playing_until
         if session is not None:
             session.add(
@@ -177,7 +185,8 @@ def live_viewer(sim: Host, client: Viewer, video: int, rule: str) -> Generator[A
         switches += previous is not None and previous != level
         previous, played = level, played + 1
         bitrate_sum += bitrates[level]
-        playing_until = starts + part_s
+        target_s = live_target_s(s.live_hold_back_s, stalled, s.segment_s)
+        playing_until = starts + part_s / catch_up_rate(held_s, target_s)
         latencies.append(starts - n * part_s)
         stats.parts_played += 1
         stats.parts_made = max(stats.parts_made, n + 1)

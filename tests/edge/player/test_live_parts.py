@@ -5,6 +5,7 @@ says how far behind the wall clock it played."""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
@@ -12,8 +13,18 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from edge.player.live_edge import Listed, LiveStart, listed, live_start, made_at
-from edge.player.player import HeadlessPlayer, PlaybackFailed
+from edge.player.live_edge import (
+    CATCH_UP_MAX_RATE,
+    Listed,
+    LiveStart,
+    catch_up_rate,
+    listed,
+    live_start,
+    live_target_s,
+    made_at,
+    media_played,
+)
+from edge.player.player import HeadlessPlayer, PlaybackFailed, SessionReport
 from manifests.parse import parse_media_playlist
 
 PART_S = 0.5
@@ -34,8 +45,12 @@ class LiveServer:
         audio_lag_s: float = 0.0,
         scale: int = 1,
         part_scale: tuple[int, ...] = (1,) * PARTS,
+        cached_s: float = 0.0,
+        late: tuple[int, float] = (-1, 0.0),
     ) -> None:
         self.now = 0.0
+        self.cached_s = cached_s  # a plain playlist request gets the playlist as it was then
+        self.late = late  # (part number, seconds): that part is listed so much later
         self.link_bps = link_bps  # media takes this long to send (0: no time)
         self.audio_lag_s = audio_lag_s  # the audio's parts are made this much later
         self.scale = scale  # of the parts' sizes
@@ -51,8 +66,8 @@ class LiveServer:
         made = max(0, int((min(self.now, self.stops_at) - lag_s) / PART_S + 1e-9))
         return min(made, self.ends_after * PARTS)
 
-    def playlist(self, name: str) -> str:
-        made = self.made(self.audio_lag_s if name == "audio" else 0.0)
+    def playlist(self, name: str, old_s: float = 0.0) -> str:
+        made = self.made(old_s + (self.audio_lag_s if name == "audio" else 0.0))
         whole, pending = divmod(made, PARTS)
         lines = [
             "#EXTM3U",
@@ -97,8 +112,12 @@ class LiveServer:
                     self.now += 3 * PARTS * PART_S
                     return httpx.Response(503, json={"error": {"code": "not_yet"}})
                 lag = self.audio_lag_s if path == "audio.m3u8" else 0.0
-                self.now = max(self.now, wanted * PART_S + lag)
-            return httpx.Response(200, text=self.playlist(path.removesuffix(".m3u8")))
+                late_s = self.late[1] if wanted - 1 == self.late[0] else 0.0
+                self.now = max(self.now, wanted * PART_S + lag + late_s)
+                return httpx.Response(200, text=self.playlist(path.removesuffix(".m3u8")))
+            return httpx.Response(
+                200, text=self.playlist(path.removesuffix(".m3u8"), self.cached_s)
+            )
         self.fetched[path] += 1
         body = b"x" * (10_000 if path.startswith("hi") else 2_000) * self.scale
         if path.count(".") == 2:  # a part
@@ -118,6 +137,10 @@ hi.m3u8
 
 
 def play(server: LiveServer, url: str, duration_s: float | None = None) -> dict[str, object]:
+    return played(server, url, duration_s).as_dict()
+
+
+def played(server: LiveServer, url: str, duration_s: float | None = None) -> SessionReport:
     def sleep(seconds: float) -> None:
         server.now += max(0.0, seconds)
 
@@ -130,7 +153,7 @@ def play(server: LiveServer, url: str, duration_s: float | None = None) -> dict[
             sleep=sleep,
             wall=lambda: EPOCH + server.now,
         )
-        return player.play(url).as_dict()
+        return player.play(url)
 
 
 def test_plays_each_part_once_from_the_hold_back_with_blocking_reloads() -> None:
@@ -161,6 +184,54 @@ def test_it_shows_from_the_hold_back_decoding_from_the_independent_part_before()
     assert video == {f"{m}.{i}.m4s" for m in range(2, 4) for i in range(PARTS)}
     assert report["segments"] == 2 * PARTS - 1  # 2.0 was fetched to decode from, not shown
     assert report["live_latency_s"] == pytest.approx(1.5, abs=0.01)
+
+
+def test_joined_from_a_playlist_a_cache_kept_it_plays_faster_back_to_the_hold_back() -> None:
+    """A CDN may answer the first (plain) playlist request with a copy it has kept for up to
+    its max-age: here 1 s old, so the newest part it lists is two parts behind the newest
+    made. Joined PART-HOLD-BACK behind that, the player holds 2.5 s once it has fetched the
+    parts made since; at 1x it would stay 2.5 s behind for as long as it watched. It plays
+    faster (at most 1.2x) until it is back within a tenth of a second of the hold back."""
+    server = LiveServer(ends_after_segments=12, cached_s=1.0)
+    server.now = 6.0
+    report = played(server, "http://live.test/master.m3u8")
+    behind = report.behind_s
+    assert behind[0] == pytest.approx(2.5, abs=0.01)  # the hold back and the cache's second
+    assert max(behind) <= 2.5 + 1e-6
+    assert all(later <= earlier + 1e-6 for earlier, later in itertools.pairwise(behind))
+    assert behind[-1] == pytest.approx(1.5, abs=0.1 + 1e-6)  # back at the hold back
+    assert report.playback.stalls == 0
+    # nothing skipped: every part from where it joined (1.3, 1.5 s behind the 2.1 listed)
+    # to the end was played
+    assert report.playback.chunks == 12 * PARTS - (PARTS + 3)
+
+
+def test_after_a_stall_it_aims_a_second_further_back() -> None:
+    """Part 20 comes 1.5 s late, with the parts made since: the player, 1.5 s behind, has
+    played all it held a second after the part was due, stalls 0.5 s and is then 2 s
+    behind. Its aim is now 2.5 s (a second more for the stall), so it does not play faster
+    back to the 1.5 s that has just stalled it (hls.js's rule too)."""
+    server = LiveServer(ends_after_segments=10, late=(20, 1.5))
+    server.now = 6.0
+    report = played(server, "http://live.test/lo.m3u8")
+    assert report.playback.stalls == 1
+    assert report.behind_s[0] == pytest.approx(1.5, abs=0.01)
+    assert report.behind_s[-1] == pytest.approx(2.0, abs=0.01)
+
+
+def test_catching_up_is_judged_on_the_buffer_and_a_stall_is_counted_in_real_time() -> None:
+    assert catch_up_rate(1.5, 1.5) == 1.0
+    assert catch_up_rate(1.59, 1.5) == 1.0  # within the dead zone: no wobble
+    assert catch_up_rate(1.7, 1.5) == pytest.approx(1.1)
+    assert catch_up_rate(3.0, 1.5) == CATCH_UP_MAX_RATE
+    assert catch_up_rate(0.2, 1.5) == 1.0  # far behind on a slow link, little held: 1x
+    assert live_target_s(1.5, 0, 2.0) == 1.5
+    assert live_target_s(1.5, 1, 2.0) == 2.5
+    assert live_target_s(1.5, 5, 2.0) == 3.5  # a target duration more at most
+    assert media_played(0.5, 2.0, 1.2) == pytest.approx(0.6)
+    assert media_played(0.5, 2.0, 1.0) == pytest.approx(0.5)
+    # 0.6 s held at 1.2x lasts 0.5 s: the other 0.5 s is a stall of 0.5 s, not 0.6
+    assert media_played(1.0, 0.6, 1.2) == pytest.approx(0.6 + 0.5)
 
 
 def test_the_parts_fetched_to_decode_from_are_measured_with_their_time() -> None:
