@@ -129,8 +129,8 @@ def live_target_s(hold_back_s: float, stalls: int, target_duration_s: float) -> 
     """How far behind the live edge a low-latency player aims to play: PART-HOLD-BACK, and
     STALL_BACK_S more for each stall it has had, up to a target duration more (as hls.js
     does). A viewer whose link has stalled it keeps more in hand instead of catching up into
-    the next stall (simulated on real access-network traces, catching up to the hold back
-    alone stalled viewers several times as much more as this does: BENCHMARKS.md, Live)."""
+    the next stall (in the simulator, on real access-network traces, catching up to the hold
+    back alone added several times the stalling this adds: BENCHMARKS.md, Live)."""
     return hold_back_s + min(STALL_BACK_S * stalls, target_duration_s)
 
 

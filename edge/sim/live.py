@@ -163,7 +163,9 @@ def live_viewer(sim: Host, client: Viewer, video: int, rule: str) -> Generator[A
             node = bases[base]
             client.half_rtt_s = rtt_ms(sim._km(client, node), sim.policy) / 2000
             end = sim._request(client, node, part, sizes[level], env.now)
-        held_s = part_s  # what it holds ahead of the picture with this part
+        # what it holds ahead of the picture with this part (in real time; at the rate of
+        # catching up, it is a little more media than that)
+        held_s = part_s
         if playing_until is None:
             starts = end
         else:
