@@ -105,6 +105,16 @@ class LiveTrack:
             pending_started_at=started_at if first else self.pending_started_at,
         )
 
+    def dated_from(self, moved_s: float) -> LiveTrack:
+        """The same track with every program date `moved_s` later (earlier if negative)."""
+        return replace(
+            self,
+            segments=tuple(replace(s, started_at=s.started_at + moved_s) for s in self.segments),
+            pending_started_at=None
+            if self.pending_started_at is None
+            else self.pending_started_at + moved_s,
+        )
+
     def close_segment(self) -> LiveTrack:
         """The segment being made is complete: it joins the window (older ones leave it)."""
         if not self.pending:

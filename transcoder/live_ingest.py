@@ -241,6 +241,7 @@ def _broadcast(
             on_air.add(position)
             if len(on_air) < len(packagers):
                 return
+        wall.settle()  # players see the program dates from now on
         catalog.set_live_status(stream.id, "live")
         on_update(stream.id)
         log.info("live stream %s: the encoder is on air", stream.id)

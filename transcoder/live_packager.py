@@ -43,21 +43,40 @@ PARTS_KEPT_TARGETS = PART_WINDOW_TARGETS + BLOCKING_CACHE_TARGETS
 
 class WallClock:
     """Maps media time to wall time, the same for every rendition of a stream: media time 0
-    is when the first fragment to arrive could have begun (now less its end time)."""
+    is the earliest the media could have begun by the fragments seen so far (each one's
+    arrival less its end time, the least of them). The first fragments come late, made from
+    what the receiver read to probe the encoder and while the transcoder starts (about a
+    second after their media's end, where the ones after come within half a second); anchored
+    on the first alone, every program date was that much later than the media was made. The
+    anchor moves only earlier, and only until the stream is `settle`d (on air: players see
+    its dates from then on)."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._anchor: float | None = None
+        self._settled = False
         self._lock = threading.Lock()
 
     def at(self, media_s: float, arrived_end_s: float) -> float:
         with self._lock:
-            if self._anchor is None:
-                self._anchor = self._clock() - arrived_end_s
+            earliest = self._clock() - arrived_end_s
+            if self._anchor is None or (not self._settled and earliest < self._anchor):
+                self._anchor = earliest
             return self._anchor + media_s
 
+    @property
+    def anchor(self) -> float | None:
+        with self._lock:
+            return self._anchor
+
+    def settle(self) -> None:
+        """The stream is on air: the anchor stays where it is."""
+        with self._lock:
+            self._settled = True
+
     def reset(self) -> None:
-        """Anchor again at the next fragment (an encoder came back after a pause)."""
+        """Anchor again at the next fragment (an encoder came back after a pause; the stream
+        is on air, so that anchor stays)."""
         with self._lock:
             self._anchor = None
 
@@ -114,6 +133,7 @@ class TrackPackager:
         self._grid_base = 0  # segments made before the encoder (re)connected
         self._resumption: Resumption | None = None
         self._shift_ticks: int | None = None
+        self._anchor: float | None = None  # the wall clock anchor its dates were set from
         self.end_s = 0.0  # where its media has got to on the stream's timeline
         keep_s = PARTS_KEPT_TARGETS * self.track.target_duration_s
         self._segments_with_parts = math.ceil(keep_s / settings.segment_s) + 1
@@ -178,6 +198,7 @@ class TrackPackager:
         self._store(part_uri(self.track.next_msn, index), fragment.data)
         self._bytes.append(fragment.data)
         started = self.wall.at(fragment.start_s, fragment.start_s + fragment.duration_s)
+        self._follow_anchor()
         part = Part(round(fragment.duration_s, 6), fragment.independent)
         self.track = self.track.add_part(part, started)
         closed = self._completes_segment(fragment)
@@ -186,6 +207,14 @@ class TrackPackager:
         self._announce()
         if closed:
             self._drop_old_parts()
+
+    def _follow_anchor(self) -> None:
+        """The track's program dates moved with the stream's wall clock anchor, if it moved
+        since they were set (before the stream is on air)."""
+        anchor = self.wall.anchor
+        if self._anchor is not None and anchor is not None and anchor != self._anchor:
+            self.track = self.track.dated_from(anchor - self._anchor)
+        self._anchor = anchor
 
     def _close_segment(self) -> None:
         if not self.track.pending:
@@ -208,6 +237,7 @@ class TrackPackager:
         segments cut on a grid that starts there (where its keyframes are)."""
         self._resumption, self._shift_ticks = resumption, None
         self._first_start, self._grid_base = None, len(self.recorded)
+        self._anchor = None  # the clock anchors again: what was made keeps its dates
 
     def finish(self) -> None:
         """The stream ended: the last segment is closed and the playlist ends."""

@@ -1,11 +1,13 @@
 """Packaging one rendition: parts are stored and announced, segments close on their
 boundaries, and a segment's parts are deleted once no playlist (nor a POP's cached blocking
 playlist) can name them any more: a long broadcast and its recording keep the segments, not
-every part twice."""
+every part twice; and the program dates say when the media was made, at the latest."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from manifests.live_playlist import PlaylistView, render_live_playlist
 from manifests.live_streams import LiveRendition, LiveSettings
@@ -50,3 +52,53 @@ def test_old_parts_are_deleted_and_every_segment_kept(tmp_path: Path) -> None:
         if line.startswith("#EXT-X-PART:"):
             uri = line.split("URI=")[1].split(",")[0].strip('"')
             assert storage.stat(f"live/s1/360p/{uri}") is not None, uri
+
+
+def test_the_wall_clock_anchors_on_the_earliest_the_media_could_have_begun() -> None:
+    """The first part (0.5 s) arrives at 100.0, a second after its media's end, out of what
+    the receiver read to probe the encoder; the next comes 0.3 s after its end: media time 0
+    was made by 99.2 at the latest, not 99.5. Once on air the anchor stays; an encoder back
+    after a pause anchors it again."""
+    now = [100.0]
+    wall = WallClock(lambda: now[0])
+    assert wall.at(0.0, 0.5) == pytest.approx(99.5)
+    now[0] = 100.2
+    assert wall.at(0.5, 1.0) == pytest.approx(99.7)
+    assert wall.anchor == pytest.approx(99.2)
+    now[0] = 100.8
+    assert wall.at(1.0, 1.5) == pytest.approx(100.2)  # later than the least: no move
+    wall.settle()
+    now[0] = 100.9
+    assert wall.at(1.5, 2.0) == pytest.approx(100.7)  # earlier, but on air: it stays
+    wall.reset()
+    now[0] = 200.0
+    assert wall.at(10.0, 10.5) == pytest.approx(199.5)
+
+
+def test_a_tracks_dates_follow_the_anchor_until_on_air_and_keep_them_after(
+    tmp_path: Path,
+) -> None:
+    now = [100.0]
+    wall = WallClock(lambda: now[0])
+    settings = LiveSettings(2.0, 0.5, 60.0)
+    storage = LocalStorage(tmp_path)
+    packagers = [
+        TrackPackager("s1", "360p", "video", 0, settings, storage, lambda *_: None, wall, {}),
+        TrackPackager("s1", "audio", "audio", 1, settings, storage, lambda *_: None, wall, {}),
+    ]
+
+    def part(n: int, arrived: float) -> None:
+        now[0] = arrived
+        for packager in packagers:
+            packager.on_fragment(Fragment(b"moof" + bytes(4), n * 0.5, 0.5, n % 4 == 0))
+
+    part(0, 100.0)  # a second after its end: the anchor 99.5
+    for n in range(1, 6):  # then 0.3 s after theirs: 99.2
+        part(n, 99.2 + (n + 1) * 0.5)
+    wall.settle()
+    for n in range(6, 12):  # a part a little early after on air moves nothing
+        part(n, 99.1 + (n + 1) * 0.5)
+    for packager in packagers:
+        dates = [s.started_at for s in packager.track.segments]
+        assert dates == pytest.approx([99.2, 101.2, 103.2])  # every segment, the first too
+        assert packager.track.pending_started_at is None
