@@ -407,10 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
         "fails, and print startup time, rebuffering, average bitrate, switches and the mean "
         "per-chunk QoE score. A live stream is played in real time, loaded again as it grows, "
         "until it ends: part by part from PART-HOLD-BACK behind its newest part where it lists "
-        "parts (LL-HLS, blocking reloads; further behind than that, after a join from a "
-        "playlist a cache kept or a stall, it plays up to 1.2x until it is back), else from "
-        "three segments behind its newest; the "
-        "report says how far behind the wall clock it played (live_latency_s).",
+        "parts (LL-HLS, blocking reloads; further behind, it plays up to 1.2x until it is "
+        "back), else from three segments behind its newest; the report says how far behind "
+        "the wall clock it played (live_latency_s).",
         epilog=EPILOG,
     )
     play.add_argument("url", help="a master or media playlist's URL")
