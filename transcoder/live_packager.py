@@ -57,16 +57,12 @@ class WallClock:
         self._settled = False
         self._lock = threading.Lock()
 
-    def at(self, media_s: float, arrived_end_s: float) -> float:
+    def anchored(self, arrived_end_s: float) -> float:
+        """The wall time of media time 0, a fragment ending at `arrived_end_s` having arrived."""
         with self._lock:
             earliest = self._clock() - arrived_end_s
             if self._anchor is None or (not self._settled and earliest < self._anchor):
                 self._anchor = earliest
-            return self._anchor + media_s
-
-    @property
-    def anchor(self) -> float | None:
-        with self._lock:
             return self._anchor
 
     def settle(self) -> None:
@@ -197,10 +193,10 @@ class TrackPackager:
         index = len(self.track.pending)
         self._store(part_uri(self.track.next_msn, index), fragment.data)
         self._bytes.append(fragment.data)
-        started = self.wall.at(fragment.start_s, fragment.start_s + fragment.duration_s)
-        self._follow_anchor()
+        anchor = self.wall.anchored(fragment.start_s + fragment.duration_s)
+        self._dates_from(anchor)
         part = Part(round(fragment.duration_s, 6), fragment.independent)
-        self.track = self.track.add_part(part, started)
+        self.track = self.track.add_part(part, anchor + fragment.start_s)
         closed = self._completes_segment(fragment)
         if closed:
             self._close_segment()
@@ -208,11 +204,10 @@ class TrackPackager:
         if closed:
             self._drop_old_parts()
 
-    def _follow_anchor(self) -> None:
-        """The track's program dates moved with the stream's wall clock anchor, if it moved
-        since they were set (before the stream is on air)."""
-        anchor = self.wall.anchor
-        if self._anchor is not None and anchor is not None and anchor != self._anchor:
+    def _dates_from(self, anchor: float) -> None:
+        """The track's program dates moved to the stream's wall clock `anchor`, if it moved
+        since they were set (it may, until the stream is on air)."""
+        if self._anchor is not None and anchor != self._anchor:
             self.track = self.track.dated_from(anchor - self._anchor)
         self._anchor = anchor
 

@@ -55,24 +55,23 @@ def test_old_parts_are_deleted_and_every_segment_kept(tmp_path: Path) -> None:
 
 
 def test_the_wall_clock_anchors_on_the_earliest_the_media_could_have_begun() -> None:
-    """The first part (0.5 s) arrives at 100.0, a second after its media's end, out of what
-    the receiver read to probe the encoder; the next comes 0.3 s after its end: media time 0
-    was made by 99.2 at the latest, not 99.5. Once on air the anchor stays; an encoder back
-    after a pause anchors it again."""
+    """The first part (media 0-0.5 s) arrives at 100.0: media time 0 began by 99.5 at the
+    latest. The next (to 1.0 s) arrives at 100.2, so by 99.2: the first came late (out of
+    what the receiver read to probe the encoder). Once on air the anchor stays; an encoder
+    back after a pause anchors it again."""
     now = [100.0]
     wall = WallClock(lambda: now[0])
-    assert wall.at(0.0, 0.5) == pytest.approx(99.5)
+    assert wall.anchored(0.5) == pytest.approx(99.5)
     now[0] = 100.2
-    assert wall.at(0.5, 1.0) == pytest.approx(99.7)
-    assert wall.anchor == pytest.approx(99.2)
+    assert wall.anchored(1.0) == pytest.approx(99.2)
     now[0] = 100.8
-    assert wall.at(1.0, 1.5) == pytest.approx(100.2)  # later than the least: no move
+    assert wall.anchored(1.5) == pytest.approx(99.2)  # later than the least: no move
     wall.settle()
     now[0] = 100.9
-    assert wall.at(1.5, 2.0) == pytest.approx(100.7)  # earlier, but on air: it stays
+    assert wall.anchored(2.0) == pytest.approx(99.2)  # earlier, but on air: it stays
     wall.reset()
     now[0] = 200.0
-    assert wall.at(10.0, 10.5) == pytest.approx(199.5)
+    assert wall.anchored(10.5) == pytest.approx(189.5)
 
 
 def test_a_tracks_dates_follow_the_anchor_until_on_air_and_keep_them_after(
