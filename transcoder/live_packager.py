@@ -34,7 +34,8 @@ from transcoder.mp4 import aac_codec, avc_codec
 
 log = logging.getLogger("mediacdn.live")
 Publish = Callable[[int, LiveRendition], None]
-BOUNDARY_SLACK = 0.25  # of a part: audio fragments rarely start exactly on a boundary
+BOUNDARY_SLACK = 0.25  # of a part: a video part ending this close to a boundary ends there
+ON_BOUNDARY_S = 0.001  # an audio part ending this close to a boundary reaches it (rounding)
 # A segment's parts stay in storage while a playlist may name them: as long as a playlist lists
 # them, plus as long as a cached blocking playlist may be served, plus a segment. Older parts
 # are deleted (the segment holds the same bytes): a recording keeps its segments only.
@@ -177,7 +178,26 @@ class TrackPackager:
         made = len(self.recorded) - self._grid_base
         boundary = first + (made + 1) * self.settings.segment_s
         end = fragment.start_s + fragment.duration_s
-        return end >= boundary - BOUNDARY_SLACK * self.settings.part_s
+        near = end >= boundary - BOUNDARY_SLACK * self.settings.part_s
+        if self.kind == "video":
+            return near
+        return end >= boundary - ON_BOUNDARY_S or (near and self._too_long_with(fragment))
+
+    def _too_long_with(self, fragment: Fragment) -> bool:
+        """Whether one more part like `fragment` would make the audio segment longer than
+        the target duration allows (rounded, RFC 8216bis 4.4.3.1).
+
+        Audio parts are whole AAC frames (0.469 s for 0.5 s parts), so they do not end on the
+        video's segment boundaries. An audio segment closes with the first part that reaches
+        the boundary, so that it covers its video segment. One that ended short of it (at the
+        nearest part) left a player that joined in that segment with its video buffered
+        past its audio: hls.js then loaded that segment's video parts again and again, and
+        held back the next audio part meanwhile, until playback stalled at the audio's end.
+        A segment closes short only where one more part would make it too long (1 s parts of
+        2 s segments), and then only near its boundary, so that no track drifts off the
+        segment grid the others keep."""
+        made_s = sum(part.duration_s for part in self.track.pending)
+        return made_s + fragment.duration_s >= self.track.target_duration_s + 0.5
 
     def on_fragment(self, fragment: Fragment) -> None:
         if self._resumption is not None:

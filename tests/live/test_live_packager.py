@@ -101,3 +101,49 @@ def test_a_tracks_dates_follow_the_anchor_until_on_air_and_keep_them_after(
         dates = [s.started_at for s in packager.track.segments]
         assert dates == pytest.approx([99.2, 101.2, 103.2])  # every segment, the first too
         assert packager.track.pending_started_at is None
+
+
+@pytest.mark.parametrize(
+    ("part_s", "frames"),
+    [(0.5, 22), (0.2, 9), (1.0, 43)],  # AAC parts as the live encoder cuts them (1024 a frame)
+)
+def test_an_audio_segment_covers_its_video_segment_within_the_target_duration(
+    tmp_path: Path, part_s: float, frames: int
+) -> None:
+    """Audio parts are whole AAC frames, so they do not end on the video's boundaries (every
+    2 s here). A segment closes with the first part that reaches the boundary: a player that
+    joins within a segment finds its audio there as long as its video. Closing at the
+    nearest part instead ended the first segment at 1.877 s, before the video's 2 s, and
+    hls.js then loaded that segment's video again and again, and stalled at the audio's end.
+    Only near its boundary, where one more part would make a segment longer than the target
+    duration allows (rounded, RFC 8216bis), does it close short; no segment drifts off the
+    grid."""
+    settings = LiveSettings(2.0, part_s, 60.0)
+    packager = TrackPackager(
+        "s1",
+        "audio",
+        "audio",
+        1,
+        settings,
+        LocalStorage(tmp_path),
+        lambda *_: None,
+        WallClock(lambda: 1_000.0),
+        {},
+    )
+    duration = frames * 1024 / 48_000
+    for n in range(round(40 / duration)):
+        packager.on_fragment(Fragment(b"moof" + n.to_bytes(4, "big"), n * duration, duration, True))
+    ends, end = [], 0.0
+    for segment in packager.recorded:
+        assert segment.duration_s is not None
+        end += segment.duration_s
+        ends.append(end)
+    assert len(ends) >= 15
+    for k, end in enumerate(ends):  # on the grid: within a part of its boundary
+        assert abs(end - 2.0 * (k + 1)) < duration
+    short = [e for k, e in enumerate(ends) if e < 2.0 * (k + 1) - 1e-6]
+    if 2.0 + duration < packager.track.target_duration_s + 0.5:
+        assert short == []  # each covers its boundary
+        assert all(round(s.duration_s or 0) <= 2 for s in packager.recorded)
+    else:  # 1 s parts: a segment that reached its boundary could round to 3 s; near it, not
+        assert short
