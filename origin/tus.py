@@ -317,21 +317,26 @@ class TusApi:
         )
 
     async def patch(self, request: Request) -> Response:
-        grant = self._grant(request, request.path_params["upload_id"])
+        upload_id = request.path_params["upload_id"]
+        grant = self._grant(request, upload_id)
         self._check_version(request)
-        require_room(self.ctx.spool_dir, self.ctx.settings.min_free_mb)
-        if request.headers.get("content-type") != "application/offset+octet-stream":
-            raise ApiError(
-                415, "unsupported_media_type", "PATCH needs application/offset+octet-stream"
-            )
-        upload = await self._load(request)
-        if upload.concat == "final":  # tus concatenation: a final upload takes no PATCH
-            raise ApiError(403, "forbidden", "a final upload is complete when made")
-        offset_header = request.headers.get("upload-offset", "")
-        if not ascii_digits(offset_header):
-            raise ApiError(400, "invalid_offset", "Upload-Offset must be a non-negative integer")
-        async with self._locked(upload.id):
+        # the lock first, before anything awaits: a client whose connection dropped mid-PATCH
+        # asks for the offset at once, and its HEAD must wait for this request to keep what
+        # it delivered, from the moment it began (not only once it has looked the upload up)
+        async with self._locked(upload_id):
+            require_room(self.ctx.spool_dir, self.ctx.settings.min_free_mb)
+            if request.headers.get("content-type") != "application/offset+octet-stream":
+                raise ApiError(
+                    415, "unsupported_media_type", "PATCH needs application/offset+octet-stream"
+                )
             upload = await self._load(request)
+            if upload.concat == "final":  # tus concatenation: a final upload takes no PATCH
+                raise ApiError(403, "forbidden", "a final upload is complete when made")
+            offset_header = request.headers.get("upload-offset", "")
+            if not ascii_digits(offset_header):
+                raise ApiError(
+                    400, "invalid_offset", "Upload-Offset must be a non-negative integer"
+                )
             if int(offset_header) != upload.offset_bytes:
                 raise ApiError(409, "offset_mismatch", f"the upload is at {upload.offset_bytes}")
             owner = grant.owner if grant is not None else owner_of(request)
