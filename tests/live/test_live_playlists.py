@@ -192,15 +192,18 @@ def test_a_blocking_request_waits_for_its_segment_or_part() -> None:
     assert satisfied(closed.end(), PlaylistRequest(5, 0))
 
 
-def test_a_track_is_on_air_once_it_holds_the_hold_back_and_a_part_more() -> None:
-    """Players may join once a rendition holds PART-HOLD-BACK and one part: joining earlier,
-    they start at the first part and wait for the next."""
+def test_a_track_is_on_air_once_it_holds_the_hold_back_and_a_part_after_its_first() -> None:
+    """Players may join once a rendition holds PART-HOLD-BACK and one part after its first
+    segment: joining earlier, they start at the first part and wait for the next, or within
+    the first segment, where hls.js loads its last part again and again."""
     track = LiveTrack(target_duration_s=2, part_target_s=0.5)
     hold_back_parts = round(track.part_hold_back_s / track.part_target_s)
     assert not track.on_air
-    assert not grow(track, 0, extra=hold_back_parts).on_air
-    assert grow(track, 0, extra=hold_back_parts + 1).on_air
-    assert grow(track, 1, extra=1).on_air  # four parts in a segment and one pending
+    assert not grow(track, 0, extra=hold_back_parts + 1).on_air  # all in the first segment
+    assert not grow(track, 1, extra=hold_back_parts).on_air
+    assert grow(track, 1, extra=hold_back_parts + 1).on_air
+    assert grow(track, 2, extra=1).on_air  # four parts in a second segment and one pending
     assert grow(track, 5).on_air
     assert grow(track, 0, extra=2).end().on_air  # a short broadcast's ended playlist
+    assert grow(track, 1, extra=2).end().on_air
     assert not track.end().on_air
