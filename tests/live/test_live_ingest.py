@@ -77,7 +77,7 @@ def test_an_srt_push_is_packaged_live_and_recorded(
         time.sleep(1.0)  # the listener is up
         wrong = push(ffmpeg, srt_push_url("127.0.0.1", port, "not-the-stream-key-0000"), 2)
         assert wrong.wait(30) != 0  # refused at the handshake
-        encoder = push(ffmpeg, srt_push_url("127.0.0.1", port, stream.stream_key), 8)
+        encoder = push(ffmpeg, srt_push_url("127.0.0.1", port, stream.stream_key), 12)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             live = catalog.get_live(stream.id)
@@ -86,7 +86,7 @@ def test_an_srt_push_is_packaged_live_and_recorded(
                 break
             time.sleep(0.1)
         assert catalog.get_live(stream.id).status == "live"  # type: ignore[union-attr]
-        time.sleep(4)
+        time.sleep(3)  # on air at 4.5 s of media, and the encoder goes on to 12 s
         _, renditions = catalog.live_renditions(stream.id)
         assert [r.name for r in renditions] == ["360p", "180p", "audio"]
         video = renditions[0]
@@ -126,7 +126,7 @@ def test_an_srt_push_is_packaged_live_and_recorded(
     media = playlists["360p/index.m3u8"]
     assert media.count("#EXTINF") >= 3
     # the recording plays: ffprobe reads its whole 360p rendition from storage
-    assert recorded_s(ffprobe, catalog, storage, stream.id, tmp_path) == pytest.approx(8, abs=1.5)
+    assert recorded_s(ffprobe, catalog, storage, stream.id, tmp_path) == pytest.approx(12, abs=1.5)
 
 
 def test_an_rtmp_push_without_audio_is_broadcast_and_recorded_without_audio(
