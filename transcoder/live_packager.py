@@ -192,7 +192,8 @@ class TrackPackager:
         the boundary, so that it covers its video segment. One that ended short of it (at the
         nearest part) left a player that joined in that segment with its video buffered
         past its audio: hls.js then loaded that segment's video parts again and again, and
-        held back the next audio part meanwhile, until playback stalled at the audio's end.
+        asked for the next audio part only late, so that playback sometimes stalled at the
+        audio's end.
         A segment closes short only where one more part would make it too long (1 s parts of
         2 s segments), and then only near its boundary, so that no track drifts off the
         segment grid the others keep."""
