@@ -192,14 +192,15 @@ function fillSubtitles(hls) {
   };
 }
 
-function recordFragment(frag, details) {
-  const stats = frag.stats || {};
+function recordFragment(frag, part, details) {
+  const loaded = part || frag;  // a low-latency stream's part, or a whole segment
+  const stats = loaded.stats || {};
   const loading = stats.loading || {};
   const row = {
     type: frag.type,
     level: frag.level,
-    url: frag.url,
-    file: frag.url.split("?")[0].split("/").slice(-2).join("/"),
+    url: loaded.url,
+    file: loaded.url.split("?")[0].split("/").slice(-2).join("/"),
     pop: answeredBy(header(details, "via")),
     cache: header(details, "x-cache") || "–",
     bytes: stats.total || stats.loaded || 0,
@@ -352,7 +353,7 @@ function play(source) {
   const loading = new Set();
   const unparsable = new Set(); // video segments hls.js could not parse (their numbers)
   hls.on(Hls.Events.FRAG_LOADING, (_, data) => loading.add(data.frag));
-  hls.on(Hls.Events.FRAG_LOADED, (_, data) => recordFragment(data.frag, data.networkDetails));
+  hls.on(Hls.Events.FRAG_LOADED, (_, data) => recordFragment(data.frag, data.part, data.networkDetails));
   const mediaTrouble = { count: 0, at: 0 }; // fatal media errors in a row, and where the last was
   let parsed = false; // the master playlist read: a retry restarts loading, else loads it again
   hls.on(Hls.Events.MANIFEST_PARSED, () => { parsed = true; });
