@@ -173,7 +173,16 @@ class TrackPackager:
         multiple of the segment duration from the start, the same for every rendition, where
         video has its keyframes). Closed at once, the segment is there for classic players as
         soon as possible and the preload hint names the next segment's first part, not a part
-        that will never exist."""
+        that will never exist.
+
+        Audio parts are whole AAC frames (0.469 s for 0.5 s parts), so they do not end on the
+        video's boundaries. An audio segment closes with the first part that reaches the
+        boundary, so that it covers its video segment. One that ended short of it (at the
+        nearest part) left a player that joined in that segment with its video buffered past
+        its audio: hls.js then loaded that segment's video parts again and again, and asked
+        for the next audio part only late, so that playback sometimes stalled at the audio's
+        end. It closes short only near its boundary, where one more part would make it too
+        long (1 s parts of 2 s segments), so that no track drifts off the grid."""
         first = self._first_start or 0.0
         made = len(self.recorded) - self._grid_base
         boundary = first + (made + 1) * self.settings.segment_s
@@ -185,18 +194,7 @@ class TrackPackager:
 
     def _too_long_with(self, fragment: Fragment) -> bool:
         """Whether one more part like `fragment` would make the audio segment longer than
-        the target duration allows (rounded, RFC 8216bis 4.4.3.1).
-
-        Audio parts are whole AAC frames (0.469 s for 0.5 s parts), so they do not end on the
-        video's segment boundaries. An audio segment closes with the first part that reaches
-        the boundary, so that it covers its video segment. One that ended short of it (at the
-        nearest part) left a player that joined in that segment with its video buffered
-        past its audio: hls.js then loaded that segment's video parts again and again, and
-        asked for the next audio part only late, so that playback sometimes stalled at the
-        audio's end.
-        A segment closes short only where one more part would make it too long (1 s parts of
-        2 s segments), and then only near its boundary, so that no track drifts off the
-        segment grid the others keep."""
+        the target duration allows (rounded, RFC 8216bis 4.4.3.1)."""
         made_s = sum(part.duration_s for part in self.track.pending)
         return made_s + fragment.duration_s >= self.track.target_duration_s + 0.5
 
