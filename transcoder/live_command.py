@@ -18,7 +18,9 @@ from transcoder.ladder import LadderPolicy, rung_size
 RTMP_APP = "live"
 INTERLEAVE_US = 50_000  # the receiver holds a stream's packets for the other's at most this
 GOP_CAP = 1000  # frames; keyframes come from -force_key_frames, on segment boundaries
-SILENCE = "anullsrc=channel_layout=stereo:sample_rate=48000"
+AUDIO_RATE = 48_000  # Hz: the live AAC audio, silence included
+AAC_FRAME = Fraction(1024, AUDIO_RATE)  # seconds: AAC codes 1024 samples a frame
+SILENCE = f"anullsrc=channel_layout=stereo:sample_rate={AUDIO_RATE}"
 EVEN_RATE_SHARE = 0.8  # a fraction of a fast contribution's rate is kept down to this share
 PART_FILL = 0.9  # a fragment is cut once it holds this share of a part: no part overruns
 # fragmented MP4 for a pipe: the init segment first (empty moov), self-contained fragments
@@ -179,11 +181,22 @@ def _rational(fps: float) -> str:
     return f"{fps:g}"
 
 
+def _cut_us(part_s: float, frame_s: float | None = None) -> int:
+    """ffmpeg's `frag_duration` (µs) for parts of at most `part_s`; with `frame_s` (video at a
+    known rate), for parts of exactly `part_s // frame_s` frames. ffmpeg cuts a fragment before
+    the first frame that is `frag_duration` or more after the fragment's start."""
+    return int((part_s * PART_FILL if frame_s is None else part_s - frame_s / 2) * 1_000_000)
+
+
+def audio_part_s(part_s: float) -> float:
+    """How long the live encoder's audio parts are for parts of `part_s`: the whole AAC frames
+    that begin within the cut."""
+    frames = math.ceil(Fraction(_cut_us(part_s), 1_000_000) / AAC_FRAME)
+    return float(frames * AAC_FRAME)
+
+
 def _fragmented(part_s: float, fd: int, frame_s: float | None = None) -> list[str]:
-    """Fragmented MP4 to `fd`, cut into parts of at most `part_s`; with `frame_s` (video at
-    a known rate), into parts of exactly `part_s // frame_s` frames (ffmpeg cuts a fragment
-    before the first frame that is `frag_duration` or more after the fragment's start)."""
-    cut_s = part_s * PART_FILL if frame_s is None else part_s - frame_s / 2
+    """Fragmented MP4 to `fd`, one fragment per part (`_cut_us`)."""
     return [
         "-f",
         "mp4",
@@ -192,7 +205,7 @@ def _fragmented(part_s: float, fd: int, frame_s: float | None = None) -> list[st
         "-movflags",
         FRAGMENTED,
         "-frag_duration",
-        str(int(cut_s * 1_000_000)),
+        str(_cut_us(part_s, frame_s)),
         f"pipe:{fd}",
     ]
 
@@ -294,7 +307,7 @@ def build_live_argv(
         "-ac",
         "2",
         "-ar",
-        "48000",
+        str(AUDIO_RATE),
         *_fragmented(encode.part_s, audio_fd),
     ]
     return argv

@@ -6,6 +6,7 @@ recording. Nothing is announced before its bytes are stored."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -29,6 +30,7 @@ from storage import Storage
 from storage.errors import StorageError
 from storage.keys import live_key
 from transcoder.fragments import Fragment, FragmentError, Init, picture_size, shifted
+from transcoder.live_command import audio_part_s
 from transcoder.live_recording import RecordedTrack
 from transcoder.mp4 import aac_codec, avc_codec
 
@@ -40,6 +42,58 @@ ON_BOUNDARY_S = 0.001  # an audio part ending this close to a boundary reaches i
 # them, plus as long as a cached blocking playlist may be served, plus a segment. Older parts
 # are deleted (the segment holds the same bytes): a recording keeps its segments only.
 PARTS_KEPT_TARGETS = PART_WINDOW_TARGETS + BLOCKING_CACHE_TARGETS
+TARGET_CHECKED_SEGMENTS = 2_000  # how many audio segments `target_duration_s` lays out
+
+
+def audio_segment_closes(
+    end_s: float,
+    boundary_s: float,
+    pending_s: float,
+    part_s: float,
+    settings: LiveSettings,
+    target: int,
+) -> bool:
+    """Whether an audio segment is whole with a part ending at `end_s`, its parts (this one
+    included) `pending_s` long, the next boundary at `boundary_s`.
+
+    Audio parts are whole AAC frames (0.469 s for 0.5 s parts), so they do not end on the
+    video's boundaries. An audio segment closes with the first part that reaches the
+    boundary, so that it covers its video segment. One that ended short of it (at the nearest
+    part) left a player that joined in that segment with its video buffered past its audio:
+    hls.js then loaded that segment's video parts again and again, and asked for the next
+    audio part only late, so that playback sometimes stalled at the audio's end. It closes
+    short only near its boundary, where one more part would make it longer than the target
+    duration allows (rounded, RFC 8216bis 4.4.3.1), so that no track drifts off the grid."""
+    near = end_s >= boundary_s - BOUNDARY_SLACK * settings.part_s
+    too_long = pending_s + part_s >= target + 0.5
+    return end_s >= boundary_s - ON_BOUNDARY_S or (near and too_long)
+
+
+@functools.lru_cache(maxsize=64)
+def target_duration_s(settings: LiveSettings) -> int:
+    """The stream's target duration: the least whole number of seconds that every segment of
+    every track rounds to or under. Video segments end on keyframes at the boundaries; audio
+    segments by `audio_segment_closes`, which may run almost a part past a boundary. With
+    long parts (say 1 s parts of 2 s segments: 0.917 s of audio a part) that rounds past the
+    segment length, so the target is the least one under which the audio of the encoder's
+    parts (`audio_part_s`) never does, laid out over `TARGET_CHECKED_SEGMENTS` segments."""
+    part_s = audio_part_s(settings.part_s)
+    target = max(1, math.ceil(settings.segment_s))
+    while _longest_audio_segment(settings, part_s, target) >= target + 0.5:
+        target += 1
+    return target
+
+
+def _longest_audio_segment(settings: LiveSettings, part_s: float, target: int) -> float:
+    longest, start_s, made, n = 0.0, 0.0, 0, 0
+    while made < TARGET_CHECKED_SEGMENTS:
+        n += 1
+        end_s = n * part_s
+        boundary_s = (made + 1) * settings.segment_s
+        if audio_segment_closes(end_s, boundary_s, end_s - start_s, part_s, settings, target):
+            longest = max(longest, end_s - start_s)
+            start_s, made = end_s, made + 1
+    return longest
 
 
 class WallClock:
@@ -117,7 +171,7 @@ class TrackPackager:
         self.settings, self.storage, self.publish, self.wall = settings, storage, publish, wall
         self.info = dict(info)
         self.track = LiveTrack(
-            target_duration_s=max(1, math.ceil(settings.segment_s)),
+            target_duration_s=target_duration_s(settings),
             part_target_s=settings.part_s,
             window_s=settings.window_s,
         )
@@ -171,32 +225,24 @@ class TrackPackager:
     def _completes_segment(self, fragment: Fragment) -> bool:
         """Whether the segment is whole with this fragment: it reaches the next boundary (a
         multiple of the segment duration from the start, the same for every rendition, where
-        video has its keyframes). Closed at once, the segment is there for classic players as
-        soon as possible and the preload hint names the next segment's first part, not a part
-        that will never exist.
-
-        Audio parts are whole AAC frames (0.469 s for 0.5 s parts), so they do not end on the
-        video's boundaries. An audio segment closes with the first part that reaches the
-        boundary, so that it covers its video segment. One that ended short of it (at the
-        nearest part) left a player that joined in that segment with its video buffered past
-        its audio: hls.js then loaded that segment's video parts again and again, and asked
-        for the next audio part only late, so that playback sometimes stalled at the audio's
-        end. It closes short only near its boundary, where one more part would make it too
-        long (1 s parts of 2 s segments), so that no track drifts off the grid."""
+        video has its keyframes; audio by `audio_segment_closes`). Closed at once, the segment
+        is there for classic players as soon as possible and the preload hint names the next
+        segment's first part, not a part that will never exist."""
         first = self._first_start or 0.0
         made = len(self.recorded) - self._grid_base
         boundary = first + (made + 1) * self.settings.segment_s
         end = fragment.start_s + fragment.duration_s
-        near = end >= boundary - BOUNDARY_SLACK * self.settings.part_s
         if self.kind == "video":
-            return near
-        return end >= boundary - ON_BOUNDARY_S or (near and self._too_long_with(fragment))
-
-    def _too_long_with(self, fragment: Fragment) -> bool:
-        """Whether one more part like `fragment` would make the audio segment longer than
-        the target duration allows (rounded, RFC 8216bis 4.4.3.1)."""
-        made_s = sum(part.duration_s for part in self.track.pending)
-        return made_s + fragment.duration_s >= self.track.target_duration_s + 0.5
+            return end >= boundary - BOUNDARY_SLACK * self.settings.part_s
+        pending_s = sum(part.duration_s for part in self.track.pending)
+        return audio_segment_closes(
+            end,
+            boundary,
+            pending_s,
+            fragment.duration_s,
+            self.settings,
+            self.track.target_duration_s,
+        )
 
     def on_fragment(self, fragment: Fragment) -> None:
         if self._resumption is not None:

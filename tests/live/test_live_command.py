@@ -1,8 +1,9 @@
 """How many frames a live video part holds: parts divide a segment evenly, at the frame
-rates encoders send; a faster contribution keeps every n-th frame; rungs keep the shape a
-picture is shown at, and a picture that changes is fitted into them; an HDR contribution is
-tone-mapped once, an interlaced one deinterlaced first; an encoder that comes back with
-another picture gets the renditions it had."""
+rates encoders send; an audio part is as long as the packager reckons; a faster
+contribution keeps every n-th frame; rungs keep the shape a picture is shown at, and a
+picture that changes is fitted into them; an HDR contribution is tone-mapped once, an
+interlaced one deinterlaced first; an encoder that comes back with another picture gets the
+renditions it had."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.live import frame_rate, luma_range
-from transcoder.fragments import picture_size
+from transcoder.fragments import Fragment, FragmentReader, picture_size
 from transcoder.live_command import (
     KeptPicture,
     LiveEncode,
     LiveRung,
     Picture,
+    audio_part_s,
     build_live_argv,
     output_fps,
     video_part_frames,
@@ -290,3 +292,31 @@ def test_kept_sizes_name_every_rung() -> None:
     assert "pad=1280:720" in graph
     assert "pad=640:360" in graph
     assert graph.count("fps=30") == 2
+
+
+@pytest.mark.parametrize("part_s", [0.5, 0.7, 1.0])
+def test_audio_parts_are_as_long_as_the_packager_reckons(
+    ffmpeg: str, tmp_path: Path, part_s: float
+) -> None:
+    """The playlist's target duration is worked out from how long the encoder's audio parts
+    are (`audio_part_s`): ffmpeg's AAC parts are exactly that long, every one but the last."""
+    source = tmp_path / "contribution.nut"
+    video = "testsrc2=size=320x180:rate=25:duration=5"
+    sound = "sine=frequency=440:sample_rate=44100:duration=5"  # the encoder resamples it
+    inputs = ["-f", "lavfi", "-i", video, "-f", "lavfi", "-i", sound]
+    codecs = ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"]
+    subprocess.run(
+        [ffmpeg, "-v", "error", *inputs, *codecs, "-f", "nut", str(source)],
+        env=tool_env(),
+        check=True,
+        timeout=120,
+    )
+    encode = LiveEncode(2.0, part_s, (LiveRung("180p", 180, 300_000),))
+    argv = build_live_argv(ffmpeg, encode, [3], 4, 25)
+    audio = tmp_path / "audio.mp4"
+    files = {"pipe:0": str(source), "pipe:3": str(tmp_path / "video.mp4"), "pipe:4": str(audio)}
+    subprocess.run([files.get(a, a) for a in argv], env=tool_env(), check=True, timeout=120)
+    made = FragmentReader().feed(audio.read_bytes())
+    parts = [f.duration_s for f in made if isinstance(f, Fragment)]
+    assert len(parts) >= 4
+    assert parts[:-1] == pytest.approx([audio_part_s(part_s)] * (len(parts) - 1), abs=1e-6)

@@ -111,6 +111,11 @@ def test_an_srt_push_is_packaged_live_and_recorded(
         # audio parts come about twice a second too
         audio = [p.duration_s for s in renditions[2].track.segments for p in s.parts]
         assert all(abs(d - 0.5) <= 0.1 for d in audio), audio
+        for rendition in renditions:  # RFC 8216bis 4.4.3.1, 4.4.4.9
+            listed = rendition.track
+            assert all(s.duration_s < listed.target_duration_s + 0.5 for s in listed.segments)
+            parts = [p.duration_s for s in listed.segments for p in s.parts]
+            assert max(parts) <= listed.part_target_s
         assert ingest.ended_with(encoder)
     ended = catalog.get_live(stream.id)
     assert ended is not None

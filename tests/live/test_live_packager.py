@@ -5,6 +5,7 @@ every part twice; and the program dates say when the media was made, at the late
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from manifests.live_playlist import PlaylistView, render_live_playlist
 from manifests.live_streams import LiveRendition, LiveSettings
 from storage.local import LocalStorage
 from transcoder.fragments import Fragment
+from transcoder.live_command import audio_part_s
 from transcoder.live_packager import PARTS_KEPT_TARGETS, TrackPackager, WallClock
 
 
@@ -104,21 +106,31 @@ def test_a_tracks_dates_follow_the_anchor_until_on_air_and_keep_them_after(
 
 
 @pytest.mark.parametrize(
-    ("part_s", "frames"),
-    [(0.5, 22), (0.2, 9), (1.0, 43)],  # AAC parts as the live encoder cuts them (1024 a frame)
+    ("segment_s", "part_s"),
+    [
+        (2.0, 0.5),
+        (2.0, 0.2),
+        (2.0, 1.0),
+        (2.0, 0.7),
+        (1.0, 1.0),
+        (1.0, 0.5),
+        (3.0, 0.65),
+        (6.0, 0.8),
+    ],
 )
 def test_an_audio_segment_covers_its_video_segment_within_the_target_duration(
-    tmp_path: Path, part_s: float, frames: int
+    tmp_path: Path, segment_s: float, part_s: float
 ) -> None:
-    """Audio parts are whole AAC frames, so they do not end on the video's boundaries (every
-    2 s here). A segment closes with the first part that reaches the boundary: a player that
-    joins within a segment finds its audio there as long as its video. Closing at the
-    nearest part instead ended the first segment at 1.877 s, before the video's 2 s, and
-    hls.js then loaded that segment's video again and again, and stalled at the audio's end.
-    Only near its boundary, where one more part would make a segment longer than the target
-    duration allows (rounded, RFC 8216bis), does it close short; no segment drifts off the
-    grid."""
-    settings = LiveSettings(2.0, part_s, 60.0)
+    """Audio parts are whole AAC frames (as the live encoder cuts them), so they do not end
+    on the video's boundaries. A segment closes with the first part that reaches the
+    boundary: a player that joins within a segment finds its audio there as long as its
+    video. Closing at the nearest part instead ended the first segment at 1.877 s, before the
+    video's 2 s, and hls.js then loaded that segment's video again and again, and stalled at
+    the audio's end. Every segment stays on the grid (within a part of its boundary) and
+    rounds to the playlist's target duration or under (RFC 8216bis 4.4.3.1): with long parts,
+    say 1 s parts of 2 s segments, a segment that covers its boundary runs to 2.75 s, so the
+    target is 3 there, and the segment length wherever parts fit."""
+    settings = LiveSettings(segment_s, part_s, 60.0)
     packager = TrackPackager(
         "s1",
         "audio",
@@ -130,20 +142,23 @@ def test_an_audio_segment_covers_its_video_segment_within_the_target_duration(
         WallClock(lambda: 1_000.0),
         {},
     )
-    duration = frames * 1024 / 48_000
-    for n in range(round(40 / duration)):
+    duration = audio_part_s(part_s)
+    for n in range(round(20 * segment_s / duration)):
         packager.on_fragment(Fragment(b"moof" + n.to_bytes(4, "big"), n * duration, duration, True))
     ends, end = [], 0.0
     for segment in packager.recorded:
         assert segment.duration_s is not None
         end += segment.duration_s
         ends.append(end)
-    assert len(ends) >= 15
+    assert len(ends) >= 18
+    target = packager.track.target_duration_s
     for k, end in enumerate(ends):  # on the grid: within a part of its boundary
-        assert abs(end - 2.0 * (k + 1)) < duration
-    short = [e for k, e in enumerate(ends) if e < 2.0 * (k + 1) - 1e-6]
-    if 2.0 + duration < packager.track.target_duration_s + 0.5:
-        assert short == []  # each covers its boundary
-        assert all(round(s.duration_s or 0) <= 2 for s in packager.recorded)
-    else:  # 1 s parts: a segment that reached its boundary could round to 3 s; near it, not
-        assert short
+        assert abs(end - segment_s * (k + 1)) < duration
+    rounded = [math.floor((s.duration_s or 0) + 0.5) for s in packager.recorded]
+    assert max(rounded) <= target
+    assert f"#EXT-X-TARGETDURATION:{target}" in render_live_playlist(
+        packager.rendition().track, PlaylistView()
+    )
+    short = [e for k, e in enumerate(ends) if e < segment_s * (k + 1) - 1e-6]
+    assert short == []  # each covers its boundary
+    assert target == max(1, math.ceil(segment_s), max(rounded))  # no longer than it must be
