@@ -121,6 +121,19 @@ def video_part_frames(segment_s: float, part_s: float, fps: float) -> int:
     return even if 2 * even >= fit else fit
 
 
+def part_length_s(encode: LiveEncode, out_fps: float | None) -> float:
+    """How long a stream's parts are, every rendition's, and so its playlists' part target:
+    at a known frame rate `out_fps` (as encoded), a video part's whole frames that divide a
+    segment evenly (`video_part_frames`: 0.4 s at 25 fps for 0.5 s parts), else the parts
+    configured. Audio parts are cut to it too. RFC 8216bis 4.4.4.9: a part is at most the
+    part target, and (but for the last of a segment or an independent one) at least 85% of
+    it, which 0.4 s parts against a part target of 0.5 are not."""
+    if not out_fps:
+        return encode.part_s
+    frames = video_part_frames(encode.segment_s, encode.part_s, out_fps)
+    return math.ceil(frames / out_fps * 1_000_000 - 1e-3) / 1_000_000
+
+
 @dataclass(frozen=True, slots=True)
 class Picture:
     """A contribution's picture as ffmpeg describes it: its stored size and the shape of its
@@ -254,10 +267,7 @@ def build_live_argv(
     ]
     graph = ";".join(([split] if split else []) + chains)
     seg = f"{encode.segment_s:g}"
-    part_s, frame_s = encode.part_s, None
-    if out_fps:
-        frame_s = 1 / out_fps
-        part_s = video_part_frames(encode.segment_s, encode.part_s, out_fps) * frame_s
+    part_s, frame_s = part_length_s(encode, out_fps), 1 / out_fps if out_fps else None
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-v", "error"]
     # the receiver has found the streams already, and NUT's header says what they are. What
     # the probe reads is kept and decoded (no `-fflags nobuffer`, which drops it): it is the
@@ -308,6 +318,6 @@ def build_live_argv(
         "2",
         "-ar",
         str(AUDIO_RATE),
-        *_fragmented(encode.part_s, audio_fd),
+        *_fragmented(part_s, audio_fd),
     ]
     return argv

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from manifests.catalog import Catalog
 from manifests.live_streams import LiveRendition, LiveStream
@@ -29,6 +29,7 @@ from transcoder.live_command import (
     build_live_argv,
     live_sizes,
     output_fps,
+    part_length_s,
 )
 from transcoder.live_packager import EncoderChanged, Resumption, TrackPackager, WallClock
 from transcoder.live_push import PushSlot
@@ -207,6 +208,13 @@ def _broadcast(
         catalog.put_live_rendition(stream.id, position, rendition)
         on_update(stream.id)
 
+    first, fps = current[0].looks, current[0].fps
+    # what the renditions are made as, for an encoder back with another picture
+    kept = KeptPicture(
+        live_sizes(encode, current[0].picture), output_fps(fps, encode.max_fps) if fps else None
+    )
+    # the parts the encoder makes at that rate are the playlists' part target
+    settings = replace(stream.settings, part_s=part_length_s(encode, kept.fps))
     names = [r.name for r in encode.rungs] + [AUDIO] * audio
     infos = [
         {"bandwidth": int(r.bitrate_bps * encode.maxrate_ratio), "height": r.max_height}
@@ -218,7 +226,7 @@ def _broadcast(
             name,
             "audio" if name == AUDIO else "video",
             position,
-            stream.settings,
+            settings,
             storage,
             publish,
             wall,
@@ -246,11 +254,6 @@ def _broadcast(
         on_update(stream.id)
         log.info("live stream %s: the encoder is on air", stream.id)
 
-    first, fps = current[0].looks, current[0].fps
-    # what the renditions are made as, for an encoder back with another picture
-    kept = KeptPicture(
-        live_sizes(encode, current[0].picture), output_fps(fps, encode.max_fps) if fps else None
-    )
     keep: KeptPicture | None = None
     while True:
         session = _transcode(config, current[0], packagers, on_part, should_stop, cut, keep)

@@ -22,6 +22,7 @@ from transcoder.live_command import (
     audio_part_s,
     build_live_argv,
     output_fps,
+    part_length_s,
     video_part_frames,
 )
 from transcoder.live_receive import frame_rate as frame_rate_of
@@ -299,7 +300,8 @@ def test_audio_parts_are_as_long_as_the_packager_reckons(
     ffmpeg: str, tmp_path: Path, part_s: float
 ) -> None:
     """The playlist's target duration is worked out from how long the encoder's audio parts
-    are (`audio_part_s`): ffmpeg's AAC parts are exactly that long, every one but the last."""
+    are (`audio_part_s`, cut to the stream's part length): ffmpeg's AAC parts are exactly
+    that long, every one but the last, and within the part target."""
     source = tmp_path / "contribution.nut"
     video = "testsrc2=size=320x180:rate=25:duration=5"
     sound = "sine=frequency=440:sample_rate=44100:duration=5"  # the encoder resamples it
@@ -313,10 +315,27 @@ def test_audio_parts_are_as_long_as_the_packager_reckons(
     )
     encode = LiveEncode(2.0, part_s, (LiveRung("180p", 180, 300_000),))
     argv = build_live_argv(ffmpeg, encode, [3], 4, 25)
+    target = part_length_s(encode, 25)
     audio = tmp_path / "audio.mp4"
     files = {"pipe:0": str(source), "pipe:3": str(tmp_path / "video.mp4"), "pipe:4": str(audio)}
     subprocess.run([files.get(a, a) for a in argv], env=tool_env(), check=True, timeout=120)
     made = FragmentReader().feed(audio.read_bytes())
     parts = [f.duration_s for f in made if isinstance(f, Fragment)]
     assert len(parts) >= 4
-    assert parts[:-1] == pytest.approx([audio_part_s(part_s)] * (len(parts) - 1), abs=1e-6)
+    length = audio_part_s(part_length_s(encode, 25))
+    assert parts[:-1] == pytest.approx([length] * (len(parts) - 1), abs=1e-6)
+    assert 0.85 * target <= length <= target  # RFC 8216bis 4.4.4.9
+
+
+@pytest.mark.parametrize(
+    ("part_s", "fps", "length"),
+    [(0.5, 30, 0.5), (0.5, 25, 0.4), (0.5, 29.97, 0.400401), (1.0, 25, 1.0), (0.5, None, 0.5)],
+)
+def test_a_streams_parts_are_its_video_parts(
+    part_s: float, fps: float | None, length: float
+) -> None:
+    """The part target is what a video part holds at the rate encoded (whole frames that
+    divide a segment evenly): 0.4 s at 25 fps, which is 80% of a 0.5 s part target, and the
+    spec asks for 85% at least."""
+    encode = LiveEncode(2.0, part_s, (LiveRung("180p", 180, 300_000),))
+    assert part_length_s(encode, fps) == length
