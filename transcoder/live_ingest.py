@@ -105,7 +105,13 @@ def run_live(
     anything was broadcast (False: stopped before any encoder came, or nothing came of it).
     `slot`: where the origin hands requests that push the contribution over HTTP (None: no
     HTTP ingest). `key`: the stream's key, which may be replaced meanwhile (then the
-    listeners listen for the new one, and an encoder on air with the old one is cut)."""
+    listeners listen for the new one, and an encoder on air with the old one is cut). The
+    stream is cut into the segments and parts it was made with, whatever lengths the origin
+    is set to now."""
+    made = stream.settings
+    config = replace(
+        config, encode=replace(config.encode, segment_s=made.segment_s, part_s=made.part_s)
+    )
     checked = time.monotonic()
 
     def should_stop(wait_s: float) -> bool:
