@@ -303,16 +303,20 @@ def assert_durations_follow_the_spec(renditions: list[LiveRendition], part_s: fl
             assert all(p.duration_s >= 0.85 * part_s for p in inner), (rendition.name, inner)
 
 
-def test_a_25_fps_contribution_has_parts_of_whole_frames_within_the_spec(
-    tmp_path: Path, ffmpeg: str
+@pytest.mark.parametrize(
+    ("rate", "part_target", "segment_s"),
+    [("25", 0.4, 2.0), ("30000/1001", 0.400401, 2.002)],  # 5 parts of 10 or 12 frames
+)
+def test_parts_of_whole_frames_are_the_part_target(
+    tmp_path: Path, ffmpeg: str, rate: str, part_target: float, segment_s: float
 ) -> None:
-    """At 25 fps a 2 s segment is five video parts of 10 frames (0.4 s): no short last part,
-    which players skip. That is 80% of a part target of 0.5 s, and the spec asks for 85% at
-    least, so the part target is 0.4 s; the audio parts are cut to it too. The origin has
-    been set to 3 s segments of 1 s parts since the stream was made: the stream keeps its
-    own."""
+    """At 25 fps a 2 s segment is five video parts of 10 frames (0.4 s; 12 frames at
+    29.97): no short last part, which players skip. That is 80% of a part target of 0.5 s,
+    and the spec asks for 85% at least, so the part target is the part's length; the audio
+    parts are cut to it too. The origin has been set to 3 s segments of 1 s parts since the
+    stream was made: the stream keeps its own."""
     feed = [
-        "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=6",
+        "-re", "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate={rate}:duration=6",
         "-re", "-f", "lavfi", "-i", "sine=duration=6",
         "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac",
     ]  # fmt: skip
@@ -320,9 +324,9 @@ def test_a_25_fps_contribution_has_parts_of_whole_frames_within_the_spec(
     _, renditions = catalog.live_renditions(stream_id)
     assert [r.kind for r in renditions] == ["video", "audio"]
     durations = [s.duration_s for s in renditions[0].track.segments]
-    assert durations[:-1] == pytest.approx([2.0] * (len(durations) - 1))
-    assert_durations_follow_the_spec(renditions, 0.4)
-    assert "#EXT-X-PART-INF:PART-TARGET=0.4\n" in render_live_playlist(
+    assert durations[:-1] == pytest.approx([segment_s] * (len(durations) - 1), abs=1e-3)
+    assert_durations_follow_the_spec(renditions, part_target)
+    assert f"#EXT-X-PART-INF:PART-TARGET={part_target}\n" in render_live_playlist(
         renditions[0].track, PlaylistView()
     )
 
