@@ -171,10 +171,13 @@ def main() -> int:
     parser.add_argument("--watch", type=float, default=120, help="seconds each player watches")
     parser.add_argument("--viewers", type=int, default=200, help="viewers in the herd")
     parser.add_argument("--herd-seconds", type=float, default=30)
+    parser.add_argument(
+        "--fps", type=int, default=30, help="the encoder's frame rate (25: parts of 0.4 s)"
+    )
     args = parser.parse_args()
     ffmpeg = ffmpeg_path()
     broadcast_s = int(3 * args.watch + args.herd_seconds + 60)
-    results: dict[str, Any] = {"machine": machine(), "watch_s": args.watch}
+    results: dict[str, Any] = {"machine": machine(), "watch_s": args.watch, "fps": args.fps}
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
         root = Path(tmp)
         port = free_port()
@@ -193,7 +196,7 @@ def main() -> int:
                     f"{origin.url}/api/live", json={"title": "bench"}, headers=origin.headers()
                 ).json()
                 started = time.time()
-                encoder = push(ffmpeg, created["ingest_url"], broadcast_s)
+                encoder = push(ffmpeg, created["ingest_url"], broadcast_s, fps=args.fps)
                 master = f"{pop}/live/{created['id']}/master.m3u8"
                 wait_until(lambda: httpx.get(master).status_code == 200, 60, "on air")
                 results["ours"] = watch(origin.url, master, started, args.watch)
@@ -255,7 +258,8 @@ def main() -> int:
         ):
             time.sleep(1)
             started = time.time()
-            encoder = push(ffmpeg, srt_push_url("127.0.0.1", port, key), int(args.watch + 40))
+            url = srt_push_url("127.0.0.1", port, key)
+            encoder = push(ffmpeg, url, int(args.watch + 40), fps=args.fps)
             wait_until(lambda: (anchor_dir / "index.m3u8").exists(), 60, "anchor on air")
             results["anchor"] = watch(pages.url, f"{pop}/index.m3u8", started, args.watch)
             encoder.kill()
