@@ -16,6 +16,7 @@ from manifests.live_playlist import LiveTrack, track_from_json, track_to_json
 from manifests.model import MasterPlaylist, MediaTrack, Variant
 from manifests.records import Access
 from manifests.render import render_master_playlist
+from manifests.track_names import track_names
 from manifests.webhooks import WebhookTable
 
 LiveStatus = Literal["idle", "live", "ended"]
@@ -281,21 +282,25 @@ class LiveTable(WebhookTable):
 
 
 def render_live_master(renditions: list[LiveRendition], media: str = "index.m3u8") -> str:
-    """The multivariant playlist of a live stream: each video rung, with the audio as a group;
+    """The multivariant playlist of a live stream: each video rung, with the audio tracks as a
+    group (the first the default, each named by its language);
     `media` names each rendition's playlist (index.m3u8: LL-HLS; classic.m3u8: without
     parts)."""
     audio = [r for r in renditions if r.kind == "audio"]
+    languages = [str(a.info.get("language") or "und") for a in audio]
     tracks = tuple(
         MediaTrack(
             type="AUDIO",
             group_id="audio",
-            name="Audio",
-            language=str(a.info.get("language") or "und"),
+            name=name,
+            language=language,
             uri=f"{a.name}/{media}",
             default=i == 0,
             channels="2",
         )
-        for i, a in enumerate(audio)
+        for i, (a, language, name) in enumerate(
+            zip(audio, languages, track_names(list(languages)), strict=True)
+        )
     )
     audio_bps = max((int(a.info.get("bandwidth", 0)) for a in audio), default=0)
     audio_codec = audio[0].info.get("codecs") if audio else None

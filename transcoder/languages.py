@@ -1,4 +1,5 @@
-"""Language codes: which strings are one, and the names players show for them.
+"""Language codes: which strings are one (the names players show for them are in
+manifests/track_names.py).
 
 A code names folders, object keys and playlist attributes, so one read from a file's tags
 (Matroska stores any string there) is taken only if it looks like a code: ISO 639 letters with
@@ -10,24 +11,6 @@ import re
 
 _CODE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 
-NAMES = {
-    "eng": "English",
-    "spa": "Español",
-    "fra": "Français",
-    "fre": "Français",
-    "deu": "Deutsch",
-    "ger": "Deutsch",
-    "ita": "Italiano",
-    "por": "Português",
-    "jpn": "日本語",
-    "zho": "中文",
-    "chi": "中文",
-    "rus": "Русский",
-    "ara": "العربية",
-    "hin": "हिन्दी",
-    "und": "Unknown",
-}
-
 
 def is_language_code(value: str) -> bool:
     return _CODE.fullmatch(value) is not None
@@ -37,8 +20,3 @@ def tagged_language(tags: dict[str, str]) -> str | None:
     """A stream's language from its tags; None when untagged, `und` or not a code."""
     value = str(tags.get("language") or "").strip().lower()
     return value if value != "und" and is_language_code(value) else None
-
-
-def display_name(language: str | None) -> str:
-    code = language or "und"
-    return NAMES.get(code, code)

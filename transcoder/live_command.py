@@ -22,6 +22,7 @@ AUDIO_RATE = 48_000  # Hz: the live AAC audio, silence included
 AAC_FRAME = Fraction(1024, AUDIO_RATE)  # seconds: AAC codes 1024 samples a frame
 SILENCE = f"anullsrc=channel_layout=stereo:sample_rate={AUDIO_RATE}"
 EVEN_RATE_SHARE = 0.8  # a fraction of a fast contribution's rate is kept down to this share
+MAX_AUDIO_TRACKS = 8  # a contribution's audio tracks broadcast (languages, commentary)
 PART_FILL = 0.9  # a fragment is cut once it holds this share of a part: no part overruns
 # fragmented MP4 for a pipe: the init segment first (empty moov), self-contained fragments
 FRAGMENTED = "empty_moov+default_base_moof+frag_keyframe"
@@ -88,16 +89,20 @@ def rtmp_url(host: str, port: int, key: str) -> str:
 
 
 def receive_argv(ffmpeg: str, protocol: str, url: str) -> list[str]:
-    """A receiver: waits for one encoder at `url` and copies its first video and first audio
-    stream (if any) to stdout, at once. It prints the streams it found (`-v info`) when the
-    encoder arrives; a second of the contribution is enough to know them. That second is
+    """A receiver: waits for one encoder at `url` and copies its first video stream and its
+    audio streams (if any, `MAX_AUDIO_TRACKS` at most: one per language) to stdout, at once.
+    It prints the streams it found (`-v info`) when the encoder arrives; a second of the
+    contribution is enough to know them. That second is
     passed on, not dropped (`-fflags nobuffer` would drop it): the transcoder then starts
     where the contribution does and catches up at once; dropped, every part came out about a
     second later (measured: 1.26 s after its media end instead of 0.36 s)."""
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "info"]
     argv += ["-analyzeduration", "1000000", "-probesize", "1000000"]
     argv += ["-listen", "1"] if protocol == "rtmp" else []
-    argv += ["-i", url, "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy"]
+    argv += ["-i", url, "-map", "0:v:0"]
+    for k in range(MAX_AUDIO_TRACKS):
+        argv += ["-map", f"0:a:{k}?"]
+    argv += ["-c", "copy"]
     # NUT, not MPEG-TS: its header carries each stream's parameters, so the transcoder
     # knows them at once instead of probing the stream again. Packets go out as they come: an
     # encoder's MPEG-TS carries audio up to 0.7 s behind the video, and interleaving would
@@ -227,16 +232,17 @@ def build_live_argv(
     ffmpeg: str,
     encode: LiveEncode,
     video_fds: list[int],
-    audio_fd: int | None,
+    audio_fds: list[int],
     fps: float | None = None,
     hdr: bool = False,
     interlaced: bool = False,
     keep: KeptPicture | None = None,
-    silence: bool = False,
+    sounds: int | None = None,
     picture: Picture | None = None,
 ) -> list[str]:
     """One process reading the receiver's output on stdin: every video rung to `video_fds`
-    (in order), the audio to `audio_fd` (None: the contribution has no audio). `fps`: the
+    (in order), each audio track to its one of `audio_fds` (none: the broadcast has no
+    audio). `fps`: the
     contribution's frame rate, if known (video parts then divide segments evenly). `hdr`: the
     contribution is HDR (PQ or HLG, a phone's usually): it is made the top rung's size, then
     tone-mapped to SDR BT.709 once, in real time at that size, before the rungs are scaled
@@ -245,8 +251,9 @@ def build_live_argv(
     576i): they are deinterlaced first, a frame for a frame, before any scaler mixes their
     two fields (else every rung shows combs on anything that moves). `keep`: the sizes and
     rate a broadcast's renditions were made at, for the encoder that continues it.
-    `silence`: the audio is silence made in real time (an encoder back without the sound the
-    broadcast has), a second input that never ends: the transcoder is stopped once the
+    `sounds`: how many of the audio tracks the contribution has (None: all); the others are
+    silence made in real time (an encoder back without the sound the broadcast has, or
+    with fewer tracks), a second input that never ends: the transcoder is stopped once the
     contribution has. `picture`: the contribution's, which sizes the rungs (unless kept)."""
     if len(video_fds) != len(encode.rungs) or not encode.rungs:
         raise ValueError("one pipe per rung, and at least one rung")
@@ -275,6 +282,7 @@ def build_live_argv(
     # second later from an encoder with 1 s keyframes, never from one with a long GOP)
     argv += ["-analyzeduration", "0", "-probesize", "32"]
     argv += ["-f", "nut", "-i", "pipe:0"]
+    silence = sounds is not None and sounds < len(audio_fds)
     argv += ["-re", "-f", "lavfi", "-i", SILENCE] if silence else []
     argv += ["-filter_complex", graph]
     for i, (r, fd) in enumerate(zip(encode.rungs, video_fds, strict=True)):
@@ -303,21 +311,21 @@ def build_live_argv(
             f"expr:gte(t,n_forced*{seg})",
             *_fragmented(part_s, fd, frame_s),
         ]
-    if audio_fd is None:
-        return argv
-    argv += [
-        "-map",
-        "1:a:0" if silence else "0:a:0",
-        "-af",
-        SOUND_FROM_START,
-        "-c:a",
-        "aac",
-        "-b:a",
-        str(encode.audio_bitrate_bps),
-        "-ac",
-        "2",
-        "-ar",
-        str(AUDIO_RATE),
-        *_fragmented(part_s, audio_fd),
-    ]
+    from_contribution = len(audio_fds) if sounds is None else sounds
+    for k, fd in enumerate(audio_fds):
+        argv += [
+            "-map",
+            f"0:a:{k}" if k < from_contribution else "1:a:0",
+            "-af",
+            SOUND_FROM_START,
+            "-c:a",
+            "aac",
+            "-b:a",
+            str(encode.audio_bitrate_bps),
+            "-ac",
+            "2",
+            "-ar",
+            str(AUDIO_RATE),
+            *_fragmented(part_s, fd),
+        ]
     return argv

@@ -207,7 +207,7 @@ def _broadcast(
     on where it left off: the same renditions, segment numbers and timeline. Then end and
     publish the recording."""
     encode = config.encode
-    audio = "audio" in current[0].kinds
+    languages = current[0].languages  # the broadcast's audio tracks, the first one's default
     wall = WallClock()
 
     def publish(position: int, rendition: LiveRendition) -> None:
@@ -221,16 +221,16 @@ def _broadcast(
     )
     # the parts the encoder makes at that rate are the playlists' part target
     settings = replace(stream.settings, part_s=part_length_s(encode, kept.fps))
-    names = [r.name for r in encode.rungs] + [AUDIO] * audio
+    names = [r.name for r in encode.rungs] + audio_names(len(languages))
     infos = [
         {"bandwidth": int(r.bitrate_bps * encode.maxrate_ratio), "height": r.max_height}
         for r in encode.rungs
-    ] + [{"bandwidth": encode.audio_bitrate_bps, "language": "und"}] * audio
+    ] + [{"bandwidth": encode.audio_bitrate_bps, "language": code} for code in languages]
     packagers = [
         TrackPackager(
             stream.id,
             name,
-            "audio" if name == AUDIO else "video",
+            "video" if position < len(encode.rungs) else "audio",
             position,
             settings,
             storage,
@@ -275,17 +275,7 @@ def _broadcast(
         receiver = encoder(config.reconnect_s)
         if receiver is None:
             break
-        if audio and "audio" not in receiver.kinds:
-            log.warning(
-                "live stream %s: the encoder came back without sound: silence in its place",
-                stream.id,
-            )
-        if "audio" in receiver.kinds and not audio:
-            log.warning(
-                "live stream %s: the encoder came back with sound: the broadcast, begun "
-                "without, goes on without",
-                stream.id,
-            )
+        _say_what_sound_goes_on(stream.id, len(languages), len(receiver.languages))
         # the same picture is made as it was; another one is fitted into what was made
         keep = None if receiver.looks == first else kept
         wall.reset()
@@ -303,6 +293,33 @@ def _broadcast(
     return True
 
 
+def audio_names(tracks: int) -> list[str]:
+    """The names of a broadcast's audio renditions: `audio`, then `audio2`, `audio3`..."""
+    return [AUDIO if n == 1 else f"{AUDIO}{n}" for n in range(1, tracks + 1)]
+
+
+def _say_what_sound_goes_on(stream_id: str, broadcast: int, came: int) -> None:
+    """Log what an encoder that came back with other audio tracks than the broadcast's gets:
+    silence in the place of each missing track, and a broadcast begun with fewer goes on
+    with as many."""
+    if came < broadcast:
+        log.warning(
+            "live stream %s: the encoder came back with %d of the broadcast's %d audio "
+            "tracks: silence in the place of the others",
+            stream_id,
+            came,
+            broadcast,
+        )
+    elif came > broadcast:
+        log.warning(
+            "live stream %s: the encoder came back with %d audio tracks: the broadcast, "
+            "begun with %d, goes on with as many",
+            stream_id,
+            came,
+            broadcast,
+        )
+
+
 def _transcode(
     config: IngestConfig,
     receiver: Receiver,
@@ -316,21 +333,20 @@ def _transcode(
     sizes and rate in `keep`, if given), until the encoder leaves, is `cut` (the transcoder
     then ends with what it was given), or the stream is stopped."""
     encode = config.encode
-    audio = packagers[-1].kind == "audio"
-    silence = audio and "audio" not in receiver.kinds
     pipes = [os.pipe() for _ in packagers]
     write_fds = [w for _, w in pipes]
-    video_fds, audio_fd = write_fds[: len(encode.rungs)], write_fds[-1] if audio else None
+    video_fds, audio_fds = write_fds[: len(encode.rungs)], write_fds[len(encode.rungs) :]
+    silence = len(receiver.languages) < len(audio_fds)  # a track is made of silence
     argv = build_live_argv(
         config.ffmpeg,
         encode,
         video_fds,
-        audio_fd,
+        audio_fds,
         receiver.fps,
         hdr=receiver.hdr,
         interlaced=receiver.interlaced,
         keep=keep,
-        silence=silence,
+        sounds=min(len(audio_fds), len(receiver.languages)),
         picture=receiver.picture,
     )
     options = tool_process(config.memory_bytes, tuple(write_fds))

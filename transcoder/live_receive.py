@@ -21,7 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from transcoder.live_command import Picture, receive_argv, rtmp_url, srt_listener_url
+from transcoder.languages import is_language_code
+from transcoder.live_command import (
+    MAX_AUDIO_TRACKS,
+    Picture,
+    receive_argv,
+    rtmp_url,
+    srt_listener_url,
+)
 from transcoder.live_push import PushFeed, PushSlot
 from transcoder.runner import kill_group, tool_process
 
@@ -34,7 +41,9 @@ WRONG_NAME = re.compile(r"Unexpected stream|App field don't match up")
 # libsrt, when a caller's passphrase is not the listener's (the stream key)
 WRONG_PASSPHRASE = re.compile(r"Incorrect passphrase")
 REJECTED = "the encoder's passphrase is not the stream key"
-INPUT_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment):")
+INPUT_STREAM = re.compile(
+    r"^\s+Stream #0:\d+(?:\[\w+\])?(?:\(([^)]*)\))?\S*: (Video|Audio|Subtitle|Data|Attachment):"
+)
 PICTURE = re.compile(r"(?<=, )(\d+)x(\d+)(?: \[SAR (\d+):(\d+) DAR \d+:\d+\])?")  # size, pixels
 # a video's frame rate: the one ffmpeg encodes it at ("tbr", from the stream's timing), else
 # the average it measured ("fps": over fragmented MP4's first fragment, 29.77 for 30)
@@ -128,6 +137,7 @@ class Receiver:
             assert slot is not None
             self.feed = slot.feed = PushFeed(self.proc.stdin)
         self.kinds: list[str] = []  # the contribution's streams: "video", "audio", ...
+        self.languages: list[str] = []  # its audio tracks' (those passed on), "und" if untold
         self.fps: float | None = None  # its video's frame rate, if ffmpeg says
         self.picture: Picture | None = None  # its video's size and pixel shape, if ffmpeg says
         self.hdr = False  # its video is HDR (PQ or HLG)
@@ -163,8 +173,11 @@ class Receiver:
             elif line.startswith("Input #0"):
                 in_input = True
             elif in_input and (match := INPUT_STREAM.match(line)):
-                self.kinds.append(match.group(1).lower())
-                if match.group(1) == "Video" and "video" not in self.kinds[:-1]:
+                self.kinds.append(match.group(2).lower())
+                if match.group(2) == "Audio" and len(self.languages) < MAX_AUDIO_TRACKS:
+                    tag = (match.group(1) or "").lower()
+                    self.languages.append(tag if is_language_code(tag) else "und")
+                if match.group(2) == "Video" and "video" not in self.kinds[:-1]:
                     self.fps = frame_rate(line)
                     self.picture = picture_of(line)
                     self.hdr = bool(HDR_TRANSFER.search(line))

@@ -55,7 +55,7 @@ def _publication(tracks: list[RecordedTrack]) -> Publication | None:
             average,
             t.info.get("codecs"),
             (size[0], size[1]) if size else None,
-            language="und" if t.kind == "audio" else None,
+            language=str(t.info.get("language") or "und") if t.kind == "audio" else None,
         )
         init = OutputFile("init.mp4", Path(t.init.key), None)
         segments = tuple(OutputFile(o.name, Path(o.key), o.duration_s) for o in t.segments)

@@ -12,10 +12,10 @@ from manifests.model import MasterPlaylist, MediaPlaylist, MediaTrack, Segment, 
 from manifests.parse import parse_media_playlist
 from manifests.records import Publication, Rendition, StoredObject
 from manifests.render import render_master_playlist, render_media_playlist
+from manifests.track_names import track_names
 from storage import Storage
 from storage.keys import object_key
 from transcoder.errors import InvalidMedia
-from transcoder.languages import display_name
 from transcoder.mp4 import aac_codec, avc_codec
 from transcoder.plan import EncodePlan
 from transcoder.thumbnails import POSTER, STORYBOARD, ThumbnailPlan, sheet_files, storyboard_vtt
@@ -139,21 +139,6 @@ def collect_outputs(
     return outputs + ([images] if images else [])
 
 
-def track_names(renditions: list[Rendition]) -> list[str]:
-    """Each track's NAME in the master playlist: its language's name, numbered from the second
-    track of the same language on ("English", "English 2"), since a group's members must have
-    distinct names (RFC 8216 §4.3.4.1.1): two English audio tracks, a film's and its
-    commentary, are common."""
-    names: list[str] = []
-    for r in renditions:
-        base = display_name(r.language)
-        name, n = base, 2
-        while name in names:
-            name, n = f"{base} {n}", n + 1
-        names.append(name)
-    return names
-
-
 def render_playlists(outputs: list[RenditionOutput]) -> dict[str, str]:
     playlists: dict[str, str] = {}
     for out in outputs:
@@ -166,6 +151,8 @@ def render_playlists(outputs: list[RenditionOutput]) -> dict[str, str]:
         playlists[f"{out.rendition.name}/index.m3u8"] = render_media_playlist(media)
     audio = [o.rendition for o in outputs if o.rendition.kind == "audio"]
     subs = [o.rendition for o in outputs if o.rendition.kind == "subtitles"]
+    audio_names = track_names([a.language for a in audio])
+    subtitle_names = track_names([s.language for s in subs])
     tracks = [
         MediaTrack(
             type="AUDIO",
@@ -176,7 +163,7 @@ def render_playlists(outputs: list[RenditionOutput]) -> dict[str, str]:
             default=i == 0,
             channels="2",
         )
-        for i, (a, name) in enumerate(zip(audio, track_names(audio), strict=True))
+        for i, (a, name) in enumerate(zip(audio, audio_names, strict=True))
     ] + [
         MediaTrack(
             type="SUBTITLES",
@@ -186,7 +173,7 @@ def render_playlists(outputs: list[RenditionOutput]) -> dict[str, str]:
             uri=f"{s.name}/index.m3u8",
             default=False,
         )
-        for s, name in zip(subs, track_names(subs), strict=True)
+        for s, name in zip(subs, subtitle_names, strict=True)
     ]
     audio_peak = max((a.bandwidth_bps for a in audio), default=0)
     audio_avg = max((a.average_bandwidth_bps for a in audio), default=0)

@@ -52,7 +52,9 @@ def test_parts_divide_a_segment_evenly(
 def _graph(hdr: bool, rungs: int, interlaced: bool = False) -> str:
     ladder = (LiveRung("720p", 720, 2_800_000), LiveRung("360p", 360, 800_000))[:rungs]
     encode = LiveEncode(2.0, 0.5, ladder)
-    argv = build_live_argv("ffmpeg", encode, [3, 4][:rungs], 5, 30, hdr=hdr, interlaced=interlaced)
+    argv = build_live_argv(
+        "ffmpeg", encode, [3, 4][:rungs], [5], 30, hdr=hdr, interlaced=interlaced
+    )
     return argv[argv.index("-filter_complex") + 1]
 
 
@@ -129,7 +131,7 @@ def _init_segments(
     fds = list(range(3, 3 + len(rungs)))
     picture, rate = _as_received(ffmpeg, source)
     encode = LiveEncode(2.0, 0.5, ladder)
-    argv = build_live_argv(ffmpeg, encode, fds, None, fps or rate, hdr, keep=keep, picture=picture)
+    argv = build_live_argv(ffmpeg, encode, fds, [], fps or rate, hdr, keep=keep, picture=picture)
     files = {"pipe:0": str(source)} | {
         f"pipe:{fd}": str(o) for fd, o in zip(fds, outs, strict=True)
     }
@@ -285,9 +287,9 @@ def test_kept_sizes_name_every_rung() -> None:
         2.0, 0.5, (LiveRung("720p", 720, 2_800_000), LiveRung("360p", 360, 800_000))
     )
     with pytest.raises(ValueError, match="a kept size per rung"):
-        build_live_argv("ffmpeg", encode, [3, 4], None, 30, keep=KeptPicture(((640, 360),), 30))
+        build_live_argv("ffmpeg", encode, [3, 4], [], 30, keep=KeptPicture(((640, 360),), 30))
     argv = build_live_argv(
-        "ffmpeg", encode, [3, 4], None, 25, keep=KeptPicture(((1280, 720), (640, 360)), 30)
+        "ffmpeg", encode, [3, 4], [], 25, keep=KeptPicture(((1280, 720), (640, 360)), 30)
     )
     graph = argv[argv.index("-filter_complex") + 1]
     assert "pad=1280:720" in graph
@@ -314,7 +316,7 @@ def test_audio_parts_are_as_long_as_the_packager_reckons(
         timeout=120,
     )
     encode = LiveEncode(2.0, part_s, (LiveRung("180p", 180, 300_000),))
-    argv = build_live_argv(ffmpeg, encode, [3], 4, 25)
+    argv = build_live_argv(ffmpeg, encode, [3], [4], 25)
     target = part_length_s(encode, 25)
     audio = tmp_path / "audio.mp4"
     files = {"pipe:0": str(source), "pipe:3": str(tmp_path / "video.mp4"), "pipe:4": str(audio)}

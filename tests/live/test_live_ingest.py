@@ -331,6 +331,51 @@ def test_parts_of_whole_frames_are_the_part_target(
     )
 
 
+def _mean_volume_db(ffmpeg: str, media: Path) -> float:
+    found = subprocess.run(
+        [ffmpeg, "-hide_banner", "-i", str(media), "-af", "volumedetect", "-f", "null", "-"],
+        capture_output=True, text=True, timeout=60, env=tool_env(), check=True,
+    ).stderr  # fmt: skip
+    return float(re.findall(r"mean_volume: (-?[\d.]+) dB", found)[0])
+
+
+def test_each_audio_track_of_a_contribution_is_broadcast_in_its_language(
+    tmp_path: Path, ffmpeg: str
+) -> None:
+    """A contribution with a tone in English and silence in French (MPEG-TS over SRT, the
+    languages tagged as broadcast encoders tag them): both are broadcast, each as its own
+    audio rendition named by its language, English the default, and both are recorded,
+    each with its own sound."""
+    feed = [
+        "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=6",
+        "-re", "-f", "lavfi", "-i", "sine=frequency=440:duration=6",
+        "-re", "-f", "lavfi", "-i", "anullsrc=sample_rate=48000:duration=6",
+        "-map", "0:v", "-map", "1:a", "-map", "2:a",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac",
+        "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra",
+    ]  # fmt: skip
+    catalog, storage, stream_id = _broadcast(tmp_path, ffmpeg, feed)
+    _, renditions = catalog.live_renditions(stream_id)
+    assert [(r.name, r.kind) for r in renditions] == [
+        ("360p", "video"),
+        ("audio", "audio"),
+        ("audio2", "audio"),
+    ]
+    assert [r.info["language"] for r in renditions[1:]] == ["eng", "fra"]
+    assert_durations_follow_the_spec(renditions, 0.5)
+    master = render_live_master(renditions)
+    assert 'NAME="English",LANGUAGE="eng",DEFAULT=YES' in master
+    assert 'NAME="Français",LANGUAGE="fra",DEFAULT=NO' in master
+    assert 'URI="audio2/index.m3u8"' in master
+    recorded = catalog.playlists(stream_id)["master.m3u8"]
+    assert 'LANGUAGE="eng"' in recorded
+    assert 'LANGUAGE="fra"' in recorded
+    english = recording(catalog, storage, stream_id, "audio", tmp_path)
+    french = recording(catalog, storage, stream_id, "audio2", tmp_path)
+    assert _mean_volume_db(ffmpeg, english) > -30  # the tone
+    assert _mean_volume_db(ffmpeg, french) < -80  # the silence
+
+
 def test_a_contribution_whose_sound_starts_late_keeps_picture_and_sound_together(
     tmp_path: Path, ffmpeg: str
 ) -> None:
