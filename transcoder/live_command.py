@@ -214,8 +214,13 @@ def audio_part_s(part_s: float) -> float:
 
 
 def _fragmented(part_s: float, fd: int, frame_s: float | None = None) -> list[str]:
-    """Fragmented MP4 to `fd`, one fragment per part (`_cut_us`)."""
+    """Fragmented MP4 to `fd`, one fragment per part (`_cut_us`). None of the contribution's
+    stream tags (a language, a handler's name) reach the init segment: an encoder that comes
+    back, or silence in place of its sound, makes the same one (the language is the
+    playlists')."""
     return [
+        "-map_metadata:s",
+        "-1",
         "-f",
         "mp4",
         "-flush_packets",  # each fragment reaches the pipe at once, not when a buffer fills

@@ -376,6 +376,49 @@ def test_each_audio_track_of_a_contribution_is_broadcast_in_its_language(
     assert _mean_volume_db(ffmpeg, french) < -80  # the silence
 
 
+def test_an_encoder_back_with_fewer_audio_tracks_gets_silence_in_the_others(
+    tmp_path: Path, ffmpeg: str, ffprobe: str
+) -> None:
+    """An encoder with English and French leaves and comes back with English only: the
+    broadcast keeps both audio renditions, the French one goes on as silence, and its
+    recording is as long as the picture's."""
+    catalog, storage, stream = _new_stream(tmp_path, "two languages")
+    url = srt_push_url("127.0.0.1", stream.ingest_port, stream.stream_key)
+    encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
+
+    def encoder(languages: list[str]) -> subprocess.Popen[bytes]:
+        sources = ["-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=5"]
+        maps = ["-map", "0:v"]
+        for n, language in enumerate(languages, start=1):
+            sources += ["-re", "-f", "lavfi", "-i", f"sine=frequency={220 * n}:duration=5"]
+            maps += ["-map", f"{n}:a", f"-metadata:s:a:{n - 1}", f"language={language}"]
+        codecs = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac"]
+        return subprocess.Popen(
+            [ffmpeg, "-v", "error", *sources, *maps, *codecs, "-f", "mpegts", url],
+            env=tool_env(),
+            stderr=subprocess.DEVNULL,
+        )
+
+    with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode, reconnect_s=6)) as ingest:
+        time.sleep(1.0)  # the listeners are up
+        assert encoder(["eng", "fra"]).wait(30) == 0
+        time.sleep(2.5)  # the encoder is away
+        assert ingest.ended_with(encoder(["eng"]))
+    _, renditions = catalog.live_renditions(stream.id)
+    assert [r.name for r in renditions] == ["360p", "audio", "audio2"]
+    picture = recorded_s(ffprobe, catalog, storage, stream.id, tmp_path)
+    assert picture == pytest.approx(10, abs=2)
+    french = recording(catalog, storage, stream.id, "audio2", tmp_path)
+    assert media_duration(ffprobe, str(french)) == pytest.approx(picture, abs=1)
+    last = renditions[2].track.segments[-2]  # the last whole one, in the second half
+    keys = {o.name: o.key for o in catalog.objects(stream.id) if o.rendition == "audio2"}
+    sample = tmp_path / "silence.mp4"
+    sample.write_bytes(
+        storage.get_bytes(keys["init.mp4"]) + storage.get_bytes(keys[f"{last.msn}.m4s"])
+    )
+    assert _mean_volume_db(ffmpeg, sample) < -80
+
+
 def test_a_contribution_whose_sound_starts_late_keeps_picture_and_sound_together(
     tmp_path: Path, ffmpeg: str
 ) -> None:
