@@ -92,10 +92,10 @@ def receive_argv(ffmpeg: str, protocol: str, url: str) -> list[str]:
     """A receiver: waits for one encoder at `url` and copies its first video stream and its
     audio streams (if any, `MAX_AUDIO_TRACKS` at most: one per language) to stdout, at once.
     It prints the streams it found (`-v info`) when the encoder arrives; a second of the
-    contribution is enough to know them. That second is
-    passed on, not dropped (`-fflags nobuffer` would drop it): the transcoder then starts
-    where the contribution does and catches up at once; dropped, every part came out about a
-    second later (measured: 1.26 s after its media end instead of 0.36 s)."""
+    contribution is enough to know them. That second is passed on, not dropped (`-fflags
+    nobuffer` would drop it): the transcoder then starts where the contribution does and
+    catches up at once; dropped, every part came out about a second later (measured: 1.26 s
+    after its media end instead of 0.36 s)."""
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "info"]
     argv += ["-analyzeduration", "1000000", "-probesize", "1000000"]
     argv += ["-listen", "1"] if protocol == "rtmp" else []
@@ -247,11 +247,11 @@ def build_live_argv(
 ) -> list[str]:
     """One process reading the receiver's output on stdin: every video rung to `video_fds`
     (in order), each audio track to its one of `audio_fds` (none: the broadcast has no
-    audio). `fps`: the
-    contribution's frame rate, if known (video parts then divide segments evenly). `hdr`: the
-    contribution is HDR (PQ or HLG, a phone's usually): it is made the top rung's size, then
-    tone-mapped to SDR BT.709 once, in real time at that size, before the rungs are scaled
-    from it (8-bit H.264 labelled HDR is shown right only by players that tone-map).
+    audio). `fps`: the contribution's frame rate, if known (video parts then divide segments
+    evenly). `hdr`: the contribution is HDR (PQ or HLG, a phone's usually): it is made the
+    top rung's size, then tone-mapped to SDR BT.709 once, in real time at that size, before
+    the rungs are scaled from it (8-bit H.264 labelled HDR is shown right only by players
+    that tone-map).
     `interlaced`: the contribution's frames are interlaced (a broadcast feed's 1080i or
     576i): they are deinterlaced first, a frame for a frame, before any scaler mixes their
     two fields (else every rung shows combs on anything that moves). `keep`: the sizes and
