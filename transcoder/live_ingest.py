@@ -313,10 +313,11 @@ def _say_what_sound_goes_on(stream_id: str, broadcast: int, came: int) -> None:
     elif came > broadcast:
         log.warning(
             "live stream %s: the encoder came back with %d audio tracks: the broadcast, "
-            "begun with %d, goes on with as many",
+            "begun with %s, goes on with %s",
             stream_id,
             came,
-            broadcast,
+            broadcast or "none",
+            "as many" if broadcast else "none",
         )
 
 
