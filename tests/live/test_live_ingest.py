@@ -19,7 +19,7 @@ from manifests.db import SqliteDatabase
 from manifests.live_playlist import PlaylistView, render_live_playlist
 from manifests.live_streams import LiveRendition, LiveSettings, LiveStream, render_live_master
 from storage.local import LocalStorage
-from tests.support.lip_sync import beep_s, flash_and_beep, flash_s
+from tests.support.lip_sync import beep_s, flash_and_beep, flash_s, mean_volume_db
 from tests.support.live import (
     frame_rate,
     ingesting,
@@ -331,14 +331,6 @@ def test_parts_of_whole_frames_are_the_part_target(
     )
 
 
-def _mean_volume_db(ffmpeg: str, media: Path) -> float:
-    found = subprocess.run(
-        [ffmpeg, "-hide_banner", "-i", str(media), "-af", "volumedetect", "-f", "null", "-"],
-        capture_output=True, text=True, timeout=60, env=tool_env(), check=True,
-    ).stderr  # fmt: skip
-    return float(re.findall(r"mean_volume: (-?[\d.]+) dB", found)[0])
-
-
 def test_each_audio_track_of_a_contribution_is_broadcast_in_its_language(
     tmp_path: Path, ffmpeg: str
 ) -> None:
@@ -372,8 +364,8 @@ def test_each_audio_track_of_a_contribution_is_broadcast_in_its_language(
     assert 'LANGUAGE="fra"' in recorded
     english = recording(catalog, storage, stream_id, "audio", tmp_path)
     french = recording(catalog, storage, stream_id, "audio2", tmp_path)
-    assert _mean_volume_db(ffmpeg, english) > -30  # the tone
-    assert _mean_volume_db(ffmpeg, french) < -80  # the silence
+    assert mean_volume_db(ffmpeg, english) > -30  # the tone
+    assert mean_volume_db(ffmpeg, french) < -80  # the silence
 
 
 def test_an_encoder_back_with_fewer_audio_tracks_gets_silence_in_the_others(
@@ -385,25 +377,11 @@ def test_an_encoder_back_with_fewer_audio_tracks_gets_silence_in_the_others(
     catalog, storage, stream = _new_stream(tmp_path, "two languages")
     url = srt_push_url("127.0.0.1", stream.ingest_port, stream.stream_key)
     encode = LiveEncode(2.0, 0.5, (LiveRung("360p", 360, 800_000),))
-
-    def encoder(languages: list[str]) -> subprocess.Popen[bytes]:
-        sources = ["-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=5"]
-        maps = ["-map", "0:v"]
-        for n, language in enumerate(languages, start=1):
-            sources += ["-re", "-f", "lavfi", "-i", f"sine=frequency={220 * n}:duration=5"]
-            maps += ["-map", f"{n}:a", f"-metadata:s:a:{n - 1}", f"language={language}"]
-        codecs = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac"]
-        return subprocess.Popen(
-            [ffmpeg, "-v", "error", *sources, *maps, *codecs, "-f", "mpegts", url],
-            env=tool_env(),
-            stderr=subprocess.DEVNULL,
-        )
-
     with ingesting(stream, catalog, storage, IngestConfig(ffmpeg, encode, reconnect_s=6)) as ingest:
         time.sleep(1.0)  # the listeners are up
-        assert encoder(["eng", "fra"]).wait(30) == 0
+        assert push(ffmpeg, url, 5, languages=("eng", "fra")).wait(30) == 0
         time.sleep(2.5)  # the encoder is away
-        assert ingest.ended_with(encoder(["eng"]))
+        assert ingest.ended_with(push(ffmpeg, url, 5, languages=("eng",)))
     _, renditions = catalog.live_renditions(stream.id)
     assert [r.name for r in renditions] == ["360p", "audio", "audio2"]
     picture = recorded_s(ffprobe, catalog, storage, stream.id, tmp_path)
@@ -416,7 +394,7 @@ def test_an_encoder_back_with_fewer_audio_tracks_gets_silence_in_the_others(
     sample.write_bytes(
         storage.get_bytes(keys["init.mp4"]) + storage.get_bytes(keys[f"{last.msn}.m4s"])
     )
-    assert _mean_volume_db(ffmpeg, sample) < -80
+    assert mean_volume_db(ffmpeg, sample) < -80
 
 
 def test_a_contribution_whose_sound_starts_late_keeps_picture_and_sound_together(

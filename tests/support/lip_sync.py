@@ -54,3 +54,9 @@ def beep_s(ffmpeg: str, audio: Path | str) -> float:
     or a media playlist's URL)."""
     found = _filtered(ffmpeg, audio, "-af", "silencedetect=n=-40dB:d=0.05")
     return float(re.findall(r"silence_end: ([\d.]+)", found)[0])
+
+
+def mean_volume_db(ffmpeg: str, audio: Path | str) -> float:
+    """How loud the sound is on average, in dB (silence: about -91)."""
+    found = _filtered(ffmpeg, audio, "-af", "volumedetect")
+    return float(re.findall(r"mean_volume: (-?[\d.]+) dB", found)[0])

@@ -42,8 +42,10 @@ def push(
     audio: bool = True,
     fps: int = 30,
     size: str = "640x360",
+    languages: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
-    """A live encoder: a test pattern of `size` (with a tone unless not `audio`), in real time, as
+    """A live encoder: a test pattern of `size` (with a tone unless not `audio`; with
+    `languages`, an audio track of a tone of its own tagged with each), in real time, as
     MPEG-TS over SRT or FLV over RTMP (by the URL's scheme); over HTTP, a URL ending in
     `.m3u8` gets ffmpeg's hls muxer (fMP4 segments of 1 s PUT one by one, then the
     playlists), one ending in `.mpd` its dash muxer (each track on its own: an init segment
@@ -51,9 +53,13 @@ def push(
     PUT, any other one fragmented MP4 in one long chunked PUT."""
     pattern = f"testsrc2=size={size}:rate={fps}:duration={seconds}"
     sources = ["-re", "-f", "lavfi", "-i", pattern]
-    if audio:
-        sources += ["-re", "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"]
-    encode = ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", str(fps)]
+    tones = max(1, len(languages)) if audio else 0
+    for n in range(1, tones + 1):
+        sources += ["-re", "-f", "lavfi", "-i", f"sine=frequency={440 * n}:duration={seconds}"]
+    encode = ["-map", "0:v"] if languages else []
+    for k, language in enumerate(languages):
+        encode += ["-map", f"{k + 1}:a", f"-metadata:s:a:{k}", f"language={language}"]
+    encode += ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", str(fps)]
     encode += ["-c:a", "aac"] if audio else []
     if url.endswith(".m3u8"):
         encode += ["-f", "hls", "-hls_time", "1", "-hls_segment_type", "fmp4", "-method", "PUT"]
