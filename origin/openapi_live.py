@@ -75,7 +75,12 @@ LIVE_STREAM = {
             ],
         },
         "segment_duration": {"type": "number"},
-        "part_duration": {"type": "number"},
+        "part_duration": {
+            "type": "number",
+            "description": "the part length asked for; the playlists' PART-TARGET is the "
+            "encoder's video part, the most whole frames within it that divide a segment "
+            "evenly (0.4 s at 25 fps for 0.5 s)",
+        },
         "dvr_window": {"type": "number"},
         "created_at": TIME,
         "started_at": MAYBE_TIME,

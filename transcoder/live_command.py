@@ -8,12 +8,14 @@ rendition as fragmented MP4 to its own pipe, one fragment per part."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from urllib.parse import urlencode
 
 from transcoder.command import DEINTERLACE, SOUND_FROM_START, TONE_MAP
 from transcoder.ladder import LadderPolicy, rung_size
+from transcoder.live_colour import Colour, conversion, labelled, made_colour
 
 RTMP_APP = "live"
 INTERLEAVE_US = 50_000  # the receiver holds a stream's packets for the other's at most this
@@ -53,10 +55,13 @@ class KeptPicture:
     with another picture (a new size, shape or frame rate): each rung's width and height, in
     the ladder's order, and the frame rate (None: not known). The new picture is fitted into
     each size, its shape kept (bars on the sides or above and below), and made at that
-    rate, so that every rendition's init segment stays the same and players go on."""
+    rate, so that every rendition's init segment stays the same and players go on; and the
+    colours they say they have (None: each picture's own), which the new picture is made in
+    and labelled with."""
 
     sizes: tuple[tuple[int, int], ...]
     fps: float | None
+    colour: Colour | None = None
 
 
 def live_rungs(ladder: LadderPolicy, most: int = 3) -> tuple[LiveRung, ...]:
@@ -168,15 +173,17 @@ def live_sizes(encode: LiveEncode, picture: Picture | None) -> tuple[tuple[int, 
     return tuple(rung_size(min(r.max_height, smaller - smaller % 2), *shown) for r in encode.rungs)
 
 
-def _fitted(width: int, height: int) -> str:
+def _fitted(width: int, height: int, scaling: str = "") -> str:
     """A picture of any size made `width`×`height`: scaled to fit with its shape kept, centred
     on black bars. Every rung is made so, from the first picture's sizes: a contribution
     whose picture changes on the way (an upright one after a landscape one) is fitted too,
-    not stretched to the first one's shape."""
+    not stretched to the first one's shape. `scaling`: the scaler's further options (another
+    matrix or range: converted exactly, which its fast path is not, by 5 of 255 in red)."""
     fit_width = f"2*round(min({width},{height}*dar)/2)"  # dar: the shape it is shown at
     fit_height = f"2*round(min({height},{width}/dar)/2)"
     pad = f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2"
-    return f"scale=w='{fit_width}':h='{fit_height}':flags=bicubic,setsar=1,{pad}"
+    flags = "bicubic+accurate_rnd+full_chroma_int" if scaling else "bicubic"
+    return f"scale=w='{fit_width}':h='{fit_height}':flags={flags}{scaling},setsar=1,{pad}"
 
 
 def output_fps(fps: float, max_fps: int) -> float:
@@ -242,8 +249,9 @@ def build_live_argv(
     hdr: bool = False,
     interlaced: bool = False,
     keep: KeptPicture | None = None,
-    sounds: int | None = None,
+    sources: Sequence[int | None] | None = None,
     picture: Picture | None = None,
+    colour: Colour | None = None,
 ) -> list[str]:
     """One process reading the receiver's output on stdin: every video rung to `video_fds`
     (in order), each audio track to its one of `audio_fds` (none: the broadcast has no
@@ -256,10 +264,12 @@ def build_live_argv(
     576i): they are deinterlaced first, a frame for a frame, before any scaler mixes their
     two fields (else every rung shows combs on anything that moves). `keep`: the sizes and
     rate a broadcast's renditions were made at, for the encoder that continues it.
-    `sounds`: how many of the audio tracks the contribution has (None: all); the others are
-    silence made in real time (an encoder back without the sound the broadcast has, or
-    with fewer tracks), a second input that never ends: the transcoder is stopped once the
-    contribution has. `picture`: the contribution's, which sizes the rungs (unless kept)."""
+    `sources`: for each of `audio_fds`, the contribution's audio track made into it (None:
+    each its own, in order), or None for silence made in real time (an encoder back without
+    the sound the broadcast has, or with fewer tracks), a second input that never ends: the
+    transcoder is stopped once the contribution has. `picture`: the contribution's, which
+    sizes the rungs (unless kept). `colour`: what the contribution says of its colours, which
+    are turned into the kept ones' matrix and range where both say theirs."""
     if len(video_fds) != len(encode.rungs) or not encode.rungs:
         raise ValueError("one pipe per rung, and at least one rung")
     if keep is not None and len(keep.sizes) != len(encode.rungs):
@@ -273,8 +283,12 @@ def build_live_argv(
     first += f"{_fitted(*top)},{TONE_MAP}," if hdr else ""
     labels = [f"[s{i}]" for i in range(len(encode.rungs))]
     split = f"[0:v:0]{first}split={len(labels)}{''.join(labels)}" if len(labels) > 1 else ""
+    kept = keep.colour if keep is not None else None
+    scaling = conversion(made_colour(colour or Colour(), hdr), kept) if kept else ""
+    label = f",{labelled(kept)}" if kept else ""
     chains = [
-        f"{labels[i] if split else '[0:v:0]' + first}{_fitted(*size)}{rate},format=yuv420p[v{i}]"
+        f"{labels[i] if split else '[0:v:0]' + first}{_fitted(*size, scaling)}{rate}"
+        f",format=yuv420p{label}[v{i}]"
         for i, size in enumerate(sizes)
     ]
     graph = ";".join(([split] if split else []) + chains)
@@ -287,7 +301,10 @@ def build_live_argv(
     # second later from an encoder with 1 s keyframes, never from one with a long GOP)
     argv += ["-analyzeduration", "0", "-probesize", "32"]
     argv += ["-f", "nut", "-i", "pipe:0"]
-    silence = sounds is not None and sounds < len(audio_fds)
+    tracks = list(range(len(audio_fds))) if sources is None else list(sources)
+    if len(tracks) != len(audio_fds):
+        raise ValueError("a source per audio pipe")
+    silence = None in tracks
     argv += ["-re", "-f", "lavfi", "-i", SILENCE] if silence else []
     argv += ["-filter_complex", graph]
     for i, (r, fd) in enumerate(zip(encode.rungs, video_fds, strict=True)):
@@ -316,11 +333,10 @@ def build_live_argv(
             f"expr:gte(t,n_forced*{seg})",
             *_fragmented(part_s, fd, frame_s),
         ]
-    from_contribution = len(audio_fds) if sounds is None else sounds
-    for k, fd in enumerate(audio_fds):
+    for k, fd in zip(tracks, audio_fds, strict=True):
         argv += [
             "-map",
-            f"0:a:{k}" if k < from_contribution else "1:a:0",
+            "1:a:0" if k is None else f"0:a:{k}",
             "-af",
             SOUND_FROM_START,
             "-c:a",

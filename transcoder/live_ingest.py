@@ -23,6 +23,7 @@ from manifests.catalog import Catalog
 from manifests.live_streams import LiveRendition, LiveStream
 from storage import Storage
 from transcoder.fragments import FragmentError, FragmentReader, Init
+from transcoder.live_colour import made_colour
 from transcoder.live_command import (
     KeptPicture,
     LiveEncode,
@@ -35,11 +36,11 @@ from transcoder.live_packager import EncoderChanged, Resumption, TrackPackager, 
 from transcoder.live_push import PushSlot
 from transcoder.live_receive import Listener, Receiver, StreamKey, listeners, wait_for_encoder
 from transcoder.live_recording import publish_recording
+from transcoder.live_tracks import audio_names, matched_tracks, say_what_sound_goes_on
 from transcoder.runner import kill_group, tool_process
 
 log = logging.getLogger("mediacdn.live")
 READ_BYTES = 64 << 10
-AUDIO = "audio"
 CHECK_S = 1.0  # how often a running ingest checks that its stream was not ended
 SILENCE_AFTER_S = 1.0  # silence made for a contribution without sound ends this after it
 
@@ -217,7 +218,9 @@ def _broadcast(
     first, fps = current[0].looks, current[0].fps
     # what the renditions are made as, for an encoder back with another picture
     kept = KeptPicture(
-        live_sizes(encode, current[0].picture), output_fps(fps, encode.max_fps) if fps else None
+        live_sizes(encode, current[0].picture),
+        output_fps(fps, encode.max_fps) if fps else None,
+        made_colour(current[0].colour, current[0].hdr),
     )
     # the parts the encoder makes at that rate are the playlists' part target
     settings = replace(stream.settings, part_s=part_length_s(encode, kept.fps))
@@ -261,8 +264,11 @@ def _broadcast(
         log.info("live stream %s: the encoder is on air", stream.id)
 
     keep: KeptPicture | None = None
+    sources = matched_tracks(languages, languages)  # each audio track in its own rendition
     while True:
-        session = _transcode(config, current[0], packagers, on_part, should_stop, cut, keep)
+        session = _transcode(
+            config, current[0], packagers, on_part, should_stop, cut, keep, sources
+        )
         final = current[0].feed is not None and current[0].feed.final  # an HTTP push's end
         if session.stopped or final or not started or config.reconnect_s <= 0:
             break
@@ -275,7 +281,8 @@ def _broadcast(
         receiver = encoder(config.reconnect_s)
         if receiver is None:
             break
-        _say_what_sound_goes_on(stream.id, len(languages), len(receiver.languages))
+        sources = matched_tracks(languages, receiver.languages)
+        say_what_sound_goes_on(stream.id, languages, receiver.languages, sources)
         # the same picture is made as it was; another one is fitted into what was made
         keep = None if receiver.looks == first else kept
         wall.reset()
@@ -293,34 +300,6 @@ def _broadcast(
     return True
 
 
-def audio_names(tracks: int) -> list[str]:
-    """The names of a broadcast's audio renditions: `audio`, then `audio2`, `audio3`..."""
-    return [AUDIO if n == 1 else f"{AUDIO}{n}" for n in range(1, tracks + 1)]
-
-
-def _say_what_sound_goes_on(stream_id: str, broadcast: int, came: int) -> None:
-    """Log what an encoder that came back with other audio tracks than the broadcast's gets:
-    silence in the place of each missing track, and a broadcast begun with fewer goes on
-    with as many."""
-    if came < broadcast:
-        log.warning(
-            "live stream %s: the encoder came back with %d of the broadcast's %d audio "
-            "tracks: silence in the place of the others",
-            stream_id,
-            came,
-            broadcast,
-        )
-    elif came > broadcast:
-        log.warning(
-            "live stream %s: the encoder came back with %d audio tracks: the broadcast, "
-            "begun with %s, goes on with %s",
-            stream_id,
-            came,
-            broadcast or "none",
-            "as many" if broadcast else "none",
-        )
-
-
 def _transcode(
     config: IngestConfig,
     receiver: Receiver,
@@ -329,15 +308,17 @@ def _transcode(
     should_stop: Callable[[float], bool],
     cut: threading.Event,
     keep: KeptPicture | None,
+    sources: list[int | None],
 ) -> _Session:
     """One ffmpeg transcodes what `receiver` receives into every rendition's pipe (at the
-    sizes and rate in `keep`, if given), until the encoder leaves, is `cut` (the transcoder
+    sizes and rate in `keep`, if given; each audio rendition from its track of `sources`,
+    or silence), until the encoder leaves, is `cut` (the transcoder
     then ends with what it was given), or the stream is stopped."""
     encode = config.encode
     pipes = [os.pipe() for _ in packagers]
     write_fds = [w for _, w in pipes]
     video_fds, audio_fds = write_fds[: len(encode.rungs)], write_fds[len(encode.rungs) :]
-    silence = len(receiver.languages) < len(audio_fds)  # a track is made of silence
+    silence = None in sources  # a track is made of silence
     argv = build_live_argv(
         config.ffmpeg,
         encode,
@@ -347,8 +328,9 @@ def _transcode(
         hdr=receiver.hdr,
         interlaced=receiver.interlaced,
         keep=keep,
-        sounds=min(len(audio_fds), len(receiver.languages)),
+        sources=sources,
         picture=receiver.picture,
+        colour=receiver.colour,
     )
     options = tool_process(config.memory_bytes, tuple(write_fds))
     options["stdin"] = receiver.proc.stdout

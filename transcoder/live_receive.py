@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from transcoder.languages import is_language_code
+from transcoder.live_colour import Colour, colour_of
 from transcoder.live_command import (
     MAX_AUDIO_TRACKS,
     Picture,
@@ -141,6 +142,7 @@ class Receiver:
         self.fps: float | None = None  # its video's frame rate, if ffmpeg says
         self.picture: Picture | None = None  # its video's size and pixel shape, if ffmpeg says
         self.hdr = False  # its video is HDR (PQ or HLG)
+        self.colour = Colour()  # what its video says of its colours
         self.interlaced = False  # its video's frames are interlaced
         self.refusal: str | None = None
         self.unread: str | None = None  # "video" or "audio": found, but not one packet of it
@@ -181,6 +183,7 @@ class Receiver:
                     self.fps = frame_rate(line)
                     self.picture = picture_of(line)
                     self.hdr = bool(HDR_TRANSFER.search(line))
+                    self.colour = colour_of(line)
                     self.interlaced = bool(INTERLACED.search(line))
             elif in_input and line.startswith(("Stream mapping:", "Output #0")):
                 self.known.set()
@@ -206,9 +209,9 @@ class Receiver:
         return self.proc.poll() is not None
 
     @property
-    def looks(self) -> tuple[Picture | None, float | None, bool, bool]:
+    def looks(self) -> tuple[Picture | None, float | None, bool, bool, Colour]:
         """What its video looks like, as far as the renditions made of it depend on it."""
-        return self.picture, self.fps, self.hdr, self.interlaced
+        return self.picture, self.fps, self.hdr, self.interlaced, self.colour
 
     def why_not(self, *, whole: bool = False) -> str:
         """Why this listener ended without a contribution: ffmpeg's last word (`whole`: its

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.live import frame_rate, luma_range
+from tests.support.live import HLG, frame_rate, luma_range
 from transcoder.fragments import Fragment, FragmentReader, picture_size
+from transcoder.live_colour import Colour, colour_of, made_colour
 from transcoder.live_command import (
     KeptPicture,
     LiveEncode,
@@ -79,9 +80,6 @@ def test_an_interlaced_contribution_is_deinterlaced_before_anything_else(rungs: 
     assert graph.index("bwdif") < graph.index("scale") < graph.index("tonemap")
 
 
-HLG = ["-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc"]
-
-
 def _contribution(
     ffmpeg: str,
     path: Path,
@@ -90,11 +88,13 @@ def _contribution(
     sar: str = "1",
     seconds: float = 2,
     hdr: bool = False,
+    tags: tuple[str, ...] = (),
 ) -> None:
-    """Some seconds of an encoder's picture (its pixels `sar` wide; labelled HLG if `hdr`),
-    as the receiver hands it on (NUT)."""
+    """Some seconds of an encoder's picture (its pixels `sar` wide; labelled HLG if `hdr`;
+    with these encoder options: its colours' labels), as the receiver hands it on (NUT)."""
     pattern = f"testsrc2=size={size}:rate={rate}:duration={seconds}"
     encode = ["-vf", f"setsar={sar}", "-c:v", "libx264", "-preset", "ultrafast", *HLG * hdr]
+    encode += tags
     subprocess.run(
         [ffmpeg, "-v", "error", "-f", "lavfi", "-i", pattern, *encode, "-f", "nut", str(path)],
         env=tool_env(),
@@ -103,8 +103,9 @@ def _contribution(
     )
 
 
-def _as_received(ffmpeg: str, source: Path) -> tuple[Picture | None, float | None]:
-    """The picture and frame rate the receiver reads from ffmpeg's line for `source`'s video."""
+def _as_received(ffmpeg: str, source: Path) -> tuple[Picture | None, float | None, Colour]:
+    """The picture, frame rate and colours the receiver reads from ffmpeg's line for
+    `source`'s video."""
     said = subprocess.run(
         [ffmpeg, "-hide_banner", "-i", str(source)],
         capture_output=True,
@@ -113,7 +114,7 @@ def _as_received(ffmpeg: str, source: Path) -> tuple[Picture | None, float | Non
         timeout=60,
     )
     line = next(line for line in said.stderr.splitlines() if "Video:" in line)
-    return picture_of(line), frame_rate_of(line)
+    return picture_of(line), frame_rate_of(line), colour_of(line)
 
 
 def _init_segments(
@@ -129,9 +130,11 @@ def _init_segments(
     ladder = tuple(LiveRung(f"{n}p", n, 800_000) for n in rungs)
     outs = [source.with_suffix(f".{n}.mp4") for n in rungs]
     fds = list(range(3, 3 + len(rungs)))
-    picture, rate = _as_received(ffmpeg, source)
+    picture, rate, colour = _as_received(ffmpeg, source)
     encode = LiveEncode(2.0, 0.5, ladder)
-    argv = build_live_argv(ffmpeg, encode, fds, [], fps or rate, hdr, keep=keep, picture=picture)
+    argv = build_live_argv(
+        ffmpeg, encode, fds, [], fps or rate, hdr, keep=keep, picture=picture, colour=colour
+    )
     files = {"pipe:0": str(source)} | {
         f"pipe:{fd}": str(o) for fd, o in zip(fds, outs, strict=True)
     }
@@ -280,6 +283,76 @@ def test_an_encoder_back_with_another_picture_makes_the_same_init_segment(
         assert _init_segment(ffmpeg, again, 25.0, keep) == made
     # without the kept picture another size is another init segment: the test can tell
     assert _init_segment(ffmpeg, tmp_path / "again1.nut", 25.0, None) != made
+
+
+# what encoders say of their colours: nothing, BT.709, SD's BT.601, a phone's HLG
+COLOUR_LABELS = {
+    "untold": (),
+    "bt709": ("-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709"),
+    "bt601": (
+        "-colorspace",
+        "smpte170m",
+        "-color_primaries",
+        "smpte170m",
+        "-color_trc",
+        "smpte170m",
+    ),
+    "hlg": tuple(HLG),
+}
+
+
+@pytest.mark.parametrize("first", ["untold", "bt709", "hlg"])
+def test_an_encoder_back_saying_other_colours_makes_the_same_init_segment(
+    ffmpeg: str, tmp_path: Path, first: str
+) -> None:
+    """An encoder that comes back saying other colours (an HDR phone after an SDR camera, a
+    tool that labels BT.709 after one that says nothing) is made in the colours the
+    broadcast began with and labelled so: the same init segments, so players go on."""
+    sources = {}
+    for name, labels in COLOUR_LABELS.items():
+        sources[name] = tmp_path / f"{name}.nut"
+        _contribution(ffmpeg, sources[name], "640x360", "30", seconds=0.5, tags=labels)
+    made = _init_segments(ffmpeg, sources[first], 30.0, None, hdr=first == "hlg")[0]
+    colour = made_colour(_as_received(ffmpeg, sources[first])[2], first == "hlg")
+    keep = KeptPicture(((640, 360),), 30.0, colour)
+    for name, source in sources.items():
+        again = _init_segments(ffmpeg, source, 30.0, keep, hdr=name == "hlg")[0]
+        assert again == made, name
+    # without the kept colours another label is another init segment: the test can tell
+    other = "bt601" if first != "bt601" else "bt709"
+    assert _init_segments(ffmpeg, sources[other], 30.0, None)[0] != made
+
+
+RED = (192, 48, 32)
+MATRIX = {"bt709": "bt709", "smpte170m": "bt601"}  # ffmpeg's colour space: its scaler's matrix
+
+
+@pytest.mark.parametrize(("made_in", "kept_in"), [("smpte170m", "bt709"), ("bt709", "smpte170m")])
+def test_an_encoder_back_in_another_matrix_is_made_in_the_broadcasts(
+    ffmpeg: str, tmp_path: Path, made_in: str, kept_in: str
+) -> None:
+    """An encoder back in another YUV matrix (SD's BT.601 after HD's BT.709, or the other way
+    round) is converted into the broadcast's, not only labelled so: a red read in the
+    broadcast's matrix is the red it sent (within 2 of 255; unconverted, 11 to 15 off)."""
+    source = tmp_path / "red.nut"
+    red = "0x{:02X}{:02X}{:02X}".format(*RED)
+    pattern = f"color=c={red}:size=640x360:rate=30:duration=0.5"
+    made = f"format=rgb24,scale=out_color_matrix={MATRIX[made_in]}:out_range=tv,format=yuv420p"
+    labels = ["-colorspace", made_in, "-color_primaries", made_in, "-color_trc", made_in]
+    subprocess.run(
+        [ffmpeg, "-v", "error", "-f", "lavfi", "-i", f"{pattern},{made}", "-c:v", "libx264",
+         "-preset", "ultrafast", *labels, "-f", "nut", str(source)],
+        env=tool_env(), check=True, timeout=120,
+    )  # fmt: skip
+    keep = KeptPicture(((640, 360),), 30.0, Colour(kept_in, kept_in, kept_in, "tv"))
+    _init_segments(ffmpeg, source, 30.0, keep)
+    read = f"crop=2:2:320:180,scale=in_color_matrix={MATRIX[kept_in]}:in_range=tv,format=rgb24"
+    pixel = subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(source.with_suffix(".360.mp4")), "-vf", read,
+         "-frames:v", "1", "-f", "rawvideo", "-"],
+        capture_output=True, env=tool_env(), check=True, timeout=60,
+    ).stdout  # fmt: skip
+    assert list(pixel[:3]) == pytest.approx(RED, abs=2)
 
 
 def test_kept_sizes_name_every_rung() -> None:

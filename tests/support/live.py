@@ -21,6 +21,9 @@ from transcoder.live_ingest import IngestConfig, run_live
 from transcoder.live_receive import StreamKey
 from transcoder.tools import tool_env
 
+# a phone's HLG, as an encoder labels it
+HLG = ["-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc"]
+
 
 def live_env(**more: str) -> dict[str, str]:
     """An origin's environment for live tests: no transcode workers, a free ingest port, one
@@ -43,9 +46,11 @@ def push(
     fps: int = 30,
     size: str = "640x360",
     languages: tuple[str, ...] = (),
+    hlg: bool = False,
 ) -> subprocess.Popen[bytes]:
     """A live encoder: a test pattern of `size` (with a tone unless not `audio`; with
-    `languages`, an audio track of a tone of its own tagged with each), in real time, as
+    `languages`, an audio track of a tone of its own tagged with each; as a phone's HLG, 10-bit
+    HEVC labelled BT.2020, if `hlg`), in real time, as
     MPEG-TS over SRT or FLV over RTMP (by the URL's scheme); over HTTP, a URL ending in
     `.m3u8` gets ffmpeg's hls muxer (fMP4 segments of 1 s PUT one by one, then the
     playlists), one ending in `.mpd` its dash muxer (each track on its own: an init segment
@@ -59,7 +64,12 @@ def push(
     encode = ["-map", "0:v"] if languages else []
     for k, language in enumerate(languages):
         encode += ["-map", f"{k + 1}:a", f"-metadata:s:a:{k}", f"language={language}"]
-    encode += ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", str(fps)]
+    if hlg:
+        encode += ["-vf", "format=yuv420p10le", "-c:v", "libx265", "-preset", "ultrafast"]
+        encode += ["-x265-params", f"log-level=error:keyint={fps}", *HLG]
+    else:
+        encode += ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency"]
+        encode += ["-g", str(fps)]
     encode += ["-c:a", "aac"] if audio else []
     if url.endswith(".m3u8"):
         encode += ["-f", "hls", "-hls_time", "1", "-hls_segment_type", "fmp4", "-method", "PUT"]
