@@ -53,11 +53,11 @@ def say_what_sound_goes_on(
     )
     left_out = len(came) - sum(k is not None for k in sources)
     log.warning(
-        "live stream %s: the encoder came back with %d audio track%s (the broadcast has %d)%s%s",
+        "live stream %s: the encoder came back with %d audio track%s (the broadcast has %s)%s%s",
         stream_id,
         len(came),
         "" if len(came) == 1 else "s",
-        len(broadcast),
+        len(broadcast) or "none",
         f"; {where}" if where else "",
         f"; {left_out} left out" if left_out else "",
     )
