@@ -12,7 +12,6 @@ UNKNOWN = "unknown"  # ffmpeg's name for what a picture does not say
 # the pixel format and what ffmpeg says of its pixels, in its line for a video stream:
 # `yuv420p(tv, bt709, progressive)`, `yuv420p10le(tv, bt2020nc/bt2020/arib-std-b67)`
 PIXELS = re.compile(r", \w+\(([^)]*)\)")
-RANGES = frozenset({"tv", "pc"})
 # the names setparams takes, of those ffmpeg prints
 SPACES = frozenset(
     {"gbr", "bt709", "fcc", "bt470bg", "smpte170m", "smpte240m", "ycgco", "bt2020nc", "bt2020c"}
@@ -41,15 +40,15 @@ MATRICES = {
 @dataclass(frozen=True, slots=True)
 class Colour:
     """How a picture's colours are to be read, by ffmpeg's names: its YUV matrix (colour
-    space), primaries, transfer and range; `unknown` where it does not say."""
+    space), primaries and transfer; `unknown` where it does not say. (Its range is not kept:
+    every rendition is made limited-range yuv420p, whatever range a contribution has.)"""
 
     space: str = UNKNOWN
     primaries: str = UNKNOWN
     transfer: str = UNKNOWN
-    range: str = UNKNOWN
 
 
-SDR_BT709 = Colour("bt709", "bt709", "bt709", "tv")  # an HDR contribution, tone-mapped
+SDR_BT709 = Colour("bt709", "bt709", "bt709")  # an HDR contribution, tone-mapped
 
 
 def colour_of(line: str) -> Colour:
@@ -59,7 +58,6 @@ def colour_of(line: str) -> Colour:
     if found is None:
         return Colour()
     said = [item.strip() for item in found.group(1).split(",")]
-    ranges = [item for item in said if item in RANGES]
     space = primaries = transfer = UNKNOWN
     for item in said:
         if "/" in item and item.count("/") == 2:
@@ -70,7 +68,6 @@ def colour_of(line: str) -> Colour:
         space if space in SPACES else UNKNOWN,
         primaries if primaries in PRIMARIES else UNKNOWN,
         transfer if transfer in TRANSFERS else UNKNOWN,
-        ranges[0] if ranges else UNKNOWN,
     )
 
 
@@ -81,21 +78,18 @@ def made_colour(colour: Colour, hdr: bool) -> Colour:
 
 
 def conversion(made: Colour, kept: Colour) -> str:
-    """The scaler's options that turn pictures `made` so into `kept`'s matrix and range,
-    where both say theirs and they differ ("" otherwise: a picture that does not say is
-    taken as the broadcast's)."""
-    options = ""
+    """The scaler's options that turn pictures `made` so into `kept`'s matrix, where both say
+    theirs and they differ ("" otherwise: a picture that does not say is taken as the
+    broadcast's)."""
     came, goes = MATRICES.get(made.space), MATRICES.get(kept.space)
-    if came and goes and came != goes:
-        options += f":in_color_matrix={came}:out_color_matrix={goes}"
-    if made.range in RANGES and kept.range in RANGES and made.range != kept.range:
-        options += f":in_range={made.range}:out_range={kept.range}"
-    return options
+    if not came or not goes or came == goes:
+        return ""
+    return f":in_color_matrix={came}:out_color_matrix={goes}"
 
 
 def labelled(kept: Colour) -> str:
     """A filter that labels pictures as `kept` says, whatever they said before."""
     return (
         f"setparams=colorspace={kept.space}:color_primaries={kept.primaries}"
-        f":color_trc={kept.transfer}:range={kept.range}"
+        f":color_trc={kept.transfer}"
     )

@@ -285,9 +285,11 @@ def test_an_encoder_back_with_another_picture_makes_the_same_init_segment(
     assert _init_segment(ffmpeg, tmp_path / "again1.nut", 25.0, None) != made
 
 
-# what encoders say of their colours: nothing, BT.709, SD's BT.601, a phone's HLG
+# what encoders say of their colours: nothing, BT.709, SD's BT.601, a phone's HLG; and a
+# webcam's full range (the renditions are limited range, whatever a contribution's)
 COLOUR_LABELS = {
     "untold": (),
+    "full": ("-pix_fmt", "yuvj420p"),
     "bt709": ("-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709"),
     "bt601": (
         "-colorspace",
@@ -301,7 +303,7 @@ COLOUR_LABELS = {
 }
 
 
-@pytest.mark.parametrize("first", ["untold", "bt709", "hlg"])
+@pytest.mark.parametrize("first", ["untold", "bt709", "full", "hlg"])
 def test_an_encoder_back_saying_other_colours_makes_the_same_init_segment(
     ffmpeg: str, tmp_path: Path, first: str
 ) -> None:
@@ -344,7 +346,7 @@ def test_an_encoder_back_in_another_matrix_is_made_in_the_broadcasts(
          "-preset", "ultrafast", *labels, "-f", "nut", str(source)],
         env=tool_env(), check=True, timeout=120,
     )  # fmt: skip
-    keep = KeptPicture(((640, 360),), 30.0, Colour(kept_in, kept_in, kept_in, "tv"))
+    keep = KeptPicture(((640, 360),), 30.0, Colour(kept_in, kept_in, kept_in))
     _init_segments(ffmpeg, source, 30.0, keep)
     read = f"crop=2:2:320:180,scale=in_color_matrix={MATRIX[kept_in]}:in_range=tv,format=rgb24"
     pixel = subprocess.run(
