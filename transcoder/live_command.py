@@ -95,7 +95,9 @@ def rtmp_url(host: str, port: int, key: str) -> str:
 
 def receive_argv(ffmpeg: str, protocol: str, url: str) -> list[str]:
     """A receiver: waits for one encoder at `url` and copies its first video stream and its
-    audio streams (if any, `MAX_AUDIO_TRACKS` at most: one per language) to stdout, at once.
+    audio streams (if any; those it found a packet of in the contribution's first second,
+    `u`: a track that never starts, a commentary left empty, cannot be copied, and would
+    take the others down with it) to stdout, at once.
     It prints the streams it found (`-v info`) when the encoder arrives; a second of the
     contribution is enough to know them. That second is passed on, not dropped (`-fflags
     nobuffer` would drop it): the transcoder then starts where the contribution does and
@@ -104,10 +106,7 @@ def receive_argv(ffmpeg: str, protocol: str, url: str) -> list[str]:
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "info"]
     argv += ["-analyzeduration", "1000000", "-probesize", "1000000"]
     argv += ["-listen", "1"] if protocol == "rtmp" else []
-    argv += ["-i", url, "-map", "0:v:0"]
-    for k in range(MAX_AUDIO_TRACKS):
-        argv += ["-map", f"0:a:{k}?"]
-    argv += ["-c", "copy"]
+    argv += ["-i", url, "-map", "0:v:0", "-map", "0:a:u?", "-c", "copy"]
     # NUT, not MPEG-TS: its header carries each stream's parameters, so the transcoder
     # knows them at once instead of probing the stream again. Packets go out as they come: an
     # encoder's MPEG-TS carries audio up to 0.7 s behind the video, and interleaving would

@@ -36,7 +36,12 @@ from transcoder.live_packager import EncoderChanged, Resumption, TrackPackager, 
 from transcoder.live_push import PushSlot
 from transcoder.live_receive import Listener, Receiver, StreamKey, listeners, wait_for_encoder
 from transcoder.live_recording import publish_recording
-from transcoder.live_tracks import audio_names, matched_tracks, say_what_sound_goes_on
+from transcoder.live_tracks import (
+    audio_names,
+    matched_tracks,
+    say_what_is_left_out,
+    say_what_sound_goes_on,
+)
 from transcoder.runner import kill_group, tool_process
 
 log = logging.getLogger("mediacdn.live")
@@ -265,6 +270,7 @@ def _broadcast(
 
     keep: KeptPicture | None = None
     sources = matched_tracks(languages, languages)  # each audio track in its own rendition
+    say_what_is_left_out(stream.id, current[0].left_out)
     while True:
         session = _transcode(
             config, current[0], packagers, on_part, should_stop, cut, keep, sources
@@ -281,6 +287,7 @@ def _broadcast(
         receiver = encoder(config.reconnect_s)
         if receiver is None:
             break
+        say_what_is_left_out(stream.id, receiver.left_out)
         sources = matched_tracks(languages, receiver.languages)
         say_what_sound_goes_on(stream.id, languages, receiver.languages, sources)
         # the same picture is made as it was; another one is fitted into what was made

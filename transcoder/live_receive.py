@@ -43,7 +43,7 @@ WRONG_NAME = re.compile(r"Unexpected stream|App field don't match up")
 WRONG_PASSPHRASE = re.compile(r"Incorrect passphrase")
 REJECTED = "the encoder's passphrase is not the stream key"
 INPUT_STREAM = re.compile(
-    r"^\s+Stream #0:\d+(?:\[\w+\])?(?:\(([^)]*)\))?\S*: (Video|Audio|Subtitle|Data|Attachment):"
+    r"^\s+Stream #0:(\d+)(?:\[\w+\])?(?:\(([^)]*)\))?\S*: (Video|Audio|Subtitle|Data|Attachment):"
 )
 PICTURE = re.compile(r"(?<=, )(\d+)x(\d+)(?: \[SAR (\d+):(\d+) DAR \d+:\d+\])?")  # size, pixels
 # a video's frame rate: the one ffmpeg encodes it at ("tbr", from the stream's timing), else
@@ -56,7 +56,7 @@ HDR_TRANSFER = re.compile(r"\([^)]*\b(smpte2084|arib-std-b67)\b")
 # its field order, where its frames are interlaced (`yuv420p(tv, bt709, top first)`)
 INTERLACED = re.compile(r"\([^)]*\b(top|bottom) (coded )?first\b")
 # a stream the receiver found no packet of while it learnt the contribution's streams
-UNREAD_STREAM = re.compile(r"Could not find codec parameters for stream \d+ \((Video|Audio)")
+UNREAD_STREAM = re.compile(r"Could not find codec parameters for stream (\d+) \((Video|Audio)")
 # ffmpeg could not start passing the contribution on (it says "Stream mapping:" after this)
 OUTPUT_FAILED = re.compile(r"Could not write header|Error initializing output stream")
 SECRET = re.compile(r"(passphrase=)[^&\s]+")  # a key that got into a message some other way
@@ -139,6 +139,7 @@ class Receiver:
             self.feed = slot.feed = PushFeed(self.proc.stdin)
         self.kinds: list[str] = []  # the contribution's streams: "video", "audio", ...
         self.languages: list[str] = []  # its audio tracks' (those passed on), "und" if untold
+        self.left_out: list[str] = []  # its audio tracks' without a packet in its first second
         self.fps: float | None = None  # its video's frame rate, if ffmpeg says
         self.picture: Picture | None = None  # its video's size and pixel shape, if ffmpeg says
         self.hdr = False  # its video is HDR (PQ or HLG)
@@ -146,6 +147,7 @@ class Receiver:
         self.interlaced = False  # its video's frames are interlaced
         self.refusal: str | None = None
         self.unread: str | None = None  # "video" or "audio": found, but not one packet of it
+        self._unread: set[int] = set()  # its streams' numbers, of those
         self.rejected = 0  # lines saying a caller's passphrase was not the stream key
         self.tail: deque[str] = deque(maxlen=20)
         self.known = threading.Event()  # the encoder's streams are known, or it was refused
@@ -167,7 +169,8 @@ class Receiver:
             elif WRONG_PASSPHRASE.search(line):  # libsrt refused a caller and listens on
                 self.rejected += 1
             elif unread := UNREAD_STREAM.search(line):
-                self.unread = unread.group(1).lower()
+                self.unread = unread.group(2).lower()
+                self._unread.add(int(unread.group(1)))
             elif OUTPUT_FAILED.search(line):
                 self.refusal = self._not_passed_on(line)
                 kill_group(self.proc)
@@ -175,23 +178,30 @@ class Receiver:
             elif line.startswith("Input #0"):
                 in_input = True
             elif in_input and (match := INPUT_STREAM.match(line)):
-                self.kinds.append(match.group(2).lower())
-                if match.group(2) == "Audio" and len(self.languages) < MAX_AUDIO_TRACKS:
-                    tag = (match.group(1) or "").lower()
-                    self.languages.append(tag if is_language_code(tag) else "und")
-                if match.group(2) == "Video" and "video" not in self.kinds[:-1]:
+                number, tag, kind = int(match.group(1)), (match.group(2) or "").lower(), match[3]
+                self.kinds.append(kind.lower())
+                language = tag if is_language_code(tag) else "und"
+                if kind == "Audio" and number in self._unread:  # not passed on (`0:a:u`)
+                    self.left_out.append(language)
+                elif kind == "Audio" and len(self.languages) < MAX_AUDIO_TRACKS:
+                    self.languages.append(language)
+                if kind == "Video" and "video" not in self.kinds[:-1]:
                     self.fps = frame_rate(line)
                     self.picture = picture_of(line)
                     self.hdr = bool(HDR_TRANSFER.search(line))
                     self.colour = colour_of(line)
                     self.interlaced = bool(INTERLACED.search(line))
             elif in_input and line.startswith(("Stream mapping:", "Output #0")):
+                if self.left_out and not self.languages:  # sound, none of it passed on
+                    self.refusal = self._not_passed_on(line)
+                    kill_group(self.proc)
                 self.known.set()
         self.known.set()
 
     def _not_passed_on(self, line: str) -> str:
         """Why ffmpeg could not pass the contribution on: a stream it found no packet of
-        (a sound that starts seconds after the picture, a muted track) cannot be copied."""
+        (a sound that starts seconds after the picture, a muted track) cannot be copied (an
+        audio track is left out where another one can be passed on)."""
         if self.unread:
             return (
                 f"the contribution's {self.unread} did not start within its first second, "

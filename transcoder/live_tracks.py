@@ -61,3 +61,15 @@ def say_what_sound_goes_on(
         f"; {where}" if where else "",
         f"; {left_out} left out" if left_out else "",
     )
+
+
+def say_what_is_left_out(stream_id: str, left_out: Sequence[str]) -> None:
+    """Log the contribution's audio tracks the receiver found no packet of in its first
+    second, which are not broadcast."""
+    if left_out:
+        log.warning(
+            "live stream %s: the contribution's audio in %s did not start within its first "
+            "second: left out",
+            stream_id,
+            ", ".join(display_name(language) for language in left_out),
+        )

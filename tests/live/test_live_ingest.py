@@ -335,17 +335,21 @@ def test_parts_of_whole_frames_are_the_part_target(
 def test_each_audio_track_of_a_contribution_is_broadcast_in_its_language(
     tmp_path: Path, ffmpeg: str
 ) -> None:
-    """A contribution with a tone in English and silence in French (MPEG-TS over SRT, the
-    languages tagged as broadcast encoders tag them): both are broadcast, each as its own
-    audio rendition named by its language, English the default, and both are recorded,
-    each with its own sound."""
+    """A contribution with a tone in English, silence in French and a German track that
+    starts 3 s late (MPEG-TS over SRT, the languages tagged as broadcast encoders tag
+    them): English and French are broadcast, each as its own audio rendition named by its
+    language, English the default, and both are recorded, each with its own sound; German,
+    of which the receiver finds nothing in the contribution's first second, is left out
+    (before, it took the whole contribution down with it)."""
     feed = [
         "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=6",
         "-re", "-f", "lavfi", "-i", "sine=frequency=440:duration=6",
         "-re", "-f", "lavfi", "-i", "anullsrc=sample_rate=48000:duration=6",
-        "-map", "0:v", "-map", "1:a", "-map", "2:a",
+        "-itsoffset", "3", "-re", "-f", "lavfi", "-i", "sine=frequency=880:duration=3",
+        "-map", "0:v", "-map", "1:a", "-map", "2:a", "-map", "3:a",
         "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac",
         "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra",
+        "-metadata:s:a:2", "language=deu",
     ]  # fmt: skip
     catalog, storage, stream_id = _broadcast(tmp_path, ffmpeg, feed)
     _, renditions = catalog.live_renditions(stream_id)
