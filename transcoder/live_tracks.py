@@ -44,7 +44,7 @@ def say_what_sound_goes_on(
     """Log where an encoder that came back with other audio tracks than the broadcast's
     goes on: each rendition from which of its tracks, or as silence; its tracks past the
     broadcast's are left out."""
-    if list(sources) == list(range(len(broadcast))) and len(came) == len(broadcast):
+    if list(came) == list(broadcast):  # the same tracks, each in its own rendition
         return
     where = ", ".join(
         f"{display_name(language)}: "

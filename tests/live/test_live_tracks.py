@@ -3,10 +3,12 @@ and the ffmpeg maps that make it so."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from transcoder.live_command import LiveEncode, LiveRung, build_live_argv
-from transcoder.live_tracks import audio_names, matched_tracks
+from transcoder.live_tracks import audio_names, matched_tracks, say_what_sound_goes_on
 
 
 @pytest.mark.parametrize(
@@ -46,3 +48,24 @@ def test_each_audio_output_maps_its_source_or_silence() -> None:
 
 def test_audio_renditions_are_numbered_after_the_first() -> None:
     assert audio_names(3) == ["audio", "audio2", "audio3"]
+
+
+@pytest.mark.parametrize(
+    ("came", "said"),
+    [
+        (["eng", "fra"], None),  # the same tracks: nothing to say
+        (["fra"], "English: silence, Français: its track 1 (Français)"),
+        (["deu", "spa"], "English: its track 1 (Deutsch), Français: its track 2 (Español)"),
+        (["eng", "fra", "deu"], "1 left out"),
+    ],
+)
+def test_an_encoder_back_with_other_tracks_is_logged_with_where_each_goes(
+    caplog: pytest.LogCaptureFixture, came: list[str], said: str | None
+) -> None:
+    broadcast = ["eng", "fra"]
+    with caplog.at_level(logging.WARNING, logger="transcoder.live_tracks"):
+        say_what_sound_goes_on("s1", broadcast, came, matched_tracks(broadcast, came))
+    if said is None:
+        assert not caplog.records
+    else:
+        assert said in caplog.text
