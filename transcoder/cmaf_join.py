@@ -127,7 +127,10 @@ class _Track:
 class TrackJoiner:
     """Feed it each pushed body's bytes with their track (`add`), and `poll` it now and then;
     both return what to write to the receiver now. Until the tracks are known (a video and
-    an audio init, or `wait_s` after the first fragment) everything is held back."""
+    an audio init and then a fragment, or `wait_s` after the first fragment) everything is
+    held back. Not at the second init: an encoder sends every track's init before their
+    media, and a third track (a second language) whose init came after the join could not
+    be added; the receiver reads nothing before media anyway."""
 
     def __init__(self, wait_s: float = JOIN_WAIT_S) -> None:
         self.wait_s = wait_s
@@ -176,9 +179,8 @@ class TrackJoiner:
         kinds = {kind for init in inits for kind in handler_kinds(init.data)}
         waited = self._first_media_at is not None and now - self._first_media_at >= self.wait_s
         whole = any(not find(init.data, [b"moov", b"mvex"]) for init in inits)  # not fragmented
-        if not (
-            {b"vide", b"soun"} <= kinds or waited or whole or self._held_bytes > MAX_HELD_BYTES
-        ):
+        both = {b"vide", b"soun"} <= kinds and bool(self._parsed)
+        if not (both or waited or whole or self._held_bytes > MAX_HELD_BYTES):
             return b""
         if len(inits) <= 1 or whole:
             return self._pass_through()

@@ -26,6 +26,11 @@ def dash(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def packets(ffprobe: str, path: Path) -> dict[str, int]:
     """Packets per stream kind, as ffprobe reads the file."""
+    return dict(streams(ffprobe, path))
+
+
+def streams(ffprobe: str, path: Path) -> list[tuple[str, int]]:
+    """Each stream's kind and packets, in order, as ffprobe reads the file."""
     probe = ["-v", "error", "-count_packets", "-show_entries", "stream=codec_type,nb_read_packets"]
     done = subprocess.run(
         [ffprobe, *probe, "-of", "csv=p=0", str(path)],
@@ -36,7 +41,7 @@ def packets(ffprobe: str, path: Path) -> dict[str, int]:
         timeout=60,
     )
     rows = [line.split(",") for line in done.stdout.split()]
-    return {kind: int(count) for kind, count in rows}
+    return [(kind, int(count)) for kind, count in rows]
 
 
 def segments(track: int) -> list[str]:
@@ -99,6 +104,27 @@ def test_separate_tracks_are_joined_into_one_stream(
     got = packets(ffprobe, out)
     assert got["video"] == 30 * SECONDS
     assert got["audio"] >= 43 * SECONDS  # 1024-sample AAC frames at 44.1 kHz
+
+
+def test_a_track_whose_init_comes_after_the_first_two_is_joined_too(
+    ffmpeg: str, ffprobe: str, tmp_path: Path
+) -> None:
+    """Two languages and a picture, each track on its own, their inits in the order an
+    encoder's requests happen to arrive (a sound, the picture, the other sound): every
+    track is joined (before, the join came at the picture's init and left the second sound
+    out)."""
+    tracks = dash_tracks(ffmpeg, tmp_path, SECONDS, sounds=2)
+    order = [("/1", tracks[1][0]), ("/0", tracks[0][0]), ("/2", tracks[2][0])]
+    order += [(f"/{k}", tracks[k][n]) for n in range(1, SECONDS + 1) for k in range(3)]
+    joiner = TrackJoiner()
+    joined = b"".join(joiner.add(key, data, now=n / 10) for n, (key, data) in enumerate(order))
+    assert joiner.mode == "joined"
+    assert handler_kinds(joined) == [b"soun", b"vide", b"soun"]
+    out = tmp_path / "joined.mp4"
+    out.write_bytes(joined)
+    got = streams(ffprobe, out)
+    assert [kind for kind, _ in got] == ["audio", "video", "audio"]
+    assert all(count >= 43 * SECONDS for kind, count in got if kind == "audio")
 
 
 @pytest.mark.parametrize(

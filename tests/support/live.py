@@ -147,13 +147,15 @@ def ingesting(
         ingest.thread.join(30)
 
 
-def dash_tracks(ffmpeg: str, out: Path, seconds: int) -> list[list[bytes]]:
-    """What ffmpeg's dash muxer writes for `seconds` of a test pattern with a tone, per track
-    (video, then audio): its init segment, then its 1 s segments. Both tracks have
-    track_ID 1, as the dash muxer writes them."""
+def dash_tracks(ffmpeg: str, out: Path, seconds: int, sounds: int = 1) -> list[list[bytes]]:
+    """What ffmpeg's dash muxer writes for `seconds` of a test pattern with a tone (`sounds`
+    tones, each a track), per track (video, then audio): its init segment, then its 1 s
+    segments. Every track has track_ID 1, as the dash muxer writes them."""
     sources = ["-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=30:duration={seconds}"]
-    sources += ["-f", "lavfi", "-i", f"sine=duration={seconds}"]
-    encode = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac"]
+    for n in range(1, sounds + 1):
+        sources += ["-f", "lavfi", "-i", f"sine=frequency={440 * n}:duration={seconds}"]
+    encode = [arg for n in range(sounds + 1) for arg in ("-map", f"{n}:0")]
+    encode += ["-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac"]
     subprocess.run(
         [ffmpeg, "-v", "error", *sources, *encode, "-f", "dash", "-seg_duration", "1", "x.mpd"],
         cwd=out,
@@ -164,7 +166,7 @@ def dash_tracks(ffmpeg: str, out: Path, seconds: int) -> list[list[bytes]]:
     return [
         [(out / f"init-stream{track}.m4s").read_bytes()]
         + [p.read_bytes() for p in sorted(out.glob(f"chunk-stream{track}-*.m4s"))]
-        for track in (0, 1)
+        for track in range(sounds + 1)
     ]
 
 
