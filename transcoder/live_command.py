@@ -177,7 +177,7 @@ def _fitted(width: int, height: int, scaling: str = "") -> str:
     on black bars. Every rung is made so, from the first picture's sizes: a contribution
     whose picture changes on the way (an upright one after a landscape one) is fitted too,
     not stretched to the first one's shape. `scaling`: the scaler's further options (another
-    matrix or range: converted exactly, which its fast path is not, by 5 of 255 in red)."""
+    YUV matrix: converted exactly, which its fast path is not, by 5 of 255 in red)."""
     fit_width = f"2*round(min({width},{height}*dar)/2)"  # dar: the shape it is shown at
     fit_height = f"2*round(min({height},{width}/dar)/2)"
     pad = f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2"
@@ -268,7 +268,7 @@ def build_live_argv(
     the sound the broadcast has, or with fewer tracks), a second input that never ends: the
     transcoder is stopped once the contribution has. `picture`: the contribution's, which
     sizes the rungs (unless kept). `colour`: what the contribution says of its colours, which
-    are turned into the kept ones' matrix and range where both say theirs."""
+    are turned into the kept ones' YUV matrix where both say theirs."""
     if len(video_fds) != len(encode.rungs) or not encode.rungs:
         raise ValueError("one pipe per rung, and at least one rung")
     if keep is not None and len(keep.sizes) != len(encode.rungs):

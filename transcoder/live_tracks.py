@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from manifests.track_names import display_name
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("mediacdn.live")
 
 AUDIO = "audio"  # the first audio rendition's name; the others are numbered after it
 UNTOLD = "und"  # the language of a track that does not say

@@ -63,7 +63,7 @@ def test_an_encoder_back_with_other_tracks_is_logged_with_where_each_goes(
     caplog: pytest.LogCaptureFixture, came: list[str], said: str | None
 ) -> None:
     broadcast = ["eng", "fra"]
-    with caplog.at_level(logging.WARNING, logger="transcoder.live_tracks"):
+    with caplog.at_level(logging.WARNING, logger="mediacdn.live"):
         say_what_sound_goes_on("s1", broadcast, came, matched_tracks(broadcast, came))
     if said is None:
         assert not caplog.records
