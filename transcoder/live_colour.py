@@ -60,7 +60,7 @@ def colour_of(line: str) -> Colour:
     said = [item.strip() for item in found.group(1).split(",")]
     space = primaries = transfer = UNKNOWN
     for item in said:
-        if "/" in item and item.count("/") == 2:
+        if item.count("/") == 2:
             space, primaries, transfer = item.split("/")
         elif item in SPACES and item in PRIMARIES and item in TRANSFERS:  # all three alike
             space = primaries = transfer = item

@@ -31,6 +31,7 @@ from transcoder.live_command import (
     srt_listener_url,
 )
 from transcoder.live_push import PushFeed, PushSlot
+from transcoder.probe import HDR_TRANSFERS
 from transcoder.runner import kill_group, tool_process
 
 log = logging.getLogger("mediacdn.live")
@@ -50,9 +51,6 @@ PICTURE = re.compile(r"(?<=, )(\d+)x(\d+)(?: \[SAR (\d+):(\d+) DAR \d+:\d+\])?")
 # the average it measured ("fps": over fragmented MP4's first fragment, 29.77 for 30)
 NOMINAL_RATE = re.compile(r", (\d+(?:\.\d+)?) tbr\b")
 FRAME_RATE = re.compile(r", (\d+(?:\.\d+)?) fps\b")
-# a video stream's transfer, as ffmpeg lists it (`yuv420p10le(tv, bt2020nc/bt2020/arib-std-b67)`):
-# PQ (HDR10) or HLG
-HDR_TRANSFER = re.compile(r"\([^)]*\b(smpte2084|arib-std-b67)\b")
 # its field order, where its frames are interlaced (`yuv420p(tv, bt709, top first)`)
 INTERLACED = re.compile(r"\([^)]*\b(top|bottom) (coded )?first\b")
 # a stream the receiver found no packet of while it learnt the contribution's streams
@@ -142,7 +140,6 @@ class Receiver:
         self.left_out: list[str] = []  # its audio tracks' without a packet in its first second
         self.fps: float | None = None  # its video's frame rate, if ffmpeg says
         self.picture: Picture | None = None  # its video's size and pixel shape, if ffmpeg says
-        self.hdr = False  # its video is HDR (PQ or HLG)
         self.colour = Colour()  # what its video says of its colours
         self.interlaced = False  # its video's frames are interlaced
         self.refusal: str | None = None
@@ -188,7 +185,6 @@ class Receiver:
                 if kind == "Video" and "video" not in self.kinds[:-1]:
                     self.fps = frame_rate(line)
                     self.picture = picture_of(line)
-                    self.hdr = bool(HDR_TRANSFER.search(line))
                     self.colour = colour_of(line)
                     self.interlaced = bool(INTERLACED.search(line))
             elif in_input and line.startswith(("Stream mapping:", "Output #0")):
@@ -219,9 +215,15 @@ class Receiver:
         return self.proc.poll() is not None
 
     @property
-    def looks(self) -> tuple[Picture | None, float | None, bool, bool, Colour]:
-        """What its video looks like, as far as the renditions made of it depend on it."""
-        return self.picture, self.fps, self.hdr, self.interlaced, self.colour
+    def hdr(self) -> bool:
+        """Its video is HDR (PQ or HLG), by the transfer it says."""
+        return self.colour.transfer in HDR_TRANSFERS
+
+    @property
+    def looks(self) -> tuple[Picture | None, float | None, bool, Colour]:
+        """What its video looks like, as far as the renditions made of it depend on it (HDR
+        or not is its colours')."""
+        return self.picture, self.fps, self.interlaced, self.colour
 
     def why_not(self, *, whole: bool = False) -> str:
         """Why this listener ended without a contribution: ffmpeg's last word (`whole`: its
