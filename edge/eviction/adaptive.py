@@ -23,11 +23,12 @@ requests do not follow viewers through segment numbers (the viewer model's `sequ
 under `SEQUENTIAL_MIN`: block traces, hashed or numbered ids), its model adds nothing and it is
 left on `LEAVE_UNGUIDED` fewer. Each
 switch doubles the window (up to `BACKOFF` times), so that traffic between two policies cannot
-make the cache swing. At a switch popularity caching and LRU take the cached objects, the first
-to go first (popularity caching evicts by its own scores whatever it holds); S3-FIFO starts
-empty, since its main queue, which gives up an object only when one it has proven comes in,
-would keep what it was handed for good. The trial of the policy left starts with the sampled
-part of what the cache held; the other trials go on.
+make the cache swing. At a switch the new policy takes the cached objects, the first to go
+first, as if each had been stored and asked for once in that order (popularity caching evicts by
+its own scores whatever it holds; S3-FIFO takes them as it takes a new cache's first objects, a
+tenth in its small queue and the rest in its main one, which they leave as proven objects come
+in). The trial of the policy left starts with the sampled part of what the cache held;
+the other trials go on.
 """
 
 from __future__ import annotations
@@ -260,21 +261,16 @@ class AdaptiveCache:
 
     def _switch(self, kind: int) -> list[Key]:
         """Run policy `kind`, whose trial is dropped, and try the one left behind; the keys
-        evicted. Popularity caching and LRU take the cached objects, the first to go first
-        (popularity caching evicts by its own scores whatever it holds); S3-FIFO starts empty,
-        since its main queue, which gives up an object only when one it has proven comes in,
-        would hold what it was handed for good."""
+        evicted. The new policy takes the cached objects, the first to go first: a cache that
+        started empty would miss again what it held."""
         old, left = self._main, self._running
         new = self._make(kind, self.capacity_bytes)
         contents = old.contents()
         dropped: list[Key] = []
         for key, size in contents:
-            if kind == S3:
+            dropped += new.insert(key, size)
+            if not new.touch(key):
                 dropped.append(key)
-            else:
-                dropped += new.insert(key, size)
-                if not new.touch(key):
-                    dropped.append(key)
         trials = dict(zip(self._kinds, self._trials, strict=True))
         self._main = new
         self._pop = new if isinstance(new, PopularityCache) else None

@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 from collections.abc import Hashable
 
+import pytest
+
 from edge.eviction.adaptive import POLICIES, WINS, AdaptiveCache
 from edge.eviction.policy import EvictionPolicy, make_policy
 from edge.sim.trace import TraceClock, TraceRequest, replay
@@ -137,6 +139,25 @@ def test_the_caller_holds_what_the_policy_holds_through_switches() -> None:
     assert cache.switches == 4
     assert cache.running == "lru"
     assert set(stored) == {k for k in sizes if k in cache}
+
+
+@pytest.mark.parametrize("to", ["s3fifo", "lru"])
+def test_a_switch_keeps_what_the_cache_held(to: str) -> None:
+    """The policy switched to takes the cached objects: a switch does not empty the cache (a
+    POP would delete what it stored and ask its upstream for all of it again)."""
+    rng = random.Random(5)
+    cache = AdaptiveCache(2_000_000, clock=TraceClock(), locate=locate_object)
+    for _ in range(20_000):
+        key = rng.randrange(3_000)
+        if not cache.touch(key):
+            cache.insert(key, rng.randrange(1_000, 60_000))
+    held = {key for key in range(3_000) if key in cache}
+    cache._next = POLICIES.index(to)  # a trial has won: the next insert switches
+    evicted = cache.insert(10_000, 30_000)
+    assert cache.running == to
+    kept = {key for key in held if key in cache}
+    assert kept == held - set(evicted)
+    assert len(kept) >= 0.9 * len(held)  # the newcomer's room, and no more
 
 
 def test_misses_answered_together_are_all_counted() -> None:
