@@ -32,6 +32,7 @@ from origin.live import LiveHub
 from transcoder.cmaf_join import TrackNames
 from transcoder.fragments import FragmentError
 from transcoder.live_push import PushFeed, PushSlot, is_manifest, readable_push, says_end
+from transcoder.mpd_languages import init_languages
 from transcoder.pushed_boxes import PushedBoxes
 
 MAX_MANIFEST_BYTES = 1 << 20
@@ -127,7 +128,8 @@ class LivePush:
         try:
             async with turns.turn():
                 if is_manifest(name):
-                    await self._manifest(body, slot, [t for t in tracks.values() if t is not turns])
+                    others = [t for t in tracks.values() if t is not turns]
+                    await self._manifest(body, slot, name, others)
                 else:
                     await self._media(body, slot, track, turns)
         except ClientDisconnect:
@@ -188,14 +190,20 @@ class LivePush:
         finally:
             feed.finish_request(track, carried if ended else None)
 
-    async def _manifest(self, body: BodyAhead, slot: PushSlot, others: list[Turns]) -> None:
-        """A playlist or manifest: no media; one that says the contribution is over ends it,
-        once the media of every track before it is handed on (at most `TURN_WAIT_S`)."""
+    async def _manifest(
+        self, body: BodyAhead, slot: PushSlot, name: str, others: list[Turns]
+    ) -> None:
+        """A playlist or manifest: no media; an MPD may give the tracks' languages
+        (transcoder/mpd_languages.py); one that says the contribution is over ends it, once
+        the media of every track before it is handed on (at most `TURN_WAIT_S`)."""
         feed = await self._feed(slot)
         try:
             text = await body.read(MAX_MANIFEST_BYTES)
         except ValueError:
             raise ApiError(413, "too_large", "a playlist of at most 1 MiB") from None
+        if name.lower().endswith(".mpd"):  # it may say the languages of the tracks' sound
+            languages = await anyio.to_thread.run_sync(init_languages, text, name)
+            await anyio.to_thread.run_sync(feed.tell_languages, languages)
         if not says_end(text):
             return
         with contextlib.suppress(TimeoutError):

@@ -29,6 +29,7 @@ from transcoder.fragments import (
 
 JOIN_WAIT_S = 1.5  # how long a contribution with one track waits for another one's init
 MAX_HELD_BYTES = 32 << 20  # what is held back while the tracks are not all known
+UND = 0x55C4  # `und` as an mdhd packs it (three letters of five bits, each less 0x60)
 MP4_STARTS = (b"ftyp", b"styp", b"moov", b"moof", b"free", b"sidx", b"prft")
 _STREAMS = re.compile(r"Streams\(([^)/]{1,128})\)")
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -91,6 +92,24 @@ def handler_kinds(init: bytes) -> list[bytes]:
     return [init[at + 8 : at + 12] for at in find(init, [b"moov", b"trak", b"mdia", b"hdlr"])]
 
 
+def untold_sound(init: bytes) -> bool:
+    """Whether a sound trak of an init segment says no language: its mdhd packs `und` (or
+    0x7FFF, QuickTime's unspecified)."""
+    for kind, payload, end in boxes(init):
+        if kind != b"moov":
+            continue
+        for trak_kind, trak, trak_end in boxes(init, payload, end):
+            hdlr = find(init, [b"mdia", b"hdlr"], trak, trak_end) if trak_kind == b"trak" else []
+            if not hdlr or init[hdlr[0] + 8 : hdlr[0] + 12] != b"soun":
+                continue
+            mdhd = find(init, [b"mdia", b"mdhd"], trak, trak_end)
+            at = mdhd[0] + (32 if init[mdhd[0]] == 1 else 20) if mdhd else len(init)
+            packed = struct.unpack_from(">H", init, at)[0] if at + 2 <= trak_end else UND
+            if packed in (UND, 0x7FFF):
+                return True
+    return False
+
+
 def _track_id_at(data: bytes, payload: int, kind: bytes) -> int:
     """Where the track_ID of a tkhd, trex or tfhd box (its payload at `payload`) is."""
     if kind == b"tkhd":
@@ -130,7 +149,11 @@ class TrackJoiner:
     an audio init and then a fragment, or `wait_s` after the first fragment) everything is
     held back. Not at the second init: an encoder sends every track's init before their
     media, and a third track (a second language) whose init came after the join could not
-    be added; the receiver reads nothing before media anyway."""
+    be added; the receiver reads nothing before media anyway. Where a sound's init segment
+    does not say its language, the join also waits (at most `wait_s` after the first
+    fragment) for an MPD (`tell`), which may: ffmpeg's dash muxer says it only there, and
+    sends its MPD with its first segments. `told_language` is then the language of a joined
+    stream, by its number."""
 
     def __init__(self, wait_s: float = JOIN_WAIT_S) -> None:
         self.wait_s = wait_s
@@ -140,6 +163,21 @@ class TrackJoiner:
         self._held_bytes = 0
         self._parsed: list[tuple[str, Fragment]] = []  # as parsed, for "joined"
         self._first_media_at: float | None = None
+        self._told: dict[str, str] = {}  # track → the language an MPD gives it
+        self._manifest = False  # an MPD came
+        self._joined_tracks: list[str] = []  # the track of each joined stream, in order
+
+    def tell(self, languages: dict[str, str]) -> None:
+        """An MPD came, giving these tracks (by the names of their init segments) these
+        languages."""
+        self._manifest = True
+        self._told.update({track_key(name): code for name, code in languages.items()})
+
+    def told_language(self, stream: int) -> str | None:
+        """The language an MPD gives joined stream number `stream` (0 first), if any."""
+        if self.mode != "joined" or not 0 <= stream < len(self._joined_tracks):
+            return None
+        return self._told.get(self._joined_tracks[stream])
 
     def has_media(self, track: str) -> bool:
         known = self._tracks.get(track)
@@ -180,6 +218,8 @@ class TrackJoiner:
         waited = self._first_media_at is not None and now - self._first_media_at >= self.wait_s
         whole = any(not find(init.data, [b"moov", b"mvex"]) for init in inits)  # not fragmented
         both = {b"vide", b"soun"} <= kinds and bool(self._parsed)
+        if both and len(inits) > 1 and not self._manifest:  # an MPD may say a sound's language
+            both = not any(untold_sound(init.data) for init in inits)
         if not (both or waited or whole or self._held_bytes > MAX_HELD_BYTES):
             return b""
         if len(inits) <= 1 or whole:
@@ -230,7 +270,7 @@ class TrackJoiner:
         ftyp = mvhd = b""
         traks: list[bytes] = []
         trexes: list[bytes] = []
-        for state in self._tracks.values():
+        for key, state in self._tracks.items():
             if state.init is None:
                 continue
             top = {kind: (at, end) for kind, at, end in boxes(state.init.data)}
@@ -249,6 +289,7 @@ class TrackJoiner:
                     (old,) = struct.unpack_from(">I", box, _track_id_at(box, tkhd[0], b"tkhd"))
                     state.ids[old] = len(traks) + 1
                     traks.append(_renumbered(box, b"tkhd", state.ids))
+                    self._joined_tracks.append(key)
                 elif kind == b"mvex":
                     renumbered = _renumbered(box, b"trex", state.ids)
                     trexes += [

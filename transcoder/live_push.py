@@ -183,6 +183,15 @@ class PushFeed:
             self.received += len(data)
         return True
 
+    def tell_languages(self, languages: dict[str, str]) -> None:
+        """An MPD came, giving the tracks of these init segments these languages (the join
+        may have waited for it: what it held goes on now)."""
+        if self.ended.is_set():
+            return
+        with self._lock:
+            self.joiner.tell(languages)
+            self._put(self.joiner.poll(time.monotonic()))
+
     def _put(self, data: bytes) -> bool:
         if not data:
             return True

@@ -178,6 +178,8 @@ class Receiver:
                 number, tag, kind = int(match.group(1)), (match.group(2) or "").lower(), match[3]
                 self.kinds.append(kind.lower())
                 language = tag if is_language_code(tag) else "und"
+                if language == "und" and self.feed is not None:  # an MPD may say it
+                    language = self.feed.joiner.told_language(number) or language
                 if kind == "Audio" and number in self._unread:  # not passed on (`0:a:u`)
                     self.left_out.append(language)
                 elif kind == "Audio" and len(self.languages) < MAX_AUDIO_TRACKS:

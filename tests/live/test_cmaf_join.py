@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from tests.support.live import dash_tracks
-from transcoder.cmaf_join import TrackJoiner, TrackNames, handler_kinds, track_key
+from transcoder.cmaf_join import (
+    JOIN_WAIT_S,
+    TrackJoiner,
+    TrackNames,
+    handler_kinds,
+    track_key,
+    untold_sound,
+)
+from transcoder.fragments import FragmentReader, Init
 from transcoder.tools import tool_env
 
 SECONDS = 3
@@ -117,7 +125,9 @@ def test_a_track_whose_init_comes_after_the_first_two_is_joined_too(
     order = [("/1", tracks[1][0]), ("/0", tracks[0][0]), ("/2", tracks[2][0])]
     order += [(f"/{k}", tracks[k][n]) for n in range(1, SECONDS + 1) for k in range(3)]
     joiner = TrackJoiner()
-    joined = b"".join(joiner.add(key, data, now=n / 10) for n, (key, data) in enumerate(order))
+    # a request a second, no MPD: the join waits for one (the sounds say no language) until
+    # JOIN_WAIT_S after the first fragment, by when every init had come
+    joined = b"".join(joiner.add(key, data, now=float(n)) for n, (key, data) in enumerate(order))
     assert joiner.mode == "joined"
     assert handler_kinds(joined) == [b"soun", b"vide", b"soun"]
     out = tmp_path / "joined.mp4"
@@ -181,3 +191,64 @@ def test_what_cannot_be_cut_passes_through_as_it_came(dash: Path) -> None:
     joiner = TrackJoiner()
     assert joiner.add("/", body, now=0.0) == body
     assert joiner.mode == "raw"
+
+
+def fragmented_sound(ffmpeg: str, tmp_path: Path, language: str) -> list[bytes]:
+    """A tone as one track of fragmented MP4 tagged with `language` (ffmpeg's mp4 muxer packs
+    it in the mdhd, as CMAF ingest encoders do): its init segment, then its fragments."""
+    path = tmp_path / f"{language}.mp4"
+    source = ["-f", "lavfi", "-i", f"sine=duration={SECONDS}", "-c:a", "aac"]
+    tag = ["-metadata:s:a:0", f"language={language}"]
+    flags = ["-movflags", "frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "1000000"]
+    subprocess.run(
+        [ffmpeg, "-v", "error", *source, *tag, *flags, str(path)],
+        env=tool_env(),
+        check=True,
+        timeout=60,
+    )
+    items = FragmentReader().feed(path.read_bytes())
+    return [item.data for item in items]
+
+
+def test_a_sound_that_says_no_language_waits_for_the_mpd_that_names_it(dash: Path) -> None:
+    """ffmpeg's dash muxer packs `und` in every init segment and names the languages in its
+    MPD, sent with its first segments: the join waits for it, and each joined stream's
+    language is the one the MPD gave its track."""
+    inits = [(dash / f"init-stream{k}.m4s").read_bytes() for k in (0, 1)]
+    assert [untold_sound(init) for init in inits] == [False, True]  # the picture has no sound
+    joiner = TrackJoiner()
+    out = joiner.add("/stream0", inits[0], now=0.0) + joiner.add("/stream1", inits[1], now=0.0)
+    for k, name in enumerate(segments(0)[:1] + segments(1)[:1]):
+        out += joiner.add(f"/stream{k}", (dash / name).read_bytes(), now=0.1)
+    assert out == b""  # held back: the MPD may say the sound's language
+    assert joiner.mode == "deciding"
+    assert joiner.told_language(1) is None
+    joiner.tell({"init-stream1.m4s": "fra", "init-stream7.m4s": "deu"})
+    joined = joiner.poll(0.2)
+    assert joiner.mode == "joined"
+    assert handler_kinds(joined) == [b"vide", b"soun"]
+    assert [joiner.told_language(n) for n in (0, 1, 2, -1)] == [None, "fra", None, None]
+
+
+def test_without_an_mpd_the_join_waits_no_longer_than_for_a_track(dash: Path) -> None:
+    joiner = TrackJoiner()
+    for k in (0, 1):
+        joiner.add(f"/stream{k}", (dash / f"init-stream{k}.m4s").read_bytes(), now=0.0)
+        joiner.add(f"/stream{k}", (dash / segments(k)[0]).read_bytes(), now=0.0)
+    assert joiner.poll(JOIN_WAIT_S - 0.1) == b""
+    assert handler_kinds(joiner.poll(JOIN_WAIT_S)) == [b"vide", b"soun"]
+    assert joiner.told_language(1) is None
+
+
+def test_a_sound_that_says_its_language_is_joined_at_once(
+    dash: Path, ffmpeg: str, tmp_path: Path
+) -> None:
+    sound = fragmented_sound(ffmpeg, tmp_path, "fra")
+    assert not untold_sound(sound[0])
+    joiner = TrackJoiner()
+    joiner.add("/video", (dash / "init-stream0.m4s").read_bytes(), now=0.0)
+    joiner.add("/audio", sound[0], now=0.0)
+    joined = joiner.add("/audio", sound[1], now=0.0)
+    assert joiner.mode == "joined"
+    assert handler_kinds(joined) == [b"vide", b"soun"]
+    assert isinstance(FragmentReader().feed(joined)[0], Init)

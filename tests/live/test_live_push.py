@@ -125,11 +125,19 @@ def test_an_encoder_pushes_each_track_on_its_own_with_its_dash_muxer(
     origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str
 ) -> None:
     """CMAF ingest of separate tracks (ffmpeg's dash muxer: an init segment and segments for
-    video and for audio, both with track_ID 1): the tracks are joined, the broadcast and its
-    recording have their audio, and the final MPD (`type="static"`) ends it."""
+    video and for each sound, every one with track_ID 1): the tracks are joined, the broadcast
+    and its recording have their audio, each sound in the language its MPD gives it (its init
+    segments say `und`), and the final MPD (`type="static"`) ends it."""
     stream, ingest = new_stream(origin, http)
-    encoder = push(ffmpeg, f"{ingest['http']}live.mpd", 10)
+    encoder = push(ffmpeg, f"{ingest['http']}live.mpd", 10, languages=("fra", "deu"))
     try:
+        hls = f"/live/{stream['id']}/master.m3u8"
+        wait_until(lambda: http.get(hls).status_code == 200, 30, "the stream on air")
+        live = m3u8.loads(http.get(hls).text)
+        assert [(m.language, m.name) for m in live.media] == [
+            ("fra", "Français"),
+            ("deu", "Deutsch"),
+        ], live.dumps()
         watch_and_end(origin, http, ffprobe, str(stream["id"]), 30)
         assert encoder.wait(30) == 0
     finally:
@@ -137,8 +145,8 @@ def test_an_encoder_pushes_each_track_on_its_own_with_its_dash_muxer(
         encoder.wait()
     master = m3u8.loads(http.get(f"/vod/{stream['id']}/master.m3u8").text)
     audio = [m for m in master.media if m.type == "AUDIO"]
-    assert audio, master.dumps()
-    assert media_duration(ffprobe, f"{origin.url}/vod/{stream['id']}/{audio[0].uri}") > 4
+    assert [m.language for m in audio] == ["fra", "deu"], master.dumps()
+    assert media_duration(ffprobe, f"{origin.url}/vod/{stream['id']}/{audio[1].uri}") > 4
 
 
 def test_an_encoder_posts_each_track_in_one_long_request_side_by_side(
