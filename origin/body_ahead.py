@@ -29,6 +29,7 @@ class BodyAhead:
         self._room = asyncio.Event()
         self._room.set()
         self._gone: ClientDisconnect | None = None
+        self._head = b""  # peeked at, not yet iterated over
         self._task = asyncio.create_task(self._read(request))
 
     async def _read(self, request: Request) -> None:
@@ -49,7 +50,23 @@ class BodyAhead:
     def __aiter__(self) -> BodyAhead:
         return self
 
+    async def peek(self, size: int) -> bytes:
+        """The body's first `size` bytes (fewer if it is shorter), which iterating over it
+        still yields."""
+        while len(self._head) < size:
+            try:
+                self._head += await self._next()
+            except StopAsyncIteration:
+                break
+        return self._head[:size]
+
     async def __anext__(self) -> bytes:
+        if self._head:
+            head, self._head = self._head, b""
+            return head
+        return await self._next()
+
+    async def _next(self) -> bytes:
         chunk = await self._chunks.get()
         if chunk is None:
             self._chunks.put_nowait(None)  # the end stays the end

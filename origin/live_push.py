@@ -1,8 +1,9 @@
 """HTTP ingest: `PUT` or `POST /ingest/{stream_key}/{name}` pushes a live stream's contribution
 (CMAF/fragmented MP4, or MPEG-TS) to the origin that runs the stream's ingest. The stream key
 in the path is the credential, as it is in an RTMP URL. Bodies are handed on as they arrive
-(transcoder/live_push.py); playlists (`.m3u8`, `.mpd`) only end the contribution when they
-say so (`#EXT-X-ENDLIST`, `type="static"`). `DELETE` (what ffmpeg's `hls` and `dash` muxers
+(transcoder/live_push.py); playlists (`.m3u8`, `.mpd`) end the contribution when they say
+so (`#EXT-X-ENDLIST`, `type="static"`), and an MPD gives the tracks' languages
+(transcoder/mpd_languages.py). `DELETE` (what ffmpeg's `hls` and `dash` muxers
 send for old segments) is acknowledged and ignored.
 
 The requests of one track (`TrackNames`: tracks pushed separately are joined) take turns in the
@@ -121,11 +122,14 @@ class LivePush:
         """PUT/POST /ingest/{stream_key}/{name}: 204 once the body was handed on."""
         slot = await self._slot(request)  # the key first: nothing is read without it
         name = request.path_params["name"]
-        track = self._names.setdefault(slot, TrackNames()).track(name)
-        tracks = self._turns.setdefault(slot, {})
-        turns = tracks.setdefault(track, Turns())
         body = BodyAhead(request)
         try:
+            # a body that starts with an init segment starts a track: its name's last number
+            # names it (ffmpeg's dash muxer's `-single_file`: `live-stream1.mp4`)
+            init = not is_manifest(name) and (await body.peek(8))[4:8] in (b"ftyp", b"moov")
+            track = self._names.setdefault(slot, TrackNames()).track(name, init)
+            tracks = self._turns.setdefault(slot, {})
+            turns = tracks.setdefault(track, Turns())
             async with turns.turn():
                 if is_manifest(name):
                     others = [t for t in tracks.values() if t is not turns]
@@ -201,9 +205,9 @@ class LivePush:
             text = await body.read(MAX_MANIFEST_BYTES)
         except ValueError:
             raise ApiError(413, "too_large", "a playlist of at most 1 MiB") from None
-        if name.lower().endswith(".mpd"):  # it may say the languages of the tracks' sound
-            languages = await anyio.to_thread.run_sync(init_languages, text, name)
-            await anyio.to_thread.run_sync(feed.tell_languages, languages)
+        if name.lower().endswith(".mpd"):  # it lists the tracks, and may say their languages
+            tracks = await anyio.to_thread.run_sync(init_languages, text, name)
+            await anyio.to_thread.run_sync(feed.tell_tracks, tracks)
         if not says_end(text):
             return
         with contextlib.suppress(TimeoutError):

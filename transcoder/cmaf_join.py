@@ -29,7 +29,6 @@ from transcoder.fragments import (
 
 JOIN_WAIT_S = 1.5  # how long a contribution with one track waits for another one's init
 MAX_HELD_BYTES = 32 << 20  # what is held back while the tracks are not all known
-UND = 0x55C4  # `und` as an mdhd packs it (three letters of five bits, each less 0x60)
 MP4_STARTS = (b"ftyp", b"styp", b"moov", b"moof", b"free", b"sidx", b"prft")
 _STREAMS = re.compile(r"Streams\(([^)/]{1,128})\)")
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -43,20 +42,22 @@ def _words(base: str) -> list[str]:
     return [word.lower() for word in _WORD.findall(base.split(".", 1)[0])]
 
 
-def track_key(name: str) -> str:
-    """Which track of a contribution a pushed file belongs to, from its name alone: the DASH-IF
+def track_key(name: str, init: bool = False) -> str:
+    """Which track of a contribution a pushed file belongs to, from its name: the DASH-IF
     `Streams(<name>)` if there is one; else its directory and the words of its file name but
     those that name the file's role (`init`, `chunk`, `segment`…) and the number that counts
-    segments (the last one, unless the file is an init segment). ffmpeg's dash muxer:
-    `init-stream1.m4s` and `chunk-stream1-00042.m4s` are track `/stream1`; Shaka Packager's
-    `audio_init.mp4` and `audio_17.m4s` track `/audio`, its `h264_360p_init.mp4` and
-    `h264_360p_17.m4s` track `/h264-360p`; ffmpeg's hls muxer's `init.mp4` and `index17.m4s`
-    track `/`."""
+    segments (the last one, unless the file is an init segment: named so, or `init`, its
+    body starting with one). ffmpeg's dash muxer: `init-stream1.m4s` and
+    `chunk-stream1-00042.m4s` are track `/stream1`, and with `-single_file 1` its
+    `live-stream1.mp4`, init segment and media in one request, track `/live-stream1`;
+    Shaka Packager's `audio_init.mp4` and `audio_17.m4s` track `/audio`, its
+    `h264_360p_init.mp4` and `h264_360p_17.m4s` track `/h264-360p`; ffmpeg's hls muxer's
+    `init.mp4` and `index17.m4s` track `/`."""
     if match := _STREAMS.search(name):
         return match.group(1)
     directory, _, base = name.rpartition("/")
     words = _words(base)
-    if words and "init" not in words:  # the segment's number
+    if words and not init and "init" not in words:  # the segment's number
         last = words.pop()
         if not last.isdigit():  # glued to a word: `index17`
             words.append(last.rstrip("0123456789"))
@@ -73,14 +74,15 @@ class TrackNames:
     def __init__(self) -> None:
         self._seen: dict[str, set[str]] = {}  # directory → track keys
 
-    def track(self, name: str) -> str:
-        key = track_key(name)
+    def track(self, name: str, init: bool = False) -> str:
+        """The track of a file named `name` (`init`: its body starts with an init segment)."""
+        key = track_key(name, init)
         if _STREAMS.search(name):
             return key
         directory, _, base = name.rpartition("/")
         seen = self._seen.setdefault(directory, set())
         nameless = f"{directory}/"
-        if key not in seen and seen == {nameless} and "init" not in _words(base):
+        if key not in seen and seen == {nameless} and not init and "init" not in _words(base):
             return nameless
         if not base.lower().endswith(_MANIFESTS):
             seen.add(key)
@@ -90,24 +92,6 @@ class TrackNames:
 def handler_kinds(init: bytes) -> list[bytes]:
     """The handler type of each trak of an init segment (b"vide", b"soun", ...)."""
     return [init[at + 8 : at + 12] for at in find(init, [b"moov", b"trak", b"mdia", b"hdlr"])]
-
-
-def untold_sound(init: bytes) -> bool:
-    """Whether a sound trak of an init segment says no language: its mdhd packs `und` (or
-    0x7FFF, QuickTime's unspecified)."""
-    for kind, payload, end in boxes(init):
-        if kind != b"moov":
-            continue
-        for trak_kind, trak, trak_end in boxes(init, payload, end):
-            hdlr = find(init, [b"mdia", b"hdlr"], trak, trak_end) if trak_kind == b"trak" else []
-            if not hdlr or init[hdlr[0] + 8 : hdlr[0] + 12] != b"soun":
-                continue
-            mdhd = find(init, [b"mdia", b"mdhd"], trak, trak_end)
-            at = mdhd[0] + (32 if init[mdhd[0]] == 1 else 20) if mdhd else len(init)
-            packed = struct.unpack_from(">H", init, at)[0] if at + 2 <= trak_end else UND
-            if packed in (UND, 0x7FFF):
-                return True
-    return False
 
 
 def _track_id_at(data: bytes, payload: int, kind: bytes) -> int:
@@ -149,11 +133,9 @@ class TrackJoiner:
     an audio init and then a fragment, or `wait_s` after the first fragment) everything is
     held back. Not at the second init: an encoder sends every track's init before their
     media, and a third track (a second language) whose init came after the join could not
-    be added; the receiver reads nothing before media anyway. Where a sound's init segment
-    does not say its language, the join also waits (at most `wait_s` after the first
-    fragment) for an MPD (`tell`), which may: ffmpeg's dash muxer says it only there, and
-    sends its MPD with its first segments. `told_language` is then the language of a joined
-    stream, by its number."""
+    be added; the receiver reads nothing before media anyway. An MPD (`tell`) may give the
+    tracks' languages, which ffmpeg's dash muxer says only there, after its first segment:
+    `told_language` is the one it gives a joined stream, by its number, once it has come."""
 
     def __init__(self, wait_s: float = JOIN_WAIT_S) -> None:
         self.wait_s = wait_s
@@ -164,14 +146,14 @@ class TrackJoiner:
         self._parsed: list[tuple[str, Fragment]] = []  # as parsed, for "joined"
         self._first_media_at: float | None = None
         self._told: dict[str, str] = {}  # track → the language an MPD gives it
-        self._manifest = False  # an MPD came
         self._joined_tracks: list[str] = []  # the track of each joined stream, in order
 
-    def tell(self, languages: dict[str, str]) -> None:
-        """An MPD came, giving these tracks (by the names of their init segments) these
-        languages."""
-        self._manifest = True
-        self._told.update({track_key(name): code for name, code in languages.items()})
+    def tell(self, tracks: dict[str, str | None]) -> None:
+        """An MPD came, listing these tracks (by the names of their init segments) with these
+        languages (None: none given)."""
+        for name, code in tracks.items():
+            if code:
+                self._told[track_key(name, init=True)] = code
 
     def told_language(self, stream: int) -> str | None:
         """The language an MPD gives joined stream number `stream` (0 first), if any."""
@@ -218,8 +200,6 @@ class TrackJoiner:
         waited = self._first_media_at is not None and now - self._first_media_at >= self.wait_s
         whole = any(not find(init.data, [b"moov", b"mvex"]) for init in inits)  # not fragmented
         both = {b"vide", b"soun"} <= kinds and bool(self._parsed)
-        if both and len(inits) > 1 and not self._manifest:  # an MPD may say a sound's language
-            both = not any(untold_sound(init.data) for init in inits)
         if not (both or waited or whole or self._held_bytes > MAX_HELD_BYTES):
             return b""
         if len(inits) <= 1 or whole:

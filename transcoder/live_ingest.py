@@ -37,6 +37,7 @@ from transcoder.live_push import PushSlot
 from transcoder.live_receive import Listener, Receiver, StreamKey, listeners, wait_for_encoder
 from transcoder.live_recording import publish_recording
 from transcoder.live_tracks import (
+    UNTOLD,
     audio_names,
     matched_tracks,
     say_what_is_left_out,
@@ -213,7 +214,7 @@ def _broadcast(
     on where it left off: the same renditions, segment numbers and timeline. Then end and
     publish the recording."""
     encode = config.encode
-    languages = current[0].languages  # the broadcast's audio tracks, the first one's default
+    languages = list(current[0].languages)  # the broadcast's audio tracks, the first default
     wall = WallClock()
 
     def publish(position: int, rendition: LiveRendition) -> None:
@@ -254,9 +255,24 @@ def _broadcast(
     on_air: set[int] = set()  # renditions players may join
     started_lock = threading.Lock()
 
+    original = current[0]
+    untold = [n for n, code in enumerate(languages) if code == UNTOLD]
+
+    def learn_languages() -> None:
+        """Audio renditions whose track said no language take the one the encoder's MPD
+        gives it, once it has come (an HTTP push's, after its first segment): from their
+        next part on, playlists name it and so will the recording."""
+        told = original.told_languages()
+        for n in [n for n in untold if told[n] != UNTOLD]:
+            languages[n] = told[n]
+            packagers[len(encode.rungs) + n].info["language"] = told[n]
+            untold.remove(n)
+
     def on_part(position: int, rendition_on_air: bool) -> None:
         """Live once players may join every rendition."""
         with started_lock:
+            if untold and original.feed is not None:
+                learn_languages()
             started.add(position)
             if not rendition_on_air or position in on_air:
                 return
@@ -300,6 +316,9 @@ def _broadcast(
         what = session.tail or " | ".join(current[0].tail)
         log.warning("live stream %s: the broadcast ended before any media: %s", stream.id, what)
         return False
+    with started_lock:  # an MPD may come only with the end (ffmpeg's -streaming -single_file)
+        if untold and original.feed is not None:
+            learn_languages()
     for p in packagers:
         p.finish()
     publish_recording(stream, catalog, [p.recorded_track() for p in packagers])

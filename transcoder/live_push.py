@@ -11,8 +11,9 @@ frag_keyframe+empty_moov -method PUT URL`), a file per request (ffmpeg's `hls` m
 `-hls_segment_type fmp4 -method PUT`: the init segment, then each media segment, with a
 playlist after each), or each track on its own (ffmpeg's `dash` muxer with `-method PUT`, a
 DASH-IF ingest encoder's long POST per track). Playlists and manifests carry no media: they are
-read only for their end (`#EXT-X-ENDLIST`, an MPD of `type="static"`), which ends the broadcast
-at once, as does a segment marked as its track's last (`lmsg`) once every track had one.
+read for their end (`#EXT-X-ENDLIST`, an MPD of `type="static"`), which ends the broadcast
+at once, as does a segment marked as its track's last (`lmsg`) once every track had one; an
+MPD also for its tracks' languages (`tell_tracks`).
 A long request that ends (its init segment and its media in one body, or MPEG-TS, received
 for longer than any file of a file-per-request push takes, ended by the encoder) ends the feed
 once every track's has: the receiver is given its end at once, so the last frames are packaged and
@@ -183,14 +184,10 @@ class PushFeed:
             self.received += len(data)
         return True
 
-    def tell_languages(self, languages: dict[str, str]) -> None:
-        """An MPD came, giving the tracks of these init segments these languages (the join
-        may have waited for it: what it held goes on now)."""
-        if self.ended.is_set():
-            return
+    def tell_tracks(self, tracks: dict[str, str | None]) -> None:
+        """An MPD came, listing the tracks of these init segments with their languages."""
         with self._lock:
-            self.joiner.tell(languages)
-            self._put(self.joiner.poll(time.monotonic()))
+            self.joiner.tell(tracks)
 
     def _put(self, data: bytes) -> bool:
         if not data:

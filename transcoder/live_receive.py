@@ -31,6 +31,7 @@ from transcoder.live_command import (
     srt_listener_url,
 )
 from transcoder.live_push import PushFeed, PushSlot
+from transcoder.live_tracks import UNTOLD
 from transcoder.probe import HDR_TRANSFERS
 from transcoder.runner import kill_group, tool_process
 
@@ -145,6 +146,7 @@ class Receiver:
         self.refusal: str | None = None
         self.unread: str | None = None  # "video" or "audio": found, but not one packet of it
         self._unread: set[int] = set()  # its streams' numbers, of those
+        self._audio_streams: list[int] = []  # the numbers of its audio tracks passed on
         self.rejected = 0  # lines saying a caller's passphrase was not the stream key
         self.tail: deque[str] = deque(maxlen=20)
         self.known = threading.Event()  # the encoder's streams are known, or it was refused
@@ -177,13 +179,12 @@ class Receiver:
             elif in_input and (match := INPUT_STREAM.match(line)):
                 number, tag, kind = int(match.group(1)), (match.group(2) or "").lower(), match[3]
                 self.kinds.append(kind.lower())
-                language = tag if is_language_code(tag) else "und"
-                if language == "und" and self.feed is not None:  # an MPD may say it
-                    language = self.feed.joiner.told_language(number) or language
+                language = tag if is_language_code(tag) else UNTOLD
                 if kind == "Audio" and number in self._unread:  # not passed on (`0:a:u`)
                     self.left_out.append(language)
                 elif kind == "Audio" and len(self.languages) < MAX_AUDIO_TRACKS:
                     self.languages.append(language)
+                    self._audio_streams.append(number)
                 if kind == "Video" and "video" not in self.kinds[:-1]:
                     self.fps = frame_rate(line)
                     self.picture = picture_of(line)
@@ -195,6 +196,16 @@ class Receiver:
                     kill_group(self.proc)
                 self.known.set()
         self.known.set()
+
+    def told_languages(self) -> list[str]:
+        """Its audio tracks' languages, with those an HTTP push's MPD has given by now to
+        tracks that said none (ffmpeg's dash muxer names them only there, after its first
+        segment, so after the streams are known)."""
+        joiner = self.feed.joiner if self.feed is not None else None
+        return [
+            (joiner.told_language(number) if joiner and code == UNTOLD else None) or code
+            for code, number in zip(self.languages, self._audio_streams, strict=True)
+        ]
 
     def _not_passed_on(self, line: str) -> str:
         """Why ffmpeg could not pass the contribution on: a stream it found no packet of

@@ -9,15 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.live import dash_tracks
-from transcoder.cmaf_join import (
-    JOIN_WAIT_S,
-    TrackJoiner,
-    TrackNames,
-    handler_kinds,
-    track_key,
-    untold_sound,
-)
-from transcoder.fragments import FragmentReader, Init
+from transcoder.cmaf_join import TrackJoiner, TrackNames, handler_kinds, track_key
 from transcoder.tools import tool_env
 
 SECONDS = 3
@@ -70,6 +62,11 @@ def test_track_keys_follow_the_names_encoders_give() -> None:
     # DASH-IF ingest names the track; a directory per track
     assert track_key("live/Streams(audio_eng)") == track_key("Streams(audio_eng)/3.cmfa")
     assert track_key("video/init.mp4") == track_key("video/seg_12.m4s") != track_key("audio/1.m4s")
+    # a body that starts with an init segment: its name's last number names its track
+    # (ffmpeg's dash muxer's -single_file: an init segment and its media in one request)
+    assert track_key("live-stream1.mp4", init=True) == "/live-stream1"
+    assert track_key("live-stream0.mp4", init=True) != track_key("live-stream1.mp4", init=True)
+    assert track_key("live-stream1.mp4") == "/live-stream"  # as a segment's name: its number
 
 
 @pytest.mark.parametrize(
@@ -92,6 +89,16 @@ def test_a_file_of_a_track_not_named_goes_with_the_only_one(
 ) -> None:
     seen = TrackNames()
     assert [seen.track(name) for name in names] == tracks
+
+
+def test_a_body_that_starts_with_an_init_segment_starts_its_own_track() -> None:
+    seen = TrackNames()
+    assert seen.track("live-stream0.mp4", init=True) == "/live-stream0"
+    assert seen.track("live-stream1.mp4", init=True) == "/live-stream1"
+    beside = TrackNames()  # not taken for the nameless track's segment
+    assert beside.track("init.mp4", init=True) == "/"
+    assert beside.track("live0.m4s") == "/"
+    assert beside.track("sound1.mp4", init=True) == "/sound1"
 
 
 def test_separate_tracks_are_joined_into_one_stream(
@@ -125,9 +132,7 @@ def test_a_track_whose_init_comes_after_the_first_two_is_joined_too(
     order = [("/1", tracks[1][0]), ("/0", tracks[0][0]), ("/2", tracks[2][0])]
     order += [(f"/{k}", tracks[k][n]) for n in range(1, SECONDS + 1) for k in range(3)]
     joiner = TrackJoiner()
-    # a request a second, no MPD: the join waits for one (the sounds say no language) until
-    # JOIN_WAIT_S after the first fragment, by when every init had come
-    joined = b"".join(joiner.add(key, data, now=float(n)) for n, (key, data) in enumerate(order))
+    joined = b"".join(joiner.add(key, data, now=n / 10) for n, (key, data) in enumerate(order))
     assert joiner.mode == "joined"
     assert handler_kinds(joined) == [b"soun", b"vide", b"soun"]
     out = tmp_path / "joined.mp4"
@@ -193,62 +198,27 @@ def test_what_cannot_be_cut_passes_through_as_it_came(dash: Path) -> None:
     assert joiner.mode == "raw"
 
 
-def fragmented_sound(ffmpeg: str, tmp_path: Path, language: str) -> list[bytes]:
-    """A tone as one track of fragmented MP4 tagged with `language` (ffmpeg's mp4 muxer packs
-    it in the mdhd, as CMAF ingest encoders do): its init segment, then its fragments."""
-    path = tmp_path / f"{language}.mp4"
-    source = ["-f", "lavfi", "-i", f"sine=duration={SECONDS}", "-c:a", "aac"]
-    tag = ["-metadata:s:a:0", f"language={language}"]
-    flags = ["-movflags", "frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "1000000"]
-    subprocess.run(
-        [ffmpeg, "-v", "error", *source, *tag, *flags, str(path)],
-        env=tool_env(),
-        check=True,
-        timeout=60,
-    )
-    items = FragmentReader().feed(path.read_bytes())
-    return [item.data for item in items]
-
-
-def test_a_sound_that_says_no_language_waits_for_the_mpd_that_names_it(dash: Path) -> None:
-    """ffmpeg's dash muxer packs `und` in every init segment and names the languages in its
-    MPD, sent with its first segments: the join waits for it, and each joined stream's
-    language is the one the MPD gave its track."""
-    inits = [(dash / f"init-stream{k}.m4s").read_bytes() for k in (0, 1)]
-    assert [untold_sound(init) for init in inits] == [False, True]  # the picture has no sound
-    joiner = TrackJoiner()
-    out = joiner.add("/stream0", inits[0], now=0.0) + joiner.add("/stream1", inits[1], now=0.0)
-    for k, name in enumerate(segments(0)[:1] + segments(1)[:1]):
-        out += joiner.add(f"/stream{k}", (dash / name).read_bytes(), now=0.1)
-    assert out == b""  # held back: the MPD may say the sound's language
-    assert joiner.mode == "deciding"
-    assert joiner.told_language(1) is None
-    joiner.tell({"init-stream1.m4s": "fra", "init-stream7.m4s": "deu"})
-    joined = joiner.poll(0.2)
-    assert joiner.mode == "joined"
-    assert handler_kinds(joined) == [b"vide", b"soun"]
-    assert [joiner.told_language(n) for n in (0, 1, 2, -1)] == [None, "fra", None, None]
-
-
-def test_without_an_mpd_the_join_waits_no_longer_than_for_a_track(dash: Path) -> None:
-    joiner = TrackJoiner()
-    for k in (0, 1):
-        joiner.add(f"/stream{k}", (dash / f"init-stream{k}.m4s").read_bytes(), now=0.0)
-        joiner.add(f"/stream{k}", (dash / segments(k)[0]).read_bytes(), now=0.0)
-    assert joiner.poll(JOIN_WAIT_S - 0.1) == b""
-    assert handler_kinds(joiner.poll(JOIN_WAIT_S)) == [b"vide", b"soun"]
-    assert joiner.told_language(1) is None
-
-
-def test_a_sound_that_says_its_language_is_joined_at_once(
-    dash: Path, ffmpeg: str, tmp_path: Path
+def test_an_mpd_gives_the_joined_streams_the_languages_their_init_segments_do_not(
+    dash: Path,
 ) -> None:
-    sound = fragmented_sound(ffmpeg, tmp_path, "fra")
-    assert not untold_sound(sound[0])
+    """ffmpeg's dash muxer packs `und` in every init segment and names the languages only in
+    its MPD, which comes after its first segment: the join does not wait for it, and each
+    joined stream's language is the one the MPD gives its track, once it has come."""
     joiner = TrackJoiner()
-    joiner.add("/video", (dash / "init-stream0.m4s").read_bytes(), now=0.0)
-    joiner.add("/audio", sound[0], now=0.0)
-    joined = joiner.add("/audio", sound[1], now=0.0)
+    out = b""
+    for k in (0, 1):
+        out += joiner.add(f"/stream{k}", (dash / f"init-stream{k}.m4s").read_bytes(), now=0.0)
+    out += joiner.add("/stream0", (dash / segments(0)[0]).read_bytes(), now=0.1)
     assert joiner.mode == "joined"
-    assert handler_kinds(joined) == [b"vide", b"soun"]
-    assert isinstance(FragmentReader().feed(joined)[0], Init)
+    assert handler_kinds(out) == [b"vide", b"soun"]
+    assert joiner.told_language(1) is None  # no MPD yet
+    joiner.tell({"init-stream0.m4s": None, "init-stream1.m4s": "fra", "init-stream7.m4s": "deu"})
+    assert [joiner.told_language(n) for n in (0, 1, 2, -1)] == [None, "fra", None, None]
+    # -single_file: the init segment is the track's one request, `live-stream1.mp4`
+    single = TrackJoiner()
+    for k in (0, 1):
+        key = track_key(f"live-stream{k}.mp4", init=True)
+        single.add(key, (dash / f"init-stream{k}.m4s").read_bytes(), now=0.0)
+    single.add(track_key("live-stream0.mp4", init=True), (dash / segments(0)[0]).read_bytes(), 0.1)
+    single.tell({"live-stream1.mp4": "pt-BR"})
+    assert single.told_language(1) == "pt-BR"

@@ -121,15 +121,23 @@ def test_an_encoder_pushes_fmp4_segments_with_its_hls_muxer(
     assert late.status_code == 403  # the key of an ended stream works no more
 
 
+@pytest.mark.parametrize(
+    "muxer",
+    [(), ("-single_file", "1")],
+    ids=["a-file-per-segment", "one-request-per-track"],
+)
 def test_an_encoder_pushes_each_track_on_its_own_with_its_dash_muxer(
-    origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str
+    origin: OriginServer, http: httpx.Client, ffmpeg: str, ffprobe: str, muxer: tuple[str, ...]
 ) -> None:
     """CMAF ingest of separate tracks (ffmpeg's dash muxer: an init segment and segments for
-    video and for each sound, every one with track_ID 1): the tracks are joined, the broadcast
-    and its recording have their audio, each sound in the language its MPD gives it (its init
-    segments say `und`), and the final MPD (`type="static"`) ends it."""
+    video and for each sound, every one with track_ID 1; or, with -single_file, a request per
+    track, `live-stream0.mp4`, `live-stream1.mp4`… side by side): the tracks are joined in
+    the MPD's order, the broadcast and its recording have their audio, each sound in the
+    language the MPD gives it (its init segments say `und`), and the final MPD
+    (`type="static"`) ends it."""
     stream, ingest = new_stream(origin, http)
-    encoder = push(ffmpeg, f"{ingest['http']}live.mpd", 10, languages=("fra", "deu"))
+    url = f"{ingest['http']}live.mpd"
+    encoder = push(ffmpeg, url, 10, languages=("fra", "deu"), muxer=muxer)
     try:
         hls = f"/live/{stream['id']}/master.m3u8"
         wait_until(lambda: http.get(hls).status_code == 200, 30, "the stream on air")
@@ -146,7 +154,8 @@ def test_an_encoder_pushes_each_track_on_its_own_with_its_dash_muxer(
     master = m3u8.loads(http.get(f"/vod/{stream['id']}/master.m3u8").text)
     audio = [m for m in master.media if m.type == "AUDIO"]
     assert [m.language for m in audio] == ["fra", "deu"], master.dumps()
-    assert media_duration(ffprobe, f"{origin.url}/vod/{stream['id']}/{audio[1].uri}") > 4
+    for sound in audio:
+        assert media_duration(ffprobe, f"{origin.url}/vod/{stream['id']}/{sound.uri}") > 4
 
 
 def test_an_encoder_posts_each_track_in_one_long_request_side_by_side(

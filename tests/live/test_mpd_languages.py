@@ -26,8 +26,8 @@ def test_the_languages_of_ffmpegs_dash_muxer(ffmpeg: str, tmp_path: Path) -> Non
         timeout=60,
     )
     mpd = (tmp_path / "live.mpd").read_bytes()
-    expected = {"init-stream1.m4s": "fra", "init-stream2.m4s": "deu"}
-    assert init_languages(mpd, "live.mpd") == expected
+    expected = {"init-stream0.m4s": None, "init-stream1.m4s": "fra", "init-stream2.m4s": "deu"}
+    assert list(init_languages(mpd, "live.mpd").items()) == list(expected.items())  # in order
     assert init_languages(mpd, "show/live.mpd") == {f"show/{k}": v for k, v in expected.items()}
 
 
@@ -56,6 +56,15 @@ MPD = """<?xml version="1.0"?>
       <BaseURL>https://elsewhere.example/</BaseURL>
       <Representation id="i" bandwidth="1"/>
     </AdaptationSet>
+    <AdaptationSet contentType="audio" lang="nld">
+      <Representation id="l" bandwidth="1">
+        <SegmentList><Initialization sourceURL="list/init.m4s"/></SegmentList>
+      </Representation>
+      <Representation id="f" bandwidth="1" lang="fry">
+        <BaseURL>whole-f.mp4</BaseURL>
+        <SegmentBase indexRange="0-99"><Initialization range="0-763"/></SegmentBase>
+      </Representation>
+    </AdaptationSet>
     <AdaptationSet contentType="video">
       <Representation id="v" bandwidth="1"/>
     </AdaptationSet>
@@ -71,9 +80,17 @@ def test_templates_base_urls_and_tags_as_an_mpd_may_give_them() -> None:
         "live/ingest/low/a2/init.mp4": "pt-BR",
         # an AdaptationSet's template, a formatted identifier
         "live/ingest/audio_00096000_init.mp4": "spa",
+        # `und` and what is no language code say nothing
+        "live/ingest/u/init.mp4": None,
+        "live/ingest/e/init.mp4": None,
         # an absolute BaseURL names another server: the pushed names are the ones beside
         "live/ingest/i/init.mp4": "ita",
-    }  # `und` and what is no language code say nothing; nor does a video without a lang
+        # a SegmentList's Initialization, and one that is a range of the BaseURL's file
+        # (ffmpeg's dash muxer with -use_template 0, and with -single_file 1)
+        "live/ingest/list/init.m4s": "nld",
+        "live/ingest/whole-f.mp4": "fry",
+        "live/ingest/v/init.mp4": None,  # a picture, with no lang
+    }
 
 
 @pytest.mark.parametrize(

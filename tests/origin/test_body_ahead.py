@@ -82,3 +82,21 @@ def test_it_holds_a_bounded_amount_ahead() -> None:
     asyncio.run(run())
     with pytest.raises(ValueError, match="more than 15 bytes"):
         asyncio.run(too_long())
+
+
+def test_a_peek_at_its_first_bytes_leaves_the_whole_body_to_read() -> None:
+    async def run(*chunks: bytes) -> tuple[bytes, bytes]:
+        ahead = BodyAhead(request_of(body(*chunks), []))
+        try:
+            head = await ahead.peek(8)
+            assert await ahead.peek(8) == head  # again: the same bytes
+            return head, b"".join([chunk async for chunk in ahead])
+        finally:
+            await ahead.close()
+
+    assert asyncio.run(run(b"\0\0\0\x18ft", b"yp", b"isom")) == (
+        b"\0\0\0\x18ftyp",
+        b"\0\0\0\x18ftypisom",
+    )
+    assert asyncio.run(run(b"abc")) == (b"abc", b"abc")  # shorter than asked: all of it
+    assert asyncio.run(run(b"")) == (b"", b"")

@@ -47,6 +47,7 @@ def push(
     size: str = "640x360",
     languages: tuple[str, ...] = (),
     hlg: bool = False,
+    muxer: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
     """A live encoder: a test pattern of `size` (with a tone unless not `audio`; with
     `languages`, an audio track of a tone of its own tagged with each; as a phone's HLG, 10-bit
@@ -55,7 +56,8 @@ def push(
     `.m3u8` gets ffmpeg's hls muxer (fMP4 segments of 1 s PUT one by one, then the
     playlists), one ending in `.mpd` its dash muxer (each track on its own: an init segment
     and 1 s segments per track, then the MPD), one ending in `.ts` MPEG-TS in one long chunked
-    PUT, any other one fragmented MP4 in one long chunked PUT."""
+    PUT, any other one fragmented MP4 in one long chunked PUT; `muxer`: more of the muxer's
+    options."""
     pattern = f"testsrc2=size={size}:rate={fps}:duration={seconds}"
     sources = ["-re", "-f", "lavfi", "-i", pattern]
     tones = max(1, len(languages)) if audio else 0
@@ -81,7 +83,7 @@ def push(
         encode += ["-f", "mp4", "-movflags", "frag_keyframe+empty_moov", "-method", "PUT"]
     else:
         encode += ["-f", "flv" if url.startswith("rtmp:") else "mpegts"]
-    encode += [url]
+    encode += [*muxer, url]
     return subprocess.Popen(
         [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", *sources, *encode],
         env=tool_env(),
