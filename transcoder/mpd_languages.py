@@ -1,4 +1,4 @@
-"""The tracks an encoder's MPD lists, in its order, and the languages it gives them (pure).
+"""The languages an encoder's MPD gives the tracks it pushes (pure).
 
 An encoder that pushes each track on its own with an MPD beside them (ffmpeg's `dash` muxer)
 may say a track's language only there: ffmpeg writes `lang="fra"` on the AdaptationSet and
@@ -6,11 +6,9 @@ may say a track's language only there: ffmpeg writes `lang="fra"` on the Adaptat
 (its own `lang`, else its AdaptationSet's) and its init segment's name (the nearest
 SegmentTemplate's `initialization`, with `$RepresentationID$` and `$Bandwidth$` filled in, or
 SegmentList's or SegmentBase's Initialization, under any relative BaseURLs, beside the MPD),
-which is how the pushed init segment is known. The MPD's order is the encoder's (the
-first audio track is its main one), which its requests, sent side by side, may not keep. A
-language is any BCP 47 tag (`fra`, `pt-BR`), as a playlist's LANGUAGE takes it; what is not
-one, or `und`, says nothing. An MPD that declares a DOCTYPE (entities) or cannot be parsed
-says nothing either."""
+which is how the pushed init segment is known. A language is any BCP 47 tag (`fra`,
+`pt-BR`), as a playlist's LANGUAGE takes it; what is not one, or `und`, says nothing. An MPD
+that declares a DOCTYPE (entities) or cannot be parsed says nothing either."""
 
 from __future__ import annotations
 
@@ -83,9 +81,8 @@ def _language(value: str | None) -> str | None:
 
 
 def init_languages(mpd: bytes, mpd_name: str) -> dict[str, str | None]:
-    """Each Representation's init segment, by its pushed name (beside `mpd_name`), in the
-    MPD's order → the language the MPD gives it (None where it gives none); empty for what
-    is not an MPD."""
+    """Each Representation's init segment, by its pushed name (beside `mpd_name`) → the
+    language the MPD gives it (None where it gives none); empty for what is not an MPD."""
     if b"<!DOCTYPE" in mpd or b"<!ENTITY" in mpd:
         return {}
     try:
