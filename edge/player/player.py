@@ -148,7 +148,8 @@ class HeadlessPlayer:
         playlist (no EXT-X-ENDLIST) is played in real time, loaded again as it grows, until it
         ends (or `duration_s` of media played): part by part from PART-HOLD-BACK behind its
         newest part where it lists parts (LL-HLS), else from three segments behind its
-        newest."""
+        newest; holding more than that (it joined from a playlist a cache had kept), it plays
+        faster until it is back, as hls.js does with `maxLiveSyncPlaybackRate`."""
         parts = urlsplit(url)
         bases = [f"{parts.scheme}://{parts.netloc}", *(a.rstrip("/") for a in alternatives)]
         report = SessionReport(PlaybackStats(self.rule))
@@ -202,6 +203,7 @@ class HeadlessPlayer:
             raise PlaybackFailed(f"{url}: no segments to play")
         level = 0
         played_s = 0.0
+        rate = 1.0  # how fast it plays (a live stream it is behind: faster, `catch_up_rate`)
         resumed = self.clock()  # when the last wait for buffer room ended
         inits: set[str] = set()  # the init segments fetched, by their playlist's URL
         while self.duration_s is None or played_s < self.duration_s:
@@ -240,13 +242,21 @@ class HeadlessPlayer:
             idle_s = session.add(
                 level,
                 segment.duration_s,
-                elapsed_s=(now - resumed) * speed,
+                elapsed_s=media_played(now - resumed, session.buffer_s, rate)
+                if live
+                else (now - resumed) * speed,
                 took_s=now - download_started,
                 size_bytes=fetched,
                 now_s=now,
             )
             if live:
                 self._behind(segment_made_at(playlist, number), session)
+                # it holds about as much as it started behind the newest segment: more (it
+                # joined from a playlist a cache had kept) is played faster until it is back
+                started_behind_s = LIVE_START_BEHIND * segment.duration_s
+                stalls = session.stats().stalls
+                aim_s = live_target_s(started_behind_s, stalls, rendition.target_s)
+                rate = catch_up_rate(session.buffer_s, aim_s)
             played_s += segment.duration_s
             number += 1
             resumed = now + idle_s / speed

@@ -47,8 +47,10 @@ class LiveServer:
         part_scale: tuple[int, ...] = (1,) * PARTS,
         cached_s: float = 0.0,
         late: tuple[int, float] = (-1, 0.0),
+        classic: bool = False,
     ) -> None:
         self.now = 0.0
+        self.classic = classic  # whole segments only: no parts listed, no PART-HOLD-BACK
         self.cached_s = cached_s  # a plain playlist request gets the playlist as it was then
         self.late = late  # (part number, seconds): that part is listed so much later
         self.link_bps = link_bps  # media takes this long to send (0: no time)
@@ -78,14 +80,16 @@ class LiveServer:
             "#EXT-X-MEDIA-SEQUENCE:0",
             f'#EXT-X-MAP:URI="{name}-init.mp4"',
         ]
+        if self.classic:
+            lines[3:5] = ["#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES"]
         for msn in range(whole):
             date = datetime.fromtimestamp(EPOCH + msn * PARTS * PART_S, UTC).isoformat()
             lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{date}")
-            lines += self.parts(name, msn, PARTS)
+            lines += [] if self.classic else self.parts(name, msn, PARTS)
             lines += [f"#EXTINF:{PARTS * PART_S},", f"{name}-{msn}.m4s"]
         if made >= self.ends_after * PARTS:
             lines.append("#EXT-X-ENDLIST")
-        else:
+        elif not self.classic:
             lines += self.parts(name, whole, pending)
             lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{name}-{whole}.{pending}.m4s"')
         return "\n".join(lines) + "\n"
@@ -107,6 +111,8 @@ class LiveServer:
             if "_HLS_msn" in query:
                 self.blocking.append(f"{path}?{urlsplit(str(request.url)).query}")
                 msn, part = int(query["_HLS_msn"][0]), int(query.get("_HLS_part", ["0"])[0])
+                if self.classic:  # listed once it is whole
+                    part = PARTS - 1
                 wanted = min(msn * PARTS + part + 1, self.ends_after * PARTS)
                 if wanted * PART_S > self.stops_at:  # held until the server gives up
                     self.now += 3 * PARTS * PART_S
@@ -204,6 +210,26 @@ def test_joined_from_a_playlist_a_cache_kept_it_plays_faster_back_to_the_hold_ba
     # nothing skipped: every part from where it joined (1.3, 1.5 s behind the 2.1 listed)
     # to the end was played
     assert report.playback.chunks == 12 * PARTS - (PARTS + 3)
+
+
+def test_a_classic_live_stream_joined_from_a_kept_playlist_plays_faster_back() -> None:
+    """Whole segments only (no parts): the player starts three segments behind the newest
+    listed. From a playlist a cache kept for 3 s, that is 9 s behind the encoder instead of
+    6 (it holds 9 s once it has fetched the segments made since); at 1x it would stay so far
+    behind for as long as it watched. It plays faster (at most 1.2x) until it holds three
+    segments again, as hls.js does with `maxLiveSyncPlaybackRate`."""
+    server = LiveServer(ends_after_segments=20, cached_s=3.0, classic=True)
+    server.now = 9.0  # the kept playlist (of 6 s) lists 0-2: it starts from 0
+    report = played(server, "http://live.test/master.m3u8")
+    assert not report.low_latency
+    behind = report.behind_s
+    assert behind[0] == pytest.approx(9.0, abs=0.01)  # started behind the kept playlist's
+    assert max(behind) <= 9.0 + 1e-6
+    assert all(later <= earlier + 1e-6 for earlier, later in itertools.pairwise(behind))
+    assert behind[-1] == pytest.approx(6.0, abs=0.2)  # three segments behind, no further
+    assert report.playback.stalls == 0
+    video = {k.split("-", 1)[1] for k in server.fetched if k.startswith(("lo-", "hi-"))}
+    assert video >= {f"{msn}.m4s" for msn in range(20)}  # from the first listed: none skipped
 
 
 def test_after_a_stall_it_aims_a_second_further_back() -> None:
