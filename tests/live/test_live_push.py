@@ -131,10 +131,9 @@ def test_an_encoder_pushes_each_track_on_its_own_with_its_dash_muxer(
 ) -> None:
     """CMAF ingest of separate tracks (ffmpeg's dash muxer: an init segment and segments for
     video and for each sound, every one with track_ID 1; or, with -single_file, a request per
-    track, `live-stream0.mp4`, `live-stream1.mp4`… side by side): the tracks are joined in
-    the MPD's order, the broadcast and its recording have their audio, each sound in the
-    language the MPD gives it (its init segments say `und`), and the final MPD
-    (`type="static"`) ends it."""
+    track, `live-stream0.mp4`, `live-stream1.mp4`… side by side): the tracks are joined, the
+    broadcast and its recording have their audio, each sound in the language the MPD gives
+    it (its init segments say `und`), and the final MPD (`type="static"`) ends it."""
     stream, ingest = new_stream(origin, http)
     url = f"{ingest['http']}live.mpd"
     encoder = push(ffmpeg, url, 10, languages=("fra", "deu"), muxer=muxer)
