@@ -20,6 +20,8 @@ CATCH_UP_MAX_RATE = 1.2
 CATCH_UP_DEAD_ZONE_S = 0.1  # within this of the hold back it plays at 1x (no wobble)
 CATCH_UP_GAIN = 0.5  # per second of excess: 0.2 s over plays 1.1x, 0.4 s or more 1.2x
 STALL_BACK_S = 1.0  # each stall moves a player's aim this much further behind the edge
+LIVE_START_BEHIND = 3  # a classic live player starts this many segments behind its newest
+# (RFC 8216 §6.3.3)
 
 
 class Listed(Enum):
@@ -144,6 +146,15 @@ def catch_up_rate(buffer_s: float, hold_back_s: float) -> float:
     if excess_s <= CATCH_UP_DEAD_ZONE_S:
         return 1.0
     return min(CATCH_UP_MAX_RATE, 1.0 + CATCH_UP_GAIN * excess_s)
+
+
+def classic_rate(buffer_s: float, segment_s: float, stalls: int, target_duration_s: float) -> float:
+    """How fast (x real time) a classic live player (whole segments of `segment_s`) plays:
+    it holds about what it started behind the newest segment, LIVE_START_BEHIND of them; more
+    (it joined from a playlist a cache had kept) it plays faster until it is back, aiming a
+    second further back for each stall, as a low-latency player does."""
+    aim_s = live_target_s(LIVE_START_BEHIND * segment_s, stalls, target_duration_s)
+    return catch_up_rate(buffer_s, aim_s)
 
 
 def media_played(wall_s: float, buffer_s: float, rate: float) -> float:

@@ -18,9 +18,11 @@ import httpx
 
 from edge.player.abr_controller import DEFAULT_RULE, RULES
 from edge.player.live_edge import (
+    LIVE_START_BEHIND,
     Listed,
     LiveStart,
     catch_up_rate,
+    classic_rate,
     listed,
     live_start,
     live_target_s,
@@ -36,7 +38,6 @@ from manifests.parse import parse_master_playlist, parse_media_playlist
 
 Playlist = TypeVar("Playlist", MasterPlaylist, MediaPlaylist)
 
-LIVE_START_BEHIND = 3  # a live stream starts this many segments behind its newest (RFC 8216 §6.3.3)
 LIVE_RELOAD_MIN_S = 0.5  # the shortest wait between two plain reloads of a live playlist
 LIVE_TARGET_S = 2.0  # a live playlist's target duration when it says none and lists nothing
 LIVE_STALL_TARGETS = 6  # target durations without a new segment: the live playlist has stopped
@@ -148,8 +149,7 @@ class HeadlessPlayer:
         playlist (no EXT-X-ENDLIST) is played in real time, loaded again as it grows, until it
         ends (or `duration_s` of media played): part by part from PART-HOLD-BACK behind its
         newest part where it lists parts (LL-HLS), else from three segments behind its
-        newest; holding more than that (it joined from a playlist a cache had kept), it plays
-        faster until it is back, as hls.js does with `maxLiveSyncPlaybackRate`."""
+        newest; holding more than that, it plays faster until it is back (`catch_up_rate`)."""
         parts = urlsplit(url)
         bases = [f"{parts.scheme}://{parts.netloc}", *(a.rstrip("/") for a in alternatives)]
         report = SessionReport(PlaybackStats(self.rule))
@@ -201,10 +201,8 @@ class HeadlessPlayer:
             number = max(media[0].first, media[0].end - LIVE_START_BEHIND)
         elif last <= number:
             raise PlaybackFailed(f"{url}: no segments to play")
-        level = 0
-        played_s = 0.0
-        rate = 1.0  # how fast it plays (a live stream it is behind: faster, `catch_up_rate`)
-        resumed = self.clock()  # when the last wait for buffer room ended
+        level, played_s = 0, 0.0
+        rate, resumed = 1.0, self.clock()  # how fast it plays; when a wait for room ended
         inits: set[str] = set()  # the init segments fetched, by their playlist's URL
         while self.duration_s is None or played_s < self.duration_s:
             if not live and number >= last:
@@ -239,24 +237,19 @@ class HeadlessPlayer:
             now = self.clock()
             if session is None:  # one rendition: its bitrate measured on its first segment
                 session = self._measured(chunk, segment.duration_s, started)
+            wall_s = now - resumed
             idle_s = session.add(
                 level,
                 segment.duration_s,
-                elapsed_s=media_played(now - resumed, session.buffer_s, rate)
-                if live
-                else (now - resumed) * speed,
+                elapsed_s=media_played(wall_s, session.buffer_s, rate) if live else wall_s * speed,
                 took_s=now - download_started,
                 size_bytes=fetched,
                 now_s=now,
             )
             if live:
                 self._behind(segment_made_at(playlist, number), session)
-                # it holds about as much as it started behind the newest segment: more (it
-                # joined from a playlist a cache had kept) is played faster until it is back
-                started_behind_s = LIVE_START_BEHIND * segment.duration_s
-                stalls = session.stats().stalls
-                aim_s = live_target_s(started_behind_s, stalls, rendition.target_s)
-                rate = catch_up_rate(session.buffer_s, aim_s)
+                held_s, stalls = session.buffer_s, session.stats().stalls
+                rate = classic_rate(held_s, segment.duration_s, stalls, rendition.target_s)
             played_s += segment.duration_s
             number += 1
             resumed = now + idle_s / speed

@@ -18,6 +18,7 @@ from edge.player.live_edge import (
     Listed,
     LiveStart,
     catch_up_rate,
+    classic_rate,
     listed,
     live_start,
     live_target_s,
@@ -254,6 +255,10 @@ def test_catching_up_is_judged_on_the_buffer_and_a_stall_is_counted_in_real_time
     assert live_target_s(1.5, 0, 2.0) == 1.5
     assert live_target_s(1.5, 1, 2.0) == 2.5
     assert live_target_s(1.5, 5, 2.0) == 3.5  # a target duration more at most
+    # a classic player aims at three segments behind: 2 s segments, 6 s
+    assert classic_rate(6.0, 2.0, 0, 2.0) == 1.0
+    assert classic_rate(6.4, 2.0, 0, 2.0) == pytest.approx(1.2)
+    assert classic_rate(6.4, 2.0, 1, 2.0) == 1.0  # a second further back after a stall
     assert media_played(0.5, 2.0, 1.2) == pytest.approx(0.6)
     assert media_played(0.5, 2.0, 1.0) == pytest.approx(0.5)
     # 0.6 s held at 1.2x lasts 0.5 s: the other 0.5 s is a stall of 0.5 s, not 0.6
