@@ -206,8 +206,8 @@ class LivePush:
         except ValueError:
             raise ApiError(413, "too_large", "a playlist of at most 1 MiB") from None
         if name.lower().endswith(".mpd"):  # it lists the tracks, and may say their languages
-            tracks = await anyio.to_thread.run_sync(init_languages, text, name)
-            await anyio.to_thread.run_sync(feed.tell_tracks, tracks)
+            # parsed and told in one trip to a thread (the feed's lock may wait on its pipe)
+            await anyio.to_thread.run_sync(lambda: feed.tell_tracks(init_languages(text, name)))
         if not says_end(text):
             return
         with contextlib.suppress(TimeoutError):
