@@ -17,12 +17,14 @@ does on the whole stream (SHARDS, Waldspurger et al., FAST '15). Each trial is c
 cache itself on the same sampled requests, so that popularity caching is judged by what it does
 on all the traffic (a sample would cut its viewers' walks). When a trial has missed
 `LEAVE_POPULAR` fewer of the sampled bytes than popularity caching in `WINS` windows of
-`EVIDENCE` sampled requests in a row, the cache switches to that policy; from S3-FIFO or LRU it
-switches on `SWITCH` fewer (the video policy is the one to leave only on clear evidence). Where
-requests do not follow viewers through segment numbers (the viewer model's `sequential` share
-under `SEQUENTIAL_MIN`: block traces, hashed or numbered ids), its model adds nothing and it is
-left on `LEAVE_UNGUIDED` fewer. Each
-switch doubles the window (up to `BACKOFF` times), so that traffic between two policies cannot
+`EVIDENCE` sampled requests in a row (as many times fewer as the sample is sparser than one key
+in 2**`WINDOW_BITS`, so that a window spans as many of the cache's requests: a large cache's
+trials hold enough objects with a sparser sample, and cost a quarter as much), the cache
+switches to that policy; from S3-FIFO or LRU it switches on `SWITCH` fewer (the video policy is
+the one to leave only on clear evidence). Where requests do not follow viewers through segment
+numbers (the viewer model's `sequential` share under `SEQUENTIAL_MIN`: block traces, hashed or
+numbered ids), its model adds nothing and it is left on `LEAVE_UNGUIDED` fewer. Each switch
+doubles the window (up to `BACKOFF` times), so that traffic between two policies cannot
 make the cache swing. At a switch the new policy takes the cached objects, the first to go
 first, as if each had been stored and asked for once in that order (popularity caching evicts by
 its own scores whatever it holds; S3-FIFO takes them as it takes a new cache's first objects, a
@@ -46,8 +48,8 @@ POLICIES: Final = ("popular", "s3fifo", "lru")  # what the cache may run, by num
 POPULAR: Final = 0
 S3: Final = 1
 
-SAMPLE_BITS: Final = 4
-SAMPLE: Final = 1 << SAMPLE_BITS  # at most one key in 16 is sampled
+SAMPLE_BITS: Final = 6
+SAMPLE: Final = 1 << SAMPLE_BITS  # at most one key in 64 is sampled
 # a key's hash modulo a prime, times a constant modulo the same prime, scatters neighbouring
 # hashes (a video's segment numbers) over the residues (Knuth's golden-ratio multiplier
 # 2 654 435 761, reduced modulo the prime: the same residues, with factors small enough for
@@ -55,6 +57,7 @@ SAMPLE: Final = 1 << SAMPLE_BITS  # at most one key in 16 is sampled
 PRIME: Final = 1_000_003
 SCATTER: Final = 427_799
 EVIDENCE: Final = 2048  # sampled requests a window (doubled at each switch, BACKOFF times)
+WINDOW_BITS: Final = 4  # ... sampling one key in 16 or more; half as many each bit past it
 LEAVE_POPULAR: Final = 0.20  # leave popularity caching when a trial missed 20% fewer bytes
 LEAVE_UNGUIDED: Final = 0.10  # ... 10% fewer, where requests do not follow viewers
 SWITCH: Final = 0.05  # leave S3-FIFO or LRU when a trial missed 5% fewer
@@ -219,7 +222,8 @@ class AdaptiveCache:
                 self._forget(trial.insert(key, size))
             bit <<= 1
         self._sampled += 1
-        if self._sampled >= EVIDENCE << min(self.switches, BACKOFF):
+        window = EVIDENCE >> max(self._bits - WINDOW_BITS, 0)
+        if self._sampled >= window << min(self.switches, BACKOFF):
             self._judge()
 
     def _judge(self) -> None:
