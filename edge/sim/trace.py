@@ -16,7 +16,7 @@ from edge.eviction.policy import EvictionPolicy
 # uint32 timestamp, uint64 object id, uint32 object size, int64 next access (virtual time).
 RECORD = struct.Struct("<IQIq")
 UINT32_MAX: Final = 0xFFFF_FFFF
-# The policies make no reference cycles as they replay (tests/edge/sim/test_replay_speed.py
+# The policies make no reference cycles as they replay (tests/edge/sim/test_replay_collector.py
 # checks every one), so the cyclic collector's passes over their objects during a replay find
 # nothing to free; the full ones walk every object cached (4% of a replay's instructions at 10%
 # of the bench trace's footprint). While a replay runs, a first-generation pass comes every
