@@ -123,7 +123,8 @@ def replay(
     n = misses = total = missed = 0
     touch, insert = policy.touch, policy.insert
     thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], REPLAY_COLLECT_EVERY), *thresholds[1:])
+    ours = (max(thresholds[0], REPLAY_COLLECT_EVERY), *thresholds[1:])
+    gc.set_threshold(*ours)
     try:
         for req in requests:
             if clock is not None:
@@ -135,6 +136,7 @@ def replay(
                 misses += 1
                 missed += req.size
                 insert(key, req.size)
-    finally:
-        gc.set_threshold(*thresholds)
+    finally:  # set back, unless changed meanwhile (by another replay that ran beside it)
+        if gc.get_threshold() == ours:
+            gc.set_threshold(*thresholds)
     return ReplayResult(n, misses, total, missed)

@@ -64,3 +64,33 @@ def test_the_collector_is_set_back_after_a_replay_even_one_that_fails() -> None:
     done = replay(make_policy("lru", 100), requests)
     assert done.requests == 5
     assert gc.get_threshold() == before
+
+
+class _Nested:
+    """A policy whose first request runs another replay and changes the thresholds, as a
+    replay in another thread, started and ended within this one, would."""
+
+    name = "nested"
+    capacity_bytes = 1
+
+    def __init__(self) -> None:
+        self.ran = False
+
+    def touch(self, key: object) -> bool:
+        if not self.ran:
+            self.ran = True
+            replay(make_policy("lru", 100), [TraceRequest(0, 1, 10)])
+            gc.set_threshold(REPLAY_COLLECT_EVERY + 1)  # someone else's setting, kept
+        return True
+
+    def insert(self, key: object, size: int) -> list[object]:
+        return []
+
+
+def test_a_threshold_changed_during_a_replay_is_left_as_it_was_changed() -> None:
+    before = gc.get_threshold()
+    try:
+        replay(_Nested(), [TraceRequest(t, t, 10) for t in range(3)])  # type: ignore[arg-type]
+        assert gc.get_threshold()[0] == REPLAY_COLLECT_EVERY + 1
+    finally:
+        gc.set_threshold(*before)
